@@ -1,0 +1,127 @@
+import { writeFile } from 'node:fs/promises';
+import { serializeError } from '@orchestr8/common';
+import { createEngine, type ExecutionResult, type Store } from '@orchestr8/core';
+import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
+import type { Command } from 'commander';
+import { buildRegistry, collect } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { failUsage, reportError } from '../fail.js';
+import { collectInputs } from '../inputs.js';
+import { openStore, storeSpec } from '../open-store.js';
+import { ProgressView } from '../progress.js';
+import { exportJournal, printResult } from '../report.js';
+
+interface RunOptions {
+  input: string[];
+  inputs?: string;
+  agents: string[];
+  concurrency?: string;
+  json?: boolean;
+  journal?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  store?: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a workflow document and print its result')
+    .argument('<file>', 'workflow document (.yaml, .yml or .json)')
+    .option(
+      '-i, --input <key=value>',
+      'an input value (JSON or string); repeatable, dotted keys nest',
+      collect,
+      [],
+    )
+    .option('--inputs <file>', 'a JSON or YAML file holding the inputs object')
+    .option(
+      '-a, --agents <module>',
+      'a JS or TS module exporting agents made with defineAgent; repeatable',
+      collect,
+      [],
+    )
+    .option('-c, --concurrency <n>', 'maximum steps running at once (overrides the document)')
+    .option(
+      '--store <url>',
+      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
+    )
+    .option('--json', 'print the final result as JSON on stdout (no live view)')
+    .option('--journal <file>', 'write the journal to a file (.ndjson for NDJSON, else JSON)')
+    .option('-q, --quiet', 'no live view; print only the result')
+    .option('-v, --verbose', 'print every journal event')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 completed, 1 failed, 2 invalid document or usage, 130 cancelled (Ctrl-C; a second Ctrl-C forces).',
+    )
+    .action(async (file: string, opts: RunOptions) => {
+      process.exitCode = await runCommand(file, opts);
+    });
+}
+
+async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  let store: Store | undefined;
+  try {
+    let concurrency: number | undefined;
+    if (opts.concurrency !== undefined) {
+      concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        return failUsage(`--concurrency must be a positive integer, got "${opts.concurrency}"`);
+    }
+    const registry = await buildRegistry(opts.agents);
+    const loaded = await loadWorkflowFile(file, { knownAgents: registry.list().map((a) => a.id) });
+    if (!loaded.ok || !loaded.workflow) {
+      for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
+      process.stderr.write(`${file}: ${errors} error${errors === 1 ? '' : 's'}; nothing was run\n`);
+      return ExitCode.usage;
+    }
+    const workflow = loaded.workflow;
+    const inputs = await collectInputs(opts.inputs, opts.input);
+    const spec = storeSpec(opts.store);
+    store = await openStore(spec);
+    const engine = createEngine({ registry, store });
+    const live = !opts.json && !opts.quiet;
+    const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
+    const sub = view ? engine.events.subscribe(view.onEvent, { capacity: 10_000 }) : undefined;
+
+    let interrupts = 0;
+    let handleId: string | undefined;
+    const onSigint = () => {
+      interrupts++;
+      if (!handleId) return;
+      if (interrupts === 1) {
+        process.stderr.write('\ncancelling (Ctrl-C again to force)…\n');
+        engine.cancel(handleId, { reason: 'interrupted (Ctrl-C)' });
+      } else engine.cancel(handleId, { reason: 'interrupted (Ctrl-C, forced)', force: true });
+    };
+    process.on('SIGINT', onSigint);
+    let result: ExecutionResult;
+    try {
+      const handle = await engine.start(workflow, {
+        inputs,
+        ...(concurrency !== undefined ? { maxConcurrentSteps: concurrency } : {}),
+      });
+      handleId = handle.id;
+      if (!opts.json)
+        process.stderr.write(`execution ${handle.id} · ${workflow.id}@${workflow.version} · store ${spec}\n`);
+      if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
+      result = await handle.result;
+    } finally {
+      process.off('SIGINT', onSigint);
+      view?.stop();
+      sub?.unsubscribe();
+    }
+    if (opts.journal)
+      await writeFile(opts.journal, await exportJournal(store, result.executionId, opts.journal));
+    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else printResult(result, workflow, process.stdout, { quiet: Boolean(opts.quiet) });
+    if (result.status === 'completed') return ExitCode.ok;
+    if (result.status === 'cancelled' && interrupts > 0) return ExitCode.interrupted;
+    return ExitCode.failed;
+  } catch (e) {
+    return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
+  } finally {
+    await store?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,155 @@
+import { createEngine, type Store } from '@orchestr8/core';
+import { parseDuration } from '@orchestr8/schema';
+import { createServer, isLoopbackHost, parseApiKeys, type ServerLogger } from '@orchestr8/server';
+import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
+import type { Command } from 'commander';
+import { buildRegistry, collect } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { failUsage, reportError } from '../fail.js';
+import { openStore, storeSpec } from '../open-store.js';
+
+interface ServeOptions {
+  host: string;
+  port: string;
+  store?: string;
+  agents: string[];
+  apiKeys?: string;
+  corsOrigin: string[];
+  grace: string;
+  rateLimit: string;
+  bodyLimit: string;
+  idempotencyTtl: string;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API: execute, inspect, cancel and stream workflow executions')
+    .option('--host <host>', 'address to bind; anything but loopback requires API keys', '127.0.0.1')
+    .option('-p, --port <port>', 'port; 0 picks a free one (the URL is printed)', '8088')
+    .option(
+      '--store <url>',
+      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
+    )
+    .option(
+      '-a, --agents <module>',
+      'a JS or TS module exporting agents made with defineAgent; repeatable',
+      collect,
+      [],
+    )
+    .option('--api-keys <keys>', 'comma-separated API keys (default: $ORCHESTR8_API_KEYS)')
+    .option(
+      '--cors-origin <origin>',
+      'let browsers call the API from this origin ("*" for any); repeatable',
+      collect,
+      [],
+    )
+    .option('--grace <duration>', 'on SIGTERM, how long running steps get to finish (e.g. 5s)', '5s')
+    .option('--rate-limit <n>', 'requests per minute per client (0 = no limit)', '6000')
+    .option('--body-limit <bytes>', 'largest request body, e.g. 1mb', '1mb')
+    .option('--idempotency-ttl <duration>', 'how long an Idempotency-Key is remembered (e.g. 24h)', '24h')
+    .addHelpText(
+      'after',
+      '\nOn SIGTERM or SIGINT the server stops accepting requests, running steps get the grace period, and executions ' +
+        'still running are left to resume on the next start. On start, executions left running are resumed.\n' +
+        'Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage (e.g. a non-loopback --host without API keys).',
+    )
+    .action(async (opts: ServeOptions) => {
+      process.exitCode = await serveCommand(opts);
+    });
+}
+
+function parseNumber(name: string, value: string, min: number, max: number): number | string {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    return `${name} must be an integer from ${min} to ${max}, got "${value}"`;
+  return n;
+}
+
+const stderrLogger: ServerLogger = {
+  info: () => {},
+  error: (message, error) => {
+    const detail = error instanceof Error ? `: ${error.message}` : '';
+    process.stderr.write(`orchestr8 serve: ${message}${detail}\n`);
+    if (process.env.ORCHESTR8_DEBUG && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+  },
+};
+
+async function serveCommand(opts: ServeOptions): Promise<number> {
+  const port = parseNumber('--port', opts.port, 0, 65535);
+  if (typeof port === 'string') return failUsage(port);
+  const rateLimit = parseNumber('--rate-limit', opts.rateLimit, 0, 1_000_000_000);
+  if (typeof rateLimit === 'string') return failUsage(rateLimit);
+  let graceMs: number;
+  let idempotencyTtlMs: number;
+  try {
+    graceMs = parseDuration(/^\d+$/.test(opts.grace) ? Number(opts.grace) : opts.grace);
+    idempotencyTtlMs = parseDuration(opts.idempotencyTtl);
+  } catch (e) {
+    return failUsage((e as Error).message);
+  }
+  const apiKeys = parseApiKeys(opts.apiKeys ?? process.env.ORCHESTR8_API_KEYS);
+  if (!isLoopbackHost(opts.host) && apiKeys.length === 0) {
+    return failUsage(
+      `refusing to serve on ${opts.host} without API keys: anyone who can reach it could run workflows. ` +
+        'Set ORCHESTR8_API_KEYS (or --api-keys), or bind 127.0.0.1',
+    );
+  }
+
+  let store: Store | undefined;
+  try {
+    const registry = await buildRegistry(opts.agents);
+    const spec = storeSpec(opts.store);
+    store = await openStore(spec);
+    const opened = store;
+    const engine = createEngine({ registry, store });
+    const resumed = await engine.resumeAll();
+    if (resumed.length > 0) process.stderr.write(`resumed ${resumed.length} execution(s) left running\n`);
+    const server = createServer({
+      engine,
+      registry,
+      store,
+      apiKeys,
+      rateLimit: rateLimit === 0 ? false : { limit: rateLimit },
+      bodyLimit: opts.bodyLimit,
+      idempotencyTtlMs,
+      logger: stderrLogger,
+      ...(opts.corsOrigin.length > 0 ? { cors: { origins: opts.corsOrigin } } : {}),
+      ready: async () => {
+        if (opened.kind !== 'sqlite') {
+          await opened.listExecutions({ limit: 1 });
+          return;
+        }
+        const version = await (opened as SqliteStore).schemaVersion();
+        if (version !== SQLITE_SCHEMA_VERSION)
+          throw new Error(`store schema version ${version}, expected ${SQLITE_SCHEMA_VERSION}`);
+      },
+    });
+    const listener = await server.listen(port, opts.host);
+    process.stdout.write(`orchestr8 listening on ${listener.url} (store ${spec})\n`);
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    process.stderr.write(`${signal}: shutting down (grace ${graceMs} ms)…\n`);
+    // A second signal does not wait for the grace period.
+    const force = () => process.exit(ExitCode.failed);
+    process.once('SIGTERM', force);
+    process.once('SIGINT', force);
+    await Promise.all([listener.close({ graceMs }), engine.shutdown({ graceMs })]);
+    await store.close();
+    store = undefined;
+    process.stderr.write('stopped\n');
+    return ExitCode.ok;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`error: cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}\n`);
+      return ExitCode.failed;
+    }
+    return reportError(e);
+  } finally {
+    await store?.close().catch(() => {});
+  }
+}

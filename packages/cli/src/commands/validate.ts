@@ -1,0 +1,109 @@
+import { type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
+import type { Command, OutputConfiguration } from 'commander';
+
+/** One entry of `validate --json`. */
+export interface ValidateFileResult {
+  file: string;
+  valid: boolean;
+  diagnostics: Diagnostic[];
+}
+
+interface ValidateOptions {
+  json?: boolean;
+}
+
+const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+
+/**
+ * `orchestr8 validate <file...>`: checks documents like a compiler (every problem of every
+ * file, with file:line:col, code and JSON pointer), without running anything.
+ * Exit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.
+ */
+export function registerValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .description('check workflow documents (schema, references, templates, conditions) without running them')
+    .argument('[files...]', 'workflow documents (.yaml, .yml or .json)')
+    .option('--json', 'print [{file, valid, diagnostics}] as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.')
+    .action(async (files: string[], opts: ValidateOptions, command: Command) => {
+      const out = command.configureOutput();
+      try {
+        process.exitCode = await validateFiles(files, opts, out);
+      } catch (e) {
+        // A bug, not a user error: say so plainly, never with a stack trace.
+        out.writeErr?.(
+          `error: validate failed unexpectedly: ${e instanceof Error ? e.message : String(e)}\n`,
+        );
+        process.exitCode = EXIT.usage;
+      }
+    });
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+async function validateOne(file: string): Promise<ValidateFileResult> {
+  try {
+    const r = await loadWorkflowFile(file);
+    return { file, valid: r.ok, diagnostics: r.diagnostics };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return {
+      file,
+      valid: false,
+      diagnostics: [
+        {
+          code: 'E_READ',
+          severity: 'error',
+          message: `cannot validate ${file}: ${message}`,
+          pointer: '',
+          file,
+        },
+      ],
+    };
+  }
+}
+
+async function validateFiles(
+  files: string[],
+  opts: ValidateOptions,
+  out: OutputConfiguration,
+): Promise<number> {
+  const writeOut = (s: string) => out.writeOut?.(s) ?? process.stdout.write(s);
+  const writeErr = (s: string) => out.writeErr?.(s) ?? process.stderr.write(s);
+  if (files.length === 0) {
+    writeErr('error: validate needs at least one file (orchestr8 validate <file...>)\n');
+    return EXIT.usage;
+  }
+  const results = await Promise.all(files.map(validateOne));
+  const unreadable = results.some((r) => r.diagnostics.some((d) => d.code === 'E_READ'));
+  const invalid = results.filter((r) => !r.valid).length;
+
+  if (opts.json) {
+    writeOut(`${JSON.stringify(results, null, 2)}\n`);
+  } else {
+    const colors = Boolean(out.getOutHasColors?.());
+    const paint = (code: number, s: string) => (colors ? `\x1b[${code}m${s}\x1b[0m` : s);
+    let errors = 0;
+    let warnings = 0;
+    for (const r of results) {
+      for (const d of r.diagnostics) {
+        if (d.severity === 'error') errors++;
+        else warnings++;
+        const text = formatDiagnostic(d).replace(
+          / (error|warning) /,
+          (_match, s: string) => ` ${paint(s === 'error' ? 31 : 33, s)} `,
+        );
+        writeOut(`${text}\n`);
+      }
+      if (r.valid) writeOut(`${paint(32, '✓')} ${r.file} valid\n`);
+    }
+    const parts = [plural(results.length, 'file'), `${invalid} invalid`, plural(errors, 'error')];
+    if (warnings > 0) parts.push(plural(warnings, 'warning'));
+    writeOut(`${parts.join(', ')}\n`);
+  }
+  if (unreadable) return EXIT.usage;
+  return invalid > 0 ? EXIT.invalid : EXIT.ok;
+}

@@ -1,0 +1,24 @@
+import { ensureError } from '@orchestr8/common';
+import { ExitCode } from './exit-codes.js';
+import { UsageError } from './inputs.js';
+import { AgentModuleError } from './load-agents.js';
+
+export function failUsage(message: string): number {
+  process.stderr.write(`error: ${message}\n`);
+  return ExitCode.usage;
+}
+
+/**
+ * The one place a command turns an unexpected error into a message and an exit code.
+ * Users see the code and the message, never a stack trace (unless ORCHESTR8_DEBUG is set).
+ */
+export function reportError(e: unknown, json?: { json: true; error: unknown }): number {
+  if (e instanceof UsageError || e instanceof AgentModuleError) return failUsage(e.message);
+  const err = ensureError(e);
+  if (json) process.stdout.write(`${JSON.stringify({ error: json.error }, null, 2)}\n`);
+  process.stderr.write(`error ${err.code}: ${err.message}\n`);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  if (cause && cause !== err.message) process.stderr.write(`  caused by: ${cause}\n`);
+  if (process.env.ORCHESTR8_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+  return err.code === 'VALIDATION' ? ExitCode.usage : ExitCode.failed;
+}

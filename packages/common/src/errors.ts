@@ -1,0 +1,192 @@
+/**
+ * One error taxonomy for every orchestr8 package. Codes are stable strings: they are
+ * stored in journals, returned by the HTTP API and matched by retry policies, so a code
+ * is never renamed. Predicates look at `code`, never `instanceof`, because a package
+ * installed twice breaks `instanceof`.
+ */
+export const ErrorCode = {
+  VALIDATION: 'VALIDATION',
+  TIMEOUT: 'TIMEOUT',
+  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
+  CANCELLED: 'CANCELLED',
+  RETRYABLE: 'RETRYABLE',
+  TERMINAL: 'TERMINAL',
+  NETWORK: 'NETWORK',
+  HTTP_5XX: 'HTTP_5XX',
+  HTTP_429: 'HTTP_429',
+  HTTP_4XX: 'HTTP_4XX',
+  AGENT_NOT_FOUND: 'AGENT_NOT_FOUND',
+  AGENT_FAILED: 'AGENT_FAILED',
+  EXPRESSION: 'EXPRESSION',
+  DEPENDENCY_FAILED: 'DEPENDENCY_FAILED',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  STORE: 'STORE',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | (string & {});
+
+/** Codes retried by default: transient by nature. VALIDATION, CIRCUIT_OPEN and the rest never are. */
+export const DEFAULT_RETRYABLE_CODES: readonly string[] = [
+  ErrorCode.TIMEOUT,
+  ErrorCode.RETRYABLE,
+  ErrorCode.NETWORK,
+  ErrorCode.HTTP_5XX,
+  ErrorCode.HTTP_429,
+];
+
+export interface SerializedError {
+  name: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  attempts?: number;
+  retryAfterMs?: number;
+  details?: unknown;
+  cause?: SerializedError;
+}
+
+export interface Orchestr8ErrorOptions {
+  retryable?: boolean;
+  attempts?: number;
+  retryAfterMs?: number;
+  details?: unknown;
+  cause?: unknown;
+}
+
+export class Orchestr8Error extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  attempts: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: Orchestr8ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'Orchestr8Error';
+    this.code = code;
+    this.retryable = options.retryable ?? DEFAULT_RETRYABLE_CODES.includes(code);
+    this.attempts = options.attempts;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details;
+  }
+
+  toJSON(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+/** A transient failure: retry policies retry it, after `retryAfterMs` when given. */
+export class RetryableError extends Orchestr8Error {
+  constructor(
+    message: string,
+    options: Omit<Orchestr8ErrorOptions, 'retryable'> & { code?: ErrorCode } = {},
+  ) {
+    super(options.code ?? ErrorCode.RETRYABLE, message, { ...options, retryable: true });
+    this.name = 'RetryableError';
+  }
+}
+
+/** A failure that no retry can fix. */
+export class TerminalError extends Orchestr8Error {
+  constructor(
+    message: string,
+    options: Omit<Orchestr8ErrorOptions, 'retryable'> & { code?: ErrorCode } = {},
+  ) {
+    super(options.code ?? ErrorCode.TERMINAL, message, { ...options, retryable: false });
+    this.name = 'TerminalError';
+  }
+}
+
+export class ValidationError extends Orchestr8Error {
+  constructor(message: string, options: Omit<Orchestr8ErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.VALIDATION, message, { ...options, retryable: false });
+    this.name = 'ValidationError';
+  }
+}
+
+export class TimeoutError extends Orchestr8Error {
+  constructor(message: string, options: Omit<Orchestr8ErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.TIMEOUT, message, { ...options, retryable: true });
+    this.name = 'TimeoutError';
+  }
+}
+
+export class CancelledError extends Orchestr8Error {
+  constructor(message = 'cancelled', options: Omit<Orchestr8ErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.CANCELLED, message, { ...options, retryable: false });
+    this.name = 'CancelledError';
+  }
+}
+
+export class CircuitOpenError extends Orchestr8Error {
+  constructor(message: string, options: Omit<Orchestr8ErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.CIRCUIT_OPEN, message, { ...options, retryable: false });
+    this.name = 'CircuitOpenError';
+  }
+}
+
+export function isOrchestr8Error(value: unknown): value is Orchestr8Error {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === 'string' &&
+    typeof (value as { retryable?: unknown }).retryable === 'boolean' &&
+    value instanceof Error
+  );
+}
+
+export function hasCode(value: unknown, code: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code;
+}
+
+/** Normalises anything thrown (strings, plain objects, foreign errors) into an Orchestr8Error. */
+export function ensureError(
+  value: unknown,
+  fallbackCode: ErrorCode = ErrorCode.AGENT_FAILED,
+): Orchestr8Error {
+  if (isOrchestr8Error(value)) return value;
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    const known = typeof code === 'string' && code in ErrorCode ? code : undefined;
+    if (value.name === 'AbortError') {
+      return new CancelledError(value.message || 'aborted', { cause: value });
+    }
+    const retryable = (value as { retryable?: unknown }).retryable;
+    return new Orchestr8Error(known ?? fallbackCode, value.message, {
+      cause: value,
+      ...(typeof retryable === 'boolean' ? { retryable } : {}),
+    });
+  }
+  if (typeof value === 'string') return new Orchestr8Error(fallbackCode, value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return new Orchestr8Error(fallbackCode, `non-error thrown: ${text}`);
+}
+
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  const e = ensureError(error);
+  const out: SerializedError = { name: e.name, code: e.code, message: e.message, retryable: e.retryable };
+  if (e.attempts !== undefined) out.attempts = e.attempts;
+  if (e.retryAfterMs !== undefined) out.retryAfterMs = e.retryAfterMs;
+  if (e.details !== undefined) out.details = e.details;
+  if (e.cause !== undefined && depth < 5) out.cause = serializeError(e.cause, depth + 1);
+  return out;
+}
+
+/** Rebuilds an error read back from a journal or store. */
+export function deserializeError(data: SerializedError): Orchestr8Error {
+  const e = new Orchestr8Error(data.code, data.message, {
+    retryable: data.retryable,
+    ...(data.attempts !== undefined ? { attempts: data.attempts } : {}),
+    ...(data.retryAfterMs !== undefined ? { retryAfterMs: data.retryAfterMs } : {}),
+    ...(data.details !== undefined ? { details: data.details } : {}),
+    ...(data.cause ? { cause: deserializeError(data.cause) } : {}),
+  });
+  e.name = data.name;
+  return e;
+}

@@ -1,0 +1,157 @@
+import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import { Bench } from 'tinybench';
+import { type Agent, type AgentRegistry, createEngine, type Store } from '../src/index.js';
+import { chain, diamond, fan, NOOP, plainSteps, runPlainDag } from './workloads.js';
+
+export interface EngineBenchRow {
+  workload: string;
+  store: string;
+  /** median µs per step (W1, W2) */
+  usPerStep?: number;
+  /** median executions per second (W3, W4) */
+  execPerSec?: number;
+  /** the same figure for the plain Promise DAG, and engine/plain ratio */
+  plain?: number;
+  ratio?: number;
+}
+
+const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
+const registry: AgentRegistry = {
+  get: (id) => (id === NOOP ? noop : undefined),
+  has: (id) => id === NOOP,
+  list: () => [noop],
+};
+const plainAgent = (v: unknown) => Promise.resolve(v);
+
+function compile(doc: Record<string, unknown>): CompiledWorkflow {
+  const r = validateWorkflowObject(doc);
+  if (!r.ok || !r.workflow)
+    throw new Error(`bench workflow invalid: ${JSON.stringify(r.diagnostics.slice(0, 3))}`);
+  return r.workflow;
+}
+
+async function median(name: string, fn: () => Promise<void>, timeMs: number): Promise<number> {
+  const bench = new Bench({ time: timeMs, warmupTime: Math.min(500, timeMs / 4), iterations: 5 });
+  bench.add(name, fn);
+  await bench.run();
+  const r = bench.tasks[0]!.result;
+  if (r.state !== 'completed') throw new Error(`${name}: ${r.state} ${'error' in r ? String(r.error) : ''}`);
+  return r.latency.p50;
+}
+
+export interface EngineBenchOptions {
+  storeName: string;
+  /** A fresh store per measured iteration (memory), or a shared one (files). */
+  openStore?: () => Promise<Store>;
+  timeMs?: number;
+  /** Print the plain-Promise ratios (measured once, in the same process). */
+  plain?: boolean;
+  w3Runs?: number;
+}
+
+export async function runEngineBench(options: EngineBenchOptions): Promise<EngineBenchRow[]> {
+  const timeMs = options.timeMs ?? 2000;
+  const rows: EngineBenchRow[] = [];
+  const engineFor = async () => {
+    const store = options.openStore ? await options.openStore() : undefined;
+    const engine = createEngine({ registry, ...(store ? { store } : {}) });
+    // Events on: one subscriber, as a live view or SSE stream would be.
+    engine.events.subscribe(() => {});
+    return { engine, store };
+  };
+  const runs = options.w3Runs ?? 2000;
+
+  const perStep = async (label: string, doc: Record<string, unknown>, steps: number) => {
+    const wf = compile(doc);
+    const { engine, store } = await engineFor();
+    const ms = await median(
+      label,
+      async () => {
+        const r = await engine.execute(wf);
+        if (r.status !== 'completed') throw new Error(`${label}: ${r.status} ${JSON.stringify(r.error)}`);
+      },
+      timeMs,
+    );
+    await store?.close();
+    const row: EngineBenchRow = { workload: label, store: options.storeName, usPerStep: (ms * 1000) / steps };
+    if (options.plain) {
+      const ps = plainSteps(doc);
+      const pms = await median(
+        `${label} plain`,
+        async () => void (await runPlainDag(ps, plainAgent)),
+        timeMs,
+      );
+      row.plain = (pms * 1000) / steps;
+      row.ratio = row.usPerStep! / row.plain;
+    }
+    rows.push(row);
+  };
+
+  await perStep('W1 chain 1000', chain(1000), 1000);
+  await perStep('W2 fan 1000', fan(1000), 1002);
+  await perStep('W2 fan 1000 (default bound 10)', fan(1000, 10), 1002);
+
+  const wf = compile(diamond());
+  const ps = plainSteps(diamond());
+  const throughput = async (label: string, inFlight: number) => {
+    const { engine, store } = await engineFor();
+    const ms = await median(
+      label,
+      async () => {
+        let next = 0;
+        const worker = async () => {
+          while (next < runs) {
+            next++;
+            const r = await engine.execute(wf, { inputs: { n: next } });
+            if (r.status !== 'completed') throw new Error(`${label}: ${r.status}`);
+          }
+        };
+        await Promise.all(Array.from({ length: inFlight }, worker));
+      },
+      timeMs * 2,
+    );
+    await store?.close();
+    const row: EngineBenchRow = { workload: label, store: options.storeName, execPerSec: (runs / ms) * 1000 };
+    if (options.plain) {
+      const pms = await median(
+        `${label} plain`,
+        async () => {
+          let next = 0;
+          const worker = async () => {
+            while (next++ < runs) await runPlainDag(ps, plainAgent);
+          };
+          await Promise.all(Array.from({ length: inFlight }, worker));
+        },
+        timeMs,
+      );
+      row.plain = (runs / pms) * 1000;
+      row.ratio = row.execPerSec! / row.plain;
+    }
+    rows.push(row);
+  };
+  await throughput(`W3 diamond x${runs} sequential`, 1);
+  await throughput(`W4 diamond x${runs}, 100 in flight`, 100);
+  return rows;
+}
+
+/** W2 at 10,000 parallel steps: peak RSS of the process (run it in a fresh process). */
+export async function runWideFanRss(
+  openStore?: () => Promise<Store>,
+): Promise<{ peakRssMb: number; ms: number }> {
+  const store = openStore ? await openStore() : undefined;
+  const engine = createEngine({ registry, ...(store ? { store } : {}) });
+  engine.events.subscribe(() => {});
+  const wf = compile(fan(10_000, 10_000));
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 5);
+  const t0 = performance.now();
+  const r = await engine.execute(wf);
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  if (r.status !== 'completed') throw new Error(`wide fan: ${r.status}`);
+  await store?.close();
+  return { peakRssMb: peak / 1024 / 1024, ms };
+}

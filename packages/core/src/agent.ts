@@ -1,0 +1,57 @@
+/**
+ * What the engine needs from an agent. `defineAgent` and the built-in agents live in
+ * `@orchestr8/agent-base`; the engine only sees this shape, so a plain object works too.
+ */
+export interface AgentLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface AgentContext {
+  /** Aborted on timeout, cancellation or fail-fast. Agents should stop promptly. */
+  readonly signal: AbortSignal;
+  readonly executionId: string;
+  readonly stepId: string;
+  /** 1-based attempt number. */
+  readonly attempt: number;
+  /** Stable across retries and crash re-runs of the same step (and forEach item). */
+  readonly idempotencyKey: string;
+  /** The step's `agent.config` from the document. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly logger: AgentLogger;
+  /** Lets an agent report the target it talks to (e.g. a URL host) so circuits are keyed by it. */
+  readonly item?: unknown;
+  readonly index?: number;
+}
+
+/** Any validator with this shape works: zod schemas, ajv-compiled functions wrapped, etc. */
+export interface AgentSchema {
+  /** Returns the parsed value, or throws / returns issues. */
+  safeParse?(
+    value: unknown,
+  ):
+    | { success: true; data: unknown }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+export interface Agent<I = any, O = any> {
+  readonly id: string;
+  readonly version?: string;
+  readonly description?: string;
+  /** A zod schema or a JSON Schema object. */
+  readonly inputSchema?: unknown;
+  readonly outputSchema?: unknown;
+  /** Input field names whose values are redacted in the journal. */
+  readonly secretFields?: readonly string[];
+  /** The circuit-breaker target for this input (e.g. a URL host); the agent id alone when absent. */
+  target?(input: I, config: Readonly<Record<string, unknown>>): string | undefined;
+  execute(input: I, ctx: AgentContext): Promise<O> | O;
+}
+
+export interface AgentRegistry {
+  get(id: string, version?: string): Agent | undefined;
+  has(id: string): boolean;
+  list(): readonly Agent[];
+}

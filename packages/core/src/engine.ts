@@ -1,0 +1,387 @@
+import { randomUUID } from 'node:crypto';
+import { type Tracer, trace } from '@opentelemetry/api';
+import { type Clock, ErrorCode, Orchestr8Error, systemClock, ValidationError } from '@orchestr8/common';
+import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
+import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
+import type { AgentLogger, AgentRegistry } from './agent.js';
+import { CircuitLog } from './circuit-log.js';
+import { EventBus } from './events.js';
+import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
+import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
+import { createMemoryStore } from './memory-store.js';
+import { createRedactor, noRedaction, type Redactor } from './redaction.js';
+import { type EngineRuntime, silentLogger } from './runtime.js';
+import type { Store } from './store.js';
+import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface EngineOptions {
+  registry: AgentRegistry;
+  /** Defaults to an in-memory store. */
+  store?: Store;
+  clock?: Clock;
+  /** For jitter; injectable for deterministic tests. */
+  random?: () => number;
+  tracer?: Tracer;
+  journal?: Partial<JournalLimits>;
+  /** The environment templates may read (filtered by each workflow's allowlist). Defaults to process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Environment variable names whose values are always redacted from journals. */
+  secretEnv?: readonly string[];
+  logger?: AgentLogger;
+  /** Shared circuit breakers (e.g. to share state between engines in one process). */
+  breakers?: CircuitBreakerRegistry;
+}
+
+export interface StartOptions {
+  inputs?: unknown;
+  executionId?: string;
+  /** Aborting it cancels the execution gracefully. */
+  signal?: AbortSignal;
+  idempotencyKey?: string;
+  /** Fingerprint of the request that carries the key; same key + other fingerprint is a CONFLICT. */
+  fingerprint?: string;
+  /** Default 24 h. */
+  idempotencyTtlMs?: number;
+  correlationId?: string;
+  parentExecutionId?: string;
+  parentStepId?: string;
+  /** Overrides the document's `policies.concurrency.maxConcurrentSteps`. */
+  maxConcurrentSteps?: number;
+}
+
+export interface ExecutionHandle {
+  readonly id: string;
+  /** False when an idempotency key matched an existing execution. */
+  readonly created: boolean;
+  readonly result: Promise<ExecutionResult>;
+  cancel(reason?: string): void;
+}
+
+export interface Engine {
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly breakers: CircuitBreakerRegistry;
+  /** Stores and starts an execution; resolves once it is recorded (before it finishes). */
+  start(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionHandle>;
+  /** Starts an execution and waits for its result. */
+  execute(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionResult>;
+  /** Cancels a running execution: graceful, or forced. False when it is not running here. */
+  cancel(executionId: string, options?: { reason?: string; force?: boolean }): boolean;
+  /** Resumes an execution left `running`/`queued` by a process that died. */
+  resume(executionId: string, options?: { maxConcurrentSteps?: number }): Promise<ExecutionHandle>;
+  /** Resumes every execution left running. */
+  resumeAll(): Promise<ExecutionHandle[]>;
+  /** The result of an execution, running here or finished in the store. */
+  getResult(executionId: string): Promise<ExecutionResult | undefined>;
+  isRunning(executionId: string): boolean;
+  /**
+   * Graceful process shutdown: no new step starts, running steps get `graceMs` (default
+   * 5000) to finish, then executions are left `running` in the store to resume on the next
+   * start. Flushes the store. With `cancel: true`, executions are cancelled instead.
+   */
+  shutdown(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function createEngine(options: EngineOptions): Engine {
+  const clock = options.clock ?? systemClock;
+  const store = options.store ?? createMemoryStore({ clock });
+  const resilience: Resilience = createResilience({
+    clock,
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.breakers ? { breakers: options.breakers } : {}),
+  });
+  const batcher = new WriteBatcher(store);
+  const bus = new EventBus();
+  const env = options.env ?? process.env;
+  const rt: EngineRuntime = {
+    store,
+    batcher,
+    bus,
+    clock,
+    registry: options.registry,
+    resilience,
+    journalLimits: { ...DEFAULT_JOURNAL_LIMITS, ...options.journal },
+    env,
+    tracer: options.tracer ?? trace.getTracer('orchestr8'),
+    logger: options.logger ?? silentLogger,
+    circuitLog: new CircuitLog(),
+  };
+  const runs = new Map<string, ExecutionRun>();
+  const savedDefinitions = new Map<string, string>(); // hash -> stored version
+  let circuitsLoaded: Promise<void> | undefined;
+
+  // Circuit state survives restarts: transitions are persisted, and restored on first use.
+  resilience.breakers.onTransition((t) => {
+    rt.circuitLog.record(t.key, t.from, t.to, t.at);
+    const snap = resilience.breakers.snapshot().find((s) => s.key === t.key);
+    if (!snap) return;
+    batcher.add({
+      kind: 'circuit',
+      circuit: {
+        key: snap.key,
+        state: snap.state,
+        failures: snap.failures,
+        ...(snap.openUntil !== undefined ? { openUntil: snap.openUntil } : {}),
+        updatedAt: clock.now(),
+      },
+    });
+  });
+  const loadCircuits = () => {
+    circuitsLoaded ??= store.loadCircuits().then(
+      (c) => resilience.breakers.restore(c),
+      () => {},
+    );
+    return circuitsLoaded;
+  };
+
+  function redactorFor(workflow: CompiledWorkflow): { redactor: Redactor; values: string[] } {
+    const names = new Set<string>(options.secretEnv ?? []);
+    for (const n of secretEnvNames(workflow)) names.add(n);
+    if (names.size === 0) return { redactor: noRedaction, values: [] };
+    const values: string[] = [];
+    for (const n of names) {
+      const v = env[n];
+      if (typeof v === 'string' && v.length > 0) values.push(v);
+    }
+    return { redactor: createRedactor(values), values };
+  }
+
+  async function ensureDefinition(workflow: CompiledWorkflow): Promise<string> {
+    const known = savedDefinitions.get(workflow.hash);
+    if (known !== undefined) return known;
+    const existing = await store.getDefinitionByHash(workflow.hash);
+    let version = existing?.version ?? workflow.version;
+    if (!existing) {
+      const def = {
+        id: workflow.id,
+        version,
+        hash: workflow.hash,
+        document: workflow.document,
+        createdAt: clock.now(),
+      };
+      try {
+        await store.putDefinition(def);
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== ErrorCode.CONFLICT) throw e;
+        // The same id and version with other content (a file edited without a version bump):
+        // keep both, telling them apart by semver build metadata.
+        version = `${workflow.version}+sha.${workflow.hash.slice(0, 12)}`;
+        await store.putDefinition({ ...def, version });
+      }
+    }
+    savedDefinitions.set(workflow.hash, version);
+    return version;
+  }
+
+  function launch(run: ExecutionRun, resumed: boolean, signal?: AbortSignal): ExecutionHandle {
+    const id = run.record.id;
+    runs.set(id, run);
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => run.cancel(abortReason(signal)));
+      else signal.addEventListener('abort', () => run.cancel(abortReason(signal)), { once: true });
+    }
+    run.result.then(() => runs.delete(id));
+    run.begin(resumed);
+    return { id, created: true, result: run.result, cancel: (reason) => run.cancel(reason ?? 'cancelled') };
+  }
+
+  const engine: Engine = {
+    store,
+    events: bus,
+    breakers: resilience.breakers,
+
+    async start(workflow, opts = {}) {
+      const checked = validateAndDefaultInputs(workflow, opts.inputs ?? {});
+      if (checked.diagnostics.some((d) => d.severity === 'error')) {
+        const first = checked.diagnostics[0]!;
+        throw new ValidationError(`invalid inputs: ${first.pointer || '/'} ${first.message}`, {
+          details: checked.diagnostics,
+        });
+      }
+      await loadCircuits();
+      await ensureDefinition(workflow);
+      const now = clock.now();
+      const record: ExecutionRecord = {
+        id: opts.executionId ?? randomUUID(),
+        workflowId: workflow.id,
+        workflowVersion: savedDefinitions.get(workflow.hash) ?? workflow.version,
+        definitionHash: workflow.hash,
+        status: 'queued',
+        inputs: checked.value,
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (opts.idempotencyKey !== undefined) record.idempotencyKey = opts.idempotencyKey;
+      if (opts.correlationId !== undefined) record.correlationId = opts.correlationId;
+      if (opts.parentExecutionId !== undefined) record.parentExecutionId = opts.parentExecutionId;
+      if (opts.parentStepId !== undefined) record.parentStepId = opts.parentStepId;
+      const claim =
+        opts.idempotencyKey !== undefined
+          ? {
+              key: opts.idempotencyKey,
+              fingerprint: opts.fingerprint ?? workflow.hash,
+              expiresAt: now + (opts.idempotencyTtlMs ?? DAY_MS),
+            }
+          : undefined;
+      const created = await store.createExecution(record, claim);
+      if (!created.created) {
+        const existing = created.existing;
+        if (claim && existing.fingerprint !== claim.fingerprint) {
+          throw new Orchestr8Error(
+            ErrorCode.CONFLICT,
+            `idempotency key "${existing.key}" was already used for a different request (execution ${existing.executionId})`,
+            { retryable: false, details: { executionId: existing.executionId } },
+          );
+        }
+        return existingHandle(existing.executionId);
+      }
+      const { redactor, values } = redactorFor(workflow);
+      const run = new ExecutionRun(rt, workflow, record, redactor, values, {
+        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+      });
+      return launch(run, false, opts.signal);
+    },
+
+    async execute(workflow, opts) {
+      const handle = await engine.start(workflow, opts);
+      return handle.result;
+    },
+
+    cancel(executionId, opts = {}) {
+      const run = runs.get(executionId);
+      if (!run) return false;
+      run.cancel(opts.reason ?? 'cancelled', opts.force ?? false);
+      return true;
+    },
+
+    async resume(executionId, opts = {}) {
+      const live = runs.get(executionId);
+      if (live)
+        return {
+          id: executionId,
+          created: false,
+          result: live.result,
+          cancel: (r) => live.cancel(r ?? 'cancelled'),
+        };
+      const record = await store.getExecution(executionId);
+      if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
+      if (TERMINAL_EXECUTION_STATUSES.has(record.status)) return existingHandle(executionId);
+      const def = await store.getDefinitionByHash(record.definitionHash);
+      if (!def) {
+        throw new Orchestr8Error(
+          ErrorCode.NOT_FOUND,
+          `the definition of execution "${executionId}" is missing from the store`,
+        );
+      }
+      const loaded = validateWorkflowObject(def.document);
+      if (!loaded.ok || !loaded.workflow) {
+        throw new Orchestr8Error(
+          ErrorCode.VALIDATION,
+          `the stored definition of execution "${executionId}" no longer validates`,
+          {
+            details: loaded.diagnostics,
+          },
+        );
+      }
+      // The stored definition is the one that started it; keep its content hash as the key.
+      const workflow = loaded.workflow;
+      savedDefinitions.set(workflow.hash, def.version);
+      await loadCircuits();
+      const [steps, journal] = await Promise.all([
+        store.getSteps(executionId),
+        store.readJournal(executionId),
+      ]);
+      const lastSeq = journal.length > 0 ? journal[journal.length - 1]!.seq : 0;
+      const { redactor, values } = redactorFor(workflow);
+      const run = new ExecutionRun(rt, workflow, record, redactor, values, {
+        journalSeq: lastSeq,
+        previous: steps,
+        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+      });
+      return launch(run, true);
+    },
+
+    async resumeAll() {
+      const handles: ExecutionHandle[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listExecutions({
+          status: ['running', 'queued'],
+          limit: 100,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const e of page.items) if (!runs.has(e.id)) handles.push(await engine.resume(e.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return handles;
+    },
+
+    async getResult(executionId) {
+      const run = runs.get(executionId);
+      if (run) return run.toResult();
+      const record = await store.getExecution(executionId);
+      if (!record) return undefined;
+      return buildResult(record, await store.getSteps(executionId));
+    },
+
+    isRunning: (id) => runs.has(id),
+
+    async shutdown(opts = {}) {
+      const live = [...runs.values()];
+      if (opts.cancel) {
+        for (const run of live) run.cancel(opts.reason ?? 'engine shutting down');
+        await Promise.all(live.map((r) => r.result));
+      } else {
+        await Promise.all(live.map((r) => r.suspend(opts.graceMs ?? 5000)));
+        for (const run of live) runs.delete(run.record.id);
+      }
+      await batcher.drain().catch(() => {});
+    },
+  };
+
+  function existingHandle(executionId: string): ExecutionHandle {
+    const live = runs.get(executionId);
+    if (live)
+      return {
+        id: executionId,
+        created: false,
+        result: live.result,
+        cancel: (r) => live.cancel(r ?? 'cancelled'),
+      };
+    return {
+      id: executionId,
+      created: false,
+      result: engine.getResult(executionId).then((r) => {
+        if (!r) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
+        return r;
+      }),
+      cancel: () => {},
+    };
+  }
+
+  return engine;
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r = signal.reason as { message?: unknown } | undefined;
+  return typeof r?.message === 'string' ? r.message : 'aborted';
+}
+
+function secretEnvNames(workflow: CompiledWorkflow): string[] {
+  const refs = (workflow as { secretRefs?: unknown }).secretRefs;
+  if (!refs) return [];
+  if (Array.isArray(refs)) return refs.filter((x): x is string => typeof x === 'string');
+  if (typeof refs === 'object') {
+    const out: string[] = [];
+    for (const v of Object.values(refs as Record<string, unknown>)) {
+      if (typeof v === 'string') out.push(v);
+      else if (v && typeof v === 'object' && typeof (v as { env?: unknown }).env === 'string')
+        out.push((v as { env: string }).env);
+    }
+    return out;
+  }
+  return [];
+}

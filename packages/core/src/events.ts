@@ -1,0 +1,140 @@
+import type { JournalEntry } from './types.js';
+
+/** Everything the engine reports; every journal entry is also published as an event. */
+export const EventType = {
+  executionStarted: 'execution.started',
+  executionResumed: 'execution.resumed',
+  executionCancelling: 'execution.cancelling',
+  executionSuspended: 'execution.suspended',
+  executionCompleted: 'execution.completed',
+  executionFailed: 'execution.failed',
+  executionCancelled: 'execution.cancelled',
+  stepStarted: 'step.started',
+  stepAttempt: 'step.attempt',
+  stepRetrying: 'step.retrying',
+  stepCompleted: 'step.completed',
+  stepFailed: 'step.failed',
+  stepSkipped: 'step.skipped',
+  stepCancelled: 'step.cancelled',
+  stepFallback: 'step.fallback',
+  timeoutExceeded: 'timeout.exceeded',
+  circuitOpened: 'circuit.opened',
+  circuitHalfOpen: 'circuit.half_open',
+  circuitClosed: 'circuit.closed',
+  circuitRejected: 'circuit.rejected',
+  journalDropped: 'journal.dropped',
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+export interface EngineEvent extends JournalEntry {
+  executionId: string;
+  workflowId: string;
+}
+
+export type EventHandler = (event: EngineEvent) => void | Promise<void>;
+
+export interface SubscribeOptions {
+  /** Queue bound; when full the oldest queued event is dropped and counted. Default 1000. */
+  capacity?: number;
+  executionId?: string;
+  types?: readonly string[];
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+  /** Events dropped because this subscriber fell behind. */
+  readonly dropped: number;
+}
+
+interface Subscriber {
+  handler: EventHandler;
+  capacity: number;
+  executionId: string | undefined;
+  types: ReadonlySet<string> | undefined;
+  queue: EngineEvent[];
+  head: number;
+  dropped: number;
+  draining: boolean;
+  closed: boolean;
+}
+
+/**
+ * In-process event bus. Each subscriber has its own bounded queue drained outside the
+ * engine's call stack, so a slow or throwing subscriber never slows or breaks an execution.
+ */
+export class EventBus {
+  private subscribers: Subscriber[] = [];
+  /** Total events dropped across subscribers (also exposed for metrics). */
+  droppedTotal = 0;
+  onError: (error: unknown, event: EngineEvent) => void = () => {};
+
+  get hasSubscribers(): boolean {
+    return this.subscribers.length > 0;
+  }
+
+  subscribe(handler: EventHandler, options: SubscribeOptions = {}): Subscription {
+    const sub: Subscriber = {
+      handler,
+      capacity: Math.max(1, options.capacity ?? 1000),
+      executionId: options.executionId,
+      types: options.types ? new Set(options.types) : undefined,
+      queue: [],
+      head: 0,
+      dropped: 0,
+      draining: false,
+      closed: false,
+    };
+    this.subscribers = [...this.subscribers, sub];
+    return {
+      unsubscribe: () => {
+        sub.closed = true;
+        this.subscribers = this.subscribers.filter((s) => s !== sub);
+      },
+      get dropped() {
+        return sub.dropped;
+      },
+    };
+  }
+
+  publish(event: EngineEvent): void {
+    const subs = this.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.executionId !== undefined && s.executionId !== event.executionId) continue;
+      if (s.types !== undefined && !s.types.has(event.type)) continue;
+      if (s.queue.length - s.head >= s.capacity) {
+        s.head++;
+        s.dropped++;
+        this.droppedTotal++;
+      }
+      s.queue.push(event);
+      if (!s.draining) {
+        s.draining = true;
+        setImmediate(() => void this.drain(s));
+      }
+    }
+  }
+
+  private async drain(s: Subscriber): Promise<void> {
+    while (!s.closed && s.head < s.queue.length) {
+      const event = s.queue[s.head++]!;
+      if (s.head > 1024 && s.head * 2 > s.queue.length) {
+        s.queue = s.queue.slice(s.head);
+        s.head = 0;
+      }
+      try {
+        const r = s.handler(event);
+        if (r && typeof (r as Promise<void>).then === 'function') await r;
+      } catch (error) {
+        try {
+          this.onError(error, event);
+        } catch {
+          // an error reporter that throws must not break delivery either
+        }
+      }
+    }
+    s.queue = [];
+    s.head = 0;
+    s.draining = false;
+  }
+}

@@ -1,0 +1,603 @@
+import type { Span } from '@opentelemetry/api';
+import {
+  CancelledError,
+  ErrorCode,
+  Orchestr8Error,
+  type SerializedError,
+  serializeError,
+  TimeoutError,
+  type TimerHandle,
+} from '@orchestr8/common';
+import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
+import { type EngineEvent, EventType } from './events.js';
+import { Journal } from './journal.js';
+import type { Redactor } from './redaction.js';
+import type { EngineRuntime } from './runtime.js';
+import { runStep } from './step-runner.js';
+import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
+
+/** A step's state in a result: its persisted record. */
+export type StepResultView = StepStateRecord;
+
+export interface ExecutionResult {
+  executionId: string;
+  workflowId: string;
+  workflowVersion: string;
+  status: ExecutionStatus;
+  /** The workflow's `outputs`, rendered; or the outputs of its leaf steps when it declares none. */
+  outputs?: unknown;
+  error?: SerializedError;
+  statusReason?: string;
+  steps: Record<string, StepResultView>;
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  journalDropped?: number;
+}
+
+/** Mutable per-step state of a run. `record` is the persisted shape, mutated in place. */
+export interface StepRun {
+  readonly compiled: CompiledStep;
+  readonly record: StepStateRecord;
+  /** Dependencies not yet in a terminal state. */
+  waiting: number;
+  terminal: boolean;
+  startMono: number;
+  span: Span | undefined;
+  /** The write batch this step's record was last queued in. */
+  savedEpoch: number;
+}
+
+const TERMINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
+
+interface Stop {
+  status: 'failed' | 'cancelled';
+  error: Orchestr8Error;
+  reason: string;
+}
+
+/**
+ * One execution: the DAG state machine. A step is released as soon as its last dependency
+ * reaches a terminal state (not level by level) and its completion is durable; ready steps
+ * start in FIFO order under `maxConcurrentSteps`.
+ */
+export class ExecutionRun {
+  readonly steps: StepRun[];
+  readonly byId: Map<string, StepRun>;
+  readonly journal: Journal;
+  readonly controller = new AbortController();
+  readonly scope: TemplateScope;
+  readonly result: Promise<ExecutionResult>;
+  stop: Stop | undefined;
+  private savedEpoch = 0;
+  /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
+  private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
+  /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
+  detached = false;
+  private resolveResult!: (r: ExecutionResult) => void;
+  private ready: StepRun[] = [];
+  private readyHead = 0;
+  private running = 0;
+  private unfinished = 0;
+  private finalizing = false;
+  private graceTimer: TimerHandle | undefined;
+  private globalTimer: TimerHandle | undefined;
+  private readonly maxConcurrent: number;
+  private startMono = 0;
+  readonly span: Span | undefined;
+
+  constructor(
+    readonly rt: EngineRuntime,
+    readonly workflow: CompiledWorkflow,
+    readonly record: ExecutionRecord,
+    readonly redactor: Redactor,
+    readonly secretValues: readonly string[],
+    options: { maxConcurrentSteps?: number; journalSeq?: number; previous?: readonly StepStateRecord[] },
+  ) {
+    this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
+    this.journal = new Journal(rt.clock, rt.journalLimits, redactor, options.journalSeq ?? 0);
+    this.result = new Promise((r) => {
+      this.resolveResult = r;
+    });
+    const stepsView: Record<string, StepStateRecord> = {};
+    this.scope = {
+      steps: stepsView,
+      inputs: record.inputs,
+      variables: workflow.variables,
+      env: rt.env,
+      secrets: secretsFor(workflow, rt.env),
+    } as TemplateScope;
+    const previous = options.previous ? new Map(options.previous.map((s) => [s.stepId, s])) : undefined;
+    const steps: StepRun[] = new Array(workflow.steps.length);
+    this.byId = new Map();
+    for (let i = 0; i < workflow.steps.length; i++) {
+      const c = workflow.steps[i]!;
+      const prev = previous?.get(c.id);
+      let rec: StepStateRecord;
+      if (prev && TERMINAL.has(prev.status)) rec = prev;
+      else {
+        // Steps that were running when the process died run again, keeping their attempt count.
+        rec = { executionId: record.id, stepId: c.id, status: 'pending', attempts: prev?.attempts ?? 0 };
+        if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
+      }
+      const sr: StepRun = {
+        compiled: c,
+        record: rec,
+        waiting: c.dependencies.length,
+        terminal: TERMINAL.has(rec.status),
+        startMono: 0,
+        span: undefined,
+        savedEpoch: 0,
+      };
+      steps[i] = sr;
+      this.byId.set(c.id, sr);
+      stepsView[c.id] = rec;
+    }
+    this.steps = steps;
+    this.span = undefined;
+  }
+
+  // ---- journal + events -------------------------------------------------------------
+
+  log(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>): void {
+    // A detached run (process shutting down) must not write over the execution's next owner.
+    if (this.detached) return;
+    const entry = this.journal.entry(type, stepId, attempt, data);
+    this.rt.batcher.addJournal(this.record.id, entry);
+    const trimBefore = this.journal.enforceCap();
+    if (trimBefore !== undefined) {
+      this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
+    }
+    if (this.rt.bus.hasSubscribers) {
+      const event: EngineEvent = {
+        seq: entry.seq,
+        ts: entry.ts,
+        elapsedMs: entry.elapsedMs,
+        type: entry.type,
+        stepId: entry.stepId,
+        attempt: entry.attempt,
+        data: entry.data,
+        executionId: this.record.id,
+        workflowId: this.workflow.id,
+      };
+      this.rt.bus.publish(event);
+    }
+  }
+
+  /**
+   * Queues the step's record for the next commit. The batch holds the record itself and is
+   * serialised when it is written, so saving twice in one batch writes the latest state once.
+   */
+  saveStep(sr: StepRun): void {
+    if (this.detached) return;
+    const batcher = this.rt.batcher;
+    if (sr.savedEpoch === batcher.epoch) return;
+    sr.savedEpoch = batcher.epoch;
+    batcher.add({ kind: 'step', step: sr.record });
+  }
+
+  /** An error as stored in step and execution records: serialised, with secrets redacted. */
+  errorRecord(error: unknown): SerializedError {
+    const e = serializeError(error);
+    return this.redactor.active ? (this.redactor.redact(e) as SerializedError) : e;
+  }
+
+  saveExecution(): void {
+    this.record.updatedAt = this.rt.clock.now();
+    const batcher = this.rt.batcher;
+    if (this.savedEpoch === batcher.epoch) return;
+    this.savedEpoch = batcher.epoch;
+    batcher.add({ kind: 'execution', execution: this.record });
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+
+  /** Starts (or resumes) scheduling. The execution record must already be stored. */
+  begin(resumed: boolean): void {
+    const rt = this.rt;
+    this.startMono = rt.clock.monotonic();
+    if (this.record.status !== 'running') {
+      this.record.status = 'running';
+      this.record.startedAt ??= rt.clock.now();
+      this.record.statusReason = resumed ? 'resumed' : 'started';
+      this.saveExecution();
+    }
+    this.log(resumed ? EventType.executionResumed : EventType.executionStarted, undefined, undefined, {
+      workflowId: this.workflow.id,
+      workflowVersion: this.workflow.version,
+      inputs: this.record.inputs,
+    });
+    if (this.workflow.globalTimeoutMs !== undefined) {
+      const elapsed = resumed && this.record.startedAt ? rt.clock.now() - this.record.startedAt : 0;
+      this.globalTimer = rt.clock.setTimeout(
+        () => {
+          this.log(EventType.timeoutExceeded, undefined, undefined, {
+            timeoutMs: this.workflow.globalTimeoutMs,
+          });
+          this.halt(
+            'failed',
+            new TimeoutError(`workflow exceeded its global timeout of ${this.workflow.globalTimeoutMs} ms`),
+            'global timeout exceeded',
+          );
+        },
+        Math.max(0, this.workflow.globalTimeoutMs - elapsed),
+      );
+    }
+    for (const sr of this.steps) {
+      if (sr.compiled.fallbackOnly) continue;
+      if (!sr.terminal) this.unfinished++;
+    }
+    // Release steps whose dependencies are all terminal already (roots, or after a resume).
+    for (const sr of this.steps) {
+      if (sr.terminal || sr.compiled.fallbackOnly) continue;
+      let waiting = 0;
+      for (const d of sr.compiled.dependencies) if (!this.byId.get(d)!.terminal) waiting++;
+      sr.waiting = waiting;
+    }
+    for (const sr of this.steps) {
+      if (!sr.terminal && !sr.compiled.fallbackOnly && sr.waiting === 0) this.release(sr);
+    }
+    if (this.unfinished === 0) void this.finalize();
+    else this.pump();
+  }
+
+  /** Decides what a step whose dependencies are all terminal does: run, or skip with the reason. */
+  private release(sr: StepRun): void {
+    if (this.stop) return;
+    for (const d of sr.compiled.dependencies) {
+      const dep = this.byId.get(d)!;
+      const st = dep.record.status;
+      if (st === 'completed') continue;
+      if (st === 'failed' && dep.compiled.onError === 'continue') continue;
+      const why =
+        st === 'skipped'
+          ? `dependency "${d}" was skipped`
+          : st === 'cancelled'
+            ? `dependency "${d}" was cancelled`
+            : `dependency "${d}" failed`;
+      this.skip(sr, why);
+      return;
+    }
+    this.ready.push(sr);
+  }
+
+  skip(sr: StepRun, reason: string): void {
+    const rec = sr.record;
+    rec.status = 'skipped';
+    rec.skipReason = reason;
+    rec.finishedAt = this.rt.clock.now();
+    this.log(EventType.stepSkipped, sr.compiled.id, undefined, { reason });
+    this.saveStep(sr);
+    this.settle(sr, false);
+  }
+
+  private pump(): void {
+    if (this.suspended !== undefined) {
+      this.checkSuspended();
+      return;
+    }
+    while (this.running < this.maxConcurrent && this.readyHead < this.ready.length && !this.stop) {
+      const sr = this.ready[this.readyHead++]!;
+      this.running++;
+      runStep(this, sr).then(this.onStepDone, this.onStepCrash);
+    }
+    if (this.readyHead > 256 && this.readyHead === this.ready.length) {
+      this.ready = [];
+      this.readyHead = 0;
+    }
+  }
+
+  private readonly onStepDone = (sr: StepRun): void => {
+    this.running--;
+    if (this.detached) return;
+    // A step abandoned after the grace period is already terminal; its late outcome is ignored.
+    if (sr.terminal) this.afterGrace();
+    else this.settle(sr, true);
+  };
+
+  private readonly onStepCrash = (error: unknown): void => {
+    this.running--;
+    this.halt(
+      'failed',
+      new Orchestr8Error(ErrorCode.INTERNAL, 'engine error while running a step', { cause: error }),
+      'internal error',
+    );
+  };
+
+  /**
+   * Marks a step terminal and releases its dependents. With `durable`, dependents start
+   * only after the step's state is committed to the store.
+   */
+  settle(sr: StepRun, durable: boolean): void {
+    if (sr.terminal) return;
+    sr.terminal = true;
+    if (!sr.compiled.fallbackOnly) this.unfinished--;
+    const dependents = sr.compiled.dependents;
+    if (this.stop) {
+      this.afterGrace();
+      return;
+    }
+    if (dependents.length === 0 || !durable) {
+      this.releaseDependents(sr);
+      return;
+    }
+    this.rt.batcher.barrier().then(
+      () => this.releaseDependents(sr),
+      (error: unknown) => this.halt('failed', storeError(error), 'store write failed'),
+    );
+  }
+
+  private releaseDependents(sr: StepRun): void {
+    if (!this.stop) {
+      const dependents = sr.compiled.dependents;
+      for (let i = 0; i < dependents.length; i++) {
+        const d = this.byId.get(dependents[i]!)!;
+        if (d.terminal || d.compiled.fallbackOnly) continue;
+        if (--d.waiting === 0) this.release(d);
+      }
+    }
+    if (this.unfinished === 0) void this.finalize();
+    else if (this.stop) this.afterGrace();
+    else this.pump();
+  }
+
+  // ---- stopping -----------------------------------------------------------------------
+
+  /** Stops the execution: no new step starts; running steps are aborted and given the grace period. */
+  halt(status: 'failed' | 'cancelled', error: Orchestr8Error, reason: string): void {
+    if (this.stop || this.finalizing) return;
+    if (this.redactor.active) reason = this.redactor.redact(reason) as string;
+    this.stop = { status, error, reason };
+    this.log(EventType.executionCancelling, undefined, undefined, {
+      status,
+      reason,
+      gracePeriodMs: this.workflow.gracePeriodMs,
+      error: serializeError(error),
+    });
+    const abortReason =
+      status === 'cancelled'
+        ? new CancelledError(reason)
+        : new CancelledError(`execution stopping: ${reason}`);
+    this.controller.abort(abortReason);
+    // Steps that never started are cancelled now.
+    for (const sr of this.steps) {
+      if (sr.terminal || sr.record.status !== 'pending') continue;
+      if (sr.compiled.fallbackOnly) continue;
+      this.cancelStep(
+        sr,
+        `execution ${status === 'cancelled' ? 'cancelled' : 'failed'} before the step started`,
+      );
+    }
+    if (this.running > 0) {
+      this.graceTimer = this.rt.clock.setTimeout(() => this.forceStop(), this.workflow.gracePeriodMs);
+    }
+    this.afterGrace();
+  }
+
+  /** Cancelled by a caller: graceful, or forced (no grace period). */
+  cancel(reason: string, force = false): void {
+    if (!this.stop) this.halt('cancelled', new CancelledError(reason), reason);
+    if (force) this.forceStop();
+  }
+
+  cancelStep(sr: StepRun, reason: string): void {
+    this.recordCancelled(sr, reason);
+    sr.terminal = true;
+    if (!sr.compiled.fallbackOnly) this.unfinished--;
+  }
+
+  /** Records a step as cancelled without settling it (the caller settles). */
+  recordCancelled(sr: StepRun, reason: string): void {
+    const rec = sr.record;
+    rec.status = 'cancelled';
+    rec.skipReason = reason;
+    rec.finishedAt = this.rt.clock.now();
+    this.log(EventType.stepCancelled, sr.compiled.id, rec.attempts || undefined, { reason });
+    this.saveStep(sr);
+  }
+
+  /** After the grace period: steps still running are recorded cancelled and abandoned. */
+  private forceStop(): void {
+    this.graceTimer = undefined;
+    for (const sr of this.steps) {
+      if (sr.terminal) continue;
+      if (sr.record.status === 'running' || sr.record.status === 'retrying') {
+        this.cancelStep(sr, 'did not stop within the grace period');
+      }
+    }
+    this.afterGrace(true);
+  }
+
+  private afterGrace(forced = false): void {
+    if (!this.stop || this.finalizing) return;
+    if (this.running > 0 && !forced) return;
+    for (const sr of this.steps) {
+      if (
+        !sr.terminal &&
+        !sr.compiled.fallbackOnly &&
+        sr.record.status !== 'running' &&
+        sr.record.status !== 'retrying'
+      ) {
+        this.cancelStep(sr, 'execution stopped');
+      }
+    }
+    void this.finalize();
+  }
+
+  isAbandoned(sr: StepRun): boolean {
+    return sr.terminal || this.detached;
+  }
+
+  /**
+   * For a graceful process shutdown: starts no new step, lets running steps finish within
+   * `graceMs`, then detaches. The execution stays `running` in the store and resumes on
+   * the next start; steps still running then run again (at-least-once).
+   */
+  suspend(graceMs: number): Promise<void> {
+    if (this.finalizing) return this.result.then(() => {});
+    if (this.suspended !== undefined) return this.suspendedPromise!;
+    this.suspendedPromise = new Promise<void>((resolve) => {
+      const timer = this.running > 0 ? this.rt.clock.setTimeout(() => this.detach(), graceMs) : undefined;
+      this.suspended = { resolve, timer };
+    });
+    this.log(EventType.executionSuspended, undefined, undefined, { graceMs, running: this.running });
+    this.checkSuspended();
+    return this.suspendedPromise;
+  }
+
+  private suspendedPromise: Promise<void> | undefined;
+
+  private checkSuspended(): void {
+    if (this.suspended !== undefined && this.running === 0 && !this.detached) this.detach();
+  }
+
+  private detach(): void {
+    if (this.detached || !this.suspended) return;
+    this.detached = true;
+    // Abandoned attempts and backoff sleeps stop; their outcomes are ignored.
+    this.controller.abort(new CancelledError('engine shut down; the execution resumes on the next start'));
+    this.suspended.timer?.cancel();
+    this.graceTimer?.cancel();
+    this.globalTimer?.cancel();
+    this.suspended.resolve();
+  }
+
+  // ---- completion ---------------------------------------------------------------------
+
+  private async finalize(): Promise<void> {
+    if (this.finalizing || this.detached) return;
+    this.finalizing = true;
+    this.graceTimer?.cancel();
+    this.globalTimer?.cancel();
+    const rt = this.rt;
+    const rec = this.record;
+    let outputs: unknown;
+    let status: ExecutionStatus;
+    let error: Orchestr8Error | undefined;
+    if (this.stop) {
+      status = this.stop.status;
+      error = this.stop.error;
+      rec.statusReason = this.stop.reason;
+    } else {
+      status = 'completed';
+      try {
+        outputs = this.renderOutputs();
+      } catch (e) {
+        status = 'failed';
+        error =
+          e instanceof Orchestr8Error
+            ? e
+            : new Orchestr8Error(ErrorCode.EXPRESSION, 'could not render the workflow outputs', { cause: e });
+        rec.statusReason = 'outputs could not be rendered';
+      }
+    }
+    // Fallback-only steps that were never needed are recorded as skipped.
+    for (const sr of this.steps) {
+      if (sr.compiled.fallbackOnly && sr.record.status === 'pending') {
+        sr.record.status = 'skipped';
+        sr.record.skipReason = 'fallback not needed';
+        sr.terminal = true;
+        this.saveStep(sr);
+      }
+    }
+    rec.status = status;
+    rec.finishedAt = rt.clock.now();
+    if (status === 'completed') {
+      rec.result = outputs;
+      rec.statusReason ??= 'all steps finished';
+      if (rec.statusReason === 'started' || rec.statusReason === 'resumed')
+        rec.statusReason = 'all steps finished';
+    } else if (error) rec.error = this.errorRecord(error);
+    const type =
+      status === 'completed'
+        ? EventType.executionCompleted
+        : status === 'failed'
+          ? EventType.executionFailed
+          : EventType.executionCancelled;
+    const data: Record<string, unknown> = { durationMs: round(rt.clock.monotonic() - this.startMono) };
+    if (status === 'completed') data.outputs = outputs;
+    else data.error = rec.error;
+    if (this.journal.dropped > 0) data.journalDropped = this.journal.dropped;
+    this.log(type, undefined, undefined, data);
+    this.saveExecution();
+    try {
+      await rt.batcher.barrier();
+    } catch {
+      // The store is failing; the in-memory result is still returned to the caller.
+    }
+    this.resolveResult(this.toResult());
+  }
+
+  private renderOutputs(): unknown {
+    if (this.workflow.outputs !== undefined) return renderValue(this.workflow.outputs, this.scope);
+    const out: Record<string, unknown> = {};
+    for (const sr of this.steps) {
+      if (
+        sr.compiled.dependents.length === 0 &&
+        !sr.compiled.fallbackOnly &&
+        sr.record.status === 'completed'
+      ) {
+        out[sr.compiled.id] = sr.record.output;
+      }
+    }
+    return out;
+  }
+
+  toResult(): ExecutionResult {
+    return buildResult(
+      this.record,
+      this.steps.map((s) => s.record),
+      this.journal.dropped,
+    );
+  }
+}
+
+export function buildResult(
+  rec: ExecutionRecord,
+  steps: readonly StepStateRecord[],
+  journalDropped = 0,
+): ExecutionResult {
+  const view: Record<string, StepResultView> = {};
+  for (const s of steps) view[s.stepId] = s;
+  const r: ExecutionResult = {
+    executionId: rec.id,
+    workflowId: rec.workflowId,
+    workflowVersion: rec.workflowVersion,
+    status: rec.status,
+    steps: view,
+  };
+  if (rec.result !== undefined) r.outputs = rec.result;
+  if (rec.error !== undefined) r.error = rec.error;
+  if (rec.statusReason !== undefined) r.statusReason = rec.statusReason;
+  if (rec.startedAt !== undefined) r.startedAt = rec.startedAt;
+  if (rec.finishedAt !== undefined) r.finishedAt = rec.finishedAt;
+  if (rec.startedAt !== undefined && rec.finishedAt !== undefined)
+    r.durationMs = rec.finishedAt - rec.startedAt;
+  if (journalDropped > 0) r.journalDropped = journalDropped;
+  return r;
+}
+
+/** `${secrets.NAME}` reads the environment variable that `context.secretRefs.NAME` names. */
+function secretsFor(
+  workflow: CompiledWorkflow,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string | undefined> | undefined {
+  const refs = workflow.secretRefs;
+  let out: Record<string, string | undefined> | undefined;
+  for (const name in refs) {
+    out ??= {};
+    out[name] = env[refs[name]!];
+  }
+  return out;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function storeError(error: unknown): Orchestr8Error {
+  return new Orchestr8Error(ErrorCode.STORE, 'the store failed to commit a write', {
+    cause: error,
+    retryable: false,
+  });
+}

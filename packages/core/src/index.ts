@@ -1,0 +1,44 @@
+/**
+ * @module @orchestr8/core
+ * The orchestr8 engine: runs a compiled workflow document as a DAG with bounded
+ * concurrency, resilience policies per step, a capped and redacted journal, events, and
+ * durable state in a pluggable `Store`.
+ *
+ * @example
+ * import { createEngine } from '@orchestr8/core';
+ * import { createAgentRegistry, builtinAgents } from '@orchestr8/agent-base';
+ * import { loadWorkflowFile } from '@orchestr8/schema';
+ * const { workflow } = await loadWorkflowFile('workflows/hello-world.yaml');
+ * const engine = createEngine({ registry: createAgentRegistry(builtinAgents) });
+ * const result = await engine.execute(workflow!, { inputs: { name: 'Ada' } });
+ */
+export type { Agent, AgentContext, AgentLogger, AgentRegistry } from './agent.js';
+export { checkAgainstSchema } from './agent-schema.js';
+export {
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type ExecutionHandle,
+  type StartOptions,
+} from './engine.js';
+export {
+  type EngineEvent,
+  EventBus,
+  type EventHandler,
+  EventType,
+  type SubscribeOptions,
+  type Subscription,
+} from './events.js';
+export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
+export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
+export { createMemoryStore, latestDefinition } from './memory-store.js';
+export { createRedactor, REDACTED } from './redaction.js';
+export type {
+  CreateExecutionResult,
+  ExecutionQuery,
+  IdempotencyClaim,
+  Page,
+  Store,
+  StoreWrite,
+} from './store.js';
+export * from './types.js';

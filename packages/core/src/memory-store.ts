@@ -1,0 +1,456 @@
+/**
+ * The in-memory `Store`: for tests, benchmarks and `--store memory` runs.
+ *
+ * It sits on the engine's hot path, so `write()` does no copying: **the store keeps
+ * references to the records it is handed**, and the engine must treat a record as owned
+ * by the store once written (write a new object, or the same object again after
+ * changing it, but never mutate one between writes expecting the store not to see it).
+ * Reads return shallow copies, so a caller reassigning a field of a returned record
+ * cannot change stored state; nested values (`inputs`, `output`, `data`, ...) are
+ * shared and must be treated as immutable.
+ *
+ * Semantics match the SQLite store (both pass `test/store-contract.ts`): steps and
+ * journal entries must belong to an existing execution, a batch is all-or-nothing, and
+ * idempotency keys are unique among unexpired claims.
+ */
+import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import type {
+  CreateExecutionResult,
+  ExecutionQuery,
+  IdempotencyClaim,
+  Page,
+  Store,
+  StoreWrite,
+} from './store.js';
+import {
+  type CircuitStateRecord,
+  type DefinitionRecord,
+  type ExecutionRecord,
+  type IdempotencyRecord,
+  type JournalEntry,
+  type StepStateRecord,
+  TERMINAL_EXECUTION_STATUSES,
+} from './types.js';
+
+export interface MemoryStoreOptions {
+  /** Decides whether an idempotency claim has expired when a new one arrives. */
+  clock?: Clock;
+}
+
+interface CancelRequest {
+  executionId: string;
+  reason: string;
+  requestedAt: number;
+}
+
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  const clock = options.clock ?? systemClock;
+  const executions = new Map<string, ExecutionRecord>();
+  // Map iteration order is insertion order, which is the order getSteps promises.
+  const steps = new Map<string, Map<string, StepStateRecord>>();
+  // Sorted by seq; appends (the common case) are a push.
+  const journals = new Map<string, JournalEntry[]>();
+  const definitions = new Map<string, Map<string, DefinitionRecord>>();
+  const idempotency = new Map<string, IdempotencyRecord>();
+  const circuits = new Map<string, CircuitStateRecord>();
+  const cancelRequests = new Map<string, CancelRequest>();
+  let closed = false;
+
+  const assertOpen = () => {
+    if (closed) throw new Orchestr8Error(ErrorCode.STORE, 'memory store is closed');
+  };
+
+  /** Checks the whole batch before applying any of it, so a bad batch changes nothing. */
+  const validate = (batch: readonly StoreWrite[]) => {
+    let created: Set<string> | undefined;
+    for (const w of batch) {
+      switch (w.kind) {
+        case 'execution':
+          if (!executions.has(w.execution.id)) {
+            created ??= new Set();
+            created.add(w.execution.id);
+          }
+          break;
+        case 'step':
+        case 'journal': {
+          const id = w.kind === 'step' ? w.step.executionId : w.executionId;
+          if (!executions.has(id) && !created?.has(id)) {
+            throw new Orchestr8Error(
+              ErrorCode.NOT_FOUND,
+              `cannot write ${w.kind}: execution ${id} does not exist`,
+            );
+          }
+          break;
+        }
+        case 'journalTrim':
+        case 'circuit':
+          break;
+        default:
+          throw new Orchestr8Error(
+            ErrorCode.STORE,
+            `unknown store write kind: ${String((w as { kind?: unknown }).kind)}`,
+          );
+      }
+    }
+  };
+
+  const apply = (w: StoreWrite) => {
+    switch (w.kind) {
+      case 'execution':
+        executions.set(w.execution.id, w.execution);
+        break;
+      case 'step': {
+        let byId = steps.get(w.step.executionId);
+        if (!byId) {
+          byId = new Map();
+          steps.set(w.step.executionId, byId);
+        }
+        byId.set(w.step.stepId, w.step);
+        break;
+      }
+      case 'journal': {
+        let journal = journals.get(w.executionId);
+        if (!journal) {
+          journal = [];
+          journals.set(w.executionId, journal);
+        }
+        for (const entry of w.entries) appendJournal(journal, entry);
+        break;
+      }
+      case 'journalTrim': {
+        const journal = journals.get(w.executionId);
+        if (journal) {
+          const keepFrom = firstIndexAfter(journal, w.beforeSeq - 1);
+          if (keepFrom > 0) journal.splice(0, keepFrom);
+        }
+        break;
+      }
+      case 'circuit':
+        circuits.set(w.circuit.key, w.circuit);
+        break;
+    }
+  };
+
+  const store: Store = {
+    kind: 'memory',
+
+    async write(batch) {
+      assertOpen();
+      validate(batch);
+      for (const w of batch) apply(w);
+    },
+
+    async createExecution(execution, claim): Promise<CreateExecutionResult> {
+      assertOpen();
+      if (claim) {
+        const existing = idempotency.get(claim.key);
+        if (existing && existing.expiresAt > clock.now())
+          return { created: false, existing: { ...existing } };
+      }
+      if (executions.has(execution.id)) {
+        throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`);
+      }
+      // Single-threaded: nothing can interleave between the check above and these sets,
+      // which is what a unique constraint gives the SQL stores.
+      if (claim) idempotency.set(claim.key, claimRecord(claim, execution.id, clock.now()));
+      executions.set(execution.id, execution);
+      return { created: true, execution: { ...execution } };
+    },
+
+    async getExecution(id) {
+      assertOpen();
+      const execution = executions.get(id);
+      return execution && { ...execution };
+    },
+
+    async listExecutions(query: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
+      assertOpen();
+      const limit = pageSize(query.limit);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const statuses =
+        query.status === undefined
+          ? undefined
+          : new Set<string>(typeof query.status === 'string' ? [query.status] : query.status);
+      const matches: ExecutionRecord[] = [];
+      for (const e of executions.values()) {
+        if (statuses && !statuses.has(e.status)) continue;
+        if (query.workflowId !== undefined && e.workflowId !== query.workflowId) continue;
+        if (after && !isOlder(e, after)) continue;
+        matches.push(e);
+      }
+      matches.sort(newestFirst);
+      const items = matches.slice(0, limit).map((e) => ({ ...e }));
+      const last = items[items.length - 1];
+      return matches.length > limit && last ? { items, nextCursor: encodeCursor(last) } : { items };
+    },
+
+    async getSteps(executionId) {
+      assertOpen();
+      const byId = steps.get(executionId);
+      return byId ? Array.from(byId.values(), (s) => ({ ...s })) : [];
+    },
+
+    async readJournal(executionId, options = {}) {
+      assertOpen();
+      const journal = journals.get(executionId);
+      if (!journal) return [];
+      const start = options.afterSeq === undefined ? 0 : firstIndexAfter(journal, options.afterSeq);
+      const end =
+        options.limit === undefined ? journal.length : Math.min(journal.length, start + options.limit);
+      const out: JournalEntry[] = [];
+      for (let i = start; i < end; i++) out.push({ ...journal[i]! });
+      return out;
+    },
+
+    async putDefinition(definition) {
+      assertOpen();
+      let versions = definitions.get(definition.id);
+      const existing = versions?.get(definition.version);
+      if (existing) {
+        if (existing.hash !== definition.hash) throw definitionConflict(definition, existing);
+        return { ...existing };
+      }
+      if (!versions) {
+        versions = new Map();
+        definitions.set(definition.id, versions);
+      }
+      versions.set(definition.version, definition);
+      return { ...definition };
+    },
+
+    async getDefinition(id, version) {
+      assertOpen();
+      const versions = definitions.get(id);
+      if (!versions) return undefined;
+      const found = version === undefined ? latestDefinition([...versions.values()]) : versions.get(version);
+      return found && { ...found };
+    },
+
+    async getDefinitionByHash(hash) {
+      assertOpen();
+      let first: DefinitionRecord | undefined;
+      for (const versions of definitions.values()) {
+        for (const d of versions.values()) {
+          if (d.hash === hash && (!first || compareDefinitionsOldestFirst(d, first) < 0)) first = d;
+        }
+      }
+      return first && { ...first };
+    },
+
+    async listDefinitions() {
+      assertOpen();
+      const all: DefinitionRecord[] = [];
+      for (const versions of definitions.values()) for (const d of versions.values()) all.push({ ...d });
+      return all.sort(compareDefinitionsOldestFirst);
+    },
+
+    async findIdempotency(key, now) {
+      assertOpen();
+      const record = idempotency.get(key);
+      return record && record.expiresAt > now ? { ...record } : undefined;
+    },
+
+    async loadCircuits() {
+      assertOpen();
+      return Array.from(circuits.values(), (c) => ({ ...c })).sort((a, b) => compareStrings(a.key, b.key));
+    },
+
+    async requestCancel(executionId, reason, at) {
+      assertOpen();
+      const execution = executions.get(executionId);
+      if (!execution) return 'not_found';
+      if (TERMINAL_EXECUTION_STATUSES.has(execution.status)) return 'finished';
+      // The first request stands: its reason and time are what the running process acts on.
+      if (!cancelRequests.has(executionId))
+        cancelRequests.set(executionId, { executionId, reason, requestedAt: at });
+      return 'requested';
+    },
+
+    async pendingCancels(executionIds) {
+      assertOpen();
+      const out: CancelRequest[] = [];
+      for (const id of new Set(executionIds)) {
+        const request = cancelRequests.get(id);
+        const execution = executions.get(id);
+        if (request && execution && !TERMINAL_EXECUTION_STATUSES.has(execution.status))
+          out.push({ ...request });
+      }
+      return out;
+    },
+
+    async prune({ finishedBefore, now }) {
+      assertOpen();
+      let pruned = 0;
+      for (const e of executions.values()) {
+        if (!TERMINAL_EXECUTION_STATUSES.has(e.status)) continue;
+        if ((e.finishedAt ?? e.updatedAt) >= finishedBefore) continue;
+        // Deleting the current entry while iterating a Map is safe.
+        executions.delete(e.id);
+        steps.delete(e.id);
+        journals.delete(e.id);
+        cancelRequests.delete(e.id);
+        pruned++;
+      }
+      let keys = 0;
+      for (const [key, record] of idempotency) {
+        if (record.expiresAt <= now) {
+          idempotency.delete(key);
+          keys++;
+        }
+      }
+      return { executions: pruned, idempotencyKeys: keys };
+    },
+
+    async close() {
+      closed = true;
+    },
+  };
+  return store;
+}
+
+function claimRecord(claim: IdempotencyClaim, executionId: string, now: number): IdempotencyRecord {
+  return {
+    key: claim.key,
+    fingerprint: claim.fingerprint,
+    executionId,
+    createdAt: now,
+    expiresAt: claim.expiresAt,
+  };
+}
+
+/** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
+function appendJournal(journal: JournalEntry[], entry: JournalEntry): void {
+  const last = journal[journal.length - 1];
+  if (!last || entry.seq > last.seq) {
+    journal.push(entry);
+    return;
+  }
+  const i = firstIndexAfter(journal, entry.seq - 1);
+  if (journal[i]?.seq === entry.seq) journal[i] = entry;
+  else journal.splice(i, 0, entry);
+}
+
+/** Index of the first entry with seq > afterSeq (binary search; the journal is sorted). */
+function firstIndexAfter(journal: readonly JournalEntry[], afterSeq: number): number {
+  let lo = 0;
+  let hi = journal.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (journal[mid]!.seq > afterSeq) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isFinite(limit) || limit < 1) {
+    throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid page limit: ${limit}`);
+  }
+  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
+}
+
+interface Cursor {
+  createdAt: number;
+  id: string;
+}
+
+function encodeCursor(e: ExecutionRecord): string {
+  return Buffer.from(JSON.stringify([e.createdAt, e.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid cursor: ${cursor}`);
+}
+
+/** Strictly after the cursor in newest-first order. */
+function isOlder(e: ExecutionRecord, c: Cursor): boolean {
+  return e.createdAt < c.createdAt || (e.createdAt === c.createdAt && e.id < c.id);
+}
+
+function newestFirst(a: ExecutionRecord, b: ExecutionRecord): number {
+  return b.createdAt - a.createdAt || compareStrings(b.id, a.id);
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareDefinitionsOldestFirst(a: DefinitionRecord, b: DefinitionRecord): number {
+  return compareStrings(a.id, b.id) || a.createdAt - b.createdAt || compareStrings(a.version, b.version);
+}
+
+function definitionConflict(wanted: DefinitionRecord, existing: DefinitionRecord): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.CONFLICT,
+    `workflow ${wanted.id} version ${wanted.version} is already stored with a different document ` +
+      `(hash ${existing.hash}, not ${wanted.hash}); bump the version to change it`,
+    { details: { id: wanted.id, version: wanted.version, existingHash: existing.hash, hash: wanted.hash } },
+  );
+}
+
+// --- "latest version" ------------------------------------------------------------------
+// Kept in step with packages/store-sqlite/src/versions.ts: both stores must agree.
+
+type SemVer = { core: number[]; pre: string[] };
+
+const SEMVER = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
+
+function parseVersion(version: string): SemVer | undefined {
+  const m = SEMVER.exec(version);
+  if (!m) return undefined;
+  return { core: [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)], pre: m[4] ? m[4].split('.') : [] };
+}
+
+function compareSemVer(a: SemVer, b: SemVer): number {
+  for (let i = 0; i < 3; i++) {
+    const d = a.core[i]! - b.core[i]!;
+    if (d !== 0) return d;
+  }
+  // A release ranks above its prereleases.
+  if (a.pre.length === 0 || b.pre.length === 0) return b.pre.length - a.pre.length;
+  for (let i = 0; i < Math.min(a.pre.length, b.pre.length); i++) {
+    const x = a.pre[i]!;
+    const y = b.pre[i]!;
+    const xn = /^\d+$/.test(x);
+    const yn = /^\d+$/.test(y);
+    const d = xn && yn ? Number(x) - Number(y) : xn ? -1 : yn ? 1 : compareStrings(x, y);
+    if (d !== 0) return d;
+  }
+  return a.pre.length - b.pre.length;
+}
+
+/**
+ * The newest definition: the highest semantic version when every version of the workflow
+ * parses as one (`1`, `1.2`, `v1.2.3`, `2.0.0-rc.1`), otherwise the most recently stored.
+ */
+export function latestDefinition(versions: readonly DefinitionRecord[]): DefinitionRecord | undefined {
+  const parsed = versions.map((d) => parseVersion(d.version));
+  const allSemVer = parsed.every((p) => p !== undefined);
+  let best: number | undefined;
+  for (let i = 0; i < versions.length; i++) {
+    if (best === undefined) {
+      best = i;
+      continue;
+    }
+    const a = versions[i]!;
+    const b = versions[best]!;
+    const d =
+      (allSemVer ? compareSemVer(parsed[i]!, parsed[best]!) : 0) ||
+      a.createdAt - b.createdAt ||
+      compareStrings(a.version, b.version);
+    if (d > 0) best = i;
+  }
+  return best === undefined ? undefined : versions[best];
+}

@@ -1,0 +1,31 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Clock } from '@orchestr8/common';
+import type { Resilience } from '@orchestr8/resilience';
+import type { AgentLogger, AgentRegistry } from './agent.js';
+import type { CircuitLog } from './circuit-log.js';
+import type { EventBus } from './events.js';
+import type { JournalLimits } from './journal.js';
+import type { Store } from './store.js';
+import type { WriteBatcher } from './write-batcher.js';
+
+/** What every execution run shares with its engine. */
+export interface EngineRuntime {
+  readonly store: Store;
+  readonly batcher: WriteBatcher;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+  readonly registry: AgentRegistry;
+  readonly resilience: Resilience;
+  readonly journalLimits: JournalLimits;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly tracer: Tracer;
+  readonly logger: AgentLogger;
+  readonly circuitLog: CircuitLog;
+}
+
+export const silentLogger: AgentLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

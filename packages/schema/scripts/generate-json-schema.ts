@@ -1,0 +1,21 @@
+/**
+ * Writes schema/workflow.schema.json (the published JSON Schema) from the zod model.
+ * Run: pnpm --filter @orchestr8/schema generate:schema
+ * A test fails when the committed file differs from what this produces.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildWorkflowJsonSchema } from '../src/json-schema.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const target = resolve(root, 'schema/workflow.schema.json');
+writeFileSync(target, `${JSON.stringify(buildWorkflowJsonSchema(), null, 2)}\n`);
+// Keep the file in the repository's format, so `biome check` stays clean.
+const biome = spawnSync('pnpm', ['exec', 'biome', 'format', '--write', target], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (biome.status !== 0) console.warn('biome format failed; the schema was written unformatted');
+console.log(`wrote ${target}`);

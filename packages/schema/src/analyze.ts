@@ -1,0 +1,481 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+import { ValidationError } from '@orchestr8/common';
+import {
+  type CompiledStep,
+  type CompiledWorkflow,
+  hashDocument,
+  resolveStepPolicies,
+  workflowPolicyBase,
+} from './compiled.js';
+import { DEFAULTS } from './defaults.js';
+import {
+  closest,
+  type Diagnostic,
+  DiagnosticCode,
+  error,
+  listNames,
+  type PendingDiagnostic,
+  toPointer,
+} from './diagnostics.js';
+import type { StepDocument, WorkflowDocument } from './document-schema.js';
+import { parseDuration } from './duration.js';
+import { type CompiledExpression, compileExpression, ExpressionError } from './expression.js';
+import { checkFallbacks } from './fallbacks.js';
+import { checkForEachSource } from './foreach-source.js';
+import { buildGraph } from './graph.js';
+import { FORBIDDEN_KEYS, formatPath, lookupPath, type PathSegment, parseCapturePath } from './path.js';
+import { checkUserSchema, validateAgainstSchema } from './schema-validator.js';
+import { type CompiledValue, compileValueWith, type TemplateProblem, type TemplateRef } from './template.js';
+
+/**
+ * Semantic checks of a schema-valid document (ids, graph, templates, conditions,
+ * fallbacks), done in one pass that also produces the compiled workflow, so nothing is
+ * parsed twice. Every problem is collected; nothing is thrown.
+ */
+
+export interface AnalyzeOptions {
+  knownAgents?: readonly string[];
+}
+
+/** What an absent `input` means: an empty object (shared, so frozen). */
+const EMPTY_INPUT = Object.freeze({});
+
+interface RefContext {
+  /** The reading step, or undefined for workflow outputs. */
+  step?: number;
+  /** Whether ${item} / ${index} exist here. */
+  itemAllowed: boolean;
+  /** Where the value sits, e.g. 'input', for messages. */
+  what: string;
+}
+
+function agentOf(step: StepDocument): { id: string; version?: string; config?: Record<string, unknown> } {
+  return typeof step.agent === 'string' ? { id: step.agent } : step.agent;
+}
+
+export function analyzeWorkflow(
+  doc: WorkflowDocument,
+  options: AnalyzeOptions = {},
+): { diagnostics: PendingDiagnostic[]; workflow?: CompiledWorkflow } {
+  const diagnostics: PendingDiagnostic[] = [];
+  const seen = new Set<string>();
+  const report = (d: PendingDiagnostic) => {
+    const key = `${d.code}\0${d.pointer}\0${d.message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    diagnostics.push(d);
+  };
+
+  const steps = doc.steps;
+  const n = steps.length;
+  const stepPtr = (i: number) => `/steps/${i}`;
+
+  // Ids.
+  const indexById = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const id = steps[i]!.id;
+    if (FORBIDDEN_KEYS.has(id)) {
+      report(
+        error(DiagnosticCode.FORBIDDEN_PATH, `${stepPtr(i)}/id`, `"${id}" may not be used as a step id`),
+      );
+    }
+    const first = indexById.get(id);
+    if (first !== undefined) {
+      report(
+        error(
+          DiagnosticCode.DUPLICATE_STEP_ID,
+          `${stepPtr(i)}/id`,
+          `duplicate step id "${id}" (first used at /steps/${first})`,
+          {
+            hint: 'step ids must be unique',
+          },
+        ),
+      );
+    } else indexById.set(id, i);
+  }
+  const unknownStepHint = (id: string) => {
+    const guess = closest(id, indexById.keys());
+    return guess ? `did you mean "${guess}"?` : `steps: ${listNames([...indexById.keys()])}`;
+  };
+
+  // Agents.
+  if (options.knownAgents) {
+    const known = new Set(options.knownAgents);
+    for (let i = 0; i < n; i++) {
+      const step = steps[i]!;
+      const agent = agentOf(step);
+      if (known.has(agent.id)) continue;
+      const guess = closest(agent.id, known);
+      report(
+        error(
+          DiagnosticCode.UNKNOWN_AGENT,
+          `${stepPtr(i)}/agent${typeof step.agent === 'string' ? '' : '/id'}`,
+          `step "${step.id}" uses agent "${agent.id}", which is not registered`,
+          {
+            hint: `${guess ? `did you mean "${guess}"? ` : ''}known agents: ${listNames([...options.knownAgents].sort(), 20)}`,
+          },
+        ),
+      );
+    }
+  }
+
+  // Dependencies and the graph.
+  const deps: number[][] = new Array(n);
+  const depIds: string[][] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const list = steps[i]!.dependencies ?? [];
+    const idx: number[] = [];
+    const ids: string[] = [];
+    for (let k = 0; k < list.length; k++) {
+      const id = list[k]!;
+      if (ids.includes(id)) continue;
+      ids.push(id);
+      const d = indexById.get(id);
+      if (d === undefined) {
+        report(
+          error(
+            DiagnosticCode.UNKNOWN_STEP,
+            `${stepPtr(i)}/dependencies/${k}`,
+            `step "${steps[i]!.id}" depends on "${id}", which does not exist`,
+            { hint: unknownStepHint(id) },
+          ),
+        );
+      } else idx.push(d);
+    }
+    deps[i] = idx;
+    depIds[i] = ids;
+  }
+  const graph = buildGraph(deps);
+  for (const cycle of graph.cycles) {
+    const first = cycle[0]!;
+    const next = cycle[1 % cycle.length]!;
+    const names = [...cycle, first].map((i) => steps[i]!.id);
+    const k = (steps[first]!.dependencies ?? []).indexOf(steps[next]!.id);
+    report(
+      error(
+        DiagnosticCode.CYCLE,
+        `${stepPtr(first)}/dependencies${k >= 0 ? `/${k}` : ''}`,
+        `dependency cycle: ${names.join(' -> ')}`,
+        {
+          hint: 'each step depends on the next one; remove one of these dependencies',
+        },
+      ),
+    );
+  }
+
+  const fallbackOwner = checkFallbacks(steps, indexById, graph, report, unknownStepHint);
+
+  // Context.
+  const variables = (doc.context?.variables ?? {}) as Record<string, unknown>;
+  const allow = new Set(doc.context?.environment ?? []);
+  const secretRefs: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(doc.context?.secretRefs ?? {})) secretRefs[name] = ref.env;
+  const inputsSchema = doc.inputs;
+  if (inputsSchema) {
+    const problems = checkUserSchema(inputsSchema);
+    if (problems.length)
+      report(
+        error(DiagnosticCode.SCHEMA, '/inputs', `inputs is not a valid JSON Schema: ${problems.join('; ')}`),
+      );
+  }
+  const closedInputs =
+    inputsSchema && inputsSchema.additionalProperties === false && typeof inputsSchema.properties === 'object'
+      ? new Set(Object.keys(inputsSchema.properties as object))
+      : undefined;
+
+  const checkRef = (ref: TemplateRef, pointer: () => string, ctx: RefContext) => {
+    // Message parts are built only when there is something to report (this runs per ref).
+    const reader = () => (ctx.step === undefined ? 'outputs' : `step "${steps[ctx.step]!.id}"`);
+    const shown = () =>
+      `${ref.root}${ref.stepId === undefined ? '' : `.${ref.stepId}`}${formatPath(ref.path)}`;
+    switch (ref.root) {
+      case 'steps': {
+        const x = indexById.get(ref.stepId!);
+        if (x === undefined) {
+          report(
+            error(
+              DiagnosticCode.UNKNOWN_STEP,
+              pointer(),
+              `${reader()} reads steps.${ref.stepId}, which does not exist`,
+              {
+                hint: unknownStepHint(ref.stepId!),
+              },
+            ),
+          );
+        } else if (ctx.step !== undefined) {
+          if (x === ctx.step) {
+            report(
+              error(
+                DiagnosticCode.NOT_UPSTREAM,
+                pointer(),
+                `${reader()} reads its own ${String(ref.path[0])} (${shown()})`,
+                {
+                  hint: 'a step can read only steps upstream of it',
+                },
+              ),
+            );
+          } else if (
+            !graph.blocked.has(x) &&
+            !graph.blocked.has(ctx.step) &&
+            !graph.isUpstream(x, ctx.step)
+          ) {
+            report(
+              error(
+                DiagnosticCode.NOT_UPSTREAM,
+                pointer(),
+                `${reader()} reads steps.${ref.stepId}, which is not upstream of it`,
+                {
+                  hint: `add "${ref.stepId}" to dependencies`,
+                },
+              ),
+            );
+          }
+        }
+        return;
+      }
+      case 'env': {
+        const name = String(ref.path[0]);
+        if (!allow.has(name))
+          report(
+            error(
+              DiagnosticCode.ENV_NOT_ALLOWED,
+              pointer(),
+              `${reader()} reads env.${name}, which is not in context.environment`,
+              {
+                hint: `add "${name}" to context.environment`,
+              },
+            ),
+          );
+        return;
+      }
+      case 'secrets': {
+        const name = String(ref.path[0]);
+        if (!Object.hasOwn(secretRefs, name))
+          report(
+            error(
+              DiagnosticCode.UNKNOWN_SECRET,
+              pointer(),
+              `${reader()} reads secrets.${name}, which is not in context.secretRefs`,
+              {
+                hint: `add ${name}: { env: <VARIABLE> } to context.secretRefs`,
+              },
+            ),
+          );
+        return;
+      }
+      case 'variables':
+        if (!ref.hasDefault && ref.path.length > 0 && lookupPath(variables, ref.path) === undefined)
+          report(
+            error(
+              DiagnosticCode.UNKNOWN_VARIABLE,
+              pointer(),
+              `${reader()} reads ${shown()}, which is not defined`,
+              {
+                hint: Object.keys(variables).length
+                  ? `variables: ${listNames(Object.keys(variables))}`
+                  : 'define it under context.variables, or add a ?? default',
+              },
+            ),
+          );
+        return;
+      case 'inputs': {
+        const first = ref.path[0];
+        if (closedInputs && typeof first === 'string' && !closedInputs.has(first))
+          report(
+            error(
+              DiagnosticCode.UNKNOWN_INPUT,
+              pointer(),
+              `${reader()} reads inputs.${first}, which the inputs schema does not allow`,
+              {
+                hint: closedInputs.size ? `inputs: ${listNames([...closedInputs])}` : undefined,
+              },
+            ),
+          );
+        return;
+      }
+      case 'item':
+      case 'index':
+        if (!ctx.itemAllowed)
+          report(
+            error(
+              DiagnosticCode.ITEM_OUTSIDE_FOREACH,
+              pointer(),
+              `\${${ref.source}} in the ${ctx.what} of ${reader()}: ${ref.root} exists only in the input and idempotencyKey of a forEach step`,
+            ),
+          );
+        return;
+    }
+  };
+
+  const compileAt = (value: unknown, base: string, ctx: RefContext): CompiledValue =>
+    compileValueWith(value, {
+      onRef: (ref, at) => checkRef(ref, () => base + toPointer(at), ctx),
+      onProblem: (p: TemplateProblem, at) => report(error(p.code, base + toPointer(at), p.message)),
+    });
+
+  const compileCondition = (
+    source: string | undefined,
+    at: string,
+    step: number,
+  ): CompiledExpression | undefined => {
+    if (source === undefined) return undefined;
+    try {
+      const expr = compileExpression(source);
+      for (const ref of expr.refs) checkRef(ref, () => at, { step, itemAllowed: false, what: 'condition' });
+      return expr;
+    } catch (e) {
+      if (e instanceof ExpressionError) {
+        report(error(e.diagnosticCode as typeof DiagnosticCode.EXPRESSION, at, e.message));
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  // Per-step values.
+  const policyBase = workflowPolicyBase(doc);
+  const compiled: CompiledStep[] = new Array(n);
+  const dependents: string[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) for (const d of deps[i]!) dependents[d]!.push(steps[i]!.id);
+
+  for (let i = 0; i < n; i++) {
+    const step = steps[i]!;
+    const base = stepPtr(i);
+    const hasForEach = step.forEach !== undefined;
+    const input = compileAt(step.input ?? EMPTY_INPUT, `${base}/input`, {
+      step: i,
+      itemAllowed: hasForEach,
+      what: 'input',
+    });
+
+    let condition: CompiledStep['condition'];
+    if (step.condition) {
+      const ifExpr = compileCondition(step.condition.if, `${base}/condition/if`, i);
+      const unlessExpr = compileCondition(step.condition.unless, `${base}/condition/unless`, i);
+      condition = {};
+      if (ifExpr) condition.if = ifExpr;
+      if (unlessExpr) condition.unless = unlessExpr;
+    }
+
+    let forEach: CompiledStep['forEach'];
+    if (step.forEach) {
+      const at = `${base}/forEach/items`;
+      const ctx: RefContext = { step: i, itemAllowed: false, what: 'forEach.items' };
+      const items = compileAt(step.forEach.items, at, ctx);
+      forEach = { items, concurrency: step.forEach.concurrency ?? DEFAULTS.forEachConcurrency };
+      checkForEachSource(step, items, at, variables, inputsSchema, report);
+    }
+
+    let idempotencyKey: CompiledValue | undefined;
+    if (step.policies?.idempotencyKey !== undefined)
+      idempotencyKey = compileAt(step.policies.idempotencyKey, `${base}/policies/idempotencyKey`, {
+        step: i,
+        itemAllowed: hasForEach,
+        what: 'idempotencyKey',
+      });
+
+    let capture: readonly PathSegment[] | undefined;
+    if (step.output?.capture !== undefined) {
+      const r = parseCapturePath(step.output.capture);
+      if ('error' in r) {
+        report(error(DiagnosticCode.TEMPLATE, `${base}/output/capture`, `invalid capture path: ${r.error}`));
+      } else if (r.segments.some((s) => typeof s === 'string' && FORBIDDEN_KEYS.has(s))) {
+        report(
+          error(DiagnosticCode.FORBIDDEN_PATH, `${base}/output/capture`, 'capture path uses a forbidden key'),
+        );
+      } else capture = r.segments;
+    }
+    if (step.output?.schema) {
+      const problems = checkUserSchema(step.output.schema);
+      if (problems.length)
+        report(
+          error(
+            DiagnosticCode.SCHEMA,
+            `${base}/output/schema`,
+            `output.schema is not a valid JSON Schema: ${problems.join('; ')}`,
+          ),
+        );
+    }
+
+    const agent = agentOf(step);
+    const c: CompiledStep = {
+      id: step.id,
+      index: i,
+      document: step,
+      agentId: agent.id,
+      agentConfig: agent.config ?? {},
+      input,
+      dependencies: depIds[i]!,
+      dependents: dependents[i]!,
+      onError: step.onError ?? DEFAULTS.onError,
+      fallbackOnly: fallbackOwner.has(i),
+      policies: resolveStepPolicies(policyBase, step, idempotencyKey),
+    };
+    if (step.name !== undefined) c.name = step.name;
+    if (agent.version !== undefined) c.agentVersion = agent.version;
+    if (condition) c.condition = condition;
+    if (forEach) c.forEach = forEach;
+    if (step.fallbackStepId !== undefined) c.fallbackStepId = step.fallbackStepId;
+    if (capture) c.capture = capture;
+    if (step.output?.schema) c.outputSchema = step.output.schema;
+    if (step.queue !== undefined) c.queue = step.queue;
+    compiled[i] = c;
+  }
+
+  // Workflow outputs: any step may be read.
+  let outputs: CompiledValue | undefined;
+  if (doc.outputs !== undefined)
+    outputs = compileAt(doc.outputs, '/outputs', { itemAllowed: false, what: 'outputs' });
+
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+
+  const stepById = new Map<string, CompiledStep>();
+  for (const c of compiled) stepById.set(c.id, c);
+  const timeout = doc.policies?.timeout?.global;
+  let hash: string | undefined;
+  const workflow: CompiledWorkflow = {
+    document: doc,
+    id: doc.metadata.id,
+    version: doc.version,
+    // Computed on first read (validation alone never needs it), then kept.
+    get hash() {
+      hash ??= hashDocument(doc);
+      return hash;
+    },
+    steps: compiled,
+    stepById,
+    topologicalOrder: graph.order.map((i) => steps[i]!.id),
+    variables,
+    environmentAllowlist: [...allow],
+    secretRefs: Object.freeze(secretRefs),
+    maxConcurrentSteps: doc.policies?.concurrency?.maxConcurrentSteps ?? DEFAULTS.maxConcurrentSteps,
+    gracePeriodMs:
+      doc.policies?.cancellation?.gracePeriodMs === undefined
+        ? DEFAULTS.gracePeriodMs
+        : parseDuration(doc.policies.cancellation.gracePeriodMs),
+  };
+  if (outputs) workflow.outputs = outputs;
+  if (timeout !== undefined) workflow.globalTimeoutMs = parseDuration(timeout);
+  return { diagnostics, workflow };
+}
+
+/**
+ * Compiles a document object (schema and semantic checks included). Throws a
+ * ValidationError whose `details.diagnostics` lists every problem when it is not valid;
+ * loadWorkflow and validateWorkflowObject return those diagnostics instead of throwing.
+ */
+export function compileWorkflow(document: WorkflowDocument): CompiledWorkflow {
+  const schemaProblems = validateAgainstSchema(document);
+  const r =
+    schemaProblems.length > 0
+      ? { diagnostics: schemaProblems, workflow: undefined }
+      : analyzeWorkflow(document);
+  if (!r.workflow) {
+    const diagnostics: Diagnostic[] = r.diagnostics.map(({ atKey: _a, offset: _o, ...d }) => d);
+    throw new ValidationError(
+      `workflow is not valid: ${diagnostics.map((d) => `${d.code} ${d.message} (at ${d.pointer || '/'})`).join('; ')}`,
+      { details: { diagnostics } },
+    );
+  }
+  return r.workflow;
+}

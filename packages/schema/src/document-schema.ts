@@ -1,0 +1,421 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+import { z } from 'zod';
+import { COMPOSITIONS, DEFAULTS } from './defaults.js';
+import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
+
+/**
+ * The workflow document model in zod. This is the single source of the TypeScript types
+ * and of the published JSON Schema (`schema/workflow.schema.json` is generated from it by
+ * `scripts/generate-json-schema.ts`). Defaults are annotations here (`meta.default`), not
+ * zod `.default()`s: a document keeps exactly what its author wrote, and compileWorkflow
+ * applies the same DEFAULTS.
+ */
+
+export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const SEMVER_PATTERN =
+  /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+export const AGENT_ID_PATTERN = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
+export const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+export const QUEUE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+
+const TEMPLATE_HELP =
+  'Strings may contain templates: ${steps.<id>.output.<path>}, ${steps.<id>.status}, ${steps.<id>.error.code}, ' +
+  '${inputs.<path>}, ${variables.<path>}, ${env.<NAME>} (names on context.environment only), ${secrets.<NAME>} ' +
+  '(names in context.secretRefs), and inside a forEach step ${item}, ${item.<path>} and ${index}. Each may end ' +
+  'with a "?? <JSON literal>" default used when the value is missing or null. A string that is exactly one ' +
+  'template yields the value with its type; a template inside a longer string is stringified (objects as ' +
+  'JSON). Paths index arrays as items[0] or items.0. "$${" writes a literal "${".';
+
+const EXPRESSION_HELP =
+  'A filtrex expression (https://github.com/cshaa/filtrex), optionally wrapped as ${ ... }. Names are dotted ' +
+  'paths into steps.<id>.output|status|error, inputs, variables, env, secrets; a missing name is undefined. ' +
+  'Operators: == != < <= > >= and or not in "not in" + - * / mod, if..then..else, exists(x), empty(x). ' +
+  'Strings are double-quoted; single quotes name a path with unusual characters, e.g. ' +
+  "'steps.fetch-a.output.count' > 0. and/or/not need booleans: use exists(x) or comparisons.";
+
+const Duration = z.union([z.number().min(0), z.string().regex(DURATION_PATTERN)]).meta({
+  id: 'Duration',
+  description: 'A duration: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h".',
+  examples: [500, '30s', '5m'],
+});
+
+const PositiveDuration = z.union([z.number().gt(0), z.string().regex(POSITIVE_DURATION_PATTERN)]).meta({
+  id: 'PositiveDuration',
+  description:
+    'A duration greater than zero: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h".',
+  examples: [5000, '30s', '5m'],
+});
+
+const JsonSchemaObject = z.record(z.string(), z.unknown());
+
+export const RetryPolicySchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).optional().meta({
+      description: 'Attempts in total, including the first. 1 disables retrying.',
+      default: DEFAULTS.retry.maxAttempts,
+    }),
+    baseDelayMs: Duration.optional().meta({
+      description: 'Delay before the first retry; later delays grow by `multiplier`.',
+      default: DEFAULTS.retry.baseDelayMs,
+    }),
+    maxDelayMs: Duration.optional().meta({
+      description: 'Upper bound of any single delay between attempts.',
+      default: DEFAULTS.retry.maxDelayMs,
+    }),
+    multiplier: z.number().min(1).optional().meta({
+      description:
+        'Exponential backoff factor: delay n = baseDelayMs * multiplier^(n-1), capped at maxDelayMs.',
+      default: DEFAULTS.retry.multiplier,
+    }),
+    jitter: z.enum(['full', 'none']).optional().meta({
+      description:
+        '"full": each delay is random between 0 and the computed delay; "none": exactly the computed delay.',
+      default: DEFAULTS.retry.jitter,
+    }),
+    retryOn: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({
+        description:
+          'Error codes that are retried. Any other code (VALIDATION, CIRCUIT_OPEN, TERMINAL, ...) fails at once.',
+        default: [...DEFAULTS.retry.retryOn],
+        examples: [['TIMEOUT', 'NETWORK', 'HTTP_5XX']],
+      }),
+  })
+  .meta({
+    id: 'RetryPolicy',
+    description:
+      'Retry with exponential backoff. Fields left out take the workflow value, then the default. Always active (with the defaults) unless maxAttempts is 1.',
+  });
+
+export const CircuitBreakerPolicySchema = z
+  .strictObject({
+    failureThreshold: z.number().int().min(1).optional().meta({
+      description: 'Consecutive failures that open the circuit.',
+      default: DEFAULTS.circuitBreaker.failureThreshold,
+    }),
+    resetTimeoutMs: PositiveDuration.optional().meta({
+      description: 'How long the circuit stays open before one trial call is let through (half-open).',
+      default: DEFAULTS.circuitBreaker.resetTimeoutMs,
+    }),
+  })
+  .meta({
+    id: 'CircuitBreakerPolicy',
+    description:
+      'Stop calling an agent that keeps failing. Circuits are keyed by agent and target at run time. Only active when `circuitBreaker` appears in the workflow or step policies (an empty object enables it with the defaults).',
+  });
+
+const AgentRef = z.union([
+  z
+    .string()
+    .regex(AGENT_ID_PATTERN)
+    .meta({
+      description: 'An agent id, e.g. "@orchestr8/echo".',
+      examples: ['@orchestr8/hello-world'],
+    }),
+  z.strictObject({
+    id: z
+      .string()
+      .regex(AGENT_ID_PATTERN)
+      .meta({
+        description: 'The agent id, e.g. "@orchestr8/echo".',
+        examples: ['@orchestr8/echo'],
+      }),
+    version: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'A semver range the agent version must satisfy.',
+        examples: ['^1.0.0'],
+      }),
+    config: z.record(z.string(), z.unknown()).optional().meta({
+      description: 'Static configuration passed to the agent. Not interpolated: templates here stay text.',
+      default: {},
+    }),
+  }),
+]);
+
+const StepPoliciesSchema = z
+  .strictObject({
+    timeout: PositiveDuration.optional().meta({
+      description:
+        'Time limit of one attempt of this step. Overrides policies.timeout.perStep of the workflow. No default: no limit.',
+    }),
+    retry: RetryPolicySchema.optional().meta({
+      description: "Overrides the workflow's resilience.retry field by field.",
+    }),
+    circuitBreaker: CircuitBreakerPolicySchema.optional().meta({
+      description:
+        "Overrides the workflow's resilience.circuitBreaker field by field; enables circuit breaking for this step.",
+    }),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: `A template whose rendered value identifies this step's effect, passed to the agent so that a retried or replayed call is not applied twice. ${TEMPLATE_HELP}`,
+        examples: ['order-${inputs.orderId}-${item.sku}'],
+      }),
+  })
+  .meta({ description: "This step's policies; each field overrides the workflow's." });
+
+export const StepDocumentSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(STEP_ID_PATTERN)
+      .meta({
+        description:
+          'Unique step id: letters, digits, "_" and "-". Other steps refer to it in dependencies and templates.',
+        examples: ['fetch-user'],
+      }),
+    name: z.string().optional().meta({ description: 'A human-readable name.' }),
+    description: z.string().optional().meta({ description: 'What the step does.' }),
+    agent: AgentRef.meta({
+      description: 'The agent that runs the step: its id, or {id, version, config}.',
+      examples: ['@orchestr8/echo', { id: '@orchestr8/sleep', version: '^1.0.0' }],
+    }),
+    input: z
+      .unknown()
+      .optional()
+      .meta({
+        description: `The agent's input: any JSON; absent means {}. ${TEMPLATE_HELP}`,
+        examples: [{ message: 'Hello ${inputs.name ?? "world"}' }],
+      }),
+    dependencies: z
+      .array(z.string().regex(STEP_ID_PATTERN))
+      .optional()
+      .meta({
+        description:
+          'Ids of the steps that must finish before this one starts. A step may only read (in templates and conditions) steps that are upstream of it through dependencies.',
+        default: [],
+        examples: [['fetch-user']],
+      }),
+    condition: z
+      .strictObject({
+        if: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: `Run the step only when true. ${EXPRESSION_HELP}` }),
+        unless: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: `Skip the step when true. ${EXPRESSION_HELP}` }),
+      })
+      .optional()
+      .meta({
+        description:
+          'Evaluated once, when the dependencies have finished and before the step (and any forEach) starts. A step whose condition is not met is skipped.',
+        examples: [{ if: 'steps.search.output.count > 0 and inputs.mode == "deep"' }],
+      }),
+    onError: z.enum(['fail', 'continue', 'fallback']).optional().meta({
+      description:
+        'What a failure (after retries) does: "fail" fails the workflow; "continue" records the failure and lets the workflow go on (dependents still run and can read steps.<id>.status and steps.<id>.error); "fallback" runs fallbackStepId instead.',
+      default: DEFAULTS.onError,
+    }),
+    fallbackStepId: z.string().regex(STEP_ID_PATTERN).optional().meta({
+      description:
+        'Required when onError is "fallback": the step run in place of this one when it fails; its output is used as this step\'s output. A fallback step never runs on its own, may serve one step only, and its dependencies must be this step or upstream of it.',
+    }),
+    policies: StepPoliciesSchema.optional().meta({
+      description:
+        "This step's timeout, retry, circuitBreaker and idempotencyKey; each overrides the workflow's.",
+    }),
+    output: z
+      .strictObject({
+        capture: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'A path into the agent\'s output selecting the part to keep as this step\'s output, e.g. "result" or "data.items[0]". Without it the whole output is kept.',
+            examples: ['result', 'data.items[0]'],
+          }),
+        schema: JsonSchemaObject.optional().meta({
+          description: "A JSON Schema (2020-12) the step's output (after capture) must satisfy.",
+          examples: [{ type: 'object', required: ['result'] }],
+        }),
+      })
+      .optional()
+      .meta({ description: 'What to keep of the agent output, and its expected shape.' }),
+    forEach: z
+      .strictObject({
+        items: z.union([z.string().min(1), z.array(z.unknown())]).meta({
+          description:
+            'The array to iterate: a literal array, or one template such as "${steps.list.output.items}" or "${inputs.urls}". The step runs once per item, with ${item} and ${index} available in its input and idempotencyKey; its output is the array of the per-item outputs, in order.',
+          examples: ['${steps.search.output.results}', [1, 2, 3]],
+        }),
+        concurrency: z.number().int().min(1).optional().meta({
+          description:
+            'How many items run at once. Defaults to 1: items run one after another, in order. The workflow maxConcurrentSteps still applies.',
+          default: DEFAULTS.forEachConcurrency,
+        }),
+      })
+      .optional()
+      .meta({ description: 'Run the step once per item of an array.' }),
+    queue: z
+      .string()
+      .regex(QUEUE_PATTERN)
+      .optional()
+      .meta({
+        description: 'The queue this step is placed on; workers take steps from the queues they serve.',
+        examples: ['gpu'],
+      }),
+  })
+  .meta({ id: 'Step', description: 'One unit of work: an agent called with an input.' });
+
+const WorkflowPoliciesSchema = z
+  .strictObject({
+    timeout: z
+      .strictObject({
+        global: PositiveDuration.optional().meta({
+          description: 'Time limit of the whole execution. No default: no limit.',
+        }),
+        perStep: PositiveDuration.optional().meta({
+          description: 'Default time limit of one attempt of each step. No default: no limit.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'Time limits. Absent means no limit.' }),
+    resilience: z
+      .strictObject({
+        retry: RetryPolicySchema.optional().meta({
+          description: 'Retry policy of every step; a step may override it field by field.',
+        }),
+        circuitBreaker: CircuitBreakerPolicySchema.optional().meta({
+          description:
+            'Circuit breaking for every step; a step may override it field by field. Absent: no circuit breaking (unless a step sets one).',
+        }),
+        composition: z
+          .enum(COMPOSITIONS as [string, ...string[]])
+          .optional()
+          .meta({
+            description:
+              'How the policies wrap each attempt, outermost first. With the default, every retry attempt goes through the circuit breaker and has its own timeout.',
+            default: DEFAULTS.composition,
+          }),
+      })
+      .optional()
+      .meta({ description: 'Retry and circuit-breaker policies for every step (steps may override them).' }),
+    concurrency: z
+      .strictObject({
+        maxConcurrentSteps: z.number().int().min(1).optional().meta({
+          description: 'Steps (and forEach items) running at the same time, at most.',
+          default: DEFAULTS.maxConcurrentSteps,
+        }),
+      })
+      .optional()
+      .meta({ description: 'Limits on parallelism.' }),
+    cancellation: z
+      .strictObject({
+        gracePeriodMs: Duration.optional().meta({
+          description: 'After a cancellation, how long running agents get to stop before they are abandoned.',
+          default: DEFAULTS.gracePeriodMs,
+        }),
+      })
+      .optional()
+      .meta({ description: 'What happens when an execution is cancelled.' }),
+  })
+  .meta({ description: 'Execution policies for the whole workflow.' });
+
+export const WorkflowDocumentSchema = z
+  .strictObject({
+    $schema: z
+      .string()
+      .optional()
+      .meta({
+        description: 'The JSON Schema this document follows, for editors. Ignored by the engine.',
+        examples: ['https://orchestr8.dev/schema/workflow/v1.json'],
+      }),
+    version: z
+      .string()
+      .regex(SEMVER_PATTERN)
+      .meta({
+        description: 'Version of the workflow format, semver. Major version 1 is supported.',
+        examples: ['1.0.0'],
+      }),
+    metadata: z
+      .strictObject({
+        id: z
+          .string()
+          .regex(WORKFLOW_ID_PATTERN)
+          .meta({
+            description: 'Stable workflow id: letters, digits, "_", "." and "-".',
+            examples: ['hello-world'],
+          }),
+        name: z.string().optional().meta({ description: 'A human-readable name.' }),
+        description: z.string().optional().meta({ description: 'What the workflow does.' }),
+        tags: z
+          .array(z.string())
+          .optional()
+          .meta({ description: 'Free-form labels.', default: [], examples: [['demo']] }),
+      })
+      .meta({ description: 'Identity of the workflow.' }),
+    inputs: JsonSchemaObject.optional().meta({
+      description:
+        "A JSON Schema (2020-12) the execution's inputs must satisfy; its defaults are applied to the inputs.",
+      examples: [{ type: 'object', properties: { name: { type: 'string', default: 'world' } } }],
+    }),
+    context: z
+      .strictObject({
+        variables: z.record(z.string(), z.unknown()).optional().meta({
+          description: 'Constants readable as ${variables.<path>}. Not interpolated.',
+          default: {},
+        }),
+        environment: z
+          .array(z.string().regex(ENV_NAME_PATTERN))
+          .optional()
+          .meta({
+            description:
+              'Environment variables the workflow may read as ${env.<NAME>}; any other name is refused.',
+            default: [],
+            examples: [['LOG_LEVEL']],
+          }),
+        secretRefs: z
+          .record(
+            z.string().regex(ENV_NAME_PATTERN),
+            z.strictObject({
+              env: z.string().regex(ENV_NAME_PATTERN).meta({
+                description: 'The environment variable holding the secret value.',
+              }),
+            }),
+          )
+          .optional()
+          .meta({
+            description:
+              'Secrets by name, readable as ${secrets.<name>}. Each names the environment variable that holds it; the engine redacts these values from journals, logs and events.',
+            default: {},
+            examples: [{ apiKey: { env: 'OPENAI_API_KEY' } }],
+          }),
+      })
+      .optional()
+      .meta({ description: 'What the workflow may read besides inputs and step outputs.' }),
+    steps: z.array(StepDocumentSchema).min(1).meta({
+      description: 'The steps, at least one. They run as their dependencies allow, not in this order.',
+    }),
+    outputs: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({
+        description: `The workflow's result: a map of names to values rendered when every step has finished. Any step may be read. ${TEMPLATE_HELP}`,
+        examples: [{ greeting: '${steps.greet.output.result}' }],
+      }),
+    policies: WorkflowPoliciesSchema.optional().meta({
+      description: 'Timeouts, resilience, concurrency and cancellation for the whole workflow.',
+    }),
+  })
+  .meta({ title: 'orchestr8 workflow', description: 'A declarative orchestr8 workflow document.' });
+
+export type WorkflowDocument = z.infer<typeof WorkflowDocumentSchema>;
+export type StepDocument = z.infer<typeof StepDocumentSchema>;
+export type RetryPolicyDocument = z.infer<typeof RetryPolicySchema>;
+export type CircuitBreakerPolicyDocument = z.infer<typeof CircuitBreakerPolicySchema>;
+export type StepPoliciesDocument = z.infer<typeof StepPoliciesSchema>;
+export type WorkflowPoliciesDocument = z.infer<typeof WorkflowPoliciesSchema>;
+export type AgentRefDocument = z.infer<typeof AgentRef>;
+export type DurationDocument = z.infer<typeof Duration>;

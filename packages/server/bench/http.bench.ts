@@ -1,0 +1,158 @@
+/**
+ * HTTP API throughput: `POST /workflows/execute` with `Prefer: wait` on a 1-step workflow,
+ * SQLite store, 50 connections, measured with autocannon. The server runs in a child
+ * process (its own event loop, as in production); the load generator runs here.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export interface HttpBenchOptions {
+  /** Seconds per scenario. Default 10. */
+  durationSec?: number;
+  connections?: number;
+}
+
+const ONE_STEP = {
+  version: '1.0.0',
+  metadata: { id: 'bench-one-step' },
+  steps: [{ id: 'echo', agent: '@orchestr8/echo', input: { n: 1 } }],
+};
+
+interface BenchServer {
+  url: string;
+  /** CPU time (user + system) the server process has used so far, in µs. */
+  cpuUs: () => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+function startServer(dbPath: string): Promise<BenchServer> {
+  const child = fork(fileURLToPath(new URL('./http-server.ts', import.meta.url)), [dbPath], {
+    execArgv: [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      ...(process.env.ORCHESTR8_BENCH_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCHESTR8_BENCH_PROF}`]
+        : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    child.once('message', (m) => {
+      const url = (m as { url: string }).url;
+      resolve({
+        url,
+        cpuUs: () =>
+          new Promise<number>((r) => {
+            child.once('message', (c) => r((c as { cpuUs: number }).cpuUs));
+            child.send('cpu');
+          }),
+        stop: () =>
+          new Promise<void>((r) => {
+            child.removeAllListeners('exit');
+            child.once('exit', () => r());
+            child.send('stop');
+          }),
+      });
+    });
+  });
+}
+
+function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Record<string, unknown>[]> {
+  const duration = options.durationSec ?? 10;
+  const connections = options.connections ?? 50;
+  const dir = mkdtempSync(join(tmpdir(), 'o8-http-bench-'));
+  const server = await startServer(join(dir, 'bench.db'));
+  const rows: Record<string, unknown>[] = [];
+  try {
+    const put = await fetch(`${server.url}/workflows/${ONE_STEP.metadata.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ONE_STEP),
+    });
+    if (!put.ok) throw new Error(`registering the bench workflow failed: ${put.status} ${await put.text()}`);
+    const headers = { 'content-type': 'application/json', prefer: 'wait=5' };
+    let seq = 0;
+    const scenarios: { name: string; body: string; key?: boolean }[] = [
+      {
+        name: 'execute 1-step by workflowId, Prefer: wait',
+        body: JSON.stringify({ workflowId: ONE_STEP.metadata.id }),
+      },
+      { name: 'execute 1-step inline document, Prefer: wait', body: JSON.stringify({ workflow: ONE_STEP }) },
+      {
+        name: 'execute 1-step by workflowId, Prefer: wait, Idempotency-Key',
+        body: JSON.stringify({ workflowId: ONE_STEP.metadata.id }),
+        key: true,
+      },
+    ];
+    // Warm-up: JIT, caches, SQLite pages.
+    await cannon({
+      url: `${server.url}/workflows/execute`,
+      method: 'POST',
+      headers,
+      body: scenarios[0]!.body,
+      connections,
+      duration: 2,
+    });
+    for (const s of scenarios) {
+      const cpuBefore = await server.cpuUs();
+      const result = await cannon({
+        url: `${server.url}/workflows/execute`,
+        method: 'POST',
+        headers,
+        body: s.body,
+        connections,
+        duration,
+        ...(s.key
+          ? {
+              requests: [
+                {
+                  setupRequest: (req: autocannon.Request) => ({
+                    ...req,
+                    headers: { ...headers, 'idempotency-key': `bench-${process.pid}-${seq++}` },
+                  }),
+                },
+              ],
+            }
+          : {}),
+      });
+      const cpuUs = (await server.cpuUs()) - cpuBefore;
+      rows.push({
+        scenario: s.name,
+        connections,
+        execPerSec: result.requests.average,
+        // Noise-resistant: server CPU per request, and the rate one core would give at that cost.
+        serverCpuUsPerExec: cpuUs / Math.max(1, result['2xx']),
+        cpuBoundExecPerSec: (1e6 * Math.max(1, result['2xx'])) / Math.max(1, cpuUs),
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        maxMs: result.latency.max,
+        ok200: result['2xx'],
+        non2xx: result.non2xx,
+        errors: result.errors,
+      });
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+// `node --conditions=source --import tsx packages/server/bench/http.bench.ts` runs it alone.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const quick = process.argv.includes('--quick');
+  console.table(await runHttpBench(quick ? { durationSec: 3 } : {}));
+}

@@ -1,0 +1,44 @@
+import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
+import type { RequestHandler } from 'express';
+import type { EventFeed } from './event-feed.js';
+import type { ServerLogger } from './problem.js';
+import type { WorkflowResolver } from './workflow-resolver.js';
+
+export type HttpMethod = 'get' | 'post' | 'put';
+
+/** One route. The table of them drives routing, the 405 answers and the OpenAPI agreement test. */
+export interface RouteDef {
+  method: HttpMethod;
+  /** Express syntax (`/executions/:id`). */
+  path: string;
+  handler: RequestHandler;
+}
+
+/** What is open and must be let go on shutdown. */
+export class Lifecycle {
+  closing = false;
+  /** Requests waiting for an execution's result (`Prefer: wait`): answered at once on shutdown. */
+  readonly waiters = new Set<() => void>();
+  /** Open event streams: ended on shutdown. */
+  readonly streams = new Set<() => void>();
+
+  releaseAll(): void {
+    for (const release of [...this.waiters]) release();
+    for (const end of [...this.streams]) end();
+  }
+}
+
+export interface ServerContext {
+  engine: Engine;
+  store: Store;
+  registry: AgentRegistry;
+  resolver: WorkflowResolver;
+  feed: EventFeed;
+  lifecycle: Lifecycle;
+  logger: ServerLogger;
+  idempotencyTtlMs: number;
+  /** Upper bound of `Prefer: wait` / `?wait=`, in seconds. */
+  maxWaitSeconds: number;
+  keepAliveMs: number;
+  ready: () => Promise<void>;
+}

@@ -1,0 +1,123 @@
+/** Small HTTP helpers: query parameters, entity tags, `Prefer: wait`, request-shape errors. */
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { HttpProblem, ProblemCode } from './problem.js';
+
+/** A request-shape problem, reported like a diagnostic so every 4xx `errors` list looks alike. */
+export interface RequestError {
+  code: 'E_REQUEST';
+  severity: 'error';
+  message: string;
+  pointer: string;
+}
+
+export function badRequest(detail: string, errors: { pointer: string; message: string }[] = []): HttpProblem {
+  return new HttpProblem(400, ProblemCode.BAD_REQUEST, detail, {
+    errors: errors.map(
+      (e): RequestError => ({ code: 'E_REQUEST', severity: 'error', message: e.message, pointer: e.pointer }),
+    ),
+  });
+}
+
+/** A single-valued query parameter; repeated values are a 400. */
+export function queryString(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string')
+    throw badRequest(`query parameter "${name}" must be given once`, [
+      { pointer: `/query/${name}`, message: 'must be a single value' },
+    ]);
+  return v;
+}
+
+/** Every value of a query parameter, repeated (`?a=x&a=y`) and/or comma-separated (`?a=x,y`). */
+export function queryList(req: Request, name: string): string[] | undefined {
+  const v = req.query[name];
+  if (v === undefined) return undefined;
+  const raw = Array.isArray(v) ? v : [v];
+  const out: string[] = [];
+  for (const item of raw) {
+    if (typeof item !== 'string') throw badRequest(`query parameter "${name}" is malformed`);
+    for (const part of item.split(',')) if (part.trim() !== '') out.push(part.trim());
+  }
+  return out;
+}
+
+export function queryInt(req: Request, name: string, min: number, max: number): number | undefined {
+  const v = queryString(req, name);
+  if (v === undefined) return undefined;
+  const n = /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw badRequest(`query parameter "${name}" must be an integer from ${min} to ${max}`, [
+      { pointer: `/query/${name}`, message: `must be an integer from ${min} to ${max}` },
+    ]);
+  }
+  return n;
+}
+
+/** A weak validator for a JSON representation: equal bodies, equal tags. */
+export function weakEtag(body: string): string {
+  return `W/"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+const opaque = (tag: string) => tag.replace(/^W\//, '');
+
+/** `If-None-Match` (weak comparison, RFC 9110 13.1.2). */
+export function noneMatch(req: Request, etag: string): boolean {
+  const h = req.headers['if-none-match'];
+  if (typeof h !== 'string' || h === '') return false;
+  if (h.trim() === '*') return true;
+  return h.split(',').some((t) => opaque(t.trim()) === opaque(etag));
+}
+
+/** Sends JSON with an ETag, or 304 when the client's copy is current. */
+export function sendTagged(req: Request, res: Response, value: unknown, etag?: string): void {
+  const body = JSON.stringify(value);
+  const tag = etag ?? weakEtag(body);
+  res.setHeader('ETag', tag);
+  if (noneMatch(req, tag)) {
+    res.status(304).end();
+    return;
+  }
+  res.type('application/json').send(body);
+}
+
+/**
+ * How long to wait for a result, in ms: `?wait=<seconds>` (a malformed value is a 400) or
+ * `Prefer: wait=<seconds>` (RFC 7240: a malformed preference is ignored). Capped at `max`.
+ * Zero when neither is given.
+ */
+export function waitMs(req: Request, maxSeconds: number): number {
+  const q = queryString(req, 'wait');
+  let seconds: number | undefined;
+  if (q !== undefined) {
+    seconds = /^\d+(\.\d+)?$/.test(q) ? Number(q) : Number.NaN;
+    if (!Number.isFinite(seconds)) {
+      throw badRequest('query parameter "wait" must be a number of seconds', [
+        { pointer: '/query/wait', message: 'must be a non-negative number' },
+      ]);
+    }
+  } else {
+    const raw = req.headers.prefer;
+    const prefer = Array.isArray(raw) ? raw.join(', ') : raw;
+    if (prefer) {
+      const m = /(?:^|[,;\s])wait\s*=\s*"?(\d+(?:\.\d+)?)"?\s*(?:$|[,;])/i.exec(prefer);
+      if (m) seconds = Number(m[1]);
+    }
+  }
+  if (seconds === undefined) return 0;
+  return Math.round(Math.min(seconds, maxSeconds) * 1000);
+}
+
+/** Rejects bodies nested deeper than `max`: later recursive walks (fingerprints, validation) stay safe. */
+export function checkDepth(value: unknown, max: number): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d >= max) throw badRequest(`the request body is nested deeper than ${max} levels`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
+    }
+  }
+}

@@ -1,0 +1,579 @@
+/**
+ * The OpenAPI 3.1 description of the API, served at `/openapi.json`. A test validates it
+ * with an OpenAPI validator and checks that its paths and methods are exactly the routes
+ * the server registers.
+ */
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const json = (description: string, schema: Json, headers?: Json) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema } },
+});
+const header = (description: string, schema: Json = { type: 'string' }) => ({ description, schema });
+
+/** Problems every operation may answer with. */
+const COMMON: Json = {
+  '401': { $ref: '#/components/responses/Unauthorized' },
+  '429': { $ref: '#/components/responses/RateLimited' },
+  '500': { $ref: '#/components/responses/Internal' },
+};
+
+const param = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+
+function op(summary: string, operationId: string, rest: Json): Json {
+  const responses = { ...(rest.responses as Json), ...COMMON };
+  return { summary, operationId, ...rest, responses };
+}
+
+const executionStatus = { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] };
+
+const schemas: Json = {
+  Problem: {
+    type: 'object',
+    description: 'RFC 9457 problem details. `code` is stable and machine-readable; `detail` is for people.',
+    required: ['type', 'title', 'status', 'detail', 'code'],
+    properties: {
+      type: { type: 'string', format: 'uri' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      code: {
+        type: 'string',
+        examples: [
+          'BAD_REQUEST',
+          'INVALID_JSON',
+          'VALIDATION',
+          'NOT_FOUND',
+          'METHOD_NOT_ALLOWED',
+          'UNSUPPORTED_MEDIA_TYPE',
+          'PAYLOAD_TOO_LARGE',
+          'RATE_LIMITED',
+          'UNAUTHORIZED',
+          'PRECONDITION_FAILED',
+          'CONFLICT',
+          'EXECUTION_FINISHED',
+          'IDEMPOTENCY_KEY_INVALID',
+          'IDEMPOTENCY_KEY_REUSED',
+          'SHUTTING_DOWN',
+          'NOT_READY',
+          'STORE',
+          'INTERNAL',
+        ],
+      },
+      instance: { type: 'string' },
+      errors: {
+        type: 'array',
+        items: ref('Diagnostic'),
+        description: 'Every problem found (validation and request-shape errors).',
+      },
+      warnings: { type: 'array', items: ref('Diagnostic') },
+    },
+  },
+  Diagnostic: {
+    type: 'object',
+    description:
+      'One problem, as `orchestr8 validate` reports it. Request-shape problems have code `E_REQUEST`.',
+    required: ['code', 'severity', 'message', 'pointer'],
+    properties: {
+      code: { type: 'string', examples: ['E_SCHEMA', 'E_UNKNOWN_STEP', 'E_INPUTS', 'E_REQUEST'] },
+      severity: { type: 'string', enum: ['error', 'warning'] },
+      message: { type: 'string' },
+      pointer: { type: 'string', description: 'RFC 6901 JSON pointer to the offending node.' },
+      line: { type: 'integer' },
+      column: { type: 'integer' },
+      hint: { type: 'string' },
+    },
+  },
+  SerializedError: {
+    type: 'object',
+    required: ['name', 'code', 'message', 'retryable'],
+    properties: {
+      name: { type: 'string' },
+      code: { type: 'string' },
+      message: { type: 'string' },
+      retryable: { type: 'boolean' },
+      attempts: { type: 'integer' },
+      retryAfterMs: { type: 'number' },
+      details: {},
+      cause: ref('SerializedError'),
+    },
+  },
+  WorkflowDocument: {
+    type: 'object',
+    description: 'An orchestr8 workflow document (see the published workflow JSON Schema).',
+    required: ['version', 'metadata', 'steps'],
+    properties: {
+      version: { type: 'string' },
+      metadata: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+      steps: { type: 'array', items: { type: 'object' } },
+    },
+  },
+  ExecuteRequest: {
+    type: 'object',
+    description: 'Exactly one of `workflow` and `workflowId`.',
+    additionalProperties: false,
+    properties: {
+      workflow: {
+        description:
+          'An inline document, as an object or as YAML/JSON text (text gives diagnostics with line:column).',
+        oneOf: [ref('WorkflowDocument'), { type: 'string' }],
+      },
+      workflowId: {
+        type: 'string',
+        minLength: 1,
+        description: 'A workflow registered with PUT /workflows/{id}.',
+      },
+      version: { type: 'string', description: 'With workflowId: the version to run (default: the newest).' },
+      inputs: {
+        type: 'object',
+        description: "Checked against the workflow's inputs schema; its defaults are applied.",
+      },
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          correlationId: { type: 'string', maxLength: 255 },
+          maxConcurrentSteps: { type: 'integer', minimum: 1, maximum: 10000 },
+        },
+      },
+    },
+  },
+  StepState: {
+    type: 'object',
+    required: ['executionId', 'stepId', 'status', 'attempts'],
+    properties: {
+      executionId: { type: 'string' },
+      stepId: { type: 'string' },
+      status: {
+        type: 'string',
+        enum: ['pending', 'running', 'retrying', 'completed', 'failed', 'skipped', 'cancelled'],
+      },
+      attempts: { type: 'integer' },
+      output: {},
+      error: ref('SerializedError'),
+      startedAt: { type: 'integer' },
+      finishedAt: { type: 'integer' },
+      skipReason: { type: 'string' },
+      aliasFor: { type: 'string' },
+      idempotencyKey: { type: 'string' },
+    },
+  },
+  Execution: {
+    type: 'object',
+    description: 'An execution and the state of its steps; times are epoch milliseconds.',
+    required: ['executionId', 'workflowId', 'workflowVersion', 'status', 'steps'],
+    properties: {
+      executionId: { type: 'string' },
+      workflowId: { type: 'string' },
+      workflowVersion: { type: 'string' },
+      status: executionStatus,
+      outputs: {},
+      error: ref('SerializedError'),
+      statusReason: { type: 'string' },
+      steps: { type: 'object', additionalProperties: ref('StepState') },
+      startedAt: { type: 'integer' },
+      finishedAt: { type: 'integer' },
+      durationMs: { type: 'number' },
+      journalDropped: { type: 'integer' },
+    },
+  },
+  ExecutionSummary: {
+    type: 'object',
+    required: ['executionId', 'workflowId', 'workflowVersion', 'status', 'createdAt', 'updatedAt'],
+    properties: {
+      executionId: { type: 'string' },
+      workflowId: { type: 'string' },
+      workflowVersion: { type: 'string' },
+      status: executionStatus,
+      statusReason: { type: 'string' },
+      correlationId: { type: 'string' },
+      createdAt: { type: 'integer' },
+      updatedAt: { type: 'integer' },
+      startedAt: { type: 'integer' },
+      finishedAt: { type: 'integer' },
+      error: ref('SerializedError'),
+    },
+  },
+  ExecutionPage: {
+    type: 'object',
+    required: ['items'],
+    properties: {
+      items: { type: 'array', items: ref('ExecutionSummary') },
+      nextCursor: {
+        type: 'string',
+        description: 'Pass as `cursor` for the next page; absent on the last page.',
+      },
+    },
+  },
+  JournalEntry: {
+    type: 'object',
+    description:
+      'One line of the NDJSON journal; also the `data` of an event-stream event (with executionId and workflowId).',
+    required: ['seq', 'ts', 'elapsedMs', 'type'],
+    properties: {
+      seq: { type: 'integer' },
+      ts: { type: 'integer' },
+      elapsedMs: { type: 'number' },
+      type: { type: 'string', examples: ['execution.started', 'step.completed', 'execution.completed'] },
+      stepId: { type: 'string' },
+      attempt: { type: 'integer' },
+      data: {},
+      executionId: { type: 'string' },
+      workflowId: { type: 'string' },
+    },
+  },
+  WorkflowVersion: {
+    type: 'object',
+    required: ['id', 'version', 'hash', 'createdAt'],
+    properties: {
+      id: { type: 'string' },
+      version: { type: 'string' },
+      hash: { type: 'string', description: 'sha256 of the canonical document; the ETag of the resource.' },
+      createdAt: { type: 'integer' },
+      latestVersion: { type: 'string' },
+    },
+  },
+  WorkflowDefinition: {
+    allOf: [
+      ref('WorkflowVersion'),
+      { type: 'object', required: ['document'], properties: { document: ref('WorkflowDocument') } },
+    ],
+  },
+  WorkflowList: {
+    type: 'object',
+    required: ['items'],
+    properties: {
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'versions'],
+          properties: {
+            id: { type: 'string' },
+            latestVersion: { type: 'string' },
+            versions: { type: 'array', items: ref('WorkflowVersion') },
+          },
+        },
+      },
+    },
+  },
+};
+
+const sse = (description: string) => ({
+  description,
+  content: {
+    'text/event-stream': {
+      schema: {
+        type: 'string',
+        description: 'SSE frames: `id`, `event` (the event type) and `data` (a JournalEntry as JSON).',
+      },
+    },
+  },
+});
+
+const paths: Json = {
+  '/healthz': {
+    get: {
+      summary: 'Liveness: the process is up',
+      operationId: 'healthz',
+      security: [],
+      responses: { '200': json('Alive', { type: 'object', properties: { status: { const: 'ok' } } }) },
+    },
+  },
+  '/readyz': {
+    get: {
+      summary: 'Readiness: the store is reachable and migrated, and the server is not shutting down',
+      operationId: 'readyz',
+      security: [],
+      responses: {
+        '200': json('Ready', {
+          type: 'object',
+          properties: { status: { const: 'ready' }, store: { type: 'string' } },
+        }),
+        '503': problem('Not ready (code NOT_READY or SHUTTING_DOWN)'),
+      },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      summary: 'This document',
+      operationId: 'openapi',
+      security: [],
+      responses: { '200': json('The OpenAPI 3.1 document', { type: 'object' }) },
+    },
+  },
+  '/workflows/execute': {
+    post: op('Start an execution', 'executeWorkflow', {
+      description:
+        'Validates the document (exactly as `orchestr8 validate` does) and the inputs, then starts an execution. ' +
+        'Asynchronous by default (202). With `Prefer: wait=<seconds>` or `?wait=<seconds>` (at most the server maximum, 60 s by default), ' +
+        'waits for the result: 200 when it finished in time, else 202. With an `Idempotency-Key`, the same key and the same request ' +
+        'return the same execution (`Idempotent-Replayed: true`), for as long as the key lives (24 h by default), across restarts; ' +
+        'the same key with a different request is 422 IDEMPOTENCY_KEY_REUSED.',
+      parameters: [param('IdempotencyKey'), param('Prefer'), param('Wait')],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ExecuteRequest') } } },
+      responses: {
+        '200': json('Finished within the wait', ref('Execution'), {
+          Location: { $ref: '#/components/headers/Location' },
+          'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' },
+        }),
+        '202': json('Accepted: the execution runs; follow Location', ref('Execution'), {
+          Location: { $ref: '#/components/headers/Location' },
+          'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' },
+        }),
+        '400': problem(
+          'Malformed request: INVALID_JSON, BAD_REQUEST (with `errors`), IDEMPOTENCY_KEY_INVALID',
+        ),
+        '404': problem('The workflowId (or version) is not registered'),
+        '413': { $ref: '#/components/responses/PayloadTooLarge' },
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+        '422': problem('VALIDATION (document or inputs, with `errors`) or IDEMPOTENCY_KEY_REUSED'),
+      },
+    }),
+  },
+  '/executions': {
+    get: op('List executions, newest first', 'listExecutions', {
+      parameters: [
+        {
+          name: 'status',
+          in: 'query',
+          description: 'Comma-separated or repeated statuses',
+          schema: { type: 'string' },
+        },
+        { name: 'workflowId', in: 'query', schema: { type: 'string' } },
+        { name: 'workflow', in: 'query', description: 'Alias of workflowId', schema: { type: 'string' } },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+        {
+          name: 'cursor',
+          in: 'query',
+          description: 'nextCursor of the previous page',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        '200': json('A page', ref('ExecutionPage'), { Link: header('rel="next" when there are more') }),
+        '400': problem('Bad status, limit or cursor'),
+      },
+    }),
+  },
+  '/executions/{id}': {
+    get: op('An execution: status, steps, outputs or error', 'getExecution', {
+      parameters: [param('ExecutionId'), param('IfNoneMatch')],
+      responses: {
+        '200': json('The execution', ref('Execution'), {
+          ETag: header('Weak validator of this representation'),
+        }),
+        '304': { description: 'Not modified since the ETag in If-None-Match' },
+        '404': problem('No such execution'),
+      },
+    }),
+  },
+  '/executions/{id}/journal': {
+    get: op('The journal, as NDJSON', 'getJournal', {
+      parameters: [
+        param('ExecutionId'),
+        {
+          name: 'cursor',
+          in: 'query',
+          description: 'Entries after this seq (default 0)',
+          schema: { type: 'integer', minimum: 0 },
+        },
+        {
+          name: 'after',
+          in: 'query',
+          description: 'Alias of cursor',
+          schema: { type: 'integer', minimum: 0 },
+        },
+        {
+          name: 'limit',
+          in: 'query',
+          schema: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'One JournalEntry per line; `Link: rel="next"` when the page is full',
+          headers: { Link: header('rel="next"') },
+          content: { 'application/x-ndjson': { schema: { type: 'string' } } },
+        },
+        '400': problem('Bad cursor or limit'),
+        '404': problem('No such execution'),
+      },
+    }),
+  },
+  '/executions/{id}/cancel': {
+    post: op('Cancel a running execution', 'cancelExecution', {
+      parameters: [param('ExecutionId')],
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': {
+            schema: { type: 'object', properties: { reason: { type: 'string', maxLength: 1000 } } },
+          },
+        },
+      },
+      responses: {
+        '202': json('Cancelling: running steps get the grace period', ref('Execution')),
+        '400': problem('Malformed body'),
+        '404': problem('No such execution'),
+        '409': problem(
+          'Already finished (EXECUTION_FINISHED), or not running in this server process (CONFLICT)',
+        ),
+        '413': { $ref: '#/components/responses/PayloadTooLarge' },
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+      },
+    }),
+  },
+  '/executions/{id}/events': {
+    get: op('Server-Sent Events of one execution', 'executionEvents', {
+      description:
+        'Replays the journal after Last-Event-ID (a journal seq), then streams live events; each event `id` is its seq, so a reconnect ' +
+        'with Last-Event-ID loses and repeats nothing. Ends after the terminal event. Keep-alive comments every 15 s.',
+      parameters: [
+        param('ExecutionId'),
+        param('LastEventId'),
+        { name: 'lastEventId', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        '200': sse('The event stream'),
+        '400': problem('Last-Event-ID is not a sequence number'),
+        '404': problem('No such execution'),
+      },
+    }),
+  },
+  '/events': {
+    get: op('Server-Sent Events of every execution', 'allEvents', {
+      description:
+        'Live events of all executions. Event ids are `<bootId>-<n>`, a counter local to the server process; a reconnect with ' +
+        'Last-Event-ID replays what the server still buffers (the last 10,000 events by default). When it cannot (another process, ' +
+        'or too old), an event `gap` (without id) says so first. Never ends on its own.',
+      parameters: [
+        param('LastEventId'),
+        { name: 'lastEventId', in: 'query', schema: { type: 'string' } },
+        { name: 'workflowId', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: { '200': sse('The event stream') },
+    }),
+  },
+  '/workflows': {
+    get: op('Registered workflows and their versions', 'listWorkflows', {
+      responses: { '200': json('Workflows', ref('WorkflowList')) },
+    }),
+  },
+  '/workflows/{id}': {
+    get: op('A registered workflow: the newest version, or ?version=', 'getWorkflow', {
+      parameters: [
+        param('WorkflowId'),
+        { name: 'version', in: 'query', schema: { type: 'string' } },
+        param('IfNoneMatch'),
+      ],
+      responses: {
+        '200': json('The definition', ref('WorkflowDefinition'), {
+          ETag: header('The content hash, quoted'),
+        }),
+        '304': { description: 'Not modified' },
+        '404': problem('Not registered'),
+      },
+    }),
+    put: op('Register a version of a workflow', 'putWorkflow', {
+      description:
+        "The body is the document; its `version` names the version and its metadata.id must equal {id}. The response's ETag is the " +
+        "newest version's; `If-Match` with another ETag is 412, as is `If-None-Match: *` when the workflow exists. " +
+        'Re-registering identical content is 200; the same version with other content is 409.',
+      parameters: [
+        param('WorkflowId'),
+        { name: 'If-Match', in: 'header', schema: { type: 'string' } },
+        {
+          name: 'If-None-Match',
+          in: 'header',
+          description: '`*`: only when none exists yet',
+          schema: { type: 'string' },
+        },
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('WorkflowDocument') } } },
+      responses: {
+        '200': json('Already registered with this content', ref('WorkflowVersion'), {
+          ETag: header("The newest version's ETag"),
+        }),
+        '201': json('Registered', ref('WorkflowVersion'), {
+          ETag: header("The newest version's ETag"),
+          Location: header('The version'),
+        }),
+        '400': problem('Malformed request'),
+        '409': problem('This version exists with other content'),
+        '412': problem('If-Match / If-None-Match failed'),
+        '413': { $ref: '#/components/responses/PayloadTooLarge' },
+        '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+        '422': problem('The document is invalid, or its metadata.id is not {id}'),
+      },
+    }),
+  },
+};
+
+export function openApiDocument(): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'orchestr8 API',
+      version: '0.1.0',
+      description:
+        'Run and observe orchestr8 workflows over HTTP. Errors are RFC 9457 problem details with a stable `code`. ' +
+        'Any path answers 405 (with Allow) for a method it does not support, and 404 for unknown paths. ' +
+        'API keys (Authorization: Bearer or X-API-Key) are required when the server binds a non-loopback address.',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    servers: [{ url: 'http://127.0.0.1:8088' }],
+    security: [{ bearer: [] }, { apiKey: [] }, {}],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'One of ORCHESTR8_API_KEYS' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      parameters: {
+        ExecutionId: { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        WorkflowId: { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          description: '1-255 printable ASCII characters, bare or as a quoted string ("...")',
+          schema: { type: 'string', minLength: 1, maxLength: 257 },
+        },
+        Prefer: { name: 'Prefer', in: 'header', description: '`wait=<seconds>`', schema: { type: 'string' } },
+        Wait: {
+          name: 'wait',
+          in: 'query',
+          description: 'Seconds to wait for the result',
+          schema: { type: 'number', minimum: 0 },
+        },
+        LastEventId: { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+        IfNoneMatch: { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
+      },
+      headers: {
+        Location: { description: '/executions/{id}', schema: { type: 'string' } },
+        IdempotentReplayed: {
+          description: '`true` when an Idempotency-Key matched an earlier request',
+          schema: { type: 'string' },
+        },
+      },
+      responses: {
+        Unauthorized: problem('UNAUTHORIZED: a valid API key is required (WWW-Authenticate: Bearer)'),
+        RateLimited: {
+          ...problem('RATE_LIMITED'),
+          headers: { 'Retry-After': header('Seconds until the client may retry', { type: 'integer' }) },
+        },
+        PayloadTooLarge: problem('PAYLOAD_TOO_LARGE: the body is over the limit (1 MiB by default)'),
+        UnsupportedMediaType: problem('UNSUPPORTED_MEDIA_TYPE: bodies must be application/json'),
+        Internal: problem('INTERNAL: never with a stack trace'),
+      },
+    },
+  };
+}

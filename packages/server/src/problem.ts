@@ -1,0 +1,201 @@
+/**
+ * Problem details (RFC 9457). Every error response of the API is `application/problem+json`
+ * with a stable `code`; the detail is written for people, and never carries a stack trace.
+ */
+import { ErrorCode, isOrchestr8Error } from '@orchestr8/common';
+import type { ErrorRequestHandler, Request, Response } from 'express';
+
+/** Codes of HTTP problems, on top of the engine's `ErrorCode`s. Stable: never renamed. */
+export const ProblemCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  INVALID_JSON: 'INVALID_JSON',
+  VALIDATION: ErrorCode.VALIDATION,
+  NOT_FOUND: ErrorCode.NOT_FOUND,
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  PRECONDITION_FAILED: 'PRECONDITION_FAILED',
+  CONFLICT: ErrorCode.CONFLICT,
+  EXECUTION_FINISHED: 'EXECUTION_FINISHED',
+  IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  NOT_READY: 'NOT_READY',
+  STORE: ErrorCode.STORE,
+  INTERNAL: ErrorCode.INTERNAL,
+} as const;
+export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export const PROBLEM_TYPE_BASE = 'https://orchestr8.dev/problems/';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+/** Thrown (or passed to `next`) by handlers; the error handler turns it into a response. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+export function problemBody(
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): Problem {
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...extensions,
+  };
+}
+
+export function sendProblem(
+  res: Response,
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = problemBody(status, code, detail, extensions);
+  if (res.req?.originalUrl) body.instance = res.req.originalUrl.split('?')[0];
+  res.status(status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+/** Errors from express's body parser (`type` is set by body-parser / raw-body). */
+function bodyParserProblem(error: {
+  type?: unknown;
+  status?: unknown;
+  limit?: unknown;
+}): HttpProblem | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new HttpProblem(
+        413,
+        ProblemCode.PAYLOAD_TOO_LARGE,
+        `the request body is larger than the limit of ${String(error.limit)} bytes`,
+      );
+    case 'entity.parse.failed':
+      return new HttpProblem(
+        400,
+        ProblemCode.INVALID_JSON,
+        'the request body is not valid JSON (an object or an array is expected)',
+      );
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpProblem(
+        415,
+        ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+        'unsupported request body encoding or charset',
+      );
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new HttpProblem(400, ProblemCode.BAD_REQUEST, 'the request body was incomplete');
+    default:
+      return undefined;
+  }
+}
+
+/** Maps anything thrown by a handler to a problem. Unknown errors are 500 with a generic detail. */
+export function toProblem(error: unknown): { problem: HttpProblem; internal: boolean } {
+  if (error instanceof HttpProblem) return { problem: error, internal: false };
+  if (typeof error === 'object' && error !== null && 'type' in error) {
+    const p = bodyParserProblem(error as { type?: unknown });
+    if (p) return { problem: p, internal: false };
+  }
+  // http-errors from express itself (a malformed percent-encoding in the path, say).
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && !isOrchestr8Error(error)) {
+    return { problem: new HttpProblem(400, ProblemCode.BAD_REQUEST, 'malformed request'), internal: false };
+  }
+  if (isOrchestr8Error(error)) {
+    switch (error.code) {
+      case ErrorCode.VALIDATION:
+        return {
+          problem: new HttpProblem(
+            422,
+            ProblemCode.VALIDATION,
+            error.message,
+            Array.isArray(error.details) ? { errors: error.details } : {},
+          ),
+          internal: false,
+        };
+      case ErrorCode.NOT_FOUND:
+        return { problem: new HttpProblem(404, ProblemCode.NOT_FOUND, error.message), internal: false };
+      case ErrorCode.CONFLICT:
+        return { problem: new HttpProblem(409, ProblemCode.CONFLICT, error.message), internal: false };
+      case ErrorCode.STORE:
+        return {
+          problem: new HttpProblem(
+            503,
+            ProblemCode.STORE,
+            'the store is unavailable; try again later',
+            {},
+            { 'Retry-After': '1' },
+          ),
+          internal: true,
+        };
+      default:
+        break;
+    }
+  }
+  return { problem: new HttpProblem(500, ProblemCode.INTERNAL, 'internal server error'), internal: true };
+}
+
+export interface ServerLogger {
+  info(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export const silentLogger: ServerLogger = { info: () => {}, error: () => {} };
+
+/** The last middleware: every error becomes a problem response; internal ones are logged, not shown. */
+export function errorHandler(logger: ServerLogger): ErrorRequestHandler {
+  return (error: unknown, req: Request, res: Response, _next) => {
+    const { problem, internal } = toProblem(error);
+    if (internal) logger.error(`${req.method} ${req.originalUrl.split('?')[0]} failed`, error);
+    for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+    // A body we refused to read may still be arriving: do not reuse the connection.
+    if (problem.status === 413) res.setHeader('Connection', 'close');
+    sendProblem(res, problem.status, problem.code, problem.message, problem.extensions);
+  };
+}

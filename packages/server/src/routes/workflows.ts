@@ -1,0 +1,176 @@
+/**
+ * Workflow definitions. `PUT /workflows/:id` registers the version named by the document's
+ * `version`; the resource `/workflows/:id` is the newest version, and its `ETag` is that
+ * version's content hash. `If-Match` makes a PUT conditional on the newest version being
+ * the one the client saw (412 otherwise); `If-None-Match: *` on there being none yet.
+ * Conditional PUTs of one workflow are serialised within this server process.
+ */
+import { ErrorCode, hasCode } from '@orchestr8/common';
+import type { DefinitionRecord } from '@orchestr8/core';
+import type { Request, Response } from 'express';
+import type { RouteDef, ServerContext } from '../context.js';
+import { badRequest, checkDepth, noneMatch, queryString } from '../http.js';
+import { HttpProblem, ProblemCode } from '../problem.js';
+
+export function workflowRoutes(ctx: ServerContext): RouteDef[] {
+  const locks = new Map<string, Promise<void>>();
+  /** Runs `fn` after every earlier PUT of the same id. */
+  const serialised = async <T>(id: string, fn: () => Promise<T>): Promise<T> => {
+    const before = locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const chained = before.then(() => mine);
+    locks.set(id, chained);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (locks.get(id) === chained) locks.delete(id);
+    }
+  };
+  return [
+    { method: 'get', path: '/workflows', handler: (req, res) => list(ctx, req, res) },
+    { method: 'get', path: '/workflows/:id', handler: (req, res) => get(ctx, req, res) },
+    {
+      method: 'put',
+      path: '/workflows/:id',
+      handler: (req, res) => serialised(String(req.params.id), () => put(ctx, req, res)),
+    },
+  ];
+}
+
+const strongTag = (d: DefinitionRecord) => `"${d.hash}"`;
+
+function describe(d: DefinitionRecord): Record<string, unknown> {
+  return { id: d.id, version: d.version, hash: d.hash, createdAt: d.createdAt };
+}
+
+/** `If-Match` (strong comparison): true when the header allows the write. */
+function ifMatch(header: string, current: DefinitionRecord | undefined): boolean {
+  if (header.trim() === '*') return current !== undefined;
+  if (!current) return false;
+  const tag = strongTag(current);
+  return header.split(',').some((t) => t.trim() === tag);
+}
+
+async function put(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  if (req.body === undefined) throw badRequest('the body must be a workflow document (JSON)');
+  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+    throw badRequest('the body must be a workflow document (a JSON object)', [
+      { pointer: '', message: 'must be an object' },
+    ]);
+  }
+  checkDepth(req.body, 128);
+  const { workflow } = ctx.resolver.inline(req.body);
+  if (workflow.id !== id) {
+    throw new HttpProblem(
+      422,
+      ProblemCode.VALIDATION,
+      `the document's metadata.id "${workflow.id}" does not match the URL's "${id}"`,
+      {
+        errors: [
+          {
+            code: 'E_REQUEST',
+            severity: 'error',
+            pointer: '/metadata/id',
+            message: `must be "${id}", as in the URL`,
+          },
+        ],
+      },
+    );
+  }
+  const current = await ctx.store.getDefinition(id);
+  const im = req.headers['if-match'];
+  if (im !== undefined && !ifMatch(im, current)) {
+    throw new HttpProblem(
+      412,
+      ProblemCode.PRECONDITION_FAILED,
+      current
+        ? `workflow "${id}" changed: its current ETag is ${strongTag(current)}`
+        : `workflow "${id}" does not exist yet`,
+      current ? { currentEtag: strongTag(current) } : {},
+    );
+  }
+  if (req.headers['if-none-match']?.trim() === '*' && current) {
+    throw new HttpProblem(412, ProblemCode.PRECONDITION_FAILED, `workflow "${id}" already exists`, {
+      currentEtag: strongTag(current),
+    });
+  }
+  const same = await ctx.store.getDefinition(id, workflow.version);
+  let status = 201;
+  if (same) {
+    if (same.hash !== workflow.hash) {
+      throw new HttpProblem(
+        409,
+        ProblemCode.CONFLICT,
+        `workflow "${id}" version "${workflow.version}" is already registered with different content; bump the version to change it`,
+      );
+    }
+    status = 200;
+  } else {
+    try {
+      await ctx.store.putDefinition({
+        id,
+        version: workflow.version,
+        hash: workflow.hash,
+        document: workflow.document,
+        createdAt: Date.now(),
+      });
+    } catch (e) {
+      if (hasCode(e, ErrorCode.CONFLICT))
+        throw new HttpProblem(409, ProblemCode.CONFLICT, (e as Error).message);
+      throw e;
+    }
+  }
+  const latest = (await ctx.store.getDefinition(id))!;
+  res.setHeader('ETag', strongTag(latest));
+  res.setHeader(
+    'Location',
+    `/workflows/${encodeURIComponent(id)}?version=${encodeURIComponent(workflow.version)}`,
+  );
+  res.status(status).json({
+    ...describe((await ctx.store.getDefinition(id, workflow.version))!),
+    latestVersion: latest.version,
+  });
+}
+
+async function list(ctx: ServerContext, _req: Request, res: Response): Promise<void> {
+  const byId = new Map<string, DefinitionRecord[]>();
+  for (const d of await ctx.store.listDefinitions()) {
+    const l = byId.get(d.id);
+    if (l) l.push(d);
+    else byId.set(d.id, [d]);
+  }
+  const items = [];
+  for (const [id, versions] of byId) {
+    const latest = await ctx.store.getDefinition(id);
+    items.push({ id, latestVersion: latest?.version, versions: versions.map(describe) });
+  }
+  res.json({ items });
+}
+
+async function get(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  const version = queryString(req, 'version');
+  const def = await ctx.store.getDefinition(id, version);
+  if (!def) {
+    throw new HttpProblem(
+      404,
+      ProblemCode.NOT_FOUND,
+      version === undefined
+        ? `no workflow "${id}" is registered`
+        : `workflow "${id}" has no version "${version}"`,
+    );
+  }
+  const tag = strongTag(def);
+  res.setHeader('ETag', tag);
+  if (noneMatch(req, tag)) {
+    res.status(304).end();
+    return;
+  }
+  res.json({ ...describe(def), document: def.document });
+}

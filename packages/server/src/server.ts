@@ -1,0 +1,293 @@
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
+import express, { type Express, type RequestHandler } from 'express';
+import { apiKeyAuth, isLoopbackHost } from './auth.js';
+import { Lifecycle, type RouteDef, type ServerContext } from './context.js';
+import { corsMiddleware } from './cors.js';
+import { EventFeed } from './event-feed.js';
+import {
+  errorHandler,
+  HttpProblem,
+  ProblemCode,
+  problemBody,
+  type ServerLogger,
+  silentLogger,
+} from './problem.js';
+import { rateLimiter } from './rate-limit.js';
+import { eventRoutes } from './routes/events.js';
+import { executionRoutes } from './routes/executions.js';
+import { healthRoutes } from './routes/health.js';
+import { workflowRoutes } from './routes/workflows.js';
+import { WorkflowResolver } from './workflow-resolver.js';
+
+export interface ServerOptions {
+  engine: Engine;
+  registry: AgentRegistry;
+  /** Defaults to the engine's store. */
+  store?: Store;
+  /** Required (non-empty) to listen on anything but a loopback address. */
+  apiKeys?: readonly string[];
+  /** Per client (API key, else IP address). Default 6000 requests a minute; `false` turns it off. */
+  rateLimit?: false | { windowMs?: number; limit?: number };
+  /** Largest request body, in bytes or as "1mb". Default 1 MiB. */
+  bodyLimit?: number | string;
+  /** Origins allowed to call the API from a browser. Off unless given. */
+  cors?: { origins: readonly string[] | '*' };
+  /** How long an Idempotency-Key is remembered. Default 24 h. */
+  idempotencyTtlMs?: number;
+  /** Upper bound of `Prefer: wait`. Default 60 s. */
+  maxWaitSeconds?: number;
+  /** Keep-alive comment interval of event streams. Default 15 s. */
+  keepAliveMs?: number;
+  /** Events kept for `GET /events` resumption. Default 10,000. */
+  eventBufferSize?: number;
+  /** Readiness: throws when the server cannot serve (e.g. store not migrated). Default: the store answers a query. */
+  ready?: () => Promise<void>;
+  logger?: ServerLogger;
+}
+
+export interface Listener {
+  /** e.g. `http://127.0.0.1:8088`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly server: Server;
+  /**
+   * Stops accepting connections, ends event streams, lets requests in flight finish, and
+   * answers requests still waiting for a result (`Prefer: wait`) with the current status
+   * after `graceMs` (default 5000). The engine is the caller's to shut down.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export interface Orchestr8Server {
+  readonly app: Express;
+  /** Every route, for documentation and the OpenAPI agreement test. */
+  readonly routes: readonly { method: string; path: string }[];
+  listen(port?: number, host?: string): Promise<Listener>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+export function createServer(options: ServerOptions): Orchestr8Server {
+  const store = options.store ?? options.engine.store;
+  const logger = options.logger ?? silentLogger;
+  const lifecycle = new Lifecycle();
+  const apiKeys = options.apiKeys ?? [];
+  const ctx: ServerContext = {
+    engine: options.engine,
+    store,
+    registry: options.registry,
+    resolver: new WorkflowResolver(store, options.registry),
+    feed: new EventFeed(options.engine.events, options.eventBufferSize ?? 10_000),
+    lifecycle,
+    logger,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? DAY_MS,
+    maxWaitSeconds: options.maxWaitSeconds ?? 60,
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    ready: options.ready ?? (async () => void (await store.listExecutions({ limit: 1 }))),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (lifecycle.closing) {
+      res.setHeader('Connection', 'close');
+      return next(
+        new HttpProblem(
+          503,
+          ProblemCode.SHUTTING_DOWN,
+          'the server is shutting down',
+          {},
+          { 'Retry-After': '1' },
+        ),
+      );
+    }
+    next();
+  });
+  if (options.cors) app.use(corsMiddleware(options.cors.origins));
+  if (apiKeys.length > 0) app.use(apiKeyAuth(apiKeys));
+  if (options.rateLimit !== false) app.use(rateLimiter(options.rateLimit ?? {}));
+  const bodyLimit = parseByteSize(options.bodyLimit ?? '1mb');
+  app.use(requireJsonBody(bodyLimit));
+  app.use(express.json({ limit: bodyLimit, type: JSON_TYPES, strict: true }));
+
+  // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`.
+  const table: RouteDef[] = [
+    ...healthRoutes(ctx),
+    ...executionRoutes(ctx),
+    ...eventRoutes(ctx),
+    ...workflowRoutes(ctx),
+  ];
+  const byPath = new Map<string, RouteDef[]>();
+  for (const r of table) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
+  for (const [path, routes] of byPath) {
+    for (const r of routes) app[r.method](path, r.handler);
+    const allow = [
+      ...new Set(routes.flatMap((r) => (r.method === 'get' ? ['GET', 'HEAD'] : [r.method.toUpperCase()]))),
+    ].join(', ');
+    app.all(path, (req, res, next) => {
+      res.setHeader('Allow', allow);
+      if (req.method === 'OPTIONS') {
+        res.status(204).end();
+        return;
+      }
+      next(
+        new HttpProblem(
+          405,
+          ProblemCode.METHOD_NOT_ALLOWED,
+          `${req.method} is not allowed here; allowed: ${allow}`,
+        ),
+      );
+    });
+  }
+  app.use((req, _res, next) =>
+    next(new HttpProblem(404, ProblemCode.NOT_FOUND, `no route for ${req.method} ${req.path}`)),
+  );
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    routes: table.map((r) => ({ method: r.method, path: r.path })),
+    listen: (port = 8088, host = '127.0.0.1') => listen(app, ctx, apiKeys, port, host),
+  };
+}
+
+/** `1mb`, `512kb`, `1048576` -> bytes (binary multiples, as express's body parser reads them). */
+export function parseByteSize(value: number | string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(String(value));
+  if (!m)
+    throw new Orchestr8Error(
+      ErrorCode.VALIDATION,
+      `invalid body limit "${value}": use bytes or e.g. "512kb", "1mb"`,
+    );
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/**
+ * 415 for a body that is not UTF-8 JSON, and 413 for one declared over the limit, before
+ * anything reads it (a body that is read only to be refused is a slow client's weapon).
+ */
+const requireJsonBody =
+  (limit: number): RequestHandler =>
+  (req, _res, next) => {
+    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
+    const length = req.headers['content-length'];
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!hasBody) return next();
+    if (length !== undefined && Number(length) > limit) {
+      return next(
+        new HttpProblem(
+          413,
+          ProblemCode.PAYLOAD_TOO_LARGE,
+          `the request body is larger than the limit of ${limit} bytes`,
+        ),
+      );
+    }
+    if (!req.is(JSON_TYPES)) {
+      return next(
+        new HttpProblem(
+          415,
+          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+          `request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`,
+        ),
+      );
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i
+      .exec(req.headers['content-type'] ?? '')?.[1]
+      ?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return next(
+        new HttpProblem(
+          415,
+          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+          `request bodies must be UTF-8, not ${charset}`,
+        ),
+      );
+    }
+    next();
+  };
+
+function listen(
+  app: Express,
+  ctx: ServerContext,
+  apiKeys: readonly string[],
+  port: number,
+  host: string,
+): Promise<Listener> {
+  if (!isLoopbackHost(host) && apiKeys.length === 0) {
+    return Promise.reject(
+      new Orchestr8Error(
+        ErrorCode.VALIDATION,
+        `refusing to listen on ${host} without API keys: set ORCHESTR8_API_KEYS (or apiKeys), or bind 127.0.0.1`,
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.keepAliveTimeout = 5000;
+    // Bounds how long a client may take to send a request (event streams are long responses, not requests).
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    // Malformed HTTP (bad header characters, oversized headers) still gets a problem, not a bare 400.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable || error.code === 'ECONNRESET') return socket.destroy();
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify(problemBody(status, ProblemCode.BAD_REQUEST, 'malformed HTTP request'));
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      const url = `http://${urlHost}:${addr.port}`;
+      ctx.logger.info(`listening on ${url}`);
+      resolve({
+        url,
+        host: addr.address,
+        port: addr.port,
+        server,
+        close: (o) => closeServer(server, ctx, o?.graceMs ?? 5000),
+      });
+    });
+  });
+}
+
+async function closeServer(server: Server, ctx: ServerContext, graceMs: number): Promise<void> {
+  const { lifecycle } = ctx;
+  if (!lifecycle.closing) lifecycle.closing = true;
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  for (const end of [...lifecycle.streams]) end();
+  server.closeIdleConnections();
+  const deadline = Date.now() + graceMs;
+  // Requests waiting for results get until the deadline (the engine may finish them), then the current status.
+  while (Date.now() < deadline && (lifecycle.waiters.size > 0 || lifecycle.streams.size > 0)) {
+    await new Promise((r) => setTimeout(r, 20));
+    server.closeIdleConnections();
+  }
+  lifecycle.releaseAll();
+  const settle = Date.now() + 1000;
+  let done = false;
+  void closed.then(() => {
+    done = true;
+  });
+  while (!done && Date.now() < settle) {
+    server.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  server.closeAllConnections();
+  await closed;
+  ctx.feed.close();
+}

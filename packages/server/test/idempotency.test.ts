@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  gate,
+  gated,
+  oneStep,
+  post,
+  problemOf,
+  startServer,
+  type TestServer,
+  waitTerminal,
+} from './helpers.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startServer();
+});
+afterAll(() => t.stop());
+
+const execute = (body: unknown, key: string, headers: Record<string, string> = {}) =>
+  post(`${t.url}/workflows/execute`, body, { 'idempotency-key': key, ...headers });
+
+describe('Idempotency-Key', () => {
+  it('returns the same execution for the same key and request while it runs, marked Idempotent-Replayed', async () => {
+    const g = gate('replay-running');
+    const body = { workflow: gated('replay-running'), inputs: {} };
+    const first = await execute(body, 'replay-running-key');
+    expect(first.status).toBe(202);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const a = (await first.json()) as Record<string, any>;
+    const second = await execute(body, 'replay-running-key');
+    expect(second.status).toBe(202);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    const b = (await second.json()) as Record<string, any>;
+    expect(b.executionId).toBe(a.executionId);
+    expect(b.status).toBe('running');
+    expect(second.headers.get('location')).toBe(`/executions/${a.executionId}`);
+    g.open();
+    await waitTerminal(t.url, a.executionId);
+  });
+
+  it('returns the same finished execution, with its result when waiting', async () => {
+    const body = { workflow: oneStep('replay-finished') };
+    const first = (await (
+      await execute(body, 'replay-finished-key', { prefer: 'wait=10' })
+    ).json()) as Record<string, any>;
+    expect(first.status).toBe('completed');
+    const again = await execute(body, 'replay-finished-key', { prefer: 'wait=10' });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(first);
+  });
+
+  it('treats the same body with keys in another order as the same request', async () => {
+    const a = await execute({ workflow: oneStep('order'), inputs: { x: 1, y: 2 } }, 'order-key');
+    const b = await execute({ inputs: { y: 2, x: 1 }, workflow: oneStep('order') }, 'order-key');
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await b.json()) as Record<string, any>).executionId).toBe(
+      ((await a.json()) as Record<string, any>).executionId,
+    );
+  });
+
+  it('answers 422 IDEMPOTENCY_KEY_REUSED when the key comes with a different request', async () => {
+    await execute({ workflow: oneStep('reuse'), inputs: { n: 1 } }, 'reused-key');
+    const p = await problemOf(await execute({ workflow: oneStep('reuse'), inputs: { n: 2 } }, 'reused-key'));
+    expect(p.status).toBe(422);
+    expect(p.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it("accepts the draft's quoted form and treats it as the same key", async () => {
+    const a = (await (await execute({ workflow: oneStep('quoted') }, '"quoted-key"')).json()) as Record<
+      string,
+      any
+    >;
+    const b = await execute({ workflow: oneStep('quoted') }, 'quoted-key');
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await b.json()) as Record<string, any>).executionId).toBe(a.executionId);
+  });
+
+  it('rejects malformed and hostile keys with 400 IDEMPOTENCY_KEY_INVALID', async () => {
+    for (const key of ['', 'x'.repeat(256), 'naïve-ключ', '"unterminated\\"', '"a"b"', 'tab\there']) {
+      const res = await fetch(`${t.url}/workflows/execute`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': Buffer.from(key, 'utf8').toString('latin1'),
+        },
+        body: JSON.stringify({ workflow: oneStep('hostile') }),
+      });
+      const p = await problemOf(res);
+      expect(p.status, key).toBe(400);
+      expect(p.code, key).toBe('IDEMPOTENCY_KEY_INVALID');
+    }
+    // 255 printable characters is the longest valid key.
+    expect((await execute({ workflow: oneStep('hostile') }, '~'.repeat(255))).status).toBe(202);
+  });
+
+  it('starts exactly one execution for 100 concurrent requests with one key', async () => {
+    const g = gate('concurrent');
+    const body = { workflow: gated('concurrent', 'concurrent'), inputs: { n: 7 } };
+    const responses = await Promise.all(Array.from({ length: 100 }, () => execute(body, 'one-key-for-100')));
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Record<string, any>[];
+    expect(responses.every((r) => r.status === 202)).toBe(true);
+    expect(new Set(bodies.map((b) => b.executionId)).size).toBe(1);
+    expect(responses.filter((r) => r.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    const listed = await t.store.listExecutions({ workflowId: 'concurrent', limit: 1000 });
+    expect(listed.items).toHaveLength(1);
+    g.open();
+    await waitTerminal(t.url, bodies[0]!.executionId);
+  });
+
+  it('forgets a key after its TTL', async () => {
+    const short = await startServer({ idempotencyTtlMs: 1 });
+    try {
+      const send = () =>
+        post(
+          `${short.url}/workflows/execute`,
+          { workflow: oneStep('ttl') },
+          { 'idempotency-key': 'short-lived', prefer: 'wait=10' },
+        );
+      const a = (await (await send()).json()) as Record<string, any>;
+      await new Promise((r) => setTimeout(r, 20));
+      const second = await send();
+      expect(second.headers.get('idempotent-replayed')).toBeNull();
+      expect(((await second.json()) as Record<string, any>).executionId).not.toBe(a.executionId);
+    } finally {
+      await short.stop();
+    }
+  });
+
+  it('scopes keys to the API key that sent them', async () => {
+    const keyed = await startServer({ apiKeys: ['key-one', 'key-two'] });
+    try {
+      const send = (apiKey: string) =>
+        post(
+          `${keyed.url}/workflows/execute`,
+          { workflow: oneStep('scoped') },
+          { 'idempotency-key': 'shared', authorization: `Bearer ${apiKey}` },
+        );
+      const a = (await (await send('key-one')).json()) as Record<string, any>;
+      const b = await send('key-two');
+      expect(b.headers.get('idempotent-replayed')).toBeNull();
+      expect(((await b.json()) as Record<string, any>).executionId).not.toBe(a.executionId);
+      const again = await send('key-one');
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+    } finally {
+      await keyed.stop();
+    }
+  });
+});

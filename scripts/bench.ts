@@ -1,0 +1,89 @@
+/**
+ * `pnpm bench`: every benchmark, printed as tables. Figures are medians (tinybench p50).
+ * Run with `node --conditions=source --import tsx scripts/bench.ts [--quick] [--only engine,schema,...]`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runEngineBench, runWideFanRss } from '../packages/core/bench/engine.bench.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : undefined;
+const want = (name: string) => !only || only.has(name);
+const timeMs = quick ? 500 : 2000;
+
+function table(rows: Record<string, unknown>[]): void {
+  if (rows.length === 0) return;
+  const fmt = (v: unknown) =>
+    typeof v === 'number'
+      ? Math.abs(v) >= 100
+        ? v.toFixed(0)
+        : v >= 1
+          ? v.toFixed(2)
+          : v.toFixed(3)
+      : String(v ?? '');
+  console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fmt(v)]))));
+}
+
+console.log(
+  `node ${process.version} · ${process.platform}/${process.arch} · ${(await import('node:os')).cpus().length} cpus`,
+);
+
+if (process.env.ORCHESTR8_BENCH_CHILD === 'wide-fan') {
+  const r = await runWideFanRss();
+  console.log(JSON.stringify(r));
+  process.exit(0);
+}
+
+if (want('schema')) {
+  const { runSchemaBench } = await import('../packages/schema/bench/load.bench.js');
+  console.log('\n## schema: load + validate + compile');
+  table((await runSchemaBench()) as unknown as Record<string, unknown>[]);
+}
+
+if (want('resilience')) {
+  const { runResilienceBench } = await import('../packages/resilience/bench/resilience.bench.js');
+  console.log('\n## resilience: overhead per call');
+  table((await runResilienceBench()) as unknown as Record<string, unknown>[]);
+}
+
+if (want('engine')) {
+  console.log(
+    '\n## engine, in-memory store (journal + events + default policies on; plain = hand-written Promise DAG)',
+  );
+  table(
+    (await runEngineBench({ storeName: 'memory', timeMs, plain: true })) as unknown as Record<
+      string,
+      unknown
+    >[],
+  );
+  const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/bench.ts'], {
+    env: { ...process.env, ORCHESTR8_BENCH_CHILD: 'wide-fan' },
+    encoding: 'utf8',
+  });
+  const last = child.stdout.trim().split('\n').pop() ?? '';
+  console.log(`W2 at 10,000 parallel steps (fresh process, memory store): ${last || child.stderr}`);
+}
+
+if (want('sqlite')) {
+  const { openSqliteStore } = await import('../packages/store-sqlite/src/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'o8-bench-'));
+  let n = 0;
+  try {
+    console.log('\n## engine, SQLite store (a file on disk, WAL, synchronous=NORMAL)');
+    const rows = await runEngineBench({
+      storeName: 'sqlite',
+      timeMs,
+      openStore: () => openSqliteStore({ path: join(dir, `bench-${n++}.db`) }),
+    });
+    table(rows as unknown as Record<string, unknown>[]);
+    const { runStoreBench } = await import('../packages/store-sqlite/bench/store.bench.js');
+    console.log('\n## SQLite store write batches');
+    table((await runStoreBench()) as unknown as Record<string, unknown>[]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
