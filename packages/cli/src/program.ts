@@ -24,7 +24,10 @@ export function createProgram(): Command {
     .description('orchestr8: declarative, durable workflows for TypeScript and Node.js')
     .version(version(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(str) })
+    // Set before the subcommands are added so they inherit it: usage errors throw a
+    // CommanderError that bin.ts turns into exit code 2, like every other usage error.
+    .exitOverride();
   registerValidateCommand(program);
   registerRunCommand(program);
   // history commands (list, inspect, journal, resume, cancel, prune)

@@ -42,11 +42,14 @@ export class ProgressView {
     this.s = styleFor(out);
     this.rows = workflow.steps.map((st) => ({ id: st.id, status: 'pending' as StepStatus, attempt: 0 }));
     for (const r of this.rows) this.byId.set(r.id, r);
-    if (this.tty) {
-      this.draw();
-      this.timer = setInterval(() => this.draw(), 100);
-      this.timer.unref();
-    }
+  }
+
+  /** Starts drawing (on a TTY); call after printing anything that goes above the view. */
+  start(): void {
+    if (!this.tty || this.timer) return;
+    this.draw();
+    this.timer = setInterval(() => this.draw(), 100);
+    this.timer.unref();
   }
 
   onEvent = (e: EngineEvent): void => {
@@ -67,6 +70,7 @@ export class ProgressView {
       case 'step.attempt':
         row.status = 'running';
         row.attempt = e.attempt ?? row.attempt;
+        row.note = undefined;
         break;
       case 'step.retrying':
         row.status = 'retrying';
@@ -110,7 +114,15 @@ export class ProgressView {
             : r.status === 'running'
               ? s.cyan
               : s.dim;
-    const dur = r.startedAt !== undefined ? formatDuration((r.finishedAt ?? Date.now()) - r.startedAt) : '';
+    // A live (TTY) row shows the time so far; an appended line only shows finished durations.
+    const dur =
+      r.startedAt === undefined
+        ? ''
+        : r.finishedAt !== undefined
+          ? formatDuration(r.finishedAt - r.startedAt)
+          : this.tty
+            ? formatDuration(Date.now() - r.startedAt)
+            : '';
     const attempt = r.attempt > 1 ? ` attempt ${r.attempt}` : '';
     const note = r.note ? s.dim(`  ${r.note}`) : '';
     return `${color(`${ICON[r.status]} ${r.id.padEnd(this.width())} ${r.status.padEnd(9)}`)}${attempt} ${s.dim(dur)}${note}`;

@@ -239,11 +239,9 @@ describe('crash recovery through the CLI (SIGKILL, then orchestr8 resume)', () =
     ).toBe(true);
   }, 60_000);
 
-  // ENGINE GAP (reported to the lead): a step recorded `retrying` after attempt k failed is
-  // resumed at attempt k again (step-runner passes startAttempt = attempts - 1 whatever the
-  // recorded status), so every crash during a backoff grants one attempt beyond maxAttempts.
-  // Flip to `it(` once the engine resumes a `retrying` step at attempt k + 1.
-  it.fails("continues a step's retry budget across a crash instead of granting a fresh one", async () => {
+  // A step recorded `retrying` after attempt k failed resumes at attempt k + 1: a crash during
+  // a backoff must not grant an attempt beyond maxAttempts.
+  it("continues a step's retry budget across a crash instead of granting a fresh one", async () => {
     const dir = tempDir();
     const db = join(dir, 'orchestr8.db');
     const side = join(dir, 'side.log');

@@ -188,9 +188,7 @@ describe('orchestr8 cancel through the binary', () => {
     expect(r.stderr).toContain(`execution ${id} is still running after 300ms; the request stays recorded`);
   });
 
-  // ENGINE GAP (reported to the lead): engine.resume does not check pendingCancels before it
-  // starts steps. Flip to `it(` once it does.
-  it.fails('cancels a crashed execution on resume when a request is pending, running none of its steps', async () => {
+  it('cancels a crashed execution on resume when a request is pending, running none of its steps', async () => {
     const e = setup();
     const id = await recordExecution(e.db, 'abc', abc, { crashAt: 'b' });
     await e.cli(['cancel', id, '--reason', 'not needed any more']);
@@ -200,9 +198,8 @@ describe('orchestr8 cancel through the binary', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'cancelled', statusReason: 'not needed any more' });
   });
 
-  // ENGINE GAP (reported to the lead): a live run does not poll pendingCancels, so a request
-  // from another process is never acted on. Flip to `it(` once the engine polls (~1 s).
-  it.fails('stops an execution running in another process; --wait returns once it has stopped', async () => {
+  // The engine polls pendingCancels for its live runs (about once a second).
+  it('stops an execution running in another process; --wait returns once it has stopped', async () => {
     const e = setup();
     const slow = writeWorkflow(e.dir, 'slow', chain(['p', 'q', 'r'], 700), 1);
     const run = startCli(['run', slow, '--agents', AGENTS, ...e.store, '--quiet'], {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Tracer, trace } from '@opentelemetry/api';
-import { type Clock, ErrorCode, Orchestr8Error, systemClock, ValidationError } from '@orchestr8/common';
+import {
+  type Clock,
+  ErrorCode,
+  Orchestr8Error,
+  systemClock,
+  type TimerHandle,
+  ValidationError,
+} from '@orchestr8/common';
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
 import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
 import type { AgentLogger, AgentRegistry } from './agent.js';
@@ -31,6 +38,8 @@ export interface EngineOptions {
   logger?: AgentLogger;
   /** Shared circuit breakers (e.g. to share state between engines in one process). */
   breakers?: CircuitBreakerRegistry;
+  /** How often to look for cancel requests from other processes, in ms (default 1000; 0 = never). */
+  cancelPollMs?: number;
 }
 
 export interface StartOptions {
@@ -110,6 +119,7 @@ export function createEngine(options: EngineOptions): Engine {
     circuitLog: new CircuitLog(),
   };
   const runs = new Map<string, ExecutionRun>();
+  const cancelPollMs = options.cancelPollMs ?? 1000;
   const savedDefinitions = new Map<string, string>(); // hash -> stored version
   let circuitsLoaded: Promise<void> | undefined;
 
@@ -176,15 +186,41 @@ export function createEngine(options: EngineOptions): Engine {
     return version;
   }
 
-  function launch(run: ExecutionRun, resumed: boolean, signal?: AbortSignal): ExecutionHandle {
+  // Cancel requests recorded in the store by other processes (`orchestr8 cancel`, another
+  // API instance) are picked up about once a second while this engine runs executions.
+  let pollTimer: TimerHandle | undefined;
+  const pollCancels = () => {
+    pollTimer = undefined;
+    if (runs.size === 0) return;
+    store.pendingCancels([...runs.keys()]).then(
+      (requests) => {
+        for (const r of requests) runs.get(r.executionId)?.cancel(r.reason);
+        schedulePoll();
+      },
+      () => schedulePoll(),
+    );
+  };
+  const schedulePoll = () => {
+    if (pollTimer === undefined && runs.size > 0 && cancelPollMs > 0) {
+      pollTimer = clock.setTimeout(pollCancels, cancelPollMs);
+    }
+  };
+
+  function launch(
+    run: ExecutionRun,
+    resumed: boolean,
+    signal?: AbortSignal,
+    cancelReason?: string,
+  ): ExecutionHandle {
     const id = run.record.id;
     runs.set(id, run);
+    schedulePoll();
     if (signal) {
       if (signal.aborted) queueMicrotask(() => run.cancel(abortReason(signal)));
       else signal.addEventListener('abort', () => run.cancel(abortReason(signal)), { once: true });
     }
     run.result.then(() => runs.delete(id));
-    run.begin(resumed);
+    run.begin(resumed, cancelReason);
     return { id, created: true, result: run.result, cancel: (reason) => run.cancel(reason ?? 'cancelled') };
   }
 
@@ -295,13 +331,14 @@ export function createEngine(options: EngineOptions): Engine {
         store.readJournal(executionId),
       ]);
       const lastSeq = journal.length > 0 ? journal[journal.length - 1]!.seq : 0;
+      const [request] = await store.pendingCancels([executionId]);
       const { redactor, values } = redactorFor(workflow);
       const run = new ExecutionRun(rt, workflow, record, redactor, values, {
         journalSeq: lastSeq,
         previous: steps,
         ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
       });
-      return launch(run, true);
+      return launch(run, true, undefined, request?.reason);
     },
 
     async resumeAll() {
@@ -338,6 +375,8 @@ export function createEngine(options: EngineOptions): Engine {
         await Promise.all(live.map((r) => r.suspend(opts.graceMs ?? 5000)));
         for (const run of live) runs.delete(run.record.id);
       }
+      pollTimer?.cancel();
+      pollTimer = undefined;
       await batcher.drain().catch(() => {});
     },
   };

@@ -115,6 +115,14 @@ export class EventBus {
     }
   }
 
+  /** Resolves once every subscriber has been handed everything published so far. */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (!this.subscribers.some((s) => s.draining)) return;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
   private async drain(s: Subscriber): Promise<void> {
     while (!s.closed && s.head < s.queue.length) {
       const event = s.queue[s.head++]!;

@@ -46,6 +46,11 @@ export interface StepRun {
   span: Span | undefined;
   /** The write batch this step's record was last queued in. */
   savedEpoch: number;
+  /**
+   * After a restart: attempts already used up. A step that was `retrying` after attempt N
+   * continues at N+1; one that was running attempt N runs attempt N again (it never finished).
+   */
+  resumeFrom: number;
 }
 
 const TERMINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
@@ -128,6 +133,12 @@ export class ExecutionRun {
         startMono: 0,
         span: undefined,
         savedEpoch: 0,
+        resumeFrom:
+          prev === undefined || TERMINAL.has(prev.status)
+            ? 0
+            : prev.status === 'retrying'
+              ? prev.attempts
+              : Math.max(0, prev.attempts - 1),
       };
       steps[i] = sr;
       this.byId.set(c.id, sr);
@@ -193,7 +204,7 @@ export class ExecutionRun {
   // ---- lifecycle ----------------------------------------------------------------------
 
   /** Starts (or resumes) scheduling. The execution record must already be stored. */
-  begin(resumed: boolean): void {
+  begin(resumed: boolean, cancelReason?: string): void {
     const rt = this.rt;
     this.startMono = rt.clock.monotonic();
     if (this.record.status !== 'running') {
@@ -234,6 +245,11 @@ export class ExecutionRun {
       for (const d of sr.compiled.dependencies) if (!this.byId.get(d)!.terminal) waiting++;
       sr.waiting = waiting;
     }
+    if (cancelReason !== undefined) {
+      // A cancel request recorded while no process ran it: honour it before any step starts.
+      this.halt('cancelled', new CancelledError(cancelReason), cancelReason);
+      return;
+    }
     for (const sr of this.steps) {
       if (!sr.terminal && !sr.compiled.fallbackOnly && sr.waiting === 0) this.release(sr);
     }
@@ -244,6 +260,10 @@ export class ExecutionRun {
   /** Decides what a step whose dependencies are all terminal does: run, or skip with the reason. */
   private release(sr: StepRun): void {
     if (this.stop) return;
+    if (sr.compiled.trigger === 'all_done') {
+      this.ready.push(sr);
+      return;
+    }
     for (const d of sr.compiled.dependencies) {
       const dep = this.byId.get(d)!;
       const st = dep.record.status;

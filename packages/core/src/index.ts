@@ -34,6 +34,7 @@ export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal
 export { createMemoryStore, latestDefinition } from './memory-store.js';
 export { createRedactor, REDACTED } from './redaction.js';
 export type {
+  CancelRequest,
   CreateExecutionResult,
   ExecutionQuery,
   IdempotencyClaim,

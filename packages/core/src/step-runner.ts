@@ -38,7 +38,8 @@ export async function runStep(run: ExecutionRun, sr: StepRun): Promise<StepRun> 
     rec.status = 'running';
     rec.startedAt = clock.now();
     sr.startMono = clock.monotonic();
-    if (rec.attempts === 0) rec.attempts = 1;
+    if (sr.resumeFrom > 0) rec.attempts = sr.resumeFrom + 1;
+    else if (rec.attempts === 0) rec.attempts = 1;
     const agent = run.rt.registry.get(c.agentId, c.agentVersion);
     run.log(EventType.stepStarted, c.id, rec.attempts, {
       agent: c.agentId,
@@ -313,7 +314,7 @@ function runAgent(
     const target = agent.target?.(input, c.agentConfig);
     options.circuitBreaker = { key: target ? `${agent.id}|${target}` : agent.id, ...p.circuitBreaker };
   }
-  if (item === undefined && sr.record.attempts > 1) options.startAttempt = sr.record.attempts - 1;
+  if (item === undefined && sr.resumeFrom > 0) options.startAttempt = sr.resumeFrom;
   if (
     options.retry !== undefined ||
     options.timeoutMs !== undefined ||

@@ -20,6 +20,13 @@ export type StoreWrite =
   | { kind: 'journalTrim'; executionId: string; beforeSeq: number }
   | { kind: 'circuit'; circuit: CircuitStateRecord };
 
+/** A recorded request to cancel an execution (see `Store.requestCancel`). */
+export interface CancelRequest {
+  executionId: string;
+  reason: string;
+  requestedAt: number;
+}
+
 export interface ExecutionQuery {
   status?: ExecutionStatus | readonly ExecutionStatus[];
   workflowId?: string;
@@ -98,9 +105,7 @@ export interface Store {
    * (queued or running): one per execution, in no particular order. A request is removed
    * with its execution by `prune`.
    */
-  pendingCancels(
-    executionIds: readonly string[],
-  ): Promise<{ executionId: string; reason: string; requestedAt: number }[]>;
+  pendingCancels(executionIds: readonly string[]): Promise<CancelRequest[]>;
 
   /** Removes finished executions (with steps, journals and cancel requests) that finished before `finishedBefore`, and expired idempotency records. */
   prune(options: {

@@ -27,6 +27,27 @@ describe('step outcomes', () => {
     expect(r.steps.c!.status).toBe('completed');
   });
 
+  it('runs a trigger: all_done step after a skipped branch, with the skipped output taking its default', async () => {
+    const wf = compile({
+      steps: [
+        { id: 'deep', agent: '@t/echo', input: { v: 'deep' }, condition: { if: 'false' } },
+        { id: 'quick', agent: '@t/echo', input: { v: 'quick' } },
+        {
+          id: 'join',
+          agent: '@t/echo',
+          dependencies: ['deep', 'quick'],
+          trigger: 'all_done',
+          input: { deep: '${steps.deep.output.v ?? null}', quick: '${steps.quick.output.v}' },
+        },
+      ],
+    });
+    const { engine } = testEngine([echo]);
+    const r = await engine.execute(wf);
+    expect(r.status).toBe('completed');
+    expect(r.steps.deep!.status).toBe('skipped');
+    expect(r.steps.join!.output).toEqual({ deep: null, quick: 'quick' });
+  });
+
   it('lets dependents of a step that failed under onError: continue run, with ?? defaults', async () => {
     const wf = compile({
       steps: [

@@ -408,6 +408,7 @@ export function analyzeWorkflow(
       dependencies: depIds[i]!,
       dependents: dependents[i]!,
       onError: step.onError ?? DEFAULTS.onError,
+      trigger: step.trigger ?? DEFAULTS.trigger,
       fallbackOnly: fallbackOwner.has(i),
       policies: resolveStepPolicies(policyBase, step, idempotencyKey),
     };

@@ -58,6 +58,8 @@ export interface CompiledStep {
   condition?: { if?: CompiledExpression; unless?: CompiledExpression };
   forEach?: { items: CompiledValue; concurrency: number };
   onError: 'fail' | 'continue' | 'fallback';
+  /** "all_done": runs even when a dependency was skipped (joins after conditional branches). */
+  trigger: 'all_succeeded' | 'all_done';
   fallbackStepId?: string;
   /** True when another step names this one as its fallbackStepId: it never runs on its own. */
   fallbackOnly: boolean;

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   maxConcurrentSteps: 10,
   gracePeriodMs: 5_000,
   onError: 'fail',
+  trigger: 'all_succeeded',
   forEachConcurrency: 1,
 } as const;
 

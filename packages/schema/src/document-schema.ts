@@ -212,6 +212,11 @@ export const StepDocumentSchema = z
           'Evaluated once, when the dependencies have finished and before the step (and any forEach) starts. A step whose condition is not met is skipped.',
         examples: [{ if: 'steps.search.output.count > 0 and inputs.mode == "deep"' }],
       }),
+    trigger: z.enum(['all_succeeded', 'all_done']).optional().meta({
+      description:
+        'When the step may start once its dependencies have finished. "all_succeeded": every dependency completed (a dependency that failed under onError "continue" counts); a dependency that was skipped or cancelled skips this step. "all_done": runs whatever its dependencies did, e.g. to join the branches of a condition; templates reading a dependency without output take their ?? default.',
+      default: DEFAULTS.trigger,
+    }),
     onError: z.enum(['fail', 'continue', 'fallback']).optional().meta({
       description:
         'What a failure (after retries) does: "fail" fails the workflow; "continue" records the failure and lets the workflow go on (dependents still run and can read steps.<id>.status and steps.<id>.error); "fallback" runs fallbackStepId instead.',

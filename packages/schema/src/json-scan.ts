@@ -35,7 +35,11 @@ function describe(s: string, i: number): string {
 
 class Scanner {
   i = 0;
-  readonly path: (string | number)[] = [];
+  /** Array indices (>= 0) and object keys as -(offset of the key + 1): no strings on the hot path. */
+  readonly path: number[] = [];
+  /** Per nesting level, the offsets of the keys seen so far in the current object. */
+  private readonly keyStarts: number[][] = [];
+  private readonly keyEnds: number[][] = [];
   readonly issues: JsonIssue[] = [];
   readonly found = new Map<string, NodeOffsets>();
 
@@ -46,7 +50,31 @@ class Scanner {
   ) {}
 
   stop(code: JsonIssue['code'], message: string, offset: number): never {
-    throw new Stop({ code, message, offset, pointer: toPointer(this.path) });
+    throw new Stop({ code, message, offset, pointer: this.pointer() });
+  }
+
+  /** The JSON pointer of the current position (cold path: decodes the keys). */
+  pointer(): string {
+    return toPointer(this.path.map((p) => (p >= 0 ? p : this.keyAt(-p - 1))));
+  }
+
+  /** The decoded key whose opening quote is at `offset`. */
+  keyAt(offset: number): string {
+    const saved = this.i;
+    this.i = offset;
+    try {
+      return this.string();
+    } finally {
+      this.i = saved;
+    }
+  }
+
+  /** Whether the raw (still escaped) text of two keys is the same. */
+  sameRaw(a: number, aEnd: number, b: number, bEnd: number): boolean {
+    if (aEnd - a !== bEnd - b) return false;
+    const s = this.s;
+    for (let k = 1; k < aEnd - a - 1; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(b + k)) return false;
+    return true;
   }
 
   ws(): void {
@@ -75,7 +103,7 @@ class Scanner {
         this.array(depth + 1, ptr);
         return;
       case 34: // "
-        this.string();
+        this.skipString();
         return;
       case 116:
         this.literal('true');
@@ -120,39 +148,59 @@ class Scanner {
       this.i++;
       return;
     }
-    // Most objects are small: a linear search beats allocating a Set for each.
-    const keys: string[] = [];
-    let keySet: Set<string> | undefined;
+    // Keys are compared in the text (no strings, no Set) unless they have escapes or the
+    // object is large.
+    if (!this.keyStarts[depth]) {
+      this.keyStarts[depth] = [];
+      this.keyEnds[depth] = [];
+    }
+    const starts = this.keyStarts[depth]!;
+    const ends = this.keyEnds[depth]!;
+    starts.length = 0;
+    ends.length = 0;
+    let decoded: Set<string> | undefined;
+    const locating = this.wanted !== undefined;
     for (;;) {
       this.ws();
       if (s.charCodeAt(this.i) !== 34)
         this.stop('E_PARSE', `${describe(s, this.i)}: expected a quoted key`, this.i);
       const keyOffset = this.i;
-      const key = this.string();
-      let duplicate: boolean;
-      if (keySet) {
-        duplicate = keySet.has(key);
-        keySet.add(key);
-      } else {
-        duplicate = keys.includes(key);
-        keys.push(key);
-        if (keys.length > 16) keySet = new Set(keys);
+      const escaped = this.skipString();
+      const keyEnd = this.i;
+      let duplicate = false;
+      if (!locating) {
+        if (!decoded && (escaped || starts.length >= 32)) {
+          decoded = new Set(starts.map((o) => this.keyAt(o)));
+        }
+        if (decoded) {
+          const key = this.keyAt(keyOffset);
+          duplicate = decoded.has(key);
+          decoded.add(key);
+        } else {
+          for (let k = 0; k < starts.length; k++)
+            if (this.sameRaw(starts[k]!, ends[k]!, keyOffset, keyEnd)) {
+              duplicate = true;
+              break;
+            }
+          starts.push(keyOffset);
+          ends.push(keyEnd);
+        }
       }
       if (duplicate) {
-        this.path.push(key);
+        this.path.push(-keyOffset - 1);
         this.issues.push({
           code: 'E_DUPLICATE_KEY',
-          message: `duplicate key "${key}"`,
+          message: `duplicate key "${this.keyAt(keyOffset)}"`,
           offset: keyOffset,
-          pointer: toPointer(this.path),
+          pointer: this.pointer(),
         });
         this.path.pop();
       }
       this.ws();
       if (s.charCodeAt(this.i) !== 58) this.stop('E_PARSE', `${describe(s, this.i)}: expected ":"`, this.i);
       this.i++;
-      this.path.push(key);
-      this.value(depth, this.child(ptr, key), keyOffset);
+      this.path.push(-keyOffset - 1);
+      this.value(depth, ptr === null ? null : this.child(ptr, this.keyAt(keyOffset)), keyOffset);
       this.path.pop();
       this.ws();
       const c = s.charCodeAt(this.i);
@@ -192,6 +240,36 @@ class Scanner {
         return;
       }
       this.stop('E_PARSE', `${describe(s, this.i)}: expected "," or "]"`, this.i);
+    }
+  }
+
+  /**
+   * Checks the string at `i` (on the opening quote) without building it; moves past it.
+   * Returns whether it has escapes.
+   */
+  skipString(): boolean {
+    const s = this.s;
+    let i = this.i + 1;
+    let escaped = false;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (c === 34) {
+        this.i = i + 1;
+        return escaped;
+      }
+      if (c === 92) {
+        escaped = true;
+        const e = s.charCodeAt(i + 1);
+        // " \ / b f n r t
+        if (e === 34 || e === 92 || e === 47 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116)
+          i += 2;
+        else if (e === 117 && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) i += 6;
+        else this.string(); // reports the exact problem
+        continue;
+      }
+      if (Number.isNaN(c)) this.stop('E_PARSE', 'unterminated string', this.i);
+      if (c < 32) this.stop('E_PARSE', 'control character in string (escape it)', i);
+      i++;
     }
   }
 

@@ -105,6 +105,27 @@ describe('limits on untrusted documents', () => {
     ]);
   });
 
+  it('finds duplicate keys written with escapes and in large objects', () => {
+    const wrap = (input: string) =>
+      `{"version":"1.0.0","metadata":{"id":"d"},"steps":[{"id":"a","agent":"@orchestr8/echo","input":${input}}]}`;
+    const escaped = loadWorkflow(wrap('{"a": 1, "\\u0061": 2, "b\\n": 3, "b\\u000a": 4}'), {
+      format: 'json',
+    });
+    expect(escaped.diagnostics.map((d) => [d.code, d.pointer])).toEqual([
+      ['E_DUPLICATE_KEY', '/steps/0/input/a'],
+      ['E_DUPLICATE_KEY', '/steps/0/input/b\n'],
+    ]);
+    const keys = Array.from({ length: 100 }, (_, i) => `"k${i}": ${i}`);
+    const large = loadWorkflow(wrap(`{${keys.join(',')}, "k42": 0}`), { format: 'json' });
+    expect(large.diagnostics.map((d) => [d.code, d.pointer])).toEqual([
+      ['E_DUPLICATE_KEY', '/steps/0/input/k42'],
+    ]);
+    expect(loadWorkflow(wrap(`{${keys.join(',')}}`), { format: 'json' }).ok).toBe(true);
+    expect(loadWorkflow(wrap('{"x": "bad \\q escape"}'), { format: 'json' }).diagnostics).toMatchObject([
+      { code: 'E_PARSE', message: 'invalid escape "\\q"' },
+    ]);
+  });
+
   it('gives malformed JSON and YAML an E_PARSE with line and column', () => {
     expect(
       loadWorkflow('{\n  "version": "1.0.0",\n  "metadata": {\n}', { format: 'json' }).diagnostics,

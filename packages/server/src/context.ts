@@ -41,4 +41,25 @@ export interface ServerContext {
   maxWaitSeconds: number;
   keepAliveMs: number;
   ready: () => Promise<void>;
+  /** Resolves at the next start turn: see `startTurns`. */
+  startTurn: () => Promise<void>;
+}
+
+/**
+ * Coalesces execution starts per event-loop turn. HTTP requests arrive one per I/O
+ * callback, and each callback drains its own microtasks, so every execution would reach the
+ * engine's group commit alone (four SQLite transactions each). Released together from one
+ * callback, the starts of a turn advance in step and share their commits.
+ */
+export function startTurns(): () => Promise<void> {
+  let waiting: (() => void)[] = [];
+  const release = () => {
+    const now = waiting;
+    waiting = [];
+    for (const r of now) r();
+  };
+  return () =>
+    new Promise<void>((resolve) => {
+      if (waiting.push(resolve) === 1) setImmediate(release);
+    });
 }

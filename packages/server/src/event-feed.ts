@@ -23,14 +23,26 @@ export class EventFeed {
   private readonly ring: (FeedEvent | undefined)[];
   private n = 0;
   private readonly listeners = new Set<(e: FeedEvent) => void>();
-  private readonly subscription: Subscription;
+  private subscription: Subscription | undefined;
+  private closed = false;
 
   constructor(
-    bus: EventBus,
+    private readonly bus: EventBus,
     private readonly capacity = 10_000,
   ) {
     this.ring = new Array(Math.max(1, capacity));
-    this.subscription = bus.subscribe((event) => this.push(event), { capacity: Math.max(1000, capacity) });
+  }
+
+  /**
+   * Starts recording at the first client and never stops: ids exist only from then on, so
+   * nothing a client could resume from is missing, and a server nobody follows this way
+   * does not pay for building and queueing every event.
+   */
+  private start(): void {
+    if (this.subscription || this.closed) return;
+    this.subscription = this.bus.subscribe((event) => this.push(event), {
+      capacity: Math.max(1000, this.capacity),
+    });
   }
 
   private push(event: EngineEvent): void {
@@ -60,6 +72,7 @@ export class EventFeed {
 
   /** Live events from now on; returns the unsubscribe function. */
   listen(fn: (e: FeedEvent) => void): () => void {
+    this.start();
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -69,7 +82,8 @@ export class EventFeed {
   }
 
   close(): void {
-    this.subscription.unsubscribe();
+    this.closed = true;
+    this.subscription?.unsubscribe();
     this.listeners.clear();
   }
 }

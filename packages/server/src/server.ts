@@ -2,9 +2,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
 import { apiKeyAuth, isLoopbackHost } from './auth.js';
-import { Lifecycle, type RouteDef, type ServerContext } from './context.js';
+import { jsonBody, parseByteSize } from './body.js';
+import { Lifecycle, type RouteDef, type ServerContext, startTurns } from './context.js';
 import { corsMiddleware } from './cors.js';
 import { EventFeed } from './event-feed.js';
 import {
@@ -43,6 +44,8 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** Events kept for `GET /events` resumption. Default 10,000. */
   eventBufferSize?: number;
+  /** How often expired Idempotency-Keys are deleted from the store. Default 10 minutes; 0 = never. */
+  pruneIntervalMs?: number;
   /** Readiness: throws when the server cannot serve (e.g. store not migrated). Default: the store answers a query. */
   ready?: () => Promise<void>;
   logger?: ServerLogger;
@@ -70,7 +73,6 @@ export interface Orchestr8Server {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const JSON_TYPES = ['application/json', 'application/*+json'];
 
 export function createServer(options: ServerOptions): Orchestr8Server {
   const store = options.store ?? options.engine.store;
@@ -89,6 +91,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     maxWaitSeconds: options.maxWaitSeconds ?? 60,
     keepAliveMs: options.keepAliveMs ?? 15_000,
     ready: options.ready ?? (async () => void (await store.listExecutions({ limit: 1 }))),
+    startTurn: startTurns(),
   };
 
   const app = express();
@@ -114,8 +117,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   if (apiKeys.length > 0) app.use(apiKeyAuth(apiKeys));
   if (options.rateLimit !== false) app.use(rateLimiter(options.rateLimit ?? {}));
   const bodyLimit = parseByteSize(options.bodyLimit ?? '1mb');
-  app.use(requireJsonBody(bodyLimit));
-  app.use(express.json({ limit: bodyLimit, type: JSON_TYPES, strict: true }));
+  app.use(jsonBody(bodyLimit));
 
   // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`.
   const table: RouteDef[] = [
@@ -154,67 +156,10 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   return {
     app,
     routes: table.map((r) => ({ method: r.method, path: r.path })),
-    listen: (port = 8088, host = '127.0.0.1') => listen(app, ctx, apiKeys, port, host),
+    listen: (port = 8088, host = '127.0.0.1') =>
+      listen(app, ctx, apiKeys, port, host, options.pruneIntervalMs ?? 600_000),
   };
 }
-
-/** `1mb`, `512kb`, `1048576` -> bytes (binary multiples, as express's body parser reads them). */
-export function parseByteSize(value: number | string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(String(value));
-  if (!m)
-    throw new Orchestr8Error(
-      ErrorCode.VALIDATION,
-      `invalid body limit "${value}": use bytes or e.g. "512kb", "1mb"`,
-    );
-  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
-  return Math.floor(Number(m[1]) * unit);
-}
-
-/**
- * 415 for a body that is not UTF-8 JSON, and 413 for one declared over the limit, before
- * anything reads it (a body that is read only to be refused is a slow client's weapon).
- */
-const requireJsonBody =
-  (limit: number): RequestHandler =>
-  (req, _res, next) => {
-    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
-    const length = req.headers['content-length'];
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    if (!hasBody) return next();
-    if (length !== undefined && Number(length) > limit) {
-      return next(
-        new HttpProblem(
-          413,
-          ProblemCode.PAYLOAD_TOO_LARGE,
-          `the request body is larger than the limit of ${limit} bytes`,
-        ),
-      );
-    }
-    if (!req.is(JSON_TYPES)) {
-      return next(
-        new HttpProblem(
-          415,
-          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
-          `request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`,
-        ),
-      );
-    }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i
-      .exec(req.headers['content-type'] ?? '')?.[1]
-      ?.toLowerCase();
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      return next(
-        new HttpProblem(
-          415,
-          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
-          `request bodies must be UTF-8, not ${charset}`,
-        ),
-      );
-    }
-    next();
-  };
 
 function listen(
   app: Express,
@@ -222,6 +167,7 @@ function listen(
   apiKeys: readonly string[],
   port: number,
   host: string,
+  pruneIntervalMs: number,
 ): Promise<Listener> {
   if (!isLoopbackHost(host) && apiKeys.length === 0) {
     return Promise.reject(
@@ -254,12 +200,24 @@ function listen(
       const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const url = `http://${urlHost}:${addr.port}`;
       ctx.logger.info(`listening on ${url}`);
+      // Expired keys are already ignored; this only keeps the table from growing. Executions are kept.
+      const prune =
+        pruneIntervalMs > 0
+          ? setInterval(() => {
+              ctx.store
+                .prune({ finishedBefore: 0, now: Date.now() })
+                .catch((e) => ctx.logger.error('pruning expired idempotency keys failed', e));
+            }, pruneIntervalMs).unref()
+          : undefined;
       resolve({
         url,
         host: addr.address,
         port: addr.port,
         server,
-        close: (o) => closeServer(server, ctx, o?.graceMs ?? 5000),
+        close: (o) => {
+          if (prune) clearInterval(prune);
+          return closeServer(server, ctx, o?.graceMs ?? 5000);
+        },
       });
     });
   });

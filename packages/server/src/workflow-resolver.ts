@@ -4,7 +4,7 @@
  * Compiling is the expensive part of a request, so results (diagnostics included) are
  * cached by document; a compiled workflow is immutable and shared between executions.
  */
-import type { AgentRegistry, Store } from '@orchestr8/core';
+import type { AgentRegistry, DefinitionRecord, Store } from '@orchestr8/core';
 import {
   type CompiledWorkflow,
   type Diagnostic,
@@ -20,9 +20,16 @@ export interface Resolved {
 }
 
 const CACHE_SIZE = 256;
+/**
+ * How long "the newest version of X" is taken from memory. This server forgets it at once
+ * when it registers a version of X (PUT, or an inline run); another process sharing the
+ * store is seen within this time.
+ */
+const LATEST_TTL_MS = 1000;
 
 export class WorkflowResolver {
   private readonly cache = new Map<string, LoadResult>();
+  private readonly definitions = new Map<string, { def: DefinitionRecord; at: number }>();
 
   constructor(
     private readonly store: Store,
@@ -43,7 +50,7 @@ export class WorkflowResolver {
 
   /** A registered workflow: the given version, or the newest. 404 when there is none. */
   async registered(id: string, version: string | undefined): Promise<Resolved> {
-    const def = await this.store.getDefinition(id, version);
+    const def = await this.definition(id, version);
     if (!def) {
       throw new HttpProblem(
         404,
@@ -57,6 +64,25 @@ export class WorkflowResolver {
       validateWorkflowObject(def.document, { knownAgents: this.knownAgents() }),
     );
     return unwrap(loaded, `the registered workflow "${id}" version "${def.version}" no longer validates`);
+  }
+
+  /** Forgets which version of `id` is the newest (a version was just registered). */
+  invalidate(id: string): void {
+    this.definitions.delete(`latest:${id}`);
+  }
+
+  /** A stored (id, version) never changes, so it is cached for good; "the newest" for a second. */
+  private async definition(id: string, version: string | undefined): Promise<DefinitionRecord | undefined> {
+    const key = version === undefined ? `latest:${id}` : `v:${id}\u0000${version}`;
+    const hit = this.definitions.get(key);
+    if (hit && (version !== undefined || Date.now() - hit.at < LATEST_TTL_MS)) return hit.def;
+    const def = await this.store.getDefinition(id, version);
+    if (def) {
+      this.definitions.delete(key);
+      this.definitions.set(key, { def, at: Date.now() });
+      if (this.definitions.size > CACHE_SIZE) this.definitions.delete(this.definitions.keys().next().value!);
+    }
+    return def;
   }
 
   private knownAgents(): string[] {

@@ -208,6 +208,36 @@ describe('GET /executions/:id/events', () => {
   });
 });
 
+describe('a journal trimmed by its size cap', () => {
+  it('is replayed from what is left, and the stream still ends', async () => {
+    const small = await startServer({
+      engine: { journal: { maxExecutionBytes: 4096, maxFieldBytes: 1024 } },
+    });
+    try {
+      const steps = Array.from({ length: 30 }, (_, i) => ({
+        id: `s${i}`,
+        agent: '@orchestr8/echo',
+        ...(i > 0 ? { dependencies: [`s${i - 1}`] } : {}),
+        input: { blob: 'x'.repeat(300) },
+      }));
+      const doc = { version: '1.0.0', metadata: { id: 'trimmed' }, steps };
+      const done = (await (
+        await post(`${small.url}/workflows/execute?wait=10`, { workflow: doc })
+      ).json()) as Record<string, any>;
+      expect(done.status).toBe('completed');
+      const s = await openStream(`${small.url}/executions/${done.executionId}/events`, {
+        'last-event-id': '3',
+      });
+      const frames = await readUntil(s, () => false);
+      expect(s.ended).toBe(true);
+      expect(Number(frames[0]!.id)).toBeGreaterThan(4);
+      expect(frames.at(-1)!.event).toBe('execution.completed');
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
 describe('GET /events', () => {
   it('streams the events of every execution and resumes from the buffer with Last-Event-ID', async () => {
     const s = await openStream(`${t.url}/events`);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinAgents, createAgentRegistry, defineAgent } from '@orchestr8/agent-base';
-import { createEngine, type Engine, type Store } from '@orchestr8/core';
+import { createEngine, type Engine, type EngineOptions, type Store } from '@orchestr8/core';
 import { openSqliteStore } from '@orchestr8/store-sqlite';
 import { createServer, type Listener, type Orchestr8Server, type ServerOptions } from '../src/index.js';
 
@@ -67,14 +67,18 @@ export interface TestServer {
 }
 
 export async function startServer(
-  options: Partial<Omit<ServerOptions, 'engine' | 'registry'>> & { dir?: string; host?: string } = {},
+  options: Partial<Omit<ServerOptions, 'engine' | 'registry'>> & {
+    dir?: string;
+    host?: string;
+    engine?: Partial<EngineOptions>;
+  } = {},
 ): Promise<TestServer> {
-  const { dir: givenDir, host, ...serverOptions } = options;
+  const { dir: givenDir, host, engine: engineOptions, ...serverOptions } = options;
   const dir = givenDir ?? mkdtempSync(join(tmpdir(), 'o8-server-test-'));
   const dbPath = join(dir, 'orchestr8.db');
   const store = await openSqliteStore({ path: dbPath });
   const reg = registry();
-  const engine = createEngine({ registry: reg, store });
+  const engine = createEngine({ registry: reg, store, ...engineOptions });
   await engine.resumeAll();
   const server = createServer({ engine, registry: reg, keepAliveMs: 100, ...serverOptions });
   const listener = await server.listen(0, host ?? '127.0.0.1');

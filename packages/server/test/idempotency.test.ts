@@ -109,7 +109,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('forgets a key after its TTL', async () => {
-    const short = await startServer({ idempotencyTtlMs: 1 });
+    const short = await startServer({ idempotencyTtlMs: 1, pruneIntervalMs: 10 });
     try {
       const send = () =>
         post(
@@ -122,6 +122,13 @@ describe('Idempotency-Key', () => {
       const second = await send();
       expect(second.headers.get('idempotent-replayed')).toBeNull();
       expect(((await second.json()) as Record<string, any>).executionId).not.toBe(a.executionId);
+      // And the expired record is deleted from the store in the background.
+      let left = await short.store.findIdempotency('short-lived', 0);
+      for (let i = 0; i < 500 && left; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        left = await short.store.findIdempotency('short-lived', 0);
+      }
+      expect(left).toBeUndefined();
     } finally {
       await short.stop();
     }

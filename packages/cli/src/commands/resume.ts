@@ -117,10 +117,13 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
 
     const engine = createEngine({ registry, store: store! });
     const live = !opts.json && !opts.quiet;
+    // Before the live view: on a terminal it redraws the lines below where it started.
+    if (!opts.json) for (const p of plans) process.stderr.write(`${header(p, spec)}\n`);
     const single = plans.length === 1 ? plans[0] : undefined;
     const view =
       live && single?.workflow ? new ProgressView(single.workflow, process.stderr, opts.verbose) : undefined;
     if (view && process.stderr.isTTY) await replayJournal(store!, single!, view);
+    view?.start();
     const sub = view
       ? engine.events.subscribe(view.onEvent, { capacity: 10_000 })
       : live
@@ -140,13 +143,25 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     };
     process.on('SIGINT', onSigint);
     let results: ExecutionResult[];
+    const resumedPlans: Plan[] = [];
+    let unresumable = 0;
     try {
       for (const p of plans) {
-        if (!opts.json) process.stderr.write(`${header(p, spec)}\n`);
-        const handle = await engine.resume(p.record.id, {
-          ...(concurrency !== undefined ? { maxConcurrentSteps: concurrency } : {}),
-        });
+        let handle: ExecutionHandle;
+        try {
+          handle = await engine.resume(p.record.id, {
+            ...(concurrency !== undefined ? { maxConcurrentSteps: concurrency } : {}),
+          });
+        } catch (e) {
+          // One execution that cannot be resumed (its definition is missing or no longer
+          // valid) must not stop the others, which may already be running.
+          if (plans.length === 1) throw e;
+          unresumable++;
+          reportError(e);
+          continue;
+        }
         handles.push(handle);
+        resumedPlans.push(p);
         if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
       }
       results = await Promise.all(handles.map((h) => h.result));
@@ -162,10 +177,10 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     if (opts.json) printJson(id !== undefined ? results[0] : results);
     else {
       for (const [i, r] of results.entries()) {
-        printResult(r, plans[i]?.workflow, process.stdout, { quiet: Boolean(opts.quiet) });
+        printResult(r, resumedPlans[i]?.workflow, process.stdout, { quiet: Boolean(opts.quiet) });
       }
     }
-    if (results.every((r) => r.status === 'completed')) return ExitCode.ok;
+    if (unresumable === 0 && results.every((r) => r.status === 'completed')) return ExitCode.ok;
     if (interrupts > 0 && results.some((r) => r.status === 'cancelled')) return ExitCode.interrupted;
     return ExitCode.failed;
   } catch (e) {

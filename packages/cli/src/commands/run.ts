@@ -105,8 +105,10 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       handleId = handle.id;
       if (!opts.json)
         process.stderr.write(`execution ${handle.id} · ${workflow.id}@${workflow.version} · store ${spec}\n`);
+      view?.start();
       if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
       result = await handle.result;
+      await engine.events.flush();
     } finally {
       process.off('SIGINT', onSigint);
       view?.stop();

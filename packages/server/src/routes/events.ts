@@ -87,7 +87,8 @@ async function executionEvents(ctx: ServerContext, req: Request, res: Response):
       const limit = Number.isFinite(before) ? Math.min(PAGE, before - last - 1) : PAGE;
       const page = await store.readJournal(id, { afterSeq: last, limit });
       for (const e of page) {
-        if (e.seq >= before) break;
+        // Past the gap (entries before it were trimmed from the journal): nothing more to fill.
+        if (e.seq >= before) return found;
         found = true;
         await emit(e);
       }

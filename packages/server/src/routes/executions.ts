@@ -154,7 +154,10 @@ async function execute(ctx: ServerContext, req: Request, res: Response): Promise
     opts.maxConcurrentSteps = body.options.maxConcurrentSteps;
   let handle: ExecutionHandle;
   try {
+    await ctx.startTurn();
     handle = await ctx.engine.start(resolved.workflow, opts);
+    // An inline document may have registered a new version of its workflow.
+    if (body.workflow !== undefined) ctx.resolver.invalidate(resolved.workflow.id);
   } catch (e) {
     if (key !== undefined && hasCode(e, ErrorCode.CONFLICT)) {
       throw new HttpProblem(

@@ -126,6 +126,7 @@ async function put(ctx: ServerContext, req: Request, res: Response): Promise<voi
       throw e;
     }
   }
+  ctx.resolver.invalidate(id);
   const latest = (await ctx.store.getDefinition(id))!;
   res.setHeader('ETag', strongTag(latest));
   res.setHeader(

@@ -1,8 +1,7 @@
 /**
  * Engine behaviour the durability commands rely on, tested in-process (memory store, fake
- * clock where time matters). The `it.fails` cases are gaps reported to the engine's owner:
- * each turns red when the engine is fixed; flip it to `it(` then, and move the file's cases
- * to packages/core/test (they only need @orchestr8/core).
+ * clock where time matters): cancel requests recorded by another process, and retry budgets
+ * across a restart. They only need @orchestr8/core, so they could move to packages/core/test.
  */
 import { createFakeClock } from '@orchestr8/common';
 import { type Agent, type AgentRegistry, createEngine, createMemoryStore } from '@orchestr8/core';
@@ -34,8 +33,8 @@ const twoSteps = compile({
   ],
 });
 
-describe('engine support for durable cancel requests (reported gaps)', () => {
-  it.fails('stops a live run within about a second of a request recorded in its store by another process', async () => {
+describe('engine support for durable cancel requests', () => {
+  it('stops a live run within about a second of a request recorded in its store by another process', async () => {
     const store = createMemoryStore();
     const engine = createEngine({ registry: registry(waitForAbort), store });
     const handle = await engine.start(twoSteps);
@@ -51,7 +50,7 @@ describe('engine support for durable cancel requests (reported gaps)', () => {
     expect(await store.pendingCancels([handle.id])).toEqual([]);
   });
 
-  it.fails('cancels on resume, without starting a step, an execution whose cancel request is pending', async () => {
+  it('cancels on resume, without starting a step, an execution whose cancel request is pending', async () => {
     const store = createMemoryStore();
     const first = createEngine({ registry: registry(waitForAbort), store });
     const handle = await first.start(twoSteps);
@@ -68,8 +67,8 @@ describe('engine support for durable cancel requests (reported gaps)', () => {
   });
 });
 
-describe('engine: retry budgets across a restart (reported gap)', () => {
-  it.fails('resumes a step recorded `retrying` after attempt 1 at attempt 2, not attempt 1 again', async () => {
+describe('engine: retry budgets across a restart', () => {
+  it('resumes a step recorded `retrying` after attempt 1 at attempt 2, not attempt 1 again', async () => {
     const store = createMemoryStore();
     const workflow = compile({
       steps: [
