@@ -1,9 +1,10 @@
 import { builtinAgents, createAgentRegistry, type MutableAgentRegistry } from '@orchestr8/agent-base';
+import { standardAgents } from '@orchestr8/agents';
 import { loadAgentModule } from './load-agents.js';
 
 /** The built-in agents plus those of every `--agents` module (later modules may not shadow earlier ids). */
 export async function buildRegistry(modules: readonly string[]): Promise<MutableAgentRegistry> {
-  const registry = createAgentRegistry(builtinAgents);
+  const registry = createAgentRegistry([...builtinAgents, ...standardAgents]);
   for (const m of modules) {
     for (const agent of await loadAgentModule(m)) registry.register(agent, { replace: true });
   }

@@ -21,19 +21,23 @@ export interface AgentContext {
   /** The step's `agent.config` from the document. */
   readonly config: Readonly<Record<string, unknown>>;
   readonly logger: AgentLogger;
-  /** Lets an agent report the target it talks to (e.g. a URL host) so circuits are keyed by it. */
+  /** Inside a forEach step: the current item and its index. */
   readonly item?: unknown;
   readonly index?: number;
+  /**
+   * Runs another workflow document as a child execution, linked to this step in the store
+   * and the journal, and resolves with its result. Re-running the step (a retry, or after
+   * a crash) finds the same child execution instead of starting a second one.
+   */
+  runWorkflow(document: unknown, options?: { inputs?: unknown }): Promise<ChildExecutionResult>;
 }
 
-/** Any validator with this shape works: zod schemas, ajv-compiled functions wrapped, etc. */
-export interface AgentSchema {
-  /** Returns the parsed value, or throws / returns issues. */
-  safeParse?(
-    value: unknown,
-  ):
-    | { success: true; data: unknown }
-    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+/** What `ctx.runWorkflow` resolves with (the engine's ExecutionResult). */
+export interface ChildExecutionResult {
+  executionId: string;
+  status: string;
+  outputs?: unknown;
+  error?: { code: string; message: string };
 }
 
 export interface Agent<I = any, O = any> {

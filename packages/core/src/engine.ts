@@ -10,7 +10,7 @@ import {
 } from '@orchestr8/common';
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
 import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
-import type { AgentLogger, AgentRegistry } from './agent.js';
+import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import { CircuitLog } from './circuit-log.js';
 import { EventBus } from './events.js';
 import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
@@ -40,6 +40,8 @@ export interface EngineOptions {
   breakers?: CircuitBreakerRegistry;
   /** How often to look for cancel requests from other processes, in ms (default 1000; 0 = never). */
   cancelPollMs?: number;
+  /** Proxies for remote agent services: called for steps whose agent has a `url`. */
+  remoteAgent?: (url: string, agentId: string) => Agent | undefined;
 }
 
 export interface StartOptions {
@@ -117,6 +119,25 @@ export function createEngine(options: EngineOptions): Engine {
     tracer: options.tracer ?? trace.getTracer('orchestr8'),
     logger: options.logger ?? silentLogger,
     circuitLog: new CircuitLog(),
+    remoteAgent: options.remoteAgent,
+    runChild: async (req) => {
+      const loaded = validateWorkflowObject(req.document, { knownAgents: options.registry.list().map((a) => a.id) });
+      if (!loaded.ok || !loaded.workflow) {
+        const first = loaded.diagnostics[0];
+        throw new ValidationError(
+          `sub-workflow is invalid: ${first ? `${first.pointer} ${first.message}` : 'unknown problem'}`,
+          { details: loaded.diagnostics },
+        );
+      }
+      const handle = await engine.start(loaded.workflow, {
+        inputs: req.inputs ?? {},
+        parentExecutionId: req.parentExecutionId,
+        parentStepId: req.parentStepId,
+        idempotencyKey: req.idempotencyKey,
+        signal: req.signal,
+      });
+      return { id: handle.id, result: handle.result };
+    },
   };
   const runs = new Map<string, ExecutionRun>();
   const cancelPollMs = options.cancelPollMs ?? 1000;

@@ -17,6 +17,7 @@ export const EventType = {
   stepSkipped: 'step.skipped',
   stepCancelled: 'step.cancelled',
   stepFallback: 'step.fallback',
+  stepChild: 'step.child',
   timeoutExceeded: 'timeout.exceeded',
   circuitOpened: 'circuit.opened',
   circuitHalfOpen: 'circuit.half_open',

@@ -12,7 +12,7 @@
  * const engine = createEngine({ registry: createAgentRegistry(builtinAgents) });
  * const result = await engine.execute(workflow!, { inputs: { name: 'Ada' } });
  */
-export type { Agent, AgentContext, AgentLogger, AgentRegistry } from './agent.js';
+export type { Agent, AgentContext, AgentLogger, AgentRegistry, ChildExecutionResult } from './agent.js';
 export { checkAgainstSchema } from './agent-schema.js';
 export {
   createEngine,

@@ -1,7 +1,8 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '@orchestr8/common';
 import type { Resilience } from '@orchestr8/resilience';
-import type { AgentLogger, AgentRegistry } from './agent.js';
+import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
+import type { ExecutionResult } from './execution-run.js';
 import type { CircuitLog } from './circuit-log.js';
 import type { EventBus } from './events.js';
 import type { JournalLimits } from './journal.js';
@@ -21,6 +22,19 @@ export interface EngineRuntime {
   readonly tracer: Tracer;
   readonly logger: AgentLogger;
   readonly circuitLog: CircuitLog;
+  /** Resolves `agent.url` steps to a proxy for the remote agent service. */
+  readonly remoteAgent: ((url: string, agentId: string) => Agent | undefined) | undefined;
+  /** Starts a child execution for `ctx.runWorkflow` (set by the engine). */
+  runChild: (request: ChildRequest) => Promise<{ id: string; result: Promise<ExecutionResult> }>;
+}
+
+export interface ChildRequest {
+  document: unknown;
+  inputs: unknown;
+  parentExecutionId: string;
+  parentStepId: string;
+  idempotencyKey: string;
+  signal: AbortSignal;
 }
 
 export const silentLogger: AgentLogger = {

@@ -1,7 +1,7 @@
 import { ErrorCode, ensureError, Orchestr8Error, serializeError, ValidationError } from '@orchestr8/common';
 import type { AttemptContext, ResilienceHooks, ResilienceOptions } from '@orchestr8/resilience';
 import { type CompiledStep, lookupPath, renderValue, type TemplateScope } from '@orchestr8/schema';
-import type { Agent, AgentContext, AgentLogger } from './agent.js';
+import type { Agent, AgentContext, AgentLogger, ChildExecutionResult } from './agent.js';
 import { checkAgainstSchema } from './agent-schema.js';
 import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
@@ -40,7 +40,7 @@ export async function runStep(run: ExecutionRun, sr: StepRun): Promise<StepRun> 
     sr.startMono = clock.monotonic();
     if (sr.resumeFrom > 0) rec.attempts = sr.resumeFrom + 1;
     else if (rec.attempts === 0) rec.attempts = 1;
-    const agent = run.rt.registry.get(c.agentId, c.agentVersion);
+    const agent = resolveAgent(run, c);
     run.log(EventType.stepStarted, c.id, rec.attempts, {
       agent: c.agentId,
       input: redactSecretFields(agent, input),
@@ -144,7 +144,7 @@ async function handleFailure(
     fallbackStepId: fb.compiled.id,
     error: serializeError(error),
   });
-  const fbAgent = run.rt.registry.get(fb.compiled.agentId, fb.compiled.agentVersion);
+  const fbAgent = resolveAgent(run, fb.compiled);
   const fbRec = fb.record;
   fbRec.status = 'running';
   fbRec.startedAt = run.rt.clock.now();
@@ -195,6 +195,11 @@ async function handleFailure(
     run.halt('failed', combined, `step "${c.id}" and its fallback "${fb.compiled.id}" failed`);
     return sr;
   }
+}
+
+function resolveAgent(run: ExecutionRun, c: CompiledStep): Agent | undefined {
+  if (c.agentUrl !== undefined) return run.rt.remoteAgent?.(c.agentUrl, c.agentId);
+  return run.rt.registry.get(c.agentId, c.agentVersion);
 }
 
 const fieldRedactors = new WeakMap<Agent, Redactor>();
@@ -458,6 +463,21 @@ class AgentCallContext implements AgentContext {
   get index(): number | undefined {
     return this.b.item?.index;
   }
+  async runWorkflow(document: unknown, options: { inputs?: unknown } = {}): Promise<ChildExecutionResult> {
+    const { run, c } = this.b;
+    const child = await run.rt.runChild({
+      document,
+      inputs: options.inputs,
+      parentExecutionId: run.record.id,
+      parentStepId: c.id,
+      // Stable across retries and crash re-runs: the same child execution is found again.
+      idempotencyKey: `${this.idempotencyKey}:child`,
+      signal: this.signal,
+    });
+    run.log(EventType.stepChild, c.id, this.attempt, { childExecutionId: child.id });
+    return child.result;
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       executionId: this.executionId,

@@ -49,7 +49,12 @@ interface RefContext {
   what: string;
 }
 
-function agentOf(step: StepDocument): { id: string; version?: string; config?: Record<string, unknown> } {
+function agentOf(step: StepDocument): {
+  id: string;
+  version?: string;
+  config?: Record<string, unknown>;
+  url?: string;
+} {
   return typeof step.agent === 'string' ? { id: step.agent } : step.agent;
 }
 
@@ -104,7 +109,8 @@ export function analyzeWorkflow(
     for (let i = 0; i < n; i++) {
       const step = steps[i]!;
       const agent = agentOf(step);
-      if (known.has(agent.id)) continue;
+      // A remote agent (agent.url) is resolved by its service, not the local registry.
+      if (known.has(agent.id) || agent.url !== undefined) continue;
       const guess = closest(agent.id, known);
       report(
         error(
@@ -414,6 +420,7 @@ export function analyzeWorkflow(
     };
     if (step.name !== undefined) c.name = step.name;
     if (agent.version !== undefined) c.agentVersion = agent.version;
+    if (agent.url !== undefined) c.agentUrl = agent.url;
     if (condition) c.condition = condition;
     if (forEach) c.forEach = forEach;
     if (step.fallbackStepId !== undefined) c.fallbackStepId = step.fallbackStepId;

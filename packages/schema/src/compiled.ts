@@ -50,6 +50,8 @@ export interface CompiledStep {
   agentId: string;
   agentVersion?: string;
   agentConfig: Record<string, unknown>;
+  /** `agent.url`: the step calls a remote agent service instead of the local registry. */
+  agentUrl?: string;
   input: CompiledValue;
   /** As written, without duplicates. */
   dependencies: readonly string[];

@@ -134,6 +134,14 @@ const AgentRef = z.union([
       description: 'Static configuration passed to the agent. Not interpolated: templates here stay text.',
       default: {},
     }),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .meta({
+        description:
+          'Base URL of an agent service (`orchestr8 agent serve`): the step calls POST <url>/agents/<id>/execute instead of an in-process agent. The same agent code runs either way.',
+        examples: ['http://127.0.0.1:8090'],
+      }),
   }),
 ]);
 

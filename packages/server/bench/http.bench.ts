@@ -85,7 +85,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     if (!put.ok) throw new Error(`registering the bench workflow failed: ${put.status} ${await put.text()}`);
     const headers = { 'content-type': 'application/json', prefer: 'wait=5' };
     let seq = 0;
-    const scenarios: { name: string; body: string; key?: boolean }[] = [
+    const scenarios0: { name: string; body: string; key?: boolean }[] = [
       {
         name: 'execute 1-step by workflowId, Prefer: wait',
         body: JSON.stringify({ workflowId: ONE_STEP.metadata.id }),
@@ -97,6 +97,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
         key: true,
       },
     ];
+    const scenarios = process.env.SWAP ? [scenarios0[1]!, scenarios0[0]!, scenarios0[2]!] : scenarios0;
     // Warm-up: JIT, caches, SQLite pages.
     await cannon({
       url: `${server.url}/workflows/execute`,
