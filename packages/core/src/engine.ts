@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Tracer, trace } from '@opentelemetry/api';
+import { type Context, type Tracer, trace } from '@opentelemetry/api';
 import {
   type Clock,
   ErrorCode,
@@ -59,6 +59,8 @@ export interface StartOptions {
   parentStepId?: string;
   /** Overrides the document's `policies.concurrency.maxConcurrentSteps`. */
   maxConcurrentSteps?: number;
+  /** The trace context to continue (e.g. from an incoming W3C traceparent). */
+  traceContext?: Context;
 }
 
 export interface ExecutionHandle {
@@ -117,11 +119,14 @@ export function createEngine(options: EngineOptions): Engine {
     journalLimits: { ...DEFAULT_JOURNAL_LIMITS, ...options.journal },
     env,
     tracer: options.tracer ?? trace.getTracer('orchestr8'),
+    tracingExplicit: options.tracer !== undefined,
     logger: options.logger ?? silentLogger,
     circuitLog: new CircuitLog(),
     remoteAgent: options.remoteAgent,
     runChild: async (req) => {
-      const loaded = validateWorkflowObject(req.document, { knownAgents: options.registry.list().map((a) => a.id) });
+      const loaded = validateWorkflowObject(req.document, {
+        knownAgents: options.registry.list().map((a) => a.id),
+      });
       if (!loaded.ok || !loaded.workflow) {
         const first = loaded.diagnostics[0];
         throw new ValidationError(
@@ -298,6 +303,7 @@ export function createEngine(options: EngineOptions): Engine {
       const { redactor, values } = redactorFor(workflow);
       const run = new ExecutionRun(rt, workflow, record, redactor, values, {
         ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+        ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
       });
       return launch(run, false, opts.signal);
     },

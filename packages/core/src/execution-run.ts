@@ -1,4 +1,4 @@
-import type { Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import {
   CancelledError,
   ErrorCode,
@@ -11,9 +11,11 @@ import {
 import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
 import { type EngineEvent, EventType } from './events.js';
 import { Journal } from './journal.js';
+import { decideStep } from './readiness.js';
 import type { Redactor } from './redaction.js';
 import type { EngineRuntime } from './runtime.js';
 import { runStep } from './step-runner.js';
+import { ATTR, endSpan, globalTracingEnabled, startExecutionSpan } from './tracing.js';
 import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
 
 /** A step's state in a result: its persisted record. */
@@ -53,6 +55,20 @@ export interface StepRun {
   resumeFrom: number;
 }
 
+/** Journal entries that become span events (the rest are visible as spans themselves). */
+const SPAN_EVENTS: ReadonlySet<string> = new Set([
+  EventType.stepRetrying,
+  EventType.timeoutExceeded,
+  EventType.circuitOpened,
+  EventType.circuitHalfOpen,
+  EventType.circuitClosed,
+  EventType.circuitRejected,
+  EventType.stepFallback,
+  EventType.stepSkipped,
+  EventType.stepCancelled,
+  EventType.executionCancelling,
+]);
+
 const TERMINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
 
 interface Stop {
@@ -89,7 +105,10 @@ export class ExecutionRun {
   private globalTimer: TimerHandle | undefined;
   private readonly maxConcurrent: number;
   private startMono = 0;
-  readonly span: Span | undefined;
+  /** The execution's span, when tracing is on (a registered SDK or an explicit tracer). */
+  span: Span | undefined;
+  readonly tracing: boolean;
+  private readonly traceParent: Context | undefined;
 
   constructor(
     readonly rt: EngineRuntime,
@@ -97,8 +116,15 @@ export class ExecutionRun {
     readonly record: ExecutionRecord,
     readonly redactor: Redactor,
     readonly secretValues: readonly string[],
-    options: { maxConcurrentSteps?: number; journalSeq?: number; previous?: readonly StepStateRecord[] },
+    options: {
+      maxConcurrentSteps?: number;
+      journalSeq?: number;
+      previous?: readonly StepStateRecord[];
+      traceContext?: Context;
+    },
   ) {
+    this.tracing = rt.tracingExplicit || globalTracingEnabled();
+    this.traceParent = options.traceContext;
     this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
     this.journal = new Journal(rt.clock, rt.journalLimits, redactor, options.journalSeq ?? 0);
     this.result = new Promise((r) => {
@@ -145,7 +171,6 @@ export class ExecutionRun {
       stepsView[c.id] = rec;
     }
     this.steps = steps;
-    this.span = undefined;
   }
 
   // ---- journal + events -------------------------------------------------------------
@@ -159,6 +184,7 @@ export class ExecutionRun {
     if (trimBefore !== undefined) {
       this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
     }
+    if (this.span !== undefined && SPAN_EVENTS.has(type)) this.spanEvent(type, stepId, attempt, data);
     if (this.rt.bus.hasSubscribers) {
       const event: EngineEvent = {
         seq: entry.seq,
@@ -173,6 +199,27 @@ export class ExecutionRun {
       };
       this.rt.bus.publish(event);
     }
+  }
+
+  private spanEvent(
+    type: string,
+    stepId: string | undefined,
+    attempt: number | undefined,
+    data?: Record<string, unknown>,
+  ): void {
+    const target = (stepId !== undefined ? this.byId.get(stepId)?.span : undefined) ?? this.span!;
+    const attrs: Record<string, string | number> = {};
+    if (stepId !== undefined) attrs[ATTR.stepId] = stepId;
+    if (attempt !== undefined) attrs[ATTR.attempt] = attempt;
+    if (data) {
+      for (const k of ['delayMs', 'timeoutMs', 'key', 'reason', 'fallbackStepId', 'nextAttempt'] as const) {
+        const v = data[k];
+        if (typeof v === 'string' || typeof v === 'number') attrs[`orchestr8.${k}`] = v;
+      }
+      const code = (data.error as { code?: unknown } | undefined)?.code;
+      if (typeof code === 'string') attrs[ATTR.errorCode] = code;
+    }
+    target.addEvent(type, attrs);
   }
 
   /**
@@ -212,6 +259,14 @@ export class ExecutionRun {
       this.record.startedAt ??= rt.clock.now();
       this.record.statusReason = resumed ? 'resumed' : 'started';
       this.saveExecution();
+    }
+    if (this.tracing) {
+      this.span = startExecutionSpan(rt.tracer, this.traceParent, {
+        workflowId: this.workflow.id,
+        workflowVersion: this.workflow.version,
+        executionId: this.record.id,
+        resumed,
+      });
     }
     this.log(resumed ? EventType.executionResumed : EventType.executionStarted, undefined, undefined, {
       workflowId: this.workflow.id,
@@ -260,26 +315,13 @@ export class ExecutionRun {
   /** Decides what a step whose dependencies are all terminal does: run, or skip with the reason. */
   private release(sr: StepRun): void {
     if (this.stop) return;
-    if (sr.compiled.trigger === 'all_done') {
-      this.ready.push(sr);
-      return;
-    }
-    for (const d of sr.compiled.dependencies) {
-      const dep = this.byId.get(d)!;
-      const st = dep.record.status;
-      if (st === 'completed') continue;
-      if (st === 'failed' && dep.compiled.onError === 'continue') continue;
-      const why =
-        st === 'skipped'
-          ? `dependency "${d}" was skipped`
-          : st === 'cancelled'
-            ? `dependency "${d}" was cancelled`
-            : `dependency "${d}" failed`;
-      this.skip(sr, why);
-      return;
-    }
-    this.ready.push(sr);
+    const r = decideStep(sr.compiled, this.statusOf, this.onErrorOf);
+    if (r.kind === 'run') this.ready.push(sr);
+    else if (r.kind === 'skip') this.skip(sr, r.reason);
   }
+
+  private readonly statusOf = (id: string): StepStatus => this.byId.get(id)!.record.status;
+  private readonly onErrorOf = (id: string) => this.byId.get(id)!.compiled.onError;
 
   skip(sr: StepRun, reason: string): void {
     const rec = sr.record;
@@ -414,6 +456,10 @@ export class ExecutionRun {
     rec.finishedAt = this.rt.clock.now();
     this.log(EventType.stepCancelled, sr.compiled.id, rec.attempts || undefined, { reason });
     this.saveStep(sr);
+    if (sr.span !== undefined) {
+      endSpan(sr.span, 'cancelled');
+      sr.span = undefined;
+    }
   }
 
   /** After the grace period: steps still running are recorded cancelled and abandoned. */
@@ -474,6 +520,10 @@ export class ExecutionRun {
   private detach(): void {
     if (this.detached || !this.suspended) return;
     this.detached = true;
+    if (this.span !== undefined) {
+      for (const sr of this.steps) if (sr.span !== undefined) endSpan(sr.span, 'suspended');
+      endSpan(this.span, 'suspended');
+    }
     // Abandoned attempts and backoff sleeps stop; their outcomes are ignored.
     this.controller.abort(new CancelledError('engine shut down; the execution resumes on the next start'));
     this.suspended.timer?.cancel();
@@ -540,6 +590,11 @@ export class ExecutionRun {
     if (this.journal.dropped > 0) data.journalDropped = this.journal.dropped;
     this.log(type, undefined, undefined, data);
     this.saveExecution();
+    if (this.span !== undefined) {
+      for (const sr of this.steps)
+        if (sr.span !== undefined) endSpan(sr.span, sr.record.status, sr.record.error);
+      endSpan(this.span, status, rec.error);
+    }
     try {
       await rt.batcher.barrier();
     } catch {

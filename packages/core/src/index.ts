@@ -32,6 +32,7 @@ export {
 export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
 export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
 export { createMemoryStore, latestDefinition } from './memory-store.js';
+export { decideStep, type Readiness } from './readiness.js';
 export { createRedactor, REDACTED } from './redaction.js';
 export type {
   CancelRequest,

@@ -2,9 +2,9 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '@orchestr8/common';
 import type { Resilience } from '@orchestr8/resilience';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
-import type { ExecutionResult } from './execution-run.js';
 import type { CircuitLog } from './circuit-log.js';
 import type { EventBus } from './events.js';
+import type { ExecutionResult } from './execution-run.js';
 import type { JournalLimits } from './journal.js';
 import type { Store } from './store.js';
 import type { WriteBatcher } from './write-batcher.js';
@@ -20,6 +20,8 @@ export interface EngineRuntime {
   readonly journalLimits: JournalLimits;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly tracer: Tracer;
+  /** An explicit tracer was given: trace even when no global SDK is registered. */
+  readonly tracingExplicit: boolean;
   readonly logger: AgentLogger;
   readonly circuitLog: CircuitLog;
   /** Resolves `agent.url` steps to a proxy for the remote agent service. */

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import { ErrorCode, ensureError, Orchestr8Error, serializeError, ValidationError } from '@orchestr8/common';
 import type { AttemptContext, ResilienceHooks, ResilienceOptions } from '@orchestr8/resilience';
 import { type CompiledStep, lookupPath, renderValue, type TemplateScope } from '@orchestr8/schema';
@@ -6,6 +7,7 @@ import { checkAgainstSchema } from './agent-schema.js';
 import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
 import { createRedactor, type Redactor } from './redaction.js';
+import { ATTR, endSpan, startChildSpan, withSpan } from './tracing.js';
 
 /**
  * Runs one step to a terminal state and records it (status, output or error, journal).
@@ -41,6 +43,13 @@ export async function runStep(run: ExecutionRun, sr: StepRun): Promise<StepRun> 
     if (sr.resumeFrom > 0) rec.attempts = sr.resumeFrom + 1;
     else if (rec.attempts === 0) rec.attempts = 1;
     const agent = resolveAgent(run, c);
+    if (run.span !== undefined) {
+      sr.span = startChildSpan(run.rt.tracer, run.span, `step ${c.id}`, {
+        [ATTR.stepId]: c.id,
+        [ATTR.agentId]: c.agentId,
+        [ATTR.executionId]: run.record.id,
+      });
+    }
     run.log(EventType.stepStarted, c.id, rec.attempts, {
       agent: c.agentId,
       input: redactSecretFields(agent, input),
@@ -111,7 +120,14 @@ function complete(run: ExecutionRun, sr: StepRun, output: unknown, aliasFor?: st
     aliasFor === undefined ? { output, durationMs } : { output, durationMs, aliasFor },
   );
   run.saveStep(sr);
+  finishStepSpan(sr);
   return sr;
+}
+
+function finishStepSpan(sr: StepRun): void {
+  if (sr.span === undefined) return;
+  endSpan(sr.span, sr.record.status, sr.record.status === 'failed' ? sr.record.error : undefined);
+  sr.span = undefined;
 }
 
 function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error, input: unknown): StepRun {
@@ -123,6 +139,7 @@ function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error, input: unkn
   rec.finishedAt = run.rt.clock.now();
   run.log(EventType.stepFailed, c.id, rec.attempts || undefined, { error: rec.error, onError: c.onError });
   run.saveStep(sr);
+  finishStepSpan(sr);
   if (c.onError === 'fail') {
     run.halt('failed', error, `step "${c.id}" failed: ${error.message}`);
   }
@@ -489,9 +506,31 @@ class AgentCallContext implements AgentContext {
 }
 
 async function callAgent(b: CallBase, actx: AttemptContext): Promise<unknown> {
+  if (b.sr.span !== undefined) return callAgentTraced(b, actx, b.sr.span);
   const output = await b.agent.execute(b.input, new AgentCallContext(b, actx));
   if (b.agent.outputSchema !== undefined) {
     checkAgainstSchema(b.agent.outputSchema, output, `output of agent "${b.agent.id}"`);
   }
   return output;
+}
+
+/** One span per attempt, active while the agent runs so its outgoing calls carry the trace. */
+async function callAgentTraced(b: CallBase, actx: AttemptContext, stepSpan: Span): Promise<unknown> {
+  const span = startChildSpan(b.run.rt.tracer, stepSpan, `attempt ${b.c.id} #${actx.attempt}`, {
+    [ATTR.stepId]: b.c.id,
+    [ATTR.agentId]: b.agent.id,
+    [ATTR.attempt]: actx.attempt,
+  });
+  try {
+    const output = await withSpan(span, () => b.agent.execute(b.input, new AgentCallContext(b, actx)));
+    if (b.agent.outputSchema !== undefined) {
+      checkAgainstSchema(b.agent.outputSchema, output, `output of agent "${b.agent.id}"`);
+    }
+    endSpan(span, 'completed');
+    return output;
+  } catch (e) {
+    const err = ensureError(e);
+    endSpan(span, err.code === ErrorCode.CANCELLED ? 'cancelled' : 'failed', serializeError(err));
+    throw e;
+  }
 }

@@ -23,7 +23,11 @@ describe('sub-workflows', () => {
     const out = r.steps.p!.output as { status: string; outputs: unknown; childId: string };
     expect(out).toMatchObject({ status: 'completed', outputs: { doubled: 42 } });
     const childRecord = await engine.store.getExecution(out.childId);
-    expect(childRecord).toMatchObject({ parentExecutionId: r.executionId, parentStepId: 'p', workflowId: 'child' });
+    expect(childRecord).toMatchObject({
+      parentExecutionId: r.executionId,
+      parentStepId: 'p',
+      workflowId: 'child',
+    });
     const journal = await engine.store.readJournal(r.executionId);
     expect(journal.find((e) => e.type === 'step.child')?.data).toEqual({ childExecutionId: out.childId });
   });
@@ -34,11 +38,14 @@ describe('sub-workflows', () => {
     const parentAgent = agent('@t/parent', async (_input, ctx) => {
       const r = await ctx.runWorkflow(child, { inputs: { n: 1 } });
       ids.push(r.executionId);
-      if (ctx.attempt === 1) throw Object.assign(new Error('flaky after child'), { code: 'RETRYABLE', retryable: true });
+      if (ctx.attempt === 1)
+        throw Object.assign(new Error('flaky after child'), { code: 'RETRYABLE', retryable: true });
       return r.outputs;
     });
     const wf = compile({
-      steps: [{ id: 'p', agent: '@t/parent', input: {}, policies: { retry: { maxAttempts: 2, baseDelayMs: 0 } } }],
+      steps: [
+        { id: 'p', agent: '@t/parent', input: {}, policies: { retry: { maxAttempts: 2, baseDelayMs: 0 } } },
+      ],
     });
     const { engine, clock } = testEngine([double, parentAgent]);
     const handle = await engine.start(wf);
