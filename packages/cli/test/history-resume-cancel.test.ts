@@ -201,7 +201,9 @@ describe('orchestr8 cancel through the binary', () => {
   // The engine polls pendingCancels for its live runs (about once a second).
   it('stops an execution running in another process; --wait returns once it has stopped', async () => {
     const e = setup();
-    const slow = writeWorkflow(e.dir, 'slow', chain(['p', 'q', 'r'], 700), 1);
+    // Long enough that the run cannot finish before the request lands, even on a loaded
+    // machine; with cancellation working it stops within about a second of the request.
+    const slow = writeWorkflow(e.dir, 'slow', chain(['p', 'q', 'r'], 5000), 1);
     const run = startCli(['run', slow, '--agents', AGENTS, ...e.store, '--quiet'], {
       cwd: e.dir,
       env: { ORCHESTR8_TEST_SIDE_FILE: e.side },
@@ -212,7 +214,7 @@ describe('orchestr8 cancel through the binary', () => {
     });
     while (!/^execution \S+ · /m.test(stderr)) await sleep(10);
     const id = executionIdFrom(stderr);
-    const cancel = await e.cli(['cancel', id, '--wait', '--timeout', '10s', '--reason', 'from elsewhere']);
+    const cancel = await e.cli(['cancel', id, '--wait', '--timeout', '20s', '--reason', 'from elsewhere']);
     const ran = await run.done;
     expect(cancel.stdout).toContain(`execution ${id} cancelled`);
     expect(cancel.code).toBe(0);

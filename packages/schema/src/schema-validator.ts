@@ -28,6 +28,7 @@ let workflowValidator: ValidateFunction | undefined;
 function getWorkflowValidator(): ValidateFunction {
   if (!workflowValidator) {
     const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
+    addFormats(ajv, ['uri']);
     workflowValidator = ajv.compile(getWorkflowJsonSchema());
   }
   return workflowValidator;

@@ -410,6 +410,9 @@ const paths: Json = {
   },
   '/executions/{id}/cancel': {
     post: op('Cancel a running execution', 'cancelExecution', {
+      description:
+        'Cancels gracefully: running steps get the grace period. An execution run by another process on the same ' +
+        'store (or left running and not resumed yet) gets a durable cancel request, acted on by whichever engine runs it.',
       parameters: [param('ExecutionId')],
       requestBody: {
         required: false,
@@ -423,9 +426,7 @@ const paths: Json = {
         '202': json('Cancelling: running steps get the grace period', ref('Execution')),
         '400': problem('Malformed body'),
         '404': problem('No such execution'),
-        '409': problem(
-          'Already finished (EXECUTION_FINISHED), or not running in this server process (CONFLICT)',
-        ),
+        '409': problem('Already finished (EXECUTION_FINISHED)'),
         '413': { $ref: '#/components/responses/PayloadTooLarge' },
         '415': { $ref: '#/components/responses/UnsupportedMediaType' },
       },

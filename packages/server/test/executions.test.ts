@@ -1,3 +1,5 @@
+import { createEngine } from '@orchestr8/core';
+import { openSqliteStore } from '@orchestr8/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gate,
@@ -5,6 +7,7 @@ import {
   oneStep,
   post,
   problemOf,
+  registry,
   startServer,
   type TestServer,
   waitTerminal,
@@ -158,6 +161,36 @@ describe('POST /executions/:id/cancel', () => {
     const done = await waitTerminal(t.url, started.executionId);
     expect(done.status).toBe('cancelled');
     expect(done.statusReason).toBe('test says stop');
+  });
+
+  it('records a cancel request for an execution another process runs, and that process stops it', async () => {
+    // A second engine on its own connection to the same file stands in for another process.
+    const otherStore = await openSqliteStore({ path: t.dbPath });
+    const other = createEngine({ registry: registry(), store: otherStore, cancelPollMs: 20 });
+    try {
+      gate('other-process');
+      const { validateWorkflowObject } = await import('@orchestr8/schema');
+      const handle = await other.start(validateWorkflowObject(gated('other-process', 'elsewhere')).workflow!);
+      for (
+        let i = 0;
+        i < 500 && !(await otherStore.getExecution(handle.id))?.status.startsWith('running');
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(t.engine.isRunning(handle.id)).toBe(false);
+      const res = await post(`${t.url}/executions/${handle.id}/cancel`, { reason: 'stopped from the API' });
+      expect(res.status).toBe(202);
+      const result = await handle.result;
+      expect(result.status).toBe('cancelled');
+      expect(result.statusReason).toBe('stopped from the API');
+      expect((await problemOf(await post(`${t.url}/executions/${handle.id}/cancel`, {}))).code).toBe(
+        'EXECUTION_FINISHED',
+      );
+    } finally {
+      await other.shutdown({ graceMs: 50 });
+      await otherStore.close();
+    }
   });
 
   it('answers 409 EXECUTION_FINISHED for a finished execution', async () => {

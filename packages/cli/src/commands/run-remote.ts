@@ -28,6 +28,9 @@ export interface RunRemoteOptions {
   apiKey?: string;
   /** Sent as Idempotency-Key: re-running with the same key follows the same execution. */
   idempotencyKey?: string;
+  /** Local-only options of `run`: with --server the server's agents and store are used (a warning says so). */
+  agents?: string[];
+  store?: string;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -58,6 +61,14 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     baseUrl = u.href.replace(/\/+$/, '');
   } catch {
     return failUsage(`--server must be an http(s) URL, got "${opts.server}"`);
+  }
+  const ignored = [opts.agents?.length ? '--agents' : '', opts.store !== undefined ? '--store' : ''].filter(
+    Boolean,
+  );
+  if (ignored.length > 0) {
+    process.stderr.write(
+      `warning: ${ignored.join(' and ')} ignored with --server: the server's agents and store are used\n`,
+    );
   }
   try {
     // Agents live on the server: check everything else here, with positions.
@@ -94,6 +105,7 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
 
     const live = !opts.json && !opts.quiet;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
+    view?.start();
     const abort = new AbortController();
     let interrupts = 0;
     const onSigint = () => {

@@ -21,6 +21,9 @@ interface RunOptions {
   quiet?: boolean;
   verbose?: boolean;
   store?: string;
+  server?: string;
+  apiKey?: string;
+  idempotencyKey?: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -50,11 +53,22 @@ export function registerRunCommand(program: Command): void {
     .option('--journal <file>', 'write the journal to a file (.ndjson for NDJSON, else JSON)')
     .option('-q, --quiet', 'no live view; print only the result')
     .option('-v, --verbose', 'print every journal event')
+    .option('--server <url>', 'run on an orchestr8 server (orchestr8 serve) instead of in this process')
+    .option('--api-key <key>', 'API key for --server (default: $ORCHESTR8_API_KEY)')
+    .option(
+      '--idempotency-key <key>',
+      'with --server: re-running with the same key follows the same execution',
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 completed, 1 failed, 2 invalid document or usage, 130 cancelled (Ctrl-C; a second Ctrl-C forces).',
     )
     .action(async (file: string, opts: RunOptions) => {
+      if (opts.server !== undefined) {
+        const { runRemote } = await import('./run-remote.js');
+        process.exitCode = await runRemote(file, { ...opts, server: opts.server });
+        return;
+      }
       process.exitCode = await runCommand(file, opts);
     });
 }

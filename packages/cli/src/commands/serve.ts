@@ -1,6 +1,6 @@
 import { createEngine, type Store } from '@orchestr8/core';
 import { parseDuration } from '@orchestr8/schema';
-import { createServer, isLoopbackHost, parseApiKeys, type ServerLogger } from '@orchestr8/server';
+import type { ServerLogger } from '@orchestr8/server';
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
 import type { Command } from 'commander';
 import { buildRegistry, collect } from '../context.js';
@@ -76,6 +76,8 @@ const stderrLogger: ServerLogger = {
 };
 
 async function serveCommand(opts: ServeOptions): Promise<number> {
+  // Loaded here, not at the top: every other command starts ~200 ms faster without it.
+  const { createServer, isLoopbackHost, parseApiKeys } = await import('@orchestr8/server');
   const port = parseNumber('--port', opts.port, 0, 65535);
   if (typeof port === 'string') return failUsage(port);
   const rateLimit = parseNumber('--rate-limit', opts.rateLimit, 0, 1_000_000_000);

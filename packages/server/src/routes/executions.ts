@@ -310,11 +310,21 @@ async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<
     );
   }
   if (!ctx.engine.cancel(id, { reason })) {
-    throw new HttpProblem(
-      409,
-      ProblemCode.CONFLICT,
-      `execution "${id}" is ${current.status} but not running in this server process`,
-    );
+    // Run by another process on the same store, or left running and not resumed yet: record
+    // the request durably; whichever engine runs (or resumes) it stops it.
+    const outcome = await ctx.store.requestCancel(id, reason, Date.now());
+    if (outcome === 'not_found') throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
+    if (outcome === 'finished') {
+      const now = await ctx.engine.getResult(id);
+      throw new HttpProblem(
+        409,
+        ProblemCode.EXECUTION_FINISHED,
+        `execution "${id}" already finished (${now?.status})`,
+        {
+          executionStatus: now?.status,
+        },
+      );
+    }
   }
   res.setHeader('Location', `/executions/${encodeURIComponent(id)}`);
   res.status(202).json((await ctx.engine.getResult(id)) ?? current);
