@@ -12,7 +12,7 @@ import { type CircuitBreakerRegistry, createResilience, type Resilience } from '
 import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import { CircuitLog } from './circuit-log.js';
-import { EventBus } from './events.js';
+import { type EngineObserver, EventBus } from './events.js';
 import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
@@ -40,6 +40,8 @@ export interface EngineOptions {
   breakers?: CircuitBreakerRegistry;
   /** How often to look for cancel requests from other processes, in ms (default 1000; 0 = never). */
   cancelPollMs?: number;
+  /** Synchronous observers (metrics, logs). */
+  observers?: readonly EngineObserver[];
   /** Proxies for remote agent services: called for steps whose agent has a `url`. */
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
 }
@@ -88,6 +90,8 @@ export interface Engine {
   /** The result of an execution, running here or finished in the store. */
   getResult(executionId: string): Promise<ExecutionResult | undefined>;
   isRunning(executionId: string): boolean;
+  /** What runs in this process now: executions and their running steps (for metrics). */
+  stats(): { executions: number; runningSteps: number; eventsDropped: number };
   /**
    * Graceful process shutdown: no new step starts, running steps get `graceMs` (default
    * 5000) to finish, then executions are left `running` in the store to resume on the next
@@ -107,6 +111,18 @@ export function createEngine(options: EngineOptions): Engine {
     ...(options.breakers ? { breakers: options.breakers } : {}),
   });
   const batcher = new WriteBatcher(store);
+  const storeObservers = (options.observers ?? []).filter((o) => o.onStoreWrite);
+  if (storeObservers.length > 0) {
+    batcher.onFlush = (ms, writes) => {
+      for (const o of storeObservers) {
+        try {
+          o.onStoreWrite!(ms, writes);
+        } catch {
+          // observers must not break executions
+        }
+      }
+    };
+  }
   const bus = new EventBus();
   const env = options.env ?? process.env;
   const rt: EngineRuntime = {
@@ -122,6 +138,7 @@ export function createEngine(options: EngineOptions): Engine {
     tracingExplicit: options.tracer !== undefined,
     logger: options.logger ?? silentLogger,
     circuitLog: new CircuitLog(),
+    observers: options.observers ?? [],
     remoteAgent: options.remoteAgent,
     runChild: async (req) => {
       const loaded = validateWorkflowObject(req.document, {
@@ -392,6 +409,12 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     isRunning: (id) => runs.has(id),
+
+    stats() {
+      let runningSteps = 0;
+      for (const run of runs.values()) runningSteps += run.runningSteps;
+      return { executions: runs.size, runningSteps, eventsDropped: bus.droppedTotal };
+    },
 
     async shutdown(opts = {}) {
       const live = [...runs.values()];

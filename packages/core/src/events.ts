@@ -147,3 +147,14 @@ export class EventBus {
     s.draining = false;
   }
 }
+
+/**
+ * A synchronous observer of the engine (metrics, logs): called in order, on the engine's
+ * own call stack, for every event. It must be cheap and must not throw (exceptions are
+ * swallowed); use `EventBus.subscribe` for anything slow.
+ */
+export interface EngineObserver {
+  onEvent?(event: EngineEvent): void;
+  /** A group-commit batch was written: its duration and number of writes. */
+  onStoreWrite?(ms: number, writes: number): void;
+}

@@ -185,7 +185,7 @@ export class ExecutionRun {
       this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
     }
     if (this.span !== undefined && SPAN_EVENTS.has(type)) this.spanEvent(type, stepId, attempt, data);
-    if (this.rt.bus.hasSubscribers) {
+    if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {
       const event: EngineEvent = {
         seq: entry.seq,
         ts: entry.ts,
@@ -197,7 +197,15 @@ export class ExecutionRun {
         executionId: this.record.id,
         workflowId: this.workflow.id,
       };
-      this.rt.bus.publish(event);
+      if (this.rt.bus.hasSubscribers) this.rt.bus.publish(event);
+      const observers = this.rt.observers;
+      for (let i = 0; i < observers.length; i++) {
+        try {
+          observers[i]!.onEvent?.(event);
+        } catch {
+          // observers must not break executions
+        }
+      }
     }
   }
 
@@ -347,6 +355,10 @@ export class ExecutionRun {
       this.ready = [];
       this.readyHead = 0;
     }
+  }
+
+  get runningSteps(): number {
+    return this.running;
   }
 
   private readonly onStepDone = (sr: StepRun): void => {

@@ -23,6 +23,7 @@ export {
 } from './engine.js';
 export {
   type EngineEvent,
+  type EngineObserver,
   EventBus,
   type EventHandler,
   EventType,

@@ -3,7 +3,7 @@ import type { Clock } from '@orchestr8/common';
 import type { Resilience } from '@orchestr8/resilience';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import type { CircuitLog } from './circuit-log.js';
-import type { EventBus } from './events.js';
+import type { EngineObserver, EventBus } from './events.js';
 import type { ExecutionResult } from './execution-run.js';
 import type { JournalLimits } from './journal.js';
 import type { Store } from './store.js';
@@ -24,6 +24,7 @@ export interface EngineRuntime {
   readonly tracingExplicit: boolean;
   readonly logger: AgentLogger;
   readonly circuitLog: CircuitLog;
+  readonly observers: readonly EngineObserver[];
   /** Resolves `agent.url` steps to a proxy for the remote agent service. */
   readonly remoteAgent: ((url: string, agentId: string) => Agent | undefined) | undefined;
   /** Starts a child execution for `ctx.runWorkflow` (set by the engine). */
