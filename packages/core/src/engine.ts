@@ -190,7 +190,10 @@ export function createEngine(options: EngineOptions): Engine {
     return circuitsLoaded;
   };
 
+  const NO_SECRETS = { redactor: noRedaction, values: [] as string[] };
   function redactorFor(workflow: CompiledWorkflow): { redactor: Redactor; values: string[] } {
+    // The common case, on the hot path: nothing to redact, nothing to allocate.
+    if (options.secretEnv === undefined && isEmpty(workflow.secretRefs)) return NO_SECRETS;
     const names = new Set<string>(options.secretEnv ?? []);
     for (const n of secretEnvNames(workflow)) names.add(n);
     if (names.size === 0) return { redactor: noRedaction, values: [] };
@@ -452,6 +455,12 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   return engine;
+}
+
+function isEmpty(o: object | undefined): boolean {
+  if (o === undefined) return true;
+  for (const _ in o) return false;
+  return true;
 }
 
 function abortReason(signal: AbortSignal): string {

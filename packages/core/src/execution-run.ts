@@ -126,7 +126,14 @@ export class ExecutionRun {
     this.tracing = rt.tracingExplicit || globalTracingEnabled();
     this.traceParent = options.traceContext;
     this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
-    this.journal = new Journal(rt.clock, rt.journalLimits, redactor, options.journalSeq ?? 0);
+    this.journal = new Journal(
+      rt.clock,
+      rt.journalLimits,
+      redactor,
+      options.journalSeq ?? 0,
+      record.id,
+      workflow.id,
+    );
     this.result = new Promise((r) => {
       this.resolveResult = r;
     });
@@ -186,17 +193,7 @@ export class ExecutionRun {
     }
     if (this.span !== undefined && SPAN_EVENTS.has(type)) this.spanEvent(type, stepId, attempt, data);
     if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {
-      const event: EngineEvent = {
-        seq: entry.seq,
-        ts: entry.ts,
-        elapsedMs: entry.elapsedMs,
-        type: entry.type,
-        stepId: entry.stepId,
-        attempt: entry.attempt,
-        data: entry.data,
-        executionId: this.record.id,
-        workflowId: this.workflow.id,
-      };
+      const event = entry;
       if (this.rt.bus.hasSubscribers) this.rt.bus.publish(event);
       const observers = this.rt.observers;
       for (let i = 0; i < observers.length; i++) {

@@ -35,6 +35,7 @@ export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal
 export { createMemoryStore, latestDefinition } from './memory-store.js';
 export { decideStep, type Readiness } from './readiness.js';
 export { createRedactor, REDACTED } from './redaction.js';
+export * from './step-task.js';
 export type {
   CancelRequest,
   CreateExecutionResult,

@@ -1,6 +1,6 @@
 import type { Clock } from '@orchestr8/common';
+import type { EngineEvent } from './events.js';
 import type { Redactor } from './redaction.js';
-import type { JournalEntry } from './types.js';
 
 export interface JournalLimits {
   /** Per data field, in UTF-16 code units of its JSON (~bytes for ASCII). Default 8 KiB. */
@@ -38,6 +38,8 @@ export class Journal {
     private readonly limits: JournalLimits,
     private readonly redactor: Redactor,
     startSeq = 0,
+    private readonly executionId = '',
+    private readonly workflowId = '',
   ) {
     this.seq = startSeq;
     this.firstSeq = startSeq + 1;
@@ -49,7 +51,7 @@ export class Journal {
   private readonly epochBase: number;
 
   /** Builds the next entry. `data` is an object of fields; each field is capped and redacted. */
-  entry(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>): JournalEntry {
+  entry(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>): EngineEvent {
     let size = 64 + type.length;
     let out: Record<string, unknown> | undefined;
     if (data !== undefined) {
@@ -91,7 +93,8 @@ export class Journal {
     }
     // Every entry has the same shape (absent fields are undefined) so the hot path stays monomorphic.
     const mono = this.clock.monotonic();
-    const e: JournalEntry = {
+    // The entry doubles as the published event (executionId, workflowId): one object, not two.
+    const e: EngineEvent = {
       seq: ++this.seq,
       ts: Math.round(this.epochBase + mono),
       elapsedMs: Math.round((mono - this.startMono) * 1000) / 1000,
@@ -99,6 +102,8 @@ export class Journal {
       stepId,
       attempt,
       data: out,
+      executionId: this.executionId,
+      workflowId: this.workflowId,
     };
     this.sizes.push(size);
     this.bytes += size;

@@ -201,7 +201,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const end =
         options.limit === undefined ? journal.length : Math.min(journal.length, start + options.limit);
       const out: JournalEntry[] = [];
-      for (let i = start; i < end; i++) out.push({ ...journal[i]! });
+      for (let i = start; i < end; i++) out.push(journalCopy(journal[i]!));
       return out;
     },
 
@@ -453,4 +453,13 @@ export function latestDefinition(versions: readonly DefinitionRecord[]): Definit
     if (d > 0) best = i;
   }
   return best === undefined ? undefined : versions[best];
+}
+
+/** A copy with exactly the JournalEntry fields (the engine's entries also carry event ids). */
+function journalCopy(e: JournalEntry): JournalEntry {
+  const out: JournalEntry = { seq: e.seq, ts: e.ts, elapsedMs: e.elapsedMs, type: e.type };
+  if (e.stepId !== undefined) out.stepId = e.stepId;
+  if (e.attempt !== undefined) out.attempt = e.attempt;
+  if (e.data !== undefined) out.data = e.data;
+  return out;
 }
