@@ -1,9 +1,14 @@
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS: under NodeNext its default import is the module object.
+const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule.default }).default;
 
 type Check = (value: unknown) => string | undefined;
 
 const ajv = new Ajv2020({ allErrors: false, strict: false, useDefaults: false });
+addFormats(ajv);
 const cache = new WeakMap<object, Check>();
 
 interface ZodLike {
@@ -26,6 +31,8 @@ function compile(schema: object): Check {
   let fn: ValidateFunction;
   try {
     fn = ajv.compile(schema);
+    // ajv's own cache holds schemas strongly; ours is a WeakMap, so drop theirs.
+    ajv.removeSchema(schema);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return () => `the schema itself is invalid: ${message}`;

@@ -151,13 +151,23 @@ export function createEngine(options: EngineOptions): Engine {
           { details: loaded.diagnostics },
         );
       }
-      const handle = await engine.start(loaded.workflow, {
-        inputs: req.inputs ?? {},
-        parentExecutionId: req.parentExecutionId,
-        parentStepId: req.parentStepId,
-        idempotencyKey: req.idempotencyKey,
-        signal: req.signal,
-      });
+      const startChild = (idempotencyKey: string) =>
+        engine.start(loaded.workflow!, {
+          inputs: req.inputs ?? {},
+          parentExecutionId: req.parentExecutionId,
+          parentStepId: req.parentStepId,
+          idempotencyKey,
+          signal: req.signal,
+        });
+      let handle = await startChild(req.idempotencyKey);
+      if (!handle.created) {
+        // Found again (a retry, or a re-run after a crash): reuse a child that is running
+        // or completed; a failed or cancelled one is not worth waiting for: retry it fresh.
+        const previous = await handle.result;
+        if (previous.status === 'failed' || previous.status === 'cancelled') {
+          handle = await startChild(`${req.idempotencyKey}#${req.attempt}`);
+        }
+      }
       return { id: handle.id, result: handle.result };
     },
   };

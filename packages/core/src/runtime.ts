@@ -37,6 +37,7 @@ export interface ChildRequest {
   parentExecutionId: string;
   parentStepId: string;
   idempotencyKey: string;
+  attempt: number;
   signal: AbortSignal;
 }
 

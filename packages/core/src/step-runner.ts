@@ -489,6 +489,7 @@ class AgentCallContext implements AgentContext {
       parentStepId: c.id,
       // Stable across retries and crash re-runs: the same child execution is found again.
       idempotencyKey: `${this.idempotencyKey}:child`,
+      attempt: this.attempt,
       signal: this.signal,
     });
     run.log(EventType.stepChild, c.id, this.attempt, { childExecutionId: child.id });

@@ -56,6 +56,35 @@ describe('sub-workflows', () => {
     expect(ids[0]).toBe(ids[1]);
   });
 
+  it('starts a fresh child on retry when the previous child failed', async () => {
+    let childCalls = 0;
+    const flakyChild = agent('@t/double', () => {
+      if (++childCalls === 1) throw new Error('child broke');
+      return 2;
+    });
+    const ids: string[] = [];
+    const parentAgent = agent('@t/parent', async (_input, ctx) => {
+      const r = await ctx.runWorkflow(child, { inputs: { n: 1 } });
+      ids.push(r.executionId);
+      if (r.status !== 'completed')
+        throw Object.assign(new Error('child failed'), { code: 'RETRYABLE', retryable: true });
+      return r.outputs;
+    });
+    const wf = compile({
+      steps: [
+        { id: 'p', agent: '@t/parent', input: {}, policies: { retry: { maxAttempts: 2, baseDelayMs: 0 } } },
+      ],
+    });
+    const { engine, clock } = testEngine([flakyChild, parentAgent]);
+    const handle = await engine.start(wf);
+    await clock.runAll();
+    const r = await handle.result;
+    expect(r.status).toBe('completed');
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).not.toBe(ids[1]);
+    expect(r.steps.p!.output).toEqual({ doubled: 2 });
+  });
+
   it('fails the step with VALIDATION when the child document is invalid', async () => {
     const parentAgent = agent('@t/parent', (_input, ctx) => ctx.runWorkflow({ version: '1.0.0', steps: [] }));
     const wf = compile({ steps: [{ id: 'p', agent: '@t/parent', input: {} }] });

@@ -10,7 +10,13 @@ function validatorFor(workflow: CompiledWorkflow): ValidateFunction | null {
   let v = validators.get(workflow);
   if (v === undefined) {
     const schema = workflow.document.inputs;
-    v = schema ? getUserSchemaAjv().compile(schema) : null;
+    if (schema) {
+      const ajv = getUserSchemaAjv();
+      v = ajv.compile(schema);
+      // ajv keeps every compiled schema in a strong cache; a server compiling many inline
+      // workflows would grow without bound. The compiled function lives on without it.
+      ajv.removeSchema(schema);
+    } else v = null;
     validators.set(workflow, v);
   }
   return v;

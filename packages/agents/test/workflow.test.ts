@@ -1,0 +1,130 @@
+import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { echoAgent, failAgent, helloWorldAgent } from '@orchestr8/agent-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workflowAgent } from '../src/index.js';
+import { compile, dataOf, entries, journal, run, testEngine } from './helpers.js';
+
+let root: string;
+let outside: string;
+
+const CHILD_YAML = `version: "1.0.0"
+metadata:
+  id: greet-child
+inputs:
+  type: object
+  properties:
+    name: { type: string }
+steps:
+  - id: greet
+    agent: "@orchestr8/hello-world"
+    input:
+      name: \${inputs.name}
+outputs:
+  greeting: \${steps.greet.output.result}
+`;
+
+beforeAll(() => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'o8-wf-root-')));
+  outside = realpathSync(mkdtempSync(join(tmpdir(), 'o8-wf-out-')));
+  writeFileSync(join(root, 'child.yaml'), CHILD_YAML);
+  writeFileSync(join(root, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: []\n');
+  writeFileSync(join(outside, 'child.yaml'), CHILD_YAML);
+  symlinkSync(join(outside, 'child.yaml'), join(root, 'linked.yaml'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
+
+const agents = [workflowAgent, helloWorldAgent, echoAgent, failAgent];
+
+function parentOf(input: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return compile({
+    steps: [{ id: 'sub', agent: { id: '@orchestr8/workflow', config: { root } }, input, ...extra }],
+  });
+}
+
+describe('@orchestr8/workflow', () => {
+  it('runs an inline child workflow and returns its execution id, status and outputs', async () => {
+    // The parent renders its step input, so the child's own templates are escaped as $${...}.
+    const child = {
+      version: '1.0.0',
+      metadata: { id: 'inline-child' },
+      steps: [{ id: 'e', agent: '@orchestr8/echo', input: { v: '$${inputs.v}' } }],
+      outputs: { v: '$${steps.e.output.v}' },
+    };
+    const { engine, clock } = testEngine(agents);
+    const r = await run(engine, clock, parentOf({ workflow: child, inputs: { v: 42 } }));
+    expect(r.status).toBe('completed');
+    const out = r.steps.sub!.output as { executionId: string; status: string; outputs: unknown };
+    expect(out).toMatchObject({ status: 'completed', outputs: { v: 42 } });
+    const record = await engine.store.getExecution(out.executionId);
+    expect(record).toMatchObject({
+      parentExecutionId: r.executionId,
+      parentStepId: 'sub',
+      workflowId: 'inline-child',
+    });
+    const linked = entries(await journal(engine, r.executionId), 'step.child', 'sub');
+    expect(dataOf(linked[0]).childExecutionId).toBe(out.executionId);
+  });
+
+  it('loads a child workflow file relative to the project root', async () => {
+    const { engine, clock } = testEngine(agents);
+    const r = await run(engine, clock, parentOf({ path: 'child.yaml', inputs: { name: 'Ada' } }));
+    expect(r.status).toBe('completed');
+    expect(r.steps.sub!.output).toMatchObject({ status: 'completed', outputs: { greeting: 'Hello, Ada' } });
+  });
+
+  it('refuses a path outside the project, by .. or through a symlink', async () => {
+    const { engine, clock } = testEngine(agents);
+    for (const path of ['../child.yaml', join(outside, 'child.yaml'), 'linked.yaml']) {
+      const r = await run(engine, clock, parentOf({ path }));
+      expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
+      expect(r.steps.sub!.error!.message).toMatch(/outside the project root/);
+    }
+  });
+
+  it('fails with VALIDATION naming the problem when the file is not a valid workflow', async () => {
+    const { engine, clock } = testEngine(agents);
+    const r = await run(engine, clock, parentOf({ path: 'broken.yaml' }));
+    expect(r.steps.sub!.error).toMatchObject({ code: 'VALIDATION' });
+    expect(r.steps.sub!.error!.message).toContain('broken.yaml is not a valid workflow');
+    const missing = await run(engine, clock, parentOf({ path: 'nope.yaml' }));
+    expect(missing.steps.sub!.error!.message).toContain('does not exist');
+  });
+
+  it("fails the step with the child's error code and execution id when the child fails, without retrying", async () => {
+    const child = {
+      version: '1.0.0',
+      metadata: { id: 'failing-child' },
+      steps: [
+        {
+          id: 'f',
+          agent: '@orchestr8/fail',
+          input: { always: true, retryable: false, code: 'PAYMENT_DECLINED' },
+        },
+      ],
+    };
+    const { engine, clock } = testEngine(agents);
+    const r = await run(
+      engine,
+      clock,
+      parentOf({ workflow: child }, { policies: { retry: { maxAttempts: 3, baseDelayMs: 1 } } }),
+    );
+    expect(r.status).toBe('failed');
+    const error = r.steps.sub!.error!;
+    expect(error).toMatchObject({ code: 'PAYMENT_DECLINED', retryable: false });
+    expect(r.steps.sub!.attempts).toBe(1);
+    const childId = (error.details as { childExecutionId: string }).childExecutionId;
+    expect(error.message).toContain(`sub-workflow execution ${childId} failed`);
+    expect((await engine.store.getExecution(childId))?.status).toBe('failed');
+  });
+
+  it('requires exactly one of workflow and path', async () => {
+    const { engine, clock } = testEngine(agents);
+    const r = await run(engine, clock, parentOf({ inputs: {} }));
+    expect(r.steps.sub!.error).toMatchObject({ code: 'VALIDATION' });
+  });
+});
