@@ -1,5 +1,6 @@
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { Agent, AgentRegistry } from '@orchestr8/core';
+import semver from 'semver';
 
 export interface MutableAgentRegistry extends AgentRegistry {
   register(agent: Agent, options?: { replace?: boolean }): this;
@@ -27,11 +28,22 @@ export function createAgentRegistry(agents: Iterable<Agent> = []): MutableAgentR
       } else list.push(agent);
       return registry;
     },
+    /**
+     * `version` is a semver range (as in documents: "^1.2.0", "1.x", "1.4.2"): the highest
+     * registered version that satisfies it. Without one, the last registered version.
+     */
     get(id, version) {
       const list = byId.get(id);
       if (!list) return undefined;
       if (version === undefined) return list[list.length - 1];
-      return list.find((a) => a.version === version);
+      let best: Agent | undefined;
+      for (const a of list) {
+        if (a.version === version) return a;
+        if (a.version === undefined || !semver.satisfies(a.version, version, { includePrerelease: false }))
+          continue;
+        if (best === undefined || semver.gt(a.version, best.version!)) best = a;
+      }
+      return best;
     },
     has: (id) => byId.has(id),
     list: () => [...byId.values()].flat(),
