@@ -9,6 +9,8 @@ import type { Request, RequestHandler } from 'express';
 import { HttpProblem, ProblemCode } from './problem.js';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
+/** A workflow document may be sent as YAML text (PUT /workflows/:id): the body is kept as text. */
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 /** `1mb`, `512kb`, `1048576` -> bytes (binary multiples). */
 export function parseByteSize(value: number | string): number {
@@ -33,12 +35,13 @@ export function jsonBody(limit: number): RequestHandler {
   return (req, _res, next) => {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
     if (!hasBody(req)) return next();
-    if (!req.is(JSON_TYPES)) {
+    const yaml = req.method === 'PUT' && Boolean(req.is(YAML_TYPES));
+    if (!yaml && !req.is(JSON_TYPES)) {
       return next(
         new HttpProblem(
           415,
           ProblemCode.UNSUPPORTED_MEDIA_TYPE,
-          `request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`,
+          `request bodies must be application/json${req.method === 'PUT' ? ' or application/yaml' : ''}, not ${req.headers['content-type'] ?? 'untyped'}`,
         ),
       );
     }
@@ -90,6 +93,11 @@ export function jsonBody(limit: number): RequestHandler {
       let text =
         chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (yaml) {
+        // Parsed by the workflow loader, which reports problems with line:col.
+        req.body = text;
+        return finish();
+      }
       const first = /\S/.exec(text)?.[0];
       // Like body-parser's strict mode: a top-level object or array only.
       if (first !== '{' && first !== '[') return finish(invalidJson());

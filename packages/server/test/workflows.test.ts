@@ -22,6 +22,42 @@ describe('workflow definitions', () => {
     expect(again.headers.get('etag')).toBe(etag);
   });
 
+  it('registers a YAML document sent as application/yaml, and reports YAML mistakes with line and column', async () => {
+    const yaml = [
+      'version: "1.0.0"',
+      'metadata: { id: yaml-defs, name: yaml }',
+      'steps:',
+      '  - id: a',
+      '    agent: "@orchestr8/echo"',
+      '    input: { n: 1 }',
+      '',
+    ].join('\n');
+    const ok = await fetch(`${t.url}/workflows/yaml-defs`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    expect(ok.status).toBe(201);
+    const stored = (await (await fetch(`${t.url}/workflows/yaml-defs`)).json()) as {
+      document: { steps: unknown[] };
+    };
+    expect(stored.document.steps).toHaveLength(1);
+    const bad = await fetch(`${t.url}/workflows/yaml-defs`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml' },
+      body: yaml.replace(
+        '    agent: "@orchestr8/echo"',
+        '    agent: "@orchestr8/echo"\n    dependencies: [nope]',
+      ),
+    });
+    const p = (await problemOf(bad)) as {
+      status: number;
+      errors: { code: string; line?: number; column?: number }[];
+    };
+    expect(p.status).toBe(422);
+    expect(p.errors[0]).toMatchObject({ code: 'E_UNKNOWN_STEP', line: 6 });
+  });
+
   it('refuses other content under an existing version with 409', async () => {
     const p = await problemOf(await put(`${t.url}/workflows/defs`, v('1.0.0', 999)));
     expect(p.status).toBe(409);

@@ -58,13 +58,16 @@ function ifMatch(header: string, current: DefinitionRecord | undefined): boolean
 
 async function put(ctx: ServerContext, req: Request, res: Response): Promise<void> {
   const id = String(req.params.id);
-  if (req.body === undefined) throw badRequest('the body must be a workflow document (JSON)');
-  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-    throw badRequest('the body must be a workflow document (a JSON object)', [
-      { pointer: '', message: 'must be an object' },
-    ]);
+  if (req.body === undefined) throw badRequest('the body must be a workflow document (JSON or YAML)');
+  // YAML (application/yaml) arrives as text; the loader checks its size, depth and aliases.
+  if (typeof req.body !== 'string') {
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      throw badRequest('the body must be a workflow document (a JSON object)', [
+        { pointer: '', message: 'must be an object' },
+      ]);
+    }
+    checkDepth(req.body, 128);
   }
-  checkDepth(req.body, 128);
   const { workflow } = ctx.resolver.inline(req.body);
   if (workflow.id !== id) {
     throw new HttpProblem(
