@@ -68,6 +68,20 @@ if (want('engine')) {
   console.log(`W2 at 10,000 parallel steps (fresh process, memory store): ${last || child.stderr}`);
 }
 
+if (want('tracing')) {
+  const { runTracingOverheadBench } = await import('../packages/observability/bench/tracing.bench.js');
+  console.log('\n## tracing and observers: W3 diamond, sequential (no SDK vs SDK + in-memory exporter)');
+  table((await runTracingOverheadBench({ timeMs })) as unknown as Record<string, unknown>[]);
+}
+
+if (want('http')) {
+  const { runHttpBench } = await import('../packages/server/bench/http.bench.js');
+  console.log(
+    '\n## HTTP: POST /workflows/execute with Prefer: wait, 1-step workflow, SQLite, 50 connections',
+  );
+  table((await runHttpBench()) as unknown as Record<string, unknown>[]);
+}
+
 if (want('sqlite')) {
   const { openSqliteStore } = await import('../packages/store-sqlite/src/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'o8-bench-'));

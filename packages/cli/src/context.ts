@@ -1,14 +1,45 @@
 import { builtinAgents, createAgentRegistry, type MutableAgentRegistry } from '@orchestr8/agent-base';
-import { standardAgents } from '@orchestr8/agents';
+import { createRemoteAgent, standardAgents } from '@orchestr8/agents';
+import type { Agent } from '@orchestr8/core';
+import { allowBundledImports, loadProjectConfig, type ProjectConfig } from './config.js';
 import { loadAgentModule } from './load-agents.js';
 
-/** The built-in agents plus those of every `--agents` module (later modules may not shadow earlier ids). */
-export async function buildRegistry(modules: readonly string[]): Promise<MutableAgentRegistry> {
+/**
+ * The agents of the project config's modules, then those of every `--agents` module (each
+ * replacing an agent of the same id and version loaded before it).
+ */
+export async function loadUserAgents(modules: readonly string[], config?: ProjectConfig): Promise<Agent[]> {
+  const project = config ?? (await loadProjectConfig());
+  const specs = [...project.agents, ...modules];
+  if (specs.length > 0) allowBundledImports();
+  const agents: Agent[] = [];
+  for (const m of specs) agents.push(...(await loadAgentModule(m)));
+  return agents;
+}
+
+/** The built-in and standard agents, plus the project config's and every `--agents` module's. */
+export async function buildRegistry(
+  modules: readonly string[],
+  config?: ProjectConfig,
+): Promise<MutableAgentRegistry> {
   const registry = createAgentRegistry([...builtinAgents, ...standardAgents]);
-  for (const m of modules) {
-    for (const agent of await loadAgentModule(m)) registry.register(agent, { replace: true });
-  }
+  for (const agent of await loadUserAgents(modules, config)) registry.register(agent, { replace: true });
   return registry;
+}
+
+/**
+ * The agent ids a document may use, for `validate`: undefined (no check) when there is no
+ * project config, else the built-in, standard and configured agents.
+ */
+export async function knownAgentIds(): Promise<string[] | undefined> {
+  const config = await loadProjectConfig();
+  if (config.file === undefined) return undefined;
+  return (await buildRegistry([], config)).list().map((a) => a.id);
+}
+
+/** The engine's `remoteAgent`: steps with `agent.url` call an `orchestr8 agent serve` service. */
+export function remoteAgentFor(url: string, agentId: string): Agent {
+  return createRemoteAgent(url, agentId);
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

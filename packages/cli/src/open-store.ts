@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import { createMemoryStore, type Store } from '@orchestr8/core';
+import { openPostgresStore } from '@orchestr8/store-postgres';
 import { openSqliteStore, parseStoreUrl } from '@orchestr8/store-sqlite';
 
 export const DEFAULT_STORE = 'sqlite:./.orchestr8/orchestr8.db';
@@ -19,8 +20,9 @@ export async function openStore(spec: string): Promise<Store> {
     mkdirSync(dirname(path), { recursive: true });
     return openSqliteStore({ path });
   }
+  if (parsed.kind === 'postgres') return openPostgresStore({ url: parsed.url });
   throw new Orchestr8Error(
     ErrorCode.VALIDATION,
-    `store "${spec}" is not supported by this build (use sqlite:<path> or memory)`,
+    `store "${spec}" is not supported by this build (use sqlite:<path>, postgres://... or memory)`,
   );
 }

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerAgentCommand } from './commands/agent-serve.js';
 import { registerCancelCommand } from './commands/cancel.js';
+import { registerCreateCommand } from './commands/create.js';
+import { registerInitCommand } from './commands/init.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerJournalCommand } from './commands/journal.js';
 import { registerListCommand } from './commands/list.js';
@@ -9,7 +12,9 @@ import { registerResumeCommand } from './commands/resume.js';
 import { registerRunCommand } from './commands/run.js';
 // more command imports
 import { registerServeCommand } from './commands/serve.js';
+import { registerTestCommand } from './commands/test.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { selectConfig } from './config.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -27,7 +32,14 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) })
     // Set before the subcommands are added so they inherit it: usage errors throw a
     // CommanderError that bin.ts turns into exit code 2, like every other usage error.
-    .exitOverride();
+    .exitOverride()
+    // Project config (orchestr8.config.*): found from the working directory up, unless named or refused.
+    .option(
+      '--config <file>',
+      'the project config file (default: orchestr8.config.{ts,mts,js,mjs,json} here or above)',
+    )
+    .option('--no-config', 'ignore any orchestr8.config file')
+    .hook('preAction', (cmd) => selectConfig(cmd.opts().config));
   registerValidateCommand(program);
   registerRunCommand(program);
   // history commands (list, inspect, journal, resume, cancel, prune)
@@ -39,5 +51,10 @@ export function createProgram(): Command {
   registerPruneCommand(program);
   // server commands (serve)
   registerServeCommand(program);
+  // project commands (test, init, create, agent serve)
+  registerTestCommand(program);
+  registerInitCommand(program);
+  registerCreateCommand(program);
+  registerAgentCommand(program);
   return program;
 }

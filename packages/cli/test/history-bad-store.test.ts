@@ -112,18 +112,18 @@ describe('bad stores through the binary', () => {
     expect(after.code, after.stderr).toBe(0);
   }, 20_000);
 
-  it('explains a store location that cannot be used, and store URLs it does not know', async () => {
+  it('explains a store location that cannot be used, and an unreachable PostgreSQL, and store URLs it does not know', async () => {
     const dir = tempDir();
     const folder = join(dir, 'a-folder.db');
     mkdirSync(folder);
     const [directory, postgres, bogus] = await Promise.all([
       cli(['list', '--store', `sqlite:${folder}`], { cwd: dir }),
-      cli(['list', '--store', 'postgres://localhost/orchestr8'], { cwd: dir }),
+      cli(['list', '--store', 'postgres://127.0.0.1:1/orchestr8'], { cwd: dir }),
       cli(['list', '--store', 'bogus-store'], { cwd: dir }),
     ]);
     expectClearFailure(directory, /is a directory, not a file/, 'a directory');
-    expect(postgres.code).toBe(2);
-    expect(postgres.stderr).toContain('is not supported by this build');
+    expect(postgres.code).toBe(1);
+    expect(postgres.stderr).toContain('cannot connect to PostgreSQL at 127.0.0.1:1');
     expect(bogus.code).toBe(2);
     expect(bogus.stderr).toContain('unrecognised store "bogus-store"');
     for (const r of [postgres, bogus]) expect(r.stderr).not.toMatch(STACK_TRACE);

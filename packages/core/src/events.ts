@@ -23,6 +23,7 @@ export const EventType = {
   circuitHalfOpen: 'circuit.half_open',
   circuitClosed: 'circuit.closed',
   circuitRejected: 'circuit.rejected',
+  /** The journal passed its per-execution cap: the oldest entries are being dropped (once per execution). */
   journalDropped: 'journal.dropped',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];

@@ -9,7 +9,7 @@ import {
   type TimerHandle,
 } from '@orchestr8/common';
 import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
-import { type EngineEvent, EventType } from './events.js';
+import { EventType } from './events.js';
 import { Journal } from './journal.js';
 import { decideStep } from './readiness.js';
 import type { Redactor } from './redaction.js';
@@ -91,6 +91,7 @@ export class ExecutionRun {
   readonly result: Promise<ExecutionResult>;
   stop: Stop | undefined;
   private savedEpoch = 0;
+  private warnedJournalCap = false;
   /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
   private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
   /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
@@ -190,6 +191,13 @@ export class ExecutionRun {
     const trimBefore = this.journal.enforceCap();
     if (trimBefore !== undefined) {
       this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
+      if (!this.warnedJournalCap) {
+        this.warnedJournalCap = true;
+        this.log(EventType.journalDropped, undefined, undefined, {
+          maxExecutionBytes: this.rt.journalLimits.maxExecutionBytes,
+          dropped: this.journal.dropped,
+        });
+      }
     }
     if (this.span !== undefined && SPAN_EVENTS.has(type)) this.spanEvent(type, stepId, attempt, data);
     if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {

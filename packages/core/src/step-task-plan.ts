@@ -36,8 +36,8 @@ export interface PlanInput {
   steps: readonly StepStateRecord[];
   /** The execution's other tasks (not the one being committed), by step id. */
   tasks: ReadonlyMap<string, TaskState>;
-  /** A step finished (or was abandoned) on the committing worker. */
-  outcome?: StepTaskOutcome;
+  /** Steps that finished on the committing worker (several, when it batches its commits). */
+  outcomes?: readonly StepTaskOutcome[];
   /** The execution starts: its root steps become tasks. */
   start?: boolean;
   /** Stop the execution (cancel, global timeout), unless it is stopping already. */
@@ -95,14 +95,16 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
   const onErrorOf = (id: string) => workflow.stepById.get(id)!.onError;
   const isTerminal = (id: string) => TERMINAL.has(statusOf(id));
 
-  if (input.outcome) {
-    for (const rec of input.outcome.steps) put(rec);
-    journal.push(...input.outcome.journal);
+  const outcomes = input.outcomes ?? [];
+  for (const o of outcomes) {
+    for (const rec of o.steps) put(rec);
+    journal.push(...o.journal);
   }
 
   // ---- stopping ------------------------------------------------------------------------
   let stop = input.stop;
-  const newStop = stop ? undefined : (input.outcome?.halt ?? input.stopRequest);
+  const halt = outcomes.find((o) => o.halt !== undefined)?.halt;
+  const newStop = stop ? undefined : (halt ?? input.stopRequest);
   if (newStop) {
     stop = { status: newStop.status, reason: newStop.reason, error: newStop.error };
     plan.stop = stop;
@@ -148,7 +150,7 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
   if (!stop) {
     const candidates: string[] = [];
     if (input.start) for (const c of workflow.steps) if (c.dependencies.length === 0) candidates.push(c.id);
-    if (input.outcome) candidates.push(...workflow.stepById.get(input.outcome.stepId)!.dependents);
+    for (const o of outcomes) candidates.push(...workflow.stepById.get(o.stepId)!.dependents);
     for (let i = 0; i < candidates.length; i++) {
       const c = workflow.stepById.get(candidates[i]!)!;
       if (c.fallbackOnly || isTerminal(c.id) || tasks.has(c.id)) continue;

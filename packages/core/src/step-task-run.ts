@@ -86,6 +86,11 @@ export interface StepTask {
   /** Records the step cancelled without running it (its execution stopped meanwhile). */
   cancelled(reason: string): Promise<StepTaskOutcome>;
   progress(): StepTaskProgress;
+  /**
+   * The journal entries logged so far while it runs (numbered from 1), e.g. to publish
+   * `step.started` of a long step before it finishes. The outcome repeats them.
+   */
+  journalSoFar(): JournalEntry[];
 }
 
 /**
@@ -172,7 +177,8 @@ export class StepTaskRunner {
 
   /** The redactor for a workflow's secrets (its `secretRefs` and the runner's `secretEnv`). */
   redactorFor(workflow: CompiledWorkflow): { redactor: Redactor; values: string[] } {
-    let r = this.redactors.get(workflow);
+    let r =
+      this.redactors.get(workflow) ?? this.redactors.get(Object.getPrototypeOf(workflow) as CompiledWorkflow);
     if (r) return r;
     const names = new Set<string>(this.options.secretEnv ?? []);
     for (const n of Object.values(workflow.secretRefs ?? {})) names.add(n);
@@ -184,6 +190,25 @@ export class StepTaskRunner {
     r = { redactor: values.length > 0 ? createRedactor(values) : noRedaction, values };
     this.redactors.set(workflow, r);
     return r;
+  }
+
+  private readonly views = new WeakMap<CompiledWorkflow, Map<string, CompiledWorkflow>>();
+
+  /** The workflow seen through the steps one step reads (everything else from the original). */
+  private view(workflow: CompiledWorkflow, stepId: string, reads: readonly string[]): CompiledWorkflow {
+    let byStep = this.views.get(workflow);
+    if (!byStep) {
+      byStep = new Map();
+      this.views.set(workflow, byStep);
+    }
+    let v = byStep.get(stepId);
+    if (!v) {
+      const wanted = new Set(reads);
+      const steps = workflow.steps.filter((s) => wanted.has(s.id));
+      v = Object.create(workflow, { steps: { value: steps, enumerable: true } }) as CompiledWorkflow;
+      byStep.set(stepId, v);
+    }
+    return v;
   }
 
   /** An ExecutionRun over stored state: its `scope` is what templates see. */
@@ -205,14 +230,23 @@ export class StepTaskRunner {
     return { run, collector };
   }
 
-  /** Prepares one step of an execution, given the execution's stored step states. */
+  /**
+   * Prepares one step of an execution, given the execution's stored step states. `reads`:
+   * the steps it needs (its own, its fallback's, those its templates read); only these are
+   * rebuilt, so preparing a step of a wide workflow costs what the step reads, not the width.
+   */
   prepare(
     workflow: CompiledWorkflow,
     execution: ExecutionRecord,
     steps: readonly StepStateRecord[],
     stepId: string,
+    reads?: readonly string[],
   ): StepTask {
-    const { run, collector } = this.rebuild(workflow, execution, steps);
+    const { run, collector } = this.rebuild(
+      reads ? this.view(workflow, stepId, reads) : workflow,
+      execution,
+      steps,
+    );
     const sr = run.byId.get(stepId);
     if (!sr) throw new Error(`workflow ${workflow.id} has no step "${stepId}"`);
     return new Task(run as OneStepRun, sr, collector, this.clock);
@@ -281,6 +315,12 @@ class Task implements StepTask {
       this.sr.terminal = true;
       void this.collect().then((o) => this.forced?.(o));
     }, run.workflow.gracePeriodMs);
+  }
+
+  journalSoFar(): JournalEntry[] {
+    const out: JournalEntry[] = [];
+    for (const w of this.collector.writes) if (w.kind === 'journal') out.push(...w.entries);
+    return out;
   }
 
   cancelled(reason: string): Promise<StepTaskOutcome> {

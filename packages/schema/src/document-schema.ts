@@ -265,7 +265,7 @@ export const StepDocumentSchema = z
         }),
         concurrency: z.number().int().min(1).optional().meta({
           description:
-            'How many items run at once. Defaults to 1: items run one after another, in order. The workflow maxConcurrentSteps still applies.',
+            'How many items run at once. Defaults to 1: items run one after another, in order. The step as a whole takes one slot of the workflow maxConcurrentSteps; its items are bounded by this value only.',
           default: DEFAULTS.forEachConcurrency,
         }),
       })
@@ -318,7 +318,8 @@ const WorkflowPoliciesSchema = z
     concurrency: z
       .strictObject({
         maxConcurrentSteps: z.number().int().min(1).optional().meta({
-          description: 'Steps (and forEach items) running at the same time, at most.',
+          description:
+            'Steps running at the same time, at most (a forEach step counts once; its items are bounded by forEach.concurrency).',
           default: DEFAULTS.maxConcurrentSteps,
         }),
       })

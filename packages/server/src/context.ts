@@ -28,6 +28,12 @@ export class Lifecycle {
   }
 }
 
+/** What `GET /metrics` serves: a prom-client `Registry`, or `createMetrics()` of @orchestr8/observability. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string> | string;
+}
+
 export interface ServerContext {
   engine: Engine;
   store: Store;
@@ -41,6 +47,7 @@ export interface ServerContext {
   maxWaitSeconds: number;
   keepAliveMs: number;
   ready: () => Promise<void>;
+  metrics: MetricsSource | undefined;
   /** Resolves at the next start turn: see `startTurns`. */
   startTurn: () => Promise<void>;
 }

@@ -22,6 +22,7 @@
  * });
  */
 export { isLoopbackHost, parseApiKeys } from './auth.js';
+export type { MetricsSource } from './context.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 export { openApiDocument } from './openapi.js';
 export { type Problem, ProblemCode, type ServerLogger } from './problem.js';

@@ -309,6 +309,21 @@ const paths: Json = {
       responses: { '200': json('The OpenAPI 3.1 document', { type: 'object' }) },
     },
   },
+  '/metrics': {
+    get: op('Prometheus metrics', 'metrics', {
+      description:
+        'The Prometheus text exposition: executions and steps by status, step and execution durations, retries, ' +
+        'circuit states, event-bus drops, in-flight executions and steps, store write latency. Enabled by the host ' +
+        '(`orchestr8 serve` always enables it); 404 otherwise. Needs an API key when keys are configured.',
+      responses: {
+        '200': {
+          description: 'Metrics in the Prometheus text format',
+          content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } },
+        },
+        '404': problem('Metrics are not enabled on this server'),
+      },
+    }),
+  },
   '/workflows/execute': {
     post: op('Start an execution', 'executeWorkflow', {
       description:
@@ -317,7 +332,7 @@ const paths: Json = {
         'waits for the result: 200 when it finished in time, else 202. With an `Idempotency-Key`, the same key and the same request ' +
         'return the same execution (`Idempotent-Replayed: true`), for as long as the key lives (24 h by default), across restarts; ' +
         'the same key with a different request is 422 IDEMPOTENCY_KEY_REUSED.',
-      parameters: [param('IdempotencyKey'), param('Prefer'), param('Wait')],
+      parameters: [param('IdempotencyKey'), param('Prefer'), param('Wait'), param('Traceparent')],
       requestBody: { required: true, content: { 'application/json': { schema: ref('ExecuteRequest') } } },
       responses: {
         '200': json('Finished within the wait', ref('Execution'), {
@@ -556,6 +571,13 @@ export function openApiDocument(): Json {
           schema: { type: 'number', minimum: 0 },
         },
         LastEventId: { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+        Traceparent: {
+          name: 'traceparent',
+          in: 'header',
+          description:
+            "W3C Trace Context: the execution's trace continues the caller's (when the server exports traces)",
+          schema: { type: 'string' },
+        },
         IfNoneMatch: { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
       },
       headers: {

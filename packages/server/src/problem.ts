@@ -182,8 +182,9 @@ export function toProblem(error: unknown): { problem: HttpProblem; internal: boo
 }
 
 export interface ServerLogger {
-  info(message: string): void;
-  error(message: string, error?: unknown): void;
+  /** `data`: structured fields (request logs carry method, path, status, durationMs, requestId...). */
+  info(message: string, data?: Record<string, unknown>): void;
+  error(message: string, error?: unknown, data?: Record<string, unknown>): void;
 }
 
 export const silentLogger: ServerLogger = { info: () => {}, error: () => {} };
@@ -192,7 +193,10 @@ export const silentLogger: ServerLogger = { info: () => {}, error: () => {} };
 export function errorHandler(logger: ServerLogger): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, _next) => {
     const { problem, internal } = toProblem(error);
-    if (internal) logger.error(`${req.method} ${req.originalUrl.split('?')[0]} failed`, error);
+    if (internal)
+      logger.error(`${req.method} ${req.originalUrl.split('?')[0]} failed`, error, {
+        requestId: res.locals.requestId,
+      });
     for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
     // A body we refused to read may still be arriving: do not reuse the connection.
     if (problem.status === 413) res.setHeader('Connection', 'close');

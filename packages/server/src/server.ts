@@ -5,7 +5,7 @@ import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
 import express, { type Express } from 'express';
 import { apiKeyAuth, isLoopbackHost } from './auth.js';
 import { jsonBody, parseByteSize } from './body.js';
-import { Lifecycle, type RouteDef, type ServerContext, startTurns } from './context.js';
+import { Lifecycle, type MetricsSource, type RouteDef, type ServerContext, startTurns } from './context.js';
 import { corsMiddleware } from './cors.js';
 import { EventFeed } from './event-feed.js';
 import {
@@ -17,9 +17,11 @@ import {
   silentLogger,
 } from './problem.js';
 import { rateLimiter } from './rate-limit.js';
+import { requestLog } from './request-log.js';
 import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { WorkflowResolver } from './workflow-resolver.js';
 
@@ -48,7 +50,10 @@ export interface ServerOptions {
   pruneIntervalMs?: number;
   /** Readiness: throws when the server cannot serve (e.g. store not migrated). Default: the store answers a query. */
   ready?: () => Promise<void>;
+  /** Logs internal errors, and one structured line per request (`info('request', {...})`). */
   logger?: ServerLogger;
+  /** Served at `GET /metrics` (Prometheus text format); without it, `/metrics` is 404. */
+  metrics?: MetricsSource;
 }
 
 export interface Listener {
@@ -91,12 +96,14 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     maxWaitSeconds: options.maxWaitSeconds ?? 60,
     keepAliveMs: options.keepAliveMs ?? 15_000,
     ready: options.ready ?? (async () => void (await store.listExecutions({ limit: 1 }))),
+    metrics: options.metrics,
     startTurn: startTurns(),
   };
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (options.logger) app.use(requestLog(options.logger));
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (lifecycle.closing) {
@@ -122,6 +129,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`.
   const table: RouteDef[] = [
     ...healthRoutes(ctx),
+    ...metricsRoutes(ctx),
     ...executionRoutes(ctx),
     ...eventRoutes(ctx),
     ...workflowRoutes(ctx),

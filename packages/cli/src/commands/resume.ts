@@ -11,11 +11,14 @@ import {
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { Command } from 'commander';
-import { buildRegistry, collect } from '../context.js';
+import { defaultConcurrency, loadProjectConfig, storeFlag } from '../config.js';
+import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
 import { ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
+import { setupTelemetry, type Telemetry } from '../telemetry.js';
 import { formatDuration, styleFor } from '../term.js';
 import {
   isTerminal,
@@ -26,7 +29,7 @@ import {
   statusColor,
 } from './history-shared.js';
 
-interface ResumeOptions {
+interface ResumeOptions extends LogOptions {
   agents: string[];
   concurrency?: string;
   json?: boolean;
@@ -60,6 +63,8 @@ export function registerResumeCommand(program: Command): void {
     .option('--json', 'print the final result as JSON on stdout (an array without <id>; no live view)')
     .option('-q, --quiet', 'no live view; print only the result')
     .option('-v, --verbose', 'print every journal event')
+    .option(...logLevelOption('warn'))
+    .option(...LOG_FORMAT_OPTION)
     .addHelpText(
       'after',
       '\nCompleted steps are not run again (their outputs are reloaded); steps that were running when the\n' +
@@ -75,7 +80,10 @@ export function registerResumeCommand(program: Command): void {
 
 async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promise<number> {
   let store: Store | undefined;
+  let telemetry: Telemetry | undefined;
   try {
+    const logger = openLogger(opts, 'warn');
+    if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
       concurrency = Number(opts.concurrency);
@@ -83,8 +91,9 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
         return failUsage(`--concurrency must be a positive integer, got "${opts.concurrency}"`);
       }
     }
-    const registry = await buildRegistry(opts.agents);
-    const opened = await openHistoryStore(opts.store);
+    const config = await loadProjectConfig();
+    const registry = await buildRegistry(opts.agents, config);
+    const opened = await openHistoryStore(storeFlag(opts.store, config));
     store = opened.store;
     const spec = opened.spec;
 
@@ -115,7 +124,12 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       return ExitCode.usage;
     }
 
-    const engine = createEngine({ registry, store: store! });
+    telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
+    const engine = createEngine({
+      ...engineLogging(logger, registry),
+      store: store!,
+      remoteAgent: remoteAgentFor,
+    });
     const live = !opts.json && !opts.quiet;
     // Before the live view: on a terminal it redraws the lines below where it started.
     if (!opts.json) for (const p of plans) process.stderr.write(`${header(p, spec)}\n`);
@@ -149,8 +163,9 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       for (const p of plans) {
         let handle: ExecutionHandle;
         try {
+          const max = concurrency ?? defaultConcurrency(config, p.workflow);
           handle = await engine.resume(p.record.id, {
-            ...(concurrency !== undefined ? { maxConcurrentSteps: concurrency } : {}),
+            ...(max !== undefined ? { maxConcurrentSteps: max } : {}),
           });
         } catch (e) {
           // One execution that cannot be resumed (its definition is missing or no longer
@@ -187,6 +202,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
   } finally {
     await store?.close().catch(() => {});
+    await telemetry?.shutdown();
   }
 }
 
@@ -223,7 +239,8 @@ function missingAgents(p: Plan, registry: MutableAgentRegistry): string[] {
   if (!p.workflow) return [];
   const missing = new Set<string>();
   for (const step of p.workflow.steps) {
-    if (!registry.get(step.agentId, step.agentVersion)) {
+    // A remote agent (agent.url) is called over HTTP, not looked up here.
+    if (step.agentUrl === undefined && !registry.get(step.agentId, step.agentVersion)) {
       missing.add(step.agentVersion ? `${step.agentId}@${step.agentVersion}` : step.agentId);
     }
   }

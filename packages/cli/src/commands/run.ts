@@ -3,15 +3,18 @@ import { serializeError } from '@orchestr8/common';
 import { createEngine, type ExecutionResult, type Store } from '@orchestr8/core';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command } from 'commander';
-import { buildRegistry, collect } from '../context.js';
+import { configuredStore, defaultConcurrency, loadProjectConfig } from '../config.js';
+import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
-import { openStore, storeSpec } from '../open-store.js';
+import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
+import { openStore } from '../open-store.js';
 import { ProgressView } from '../progress.js';
 import { exportJournal, printResult } from '../report.js';
+import { setupTelemetry, type Telemetry } from '../telemetry.js';
 
-interface RunOptions {
+interface RunOptions extends LogOptions {
   input: string[];
   inputs?: string;
   agents: string[];
@@ -47,7 +50,7 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --concurrency <n>', 'maximum steps running at once (overrides the document)')
     .option(
       '--store <url>',
-      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
+      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE, the config store, or sqlite:./.orchestr8/orchestr8.db)',
     )
     .option('--json', 'print the final result as JSON on stdout (no live view)')
     .option('--journal <file>', 'write the journal to a file (.ndjson for NDJSON, else JSON)')
@@ -59,6 +62,8 @@ export function registerRunCommand(program: Command): void {
       '--idempotency-key <key>',
       'with --server: re-running with the same key follows the same execution',
     )
+    .option(...logLevelOption('warn'))
+    .option(...LOG_FORMAT_OPTION)
     .addHelpText(
       'after',
       '\nExit codes: 0 completed, 1 failed, 2 invalid document or usage, 130 cancelled (Ctrl-C; a second Ctrl-C forces).',
@@ -75,14 +80,18 @@ export function registerRunCommand(program: Command): void {
 
 async function runCommand(file: string, opts: RunOptions): Promise<number> {
   let store: Store | undefined;
+  let telemetry: Telemetry | undefined;
   try {
+    const logger = openLogger(opts, 'warn');
+    if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
       concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1)
         return failUsage(`--concurrency must be a positive integer, got "${opts.concurrency}"`);
     }
-    const registry = await buildRegistry(opts.agents);
+    const config = await loadProjectConfig();
+    const registry = await buildRegistry(opts.agents, config);
     const loaded = await loadWorkflowFile(file, { knownAgents: registry.list().map((a) => a.id) });
     if (!loaded.ok || !loaded.workflow) {
       for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -91,10 +100,12 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       return ExitCode.usage;
     }
     const workflow = loaded.workflow;
+    concurrency ??= defaultConcurrency(config, workflow);
     const inputs = await collectInputs(opts.inputs, opts.input);
-    const spec = storeSpec(opts.store);
+    const spec = configuredStore(opts.store, config);
+    telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
     store = await openStore(spec);
-    const engine = createEngine({ registry, store });
+    const engine = createEngine({ ...engineLogging(logger, registry), store, remoteAgent: remoteAgentFor });
     const live = !opts.json && !opts.quiet;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
     const sub = view ? engine.events.subscribe(view.onEvent, { capacity: 10_000 }) : undefined;
@@ -115,6 +126,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       const handle = await engine.start(workflow, {
         inputs,
         ...(concurrency !== undefined ? { maxConcurrentSteps: concurrency } : {}),
+        ...(telemetry.traceContext !== undefined ? { traceContext: telemetry.traceContext } : {}),
       });
       handleId = handle.id;
       if (!opts.json)
@@ -139,5 +151,6 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
   } finally {
     await store?.close().catch(() => {});
+    await telemetry?.shutdown();
   }
 }

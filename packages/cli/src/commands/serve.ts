@@ -1,14 +1,22 @@
 import { createEngine, type Store } from '@orchestr8/core';
 import { parseDuration } from '@orchestr8/schema';
-import type { ServerLogger } from '@orchestr8/server';
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
 import type { Command } from 'commander';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import {
+  engineLogging,
+  LOG_FORMAT_OPTION,
+  type LogOptions,
+  logLevelOption,
+  openLogger,
+  serverLogger,
+} from '../logger.js';
 import { openStore, storeSpec } from '../open-store.js';
+import { setupTelemetry, type Telemetry } from '../telemetry.js';
 
-interface ServeOptions {
+interface ServeOptions extends LogOptions {
   host: string;
   port: string;
   store?: string;
@@ -48,10 +56,14 @@ export function registerServeCommand(program: Command): void {
     .option('--rate-limit <n>', 'requests per minute per client (0 = no limit)', '6000')
     .option('--body-limit <bytes>', 'largest request body, e.g. 1mb', '1mb')
     .option('--idempotency-ttl <duration>', 'how long an Idempotency-Key is remembered (e.g. 24h)', '24h')
+    .option(...logLevelOption('info'))
+    .option(...LOG_FORMAT_OPTION)
     .addHelpText(
       'after',
       '\nOn SIGTERM or SIGINT the server stops accepting requests, running steps get the grace period, and executions ' +
         'still running are left to resume on the next start. On start, executions left running are resumed.\n' +
+        'Logs (requests, execution lifecycle) go to stderr. GET /metrics serves Prometheus metrics; traces are\n' +
+        'exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or another standard OTEL_* variable) is set.\n' +
         'Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage (e.g. a non-loopback --host without API keys).',
     )
     .action(async (opts: ServeOptions) => {
@@ -66,18 +78,12 @@ function parseNumber(name: string, value: string, min: number, max: number): num
   return n;
 }
 
-const stderrLogger: ServerLogger = {
-  info: () => {},
-  error: (message, error) => {
-    const detail = error instanceof Error ? `: ${error.message}` : '';
-    process.stderr.write(`orchestr8 serve: ${message}${detail}\n`);
-    if (process.env.ORCHESTR8_DEBUG && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
-  },
-};
-
 async function serveCommand(opts: ServeOptions): Promise<number> {
   // Loaded here, not at the top: every other command starts ~200 ms faster without it.
   const { createServer, isLoopbackHost, parseApiKeys } = await import('@orchestr8/server');
+  const { createMetrics } = await import('@orchestr8/observability/metrics');
+  const logger = openLogger(opts, 'info');
+  if ('usage' in logger) return failUsage(logger.usage);
   const port = parseNumber('--port', opts.port, 0, 65535);
   if (typeof port === 'string') return failUsage(port);
   const rateLimit = parseNumber('--rate-limit', opts.rateLimit, 0, 1_000_000_000);
@@ -99,14 +105,24 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
   }
 
   let store: Store | undefined;
+  let telemetry: Telemetry | undefined;
   try {
+    telemetry = await setupTelemetry(logger);
     const registry = await buildRegistry(opts.agents);
     const spec = storeSpec(opts.store);
     store = await openStore(spec);
     const opened = store;
-    const engine = createEngine({ registry, store });
+    const metrics = createMetrics({ defaultMetrics: true });
+    const logging = engineLogging(logger, registry);
+    const engine = createEngine({
+      ...logging,
+      store,
+      observers: [metrics.observer, ...(logging.observers ?? [])],
+    });
+    metrics.collect(engine);
     const resumed = await engine.resumeAll();
-    if (resumed.length > 0) process.stderr.write(`resumed ${resumed.length} execution(s) left running\n`);
+    if (resumed.length > 0)
+      logger.info({ resumed: resumed.length }, `resumed ${resumed.length} execution(s) left running`);
     const server = createServer({
       engine,
       registry,
@@ -115,7 +131,8 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       rateLimit: rateLimit === 0 ? false : { limit: rateLimit },
       bodyLimit: opts.bodyLimit,
       idempotencyTtlMs,
-      logger: stderrLogger,
+      logger: serverLogger(logger),
+      metrics,
       ...(opts.corsOrigin.length > 0 ? { cors: { origins: opts.corsOrigin } } : {}),
       ready: async () => {
         if (opened.kind !== 'sqlite') {
@@ -134,7 +151,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
-    process.stderr.write(`${signal}: shutting down (grace ${graceMs} ms)…\n`);
+    logger.info({ signal, graceMs }, `${signal}: shutting down (grace ${graceMs} ms)`);
     // A second signal does not wait for the grace period.
     const force = () => process.exit(ExitCode.failed);
     process.once('SIGTERM', force);
@@ -142,7 +159,8 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     await Promise.all([listener.close({ graceMs }), engine.shutdown({ graceMs })]);
     await store.close();
     store = undefined;
-    process.stderr.write('stopped\n');
+    await telemetry.shutdown();
+    logger.info('stopped');
     return ExitCode.ok;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -153,5 +171,6 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     return reportError(e);
   } finally {
     await store?.close().catch(() => {});
+    await telemetry?.shutdown();
   }
 }

@@ -1,5 +1,6 @@
 import { type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command, OutputConfiguration } from 'commander';
+import { knownAgentIds } from '../context.js';
 
 /** One entry of `validate --json`. */
 export interface ValidateFileResult {
@@ -44,9 +45,9 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-async function validateOne(file: string): Promise<ValidateFileResult> {
+async function validateOne(file: string, knownAgents: string[] | undefined): Promise<ValidateFileResult> {
   try {
-    const r = await loadWorkflowFile(file);
+    const r = await loadWorkflowFile(file, knownAgents ? { knownAgents } : {});
     return { file, valid: r.ok, diagnostics: r.diagnostics };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -77,7 +78,15 @@ async function validateFiles(
     writeErr('error: validate needs at least one file (orchestr8 validate <file...>)\n');
     return EXIT.usage;
   }
-  const results = await Promise.all(files.map(validateOne));
+  // With a project config, agent ids are checked against the agents it loads.
+  let knownAgents: string[] | undefined;
+  try {
+    knownAgents = await knownAgentIds();
+  } catch (e) {
+    writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.usage;
+  }
+  const results = await Promise.all(files.map((f) => validateOne(f, knownAgents)));
   const unreadable = results.some((r) => r.diagnostics.some((d) => d.code === 'E_READ'));
   const invalid = results.filter((r) => !r.valid).length;
 

@@ -1,6 +1,7 @@
 /**
  * Executions: start one (`POST /workflows/execute`), list, read, read the journal, cancel.
  */
+import { type Context, context, propagation, trace } from '@opentelemetry/api';
 import { ErrorCode, hasCode } from '@orchestr8/common';
 import {
   type ExecutionHandle,
@@ -135,6 +136,19 @@ function waitForResult(
   });
 }
 
+/**
+ * A W3C `traceparent` (and `tracestate`) makes the execution's span a child of the caller's,
+ * through the globally registered propagator (none, and so nothing, without an SDK). When
+ * an HTTP instrumentation already made a server span for the request, that span is active
+ * and is the parent instead.
+ */
+function incomingTraceContext(req: Request): Context | undefined {
+  if (req.headers.traceparent === undefined) return undefined;
+  const active = context.active();
+  if (trace.getSpan(active) !== undefined) return undefined;
+  return propagation.extract(active, req.headers);
+}
+
 async function execute(ctx: ServerContext, req: Request, res: Response): Promise<void> {
   const key = parseIdempotencyKey(req.headers['idempotency-key']);
   const wait = waitMs(req, ctx.maxWaitSeconds);
@@ -144,6 +158,8 @@ async function execute(ctx: ServerContext, req: Request, res: Response): Promise
       ? ctx.resolver.inline(body.workflow)
       : await ctx.resolver.registered(body.workflowId!, body.version);
   const opts: StartOptions = { inputs: body.inputs ?? {} };
+  const traceContext = incomingTraceContext(req);
+  if (traceContext !== undefined) opts.traceContext = traceContext;
   if (key !== undefined) {
     opts.idempotencyKey = scopedKey(key, principalOf(res));
     opts.fingerprint = requestFingerprint('POST', '/workflows/execute', body);

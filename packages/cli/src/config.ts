@@ -1,0 +1,219 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { register } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseStoreUrl } from '@orchestr8/store-sqlite';
+import { UsageError } from './inputs.js';
+import { storeSpec } from './open-store.js';
+
+export { defineConfig, type Orchestr8Config } from './define-config.js';
+
+/** A loaded configuration, paths resolved; all fields empty when there is no config file. */
+export interface ProjectConfig {
+  /** The config file, or undefined when none was found (or `--no-config`). */
+  file: string | undefined;
+  /** The project directory: the config file's directory, else the working directory. */
+  dir: string;
+  /** Absolute paths of the agent modules. */
+  agents: string[];
+  /** The store URL with a relative SQLite path made absolute; undefined when not configured. */
+  store: string | undefined;
+  defaults: { concurrency?: number };
+}
+
+/** No configuration: what `--no-config` gives (its `dir` is the working directory at load). */
+export const NO_CONFIG: ProjectConfig = Object.freeze({
+  file: undefined,
+  dir: process.cwd(),
+  agents: [],
+  store: undefined,
+  defaults: {},
+});
+
+export const CONFIG_FILE_NAMES = [
+  'orchestr8.config.ts',
+  'orchestr8.config.mts',
+  'orchestr8.config.js',
+  'orchestr8.config.mjs',
+  'orchestr8.config.json',
+] as const;
+
+/** The nearest config file in `from` or a directory above it. */
+export function findConfigFile(from: string): string | undefined {
+  let dir = resolve(from);
+  for (;;) {
+    for (const name of CONFIG_FILE_NAMES) {
+      const file = join(dir, name);
+      if (existsSync(file) && statSync(file).isFile()) return file;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** `--config <file>` (a path) or `--no-config` (false), set by the program before any command runs. */
+let selected: string | false | undefined;
+const cache = new Map<string, Promise<ProjectConfig>>();
+
+export function selectConfig(option: string | boolean | undefined): void {
+  selected = option === true ? undefined : option;
+  cache.clear();
+}
+
+/**
+ * The project configuration for commands run in `cwd`: the `--config` file, else the nearest
+ * `orchestr8.config.*` from `cwd` upwards, else an empty configuration. Loaded once per process.
+ * Throws a UsageError (exit code 2) when the file is missing, unreadable or malformed.
+ */
+export function loadProjectConfig(
+  cwd = process.cwd(),
+  options: { file?: string | false } = { file: selected },
+): Promise<ProjectConfig> {
+  const key = `${cwd}\0${options.file}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = readProjectConfig(cwd, options.file);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+async function readProjectConfig(cwd: string, option: string | false | undefined): Promise<ProjectConfig> {
+  const empty: ProjectConfig = {
+    file: undefined,
+    dir: resolve(cwd),
+    agents: [],
+    store: undefined,
+    defaults: {},
+  };
+  if (option === false) return empty;
+  let file: string | undefined;
+  if (option !== undefined) {
+    file = isAbsolute(option) ? option : resolve(cwd, option);
+    if (!existsSync(file)) throw new UsageError(`config file not found: ${file}`);
+  } else file = findConfigFile(cwd);
+  if (file === undefined) return empty;
+  const raw = await importConfig(file);
+  return checkConfig(raw, file);
+}
+
+async function importConfig(file: string): Promise<unknown> {
+  try {
+    if (/\.json$/i.test(file)) return JSON.parse(readFileSync(file, 'utf8'));
+    allowBundledImports();
+    let mod: Record<string, unknown>;
+    if (/\.(c|m)?tsx?$/.test(file)) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    } else mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    let value = mod.default;
+    // tsx may wrap a CommonJS-style module: unwrap one level.
+    if (value && typeof value === 'object' && 'default' in value && !('agents' in value))
+      value = (value as { default: unknown }).default;
+    return value;
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new UsageError(`could not load config ${file}: ${message}`);
+  }
+}
+
+const KEYS = new Set(['$schema', 'agents', 'store', 'defaults']);
+
+function checkConfig(raw: unknown, file: string): ProjectConfig {
+  const bad = (msg: string) => new UsageError(`config ${file}: ${msg}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw bad('must export (default) or hold an object, e.g. export default defineConfig({agents: [...]})');
+  const c = raw as Record<string, unknown>;
+  for (const k of Object.keys(c))
+    if (!KEYS.has(k)) throw bad(`unknown field "${k}" (expected agents, store, defaults)`);
+  const dir = dirname(file);
+  const agents = c.agents ?? [];
+  if (!Array.isArray(agents) || agents.some((a) => typeof a !== 'string' || a === ''))
+    throw bad('agents must be a list of module paths, e.g. ["./agents/index.ts"]');
+  if (c.store !== undefined && (typeof c.store !== 'string' || c.store === ''))
+    throw bad('store must be a string such as "sqlite:./.orchestr8/orchestr8.db" or "memory"');
+  const defaults = c.defaults ?? {};
+  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults))
+    throw bad('defaults must be an object such as {concurrency: 4}');
+  const d = defaults as Record<string, unknown>;
+  for (const k of Object.keys(d))
+    if (k !== 'concurrency') throw bad(`unknown field "defaults.${k}" (expected concurrency)`);
+  if (d.concurrency !== undefined && !(Number.isInteger(d.concurrency) && (d.concurrency as number) >= 1))
+    throw bad('defaults.concurrency must be a positive integer');
+  return {
+    file,
+    dir,
+    agents: (agents as string[]).map((a) => resolve(dir, a)),
+    store: c.store === undefined ? undefined : resolveStore(c.store as string, dir),
+    defaults: d.concurrency === undefined ? {} : { concurrency: d.concurrency as number },
+  };
+}
+
+/** A relative SQLite path in the config is relative to the config file, not the working directory. */
+function resolveStore(spec: string, dir: string): string {
+  try {
+    const parsed = parseStoreUrl(spec);
+    if (parsed.kind === 'sqlite' && !isAbsolute(parsed.path)) return `sqlite:${resolve(dir, parsed.path)}`;
+  } catch {
+    // left as written: opening it reports the problem
+  }
+  return spec;
+}
+
+/**
+ * What to pass where a command takes its `--store` flag (`storeSpec`, `openHistoryStore`):
+ * the flag, else the config's `store` unless `ORCHESTR8_STORE` is set (the environment
+ * beats the file), else undefined (the usual default).
+ */
+export function storeFlag(flag: string | undefined, config: ProjectConfig): string | undefined {
+  if (flag !== undefined || process.env.ORCHESTR8_STORE !== undefined) return flag;
+  return config.store;
+}
+
+/** `--store`, then `ORCHESTR8_STORE`, then the config's `store`, then the embedded SQLite file. */
+export function configuredStore(flag: string | undefined, config: ProjectConfig): string {
+  return storeSpec(storeFlag(flag, config));
+}
+
+/**
+ * The config's `defaults.concurrency` for a workflow whose document does not set
+ * `policies.concurrency.maxConcurrentSteps` itself (a `--concurrency` flag beats both).
+ */
+export function defaultConcurrency(
+  config: ProjectConfig,
+  workflow: { document: unknown } | undefined,
+): number | undefined {
+  const doc = workflow?.document as
+    | { policies?: { concurrency?: { maxConcurrentSteps?: unknown } } }
+    | undefined;
+  return doc?.policies?.concurrency?.maxConcurrentSteps === undefined
+    ? config.defaults.concurrency
+    : undefined;
+}
+
+let bundledImports = false;
+
+/**
+ * Agent modules and config files may import `@orchestr8/*` packages the project has not
+ * installed (yet): those imports resolve to this CLI's own copies, so a fresh
+ * `orchestr8 init` project runs before `npm install`. Installed packages always win.
+ * (ES modules only: a project without `"type": "module"` must install the packages.)
+ */
+export function allowBundledImports(): void {
+  if (bundledImports) return;
+  bundledImports = true;
+  const hook = `let parent;
+export function initialize(data) { parent = data.parent; }
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (e) {
+    if (e && e.code === 'ERR_MODULE_NOT_FOUND' && specifier.startsWith('@orchestr8/') && context.parentURL !== parent)
+      return next(specifier, { ...context, parentURL: parent });
+    throw e;
+  }
+}`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`, { data: { parent: import.meta.url } });
+}

@@ -1,0 +1,31 @@
+/**
+ * @module @orchestr8/cli/config
+ * The type of `orchestr8.config.ts` and its `defineConfig` helper, importable on their own
+ * (`@orchestr8/cli/config`) so a config file loads in milliseconds, without the CLI.
+ *
+ * @example
+ * import { defineConfig } from '@orchestr8/cli/config';
+ * export default defineConfig({ agents: ['./agents/index.ts'], store: 'sqlite:./.orchestr8/orchestr8.db' });
+ */
+
+/**
+ * The project configuration file, `orchestr8.config.ts` (or `.mts`, `.js`, `.mjs`, `.json`),
+ * found from the working directory upwards, or named with `--config <file>`. Relative paths
+ * are relative to the config file. `--store` and `ORCHESTR8_STORE` take precedence over
+ * `store`; `--agents` modules are loaded after (and over) `agents`.
+ */
+export interface Orchestr8Config {
+  /** JS or TS modules exporting agents (named exports or a default array), loaded in order. */
+  agents?: string[];
+  /** Where executions are recorded: `sqlite:<path>` or `memory` (or `postgres://...` where supported). */
+  store?: string;
+  defaults?: {
+    /** Maximum steps running at once per execution, for documents that do not set it. */
+    concurrency?: number;
+  };
+}
+
+/** Typed identity for `orchestr8.config.ts`: `export default defineConfig({...})`. */
+export function defineConfig(config: Orchestr8Config): Orchestr8Config {
+  return config;
+}

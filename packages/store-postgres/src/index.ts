@@ -1,0 +1,35 @@
+/**
+ * @module @orchestr8/store-postgres
+ * The orchestr8 store on PostgreSQL: a connection pool, versioned migrations applied on
+ * open, one transaction per engine batch (group commit), idempotency enforced by a primary
+ * key across any number of API instances. It also holds the task queue that distributes
+ * ready steps to `orchestr8 worker` processes (`FOR UPDATE SKIP LOCKED`, leases).
+ *
+ * @example
+ * import { openPostgresStore } from '@orchestr8/store-postgres';
+ * const store = await openPostgresStore({ url: 'postgres://orchestr8@localhost/orchestr8' });
+ * // ... hand `store` to the engine; on shutdown:
+ * await store.close();
+ */
+export {
+  LATEST_SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION,
+  MIGRATIONS,
+  type Migration,
+} from './migrations.js';
+export {
+  openPostgresStore,
+  type PostgresStore,
+  type PostgresStoreOptions,
+  type Tx,
+} from './postgres-store.js';
+export {
+  Channel,
+  type ClaimedTask,
+  type CommitResult,
+  type ExecutionState,
+  type HeartbeatResult,
+  type LockedExecution,
+  type RunningStep,
+  TaskQueue,
+  type WorkerInfo,
+} from './tasks.js';

@@ -1,0 +1,1051 @@
+/**
+ * The task queue that distributes steps to workers, on the store's own tables.
+ *
+ * A task is a ready (or running) step of a distributed execution. Workers claim tasks with
+ * `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows instead of waiting,
+ * so claiming scales with workers), holding a lease they extend while the step runs. A
+ * step's result, the journal, the deletion of its task and the tasks of the steps it
+ * releases are written in ONE transaction under the execution's row lock, which is why the
+ * queue is ours and not a separate queue library: the queue and the state it drives must
+ * commit together. Leases whose worker died expire and return to the queue; the step runs
+ * again elsewhere (at-least-once) with the same idempotency key.
+ *
+ * Lease times come from the database clock, so workers on machines with skewed clocks
+ * agree on expiry. NOTIFY wakes idle workers (`tasks`), API instances following an
+ * execution (`exec`), and workers running steps of an execution that stops (`stop`).
+ */
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import type {
+  CancelRequest,
+  CommitPlan,
+  CreateExecutionResult,
+  ExecutionRecord,
+  IdempotencyClaim,
+  JournalEntry,
+  StepStateRecord,
+  StopRecord,
+  TaskState,
+} from '@orchestr8/core';
+import { pgCode, SqlState } from './errors.js';
+import { claimKey, type PostgresStore, type Tx } from './postgres-store.js';
+import {
+  EXECUTION_COLUMNS,
+  EXECUTION_SELECT,
+  executionParams,
+  JOURNAL_COLUMNS,
+  journalParams,
+  json,
+  type Row,
+  STEP_COLUMNS,
+  STEP_SELECT,
+  stepParams,
+  toColumns,
+  toExecution,
+  toStep,
+  unnestInsert,
+  upsertClause,
+} from './rows.js';
+
+/*
+ * Locks: a commit takes its execution's row (NO KEY UPDATE), then task rows, then step
+ * rows. Statements that lock several task rows take them in (execution_id, step_id) order,
+ * so a worker's heartbeat and its own commits never deadlock; reclaiming and claiming skip
+ * locked rows instead of waiting.
+ */
+
+/** The database clock in epoch ms. */
+const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+
+export const Channel = {
+  /** A queue got ready tasks: payload is the queue name. */
+  tasks: 'tasks',
+  /** An execution's journal grew: payload JSON `[executionId, firstSeq, lastSeq, finished 0|1, workflowId]`. */
+  exec: 'exec',
+  /** An execution started stopping: payload is its id. */
+  stop: 'stop',
+  /** A cancel request was recorded: payload is the execution id. */
+  cancel: 'cancel',
+} as const;
+
+export interface ClaimedTask {
+  executionId: string;
+  stepId: string;
+  queue: string;
+  /** How many times this task was leased (above 1: a previous worker lost it). */
+  claims: number;
+  leaseExpiresAt: number;
+  execution: ExecutionRecord;
+  stop: StopRecord | undefined;
+  /**
+   * The step's own state after the claim (`running`, attempts so far); the caller adds the
+   * states of the steps it reads (see `stepsOf`).
+   */
+  steps: StepStateRecord[];
+  /** The execution's state when claimed, for planning the commit without reading it again. */
+  state: ExecutionState;
+}
+
+/**
+ * What a worker remembers of an execution between its commits: enough to plan the next
+ * one without reading (the commit's guard checks it is still current).
+ */
+export interface ExecutionState {
+  execution: ExecutionRecord;
+  /** The execution's last journal seq: every commit moves it, so it identifies the state. */
+  journalSeq: number;
+  /** Every step's state as far as statuses go (no outputs). */
+  steps: StepStateRecord[];
+}
+
+/** An execution's state read under its row lock, for planning a commit. */
+export interface LockedExecution {
+  execution: ExecutionRecord;
+  /** The committed tasks whose leases this worker still holds (the others' results are dropped). */
+  finishing: string[];
+  stop: StopRecord | undefined;
+  journalSeq: number;
+  /**
+   * Every step's state: without `output` and `error` (a commit decides on statuses), except
+   * when `full` (the plan finishes the execution and renders its outputs).
+   */
+  steps: StepStateRecord[];
+  full: boolean;
+  /**
+   * The execution's other tasks (not the one being committed), read only when the commit
+   * may stop the execution or it is stopping (what runs decides what is left to cancel).
+   * Otherwise empty: a task that already exists is not inserted twice.
+   */
+  tasks: Map<string, TaskState>;
+}
+
+export type CommitResult =
+  | {
+      status: 'committed';
+      locked: LockedExecution;
+      plan: CommitPlan;
+      lastSeq: number;
+      leaseExpiresAt: number;
+    }
+  /** None of the tasks is this worker's any more (their leases expired and others took them): nothing was written. */
+  | { status: 'lost' }
+  /** The execution is gone or finished: the task was dropped, nothing else written. */
+  | { status: 'gone' };
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  agents: string[];
+  startedAt: number;
+  heartbeatAt: number;
+  stepsDone: number;
+  /** The steps this worker holds leases on now. */
+  running: { executionId: string; stepId: string; leaseExpiresAt: number; claims: number }[];
+}
+
+export interface RunningStep {
+  executionId: string;
+  stepId: string;
+  status: StepStateRecord['status'];
+  attempts: number;
+}
+
+export interface HeartbeatResult {
+  /** Tasks this worker no longer holds (its lease lapsed and another worker took them). */
+  lost: { executionId: string; stepId: string }[];
+  /** Executions of running steps that are stopping (or finished), with why. */
+  stops: Map<string, StopRecord>;
+  /** Cancel requests recorded for executions of running steps, not acted on yet. */
+  cancels: CancelRequest[];
+  /** False when this worker's row was gone (it was taken for dead): it registered again. */
+  known: boolean;
+}
+
+const parseStop = (text: unknown): StopRecord | undefined =>
+  typeof text === 'string' ? (JSON.parse(text) as StopRecord) : undefined;
+
+export class TaskQueue {
+  constructor(readonly store: PostgresStore) {}
+
+  /**
+   * Creates a distributed execution: the execution (and its idempotency claim), its first
+   * journal entries and the tasks of its root steps, in one transaction.
+   */
+  async start(
+    execution: ExecutionRecord,
+    claim: IdempotencyClaim | undefined,
+    plan: CommitPlan,
+    deadlineAt: number | undefined,
+  ): Promise<CreateExecutionResult> {
+    const record = plan.finished ?? execution;
+    const journal = plan.journal.map((e, i) => ({ ...e, seq: i + 1 }));
+    const write = (tx: Tx) => {
+      const values: unknown[] = [...executionParams(record), journal.length, deadlineAt ?? null];
+      const cols = EXECUTION_COLUMNS.length;
+      const parts: string[] = [
+        `e AS (INSERT INTO executions (${EXECUTION_SELECT}, distributed, journal_seq, deadline_at)
+           VALUES (${EXECUTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, true, $${cols + 1}, $${cols + 2}))`,
+      ];
+      let name = 'o8_start';
+      const add = (flag: string, sql: (first: number) => string, arrays: unknown[][]) => {
+        name += flag;
+        parts.push(`${flag} AS (${sql(values.length + 1)})`);
+        values.push(...arrays);
+      };
+      if (journal.length > 0) {
+        add(
+          'j',
+          (f) => unnestInsert('journal', JOURNAL_COLUMNS, f, ''),
+          toColumns(
+            JOURNAL_COLUMNS.length,
+            journal.map((e) => journalParams(record.id, e)),
+          ),
+        );
+      }
+      if (plan.steps.length > 0) {
+        add(
+          's',
+          (f) => unnestInsert('steps', STEP_COLUMNS, f, ''),
+          toColumns(STEP_COLUMNS.length, plan.steps.map(stepParams)),
+        );
+      }
+      const ready = plan.tasks.filter((t) => !t.self);
+      if (ready.length > 0) {
+        add(
+          't',
+          (f) =>
+            `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
+             SELECT $1, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)`,
+          [ready.map((t) => t.stepId), ready.map((t) => t.queue)],
+        );
+      }
+      return tx.query(`WITH ${parts.join(', ')} SELECT 1`, values, name);
+    };
+    const notify = () => {
+      for (const q of new Set(plan.tasks.filter((t) => !t.self).map((t) => t.queue))) {
+        this.store.notify(Channel.tasks, q);
+      }
+      this.store.notify(
+        Channel.exec,
+        JSON.stringify([record.id, 1, journal.length, plan.finished ? 1 : 0, record.workflowId]),
+      );
+    };
+    try {
+      if (!claim) {
+        // One statement: atomic without an explicit transaction.
+        await write({
+          query: (text, values, name) => this.store.query('start an execution', text, values, name),
+        });
+        notify();
+        return { created: true, execution: record };
+      }
+      const result = await this.store.transaction('start an execution', async (tx) => {
+        const existing = await claimKey(tx, claim, execution.id, Date.now());
+        if (existing) return { created: false as const, existing };
+        await write(tx);
+        return { created: true as const, execution: record };
+      });
+      if (result.created) notify();
+      return result;
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause;
+      if (pgCode(cause) === SqlState.uniqueViolation) {
+        throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`, { cause });
+      }
+      throw error;
+    }
+  }
+
+  /** Leases up to `limit` ready tasks of the given queues, oldest first. */
+  async claim(
+    owner: string,
+    queues: readonly string[],
+    limit: number,
+    leaseMs: number,
+  ): Promise<ClaimedTask[]> {
+    if (limit <= 0 || queues.length === 0) return [];
+    const r = await this.store.query(
+      'claim tasks',
+      `WITH picked AS (
+         SELECT execution_id, step_id FROM tasks
+         WHERE status = 'ready' AND queue = ANY($2::text[]) AND available_at <= ${NOW}
+         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,
+           claims = t.claims + 1
+         FROM picked WHERE t.execution_id = picked.execution_id AND t.step_id = picked.step_id
+         RETURNING t.execution_id, t.step_id, t.queue, t.claims, t.lease_expires_at
+       ), started AS (
+         INSERT INTO steps (execution_id, step_id, status, attempts, started_at)
+         SELECT execution_id, step_id, 'running', 0, $5 FROM claimed
+         ON CONFLICT (execution_id, step_id) DO UPDATE SET
+           status = CASE WHEN steps.status = 'retrying' THEN 'retrying' ELSE 'running' END,
+           started_at = coalesce(steps.started_at, EXCLUDED.started_at)
+         RETURNING ${STEP_SELECT}
+       )
+       SELECT c.execution_id AS task_execution_id, c.step_id AS task_step_id, c.queue AS task_queue,
+         c.claims AS task_claims, c.lease_expires_at AS task_lease_expires_at, e.stop AS exec_stop,
+         row_to_json(s) AS task_step, e.journal_seq AS exec_journal_seq,
+         (SELECT array_agg(st.step_id ORDER BY st.ord) FROM steps st WHERE st.execution_id = c.execution_id) AS exec_step_ids,
+         (SELECT array_agg(st.status ORDER BY st.ord) FROM steps st WHERE st.execution_id = c.execution_id) AS exec_statuses,
+         ${EXECUTION_COLUMNS.map(([col]) => `e.${col}`).join(', ')}
+       FROM claimed c JOIN executions e ON e.id = c.execution_id
+       JOIN started s ON s.execution_id = c.execution_id AND s.step_id = c.step_id`,
+      [owner, queues, limit, leaseMs, Date.now()],
+      'o8_claim',
+    );
+    return r.rows.map((row) => {
+      const executionId = row.task_execution_id as string;
+      const execution = toExecution(row);
+      return {
+        executionId,
+        stepId: row.task_step_id as string,
+        queue: row.task_queue as string,
+        claims: row.task_claims as number,
+        leaseExpiresAt: row.task_lease_expires_at as number,
+        execution,
+        stop: parseStop(row.exec_stop),
+        steps: [toStep(row.task_step as Row)],
+        state: {
+          execution,
+          journalSeq: row.exec_journal_seq as number,
+          // The claim's own upsert of this step is not visible to the statement that made it:
+          // its status here is the one before the claim, which a plan treats the same.
+          steps: lightSteps(
+            executionId,
+            (row.exec_step_ids as string[] | null) ?? [],
+            (row.exec_statuses as StepStateRecord['status'][] | null) ?? [],
+          ),
+        },
+      };
+    });
+  }
+
+  /** The given steps' states (those that exist), per execution, in first-write order. */
+  async stepsOf(
+    wanted: readonly { executionId: string; stepIds: readonly string[] }[],
+  ): Promise<Map<string, StepStateRecord[]>> {
+    const out = new Map<string, StepStateRecord[]>();
+    const es: string[] = [];
+    const ss: string[] = [];
+    for (const w of wanted) {
+      for (const id of w.stepIds) {
+        es.push(w.executionId);
+        ss.push(id);
+      }
+    }
+    if (es.length === 0) return out;
+    const r = await this.store.query(
+      'read steps',
+      `SELECT ${STEP_COLUMNS.map(([c]) => `s.${c}`).join(', ')} FROM steps s
+       JOIN unnest($1::text[], $2::text[]) AS x(e, st) ON s.execution_id = x.e AND s.step_id = x.st
+       ORDER BY s.ord`,
+      [es, ss],
+      'o8_steps_of',
+    );
+    for (const row of r.rows) {
+      const s = toStep(row);
+      let list = out.get(s.executionId);
+      if (!list) {
+        list = [];
+        out.set(s.executionId, list);
+      }
+      list.push(s);
+    }
+    return out;
+  }
+
+  /**
+   * Locks the execution, reads its state, asks `decide` for the plan and writes it: step
+   * records, journal entries (numbered after the execution's last seq), the committed
+   * task's deletion, new tasks (some leased at once by `finishing.owner`), the stop, the
+   * finished execution record, and the notifications. `finishing` is the task whose result
+   * this commits; the commit is refused ('lost') unless its lease is still the owner's.
+   */
+  async commit(
+    executionId: string,
+    finishing: { stepIds: readonly string[]; owner: string } | undefined,
+    decide: (locked: LockedExecution) => CommitPlan | undefined,
+    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState } = {},
+  ): Promise<CommitResult> {
+    const leaseMs = options.leaseMs ?? 30_000;
+    if (!options.withTasks && finishing) {
+      // Cheapest first: the state the caller remembers (one round trip), then a fresh read
+      // (two), then under locks.
+      const done =
+        (options.known && (await this.commitGuarded(options.known, finishing, decide, leaseMs))) ||
+        (await this.commitOptimistically(executionId, finishing, decide, leaseMs));
+      if (done) return done;
+    }
+    const result = await this.store.transaction('commit a step', async (tx): Promise<CommitResult> => {
+      // NO KEY UPDATE, not UPDATE: it serialises commits of one execution but not the
+      // foreign-key checks (KEY SHARE) of a concurrent claim inserting that execution's step
+      // rows; with FOR UPDATE the two would deadlock over the task rows the claim holds.
+      const ex = await tx.query(
+        `SELECT ${EXECUTION_SELECT}, distributed, journal_seq, stop FROM executions WHERE id = $1 FOR NO KEY UPDATE`,
+        [executionId],
+        'o8_lock_execution',
+      );
+      const row = ex.rows[0];
+      const held: string[] = [];
+      if (finishing) {
+        const mine = await tx.query(
+          `SELECT step_id, status, lease_owner FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])
+           ORDER BY step_id FOR UPDATE`,
+          [executionId, finishing.stepIds],
+          'o8_lock_my_tasks',
+        );
+        for (const t of mine.rows) {
+          if (t.status === 'leased' && t.lease_owner === finishing.owner) held.push(t.step_id as string);
+        }
+        if (held.length === 0) return { status: 'lost' as const };
+      }
+      const execution = row && toExecution(row);
+      if (!row || !execution || !row.distributed || TERMINAL_EXECUTION.has(execution.status)) {
+        if (held.length > 0) {
+          await tx.query('DELETE FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])', [
+            executionId,
+            held,
+          ]);
+        }
+        return { status: 'gone' as const };
+      }
+      const stop = parseStop(row.stop);
+      const tasks = new Map<string, TaskState>();
+      if (options.withTasks || stop) {
+        const taskRows = await tx.query(
+          'SELECT step_id, status FROM tasks WHERE execution_id = $1 ORDER BY step_id FOR UPDATE',
+          [executionId],
+          'o8_lock_tasks',
+        );
+        const committing = new Set(finishing?.stepIds ?? []);
+        for (const t of taskRows.rows) {
+          if (!committing.has(t.step_id as string)) tasks.set(t.step_id as string, t.status as TaskState);
+        }
+      }
+      const readSteps = async (full: boolean) =>
+        (
+          await tx.query(
+            full
+              ? `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`
+              : `SELECT ${LIGHT_STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
+            [executionId],
+            full ? 'o8_get_steps' : 'o8_get_light_steps',
+          )
+        ).rows.map(toStep);
+      const locked: LockedExecution = {
+        execution,
+        finishing: held,
+        stop,
+        journalSeq: row.journal_seq as number,
+        steps: await readSteps(false),
+        full: false,
+        tasks,
+      };
+      let plan = decide(locked);
+      if (plan?.finished) {
+        // Finishing renders the outputs: plan again with the steps' outputs.
+        locked.steps = await readSteps(true);
+        locked.full = true;
+        plan = decide(locked);
+      }
+      if (!plan) return { status: 'gone' as const };
+      const dropped = [...plan.dropTasks, ...held];
+      const lastSeq = locked.journalSeq + plan.journal.length;
+      const r = await this.writePlan(
+        tx,
+        execution,
+        locked.journalSeq,
+        plan,
+        dropped,
+        finishing?.owner,
+        leaseMs,
+      );
+      return {
+        status: 'committed' as const,
+        locked,
+        plan,
+        lastSeq,
+        leaseExpiresAt: (r.rows[0]?.lease_expires_at as number | undefined) ?? 0,
+      };
+    });
+    if (result.status === 'committed') this.notifyPlan(result.locked.execution, result.locked.journalSeq, result.plan);
+    return result;
+  }
+
+  /**
+   * The common case in two round trips, holding the execution's row lock only for the
+   * write: one statement reads the execution, the committed tasks and the step statuses (one
+   * snapshot), the plan is made, one guarded statement writes it. Returns undefined when the
+   * guard fails (another commit of the execution came first) or the case is not common
+   * (stopping, finishing, a task lost): the caller then commits under locks.
+   */
+  private async commitOptimistically(
+    executionId: string,
+    finishing: { stepIds: readonly string[]; owner: string },
+    decide: (locked: LockedExecution) => CommitPlan | undefined,
+    leaseMs: number,
+  ): Promise<CommitResult | undefined> {
+    const r = await this.store.query(
+      'read an execution for a commit',
+      `SELECT
+         (SELECT row_to_json(e) FROM (
+            SELECT ${EXECUTION_SELECT}, distributed, journal_seq, stop FROM executions WHERE id = $1) e) AS execution,
+         (SELECT json_agg(t) FROM (
+            SELECT step_id, status, lease_owner FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])) t) AS mine,
+         (SELECT array_agg(step_id ORDER BY ord) FROM steps WHERE execution_id = $1) AS step_ids,
+         (SELECT array_agg(status ORDER BY ord) FROM steps WHERE execution_id = $1) AS statuses`,
+      [executionId, finishing.stepIds],
+      'o8_commit_read',
+    );
+    const row = r.rows[0] as {
+      execution: Row | null;
+      mine: Row[] | null;
+      step_ids: string[] | null;
+      statuses: StepStateRecord['status'][] | null;
+    };
+    const ex = row.execution;
+    if (!ex?.distributed || ex.stop !== null || TERMINAL_EXECUTION.has(ex.status as string)) return undefined;
+    const held = (row.mine ?? [])
+      .filter((t) => t.status === 'leased' && t.lease_owner === finishing.owner)
+      .map((t) => t.step_id as string);
+    if (held.length < finishing.stepIds.length) return undefined;
+    return this.commitGuarded(
+      {
+        execution: toExecution(ex),
+        journalSeq: ex.journal_seq as number,
+        steps: lightSteps(executionId, row.step_ids ?? [], row.statuses ?? []),
+      },
+      finishing,
+      decide,
+      leaseMs,
+    );
+  }
+
+  /**
+   * Plans against a known state of the execution (read just now, or remembered by the
+   * worker from its last commit of it) and writes the plan in one guarded statement.
+   * Undefined when the guard fails or the plan is not a common one.
+   */
+  private async commitGuarded(
+    known: ExecutionState,
+    finishing: { stepIds: readonly string[]; owner: string },
+    decide: (locked: LockedExecution) => CommitPlan | undefined,
+    leaseMs: number,
+  ): Promise<CommitResult | undefined> {
+    const executionId = known.execution.id;
+    const held = [...finishing.stepIds];
+    // Statuses are what releasing steps decides on (attempts etc. matter only when stopping).
+    const locked: LockedExecution = {
+      execution: known.execution,
+      finishing: held,
+      stop: undefined,
+      journalSeq: known.journalSeq,
+      steps: known.steps,
+      full: false,
+      tasks: new Map(),
+    };
+    let plan = decide(locked);
+    if (plan?.finished) {
+      // Finishing renders the outputs: plan again with them. The guard below still holds the
+      // plan to the state the first plan was made on.
+      const full = await this.store.query(
+        'read steps',
+        `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
+        [executionId],
+        'o8_get_steps',
+      );
+      locked.steps = full.rows.map(toStep);
+      locked.full = true;
+      plan = decide(locked);
+    }
+    if (!plan || plan.stop || plan.dropTasks.length > 0 || plan.journal.length === 0) return undefined;
+    try {
+      const w = await this.writePlan(
+        { query: (text, values, name) => this.store.query('commit a step', text, values, name) },
+        locked.execution,
+        locked.journalSeq,
+        plan,
+        held,
+        finishing.owner,
+        leaseMs,
+        { held },
+      );
+      this.notifyPlan(locked.execution, locked.journalSeq, plan);
+      return {
+        status: 'committed',
+        locked,
+        plan,
+        lastSeq: locked.journalSeq + plan.journal.length,
+        leaseExpiresAt: (w.rows[0]?.lease_expires_at as number | undefined) ?? 0,
+      };
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (pgCode(cause) === SqlState.serializationFailure || pgCode(cause) === SqlState.foreignKeyViolation) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+
+  /**
+   * Writes a plan in one statement. With `guard` (optimistic commits, outside any explicit
+   * transaction) the statement also checks that nothing changed since the plan's state was
+   * read: the execution's journal counter is still `journalSeq` and the committed tasks are
+   * still `owner`'s; otherwise it raises a serialization failure and writes nothing.
+   */
+  private async writePlan(
+    tx: Tx,
+    execution: ExecutionRecord,
+    journalSeq: number,
+    plan: CommitPlan,
+    dropped: string[],
+    owner: string | undefined,
+    leaseMs: number,
+    guard?: { held: readonly string[] },
+  ) {
+    const executionId = execution.id;
+    const values: unknown[] = [executionId];
+    const parts: string[] = [];
+    let name = 'o8_commit';
+    const add = (flag: string, sql: (first: number) => string, params: unknown[]) => {
+      name += flag;
+      parts.push(`${flag} AS (${sql(values.length + 1)})`);
+      values.push(...params);
+    };
+    if (plan.steps.length > 0) {
+      add(
+        's',
+        (f) =>
+          unnestInsert('steps', STEP_COLUMNS, f, upsertClause(STEP_COLUMNS, ['execution_id', 'step_id'])),
+        toColumns(STEP_COLUMNS.length, plan.steps.map(stepParams)),
+      );
+    }
+    if (plan.journal.length > 0) {
+      const entries: JournalEntry[] = plan.journal.map((e, i) => ({ ...e, seq: journalSeq + i + 1 }));
+      add(
+        'j',
+        (f) =>
+          unnestInsert('journal', JOURNAL_COLUMNS, f, upsertClause(JOURNAL_COLUMNS, ['execution_id', 'seq'])),
+        toColumns(
+          JOURNAL_COLUMNS.length,
+          entries.map((e) => journalParams(executionId, e)),
+        ),
+      );
+    }
+    if (guard) {
+      add(
+        'm',
+        (f) =>
+          `DELETE FROM tasks WHERE execution_id = $1 AND step_id IN (
+             SELECT step_id FROM tasks WHERE execution_id = $1 AND step_id = ANY($${f}::text[])
+             AND status = 'leased' AND lease_owner = $${f + 1} ORDER BY step_id FOR UPDATE)
+           RETURNING step_id`,
+        [guard.held, owner ?? null],
+      );
+    } else if (dropped.length > 0) {
+      add('d', (f) => `DELETE FROM tasks WHERE execution_id = $1 AND step_id = ANY($${f}::text[])`, [
+        dropped,
+      ]);
+    }
+    const ready = plan.tasks.filter((t) => !t.self);
+    const self = plan.tasks.filter((t) => t.self);
+    let leaseParam = 0;
+    if (ready.length > 0) {
+      add(
+        't',
+        (f) =>
+          `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
+           SELECT $1, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
+           ON CONFLICT (execution_id, step_id) DO NOTHING`,
+        [ready.map((t) => t.stepId), ready.map((t) => t.queue)],
+      );
+    }
+    if (self.length > 0) {
+      add(
+        'l',
+        (f) => {
+          leaseParam = f + 3;
+          return `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at)
+           SELECT $1, s, q, 'leased', 1, $${f + 2}, ${NOW} + $${f + 3}, ${NOW}, ${NOW}
+           FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
+           ON CONFLICT (execution_id, step_id) DO NOTHING`;
+        },
+        [self.map((t) => t.stepId), self.map((t) => t.queue), owner ?? null, leaseMs],
+      );
+    }
+    // The execution row: the journal counter, the stop, and the record once finished.
+    const fin = plan.finished;
+    if (fin) {
+      const sets = EXECUTION_COLUMNS.filter(([c]) => c !== 'id').map(([c]) => c);
+      add(
+        'f',
+        (f) =>
+          `UPDATE executions SET journal_seq = $${f}, stop = coalesce($${f + 1}, stop), ` +
+          sets.map((c, i) => `${c} = $${f + 2 + i}`).join(', ') +
+          ' WHERE id = $1' +
+          (guard ? ` AND journal_seq = $${f + 2 + sets.length} RETURNING id` : ''),
+        [
+          journalSeq + plan.journal.length,
+          plan.stop ? JSON.stringify(plan.stop) : null,
+          ...executionParams(fin).slice(1),
+          ...(guard ? [journalSeq] : []),
+        ],
+      );
+      if (guard) name += 'g';
+    } else {
+      add(
+        'x',
+        (f) =>
+          `UPDATE executions SET journal_seq = $${f}, stop = coalesce($${f + 1}, stop) WHERE id = $1` +
+          (guard ? ` AND journal_seq = $${f + 2} RETURNING id` : ''),
+        [
+          journalSeq + plan.journal.length,
+          plan.stop ? JSON.stringify(plan.stop) : null,
+          ...(guard ? [journalSeq] : []),
+        ],
+      );
+      if (guard) name += 'g';
+    }
+    let check = '';
+    if (guard) {
+      values.push(guard.held.length);
+      check = `CASE WHEN (SELECT count(*) FROM ${fin ? 'f' : 'x'}) = 1 AND (SELECT count(*) FROM m) = $${values.length}
+        THEN true ELSE orchestr8_conflict('the execution or its tasks changed since they were read') END AS ok, `;
+    }
+    return tx.query(
+      `WITH ${parts.join(', ')}
+       SELECT ${check}${NOW} + ${leaseParam > 0 ? `$${leaseParam}::bigint` : '0'} AS lease_expires_at`,
+      values,
+      name,
+    );
+  }
+
+  /**
+   * Wakes whoever a committed plan concerns: workers of the queues that got ready steps,
+   * followers of the execution, workers running steps of an execution that started
+   * stopping. Sent after the commit, not in it: PostgreSQL serialises the commits of
+   * transactions that NOTIFY (a global lock held until the commit is flushed), which would
+   * put every durable commit in one line.
+   */
+  private notifyPlan(execution: ExecutionRecord, journalSeq: number, plan: CommitPlan): void {
+    for (const q of new Set(plan.tasks.filter((t) => !t.self).map((t) => t.queue))) {
+      this.store.notify(Channel.tasks, q);
+    }
+    const lastSeq = journalSeq + plan.journal.length;
+    this.store.notify(
+      Channel.exec,
+      JSON.stringify([execution.id, journalSeq + 1, lastSeq, plan.finished ? 1 : 0, execution.workflowId]),
+    );
+    if (plan.stop) this.store.notify(Channel.stop, execution.id);
+  }
+
+  /**
+   * Extends the leases of the given running steps (this worker's), records their progress
+   * (status, attempts: a step re-run after a crash keeps its retry budget), and reports
+   * lost tasks, stopping executions and pending cancel requests.
+   */
+  async heartbeat(
+    owner: string,
+    leases: readonly { executionId: string; stepId: string }[],
+    progress: readonly RunningStep[],
+    leaseMs: number,
+  ): Promise<HeartbeatResult> {
+    const w = await this.store.query(
+      'heartbeat',
+      `UPDATE workers SET heartbeat_at = ${NOW}, steps_done = $2 WHERE id = $1`,
+      [owner, this.stepsDone],
+      'o8_worker_beat',
+    );
+    const known = (w.rowCount ?? 0) > 0;
+    if (!known && this.registered) await this.register(this.registered);
+    const result: HeartbeatResult = { lost: [], stops: new Map(), cancels: [], known };
+    if (leases.length === 0) return result;
+    const ids = leases.map((r) => r.executionId);
+    const extended = await this.store.query(
+      'extend leases',
+      `WITH l AS (
+         SELECT t.execution_id, t.step_id FROM tasks t
+         JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
+         WHERE t.status = 'leased' AND t.lease_owner = $1
+         ORDER BY t.execution_id, t.step_id FOR UPDATE OF t
+       )
+       UPDATE tasks t SET lease_expires_at = ${NOW} + $4 FROM l
+       WHERE t.execution_id = l.execution_id AND t.step_id = l.step_id
+       RETURNING t.execution_id, t.step_id`,
+      [owner, ids, leases.map((r) => r.stepId), leaseMs],
+      'o8_extend',
+    );
+    const held = new Set(extended.rows.map((r) => `${r.execution_id}\u0000${r.step_id}`));
+    for (const r of leases) {
+      if (!held.has(`${r.executionId}\u0000${r.stepId}`))
+        result.lost.push({ executionId: r.executionId, stepId: r.stepId });
+    }
+    const moved = progress.filter((r) => held.has(`${r.executionId}\u0000${r.stepId}`));
+    if (moved.length > 0) {
+      await this.store.query(
+        'record step progress',
+        `UPDATE steps SET status = x.status, attempts = x.attempts
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]) AS x(e, s, status, attempts)
+         WHERE steps.execution_id = x.e AND steps.step_id = x.s AND steps.status IN ('running', 'retrying')
+           AND (steps.status, steps.attempts) IS DISTINCT FROM (x.status, x.attempts)`,
+        [
+          moved.map((r) => r.executionId),
+          moved.map((r) => r.stepId),
+          moved.map((r) => (r.status === 'retrying' ? 'retrying' : 'running')),
+          moved.map((r) => r.attempts),
+        ],
+        'o8_progress',
+      );
+    }
+    const stops = await this.stops(ids);
+    for (const [id, s] of stops) result.stops.set(id, s);
+    result.cancels = await this.store.pendingCancels(ids.filter((id) => !stops.has(id)));
+    return result;
+  }
+
+  /** Executions among `ids` that are stopping or finished, with why. */
+  async stops(ids: readonly string[]): Promise<Map<string, StopRecord>> {
+    const out = new Map<string, StopRecord>();
+    if (ids.length === 0) return out;
+    const r = await this.store.query(
+      'read stops',
+      `SELECT id, status, stop FROM executions WHERE id = ANY($1::text[])
+       AND (stop IS NOT NULL OR status IN ('completed', 'failed', 'cancelled'))`,
+      [[...new Set(ids)]],
+      'o8_stops',
+    );
+    for (const row of r.rows) {
+      const stop = parseStop(row.stop) ?? {
+        status: row.status === 'completed' ? 'cancelled' : (row.status as 'failed' | 'cancelled'),
+        reason: `execution already ${row.status}`,
+        error: {
+          name: 'Orchestr8Error',
+          code: ErrorCode.CANCELLED,
+          message: 'execution finished',
+          retryable: false,
+        },
+      };
+      out.set(row.id as string, stop);
+    }
+    return out;
+  }
+
+  /**
+   * Appends journal entries of a step still running (its `step.started`, retries), numbered
+   * after the execution's last seq, and notifies followers: long steps are visible before
+   * they finish. Nothing is written once the execution finished.
+   */
+  async appendJournal(executionId: string, entries: readonly JournalEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const r = await this.store.query(
+      'append journal entries',
+      `WITH x AS (
+         UPDATE executions SET journal_seq = journal_seq + $2
+         WHERE id = $1 AND distributed AND status NOT IN ('completed', 'failed', 'cancelled')
+         RETURNING journal_seq - $2 AS base, workflow_id
+       ), j AS (
+         INSERT INTO journal (${JOURNAL_COLUMNS.map(([c]) => c).join(', ')})
+         SELECT $1, x.base + t.ord, t.ts, t.elapsed, t.type, t.step, t.attempt, t.data
+         FROM x, unnest($3::int8[], $4::float8[], $5::text[], $6::text[], $7::int4[], $8::text[])
+           WITH ORDINALITY AS t(ts, elapsed, type, step, attempt, data, ord)
+       )
+       SELECT x.base, x.workflow_id FROM x`,
+      [
+        executionId,
+        entries.length,
+        entries.map((e) => e.ts),
+        entries.map((e) => e.elapsedMs),
+        entries.map((e) => e.type),
+        entries.map((e) => e.stepId ?? null),
+        entries.map((e) => e.attempt ?? null),
+        entries.map((e) => json(e.data)),
+      ],
+      'o8_append_journal',
+    );
+    const row = r.rows[0];
+    if (row) {
+      const base = row.base as number;
+      this.store.notify(
+        Channel.exec,
+        JSON.stringify([executionId, base + 1, base + entries.length, 0, row.workflow_id]),
+      );
+    }
+  }
+
+  /** Returns expired leases to the queue (their workers are gone). How many. */
+  async reclaimExpired(): Promise<number> {
+    const r = await this.store.query(
+      'reclaim expired leases',
+      `WITH r AS (
+         UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
+         WHERE (execution_id, step_id) IN (
+           SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_expires_at < ${NOW}
+           ORDER BY execution_id, step_id FOR UPDATE SKIP LOCKED)
+         RETURNING queue
+       )
+       SELECT queue FROM r`,
+      [],
+      'o8_reclaim',
+    );
+    for (const q of new Set(r.rows.map((row) => row.queue as string))) this.store.notify(Channel.tasks, q);
+    return r.rows.length;
+  }
+
+  /** Distributed executions with a cancel request not acted on yet. */
+  async unhandledCancels(limit = 50): Promise<CancelRequest[]> {
+    const r = await this.store.query(
+      'read cancel requests',
+      `SELECT c.execution_id, c.reason, c.requested_at FROM cancel_requests c
+       JOIN executions e ON e.id = c.execution_id
+       WHERE e.distributed AND e.stop IS NULL AND e.status NOT IN ('completed', 'failed', 'cancelled')
+       ORDER BY c.requested_at LIMIT $1`,
+      [limit],
+      'o8_unhandled_cancels',
+    );
+    return r.rows.map((row) => ({
+      executionId: row.execution_id as string,
+      reason: row.reason as string,
+      requestedAt: row.requested_at as number,
+    }));
+  }
+
+  /** Distributed executions past their global timeout and not stopping yet. */
+  async overdue(limit = 50): Promise<{ id: string; definitionHash: string }[]> {
+    const r = await this.store.query(
+      'read overdue executions',
+      `SELECT id, definition_hash FROM executions
+       WHERE distributed AND status IN ('queued', 'running') AND deadline_at < ${NOW} AND stop IS NULL
+       LIMIT $1`,
+      [limit],
+      'o8_overdue',
+    );
+    return r.rows.map((row) => ({ id: row.id as string, definitionHash: row.definition_hash as string }));
+  }
+
+  // ---- workers ---------------------------------------------------------------------------
+
+  private registered: Omit<WorkerInfo, 'heartbeatAt' | 'running' | 'stepsDone'> | undefined;
+  /** Steps this worker committed, shown by `orchestr8 workers`. */
+  stepsDone = 0;
+
+  async register(info: Omit<WorkerInfo, 'heartbeatAt' | 'running' | 'stepsDone'>): Promise<void> {
+    this.registered = info;
+    await this.store.query(
+      'register a worker',
+      `INSERT INTO workers (id, host, pid, queues, concurrency, agents, started_at, heartbeat_at, running, steps_done)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, ${NOW}, '[]', $8)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at`,
+      [
+        info.id,
+        info.host,
+        info.pid,
+        JSON.stringify(info.queues),
+        info.concurrency,
+        JSON.stringify(info.agents),
+        info.startedAt,
+        this.stepsDone,
+      ],
+    );
+  }
+
+  /** Removes a worker that stops, returning the tasks it still holds to the queue. */
+  async unregister(id: string): Promise<void> {
+    const queues = await this.store.transaction('unregister a worker', async (tx) => {
+      const r = await tx.query(
+        `UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
+         WHERE (execution_id, step_id) IN (
+           SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_owner = $1
+           ORDER BY execution_id, step_id FOR UPDATE)
+         RETURNING queue`,
+        [id],
+      );
+      await tx.query('DELETE FROM workers WHERE id = $1', [id]);
+      return new Set(r.rows.map((row) => row.queue as string));
+    });
+    for (const q of queues) this.store.notify(Channel.tasks, q);
+  }
+
+  /** Workers whose last heartbeat is at most `staleMs` old, with the steps they hold. */
+  async listWorkers(staleMs: number): Promise<WorkerInfo[]> {
+    const r = await this.store.query(
+      'list workers',
+      `SELECT * FROM workers WHERE heartbeat_at > ${NOW} - $1 ORDER BY started_at, id`,
+      [staleMs],
+    );
+    const ids = r.rows.map((row) => row.id as string);
+    const leases = await this.store.query(
+      'list leases',
+      `SELECT lease_owner, execution_id, step_id, lease_expires_at, claims FROM tasks
+       WHERE status = 'leased' AND lease_owner = ANY($1::text[]) ORDER BY lease_expires_at`,
+      [ids],
+    );
+    const byOwner = new Map<string, WorkerInfo['running']>();
+    for (const l of leases.rows) {
+      const list = byOwner.get(l.lease_owner as string) ?? [];
+      list.push({
+        executionId: l.execution_id as string,
+        stepId: l.step_id as string,
+        leaseExpiresAt: l.lease_expires_at as number,
+        claims: l.claims as number,
+      });
+      byOwner.set(l.lease_owner as string, list);
+    }
+    return r.rows.map((row: Row) => ({
+      id: row.id as string,
+      host: row.host as string,
+      pid: row.pid as number,
+      queues: JSON.parse(row.queues as string) as string[],
+      concurrency: row.concurrency as number,
+      agents: JSON.parse(row.agents as string) as string[],
+      startedAt: row.started_at as number,
+      heartbeatAt: row.heartbeat_at as number,
+      stepsDone: row.steps_done as number,
+      running: byOwner.get(row.id as string) ?? [],
+    }));
+  }
+
+  /** Deletes workers silent for longer than `staleMs` (their leases expire on their own). */
+  async forgetDeadWorkers(staleMs: number): Promise<number> {
+    const r = await this.store.query(
+      'forget dead workers',
+      `DELETE FROM workers WHERE heartbeat_at < ${NOW} - $1`,
+      [staleMs],
+      'o8_forget_workers',
+    );
+    return r.rowCount ?? 0;
+  }
+
+  /** The ready and leased tasks, by queue (for monitoring). */
+  async depth(): Promise<{ queue: string; ready: number; leased: number }[]> {
+    const r = await this.store.query(
+      'count tasks',
+      `SELECT queue, count(*) FILTER (WHERE status = 'ready')::int AS ready,
+         count(*) FILTER (WHERE status = 'leased')::int AS leased
+       FROM tasks GROUP BY queue ORDER BY queue`,
+    );
+    return r.rows.map((row) => ({
+      queue: row.queue as string,
+      ready: row.ready as number,
+      leased: row.leased as number,
+    }));
+  }
+}
+
+function lightSteps(
+  executionId: string,
+  ids: readonly string[],
+  statuses: readonly StepStateRecord['status'][],
+): StepStateRecord[] {
+  return ids.map((stepId, i) => ({ executionId, stepId, status: statuses[i]!, attempts: 0 }));
+}
+
+/** What a commit decides on: every column but the step's output and error. */
+const LIGHT_STEP_SELECT = STEP_COLUMNS.map(([c]) =>
+  c === 'output' || c === 'error' ? `NULL AS ${c}` : c,
+).join(', ');
+
+const TERMINAL_EXECUTION: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);

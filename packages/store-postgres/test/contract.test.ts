@@ -1,0 +1,22 @@
+import { afterAll, beforeAll } from 'vitest';
+import { defineStoreContract } from '../../core/test/store-contract.js';
+import { openPostgresStore } from '../src/index.js';
+import { type PgServer, startPostgres } from './pg-server.js';
+
+let server: PgServer;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+// A fresh schema per test: as isolated as a new database, and much quicker to make.
+defineStoreContract(
+  'postgres',
+  async () => {
+    const url = server.freshSchemaUrl();
+    return { store: await openPostgresStore({ url }), reopen: () => openPostgresStore({ url }) };
+  },
+  { durable: true },
+);

@@ -1,0 +1,243 @@
+/**
+ * Distributed execution on PostgreSQL: worker processes claim steps from the queue and
+ * commit each with what it releases; this process starts executions through the
+ * distributed engine (as an API instance does) and waits for their results.
+ *
+ *   node --conditions=source --import tsx packages/worker/bench/distributed.bench.ts
+ *
+ * Figures: W2 (fan of 1000) in durable steps per second, W3 (10-step diamond) in executions
+ * per second one at a time and 100 in flight, with 1 and 2 worker processes, against the
+ * in-process engine on SQLite on the same workloads; and the latency from a step's last
+ * dependency finishing (its agent returning) to the step starting (its agent called),
+ * which includes the dependency's commit and the hand-off to whichever worker runs it.
+ * PostgreSQL runs with its durable defaults (fsync, synchronous_commit on).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Agent, type AgentRegistry, createEngine, type Engine } from '@orchestr8/core';
+import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import { openPostgresStore } from '@orchestr8/store-postgres';
+import { openSqliteStore } from '@orchestr8/store-sqlite';
+import { diamond, fan, NOOP } from '../../core/bench/workloads.js';
+import { startPostgres } from '../../store-postgres/test/pg-server.js';
+import { createDistributedEngine } from '../src/index.js';
+import { spawnFixture } from '../test/processes.js';
+
+export interface DistributedBenchRow {
+  workload: string;
+  store: string;
+  workers: number | string;
+  /** W2: durable steps per second. */
+  stepsPerSec?: number;
+  /** W3: executions per second. */
+  execPerSec?: number;
+  /** Median and p95 latency from the last dependency finishing to the step starting, ms. */
+  depToStartP50Ms?: number;
+  depToStartP95Ms?: number;
+}
+
+export interface DistributedBenchOptions {
+  /** Worker process counts to measure (default [1, 2]). */
+  workerCounts?: number[];
+  /** Executions in the W3 runs (default 200 in flight, 50 sequential). */
+  w3Runs?: number;
+  w3Sequential?: number;
+  fanWidth?: number;
+  /** Steps each worker runs at once (default 16). */
+  concurrency?: number;
+  /** Also run the in-process engine on SQLite for comparison (default true). */
+  sqlite?: boolean;
+}
+
+const WORKER = 'packages/worker/bench/bench-worker.ts';
+
+function compile(doc: Record<string, unknown>): CompiledWorkflow {
+  const r = validateWorkflowObject(doc);
+  if (!r.ok || !r.workflow)
+    throw new Error(`bench workflow invalid: ${JSON.stringify(r.diagnostics.slice(0, 3))}`);
+  return r.workflow;
+}
+
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+/** Runs `n` executions, `inFlight` at a time; returns the wall time in ms. */
+async function drive(engine: Engine, wf: CompiledWorkflow, n: number, inFlight: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) {
+        const i = next++;
+        const r = await engine.execute(wf, { inputs: { n: i } });
+        if (r.status !== 'completed') throw new Error(`${wf.id}: ${r.status} ${JSON.stringify(r.error)}`);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+/** Dependency-finished-to-start latencies (ms) of the recorded steps of `wf`. */
+function latencies(file: string, wf: CompiledWorkflow): number[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const started = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [e, s, t] = line.split(' ');
+    if (e && s && t) started.set(`${e} ${s}`, Number(t));
+  }
+  // A no-op agent finishes as it starts: its start time stands for its end.
+  const out: number[] = [];
+  const executions = new Set([...started.keys()].map((k) => k.split(' ')[0]!));
+  for (const e of executions) {
+    for (const step of wf.steps) {
+      if (step.dependencies.length === 0) continue;
+      const t = started.get(`${e} ${step.id}`);
+      const deps = step.dependencies.map((d) => started.get(`${e} ${d}`));
+      if (t === undefined || deps.some((d) => d === undefined)) continue;
+      out.push(t - Math.max(...(deps as number[])));
+    }
+  }
+  return out;
+}
+
+export async function runDistributedBench(
+  options: DistributedBenchOptions = {},
+): Promise<DistributedBenchRow[]> {
+  const rows: DistributedBenchRow[] = [];
+  const fanWidth = options.fanWidth ?? 1000;
+  const w2 = compile(fan(fanWidth, 1000));
+  const w3 = compile(diamond(1000));
+  const w3Runs = options.w3Runs ?? 200;
+  const w3Seq = options.w3Sequential ?? 50;
+  const server = await startPostgres({ durable: true });
+  const dir = mkdtempSync(join(tmpdir(), 'orchestr8-dist-bench-'));
+  try {
+    for (const count of options.workerCounts ?? [1, 2]) {
+      const url = server.freshSchemaUrl();
+      const store = await openPostgresStore({ url, poolSize: 12 });
+      const times = join(dir, `times-${count}.log`);
+      writeFileSync(times, '');
+      const workers = await Promise.all(
+        Array.from({ length: count }, () =>
+          spawnFixture(WORKER, {
+            ORCHESTR8_STORE: url,
+            ORCHESTR8_BENCH_TIMES: times,
+            WORKER_CONCURRENCY: String(options.concurrency ?? 16),
+          }),
+        ),
+      );
+      const registry: AgentRegistry = { get: () => undefined, has: () => false, list: () => [] };
+      const engine = await createDistributedEngine({ store, registry, pollMs: 200 });
+      try {
+        // Warm-up: plans, statements and connections of every process.
+        await drive(engine, w3, 20, 10);
+        writeFileSync(times, '');
+        await new Promise((r) => setTimeout(r, 300));
+
+        const fanMs: number[] = [];
+        for (let i = 0; i < 3; i++) fanMs.push(await drive(engine, w2, 1, 1));
+        const w2Steps = w2.steps.length;
+        await new Promise((r) => setTimeout(r, 300));
+        const w2Lat = latencies(times, w2);
+        rows.push({
+          workload: `W2 fan ${fanWidth}`,
+          store: 'postgres',
+          workers: count,
+          stepsPerSec: Math.round((w2Steps / quantile(fanMs, 0.5)) * 1000),
+          depToStartP50Ms: quantile(w2Lat, 0.5),
+          depToStartP95Ms: quantile(w2Lat, 0.95),
+        });
+
+        writeFileSync(times, '');
+        const seqMs = await drive(engine, w3, w3Seq, 1);
+        await new Promise((r) => setTimeout(r, 300));
+        const seqLat = latencies(times, w3);
+        rows.push({
+          workload: `W3 diamond x${w3Seq} sequential`,
+          store: 'postgres',
+          workers: count,
+          execPerSec: (w3Seq / seqMs) * 1000,
+          depToStartP50Ms: quantile(seqLat, 0.5),
+          depToStartP95Ms: quantile(seqLat, 0.95),
+        });
+
+        writeFileSync(times, '');
+        const parMs = await drive(engine, w3, w3Runs, 100);
+        await new Promise((r) => setTimeout(r, 300));
+        const parLat = latencies(times, w3);
+        rows.push({
+          workload: `W3 diamond x${w3Runs}, 100 in flight`,
+          store: 'postgres',
+          workers: count,
+          execPerSec: (w3Runs / parMs) * 1000,
+          stepsPerSec: Math.round(((w3Runs * w3.steps.length) / parMs) * 1000),
+          depToStartP50Ms: quantile(parLat, 0.5),
+          depToStartP95Ms: quantile(parLat, 0.95),
+        });
+      } finally {
+        await engine.shutdown();
+        await Promise.all(workers.map((w) => w.stop()));
+        await store.close();
+      }
+    }
+
+    if (options.sqlite !== false) {
+      const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
+      const registry: AgentRegistry = {
+        get: (id) => (id === NOOP ? noop : undefined),
+        has: (id) => id === NOOP,
+        list: () => [noop],
+      };
+      const store = await openSqliteStore({ path: join(dir, 'bench.db') });
+      const engine = createEngine({ registry, store });
+      try {
+        await drive(engine, w3, 20, 10);
+        const fanMs: number[] = [];
+        for (let i = 0; i < 3; i++) fanMs.push(await drive(engine, w2, 1, 1));
+        const label = 'sqlite (in-process)';
+        rows.push({
+          workload: `W2 fan ${fanWidth}`,
+          store: label,
+          workers: '-',
+          stepsPerSec: Math.round((w2.steps.length / quantile(fanMs, 0.5)) * 1000),
+        });
+        rows.push({
+          workload: `W3 diamond x${w3Seq} sequential`,
+          store: label,
+          workers: '-',
+          execPerSec: (w3Seq / (await drive(engine, w3, w3Seq, 1))) * 1000,
+        });
+        const parMs = await drive(engine, w3, w3Runs, 100);
+        rows.push({
+          workload: `W3 diamond x${w3Runs}, 100 in flight`,
+          store: label,
+          workers: '-',
+          execPerSec: (w3Runs / parMs) * 1000,
+          stepsPerSec: Math.round(((w3Runs * w3.steps.length) / parMs) * 1000),
+        });
+      } finally {
+        await engine.shutdown();
+        await store.close();
+      }
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.table(await runDistributedBench());
+  process.exit(0);
+}

@@ -1,0 +1,259 @@
+/**
+ * What workers and API instances share: compiled workflows by hash, the step runner, and
+ * the transactions that change a distributed execution (start, commit a step, stop).
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import {
+  type CommitPlan,
+  type CreateExecutionResult,
+  cancelStop,
+  type ExecutionRecord,
+  type IdempotencyClaim,
+  type PlanInput,
+  planCommit,
+  type StepTaskRunner,
+  startEntry,
+  timeoutStop,
+} from '@orchestr8/core';
+import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
+import type { PostgresStore } from '@orchestr8/store-postgres';
+import { type CommitResult, type ExecutionState, type LockedExecution, TaskQueue } from '@orchestr8/store-postgres';
+
+/** Compiled workflows by definition hash: each stored definition is validated once per process. */
+export class WorkflowCache {
+  private readonly byHash = new Map<string, Promise<CompiledWorkflow>>();
+
+  constructor(private readonly store: PostgresStore) {}
+
+  add(workflow: CompiledWorkflow): void {
+    if (!this.byHash.has(workflow.hash)) this.byHash.set(workflow.hash, Promise.resolve(workflow));
+  }
+
+  get(hash: string): Promise<CompiledWorkflow> {
+    let p = this.byHash.get(hash);
+    if (!p) {
+      p = this.load(hash);
+      this.byHash.set(hash, p);
+      p.catch(() => this.byHash.delete(hash));
+    }
+    return p;
+  }
+
+  private async load(hash: string): Promise<CompiledWorkflow> {
+    const def = await this.store.getDefinitionByHash(hash);
+    if (!def)
+      throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no stored workflow definition with hash ${hash}`);
+    const loaded = validateWorkflowObject(def.document);
+    if (!loaded.ok || !loaded.workflow) {
+      throw new Orchestr8Error(
+        ErrorCode.VALIDATION,
+        `the stored definition ${def.id}@${def.version} no longer validates`,
+        {
+          details: loaded.diagnostics,
+        },
+      );
+    }
+    return loaded.workflow;
+  }
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** How an execution is started (the engine's StartOptions, less what only an in-process run has). */
+export interface LaunchOptions {
+  inputs?: unknown;
+  executionId?: string;
+  idempotencyKey?: string;
+  fingerprint?: string;
+  idempotencyTtlMs?: number;
+  correlationId?: string;
+  parentExecutionId?: string;
+  parentStepId?: string;
+}
+
+export class Coordinator {
+  readonly queue: TaskQueue;
+  readonly workflows: WorkflowCache;
+  private readonly savedDefinitions = new Map<string, string>();
+
+  constructor(
+    readonly store: PostgresStore,
+    readonly runner: StepTaskRunner,
+  ) {
+    this.queue = new TaskQueue(store);
+    this.workflows = new WorkflowCache(store);
+  }
+
+  /** Stores the definition once (by hash); returns the version it is stored under. */
+  async ensureDefinition(workflow: CompiledWorkflow): Promise<string> {
+    const known = this.savedDefinitions.get(workflow.hash);
+    if (known !== undefined) return known;
+    const existing = await this.store.getDefinitionByHash(workflow.hash);
+    let version = existing?.version ?? workflow.version;
+    if (!existing) {
+      const def = {
+        id: workflow.id,
+        version,
+        hash: workflow.hash,
+        document: workflow.document,
+        createdAt: this.runner.clock.now(),
+      };
+      try {
+        await this.store.putDefinition(def);
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== ErrorCode.CONFLICT) throw e;
+        // Same id and version, other content: kept apart by semver build metadata, as the engine does.
+        version = `${workflow.version}+sha.${workflow.hash.slice(0, 12)}`;
+        await this.store.putDefinition({ ...def, version });
+      }
+    }
+    this.savedDefinitions.set(workflow.hash, version);
+    return version;
+  }
+
+  /**
+   * Validates the inputs, stores the definition and starts the execution on the workers.
+   * An idempotency key already used for the same request returns its execution
+   * (`created: false`); for another request it is a CONFLICT.
+   */
+  async launch(
+    workflow: CompiledWorkflow,
+    opts: LaunchOptions = {},
+  ): Promise<{ id: string; created: boolean }> {
+    const checked = validateAndDefaultInputs(workflow, opts.inputs ?? {});
+    if (checked.diagnostics.some((d) => d.severity === 'error')) {
+      const first = checked.diagnostics[0]!;
+      throw new ValidationError(`invalid inputs: ${first.pointer || '/'} ${first.message}`, {
+        details: checked.diagnostics,
+      });
+    }
+    const version = await this.ensureDefinition(workflow);
+    const now = this.runner.clock.now();
+    const record: ExecutionRecord = {
+      id: opts.executionId ?? randomUUID(),
+      workflowId: workflow.id,
+      workflowVersion: version,
+      definitionHash: workflow.hash,
+      status: 'running',
+      inputs: checked.value,
+      statusReason: 'started',
+      createdAt: now,
+      startedAt: now,
+      updatedAt: now,
+    };
+    if (opts.idempotencyKey !== undefined) record.idempotencyKey = opts.idempotencyKey;
+    if (opts.correlationId !== undefined) record.correlationId = opts.correlationId;
+    if (opts.parentExecutionId !== undefined) record.parentExecutionId = opts.parentExecutionId;
+    if (opts.parentStepId !== undefined) record.parentStepId = opts.parentStepId;
+    const claim =
+      opts.idempotencyKey !== undefined
+        ? {
+            key: opts.idempotencyKey,
+            fingerprint: opts.fingerprint ?? workflow.hash,
+            expiresAt: now + (opts.idempotencyTtlMs ?? DAY_MS),
+          }
+        : undefined;
+    const created = await this.start(workflow, record, claim);
+    if (created.created) return { id: record.id, created: true };
+    const existing = created.existing;
+    if (claim && existing.fingerprint !== claim.fingerprint) {
+      throw new Orchestr8Error(
+        ErrorCode.CONFLICT,
+        `idempotency key "${existing.key}" was already used for a different request (execution ${existing.executionId})`,
+        { retryable: false, details: { executionId: existing.executionId } },
+      );
+    }
+    return { id: existing.executionId, created: false };
+  }
+
+  /**
+   * Creates an execution whose steps run on workers: the record (already `running`), its
+   * idempotency claim, the `execution.started` entry and its root steps' tasks commit in
+   * one transaction, so an execution the API accepted is never lost.
+   */
+  start(
+    workflow: CompiledWorkflow,
+    record: ExecutionRecord,
+    claim?: IdempotencyClaim,
+  ): Promise<CreateExecutionResult> {
+    this.workflows.add(workflow);
+    const plan = planCommit(this.runner, {
+      workflow,
+      execution: record,
+      stop: undefined,
+      steps: [],
+      tasks: new Map(),
+      start: true,
+    });
+    plan.journal.unshift(startEntry(this.runner, workflow, record));
+    const deadline =
+      workflow.globalTimeoutMs !== undefined
+        ? (record.startedAt ?? record.createdAt) + workflow.globalTimeoutMs
+        : undefined;
+    return this.queue.start(record, claim, plan, deadline);
+  }
+
+  /**
+   * Commits a change planned against the execution's locked state. `withTasks`: the change
+   * may stop the execution, so the plan needs to know which steps are running.
+   */
+  async change(
+    executionId: string,
+    finishing: { stepIds: readonly string[]; owner: string } | undefined,
+    input: (
+      locked: LockedExecution,
+      workflow: CompiledWorkflow,
+    ) => Omit<PlanInput, 'workflow' | 'execution' | 'stop' | 'steps' | 'tasks'> | undefined,
+    options: { leaseMs?: number; withTasks?: boolean; workflow?: CompiledWorkflow; known?: ExecutionState } = {},
+  ): Promise<CommitResult> {
+    let wf = options.workflow;
+    if (!wf) {
+      const rec = await this.store.getExecution(executionId);
+      if (!rec) return { status: 'gone' };
+      wf = await this.workflows.get(rec.definitionHash);
+    }
+    const compiled = wf;
+    return this.queue.commit(
+      executionId,
+      finishing,
+      (locked): CommitPlan | undefined => {
+        const extra = input(locked, compiled);
+        if (!extra) return undefined;
+        return planCommit(this.runner, {
+          workflow: compiled,
+          execution: locked.execution,
+          stop: locked.stop,
+          steps: locked.steps,
+          tasks: locked.tasks,
+          ...extra,
+        });
+      },
+      {
+        ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+        ...(options.withTasks !== undefined ? { withTasks: options.withTasks } : {}),
+        ...(options.known !== undefined ? { known: options.known } : {}),
+      },
+    );
+  }
+
+  /** Stops an execution as cancelled: steps not started are cancelled now, running ones are told to stop. */
+  async cancel(executionId: string, reason: string): Promise<CommitResult> {
+    return this.change(
+      executionId,
+      undefined,
+      (locked) => (locked.stop ? undefined : { stopRequest: cancelStop(reason) }),
+      { withTasks: true },
+    );
+  }
+
+  /** Stops an execution past its global timeout as failed. */
+  async timeout(executionId: string): Promise<CommitResult> {
+    return this.change(
+      executionId,
+      undefined,
+      (locked, workflow) => (locked.stop ? undefined : { stopRequest: timeoutStop(workflow) }),
+      { withTasks: true },
+    );
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * An `Engine` whose executions run on workers. `start` commits the execution with the
+ * tasks of its root steps and returns; workers (`orchestr8 worker`, or one in this process
+ * with `worker`) run the steps. Any number of API instances can use it side by side on one
+ * database: idempotency keys are decided by the database, results and events come from it.
+ */
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import {
+  type Agent,
+  type AgentLogger,
+  type AgentRegistry,
+  buildResult,
+  type Engine,
+  type ExecutionHandle,
+  type ExecutionResult,
+  type JournalLimits,
+  type StartOptions,
+  StepTaskRunner,
+} from '@orchestr8/core';
+import type { CompiledWorkflow } from '@orchestr8/schema';
+import type { PostgresStore } from '@orchestr8/store-postgres';
+import { Coordinator } from './coordinator.js';
+import { ExecutionWatcher } from './watcher.js';
+import { startWorker, type Worker, type WorkerOptions } from './worker.js';
+
+export interface DistributedEngineOptions {
+  store: PostgresStore;
+  registry: AgentRegistry;
+  env?: Readonly<Record<string, string | undefined>>;
+  secretEnv?: readonly string[];
+  journal?: Partial<JournalLimits>;
+  logger?: AgentLogger;
+  remoteAgent?: (url: string, agentId: string) => Agent | undefined;
+  /** Also run a worker in this process (e.g. `orchestr8 serve --worker`). */
+  worker?: boolean | Omit<WorkerOptions, 'store' | 'registry'>;
+  /** How often waiters re-check the database besides notifications (default 1 s). */
+  pollMs?: number;
+}
+
+export interface DistributedEngine extends Engine {
+  /** The worker running in this process, if any. */
+  readonly worker: Worker | undefined;
+}
+
+export async function createDistributedEngine(options: DistributedEngineOptions): Promise<DistributedEngine> {
+  const { store } = options;
+  const runner = new StepTaskRunner({
+    registry: options.registry,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.secretEnv ? { secretEnv: options.secretEnv } : {}),
+    ...(options.journal ? { journal: options.journal } : {}),
+  });
+  const coordinator = new Coordinator(store, runner);
+  const watcher = new ExecutionWatcher(store, runner.bus, options.pollMs ?? 1000);
+  await watcher.start();
+  let worker: Worker | undefined;
+  if (options.worker) {
+    worker = await startWorker({
+      store,
+      registry: options.registry,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.secretEnv ? { secretEnv: options.secretEnv } : {}),
+      ...(options.journal ? { journal: options.journal } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
+      ...(typeof options.worker === 'object' ? options.worker : {}),
+    });
+  }
+
+  const cancel = (id: string, reason: string) => {
+    // Recorded first, so the request survives this process; then applied at once.
+    void store
+      .requestCancel(id, reason, Date.now())
+      .then((r) => (r === 'requested' ? coordinator.cancel(id, reason) : undefined))
+      .catch((e) => options.logger?.error(`cancelling execution ${id} failed`, { error: String(e) }));
+  };
+
+  const handle = (id: string, created: boolean): ExecutionHandle => {
+    let result: Promise<ExecutionResult> | undefined;
+    return {
+      id,
+      created,
+      // Followed only when someone asks: an API instance answering 202 never waits.
+      get result() {
+        result ??= watcher.wait(id);
+        return result;
+      },
+      cancel: (reason) => cancel(id, reason ?? 'cancelled'),
+    };
+  };
+
+  const engine: DistributedEngine = {
+    store,
+    events: runner.bus,
+    breakers: runner.resilience.breakers,
+    worker,
+
+    async start(workflow: CompiledWorkflow, opts: StartOptions = {}) {
+      const { id, created } = await coordinator.launch(workflow, {
+        ...(opts.inputs !== undefined ? { inputs: opts.inputs } : {}),
+        ...(opts.executionId !== undefined ? { executionId: opts.executionId } : {}),
+        ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+        ...(opts.fingerprint !== undefined ? { fingerprint: opts.fingerprint } : {}),
+        ...(opts.idempotencyTtlMs !== undefined ? { idempotencyTtlMs: opts.idempotencyTtlMs } : {}),
+        ...(opts.correlationId !== undefined ? { correlationId: opts.correlationId } : {}),
+        ...(opts.parentExecutionId !== undefined ? { parentExecutionId: opts.parentExecutionId } : {}),
+        ...(opts.parentStepId !== undefined ? { parentStepId: opts.parentStepId } : {}),
+      });
+      const signal = opts.signal;
+      if (signal && created) {
+        const onAbort = () => cancel(id, 'aborted');
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+      return handle(id, created);
+    },
+
+    async execute(workflow, opts) {
+      return (await engine.start(workflow, opts)).result;
+    },
+
+    cancel(executionId, opts = {}) {
+      cancel(executionId, opts.reason ?? 'cancelled');
+      return true;
+    },
+
+    async resume(executionId) {
+      const record = await store.getExecution(executionId);
+      if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
+      // Workers carry on with it (expired leases return to the queue); nothing runs here.
+      return handle(executionId, false);
+    },
+
+    async resumeAll() {
+      return [];
+    },
+
+    async getResult(executionId) {
+      const record = await store.getExecution(executionId);
+      if (!record) return undefined;
+      return buildResult(record, await store.getSteps(executionId));
+    },
+
+    isRunning: () => false,
+
+    stats() {
+      return { executions: 0, runningSteps: worker?.running ?? 0, eventsDropped: runner.bus.droppedTotal };
+    },
+
+    async shutdown(opts = {}) {
+      await worker?.stop(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {});
+      watcher.close();
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,661 @@
+/**
+ * A worker: claims ready steps from PostgreSQL, runs them with the engine's step logic,
+ * and commits each result with the steps it releases in one transaction. Any number of
+ * workers, on any machines, share the queue.
+ *
+ * Flow of one step: claim (lease) -> rebuild the execution's state -> runStep -> commit
+ * (result + journal + task done + dependents enqueued, under the execution's row lock). A
+ * dependent that becomes ready in that commit is leased by this worker at once when it has
+ * a free slot and serves the step's queue: the next step starts without a round trip to
+ * the queue. Other ready steps wait in the queue and NOTIFY idle workers.
+ *
+ * While steps run, a heartbeat extends their leases; a worker that dies stops extending
+ * them, and once they expire any worker returns them to the queue and another takes them.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import {
+  type Agent,
+  type AgentLogger,
+  type AgentRegistry,
+  type ExecutionResult,
+  type JournalLimits,
+  queueOf,
+  type StepStateRecord,
+  type StepTask,
+  type StepTaskOutcome,
+  StepTaskRunner,
+  type StopRecord,
+} from '@orchestr8/core';
+import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import {
+  Channel,
+  type ClaimedTask,
+  type CommitResult,
+  type ExecutionState,
+  type PostgresStore,
+} from '@orchestr8/store-postgres';
+import { Coordinator } from './coordinator.js';
+import { stepReads } from './step-reads.js';
+import { ExecutionWatcher } from './watcher.js';
+
+export const DEFAULT_QUEUE = 'default';
+
+export interface WorkerOptions {
+  store: PostgresStore;
+  registry: AgentRegistry;
+  /** Steps run at once (default 8). */
+  concurrency?: number;
+  /** The queues this worker takes steps from (default ["default"]). */
+  queues?: readonly string[];
+  /** How long a claimed step stays this worker's without a heartbeat (default 30 s). */
+  leaseMs?: number;
+  /** Default a third of the lease. */
+  heartbeatMs?: number;
+  /** How often an idle worker looks for work it was not notified of (default 1 s). */
+  pollMs?: number;
+  /** How often expired leases, cancel requests and global timeouts are handled (default 1 s). */
+  sweepMs?: number;
+  /**
+   * A step still running after this long has its journal so far (`step.started`, retries)
+   * published, and again every second: followers see long steps start. Default 200; 0: only
+   * when they finish.
+   */
+  progressMs?: number;
+  /** Default a random UUID. */
+  id?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  secretEnv?: readonly string[];
+  journal?: Partial<JournalLimits>;
+  /** For agents (ctx.logger) and for the worker's own errors. */
+  logger?: AgentLogger;
+  remoteAgent?: (url: string, agentId: string) => Agent | undefined;
+}
+
+export interface Worker {
+  readonly id: string;
+  /** Steps running now. */
+  readonly running: number;
+  /** Steps whose results this worker committed. */
+  readonly stepsDone: number;
+  readonly runner: StepTaskRunner;
+  /**
+   * Stops taking steps, lets running ones finish within `graceMs` (default 5000), then
+   * returns the steps still running to the queue (another worker runs them again) and
+   * deregisters.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+interface Running {
+  claimed: ClaimedTask;
+  task: StepTask | undefined;
+  stop: StopRecord | undefined;
+  /** Lost its lease, or the worker is shutting down: its outcome is not committed. */
+  abandoned: boolean;
+  /** Finished running: its lease is still extended until it commits, its progress no longer recorded. */
+  finished: boolean;
+}
+
+interface PendingCommit {
+  entry: Running;
+  workflow: CompiledWorkflow;
+  outcome: StepTaskOutcome;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface CommitQueue {
+  pending: PendingCommit[];
+  busy: boolean;
+}
+
+const light = (s: StepStateRecord): StepStateRecord => ({
+  executionId: s.executionId,
+  stepId: s.stepId,
+  status: s.status,
+  attempts: 0,
+});
+
+const key = (executionId: string, stepId: string) => `${executionId}\u0000${stepId}`;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const w = new WorkerProcess(options);
+  await w.start();
+  return w;
+}
+
+/** Publishes the journal of a running step while it runs (see `progressMs`). */
+class ProgressJournal {
+  private flushed = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly claimed: ClaimedTask,
+    private readonly task: StepTask,
+    firstMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    if (firstMs > 0) this.timer = setTimeout(() => this.tick(), firstMs);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.flush();
+    this.timer = setTimeout(() => this.tick(), 1000);
+  }
+
+  private flush(): void {
+    if (this.inFlight) return;
+    const all = this.task.journalSoFar();
+    if (all.length <= this.flushed) return;
+    const startedAt = this.claimed.execution.startedAt ?? this.claimed.execution.createdAt;
+    const batch = all.slice(this.flushed).map((e) => ({ ...e, elapsedMs: Math.max(0, e.ts - startedAt) }));
+    this.inFlight = this.coordinator.queue.appendJournal(this.claimed.executionId, batch).then(
+      () => {
+        this.flushed += batch.length;
+        this.inFlight = undefined;
+      },
+      (error: unknown) => {
+        this.inFlight = undefined;
+        this.onError(error);
+      },
+    );
+  }
+
+  /** Stops publishing; resolves with how many entries were published (the commit writes the rest). */
+  async stop(): Promise<number> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.inFlight;
+    return this.flushed;
+  }
+}
+
+class WorkerProcess implements Worker {
+  readonly id: string;
+  readonly runner: StepTaskRunner;
+  private readonly coordinator: Coordinator;
+  private readonly store: PostgresStore;
+  private readonly concurrency: number;
+  private readonly queues: readonly string[];
+  private readonly queueSet: ReadonlySet<string>;
+  private readonly leaseMs: number;
+  private readonly progressMs: number;
+  private readonly logger: AgentLogger | undefined;
+  private readonly active = new Map<string, Running>();
+  private readonly commits = new Map<string, CommitQueue>();
+  /** Per execution: its state as of this worker's last claim or commit of it (see `remember`). */
+  private readonly states = new Map<string, ExecutionState>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly unlisten: (() => void)[] = [];
+  private watcher: ExecutionWatcher | undefined;
+  private filling = false;
+  private fillAgain = false;
+  private stopping = false;
+  private sweeping = false;
+  private beating = false;
+  private sweeps = 0;
+  stepsDone = 0;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.id = options.id ?? randomUUID();
+    this.store = options.store;
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
+    this.queues =
+      options.queues && options.queues.length > 0 ? [...new Set(options.queues)] : [DEFAULT_QUEUE];
+    this.queueSet = new Set(this.queues);
+    this.leaseMs = Math.max(100, options.leaseMs ?? 30_000);
+    this.progressMs = options.progressMs ?? 200;
+    this.logger = options.logger;
+    this.runner = new StepTaskRunner({
+      registry: options.registry,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.secretEnv ? { secretEnv: options.secretEnv } : {}),
+      ...(options.journal ? { journal: options.journal } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
+      runChild: (req) => this.runChild(req),
+      onCircuit: (circuit) => {
+        this.store
+          .write([{ kind: 'circuit', circuit }])
+          .catch((e) => this.report('persisting a circuit failed', e));
+      },
+    });
+    this.coordinator = new Coordinator(this.store, this.runner);
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    const queue = this.coordinator.queue;
+    this.runner.resilience.breakers.restore(await this.store.loadCircuits());
+    await queue.register({
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      queues: [...this.queues],
+      concurrency: this.concurrency,
+      agents: this.options.registry.list().map((a) => a.id),
+      startedAt: Date.now(),
+    });
+    this.unlisten.push(
+      await this.store.listen(
+        Channel.tasks,
+        (q) => {
+          if (this.queueSet.has(q)) this.fill();
+        },
+        () => this.fill(),
+      ),
+      await this.store.listen(Channel.stop, (id) => this.onStop(id)),
+      await this.store.listen(Channel.cancel, () => void this.sweep(true)),
+    );
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    this.heartbeatTimer = setInterval(
+      () => void this.beat(),
+      this.options.heartbeatMs ?? Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
+    this.heartbeatTimer.unref();
+    every(this.options.pollMs ?? 1000, () => this.fill());
+    every(this.options.sweepMs ?? 1000, () => void this.sweep(false));
+    this.fill();
+  }
+
+  // ---- claiming --------------------------------------------------------------------------
+
+  private fill(): void {
+    if (this.stopping) return;
+    if (this.filling) {
+      this.fillAgain = true;
+      return;
+    }
+    const free = this.concurrency - this.active.size;
+    if (free <= 0) return;
+    this.filling = true;
+    this.fillAgain = false;
+    this.claim(free).then(
+      (tasks) => {
+        this.filling = false;
+        for (const t of tasks) this.launch(t);
+        if (tasks.length === free || this.fillAgain) this.fill();
+      },
+      (error: unknown) => {
+        this.filling = false;
+        this.report('claiming steps failed', error);
+      },
+    );
+  }
+
+  /** Leases up to `n` ready steps and loads the step states each needs. */
+  private async claim(n: number): Promise<ClaimedTask[]> {
+    const queue = this.coordinator.queue;
+    const tasks = await queue.claim(this.id, this.queues, n, this.leaseMs);
+    if (tasks.length === 0) return tasks;
+    for (const t of tasks) this.remember(t.state);
+    const workflows = await Promise.all(
+      tasks.map((t) => this.coordinator.workflows.get(t.execution.definitionHash).catch(() => undefined)),
+    );
+    // The claim returned each step's own state; read those of the steps it reads, if any.
+    const wanted = tasks.map((t, i) => ({
+      executionId: t.executionId,
+      stepIds: workflows[i] ? stepReads(workflows[i], t.stepId).filter((id) => id !== t.stepId) : [],
+    }));
+    if (wanted.some((w) => w.stepIds.length > 0)) {
+      const steps = await queue.stepsOf(wanted.filter((w) => w.stepIds.length > 0));
+      for (const t of tasks) {
+        const others = (steps.get(t.executionId) ?? []).filter((s) => s.stepId !== t.stepId);
+        t.steps = [...t.steps, ...others];
+      }
+    }
+    return tasks;
+  }
+
+  private launch(claimed: ClaimedTask): void {
+    const entry: Running = {
+      claimed,
+      task: undefined,
+      stop: claimed.stop,
+      abandoned: false,
+      finished: false,
+    };
+    this.active.set(key(claimed.executionId, claimed.stepId), entry);
+    void this.execute(entry);
+  }
+
+  private async execute(entry: Running): Promise<void> {
+    const t = entry.claimed;
+    try {
+      const workflow = await this.coordinator.workflows.get(t.execution.definitionHash);
+      const task = this.runner.prepare(
+        workflow,
+        t.execution,
+        t.steps,
+        t.stepId,
+        stepReads(workflow, t.stepId),
+      );
+      entry.task = task;
+      if (entry.stop) {
+        const cancelled = await task.cancelled(entry.stop.reason);
+        entry.finished = true;
+        await this.commit(entry, workflow, cancelled);
+        return;
+      }
+      const progress = new ProgressJournal(this.coordinator, t, task, this.progressMs, (e) =>
+        this.report('publishing the progress of a step failed', e),
+      );
+      const outcome = await task.run();
+      entry.finished = true;
+      const flushed = await progress.stop();
+      if (flushed > 0) outcome.journal = outcome.journal.slice(flushed);
+      if (!entry.abandoned) await this.commit(entry, workflow, outcome);
+    } catch (error) {
+      // Left to its lease: once it expires the step runs again (here or elsewhere).
+      this.report(`step ${t.stepId} of execution ${t.executionId} could not be run`, error);
+    } finally {
+      this.active.delete(key(t.executionId, t.stepId));
+      this.fill();
+    }
+  }
+
+  /**
+   * Commits a step's outcome. Outcomes of one execution that finish while a commit of it is
+   * in flight wait and go together in the next transaction: commits of one execution are
+   * serialised by its row lock, so batching them is what lets a wide fan-out go faster than
+   * one commit (and one WAL flush) per step.
+   */
+  private commit(entry: Running, workflow: CompiledWorkflow, outcome: StepTaskOutcome): Promise<void> {
+    const id = entry.claimed.executionId;
+    return new Promise((resolve, reject) => {
+      let q = this.commits.get(id);
+      if (!q) {
+        q = { pending: [], busy: false };
+        this.commits.set(id, q);
+      }
+      q.pending.push({ entry, workflow, outcome, resolve, reject });
+      if (!q.busy) void this.flushCommits(id, q);
+    });
+  }
+
+  private async flushCommits(executionId: string, q: CommitQueue): Promise<void> {
+    q.busy = true;
+    while (q.pending.length > 0) {
+      const batch = q.pending.splice(0);
+      try {
+        await this.commitBatch(executionId, batch);
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
+    q.busy = false;
+    this.commits.delete(executionId);
+  }
+
+  private async commitBatch(executionId: string, batch: PendingCommit[]): Promise<void> {
+    const workflow = batch[0]!.workflow;
+    const outcomes = batch.map((b) => b.outcome);
+    const stepIds = batch.map((b) => b.entry.claimed.stepId);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.coordinator.change(
+          executionId,
+          { stepIds, owner: this.id },
+          (locked) => {
+            // The batch's slots free with the commit.
+            let slots = this.stopping ? 0 : this.concurrency - this.active.size + batch.length;
+            const held = new Set(locked.finishing);
+            return {
+              outcomes: outcomes.filter((o) => held.has(o.stepId)),
+              takeSelf: (c) => {
+                if (slots <= 0 || !this.queueSet.has(queueOf(c))) return false;
+                slots--;
+                return true;
+              },
+            };
+          },
+          {
+            leaseMs: this.leaseMs,
+            withTasks: outcomes.some((o) => o.halt !== undefined),
+            workflow,
+            ...(this.states.has(executionId) ? { known: this.states.get(executionId)! } : {}),
+          },
+        );
+        if (result.status !== 'committed') this.states.delete(executionId);
+        if (result.status === 'committed') {
+          this.stepsDone += result.locked.finishing.length;
+          this.coordinator.queue.stepsDone = this.stepsDone;
+          await this.launchReleased(result, workflow, outcomes);
+        }
+        return;
+      } catch (error) {
+        if (attempt >= 5 || this.stopping) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Starts the steps this worker leased in its commit, with the states they read. */
+  private async launchReleased(
+    result: Extract<CommitResult, { status: 'committed' }>,
+    workflow: CompiledWorkflow,
+    outcomes: readonly StepTaskOutcome[],
+  ): Promise<void> {
+    const executionId = result.locked.execution.id;
+    // What this commit leaves: the plan for the next commit of the execution, unread.
+    let state: ExecutionState | undefined;
+    if (result.plan.finished) this.states.delete(executionId);
+    else {
+      const statuses = new Map<string, StepStateRecord>();
+      for (const s of result.locked.steps) statuses.set(s.stepId, light(s));
+      for (const s of result.plan.steps) statuses.set(s.stepId, light(s));
+      state = { execution: result.locked.execution, journalSeq: result.lastSeq, steps: [...statuses.values()] };
+      this.remember(state);
+    }
+    const self = result.plan.tasks.filter((p) => p.self);
+    if (self.length === 0 || !state) return;
+    // Known without a read: what this commit wrote, and the step that just finished.
+    const known = new Map<string, StepStateRecord>();
+    for (const o of outcomes) for (const s of o.steps) known.set(s.stepId, s);
+    for (const s of result.plan.steps) known.set(s.stepId, s);
+    const missing = new Set<string>();
+    for (const p of self) for (const id of stepReads(workflow, p.stepId)) if (!known.has(id)) missing.add(id);
+    if (missing.size > 0) {
+      const read = await this.coordinator.queue.stepsOf([{ executionId, stepIds: [...missing] }]);
+      for (const s of read.get(executionId) ?? []) known.set(s.stepId, s);
+    }
+    const steps = [...known.values()];
+    for (const p of self) {
+      this.launch({
+        executionId,
+        stepId: p.stepId,
+        queue: p.queue,
+        claims: 1,
+        leaseExpiresAt: result.leaseExpiresAt,
+        execution: result.locked.execution,
+        stop: undefined,
+        steps,
+        state,
+      });
+    }
+  }
+
+  /** Keeps the newest known state of an execution (bounded: the oldest entries go first). */
+  private remember(state: ExecutionState): void {
+    const id = state.execution.id;
+    const current = this.states.get(id);
+    if (current && current.journalSeq > state.journalSeq) return;
+    this.states.delete(id);
+    this.states.set(id, state);
+    if (this.states.size > 10_000) {
+      const oldest = this.states.keys().next().value;
+      if (oldest !== undefined) this.states.delete(oldest);
+    }
+  }
+
+  // ---- heartbeats, stops, sweeps ---------------------------------------------------------
+
+  private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      const leases: { executionId: string; stepId: string }[] = [];
+      const progress: {
+        executionId: string;
+        stepId: string;
+        status: StepStateRecord['status'];
+        attempts: number;
+      }[] = [];
+      for (const e of this.active.values()) {
+        if (e.abandoned) continue;
+        const ids = { executionId: e.claimed.executionId, stepId: e.claimed.stepId };
+        leases.push(ids);
+        if (e.task && !e.finished) progress.push({ ...ids, ...e.task.progress() });
+      }
+      const r = await this.coordinator.queue.heartbeat(this.id, leases, progress, this.leaseMs);
+      for (const lost of r.lost) {
+        const e = this.active.get(key(lost.executionId, lost.stepId));
+        if (!e) continue;
+        e.abandoned = true;
+        e.task?.stop({
+          status: 'cancelled',
+          reason: 'lease lost to another worker',
+          error: {
+            name: 'Orchestr8Error',
+            code: ErrorCode.CANCELLED,
+            message: 'lease lost',
+            retryable: false,
+          },
+        });
+      }
+      for (const [id, stop] of r.stops) this.applyStop(id, stop);
+      for (const c of r.cancels) await this.coordinator.cancel(c.executionId, c.reason);
+    } catch (error) {
+      this.report('heartbeat failed', error);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private onStop(executionId: string): void {
+    let mine = false;
+    for (const e of this.active.values()) if (e.claimed.executionId === executionId) mine = true;
+    if (!mine) return;
+    this.coordinator.queue.stops([executionId]).then(
+      (stops) => {
+        for (const [id, stop] of stops) this.applyStop(id, stop);
+      },
+      (error: unknown) => this.report('reading a stop failed', error),
+    );
+  }
+
+  private applyStop(executionId: string, stop: StopRecord): void {
+    for (const e of this.active.values()) {
+      if (e.claimed.executionId !== executionId || e.stop) continue;
+      e.stop = stop;
+      e.task?.stop(stop);
+    }
+  }
+
+  /** Expired leases back to the queue; cancel requests and global timeouts applied. */
+  private async sweep(cancelsOnly: boolean): Promise<void> {
+    if (this.sweeping || this.stopping) return;
+    this.sweeping = true;
+    const queue = this.coordinator.queue;
+    try {
+      if (!cancelsOnly && (await queue.reclaimExpired()) > 0) this.fill();
+      for (const c of await queue.unhandledCancels()) await this.coordinator.cancel(c.executionId, c.reason);
+      if (cancelsOnly) return;
+      for (const o of await queue.overdue()) await this.coordinator.timeout(o.id);
+      if (++this.sweeps % 60 === 0) await queue.forgetDeadWorkers(Math.max(60_000, this.leaseMs * 4));
+    } catch (error) {
+      this.report('sweep failed', error);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  // ---- sub-workflows -------------------------------------------------------------------
+
+  private async runChild(req: {
+    document: unknown;
+    inputs: unknown;
+    parentExecutionId: string;
+    parentStepId: string;
+    idempotencyKey: string;
+    signal: AbortSignal;
+  }): Promise<{ id: string; result: Promise<ExecutionResult> }> {
+    const loaded = validateWorkflowObject(req.document, {
+      knownAgents: this.options.registry.list().map((a) => a.id),
+    });
+    if (!loaded.ok || !loaded.workflow) {
+      const first = loaded.diagnostics[0];
+      throw new ValidationError(
+        `sub-workflow is invalid: ${first ? `${first.pointer} ${first.message}` : 'unknown problem'}`,
+        { details: loaded.diagnostics },
+      );
+    }
+    const { id } = await this.coordinator.launch(loaded.workflow, {
+      inputs: req.inputs ?? {},
+      parentExecutionId: req.parentExecutionId,
+      parentStepId: req.parentStepId,
+      idempotencyKey: req.idempotencyKey,
+    });
+    if (!this.watcher) {
+      this.watcher = new ExecutionWatcher(this.store, this.runner.bus);
+      await this.watcher.start();
+    }
+    // The child's steps need free slots (here or on other workers) while this step waits.
+    req.signal.addEventListener('abort', () => void this.coordinator.cancel(id, 'parent step stopped'), {
+      once: true,
+    });
+    return { id, result: this.watcher.wait(id) };
+  }
+
+  // ---- stopping --------------------------------------------------------------------------
+
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const u of this.unlisten) u();
+    const deadline = Date.now() + (options.graceMs ?? 5000);
+    // The heartbeat keeps the leases of steps still finishing.
+    while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
+    clearInterval(this.heartbeatTimer);
+    for (const e of this.active.values()) {
+      e.abandoned = true;
+      e.task?.stop({
+        status: 'cancelled',
+        reason: 'worker shutting down',
+        error: {
+          name: 'Orchestr8Error',
+          code: ErrorCode.CANCELLED,
+          message: 'worker shutting down',
+          retryable: false,
+        },
+      });
+    }
+    this.watcher?.close();
+    // Steps still running go back to the queue for another worker.
+    await this.coordinator.queue.unregister(this.id).catch((e) => this.report('deregistering failed', e));
+  }
+
+  private report(message: string, error: unknown): void {
+    if (this.stopping && error instanceof Orchestr8Error && error.code === ErrorCode.STORE) return;
+    this.logger?.error(`worker ${this.id}: ${message}`, {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
