@@ -471,7 +471,8 @@ export class TaskQueue {
         leaseExpiresAt: (r.rows[0]?.lease_expires_at as number | undefined) ?? 0,
       };
     });
-    if (result.status === 'committed') this.notifyPlan(result.locked.execution, result.locked.journalSeq, result.plan);
+    if (result.status === 'committed')
+      this.notifyPlan(result.locked.execution, result.locked.journalSeq, result.plan);
     return result;
   }
 
@@ -589,7 +590,6 @@ export class TaskQueue {
       throw error;
     }
   }
-
 
   /**
    * Writes a plan in one statement. With `guard` (optimistic commits, outside any explicit

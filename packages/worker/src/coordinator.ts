@@ -18,7 +18,12 @@ import {
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
-import { type CommitResult, type ExecutionState, type LockedExecution, TaskQueue } from '@orchestr8/store-postgres';
+import {
+  type CommitResult,
+  type ExecutionState,
+  type LockedExecution,
+  TaskQueue,
+} from '@orchestr8/store-postgres';
 
 /** Compiled workflows by definition hash: each stored definition is validated once per process. */
 export class WorkflowCache {
@@ -205,7 +210,12 @@ export class Coordinator {
       locked: LockedExecution,
       workflow: CompiledWorkflow,
     ) => Omit<PlanInput, 'workflow' | 'execution' | 'stop' | 'steps' | 'tasks'> | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; workflow?: CompiledWorkflow; known?: ExecutionState } = {},
+    options: {
+      leaseMs?: number;
+      withTasks?: boolean;
+      workflow?: CompiledWorkflow;
+      known?: ExecutionState;
+    } = {},
   ): Promise<CommitResult> {
     let wf = options.workflow;
     if (!wf) {
