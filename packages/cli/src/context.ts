@@ -31,10 +31,10 @@ export async function buildRegistry(
  * The agent ids a document may use, for `validate`: undefined (no check) when there is no
  * project config, else the built-in, standard and configured agents.
  */
-export async function knownAgentIds(): Promise<string[] | undefined> {
+export async function knownAgentIds(modules: readonly string[] = []): Promise<string[] | undefined> {
   const config = await loadProjectConfig();
-  if (config.file === undefined) return undefined;
-  return (await buildRegistry([], config)).list().map((a) => a.id);
+  if (config.file === undefined && modules.length === 0) return undefined;
+  return (await buildRegistry(modules, config)).list().map((a) => a.id);
 }
 
 /** The engine's `remoteAgent`: steps with `agent.url` call an `orchestr8 agent serve` service. */

@@ -18,7 +18,7 @@ import {
   type ParsedText,
   parseText,
 } from './parse.js';
-import { validateAgainstSchema } from './schema-validator.js';
+import { validateAgainstSchema, withoutUnknownFields } from './schema-validator.js';
 
 export interface LoadResult {
   /** False when any diagnostic is an error. */
@@ -66,7 +66,13 @@ function validateValue(value: unknown, knownAgents: readonly string[] | undefine
     }
   }
   const schemaProblems = validateAgainstSchema(value);
-  if (schemaProblems.length > 0) return { diagnostics: schemaProblems };
+  if (schemaProblems.length > 0) {
+    // Unknown fields only: check the rest too, so one run reports every problem.
+    const cleaned = withoutUnknownFields(value);
+    if (cleaned === undefined) return { diagnostics: schemaProblems };
+    const rest = analyzeWorkflow(cleaned as WorkflowDocument, knownAgents ? { knownAgents } : {});
+    return { diagnostics: [...schemaProblems, ...rest.diagnostics] };
+  }
   const document = value as WorkflowDocument;
   const analysis = analyzeWorkflow(document, knownAgents ? { knownAgents } : {});
   const out: Validated = { diagnostics: analysis.diagnostics, document };

@@ -79,6 +79,26 @@ export function validateAgainstSchema(value: unknown): PendingDiagnostic[] {
   return condense(validate.errors ?? []).map(toDiagnostic);
 }
 
+/**
+ * When every schema problem is an unknown field, the value with those fields removed (a
+ * copy), so semantic checks can still run and report everything at once, like a compiler.
+ */
+export function withoutUnknownFields(value: unknown): unknown {
+  const validate = getWorkflowValidator();
+  if (validate(value)) return value;
+  const errors = condense(validate.errors ?? []);
+  if (errors.length === 0 || errors.some((e) => e.keyword !== 'additionalProperties')) return undefined;
+  const copy = structuredClone(value) as Record<string, unknown>;
+  for (const e of errors) {
+    let node: unknown = copy;
+    for (const seg of e.instancePath.split('/').slice(1)) {
+      node = (node as Record<string, unknown>)[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+    }
+    delete (node as Record<string, unknown>)[(e.params as { additionalProperty: string }).additionalProperty];
+  }
+  return validate(copy) ? copy : undefined;
+}
+
 function typesOf(e: ErrorObject): string[] {
   const t = (e.params as { type?: string | string[] }).type;
   return t === undefined ? [] : Array.isArray(t) ? t : t.split(',');

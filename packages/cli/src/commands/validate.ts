@@ -1,6 +1,6 @@
 import { type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command, OutputConfiguration } from 'commander';
-import { knownAgentIds } from '../context.js';
+import { collect, knownAgentIds } from '../context.js';
 
 /** One entry of `validate --json`. */
 export interface ValidateFileResult {
@@ -11,6 +11,7 @@ export interface ValidateFileResult {
 
 interface ValidateOptions {
   json?: boolean;
+  agents: string[];
 }
 
 const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
@@ -26,6 +27,12 @@ export function registerValidateCommand(program: Command): void {
     .description('check workflow documents (schema, references, templates, conditions) without running them')
     .argument('[files...]', 'workflow documents (.yaml, .yml or .json)')
     .option('--json', 'print [{file, valid, diagnostics}] as JSON on stdout')
+    .option(
+      '-a, --agents <module>',
+      'also check agent ids against the built-in agents and this module (repeatable; a project config does the same)',
+      collect,
+      [],
+    )
     .addHelpText('after', '\nExit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.')
     .action(async (files: string[], opts: ValidateOptions, command: Command) => {
       const out = command.configureOutput();
@@ -81,7 +88,7 @@ async function validateFiles(
   // With a project config, agent ids are checked against the agents it loads.
   let knownAgents: string[] | undefined;
   try {
-    knownAgents = await knownAgentIds();
+    knownAgents = await knownAgentIds(opts.agents);
   } catch (e) {
     writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.usage;
