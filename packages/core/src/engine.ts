@@ -110,7 +110,9 @@ export function createEngine(options: EngineOptions): Engine {
     ...(options.random ? { random: options.random } : {}),
     ...(options.breakers ? { breakers: options.breakers } : {}),
   });
-  const batcher = new WriteBatcher(store);
+  // Group commit: in memory a commit is free, so commit per microtask wave; a durable store
+  // commits once per event-loop turn, so a wave of completing steps shares a transaction.
+  const batcher = new WriteBatcher(store, store.kind === 'memory' ? 'microtask' : 'macrotask');
   const storeObservers = (options.observers ?? []).filter((o) => o.onStoreWrite);
   if (storeObservers.length > 0) {
     batcher.onFlush = (ms, writes) => {

@@ -27,7 +27,15 @@ export class WriteBatcher {
   /** Store write latencies are reported here (ms), for metrics. */
   onFlush: ((ms: number, size: number) => void) | undefined;
 
-  constructor(private readonly store: Store) {}
+  /**
+   * `microtask`: commit at the end of the current microtask wave (the in-memory store, where
+   * a commit costs nothing). `macrotask`: commit on the next turn of the event loop, so a
+   * whole wave of completing steps shares one transaction (durable stores).
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly window: 'microtask' | 'macrotask' = 'microtask',
+  ) {}
 
   add(write: StoreWrite): void {
     this.current.writes.push(write);
@@ -61,7 +69,8 @@ export class WriteBatcher {
   private schedule(): void {
     if (this.scheduled || this.inFlight !== undefined) return;
     this.scheduled = true;
-    queueMicrotask(this.flush);
+    if (this.window === 'microtask') queueMicrotask(this.flush);
+    else setImmediate(this.flush);
   }
 
   private readonly flush = (): void => {
