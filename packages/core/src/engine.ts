@@ -194,10 +194,16 @@ export function createEngine(options: EngineOptions): Engine {
       },
     });
   });
+  let circuitsReady = false;
   const loadCircuits = () => {
     circuitsLoaded ??= store.loadCircuits().then(
-      (c) => resilience.breakers.restore(c),
-      () => {},
+      (c) => {
+        resilience.breakers.restore(c);
+        circuitsReady = true;
+      },
+      () => {
+        circuitsReady = true;
+      },
     );
     return circuitsLoaded;
   };
@@ -295,8 +301,9 @@ export function createEngine(options: EngineOptions): Engine {
           details: checked.diagnostics,
         });
       }
-      await loadCircuits();
-      await ensureDefinition(workflow);
+      // Hot path: after the first execution of a definition both are known; skip the awaits.
+      if (!circuitsReady) await loadCircuits();
+      if (!savedDefinitions.has(workflow.hash)) await ensureDefinition(workflow);
       const now = clock.now();
       const record: ExecutionRecord = {
         id: opts.executionId ?? randomUUID(),
