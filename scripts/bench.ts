@@ -101,3 +101,15 @@ if (want('sqlite')) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (want('postgres')) {
+  const { runDistributedBench } = await import('../packages/worker/bench/distributed.bench.js');
+  console.log(
+    '\n## distributed on PostgreSQL (durable), worker processes vs the in-process engine on SQLite',
+  );
+  table(
+    (await runDistributedBench(
+      quick ? { w3Runs: 100, w3Sequential: 20, fanWidth: 300 } : {},
+    )) as unknown as Record<string, unknown>[],
+  );
+}

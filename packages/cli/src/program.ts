@@ -14,6 +14,8 @@ import { registerRunCommand } from './commands/run.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTestCommand } from './commands/test.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { registerWorkerCommand } from './commands/worker.js';
+import { registerWorkersCommand } from './commands/workers.js';
 import { selectConfig } from './config.js';
 
 function version(): string {
@@ -51,6 +53,8 @@ export function createProgram(): Command {
   registerPruneCommand(program);
   // server commands (serve)
   registerServeCommand(program);
+  registerWorkerCommand(program);
+  registerWorkersCommand(program);
   // project commands (test, init, create, agent serve)
   registerTestCommand(program);
   registerInitCommand(program);

@@ -40,6 +40,11 @@ export interface PlanInput {
   outcomes?: readonly StepTaskOutcome[];
   /** The execution starts: its root steps become tasks. */
   start?: boolean;
+  /**
+   * The execution was run by an in-process engine that is gone: every step that is not
+   * finished and whose dependencies are becomes a task (steps that were running run again).
+   */
+  resume?: boolean;
   /** Stop the execution (cancel, global timeout), unless it is stopping already. */
   stopRequest?: StopRecord & { event?: { type: string; data: Record<string, unknown> } };
   /** Whether the committing worker takes a newly ready step itself (capacity, queues). */
@@ -150,6 +155,7 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
   if (!stop) {
     const candidates: string[] = [];
     if (input.start) for (const c of workflow.steps) if (c.dependencies.length === 0) candidates.push(c.id);
+    if (input.resume) for (const c of workflow.steps) if (!isTerminal(c.id)) candidates.push(c.id);
     for (const o of outcomes) candidates.push(...workflow.stepById.get(o.stepId)!.dependents);
     for (let i = 0; i < candidates.length; i++) {
       const c = workflow.stepById.get(candidates[i]!)!;
@@ -287,6 +293,20 @@ export function startEntry(
   });
   e.elapsedMs = 0;
   return e;
+}
+
+/** The first journal entry when workers take over an execution an in-process engine ran. */
+export function resumeEntry(
+  runner: StepTaskRunner,
+  workflow: CompiledWorkflow,
+  execution: ExecutionRecord,
+): JournalEntry {
+  return journalFor(runner, workflow).entry(EventType.executionResumed, undefined, undefined, {
+    workflowId: workflow.id,
+    workflowVersion: workflow.version,
+    inputs: execution.inputs,
+    by: 'workers',
+  });
 }
 
 /** A stop request for a cancellation. */

@@ -20,7 +20,7 @@ import { type CircuitBreakerRegistry, createResilience, type Resilience } from '
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import { CircuitLog } from './circuit-log.js';
-import { EventBus } from './events.js';
+import { type EngineObserver, EventBus } from './events.js';
 import { type ExecutionResult, ExecutionRun, type StepRun } from './execution-run.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createRedactor, noRedaction, type Redactor } from './redaction.js';
@@ -44,6 +44,8 @@ export interface StepTaskRunnerOptions {
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
   /** Starts a child execution for `ctx.runWorkflow`. Without it, sub-workflows fail. */
   runChild?: (request: ChildRequest) => Promise<{ id: string; result: Promise<ExecutionResult> }>;
+  /** Told of every journal entry of the steps run (e.g. for metrics). */
+  observers?: readonly EngineObserver[];
   /** Circuit transitions to persist (the store's `circuit` write). */
   onCircuit?: (circuit: CircuitStateRecord) => void;
 }
@@ -151,7 +153,7 @@ export class StepTaskRunner {
       tracingExplicit: false,
       logger: options.logger ?? silentLogger,
       circuitLog,
-      observers: [],
+      observers: options.observers ?? [],
       remoteAgent: options.remoteAgent,
       runChild:
         options.runChild ??

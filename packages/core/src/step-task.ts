@@ -9,6 +9,7 @@ export {
   type PlannedTask,
   planCommit,
   queueOf,
+  resumeEntry,
   startEntry,
   type TaskState,
   timeoutStop,

@@ -48,6 +48,7 @@ export interface ServerContext {
   keepAliveMs: number;
   ready: () => Promise<void>;
   metrics: MetricsSource | undefined;
+  workers: (() => Promise<unknown>) | undefined;
   /** Resolves at the next start turn: see `startTurns`. */
   startTurn: () => Promise<void>;
 }

@@ -324,6 +324,34 @@ const paths: Json = {
       },
     }),
   },
+  '/workers': {
+    get: op('Live workers', 'listWorkers', {
+      description:
+        'Workers (`orchestr8 worker`) with their heartbeats and the steps they hold, and the depth of each queue. ' +
+        'Only with a PostgreSQL store; 404 otherwise. Needs an API key when keys are configured.',
+      responses: {
+        '200': json('Workers and queues', {
+          type: 'object',
+          required: ['workers', 'queues'],
+          properties: {
+            workers: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            queues: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  queue: { type: 'string' },
+                  ready: { type: 'integer' },
+                  leased: { type: 'integer' },
+                },
+              },
+            },
+          },
+        }),
+        '404': problem('Workers exist only with a PostgreSQL store'),
+      },
+    }),
+  },
   '/workflows/execute': {
     post: op('Start an execution', 'executeWorkflow', {
       description:

@@ -22,6 +22,7 @@ import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { workersRoutes } from './routes/workers.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { WorkflowResolver } from './workflow-resolver.js';
 
@@ -54,6 +55,8 @@ export interface ServerOptions {
   logger?: ServerLogger;
   /** Served at `GET /metrics` (Prometheus text format); without it, `/metrics` is 404. */
   metrics?: MetricsSource;
+  /** Served at `GET /workers` (distributed PostgreSQL set-ups); without it, `/workers` is 404. */
+  workers?: () => Promise<unknown>;
 }
 
 export interface Listener {
@@ -97,6 +100,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     keepAliveMs: options.keepAliveMs ?? 15_000,
     ready: options.ready ?? (async () => void (await store.listExecutions({ limit: 1 }))),
     metrics: options.metrics,
+    workers: options.workers,
     startTurn: startTurns(),
   };
 
@@ -130,6 +134,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   const table: RouteDef[] = [
     ...healthRoutes(ctx),
     ...metricsRoutes(ctx),
+    ...workersRoutes(ctx),
     ...executionRoutes(ctx),
     ...eventRoutes(ctx),
     ...workflowRoutes(ctx),

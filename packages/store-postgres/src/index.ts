@@ -26,10 +26,11 @@ export {
   Channel,
   type ClaimedTask,
   type CommitResult,
+  type CommitStats,
   type ExecutionState,
   type HeartbeatResult,
   type LockedExecution,
   type RunningStep,
-  TaskQueue,
   type WorkerInfo,
-} from './tasks.js';
+} from './task-types.js';
+export { TaskQueue } from './tasks.js';

@@ -75,6 +75,11 @@ export interface PostgresStore extends Store {
    * calls `onReconnect` handlers, since notifications sent meanwhile are lost.
    */
   listen(channel: string, handler: (payload: string) => void, onReconnect?: () => void): Promise<() => void>;
+  /**
+   * Whether the execution's steps run on workers (started by a distributed engine): such an
+   * execution must not be resumed by an in-process engine, the workers carry it on.
+   */
+  isDistributed(executionId: string): Promise<boolean>;
   /** The PostgreSQL channel name for a channel of this schema. */
   channel(name: string): string;
   /**
@@ -220,6 +225,13 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     transaction,
     query,
     channel: (name) => `${settings.schema}.${name}`,
+
+    async isDistributed(executionId) {
+      const r = await query('read an execution', 'SELECT distributed FROM executions WHERE id = $1', [
+        executionId,
+      ]);
+      return r.rows[0]?.distributed === true;
+    },
 
     notify(channel, payload) {
       if (closed) return;

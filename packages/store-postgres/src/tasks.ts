@@ -24,7 +24,6 @@ import type {
   JournalEntry,
   StepStateRecord,
   StopRecord,
-  TaskState,
 } from '@orchestr8/core';
 import { pgCode, SqlState } from './errors.js';
 import { claimKey, type PostgresStore, type Tx } from './postgres-store.js';
@@ -43,131 +42,57 @@ import {
   toExecution,
   toStep,
   unnestInsert,
-  upsertClause,
 } from './rows.js';
-
-/*
- * Locks: a commit takes its execution's row (NO KEY UPDATE), then task rows, then step
- * rows. Statements that lock several task rows take them in (execution_id, step_id) order,
- * so a worker's heartbeat and its own commits never deadlock; reclaiming and claiming skip
- * locked rows instead of waiting.
- */
-
-/** The database clock in epoch ms. */
-const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
-
-export const Channel = {
-  /** A queue got ready tasks: payload is the queue name. */
-  tasks: 'tasks',
-  /** An execution's journal grew: payload JSON `[executionId, firstSeq, lastSeq, finished 0|1, workflowId]`. */
-  exec: 'exec',
-  /** An execution started stopping: payload is its id. */
-  stop: 'stop',
-  /** A cancel request was recorded: payload is the execution id. */
-  cancel: 'cancel',
-} as const;
-
-export interface ClaimedTask {
-  executionId: string;
-  stepId: string;
-  queue: string;
-  /** How many times this task was leased (above 1: a previous worker lost it). */
-  claims: number;
-  leaseExpiresAt: number;
-  execution: ExecutionRecord;
-  stop: StopRecord | undefined;
-  /**
-   * The step's own state after the claim (`running`, attempts so far); the caller adds the
-   * states of the steps it reads (see `stepsOf`).
-   */
-  steps: StepStateRecord[];
-  /** The execution's state when claimed, for planning the commit without reading it again. */
-  state: ExecutionState;
-}
-
-/**
- * What a worker remembers of an execution between its commits: enough to plan the next
- * one without reading (the commit's guard checks it is still current).
- */
-export interface ExecutionState {
-  execution: ExecutionRecord;
-  /** The execution's last journal seq: every commit moves it, so it identifies the state. */
-  journalSeq: number;
-  /** Every step's state as far as statuses go (no outputs). */
-  steps: StepStateRecord[];
-}
-
-/** An execution's state read under its row lock, for planning a commit. */
-export interface LockedExecution {
-  execution: ExecutionRecord;
-  /** The committed tasks whose leases this worker still holds (the others' results are dropped). */
-  finishing: string[];
-  stop: StopRecord | undefined;
-  journalSeq: number;
-  /**
-   * Every step's state: without `output` and `error` (a commit decides on statuses), except
-   * when `full` (the plan finishes the execution and renders its outputs).
-   */
-  steps: StepStateRecord[];
-  full: boolean;
-  /**
-   * The execution's other tasks (not the one being committed), read only when the commit
-   * may stop the execution or it is stopping (what runs decides what is left to cancel).
-   * Otherwise empty: a task that already exists is not inserted twice.
-   */
-  tasks: Map<string, TaskState>;
-}
-
-export type CommitResult =
-  | {
-      status: 'committed';
-      locked: LockedExecution;
-      plan: CommitPlan;
-      lastSeq: number;
-      leaseExpiresAt: number;
-    }
-  /** None of the tasks is this worker's any more (their leases expired and others took them): nothing was written. */
-  | { status: 'lost' }
-  /** The execution is gone or finished: the task was dropped, nothing else written. */
-  | { status: 'gone' };
-
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  queues: string[];
-  concurrency: number;
-  agents: string[];
-  startedAt: number;
-  heartbeatAt: number;
-  stepsDone: number;
-  /** The steps this worker holds leases on now. */
-  running: { executionId: string; stepId: string; leaseExpiresAt: number; claims: number }[];
-}
-
-export interface RunningStep {
-  executionId: string;
-  stepId: string;
-  status: StepStateRecord['status'];
-  attempts: number;
-}
-
-export interface HeartbeatResult {
-  /** Tasks this worker no longer holds (its lease lapsed and another worker took them). */
-  lost: { executionId: string; stepId: string }[];
-  /** Executions of running steps that are stopping (or finished), with why. */
-  stops: Map<string, StopRecord>;
-  /** Cancel requests recorded for executions of running steps, not acted on yet. */
-  cancels: CancelRequest[];
-  /** False when this worker's row was gone (it was taken for dead): it registered again. */
-  known: boolean;
-}
-
-const parseStop = (text: unknown): StopRecord | undefined =>
-  typeof text === 'string' ? (JSON.parse(text) as StopRecord) : undefined;
+import { Committer } from './task-commit.js';
+import {
+  Channel,
+  type ClaimedTask,
+  type CommitResult,
+  type CommitStats,
+  type ExecutionState,
+  type HeartbeatResult,
+  type LockedExecution,
+  lightSteps,
+  NOW,
+  parseStop,
+  type RunningStep,
+  type WorkerInfo,
+} from './task-types.js';
 
 export class TaskQueue {
-  constructor(readonly store: PostgresStore) {}
+  private readonly committer: Committer;
+
+  constructor(readonly store: PostgresStore) {
+    this.committer = new Committer(store);
+  }
+
+  /** How commits went (one round trip, two, or under locks). */
+  get stats(): CommitStats {
+    return this.committer.stats;
+  }
+
+  /**
+   * Commits a step's result (or a stop) on a distributed execution: see `Committer.commit`.
+   * `finishing` are the tasks whose results this commits; the commit is refused ('lost')
+   * when none of them is the owner's any more.
+   */
+  commit(
+    executionId: string,
+    finishing: { stepIds: readonly string[]; owner: string } | undefined,
+    decide: (locked: LockedExecution) => CommitPlan | undefined,
+    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState } = {},
+  ): Promise<CommitResult> {
+    return this.committer.commit(executionId, finishing, decide, options);
+  }
+
+  /** Hands an execution an in-process engine left running to the workers: see `Committer.adopt`. */
+  adopt(
+    executionId: string,
+    decide: (locked: LockedExecution) => CommitPlan | undefined,
+    deadlineFor: (execution: ExecutionRecord) => number | undefined,
+  ): Promise<CommitResult> {
+    return this.committer.adopt(executionId, decide, deadlineFor);
+  }
 
   /**
    * Creates a distributed execution: the execution (and its idempotency claim), its first
@@ -355,392 +280,6 @@ export class TaskQueue {
       list.push(s);
     }
     return out;
-  }
-
-  /**
-   * Locks the execution, reads its state, asks `decide` for the plan and writes it: step
-   * records, journal entries (numbered after the execution's last seq), the committed
-   * task's deletion, new tasks (some leased at once by `finishing.owner`), the stop, the
-   * finished execution record, and the notifications. `finishing` is the task whose result
-   * this commits; the commit is refused ('lost') unless its lease is still the owner's.
-   */
-  async commit(
-    executionId: string,
-    finishing: { stepIds: readonly string[]; owner: string } | undefined,
-    decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState } = {},
-  ): Promise<CommitResult> {
-    const leaseMs = options.leaseMs ?? 30_000;
-    if (!options.withTasks && finishing) {
-      // Cheapest first: the state the caller remembers (one round trip), then a fresh read
-      // (two), then under locks.
-      const done =
-        (options.known && (await this.commitGuarded(options.known, finishing, decide, leaseMs))) ||
-        (await this.commitOptimistically(executionId, finishing, decide, leaseMs));
-      if (done) return done;
-    }
-    const result = await this.store.transaction('commit a step', async (tx): Promise<CommitResult> => {
-      // NO KEY UPDATE, not UPDATE: it serialises commits of one execution but not the
-      // foreign-key checks (KEY SHARE) of a concurrent claim inserting that execution's step
-      // rows; with FOR UPDATE the two would deadlock over the task rows the claim holds.
-      const ex = await tx.query(
-        `SELECT ${EXECUTION_SELECT}, distributed, journal_seq, stop FROM executions WHERE id = $1 FOR NO KEY UPDATE`,
-        [executionId],
-        'o8_lock_execution',
-      );
-      const row = ex.rows[0];
-      const held: string[] = [];
-      if (finishing) {
-        const mine = await tx.query(
-          `SELECT step_id, status, lease_owner FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])
-           ORDER BY step_id FOR UPDATE`,
-          [executionId, finishing.stepIds],
-          'o8_lock_my_tasks',
-        );
-        for (const t of mine.rows) {
-          if (t.status === 'leased' && t.lease_owner === finishing.owner) held.push(t.step_id as string);
-        }
-        if (held.length === 0) return { status: 'lost' as const };
-      }
-      const execution = row && toExecution(row);
-      if (!row || !execution || !row.distributed || TERMINAL_EXECUTION.has(execution.status)) {
-        if (held.length > 0) {
-          await tx.query('DELETE FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])', [
-            executionId,
-            held,
-          ]);
-        }
-        return { status: 'gone' as const };
-      }
-      const stop = parseStop(row.stop);
-      const tasks = new Map<string, TaskState>();
-      if (options.withTasks || stop) {
-        const taskRows = await tx.query(
-          'SELECT step_id, status FROM tasks WHERE execution_id = $1 ORDER BY step_id FOR UPDATE',
-          [executionId],
-          'o8_lock_tasks',
-        );
-        const committing = new Set(finishing?.stepIds ?? []);
-        for (const t of taskRows.rows) {
-          if (!committing.has(t.step_id as string)) tasks.set(t.step_id as string, t.status as TaskState);
-        }
-      }
-      const readSteps = async (full: boolean) =>
-        (
-          await tx.query(
-            full
-              ? `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`
-              : `SELECT ${LIGHT_STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
-            [executionId],
-            full ? 'o8_get_steps' : 'o8_get_light_steps',
-          )
-        ).rows.map(toStep);
-      const locked: LockedExecution = {
-        execution,
-        finishing: held,
-        stop,
-        journalSeq: row.journal_seq as number,
-        steps: await readSteps(false),
-        full: false,
-        tasks,
-      };
-      let plan = decide(locked);
-      if (plan?.finished) {
-        // Finishing renders the outputs: plan again with the steps' outputs.
-        locked.steps = await readSteps(true);
-        locked.full = true;
-        plan = decide(locked);
-      }
-      if (!plan) return { status: 'gone' as const };
-      const dropped = [...plan.dropTasks, ...held];
-      const lastSeq = locked.journalSeq + plan.journal.length;
-      const r = await this.writePlan(
-        tx,
-        execution,
-        locked.journalSeq,
-        plan,
-        dropped,
-        finishing?.owner,
-        leaseMs,
-      );
-      return {
-        status: 'committed' as const,
-        locked,
-        plan,
-        lastSeq,
-        leaseExpiresAt: (r.rows[0]?.lease_expires_at as number | undefined) ?? 0,
-      };
-    });
-    if (result.status === 'committed')
-      this.notifyPlan(result.locked.execution, result.locked.journalSeq, result.plan);
-    return result;
-  }
-
-  /**
-   * The common case in two round trips, holding the execution's row lock only for the
-   * write: one statement reads the execution, the committed tasks and the step statuses (one
-   * snapshot), the plan is made, one guarded statement writes it. Returns undefined when the
-   * guard fails (another commit of the execution came first) or the case is not common
-   * (stopping, finishing, a task lost): the caller then commits under locks.
-   */
-  private async commitOptimistically(
-    executionId: string,
-    finishing: { stepIds: readonly string[]; owner: string },
-    decide: (locked: LockedExecution) => CommitPlan | undefined,
-    leaseMs: number,
-  ): Promise<CommitResult | undefined> {
-    const r = await this.store.query(
-      'read an execution for a commit',
-      `SELECT
-         (SELECT row_to_json(e) FROM (
-            SELECT ${EXECUTION_SELECT}, distributed, journal_seq, stop FROM executions WHERE id = $1) e) AS execution,
-         (SELECT json_agg(t) FROM (
-            SELECT step_id, status, lease_owner FROM tasks WHERE execution_id = $1 AND step_id = ANY($2::text[])) t) AS mine,
-         (SELECT array_agg(step_id ORDER BY ord) FROM steps WHERE execution_id = $1) AS step_ids,
-         (SELECT array_agg(status ORDER BY ord) FROM steps WHERE execution_id = $1) AS statuses`,
-      [executionId, finishing.stepIds],
-      'o8_commit_read',
-    );
-    const row = r.rows[0] as {
-      execution: Row | null;
-      mine: Row[] | null;
-      step_ids: string[] | null;
-      statuses: StepStateRecord['status'][] | null;
-    };
-    const ex = row.execution;
-    if (!ex?.distributed || ex.stop !== null || TERMINAL_EXECUTION.has(ex.status as string)) return undefined;
-    const held = (row.mine ?? [])
-      .filter((t) => t.status === 'leased' && t.lease_owner === finishing.owner)
-      .map((t) => t.step_id as string);
-    if (held.length < finishing.stepIds.length) return undefined;
-    return this.commitGuarded(
-      {
-        execution: toExecution(ex),
-        journalSeq: ex.journal_seq as number,
-        steps: lightSteps(executionId, row.step_ids ?? [], row.statuses ?? []),
-      },
-      finishing,
-      decide,
-      leaseMs,
-    );
-  }
-
-  /**
-   * Plans against a known state of the execution (read just now, or remembered by the
-   * worker from its last commit of it) and writes the plan in one guarded statement.
-   * Undefined when the guard fails or the plan is not a common one.
-   */
-  private async commitGuarded(
-    known: ExecutionState,
-    finishing: { stepIds: readonly string[]; owner: string },
-    decide: (locked: LockedExecution) => CommitPlan | undefined,
-    leaseMs: number,
-  ): Promise<CommitResult | undefined> {
-    const executionId = known.execution.id;
-    const held = [...finishing.stepIds];
-    // Statuses are what releasing steps decides on (attempts etc. matter only when stopping).
-    const locked: LockedExecution = {
-      execution: known.execution,
-      finishing: held,
-      stop: undefined,
-      journalSeq: known.journalSeq,
-      steps: known.steps,
-      full: false,
-      tasks: new Map(),
-    };
-    let plan = decide(locked);
-    if (plan?.finished) {
-      // Finishing renders the outputs: plan again with them. The guard below still holds the
-      // plan to the state the first plan was made on.
-      const full = await this.store.query(
-        'read steps',
-        `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
-        [executionId],
-        'o8_get_steps',
-      );
-      locked.steps = full.rows.map(toStep);
-      locked.full = true;
-      plan = decide(locked);
-    }
-    if (!plan || plan.stop || plan.dropTasks.length > 0 || plan.journal.length === 0) return undefined;
-    try {
-      const w = await this.writePlan(
-        { query: (text, values, name) => this.store.query('commit a step', text, values, name) },
-        locked.execution,
-        locked.journalSeq,
-        plan,
-        held,
-        finishing.owner,
-        leaseMs,
-        { held },
-      );
-      this.notifyPlan(locked.execution, locked.journalSeq, plan);
-      return {
-        status: 'committed',
-        locked,
-        plan,
-        lastSeq: locked.journalSeq + plan.journal.length,
-        leaseExpiresAt: (w.rows[0]?.lease_expires_at as number | undefined) ?? 0,
-      };
-    } catch (error) {
-      const cause = (error as { cause?: unknown }).cause ?? error;
-      if (pgCode(cause) === SqlState.serializationFailure || pgCode(cause) === SqlState.foreignKeyViolation) {
-        return undefined;
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * Writes a plan in one statement. With `guard` (optimistic commits, outside any explicit
-   * transaction) the statement also checks that nothing changed since the plan's state was
-   * read: the execution's journal counter is still `journalSeq` and the committed tasks are
-   * still `owner`'s; otherwise it raises a serialization failure and writes nothing.
-   */
-  private async writePlan(
-    tx: Tx,
-    execution: ExecutionRecord,
-    journalSeq: number,
-    plan: CommitPlan,
-    dropped: string[],
-    owner: string | undefined,
-    leaseMs: number,
-    guard?: { held: readonly string[] },
-  ) {
-    const executionId = execution.id;
-    const values: unknown[] = [executionId];
-    const parts: string[] = [];
-    let name = 'o8_commit';
-    const add = (flag: string, sql: (first: number) => string, params: unknown[]) => {
-      name += flag;
-      parts.push(`${flag} AS (${sql(values.length + 1)})`);
-      values.push(...params);
-    };
-    if (plan.steps.length > 0) {
-      add(
-        's',
-        (f) =>
-          unnestInsert('steps', STEP_COLUMNS, f, upsertClause(STEP_COLUMNS, ['execution_id', 'step_id'])),
-        toColumns(STEP_COLUMNS.length, plan.steps.map(stepParams)),
-      );
-    }
-    if (plan.journal.length > 0) {
-      const entries: JournalEntry[] = plan.journal.map((e, i) => ({ ...e, seq: journalSeq + i + 1 }));
-      add(
-        'j',
-        (f) =>
-          unnestInsert('journal', JOURNAL_COLUMNS, f, upsertClause(JOURNAL_COLUMNS, ['execution_id', 'seq'])),
-        toColumns(
-          JOURNAL_COLUMNS.length,
-          entries.map((e) => journalParams(executionId, e)),
-        ),
-      );
-    }
-    if (guard) {
-      add(
-        'm',
-        (f) =>
-          `DELETE FROM tasks WHERE execution_id = $1 AND step_id IN (
-             SELECT step_id FROM tasks WHERE execution_id = $1 AND step_id = ANY($${f}::text[])
-             AND status = 'leased' AND lease_owner = $${f + 1} ORDER BY step_id FOR UPDATE)
-           RETURNING step_id`,
-        [guard.held, owner ?? null],
-      );
-    } else if (dropped.length > 0) {
-      add('d', (f) => `DELETE FROM tasks WHERE execution_id = $1 AND step_id = ANY($${f}::text[])`, [
-        dropped,
-      ]);
-    }
-    const ready = plan.tasks.filter((t) => !t.self);
-    const self = plan.tasks.filter((t) => t.self);
-    let leaseParam = 0;
-    if (ready.length > 0) {
-      add(
-        't',
-        (f) =>
-          `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
-           SELECT $1, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
-           ON CONFLICT (execution_id, step_id) DO NOTHING`,
-        [ready.map((t) => t.stepId), ready.map((t) => t.queue)],
-      );
-    }
-    if (self.length > 0) {
-      add(
-        'l',
-        (f) => {
-          leaseParam = f + 3;
-          return `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at)
-           SELECT $1, s, q, 'leased', 1, $${f + 2}, ${NOW} + $${f + 3}, ${NOW}, ${NOW}
-           FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
-           ON CONFLICT (execution_id, step_id) DO NOTHING`;
-        },
-        [self.map((t) => t.stepId), self.map((t) => t.queue), owner ?? null, leaseMs],
-      );
-    }
-    // The execution row: the journal counter, the stop, and the record once finished.
-    const fin = plan.finished;
-    if (fin) {
-      const sets = EXECUTION_COLUMNS.filter(([c]) => c !== 'id').map(([c]) => c);
-      add(
-        'f',
-        (f) =>
-          `UPDATE executions SET journal_seq = $${f}, stop = coalesce($${f + 1}, stop), ` +
-          sets.map((c, i) => `${c} = $${f + 2 + i}`).join(', ') +
-          ' WHERE id = $1' +
-          (guard ? ` AND journal_seq = $${f + 2 + sets.length} RETURNING id` : ''),
-        [
-          journalSeq + plan.journal.length,
-          plan.stop ? JSON.stringify(plan.stop) : null,
-          ...executionParams(fin).slice(1),
-          ...(guard ? [journalSeq] : []),
-        ],
-      );
-      if (guard) name += 'g';
-    } else {
-      add(
-        'x',
-        (f) =>
-          `UPDATE executions SET journal_seq = $${f}, stop = coalesce($${f + 1}, stop) WHERE id = $1` +
-          (guard ? ` AND journal_seq = $${f + 2} RETURNING id` : ''),
-        [
-          journalSeq + plan.journal.length,
-          plan.stop ? JSON.stringify(plan.stop) : null,
-          ...(guard ? [journalSeq] : []),
-        ],
-      );
-      if (guard) name += 'g';
-    }
-    let check = '';
-    if (guard) {
-      values.push(guard.held.length);
-      check = `CASE WHEN (SELECT count(*) FROM ${fin ? 'f' : 'x'}) = 1 AND (SELECT count(*) FROM m) = $${values.length}
-        THEN true ELSE orchestr8_conflict('the execution or its tasks changed since they were read') END AS ok, `;
-    }
-    return tx.query(
-      `WITH ${parts.join(', ')}
-       SELECT ${check}${NOW} + ${leaseParam > 0 ? `$${leaseParam}::bigint` : '0'} AS lease_expires_at`,
-      values,
-      name,
-    );
-  }
-
-  /**
-   * Wakes whoever a committed plan concerns: workers of the queues that got ready steps,
-   * followers of the execution, workers running steps of an execution that started
-   * stopping. Sent after the commit, not in it: PostgreSQL serialises the commits of
-   * transactions that NOTIFY (a global lock held until the commit is flushed), which would
-   * put every durable commit in one line.
-   */
-  private notifyPlan(execution: ExecutionRecord, journalSeq: number, plan: CommitPlan): void {
-    for (const q of new Set(plan.tasks.filter((t) => !t.self).map((t) => t.queue))) {
-      this.store.notify(Channel.tasks, q);
-    }
-    const lastSeq = journalSeq + plan.journal.length;
-    this.store.notify(
-      Channel.exec,
-      JSON.stringify([execution.id, journalSeq + 1, lastSeq, plan.finished ? 1 : 0, execution.workflowId]),
-    );
-    if (plan.stop) this.store.notify(Channel.stop, execution.id);
   }
 
   /**
@@ -1034,18 +573,3 @@ export class TaskQueue {
     }));
   }
 }
-
-function lightSteps(
-  executionId: string,
-  ids: readonly string[],
-  statuses: readonly StepStateRecord['status'][],
-): StepStateRecord[] {
-  return ids.map((stepId, i) => ({ executionId, stepId, status: statuses[i]!, attempts: 0 }));
-}
-
-/** What a commit decides on: every column but the step's output and error. */
-const LIGHT_STEP_SELECT = STEP_COLUMNS.map(([c]) =>
-  c === 'output' || c === 'error' ? `NULL AS ${c}` : c,
-).join(', ');
-
-const TERMINAL_EXECUTION: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);

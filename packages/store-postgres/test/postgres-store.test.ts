@@ -105,6 +105,8 @@ describe('connections', () => {
       expect(store.schema).toBe('custom_place');
       expect(store.where).toBe(`postgres@127.0.0.1:${server.port}/postgres (schema custom_place)`);
       await store.createExecution(execution({ id: 'here' }));
+      expect(await store.isDistributed('here')).toBe(false);
+      expect(await store.isDistributed('nowhere')).toBe(false);
       const r = await sql('SELECT id FROM custom_place.executions');
       expect(r.rows).toEqual([{ id: 'here' }]);
     } finally {

@@ -19,11 +19,13 @@ const flush = () => {
 };
 setInterval(flush, 100).unref();
 
+/** Returns its input; with `ms` in it, after waiting that long (an agent waiting on I/O). */
 const noop: Agent = {
   id: '@bench/noop',
-  execute(input: unknown, ctx) {
+  execute(input: { ms?: number }, ctx) {
     const t = now();
     buffer.push(`${ctx.executionId} ${ctx.stepId} ${t.toFixed(3)}\n`);
+    if (input?.ms) return new Promise((r) => setTimeout(() => r(input), input.ms));
     return input;
   },
 };
@@ -48,6 +50,7 @@ const worker = await startWorker({
 process.stdout.write(`READY ${worker.id}\n`);
 process.once('SIGTERM', async () => {
   await worker.stop({ graceMs: 1000 });
+  if (process.env.ORCHESTR8_BENCH_STATS) process.stderr.write(`stats ${JSON.stringify(worker.stats())}\n`);
   flush();
   await store.close();
   process.exit(0);

@@ -38,6 +38,16 @@ export interface DistributedBenchRow {
   depToStartP95Ms?: number;
 }
 
+/** W3's diamond with agents that wait `ms` (on I/O, say) before answering. */
+function slowDiamond(ms: number): Record<string, unknown> {
+  const doc = diamond(1000) as { steps: { input: Record<string, unknown> }[]; metadata: { id: string } };
+  return {
+    ...doc,
+    metadata: { ...doc.metadata, id: `w3-diamond-${ms}ms` },
+    steps: doc.steps.map((s) => ({ ...s, input: { ...s.input, ms } })),
+  };
+}
+
 export interface DistributedBenchOptions {
   /** Worker process counts to measure (default [1, 2]). */
   workerCounts?: number[];
@@ -49,6 +59,8 @@ export interface DistributedBenchOptions {
   concurrency?: number;
   /** Also run the in-process engine on SQLite for comparison (default true). */
   sqlite?: boolean;
+  /** Also run W3 (100 in flight) with agents that wait this long, where workers add capacity (default 20; 0: no). */
+  ioMs?: number;
 }
 
 const WORKER = 'packages/worker/bench/bench-worker.ts';
@@ -184,6 +196,18 @@ export async function runDistributedBench(
           depToStartP50Ms: quantile(parLat, 0.5),
           depToStartP95Ms: quantile(parLat, 0.95),
         });
+        const ioMs = options.ioMs ?? 20;
+        if (ioMs > 0) {
+          const io = compile(slowDiamond(ioMs));
+          const ioMsTotal = await drive(engine, io, w3Runs, 100);
+          rows.push({
+            workload: `W3 diamond x${w3Runs}, 100 in flight, agents wait ${ioMs} ms`,
+            store: 'postgres',
+            workers: count,
+            execPerSec: (w3Runs / ioMsTotal) * 1000,
+            stepsPerSec: Math.round(((w3Runs * io.steps.length) / ioMsTotal) * 1000),
+          });
+        }
       } finally {
         await engine.shutdown();
         await Promise.all(workers.map((w) => w.stop()));

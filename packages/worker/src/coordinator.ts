@@ -12,6 +12,7 @@ import {
   type IdempotencyClaim,
   type PlanInput,
   planCommit,
+  resumeEntry,
   type StepTaskRunner,
   startEntry,
   timeoutStop,
@@ -244,6 +245,38 @@ export class Coordinator {
         ...(options.withTasks !== undefined ? { withTasks: options.withTasks } : {}),
         ...(options.known !== undefined ? { known: options.known } : {}),
       },
+    );
+  }
+
+  /**
+   * Hands an execution an in-process engine left running (its process died) to the workers:
+   * its unfinished steps whose dependencies are done become tasks; a pending cancel request
+   * is honoured. 'gone' when workers run it already, or it finished.
+   */
+  async adopt(executionId: string): Promise<CommitResult> {
+    const rec = await this.store.getExecution(executionId);
+    if (!rec) return { status: 'gone' };
+    const workflow = await this.workflows.get(rec.definitionHash);
+    const [cancel] = await this.store.pendingCancels([executionId]);
+    return this.queue.adopt(
+      executionId,
+      (locked) => {
+        const plan = planCommit(this.runner, {
+          workflow,
+          execution: locked.execution,
+          stop: undefined,
+          steps: locked.steps,
+          tasks: locked.tasks,
+          resume: true,
+          ...(cancel ? { stopRequest: cancelStop(cancel.reason) } : {}),
+        });
+        plan.journal.unshift(resumeEntry(this.runner, workflow, locked.execution));
+        return plan;
+      },
+      (execution) =>
+        workflow.globalTimeoutMs !== undefined
+          ? (execution.startedAt ?? execution.createdAt) + workflow.globalTimeoutMs
+          : undefined,
     );
   }
 

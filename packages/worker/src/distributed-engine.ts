@@ -11,11 +11,13 @@ import {
   type AgentRegistry,
   buildResult,
   type Engine,
+  type EngineObserver,
   type ExecutionHandle,
   type ExecutionResult,
   type JournalLimits,
   type StartOptions,
   StepTaskRunner,
+  TERMINAL_EXECUTION_STATUSES,
 } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
@@ -31,6 +33,8 @@ export interface DistributedEngineOptions {
   journal?: Partial<JournalLimits>;
   logger?: AgentLogger;
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
+  /** Told of the journal entries of the steps the in-process worker runs (e.g. for metrics). */
+  observers?: readonly EngineObserver[];
   /** Also run a worker in this process (e.g. `orchestr8 serve --worker`). */
   worker?: boolean | Omit<WorkerOptions, 'store' | 'registry'>;
   /** How often waiters re-check the database besides notifications (default 1 s). */
@@ -63,6 +67,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
       ...(options.journal ? { journal: options.journal } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
+      ...(options.observers ? { observers: options.observers } : {}),
       ...(typeof options.worker === 'object' ? options.worker : {}),
     });
   }
@@ -127,12 +132,27 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     async resume(executionId) {
       const record = await store.getExecution(executionId);
       if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
-      // Workers carry on with it (expired leases return to the queue); nothing runs here.
+      // Workers carry on with a distributed execution (expired leases return to the queue);
+      // one an in-process engine left running is handed to them.
+      if (!TERMINAL_EXECUTION_STATUSES.has(record.status)) await coordinator.adopt(executionId);
       return handle(executionId, false);
     },
 
     async resumeAll() {
-      return [];
+      const handles: ExecutionHandle[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listExecutions({
+          status: ['running', 'queued'],
+          limit: 100,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const e of page.items) {
+          if ((await coordinator.adopt(e.id)).status === 'committed') handles.push(handle(e.id, false));
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+      return handles;
     },
 
     async getResult(executionId) {

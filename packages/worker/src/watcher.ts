@@ -20,7 +20,11 @@ const MAX_TRACKED = 10_000;
 
 export class ExecutionWatcher {
   private readonly waiters = new Map<string, ((r: ExecutionResult) => void)[]>();
-  /** Per execution: the last seq published on the bus, and the chain of reads in progress. */
+  /**
+   * Per execution: the last seq published on the bus, and the chain of reads in progress.
+   * Kept after the execution finishes (bounded, oldest first out): a notification that
+   * arrives late must not publish its entries a second time.
+   */
   private readonly published = new Map<string, { seq: number; chain: Promise<void> }>();
   private unlisten: (() => void) | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -85,13 +89,6 @@ export class ExecutionWatcher {
           s.seq = e.seq;
           const event: EngineEvent = { ...e, executionId: id, workflowId };
           this.bus.publish(event);
-          if (
-            e.type === 'execution.completed' ||
-            e.type === 'execution.failed' ||
-            e.type === 'execution.cancelled'
-          ) {
-            this.published.delete(id);
-          }
         }
       })
       .catch(() => {});

@@ -19,6 +19,7 @@ import {
   type Agent,
   type AgentLogger,
   type AgentRegistry,
+  type EngineObserver,
   type ExecutionResult,
   type JournalLimits,
   queueOf,
@@ -33,10 +34,12 @@ import {
   Channel,
   type ClaimedTask,
   type CommitResult,
+  type CommitStats,
   type ExecutionState,
   type PostgresStore,
 } from '@orchestr8/store-postgres';
 import { Coordinator } from './coordinator.js';
+import { ProgressJournal } from './progress-journal.js';
 import { stepReads } from './step-reads.js';
 import { ExecutionWatcher } from './watcher.js';
 
@@ -71,6 +74,8 @@ export interface WorkerOptions {
   /** For agents (ctx.logger) and for the worker's own errors. */
   logger?: AgentLogger;
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
+  /** Told of every journal entry of the steps this worker runs (e.g. for metrics). */
+  observers?: readonly EngineObserver[];
 }
 
 export interface Worker {
@@ -80,6 +85,8 @@ export interface Worker {
   /** Steps whose results this worker committed. */
   readonly stepsDone: number;
   readonly runner: StepTaskRunner;
+  /** How its commits went (one round trip, two, or under locks), and how many claims it made. */
+  stats(): CommitStats & { claims: number };
   /**
    * Stops taking steps, lets running ones finish within `graceMs` (default 5000), then
    * returns the steps still running to the queue (another worker runs them again) and
@@ -127,56 +134,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   return w;
 }
 
-/** Publishes the journal of a running step while it runs (see `progressMs`). */
-class ProgressJournal {
-  private flushed = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly coordinator: Coordinator,
-    private readonly claimed: ClaimedTask,
-    private readonly task: StepTask,
-    firstMs: number,
-    private readonly onError: (error: unknown) => void,
-  ) {
-    if (firstMs > 0) this.timer = setTimeout(() => this.tick(), firstMs);
-  }
-
-  private tick(): void {
-    if (this.stopped) return;
-    this.flush();
-    this.timer = setTimeout(() => this.tick(), 1000);
-  }
-
-  private flush(): void {
-    if (this.inFlight) return;
-    const all = this.task.journalSoFar();
-    if (all.length <= this.flushed) return;
-    const startedAt = this.claimed.execution.startedAt ?? this.claimed.execution.createdAt;
-    const batch = all.slice(this.flushed).map((e) => ({ ...e, elapsedMs: Math.max(0, e.ts - startedAt) }));
-    this.inFlight = this.coordinator.queue.appendJournal(this.claimed.executionId, batch).then(
-      () => {
-        this.flushed += batch.length;
-        this.inFlight = undefined;
-      },
-      (error: unknown) => {
-        this.inFlight = undefined;
-        this.onError(error);
-      },
-    );
-  }
-
-  /** Stops publishing; resolves with how many entries were published (the commit writes the rest). */
-  async stop(): Promise<number> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.inFlight;
-    return this.flushed;
-  }
-}
-
 class WorkerProcess implements Worker {
   readonly id: string;
   readonly runner: StepTaskRunner;
@@ -188,7 +145,11 @@ class WorkerProcess implements Worker {
   private readonly leaseMs: number;
   private readonly progressMs: number;
   private readonly logger: AgentLogger | undefined;
+  /** Every step this worker holds a lease on: running, committing, or waiting for a slot. */
   private readonly active = new Map<string, Running>();
+  /** Leased steps waiting for one of the `concurrency` slots. */
+  private readonly waiting: Running[] = [];
+  private runningSteps = 0;
   private readonly commits = new Map<string, CommitQueue>();
   /** Per execution: its state as of this worker's last claim or commit of it (see `remember`). */
   private readonly states = new Map<string, ExecutionState>();
@@ -221,6 +182,7 @@ class WorkerProcess implements Worker {
       ...(options.journal ? { journal: options.journal } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
+      ...(options.observers ? { observers: options.observers } : {}),
       runChild: (req) => this.runChild(req),
       onCircuit: (circuit) => {
         this.store
@@ -232,7 +194,13 @@ class WorkerProcess implements Worker {
   }
 
   get running(): number {
-    return this.active.size;
+    return this.runningSteps;
+  }
+
+  private claims = 0;
+
+  stats(): CommitStats & { claims: number } {
+    return { ...this.coordinator.queue.stats, claims: this.claims };
   }
 
   async start(): Promise<void> {
@@ -301,9 +269,10 @@ class WorkerProcess implements Worker {
   /** Leases up to `n` ready steps and loads the step states each needs. */
   private async claim(n: number): Promise<ClaimedTask[]> {
     const queue = this.coordinator.queue;
+    this.claims++;
     const tasks = await queue.claim(this.id, this.queues, n, this.leaseMs);
     if (tasks.length === 0) return tasks;
-    for (const t of tasks) this.remember(t.state);
+    for (const t of tasks) if (!t.stop) this.remember(t.state);
     const workflows = await Promise.all(
       tasks.map((t) => this.coordinator.workflows.get(t.execution.definitionHash).catch(() => undefined)),
     );
@@ -331,7 +300,17 @@ class WorkerProcess implements Worker {
       finished: false,
     };
     this.active.set(key(claimed.executionId, claimed.stepId), entry);
-    void this.execute(entry);
+    if (this.runningSteps < this.concurrency) this.run(entry);
+    else this.waiting.push(entry);
+  }
+
+  private run(entry: Running): void {
+    this.runningSteps++;
+    void this.execute(entry).finally(() => {
+      this.runningSteps--;
+      const next = this.waiting.shift();
+      if (next) this.run(next);
+    });
   }
 
   private async execute(entry: Running): Promise<void> {
@@ -414,7 +393,10 @@ class WorkerProcess implements Worker {
           { stepIds, owner: this.id },
           (locked) => {
             // The batch's slots free with the commit.
-            let slots = this.stopping ? 0 : this.concurrency - this.active.size + batch.length;
+            // Steps it releases stay on this worker, up to twice its concurrency in all
+            // (the extra wait here, leased): an execution's steps on one worker commit without
+            // contending with another's.
+            let slots = this.stopping ? 0 : 2 * this.concurrency - this.active.size + batch.length;
             const held = new Set(locked.finishing);
             return {
               outcomes: outcomes.filter((o) => held.has(o.stepId)),
@@ -455,12 +437,17 @@ class WorkerProcess implements Worker {
     const executionId = result.locked.execution.id;
     // What this commit leaves: the plan for the next commit of the execution, unread.
     let state: ExecutionState | undefined;
-    if (result.plan.finished) this.states.delete(executionId);
+    // A stopping execution commits under locks: nothing to remember.
+    if (result.plan.finished || result.plan.stop || result.locked.stop) this.states.delete(executionId);
     else {
       const statuses = new Map<string, StepStateRecord>();
       for (const s of result.locked.steps) statuses.set(s.stepId, light(s));
       for (const s of result.plan.steps) statuses.set(s.stepId, light(s));
-      state = { execution: result.locked.execution, journalSeq: result.lastSeq, steps: [...statuses.values()] };
+      state = {
+        execution: result.locked.execution,
+        journalSeq: result.lastSeq,
+        steps: [...statuses.values()],
+      };
       this.remember(state);
     }
     const self = result.plan.tasks.filter((p) => p.self);
@@ -631,7 +618,9 @@ class WorkerProcess implements Worker {
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unlisten) u();
     const deadline = Date.now() + (options.graceMs ?? 5000);
-    // The heartbeat keeps the leases of steps still finishing.
+    // Steps waiting for a slot go back to the queue; the heartbeat keeps the leases of
+    // steps still finishing.
+    for (const e of this.waiting.splice(0)) this.active.delete(key(e.claimed.executionId, e.claimed.stepId));
     while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
     clearInterval(this.heartbeatTimer);
     for (const e of this.active.values()) {

@@ -36,6 +36,11 @@ const agents = [
       throw Object.assign(new Error('try again'), { code: 'RETRYABLE', retryable: true });
     return { ok: true };
   }),
+  agent('stubborn', async (input: { ms: number }) => {
+    // Ignores its abort signal.
+    await new Promise((r) => setTimeout(r, input.ms));
+    return { done: true };
+  }),
   agent('slow', async (input: { ms: number }, ctx) => {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, input.ms);
@@ -269,6 +274,106 @@ describe('distributed execution', () => {
       code: 'CONFLICT',
     });
     expect((await a.result).status).toBe('completed');
+    expect(await store.isDistributed(a.id)).toBe(true);
+  });
+});
+
+describe('stopping and leases', () => {
+  it('stops steps running elsewhere when a step fails with onError fail', async () => {
+    await setup();
+    const t0 = Date.now();
+    const r = await engine.execute(
+      compile({
+        steps: [
+          { id: 'slow', agent: 'slow', input: { ms: 10_000 } },
+          { id: 'bad', agent: 'slow', input: { ms: 200 } },
+          { id: 'boom', agent: 'boom', input: {}, dependencies: ['bad'] },
+          { id: 'after', agent: 'echo', input: {}, dependencies: ['slow'] },
+        ],
+      }),
+    );
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.status, JSON.stringify(r, null, 1)).toBe('failed');
+    expect(r.statusReason).toMatch(/step "boom" failed/);
+    expect(r.steps.slow!.status).toBe('cancelled');
+    expect(r.steps.after!.status).toBe('cancelled');
+    const journal = await store.readJournal(r.executionId);
+    expect(journal.filter((e) => e.type === 'execution.cancelling')).toHaveLength(1);
+    expect(journal.at(-1)!.type).toBe('execution.failed');
+  });
+
+  it('records a step that ignores its abort as cancelled after the grace period', async () => {
+    await setup();
+    const h = await engine.start(
+      compile({
+        steps: [{ id: 'deaf', agent: 'stubborn', input: { ms: 3000 } }],
+        policies: { cancellation: { gracePeriodMs: '200ms' } },
+      }),
+    );
+    await sleep(300);
+    const t0 = Date.now();
+    engine.cancel(h.id, { reason: 'now' });
+    const r = await h.result;
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.status).toBe('cancelled');
+    expect(r.steps.deaf).toMatchObject({
+      status: 'cancelled',
+      skipReason: 'did not stop within the grace period',
+    });
+  });
+
+  it('drops the result of a step whose lease another worker took, and commits the other run once', async () => {
+    await setup({ leaseMs: 600 });
+    const h = await engine.start(compile({ steps: [{ id: 'wait', agent: 'slow', input: { ms: 1000 } }] }));
+    await sleep(300);
+    // As if the lease had expired and another worker had claimed the step.
+    await store.query('steal', "UPDATE tasks SET lease_owner = 'thief' WHERE execution_id = $1", [h.id]);
+    await sleep(700); // the heartbeat notices, the first run's result is refused
+    expect((await store.getExecution(h.id))!.status).toBe('running');
+    // The thief dies too: its lease expires and the step runs again here.
+    await store.query('expire', 'UPDATE tasks SET lease_expires_at = 0 WHERE execution_id = $1', [h.id]);
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    const journal = await store.readJournal(h.id);
+    expect(journal.filter((e) => e.type === 'step.completed')).toHaveLength(1);
+  });
+});
+
+describe('executions an in-process engine left running', () => {
+  it('are handed to the workers by resumeAll, and finish there', async () => {
+    await setup();
+    const local = createEngine({ registry, store });
+    const wf = compile({
+      steps: [
+        { id: 'a', agent: 'echo', input: { v: 7 } },
+        { id: 'wait', agent: 'slow', input: { ms: 600 }, dependencies: ['a'] },
+        { id: 'z', agent: 'echo', input: { v: '${steps.a.output.v}' }, dependencies: ['wait'] },
+      ],
+      outputs: { v: '${steps.z.output.v}' },
+    });
+    const h = await local.start(wf);
+    await sleep(200);
+    // As if its process died: the execution stays `running` in the store.
+    await local.shutdown({ graceMs: 0 });
+    expect((await store.getExecution(h.id))!.status).toBe('running');
+    expect(await store.isDistributed(h.id)).toBe(false);
+
+    const resumed = await engine.resumeAll();
+    expect(resumed.map((x) => x.id)).toEqual([h.id]);
+    const r = await resumed[0]!.result;
+    expect(r.status).toBe('completed');
+    expect(r.outputs).toEqual({ v: 7 });
+    expect(await store.isDistributed(h.id)).toBe(true);
+    const journal = await store.readJournal(h.id);
+    expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1));
+    expect(journal.filter((e) => e.type === 'step.completed').map((e) => e.stepId)).toEqual([
+      'a',
+      'wait',
+      'z',
+    ]);
+    expect(journal.some((e) => e.type === 'execution.resumed')).toBe(true);
+    // Adopted once: a second call finds it the workers'.
+    expect(await engine.resumeAll()).toEqual([]);
   });
 });
 
@@ -284,7 +389,9 @@ describe('API instances', () => {
       const r = await engine.execute(compile(diamond('echo')), { inputs: { n: 2 } });
       for (let i = 0; i < 200 && !seen.some((x) => x.endsWith('execution.completed')); i++) await sleep(10);
       const journal = await store.readJournal(r.executionId);
-      expect(seen).toEqual(journal.map((e) => `${e.seq} ${e.type}${e.stepId ? ` ${e.stepId}` : ''}`));
+      expect(seen, seen.join(' | ')).toEqual(
+        journal.map((e) => `${e.seq} ${e.type}${e.stepId ? ` ${e.stepId}` : ''}`),
+      );
     } finally {
       await other.shutdown();
     }

@@ -14,7 +14,8 @@ import { type Proc, spawnFixture } from './processes.js';
 
 const WORKER = 'packages/worker/test/fixtures/worker-process.ts';
 const API = 'packages/worker/test/fixtures/api-process.ts';
-const LEASE_MS = 1500;
+// Short enough to keep the SIGKILL test quick, long enough for a loaded 2-core CI machine.
+const LEASE_MS = 4000;
 
 let server: PgServer;
 let store: PostgresStore;
@@ -211,12 +212,19 @@ describe('3 workers and 2 API instances', () => {
       return ((await res.json()) as { executionId: string }).executionId;
     });
     const victim = workers[0]!;
+    // Steps the victim holds a lease on and has started running.
     const held = await until(async () => {
       const r = await store.query(
         'leases',
         "SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_owner = 'w1' AND step_id = 'slow'",
       );
-      return r.rows.length > 0 ? r.rows.map((row) => `${row.execution_id} slow`) : undefined;
+      const started = new Set(
+        calls()
+          .filter((c) => c.pid === victim.child.pid)
+          .map((c) => `${c.executionId} ${c.stepId}`),
+      );
+      const both = r.rows.map((row) => `${row.execution_id} slow`).filter((k) => started.has(k));
+      return both.length > 0 ? both : undefined;
     });
     // `orchestr8 workers` / GET /workers show the lease.
     const view = await listWorkers(store);

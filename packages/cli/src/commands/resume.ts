@@ -10,6 +10,7 @@ import {
   type Store,
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import type { PostgresStore } from '@orchestr8/store-postgres';
 import type { Command } from 'commander';
 import { defaultConcurrency, loadProjectConfig, storeFlag } from '../config.js';
 import { buildRegistry, collect, remoteAgentFor } from '../context.js';
@@ -108,6 +109,24 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     if (records.length === 0) {
       if (opts.json) printJson([]);
       else process.stderr.write(`nothing to resume: no execution is left running in ${spec}\n`);
+      return ExitCode.ok;
+    }
+
+    if (store!.kind === 'postgres') {
+      // On PostgreSQL, workers run steps: resuming hands the execution to them (its running
+      // steps are re-queued), instead of running it in this process beside them.
+      const { createDistributedEngine } = await import('@orchestr8/worker');
+      const engine = await createDistributedEngine({
+        store: store as PostgresStore,
+        registry,
+        worker: false,
+      });
+      for (const r of records) await engine.resume(r.id);
+      if (opts.json) printJson(records.map((r) => ({ executionId: r.id, handedToWorkers: true })));
+      else
+        for (const r of records)
+          process.stderr.write(`execution ${r.id} handed to the workers (orchestr8 worker)\n`);
+      await engine.shutdown({ graceMs: 0 });
       return ExitCode.ok;
     }
 

@@ -1,6 +1,8 @@
 import { createEngine, type Store } from '@orchestr8/core';
 import { parseDuration } from '@orchestr8/schema';
+import { POSTGRES_SCHEMA_VERSION, type PostgresStore } from '@orchestr8/store-postgres';
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
+import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
 import type { Command } from 'commander';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -27,6 +29,8 @@ interface ServeOptions extends LogOptions {
   rateLimit: string;
   bodyLimit: string;
   idempotencyTtl: string;
+  worker?: boolean;
+  workerConcurrency: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -37,8 +41,13 @@ export function registerServeCommand(program: Command): void {
     .option('-p, --port <port>', 'port; 0 picks a free one (the URL is printed)', '8088')
     .option(
       '--store <url>',
-      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
+      'where executions are recorded: sqlite:<path>, postgres://user@host/db or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
     )
+    .option(
+      '--worker',
+      'with a postgres:// store: also run steps in this process (else `orchestr8 worker` processes do)',
+    )
+    .option('--worker-concurrency <n>', 'with --worker: steps this process runs at once', '8')
     .option(
       '-a, --agents <module>',
       'a JS or TS module exporting agents made with defineAgent; repeatable',
@@ -114,11 +123,21 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const opened = store;
     const metrics = createMetrics({ defaultMetrics: true });
     const logging = engineLogging(logger, registry);
-    const engine = createEngine({
-      ...logging,
-      store,
-      observers: [metrics.observer, ...(logging.observers ?? [])],
-    });
+    const observers = [metrics.observer, ...(logging.observers ?? [])];
+    // On PostgreSQL the API instance starts executions and workers run their steps.
+    const pg = store.kind === 'postgres' ? (store as PostgresStore) : undefined;
+    const workerConcurrency = Number(opts.workerConcurrency);
+    if (opts.worker && (!Number.isInteger(workerConcurrency) || workerConcurrency < 1)) {
+      return failUsage(`--worker-concurrency must be a positive integer, got "${opts.workerConcurrency}"`);
+    }
+    const engine = pg
+      ? await createDistributedEngine({
+          ...logging,
+          store: pg,
+          observers,
+          worker: opts.worker ? { concurrency: workerConcurrency } : false,
+        })
+      : createEngine({ ...logging, store, observers });
     metrics.collect(engine);
     const resumed = await engine.resumeAll();
     if (resumed.length > 0)
@@ -133,8 +152,15 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       idempotencyTtlMs,
       logger: serverLogger(logger),
       metrics,
+      ...(pg ? { workers: () => listWorkers(pg) } : {}),
       ...(opts.corsOrigin.length > 0 ? { cors: { origins: opts.corsOrigin } } : {}),
       ready: async () => {
+        if (opened.kind === 'postgres') {
+          const v = await (opened as PostgresStore).schemaVersion();
+          if (v !== POSTGRES_SCHEMA_VERSION)
+            throw new Error(`store schema version ${v}, expected ${POSTGRES_SCHEMA_VERSION}`);
+          return;
+        }
         if (opened.kind !== 'sqlite') {
           await opened.listExecutions({ limit: 1 });
           return;

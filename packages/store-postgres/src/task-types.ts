@@ -1,0 +1,155 @@
+/**
+ * The shapes the task queue and its commits exchange with workers, and the SQL pieces they
+ * share.
+ */
+import type {
+  CancelRequest,
+  CommitPlan,
+  ExecutionRecord,
+  StepStateRecord,
+  StopRecord,
+  TaskState,
+} from '@orchestr8/core';
+import { STEP_COLUMNS } from './rows.js';
+
+/** The database clock in epoch ms. */
+export const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+
+export const Channel = {
+  /** A queue got ready tasks: payload is the queue name. */
+  tasks: 'tasks',
+  /** An execution's journal grew: payload JSON `[executionId, firstSeq, lastSeq, finished 0|1, workflowId]`. */
+  exec: 'exec',
+  /** An execution started stopping: payload is its id. */
+  stop: 'stop',
+  /** A cancel request was recorded: payload is the execution id. */
+  cancel: 'cancel',
+} as const;
+
+export interface ClaimedTask {
+  executionId: string;
+  stepId: string;
+  queue: string;
+  /** How many times this task was leased (above 1: a previous worker lost it). */
+  claims: number;
+  leaseExpiresAt: number;
+  execution: ExecutionRecord;
+  stop: StopRecord | undefined;
+  /**
+   * The step's own state after the claim (`running`, attempts so far); the caller adds the
+   * states of the steps it reads (see `stepsOf`).
+   */
+  steps: StepStateRecord[];
+  /** The execution's state when claimed, for planning the commit without reading it again. */
+  state: ExecutionState;
+}
+
+/**
+ * What a worker remembers of an execution between its commits: enough to plan the next
+ * one without reading (the commit's guard checks it is still current). Only for an
+ * execution that is not stopping: a stop moves the journal too, so a state remembered
+ * before it fails the guard, but one taken after it must not be remembered.
+ */
+export interface ExecutionState {
+  execution: ExecutionRecord;
+  /** The execution's last journal seq: every commit moves it, so it identifies the state. */
+  journalSeq: number;
+  /** Every step's state as far as statuses go (no outputs). */
+  steps: StepStateRecord[];
+}
+
+/** An execution's state read under its row lock, for planning a commit. */
+export interface LockedExecution {
+  execution: ExecutionRecord;
+  /** The committed tasks whose leases this worker still holds (the others' results are dropped). */
+  finishing: string[];
+  stop: StopRecord | undefined;
+  journalSeq: number;
+  /**
+   * Every step's state: without `output` and `error` (a commit decides on statuses), except
+   * when `full` (the plan finishes the execution and renders its outputs).
+   */
+  steps: StepStateRecord[];
+  full: boolean;
+  /**
+   * The execution's other tasks (not the one being committed), read only when the commit
+   * may stop the execution or it is stopping (what runs decides what is left to cancel).
+   * Otherwise empty: a task that already exists is not inserted twice.
+   */
+  tasks: Map<string, TaskState>;
+}
+
+export type CommitResult =
+  | {
+      status: 'committed';
+      locked: LockedExecution;
+      plan: CommitPlan;
+      lastSeq: number;
+      leaseExpiresAt: number;
+    }
+  /** None of the tasks is this worker's any more (their leases expired and others took them): nothing was written. */
+  | { status: 'lost' }
+  /** The execution is gone or finished: the task was dropped, nothing else written. */
+  | { status: 'gone' };
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  agents: string[];
+  startedAt: number;
+  heartbeatAt: number;
+  stepsDone: number;
+  /** The steps this worker holds leases on now. */
+  running: { executionId: string; stepId: string; leaseExpiresAt: number; claims: number }[];
+}
+
+export interface RunningStep {
+  executionId: string;
+  stepId: string;
+  status: StepStateRecord['status'];
+  attempts: number;
+}
+
+export interface HeartbeatResult {
+  /** Tasks this worker no longer holds (its lease lapsed and another worker took them). */
+  lost: { executionId: string; stepId: string }[];
+  /** Executions of running steps that are stopping (or finished), with why. */
+  stops: Map<string, StopRecord>;
+  /** Cancel requests recorded for executions of running steps, not acted on yet. */
+  cancels: CancelRequest[];
+  /** False when this worker's row was gone (it was taken for dead): it registered again. */
+  known: boolean;
+}
+
+export const parseStop = (text: unknown): StopRecord | undefined =>
+  typeof text === 'string' ? (JSON.parse(text) as StopRecord) : undefined;
+
+/** How commits went, for metrics and benchmarks. */
+export interface CommitStats {
+  /** Planned on a remembered state, written with a guard: one round trip. */
+  remembered: number;
+  /** Planned on a fresh read, written with a guard: two round trips. */
+  read: number;
+  /** Under the execution's row lock (a guard failed, or the execution stops): four or more. */
+  locked: number;
+  /** Guards that failed because another commit of the execution came first. */
+  conflicts: number;
+}
+
+export function lightSteps(
+  executionId: string,
+  ids: readonly string[],
+  statuses: readonly StepStateRecord['status'][],
+): StepStateRecord[] {
+  return ids.map((stepId, i) => ({ executionId, stepId, status: statuses[i]!, attempts: 0 }));
+}
+
+/** What a commit decides on: every column but the step's output and error. */
+export const LIGHT_STEP_SELECT = STEP_COLUMNS.map(([c]) =>
+  c === 'output' || c === 'error' ? `NULL AS ${c}` : c,
+).join(', ');
+
+export const TERMINAL_EXECUTION: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
