@@ -211,25 +211,34 @@ describe('3 workers and 2 API instances', () => {
       const res = await post(apis[0]!, { workflow: doc });
       return ((await res.json()) as { executionId: string }).executionId;
     });
-    const victim = workers[0]!;
-    // Steps the victim holds a lease on and has started running.
-    const held = await until(async () => {
+    // Whichever worker holds a lease on a `slow` step it has started running becomes the
+    // victim (which worker claims what is a race; the test must not depend on it).
+    const found = await until(async () => {
       const r = await store.query(
         'leases',
-        "SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_owner = 'w1' AND step_id = 'slow'",
+        "SELECT execution_id, step_id, lease_owner FROM tasks WHERE status = 'leased' AND step_id = 'slow'",
       );
-      const started = new Set(
-        calls()
-          .filter((c) => c.pid === victim.child.pid)
-          .map((c) => `${c.executionId} ${c.stepId}`),
-      );
-      const both = r.rows.map((row) => `${row.execution_id} slow`).filter((k) => started.has(k));
-      return both.length > 0 ? both : undefined;
+      for (const owner of new Set(r.rows.map((row) => String(row.lease_owner)))) {
+        const proc = workers[Number(owner.slice(1)) - 1];
+        if (!proc) continue;
+        const started = new Set(
+          calls()
+            .filter((c) => c.pid === proc.child.pid)
+            .map((c) => `${c.executionId} ${c.stepId}`),
+        );
+        const both = r.rows
+          .filter((row) => row.lease_owner === owner)
+          .map((row) => `${row.execution_id} slow`)
+          .filter((k) => started.has(k));
+        if (both.length > 0) return { owner, victim: proc, held: both };
+      }
+      return undefined;
     });
+    const { owner, victim, held } = found;
     // `orchestr8 workers` / GET /workers show the lease.
     const view = await listWorkers(store);
     expect(view.workers.map((w) => w.id).sort()).toEqual(['w1', 'w2', 'w3']);
-    expect(view.workers.find((w) => w.id === 'w1')!.running.some((r) => r.stepId === 'slow')).toBe(true);
+    expect(view.workers.find((w) => w.id === owner)!.running.some((r) => r.stepId === 'slow')).toBe(true);
 
     await victim.kill();
     const killedAt = Date.now();
