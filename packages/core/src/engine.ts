@@ -310,9 +310,13 @@ export function createEngine(options: EngineOptions): Engine {
         workflowId: workflow.id,
         workflowVersion: savedDefinitions.get(workflow.hash) ?? workflow.version,
         definitionHash: workflow.hash,
-        status: 'queued',
+        // It starts right away in this process: stored as running, which saves the first
+        // commit rewriting the row.
+        status: 'running',
+        statusReason: 'started',
         inputs: checked.value,
         createdAt: now,
+        startedAt: now,
         updatedAt: now,
       };
       if (opts.idempotencyKey !== undefined) record.idempotencyKey = opts.idempotencyKey;
