@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { type Context, type Tracer, trace } from '@opentelemetry/api';
 import {
   type Clock,
@@ -9,17 +8,24 @@ import {
   ValidationError,
 } from '@orchestr8/common';
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
-import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
+import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import { CircuitLog } from './circuit-log.js';
 import { type EngineObserver, EventBus } from './events.js';
+import {
+  assertSameRequest,
+  checkedInputs,
+  type ExecutionRequest,
+  newExecution,
+  storeDefinition,
+} from './execution-request.js';
 import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import { createRedactor, noRedaction, type Redactor } from './redaction.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
-import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { TERMINAL_EXECUTION_STATUSES } from './types.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface EngineOptions {
@@ -46,19 +52,9 @@ export interface EngineOptions {
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
 }
 
-export interface StartOptions {
-  inputs?: unknown;
-  executionId?: string;
+export interface StartOptions extends ExecutionRequest {
   /** Aborting it cancels the execution gracefully. */
   signal?: AbortSignal;
-  idempotencyKey?: string;
-  /** Fingerprint of the request that carries the key; same key + other fingerprint is a CONFLICT. */
-  fingerprint?: string;
-  /** Default 24 h. */
-  idempotencyTtlMs?: number;
-  correlationId?: string;
-  parentExecutionId?: string;
-  parentStepId?: string;
   /** Overrides the document's `policies.concurrency.maxConcurrentSteps`. */
   maxConcurrentSteps?: number;
   /** The trace context to continue (e.g. from an incoming W3C traceparent). */
@@ -99,8 +95,6 @@ export interface Engine {
    */
   shutdown(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function createEngine(options: EngineOptions): Engine {
   const clock = options.clock ?? systemClock;
@@ -226,26 +220,7 @@ export function createEngine(options: EngineOptions): Engine {
   async function ensureDefinition(workflow: CompiledWorkflow): Promise<string> {
     const known = savedDefinitions.get(workflow.hash);
     if (known !== undefined) return known;
-    const existing = await store.getDefinitionByHash(workflow.hash);
-    let version = existing?.version ?? workflow.version;
-    if (!existing) {
-      const def = {
-        id: workflow.id,
-        version,
-        hash: workflow.hash,
-        document: workflow.document,
-        createdAt: clock.now(),
-      };
-      try {
-        await store.putDefinition(def);
-      } catch (e) {
-        if ((e as { code?: unknown }).code !== ErrorCode.CONFLICT) throw e;
-        // The same id and version with other content (a file edited without a version bump):
-        // keep both, telling them apart by semver build metadata.
-        version = `${workflow.version}+sha.${workflow.hash.slice(0, 12)}`;
-        await store.putDefinition({ ...def, version });
-      }
-    }
+    const version = await storeDefinition(store, workflow, clock.now());
     savedDefinitions.set(workflow.hash, version);
     return version;
   }
@@ -294,54 +269,15 @@ export function createEngine(options: EngineOptions): Engine {
     breakers: resilience.breakers,
 
     async start(workflow, opts = {}) {
-      const checked = validateAndDefaultInputs(workflow, opts.inputs ?? {});
-      if (checked.diagnostics.some((d) => d.severity === 'error')) {
-        const first = checked.diagnostics[0]!;
-        throw new ValidationError(`invalid inputs: ${first.pointer || '/'} ${first.message}`, {
-          details: checked.diagnostics,
-        });
-      }
+      const inputs = checkedInputs(workflow, opts.inputs);
       // Hot path: after the first execution of a definition both are known; skip the awaits.
       if (!circuitsReady) await loadCircuits();
-      if (!savedDefinitions.has(workflow.hash)) await ensureDefinition(workflow);
-      const now = clock.now();
-      const record: ExecutionRecord = {
-        id: opts.executionId ?? randomUUID(),
-        workflowId: workflow.id,
-        workflowVersion: savedDefinitions.get(workflow.hash) ?? workflow.version,
-        definitionHash: workflow.hash,
-        // It starts right away in this process: stored as running, which saves the first
-        // commit rewriting the row.
-        status: 'running',
-        statusReason: 'started',
-        inputs: checked.value,
-        createdAt: now,
-        startedAt: now,
-        updatedAt: now,
-      };
-      if (opts.idempotencyKey !== undefined) record.idempotencyKey = opts.idempotencyKey;
-      if (opts.correlationId !== undefined) record.correlationId = opts.correlationId;
-      if (opts.parentExecutionId !== undefined) record.parentExecutionId = opts.parentExecutionId;
-      if (opts.parentStepId !== undefined) record.parentStepId = opts.parentStepId;
-      const claim =
-        opts.idempotencyKey !== undefined
-          ? {
-              key: opts.idempotencyKey,
-              fingerprint: opts.fingerprint ?? workflow.hash,
-              expiresAt: now + (opts.idempotencyTtlMs ?? DAY_MS),
-            }
-          : undefined;
+      const version = savedDefinitions.get(workflow.hash) ?? (await ensureDefinition(workflow));
+      const { record, claim } = newExecution(workflow, version, inputs, opts, clock.now());
       const created = await store.createExecution(record, claim);
       if (!created.created) {
-        const existing = created.existing;
-        if (claim && existing.fingerprint !== claim.fingerprint) {
-          throw new Orchestr8Error(
-            ErrorCode.CONFLICT,
-            `idempotency key "${existing.key}" was already used for a different request (execution ${existing.executionId})`,
-            { retryable: false, details: { executionId: existing.executionId } },
-          );
-        }
-        return existingHandle(existing.executionId);
+        assertSameRequest(claim, created.existing);
+        return existingHandle(created.existing.executionId);
       }
       const { redactor, values } = redactorFor(workflow);
       const run = new ExecutionRun(rt, workflow, record, redactor, values, {

@@ -30,6 +30,13 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './events.js';
+export {
+  assertSameRequest,
+  checkedInputs,
+  type ExecutionRequest,
+  newExecution,
+  storeDefinition,
+} from './execution-request.js';
 export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
 export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
 export { createMemoryStore, latestDefinition } from './memory-store.js';

@@ -2,22 +2,26 @@
  * What workers and API instances share: compiled workflows by hash, the step runner, and
  * the transactions that change a distributed execution (start, commit a step, stop).
  */
-import { randomUUID } from 'node:crypto';
-import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
+  assertSameRequest,
   type CommitPlan,
   type CreateExecutionResult,
   cancelStop,
+  checkedInputs,
   type ExecutionRecord,
+  type ExecutionRequest,
   type IdempotencyClaim,
+  newExecution,
   type PlanInput,
   planCommit,
   resumeEntry,
   type StepTaskRunner,
   startEntry,
+  storeDefinition,
   timeoutStop,
 } from '@orchestr8/core';
-import { type CompiledWorkflow, validateAndDefaultInputs, validateWorkflowObject } from '@orchestr8/schema';
+import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import {
   type CommitResult,
@@ -64,19 +68,8 @@ export class WorkflowCache {
   }
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
 /** How an execution is started (the engine's StartOptions, less what only an in-process run has). */
-export interface LaunchOptions {
-  inputs?: unknown;
-  executionId?: string;
-  idempotencyKey?: string;
-  fingerprint?: string;
-  idempotencyTtlMs?: number;
-  correlationId?: string;
-  parentExecutionId?: string;
-  parentStepId?: string;
-}
+export type LaunchOptions = ExecutionRequest;
 
 export class Coordinator {
   readonly queue: TaskQueue;
@@ -95,25 +88,7 @@ export class Coordinator {
   async ensureDefinition(workflow: CompiledWorkflow): Promise<string> {
     const known = this.savedDefinitions.get(workflow.hash);
     if (known !== undefined) return known;
-    const existing = await this.store.getDefinitionByHash(workflow.hash);
-    let version = existing?.version ?? workflow.version;
-    if (!existing) {
-      const def = {
-        id: workflow.id,
-        version,
-        hash: workflow.hash,
-        document: workflow.document,
-        createdAt: this.runner.clock.now(),
-      };
-      try {
-        await this.store.putDefinition(def);
-      } catch (e) {
-        if ((e as { code?: unknown }).code !== ErrorCode.CONFLICT) throw e;
-        // Same id and version, other content: kept apart by semver build metadata, as the engine does.
-        version = `${workflow.version}+sha.${workflow.hash.slice(0, 12)}`;
-        await this.store.putDefinition({ ...def, version });
-      }
-    }
+    const version = await storeDefinition(this.store, workflow, this.runner.clock.now());
     this.savedDefinitions.set(workflow.hash, version);
     return version;
   }
@@ -127,50 +102,13 @@ export class Coordinator {
     workflow: CompiledWorkflow,
     opts: LaunchOptions = {},
   ): Promise<{ id: string; created: boolean }> {
-    const checked = validateAndDefaultInputs(workflow, opts.inputs ?? {});
-    if (checked.diagnostics.some((d) => d.severity === 'error')) {
-      const first = checked.diagnostics[0]!;
-      throw new ValidationError(`invalid inputs: ${first.pointer || '/'} ${first.message}`, {
-        details: checked.diagnostics,
-      });
-    }
+    const inputs = checkedInputs(workflow, opts.inputs);
     const version = await this.ensureDefinition(workflow);
-    const now = this.runner.clock.now();
-    const record: ExecutionRecord = {
-      id: opts.executionId ?? randomUUID(),
-      workflowId: workflow.id,
-      workflowVersion: version,
-      definitionHash: workflow.hash,
-      status: 'running',
-      inputs: checked.value,
-      statusReason: 'started',
-      createdAt: now,
-      startedAt: now,
-      updatedAt: now,
-    };
-    if (opts.idempotencyKey !== undefined) record.idempotencyKey = opts.idempotencyKey;
-    if (opts.correlationId !== undefined) record.correlationId = opts.correlationId;
-    if (opts.parentExecutionId !== undefined) record.parentExecutionId = opts.parentExecutionId;
-    if (opts.parentStepId !== undefined) record.parentStepId = opts.parentStepId;
-    const claim =
-      opts.idempotencyKey !== undefined
-        ? {
-            key: opts.idempotencyKey,
-            fingerprint: opts.fingerprint ?? workflow.hash,
-            expiresAt: now + (opts.idempotencyTtlMs ?? DAY_MS),
-          }
-        : undefined;
+    const { record, claim } = newExecution(workflow, version, inputs, opts, this.runner.clock.now());
     const created = await this.start(workflow, record, claim);
     if (created.created) return { id: record.id, created: true };
-    const existing = created.existing;
-    if (claim && existing.fingerprint !== claim.fingerprint) {
-      throw new Orchestr8Error(
-        ErrorCode.CONFLICT,
-        `idempotency key "${existing.key}" was already used for a different request (execution ${existing.executionId})`,
-        { retryable: false, details: { executionId: existing.executionId } },
-      );
-    }
-    return { id: existing.executionId, created: false };
+    assertSameRequest(claim, created.existing);
+    return { id: created.existing.executionId, created: false };
   }
 
   /**
