@@ -207,7 +207,8 @@ export function createEngine(options: EngineOptions): Engine {
     // The common case, on the hot path: nothing to redact, nothing to allocate.
     if (options.secretEnv === undefined && isEmpty(workflow.secretRefs)) return NO_SECRETS;
     const names = new Set<string>(options.secretEnv ?? []);
-    for (const n of secretEnvNames(workflow)) names.add(n);
+    // context.secretRefs: name -> environment variable whose value is secret.
+    for (const n of Object.values(workflow.secretRefs)) names.add(n);
     if (names.size === 0) return { redactor: noRedaction, values: [] };
     const values: string[] = [];
     for (const n of names) {
@@ -425,20 +426,4 @@ function isEmpty(o: object | undefined): boolean {
 function abortReason(signal: AbortSignal): string {
   const r = signal.reason as { message?: unknown } | undefined;
   return typeof r?.message === 'string' ? r.message : 'aborted';
-}
-
-function secretEnvNames(workflow: CompiledWorkflow): string[] {
-  const refs = (workflow as { secretRefs?: unknown }).secretRefs;
-  if (!refs) return [];
-  if (Array.isArray(refs)) return refs.filter((x): x is string => typeof x === 'string');
-  if (typeof refs === 'object') {
-    const out: string[] = [];
-    for (const v of Object.values(refs as Record<string, unknown>)) {
-      if (typeof v === 'string') out.push(v);
-      else if (v && typeof v === 'object' && typeof (v as { env?: unknown }).env === 'string')
-        out.push((v as { env: string }).env);
-    }
-    return out;
-  }
-  return [];
 }
