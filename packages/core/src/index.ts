@@ -42,6 +42,8 @@ export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal
 export { createMemoryStore, latestDefinition } from './memory-store.js';
 export { decideStep, type Readiness } from './readiness.js';
 export { createRedactor, REDACTED } from './redaction.js';
+/** Record <-> row mapping for SQL store implementations. */
+export * as sqlRows from './sql-rows.js';
 export * from './step-task.js';
 export type {
   CancelRequest,

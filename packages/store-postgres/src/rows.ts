@@ -5,21 +5,22 @@
  * Writes go through `unnest` of one array per column: one statement (and one prepared
  * plan) whatever the number of rows.
  */
-import type {
-  CircuitStateRecord,
-  DefinitionRecord,
-  ExecutionRecord,
-  IdempotencyRecord,
-  JournalEntry,
-  StepStateRecord,
-} from '@orchestr8/core';
+import { sqlRows } from '@orchestr8/core';
 
-export type Row = Record<string, unknown>;
-
-export const json = (value: unknown): string | null =>
-  value === undefined ? null : (JSON.stringify(value) ?? null);
-const opt = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
-const parse = (text: unknown): unknown => JSON.parse(text as string);
+export type Row = sqlRows.SqlRow;
+export const {
+  json,
+  executionParams,
+  toExecution,
+  stepParams,
+  toStep,
+  journalParams,
+  toJournalEntry,
+  toDefinition,
+  toIdempotency,
+  circuitParams,
+  toCircuit,
+} = sqlRows;
 
 /** Column name and PostgreSQL array type, in table order. */
 type Columns = readonly (readonly [string, string])[];
@@ -109,133 +110,8 @@ export function toColumns(columnCount: number, rows: readonly unknown[][]): unkn
   return cols;
 }
 
-export function executionParams(e: ExecutionRecord): unknown[] {
-  return [
-    e.id,
-    e.workflowId,
-    e.workflowVersion,
-    e.definitionHash,
-    e.status,
-    json(e.inputs),
-    json(e.result),
-    json(e.error),
-    opt(e.idempotencyKey),
-    opt(e.correlationId),
-    opt(e.parentExecutionId),
-    opt(e.parentStepId),
-    opt(e.statusReason),
-    e.createdAt,
-    opt(e.startedAt),
-    opt(e.finishedAt),
-    e.updatedAt,
-  ];
-}
-
 export const EXECUTION_SELECT = names(EXECUTION_COLUMNS);
-
-export function toExecution(r: Row): ExecutionRecord {
-  const e = {
-    id: r.id,
-    workflowId: r.workflow_id,
-    workflowVersion: r.workflow_version,
-    definitionHash: r.definition_hash,
-    status: r.status,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  } as ExecutionRecord;
-  if (r.inputs !== null) e.inputs = parse(r.inputs);
-  if (r.result !== null) e.result = parse(r.result);
-  if (r.error !== null) e.error = parse(r.error) as ExecutionRecord['error'];
-  if (r.idempotency_key !== null) e.idempotencyKey = r.idempotency_key as string;
-  if (r.correlation_id !== null) e.correlationId = r.correlation_id as string;
-  if (r.parent_execution_id !== null) e.parentExecutionId = r.parent_execution_id as string;
-  if (r.parent_step_id !== null) e.parentStepId = r.parent_step_id as string;
-  if (r.status_reason !== null) e.statusReason = r.status_reason as string;
-  if (r.started_at !== null) e.startedAt = r.started_at as number;
-  if (r.finished_at !== null) e.finishedAt = r.finished_at as number;
-  return e;
-}
-
-export function stepParams(s: StepStateRecord): unknown[] {
-  return [
-    s.executionId,
-    s.stepId,
-    s.status,
-    s.attempts,
-    json(s.output),
-    json(s.error),
-    opt(s.startedAt),
-    opt(s.finishedAt),
-    opt(s.skipReason),
-    opt(s.aliasFor),
-    opt(s.idempotencyKey),
-  ];
-}
 
 export const STEP_SELECT = names(STEP_COLUMNS);
 
-export function toStep(r: Row): StepStateRecord {
-  const s = {
-    executionId: r.execution_id,
-    stepId: r.step_id,
-    status: r.status,
-    attempts: r.attempts,
-  } as StepStateRecord;
-  if (r.output !== null) s.output = parse(r.output);
-  if (r.error !== null) s.error = parse(r.error) as StepStateRecord['error'];
-  if (r.started_at !== null) s.startedAt = r.started_at as number;
-  if (r.finished_at !== null) s.finishedAt = r.finished_at as number;
-  if (r.skip_reason !== null) s.skipReason = r.skip_reason as string;
-  if (r.alias_for !== null) s.aliasFor = r.alias_for as string;
-  if (r.idempotency_key !== null) s.idempotencyKey = r.idempotency_key as string;
-  return s;
-}
-
-export function journalParams(executionId: string, j: JournalEntry): unknown[] {
-  return [executionId, j.seq, j.ts, j.elapsedMs, j.type, opt(j.stepId), opt(j.attempt), json(j.data)];
-}
-
 export const JOURNAL_SELECT = names(JOURNAL_COLUMNS);
-
-export function toJournalEntry(r: Row): JournalEntry {
-  const j = { seq: r.seq, ts: r.ts, elapsedMs: r.elapsed_ms, type: r.type } as JournalEntry;
-  if (r.step_id !== null) j.stepId = r.step_id as string;
-  if (r.attempt !== null) j.attempt = r.attempt as number;
-  if (r.data !== null) j.data = parse(r.data);
-  return j;
-}
-
-export function toDefinition(r: Row): DefinitionRecord {
-  return {
-    id: r.id as string,
-    version: r.version as string,
-    hash: r.hash as string,
-    document: parse(r.document),
-    createdAt: r.created_at as number,
-  };
-}
-
-export function toIdempotency(r: Row): IdempotencyRecord {
-  return {
-    key: r.key as string,
-    fingerprint: r.fingerprint as string,
-    executionId: r.execution_id as string,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-  };
-}
-
-export function circuitParams(c: CircuitStateRecord): unknown[] {
-  return [c.key, c.state, c.failures, opt(c.openUntil), c.updatedAt];
-}
-
-export function toCircuit(r: Row): CircuitStateRecord {
-  const c = {
-    key: r.key,
-    state: r.state,
-    failures: r.failures,
-    updatedAt: r.updated_at,
-  } as CircuitStateRecord;
-  if (r.open_until !== null) c.openUntil = r.open_until as number;
-  return c;
-}

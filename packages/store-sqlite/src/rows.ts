@@ -1,154 +1,27 @@
-/**
- * Record <-> row mapping. JSON columns hold JSON text; an `undefined` field is stored as
- * SQL NULL and comes back absent (not null), while a JSON `null` is stored as the text
- * `null`, so the two stay distinct.
- */
-import type {
-  CircuitStateRecord,
-  DefinitionRecord,
-  ExecutionRecord,
-  IdempotencyRecord,
-  JournalEntry,
-  StepStateRecord,
-} from '@orchestr8/core';
+/** Column lists of the SQLite tables; the record <-> row mapping is core's shared `sqlRows`. */
+import { sqlRows } from '@orchestr8/core';
 
-type Row = Record<string, unknown>;
-type Param = string | number | null;
-
-export const json = (value: unknown): string | null =>
-  value === undefined ? null : (JSON.stringify(value) ?? null);
-const opt = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
+export type Row = sqlRows.SqlRow;
+export type Param = sqlRows.SqlParam;
+export const {
+  json,
+  executionParams,
+  toExecution,
+  stepParams,
+  toStep,
+  journalParams,
+  toJournalEntry,
+  toDefinition,
+  toIdempotency,
+  circuitParams,
+  toCircuit,
+} = sqlRows;
 
 export const EXECUTION_COLUMNS =
   'id, workflow_id, workflow_version, definition_hash, status, inputs, result, error, idempotency_key, ' +
   'correlation_id, parent_execution_id, parent_step_id, status_reason, created_at, started_at, finished_at, updated_at';
 
-export function executionParams(e: ExecutionRecord): Param[] {
-  return [
-    e.id,
-    e.workflowId,
-    e.workflowVersion,
-    e.definitionHash,
-    e.status,
-    json(e.inputs),
-    json(e.result),
-    json(e.error),
-    opt(e.idempotencyKey),
-    opt(e.correlationId),
-    opt(e.parentExecutionId),
-    opt(e.parentStepId),
-    opt(e.statusReason),
-    e.createdAt,
-    opt(e.startedAt),
-    opt(e.finishedAt),
-    e.updatedAt,
-  ];
-}
-
-export function toExecution(r: Row): ExecutionRecord {
-  const e = {
-    id: r.id,
-    workflowId: r.workflow_id,
-    workflowVersion: r.workflow_version,
-    definitionHash: r.definition_hash,
-    status: r.status,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  } as ExecutionRecord;
-  if (r.inputs !== null) e.inputs = JSON.parse(r.inputs as string);
-  if (r.result !== null) e.result = JSON.parse(r.result as string);
-  if (r.error !== null) e.error = JSON.parse(r.error as string);
-  if (r.idempotency_key !== null) e.idempotencyKey = r.idempotency_key as string;
-  if (r.correlation_id !== null) e.correlationId = r.correlation_id as string;
-  if (r.parent_execution_id !== null) e.parentExecutionId = r.parent_execution_id as string;
-  if (r.parent_step_id !== null) e.parentStepId = r.parent_step_id as string;
-  if (r.status_reason !== null) e.statusReason = r.status_reason as string;
-  if (r.started_at !== null) e.startedAt = r.started_at as number;
-  if (r.finished_at !== null) e.finishedAt = r.finished_at as number;
-  return e;
-}
-
 export const STEP_COLUMNS =
   'execution_id, step_id, status, attempts, output, error, started_at, finished_at, skip_reason, alias_for, idempotency_key';
 
-export function stepParams(s: StepStateRecord): Param[] {
-  return [
-    s.executionId,
-    s.stepId,
-    s.status,
-    s.attempts,
-    json(s.output),
-    json(s.error),
-    opt(s.startedAt),
-    opt(s.finishedAt),
-    opt(s.skipReason),
-    opt(s.aliasFor),
-    opt(s.idempotencyKey),
-  ];
-}
-
-export function toStep(r: Row): StepStateRecord {
-  const s = {
-    executionId: r.execution_id,
-    stepId: r.step_id,
-    status: r.status,
-    attempts: r.attempts,
-  } as StepStateRecord;
-  if (r.output !== null) s.output = JSON.parse(r.output as string);
-  if (r.error !== null) s.error = JSON.parse(r.error as string);
-  if (r.started_at !== null) s.startedAt = r.started_at as number;
-  if (r.finished_at !== null) s.finishedAt = r.finished_at as number;
-  if (r.skip_reason !== null) s.skipReason = r.skip_reason as string;
-  if (r.alias_for !== null) s.aliasFor = r.alias_for as string;
-  if (r.idempotency_key !== null) s.idempotencyKey = r.idempotency_key as string;
-  return s;
-}
-
 export const JOURNAL_COLUMNS = 'execution_id, seq, ts, elapsed_ms, type, step_id, attempt, data';
-
-export function journalParams(executionId: string, j: JournalEntry): Param[] {
-  return [executionId, j.seq, j.ts, j.elapsedMs, j.type, opt(j.stepId), opt(j.attempt), json(j.data)];
-}
-
-export function toJournalEntry(r: Row): JournalEntry {
-  const j = { seq: r.seq, ts: r.ts, elapsedMs: r.elapsed_ms, type: r.type } as JournalEntry;
-  if (r.step_id !== null) j.stepId = r.step_id as string;
-  if (r.attempt !== null) j.attempt = r.attempt as number;
-  if (r.data !== null) j.data = JSON.parse(r.data as string);
-  return j;
-}
-
-export function toDefinition(r: Row): DefinitionRecord {
-  return {
-    id: r.id as string,
-    version: r.version as string,
-    hash: r.hash as string,
-    document: JSON.parse(r.document as string),
-    createdAt: r.created_at as number,
-  };
-}
-
-export function toIdempotency(r: Row): IdempotencyRecord {
-  return {
-    key: r.key as string,
-    fingerprint: r.fingerprint as string,
-    executionId: r.execution_id as string,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-  };
-}
-
-export function circuitParams(c: CircuitStateRecord): Param[] {
-  return [c.key, c.state, c.failures, opt(c.openUntil), c.updatedAt];
-}
-
-export function toCircuit(r: Row): CircuitStateRecord {
-  const c = {
-    key: r.key,
-    state: r.state,
-    failures: r.failures,
-    updatedAt: r.updated_at,
-  } as CircuitStateRecord;
-  if (r.open_until !== null) c.openUntil = r.open_until as number;
-  return c;
-}
