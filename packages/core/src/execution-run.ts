@@ -8,6 +8,7 @@ import {
   TimeoutError,
   type TimerHandle,
 } from '@orchestr8/common';
+import { CancelToken } from '@orchestr8/resilience';
 import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
 import { EventType } from './events.js';
 import { Journal } from './journal.js';
@@ -17,6 +18,7 @@ import type { EngineRuntime } from './runtime.js';
 import { runStep } from './step-runner.js';
 import { ATTR, endSpan, globalTracingEnabled, startExecutionSpan } from './tracing.js';
 import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
+import type { CommitWaiter } from './write-batcher.js';
 
 /** A step's state in a result: its persisted record. */
 export type StepResultView = StepStateRecord;
@@ -82,11 +84,12 @@ interface Stop {
  * reaches a terminal state (not level by level) and its completion is durable; ready steps
  * start in FIFO order under `maxConcurrentSteps`.
  */
-export class ExecutionRun {
+export class ExecutionRun implements CommitWaiter<StepRun> {
   readonly steps: StepRun[];
   readonly byId: Map<string, StepRun>;
   readonly journal: Journal;
-  readonly controller = new AbortController();
+  /** Aborted when the execution stops; its AbortSignal is made only if an agent reads one. */
+  readonly cancelToken = new CancelToken();
   readonly scope: TemplateScope;
   readonly result: Promise<ExecutionResult>;
   stop: Stop | undefined;
@@ -328,13 +331,27 @@ export class ExecutionRun {
   /** Decides what a step whose dependencies are all terminal does: run, or skip with the reason. */
   private release(sr: StepRun): void {
     if (this.stop) return;
-    const r = decideStep(sr.compiled, this.statusOf, this.onErrorOf);
+    // The common case, decided without decideStep's callbacks: every dependency completed.
+    const deps = sr.compiled.dependencies;
+    let allCompleted = true;
+    for (let i = 0; i < deps.length; i++) {
+      if (this.byId.get(deps[i]!)!.record.status !== 'completed') {
+        allCompleted = false;
+        break;
+      }
+    }
+    if (allCompleted) {
+      this.ready.push(sr);
+      return;
+    }
+    const r = decideStep(
+      sr.compiled,
+      (id) => this.byId.get(id)!.record.status,
+      (id) => this.byId.get(id)!.compiled.onError,
+    );
     if (r.kind === 'run') this.ready.push(sr);
     else if (r.kind === 'skip') this.skip(sr, r.reason);
   }
-
-  private readonly statusOf = (id: string): StepStatus => this.byId.get(id)!.record.status;
-  private readonly onErrorOf = (id: string) => this.byId.get(id)!.compiled.onError;
 
   skip(sr: StepRun, reason: string): void {
     const rec = sr.record;
@@ -351,10 +368,18 @@ export class ExecutionRun {
       this.checkSuspended();
       return;
     }
-    while (this.running < this.maxConcurrent && this.readyHead < this.ready.length && !this.stop) {
-      const sr = this.ready[this.readyHead++]!;
-      this.running++;
-      runStep(this, sr).then(this.onStepDone, this.onStepCrash);
+    // A step whose agent returns synchronously finishes inside runStep and pumps again: the
+    // loop below picks up what it released, instead of recursing once per step.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.running < this.maxConcurrent && this.readyHead < this.ready.length && !this.stop) {
+        const sr = this.ready[this.readyHead++]!;
+        this.running++;
+        runStep(this, sr);
+      }
+    } finally {
+      this.pumping = false;
     }
     if (this.readyHead > 256 && this.readyHead === this.ready.length) {
       this.ready = [];
@@ -362,26 +387,31 @@ export class ExecutionRun {
     }
   }
 
+  private pumping = false;
+  private releasing: StepRun[] | undefined;
+
   get runningSteps(): number {
     return this.running;
   }
 
-  private readonly onStepDone = (sr: StepRun): void => {
+  /** Called by runStep when the step reached a terminal state (or was abandoned). */
+  stepDone(sr: StepRun): void {
     this.running--;
     if (this.detached) return;
     // A step abandoned after the grace period is already terminal; its late outcome is ignored.
     if (sr.terminal) this.afterGrace();
     else this.settle(sr, true);
-  };
+  }
 
-  private readonly onStepCrash = (error: unknown): void => {
+  /** Called by runStep when even recording the step's failure threw (an engine bug). */
+  stepCrashed(error: unknown): void {
     this.running--;
     this.halt(
       'failed',
       new Orchestr8Error(ErrorCode.INTERNAL, 'engine error while running a step', { cause: error }),
       'internal error',
     );
-  };
+  }
 
   /**
    * Marks a step terminal and releases its dependents. With `durable`, dependents start
@@ -400,20 +430,38 @@ export class ExecutionRun {
       this.releaseDependents(sr);
       return;
     }
-    this.rt.batcher.barrier().then(
-      () => this.releaseDependents(sr),
-      (error: unknown) => this.halt('failed', storeError(error), 'store write failed'),
-    );
+    this.rt.batcher.afterCommit(this, sr);
+  }
+
+  /** The batch holding a settled step's state is committed: its dependents may start. */
+  committed(sr: StepRun): void {
+    this.releaseDependents(sr);
+  }
+
+  commitFailed(_sr: StepRun, error: unknown): void {
+    this.halt('failed', storeError(error), 'store write failed');
   }
 
   private releaseDependents(sr: StepRun): void {
-    if (!this.stop) {
-      const dependents = sr.compiled.dependents;
-      for (let i = 0; i < dependents.length; i++) {
-        const d = this.byId.get(dependents[i]!)!;
-        if (d.terminal || d.compiled.fallbackOnly) continue;
-        if (--d.waiting === 0) this.release(d);
+    // Skips cascade (a skipped step releases its dependents at once): a queue, not recursion,
+    // so a long chain of skipped steps cannot overflow the stack.
+    if (this.releasing !== undefined) {
+      this.releasing.push(sr);
+      return;
+    }
+    const queue: StepRun[] = [sr];
+    this.releasing = queue;
+    try {
+      for (let q = 0; q < queue.length && !this.stop; q++) {
+        const dependents = queue[q]!.compiled.dependents;
+        for (let i = 0; i < dependents.length; i++) {
+          const d = this.byId.get(dependents[i]!)!;
+          if (d.terminal || d.compiled.fallbackOnly) continue;
+          if (--d.waiting === 0) this.release(d);
+        }
       }
+    } finally {
+      this.releasing = undefined;
     }
     if (this.unfinished === 0) void this.finalize();
     else if (this.stop) this.afterGrace();
@@ -437,7 +485,7 @@ export class ExecutionRun {
       status === 'cancelled'
         ? new CancelledError(reason)
         : new CancelledError(`execution stopping: ${reason}`);
-    this.controller.abort(abortReason);
+    this.cancelToken.abort(abortReason);
     // Steps that never started are cancelled now.
     for (const sr of this.steps) {
       if (sr.terminal || sr.record.status !== 'pending') continue;
@@ -542,7 +590,7 @@ export class ExecutionRun {
       endSpan(this.span, 'suspended');
     }
     // Abandoned attempts and backoff sleeps stop; their outcomes are ignored.
-    this.controller.abort(new CancelledError('engine shut down; the execution resumes on the next start'));
+    this.cancelToken.abort(new CancelledError('engine shut down; the execution resumes on the next start'));
     this.suspended.timer?.cancel();
     this.graceTimer?.cancel();
     this.globalTimer?.cancel();

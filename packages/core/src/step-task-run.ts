@@ -102,6 +102,25 @@ export interface StepTask {
  */
 class OneStepRun extends ExecutionRun {
   haltRequest: StopRecord | undefined;
+  private onDone: (() => void) | undefined;
+  private onCrash: ((error: unknown) => void) | undefined;
+
+  /** Runs the step; resolves once it is terminal (rejects only on an engine bug). */
+  runOne(sr: StepRun): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.onDone = resolve;
+      this.onCrash = reject;
+      runStep(this, sr);
+    });
+  }
+
+  override stepDone(_sr: StepRun): void {
+    this.onDone?.();
+  }
+
+  override stepCrashed(error: unknown): void {
+    this.onCrash?.(error);
+  }
 
   override settle(_sr: StepRun, _durable: boolean): void {}
 
@@ -283,7 +302,7 @@ class Task implements StepTask {
     const forced = new Promise<StepTaskOutcome>((resolve) => {
       this.forced = resolve;
     });
-    const ran = runStep(this.er, this.sr).then(
+    const ran = this.er.runOne(this.sr).then(
       () => this.collect(),
       (error: unknown) => {
         // runStep never throws; should it, the step still ends in a terminal state.
@@ -305,7 +324,7 @@ class Task implements StepTask {
       reason: stop.reason,
       error: new CancelledError(stop.reason) as Orchestr8Error,
     };
-    run.controller.abort(
+    run.cancelToken.abort(
       stop.status === 'cancelled'
         ? new CancelledError(stop.reason)
         : new CancelledError(`execution stopping: ${stop.reason}`),

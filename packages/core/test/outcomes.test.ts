@@ -27,6 +27,27 @@ describe('step outcomes', () => {
     expect(r.steps.c!.status).toBe('completed');
   });
 
+  it('skips a chain of 5,000 steps after a false condition without overflowing the stack', async () => {
+    const steps = Array.from({ length: 5000 }, (_, i) =>
+      i === 0
+        ? { id: 's0', agent: '@t/echo', input: {}, condition: { if: 'false' } }
+        : { id: `s${i}`, agent: '@t/echo', input: {}, dependencies: [`s${i - 1}`] },
+    );
+    const { engine } = testEngine([echo]);
+    const r = await engine.execute(compile({ steps }));
+    expect(r.status).toBe('completed');
+    expect(r.steps.s4999!.status).toBe('skipped');
+    expect(r.steps.s4999!.skipReason).toBe('dependency "s4998" was skipped');
+  });
+
+  it('runs 20,000 independent steps of a synchronous agent at once without overflowing the stack', async () => {
+    const steps = Array.from({ length: 20_000 }, (_, i) => ({ id: `s${i}`, agent: '@t/echo', input: { i } }));
+    const { engine } = testEngine([echo]);
+    const r = await engine.execute(compile({ steps }), { maxConcurrentSteps: 20_000 });
+    expect(r.status).toBe('completed');
+    expect(r.steps.s19999!.output).toEqual({ i: 19_999 });
+  });
+
   it('runs a trigger: all_done step after a skipped branch, with the skipped output taking its default', async () => {
     const wf = compile({
       steps: [

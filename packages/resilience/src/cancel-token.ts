@@ -48,6 +48,7 @@ export interface AbortListener {
  * layers pass tokens and a token makes its AbortSignal only when someone reads `signal`
  * (an attempt reading `ctx.signal`, or a backoff sleep). The root token of a caller's signal
  * is shared by every execution using that signal: one 'abort' listener per signal, not per call.
+ * Callers may make their own (`new CancelToken()`, `abort(reason)`) and pass it as `cancel`.
  */
 export class CancelToken {
   aborted = false;
@@ -55,8 +56,8 @@ export class CancelToken {
   private controller: AbortController | undefined = undefined;
   private first: AbortListener | undefined = undefined;
 
-  /** `external`: a root token's signal, handed out as is. */
-  constructor(readonly external: AbortSignal | undefined) {}
+  /** `external`: a root token's signal, handed out as is. None for a token the caller aborts. */
+  constructor(readonly external: AbortSignal | undefined = undefined) {}
 
   get signal(): AbortSignal {
     if (this.external !== undefined) return this.external;

@@ -16,6 +16,8 @@
  *   circuitBreaker: { key: 'http|api.example.com', failureThreshold: 5, resetTimeoutMs: 60_000 },
  * });
  */
+
+export { CancelToken } from './cancel-token.js';
 export {
   Circuit,
   type CircuitBreakerOptions,

@@ -64,6 +64,11 @@ export interface ResilienceOptions {
   composition?: readonly PolicyName[];
   /** Outer cancellation: aborts the attempt's signal and any backoff sleep. */
   signal?: AbortSignal;
+  /**
+   * Outer cancellation without an AbortSignal up front (instead of `signal`): the attempt's
+   * `ctx.signal` is made from it only when read. For callers that start many executions.
+   */
+  cancel?: CancelToken;
   clock?: Clock;
   random?: () => number;
   hooks?: ResilienceHooks;
@@ -79,6 +84,16 @@ export interface Resilience {
    * (`startAttempt` included; equal to `startAttempt` if `fn` never ran).
    */
   execute<T>(fn: (ctx: AttemptContext) => Promise<T> | T, options: ResilienceOptions): Promise<T>;
+  /**
+   * For callers that make the first attempt themselves when no layer needs setting up (no
+   * timeout, no circuit breaker): attempt `startAttempt + 1` failed with `error`; go on as
+   * `execute` would have (retry after the backoff, or reject with the error).
+   */
+  continueAfterFailure<T>(
+    fn: (ctx: AttemptContext) => Promise<T> | T,
+    options: ResilienceOptions,
+    error: unknown,
+  ): Promise<T>;
 }
 
 type AttemptFn<T> = (ctx: AttemptContext) => Promise<T> | T;
@@ -166,6 +181,10 @@ function callHook<E>(hook: ((e: E) => void) | undefined, hooks: ResilienceHooks,
   } catch {
     // Hooks observe; a failing observer must not change the outcome.
   }
+}
+
+function outerToken(options: ResilienceOptions): CancelToken {
+  return options.cancel ?? rootToken(options.signal);
 }
 
 /** The state of one `execute` call that goes through layers. */
@@ -307,18 +326,26 @@ class ResilienceImpl implements Resilience {
     const attempt = start + 1;
     if (mask === 0 || layers === RETRY_ONLY) return this.direct(fn, options, mask, attempt);
     const execution = this.execution(fn, options, layers, circuit, attempt, start);
-    return execution.call(0, rootToken(options.signal)).then(undefined, (e: unknown) => execution.fail(e));
+    return execution.call(0, outerToken(options)).then(undefined, (e: unknown) => execution.fail(e));
   }
 
   /** No layer needs setting up before the first attempt: call `fn` directly. */
   private direct<T>(fn: AttemptFn<T>, options: ResilienceOptions, mask: number, attempt: number): Promise<T> {
+    const cancel = options.cancel;
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(withAttempts(abortError(signal.reason), attempt - 1));
+    if (cancel !== undefined ? cancel.aborted : signal?.aborted) {
+      const reason = cancel !== undefined ? cancel.reason : signal!.reason;
+      return Promise.reject(withAttempts(abortError(reason), attempt - 1));
+    }
     const hooks = options.hooks;
     if (hooks?.onAttempt !== undefined) callHook(hooks.onAttempt, hooks, { attempt });
     let result: Promise<T>;
     try {
-      result = Promise.resolve(fn({ attempt, signal: signal ?? NEVER_ABORTED }));
+      const ctx: AttemptContext =
+        cancel !== undefined
+          ? new LazyAttemptContext(attempt, cancel)
+          : { attempt, signal: signal ?? NEVER_ABORTED };
+      result = Promise.resolve(fn(ctx));
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -333,12 +360,24 @@ class ResilienceImpl implements Resilience {
       );
     }
     // Retry only: the execution state is built on the first failure.
-    return result.then(undefined, (e: unknown) => {
-      const execution = this.execution(fn, options, RETRY_ONLY, undefined, attempt, attempt);
-      return execution
-        .retryFailed(0, rootToken(signal), e)
-        .then(undefined, (e2: unknown) => execution.fail(e2));
-    });
+    return result.then(undefined, (e: unknown) => this.continueAfterFailure(fn, options, e));
+  }
+
+  continueAfterFailure<T>(fn: AttemptFn<T>, options: ResilienceOptions, error: unknown): Promise<T> {
+    const attempt = (options.startAttempt ?? 0) + 1;
+    if (options.timeoutMs !== undefined || options.circuitBreaker !== undefined) {
+      return Promise.reject(
+        new ValidationError('continueAfterFailure is for options without a timeout or circuit breaker'),
+      );
+    }
+    const retry = options.retry;
+    if (retry === undefined || retry.maxAttempts <= 1) {
+      return Promise.reject(withAttempts(ensureError(error), attempt));
+    }
+    const execution = this.execution(fn, options, RETRY_ONLY, undefined, attempt, attempt);
+    return execution
+      .retryFailed(0, outerToken(options), error)
+      .then(undefined, (e2: unknown) => execution.fail(e2));
   }
 
   private execution<T>(
