@@ -53,8 +53,10 @@ interface Subscriber {
   capacity: number;
   executionId: string | undefined;
   types: ReadonlySet<string> | undefined;
-  queue: EngineEvent[];
+  /** A ring of at most `capacity` events: `count` of them from `head`; grows up to capacity. */
+  ring: (EngineEvent | undefined)[];
   head: number;
+  count: number;
   dropped: number;
   draining: boolean;
   closed: boolean;
@@ -80,8 +82,9 @@ export class EventBus {
       capacity: Math.max(1, options.capacity ?? 1000),
       executionId: options.executionId,
       types: options.types ? new Set(options.types) : undefined,
-      queue: [],
+      ring: [],
       head: 0,
+      count: 0,
       dropped: 0,
       draining: false,
       closed: false,
@@ -104,15 +107,10 @@ export class EventBus {
       const s = subs[i]!;
       if (s.executionId !== undefined && s.executionId !== event.executionId) continue;
       if (s.types !== undefined && !s.types.has(event.type)) continue;
-      if (s.queue.length - s.head >= s.capacity) {
-        s.head++;
-        s.dropped++;
-        this.droppedTotal++;
-      }
-      s.queue.push(event);
+      enqueue(s, event, this);
       if (!s.draining) {
         s.draining = true;
-        setImmediate(() => void this.drain(s));
+        setImmediate(drainLater, this, s);
       }
     }
   }
@@ -125,13 +123,13 @@ export class EventBus {
     }
   }
 
-  private async drain(s: Subscriber): Promise<void> {
-    while (!s.closed && s.head < s.queue.length) {
-      const event = s.queue[s.head++]!;
-      if (s.head > 1024 && s.head * 2 > s.queue.length) {
-        s.queue = s.queue.slice(s.head);
-        s.head = 0;
-      }
+  /** @internal */
+  async drain(s: Subscriber): Promise<void> {
+    while (!s.closed && s.count > 0) {
+      const event = s.ring[s.head]!;
+      s.ring[s.head] = undefined;
+      s.head = s.head + 1 === s.ring.length ? 0 : s.head + 1;
+      s.count--;
       try {
         const r = s.handler(event);
         if (r && typeof (r as Promise<void>).then === 'function') await r;
@@ -143,10 +141,42 @@ export class EventBus {
         }
       }
     }
-    s.queue = [];
-    s.head = 0;
+    if (s.closed) {
+      s.ring = [];
+      s.count = 0;
+    }
+    s.head = s.count === 0 ? 0 : s.head;
     s.draining = false;
   }
+}
+
+function drainLater(bus: EventBus, s: Subscriber): void {
+  void bus.drain(s);
+}
+
+/** Appends to the subscriber's ring; when full, the oldest event is dropped and counted. */
+function enqueue(s: Subscriber, event: EngineEvent, bus: EventBus): void {
+  const ring = s.ring;
+  if (s.count === s.capacity) {
+    // Full: overwrite the oldest.
+    ring[s.head] = event;
+    s.head = s.head + 1 === ring.length ? 0 : s.head + 1;
+    s.dropped++;
+    bus.droppedTotal++;
+    return;
+  }
+  if (s.count === ring.length) {
+    // Not yet at capacity: grow. Unwrap first so the ring stays contiguous from head.
+    if (s.head !== 0) {
+      s.ring = ring.slice(s.head).concat(ring.slice(0, s.head));
+      s.head = 0;
+    }
+    s.ring.push(event);
+  } else {
+    const at = s.head + s.count;
+    ring[at < ring.length ? at : at - ring.length] = event;
+  }
+  s.count++;
 }
 
 /**

@@ -86,7 +86,6 @@ interface Stop {
  */
 export class ExecutionRun implements CommitWaiter<StepRun> {
   readonly steps: StepRun[];
-  readonly byId: Map<string, StepRun>;
   readonly journal: Journal;
   /** Aborted when the execution stops; its AbortSignal is made only if an agent reads one. */
   readonly cancelToken = new CancelToken();
@@ -151,7 +150,6 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     } as TemplateScope;
     const previous = options.previous ? new Map(options.previous.map((s) => [s.stepId, s])) : undefined;
     const steps: StepRun[] = new Array(workflow.steps.length);
-    this.byId = new Map();
     for (let i = 0; i < workflow.steps.length; i++) {
       const c = workflow.steps[i]!;
       const prev = previous?.get(c.id);
@@ -178,18 +176,23 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
               : Math.max(0, prev.attempts - 1),
       };
       steps[i] = sr;
-      this.byId.set(c.id, sr);
       stepsView[c.id] = rec;
     }
     this.steps = steps;
   }
 
+  /** A step's run state by id (one index per compiled workflow, not a map per execution). */
+  stepRun(id: string): StepRun | undefined {
+    const i = positionsOf(this.workflow).get(id);
+    return i === undefined ? undefined : this.steps[i];
+  }
+
   // ---- journal + events -------------------------------------------------------------
 
-  log(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>): void {
+  log(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>, mono?: number): void {
     // A detached run (process shutting down) must not write over the execution's next owner.
     if (this.detached) return;
-    const entry = this.journal.entry(type, stepId, attempt, data);
+    const entry = this.journal.entry(type, stepId, attempt, data, mono);
     this.rt.batcher.addJournal(this.record.id, entry);
     const trimBefore = this.journal.enforceCap();
     if (trimBefore !== undefined) {
@@ -223,7 +226,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     attempt: number | undefined,
     data?: Record<string, unknown>,
   ): void {
-    const target = (stepId !== undefined ? this.byId.get(stepId)?.span : undefined) ?? this.span!;
+    const target = (stepId !== undefined ? this.stepRun(stepId)?.span : undefined) ?? this.span!;
     const attrs: Record<string, string | number> = {};
     if (stepId !== undefined) attrs[ATTR.stepId] = stepId;
     if (attempt !== undefined) attrs[ATTR.attempt] = attempt;
@@ -313,7 +316,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     for (const sr of this.steps) {
       if (sr.terminal || sr.compiled.fallbackOnly) continue;
       let waiting = 0;
-      for (const d of sr.compiled.dependencies) if (!this.byId.get(d)!.terminal) waiting++;
+      for (const d of sr.compiled.dependencies) if (!this.stepRun(d)!.terminal) waiting++;
       sr.waiting = waiting;
     }
     if (cancelReason !== undefined) {
@@ -335,7 +338,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     const deps = sr.compiled.dependencies;
     let allCompleted = true;
     for (let i = 0; i < deps.length; i++) {
-      if (this.byId.get(deps[i]!)!.record.status !== 'completed') {
+      if (this.stepRun(deps[i]!)!.record.status !== 'completed') {
         allCompleted = false;
         break;
       }
@@ -346,8 +349,8 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     }
     const r = decideStep(
       sr.compiled,
-      (id) => this.byId.get(id)!.record.status,
-      (id) => this.byId.get(id)!.compiled.onError,
+      (id) => this.stepRun(id)!.record.status,
+      (id) => this.stepRun(id)!.compiled.onError,
     );
     if (r.kind === 'run') this.ready.push(sr);
     else if (r.kind === 'skip') this.skip(sr, r.reason);
@@ -455,7 +458,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       for (let q = 0; q < queue.length && !this.stop; q++) {
         const dependents = queue[q]!.compiled.dependents;
         for (let i = 0; i < dependents.length; i++) {
-          const d = this.byId.get(dependents[i]!)!;
+          const d = this.stepRun(dependents[i]!)!;
           if (d.terminal || d.compiled.fallbackOnly) continue;
           if (--d.waiting === 0) this.release(d);
         }
@@ -690,6 +693,18 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       this.journal.dropped,
     );
   }
+}
+
+const positions = new WeakMap<CompiledWorkflow, Map<string, number>>();
+
+/** Step id -> position in `workflow.steps` (a worker's view holds only some of the steps). */
+function positionsOf(workflow: CompiledWorkflow): Map<string, number> {
+  let m = positions.get(workflow);
+  if (m === undefined) {
+    m = new Map(workflow.steps.map((c, i) => [c.id, i]));
+    positions.set(workflow, m);
+  }
+  return m;
 }
 
 export function buildResult(

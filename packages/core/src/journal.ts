@@ -50,8 +50,22 @@ export class Journal {
   /** Wall-clock epoch minus monotonic time at the start: one clock read per entry instead of two. */
   private readonly epochBase: number;
 
-  /** Builds the next entry. `data` is an object of fields; each field is capped and redacted. */
-  entry(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>): EngineEvent {
+  /** The wall-clock time (epoch ms, as entries' `ts`) of a monotonic reading. */
+  epochAt(mono: number): number {
+    return Math.round(this.epochBase + mono);
+  }
+
+  /**
+   * Builds the next entry. `data` is an object of fields; each field is capped and redacted.
+   * `mono`: the clock's monotonic reading the caller already took for this moment.
+   */
+  entry(
+    type: string,
+    stepId?: string,
+    attempt?: number,
+    data?: Record<string, unknown>,
+    mono: number = this.clock.monotonic(),
+  ): EngineEvent {
     let size = 64 + type.length;
     let out: Record<string, unknown> | undefined;
     if (data !== undefined) {
@@ -92,7 +106,6 @@ export class Journal {
       }
     }
     // Every entry has the same shape (absent fields are undefined) so the hot path stays monomorphic.
-    const mono = this.clock.monotonic();
     // The entry doubles as the published event (executionId, workflowId): one object, not two.
     const e: EngineEvent = {
       seq: ++this.seq,

@@ -76,8 +76,10 @@ function beginStep(run: ExecutionRun, sr: StepRun): StepCall | undefined {
     return undefined;
   }
   rec.status = 'running';
-  rec.startedAt = clock.now();
-  sr.startMono = clock.monotonic();
+  // One clock reading for the record, the duration and the journal entry.
+  const mono = clock.monotonic();
+  rec.startedAt = run.journal.epochAt(mono);
+  sr.startMono = mono;
   if (sr.resumeFrom > 0) rec.attempts = sr.resumeFrom + 1;
   else if (rec.attempts === 0) rec.attempts = 1;
   const agent = resolveAgent(run, c);
@@ -88,10 +90,13 @@ function beginStep(run: ExecutionRun, sr: StepRun): StepCall | undefined {
       [ATTR.executionId]: run.record.id,
     });
   }
-  run.log(EventType.stepStarted, c.id, rec.attempts, {
-    agent: c.agentId,
-    input: redactSecretFields(agent, input),
-  });
+  run.log(
+    EventType.stepStarted,
+    c.id,
+    rec.attempts,
+    { agent: c.agentId, input: redactSecretFields(agent, input) },
+    mono,
+  );
   run.saveStep(sr);
   if (agent === undefined) {
     const known = run.rt.registry
@@ -254,14 +259,16 @@ function complete(run: ExecutionRun, sr: StepRun, output: unknown, aliasFor?: st
   const clock = run.rt.clock;
   rec.status = 'completed';
   rec.output = output;
-  rec.finishedAt = clock.now();
+  const mono = clock.monotonic();
+  rec.finishedAt = run.journal.epochAt(mono);
   if (aliasFor !== undefined) rec.aliasFor = aliasFor;
-  const durationMs = Math.round((clock.monotonic() - sr.startMono) * 1000) / 1000;
+  const durationMs = Math.round((mono - sr.startMono) * 1000) / 1000;
   run.log(
     EventType.stepCompleted,
     sr.compiled.id,
     rec.attempts,
     aliasFor === undefined ? { output, durationMs } : { output, durationMs, aliasFor },
+    mono,
   );
   run.saveStep(sr);
   finishStepSpan(sr);
@@ -299,7 +306,7 @@ async function runFallback(
   error: Orchestr8Error,
 ): Promise<StepRun> {
   const c = sr.compiled;
-  const fb = run.byId.get(c.fallbackStepId!)!;
+  const fb = run.stepRun(c.fallbackStepId!)!;
   run.log(EventType.stepFallback, c.id, sr.record.attempts, {
     fallbackStepId: fb.compiled.id,
     error: serializeError(error),

@@ -268,7 +268,7 @@ export class StepTaskRunner {
       execution,
       steps,
     );
-    const sr = run.byId.get(stepId);
+    const sr = run.stepRun(stepId);
     if (!sr) throw new Error(`workflow ${workflow.id} has no step "${stepId}"`);
     return new Task(run as OneStepRun, sr, collector, this.clock);
   }
