@@ -1,6 +1,6 @@
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { Bench } from 'tinybench';
-import { type Agent, type AgentRegistry, createEngine, type Store } from '../src/index.js';
+import { type Agent, type AgentRegistry, createEngine, type Engine, type Store } from '../src/index.js';
 import { chain, diamond, fan, NOOP, plainSteps, runPlainDag } from './workloads.js';
 
 export interface EngineBenchRow {
@@ -71,14 +71,23 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
     return { engine, store };
   };
   const runs = options.w3Runs ?? 2000;
+  // In memory, a fresh engine (and store) per measured iteration, made outside the timed
+  // region; a durable store is shared by all iterations.
+  const renewer = (cur: { engine: Engine }) =>
+    options.openStore
+      ? undefined
+      : async () => {
+          await cur.engine.shutdown();
+          cur.engine = (await engineFor()).engine;
+        };
 
-  // In memory, a fresh engine (and store) per measured iteration; a durable store is shared.
   const perStep = async (label: string, doc: Record<string, unknown>, steps: number) => {
     const wf = compile(doc);
-    let { engine, store } = await engineFor();
+    const cur = await engineFor();
     const ms = await median(
       label,
       async () => {
+        const engine = cur.engine;
         const r = await engine.execute(wf);
         if (r.status !== 'completed') throw new Error(`${label}: ${r.status} ${JSON.stringify(r.error)}`);
         // Measured: the subscriber is handed the events (an execution of no-op agents never
@@ -86,15 +95,10 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
         await engine.events.flush();
       },
       timeMs,
-      options.openStore
-        ? undefined
-        : async () => {
-            await engine.shutdown();
-            engine = (await engineFor()).engine;
-          },
+      renewer(cur),
     );
-    await engine.shutdown();
-    await store?.close();
+    await cur.engine.shutdown();
+    await cur.store?.close();
     const row: EngineBenchRow = { workload: label, store: options.storeName, usPerStep: (ms * 1000) / steps };
     if (options.plain) {
       const ps = plainSteps(doc);
@@ -116,10 +120,11 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
   const wf = compile(diamond());
   const ps = plainSteps(diamond());
   const throughput = async (label: string, inFlight: number) => {
-    let { engine, store } = await engineFor();
+    const cur = await engineFor();
     const ms = await median(
       label,
       async () => {
+        const engine = cur.engine;
         let next = 0;
         const worker = async () => {
           while (next < runs) {
@@ -132,17 +137,10 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
         await engine.events.flush();
       },
       timeMs * 2,
-      // The in-memory store keeps every execution; a fresh one per measured batch of `runs`
-      // keeps the figure about steady-state throughput, not about a heap of old executions.
-      options.openStore
-        ? undefined
-        : async () => {
-            await engine.shutdown();
-            engine = (await engineFor()).engine;
-          },
+      renewer(cur),
     );
-    await engine.shutdown();
-    await store?.close();
+    await cur.engine.shutdown();
+    await cur.store?.close();
     const row: EngineBenchRow = { workload: label, store: options.storeName, execPerSec: (runs / ms) * 1000 };
     if (options.plain) {
       const pms = await median(

@@ -251,7 +251,7 @@ export function createEngine(options: EngineOptions): Engine {
     resumed: boolean,
     signal?: AbortSignal,
     cancelReason?: string,
-  ): ExecutionHandle {
+  ): ExecutionRun {
     const id = run.record.id;
     runs.set(id, run);
     schedulePoll();
@@ -259,9 +259,35 @@ export function createEngine(options: EngineOptions): Engine {
       if (signal.aborted) queueMicrotask(() => run.cancel(abortReason(signal)));
       else signal.addEventListener('abort', () => run.cancel(abortReason(signal)), { once: true });
     }
-    run.result.then(() => runs.delete(id));
+    run.onFinished = forget;
     run.begin(resumed, cancelReason);
-    return { id, created: true, result: run.result, cancel: (reason) => run.cancel(reason ?? 'cancelled') };
+    return run;
+  }
+  const forget = (run: ExecutionRun) => {
+    runs.delete(run.record.id);
+  };
+
+  /** Starts an execution: the run, or the handle of the existing one an idempotency key matched. */
+  async function startRun(
+    workflow: CompiledWorkflow,
+    opts: StartOptions,
+  ): Promise<ExecutionRun | ExecutionHandle> {
+    const inputs = checkedInputs(workflow, opts.inputs);
+    // Hot path: after the first execution of a definition both are known; skip the awaits.
+    if (!circuitsReady) await loadCircuits();
+    const version = savedDefinitions.get(workflow.hash) ?? (await ensureDefinition(workflow));
+    const { record, claim } = newExecution(workflow, version, inputs, opts, clock.now());
+    const created = await store.createExecution(record, claim);
+    if (!created.created) {
+      assertSameRequest(claim, created.existing);
+      return existingHandle(created.existing.executionId);
+    }
+    const { redactor, values } = redactorFor(workflow);
+    const run = new ExecutionRun(rt, workflow, record, redactor, values, {
+      ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+      ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
+    });
+    return launch(run, false, opts.signal);
   }
 
   const engine: Engine = {
@@ -270,27 +296,12 @@ export function createEngine(options: EngineOptions): Engine {
     breakers: resilience.breakers,
 
     async start(workflow, opts = {}) {
-      const inputs = checkedInputs(workflow, opts.inputs);
-      // Hot path: after the first execution of a definition both are known; skip the awaits.
-      if (!circuitsReady) await loadCircuits();
-      const version = savedDefinitions.get(workflow.hash) ?? (await ensureDefinition(workflow));
-      const { record, claim } = newExecution(workflow, version, inputs, opts, clock.now());
-      const created = await store.createExecution(record, claim);
-      if (!created.created) {
-        assertSameRequest(claim, created.existing);
-        return existingHandle(created.existing.executionId);
-      }
-      const { redactor, values } = redactorFor(workflow);
-      const run = new ExecutionRun(rt, workflow, record, redactor, values, {
-        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
-        ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
-      });
-      return launch(run, false, opts.signal);
+      const started = await startRun(workflow, opts);
+      return started instanceof ExecutionRun ? handleOf(started, true) : started;
     },
 
-    async execute(workflow, opts) {
-      const handle = await engine.start(workflow, opts);
-      return handle.result;
+    async execute(workflow, opts = {}) {
+      return (await startRun(workflow, opts)).result;
     },
 
     cancel(executionId, opts = {}) {
@@ -302,13 +313,7 @@ export function createEngine(options: EngineOptions): Engine {
 
     async resume(executionId, opts = {}) {
       const live = runs.get(executionId);
-      if (live)
-        return {
-          id: executionId,
-          created: false,
-          result: live.result,
-          cancel: (r) => live.cancel(r ?? 'cancelled'),
-        };
+      if (live) return handleOf(live, false);
       const record = await store.getExecution(executionId);
       if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
       if (TERMINAL_EXECUTION_STATUSES.has(record.status)) return existingHandle(executionId);
@@ -345,7 +350,7 @@ export function createEngine(options: EngineOptions): Engine {
         previous: steps,
         ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
       });
-      return launch(run, true, undefined, request?.reason);
+      return handleOf(launch(run, true, undefined, request?.reason), true);
     },
 
     async resumeAll() {
@@ -396,13 +401,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   function existingHandle(executionId: string): ExecutionHandle {
     const live = runs.get(executionId);
-    if (live)
-      return {
-        id: executionId,
-        created: false,
-        result: live.result,
-        cancel: (r) => live.cancel(r ?? 'cancelled'),
-      };
+    if (live) return handleOf(live, false);
     return {
       id: executionId,
       created: false,
@@ -415,6 +414,15 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   return engine;
+}
+
+function handleOf(run: ExecutionRun, created: boolean): ExecutionHandle {
+  return {
+    id: run.record.id,
+    created,
+    result: run.result,
+    cancel: (reason) => run.cancel(reason ?? 'cancelled'),
+  };
 }
 
 function isEmpty(o: object | undefined): boolean {

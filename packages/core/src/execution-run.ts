@@ -96,6 +96,8 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   private warnedJournalCap = false;
   /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
   private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
+  /** Told once the execution is finished and committed, just before its result resolves. */
+  onFinished: ((run: ExecutionRun) => void) | undefined;
   /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
   detached = false;
   private resolveResult!: (r: ExecutionResult) => void;
@@ -391,7 +393,19 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   }
 
   private pumping = false;
-  private releasing: StepRun[] | undefined;
+  private releasing = false;
+  /** Steps settled while releasing others (skips), released by the same loop. */
+  private cascade: StepRun[] | undefined;
+
+  private releaseOne(sr: StepRun): void {
+    if (this.stop) return;
+    const dependents = sr.compiled.dependents;
+    for (let i = 0; i < dependents.length; i++) {
+      const d = this.stepRun(dependents[i]!)!;
+      if (d.terminal || d.compiled.fallbackOnly) continue;
+      if (--d.waiting === 0) this.release(d);
+    }
+  }
 
   get runningSteps(): number {
     return this.running;
@@ -446,25 +460,23 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   }
 
   private releaseDependents(sr: StepRun): void {
-    // Skips cascade (a skipped step releases its dependents at once): a queue, not recursion,
-    // so a long chain of skipped steps cannot overflow the stack.
-    if (this.releasing !== undefined) {
-      this.releasing.push(sr);
+    // Skips cascade (a skipped step releases its dependents at once): queued, not recursed
+    // into, so a long chain of skipped steps cannot overflow the stack.
+    if (this.releasing) {
+      if (this.cascade === undefined) this.cascade = [sr];
+      else this.cascade.push(sr);
       return;
     }
-    const queue: StepRun[] = [sr];
-    this.releasing = queue;
+    this.releasing = true;
     try {
-      for (let q = 0; q < queue.length && !this.stop; q++) {
-        const dependents = queue[q]!.compiled.dependents;
-        for (let i = 0; i < dependents.length; i++) {
-          const d = this.stepRun(dependents[i]!)!;
-          if (d.terminal || d.compiled.fallbackOnly) continue;
-          if (--d.waiting === 0) this.release(d);
-        }
+      this.releaseOne(sr);
+      const cascade = this.cascade;
+      if (cascade !== undefined) {
+        for (let q = 0; q < cascade.length && !this.stop; q++) this.releaseOne(cascade[q]!);
       }
     } finally {
-      this.releasing = undefined;
+      this.releasing = false;
+      if (this.cascade !== undefined) this.cascade.length = 0;
     }
     if (this.unfinished === 0) void this.finalize();
     else if (this.stop) this.afterGrace();
@@ -668,6 +680,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     } catch {
       // The store is failing; the in-memory result is still returned to the caller.
     }
+    this.onFinished?.(this);
     this.resolveResult(this.toResult());
   }
 

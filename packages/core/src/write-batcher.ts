@@ -121,23 +121,33 @@ export class WriteBatcher {
     }
     this.current = newBatch();
     this.epoch++;
-    const started = this.onFlush ? performance.now() : 0;
-    this.inFlight = this.store.write(b.writes).then(
-      () => {
-        this.inFlight = undefined;
-        if (this.onFlush) this.onFlush(performance.now() - started, b.writes.length);
-        b.resolve?.();
-        notify(b, undefined, false);
-        this.afterFlight();
-      },
-      (error: unknown) => {
-        this.inFlight = undefined;
-        if (b.reject) b.reject(error);
-        else if (b.waiters === undefined) this.onError(error);
-        notify(b, error, true);
-        this.afterFlight();
-      },
-    );
+    this.flying = b;
+    this.flyingSince = this.onFlush ? performance.now() : 0;
+    // Bound once (not closures per flush): at most one batch is in flight.
+    this.inFlight = this.store.write(b.writes).then(this.written, this.failed);
+  };
+
+  private flying: Batch | undefined;
+  private flyingSince = 0;
+
+  private readonly written = (): void => {
+    const b = this.flying!;
+    this.flying = undefined;
+    this.inFlight = undefined;
+    if (this.onFlush) this.onFlush(performance.now() - this.flyingSince, b.writes.length);
+    b.resolve?.();
+    notify(b, undefined, false);
+    this.afterFlight();
+  };
+
+  private readonly failed = (error: unknown): void => {
+    const b = this.flying!;
+    this.flying = undefined;
+    this.inFlight = undefined;
+    if (b.reject) b.reject(error);
+    else if (b.waiters === undefined) this.onError(error);
+    notify(b, error, true);
+    this.afterFlight();
   };
 
   private afterFlight(): void {
