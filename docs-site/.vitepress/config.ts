@@ -66,7 +66,13 @@ export default defineConfig({
           { text: 'Metrics', link: '/reference/metrics' },
         ],
       },
-      { text: 'Contributing', items: [{ text: 'Architecture', link: '/contributing/architecture' }] },
+      {
+        text: 'Contributing',
+        items: [
+          { text: 'Architecture', link: '/contributing/architecture' },
+          { text: 'Performance', link: '/contributing/performance' },
+        ],
+      },
     ],
   },
 });
