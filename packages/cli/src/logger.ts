@@ -36,7 +36,12 @@ export const LOG_FORMAT_OPTION: [string, string] = [
 ];
 
 /** The logger the flags and environment ask for, or a usage error. */
-export function openLogger(opts: LogOptions, defaultLevel: LogLevel): Logger | { usage: string } {
+export function openLogger(
+  opts: LogOptions,
+  defaultLevel: LogLevel,
+  /** Default standard error; e.g. an `AboveView`, so logs print above a live view. */
+  destination?: { write(chunk: string): unknown; isTTY?: boolean },
+): Logger | { usage: string } {
   const rawLevel = opts.logLevel ?? process.env.ORCHESTR8_LOG_LEVEL;
   const level = rawLevel === undefined || rawLevel.trim() === '' ? defaultLevel : parseLogLevel(rawLevel);
   if (level === undefined) {
@@ -49,7 +54,7 @@ export function openLogger(opts: LogOptions, defaultLevel: LogLevel): Logger | {
     const from = opts.logFormat !== undefined ? '--log-format' : 'ORCHESTR8_LOG_FORMAT';
     return { usage: `${from} must be auto, json or pretty, got "${rawFormat}"` };
   }
-  return createLogger({ level, format, destination: 2 });
+  return createLogger({ level, format, destination: destination ?? 2 });
 }
 
 /**

@@ -147,9 +147,46 @@ export class ProgressView {
     this.out.write(text);
   }
 
+  /**
+   * Prints text (a log line, a notice) above the live rows: on a TTY the rows are cleared,
+   * the text printed, and the rows drawn again below it, so neither overwrites the other.
+   */
+  print(text: string): void {
+    if (!this.tty || this.drawn === 0 || this.stopped) {
+      this.out.write(text);
+      return;
+    }
+    this.out.write(`\x1b[${this.drawn}A\x1b[0J${text}${text.endsWith('\n') ? '' : '\n'}`);
+    this.drawn = 0;
+    this.draw();
+  }
+
+  private stopped = false;
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.tty) this.draw();
+    if (this.tty && !this.stopped) this.draw();
+    this.stopped = true;
+  }
+}
+
+/**
+ * Standard error for logs and notices while a live view may be on screen (`view` set):
+ * what is written goes above the view's rows. Usable as a logger destination.
+ */
+export class AboveView {
+  view: ProgressView | undefined;
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  get isTTY(): boolean {
+    return Boolean(this.out.isTTY);
+  }
+
+  write(chunk: string): boolean {
+    if (this.view) this.view.print(String(chunk));
+    else this.out.write(chunk);
+    return true;
   }
 }
 

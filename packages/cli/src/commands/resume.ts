@@ -17,7 +17,7 @@ import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
-import { ProgressView } from '../progress.js';
+import { AboveView, ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
 import { formatDuration, styleFor } from '../term.js';
@@ -83,7 +83,8 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
   let store: Store | undefined;
   let telemetry: Telemetry | undefined;
   try {
-    const logger = openLogger(opts, 'warn');
+    const stderr = new AboveView(process.stderr);
+    const logger = openLogger(opts, 'warn', stderr);
     if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
@@ -157,6 +158,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       live && single?.workflow ? new ProgressView(single.workflow, process.stderr, opts.verbose) : undefined;
     if (view && process.stderr.isTTY) await replayJournal(store!, single!, view);
     view?.start();
+    stderr.view = view;
     const sub = view
       ? engine.events.subscribe(view.onEvent, { capacity: 10_000 })
       : live
@@ -169,7 +171,8 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     let interrupts = 0;
     const onSigint = () => {
       interrupts++;
-      if (interrupts === 1) process.stderr.write('\ncancelling (Ctrl-C again to force)…\n');
+      if (interrupts === 1)
+        stderr.write(`${view && process.stderr.isTTY ? '' : '\n'}cancelling (Ctrl-C again to force)…\n`);
       for (const h of handles) {
         engine.cancel(h.id, { reason: 'interrupted (Ctrl-C)', ...(interrupts > 1 ? { force: true } : {}) });
       }
@@ -205,6 +208,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       // a run that never yielded to the event loop) before the view stops listening.
       await new Promise((r) => setImmediate(r));
       view?.stop();
+      stderr.view = undefined;
       sub?.unsubscribe();
     }
 

@@ -10,7 +10,7 @@ import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
 import { openStore } from '../open-store.js';
-import { ProgressView } from '../progress.js';
+import { AboveView, ProgressView } from '../progress.js';
 import { exportJournal, printResult } from '../report.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
 
@@ -82,7 +82,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   let store: Store | undefined;
   let telemetry: Telemetry | undefined;
   try {
-    const logger = openLogger(opts, 'warn');
+    const stderr = new AboveView(process.stderr);
+    const logger = openLogger(opts, 'warn', stderr);
     if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
@@ -108,6 +109,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     const engine = createEngine({ ...engineLogging(logger, registry), store, remoteAgent: remoteAgentFor });
     const live = !opts.json && !opts.quiet;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
+    stderr.view = view;
     const sub = view ? engine.events.subscribe(view.onEvent, { capacity: 10_000 }) : undefined;
 
     let interrupts = 0;
@@ -116,7 +118,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       interrupts++;
       if (!handleId) return;
       if (interrupts === 1) {
-        process.stderr.write('\ncancelling (Ctrl-C again to force)…\n');
+        // On a terminal the ^C echo ends the line; the live view reprints below the notice.
+        stderr.write(`${view && process.stderr.isTTY ? '' : '\n'}cancelling (Ctrl-C again to force)…\n`);
         engine.cancel(handleId, { reason: 'interrupted (Ctrl-C)' });
       } else engine.cancel(handleId, { reason: 'interrupted (Ctrl-C, forced)', force: true });
     };
@@ -138,6 +141,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     } finally {
       process.off('SIGINT', onSigint);
       view?.stop();
+      stderr.view = undefined;
       sub?.unsubscribe();
     }
     if (opts.journal)
