@@ -16,6 +16,7 @@ function screen(writes: string[]): string[] {
       if (lines.length <= row) lines.push('');
       continue;
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
     const esc = /^\x1b\[([0-9;]*)([A-Za-z])$/.exec(t);
     if (esc) {
       const [, n, cmd] = esc;

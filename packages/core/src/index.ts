@@ -39,7 +39,12 @@ export {
 } from './execution-request.js';
 export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
 export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
-export { createMemoryStore, latestDefinition } from './memory-store.js';
+export {
+  createMemoryStore,
+  DEFAULT_MAX_FINISHED_EXECUTIONS,
+  latestDefinition,
+  type MemoryStoreOptions,
+} from './memory-store.js';
 export { decideStep, type Readiness } from './readiness.js';
 export { createRedactor, REDACTED } from './redaction.js';
 /** Record <-> row mapping for SQL store implementations. */

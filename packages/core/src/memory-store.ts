@@ -35,7 +35,16 @@ import {
 export interface MemoryStoreOptions {
   /** Decides whether an idempotency claim has expired when a new one arrives. */
   clock?: Clock;
+  /**
+   * How many finished executions (with their steps and journals) are kept; beyond it the
+   * oldest finished are forgotten, so a long-running process on the memory store does not
+   * grow without bound. Running executions are never dropped; idempotency claims stay
+   * until they expire. Default 10,000; `Infinity` keeps everything.
+   */
+  maxFinishedExecutions?: number;
 }
+
+export const DEFAULT_MAX_FINISHED_EXECUTIONS = 10_000;
 
 interface CancelRequest {
   executionId: string;
@@ -58,6 +67,35 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const circuits = new Map<string, CircuitStateRecord>();
   const cancelRequests = new Map<string, CancelRequest>();
   let closed = false;
+  const maxFinished = options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS;
+  // Ids in the order their executions finished (a write with a terminal status); the oldest
+  // are forgotten past maxFinished. An id written finished twice in a row is queued once.
+  let finishedOrder: string[] = [];
+  let finishedHead = 0;
+
+  const noteFinished = (e: ExecutionRecord) => {
+    if (!TERMINAL_EXECUTION_STATUSES.has(e.status) || maxFinished === Number.POSITIVE_INFINITY) return;
+    if (finishedOrder.length > finishedHead && finishedOrder[finishedOrder.length - 1] === e.id) return;
+    finishedOrder.push(e.id);
+    while (finishedOrder.length - finishedHead > maxFinished) {
+      const id = finishedOrder[finishedHead++]!;
+      const old = executions.get(id);
+      // Pruned already, or written again as not finished (never by the engine): skip it.
+      if (old === undefined || !TERMINAL_EXECUTION_STATUSES.has(old.status)) continue;
+      forget(id);
+    }
+    if (finishedHead > 1024 && finishedHead * 2 > finishedOrder.length) {
+      finishedOrder = finishedOrder.slice(finishedHead);
+      finishedHead = 0;
+    }
+  };
+
+  const forget = (id: string) => {
+    executions.delete(id);
+    steps.delete(id);
+    journals.delete(id);
+    cancelRequests.delete(id);
+  };
 
   const assertOpen = () => {
     if (closed) throw new Orchestr8Error(ErrorCode.STORE, 'memory store is closed');
@@ -101,6 +139,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     switch (w.kind) {
       case 'execution':
         executions.set(w.execution.id, w.execution);
+        noteFinished(w.execution);
         break;
       case 'step': {
         let byId = steps.get(w.step.executionId);
@@ -157,6 +196,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       // which is what a unique constraint gives the SQL stores.
       if (claim) idempotency.set(claim.key, claimRecord(claim, execution.id, clock.now()));
       executions.set(execution.id, execution);
+      noteFinished(execution);
       return { created: true, execution: { ...execution } };
     },
 
@@ -288,10 +328,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (!TERMINAL_EXECUTION_STATUSES.has(e.status)) continue;
         if ((e.finishedAt ?? e.updatedAt) >= finishedBefore) continue;
         // Deleting the current entry while iterating a Map is safe.
-        executions.delete(e.id);
-        steps.delete(e.id);
-        journals.delete(e.id);
-        cancelRequests.delete(e.id);
+        forget(e.id);
         pruned++;
       }
       let keys = 0;

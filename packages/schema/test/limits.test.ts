@@ -65,9 +65,8 @@ describe('limits on untrusted documents', () => {
           .join(', ')}]`,
       );
     lines.push('steps: [{ id: a, agent: "@orchestr8/echo", input: *l8 }]');
-    const started = performance.now();
+    // Expanded, this would be 10^9 nodes: refused before expansion (the test timeout guards).
     const r = loadWorkflow(lines.join('\n'), { format: 'yaml' });
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(r.diagnostics).toMatchObject([{ code: 'E_ALIAS_LIMIT' }]);
   });
 
