@@ -22,6 +22,28 @@ describe('workflow definitions', () => {
     expect(again.headers.get('etag')).toBe(etag);
   });
 
+  it('registers and reads a workflow whose id is "execute", while POST /workflows/execute still runs workflows', async () => {
+    const put1 = await put(`${t.url}/workflows/execute`, {
+      ...oneStep('execute', { n: 1 }),
+      version: '1.0.0',
+    });
+    expect(put1.status).toBe(201);
+    const got = await fetch(`${t.url}/workflows/execute`);
+    expect(got.status).toBe(200);
+    expect(await got.json()).toMatchObject({ id: 'execute', version: '1.0.0' });
+    const run = await fetch(`${t.url}/workflows/execute?wait=5`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workflowId: 'execute', inputs: {} }),
+    });
+    expect(run.status).toBe(200);
+    expect(await run.json()).toMatchObject({ status: 'completed' });
+    const patch = await fetch(`${t.url}/workflows/execute`, { method: 'PATCH' });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get('allow')).toContain('POST');
+    expect(patch.headers.get('allow')).toContain('GET');
+  });
+
   it('registers a YAML document sent as application/yaml, and reports YAML mistakes with line and column', async () => {
     const yaml = [
       'version: "1.0.0"',
