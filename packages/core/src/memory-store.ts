@@ -60,7 +60,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
   const executions = new Map<string, ExecutionRecord>();
   // Map iteration order is insertion order, which is the order getSteps promises.
-  const steps = new Map<string, Map<string, StepStateRecord>>();
+  const steps = new Map<string, StepTable>();
   // Sorted by seq; appends (the common case) are a push.
   const journals = new Map<string, JournalEntry[]>();
   const definitions = new Map<string, Map<string, DefinitionRecord>>();
@@ -143,12 +143,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         noteFinished(w.execution);
         break;
       case 'step': {
-        let byId = steps.get(w.step.executionId);
-        if (!byId) {
-          byId = new Map();
-          steps.set(w.step.executionId, byId);
+        let table = steps.get(w.step.executionId);
+        if (!table) {
+          table = new StepTable();
+          steps.set(w.step.executionId, table);
         }
-        byId.set(w.step.stepId, w.step);
+        table.put(w.step);
         break;
       }
       case 'journal': {
@@ -236,8 +236,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
     async getSteps(executionId) {
       assertOpen();
-      const byId = steps.get(executionId);
-      return byId ? Array.from(byId.values(), (s) => ({ ...s })) : [];
+      const table = steps.get(executionId);
+      return table ? table.records.map((s) => ({ ...s })) : [];
     },
 
     async readJournal(executionId, options = {}) {
@@ -353,6 +353,34 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     },
   };
   return store;
+}
+
+/**
+ * The steps of one execution in the order they were first written. A scan finds a step in a
+ * small execution (cheaper than a Map per execution); a Map index is built past 32 steps.
+ */
+class StepTable {
+  readonly records: StepStateRecord[] = [];
+  private index: Map<string, number> | undefined;
+
+  put(step: StepStateRecord): void {
+    const records = this.records;
+    const i = this.find(step.stepId);
+    if (i >= 0) {
+      records[i] = step;
+      return;
+    }
+    records.push(step);
+    if (this.index !== undefined) this.index.set(step.stepId, records.length - 1);
+    else if (records.length > 32) this.index = new Map(records.map((r, j) => [r.stepId, j]));
+  }
+
+  private find(stepId: string): number {
+    if (this.index !== undefined) return this.index.get(stepId) ?? -1;
+    const records = this.records;
+    for (let i = records.length - 1; i >= 0; i--) if (records[i]!.stepId === stepId) return i;
+    return -1;
+  }
 }
 
 function claimRecord(claim: IdempotencyClaim, executionId: string, now: number): IdempotencyRecord {
