@@ -29,6 +29,7 @@ export class ProgressView {
   private rows: Row[];
   private byId = new Map<string, Row>();
   private drawn = 0;
+  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly tty: boolean;
   private readonly s: Style;
@@ -160,8 +161,6 @@ export class ProgressView {
     this.drawn = 0;
     this.draw();
   }
-
-  private stopped = false;
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);

@@ -96,6 +96,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   private warnedJournalCap = false;
   /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
   private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
+  private suspendedPromise: Promise<void> | undefined;
   /** Told once the execution is finished and committed, just before its result resolves. */
   onFinished: ((run: ExecutionRun) => void) | undefined;
   /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
@@ -104,6 +105,11 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   private ready: StepRun[] = [];
   private readyHead = 0;
   private running = 0;
+  /** Inside pump(): a step that finishes synchronously does not pump again (no recursion). */
+  private pumping = false;
+  /** Inside releaseDependents(): skips it causes are queued in `cascade`, not recursed into. */
+  private releasing = false;
+  private cascade: StepRun[] | undefined;
   private unfinished = 0;
   private finalizing = false;
   private graceTimer: TimerHandle | undefined;
@@ -392,11 +398,6 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     }
   }
 
-  private pumping = false;
-  private releasing = false;
-  /** Steps settled while releasing others (skips), released by the same loop. */
-  private cascade: StepRun[] | undefined;
-
   private releaseOne(sr: StepRun): void {
     if (this.stop) return;
     const dependents = sr.compiled.dependents;
@@ -590,8 +591,6 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     this.checkSuspended();
     return this.suspendedPromise;
   }
-
-  private suspendedPromise: Promise<void> | undefined;
 
   private checkSuspended(): void {
     if (this.suspended !== undefined && this.running === 0 && !this.detached) this.detach();
