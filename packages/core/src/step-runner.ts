@@ -72,7 +72,7 @@ function beginStep(run: ExecutionRun, sr: StepRun): StepCall | undefined {
         : { items: renderValue(c.forEach.items, run.scope) };
   } catch (e) {
     rec.startedAt = clock.now();
-    fail(run, sr, asExpressionError(e, c.id), input);
+    fail(run, sr, asExpressionError(e, c.id));
     return undefined;
   }
   rec.status = 'running';
@@ -113,7 +113,6 @@ function beginStep(run: ExecutionRun, sr: StepRun): StepCall | undefined {
           retryable: false,
         },
       ),
-      input,
     );
     return undefined;
   }
@@ -219,7 +218,7 @@ function failed(call: StepCall, e: unknown): void {
       } else if (c.onError === 'fallback' && c.fallbackStepId !== undefined) {
         void fallBack(call, error);
         return;
-      } else fail(run, sr, error, call.input);
+      } else fail(run, sr, error);
     }
   } catch (e2) {
     internalError(run, sr, e2);
@@ -245,7 +244,6 @@ function internalError(run: ExecutionRun, sr: StepRun, e: unknown): void {
       run,
       sr,
       new Orchestr8Error(ErrorCode.INTERNAL, 'internal error while running the step', { cause: e }),
-      undefined,
     );
   } catch (e2) {
     run.stepCrashed(e2);
@@ -281,7 +279,7 @@ function finishStepSpan(sr: StepRun): void {
   sr.span = undefined;
 }
 
-function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error, input: unknown): StepRun {
+function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error): StepRun {
   const c = sr.compiled;
   const rec = sr.record;
   if (error.attempts === undefined) error.attempts = rec.attempts;
@@ -294,7 +292,6 @@ function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error, input: unkn
   if (c.onError === 'fail') {
     run.halt('failed', error, `step "${c.id}" failed: ${error.message}`);
   }
-  void input;
   return sr;
 }
 
