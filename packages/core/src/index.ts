@@ -45,9 +45,10 @@ export {
   latestDefinition,
   type MemoryStoreOptions,
 } from './memory-store.js';
+/** Record <-> row mapping for SQL store implementations. */
+export * as paging from './paging.js';
 export { decideStep, type Readiness } from './readiness.js';
 export { createRedactor, REDACTED } from './redaction.js';
-/** Record <-> row mapping for SQL store implementations. */
 export * as sqlRows from './sql-rows.js';
 export * from './step-task.js';
 export type {

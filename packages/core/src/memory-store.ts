@@ -14,6 +14,7 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
 import type {
   CreateExecutionResult,
   ExecutionQuery,
@@ -52,9 +53,7 @@ interface CancelRequest {
   requestedAt: number;
 }
 
-const DEFAULT_PAGE_SIZE = 100;
 const RESOLVED: Promise<void> = Promise.resolve();
-const MAX_PAGE_SIZE = 1000;
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
@@ -417,37 +416,8 @@ function firstIndexAfter(journal: readonly JournalEntry[], afterSeq: number): nu
   return lo;
 }
 
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isFinite(limit) || limit < 1) {
-    throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid page limit: ${limit}`);
-  }
-  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
-}
-
-interface Cursor {
-  createdAt: number;
-  id: string;
-}
-
-function encodeCursor(e: ExecutionRecord): string {
-  return Buffer.from(JSON.stringify([e.createdAt, e.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid cursor: ${cursor}`);
-}
-
 /** Strictly after the cursor in newest-first order. */
-function isOlder(e: ExecutionRecord, c: Cursor): boolean {
+function isOlder(e: ExecutionRecord, c: ExecutionCursor): boolean {
   return e.createdAt < c.createdAt || (e.createdAt === c.createdAt && e.id < c.id);
 }
 

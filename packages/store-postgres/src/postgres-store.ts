@@ -8,6 +8,7 @@ import {
   type IdempotencyClaim,
   latestDefinition,
   type Page,
+  paging,
   type Store,
 } from '@orchestr8/core';
 import type pg from 'pg';
@@ -91,8 +92,6 @@ export interface PostgresStore extends Store {
 
 const TERMINAL = "('completed', 'failed', 'cancelled')";
 const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
 
 /**
  * Opens an orchestr8 store on PostgreSQL: a connection pool, migrated on open. Every
@@ -304,11 +303,11 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     },
 
     async listExecutions(q: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
-      const limit = pageSize(q.limit);
+      const limit = paging.pageSize(q.limit);
       const statuses =
         q.status === undefined ? [] : [...new Set(typeof q.status === 'string' ? [q.status] : q.status)];
       if (q.status !== undefined && statuses.length === 0) return { items: [] };
-      const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+      const cursor = q.cursor === undefined ? undefined : paging.decodeCursor(q.cursor);
       const where: string[] = [];
       const values: unknown[] = [];
       if (statuses.length > 0) {
@@ -334,7 +333,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       );
       const items = r.rows.slice(0, limit).map(toExecution);
       const last = items[items.length - 1];
-      return r.rows.length > limit && last ? { items, nextCursor: encodeCursor(last) } : { items };
+      return r.rows.length > limit && last ? { items, nextCursor: paging.encodeCursor(last) } : { items };
     },
 
     async getSteps(executionId) {
@@ -542,28 +541,4 @@ export async function claimKey(
   if (inserted.rowCount === 1) return undefined;
   const r = await tx.query('SELECT * FROM idempotency WHERE "key" = $1', [claim.key], 'o8_get_claim');
   return toIdempotency(r.rows[0]!);
-}
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isFinite(limit) || limit < 1) {
-    throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid page limit: ${limit}`);
-  }
-  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
-}
-
-function encodeCursor(e: ExecutionRecord): string {
-  return Buffer.from(JSON.stringify([e.createdAt, e.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid cursor: ${cursor}`);
 }

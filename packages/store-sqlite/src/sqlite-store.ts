@@ -1,15 +1,16 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
-import type {
-  CreateExecutionResult,
-  DefinitionRecord,
-  ExecutionQuery,
-  ExecutionRecord,
-  IdempotencyClaim,
-  Page,
-  Store,
-  StoreWrite,
+import {
+  type CreateExecutionResult,
+  type DefinitionRecord,
+  type ExecutionQuery,
+  type ExecutionRecord,
+  type IdempotencyClaim,
+  type Page,
+  paging,
+  type Store,
+  type StoreWrite,
 } from '@orchestr8/core';
 import Database from 'libsql';
 import { sqliteCode, toStoreError } from './errors.js';
@@ -69,8 +70,6 @@ type Row = Record<string, unknown>;
 const NONE: Param[] = [];
 const TERMINAL = "('completed', 'failed', 'cancelled')";
 const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
 /** Journal entries per INSERT statement (8 columns each, well under SQLite's variable limit). */
 const JOURNAL_CHUNK = 16;
 
@@ -420,13 +419,13 @@ function createSqliteStore(
 
     listExecutions(query: ExecutionQuery = {}) {
       return run('list executions', (): Page<ExecutionRecord> => {
-        const limit = pageSize(query.limit);
+        const limit = paging.pageSize(query.limit);
         const statuses =
           query.status === undefined
             ? []
             : [...new Set(typeof query.status === 'string' ? [query.status] : query.status)];
         if (query.status !== undefined && statuses.length === 0) return { items: [] };
-        const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        const cursor = query.cursor === undefined ? undefined : paging.decodeCursor(query.cursor);
         const params: Param[] = [...statuses];
         if (query.workflowId !== undefined) params.push(query.workflowId);
         if (cursor) params.push(cursor.createdAt, cursor.createdAt, cursor.id);
@@ -436,7 +435,7 @@ function createSqliteStore(
         ) as Row[];
         const items = rows.slice(0, limit).map(toExecution);
         const last = items[items.length - 1];
-        return rows.length > limit && last ? { items, nextCursor: encodeCursor(last) } : { items };
+        return rows.length > limit && last ? { items, nextCursor: paging.encodeCursor(last) } : { items };
       });
     },
 
@@ -583,28 +582,4 @@ function createSqliteStore(
     },
   };
   return store;
-}
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isFinite(limit) || limit < 1) {
-    throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid page limit: ${limit}`);
-  }
-  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
-}
-
-function encodeCursor(e: ExecutionRecord): string {
-  return Buffer.from(JSON.stringify([e.createdAt, e.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid cursor: ${cursor}`);
 }
