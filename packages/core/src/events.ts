@@ -145,7 +145,7 @@ export class EventBus {
       s.ring = [];
       s.count = 0;
     }
-    s.head = s.count === 0 ? 0 : s.head;
+    if (s.count === 0) s.head = 0;
     s.draining = false;
   }
 }

@@ -86,6 +86,8 @@ interface Stop {
  */
 export class ExecutionRun implements CommitWaiter<StepRun> {
   readonly steps: StepRun[];
+  /** Step id -> index in `steps` (shared by every run of the compiled workflow). */
+  private readonly positions: ReadonlyMap<string, number>;
   readonly journal: Journal;
   /** Aborted when the execution stops; its AbortSignal is made only if an agent reads one. */
   readonly cancelToken = new CancelToken();
@@ -187,11 +189,12 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       stepsView[c.id] = rec;
     }
     this.steps = steps;
+    this.positions = positionsOf(workflow);
   }
 
   /** A step's run state by id (one index per compiled workflow, not a map per execution). */
   stepRun(id: string): StepRun | undefined {
-    const i = positionsOf(this.workflow).get(id);
+    const i = this.positions.get(id);
     return i === undefined ? undefined : this.steps[i];
   }
 
