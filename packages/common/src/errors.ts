@@ -22,6 +22,12 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   STORE: 'STORE',
   INTERNAL: 'INTERNAL',
+  /** A document asked for more than the operator grants (a program, a path, an environment variable). */
+  CAPABILITY_DENIED: 'CAPABILITY_DENIED',
+  /** An agent tried to connect to a destination the egress policy does not allow. */
+  EGRESS_DENIED: 'EGRESS_DENIED',
+  /** A configured limit was reached (e.g. sub-workflow nesting depth). */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | (string & {});
 
