@@ -8,6 +8,7 @@ import {
   type Engine,
   type EngineOptions,
   type JournalEntry,
+  resolveCapabilities,
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 
@@ -89,6 +90,7 @@ export function contextFor(overrides: Partial<AgentContext> = {}): AgentContext 
     attempt: 1,
     idempotencyKey: 'exec-1:step-1',
     config: {},
+    capabilities: resolveCapabilities(),
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     runWorkflow: () => Promise.reject(new Error('runWorkflow is not available in this test')),
     ...overrides,

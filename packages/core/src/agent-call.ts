@@ -14,6 +14,7 @@ import type { AttemptContext, ResilienceHooks, ResilienceOptions } from '@orches
 import { type CompiledStep, renderValue, type TemplateScope } from '@orchestr8/schema';
 import type { Agent, AgentContext, AgentLogger, ChildExecutionResult } from './agent.js';
 import { checkAgainstSchema } from './agent-schema.js';
+import type { ResolvedCapabilities } from './capabilities.js';
 import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
 import { ATTR, endSpan, startChildSpan, withSpan } from './tracing.js';
@@ -242,7 +243,10 @@ export class AgentCallContext implements AgentContext {
     return this.b.idempotencyKey;
   }
   get config(): Readonly<Record<string, unknown>> {
-    return this.b.c.agentConfig;
+    return this.b.run.grants.configs.get(this.b.c.id) ?? this.b.c.agentConfig;
+  }
+  get capabilities(): ResolvedCapabilities {
+    return this.b.run.rt.capabilities;
   }
   get logger(): AgentLogger {
     return this.b.run.rt.logger;
@@ -264,6 +268,7 @@ export class AgentCallContext implements AgentContext {
       idempotencyKey: `${this.idempotencyKey}:child`,
       attempt: this.attempt,
       signal: this.signal,
+      depth: run.depth + 1,
     });
     run.log(EventType.stepChild, c.id, this.attempt, { childExecutionId: child.id });
     return child.result;

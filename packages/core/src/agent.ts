@@ -1,3 +1,5 @@
+import type { ResolvedCapabilities } from './capabilities.js';
+
 /**
  * What the engine needs from an agent. `defineAgent` and the built-in agents live in
  * `@orchestr8/agent-base`; the engine only sees this shape, so a plain object works too.
@@ -18,8 +20,13 @@ export interface AgentContext {
   readonly attempt: number;
   /** Stable across retries and crash re-runs of the same step (and forEach item). */
   readonly idempotencyKey: string;
-  /** The step's `agent.config` from the document. */
+  /**
+   * The step's `agent.config` from the document, narrowed to what the operator grants (the
+   * agent's `grant`); the document's own value for agents without one.
+   */
   readonly config: Readonly<Record<string, unknown>>;
+  /** What the operator lets documents reach on this host (environment, egress, per-agent grants). */
+  readonly capabilities: ResolvedCapabilities;
   readonly logger: AgentLogger;
   /** Inside a forEach step: the current item and its index. */
   readonly item?: unknown;
@@ -49,6 +56,17 @@ export interface Agent<I = any, O = any> {
   readonly outputSchema?: unknown;
   /** Input field names whose values are redacted in the journal. */
   readonly secretFields?: readonly string[];
+  /**
+   * For agents that touch the host (programs, files, network): the config a step runs with,
+   * from the document's `agent.config` (`requested`) and the operator's grant for this agent
+   * (`operator`, from `capabilities.agents[id]`). It may only narrow the grant: asking for
+   * more throws `GrantDenied`, which refuses the execution before it starts.
+   */
+  grant?(
+    requested: Readonly<Record<string, unknown>>,
+    operator: Readonly<Record<string, unknown>>,
+    capabilities: ResolvedCapabilities,
+  ): Readonly<Record<string, unknown>>;
   /** The circuit-breaker target for this input (e.g. a URL host); the agent id alone when absent. */
   target?(input: I, config: Readonly<Record<string, unknown>>): string | undefined;
   execute(input: I, ctx: AgentContext): Promise<O> | O;

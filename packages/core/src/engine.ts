@@ -10,6 +10,7 @@ import {
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
+import { type Capabilities, resolveCapabilities } from './capabilities.js';
 import { CircuitLog } from './circuit-log.js';
 import { type EngineObserver, EventBus } from './events.js';
 import {
@@ -20,12 +21,13 @@ import {
   storeDefinition,
 } from './execution-request.js';
 import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
+import { grantWorkflow, type WorkflowGrants } from './grants.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import { createRedactor, noRedaction, type Redactor } from './redaction.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
-import { TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface EngineOptions {
@@ -50,6 +52,11 @@ export interface EngineOptions {
   observers?: readonly EngineObserver[];
   /** Proxies for remote agent services: called for steps whose agent has a `url`. */
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
+  /**
+   * What documents may reach on this host (environment, egress, per-agent grants, nesting
+   * depth). Default: nothing beyond the document's own data and public network addresses.
+   */
+  capabilities?: Capabilities;
 }
 
 export interface StartOptions extends ExecutionRequest {
@@ -59,6 +66,8 @@ export interface StartOptions extends ExecutionRequest {
   maxConcurrentSteps?: number;
   /** The trace context to continue (e.g. from an incoming W3C traceparent). */
   traceContext?: Context;
+  /** Sub-workflow nesting depth (set for child executions; 0 at the top). */
+  depth?: number;
 }
 
 export interface ExecutionHandle {
@@ -75,6 +84,12 @@ export interface Engine {
   readonly breakers: CircuitBreakerRegistry;
   /** Stores and starts an execution; resolves once it is recorded (before it finishes). */
   start(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionHandle>;
+  /**
+   * Checks a workflow against the operator's capabilities without starting it: throws a
+   * CapabilityError (code CAPABILITY_DENIED) naming everything it asks for beyond them.
+   * `start` does the same check before it records anything.
+   */
+  authorize(workflow: CompiledWorkflow): void;
   /** Starts an execution and waits for its result. */
   execute(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionResult>;
   /** Cancels a running execution: graceful, or forced. False when it is not running here. */
@@ -121,6 +136,16 @@ export function createEngine(options: EngineOptions): Engine {
   }
   const bus = new EventBus();
   const env = options.env ?? process.env;
+  const capabilities = resolveCapabilities(options.capabilities);
+  const grantsCache = new WeakMap<CompiledWorkflow, WorkflowGrants>();
+  const grantsFor = (workflow: CompiledWorkflow): WorkflowGrants => {
+    let g = grantsCache.get(workflow);
+    if (g === undefined) {
+      g = grantWorkflow(workflow, options.registry, capabilities, env);
+      grantsCache.set(workflow, g);
+    }
+    return g;
+  };
   const rt: EngineRuntime = {
     store,
     batcher,
@@ -130,6 +155,7 @@ export function createEngine(options: EngineOptions): Engine {
     resilience,
     journalLimits: { ...DEFAULT_JOURNAL_LIMITS, ...options.journal },
     env,
+    capabilities,
     tracer: options.tracer ?? trace.getTracer('orchestr8'),
     tracingExplicit: options.tracer !== undefined,
     logger: options.logger ?? silentLogger,
@@ -137,6 +163,14 @@ export function createEngine(options: EngineOptions): Engine {
     observers: options.observers ?? [],
     remoteAgent: options.remoteAgent,
     runChild: async (req) => {
+      if (req.depth > capabilities.maxWorkflowDepth) {
+        throw new Orchestr8Error(
+          ErrorCode.LIMIT_EXCEEDED,
+          `sub-workflows nest ${req.depth} deep, beyond the limit of ${capabilities.maxWorkflowDepth} ` +
+            '(a workflow that calls itself?); the operator sets the limit with capabilities.maxWorkflowDepth',
+          { retryable: false, details: { depth: req.depth, limit: capabilities.maxWorkflowDepth } },
+        );
+      }
       const loaded = validateWorkflowObject(req.document, {
         knownAgents: options.registry.list().map((a) => a.id),
       });
@@ -154,6 +188,7 @@ export function createEngine(options: EngineOptions): Engine {
           parentStepId: req.parentStepId,
           idempotencyKey,
           signal: req.signal,
+          depth: req.depth,
         });
       let handle = await startChild(req.idempotencyKey);
       if (!handle.created) {
@@ -273,6 +308,7 @@ export function createEngine(options: EngineOptions): Engine {
     opts: StartOptions,
   ): Promise<ExecutionRun | ExecutionHandle> {
     const inputs = checkedInputs(workflow, opts.inputs);
+    const grants = grantsFor(workflow);
     // Hot path: after the first execution of a definition both are known; skip the awaits.
     if (!circuitsReady) await loadCircuits();
     const version = savedDefinitions.get(workflow.hash) ?? (await ensureDefinition(workflow));
@@ -283,10 +319,19 @@ export function createEngine(options: EngineOptions): Engine {
       return existingHandle(created.existing.executionId);
     }
     const { redactor, values } = redactorFor(workflow);
-    const run = new ExecutionRun(rt, workflow, record, redactor, values, {
-      ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
-      ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
-    });
+    const run = new ExecutionRun(
+      rt,
+      workflow,
+      record,
+      redactor,
+      values,
+      {
+        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+        ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
+        ...(opts.depth !== undefined ? { depth: opts.depth } : {}),
+      },
+      grants,
+    );
     return launch(run, false, opts.signal);
   }
 
@@ -298,6 +343,10 @@ export function createEngine(options: EngineOptions): Engine {
     async start(workflow, opts = {}) {
       const started = await startRun(workflow, opts);
       return started instanceof ExecutionRun ? handleOf(started, true) : started;
+    },
+
+    authorize(workflow) {
+      grantsFor(workflow);
     },
 
     async execute(workflow, opts = {}) {
@@ -344,12 +393,23 @@ export function createEngine(options: EngineOptions): Engine {
       ]);
       const lastSeq = journal.length > 0 ? journal[journal.length - 1]!.seq : 0;
       const [request] = await store.pendingCancels([executionId]);
+      // The operator's grants may have changed since it started: they apply to what runs now.
+      const grants = grantsFor(workflow);
       const { redactor, values } = redactorFor(workflow);
-      const run = new ExecutionRun(rt, workflow, record, redactor, values, {
-        journalSeq: lastSeq,
-        previous: steps,
-        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
-      });
+      const run = new ExecutionRun(
+        rt,
+        workflow,
+        record,
+        redactor,
+        values,
+        {
+          journalSeq: lastSeq,
+          previous: steps,
+          depth: await depthOf(record),
+          ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+        },
+        grants,
+      );
       return handleOf(launch(run, true, undefined, request?.reason), true);
     },
 
@@ -398,6 +458,17 @@ export function createEngine(options: EngineOptions): Engine {
       await batcher.drain().catch(() => {});
     },
   };
+
+  /** A resumed execution's nesting depth: its chain of parents in the store. */
+  async function depthOf(record: ExecutionRecord): Promise<number> {
+    let depth = 0;
+    let parent = record.parentExecutionId;
+    while (parent !== undefined && depth <= capabilities.maxWorkflowDepth) {
+      depth++;
+      parent = (await store.getExecution(parent))?.parentExecutionId;
+    }
+    return depth;
+  }
 
   function existingHandle(executionId: string): ExecutionHandle {
     const live = runs.get(executionId);

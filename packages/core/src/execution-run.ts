@@ -11,6 +11,7 @@ import {
 import { CancelToken } from '@orchestr8/resilience';
 import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
 import { EventType } from './events.js';
+import type { WorkflowGrants } from './grants.js';
 import { Journal } from './journal.js';
 import { decideStep } from './readiness.js';
 import type { Redactor } from './redaction.js';
@@ -122,6 +123,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   span: Span | undefined;
   readonly tracing: boolean;
   private readonly traceParent: Context | undefined;
+  readonly depth: number;
 
   constructor(
     readonly rt: EngineRuntime,
@@ -134,8 +136,13 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       journalSeq?: number;
       previous?: readonly StepStateRecord[];
       traceContext?: Context;
+      /** Sub-workflow nesting: 0 for a top-level execution. */
+      depth?: number;
     },
+    /** What the operator grants this workflow: each step's agent config, the readable environment. */
+    readonly grants: WorkflowGrants,
   ) {
+    this.depth = options.depth ?? 0;
     this.tracing = rt.tracingExplicit || globalTracingEnabled();
     this.traceParent = options.traceContext;
     this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
@@ -155,7 +162,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       steps: stepsView,
       inputs: record.inputs,
       variables: workflow.variables,
-      env: rt.env,
+      env: grants.env,
       secrets: secretsFor(workflow, rt.env),
     } as TemplateScope;
     const previous = options.previous ? new Map(options.previous.map((s) => [s.stepId, s])) : undefined;

@@ -15,6 +15,17 @@
 export type { Agent, AgentContext, AgentLogger, AgentRegistry, ChildExecutionResult } from './agent.js';
 export { checkAgainstSchema } from './agent-schema.js';
 export {
+  type Capabilities,
+  CapabilityError,
+  type CapabilityProblem,
+  DEFAULT_MAX_WORKFLOW_DEPTH,
+  type EgressPolicy,
+  envReadable,
+  GrantDenied,
+  type ResolvedCapabilities,
+  resolveCapabilities,
+} from './capabilities.js';
+export {
   createEngine,
   type Engine,
   type EngineOptions,
@@ -38,6 +49,7 @@ export {
   storeDefinition,
 } from './execution-request.js';
 export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
+export { grantWorkflow, type WorkflowGrants } from './grants.js';
 export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
 export {
   createMemoryStore,

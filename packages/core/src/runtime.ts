@@ -2,6 +2,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '@orchestr8/common';
 import type { Resilience } from '@orchestr8/resilience';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
+import type { ResolvedCapabilities } from './capabilities.js';
 import type { CircuitLog } from './circuit-log.js';
 import type { EngineObserver, EventBus } from './events.js';
 import type { ExecutionResult } from './execution-run.js';
@@ -19,6 +20,7 @@ export interface EngineRuntime {
   readonly resilience: Resilience;
   readonly journalLimits: JournalLimits;
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly capabilities: ResolvedCapabilities;
   readonly tracer: Tracer;
   /** An explicit tracer was given: trace even when no global SDK is registered. */
   readonly tracingExplicit: boolean;
@@ -39,6 +41,8 @@ export interface ChildRequest {
   idempotencyKey: string;
   attempt: number;
   signal: AbortSignal;
+  /** The child's nesting depth (the parent's + 1). */
+  depth: number;
 }
 
 export const silentLogger: AgentLogger = {

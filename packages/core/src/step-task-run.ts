@@ -19,9 +19,11 @@ import {
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
+import { type Capabilities, resolveCapabilities } from './capabilities.js';
 import { CircuitLog } from './circuit-log.js';
 import { type EngineObserver, EventBus } from './events.js';
 import { type ExecutionResult, ExecutionRun, type StepRun } from './execution-run.js';
+import { grantWorkflow, type WorkflowGrants } from './grants.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createRedactor, noRedaction, type Redactor } from './redaction.js';
 import { type ChildRequest, type EngineRuntime, silentLogger } from './runtime.js';
@@ -48,6 +50,8 @@ export interface StepTaskRunnerOptions {
   observers?: readonly EngineObserver[];
   /** Circuit transitions to persist (the store's `circuit` write). */
   onCircuit?: (circuit: CircuitStateRecord) => void;
+  /** What documents may reach on this host (see EngineOptions.capabilities). */
+  capabilities?: Capabilities;
 }
 
 /** Why an execution stops (cancel, fail-fast, global timeout), as stored with it. */
@@ -149,7 +153,7 @@ export class StepTaskRunner {
   readonly resilience: Resilience;
   readonly bus = new EventBus();
   readonly journalLimits: JournalLimits;
-  private readonly base: Omit<EngineRuntime, 'batcher' | 'store'>;
+  readonly base: Omit<EngineRuntime, 'batcher' | 'store'>;
   private readonly redactors = new WeakMap<CompiledWorkflow, { redactor: Redactor; values: string[] }>();
 
   constructor(private readonly options: StepTaskRunnerOptions) {
@@ -168,6 +172,7 @@ export class StepTaskRunner {
       resilience: this.resilience,
       journalLimits: this.journalLimits,
       env: options.env ?? process.env,
+      capabilities: resolveCapabilities(options.capabilities),
       tracer: trace.getTracer('orchestr8'),
       tracingExplicit: false,
       logger: options.logger ?? silentLogger,
@@ -213,6 +218,18 @@ export class StepTaskRunner {
     return r;
   }
 
+  private readonly grants = new WeakMap<CompiledWorkflow, WorkflowGrants>();
+
+  /** The operator's grants for a workflow (throws CapabilityError when it asks for more). */
+  grantsFor(workflow: CompiledWorkflow): WorkflowGrants {
+    let g = this.grants.get(workflow);
+    if (g === undefined) {
+      g = grantWorkflow(workflow, this.base.registry, this.base.capabilities, this.base.env);
+      this.grants.set(workflow, g);
+    }
+    return g;
+  }
+
   private readonly views = new WeakMap<CompiledWorkflow, Map<string, CompiledWorkflow>>();
 
   /** The workflow seen through the steps one step reads (everything else from the original). */
@@ -247,7 +264,15 @@ export class StepTaskRunner {
         write: (b: readonly StoreWrite[]) => collector.write(b),
       } as unknown as Store),
     };
-    const run = new OneStepRun(rt, workflow, { ...execution }, redactor, values, { previous: steps });
+    const run = new OneStepRun(
+      rt,
+      workflow,
+      { ...execution },
+      redactor,
+      values,
+      { previous: steps },
+      this.grantsFor(workflow),
+    );
     return { run, collector };
   }
 

@@ -35,7 +35,15 @@ export function testEngine(
   clock: FakeClock;
 } {
   const clock = options.clock ?? createFakeClock();
-  const engine = createEngine({ registry: registryOf(...agents), clock, random: () => 0.5, ...options });
+  // A test that hands the engine an environment means its documents to read it.
+  const capabilities = options.capabilities ?? (options.env ? { env: Object.keys(options.env) } : undefined);
+  const engine = createEngine({
+    registry: registryOf(...agents),
+    clock,
+    random: () => 0.5,
+    ...options,
+    ...(capabilities ? { capabilities } : {}),
+  });
   return { engine, clock };
 }
 

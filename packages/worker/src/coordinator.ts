@@ -103,6 +103,8 @@ export class Coordinator {
     opts: LaunchOptions = {},
   ): Promise<{ id: string; created: boolean }> {
     const inputs = checkedInputs(workflow, opts.inputs);
+    // Refused before anything is stored when it asks for more than the operator grants.
+    this.runner.grantsFor(workflow);
     const version = await this.ensureDefinition(workflow);
     const { record, claim } = newExecution(workflow, version, inputs, opts, this.runner.clock.now());
     const created = await this.start(workflow, record, claim);

@@ -10,6 +10,7 @@ import {
   type AgentLogger,
   type AgentRegistry,
   buildResult,
+  type Capabilities,
   type Engine,
   type EngineObserver,
   type ExecutionHandle,
@@ -39,6 +40,8 @@ export interface DistributedEngineOptions {
   worker?: boolean | Omit<WorkerOptions, 'store' | 'registry'>;
   /** How often waiters re-check the database besides notifications (default 1 s). */
   pollMs?: number;
+  /** What documents may reach on this host (see EngineOptions.capabilities). */
+  capabilities?: Capabilities;
 }
 
 export interface DistributedEngine extends Engine {
@@ -53,6 +56,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     ...(options.env ? { env: options.env } : {}),
     ...(options.secretEnv ? { secretEnv: options.secretEnv } : {}),
     ...(options.journal ? { journal: options.journal } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
   });
   const coordinator = new Coordinator(store, runner);
   const watcher = new ExecutionWatcher(store, runner.bus, options.pollMs ?? 1000);
@@ -68,6 +72,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
       ...(options.observers ? { observers: options.observers } : {}),
+      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
       ...(typeof options.worker === 'object' ? options.worker : {}),
     });
   }
@@ -118,6 +123,10 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
         else signal.addEventListener('abort', onAbort, { once: true });
       }
       return handle(id, created);
+    },
+
+    authorize(workflow) {
+      runner.grantsFor(workflow);
     },
 
     async execute(workflow, opts) {

@@ -19,6 +19,7 @@ import {
   type Agent,
   type AgentLogger,
   type AgentRegistry,
+  type Capabilities,
   type EngineObserver,
   type ExecutionResult,
   type JournalLimits,
@@ -76,6 +77,8 @@ export interface WorkerOptions {
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
   /** Told of every journal entry of the steps this worker runs (e.g. for metrics). */
   observers?: readonly EngineObserver[];
+  /** What documents may reach on this host (see EngineOptions.capabilities). */
+  capabilities?: Capabilities;
 }
 
 export interface Worker {
@@ -183,6 +186,7 @@ class WorkerProcess implements Worker {
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
       ...(options.observers ? { observers: options.observers } : {}),
+      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
       runChild: (req) => this.runChild(req),
       onCircuit: (circuit) => {
         this.store
@@ -583,6 +587,22 @@ class WorkerProcess implements Worker {
     idempotencyKey: string;
     signal: AbortSignal;
   }): Promise<{ id: string; result: Promise<ExecutionResult> }> {
+    // A step here does not know its execution's depth: count the chain of parents.
+    const limit = this.runner.base.capabilities.maxWorkflowDepth;
+    let depth = 1;
+    let parent = (await this.store.getExecution(req.parentExecutionId))?.parentExecutionId;
+    while (parent !== undefined && depth <= limit) {
+      depth++;
+      parent = (await this.store.getExecution(parent))?.parentExecutionId;
+    }
+    if (depth > limit) {
+      throw new Orchestr8Error(
+        ErrorCode.LIMIT_EXCEEDED,
+        `sub-workflows nest ${depth} deep, beyond the limit of ${limit} ` +
+          '(a workflow that calls itself?); the operator sets the limit with capabilities.maxWorkflowDepth',
+        { retryable: false, details: { depth, limit } },
+      );
+    }
     const loaded = validateWorkflowObject(req.document, {
       knownAgents: this.options.registry.list().map((a) => a.id),
     });

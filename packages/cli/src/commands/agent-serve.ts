@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CancelledError, ErrorCode, ensureError, TerminalError } from '@orchestr8/common';
-import { type Agent, type AgentContext, type AgentLogger, checkAgainstSchema } from '@orchestr8/core';
+import {
+  type Agent,
+  type AgentContext,
+  type AgentLogger,
+  type Capabilities,
+  CapabilityError,
+  checkAgainstSchema,
+  GrantDenied,
+  type ResolvedCapabilities,
+  resolveCapabilities,
+} from '@orchestr8/core';
 import { isLoopbackHost } from '@orchestr8/server';
 import type { Command } from 'commander';
 import { loadProjectConfig, NO_CONFIG } from '../config.js';
@@ -118,8 +128,9 @@ export interface AgentService {
 /** The HTTP service behind `orchestr8 agent serve`, for embedding and tests. */
 export function createAgentService(
   agents: readonly Agent[],
-  options: { verbose?: boolean } = {},
+  options: { verbose?: boolean; capabilities?: Capabilities } = {},
 ): AgentService {
+  const capabilities = resolveCapabilities(options.capabilities);
   const byId = new Map<string, Agent>();
   for (const a of agents) byId.set(a.id, a);
   const running = new Set<AbortController>();
@@ -186,7 +197,7 @@ export function createAgentService(
     running.add(controller);
     try {
       checkAgainstSchema(agent.inputSchema, call.input, `input of agent "${agent.id}"`);
-      const ctx = contextFor(agent, c, controller.signal);
+      const ctx = contextFor(agent, c, controller.signal, capabilities);
       const output = await agent.execute(call.input, ctx);
       checkAgainstSchema(agent.outputSchema, output, `output of agent "${agent.id}"`);
       if (controller.signal.aborted) return;
@@ -197,11 +208,13 @@ export function createAgentService(
       const status =
         err.code === ErrorCode.VALIDATION
           ? 400
-          : err.code === ErrorCode.HTTP_429
-            ? 429
-            : err.retryable
-              ? 503
-              : 500;
+          : err.code === ErrorCode.CAPABILITY_DENIED
+            ? 403
+            : err.code === ErrorCode.HTTP_429
+              ? 429
+              : err.retryable
+                ? 503
+                : 500;
       problem(res, status, err.code, err.message, err.retryable, err.retryAfterMs, err.details);
     } finally {
       res.off('close', onClose);
@@ -240,18 +253,42 @@ export function createAgentService(
   };
 }
 
-function contextFor(agent: Agent, c: Record<string, unknown>, signal: AbortSignal): AgentContext {
+/**
+ * The caller's `config` is a document's: narrowed to what this service's operator grants, as
+ * the engine does (a GrantDenied becomes CAPABILITY_DENIED, 403).
+ */
+function contextFor(
+  agent: Agent,
+  c: Record<string, unknown>,
+  signal: AbortSignal,
+  capabilities: ResolvedCapabilities,
+): AgentContext {
   const str = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
   const executionId = str(c.executionId, 'remote');
   const stepId = str(c.stepId, agent.id);
-  const config = c.config && typeof c.config === 'object' && !Array.isArray(c.config) ? c.config : {};
+  const requested = (
+    c.config && typeof c.config === 'object' && !Array.isArray(c.config) ? c.config : {}
+  ) as Record<string, unknown>;
+  let config = requested;
+  if (agent.grant !== undefined) {
+    try {
+      config = agent.grant(requested, capabilities.agents[agent.id] ?? {}, capabilities) as Record<
+        string,
+        unknown
+      >;
+    } catch (e) {
+      if (!(e instanceof GrantDenied)) throw e;
+      throw new CapabilityError([{ capability: e.capability, message: e.message, grant: e.grant }]);
+    }
+  }
   const ctx: AgentContext = {
     signal,
     executionId,
     stepId,
     attempt: typeof c.attempt === 'number' && c.attempt >= 1 ? c.attempt : 1,
     idempotencyKey: str(c.idempotencyKey, randomUUID()),
-    config: config as Record<string, unknown>,
+    config,
+    capabilities,
     logger: loggerFor(`${agent.id} ${executionId}/${stepId}`),
     ...(typeof c.index === 'number' ? { item: c.item, index: c.index } : {}),
     runWorkflow: () =>

@@ -1,0 +1,70 @@
+/**
+ * Checking a compiled workflow against the operator's capabilities, once per workflow: the
+ * environment it reads, and each step's `agent.config` narrowed by its agent's `grant`.
+ * The result is cached on the compiled workflow, so a long-lived engine pays for it once.
+ */
+import type { CompiledWorkflow } from '@orchestr8/schema';
+import type { AgentRegistry } from './agent.js';
+import {
+  CapabilityError,
+  type CapabilityProblem,
+  envReadable,
+  GrantDenied,
+  type ResolvedCapabilities,
+} from './capabilities.js';
+
+export interface WorkflowGrants {
+  /** The config each step's agent sees: the document's, narrowed to the operator's grant. */
+  readonly configs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+  /** The environment templates of this workflow may read: its allowlisted names only. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const ENV_GRANT = 'list it in capabilities.env of orchestr8.config (or pass --allow-env NAME)';
+
+/**
+ * Grants of one workflow, or a CapabilityError listing everything it asks for beyond them.
+ * Steps whose agent is not known here are left to fail at run time (AGENT_NOT_FOUND).
+ */
+export function grantWorkflow(
+  workflow: CompiledWorkflow,
+  registry: AgentRegistry,
+  caps: ResolvedCapabilities,
+  env: Readonly<Record<string, string | undefined>>,
+): WorkflowGrants {
+  const problems: CapabilityProblem[] = [];
+  const readable: Record<string, string | undefined> = {};
+  for (const name of workflow.environmentAllowlist) {
+    if (envReadable(caps, name)) readable[name] = env[name];
+    else problems.push(envProblem(name, 'context.environment'));
+  }
+  for (const [secret, name] of Object.entries(workflow.secretRefs)) {
+    if (!envReadable(caps, name)) problems.push(envProblem(name, `context.secretRefs.${secret}`));
+  }
+  const configs = new Map<string, Readonly<Record<string, unknown>>>();
+  for (const step of workflow.steps) {
+    if (step.agentUrl !== undefined) continue;
+    const agent = registry.get(step.agentId, step.agentVersion);
+    if (agent?.grant === undefined) continue;
+    const operator = caps.agents[agent.id] ?? {};
+    try {
+      configs.set(step.id, agent.grant(step.agentConfig, operator, caps));
+    } catch (e) {
+      if (!(e instanceof GrantDenied)) throw e;
+      problems.push({ stepId: step.id, capability: e.capability, message: e.message, grant: e.grant });
+    }
+  }
+  if (problems.length > 0) throw new CapabilityError(problems);
+  return { configs, env: readable };
+}
+
+function envProblem(name: string, where: string): CapabilityProblem {
+  const reserved = /^ORCHESTR8_/i.test(name);
+  return {
+    capability: 'env',
+    message: reserved
+      ? `${where} reads ${name}: orchestr8's own variables are never readable by a document`
+      : `${where} reads environment variable ${name}, which the operator has not granted`,
+    grant: reserved ? 'no setting grants it' : ENV_GRANT,
+  };
+}
