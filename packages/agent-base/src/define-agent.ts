@@ -1,4 +1,4 @@
-import type { Agent, AgentContext } from '@orchestr8/core';
+import type { Agent, AgentContext, ResolvedCapabilities } from '@orchestr8/core';
 
 export interface AgentDefinition<I, O> {
   id: string;
@@ -9,6 +9,12 @@ export interface AgentDefinition<I, O> {
   outputSchema?: unknown;
   secretFields?: readonly string[];
   target?(input: I, config: Readonly<Record<string, unknown>>): string | undefined;
+  /** See `Agent.grant`: narrows a document's `agent.config` to the operator's grant. */
+  grant?(
+    requested: Readonly<Record<string, unknown>>,
+    operator: Readonly<Record<string, unknown>>,
+    capabilities: ResolvedCapabilities,
+  ): Readonly<Record<string, unknown>>;
   execute(input: I, ctx: AgentContext): Promise<O> | O;
 }
 

@@ -1,5 +1,5 @@
 import { defineAgent } from '@orchestr8/agent-base';
-import { TerminalError, ValidationError } from '@orchestr8/common';
+import { ErrorCode, Orchestr8Error, TerminalError, ValidationError } from '@orchestr8/common';
 import type { AgentContext } from '@orchestr8/core';
 import { abortError, excerpt, isRecord } from './http-util.js';
 import { mockText, synthesize } from './llm-mock.js';
@@ -97,6 +97,38 @@ function providerName(input: LlmInput, config: Readonly<Record<string, unknown>>
 }
 
 /**
+ * The host's own key (`ANTHROPIC_API_KEY`, ...) goes only to the base URL the operator chose
+ * (`capabilities.agents["@orchestr8/llm"].baseUrl`, else the provider's): a document that
+ * points the agent elsewhere must bring its own key, or it could collect the host's.
+ */
+function hostKey(
+  provider: { keyEnv: string; defaultBaseUrl: string },
+  name: string,
+  baseUrl: string,
+  ctx: AgentContext,
+): string | undefined {
+  const key = process.env[provider.keyEnv];
+  if (!key) return undefined;
+  const operator = ctx.capabilities.agents[LLM_ID]?.baseUrl;
+  const trusted = typeof operator === 'string' && operator !== '' ? operator : provider.defaultBaseUrl;
+  if (sameBase(baseUrl, trusted)) return key;
+  throw new Orchestr8Error(
+    ErrorCode.CAPABILITY_DENIED,
+    `llm: the host's ${provider.keyEnv} is sent only to ${trusted}, not to ${baseUrl} (${name}); ` +
+      'pass apiKey (e.g. ${secrets.NAME}) for another endpoint, or the operator sets ' +
+      `capabilities.agents["${LLM_ID}"].baseUrl in orchestr8.config`,
+    { retryable: false },
+  );
+}
+
+function sameBase(a: string, b: string): boolean {
+  const norm = (u: string) => u.replace(/\/+$/, '');
+  return norm(a) === norm(b);
+}
+
+const LLM_ID = '@orchestr8/llm';
+
+/**
  * Sends a structured prompt (role, goals, constraints, instructions, examples, input) to
  * Anthropic, an OpenAI-compatible endpoint, or the offline mock. With an `outputSchema`
  * the answer must be JSON satisfying it; one correction is requested when it does not.
@@ -136,7 +168,7 @@ export const llmAgent = defineAgent<LlmInput, LlmOutput>({
     const provider = providers[name]!;
     const config = ctx.config;
     const baseUrl = pick(input.baseUrl, config.baseUrl, isString) ?? provider.defaultBaseUrl;
-    const apiKey = pick(input.apiKey, config.apiKey, isString) ?? process.env[provider.keyEnv];
+    const apiKey = pick(input.apiKey, config.apiKey, isString) ?? hostKey(provider, name, baseUrl, ctx);
     if (!apiKey && provider.requiresKey(baseUrl)) {
       throw new TerminalError(
         `llm: no API key for ${name}: set ${provider.keyEnv}, or pass apiKey in the step input ` +

@@ -4,7 +4,8 @@ import { ValidationError } from '@orchestr8/common';
 
 /**
  * The project root: `config.root` (resolved against the process's working directory) or the
- * working directory itself, with symlinks resolved.
+ * working directory itself, with symlinks resolved. When the operator's grant set
+ * `config.rootLimit`, the real root must stay inside it (no symlink out of it).
  */
 export async function projectRoot(config: Readonly<Record<string, unknown>>, agent: string): Promise<string> {
   const configured = config.root;
@@ -12,11 +13,24 @@ export async function projectRoot(config: Readonly<Record<string, unknown>>, age
     throw new ValidationError(`${agent}: config.root must be a string path`);
   }
   const root = resolve(process.cwd(), configured ?? '.');
+  let real: string;
   try {
-    return await realpath(root);
+    real = await realpath(root);
   } catch {
     throw new ValidationError(`${agent}: the project root ${root} does not exist`);
   }
+  if (typeof config.rootLimit === 'string') {
+    let limit: string;
+    try {
+      limit = await realpath(config.rootLimit);
+    } catch {
+      throw new ValidationError(`${agent}: the operator's root ${config.rootLimit} does not exist`);
+    }
+    if (!inside(limit, real)) {
+      throw new ValidationError(`${agent}: the root ${root} leads outside the operator's root ${limit}`);
+    }
+  }
+  return real;
 }
 
 function inside(root: string, path: string): boolean {

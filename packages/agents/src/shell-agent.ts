@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { defineAgent } from '@orchestr8/agent-base';
 import { TerminalError, TimeoutError, ValidationError } from '@orchestr8/common';
+import { grantHint, narrowList, narrowRoot, stringList } from './agent-grants.js';
 import { abortError, isRecord } from './http-util.js';
 import { projectRoot, resolveInside } from './project-path.js';
 
@@ -67,11 +68,15 @@ const outputSchema = {
   },
 } as const;
 
+const SHELL_ID = '@orchestr8/shell';
+const ALLOW_HINT = `${grantHint(SHELL_ID, 'allow', '--allow-shell <program>')} (or ${SHELL_ALLOW_ENV}, comma-separated)`;
+
 /**
  * Runs one allowlisted program with its arguments, without a shell: no globbing, pipes or
- * `$(...)`, so arguments built from workflow data cannot inject commands. The program must
- * be on `config.allow` or `ORCHESTR8_SHELL_ALLOW`; the working directory stays inside the
- * project; the environment is filtered; output and time are bounded.
+ * `$(...)`, so arguments built from workflow data cannot inject commands. The operator
+ * allows programs (`capabilities.agents["@orchestr8/shell"].allow`, `ORCHESTR8_SHELL_ALLOW`);
+ * a document's `agent.config` may only pick among them. The working directory stays inside
+ * the operator's root; the environment is filtered; output and time are bounded.
  */
 export const shellAgent = defineAgent<ShellInput, ShellOutput>({
   id: '@orchestr8/shell',
@@ -80,6 +85,25 @@ export const shellAgent = defineAgent<ShellInput, ShellOutput>({
   inputSchema,
   outputSchema,
   target: (input) => (Array.isArray(input?.command) ? input.command[0] : undefined),
+  grant(requested, operator) {
+    const granted = [...shellAllowlist(operator)];
+    const allow = narrowList(requested.allow, granted, `${SHELL_ID}.allow`, ALLOW_HINT, (p) => `"${p}"`);
+    const operatorEnv = stringList(operator.passEnv, `${SHELL_ID}.passEnv`) ?? [];
+    const passEnv = narrowList(
+      requested.passEnv,
+      operatorEnv,
+      `${SHELL_ID}.passEnv`,
+      grantHint(SHELL_ID, 'passEnv'),
+      (n) => `environment variable ${n}`,
+    );
+    const config: Record<string, unknown> = {
+      ...limits(requested, operator),
+      allow,
+      passEnv,
+      ...narrowRoot(requested, operator, SHELL_ID),
+    };
+    return config;
+  },
   async execute(input, ctx) {
     const config = ctx.config;
     const [program, ...args] = input.command;
@@ -91,9 +115,10 @@ export const shellAgent = defineAgent<ShellInput, ShellOutput>({
     const cwd = await resolveInside(root, input.cwd ?? '.', 'shell', 'cwd');
     if (!cwd.isDirectory) throw new ValidationError(`shell: cwd "${input.cwd}" is not a directory`);
     const env = buildEnv(input.env, config.passEnv);
-    const timeoutMs = input.timeoutMs ?? positive(config.timeoutMs) ?? SHELL_DEFAULT_TIMEOUT_MS;
+    // The step input may lower a bound the config sets (the operator's cap), never raise it.
+    const timeoutMs = atMost(input.timeoutMs, positive(config.timeoutMs)) ?? SHELL_DEFAULT_TIMEOUT_MS;
     const maxBytes =
-      input.maxOutputBytes ?? positive(config.maxOutputBytes) ?? SHELL_DEFAULT_MAX_OUTPUT_BYTES;
+      atMost(input.maxOutputBytes, positive(config.maxOutputBytes)) ?? SHELL_DEFAULT_MAX_OUTPUT_BYTES;
     if (ctx.signal.aborted) throw abortError(ctx.signal);
 
     const started = performance.now();
@@ -140,6 +165,10 @@ export const shellAgent = defineAgent<ShellInput, ShellOutput>({
   },
 });
 
+function atMost(asked: number | undefined, cap: number | undefined): number | undefined {
+  return asked === undefined ? cap : cap === undefined ? asked : Math.min(asked, cap);
+}
+
 function positive(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
 }
@@ -148,7 +177,26 @@ function tail(text: string, max = 2000): string {
   return text.length <= max ? text : `…${text.slice(text.length - max)}`;
 }
 
-/** The allowlist: `config.allow` plus the comma-separated `ORCHESTR8_SHELL_ALLOW`. "*" allows any program. */
+/** Time and output bounds: a document's, capped by the operator's. */
+function limits(
+  requested: Readonly<Record<string, unknown>>,
+  operator: Readonly<Record<string, unknown>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of ['timeoutMs', 'maxOutputBytes'] as const) {
+    const asked = positive(requested[key]);
+    const cap = positive(operator[key]);
+    const value = asked !== undefined && cap !== undefined ? Math.min(asked, cap) : (asked ?? cap);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The operator's allowlist: `allow` of the operator's grant plus the comma-separated
+ * `ORCHESTR8_SHELL_ALLOW`. "*" allows any program. (After the engine's grant, a step's
+ * `config.allow` is already the narrowed list, environment included.)
+ */
 export function shellAllowlist(config: Readonly<Record<string, unknown>>): Set<string> {
   const allowed = new Set<string>();
   if (config.allow !== undefined) {
@@ -169,11 +217,10 @@ export function shellAllowlist(config: Readonly<Record<string, unknown>>): Set<s
  * `/tmp/git` or `./git`; a path is allowed only when the path itself is listed.
  */
 function checkAllowed(program: string, config: Readonly<Record<string, unknown>>): void {
-  const allowed = shellAllowlist(config);
+  const allowed =
+    config.allow === undefined ? shellAllowlist(config) : new Set(stringList(config.allow, 'allow'));
   if (allowed.has('*') || allowed.has(program)) return;
-  const how =
-    `add it to the step's agent config (agent: {id: "@orchestr8/shell", config: {allow: [${JSON.stringify(program)}]}}) ` +
-    `or to the ${SHELL_ALLOW_ENV} environment variable (comma-separated)`;
+  const how = ALLOW_HINT;
   throw new TerminalError(
     allowed.size === 0
       ? `shell: no command is allowed, so "${program}" cannot run; ${how}`

@@ -1,6 +1,7 @@
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
+import { narrowRoot } from './agent-grants.js';
 import { isRecord } from './http-util.js';
 import { projectRoot, resolveInside } from './project-path.js';
 
@@ -47,6 +48,11 @@ export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
   description: 'Runs a sub-workflow (inline or from a file in the project) and returns its outputs.',
   inputSchema,
   outputSchema,
+  // Files load from inside the operator's root (default: the working directory) only.
+  grant: (requested, operator) => ({
+    ...requested,
+    ...narrowRoot(requested, operator, '@orchestr8/workflow'),
+  }),
   async execute(input, ctx) {
     const hasInline = input.workflow !== undefined;
     const hasPath = input.path !== undefined;

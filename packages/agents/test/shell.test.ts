@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentContext } from '@orchestr8/core';
@@ -31,11 +31,12 @@ function ctx(config: Record<string, unknown> = {}, extra: Partial<AgentContext> 
 const node = (script: string) => ['node', '-e', script];
 
 describe('@orchestr8/shell', () => {
-  it('refuses every command until one is allowed, saying how to allow it', async () => {
+  it('refuses every command until the operator allows one, saying how', async () => {
     const e = await caught(() => shellAgent.execute({ command: ['echo', 'hi'] }, contextFor()));
     expect(e).toMatchObject({ code: 'SHELL_NOT_ALLOWED', retryable: false });
     expect(e.message).toContain('no command is allowed');
-    expect(e.message).toContain('config: {allow: ["echo"]}');
+    expect(e.message).toContain('capabilities.agents["@orchestr8/shell"].allow');
+    expect(e.message).toContain('--allow-shell');
     expect(e.message).toContain(SHELL_ALLOW_ENV);
   });
 
@@ -172,18 +173,18 @@ describe('@orchestr8/shell', () => {
     expect(await pending).toMatchObject({ code: 'CANCELLED' });
   });
 
-  it('runs through the engine with its allowlist in the step agent config', async () => {
+  it("runs through the engine with the operator's allowlist, and takes arguments from data verbatim", async () => {
     const wf = compile({
       steps: [
         {
           id: 'version',
-          agent: { id: '@orchestr8/shell', config: { allow: ['node'], root } },
+          agent: '@orchestr8/shell',
           input: { command: ['node', '-e', 'console.log(process.argv[1])', '${inputs.word}'] },
         },
       ],
       inputs: { type: 'object', properties: { word: { type: 'string' } } },
     });
-    const { engine, clock } = testEngine([shellAgent]);
+    const { engine, clock } = testEngine([shellAgent], operator({ allow: ['node'], root }));
     const r = await run(engine, clock, wf, { word: 'hi; rm -rf /' });
     expect(r.status).toBe('completed');
     expect(r.steps.version!.output).toMatchObject({ exitCode: 0, stdout: 'hi; rm -rf /\n' });
@@ -191,7 +192,87 @@ describe('@orchestr8/shell', () => {
       'hi; rm -rf /\n',
     );
   });
+
+  it('refuses a document that grants itself programs, before anything runs', async () => {
+    const marker = join(root, 'pwned');
+    const wf = compile({
+      steps: [
+        {
+          id: 'own',
+          agent: { id: '@orchestr8/shell', config: { allow: ['*'] } },
+          input: { command: ['node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`] },
+        },
+      ],
+    });
+    for (const granted of [[], ['node']]) {
+      const { engine } = testEngine([shellAgent], operator({ allow: granted, root }));
+      const e = await caught(() => engine.start(wf));
+      expect(e).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+      expect(e.message).toContain('step "own"');
+      expect(e.message).toContain('"*"');
+      expect(e.message).toContain('capabilities.agents["@orchestr8/shell"].allow');
+      expect((await engine.store.listExecutions({ limit: 10 })).items).toHaveLength(0);
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("lets a document narrow the operator's allowlist, not use what it left out", async () => {
+    const wf = compile({
+      steps: [
+        {
+          id: 'narrow',
+          agent: { id: '@orchestr8/shell', config: { allow: ['echo'] } },
+          input: { command: ['node', '-e', '1'] },
+        },
+      ],
+    });
+    const { engine, clock } = testEngine([shellAgent], operator({ allow: ['node', 'echo'], root }));
+    const r = await run(engine, clock, wf);
+    expect(r.status).toBe('failed');
+    expect(r.steps.narrow!.error).toMatchObject({ code: 'SHELL_NOT_ALLOWED' });
+  });
+
+  it("refuses a document root outside the operator's, and passEnv or a * it was not granted", async () => {
+    const asks = [
+      { root: outside },
+      { root: '..' },
+      { passEnv: ['O8_TEST_SECRET'] },
+      { passEnv: ['ORCHESTR8_API_KEYS'] },
+    ];
+    for (const config of asks) {
+      const wf = compile({
+        steps: [
+          { id: 's', agent: { id: '@orchestr8/shell', config }, input: { command: ['node', '-e', '1'] } },
+        ],
+      });
+      const { engine } = testEngine([shellAgent], operator({ allow: ['node'], root }));
+      expect(await caught(() => engine.start(wf))).toMatchObject({ code: 'CAPABILITY_DENIED' });
+    }
+  });
+
+  it('passes an environment variable only when the operator lists it in passEnv', async () => {
+    process.env.O8_TEST_SECRET = 'hunter2';
+    const wf = compile({
+      steps: [
+        {
+          id: 's',
+          agent: { id: '@orchestr8/shell', config: { passEnv: ['O8_TEST_SECRET'] } },
+          input: { command: ['node', '-e', 'process.stdout.write(process.env.O8_TEST_SECRET ?? "none")'] },
+        },
+      ],
+    });
+    const { engine, clock } = testEngine(
+      [shellAgent],
+      operator({ allow: ['node'], root, passEnv: ['O8_TEST_SECRET'] }),
+    );
+    const r = await run(engine, clock, wf);
+    expect(r.steps.s!.output).toMatchObject({ stdout: 'hunter2' });
+  });
 });
+
+function operator(grant: Record<string, unknown>) {
+  return { capabilities: { agents: { '@orchestr8/shell': grant } } };
+}
 
 /** True once the process no longer exists (polls for up to 5 s: the kill is asynchronous). */
 async function gone(pid: number): Promise<boolean> {

@@ -39,6 +39,11 @@ afterAll(() => {
 });
 
 const agents = [workflowAgent, helloWorldAgent, echoAgent, failAgent];
+/** The operator lets workflow files load from the test's project root only. */
+const GRANT = { capabilities: { agents: { '@orchestr8/workflow': { root: '/nonexistent' } } } };
+beforeAll(() => {
+  GRANT.capabilities.agents['@orchestr8/workflow'].root = root;
+});
 
 function parentOf(input: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return compile({
@@ -55,7 +60,7 @@ describe('@orchestr8/workflow', () => {
       steps: [{ id: 'e', agent: '@orchestr8/echo', input: { v: '$${inputs.v}' } }],
       outputs: { v: '$${steps.e.output.v}' },
     };
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     const r = await run(engine, clock, parentOf({ workflow: child, inputs: { v: 42 } }));
     expect(r.status).toBe('completed');
     const out = r.steps.sub!.output as { executionId: string; status: string; outputs: unknown };
@@ -71,14 +76,14 @@ describe('@orchestr8/workflow', () => {
   });
 
   it('loads a child workflow file relative to the project root', async () => {
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     const r = await run(engine, clock, parentOf({ path: 'child.yaml', inputs: { name: 'Ada' } }));
     expect(r.status).toBe('completed');
     expect(r.steps.sub!.output).toMatchObject({ status: 'completed', outputs: { greeting: 'Hello, Ada' } });
   });
 
   it('refuses a path outside the project, by .. or through a symlink', async () => {
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     for (const path of ['../child.yaml', join(outside, 'child.yaml'), 'linked.yaml']) {
       const r = await run(engine, clock, parentOf({ path }));
       expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
@@ -87,7 +92,7 @@ describe('@orchestr8/workflow', () => {
   });
 
   it('fails with VALIDATION naming the problem when the file is not a valid workflow', async () => {
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     const r = await run(engine, clock, parentOf({ path: 'broken.yaml' }));
     expect(r.steps.sub!.error).toMatchObject({ code: 'VALIDATION' });
     expect(r.steps.sub!.error!.message).toContain('broken.yaml is not a valid workflow');
@@ -107,7 +112,7 @@ describe('@orchestr8/workflow', () => {
         },
       ],
     };
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     const r = await run(
       engine,
       clock,
@@ -123,7 +128,7 @@ describe('@orchestr8/workflow', () => {
   });
 
   it('requires exactly one of workflow and path', async () => {
-    const { engine, clock } = testEngine(agents);
+    const { engine, clock } = testEngine(agents, GRANT);
     const r = await run(engine, clock, parentOf({ inputs: {} }));
     expect(r.steps.sub!.error).toMatchObject({ code: 'VALIDATION' });
   });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { register } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Capabilities } from '@orchestr8/core';
 import { parseStoreUrl } from '@orchestr8/store-sqlite';
 import { UsageError } from './inputs.js';
 import { storeSpec } from './open-store.js';
@@ -19,6 +20,8 @@ export interface ProjectConfig {
   /** The store URL with a relative SQLite path made absolute; undefined when not configured. */
   store: string | undefined;
   defaults: { concurrency?: number };
+  /** What documents may reach on this host; `root` paths resolved against the config's directory. */
+  capabilities: Capabilities;
 }
 
 /** No configuration: what `--no-config` gives (its `dir` is the working directory at load). */
@@ -28,6 +31,7 @@ export const NO_CONFIG: ProjectConfig = Object.freeze({
   agents: [],
   store: undefined,
   defaults: {},
+  capabilities: {},
 });
 
 export const CONFIG_FILE_NAMES = [
@@ -87,6 +91,7 @@ async function readProjectConfig(cwd: string, option: string | false | undefined
     agents: [],
     store: undefined,
     defaults: {},
+    capabilities: {},
   };
   if (option === false) return empty;
   let file: string | undefined;
@@ -119,7 +124,7 @@ async function importConfig(file: string): Promise<unknown> {
   }
 }
 
-const KEYS = new Set(['$schema', 'agents', 'store', 'defaults']);
+const KEYS = new Set(['$schema', 'agents', 'store', 'defaults', 'capabilities']);
 
 function checkConfig(raw: unknown, file: string): ProjectConfig {
   const bad = (msg: string) => new UsageError(`config ${file}: ${msg}`);
@@ -127,7 +132,7 @@ function checkConfig(raw: unknown, file: string): ProjectConfig {
     throw bad('must export (default) or hold an object, e.g. export default defineConfig({agents: [...]})');
   const c = raw as Record<string, unknown>;
   for (const k of Object.keys(c))
-    if (!KEYS.has(k)) throw bad(`unknown field "${k}" (expected agents, store, defaults)`);
+    if (!KEYS.has(k)) throw bad(`unknown field "${k}" (expected agents, store, defaults, capabilities)`);
   const dir = dirname(file);
   const agents = c.agents ?? [];
   if (!Array.isArray(agents) || agents.some((a) => typeof a !== 'string' || a === ''))
@@ -148,7 +153,56 @@ function checkConfig(raw: unknown, file: string): ProjectConfig {
     agents: (agents as string[]).map((a) => resolve(dir, a)),
     store: c.store === undefined ? undefined : resolveStore(c.store as string, dir),
     defaults: d.concurrency === undefined ? {} : { concurrency: d.concurrency as number },
+    capabilities: checkCapabilities(c.capabilities, dir, bad),
   };
+}
+
+const CAPABILITY_KEYS = new Set(['env', 'egress', 'agents', 'maxWorkflowDepth']);
+
+function checkCapabilities(raw: unknown, dir: string, bad: (msg: string) => UsageError): Capabilities {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw bad('capabilities must be an object such as {env: ["APP_*"], egress: {allow: ["127.0.0.1"]}}');
+  const c = raw as Record<string, unknown>;
+  for (const k of Object.keys(c))
+    if (!CAPABILITY_KEYS.has(k))
+      throw bad(`unknown field "capabilities.${k}" (expected env, egress, agents, maxWorkflowDepth)`);
+  const strings = (v: unknown, what: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === ''))
+      throw bad(`${what} must be a list of strings`);
+    return v as string[];
+  };
+  const out: Capabilities = {};
+  if (c.env !== undefined) out.env = strings(c.env, 'capabilities.env');
+  if (c.egress !== undefined) {
+    const e = c.egress as Record<string, unknown>;
+    if (typeof e !== 'object' || e === null || Array.isArray(e) || Object.keys(e).some((k) => k !== 'allow'))
+      throw bad('capabilities.egress must be an object such as {allow: ["127.0.0.1", "10.0.0.0/8"]}');
+    out.egress = { allow: strings(e.allow, 'capabilities.egress.allow') };
+  }
+  if (c.agents !== undefined) {
+    if (typeof c.agents !== 'object' || c.agents === null || Array.isArray(c.agents))
+      throw bad(
+        'capabilities.agents must map agent ids to grants, e.g. {"@orchestr8/shell": {allow: ["git"]}}',
+      );
+    const agents: Record<string, Record<string, unknown>> = {};
+    for (const [id, grant] of Object.entries(c.agents as Record<string, unknown>)) {
+      if (typeof grant !== 'object' || grant === null || Array.isArray(grant))
+        throw bad(`capabilities.agents["${id}"] must be an object`);
+      const g = { ...(grant as Record<string, unknown>) };
+      // Like every path in the config: relative to the config file.
+      if (typeof g.root === 'string') g.root = resolve(dir, g.root);
+      agents[id] = g;
+    }
+    out.agents = agents;
+  }
+  if (c.maxWorkflowDepth !== undefined) {
+    if (!Number.isInteger(c.maxWorkflowDepth) || (c.maxWorkflowDepth as number) < 0)
+      throw bad('capabilities.maxWorkflowDepth must be a whole number');
+    out.maxWorkflowDepth = c.maxWorkflowDepth as number;
+  }
+  return out;
 }
 
 /** A relative SQLite path in the config is relative to the config file, not the working directory. */

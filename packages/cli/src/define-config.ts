@@ -23,6 +23,24 @@ export interface Orchestr8Config {
     /** Maximum steps running at once per execution, for documents that do not set it. */
     concurrency?: number;
   };
+  /**
+   * What workflow documents may reach on this machine (docs: concepts/security). Documents
+   * are untrusted: they can narrow these grants, never widen them. Default: nothing beyond
+   * public network addresses.
+   */
+  capabilities?: {
+    /** Environment variables documents may read (`${env.X}`, secretRefs): names or `PREFIX_*`. `ORCHESTR8_*` never. */
+    env?: string[];
+    /** Non-public destinations the http, remote and llm agents may reach: hosts, IPs, CIDRs, or "*". */
+    egress?: { allow?: string[] };
+    /**
+     * Per agent id: e.g. `{"@orchestr8/shell": {allow: ["git"], root: "./work", passEnv: ["GIT_AUTHOR_NAME"]}}`,
+     * `{"@orchestr8/workflow": {root: "./workflows"}}`, `{"@orchestr8/llm": {baseUrl: "http://127.0.0.1:11434/v1"}}`.
+     */
+    agents?: Record<string, Record<string, unknown>>;
+    /** How deep sub-workflows may nest (default 16). */
+    maxWorkflowDepth?: number;
+  };
 }
 
 /** Typed identity for `orchestr8.config.ts`: `export default defineConfig({...})`. */

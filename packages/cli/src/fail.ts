@@ -1,4 +1,4 @@
-import { ensureError } from '@orchestr8/common';
+import { ErrorCode, ensureError } from '@orchestr8/common';
 import { ExitCode } from './exit-codes.js';
 import { UsageError } from './inputs.js';
 import { AgentModuleError } from './load-agents.js';
@@ -16,6 +16,19 @@ export function reportError(e: unknown, json?: { json: true; error: unknown }): 
   if (e instanceof UsageError || e instanceof AgentModuleError) return failUsage(e.message);
   const err = ensureError(e);
   if (json) process.stdout.write(`${JSON.stringify({ error: json.error }, null, 2)}\n`);
+  const problems = (err.details as { problems?: { stepId?: string; message: string; grant: string }[] })
+    ?.problems;
+  if (err.code === ErrorCode.CAPABILITY_DENIED && Array.isArray(problems)) {
+    // A document asking for more than the operator grants: like an invalid document.
+    process.stderr.write(
+      'error CAPABILITY_DENIED: the document asks for more than this host grants; nothing was run\n',
+    );
+    for (const p of problems)
+      process.stderr.write(
+        `  ${p.stepId !== undefined ? `step "${p.stepId}": ` : ''}${p.message}; ${p.grant}\n`,
+      );
+    return ExitCode.usage;
+  }
   process.stderr.write(`error ${err.code}: ${err.message}\n`);
   const cause = err.cause instanceof Error ? err.cause.message : undefined;
   if (cause && cause !== err.message) process.stderr.write(`  caused by: ${cause}\n`);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { capabilityOptions } from './capabilities.js';
 import { registerAgentCommand } from './commands/agent-serve.js';
 import { registerCancelCommand } from './commands/cancel.js';
 import { registerCreateCommand } from './commands/create.js';
@@ -60,5 +61,12 @@ export function createProgram(): Command {
   registerInitCommand(program);
   registerCreateCommand(program);
   registerAgentCommand(program);
+  // Every command that runs documents takes the operator's grants the same way.
+  for (const name of ['run', 'resume', 'serve', 'worker', 'test']) {
+    capabilityOptions(program.commands.find((c) => c.name() === name)!);
+  }
+  const agent = program.commands.find((c) => c.name() === 'agent');
+  const agentServe = agent?.commands.find((c) => c.name() === 'serve');
+  if (agentServe) capabilityOptions(agentServe);
   return program;
 }

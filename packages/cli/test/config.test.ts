@@ -35,6 +35,7 @@ beforeAll(() => {
       "  agents: ['./agents/up.mjs'],",
       "  store: 'sqlite:./data/o8.db',",
       '  defaults: { concurrency: 3 },',
+      "  capabilities: { env: ['APP_*'], agents: { '@orchestr8/shell': { allow: ['git'], root: './work' } } },",
       '});',
     ].join('\n'),
   );
@@ -55,6 +56,11 @@ describe('loadProjectConfig', () => {
       agents: [join(root, 'project/agents/up.mjs')],
       store: `sqlite:${join(root, 'project/data/o8.db')}`,
       defaults: { concurrency: 3 },
+      // Paths in grants are relative to the config file, like every path in it.
+      capabilities: {
+        env: ['APP_*'],
+        agents: { '@orchestr8/shell': { allow: ['git'], root: join(root, 'project/work') } },
+      },
     });
   });
 
@@ -84,7 +90,7 @@ describe('loadProjectConfig', () => {
       );
     };
     expect(await bad('typo.json', '{"agent": []}')).toContain(
-      'unknown field "agent" (expected agents, store, defaults)',
+      'unknown field "agent" (expected agents, store, defaults, capabilities)',
     );
     expect(await bad('agents.json', '{"agents": "./a.ts"}')).toContain(
       'agents must be a list of module paths',
@@ -103,6 +109,7 @@ describe('precedence', () => {
     agents: [],
     store: 'sqlite:/p/o8.db',
     defaults: { concurrency: 3 },
+    capabilities: {},
   };
 
   it('store: --store, then ORCHESTR8_STORE, then the config, then the default', () => {

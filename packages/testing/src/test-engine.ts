@@ -5,6 +5,7 @@ import {
   type Agent,
   type AgentContext,
   type AgentRegistry,
+  type Capabilities,
   createEngine,
   createMemoryStore,
   type Engine,
@@ -42,8 +43,13 @@ export interface TestEngineOptions {
   remoteAgent?: (url: string, agentId: string) => Agent | undefined;
   /** Default `() => 0.5`: full-jitter backoff waits half the computed delay, every time. */
   random?: () => number;
-  /** Default: `process.env`. */
+  /**
+   * Default: `process.env`. Documents may read the variables given here (they are granted in
+   * `capabilities.env` unless `capabilities` says otherwise).
+   */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The operator's grants (see the security page). Default: those of production, nothing extra. */
+  capabilities?: Capabilities;
   /** Any other engine option (tracer, journal limits, ...). */
   engine?: Partial<Omit<EngineOptions, 'registry' | 'store' | 'clock'>>;
 }
@@ -112,6 +118,11 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
     ...options.engine,
     ...(options.random ? { random: options.random } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.capabilities
+      ? { capabilities: options.capabilities }
+      : options.env
+        ? { capabilities: { ...options.engine?.capabilities, env: Object.keys(options.env) } }
+        : {}),
     registry,
     store,
     clock,

@@ -1,5 +1,5 @@
 import { ensureError } from '@orchestr8/common';
-import type { Agent, ExecutionResult } from '@orchestr8/core';
+import type { Agent, Capabilities, ExecutionResult } from '@orchestr8/core';
 import { describeFact, type JournalView } from './journal-view.js';
 import { diffValues, type Mismatch, matchPartial, short } from './match.js';
 import { type MockAgent, mockAgent } from './mock-agent.js';
@@ -16,6 +16,8 @@ export interface WorkflowTestOptions {
   /** Real time one case may take (unmocked agents run in real time). Default 30 s. */
   timeoutMs?: number;
   env?: Readonly<Record<string, string | undefined>>;
+  /** The operator's grants, as `orchestr8 run` has them (the project config's). */
+  capabilities?: Capabilities;
 }
 
 /** One way a test case failed. */
@@ -49,6 +51,7 @@ export async function runWorkflowTest(
     ...(options.baseAgents ? { baseAgents: options.baseAgents } : {}),
     ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
   });
   const outcome = (failures: TestFailure[], result?: ExecutionResult): WorkflowTestOutcome => ({
     name: tc.name,

@@ -15,6 +15,7 @@ import {
 } from '@orchestr8/core';
 import { isLoopbackHost } from '@orchestr8/server';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { loadProjectConfig, NO_CONFIG } from '../config.js';
 import { loadUserAgents } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -35,7 +36,7 @@ import { failUsage, reportError } from '../fail.js';
  * disconnects (the step timed out or was cancelled) aborts the agent's `ctx.signal`.
  */
 
-interface AgentServeOptions {
+interface AgentServeOptions extends CapabilityFlags {
   port: string;
   host: string;
   grace: string;
@@ -78,12 +79,12 @@ async function agentServeCommand(modules: string[], opts: AgentServeOptions): Pr
   if (!/^\d+$/.test(opts.grace))
     return failUsage(`--grace must be a number of milliseconds, got "${opts.grace}"`);
   let agents: Agent[];
+  let capabilities: Capabilities;
   try {
+    const config = await loadProjectConfig();
     // Modules named on the command line are served instead of the config's agents.
-    agents =
-      modules.length > 0
-        ? await loadUserAgents(modules, NO_CONFIG)
-        : await loadUserAgents([], await loadProjectConfig());
+    agents = modules.length > 0 ? await loadUserAgents(modules, NO_CONFIG) : await loadUserAgents([], config);
+    capabilities = capabilitiesFor(config, opts);
   } catch (e) {
     return reportError(e);
   }
@@ -96,7 +97,7 @@ async function agentServeCommand(modules: string[], opts: AgentServeOptions): Pr
       `warning: serving on ${opts.host} without authentication: anyone who can reach it can run these agents\n`,
     );
 
-  const service = createAgentService(agents, { verbose: Boolean(opts.verbose) });
+  const service = createAgentService(agents, { verbose: Boolean(opts.verbose), capabilities });
   let url: string;
   try {
     url = await service.listen(port, opts.host);

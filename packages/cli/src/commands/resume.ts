@@ -12,6 +12,7 @@ import {
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { defaultConcurrency, loadProjectConfig, storeFlag } from '../config.js';
 import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -30,7 +31,7 @@ import {
   statusColor,
 } from './history-shared.js';
 
-interface ResumeOptions extends LogOptions {
+interface ResumeOptions extends LogOptions, CapabilityFlags {
   agents: string[];
   concurrency?: string;
   json?: boolean;
@@ -121,6 +122,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
         store: store as PostgresStore,
         registry,
         worker: false,
+        capabilities: capabilitiesFor(config, opts),
       });
       for (const r of records) await engine.resume(r.id);
       if (opts.json) printJson(records.map((r) => ({ executionId: r.id, handedToWorkers: true })));
@@ -149,6 +151,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       ...engineLogging(logger, registry),
       store: store!,
       remoteAgent: remoteAgentFor,
+      capabilities: capabilitiesFor(config, opts),
     });
     const live = !opts.json && !opts.quiet;
     // Before the live view: on a terminal it redraws the lines below where it started.

@@ -3,6 +3,7 @@ import { serializeError } from '@orchestr8/common';
 import { createEngine, type ExecutionResult, type Store } from '@orchestr8/core';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, defaultConcurrency, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -14,7 +15,7 @@ import { AboveView, ProgressView } from '../progress.js';
 import { exportJournal, printResult } from '../report.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
 
-interface RunOptions extends LogOptions {
+interface RunOptions extends LogOptions, CapabilityFlags {
   input: string[];
   inputs?: string;
   agents: string[];
@@ -106,7 +107,12 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     const spec = configuredStore(opts.store, config);
     telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
     store = await openStore(spec);
-    const engine = createEngine({ ...engineLogging(logger, registry), store, remoteAgent: remoteAgentFor });
+    const engine = createEngine({
+      ...engineLogging(logger, registry),
+      store,
+      remoteAgent: remoteAgentFor,
+      capabilities: capabilitiesFor(config, opts),
+    });
     const live = !opts.json && !opts.quiet;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
     stderr.view = view;

@@ -4,6 +4,8 @@ import { POSTGRES_SCHEMA_VERSION, type PostgresStore } from '@orchestr8/store-po
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
+import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
@@ -15,10 +17,10 @@ import {
   openLogger,
   serverLogger,
 } from '../logger.js';
-import { openStore, storeSpec } from '../open-store.js';
+import { openStore } from '../open-store.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
 
-interface ServeOptions extends LogOptions {
+interface ServeOptions extends LogOptions, CapabilityFlags {
   host: string;
   port: string;
   store?: string;
@@ -41,7 +43,7 @@ export function registerServeCommand(program: Command): void {
     .option('-p, --port <port>', 'port; 0 picks a free one (the URL is printed)', '8088')
     .option(
       '--store <url>',
-      'where executions are recorded: sqlite:<path>, postgres://user@host/db or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)',
+      'where executions are recorded: sqlite:<path>, postgres://user@host/db or memory (default: $ORCHESTR8_STORE, the config store, or sqlite:./.orchestr8/orchestr8.db)',
     )
     .option(
       '--worker',
@@ -117,8 +119,10 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
   let telemetry: Telemetry | undefined;
   try {
     telemetry = await setupTelemetry(logger);
-    const registry = await buildRegistry(opts.agents);
-    const spec = storeSpec(opts.store);
+    const config = await loadProjectConfig();
+    const registry = await buildRegistry(opts.agents, config);
+    const capabilities = capabilitiesFor(config, opts);
+    const spec = configuredStore(opts.store, config);
     store = await openStore(spec);
     const opened = store;
     const metrics = createMetrics({ defaultMetrics: true });
@@ -135,9 +139,10 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
           ...logging,
           store: pg,
           observers,
+          capabilities,
           worker: opts.worker ? { concurrency: workerConcurrency } : false,
         })
-      : createEngine({ ...logging, store, observers });
+      : createEngine({ ...logging, store, observers, capabilities });
     metrics.collect(engine);
     const resumed = await engine.resumeAll();
     if (resumed.length > 0)

@@ -9,6 +9,7 @@ import {
   type WorkflowTestOutcome,
 } from '@orchestr8/testing';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { loadProjectConfig } from '../config.js';
 import { collect, loadUserAgents, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -16,7 +17,7 @@ import { failUsage, reportError } from '../fail.js';
 import { UsageError } from '../inputs.js';
 import { formatDuration, type Style, styleFor } from '../term.js';
 
-interface TestOptions {
+interface TestOptions extends CapabilityFlags {
   agents: string[];
   json?: boolean;
   filter?: string;
@@ -83,7 +84,12 @@ async function testCommand(paths: string[], opts: TestOptions): Promise<number> 
       .filter((c) => opts.filter === undefined || c.name.includes(opts.filter));
     const started = performance.now();
     const outcomes = await runAll(cases, (tc) =>
-      runWorkflowTest(tc, { agents, remoteAgent: remoteAgentFor, timeoutMs }),
+      runWorkflowTest(tc, {
+        agents,
+        remoteAgent: remoteAgentFor,
+        timeoutMs,
+        capabilities: capabilitiesFor(config, opts),
+      }),
     );
     const invalid = loaded.filter((f) => f.problems.length > 0);
     if (opts.json) printJson(loaded, outcomes);

@@ -9,13 +9,14 @@ import type { PostgresStore } from '@orchestr8/store-postgres';
 import { parseStoreUrl } from '@orchestr8/store-sqlite';
 import { DEFAULT_QUEUE, startWorker } from '@orchestr8/worker';
 import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { openStore } from '../open-store.js';
 
-interface WorkerOptions {
+interface WorkerOptions extends CapabilityFlags {
   store?: string;
   agents: string[];
   concurrency: string;
@@ -107,6 +108,7 @@ async function workerCommand(opts: WorkerOptions): Promise<number> {
       queues: queues.length > 0 ? queues : [DEFAULT_QUEUE],
       leaseMs,
       remoteAgent: remoteAgentFor,
+      capabilities: capabilitiesFor(config, opts),
       ...(opts.id !== undefined ? { id: opts.id } : {}),
       logger: {
         debug() {},
