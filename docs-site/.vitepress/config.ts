@@ -41,6 +41,7 @@ export default defineConfig({
           { text: 'Idempotency', link: '/concepts/idempotency' },
           { text: 'Scale-out with PostgreSQL', link: '/concepts/scale-out' },
           { text: 'Observability', link: '/concepts/observability' },
+          { text: 'Security and trust', link: '/concepts/security' },
         ],
       },
       {

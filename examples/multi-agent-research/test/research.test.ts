@@ -53,7 +53,11 @@ describe('multi-agent-research example', () => {
   it('stops calling the failing source once its circuit is open', async () => {
     // A mock that delegates to the real agent, to count the calls that reach it.
     const counted = mockAgent(liveNews.id, (input, ctx) => liveNews.execute(input, ctx));
-    const engine = createTestEngine({ agents: [search, counted] });
+    // As in orchestr8.config.ts: the operator lets documents read the LLM key's variable.
+    const engine = createTestEngine({
+      agents: [search, counted],
+      capabilities: { env: ['RESEARCH_LLM_API_KEY'] },
+    });
     const result = await engine.run(WORKFLOW);
     expectResult(result).toHaveCompleted();
     expect(counted.calls.map((c) => `${c.stepId}#${c.attempt}`)).toEqual(['search-news#1', 'search-news#2']);

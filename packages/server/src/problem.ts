@@ -10,6 +10,7 @@ export const ProblemCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   INVALID_JSON: 'INVALID_JSON',
   VALIDATION: ErrorCode.VALIDATION,
+  CAPABILITY_DENIED: ErrorCode.CAPABILITY_DENIED,
   NOT_FOUND: ErrorCode.NOT_FOUND,
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -31,6 +32,7 @@ export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -159,6 +161,19 @@ export function toProblem(error: unknown): { problem: HttpProblem; internal: boo
           ),
           internal: false,
         };
+      case ErrorCode.CAPABILITY_DENIED: {
+        // The document asks for more than the operator grants: say what, and how it is granted.
+        const problems = (error.details as { problems?: unknown } | undefined)?.problems;
+        return {
+          problem: new HttpProblem(
+            403,
+            ProblemCode.CAPABILITY_DENIED,
+            error.message,
+            Array.isArray(problems) ? { problems } : {},
+          ),
+          internal: false,
+        };
+      }
       case ErrorCode.NOT_FOUND:
         return { problem: new HttpProblem(404, ProblemCode.NOT_FOUND, error.message), internal: false };
       case ErrorCode.CONFLICT:

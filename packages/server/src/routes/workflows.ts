@@ -69,6 +69,8 @@ async function put(ctx: ServerContext, req: Request, res: Response): Promise<voi
     checkDepth(req.body, 128);
   }
   const { workflow } = ctx.resolver.inline(req.body);
+  // A document that asks for more than this host grants is refused now, not at its first run.
+  ctx.engine.authorize(workflow);
   if (workflow.id !== id) {
     throw new HttpProblem(
       422,
