@@ -1,0 +1,332 @@
+/**
+ * The trust boundary, end to end: `orchestr8 serve` as a real process with API keys, attacked
+ * through documents an API caller sends. Each attack is refused with a clear problem and no
+ * side effect (no file written, no process started, no secret in any output, journal or log);
+ * the same documents work once the operator grants what they need.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, BIN, useTempRoot } from './fixtures/harness.js';
+
+const KEY = 'tenant-a-key-0123456789';
+const OTHER_KEY = 'tenant-b-key-SECRET-9876543210';
+const APP_SECRET = 'app-secret-value-4242';
+const tempRoot = useTempRoot('security');
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  logs: () => string;
+  stop: () => Promise<void>;
+}
+
+async function serve(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-format', 'json', ...args], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      NO_COLOR: '1',
+      ORCHESTR8_API_KEYS: `${KEY},${OTHER_KEY}`,
+      ORCHESTR8_STORE: `sqlite:${join(dir, 'o8.db')}`,
+      APP_TOKEN: APP_SECRET,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+  return {
+    child,
+    url,
+    logs: () => out + err,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function execute(s: Served, document: unknown, inputs: unknown = {}) {
+  const res = await fetch(`${s.url}/workflows/execute`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, prefer: 'wait=20' },
+    body: JSON.stringify({ workflow: document, inputs }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+async function get(s: Served, path: string): Promise<any> {
+  const res = await fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
+  return res.json();
+}
+
+const doc = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
+  version: '1.0.0',
+  metadata: { id: 'attack' },
+  ...extra,
+  steps,
+});
+
+/** The dir a document's shell step tries to write into, to prove nothing ran. */
+function shellWrites(marker: string, config: Record<string, unknown>) {
+  return doc([
+    {
+      id: 'own',
+      agent: { id: '@orchestr8/shell', config },
+      input: { command: ['node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'pwned')`] },
+    },
+  ]);
+}
+
+beforeAll(() => assertBuilt());
+
+describe('a document sent to orchestr8 serve by an API caller', () => {
+  let dir: string;
+  let s: Served;
+  beforeAll(async () => {
+    dir = tempRoot();
+    s = await serve(dir);
+  });
+  afterAll(() => s.stop());
+
+  it('cannot grant itself programs, a root or environment for the shell agent', async () => {
+    const marker = join(dir, 'pwned.txt');
+    for (const config of [
+      { allow: ['*'] },
+      { allow: ['node'] },
+      { allow: ['node'], root: '/' },
+      { allow: ['node'], passEnv: ['ORCHESTR8_API_KEYS'] },
+    ]) {
+      const r = await execute(s, shellWrites(marker, config));
+      expect(r.status).toBe(403);
+      expect(r.body).toMatchObject({ code: 'CAPABILITY_DENIED' });
+      expect(r.body.problems[0]).toMatchObject({ stepId: 'own' });
+      expect(r.body.problems[0].grant).toContain('capabilities.agents["@orchestr8/shell"]');
+    }
+    // Without any config the operator allows nothing either: the step fails, nothing runs.
+    const plain = await execute(s, shellWrites(marker, {}));
+    expect(plain.status).toBe(200);
+    expect(plain.body.status).toBe('failed');
+    expect(plain.body.steps.own.error.code).toBe('SHELL_NOT_ALLOWED');
+    expect(existsSync(marker)).toBe(false);
+    // Refused documents left no execution behind.
+    expect((await get(s, '/executions?limit=100')).items).toHaveLength(1);
+  });
+
+  it("cannot read the server's environment: orchestr8's own variables never, others only when granted", async () => {
+    for (const context of [
+      { environment: ['ORCHESTR8_API_KEYS'] },
+      { environment: ['APP_TOKEN'] },
+      { secretRefs: { keys: { env: 'ORCHESTR8_API_KEYS' } } },
+    ]) {
+      const r = await execute(
+        s,
+        doc([{ id: 'leak', agent: '@orchestr8/echo', input: { v: '${env.ORCHESTR8_API_KEYS ?? ""}' } }], {
+          context,
+        }),
+      );
+      expect(r.status === 403 || r.status === 422).toBe(true);
+      expect(JSON.stringify(r.body)).not.toContain(OTHER_KEY);
+      if (r.status === 403) expect(r.body.code).toBe('CAPABILITY_DENIED');
+    }
+    const reserved = await execute(
+      s,
+      doc([{ id: 'leak', agent: '@orchestr8/echo', input: { v: '${env.ORCHESTR8_API_KEYS}' } }], {
+        context: { environment: ['ORCHESTR8_API_KEYS'] },
+      }),
+    );
+    expect(reserved.status).toBe(403);
+    expect(reserved.body.detail).toContain('never readable');
+  });
+
+  it('stops a workflow that calls itself at the nesting limit instead of running away', async () => {
+    const self = {
+      version: '1.0.0',
+      metadata: { id: 'recurse' },
+      steps: [
+        {
+          id: 'again',
+          agent: '@orchestr8/workflow',
+          input: { workflow: '${variables.self}' },
+        },
+      ],
+    };
+    // The document carries itself as data, unrolled deeper than the limit: each level starts the next.
+    const r = await execute(s, JSON.parse(stringifyCycle(self, 18)));
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('failed');
+    const text = JSON.stringify(r.body);
+    expect(text).toContain('LIMIT_EXCEEDED');
+    const all = await get(s, '/executions?limit=100');
+    const recursions = all.items.filter((e: { workflowId: string }) => e.workflowId === 'recurse');
+    // The top level plus 16 nested ones, all finished: none left running.
+    expect(recursions.length).toBe(17);
+    expect(recursions.every((e: { status: string }) => e.status !== 'running')).toBe(true);
+  });
+
+  it('keeps __proto__, constructor and prototype keys as plain data that pollutes nothing', async () => {
+    const r = await execute(
+      s,
+      doc([{ id: 'data', agent: '@orchestr8/echo', input: { payload: '${inputs.payload}' } }]),
+      JSON.parse('{"payload": {"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}}'),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('completed');
+    const out = r.body.steps.data.output.payload;
+    expect(out.__proto__).toEqual({ polluted: true });
+    expect(out.constructor).toEqual({ prototype: { x: 1 } });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await get(s, '/healthz')).status).toBe('ok');
+  });
+
+  it("never shows another tenant's key in the logs, the journal or the store", async () => {
+    const db = readFileSync(join(dir, 'o8.db')).toString('latin1');
+    expect(db).not.toContain(OTHER_KEY);
+    expect(s.logs()).not.toContain(OTHER_KEY);
+    expect(s.logs()).not.toContain(APP_SECRET);
+  });
+});
+
+describe('the same documents once the operator grants what they need', () => {
+  let dir: string;
+  let s: Served;
+  beforeAll(async () => {
+    dir = tempRoot();
+    mkdirSync(join(dir, 'work'));
+    writeFileSync(
+      join(dir, 'orchestr8.config.json'),
+      JSON.stringify({
+        capabilities: {
+          env: ['APP_*'],
+          agents: { '@orchestr8/shell': { allow: ['node'], root: './work' } },
+          maxWorkflowDepth: 2,
+        },
+      }),
+    );
+    s = await serve(dir);
+  });
+  afterAll(() => s.stop());
+
+  it('runs a granted program inside the granted root, and refuses a wider ask still', async () => {
+    const ok = await execute(
+      s,
+      doc([
+        {
+          id: 'write',
+          agent: { id: '@orchestr8/shell', config: { allow: ['node'] } },
+          input: { command: ['node', '-e', "require('fs').writeFileSync('made.txt', 'ok')"] },
+        },
+      ]),
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.body.status).toBe('completed');
+    expect(readdirSync(join(dir, 'work'))).toEqual(['made.txt']);
+    const wider = await execute(s, shellWrites(join(dir, 'x'), { allow: ['node', 'sh'] }));
+    expect(wider.status).toBe(403);
+    expect(wider.body.problems[0].message).toContain('"sh"');
+  });
+
+  it('reads a granted environment variable, and still never ORCHESTR8_*', async () => {
+    const ok = await execute(
+      s,
+      doc([{ id: 'read', agent: '@orchestr8/echo', input: { v: '${env.APP_TOKEN}' } }], {
+        context: { environment: ['APP_TOKEN'] },
+      }),
+    );
+    expect(ok.body.status).toBe('completed');
+    expect(ok.body.steps.read.output.v).toBe(APP_SECRET);
+    const reserved = await execute(
+      s,
+      doc([{ id: 'read', agent: '@orchestr8/echo', input: { v: '${env.ORCHESTR8_API_KEYS}' } }], {
+        context: { environment: ['ORCHESTR8_API_KEYS'] },
+      }),
+    );
+    expect(reserved.status).toBe(403);
+  });
+
+  it('takes the nesting limit from the config', async () => {
+    const self = {
+      version: '1.0.0',
+      metadata: { id: 'recurse' },
+      steps: [{ id: 'again', agent: '@orchestr8/workflow', input: { workflow: '${variables.self}' } }],
+    };
+    const r = await execute(s, JSON.parse(stringifyCycle(self, 10)));
+    expect(r.body.status).toBe('failed');
+    const all = await get(s, '/executions?limit=100');
+    expect(all.items.filter((e: { workflowId: string }) => e.workflowId === 'recurse')).toHaveLength(3);
+  });
+});
+
+/** A document that starts itself as a sub-workflow, unrolled `depth` times (JSON has no cycles). */
+function stringifyCycle(doc: Record<string, unknown>, depth: number): string {
+  let inner: Record<string, unknown> = { ...doc, context: { variables: { self: {} } } };
+  for (let i = 0; i < depth; i++) inner = { ...doc, context: { variables: { self: inner } } };
+  return JSON.stringify(inner);
+}
+
+describe('orchestr8 run of a workflow file that calls itself', () => {
+  it('fails at the nesting limit with LIMIT_EXCEEDED, leaving nothing running', async () => {
+    const dir = tempRoot();
+    writeFileSync(
+      join(dir, 'self.yaml'),
+      [
+        'version: "1.0.0"',
+        'metadata: { id: self-calling }',
+        'steps:',
+        '  - id: again',
+        '    agent: "@orchestr8/workflow"',
+        '    input: { path: self.yaml }',
+      ].join('\n'),
+    );
+    const store = `sqlite:${join(dir, 'o8.db')}`;
+    const run = await runCli(dir, [
+      'run',
+      'self.yaml',
+      '--json',
+      '--store',
+      store,
+      '--max-workflow-depth',
+      '5',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('LIMIT_EXCEEDED');
+    const list = await runCli(dir, ['list', '--json', '--store', store, '--limit', '100']);
+    const items = JSON.parse(list.stdout) as { status: string }[];
+    expect(items).toHaveLength(6);
+    expect(items.every((e) => e.status === 'failed')).toBe(true);
+  });
+});
+
+function runCli(
+  cwd: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((r) => child.once('exit', (code) => r({ code, stdout, stderr })));
+}
