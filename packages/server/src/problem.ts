@@ -10,6 +10,7 @@ export const ProblemCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   INVALID_JSON: 'INVALID_JSON',
   VALIDATION: ErrorCode.VALIDATION,
+  /** The document asks for more than the operator grants (403); `problems` lists each ask and how it is granted. */
   CAPABILITY_DENIED: ErrorCode.CAPABILITY_DENIED,
   NOT_FOUND: ErrorCode.NOT_FOUND,
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
