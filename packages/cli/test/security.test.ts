@@ -178,6 +178,31 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
     expect(recursions.every((e: { status: string }) => e.status !== 'running')).toBe(true);
   });
 
+  it('is refused when registered with PUT /workflows, and as a sub-workflow its parent step fails', async () => {
+    const marker = join(dir, 'child-pwned.txt');
+    const greedy = { ...shellWrites(marker, { allow: ['node'] }), metadata: { id: 'greedy' } };
+    const put = await fetch(`${s.url}/workflows/greedy`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(greedy),
+    });
+    expect(put.status).toBe(403);
+    expect(((await put.json()) as { code: string }).code).toBe('CAPABILITY_DENIED');
+    expect(
+      (await fetch(`${s.url}/workflows/greedy`, { headers: { authorization: `Bearer ${KEY}` } })).status,
+    ).toBe(404);
+    const parent = await execute(
+      s,
+      doc([{ id: 'child', agent: '@orchestr8/workflow', input: { workflow: '${variables.child}' } }], {
+        context: { variables: { child: greedy } },
+      }),
+    );
+    expect(parent.status).toBe(200);
+    expect(parent.body.status).toBe('failed');
+    expect(parent.body.steps.child.error.code).toBe('CAPABILITY_DENIED');
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('keeps __proto__, constructor and prototype keys as plain data that pollutes nothing', async () => {
     const r = await execute(
       s,
