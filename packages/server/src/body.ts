@@ -1,7 +1,7 @@
 /**
  * Request bodies: UTF-8 JSON only, at most `limit` bytes. A lean reader instead of
  * body-parser: it is on the path of every execution, and it refuses early (415 before
- * reading, 413 from the declared length) so that a refused body is never read in full.
+ * reading, 413 from the declared length) so that a refused body is never kept in memory.
  */
 
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
@@ -23,6 +23,29 @@ export function parseByteSize(value: number | string): number {
     );
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
   return Math.floor(Number(m[1]) * unit);
+}
+
+/**
+ * How much of an oversized body, beyond the limit, is read and dropped after the 413. A
+ * connection closed with bytes unread is reset by the kernel, and a client still sending
+ * (many send the whole body before reading) would get the reset instead of the 413.
+ */
+export const DISCARD_BYTES = 64 * 1024 ** 2;
+
+/**
+ * Reads and drops the rest of a refused body, up to `budget` bytes in all. False when the
+ * declared length is over the budget: the response then closes the connection unread.
+ */
+function discardRest(req: Request, received: number, budget: number): boolean {
+  if (Number(req.headers['content-length']) > budget) return false;
+  let size = received;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    // A chunked body with no end in sight: reset rather than read on.
+    if (size > budget) req.socket.destroy();
+  });
+  req.resume();
+  return true;
 }
 
 function hasBody(req: Request): boolean {
@@ -57,17 +80,17 @@ export function jsonBody(limit: number): RequestHandler {
         ),
       );
     }
-    const tooLarge = () =>
+    if (req.destroyed) return next(disconnected());
+    const tooLarge = (received: number) =>
       new HttpProblem(
         413,
         ProblemCode.PAYLOAD_TOO_LARGE,
         `the request body is larger than the limit of ${limit} bytes`,
+        {},
+        discardRest(req, received, limit + DISCARD_BYTES) ? {} : { Connection: 'close' },
       );
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      // Refused unread: the connection closes after the response (see the error handler).
-      return next(tooLarge());
-    }
+    if (declared !== undefined && Number(declared) > limit) return next(tooLarge(0));
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -76,14 +99,16 @@ export function jsonBody(limit: number): RequestHandler {
       done = true;
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', finish);
+      req.off('error', onError);
       next(error);
     };
+    // The client went away mid-body: no one is left to answer, and it is no fault of the server's.
+    const onError = () => finish(disconnected());
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        req.pause();
-        finish(tooLarge());
+        chunks.length = 0;
+        finish(tooLarge(size));
         return;
       }
       chunks.push(chunk);
@@ -110,8 +135,16 @@ export function jsonBody(limit: number): RequestHandler {
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', finish);
+    req.on('error', onError);
   };
+}
+
+function disconnected(): HttpProblem {
+  return new HttpProblem(
+    400,
+    ProblemCode.BAD_REQUEST,
+    'the client disconnected before sending the whole request body',
+  );
 }
 
 function invalidJson(): HttpProblem {

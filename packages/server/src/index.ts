@@ -21,6 +21,7 @@
  *   await store.close();
  * });
  */
+export { parseAllowedHosts } from './allowed-hosts.js';
 export { isLoopbackHost, parseApiKeys } from './auth.js';
 export type { MetricsSource } from './context.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';

@@ -18,6 +18,10 @@ export const ProblemCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   RATE_LIMITED: 'RATE_LIMITED',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /** The `Host` header names this server by a name it does not answer to (see `--allowed-hosts`). */
+  HOST_NOT_ALLOWED: 'HOST_NOT_ALLOWED',
+  /** A browser request from another site: `Origin` is neither this server's own nor a `--cors-origin`, or is `null`. */
+  ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   CONFLICT: ErrorCode.CONFLICT,
   EXECUTION_FINISHED: 'EXECUTION_FINISHED',
@@ -214,8 +218,6 @@ export function errorHandler(logger: ServerLogger): ErrorRequestHandler {
         requestId: res.locals.requestId,
       });
     for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
-    // A body we refused to read may still be arriving: do not reuse the connection.
-    if (problem.status === 413) res.setHeader('Connection', 'close');
     sendProblem(res, problem.status, problem.code, problem.message, problem.extensions);
   };
 }

@@ -1,9 +1,10 @@
 /**
- * One structured log line per request, written once the response is sent (or the client
- * went away). Headers and bodies are never logged: only the method, path, status, timing,
- * the caller's principal (a digest, never the key), and the ids that tie the request to an
- * execution: `X-Request-Id` (taken from the request when well-formed, else generated, and
- * echoed), the execution id, and the body's `options.correlationId`.
+ * One structured log line per request, written once the response is sent or the client went
+ * away (then `aborted: true`, without `status` when no response was started). Headers and
+ * bodies are never logged: only the method, path, status, timing, the caller's principal (a
+ * digest, never the key), and the ids that tie the request to an execution: `X-Request-Id`
+ * (taken from the request when well-formed, else generated, and echoed), the execution id,
+ * and the body's `options.correlationId`.
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
@@ -32,7 +33,11 @@ export function requestLog(logger: ServerLogger): RequestHandler {
         durationMs: Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3,
         remoteAddress: req.socket.remoteAddress,
       };
-      if (!res.writableFinished) data.aborted = true;
+      if (!res.writableFinished) {
+        // The client went away first (mid-request, or before the response was complete).
+        data.aborted = true;
+        if (!res.headersSent) delete data.status;
+      }
       const principal = principalOf(res);
       if (principal !== undefined) data.principal = principal;
       const location = res.getHeader('location');

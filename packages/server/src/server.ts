@@ -3,11 +3,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
 import express, { type Express } from 'express';
+import { type AllowedHosts, createAllowedHosts } from './allowed-hosts.js';
 import { apiKeyAuth, isLoopbackHost } from './auth.js';
 import { jsonBody, parseByteSize } from './body.js';
 import { Lifecycle, type MetricsSource, type RouteDef, type ServerContext, startTurns } from './context.js';
 import { corsMiddleware } from './cors.js';
 import { EventFeed } from './event-feed.js';
+import { hostGuard } from './host-guard.js';
 import {
   errorHandler,
   HttpProblem,
@@ -39,6 +41,12 @@ export interface ServerOptions {
   bodyLimit?: number | string;
   /** Origins allowed to call the API from a browser. Off unless given. */
   cors?: { origins: readonly string[] | '*' };
+  /**
+   * `Host` names the API answers to besides `localhost`, `*.localhost`, IP addresses and the
+   * name it listens on: exact names, `.example.com` (it and its subdomains) or `*.example.com`
+   * (its subdomains). `'*'` answers any Host. Other Hosts get 403 `HOST_NOT_ALLOWED`.
+   */
+  allowedHosts?: readonly string[] | '*';
   /** How long an Idempotency-Key is remembered. Default 24 h. */
   idempotencyTtlMs?: number;
   /** Upper bound of `Prefer: wait`. Default 60 s. */
@@ -87,6 +95,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   const logger = options.logger ?? silentLogger;
   const lifecycle = new Lifecycle();
   const apiKeys = options.apiKeys ?? [];
+  const hosts = createAllowedHosts(options.allowedHosts);
   const ctx: ServerContext = {
     engine: options.engine,
     store,
@@ -124,6 +133,8 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     }
     next();
   });
+  // Before CORS and auth: a rebinding page's preflight is refused too, and public paths are no exception.
+  app.use(hostGuard(hosts, options.cors?.origins));
   if (options.cors) app.use(corsMiddleware(options.cors.origins));
   if (apiKeys.length > 0) app.use(apiKeyAuth(apiKeys));
   if (options.rateLimit !== false) app.use(rateLimiter(options.rateLimit ?? {}));
@@ -184,7 +195,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     app,
     routes: table.map((r) => ({ method: r.method, path: r.path })),
     listen: (port = 8088, host = '127.0.0.1') =>
-      listen(app, ctx, apiKeys, port, host, options.pruneIntervalMs ?? 600_000),
+      listen(app, ctx, apiKeys, hosts, port, host, options.pruneIntervalMs ?? 600_000),
   };
 }
 
@@ -192,6 +203,7 @@ function listen(
   app: Express,
   ctx: ServerContext,
   apiKeys: readonly string[],
+  hosts: AllowedHosts,
   port: number,
   host: string,
   pruneIntervalMs: number,
@@ -204,6 +216,7 @@ function listen(
       ),
     );
   }
+  hosts.addBoundName(host);
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.keepAliveTimeout = 5000;

@@ -27,6 +27,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   agents: string[];
   apiKeys?: string;
   corsOrigin: string[];
+  allowedHosts?: string;
   grace: string;
   rateLimit: string;
   bodyLimit: string;
@@ -63,6 +64,10 @@ export function registerServeCommand(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--allowed-hosts <hosts>',
+      'comma-separated Host names to answer besides localhost and IP addresses: name, .domain, *.domain, or "*" for any (default: $ORCHESTR8_ALLOWED_HOSTS)',
+    )
     .option('--grace <duration>', 'on SIGTERM, how long running steps get to finish (e.g. 5s)', '5s')
     .option('--rate-limit <n>', 'requests per minute per client (0 = no limit)', '6000')
     .option('--body-limit <bytes>', 'largest request body, e.g. 1mb', '1mb')
@@ -91,7 +96,7 @@ function parseNumber(name: string, value: string, min: number, max: number): num
 
 async function serveCommand(opts: ServeOptions): Promise<number> {
   // Loaded here, not at the top: every other command starts ~200 ms faster without it.
-  const { createServer, isLoopbackHost, parseApiKeys } = await import('@orchestr8/server');
+  const { createServer, isLoopbackHost, parseAllowedHosts, parseApiKeys } = await import('@orchestr8/server');
   const { createMetrics } = await import('@orchestr8/observability/metrics');
   const logger = openLogger(opts, 'info');
   if ('usage' in logger) return failUsage(logger.usage);
@@ -101,9 +106,11 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
   if (typeof rateLimit === 'string') return failUsage(rateLimit);
   let graceMs: number;
   let idempotencyTtlMs: number;
+  let allowedHosts: string[];
   try {
     graceMs = parseDuration(/^\d+$/.test(opts.grace) ? Number(opts.grace) : opts.grace);
     idempotencyTtlMs = parseDuration(opts.idempotencyTtl);
+    allowedHosts = parseAllowedHosts(opts.allowedHosts ?? process.env.ORCHESTR8_ALLOWED_HOSTS);
   } catch (e) {
     return failUsage((e as Error).message);
   }
@@ -159,6 +166,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       metrics,
       ...(pg ? { workers: () => listWorkers(pg) } : {}),
       ...(opts.corsOrigin.length > 0 ? { cors: { origins: opts.corsOrigin } } : {}),
+      allowedHosts,
       ready: async () => {
         if (opened.kind === 'postgres') {
           const v = await (opened as PostgresStore).schemaVersion();
