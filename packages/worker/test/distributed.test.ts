@@ -429,3 +429,44 @@ describe('API instances', () => {
     await h.result;
   });
 });
+
+describe("the operator's capabilities on workers", () => {
+  // A step that starts its own workflow again: each level one execution deeper.
+  const recurse = agent('recurse', async (_input, ctx) => {
+    const r = await ctx.runWorkflow({
+      version: '1.0.0',
+      metadata: { id: 'recurse' },
+      steps: [{ id: 'again', agent: 'recurse', input: {} }],
+    });
+    if (r.status !== 'completed') throw Object.assign(new Error(r.error?.message ?? 'child failed'), r.error);
+    return r.outputs;
+  });
+
+  it('stop a workflow that calls itself at maxWorkflowDepth, counting depth across workers', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    engine = await createDistributedEngine({
+      store,
+      registry: registryOf(recurse),
+      capabilities: { maxWorkflowDepth: 3 },
+      worker: { concurrency: 8, pollMs: 200, sweepMs: 100 },
+    });
+    const r = await engine.execute(compile({ steps: [{ id: 'again', agent: 'recurse', input: {} }] }));
+    expect(r.status).toBe('failed');
+    expect(JSON.stringify(r.error)).toContain('LIMIT_EXCEEDED');
+    const all = await store.listExecutions({ limit: 100 });
+    // The top level and three nested levels; the fourth is refused.
+    expect(all.items).toHaveLength(4);
+    expect(all.items.every((e) => e.status === 'failed')).toBe(true);
+  });
+
+  it('refuse a document that reads an environment variable the operator did not grant, before storing it', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    engine = await createDistributedEngine({ store, registry, env: { APP_TOKEN: 'x' } });
+    const doc = {
+      context: { environment: ['APP_TOKEN'] },
+      steps: [{ id: 'a', agent: 'echo', input: { t: '${env.APP_TOKEN}' } }],
+    };
+    await expect(engine.start(compile(doc))).rejects.toMatchObject({ code: 'CAPABILITY_DENIED' });
+    expect((await store.listExecutions({ limit: 10 })).items).toHaveLength(0);
+  });
+});
