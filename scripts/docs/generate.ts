@@ -203,7 +203,13 @@ export async function generateReference(): Promise<{ files: GeneratedFile[]; cov
       title: 'Standard agents',
       source: '`standardAgents` of @orchestr8/agents',
       intro:
-        'Agents that reach the outside world: HTTP calls, shell commands, data transforms, LLM prompts and sub-workflows.',
+        'Agents that reach the outside world: HTTP calls, shell commands, data transforms, LLM prompts and sub-workflows. ' +
+        'The network agents (`@orchestr8/http`, `@orchestr8/llm` and remote agents named by `agent.url`) connect only to public addresses: ' +
+        'loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16 with the cloud metadata address, fe80::/10), CGNAT (100.64/10), multicast, unspecified (0.0.0.0, ::) and other reserved addresses, ' +
+        'in IPv4-mapped form too (`::ffff:127.0.0.1`), fail the step with `EGRESS_DENIED`, never retried. ' +
+        'The address checked is the one connected to, after DNS and on every redirect. ' +
+        'The operator allows more with `capabilities.egress.allow` in orchestr8.config or `--allow-egress <host|cidr>`: ' +
+        'a host name (`api.internal`, or `*.svc.local` for its subdomains), whose addresses are then not checked; an IP address or CIDR range (`127.0.0.1`, `10.0.0.0/8`); or `"*"` for any destination.',
       agents: standardAgents,
     },
   ];

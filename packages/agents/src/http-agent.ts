@@ -1,6 +1,7 @@
 import { context, propagation } from '@opentelemetry/api';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, RetryableError, TerminalError, ValidationError } from '@orchestr8/common';
+import { egressDispatcher } from './egress.js';
 import {
   discardBody,
   excerpt,
@@ -85,7 +86,12 @@ const inputSchema = {
   required: ['url'],
   additionalProperties: false,
   properties: {
-    url: { type: 'string', minLength: 1, description: 'An absolute http(s) URL.' },
+    url: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'An absolute http(s) URL. Only public addresses are reachable (redirects included) unless the operator allows more in capabilities.egress.allow; anything else fails with EGRESS_DENIED.',
+    },
     method: { type: 'string', description: 'GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS.' },
     headers: { type: 'object', additionalProperties: scalar },
     query: {
@@ -116,7 +122,8 @@ const outputSchema = {
 /**
  * Calls an HTTP endpoint with the global `fetch`. Unexpected statuses become errors the
  * retry policy understands: 5xx and 429 are retryable (honouring Retry-After), other 4xx
- * are terminal. The circuit-breaker target is the URL's host.
+ * are terminal. The circuit-breaker target is the URL's host. Connections, redirect hops
+ * included, go only where the operator's egress policy allows (see egress.ts).
  */
 export const httpAgent = defineAgent<HttpInput, HttpOutput>({
   id: '@orchestr8/http',
@@ -163,6 +170,8 @@ export const httpAgent = defineAgent<HttpInput, HttpOutput>({
           body,
           signal: deadline.signal,
           redirect: input.followRedirects === false ? 'manual' : 'follow',
+          // Checks every connection, redirect hops included, against the operator's egress policy.
+          dispatcher: egressDispatcher(ctx.capabilities.egress.allow),
         });
       } catch (e) {
         throw fetchFailure(e, deadline.signal, `http: ${where}`);

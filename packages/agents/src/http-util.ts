@@ -6,9 +6,11 @@
 import {
   CancelledError,
   ErrorCode,
+  hasCode,
   isOrchestr8Error,
   type Orchestr8Error,
   RetryableError,
+  TerminalError,
   TimeoutError,
 } from '@orchestr8/common';
 
@@ -51,11 +53,20 @@ export function abortError(signal: AbortSignal): Orchestr8Error {
 }
 
 /**
- * Maps what `fetch` threw: an aborted signal gives its reason, anything else is a network
- * failure (refused, reset, DNS, TLS), which is worth retrying.
+ * Maps what `fetch` threw: an aborted signal gives its reason; a connection the egress
+ * policy refused is EGRESS_DENIED (fetch wraps it as `TypeError: fetch failed`, so it is
+ * looked for among the causes), never retried; anything else is a network failure
+ * (refused, reset, DNS, TLS), which is worth retrying.
  */
 export function fetchFailure(error: unknown, signal: AbortSignal, what: string): Orchestr8Error {
   if (signal.aborted) return abortError(signal);
+  const denied = egressRefusal(error);
+  if (denied) {
+    return new TerminalError(`${what}: ${denied.message}`, {
+      code: ErrorCode.EGRESS_DENIED,
+      details: denied.details,
+    });
+  }
   if (isOrchestr8Error(error)) return error;
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   const errno = typeof cause?.code === 'string' ? cause.code : undefined;
@@ -70,6 +81,15 @@ export function fetchFailure(error: unknown, signal: AbortSignal, what: string):
     cause: error,
     ...(errno ? { details: { errno } } : {}),
   });
+}
+
+function egressRefusal(error: unknown): Orchestr8Error | undefined {
+  let e = error;
+  for (let depth = 0; depth < 4 && typeof e === 'object' && e !== null; depth++) {
+    if (hasCode(e, ErrorCode.EGRESS_DENIED) && isOrchestr8Error(e)) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /**

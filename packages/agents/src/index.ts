@@ -20,6 +20,7 @@ import { shellAgent } from './shell-agent.js';
 import { transformAgent } from './transform-agent.js';
 import { workflowAgent } from './workflow-agent.js';
 
+export { checkEgressAllow, EGRESS_GRANT, type EgressResolver, egressDispatcher } from './egress.js';
 export {
   HTTP_DEFAULT_MAX_RESPONSE_BYTES,
   HTTP_SECRET_FIELDS,

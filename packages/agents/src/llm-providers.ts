@@ -4,6 +4,7 @@
  * codes the retry policy understands.
  */
 import { ErrorCode, type Orchestr8Error, RetryableError, TerminalError } from '@orchestr8/common';
+import { egressDispatcher } from './egress.js';
 import {
   excerpt,
   fetchFailure,
@@ -43,6 +44,11 @@ export interface ProviderSettings {
   baseUrl: string;
   timeoutMs: number | undefined;
   signal: AbortSignal;
+  /**
+   * The operator's egress policy (`ctx.capabilities.egress`): documents can set baseUrl, so
+   * it reaches only public addresses unless this allows more. Absent: public addresses only.
+   */
+  egress?: { readonly allow: readonly string[] };
 }
 
 export interface Provider {
@@ -75,6 +81,7 @@ async function postJson(
         headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
         body: JSON.stringify(body),
         signal: deadline.signal,
+        dispatcher: egressDispatcher(settings.egress?.allow ?? []),
       });
     } catch (e) {
       throw fetchFailure(e, deadline.signal, where);

@@ -1,6 +1,7 @@
 import { context, propagation } from '@opentelemetry/api';
 import { ErrorCode, Orchestr8Error, RetryableError, TerminalError } from '@orchestr8/common';
 import type { Agent } from '@orchestr8/core';
+import { egressDispatcher } from './egress.js';
 import {
   excerpt,
   fetchFailure,
@@ -58,7 +59,8 @@ const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
  * protocol, see the package README): each call is `POST <baseUrl>/agents/<id>/execute`.
  * The service's problem responses come back as the same error codes, retryability and
  * Retry-After; an unreachable service is a retryable NETWORK error. The circuit-breaker
- * target is the service's host.
+ * target is the service's host. The service must be at a public address unless the
+ * operator's egress policy (`capabilities.egress.allow`) admits it: EGRESS_DENIED otherwise.
  */
 export function createRemoteAgent(baseUrl: string, agentId: string, options: RemoteAgentOptions = {}): Agent {
   const base = new URL(baseUrl);
@@ -100,6 +102,8 @@ export function createRemoteAgent(baseUrl: string, agentId: string, options: Rem
             }),
             body: JSON.stringify(body),
             signal: deadline.signal,
+            // A document names the service URL (`agent.url`): same egress policy as the http agent.
+            dispatcher: egressDispatcher(ctx.capabilities.egress.allow),
           });
           const read = await readCapped(res, maxBytes);
           if (read.truncated) {

@@ -4,6 +4,7 @@ import { createFakeClock, type FakeClock } from '@orchestr8/common';
 import {
   type Agent,
   type AgentContext,
+  type Capabilities,
   createEngine,
   type Engine,
   type EngineOptions,
@@ -81,8 +82,17 @@ export function dataOf(entry: JournalEntry | undefined): Record<string, any> {
   return (entry.data ?? {}) as Record<string, any>;
 }
 
-/** An agent context for calling `execute` directly. */
-export function contextFor(overrides: Partial<AgentContext> = {}): AgentContext {
+/**
+ * The operator's grant the network agents need to reach the loopback test servers (by
+ * default they may connect to public addresses only).
+ */
+export const LOOPBACK_GRANT: Capabilities = { egress: { allow: ['127.0.0.1', '::1', 'localhost'] } };
+
+/** An agent context for calling `execute` directly, with the operator's `capabilities`. */
+export function contextFor(
+  overrides: Partial<AgentContext> = {},
+  capabilities: Capabilities = {},
+): AgentContext {
   return {
     signal: new AbortController().signal,
     executionId: 'exec-1',
@@ -90,7 +100,7 @@ export function contextFor(overrides: Partial<AgentContext> = {}): AgentContext 
     attempt: 1,
     idempotencyKey: 'exec-1:step-1',
     config: {},
-    capabilities: resolveCapabilities(),
+    capabilities: resolveCapabilities(capabilities),
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     runWorkflow: () => Promise.reject(new Error('runWorkflow is not available in this test')),
     ...overrides,
@@ -118,12 +128,18 @@ export interface TestServer {
   url: string;
   host: string;
   requests: SeenRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
-/** A real HTTP server on 127.0.0.1 with a random port; `handler` answers each request. */
+/**
+ * A real HTTP server on 127.0.0.1 (or `host`) with a random port; `handler` answers each
+ * request. The network agents reach it only with LOOPBACK_GRANT.
+ */
 export async function startServer(
   handler: (req: SeenRequest, res: ServerResponse, n: number) => void | Promise<void>,
+  host = '127.0.0.1',
 ): Promise<TestServer> {
   const requests: SeenRequest[] = [];
   const server = createServer((req, res) => {
@@ -143,12 +159,20 @@ export async function startServer(
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
+  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: `http://${authority}`,
+    host: authority,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

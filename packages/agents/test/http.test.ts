@@ -7,6 +7,7 @@ import {
   dataOf,
   entries,
   journal,
+  LOOPBACK_GRANT,
   run,
   sendJson,
   startServer,
@@ -31,7 +32,7 @@ describe('@orchestr8/http', () => {
         query: { q: 'a b', tag: ['x', 'y'], skip: null, n: 2 },
         headers: { 'X-Client': 'orchestr8', 'X-Count': 3 },
       },
-      contextFor(),
+      contextFor({}, LOOPBACK_GRANT),
     );
     expect(out.status).toBe(200);
     expect(out.body).toEqual({ ok: true });
@@ -55,7 +56,7 @@ describe('@orchestr8/http', () => {
         },
       ],
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('completed');
     expect(r.steps.create!.output).toMatchObject({ status: 201, body: { id: 7 } });
@@ -72,7 +73,7 @@ describe('@orchestr8/http', () => {
     });
     const out = await httpAgent.execute(
       { method: 'post', url: server.url, body: 'hello', sendIdempotencyKey: false },
-      contextFor(),
+      contextFor({}, LOOPBACK_GRANT),
     );
     expect(out.body).toBe('got hello');
     expect(server.requests[0]!.headers['content-type']).toBe('text/plain; charset=utf-8');
@@ -87,7 +88,7 @@ describe('@orchestr8/http', () => {
       steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: `${server.url}/status` } }],
       policies: { resilience: { retry } },
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('completed');
     expect(r.steps.call!.attempts).toBe(2);
@@ -104,7 +105,7 @@ describe('@orchestr8/http', () => {
       steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: server.url } }],
       policies: { resilience: { retry } },
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('completed');
     const retrying = entries(await journal(engine, r.executionId), 'step.retrying', 'call');
@@ -127,7 +128,7 @@ describe('@orchestr8/http', () => {
       steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: `${server.url}/users/9?token=abc` } }],
       policies: { resilience: { retry } },
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('failed');
     const error = r.steps.call!.error!;
@@ -141,7 +142,10 @@ describe('@orchestr8/http', () => {
 
   it('returns a status listed in expectStatus as output instead of failing', async () => {
     server = await startServer((_req, res) => sendJson(res, 404, { error: 'gone' }));
-    const out = await httpAgent.execute({ url: server.url, expectStatus: [200, '4xx'] }, contextFor());
+    const out = await httpAgent.execute(
+      { url: server.url, expectStatus: [200, '4xx'] },
+      contextFor({}, LOOPBACK_GRANT),
+    );
     expect(out).toMatchObject({ status: 404, body: { error: 'gone' } });
   });
 
@@ -149,7 +153,7 @@ describe('@orchestr8/http', () => {
     const closed = await startServer(() => {});
     const url = closed.url;
     await closed.close();
-    const e = await caught(() => httpAgent.execute({ url }, contextFor()));
+    const e = await caught(() => httpAgent.execute({ url }, contextFor({}, LOOPBACK_GRANT)));
     expect(e).toMatchObject({ code: 'NETWORK', retryable: true });
   });
 
@@ -167,13 +171,16 @@ describe('@orchestr8/http', () => {
     });
     for (const path of ['/declared', '/chunked']) {
       const e = await caught(() =>
-        httpAgent.execute({ url: `${server!.url}${path}`, maxResponseBytes: 1000 }, contextFor()),
+        httpAgent.execute(
+          { url: `${server!.url}${path}`, maxResponseBytes: 1000 },
+          contextFor({}, LOOPBACK_GRANT),
+        ),
       );
       expect(e).toMatchObject({ code: 'RESPONSE_TOO_LARGE', retryable: false });
     }
     const ok = await httpAgent.execute(
       { url: `${server.url}/declared`, maxResponseBytes: 10_000 },
-      contextFor(),
+      contextFor({}, LOOPBACK_GRANT),
     );
     expect(ok.body).toBe(big);
   });
@@ -196,7 +203,7 @@ describe('@orchestr8/http', () => {
         },
       ],
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('completed');
     expect(server.requests[0]!.headers.authorization).toBe('Bearer sk-live-123');
@@ -220,7 +227,7 @@ describe('@orchestr8/http', () => {
       steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: `${server.url}/a` } }],
       policies: { resilience: { retry: { maxAttempts: 1 }, circuitBreaker: { failureThreshold: 1 } } },
     });
-    const { engine, clock } = testEngine([httpAgent]);
+    const { engine, clock } = testEngine([httpAgent], { capabilities: LOOPBACK_GRANT });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('failed');
     const opened = entries(await journal(engine, r.executionId), 'circuit.opened', 'call');
@@ -231,7 +238,9 @@ describe('@orchestr8/http', () => {
     server = await startServer(() => {
       // never answers
     });
-    const e = await caught(() => httpAgent.execute({ url: server!.url, timeoutMs: 50 }, contextFor()));
+    const e = await caught(() =>
+      httpAgent.execute({ url: server!.url, timeoutMs: 50 }, contextFor({}, LOOPBACK_GRANT)),
+    );
     expect(e).toMatchObject({ code: 'TIMEOUT', retryable: true });
   });
 
@@ -241,7 +250,7 @@ describe('@orchestr8/http', () => {
     });
     const controller = new AbortController();
     const pending = caught(() =>
-      httpAgent.execute({ url: server!.url }, contextFor({ signal: controller.signal })),
+      httpAgent.execute({ url: server!.url }, contextFor({ signal: controller.signal }, LOOPBACK_GRANT)),
     );
     while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 2));
     controller.abort(new Error('user cancelled'));

@@ -7,6 +7,7 @@ import {
   dataOf,
   entries,
   journal,
+  LOOPBACK_GRANT,
   run,
   sendJson,
   startServer,
@@ -34,7 +35,7 @@ describe('createRemoteAgent', () => {
     const remote = createRemoteAgent(`${server.url}/base/`, '@acme/upper');
     const out = await remote.execute(
       { text: 'hi' },
-      contextFor({ attempt: 2, config: { mode: 'x' }, item: 'a', index: 0 }),
+      contextFor({ attempt: 2, config: { mode: 'x' }, item: 'a', index: 0 }, LOOPBACK_GRANT),
     );
     expect(out).toEqual({ upper: 'HI' });
     const req = server.requests[0]!;
@@ -69,14 +70,18 @@ describe('createRemoteAgent', () => {
           })
         : problem(res, 422, { code: 'VALIDATION', detail: 'input is invalid at /text', retryable: false }),
     );
-    const busy = await caught(() => createRemoteAgent(server!.url, 'busy').execute({}, contextFor()));
+    const busy = await caught(() =>
+      createRemoteAgent(server!.url, 'busy').execute({}, contextFor({}, LOOPBACK_GRANT)),
+    );
     expect(busy).toMatchObject({
       code: 'HTTP_429',
       retryable: true,
       retryAfterMs: 1500,
       message: 'upstream rate limit',
     });
-    const invalid = await caught(() => createRemoteAgent(server!.url, 'strict').execute({}, contextFor()));
+    const invalid = await caught(() =>
+      createRemoteAgent(server!.url, 'strict').execute({}, contextFor({}, LOOPBACK_GRANT)),
+    );
     expect(invalid).toMatchObject({
       code: 'VALIDATION',
       retryable: false,
@@ -92,9 +97,13 @@ describe('createRemoteAgent', () => {
       });
       res.end('<h1>Bad gateway</h1>');
     });
-    const gateway = await caught(() => createRemoteAgent(server!.url, 'a').execute({}, contextFor()));
+    const gateway = await caught(() =>
+      createRemoteAgent(server!.url, 'a').execute({}, contextFor({}, LOOPBACK_GRANT)),
+    );
     expect(gateway).toMatchObject({ code: 'HTTP_5XX', retryable: true, retryAfterMs: 3000 });
-    const gone = await caught(() => createRemoteAgent(server!.url, 'gone').execute({}, contextFor()));
+    const gone = await caught(() =>
+      createRemoteAgent(server!.url, 'gone').execute({}, contextFor({}, LOOPBACK_GRANT)),
+    );
     expect(gone).toMatchObject({ code: 'AGENT_NOT_FOUND', retryable: false });
   });
 
@@ -102,7 +111,7 @@ describe('createRemoteAgent', () => {
     const closed = await startServer(() => {});
     const url = closed.url;
     await closed.close();
-    const e = await caught(() => createRemoteAgent(url, 'a').execute({}, contextFor()));
+    const e = await caught(() => createRemoteAgent(url, 'a').execute({}, contextFor({}, LOOPBACK_GRANT)));
     expect(e).toMatchObject({ code: 'NETWORK', retryable: true });
   });
 
@@ -122,7 +131,10 @@ describe('createRemoteAgent', () => {
         },
       },
     });
-    const { engine, clock } = testEngine([], { remoteAgent: (u, id) => createRemoteAgent(u, id) });
+    const { engine, clock } = testEngine([], {
+      capabilities: LOOPBACK_GRANT,
+      remoteAgent: (u, id) => createRemoteAgent(u, id),
+    });
     const r = await run(engine, clock, wf);
     expect(r.status).toBe('completed');
     expect(r.steps.remote!.output).toEqual({ echoed: { v: 1 } });
