@@ -226,6 +226,15 @@ export function storeFlag(flag: string | undefined, config: ProjectConfig): stri
   return config.store;
 }
 
+/**
+ * `storeFlag` against this process's project config: what the history commands (list,
+ * inspect, journal, cancel, prune, resume) pass to `openHistoryStore`, so they read the
+ * store `run` wrote to.
+ */
+export async function projectStoreFlag(flag: string | undefined): Promise<string | undefined> {
+  return storeFlag(flag, await loadProjectConfig());
+}
+
 /** `--store`, then `ORCHESTR8_STORE`, then the config's `store`, then the embedded SQLite file. */
 export function configuredStore(flag: string | undefined, config: ProjectConfig): string {
   return storeSpec(storeFlag(flag, config));

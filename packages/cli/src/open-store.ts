@@ -7,7 +7,17 @@ import { openSqliteStore, parseStoreUrl } from '@orchestr8/store-sqlite';
 
 export const DEFAULT_STORE = 'sqlite:./.orchestr8/orchestr8.db';
 
-/** `--store`, then `ORCHESTR8_STORE`, then the embedded SQLite file. */
+/**
+ * The `--store` help of every command that reads or writes executions: they all resolve the
+ * store the same way (`configuredStore` / `storeFlag` in config.ts).
+ */
+export const STORE_OPTION_HELP =
+  "where executions are recorded: sqlite:<path>, postgres://... or memory (default: $ORCHESTR8_STORE, else the project config's store, else sqlite:./.orchestr8/orchestr8.db)";
+
+/**
+ * `--store`, then `ORCHESTR8_STORE`, then the embedded SQLite file. Commands pass the flag
+ * through `storeFlag` (config.ts) so the project config's `store` comes before the default.
+ */
 export function storeSpec(flag: string | undefined): string {
   return flag ?? process.env.ORCHESTR8_STORE ?? DEFAULT_STORE;
 }

@@ -1,8 +1,10 @@
 import { ErrorCode, Orchestr8Error, serializeError } from '@orchestr8/common';
 import type { ExecutionStatus, Store } from '@orchestr8/core';
 import type { Command } from 'commander';
+import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
 import { styleFor } from '../term.js';
 import {
   isTerminal,
@@ -10,7 +12,6 @@ import {
   parseAge,
   printJson,
   requireExecution,
-  STORE_OPTION_HELP,
   sleep,
   statusColor,
 } from './history-shared.js';
@@ -59,7 +60,7 @@ async function cancelCommand(id: string, opts: CancelOptions): Promise<number> {
   }
   let store: Store | undefined;
   try {
-    const opened = await openHistoryStore(opts.store);
+    const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const reason = opts.reason?.trim() || DEFAULT_REASON;
     const outcome = store ? await store.requestCancel(id, reason, Date.now()) : 'not_found';

@@ -1,8 +1,10 @@
 import { type SerializedError, serializeError } from '@orchestr8/common';
 import type { ExecutionRecord, StepStateRecord, Store } from '@orchestr8/core';
 import type { Command } from 'commander';
+import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
 import { formatDuration, type Style, styleFor } from '../term.js';
 import {
   formatTime,
@@ -11,7 +13,6 @@ import {
   preview,
   printJson,
   requireExecution,
-  STORE_OPTION_HELP,
   statusColor,
 } from './history-shared.js';
 
@@ -56,7 +57,7 @@ export function registerInspectCommand(program: Command): void {
 async function inspectCommand(id: string, opts: InspectOptions): Promise<number> {
   let store: Store | undefined;
   try {
-    const opened = await openHistoryStore(opts.store);
+    const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const execution = await requireExecution(store, id, opened.spec);
     const inspection = await inspect(store!, execution);

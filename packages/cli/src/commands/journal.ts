@@ -1,8 +1,10 @@
 import { serializeError } from '@orchestr8/common';
 import type { JournalEntry, Store } from '@orchestr8/core';
 import type { Command } from 'commander';
+import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
 import { formatDuration, type Style, styleFor } from '../term.js';
 import {
   exitQuietlyOnClosedStdout,
@@ -11,7 +13,6 @@ import {
   openHistoryStore,
   preview,
   requireExecution,
-  STORE_OPTION_HELP,
   sleep,
   statusColor,
 } from './history-shared.js';
@@ -58,7 +59,7 @@ async function journalCommand(id: string, opts: JournalOptions): Promise<number>
     stopped = true;
   };
   try {
-    const opened = await openHistoryStore(opts.store);
+    const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     await requireExecution(store, id, opened.spec);
     const print = printer(opts);

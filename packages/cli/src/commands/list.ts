@@ -1,9 +1,11 @@
 import { serializeError } from '@orchestr8/common';
 import type { ExecutionQuery, ExecutionRecord, ExecutionStatus, Store } from '@orchestr8/core';
 import type { Command } from 'commander';
+import { projectStoreFlag } from '../config.js';
 import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
 import { formatDuration, styleFor } from '../term.js';
 import {
   EXECUTION_STATUSES,
@@ -12,7 +14,6 @@ import {
   openHistoryStore,
   plural,
   printJson,
-  STORE_OPTION_HELP,
   statusColor,
 } from './history-shared.js';
 
@@ -62,7 +63,7 @@ async function listCommand(opts: ListOptions): Promise<number> {
   exitQuietlyOnClosedStdout();
   let store: Store | undefined;
   try {
-    const opened = await openHistoryStore(opts.store);
+    const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const query: ExecutionQuery = {};
     if (statuses.length > 0) query.status = statuses as ExecutionStatus[];

@@ -1,16 +1,11 @@
 import { serializeError } from '@orchestr8/common';
 import type { Store } from '@orchestr8/core';
 import type { Command } from 'commander';
+import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
-import {
-  formatTime,
-  openHistoryStore,
-  parseAge,
-  plural,
-  printJson,
-  STORE_OPTION_HELP,
-} from './history-shared.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
+import { formatTime, openHistoryStore, parseAge, plural, printJson } from './history-shared.js';
 
 interface PruneOptions {
   olderThan: string;
@@ -38,7 +33,7 @@ async function pruneCommand(opts: PruneOptions): Promise<number> {
   }
   let store: Store | undefined;
   try {
-    const opened = await openHistoryStore(opts.store);
+    const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const now = Date.now();
     const finishedBefore = now - age;

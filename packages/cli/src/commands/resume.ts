@@ -18,18 +18,12 @@ import { buildRegistry, collect, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
+import { STORE_OPTION_HELP } from '../open-store.js';
 import { AboveView, ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
 import { formatDuration, styleFor } from '../term.js';
-import {
-  isTerminal,
-  openHistoryStore,
-  printJson,
-  requireExecution,
-  STORE_OPTION_HELP,
-  statusColor,
-} from './history-shared.js';
+import { isTerminal, openHistoryStore, printJson, requireExecution, statusColor } from './history-shared.js';
 
 interface ResumeOptions extends LogOptions, CapabilityFlags {
   agents: string[];

@@ -10,7 +10,7 @@ import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { engineLogging, LOG_FORMAT_OPTION, type LogOptions, logLevelOption, openLogger } from '../logger.js';
-import { openStore } from '../open-store.js';
+import { openStore, STORE_OPTION_HELP } from '../open-store.js';
 import { AboveView, ProgressView } from '../progress.js';
 import { exportJournal, printResult } from '../report.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
@@ -49,10 +49,7 @@ export function registerRunCommand(program: Command): void {
       [],
     )
     .option('-c, --concurrency <n>', 'maximum steps running at once (overrides the document)')
-    .option(
-      '--store <url>',
-      'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE, the config store, or sqlite:./.orchestr8/orchestr8.db)',
-    )
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--json', 'print the final result as JSON on stdout (no live view)')
     .option('--journal <file>', 'write the journal to a file (.ndjson for NDJSON, else JSON)')
     .option('-q, --quiet', 'no live view; print only the result')
