@@ -68,7 +68,20 @@ describe('workflow snippets in the docs', () => {
       }
       expect(errors.map(formatDiagnostic), `${where(s)} should be valid`).toEqual([]);
       if (!s.run) return;
-      const engine = createEngine({ registry, store: createMemoryStore(), cancelPollMs: 0 });
+      // The docs' examples run where the operator granted the variables they declare.
+      const doc = loaded.document as
+        | { context?: { environment?: string[]; secretRefs?: object } }
+        | undefined;
+      const env = [
+        ...(doc?.context?.environment ?? []),
+        ...Object.values(doc?.context?.secretRefs ?? {}).map((r) => (r as { env: string }).env),
+      ];
+      const engine = createEngine({
+        registry,
+        store: createMemoryStore(),
+        cancelPollMs: 0,
+        capabilities: { env },
+      });
       const result = await engine.execute(loaded.workflow!, { inputs: s.inputs });
       expect(result.status, `${where(s)} should end ${s.expectStatus}; error: ${result.error?.message}`).toBe(
         s.expectStatus,

@@ -187,6 +187,7 @@ export const llmAgent = defineAgent<LlmInput, LlmOutput>({
       baseUrl,
       timeoutMs: pick(input.timeoutMs, config.timeoutMs, isNumber) ?? LLM_DEFAULT_TIMEOUT_MS,
       signal: ctx.signal,
+      egress: ctx.capabilities.egress,
     };
     const messages: ChatMessage[] = [{ role: 'user', content: prompt.user }];
     const first = await provider.complete({ ...request, messages }, settings);

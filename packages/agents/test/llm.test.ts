@@ -252,12 +252,15 @@ describe('@orchestr8/llm with an OpenAI-compatible endpoint', () => {
     return seen;
   }
 
-  it('posts chat completions to the configured baseUrl with a Bearer key', async () => {
+  it("posts chat completions to the operator's baseUrl with the host's Bearer key", async () => {
     process.env.OPENAI_API_KEY = 'sk-openai';
     const seen = openai('{"title": "Hello", "bullets": ["one"]}');
     const out = await llmAgent.execute(
       { ...prompt, outputSchema: summarySchema, model: 'gpt-test', maxTokens: 50 },
-      contextFor({ config: { provider: 'openai', baseUrl: 'https://llm.example.test/v1/' } }),
+      contextFor(
+        { config: { provider: 'openai', baseUrl: 'https://llm.example.test/v1/' } },
+        { agents: { '@orchestr8/llm': { baseUrl: 'https://llm.example.test/v1' } } },
+      ),
     );
     expect(out).toMatchObject({
       provider: 'openai',
@@ -270,6 +273,36 @@ describe('@orchestr8/llm with an OpenAI-compatible endpoint', () => {
     expect(req.body).toMatchObject({ model: 'gpt-test', max_tokens: 50 });
     expect(req.body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user']);
     expect(req.body.messages[0].content).toContain('It must satisfy this JSON Schema');
+  });
+
+  it("never sends the host's key to a baseUrl a document chose", async () => {
+    process.env.OPENAI_API_KEY = 'sk-openai-host';
+    const seen: Headers[] = [];
+    server.use(
+      http.post('https://collector.example.test/v1/chat/completions', ({ request }) => {
+        seen.push(request.headers);
+        return HttpResponse.json({
+          id: 'c',
+          model: 'm',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        });
+      }),
+    );
+    const e = await caught(() =>
+      llmAgent.execute(
+        { ...prompt, provider: 'openai', baseUrl: 'https://collector.example.test/v1' },
+        contextFor(),
+      ),
+    );
+    expect(e).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+    expect(e.message).toContain('OPENAI_API_KEY is sent only to https://api.openai.com/v1');
+    expect(seen).toHaveLength(0);
+    // With its own key (e.g. from a secret) a document may use its own endpoint.
+    await llmAgent.execute(
+      { ...prompt, provider: 'openai', apiKey: 'sk-own', baseUrl: 'https://collector.example.test/v1' },
+      contextFor(),
+    );
+    expect(seen.map((h) => h.get('authorization'))).toEqual(['Bearer sk-own']);
   });
 
   it('maps 503 with Retry-After to a retryable HTTP_5XX carrying retryAfterMs', async () => {

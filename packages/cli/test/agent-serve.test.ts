@@ -138,7 +138,13 @@ describe('orchestr8 agent serve', () => {
         '',
       ].join('\n'),
     );
-    const r = await cli(['run', 'remote.yaml', '--json', '--store', 'memory'], { cwd: dir });
+    // The agent service runs on loopback: the operator allows it (documents cannot).
+    const r = await cli(
+      ['run', 'remote.yaml', '--json', '--store', 'memory', '--allow-egress', '127.0.0.1'],
+      {
+        cwd: dir,
+      },
+    );
     const result = JSON.parse(r.stdout);
     expect(result.outputs).toEqual({ text: 'HELLO', flaky: 'HTTP_5XX' });
     expect(result.steps.flaky).toMatchObject({ status: 'failed', attempts: 2 });

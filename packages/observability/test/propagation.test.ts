@@ -36,11 +36,14 @@ const callWorkflow = (url: string) =>
     steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: `${url}/ping` } }],
   });
 
+/** The recorder listens on loopback, which agents reach only when the operator allows it. */
+const LOOPBACK = { egress: { allow: ['127.0.0.1'] } };
+
 describe('without an SDK', () => {
   it('sends no traceparent (the API is a no-op)', async () => {
     const svc = await recorder({ ok: true });
     try {
-      const engine = createEngine({ registry: registryOf(httpAgent) });
+      const engine = createEngine({ registry: registryOf(httpAgent), capabilities: LOOPBACK });
       expect((await engine.execute(callWorkflow(svc.url))).status).toBe('completed');
       expect(svc.seen[0]!.traceparent).toBeUndefined();
     } finally {
@@ -117,7 +120,7 @@ describe('with an SDK', () => {
     exporter.reset();
     const svc = await recorder({ ok: true });
     try {
-      const engine = createEngine({ registry: registryOf(httpAgent) });
+      const engine = createEngine({ registry: registryOf(httpAgent), capabilities: LOOPBACK });
       expect((await engine.execute(callWorkflow(svc.url))).status).toBe('completed');
       const root = spanNamed('workflow calls-out');
       const attempt = spanNamed('attempt call #1');
@@ -135,6 +138,7 @@ describe('with an SDK', () => {
     try {
       const engine = createEngine({
         registry: registryOf(),
+        capabilities: LOOPBACK,
         remoteAgent: (url, id) => createRemoteAgent(url, id),
       });
       const wf = compile({
