@@ -6,6 +6,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, BIN, useTempRoot } from './fixtures/harness.js';
@@ -201,6 +203,33 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
     expect(parent.body.status).toBe('failed');
     expect(parent.body.steps.child.error.code).toBe('CAPABILITY_DENIED');
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('cannot make the http agent fetch a loopback-only service of the server (SSRF)', async () => {
+    let hits = 0;
+    const internal = createServer((_req, res) => {
+      hits++;
+      res.end('internal secrets');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
+    const port = (internal.address() as AddressInfo).port;
+    try {
+      for (const url of [
+        `http://127.0.0.1:${port}/`,
+        `http://localhost:${port}/`,
+        'http://169.254.169.254/latest/',
+      ]) {
+        const r = await execute(s, doc([{ id: 'fetch', agent: '@orchestr8/http', input: { url } }]));
+        expect(r.status).toBe(200);
+        expect(r.body.status).toBe('failed');
+        expect(r.body.steps.fetch.error.code).toBe('EGRESS_DENIED');
+        expect(r.body.steps.fetch.attempts).toBe(1);
+        expect(JSON.stringify(r.body)).not.toContain('internal secrets');
+      }
+      expect(hits).toBe(0);
+    } finally {
+      internal.close();
+    }
   });
 
   it('keeps __proto__, constructor and prototype keys as plain data that pollutes nothing', async () => {
