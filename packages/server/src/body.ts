@@ -6,6 +6,7 @@
 
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { Request, RequestHandler } from 'express';
+import { LINGER_MAX_BYTES, lingerAfterResponse } from './lingering-close.js';
 import { HttpProblem, ProblemCode } from './problem.js';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -23,29 +24,6 @@ export function parseByteSize(value: number | string): number {
     );
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
   return Math.floor(Number(m[1]) * unit);
-}
-
-/**
- * How much of an oversized body, beyond the limit, is read and dropped after the 413. A
- * connection closed with bytes unread is reset by the kernel, and a client still sending
- * (many send the whole body before reading) would get the reset instead of the 413.
- */
-export const DISCARD_BYTES = 64 * 1024 ** 2;
-
-/**
- * Reads and drops the rest of a refused body, up to `budget` bytes in all. False when the
- * declared length is over the budget: the response then closes the connection unread.
- */
-function discardRest(req: Request, received: number, budget: number): boolean {
-  if (Number(req.headers['content-length']) > budget) return false;
-  let size = received;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    // A chunked body with no end in sight: reset rather than read on.
-    if (size > budget) req.socket.destroy();
-  });
-  req.resume();
-  return true;
 }
 
 function hasBody(req: Request): boolean {
@@ -81,14 +59,17 @@ export function jsonBody(limit: number): RequestHandler {
       );
     }
     if (req.destroyed) return next(disconnected());
-    const tooLarge = (received: number) =>
-      new HttpProblem(
+    const tooLarge = (received: number) => {
+      // The rest of the body is read and dropped before the connection closes, so the client gets the 413.
+      lingerAfterResponse(req, received, limit + LINGER_MAX_BYTES);
+      return new HttpProblem(
         413,
         ProblemCode.PAYLOAD_TOO_LARGE,
         `the request body is larger than the limit of ${limit} bytes`,
         {},
-        discardRest(req, received, limit + DISCARD_BYTES) ? {} : { Connection: 'close' },
+        { Connection: 'close' },
       );
+    };
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) return next(tooLarge(0));
     const chunks: Buffer[] = [];
