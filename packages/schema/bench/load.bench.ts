@@ -104,6 +104,33 @@ export function generateBenchDocument(blocks = 100): Record<string, unknown> {
   };
 }
 
+/**
+ * Graph shapes whose validation must stay linear in the size of the document: a chain (each
+ * step depends on and reads the one before) and a fan-in (one join of `n - 1` independent
+ * steps, reading each of them).
+ */
+export function generateShapeDocument(shape: 'chain' | 'fan-in', n: number): Record<string, unknown> {
+  const steps: Record<string, unknown>[] = [];
+  if (shape === 'chain') {
+    for (let i = 0; i < n; i++)
+      steps.push({
+        id: `s${i}`,
+        agent: '@orchestr8/echo',
+        ...(i > 0 ? { dependencies: [`s${i - 1}`], input: { v: `\${steps.s${i - 1}.output.v}` } } : {}),
+      });
+  } else {
+    for (let i = 0; i < n - 1; i++) steps.push({ id: `s${i}`, agent: '@orchestr8/echo', input: { v: i } });
+    const ids = steps.map((s) => s.id as string);
+    steps.push({
+      id: 'join',
+      agent: '@orchestr8/echo',
+      dependencies: ids,
+      input: { all: ids.map((id) => `\${steps.${id}.output.v}`) },
+    });
+  }
+  return { version: '1.0.0', metadata: { id: `${shape}-${n}` }, steps };
+}
+
 export async function runSchemaBench(
   options: { time?: number } = {},
 ): Promise<{ name: string; medianMs: number }[]> {
@@ -140,7 +167,21 @@ export async function runSchemaBench(
       check(loadWorkflow(yaml, { format: 'yaml' }));
     });
   await bench.run();
-  return bench.tasks.map((t) => {
+
+  // Large shapes: seconds per run before validation was made linear, so a few runs each.
+  const shapes = new Bench({ time: 0, iterations: options.time === undefined ? 5 : 3, warmupIterations: 1 });
+  for (const [shape, n] of [
+    ['fan-in', 20_000],
+    ['chain', 20_000],
+    ['chain', 100_000],
+  ] as const) {
+    const big = generateShapeDocument(shape, n);
+    shapes.add(`validate ${n.toLocaleString('en')}-step ${shape} (parsed object) [${from}]`, () => {
+      check(validateWorkflowObject(big));
+    });
+  }
+  await shapes.run();
+  return [...bench.tasks, ...shapes.tasks].map((t) => {
     const r = t.result as { latency?: { p50?: number } } | undefined;
     return { name: t.name, medianMs: r?.latency?.p50 ?? Number.NaN };
   });

@@ -128,15 +128,26 @@ export function analyzeWorkflow(
   // Dependencies and the graph.
   const deps: number[][] = new Array(n);
   const depIds: string[][] = new Array(n);
+  // Duplicates are dropped in linear time: known steps by a mark per step (the reader's
+  // index), unknown ids by a set made only when there are some.
+  const listedBy = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
     const list = steps[i]!.dependencies ?? [];
     const idx: number[] = [];
     const ids: string[] = [];
+    let unknown: Set<string> | undefined;
     for (let k = 0; k < list.length; k++) {
       const id = list[k]!;
-      if (ids.includes(id)) continue;
-      ids.push(id);
       const d = indexById.get(id);
+      if (d !== undefined) {
+        if (listedBy[d] === i) continue;
+        listedBy[d] = i;
+      } else {
+        unknown ??= new Set();
+        if (unknown.has(id)) continue;
+        unknown.add(id);
+      }
+      ids.push(id);
       if (d === undefined) {
         report(
           error(

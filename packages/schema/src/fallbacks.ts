@@ -116,17 +116,21 @@ export function checkFallbacks(
       );
     }
   }
-  const inFallbackCycle = new Set<number>();
+  // Each step serves as the fallback of one step at most, so chains never merge: a walk
+  // that meets a step seen before has either closed its own cycle or run into an earlier
+  // chain. Every step is walked once.
+  const walked = new Set<number>();
   for (const start of fallbackOf.keys()) {
-    if (inFallbackCycle.has(start)) continue;
+    if (walked.has(start)) continue;
     const chain = [start];
+    walked.add(start);
     let cur = fallbackOf.get(start);
-    while (cur !== undefined && cur !== start && !chain.includes(cur)) {
+    while (cur !== undefined && !walked.has(cur)) {
+      walked.add(cur);
       chain.push(cur);
       cur = fallbackOf.get(cur);
     }
     if (cur !== start) continue;
-    for (const c of chain) inFallbackCycle.add(c);
     report(
       error(
         DiagnosticCode.FALLBACK_INVALID,

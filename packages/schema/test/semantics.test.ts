@@ -90,6 +90,24 @@ describe('the step graph', () => {
     expect(r.workflow!.topologicalOrder[999]).toBe('s999');
   });
 
+  it('keeps each dependency of a 20,000-step join once, in the order written', () => {
+    const steps: StepIn[] = [];
+    for (let i = 0; i < 20_000; i++) steps.push({ id: `s${i}` });
+    const ids = steps.map((s) => s.id);
+    steps.push({
+      id: 'join',
+      dependencies: [...ids, 's7', 's0', 'ghost', 'ghost'],
+      input: { first: '${steps.s0.output}', last: '${steps.s19999.output}' },
+    });
+    const r = validateWorkflowObject(doc(steps));
+    expect(codes(r)).toEqual(['E_UNKNOWN_STEP /steps/20000/dependencies/20002']);
+    steps[20_000]!.dependencies = [...ids, 's7', 's0'];
+    const ok = validateWorkflowObject(doc(steps));
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.workflow!.stepById.get('join')!.dependencies).toEqual(ids);
+    expect(ok.workflow!.stepById.get('s7')!.dependents).toEqual(['join']);
+  });
+
   it('lets workflow outputs read any step but not forEach items', () => {
     const r = validateWorkflowObject(
       doc([{ id: 'a' }, { id: 'b' }], {
