@@ -1,5 +1,6 @@
 import type { EngineEvent, StepStatus } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
+import { describeReason } from './report.js';
 import { formatDuration, type Style, styleFor } from './term.js';
 
 interface Row {
@@ -9,6 +10,10 @@ interface Row {
   startedAt?: number;
   finishedAt?: number;
   note?: string;
+  /** The error of the attempt that failed last, shown while the next one runs. */
+  lastError?: string;
+  /** The last line appended for this row (off a terminal): an event that changes nothing shown prints nothing. */
+  printed?: string;
 }
 
 const ICON: Record<StepStatus, string> = {
@@ -66,16 +71,18 @@ export class ProgressView {
         row.status = 'running';
         row.startedAt = e.ts;
         row.attempt = e.attempt ?? 1;
-        if (typeof data.fallbackFor === 'string') row.note = `fallback for ${data.fallbackFor}`;
+        row.note = typeof data.fallbackFor === 'string' ? `fallback for ${data.fallbackFor}` : undefined;
         break;
       case 'step.attempt':
         row.status = 'running';
         row.attempt = e.attempt ?? row.attempt;
-        row.note = undefined;
+        // On a terminal the retry's row is redrawn away: keep what went wrong in sight.
+        row.note = this.tty && row.lastError !== undefined ? `after: ${row.lastError}` : undefined;
         break;
       case 'step.retrying':
         row.status = 'retrying';
-        row.note = `retry in ${formatDuration(data.delayMs as number)}: ${(data.error as { message?: string })?.message ?? ''}`;
+        row.lastError = errorText(data.error);
+        row.note = `retry in ${formatDuration(data.delayMs as number)}: ${row.lastError}`;
         break;
       case 'step.completed':
         row.status = 'completed';
@@ -85,12 +92,11 @@ export class ProgressView {
       case 'step.failed':
         row.status = 'failed';
         row.finishedAt = e.ts;
-        row.note =
-          `${(data.error as { code?: string })?.code ?? ''} ${(data.error as { message?: string })?.message ?? ''}`.trim();
+        row.note = errorText(data.error, true);
         break;
       case 'step.skipped':
         row.status = 'skipped';
-        row.note = String(data.reason ?? '');
+        row.note = describeReason(String(data.reason ?? ''));
         break;
       case 'step.cancelled':
         row.status = 'cancelled';
@@ -100,10 +106,16 @@ export class ProgressView {
       default:
         changed = false;
     }
-    if (changed && !this.tty) this.out.write(`${this.line(row)}\n`);
+    if (!changed || this.tty) return;
+    // A resumed step starts at attempt k and then reports attempt k: one line, not two.
+    const line = this.line(row);
+    if (line === row.printed) return;
+    row.printed = line;
+    this.out.write(`${line}\n`);
   };
 
-  private line(r: Row): string {
+  /** A row; with `max`, at most that many columns wide, its note cut at a word. */
+  private line(r: Row, max?: number): string {
     const s = this.s;
     const color =
       r.status === 'completed'
@@ -125,8 +137,14 @@ export class ProgressView {
             ? formatDuration(Date.now() - r.startedAt)
             : '';
     const attempt = r.attempt > 1 ? ` attempt ${r.attempt}` : '';
-    const note = r.note ? s.dim(`  ${r.note}`) : '';
-    return `${color(`${ICON[r.status]} ${r.id.padEnd(this.width())} ${r.status.padEnd(9)}`)}${attempt} ${s.dim(dur)}${note}`;
+    let head = `${ICON[r.status]} ${r.id.padEnd(this.width())} ${r.status.padEnd(9)}${attempt}${dur ? ` ${dur}` : ''}`;
+    let note = r.note ? `  ${r.note}` : '';
+    if (!note && !dur) head = head.trimEnd();
+    if (max !== undefined && head.length + note.length > max) {
+      if (head.length >= max) return color(cut(head, max));
+      note = note.length > 2 ? `  ${cutAtWord(note.slice(2), max - head.length - 2)}` : '';
+    }
+    return `${color(head.slice(0, head.length - (dur ? dur.length + 1 : 0)))}${dur ? ` ${s.dim(dur)}` : ''}${note ? s.dim(note) : ''}`;
   }
 
   private width(): number {
@@ -138,12 +156,8 @@ export class ProgressView {
   private draw(): void {
     const cols = this.out.columns || 120;
     let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    for (const r of this.rows) {
-      let l = this.line(r);
-      // Keep each row on one terminal line so the redraw stays aligned.
-      if (visibleLength(l) > cols - 1) l = truncateVisible(l, cols - 1);
-      text += `\x1b[2K${l}\n`;
-    }
+    // Each row stays on one terminal line, so the redraw stays aligned.
+    for (const r of this.rows) text += `\x1b[2K${this.line(r, cols - 1)}\n`;
     this.drawn = this.rows.length;
     this.out.write(text);
   }
@@ -189,12 +203,20 @@ export class AboveView {
   }
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
-const ANSI = /\x1b\[[0-9;]*m/g;
-function visibleLength(s: string): number {
-  return s.replace(ANSI, '').length;
+function errorText(error: unknown, withCode = false): string {
+  const e = (error ?? {}) as { code?: string; message?: string };
+  return `${withCode && e.code ? `${e.code} ` : ''}${e.message ?? ''}`.trim();
 }
-function truncateVisible(s: string, max: number): string {
-  const stripped = s.replace(ANSI, '');
-  return `${stripped.slice(0, Math.max(0, max - 1))}…`;
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/** At most `max` characters, ending at a word boundary (or mid-word only for one long word) with "…". */
+function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  if (max < 2) return '';
+  const room = text.slice(0, max - 1);
+  const space = room.lastIndexOf(' ');
+  return `${(space >= max / 3 ? room.slice(0, space) : room).trimEnd()}…`;
 }

@@ -7,28 +7,50 @@ export function printResult(
   result: ExecutionResult,
   workflow: CompiledWorkflow | undefined,
   out: NodeJS.WriteStream,
-  options: { quiet?: boolean } = {},
+  options: {
+    quiet?: boolean;
+    /**
+     * For a resumed execution: how long this process ran it. `result.durationMs` is the
+     * execution's whole life, from its first start (crash and downtime included).
+     */
+    thisRunMs?: number;
+  } = {},
 ): void {
   const s = styleFor(out);
   const counts = new Map<string, number>();
   for (const st of Object.values(result.steps)) counts.set(st.status, (counts.get(st.status) ?? 0) + 1);
   const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
   const color = result.status === 'completed' ? s.green : result.status === 'failed' ? s.red : s.yellow;
+  const took =
+    options.thisRunMs === undefined
+      ? `in ${formatDuration(result.durationMs)}`
+      : `in ${formatDuration(options.thisRunMs)} (this run; ${formatDuration(result.durationMs)} since the execution started)`;
   out.write(
-    `${color(s.bold(result.status))} ${s.dim(`in ${formatDuration(result.durationMs)} · ${parts} · execution ${result.executionId}`)}\n`,
+    `${color(s.bold(result.status))} ${s.dim(`${took} · ${parts} · execution ${result.executionId}`)}\n`,
   );
   if (result.error) {
     out.write(`${s.red(`${result.error.code}: ${result.error.message}`)}\n`);
   }
   if (!options.quiet) {
     for (const [id, st] of Object.entries(result.steps)) {
-      if (st.status === 'skipped' && st.skipReason) out.write(s.dim(`  ${id} skipped: ${st.skipReason}\n`));
+      if (st.status === 'skipped' && st.skipReason)
+        out.write(s.dim(`  ${id} skipped: ${describeReason(st.skipReason)}\n`));
     }
   }
   if (result.outputs !== undefined) {
     out.write(`${s.bold('outputs')}\n${indent(JSON.stringify(result.outputs, null, 2))}\n`);
   }
   void workflow;
+}
+
+/**
+ * A recorded reason as shown to people. The engine quotes a condition with double quotes,
+ * which read badly around an expression holding strings (`condition if "inputs.mode ==
+ * "full"" was false`): shown with backticks instead.
+ */
+export function describeReason(reason: string): string {
+  const m = /^condition (if|unless) "(.*)" was (true|false)$/s.exec(reason);
+  return m ? `condition ${m[1]} \`${m[2]}\` was ${m[3]}` : reason;
 }
 
 function indent(text: string): string {

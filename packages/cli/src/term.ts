@@ -24,11 +24,18 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
   };
 }
 
+/**
+ * A duration for people: `0 ms`, `250 ms`, `1.5 s`, `17.6 s`, `2 min 5 s`, `1 h 3 min`.
+ * Whole milliseconds below a second (a step that took 0.2 ms took `0 ms`, as far as anyone
+ * reading it cares); tenths of a second below a minute.
+ */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '';
-  if (ms < 1) return `${Math.max(0, ms).toFixed(2)}ms`;
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
+  const v = Math.max(0, ms);
+  if (v < 999.5) return `${Math.round(v)} ms`;
+  if (v < 59_950) return `${(v / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+  const s = Math.round(v / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
 }

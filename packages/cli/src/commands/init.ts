@@ -1,7 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in the generated YAML is orchestr8 template syntax
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
@@ -22,7 +23,7 @@ export function registerInitCommand(program: Command): void {
     .option('-f, --force', 'overwrite files that already exist')
     .addHelpText(
       'after',
-      '\nThen: cd <dir> && npx orchestr8 run workflows/hello.yaml && npx orchestr8 test\nExit codes: 0 created, 2 files exist (use --force) or usage.',
+      '\nThen, in <dir>: orchestr8 run workflows/hello.yaml, orchestr8 test. Nothing to install: the CLI\nprovides the @orchestr8/* packages the project imports.\nExit codes: 0 created, 2 files exist (use --force) or usage.',
     )
     .action(async (dir: string, opts: InitOptions) => {
       process.exitCode = await initCommand(dir, opts);
@@ -43,15 +44,19 @@ async function initCommand(dir: string, opts: InitOptions): Promise<number> {
     }
     await writeFiles(root, files);
     const shown = relative(process.cwd(), root) || '.';
+    const cmd = cliCommand();
     const out = process.stdout;
     out.write(`created an orchestr8 project in ${shown}: ${Object.keys(files).join(', ')}\n\nnext:\n`);
-    if (shown !== '.') out.write(`  cd ${shown}\n`);
-    out.write('  npx orchestr8 run workflows/hello.yaml --input name=Ada\n');
-    out.write('  npx orchestr8 test\n');
-    out.write('  npx orchestr8 create agent <name>     # another agent, with its test\n');
-    out.write(
-      '  npm install                          # for editor types; the CLI provides @orchestr8/* until then\n',
-    );
+    // Each line runs as printed: nothing to install (the CLI provides @orchestr8/* to the
+    // project's config and agents), and the command is one that reaches this CLI.
+    if (shown !== '.') out.write(`  cd ${shellQuote(shown)}\n`);
+    out.write(`  ${cmd} run workflows/hello.yaml --input name=Ada\n`);
+    out.write(`  ${cmd} test\n`);
+    out.write(`  ${cmd} create agent word-count    # another agent, with its test\n`);
+    if (cmd !== 'orchestr8')
+      out.write(
+        '\n(orchestr8 is not on your PATH: `pnpm install:global` in the orchestr8 repository puts it there)\n',
+      );
     return ExitCode.ok;
   } catch (e) {
     return reportError(e);
@@ -64,6 +69,38 @@ export async function writeFiles(root: string, files: Record<string, string>): P
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, text);
   }
+}
+
+/**
+ * How to call this CLI from anywhere: `orchestr8` when that name on the PATH is this CLI
+ * (installed with npm, or linked), else `node <this CLI's bin>`.
+ */
+export function cliCommand(): string {
+  const self = [
+    new URL('../../bin/orchestr8.js', import.meta.url),
+    new URL('../bin.js', import.meta.url),
+  ].map((u) => realOrSelf(fileURLToPath(u)));
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const found = join(dir, process.platform === 'win32' ? 'orchestr8.cmd' : 'orchestr8');
+    if (!existsSync(found)) continue;
+    // The first `orchestr8` on the PATH is the one a shell runs: this CLI, or another one.
+    if (self.includes(realOrSelf(found))) return 'orchestr8';
+    break;
+  }
+  return `node ${shellQuote(self[0]!)}`;
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 /** A valid npm package name from a directory name. */
@@ -90,13 +127,6 @@ export function projectScope(dir: string): string {
     // no package.json: the default scope
   }
   return 'app';
-}
-
-function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }
 
 /** `word-count` -> `wordCount`: the export name of an agent. */
@@ -147,7 +177,7 @@ export const ${exported} = defineAgent${generic}({
   },
 });
 `;
-  const test = `# Run with: npx orchestr8 test
+  const test = `# Run with: orchestr8 test
 name: "${id} returns the text and its length"
 workflow:
   version: "1.0.0"
@@ -165,7 +195,6 @@ expect:
 }
 
 function scaffold(name: string, scope: string): Record<string, string> {
-  const v = cliVersion();
   const shoutId = `@${scope}/shout`;
   return {
     'package.json': `${JSON.stringify(
@@ -179,8 +208,6 @@ function scaffold(name: string, scope: string): Record<string, string> {
           test: 'orchestr8 test',
           validate: 'orchestr8 validate workflows/hello.yaml',
         },
-        dependencies: { '@orchestr8/agent-base': `^${v}`, '@orchestr8/common': `^${v}` },
-        devDependencies: { '@orchestr8/cli': `^${v}`, typescript: '^5.9.0' },
       },
       null,
       2,
@@ -191,9 +218,16 @@ function scaffold(name: string, scope: string): Record<string, string> {
 export default defineConfig({
   // Modules exporting agents made with defineAgent (paths relative to this file).
   agents: ['./agents/index.ts'],
-  // Where executions are recorded: sqlite:<path> or memory (--store and ORCHESTR8_STORE win).
+  // Where every orchestr8 command here records and reads executions: sqlite:<path> or memory
+  // (--store and ORCHESTR8_STORE win).
   store: 'sqlite:./.orchestr8/orchestr8.db',
   defaults: { concurrency: 4 },
+  // What workflow documents may reach on this machine; a document can narrow these grants,
+  // never widen them (docs: concepts/security). By default only public network addresses.
+  // capabilities: {
+  //   egress: { allow: ['127.0.0.1', 'localhost'] }, // a local service, for the http agent
+  //   env: ['APP_*'], // environment variables documents may read as \${env.APP_...}
+  // },
 });
 `,
     'agents/index.ts': `// Every agent of the project; orchestr8.config.ts loads this module.
@@ -225,7 +259,7 @@ export const shout = defineAgent<ShoutInput, ShoutOutput>({
   },
 });
 `,
-    'agents/shout.test.yaml': `# An agent test: a one-step workflow written inline. Run with: npx orchestr8 test
+    'agents/shout.test.yaml': `# An agent test: a one-step workflow written inline. Run with: orchestr8 test
 name: shout upper-cases and exclaims
 workflow:
   version: "1.0.0"
@@ -239,7 +273,7 @@ expect:
     shout: { status: completed, output: { text: HELLO! } }
 `,
     'workflows/hello.yaml': `# Greets someone with a built-in agent, then shouts the greeting with this project's agent.
-# Run with: npx orchestr8 run workflows/hello.yaml --input name=Ada
+# Run with: orchestr8 run workflows/hello.yaml --input name=Ada
 version: "1.0.0"
 metadata:
   id: hello
@@ -262,7 +296,7 @@ steps:
 outputs:
   greeting: "\${steps.shout.output.text}"
 `,
-    'workflows/hello.test.yaml': `# Declarative tests of workflows/hello.yaml. Run with: npx orchestr8 test
+    'workflows/hello.test.yaml': `# Declarative tests of workflows/hello.yaml. Run with: orchestr8 test
 # Mocks replace agents by id; time is a fake clock, so retries take no time.
 workflow: ./hello.yaml
 tests:
@@ -313,11 +347,15 @@ An [orchestr8](https://github.com/orchestr8) project.
 | \`workflows/\` | workflow documents and their tests |
 
 \`\`\`sh
-npx orchestr8 run workflows/hello.yaml --input name=Ada   # run it (recorded in .orchestr8/)
-npx orchestr8 test                                        # run every *.test.yaml
-npx orchestr8 create agent word-count                     # add an agent and its test
-npx orchestr8 agent serve                                 # serve the agents over HTTP (POST /agents/<id>/execute)
+orchestr8 run workflows/hello.yaml --input name=Ada   # run it (recorded in .orchestr8/)
+orchestr8 test                                        # run every *.test.yaml
+orchestr8 create agent word-count                     # add an agent and its test
+orchestr8 agent serve                                 # serve the agents over HTTP (POST /agents/<id>/execute)
 \`\`\`
+
+There is nothing to install: the \`@orchestr8/*\` imports of \`orchestr8.config.ts\` and \`agents/\`
+resolve to the orchestr8 CLI's own packages (the \`orchestr8\` command comes from
+\`pnpm install:global\` in the orchestr8 repository).
 
 A step calls a served agent by URL: \`agent: { id: "${shoutId}", url: "http://127.0.0.1:8090" }\`.
 `,

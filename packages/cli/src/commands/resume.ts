@@ -79,7 +79,8 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
   let telemetry: Telemetry | undefined;
   try {
     const stderr = new AboveView(process.stderr);
-    const logger = openLogger(opts, 'warn', stderr);
+    const live = !opts.json && !opts.quiet;
+    const logger = openLogger(opts, 'warn', stderr, { liveView: live });
     if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
@@ -142,12 +143,12 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
 
     telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
     const engine = createEngine({
-      ...engineLogging(logger, registry),
+      // Only a single execution gets the live view of its steps; several get a line each as they end.
+      ...engineLogging(logger, registry, { liveView: live && plans.length === 1 && !!plans[0]!.workflow }),
       store: store!,
       remoteAgent: remoteAgentFor,
       capabilities: capabilitiesFor(config, opts),
     });
-    const live = !opts.json && !opts.quiet;
     // Before the live view: on a terminal it redraws the lines below where it started.
     if (!opts.json) for (const p of plans) process.stderr.write(`${header(p, spec)}\n`);
     const single = plans.length === 1 ? plans[0] : undefined;
@@ -178,6 +179,9 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     let results: ExecutionResult[];
     const resumedPlans: Plan[] = [];
     let unresumable = 0;
+    // Wall time of this process's run: a resumed execution's own duration counts from its first start.
+    const resumedAt = performance.now();
+    let thisRunMs: number | undefined;
     try {
       for (const p of plans) {
         let handle: ExecutionHandle;
@@ -199,6 +203,7 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
         if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
       }
       results = await Promise.all(handles.map((h) => h.result));
+      thisRunMs = performance.now() - resumedAt;
     } finally {
       process.off('SIGINT', onSigint);
       // The bus delivers on setImmediate: let it hand over the last events (all of them, for
@@ -212,7 +217,10 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
     if (opts.json) printJson(id !== undefined ? results[0] : results);
     else {
       for (const [i, r] of results.entries()) {
-        printResult(r, resumedPlans[i]?.workflow, process.stdout, { quiet: Boolean(opts.quiet) });
+        printResult(r, resumedPlans[i]?.workflow, process.stdout, {
+          quiet: Boolean(opts.quiet),
+          ...(thisRunMs !== undefined ? { thisRunMs } : {}),
+        });
       }
     }
     if (unresumable === 0 && results.every((r) => r.status === 'completed')) return ExitCode.ok;
@@ -296,7 +304,7 @@ function printFinished(e: EngineEvent): void {
   const duration = (e.data as { durationMs?: number } | undefined)?.durationMs;
   process.stderr.write(
     `${statusColor(s, status)(status.padEnd(9))} execution ${e.executionId} · ${e.workflowId}${
-      duration !== undefined ? s.dim(` · ${formatDuration(duration)}`) : ''
+      duration !== undefined ? s.dim(` · ${formatDuration(duration)} this run`) : ''
     }\n`,
   );
 }

@@ -81,7 +81,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   let telemetry: Telemetry | undefined;
   try {
     const stderr = new AboveView(process.stderr);
-    const logger = openLogger(opts, 'warn', stderr);
+    const live = !opts.json && !opts.quiet;
+    const logger = openLogger(opts, 'warn', stderr, { liveView: live });
     if ('usage' in logger) return failUsage(logger.usage);
     let concurrency: number | undefined;
     if (opts.concurrency !== undefined) {
@@ -105,12 +106,11 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
     store = await openStore(spec);
     const engine = createEngine({
-      ...engineLogging(logger, registry),
+      ...engineLogging(logger, registry, { liveView: live }),
       store,
       remoteAgent: remoteAgentFor,
       capabilities: capabilitiesFor(config, opts),
     });
-    const live = !opts.json && !opts.quiet;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
     stderr.view = view;
     const sub = view ? engine.events.subscribe(view.onEvent, { capacity: 10_000 }) : undefined;
