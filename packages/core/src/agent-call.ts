@@ -309,7 +309,8 @@ async function callAgentTraced(b: StepCall, actx: AttemptContext, stepSpan: Span
     return output;
   } catch (e) {
     const err = ensureError(e);
-    endSpan(span, err.code === ErrorCode.CANCELLED ? 'cancelled' : 'failed', serializeError(err));
+    // errorRecord: serialised with secrets redacted, as the step's record will hold it.
+    endSpan(span, err.code === ErrorCode.CANCELLED ? 'cancelled' : 'failed', b.run.errorRecord(err));
     throw e;
   }
 }

@@ -24,7 +24,7 @@ import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run
 import { grantWorkflow, type WorkflowGrants } from './grants.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
-import { createRedactor, noRedaction, type Redactor } from './redaction.js';
+import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
 import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
@@ -241,15 +241,10 @@ export function createEngine(options: EngineOptions): Engine {
   function redactorFor(workflow: CompiledWorkflow): { redactor: Redactor; values: string[] } {
     // The common case, on the hot path: nothing to redact, nothing to allocate.
     if (options.secretEnv === undefined && isEmpty(workflow.secretRefs)) return NO_SECRETS;
-    const names = new Set<string>(options.secretEnv ?? []);
-    // context.secretRefs: name -> environment variable whose value is secret.
-    for (const n of Object.values(workflow.secretRefs)) names.add(n);
-    if (names.size === 0) return { redactor: noRedaction, values: [] };
-    const values: string[] = [];
-    for (const n of names) {
-      const v = env[n];
-      if (typeof v === 'string' && v.length > 0) values.push(v);
-    }
+    // context.secretRefs (name -> environment variable) and secretEnv; the same rule as the
+    // views of stored executions (redactorForDefinition), so what is hidden here is hidden there.
+    const values = secretValuesOf(workflow.secretRefs, env, options.secretEnv);
+    if (values.length === 0) return NO_SECRETS;
     return { redactor: createRedactor(values), values };
   }
 

@@ -223,7 +223,9 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         });
       }
     }
-    if (this.span !== undefined && SPAN_EVENTS.has(type)) this.spanEvent(type, stepId, attempt, data);
+    // The entry's data, not the caller's: it is the redacted copy.
+    if (this.span !== undefined && SPAN_EVENTS.has(type))
+      this.spanEvent(type, stepId, attempt, entry.data as Record<string, unknown> | undefined);
     if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {
       const event = entry;
       if (this.rt.bus.hasSubscribers) this.rt.bus.publish(event);

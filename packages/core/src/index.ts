@@ -50,7 +50,13 @@ export {
 } from './execution-request.js';
 export { buildResult, type ExecutionResult, type StepResultView } from './execution-run.js';
 export { grantWorkflow, type WorkflowGrants } from './grants.js';
-export { DEFAULT_JOURNAL_LIMITS, type JournalLimits, TRUNCATED } from './journal.js';
+export {
+  DEFAULT_JOURNAL_LIMITS,
+  type JournalLimits,
+  TRUNCATED,
+  type TruncatedField,
+  UNSERIALIZABLE,
+} from './journal.js';
 export {
   createMemoryStore,
   DEFAULT_MAX_FINISHED_EXECUTIONS,
@@ -60,7 +66,15 @@ export {
 /** Record <-> row mapping for SQL store implementations. */
 export * as paging from './paging.js';
 export { decideStep, type Readiness } from './readiness.js';
-export { createRedactor, REDACTED } from './redaction.js';
+export {
+  createRedactor,
+  MIN_SUBSTRING_SECRET,
+  noRedaction,
+  REDACTED,
+  REDACTED_TOO_DEEP,
+  type Redactor,
+  secretValuesOf,
+} from './redaction.js';
 export * as sqlRows from './sql-rows.js';
 export * from './step-task.js';
 export type {
@@ -73,3 +87,9 @@ export type {
   StoreWrite,
 } from './store.js';
 export * from './types.js';
+export {
+  createViewRedaction,
+  redactorForDefinition,
+  secretRefsOfDocument,
+  type ViewRedaction,
+} from './view-redaction.js';

@@ -199,27 +199,28 @@ describe('journal', () => {
   });
 
   describe('caps', () => {
-    it('cuts a field larger than maxFieldBytes to a preview with the [truncated] marker and its size in bytes', async () => {
+    it('cuts a field larger than maxFieldBytes to a [truncated] preview that, stored, fits the cap, with the original size in bytes', async () => {
       const big = { text: 'é'.repeat(100) };
       const wf = compile({ steps: [{ id: 'a', agent: '@t/big', input: { small: 'ok' } }] });
-      const { engine } = testEngine([agent('@t/big', () => big)], { journal: { maxFieldBytes: 64 } });
+      const { engine } = testEngine([agent('@t/big', () => big)], { journal: { maxFieldBytes: 128 } });
       const r = await engine.execute(wf);
       const j = await journalOf(engine, r.executionId);
       // A field under the cap is kept as it is.
       expect(dataOf(entriesOf(j, 'step.started', 'a')[0]).input).toEqual({ small: 'ok' });
       const json = JSON.stringify(big);
-      expect(dataOf(entriesOf(j, 'step.completed', 'a')[0]).output).toEqual({
-        [TRUNCATED]: true,
-        originalBytes: Buffer.byteLength(json),
-        preview: json.slice(0, 64),
-      });
       // originalBytes counts UTF-8 bytes: 111 characters, 211 bytes.
       expect([json.length, Buffer.byteLength(json)]).toEqual([111, 211]);
+      const out = dataOf(entriesOf(j, 'step.completed', 'a')[0]).output;
+      expect(out).toMatchObject({ [TRUNCATED]: true, originalBytes: 211 });
+      expect(json.startsWith(out.preview)).toBe(true);
+      expect(out.preview.length).toBeGreaterThan(20);
+      // The stored field, marker and all, is within the cap.
+      expect(storedBytes(out)).toBeLessThanOrEqual(128);
       // Only the journal is capped: the step's output is whole.
       expect(r.steps.a!.output).toEqual(big);
     });
 
-    it('keeps fields up to 8 KiB by default and cuts larger ones', async () => {
+    it('keeps fields up to 8 KiB of stored JSON by default and cuts larger ones to at most 8 KiB', async () => {
       const wf = compile({
         inputs: { type: 'object', properties: { n: { type: 'integer' } } },
         steps: [{ id: 'a', agent: '@t/str', input: { n: '${inputs.n}' } }],
@@ -234,7 +235,70 @@ describe('journal', () => {
       const cutOut = dataOf(entriesOf(await journalOf(engine, cut.executionId), 'step.completed')[0]).output;
       expect(keptOut).toBe('x'.repeat(8190));
       expect(cutOut).toMatchObject({ [TRUNCATED]: true, originalBytes: 8193 });
-      expect(cutOut.preview).toHaveLength(8192);
+      expect(cutOut.preview).toMatch(/^"x+$/);
+      expect(storedBytes(cutOut)).toBeLessThanOrEqual(8192);
+      expect(storedBytes(cutOut)).toBeGreaterThan(8192 - 8);
+    });
+
+    it.each([
+      ['CJK text', '漢字かな交じり文'.repeat(2000)],
+      ['emoji', '😀👩‍💻🚀'.repeat(2000)],
+      ['control characters', '\u0001\u0002\u001f'.repeat(5000)],
+      ['quotes and backslashes', '"\\'.repeat(6000)],
+      ['a lone surrogate', `\ud800${'a'.repeat(9000)}`],
+    ])(
+      'counts %s in UTF-8 bytes of the escaped JSON: the field as stored stays within 8 KiB',
+      async (_name, text) => {
+        const wf = compile({ steps: [{ id: 'a', agent: '@t/text', input: {} }] });
+        const { engine } = testEngine([agent('@t/text', () => ({ text }))]);
+        const r = await engine.execute(wf);
+        const out = dataOf(entriesOf(await journalOf(engine, r.executionId), 'step.completed')[0]).output;
+        expect(out).toMatchObject({ [TRUNCATED]: true, originalBytes: storedBytes({ text }) });
+        expect(storedBytes(out)).toBeLessThanOrEqual(8 * 1024);
+        // The preview is the start of the JSON, cut between characters and between escapes.
+        const json = JSON.stringify({ text });
+        expect(json.startsWith(out.preview)).toBe(true);
+        expect(out.preview).not.toMatch(/\\(u[0-9a-f]{0,3})?$/);
+        expect(out.preview).not.toMatch(/[\ud800-\udbff]$/);
+      },
+    );
+
+    it('keeps a field that is just under 8 KiB in bytes, multi-byte characters and escapes included', async () => {
+      // 2730 CJK characters: 8190 bytes + 2 quotes = exactly 8 KiB; a tab more is 2 bytes over.
+      const exact = '字'.repeat(2730);
+      const over = `${exact}\t`;
+      const wf = compile({
+        inputs: { type: 'object', properties: { over: { type: 'boolean' } } },
+        steps: [{ id: 'a', agent: '@t/text', input: { over: '${inputs.over}' } }],
+      });
+      const { engine } = testEngine([agent('@t/text', (i: { over: boolean }) => (i.over ? over : exact))]);
+      const kept = await engine.execute(wf, { inputs: { over: false } });
+      const cut = await engine.execute(wf, { inputs: { over: true } });
+      const outOf = async (id: string) =>
+        dataOf(entriesOf(await journalOf(engine, id), 'step.completed')[0]).output;
+      expect(await outOf(kept.executionId)).toBe(exact);
+      expect(await outOf(cut.executionId)).toMatchObject({ [TRUNCATED]: true, originalBytes: 8194 });
+    });
+
+    it.each([
+      ['CJK text', '漢字かな交じり文'.repeat(1200)],
+      ['control characters', '\u0001\u0007'.repeat(4000)],
+    ])('keeps the whole journal of an execution within 10 MiB as stored, for %s', async (_name, text) => {
+      // Each step journals its input and its output near the 8 KiB field cap: ~16 KiB a step.
+      const n = 800;
+      const wf = compile({
+        steps: Array.from({ length: n }, (_, i) => ({ id: `s${i}`, agent: '@t/text', input: { text } })),
+        policies: { concurrency: { maxConcurrentSteps: 50 } },
+      });
+      const { engine } = testEngine([agent('@t/text', (input) => input)]);
+      const r = await engine.execute(wf);
+      expect(r.status).toBe('completed');
+      expect(r.journalDropped).toBeGreaterThan(0);
+      const j = await journalOf(engine, r.executionId);
+      const total = j.reduce((sum, e) => sum + storedBytes(e), 0);
+      expect(total).toBeLessThanOrEqual(10 * 1024 * 1024);
+      // The cap is used, not undercut by a large margin: more than 9 MiB is kept.
+      expect(total).toBeGreaterThan(9 * 1024 * 1024);
     });
 
     it('drops the oldest entries beyond maxExecutionBytes, counts them, and the store no longer returns them', async () => {
@@ -275,3 +339,8 @@ describe('journal', () => {
     });
   });
 });
+
+/** The UTF-8 bytes of a value as the store holds it (JSON). */
+function storedBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}

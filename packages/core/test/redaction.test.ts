@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: workflow documents contain ${...} templates
 import { TerminalError } from '@orchestr8/common';
 import { describe, expect, it } from 'vitest';
-import { type Agent, type EngineEvent, REDACTED } from '../src/index.js';
+import { type Agent, createRedactor, type EngineEvent, REDACTED, REDACTED_TOO_DEEP } from '../src/index.js';
 import { agent, compile, dataOf, entriesOf, journalOf, settle, testEngine } from './helpers.js';
 
 const API_KEY = 'sk-live-0123456789';
@@ -157,5 +157,99 @@ describe('redaction', () => {
     expect(r.status).toBe('completed');
     const j = await journalOf(engine, r.executionId);
     expect(dataOf(entriesOf(j, 'step.started', 'b')[0]).input).toEqual({ token: REDACTED, q: 1 });
+  });
+});
+
+/** `levels` objects nested in one another, `leaf` at the bottom. */
+function nest(levels: number, leaf: unknown): unknown {
+  let v = leaf;
+  for (let i = 0; i < levels; i++) v = { down: v };
+  return v;
+}
+
+describe('createRedactor', () => {
+  const r = createRedactor([API_KEY]);
+
+  it('redacts a secret used as an object key, keeping the key in its place and the value', () => {
+    const input = { a: 1, [API_KEY]: 'v', [`Bearer ${API_KEY}`]: { x: 2 }, z: 3 };
+    const out = r.redact(input) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['a', REDACTED, `Bearer ${REDACTED}`, 'z']);
+    expect(out).toEqual({ a: 1, [REDACTED]: 'v', [`Bearer ${REDACTED}`]: { x: 2 }, z: 3 });
+  });
+
+  it('redacts a secret 100 levels deep: past the levels it walks, the subtree holding it is replaced whole', () => {
+    const out = r.redact({ top: nest(100, { token: API_KEY }), clean: nest(100, 'fine') });
+    const text = JSON.stringify(out);
+    expect(text).not.toContain(API_KEY);
+    expect(text).toContain(REDACTED_TOO_DEEP);
+    // A deep subtree without a secret is kept as it is.
+    expect((out as { clean: unknown }).clean).toEqual(nest(100, 'fine'));
+    // So is a secret used as a key down there.
+    expect(JSON.stringify(r.redact(nest(100, { [API_KEY]: 1 })))).not.toContain(API_KEY);
+  });
+
+  it('replaces cyclic data past the levels it walks with the marker instead of walking forever', () => {
+    const cyclic: Record<string, unknown> = { note: 'x' };
+    cyclic.self = cyclic;
+    const out = r.redact(cyclic);
+    expect(JSON.stringify(out, (_k, v) => v)).toContain(REDACTED_TOO_DEEP);
+  });
+
+  it('redacts every occurrence inside longer strings; overlapping secrets become one marker with nothing of either left', () => {
+    expect(r.redact(`a ${API_KEY} b ${API_KEY}${API_KEY} c`)).toBe(`a ${REDACTED} b ${REDACTED} c`);
+    const overlapping = createRedactor(['abcdef', 'defghi']);
+    expect(overlapping.redact('xx abcdefghi yy')).toBe(`xx ${REDACTED} yy`);
+    // A secret inside another is not found half-way: the longer one goes whole.
+    expect(createRedactor(['pass', 'password1']).redact('password1 pass')).toBe(`${REDACTED} ${REDACTED}`);
+  });
+
+  it('redacts a secret shorter than 4 characters where a whole value or key equals it, not inside longer strings', () => {
+    const short = createRedactor(['abc']);
+    expect(short.redact({ v: 'abc', abc: 1, text: 'abcdef', list: ['abc'] })).toEqual({
+      v: REDACTED,
+      [REDACTED]: 1,
+      text: 'abcdef',
+      list: [REDACTED],
+    });
+  });
+
+  it('leaves what it is given unchanged and returns it as is when nothing matched', () => {
+    const clean = { a: { b: ['c', 1, null] } };
+    expect(r.redact(clean)).toBe(clean);
+    const dirty = { keep: { same: true }, secret: [API_KEY] };
+    const out = r.redact(dirty) as typeof dirty;
+    expect(dirty.secret[0]).toBe(API_KEY);
+    expect(out.keep).toBe(dirty.keep);
+    expect(out.secret).toEqual([REDACTED]);
+  });
+
+  it('keeps a key named __proto__ an ordinary key (JSON.parse makes them) and redacts under it', () => {
+    const parsed = JSON.parse(`{"__proto__": {"k": "${API_KEY}"}, "${API_KEY}": 1}`);
+    const out = r.redact(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe(`{"__proto__":{"k":"${REDACTED}"},"${REDACTED}":1}`);
+  });
+
+  it('checks what toJSON returns, since that is what gets written', () => {
+    class Credentials {
+      constructor(private readonly key: string) {}
+      toJSON() {
+        return { auth: `Bearer ${this.key}` };
+      }
+    }
+    expect(JSON.stringify(r.redact({ c: new Credentials(API_KEY) }))).toBe(
+      `{"c":{"auth":"Bearer ${REDACTED}"}}`,
+    );
+    const when = new Date(0);
+    expect(r.redact({ when })).toEqual({ when });
+  });
+
+  it('redacts the fields listed as secret whatever their value, at any depth', () => {
+    const fields = createRedactor([], ['password']);
+    expect(fields.redact({ user: 'ada', password: { any: 'thing' } })).toEqual({
+      user: 'ada',
+      password: REDACTED,
+    });
+    expect(JSON.stringify(fields.redact(nest(100, { password: 'pw' })))).not.toContain('"pw"');
   });
 });

@@ -1,5 +1,10 @@
 import { type SerializedError, serializeError } from '@orchestr8/common';
-import type { ExecutionRecord, StepStateRecord, Store } from '@orchestr8/core';
+import {
+  type ExecutionRecord,
+  redactorForDefinition,
+  type StepStateRecord,
+  type Store,
+} from '@orchestr8/core';
 import type { Command } from 'commander';
 import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
@@ -82,7 +87,9 @@ async function inspect(store: Store, execution: ExecutionRecord): Promise<Inspec
     steps: inDocumentOrder(execution.id, stored, definition?.document),
   };
   if (cancels[0]) inspection.cancelRequest = cancels[0];
-  return inspection;
+  // The store keeps inputs and step outputs whole (a resume needs them): shown redacted,
+  // with the secrets the definition names, read from this environment.
+  return redactorForDefinition(definition?.document, process.env).redact(inspection) as Inspection;
 }
 
 /** Steps in the order the document declares them, with a `pending` record for those not yet written. */

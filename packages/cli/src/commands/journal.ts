@@ -1,5 +1,5 @@
 import { serializeError } from '@orchestr8/common';
-import type { JournalEntry, Store } from '@orchestr8/core';
+import { type JournalEntry, redactorForDefinition, type Store } from '@orchestr8/core';
 import type { Command } from 'commander';
 import { projectStoreFlag } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
@@ -61,7 +61,10 @@ async function journalCommand(id: string, opts: JournalOptions): Promise<number>
   try {
     const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
-    await requireExecution(store, id, opened.spec);
+    const execution = await requireExecution(store, id, opened.spec);
+    // Entries are redacted when written; again here, for rows written by older versions.
+    const definition = await store!.getDefinitionByHash(execution.definitionHash);
+    const redactor = redactorForDefinition(definition?.document, process.env);
     const print = printer(opts);
     if (opts.follow) process.on('SIGINT', onSigint);
     for (;;) {
@@ -70,7 +73,7 @@ async function journalCommand(id: string, opts: JournalOptions): Promise<number>
       const status = opts.follow ? (await requireExecution(store, id, opened.spec)).status : undefined;
       for (;;) {
         const page = await store!.readJournal(id, { afterSeq: after, limit: PAGE });
-        for (const entry of page) print.entry(entry);
+        for (const entry of page) print.entry(redactor.redact(entry) as JournalEntry);
         if (page.length > 0) after = page[page.length - 1]!.seq;
         if (page.length < PAGE) break;
       }

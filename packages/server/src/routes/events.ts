@@ -11,12 +11,16 @@
  * stream ends after the execution's terminal event.
  *
  * `GET /events`: every execution's live events; see `EventFeed` for the ids.
+ *
+ * Secrets: what the engine publishes is the journal entry itself, built redacted (nothing
+ * is published before redaction), so both streams carry redacted data.
  */
 import { type EngineEvent, EventType, type JournalEntry, TERMINAL_EXECUTION_STATUSES } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import type { RouteDef, ServerContext } from '../context.js';
 import type { FeedEvent } from '../event-feed.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
+import { redactorForExecution } from '../redacted-views.js';
 import { lastEventId, openSse, type SseStream } from '../sse.js';
 
 const TERMINAL_TYPES: ReadonlySet<string> = new Set([
@@ -57,6 +61,9 @@ async function executionEvents(ctx: ServerContext, req: Request, res: Response):
   const current = await engine.getResult(id);
   if (!current) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
   const workflowId = current.workflowId;
+  // Live events are redacted by the engine; entries read back from the store are redacted
+  // again, for rows written by older versions (see the journal route).
+  const redactor = await redactorForExecution(ctx, id);
 
   // Subscribe before reading the journal, so that nothing falls between the two.
   let pending: EngineEvent[] = [];
@@ -78,7 +85,8 @@ async function executionEvents(ctx: ServerContext, req: Request, res: Response):
     if (entry.seq <= last || finished) return;
     last = entry.seq;
     if (TERMINAL_TYPES.has(entry.type)) finished = true;
-    await stream.send(String(entry.seq), entry.type, { executionId: id, workflowId, ...entry });
+    const data = { executionId: id, workflowId, ...entry };
+    await stream.send(String(entry.seq), entry.type, redactor.redact(data));
   };
   /** Emits committed entries after `last` (up to `before`, exclusive); false when none was found. */
   const fromStore = async (before = Number.POSITIVE_INFINITY): Promise<boolean> => {

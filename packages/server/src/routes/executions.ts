@@ -17,6 +17,7 @@ import type { RouteDef, ServerContext } from '../context.js';
 import { badRequest, checkDepth, queryInt, queryList, queryString, sendTagged, waitMs } from '../http.js';
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
+import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
 
 const MAX_BODY_DEPTH = 128;
 const EXECUTE_KEYS = new Set(['workflow', 'workflowId', 'version', 'inputs', 'options']);
@@ -197,16 +198,20 @@ async function execute(ctx: ServerContext, req: Request, res: Response): Promise
   }
   res.setHeader('Location', `/executions/${encodeURIComponent(handle.id)}`);
   if (!handle.created) res.setHeader('Idempotent-Replayed', 'true');
+  // Results carry step outputs, which the store keeps whole: shown redacted.
+  const redactor = handle.created
+    ? redactorForWorkflow(resolved.workflow)
+    : await redactorForExecution(ctx, handle.id);
   if (wait > 0) {
     res.setHeader('Preference-Applied', `wait=${Math.round(wait / 1000)}`);
     const result = await waitForResult(ctx, handle, wait);
     if (result) {
-      res.status(200).json(result);
+      res.status(200).json(redactor.redact(result));
       return;
     }
   }
   const current = await ctx.engine.getResult(handle.id);
-  res.status(202).json(current ?? { executionId: handle.id, status: 'queued' });
+  res.status(202).json(current ? redactor.redact(current) : { executionId: handle.id, status: 'queued' });
 }
 
 /** The summary of an execution in a list. */
@@ -271,7 +276,8 @@ async function get(ctx: ServerContext, req: Request, res: Response): Promise<voi
   const id = String(req.params.id);
   const result = await ctx.engine.getResult(id);
   if (!result) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
-  sendTagged(req, res, result);
+  // Redacted before the ETag is computed: the tag of a body with secrets would be a hash of them.
+  sendTagged(req, res, (await redactorForExecution(ctx, id)).redact(result));
 }
 
 async function journal(ctx: ServerContext, req: Request, res: Response): Promise<void> {
@@ -284,6 +290,7 @@ async function journal(ctx: ServerContext, req: Request, res: Response): Promise
   if (!ctx.engine.isRunning(id) && !(await ctx.store.getExecution(id))) {
     throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
   }
+  const redactor = await redactorForExecution(ctx, id);
   const entries = await ctx.store.readJournal(id, { afterSeq: after, limit });
   if (entries.length === limit) {
     const next = entries[entries.length - 1]!.seq;
@@ -293,7 +300,9 @@ async function journal(ctx: ServerContext, req: Request, res: Response): Promise
     );
   }
   res.type('application/x-ndjson');
-  res.send(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  // Entries are redacted when written; again here, for rows written by older versions,
+  // which let secrets in keys and deep values through.
+  res.send(entries.map((e) => `${JSON.stringify(redactor.redact(e))}\n`).join(''));
 }
 
 async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<void> {
@@ -315,6 +324,7 @@ async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<
   }
   const current = await ctx.engine.getResult(id);
   if (!current) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
+  const redactor = await redactorForExecution(ctx, id);
   if (isTerminal(current.status)) {
     throw new HttpProblem(
       409,
@@ -343,5 +353,5 @@ async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<
     }
   }
   res.setHeader('Location', `/executions/${encodeURIComponent(id)}`);
-  res.status(202).json((await ctx.engine.getResult(id)) ?? current);
+  res.status(202).json(redactor.redact((await ctx.engine.getResult(id)) ?? current));
 }
