@@ -9,7 +9,6 @@ import {
 } from './compiled.js';
 import { DEFAULTS } from './defaults.js';
 import {
-  closest,
   type Diagnostic,
   DiagnosticCode,
   error,
@@ -25,6 +24,7 @@ import { checkForEachSource } from './foreach-source.js';
 import { buildGraph } from './graph.js';
 import { FORBIDDEN_KEYS, formatPath, lookupPath, type PathSegment, parseCapturePath } from './path.js';
 import { checkUserSchema, validateAgainstSchema } from './schema-validator.js';
+import { closest } from './suggest.js';
 import { type CompiledValue, compileValueWith, type TemplateProblem, type TemplateRef } from './template.js';
 
 /**

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { analyzeWorkflow } from './analyze.js';
 import type { CompiledWorkflow } from './compiled.js';
+import { withoutConsequences } from './consequences.js';
 import {
   type Diagnostic,
   DiagnosticCode,
@@ -70,8 +71,11 @@ function validateValue(value: unknown, knownAgents: readonly string[] | undefine
     // Unknown fields only: check the rest too, so one run reports every problem.
     const cleaned = withoutUnknownFields(value);
     if (cleaned === undefined) return { diagnostics: schemaProblems };
-    const rest = analyzeWorkflow(cleaned as WorkflowDocument, knownAgents ? { knownAgents } : {});
-    return { diagnostics: [...schemaProblems, ...rest.diagnostics] };
+    const doc = cleaned.value as WorkflowDocument;
+    const rest = analyzeWorkflow(doc, knownAgents ? { knownAgents } : {});
+    return {
+      diagnostics: [...schemaProblems, ...withoutConsequences(cleaned.removed, rest.diagnostics, doc)],
+    };
   }
   const document = value as WorkflowDocument;
   const analysis = analyzeWorkflow(document, knownAgents ? { knownAgents } : {});

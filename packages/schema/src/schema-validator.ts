@@ -1,7 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import {
-  closest,
   DiagnosticCode,
   error,
   escapePointerSegment,
@@ -18,6 +17,7 @@ import {
 } from './document-schema.js';
 import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
 import { getWorkflowJsonSchema } from './json-schema.js';
+import { closest } from './suggest.js';
 
 // ajv-formats is CommonJS: under NodeNext its default import is the module object.
 const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule.default }).default;
@@ -81,22 +81,26 @@ export function validateAgainstSchema(value: unknown): PendingDiagnostic[] {
 
 /**
  * When every schema problem is an unknown field, the value with those fields removed (a
- * copy), so semantic checks can still run and report everything at once, like a compiler.
+ * copy), and their pointers, so semantic checks can still run and report everything at
+ * once, like a compiler.
  */
-export function withoutUnknownFields(value: unknown): unknown {
+export function withoutUnknownFields(value: unknown): { value: unknown; removed: string[] } | undefined {
   const validate = getWorkflowValidator();
-  if (validate(value)) return value;
+  if (validate(value)) return { value, removed: [] };
   const errors = condense(validate.errors ?? []);
   if (errors.length === 0 || errors.some((e) => e.keyword !== 'additionalProperties')) return undefined;
   const copy = structuredClone(value) as Record<string, unknown>;
+  const removed: string[] = [];
   for (const e of errors) {
     let node: unknown = copy;
     for (const seg of e.instancePath.split('/').slice(1)) {
       node = (node as Record<string, unknown>)[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
     }
-    delete (node as Record<string, unknown>)[(e.params as { additionalProperty: string }).additionalProperty];
+    const name = (e.params as { additionalProperty: string }).additionalProperty;
+    delete (node as Record<string, unknown>)[name];
+    removed.push(`${e.instancePath}/${escapePointerSegment(name)}`);
   }
-  return validate(copy) ? copy : undefined;
+  return validate(copy) ? { value: copy, removed } : undefined;
 }
 
 function typesOf(e: ErrorObject): string[] {
