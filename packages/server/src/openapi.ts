@@ -18,9 +18,10 @@ const json = (description: string, schema: Json, headers?: Json) => ({
 });
 const header = (description: string, schema: Json = { type: 'string' }) => ({ description, schema });
 
-/** Problems every operation may answer with. */
+/** Problems every operation may answer with (an operation's own description of a status wins). */
 const COMMON: Json = {
   '401': { $ref: '#/components/responses/Unauthorized' },
+  '403': { $ref: '#/components/responses/Forbidden' },
   '429': { $ref: '#/components/responses/RateLimited' },
   '500': { $ref: '#/components/responses/Internal' },
 };
@@ -28,7 +29,8 @@ const COMMON: Json = {
 const param = (name: string) => ({ $ref: `#/components/parameters/${name}` });
 
 function op(summary: string, operationId: string, rest: Json): Json {
-  const responses = { ...(rest.responses as Json), ...COMMON };
+  const responses = { ...(rest.responses as Json) };
+  for (const [status, response] of Object.entries(COMMON)) responses[status] ??= response;
   return { summary, operationId, ...rest, responses };
 }
 
@@ -56,6 +58,8 @@ const schemas: Json = {
           'PAYLOAD_TOO_LARGE',
           'RATE_LIMITED',
           'UNAUTHORIZED',
+          'HOST_NOT_ALLOWED',
+          'ORIGIN_NOT_ALLOWED',
           'PRECONDITION_FAILED',
           'CONFLICT',
           'EXECUTION_FINISHED',
@@ -284,7 +288,10 @@ const paths: Json = {
       summary: 'Liveness: the process is up',
       operationId: 'healthz',
       security: [],
-      responses: { '200': json('Alive', { type: 'object', properties: { status: { const: 'ok' } } }) },
+      responses: {
+        '200': json('Alive', { type: 'object', properties: { status: { const: 'ok' } } }),
+        '403': { $ref: '#/components/responses/Forbidden' },
+      },
     },
   },
   '/readyz': {
@@ -297,6 +304,7 @@ const paths: Json = {
           type: 'object',
           properties: { status: { const: 'ready' }, store: { type: 'string' } },
         }),
+        '403': { $ref: '#/components/responses/Forbidden' },
         '503': problem('Not ready (code NOT_READY or SHUTTING_DOWN)'),
       },
     },
@@ -306,7 +314,10 @@ const paths: Json = {
       summary: 'This document',
       operationId: 'openapi',
       security: [],
-      responses: { '200': json('The OpenAPI 3.1 document', { type: 'object' }) },
+      responses: {
+        '200': json('The OpenAPI 3.1 document', { type: 'object' }),
+        '403': { $ref: '#/components/responses/Forbidden' },
+      },
     },
   },
   '/metrics': {
@@ -570,7 +581,22 @@ export function openApiDocument(): Json {
       description:
         'Run and observe orchestr8 workflows over HTTP. Errors are RFC 9457 problem details with a stable `code`. ' +
         'Any path answers 405 (with Allow) for a method it does not support, and 404 for unknown paths. ' +
-        'API keys (Authorization: Bearer or X-API-Key) are required when the server binds a non-loopback address.',
+        'API keys (Authorization: Bearer or X-API-Key) are required when the server binds a non-loopback address. ' +
+        'Host and Origin checks: every request, health checks included, must name the server in `Host` as ' +
+        '`localhost`, a `*.localhost` name, an IP address, the host name it listens on (`--host`), or a name given with ' +
+        '`--allowed-hosts` or `ORCHESTR8_ALLOWED_HOSTS` (`name`; `.domain` for the domain and its subdomains; ' +
+        '`*.domain` for its subdomains only; `*` for any Host); the port is not compared. Any other Host gets 403 ' +
+        '`HOST_NOT_ALLOWED`: a web page cannot reach a local server through DNS rebinding. A request with an ' +
+        "`Origin` (browsers send one) must come from the server's own origin (the `Origin` host and port are the " +
+        "`Host`'s; the scheme is not compared, for TLS-terminating proxies) or from an origin given with " +
+        '`--cors-origin`; any other origin, and `Origin: null`, gets 403 `ORIGIN_NOT_ALLOWED` whatever the method, ' +
+        'so a page on another site cannot start or cancel an execution. Requests without an `Origin` (curl, ' +
+        'scripts, other servers) pass the Origin check; a request without a `Host` (HTTP/1.0, never a browser) ' +
+        'passes both. ' +
+        'A request body over the limit gets 413 `PAYLOAD_TOO_LARGE` and `Connection: close`: the server reads and ' +
+        'drops the rest of the body (up to 64 MiB past the limit) before it closes the connection, so a client ' +
+        'that sends the whole body before reading the response still gets the 413. A body declared larger than ' +
+        'that is not read, and the connection closes after the 413.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: 'http://127.0.0.1:8088' }],
@@ -621,7 +647,12 @@ export function openApiDocument(): Json {
           ...problem('RATE_LIMITED'),
           headers: { 'Retry-After': header('Seconds until the client may retry', { type: 'integer' }) },
         },
-        PayloadTooLarge: problem('PAYLOAD_TOO_LARGE: the body is over the limit (1 MiB by default)'),
+        Forbidden: problem(
+          'HOST_NOT_ALLOWED: the Host is not one this server answers to; or ORIGIN_NOT_ALLOWED: a browser request from another origin',
+        ),
+        PayloadTooLarge: problem(
+          'PAYLOAD_TOO_LARGE: the body is over the limit (1 MiB by default); the connection then closes',
+        ),
         UnsupportedMediaType: problem('UNSUPPORTED_MEDIA_TYPE: bodies must be application/json'),
         Internal: problem('INTERNAL: never with a stack trace'),
       },
