@@ -167,12 +167,14 @@ describe('Host', () => {
   });
 
   it('answers any Host when allowedHosts is "*"', async () => {
-    const t = await startServer({ allowedHosts: ['*'] });
-    try {
-      expect((await send(t, { host: 'anything.example' })).status).toBe(200);
-      expect((await execute(t, { host: 'anything.example' })).status).toBe(202);
-    } finally {
-      await t.stop();
+    for (const allowedHosts of [['*'], '*'] as const) {
+      const t = await startServer({ allowedHosts });
+      try {
+        expect((await send(t, { host: 'anything.example' })).status).toBe(200);
+        expect((await execute(t, { host: 'anything.example' })).status).toBe(202);
+      } finally {
+        await t.stop();
+      }
     }
   });
 
@@ -265,7 +267,7 @@ describe('Origin', () => {
     }
   });
 
-  it('refuses "Origin: null" (sandboxed pages, local files), even when CORS allows any origin', async () => {
+  it('refuses "Origin: null" (sandboxed pages, local files), even when CORS allows any other origin', async () => {
     const t = await startServer({ cors: { origins: '*' } });
     try {
       const p = refused(
@@ -274,6 +276,8 @@ describe('Origin', () => {
       );
       expect(p.detail).toContain('Origin: null');
       expect(await executions(t)).toBe(0);
+      const other = await execute(t, { host: `127.0.0.1:${t.listener.port}`, origin: 'https://any.example' });
+      expect(other.status).toBe(202);
     } finally {
       await t.stop();
     }
