@@ -17,6 +17,7 @@ import {
   toPointer,
 } from './diagnostics.js';
 import { locateJson, type NodeOffsets, scanJson } from './json-scan.js';
+import { yamlErrorDiagnostics } from './yaml-errors.js';
 
 /** Limits on untrusted documents. */
 export const LIMITS = {
@@ -111,11 +112,6 @@ export function parseJsonText(text: string): ParsedText {
 function keyText(key: unknown): string {
   if (isScalar(key)) return String(key.value);
   return String(key);
-}
-
-function firstLine(message: string): string {
-  const line = message.split('\n')[0] ?? message;
-  return line.replace(/ at line \d+, column \d+:?$/, '');
 }
 
 /** Walks the YAML node tree (not through aliases): duplicate keys and excessive nesting. */
@@ -304,19 +300,7 @@ export function parseYamlText(text: string): ParsedText {
   }
   const locate = (wanted: ReadonlySet<string>) => locateYaml(doc, wanted);
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const overflow = e.message.startsWith('Maximum call stack');
-      diagnostics.push(
-        error(
-          overflow ? DiagnosticCode.TOO_DEEP : DiagnosticCode.PARSE,
-          '',
-          overflow ? 'nesting too deep' : firstLine(e.message),
-          {
-            offset: e.pos[0],
-          },
-        ),
-      );
-    }
+    diagnostics.push(...yamlErrorDiagnostics(doc.errors, doc, text, lineCounter));
     return { value: undefined, diagnostics, fatal: true, locate, position };
   }
   if (!checkYamlNodes(doc.contents, diagnostics))

@@ -141,7 +141,13 @@ const expectations: Record<string, Expected> = {
     column: 46,
     message: 'expected a quoted key',
   },
-  'malformed.yaml.txt': { code: 'E_PARSE', pointer: '', line: 8, column: 1 },
+  'malformed.yaml.txt': {
+    code: 'E_PARSE',
+    pointer: '/steps/0/input/message',
+    line: 7,
+    column: 23,
+    message: 'string is not closed (missing closing ")',
+  },
   'many-problems.yaml': { code: 'E_UNKNOWN_STEP', pointer: '/steps/0/input/one', line: 8, column: 12 },
   'missing-version.json': {
     code: 'E_SCHEMA',
