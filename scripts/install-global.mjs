@@ -53,6 +53,8 @@ try {
       '--no-fund',
       '--no-audit',
       '--loglevel=error',
+      // Metadata npm has cached is good enough: no round trip per package to revalidate it.
+      '--prefer-offline',
       ...tarballs,
     ],
     { stdio: 'inherit' },
