@@ -65,6 +65,10 @@ export function startChildSpan(
   );
 }
 
+/**
+ * Ends a span with its outcome. `error` must be the redacted record (`run.errorRecord`), as
+ * the step's record holds it: its message becomes the span's status, which exporters send.
+ */
 export function endSpan(span: Span, outcome: string, error?: SerializedError): void {
   span.setAttribute(ATTR.outcome, outcome);
   if (error) {

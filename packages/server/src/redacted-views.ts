@@ -51,6 +51,7 @@ export async function redactorForExecution(ctx: ServerContext, executionId: stri
 
 /** The redactor for an execution of a compiled workflow just started here: no store read. */
 export function redactorForWorkflow(workflow: CompiledWorkflow): Redactor {
+  if (Object.keys(workflow.secretRefs).length === 0) return noRedaction;
   const values = secretValuesOf(workflow.secretRefs, process.env);
   return values.length === 0 ? noRedaction : createRedactor(values);
 }
