@@ -27,14 +27,24 @@ export async function buildRegistry(
   return registry;
 }
 
+/** The agents `validate` checks a document against (see loadWorkflowFile's options). */
+export interface KnownAgents {
+  knownAgents: string[];
+  /** Set when only these scopes are known for sure (no project config, no `--agents`). */
+  knownAgentScopes?: string[];
+}
+
 /**
- * The agent ids a document may use, for `validate`: undefined (no check) when there is no
- * project config, else the built-in, standard and configured agents.
+ * The agent ids a document may use, for `validate`: the built-in and standard agents, plus
+ * the project config's and `--agents` modules'. Without a config or modules, other agents
+ * may exist that this process cannot see, so only the `@orchestr8` scope is complete.
  */
-export async function knownAgentIds(modules: readonly string[] = []): Promise<string[] | undefined> {
+export async function knownAgentIds(modules: readonly string[] = []): Promise<KnownAgents> {
   const config = await loadProjectConfig();
-  if (config.file === undefined && modules.length === 0) return undefined;
-  return (await buildRegistry(modules, config)).list().map((a) => a.id);
+  const knownAgents = (await buildRegistry(modules, config)).list().map((a) => a.id);
+  if (config.file === undefined && modules.length === 0)
+    return { knownAgents, knownAgentScopes: ['@orchestr8'] };
+  return { knownAgents };
 }
 
 /** The engine's `remoteAgent`: steps with `agent.url` call an `orchestr8 agent serve` service. */

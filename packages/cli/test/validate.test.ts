@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { registerValidateCommand } from '../src/commands/validate.js';
+import { AGENTS, assertBuilt, cli } from './fixtures/harness.js';
 
 const workflows = join(import.meta.dirname, '../../../workflows');
 const dir = mkdtempSync(join(tmpdir(), 'o8-validate-'));
@@ -131,5 +132,54 @@ describe('orchestr8 validate', () => {
     const r = await validate(bad);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`${bad}:4:3 error E_PARSE unexpected string: expected "," or "}"`);
+  });
+});
+
+describe('orchestr8 validate outside a project (the built binary, no orchestr8.config)', () => {
+  const steps = (...agents: string[]) =>
+    [
+      'version: "1.0.0"',
+      'metadata: { id: agents }',
+      'steps:',
+      ...agents.flatMap((a, i) => [`  - id: s${i}`, `    agent: "${a}"`]),
+      '',
+    ].join('\n');
+
+  it('refuses an unknown @orchestr8 agent with "did you mean", and notes once the ids it cannot check', async () => {
+    assertBuilt();
+    const typo = file('typo-agent.yaml', steps('@orchestr8/eco', '@acme/thing', '@orchestr8/http'));
+    const custom = file('custom-agent.yaml', steps('@acme/thing', '@acme/other', 'echo'));
+    const r = await cli(['validate', typo, custom], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n')).toEqual([
+      `${typo}:5:12 error E_UNKNOWN_AGENT step "s0" uses agent "@orchestr8/eco", which is not registered (at /steps/0/agent)`,
+      expect.stringMatching(/^ {2}hint: did you mean "@orchestr8\/echo"\? known agents: @orchestr8\/echo, /),
+      `${custom}:9:12 error E_UNKNOWN_AGENT step "s2" uses agent "echo", which is not registered (at /steps/2/agent)`,
+      expect.stringMatching(/^ {2}hint: did you mean "@orchestr8\/echo"\? /),
+      'note: agent ids not checked (no orchestr8.config here): @acme/other, @acme/thing',
+      '  hint: pass --agents <module> that defines them, or validate inside the project (where its orchestr8.config is)',
+      '2 files, 2 invalid, 2 errors',
+      '',
+    ]);
+  });
+
+  it('checks every id against the agents of --agents modules, with no note', async () => {
+    assertBuilt();
+    const doc = file('with-module.yaml', steps('@test/work', '@acme/thing'));
+    const r = await cli(['validate', '--agents', AGENTS, doc], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('error E_UNKNOWN_AGENT step "s1" uses agent "@acme/thing"');
+    expect(r.stdout).not.toContain('E_UNKNOWN_AGENT step "s0"');
+    expect(r.stdout).not.toContain('note:');
+  });
+
+  it('lists unchecked ids per file with --json', async () => {
+    assertBuilt();
+    const doc = file('custom-json.yaml', steps('@acme/thing'));
+    const r = await cli(['validate', '--json', doc], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { file: doc, valid: true, diagnostics: [], uncheckedAgents: ['@acme/thing'] },
+    ]);
   });
 });

@@ -35,6 +35,21 @@ import { type CompiledValue, compileValueWith, type TemplateProblem, type Templa
 
 export interface AnalyzeOptions {
   knownAgents?: readonly string[];
+  /**
+   * The scopes (`@orchestr8`) for which `knownAgents` is complete. Ids in them, in a scope
+   * that looks like one of them (`@orchestra8`), or bare names of their agents (`echo`)
+   * must be known; others are not checked, but listed in `uncheckedAgents`. Without it,
+   * every id is checked.
+   */
+  knownAgentScopes?: readonly string[];
+}
+
+/** Whether an agent id is (or looks like it was meant to be) in one of the scopes. */
+function inScope(id: string, scopes: readonly string[], known: ReadonlySet<string>): boolean {
+  const slash = id.indexOf('/');
+  if (slash < 0) return scopes.some((sc) => known.has(`${sc}/${id}`));
+  const scope = id.slice(0, slash);
+  return scopes.includes(scope) || closest(scope, scopes) !== undefined;
 }
 
 /** What an absent `input` means: an empty object (shared, so frozen). */
@@ -58,10 +73,14 @@ function agentOf(step: StepDocument): {
   return typeof step.agent === 'string' ? { id: step.agent } : step.agent;
 }
 
-export function analyzeWorkflow(
-  doc: WorkflowDocument,
-  options: AnalyzeOptions = {},
-): { diagnostics: PendingDiagnostic[]; workflow?: CompiledWorkflow } {
+export interface Analysis {
+  diagnostics: PendingDiagnostic[];
+  workflow?: CompiledWorkflow;
+  /** Agent ids outside `knownAgentScopes`, which were not checked (sorted). */
+  uncheckedAgents?: string[];
+}
+
+export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions = {}): Analysis {
   const diagnostics: PendingDiagnostic[] = [];
   const seen = new Set<string>();
   const report = (d: PendingDiagnostic) => {
@@ -104,14 +123,24 @@ export function analyzeWorkflow(
   };
 
   // Agents.
+  const unchecked = new Set<string>();
   if (options.knownAgents) {
     const known = new Set(options.knownAgents);
+    const scopes = options.knownAgentScopes;
     for (let i = 0; i < n; i++) {
       const step = steps[i]!;
       const agent = agentOf(step);
       // A remote agent (agent.url) is resolved by its service, not the local registry.
       if (known.has(agent.id) || agent.url !== undefined) continue;
-      const guess = closest(agent.id, known);
+      const sure = scopes === undefined || inScope(agent.id, scopes, known);
+      if (!sure) {
+        unchecked.add(agent.id);
+        continue;
+      }
+      const bare = agent.id.startsWith('@')
+        ? undefined
+        : scopes?.find((sc) => known.has(`${sc}/${agent.id}`));
+      const guess = bare ? `${bare}/${agent.id}` : closest(agent.id, known);
       report(
         error(
           DiagnosticCode.UNKNOWN_AGENT,
@@ -446,7 +475,8 @@ export function analyzeWorkflow(
   if (doc.outputs !== undefined)
     outputs = compileAt(doc.outputs, '/outputs', { itemAllowed: false, what: 'outputs' });
 
-  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  const uncheckedAgents = unchecked.size > 0 ? { uncheckedAgents: [...unchecked].sort() } : {};
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, ...uncheckedAgents };
 
   const stepById = new Map<string, CompiledStep>();
   for (const c of compiled) stepById.set(c.id, c);
@@ -475,7 +505,7 @@ export function analyzeWorkflow(
   };
   if (outputs) workflow.outputs = outputs;
   if (timeout !== undefined) workflow.globalTimeoutMs = parseDuration(timeout);
-  return { diagnostics, workflow };
+  return { diagnostics, workflow, ...uncheckedAgents };
 }
 
 /**

@@ -44,6 +44,7 @@ export { type CompiledExpression, compileExpression, ExpressionError } from './e
 export { validateAndDefaultInputs, validateInputs } from './inputs.js';
 export { buildWorkflowJsonSchema, getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from './json-schema.js';
 export {
+  type AgentOptions,
   type LoadOptions,
   type LoadResult,
   loadWorkflow,

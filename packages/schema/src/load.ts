@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { analyzeWorkflow } from './analyze.js';
+import { type AnalyzeOptions, analyzeWorkflow } from './analyze.js';
 import type { CompiledWorkflow } from './compiled.js';
 import { withoutConsequences } from './consequences.js';
 import {
@@ -29,13 +29,25 @@ export interface LoadResult {
   document?: WorkflowDocument;
   /** Only when ok. */
   workflow?: CompiledWorkflow;
+  /** Agent ids that were not checked, being outside `knownAgentScopes` (sorted). */
+  uncheckedAgents?: string[];
 }
 
-export interface LoadOptions {
-  filename?: string;
-  format?: DocumentFormat;
+/** Which agents a document may use. */
+export interface AgentOptions {
   /** When given, an agent id outside this list is E_UNKNOWN_AGENT. */
   knownAgents?: readonly string[];
+  /**
+   * The scopes (`@orchestr8`) `knownAgents` is complete for, when it is not complete for
+   * every id (no project config): ids outside them are not checked but listed in
+   * `uncheckedAgents`. Ids in a scope that looks like one of them (`@orchestra8`) are.
+   */
+  knownAgentScopes?: readonly string[];
+}
+
+export interface LoadOptions extends AgentOptions {
+  filename?: string;
+  format?: DocumentFormat;
 }
 
 const SUPPORTED_MAJOR = 1;
@@ -44,10 +56,18 @@ interface Validated {
   diagnostics: PendingDiagnostic[];
   document?: WorkflowDocument;
   workflow?: CompiledWorkflow;
+  uncheckedAgents?: string[];
+}
+
+function analyzeOptions(agents: AgentOptions): AnalyzeOptions {
+  const o: AnalyzeOptions = {};
+  if (agents.knownAgents) o.knownAgents = agents.knownAgents;
+  if (agents.knownAgentScopes) o.knownAgentScopes = agents.knownAgentScopes;
+  return o;
 }
 
 /** Version, then schema, then semantics: each stage runs only on what the previous accepted. */
-function validateValue(value: unknown, knownAgents: readonly string[] | undefined): Validated {
+function validateValue(value: unknown, agents: AgentOptions): Validated {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const version = (value as { version?: unknown }).version;
     const major = typeof version === 'string' ? /^(\d+)\.\d+\.\d+/.exec(version)?.[1] : undefined;
@@ -72,15 +92,17 @@ function validateValue(value: unknown, knownAgents: readonly string[] | undefine
     const cleaned = withoutUnknownFields(value);
     if (cleaned === undefined) return { diagnostics: schemaProblems };
     const doc = cleaned.value as WorkflowDocument;
-    const rest = analyzeWorkflow(doc, knownAgents ? { knownAgents } : {});
+    const rest = analyzeWorkflow(doc, analyzeOptions(agents));
     return {
       diagnostics: [...schemaProblems, ...withoutConsequences(cleaned.removed, rest.diagnostics, doc)],
+      ...(rest.uncheckedAgents ? { uncheckedAgents: rest.uncheckedAgents } : {}),
     };
   }
   const document = value as WorkflowDocument;
-  const analysis = analyzeWorkflow(document, knownAgents ? { knownAgents } : {});
+  const analysis = analyzeWorkflow(document, analyzeOptions(agents));
   const out: Validated = { diagnostics: analysis.diagnostics, document };
   if (analysis.workflow) out.workflow = analysis.workflow;
+  if (analysis.uncheckedAgents) out.uncheckedAgents = analysis.uncheckedAgents;
   return out;
 }
 
@@ -135,6 +157,7 @@ function result(diagnostics: Diagnostic[], v: Validated | undefined): LoadResult
   const r: LoadResult = { ok, diagnostics };
   if (v?.document) r.document = v.document;
   if (ok && v?.workflow) r.workflow = v.workflow;
+  if (v?.uncheckedAgents) r.uncheckedAgents = v.uncheckedAgents;
   return r;
 }
 
@@ -161,17 +184,14 @@ export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResul
   const pending = parsed.diagnostics;
   let validated: Validated | undefined;
   if (!parsed.fatal) {
-    validated = validateValue(parsed.value, options.knownAgents);
+    validated = validateValue(parsed.value, options);
     pending.push(...validated.diagnostics);
   }
   return result(finish(pending, parsed, file), validated);
 }
 
 /** Reads and loads a file; an unreadable file is one E_READ diagnostic. */
-export async function loadWorkflowFile(
-  path: string,
-  options: { knownAgents?: readonly string[] } = {},
-): Promise<LoadResult> {
+export async function loadWorkflowFile(path: string, options: AgentOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
     const info = await stat(path);
@@ -194,10 +214,7 @@ export async function loadWorkflowFile(
  * Validates and compiles a document that arrived already parsed (HTTP API, tests).
  * Diagnostics have pointers but no line/column.
  */
-export function validateWorkflowObject(
-  value: unknown,
-  options: { knownAgents?: readonly string[] } = {},
-): LoadResult {
+export function validateWorkflowObject(value: unknown, options: AgentOptions = {}): LoadResult {
   if (exceedsDepth(value, LIMITS.maxDepth)) {
     return result(
       finish(
@@ -208,6 +225,6 @@ export function validateWorkflowObject(
       undefined,
     );
   }
-  const validated = validateValue(value, options.knownAgents);
+  const validated = validateValue(value, options);
   return result(finish(validated.diagnostics, undefined, undefined), validated);
 }

@@ -244,6 +244,32 @@ describe('context', () => {
     ]);
     expect(validateWorkflowObject(doc([{ id: 'a', agent: '@any/agent' }])).ok).toBe(true);
   });
+
+  it('check only the scopes the known agents are complete for, and list the ids left unchecked', () => {
+    const r = validateWorkflowObject(
+      doc([
+        { id: 'a', agent: '@orchestr8/eco' },
+        { id: 'b', agent: '@orchestra8/echo' },
+        { id: 'c', agent: 'echo' },
+        { id: 'd', agent: '@acme/thing' },
+        { id: 'e', agent: { id: '@acme/other' } },
+        { id: 'f', agent: 'local-tool' },
+        { id: 'g', agent: '@orchestr8/echo' },
+      ]),
+      { knownAgents: ['@orchestr8/echo', '@orchestr8/sleep'], knownAgentScopes: ['@orchestr8'] },
+    );
+    expect(r.diagnostics.map((d) => [d.pointer, d.hint?.split('?')[0]])).toEqual([
+      ['/steps/0/agent', 'did you mean "@orchestr8/echo"'],
+      ['/steps/1/agent', 'did you mean "@orchestr8/echo"'],
+      ['/steps/2/agent', 'did you mean "@orchestr8/echo"'],
+    ]);
+    expect(r.uncheckedAgents).toEqual(['@acme/other', '@acme/thing', 'local-tool']);
+    const valid = validateWorkflowObject(doc([{ id: 'd', agent: '@acme/thing' }]), {
+      knownAgents: ['@orchestr8/echo'],
+      knownAgentScopes: ['@orchestr8'],
+    });
+    expect(valid).toMatchObject({ ok: true, uncheckedAgents: ['@acme/thing'] });
+  });
 });
 
 describe('policies', () => {

@@ -1,12 +1,14 @@
-import { type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
+import { type AgentOptions, type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command, OutputConfiguration } from 'commander';
-import { collect, knownAgentIds } from '../context.js';
+import { collect, type KnownAgents, knownAgentIds } from '../context.js';
 
 /** One entry of `validate --json`. */
 export interface ValidateFileResult {
   file: string;
   valid: boolean;
   diagnostics: Diagnostic[];
+  /** Agent ids that could not be checked: no project config or `--agents` declares them. */
+  uncheckedAgents?: string[];
 }
 
 interface ValidateOptions {
@@ -48,14 +50,26 @@ export function registerValidateCommand(program: Command): void {
     });
 }
 
+/** Said once for all files: which agents a config or --agents would let validate check. */
+function uncheckedNote(ids: readonly string[]): string {
+  const shown =
+    ids.length > 5 ? `${ids.slice(0, 5).join(', ')}, ... (${ids.length - 5} more)` : ids.join(', ');
+  return (
+    `note: agent ${ids.length === 1 ? 'id' : 'ids'} not checked (no orchestr8.config here): ${shown}\n` +
+    `  hint: pass --agents <module> that defines ${ids.length === 1 ? 'it' : 'them'}, or validate inside the project (where its orchestr8.config is)`
+  );
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-async function validateOne(file: string, knownAgents: string[] | undefined): Promise<ValidateFileResult> {
+async function validateOne(file: string, agents: AgentOptions): Promise<ValidateFileResult> {
   try {
-    const r = await loadWorkflowFile(file, knownAgents ? { knownAgents } : {});
-    return { file, valid: r.ok, diagnostics: r.diagnostics };
+    const r = await loadWorkflowFile(file, agents);
+    const result: ValidateFileResult = { file, valid: r.ok, diagnostics: r.diagnostics };
+    if (r.uncheckedAgents) result.uncheckedAgents = r.uncheckedAgents;
+    return result;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return {
@@ -85,15 +99,16 @@ async function validateFiles(
     writeErr('error: validate needs at least one file (orchestr8 validate <file...>)\n');
     return EXIT.usage;
   }
-  // With a project config, agent ids are checked against the agents it loads.
-  let knownAgents: string[] | undefined;
+  // Agent ids are checked against the built-in and standard agents, and those of the
+  // project config and --agents modules; without either, only the @orchestr8 scope.
+  let agents: KnownAgents;
   try {
-    knownAgents = await knownAgentIds(opts.agents);
+    agents = await knownAgentIds(opts.agents);
   } catch (e) {
     writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.usage;
   }
-  const results = await Promise.all(files.map((f) => validateOne(f, knownAgents)));
+  const results = await Promise.all(files.map((f) => validateOne(f, agents)));
   const unreadable = results.some((r) => r.diagnostics.some((d) => d.code === 'E_READ'));
   const invalid = results.filter((r) => !r.valid).length;
 
@@ -116,6 +131,8 @@ async function validateFiles(
       }
       if (r.valid) writeOut(`${paint(32, '✓')} ${r.file} valid\n`);
     }
+    const unchecked = [...new Set(results.flatMap((r) => r.uncheckedAgents ?? []))].sort();
+    if (unchecked.length > 0) writeOut(`${uncheckedNote(unchecked)}\n`);
     const parts = [plural(results.length, 'file'), `${invalid} invalid`, plural(errors, 'error')];
     if (warnings > 0) parts.push(plural(warnings, 'warning'));
     writeOut(`${parts.join(', ')}\n`);
