@@ -6,12 +6,20 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+export interface TimerOptions {
+  unref?: boolean;
+}
+
 export interface Clock {
   /** Wall-clock time in epoch milliseconds. */
   now(): number;
   /** Monotonic milliseconds, for durations. */
   monotonic(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /**
+   * `unref: true` for housekeeping timers (polls, sweeps) that must not keep the process
+   * alive on their own; clocks without a process (the fake clock) ignore it.
+   */
+  setTimeout(fn: () => void, ms: number, options?: TimerOptions): TimerHandle;
   /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -34,8 +42,9 @@ function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
-  setTimeout(fn, ms) {
+  setTimeout(fn, ms, options) {
     const t = setTimeout(fn, ms);
+    if (options?.unref) t.unref();
     return { cancel: () => clearTimeout(t) };
   },
   sleep(ms, signal) {

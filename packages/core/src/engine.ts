@@ -46,7 +46,10 @@ export interface EngineOptions {
   logger?: AgentLogger;
   /** Shared circuit breakers (e.g. to share state between engines in one process). */
   breakers?: CircuitBreakerRegistry;
-  /** How often to look for cancel requests from other processes, in ms (default 1000; 0 = never). */
+  /**
+   * How often to look for cancel requests from other processes, in ms (default 1000; 0 = never).
+   * Never polled on the memory store the engine creates when none is given: nothing else can write to it.
+   */
   cancelPollMs?: number;
   /** Synchronous observers (metrics, logs). */
   observers?: readonly EngineObserver[];
@@ -109,10 +112,20 @@ export interface Engine {
    * start. Flushes the store. With `cancel: true`, executions are cancelled instead.
    */
   shutdown(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
+  /**
+   * Ends everything the engine owns, for programs that embed it: running executions are
+   * suspended as by `shutdown` (or cancelled with `cancel: true`; always cancelled on the
+   * engine's own memory store, where nothing could resume them), pending writes are drained,
+   * and the store is closed only if the engine created it (a store you pass in stays open:
+   * close it yourself). Afterwards `start`, `execute` and `resume` throw. Idempotent.
+   * Also `await using engine = createEngine(...)` where `Symbol.asyncDispose` exists.
+   */
+  close(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
 }
 
 export function createEngine(options: EngineOptions): Engine {
   const clock = options.clock ?? systemClock;
+  const ownsStore = options.store === undefined;
   const store = options.store ?? createMemoryStore({ clock });
   const resilience: Resilience = createResilience({
     clock,
@@ -203,7 +216,15 @@ export function createEngine(options: EngineOptions): Engine {
     },
   };
   const runs = new Map<string, ExecutionRun>();
-  const cancelPollMs = options.cancelPollMs ?? 1000;
+  // Cancel requests come from whoever else holds the store; nobody else holds the memory
+  // store the engine created for itself, so there is nothing to poll for.
+  const cancelPollMs = ownsStore ? 0 : (options.cancelPollMs ?? 1000);
+  let closing: Promise<void> | undefined;
+  const assertOpen = () => {
+    if (closing !== undefined) {
+      throw new Orchestr8Error(ErrorCode.CONFLICT, 'the engine is closed', { retryable: false });
+    }
+  };
   const savedDefinitions = new Map<string, string>(); // hash -> stored version
   let circuitsLoaded: Promise<void> | undefined;
 
@@ -272,7 +293,8 @@ export function createEngine(options: EngineOptions): Engine {
   };
   const schedulePoll = () => {
     if (pollTimer === undefined && runs.size > 0 && cancelPollMs > 0) {
-      pollTimer = clock.setTimeout(pollCancels, cancelPollMs);
+      // A poll never keeps the process alive: the executions it watches do.
+      pollTimer = clock.setTimeout(pollCancels, cancelPollMs, { unref: true });
     }
   };
 
@@ -302,6 +324,7 @@ export function createEngine(options: EngineOptions): Engine {
     workflow: CompiledWorkflow,
     opts: StartOptions,
   ): Promise<ExecutionRun | ExecutionHandle> {
+    assertOpen();
     const inputs = checkedInputs(workflow, opts.inputs);
     const grants = grantsFor(workflow);
     // Hot path: after the first execution of a definition both are known; skip the awaits.
@@ -356,6 +379,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
 
     async resume(executionId, opts = {}) {
+      assertOpen();
       const live = runs.get(executionId);
       if (live) return handleOf(live, false);
       const record = await store.getExecution(executionId);
@@ -452,7 +476,19 @@ export function createEngine(options: EngineOptions): Engine {
       pollTimer = undefined;
       await batcher.drain().catch(() => {});
     },
+
+    close(opts = {}) {
+      closing ??= (async () => {
+        const cancel = opts.cancel ?? (ownsStore && store.kind === 'memory');
+        await engine.shutdown({ ...opts, cancel });
+        if (ownsStore) await store.close();
+      })();
+      return closing;
+    },
   };
+  if (typeof Symbol.asyncDispose === 'symbol') {
+    (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
+  }
 
   /** A resumed execution's nesting depth: its chain of parents in the store. */
   async function depthOf(record: ExecutionRecord): Promise<number> {

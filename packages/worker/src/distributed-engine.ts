@@ -180,6 +180,17 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
       await worker?.stop(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {});
       watcher.close();
     },
+
+    // Executions live in the database and carry on with other workers, so closing is the
+    // shutdown of this process's part; the store was passed in, so it stays open.
+    close(opts = {}) {
+      closing ??= engine.shutdown(opts);
+      return closing;
+    },
   };
+  let closing: Promise<void> | undefined;
+  if (typeof Symbol.asyncDispose === 'symbol') {
+    (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
+  }
   return engine;
 }
