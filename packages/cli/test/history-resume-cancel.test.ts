@@ -168,7 +168,7 @@ describe('orchestr8 cancel through the binary', () => {
     const id = await recordExecution(e.db, 'abc', abc, { crashAt: 'b' });
     const r = await e.cli(['cancel', id, '--reason', 'wrong inputs']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('cancellation requested; the process running it will stop it');
+    expect(r.stdout).toContain(`cancellation requested for execution ${id}`);
     const again = await e.cli(['cancel', id, '--reason', 'second thoughts', '--json']);
     expect(JSON.parse(again.stdout)).toEqual({ executionId: id, outcome: 'requested', status: 'running' });
     const [json, text] = await Promise.all([e.cli(['inspect', id, '--json']), e.cli(['inspect', id])]);

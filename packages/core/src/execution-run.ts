@@ -515,12 +515,17 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         : new CancelledError(`execution stopping: ${reason}`);
     this.cancelToken.abort(abortReason);
     // Steps that never started are cancelled now.
+    const verb = status === 'cancelled' ? 'cancelled' : 'failed';
     for (const sr of this.steps) {
       if (sr.terminal || sr.record.status !== 'pending') continue;
       if (sr.compiled.fallbackOnly) continue;
+      // A pending step with attempts is one a resume put back after its process stopped: it
+      // had started, so "before the step started" would not be true.
       this.cancelStep(
         sr,
-        `execution ${status === 'cancelled' ? 'cancelled' : 'failed'} before the step started`,
+        sr.record.attempts > 0
+          ? `execution ${verb} while this step was interrupted (the process running it stopped); not run again`
+          : `execution ${verb} before the step started`,
       );
     }
     if (this.running > 0) {

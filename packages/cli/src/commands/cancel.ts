@@ -77,7 +77,12 @@ async function cancelCommand(id: string, opts: CancelOptions): Promise<number> {
       return ExitCode.ok;
     }
     if (!opts.json) {
-      process.stdout.write(`cancellation requested; the process running it will stop it (execution ${id})\n`);
+      // The store cannot tell whether a live process holds the execution: say both outcomes.
+      process.stdout.write(
+        `cancellation requested for execution ${id} (recorded in the store)\n` +
+          '  if a process is running it, that process stops it within about a second;\n' +
+          `  if none is (it was stopped or crashed), it is cancelled when resumed: orchestr8 resume ${id}\n`,
+      );
     }
     if (!opts.wait) {
       if (opts.json) printJson({ executionId: id, outcome, status });
