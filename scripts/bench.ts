@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: every benchmark, printed as tables. Figures are medians (tinybench p50).
- * Run with `node --conditions=source --import tsx scripts/bench.ts [--quick] [--only engine,schema,...]`.
+ * Run with `node --conditions=source --import tsx scripts/bench.ts [--quick] [--only engine,schema,transform,...]`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -48,6 +48,12 @@ if (want('resilience')) {
   const { runResilienceBench } = await import('../packages/resilience/bench/resilience.bench.js');
   console.log('\n## resilience: overhead per call');
   table((await runResilienceBench()) as unknown as Record<string, unknown>[]);
+}
+
+if (want('transform')) {
+  const { runTransformBench } = await import('../packages/agents/bench/transform.bench.js');
+  console.log('\n## transform: µs per @orchestr8/transform step, in the isolation pool vs in-process');
+  table((await runTransformBench({ timeMs })) as unknown as Record<string, unknown>[]);
 }
 
 if (want('engine')) {

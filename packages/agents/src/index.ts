@@ -30,6 +30,18 @@ export {
 } from './http-agent.js';
 export { parseRetryAfter } from './http-util.js';
 export {
+  RUN_ISOLATED_DEFAULT_TIMEOUT_MS,
+  type RunIsolatedOptions,
+  runIsolated,
+} from './isolation.js';
+export {
+  closeIsolation,
+  configureIsolation,
+  ISOLATION_MEMORY_ENV,
+  ISOLATION_WORKERS_ENV,
+  type IsolationOptions,
+} from './isolation-pool.js';
+export {
   LLM_DEFAULT_MAX_TOKENS,
   LLM_DEFAULT_TIMEOUT_MS,
   LLM_PROVIDER_ENV,

@@ -1,7 +1,7 @@
 import { defineAgent } from '@orchestr8/agent-base';
-import { ErrorCode, isOrchestr8Error, Orchestr8Error, ValidationError } from '@orchestr8/common';
-import jsonata from 'jsonata';
-import { abortError, isRecord } from './http-util.js';
+import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import { isRecord } from './http-util.js';
+import { runInPool } from './isolation-pool.js';
 
 export interface TransformInput {
   /** A JSONata expression (https://jsonata.org), e.g. `items[price > 10].{"name": name}`. */
@@ -28,35 +28,66 @@ const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const inputSchema = {
   type: 'object',
+  description:
+    'The expression is evaluated in a worker process of the isolation pool, never on the event loop of the host, so a runaway expression cannot stop the host from answering or from running other steps. ' +
+    'Past `timeoutMs` the step fails with `TIMEOUT`: JSONata stops itself between evaluation steps, and a worker stuck inside one step (a catastrophic regular expression) is killed. ' +
+    'A worker that exceeds its memory limit (256 MB unless the host sets `ORCHESTR8_ISOLATION_MEMORY_MB`) is stopped and the step fails with `RESOURCE_EXHAUSTED`; recursion deeper than `maxDepth`, or deep enough to overflow the stack, fails with `EXPRESSION`. ' +
+    'None of these is retried: the same expression on the same data fails the same way. ' +
+    'Agents of your own can run CPU-bound code in the same pool with `runIsolated` from @orchestr8/agents.',
   required: ['expression'],
   additionalProperties: false,
   properties: {
-    expression: { type: 'string', minLength: 1 },
-    data: {},
-    bindings: { type: 'object' },
-    timeoutMs: { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMEOUT_MS },
-    maxDepth: { type: 'integer', minimum: 1, maximum: MAX_DEPTH },
+    expression: { type: 'string', minLength: 1, description: 'A JSONata expression; the data is `$`.' },
+    data: { description: 'What the expression reads as `$`.' },
+    bindings: { type: 'object', description: 'Extra variables, readable as `$name`.' },
+    timeoutMs: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: MAX_TIMEOUT_MS,
+      description:
+        'Evaluation time limit in ms, counted from when a worker starts it. Default 1000, or `agent.config.timeoutMs`.',
+    },
+    maxDepth: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_DEPTH,
+      description: 'Nested evaluations at most. Default 300, or `agent.config.maxDepth`.',
+    },
   },
 } as const;
 
 const outputSchema = { type: 'object', required: ['result'], properties: { result: {} } } as const;
 
-interface JsonataError {
-  code?: unknown;
-  message?: unknown;
-  position?: unknown;
-  token?: unknown;
+/** A failure as transform-worker.js sends it back: JSONata's fields, or a JavaScript error's. */
+interface WorkerError {
+  name: string;
+  message: string;
+  /** JSONata's error code (`S0203`, `D1011`, ...). */
+  code?: string;
+  position?: number;
+  token?: string;
+  /** The value could not be written as JSON. */
+  unrepresentable?: boolean;
 }
 
+type TransformReply = { ok: true; json: string } | { ok: false; error: WorkerError };
+
+/** How long past `timeoutMs` a worker may run before it is killed (JSONata stops itself first). */
+const TERMINATE_GRACE_MS = 100;
+
 /**
- * Reshapes data with a JSONata expression. Evaluation is bounded: it fails with TIMEOUT past
- * `timeoutMs` (default 1 s) and with EXPRESSION past `maxDepth` nested evaluations (runaway
- * recursion). A bad expression is an EXPRESSION error; neither is retried.
+ * Reshapes data with a JSONata expression, in a worker process of the isolation pool so that a
+ * runaway expression never holds up the event loop. Evaluation is bounded: it fails with
+ * TIMEOUT past `timeoutMs` (default 1 s; the worker is killed if JSONata cannot stop itself),
+ * with EXPRESSION past `maxDepth` nested evaluations or on a stack overflow, and with
+ * RESOURCE_EXHAUSTED past the worker's memory limit. None is retried: the same expression on
+ * the same data fails the same way.
  */
 export const transformAgent = defineAgent<TransformInput, TransformOutput>({
   id: '@orchestr8/transform',
   version: '1.0.0',
-  description: 'Reshapes data with a JSONata expression, bounded in time and depth.',
+  description:
+    'Reshapes data with a JSONata expression, in an isolated worker process bounded in time, memory and depth.',
   inputSchema,
   outputSchema,
   async execute(input, ctx) {
@@ -71,18 +102,6 @@ export const transformAgent = defineAgent<TransformInput, TransformOutput>({
     if (typeof input.expression !== 'string' || input.expression.trim() === '') {
       throw new ValidationError('transform: expression must be a non-empty string');
     }
-    let expr: jsonata.Expression;
-    try {
-      expr = jsonata(input.expression, { timeout: timeoutMs, stack: maxDepth });
-    } catch (e) {
-      throw expressionError(e, input.expression);
-    }
-    // Evaluation only awaits microtasks, so an abort event cannot interleave; checking the
-    // flag at each node still stops promptly when the step was cancelled before or during.
-    const signal = ctx.signal;
-    expr.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, () => {
-      if (signal.aborted) throw abortError(signal);
-    });
     const bindings: Record<string, unknown> = {};
     if (input.bindings !== undefined) {
       if (!isRecord(input.bindings)) throw new ValidationError('transform: bindings must be an object');
@@ -91,14 +110,30 @@ export const transformAgent = defineAgent<TransformInput, TransformOutput>({
         bindings[name] = value;
       }
     }
-    let value: unknown;
-    try {
-      value = await expr.evaluate(input.data, bindings);
-    } catch (e) {
-      if (isOrchestr8Error(e)) throw e;
-      throw expressionError(e, input.expression, timeoutMs, maxDepth);
+    const timedOut = () =>
+      // The same expression on the same data would time out again: not retryable.
+      new Orchestr8Error(ErrorCode.TIMEOUT, `transform: evaluation took longer than ${timeoutMs} ms`, {
+        retryable: false,
+        details: { expression: input.expression },
+      });
+    // JSONata checks its own timeout between evaluation steps, which stops most runaways and
+    // keeps the worker; the pool's deadline, a little later, kills a worker stuck inside one
+    // step (a catastrophic regular expression, a huge sort).
+    const reply = await runInPool<TransformReply>(
+      'transform',
+      'transform',
+      { expression: input.expression, data: input.data, bindings, timeoutMs, maxDepth },
+      { signal: ctx.signal, timeoutMs: timeoutMs + TERMINATE_GRACE_MS, timeoutError: timedOut },
+    );
+    if (reply.ok) return { result: JSON.parse(reply.json) as unknown };
+    if (reply.error.unrepresentable) {
+      throw new Orchestr8Error(ErrorCode.EXPRESSION, 'transform: the result cannot be represented as JSON', {
+        retryable: false,
+        details: { expression: input.expression, reason: reply.error.message },
+      });
     }
-    return { result: toJson(value) };
+    if (reply.error.code === 'D1012') throw timedOut();
+    throw expressionError(reply.error, input.expression, maxDepth);
   },
 });
 
@@ -106,65 +141,23 @@ function positive(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
-function isLambda(v: unknown): boolean {
-  return (
-    typeof v === 'function' ||
-    (typeof v === 'object' &&
-      v !== null &&
-      ((v as Record<string, unknown>)._jsonata_lambda === true ||
-        (v as Record<string, unknown>)._jsonata_function === true))
-  );
-}
-
-/** JSONata sequences are arrays with extra flags, and results may hold functions: keep plain JSON. */
-function toJson(value: unknown): unknown {
-  if (value === undefined || isLambda(value)) return null;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value, (_key, v: unknown) => (isLambda(v) ? undefined : v));
-  } catch (e) {
-    throw new Orchestr8Error(ErrorCode.EXPRESSION, 'transform: the result cannot be represented as JSON', {
-      retryable: false,
-      cause: e,
-    });
-  }
-  return text === undefined ? null : (JSON.parse(text) as unknown);
-}
-
-function expressionError(
-  e: unknown,
-  expression: string,
-  timeoutMs?: number,
-  maxDepth?: number,
-): Orchestr8Error {
-  const err = (e ?? {}) as JsonataError;
-  const code = typeof err.code === 'string' ? err.code : undefined;
-  const message = typeof err.message === 'string' ? err.message : String(e);
+function expressionError(err: WorkerError, expression: string, maxDepth: number): Orchestr8Error {
   const details = {
     expression,
-    ...(code ? { jsonataCode: code } : {}),
-    ...(typeof err.position === 'number' ? { position: err.position } : {}),
-    ...(typeof err.token === 'string' ? { token: err.token } : {}),
+    ...(err.code ? { jsonataCode: err.code } : {}),
+    ...(err.position !== undefined ? { position: err.position } : {}),
+    ...(err.token !== undefined ? { token: err.token } : {}),
   };
-  if (code === 'D1012') {
-    // The same expression on the same data would time out again: not retryable.
-    return new Orchestr8Error(ErrorCode.TIMEOUT, `transform: evaluation took longer than ${timeoutMs} ms`, {
+  if (err.code === 'D1011' || (err.name === 'RangeError' && /call stack/i.test(err.message))) {
+    const how = err.code === 'D1011' ? `nested deeper than ${maxDepth} levels` : 'overflowed the stack';
+    return new Orchestr8Error(ErrorCode.EXPRESSION, `transform: evaluation ${how} (runaway recursion?)`, {
       retryable: false,
       details,
     });
   }
-  if (code === 'D1011') {
-    return new Orchestr8Error(
-      ErrorCode.EXPRESSION,
-      `transform: evaluation nested deeper than ${maxDepth} levels (runaway recursion?)`,
-      { retryable: false, details },
-    );
-  }
-  const at = typeof err.position === 'number' ? ` at position ${err.position}` : '';
-  return new Orchestr8Error(ErrorCode.EXPRESSION, `transform: ${message}${at}`, {
+  const at = err.position !== undefined ? ` at position ${err.position}` : '';
+  return new Orchestr8Error(ErrorCode.EXPRESSION, `transform: ${err.message}${at}`, {
     retryable: false,
     details,
-    // JSONata throws plain objects; only a real Error is worth keeping as the cause.
-    ...(e instanceof Error ? { cause: e } : {}),
   });
 }

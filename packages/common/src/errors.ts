@@ -28,6 +28,8 @@ export const ErrorCode = {
   EGRESS_DENIED: 'EGRESS_DENIED',
   /** A configured limit was reached (e.g. sub-workflow nesting depth). */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** A step needed more memory than its isolated worker process may use; the worker was stopped. Never retried. */
+  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | (string & {});
 

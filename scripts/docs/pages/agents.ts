@@ -39,6 +39,8 @@ function schemaBlock(title: string, agentId: string, raw: unknown): string {
     return `**${title}:** any JSON; the agent declares no schema, so it is not checked.`;
   const parts = [`**${title}**`, ''];
   const t = propertiesTable(schema);
+  // Without a table, schemaSummary already shows the description.
+  if (t && typeof schema.description === 'string') parts.push(prose(schema.description), '');
   parts.push(t ?? schemaSummary(schema));
   parts.push(
     '',
