@@ -28,6 +28,7 @@ import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './re
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
 import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { type CompileOptions, compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface EngineOptions {
@@ -93,6 +94,15 @@ export interface Engine {
    * `start` does the same check before it records anything.
    */
   authorize(workflow: CompiledWorkflow): void;
+  /**
+   * Validates and compiles a workflow document (an object, or YAML/JSON text), checking its
+   * agents against this engine's registry, as `orchestr8 validate` does. Throws a
+   * ValidationError (code VALIDATION, `details`: the diagnostics) when it is invalid.
+   * Compile once, execute many: the same object or text is compiled once.
+   */
+  compile(document: unknown, options?: CompileOptions): CompiledWorkflow;
+  /** `compile` for a file (`.yaml`, `.yml` or `.json`). */
+  compileFile(path: string): Promise<CompiledWorkflow>;
   /** Starts an execution and waits for its result. */
   execute(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionResult>;
   /** Cancels a running execution: graceful, or forced. False when it is not running here. */
@@ -184,18 +194,12 @@ export function createEngine(options: EngineOptions): Engine {
           { retryable: false, details: { depth: req.depth, limit: capabilities.maxWorkflowDepth } },
         );
       }
-      const loaded = validateWorkflowObject(req.document, {
-        knownAgents: options.registry.list().map((a) => a.id),
-      });
-      if (!loaded.ok || !loaded.workflow) {
-        const first = loaded.diagnostics[0];
-        throw new ValidationError(
-          `sub-workflow is invalid: ${first ? `${first.pointer} ${first.message}` : 'unknown problem'}`,
-          { details: loaded.diagnostics },
-        );
-      }
+      const child = compiledOrThrow(
+        validateWorkflowObject(req.document, { knownAgents: options.registry.list().map((a) => a.id) }),
+        'sub-workflow',
+      );
       const startChild = (idempotencyKey: string) =>
-        engine.start(loaded.workflow!, {
+        engine.start(child, {
           inputs: req.inputs ?? {},
           parentExecutionId: req.parentExecutionId,
           parentStepId: req.parentStepId,
@@ -215,6 +219,7 @@ export function createEngine(options: EngineOptions): Engine {
       return { id: handle.id, result: handle.result };
     },
   };
+  const compiler = createWorkflowCompiler(options.registry);
   const runs = new Map<string, ExecutionRun>();
   // Cancel requests come from whoever else holds the store; nobody else holds the memory
   // store the engine created for itself, so there is nothing to poll for.
@@ -366,6 +371,9 @@ export function createEngine(options: EngineOptions): Engine {
     authorize(workflow) {
       grantsFor(workflow);
     },
+
+    compile: compiler.compile,
+    compileFile: compiler.compileFile,
 
     async execute(workflow, opts = {}) {
       return (await startRun(workflow, opts)).result;

@@ -93,3 +93,9 @@ export {
   secretRefsOfDocument,
   type ViewRedaction,
 } from './view-redaction.js';
+export {
+  type CompileOptions,
+  compiledOrThrow,
+  createWorkflowCompiler,
+  type WorkflowCompiler,
+} from './workflow-compiler.js';

@@ -11,6 +11,7 @@ import {
   type AgentRegistry,
   buildResult,
   type Capabilities,
+  createWorkflowCompiler,
   type Engine,
   type EngineObserver,
   type ExecutionHandle,
@@ -99,6 +100,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     };
   };
 
+  const compiler = createWorkflowCompiler(options.registry);
   const engine: DistributedEngine = {
     store,
     events: runner.bus,
@@ -128,6 +130,9 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     authorize(workflow) {
       runner.grantsFor(workflow);
     },
+
+    compile: compiler.compile,
+    compileFile: compiler.compileFile,
 
     async execute(workflow, opts) {
       return (await engine.start(workflow, opts)).result;
