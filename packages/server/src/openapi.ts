@@ -188,6 +188,34 @@ const schemas: Json = {
       journalDropped: { type: 'integer' },
     },
   },
+  CancelAccepted: {
+    description: 'The execution as it is now, with the cancel request just taken.',
+    allOf: [
+      ref('Execution'),
+      {
+        type: 'object',
+        required: ['cancelRequested', 'cancelRequest'],
+        properties: {
+          cancelRequested: { type: 'boolean', const: true },
+          cancelRequest: {
+            type: 'object',
+            required: ['reason', 'requestedAt', 'delivery'],
+            properties: {
+              reason: { type: 'string' },
+              requestedAt: { type: 'integer', description: 'epoch milliseconds' },
+              delivery: {
+                type: 'string',
+                enum: ['in-process', 'recorded'],
+                description:
+                  '`in-process`: this server runs the execution and is stopping it. `recorded`: another process ' +
+                  'runs it and stops it within about a second, or none does and it is cancelled when resumed.',
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
   ExecutionSummary: {
     type: 'object',
     required: ['executionId', 'workflowId', 'workflowVersion', 'status', 'createdAt', 'updatedAt'],
@@ -477,7 +505,13 @@ const paths: Json = {
         },
       },
       responses: {
-        '202': json('Cancelling: running steps get the grace period', ref('Execution')),
+        '202': json(
+          'Cancel requested. `status` is the current one (usually still `running` while steps get the grace ' +
+            'period); `cancelRequest.delivery` says who acts on it: `in-process` (this server runs it and is ' +
+            'stopping it) or `recorded` (recorded in the store for the process running it, or, if none is, ' +
+            'applied when the execution is resumed, e.g. `orchestr8 resume <id>`)',
+          ref('CancelAccepted'),
+        ),
         '400': problem('Malformed body'),
         '404': problem('No such execution'),
         '409': problem('Already finished (EXECUTION_FINISHED)'),

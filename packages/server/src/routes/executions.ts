@@ -335,10 +335,13 @@ async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<
       },
     );
   }
+  const requestedAt = Date.now();
+  let delivery: 'in-process' | 'recorded' = 'in-process';
   if (!ctx.engine.cancel(id, { reason })) {
+    delivery = 'recorded';
     // Run by another process on the same store, or left running and not resumed yet: record
     // the request durably; whichever engine runs (or resumes) it stops it.
-    const outcome = await ctx.store.requestCancel(id, reason, Date.now());
+    const outcome = await ctx.store.requestCancel(id, reason, requestedAt);
     if (outcome === 'not_found') throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
     if (outcome === 'finished') {
       const now = await ctx.engine.getResult(id);
@@ -353,5 +356,14 @@ async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<
     }
   }
   res.setHeader('Location', `/executions/${encodeURIComponent(id)}`);
-  res.status(202).json(redactor.redact((await ctx.engine.getResult(id)) ?? current));
+  // `status` stays what is true now (usually still running, through the grace period);
+  // `cancelRequested` and `cancelRequest` say the request was taken and who acts on it.
+  const execution = (await ctx.engine.getResult(id)) ?? current;
+  res.status(202).json(
+    redactor.redact({
+      ...execution,
+      cancelRequested: true,
+      cancelRequest: { reason, requestedAt, delivery },
+    }),
+  );
 }
