@@ -575,7 +575,9 @@ const paths: Json = {
       description:
         "The body is the document; its `version` names the version and its metadata.id must equal {id}. The response's ETag is the " +
         "newest version's; `If-Match` with another ETag is 412, as is `If-None-Match: *` when the workflow exists. " +
-        'Re-registering identical content is 200; the same version with other content is 409.',
+        'Re-registering identical content is 200, also content `orchestr8 run` stored as `<version>+sha.<hash>` ' +
+        '(an edited document run without a version bump): the response names that version. The same version with ' +
+        'content never stored is 409, whose detail says what is stored and the version to bump to.',
       parameters: [
         param('WorkflowId'),
         { name: 'If-Match', in: 'header', schema: { type: 'string' } },
@@ -588,7 +590,7 @@ const paths: Json = {
       ],
       requestBody: { required: true, content: { 'application/json': { schema: ref('WorkflowDocument') } } },
       responses: {
-        '200': json('Already registered with this content', ref('WorkflowVersion'), {
+        '200': json('Already stored with this content (under the version it names)', ref('WorkflowVersion'), {
           ETag: header("The newest version's ETag"),
         }),
         '201': json('Registered', ref('WorkflowVersion'), {
@@ -596,7 +598,9 @@ const paths: Json = {
           Location: header('The version'),
         }),
         '400': problem('Malformed request'),
-        '409': problem('This version exists with other content'),
+        '409': problem(
+          'This version exists with other content (CONFLICT; `workflowVersion`, `storedHash` and `hash` say which)',
+        ),
         '412': problem('If-Match / If-None-Match failed'),
         '413': { $ref: '#/components/responses/PayloadTooLarge' },
         '415': { $ref: '#/components/responses/UnsupportedMediaType' },

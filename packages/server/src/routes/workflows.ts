@@ -105,18 +105,17 @@ async function put(ctx: ServerContext, req: Request, res: Response): Promise<voi
       currentEtag: strongTag(current),
     });
   }
-  const same = await ctx.store.getDefinition(id, workflow.version);
+  let same = await ctx.store.getDefinition(id, workflow.version);
   let status = 201;
-  if (same) {
-    if (same.hash !== workflow.hash) {
-      throw new HttpProblem(
-        409,
-        ProblemCode.CONFLICT,
-        `workflow "${id}" version "${workflow.version}" is already registered with different content; bump the version to change it`,
-      );
-    }
-    status = 200;
-  } else {
+  if (same && same.hash !== workflow.hash) {
+    // `orchestr8 run` stores an edited document whose version was not bumped as
+    // `<version>+sha.<hash>`: the same content PUT here is that definition, not a conflict.
+    const stored = await ctx.store.getDefinitionByHash(workflow.hash);
+    if (stored?.id !== id) throw versionTaken(id, workflow.version, workflow.hash, same);
+    same = stored;
+  }
+  if (same) status = 200;
+  else {
     try {
       await ctx.store.putDefinition({
         id,
@@ -134,14 +133,28 @@ async function put(ctx: ServerContext, req: Request, res: Response): Promise<voi
   ctx.resolver.invalidate(id);
   const latest = (await ctx.store.getDefinition(id))!;
   res.setHeader('ETag', strongTag(latest));
-  res.setHeader(
-    'Location',
-    `/workflows/${encodeURIComponent(id)}?version=${encodeURIComponent(workflow.version)}`,
-  );
+  const version = same?.version ?? workflow.version;
+  res.setHeader('Location', `/workflows/${encodeURIComponent(id)}?version=${encodeURIComponent(version)}`);
   res.status(status).json({
-    ...describe((await ctx.store.getDefinition(id, workflow.version))!),
+    ...describe((await ctx.store.getDefinition(id, version))!),
     latestVersion: latest.version,
   });
+}
+
+/** 409 for new content under a stored version: what is stored, and how to go on. */
+function versionTaken(id: string, version: string, hash: string, stored: DefinitionRecord): HttpProblem {
+  const semver = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  const next = semver ? `${semver[1]}.${semver[2]}.${Number(semver[3]) + 1}` : undefined;
+  return new HttpProblem(
+    409,
+    ProblemCode.CONFLICT,
+    `workflow "${id}" version "${version}" is already stored with other content (hash ${stored.hash.slice(0, 12)}, ` +
+      `stored ${new Date(stored.createdAt).toISOString()}, by a PUT or by \`orchestr8 run\` of an earlier ` +
+      `copy of the document); a version names one content. To register this content, bump the document's ` +
+      `\`version\`${next ? ` (e.g. to "${next}")` : ''}. (\`orchestr8 run\` of this document stores it as ` +
+      `"${version}+sha.${hash.slice(0, 12)}" instead.)`,
+    { workflowVersion: version, storedHash: stored.hash, hash },
+  );
 }
 
 async function list(ctx: ServerContext, _req: Request, res: Response): Promise<void> {
