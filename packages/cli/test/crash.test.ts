@@ -4,15 +4,15 @@
  * step whose completion was committed before the kill starts again, re-run steps keep
  * their idempotency key, and the database and journal are intact.
  *
- * The kill points come from a seeded random; the seed is printed, and
- * `ORCHESTR8_TEST_SEED=<seed>` replays a failing run.
+ * The kill points come from a seeded random; a failing test prints the seed and what each
+ * round did, and `ORCHESTR8_TEST_SEED=<seed>` replays it. A passing run prints nothing.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JournalEntry, StepStateRecord } from '@orchestr8/core';
 import { openSqliteStore } from '@orchestr8/store-sqlite';
 import Database from 'libsql';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import {
   AGENTS,
   assertBuilt,
@@ -35,7 +35,16 @@ import {
 const seed = testSeed();
 const random = seededRandom(seed);
 const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-console.info(`crash tests: seed ${seed} (replay with ORCHESTR8_TEST_SEED=${seed})`);
+
+/** On failure only: the seed to replay it with, and what `rounds()` says each round did. */
+function explainOnFailure(rounds: () => string = () => ''): void {
+  onTestFailed(() => {
+    const done = rounds();
+    console.info(
+      `crash tests: seed ${seed} (replay with ORCHESTR8_TEST_SEED=${seed})${done ? `; ${done}` : ''}`,
+    );
+  });
+}
 
 const tempDir = useTempRoot('crash');
 
@@ -198,20 +207,21 @@ describe('crash recovery through the CLI (SIGKILL, then orchestr8 resume)', () =
     // 6 layers of 5 steps, 20-44 ms each, 3 at a time: about half a second of work.
     const steps = layered(6, 5, (i) => 20 + ((i * 7) % 25));
     const outcomes: Outcome[] = [];
+    explainOnFailure(() =>
+      outcomes
+        .map(
+          (o, i) =>
+            `round ${i + 1}: ${o.killed ? 'killed' : 'finished first'}, ${o.committedBeforeKill} committed, ` +
+            `${o.rerunAfterFinish.length} finished but uncommitted, so re-ran [${o.rerunAfterFinish.join(' ')}]`,
+        )
+        .join('; '),
+    );
     for (let r = 0; r < 5; r++) {
       const killAfterFinishes = between(1, 24);
       outcomes.push(
         await crashAndResume({ label: `30 steps, round ${r + 1}`, steps, concurrency: 3, killAfterFinishes }),
       );
     }
-    console.info(
-      `crash tests (seed ${seed}): 30 steps: ${outcomes
-        .map(
-          (o) =>
-            `${o.killed ? 'killed' : 'finished first'}, ${o.committedBeforeKill} committed, re-ran after finish: [${o.rerunAfterFinish.join(' ')}]`,
-        )
-        .join('; ')}`,
-    );
     // Kill points are early enough that the run cannot finish first, barring a stalled machine.
     expect(outcomes.filter((o) => o.killed).length, `seed ${seed}`).toBeGreaterThanOrEqual(4);
   }, 60_000);
@@ -219,20 +229,21 @@ describe('crash recovery through the CLI (SIGKILL, then orchestr8 resume)', () =
   it('survives a kill while a 200-step fan-out is committing its completions', async () => {
     const steps = fanOut(200, () => between(1, 8));
     const outcomes: Outcome[] = [];
+    explainOnFailure(() =>
+      outcomes
+        .map(
+          (o, i) =>
+            `round ${i + 1}: ${o.killed ? 'killed' : 'finished first'}, ${o.committedBeforeKill} committed, ` +
+            `${o.rerunAfterFinish.length} finished but uncommitted, so re-ran`,
+        )
+        .join('; '),
+    );
     for (let r = 0; r < 2; r++) {
       const killAfterFinishes = between(20, 150);
       outcomes.push(
         await crashAndResume({ label: `fan-out, round ${r + 1}`, steps, concurrency: 40, killAfterFinishes }),
       );
     }
-    console.info(
-      `crash tests (seed ${seed}): fan-out: ${outcomes
-        .map(
-          (o) =>
-            `${o.killed ? 'killed' : 'finished first'}, ${o.committedBeforeKill} committed, ${o.rerunAfterFinish.length} re-ran after finish`,
-        )
-        .join('; ')}`,
-    );
     expect(
       outcomes.some((o) => o.killed),
       `seed ${seed}`,

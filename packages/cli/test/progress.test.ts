@@ -2,33 +2,8 @@ import type { EngineEvent } from '@orchestr8/core';
 import { validateWorkflowObject } from '@orchestr8/schema';
 import { describe, expect, it } from 'vitest';
 import { AboveView, ProgressView } from '../src/progress.js';
-
-/** The lines a terminal shows after these writes (cursor up, clear line, clear below; colours dropped). */
-function screen(writes: string[]): string[] {
-  const lines: string[] = [''];
-  let row = 0;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
-  const tokens = writes.join('').split(/(\x1b\[[0-9;]*[A-Za-z]|\n)/);
-  for (const t of tokens) {
-    if (t === '') continue;
-    if (t === '\n') {
-      row++;
-      if (lines.length <= row) lines.push('');
-      continue;
-    }
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
-    const esc = /^\x1b\[([0-9;]*)([A-Za-z])$/.exec(t);
-    if (esc) {
-      const [, n, cmd] = esc;
-      if (cmd === 'A') row = Math.max(0, row - Number(n || 1));
-      else if (cmd === 'K') lines[row] = '';
-      else if (cmd === 'J') lines.splice(row, lines.length - row, '');
-      continue;
-    }
-    lines[row] = (lines[row] ?? '') + t;
-  }
-  return lines.filter((l, i) => l !== '' || i < lines.length - 1);
-}
+import { formatDuration } from '../src/term.js';
+import { screen } from './fixtures/screen.js';
 
 function fakeTty(): NodeJS.WriteStream & { writes: string[] } {
   const writes: string[] = [];
@@ -103,5 +78,32 @@ describe('the live view on a terminal', () => {
     view.start();
     stderr.write('WARN x\n');
     expect(writes).toEqual(['WARN x\n']);
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    [0, '0 ms'],
+    [0.18, '0 ms'],
+    [250, '250 ms'],
+    [999.6, '1 s'],
+    [1500, '1.5 s'],
+    [2000, '2 s'],
+    [17_640, '17.6 s'],
+    [125_000, '2 min 5 s'],
+    [3_780_000, '1 h 3 min'],
+  ])('%s ms reads %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('the live view off a terminal', () => {
+  it('prints one line for a resumed step that starts at attempt 2 and reports attempt 2', () => {
+    const writes: string[] = [];
+    const out = { isTTY: false, write: (c: string) => writes.push(c) } as unknown as NodeJS.WriteStream;
+    const view = new ProgressView(workflow, out);
+    view.onEvent({ ...event(5, 'step.started', 'fetch'), attempt: 2 });
+    view.onEvent({ ...event(6, 'step.attempt', 'fetch'), attempt: 2 });
+    expect(writes).toEqual(['◐ fetch running   attempt 2\n']);
   });
 });
