@@ -588,7 +588,18 @@ const paths: Json = {
           schema: { type: 'string' },
         },
       ],
-      requestBody: { required: true, content: { 'application/json': { schema: ref('WorkflowDocument') } } },
+      // body.ts parses these as YAML for PUT (the README's curl sends application/yaml).
+      requestBody: {
+        required: true,
+        description: 'The workflow document, as JSON or YAML (the same document either way).',
+        content: {
+          'application/json': { schema: ref('WorkflowDocument') },
+          'application/yaml': { schema: ref('WorkflowDocument') },
+          'text/yaml': { schema: ref('WorkflowDocument') },
+          'application/x-yaml': { schema: ref('WorkflowDocument') },
+          'text/x-yaml': { schema: ref('WorkflowDocument') },
+        },
+      },
       responses: {
         '200': json('Already stored with this content (under the version it names)', ref('WorkflowVersion'), {
           ETag: header("The newest version's ETag"),
@@ -691,7 +702,9 @@ export function openApiDocument(): Json {
         PayloadTooLarge: problem(
           'PAYLOAD_TOO_LARGE: the body is over the limit (1 MiB by default); the connection then closes',
         ),
-        UnsupportedMediaType: problem('UNSUPPORTED_MEDIA_TYPE: bodies must be application/json'),
+        UnsupportedMediaType: problem(
+          'UNSUPPORTED_MEDIA_TYPE: bodies must be application/json (PUT /workflows/{id} also takes application/yaml or text/yaml)',
+        ),
         Internal: problem('INTERNAL: never with a stack trace'),
       },
     },

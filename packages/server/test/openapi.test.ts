@@ -98,6 +98,20 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('PUT /workflows/{id} in the OpenAPI document', () => {
+  it('lists the YAML media types the server accepts, and a YAML body of each registers the workflow', async () => {
+    const content = doc.paths['/workflows/{id}'].put.requestBody.content;
+    const types = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
+    expect(Object.keys(content).sort()).toEqual([...types].sort());
+    for (const type of types.slice(1)) {
+      const id = `yaml-${type.replace(/\W/g, '-')}`;
+      const yaml = `version: 1.0.0\nmetadata:\n  id: ${id}\nsteps:\n  - id: echo\n    agent: "@orchestr8/echo"\n    input: {n: 1}\n`;
+      const res = await put(`${t.url}/workflows/${id}`, yaml, { 'content-type': type });
+      expect(res.status, `${type}: ${await res.clone().text()}`).toBe(201);
+    }
+  });
+});
+
 describe('health', () => {
   it('answers /healthz and /readyz with 200', async () => {
     expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok' });
