@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { ErrorCode, hasCode } from '@orchestr8/common';
+import { type Diagnostic, DiagnosticCode, formatDiagnostic } from '@orchestr8/schema';
 import { parse as parseYaml } from 'yaml';
 
 export class UsageError extends Error {
@@ -63,4 +65,46 @@ export async function collectInputs(
   }
   for (const p of pairs) applyInputPair(base, p);
   return base;
+}
+
+/** `/inputs/a/b` -> `a.b`, the key of `--input a.b=...`; undefined for `/inputs` itself. */
+function inputKey(pointer: string): string | undefined {
+  if (!pointer.startsWith('/inputs/')) return undefined;
+  return pointer
+    .slice('/inputs/'.length)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+}
+
+/** How to fix an E_INPUTS problem from the command line. */
+export function inputHint(d: Diagnostic): string | undefined {
+  // The schema's wording for a missing input (packages/schema inputs.ts).
+  const missing = /^missing required input "(.*)"$/.exec(d.message)?.[1];
+  const parent = inputKey(d.pointer);
+  if (missing !== undefined) return `pass it: --input ${parent ? `${parent}.` : ''}${missing}=<value>`;
+  const key = parent;
+  if (key === undefined) return undefined;
+  if (d.message.startsWith('unknown input'))
+    return `the workflow declares no input "${key}": check its spelling, or leave it out`;
+  return `pass it as --input ${key}=<value> (a value that parses as JSON, like 42 or true, is passed as such)`;
+}
+
+/**
+ * The text for an error from starting an execution with inputs its workflow refuses (a
+ * VALIDATION error whose details are E_INPUTS diagnostics): each problem as `validate`
+ * prints a diagnostic, with a command-line hint. Undefined for any other error.
+ */
+export function inputsErrorText(e: unknown): string | undefined {
+  if (!hasCode(e, ErrorCode.VALIDATION)) return undefined;
+  const details = (e as { details?: unknown }).details;
+  if (!Array.isArray(details) || details.length === 0) return undefined;
+  const problems = details as Diagnostic[];
+  if (!problems.every((d) => d?.code === DiagnosticCode.INPUTS)) return undefined;
+  const lines = problems.map((d) => {
+    const hint = d.hint ?? inputHint(d);
+    return formatDiagnostic(hint === undefined ? d : { ...d, hint });
+  });
+  const n = problems.length;
+  return `${lines.join('\n')}\ninputs: ${n} error${n === 1 ? '' : 's'}; nothing was run\n`;
 }

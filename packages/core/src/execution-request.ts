@@ -23,14 +23,17 @@ export interface ExecutionRequest {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The inputs with their JSON Schema defaults applied; a VALIDATION error naming the first problem otherwise. */
+/**
+ * The inputs with their JSON Schema defaults applied. Otherwise a VALIDATION error (the
+ * family: HTTP answers 422) whose `details` are the E_INPUTS diagnostics, and whose message
+ * names each problem by that code, as `validate` and the HTTP `errors` do.
+ */
 export function checkedInputs(workflow: CompiledWorkflow, inputs: unknown): unknown {
   const checked = validateAndDefaultInputs(workflow, inputs ?? {});
-  if (checked.diagnostics.some((d) => d.severity === 'error')) {
-    const first = checked.diagnostics[0]!;
-    throw new ValidationError(`invalid inputs: ${first.pointer || '/'} ${first.message}`, {
-      details: checked.diagnostics,
-    });
+  const errors = checked.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) {
+    const problems = errors.map((d) => `${d.code} ${d.message} (at ${d.pointer || '/'})`);
+    throw new ValidationError(`invalid inputs: ${problems.join('; ')}`, { details: checked.diagnostics });
   }
   return checked.value;
 }

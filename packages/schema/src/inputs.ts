@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { CompiledWorkflow } from './compiled.js';
-import { type Diagnostic, DiagnosticCode } from './diagnostics.js';
+import { type Diagnostic, DiagnosticCode, escapePointerSegment } from './diagnostics.js';
 import { getUserSchemaAjv } from './schema-validator.js';
 
 /** One ajv function per workflow, compiled on first use. */
@@ -50,7 +50,7 @@ export function validateAndDefaultInputs(
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'required') message = `missing required input "${String(params.missingProperty)}"`;
     else if (e.keyword === 'additionalProperties') {
-      pointer += `/${String(params.additionalProperty)}`;
+      pointer += `/${escapePointerSegment(String(params.additionalProperty))}`;
       message = `unknown input "${String(params.additionalProperty)}"`;
     } else if (e.keyword === 'enum')
       message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;

@@ -38,6 +38,9 @@ describe('execution inputs', () => {
     expect(validateInputs(workflow, {})).toMatchObject([
       { pointer: '/inputs', message: 'missing required input "count"' },
     ]);
+    expect(validateInputs(workflow, { count: 1, 'a/b~c': 1 })).toMatchObject([
+      { pointer: '/inputs/a~1b~0c', message: 'unknown input "a/b~c"' },
+    ]);
   });
 
   it('accept anything when the workflow declares no inputs schema', () => {
