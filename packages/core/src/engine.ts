@@ -158,6 +158,13 @@ export function createEngine(options: EngineOptions): Engine {
     };
   }
   const bus = new EventBus();
+  const logger = options.logger ?? silentLogger;
+  bus.onDrop = (capacity) =>
+    logger.warn(
+      `an event subscriber fell behind by more than its capacity (${capacity}) while its handler's promise was pending: ` +
+        "the oldest events are being dropped (see the subscription's `dropped`; raise `capacity` or handle events faster)",
+      { capacity },
+    );
   const env = options.env ?? process.env;
   const capabilities = resolveCapabilities(options.capabilities);
   const grantsCache = new WeakMap<CompiledWorkflow, WorkflowGrants>();
@@ -181,7 +188,7 @@ export function createEngine(options: EngineOptions): Engine {
     capabilities,
     tracer: options.tracer ?? trace.getTracer('orchestr8'),
     tracingExplicit: options.tracer !== undefined,
-    logger: options.logger ?? silentLogger,
+    logger,
     circuitLog: new CircuitLog(),
     observers: options.observers ?? [],
     remoteAgent: options.remoteAgent,

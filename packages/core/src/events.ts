@@ -36,7 +36,13 @@ export interface EngineEvent extends JournalEntry {
 export type EventHandler = (event: EngineEvent) => void | Promise<void>;
 
 export interface SubscribeOptions {
-  /** Queue bound; when full the oldest queued event is dropped and counted. Default 1000. */
+  /**
+   * Queue bound (default 1000). A full queue is first delivered on the spot, so a subscriber
+   * whose handler is synchronous (or returns a settled promise each time) misses nothing,
+   * even in a burst that never yields. Only while the handler's promise is pending (a slow
+   * asynchronous consumer) does a full queue drop its oldest event: counted in `dropped`,
+   * and warned about once through the engine's logger.
+   */
   capacity?: number;
   executionId?: string;
   types?: readonly string[];
@@ -58,19 +64,25 @@ interface Subscriber {
   head: number;
   count: number;
   dropped: number;
+  /** A delivery is scheduled or under way. */
   draining: boolean;
+  /** Delivering on the stack, or waiting for the handler's promise: do not deliver again. */
+  busy: boolean;
   closed: boolean;
 }
 
 /**
- * In-process event bus. Each subscriber has its own bounded queue drained outside the
- * engine's call stack, so a slow or throwing subscriber never slows or breaks an execution.
+ * In-process event bus. Each subscriber has its own bounded queue, delivered on the next
+ * turn of the event loop, so a slow or throwing subscriber never slows or breaks an
+ * execution; a queue that fills up before then is delivered at once (see `capacity`).
  */
 export class EventBus {
   private subscribers: Subscriber[] = [];
   /** Total events dropped across subscribers (also exposed for metrics). */
   droppedTotal = 0;
   onError: (error: unknown, event: EngineEvent) => void = () => {};
+  /** Told once per subscriber, when it first loses an event (the engine logs a warning). */
+  onDrop: (capacity: number) => void = () => {};
 
   get hasSubscribers(): boolean {
     return this.subscribers.length > 0;
@@ -87,6 +99,7 @@ export class EventBus {
       count: 0,
       dropped: 0,
       draining: false,
+      busy: false,
       closed: false,
     };
     this.subscribers = [...this.subscribers, sub];
@@ -123,22 +136,34 @@ export class EventBus {
     }
   }
 
-  /** @internal */
-  async drain(s: Subscriber): Promise<void> {
+  /**
+   * @internal Delivers the queue synchronously until it is empty or the handler returns a
+   * pending promise; then carries on once it settles.
+   */
+  deliver(s: Subscriber): void {
+    if (s.busy) return;
+    s.busy = true;
     while (!s.closed && s.count > 0) {
       const event = s.ring[s.head]!;
       s.ring[s.head] = undefined;
       s.head = s.head + 1 === s.ring.length ? 0 : s.head + 1;
       s.count--;
+      let r: unknown;
       try {
-        const r = s.handler(event);
-        if (r && typeof (r as Promise<void>).then === 'function') await r;
+        r = s.handler(event);
       } catch (error) {
-        try {
-          this.onError(error, event);
-        } catch {
-          // an error reporter that throws must not break delivery either
-        }
+        this.report(error, event);
+        continue;
+      }
+      if (r && typeof (r as Promise<void>).then === 'function') {
+        (r as Promise<void>).then(
+          () => this.resume(s),
+          (error) => {
+            this.report(error, event);
+            this.resume(s);
+          },
+        );
+        return;
       }
     }
     if (s.closed) {
@@ -146,22 +171,40 @@ export class EventBus {
       s.count = 0;
     }
     if (s.count === 0) s.head = 0;
+    s.busy = false;
     s.draining = false;
+  }
+
+  private resume(s: Subscriber): void {
+    s.busy = false;
+    this.deliver(s);
+  }
+
+  private report(error: unknown, event: EngineEvent): void {
+    try {
+      this.onError(error, event);
+    } catch {
+      // an error reporter that throws must not break delivery either
+    }
   }
 }
 
 function drainLater(bus: EventBus, s: Subscriber): void {
-  void bus.drain(s);
+  bus.deliver(s);
 }
 
-/** Appends to the subscriber's ring; when full, the oldest event is dropped and counted. */
+/** Appends to the subscriber's ring; when full, delivers it first, else drops the oldest. */
 function enqueue(s: Subscriber, event: EngineEvent, bus: EventBus): void {
+  if (s.count === s.capacity && !s.busy) {
+    s.draining = true;
+    bus.deliver(s);
+  }
   const ring = s.ring;
   if (s.count === s.capacity) {
-    // Full: overwrite the oldest.
+    // Still full (the handler is busy with a promise): overwrite the oldest.
     ring[s.head] = event;
     s.head = s.head + 1 === ring.length ? 0 : s.head + 1;
-    s.dropped++;
+    if (s.dropped++ === 0) bus.onDrop(s.capacity);
     bus.droppedTotal++;
     return;
   }

@@ -84,7 +84,7 @@ describe('events', () => {
     ]);
   });
 
-  it('bounds a slow subscriber queue by dropping the oldest events and counting them', async () => {
+  it('bounds the queue of a subscriber busy with a pending promise by dropping the oldest events and counting them', async () => {
     const bus = new EventBus();
     const gate = deferred<void>();
     const got: number[] = [];
@@ -101,17 +101,59 @@ describe('events', () => {
     });
     for (let seq = 1; seq <= 10; seq++) bus.publish(event(seq));
     await settle();
-    // Published in one turn: only the 3 newest fit; the handler now holds the first of them.
-    expect(got).toEqual([8]);
+    // The queue filled at 3 and was handed over at once: the handler holds 1 and, while its
+    // promise is pending, only the 3 newest fit.
+    expect(got).toEqual([1]);
     for (let seq = 11; seq <= 15; seq++) bus.publish(event(seq));
     gate.resolve();
     await settle();
-    // 9 and 10 waited behind 8 and were pushed out by 11..15; the newest 3 remain.
-    expect(got).toEqual([8, 13, 14, 15]);
-    expect(slow.dropped).toBe(7 + 4);
+    // 8..10 waited and were pushed out by 11..15; the newest 3 remain.
+    expect(got).toEqual([1, 13, 14, 15]);
+    expect(slow.dropped).toBe(6 + 5);
     expect(fast.dropped).toBe(0);
     expect(fastGot).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     expect(bus.droppedTotal).toBe(11);
+  });
+
+  it('hands a full queue to a synchronous subscriber at once instead of dropping events', () => {
+    const bus = new EventBus();
+    const got: number[] = [];
+    const sub = bus.subscribe((e) => void got.push(e.seq), { capacity: 3 });
+    for (let seq = 1; seq <= 10; seq++) bus.publish(event(seq));
+    // No turn of the event loop has passed: what was delivered came when the queue was full.
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(sub.dropped).toBe(0);
+  });
+
+  it('loses no event of a burst of executions that never yields to the event loop', async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} };
+    const { engine } = testEngine([echo], { logger });
+    const got: EngineEvent[] = [];
+    const sub = engine.events.subscribe((e) => void got.push(e), { capacity: 10 });
+    const ids: string[] = [];
+    // Each await settles in microtasks (memory store, synchronous agent): no event-loop turn.
+    for (let i = 0; i < 50; i++) ids.push((await engine.execute(twoSteps)).executionId);
+    await engine.events.flush();
+    let journalled = 0;
+    for (const id of ids) journalled += (await journalOf(engine, id)).length;
+    expect(got.length).toBe(journalled);
+    expect(got.filter((e) => e.type === 'execution.completed').length).toBe(50);
+    expect(sub.dropped).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
+  it('warns once through the engine logger when a subscriber first loses events', async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} };
+    const { engine } = testEngine([echo], { logger });
+    const gate = deferred<void>();
+    const sub = engine.events.subscribe(() => gate.promise, { capacity: 2 });
+    for (let i = 0; i < 3; i++) await engine.execute(twoSteps);
+    expect(sub.dropped).toBeGreaterThan(2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/fell behind .*capacity \(2\)/);
+    gate.resolve();
   });
 
   it('lets a subscriber that fell behind an execution still see how it ended, with the rest counted as dropped', async () => {
