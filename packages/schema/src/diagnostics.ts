@@ -9,7 +9,10 @@ export const DiagnosticCode = {
   READ: 'E_READ',
   /** The document is larger than 10 MB. */
   TOO_LARGE: 'E_TOO_LARGE',
-  /** Malformed JSON or YAML. */
+  /**
+   * Malformed JSON or YAML, reported where the mistake is (an unclosed bracket or quote where
+   * it opens, a tab at the tab), one error per mistake.
+   */
   PARSE: 'E_PARSE',
   /** The same key appears twice in one mapping/object. */
   DUPLICATE_KEY: 'E_DUPLICATE_KEY',
@@ -19,7 +22,7 @@ export const DiagnosticCode = {
   ALIAS_LIMIT: 'E_ALIAS_LIMIT',
   /** `version` has a major other than 1. */
   VERSION: 'E_VERSION',
-  /** The document does not match the published JSON Schema. */
+  /** The document does not match the published JSON Schema; an unknown field suggests the one it may misspell. */
   SCHEMA: 'E_SCHEMA',
   DUPLICATE_STEP_ID: 'E_DUPLICATE_STEP_ID',
   /** A dependency, template, expression or fallbackStepId names a step that does not exist. */
@@ -49,9 +52,16 @@ export const DiagnosticCode = {
   FOREACH_NOT_ARRAY: 'E_FOREACH_NOT_ARRAY',
   /** `${item}` / `${index}` used where no forEach item exists. */
   ITEM_OUTSIDE_FOREACH: 'E_ITEM_OUTSIDE_FOREACH',
-  /** An agent id that is not among the known agents. */
+  /**
+   * An agent id that is not among the known agents. Without a project config or `--agents`,
+   * `validate` knows only the built-in and standard agents: it checks `@orchestr8/` ids (and
+   * look-alikes) and lists the others as not checked.
+   */
   UNKNOWN_AGENT: 'E_UNKNOWN_AGENT',
-  /** Execution inputs that do not match the workflow's `inputs` schema. */
+  /**
+   * Execution inputs that do not match the workflow's `inputs` schema, one per problem. They
+   * come inside a `VALIDATION` error; over HTTP, a 422 problem lists them under `errors`.
+   */
   INPUTS: 'E_INPUTS',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
