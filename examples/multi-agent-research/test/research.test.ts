@@ -28,8 +28,8 @@ function orchestr8(...args: string[]): Promise<{ code: number; stdout: string; s
 
 describe('multi-agent-research example', () => {
   it('runs with the README command and synthesizes a summary offline', async () => {
-    // `pnpm start` is `orchestr8 run workflows/research.yaml`; --json and an in-memory store
-    // (a fresh circuit) keep the test independent of earlier runs.
+    // `pnpm start` is `orchestr8 run workflows/research.yaml --store memory`: the in-memory
+    // store (a fresh circuit) keeps every run, and this test, independent of earlier runs.
     const r = await orchestr8('run', 'workflows/research.yaml', '--json', '--store', 'memory');
     expect(r.code).toBe(0);
     const { outputs } = JSON.parse(r.stdout);

@@ -84,10 +84,19 @@ export class ProgressView {
         row.lastError = errorText(data.error);
         row.note = `retry in ${formatDuration(data.delayMs as number)}: ${row.lastError}`;
         break;
+      case 'step.fallback':
+        // The step has failed for good; say why before its fallback's output stands in.
+        row.status = 'failed';
+        row.lastError = errorText(data.error, true);
+        row.note = `${row.lastError}; falling back to ${String(data.fallbackStepId)}`;
+        break;
       case 'step.completed':
         row.status = 'completed';
         row.finishedAt = e.ts;
-        row.note = typeof data.aliasFor === 'string' ? `output from fallback ${data.aliasFor}` : undefined;
+        row.note =
+          typeof data.aliasFor === 'string'
+            ? `output from fallback ${data.aliasFor}${row.lastError !== undefined ? ` (failed: ${row.lastError})` : ''}`
+            : undefined;
         break;
       case 'step.failed':
         row.status = 'failed';
