@@ -60,6 +60,7 @@ export {
 export {
   createMemoryStore,
   DEFAULT_MAX_FINISHED_EXECUTIONS,
+  DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES,
   latestDefinition,
   type MemoryStoreOptions,
 } from './memory-store.js';

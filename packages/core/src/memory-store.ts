@@ -40,12 +40,21 @@ export interface MemoryStoreOptions {
    * How many finished executions (with their steps and journals) are kept; beyond it the
    * oldest finished are forgotten, so a long-running process on the memory store does not
    * grow without bound. Running executions are never dropped; idempotency claims stay
-   * until they expire. Default 10,000; `Infinity` keeps everything.
+   * until they expire. Default 10,000; `Infinity` (here and in `maxFinishedJournalEntries`)
+   * keeps everything.
    */
   maxFinishedExecutions?: number;
+  /**
+   * A bound on memory: how many journal entries finished executions may hold together
+   * (roughly 200 bytes each, so the default of 500,000 is about 100 MB); beyond it the oldest
+   * finished executions are forgotten, whichever bound is reached first. The most recent
+   * finished execution is always kept. `Infinity` turns the bound off.
+   */
+  maxFinishedJournalEntries?: number;
 }
 
 export const DEFAULT_MAX_FINISHED_EXECUTIONS = 10_000;
+export const DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES = 500_000;
 
 interface CancelRequest {
   executionId: string;
@@ -68,21 +77,33 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const cancelRequests = new Map<string, CancelRequest>();
   let closed = false;
   const maxFinished = options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS;
+  const maxEntries = options.maxFinishedJournalEntries ?? DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES;
+  const bounded = maxFinished !== Number.POSITIVE_INFINITY || maxEntries !== Number.POSITIVE_INFINITY;
   // Ids in the order their executions finished (a write with a terminal status); the oldest
-  // are forgotten past maxFinished. An id written finished twice in a row is queued once.
+  // are forgotten past either bound. `finished` holds the ids queued, `finishedEntries` the
+  // journal entries they hold now (entries written after the finish count too).
   let finishedOrder: string[] = [];
   let finishedHead = 0;
+  const finished = new Set<string>();
+  let finishedEntries = 0;
 
   const noteFinished = (e: ExecutionRecord) => {
-    if (!TERMINAL_EXECUTION_STATUSES.has(e.status) || maxFinished === Number.POSITIVE_INFINITY) return;
-    if (finishedOrder.length > finishedHead && finishedOrder[finishedOrder.length - 1] === e.id) return;
+    if (!bounded || !TERMINAL_EXECUTION_STATUSES.has(e.status) || finished.has(e.id)) return;
+    finished.add(e.id);
+    finishedEntries += journals.get(e.id)?.length ?? 0;
     finishedOrder.push(e.id);
-    while (finishedOrder.length - finishedHead > maxFinished) {
+    while (
+      finishedOrder.length - finishedHead > maxFinished ||
+      (finishedEntries > maxEntries && finishedOrder.length - finishedHead > 1)
+    ) {
       const id = finishedOrder[finishedHead++]!;
       const old = executions.get(id);
-      // Pruned already, or written again as not finished (never by the engine): skip it.
-      if (old === undefined || !TERMINAL_EXECUTION_STATUSES.has(old.status)) continue;
-      forget(id);
+      if (old !== undefined && TERMINAL_EXECUTION_STATUSES.has(old.status)) {
+        forget(id);
+      } else if (finished.delete(id)) {
+        // Written again as not finished (never by the engine): no longer counted.
+        finishedEntries -= journals.get(id)?.length ?? 0;
+      }
     }
     if (finishedHead > 1024 && finishedHead * 2 > finishedOrder.length) {
       finishedOrder = finishedOrder.slice(finishedHead);
@@ -91,6 +112,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   };
 
   const forget = (id: string) => {
+    if (finished.delete(id)) finishedEntries -= journals.get(id)?.length ?? 0;
     executions.delete(id);
     steps.delete(id);
     journals.delete(id);
@@ -156,7 +178,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           journal = [];
           journals.set(w.executionId, journal);
         }
+        const before = journal.length;
         for (const entry of w.entries) appendJournal(journal, entry);
+        if (finished.has(w.executionId)) finishedEntries += journal.length - before;
         break;
       }
       case 'journalTrim': {
@@ -164,6 +188,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (journal) {
           const keepFrom = firstIndexAfter(journal, w.beforeSeq - 1);
           if (keepFrom > 0) journal.splice(0, keepFrom);
+          if (keepFrom > 0 && finished.has(w.executionId)) finishedEntries -= keepFrom;
         }
         break;
       }

@@ -91,4 +91,35 @@ describe('memory store', () => {
     for (let n = 0; n < 20; n++) await engine.execute(wf);
     expect((await store.listExecutions({ limit: 1000 })).items).toHaveLength(20);
   });
+
+  it('forgets the oldest finished executions once their journals pass maxFinishedJournalEntries', async () => {
+    const echo = agent('@t/echo', (input) => input);
+    const wf = compile({ steps: [{ id: 'e', agent: '@t/echo', input: {} }] });
+    // How many entries one execution journals, measured rather than assumed.
+    const probe = createMemoryStore();
+    const first = await createEngine({ registry: registryOf(echo), store: probe }).execute(wf);
+    const perExecution = (await probe.readJournal(first.executionId)).length;
+
+    const store = createMemoryStore({ maxFinishedJournalEntries: perExecution * 2 });
+    const engine = createEngine({ registry: registryOf(echo), store });
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) ids.push((await engine.execute(wf)).executionId);
+    await settle();
+    const kept = (await store.listExecutions({})).items.map((e) => e.id);
+    // Two executions' worth of entries stay; the newest finished is always among them.
+    expect(kept.sort()).toEqual(ids.slice(3).sort());
+    expect(await store.readJournal(ids[0]!)).toEqual([]);
+  });
+
+  it('keeps the newest finished execution even when its journal alone passes the bound', async () => {
+    const echo = agent('@t/echo', (input) => input);
+    const store = createMemoryStore({ maxFinishedJournalEntries: 1 });
+    const engine = createEngine({ registry: registryOf(echo), store });
+    const wf = compile({ steps: [{ id: 'e', agent: '@t/echo', input: {} }] });
+    await engine.execute(wf);
+    const last = await engine.execute(wf);
+    await settle();
+    expect((await store.listExecutions({})).items.map((e) => e.id)).toEqual([last.executionId]);
+    expect((await engine.getResult(last.executionId))?.status).toBe('completed');
+  });
 });
