@@ -26,6 +26,7 @@ import { FORBIDDEN_KEYS, formatPath, lookupPath, type PathSegment, parseCaptureP
 import { checkUserSchema, validateAgainstSchema } from './schema-validator.js';
 import { closest } from './suggest.js';
 import { type CompiledValue, compileValueWith, type TemplateProblem, type TemplateRef } from './template.js';
+import { analyzeTriggers } from './triggers.js';
 
 /**
  * Semantic checks of a schema-valid document (ids, graph, templates, conditions,
@@ -339,6 +340,18 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
           );
         return;
       }
+      case 'trigger':
+        report(
+          error(
+            DiagnosticCode.TEMPLATE,
+            pointer(),
+            `\${${ref.source}} in the ${ctx.what} of ${reader()}: trigger.* exists only in the document's triggers`,
+            {
+              hint: 'map what the trigger carries into the inputs in triggers[].inputs, then read ${inputs.<name>}',
+            },
+          ),
+        );
+        return;
       case 'item':
       case 'index':
         if (!ctx.itemAllowed)
@@ -475,6 +488,9 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
   if (doc.outputs !== undefined)
     outputs = compileAt(doc.outputs, '/outputs', { itemAllowed: false, what: 'outputs' });
 
+  // Triggers: schedules, webhooks and events (triggers.ts).
+  const triggers = doc.triggers === undefined ? [] : analyzeTriggers(doc, report, secretRefs);
+
   const uncheckedAgents = unchecked.size > 0 ? { uncheckedAgents: [...unchecked].sort() } : {};
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, ...uncheckedAgents };
 
@@ -502,6 +518,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
       doc.policies?.cancellation?.gracePeriodMs === undefined
         ? DEFAULTS.gracePeriodMs
         : parseDuration(doc.policies.cancellation.gracePeriodMs),
+    triggers,
   };
   if (outputs) workflow.outputs = outputs;
   if (timeout !== undefined) workflow.globalTimeoutMs = parseDuration(timeout);

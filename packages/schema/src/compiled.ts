@@ -72,6 +72,43 @@ export interface CompiledStep {
   queue?: string;
 }
 
+/** Flow control of a trigger, durations in milliseconds. */
+export interface CompiledFlowControl {
+  concurrency?: { limit: number; key?: CompiledValue; maxQueue: number };
+  debounceMs?: number;
+  batch?: { maxMs: number; maxEvents: number };
+  rateLimit?: { limit: number; perMs: number; key?: CompiledValue };
+}
+
+export type OverlapPolicy = 'skip' | 'bufferOne' | 'allowAll' | 'cancelRunning';
+export type CatchUpPolicy = 'none' | 'last' | 'all';
+
+export interface CompiledSchedule {
+  /** 5 or 6 fields (seconds first); exactly one of cron and everyMs. */
+  cron?: string;
+  everyMs?: number;
+  /** IANA name; default UTC. */
+  timezone: string;
+  overlap: OverlapPolicy;
+  catchUp: { policy: CatchUpPolicy; windowMs: number; max: number };
+}
+
+/** One entry of a document's `triggers`, checked and with its templates parsed. */
+export interface CompiledTrigger {
+  name: string;
+  kind: 'schedule' | 'webhook' | 'event';
+  schedule?: CompiledSchedule;
+  webhook?: {
+    /** `secret` names the context.secretRefs entry; `env` the variable holding it. */
+    signature?: { secret: string; env: string; header: string };
+    dedupeHeader?: string;
+  };
+  event?: { name: string; condition?: CompiledExpression };
+  /** Rendered with `{trigger, variables}`; absent: the body, the event data, or {}. */
+  inputs?: CompiledValue;
+  flow?: CompiledFlowControl;
+}
+
 export interface CompiledWorkflow {
   document: WorkflowDocument;
   id: string;
@@ -94,6 +131,8 @@ export interface CompiledWorkflow {
   maxConcurrentSteps: number;
   globalTimeoutMs?: number;
   gracePeriodMs: number;
+  /** The document's `triggers`, in document order (empty when it has none). */
+  triggers: readonly CompiledTrigger[];
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({

@@ -63,6 +63,8 @@ export const DiagnosticCode = {
    * come inside a `VALIDATION` error; over HTTP, a 422 problem lists them under `errors`.
    */
   INPUTS: 'E_INPUTS',
+  /** A trigger that cannot work: a bad cron expression or timezone, not exactly one of schedule/webhook/event, a duplicate name, an unknown signing secret. */
+  TRIGGER: 'E_TRIGGER',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 

@@ -337,6 +337,217 @@ const WorkflowPoliciesSchema = z
   })
   .meta({ description: 'Execution policies for the whole workflow.' });
 
+const TRIGGER_TEMPLATE_HELP =
+  'Strings may contain templates over what fired the trigger: ${trigger.name}, ${trigger.kind}, ' +
+  '${trigger.time} (ISO-8601 fire time of a schedule, or receipt time), ${trigger.timestamp} (epoch ms), ' +
+  '${trigger.body.<path>}, ${trigger.headers.<lower-case name>}, ${trigger.query.<name>}, ${trigger.deliveryId} ' +
+  '(webhooks), ${trigger.event.name|id|data.<path>} (events), ${trigger.batch} (the batched firings), and ' +
+  '${variables.<path>}; each may end with "?? <JSON literal>".';
+
+const FlowControlSchema = z
+  .strictObject({
+    concurrency: z
+      .strictObject({
+        limit: z.number().int().min(1).meta({
+          description:
+            'Executions of this trigger running at once per key, at most; later firings wait in a queue.',
+        }),
+        key: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description: `A template naming the key the limit applies to (absent: one key for the trigger). It may read \${inputs.<path>} (the rendered inputs) besides the trigger. ${TRIGGER_TEMPLATE_HELP}`,
+            examples: ['${inputs.customerId}'],
+          }),
+        maxQueue: z.number().int().min(0).optional().meta({
+          description: 'Firings waiting per key, at most; a firing beyond it is dropped.',
+          default: 1000,
+        }),
+      })
+      .optional()
+      .meta({ description: 'A concurrency limit per key, with queueing.' }),
+    debounce: PositiveDuration.optional().meta({
+      description:
+        'Start once after firings stop for this long, with the last firing (per key when concurrency.key or rateLimit.key is set, else per trigger).',
+    }),
+    batch: z
+      .strictObject({
+        maxMs: PositiveDuration.meta({
+          description: 'Collect firings for at most this long after the first one, then start one execution.',
+        }),
+        maxEvents: z.number().int().min(1).optional().meta({
+          description: 'Start as soon as this many firings are collected.',
+          default: 100,
+        }),
+      })
+      .optional()
+      .meta({
+        description:
+          'Collect firings and start one execution with all of them (${trigger.batch}); its other trigger fields are those of the last firing.',
+      }),
+    rateLimit: z
+      .strictObject({
+        limit: z
+          .number()
+          .int()
+          .min(1)
+          .meta({ description: 'Executions started per window and key, at most.' }),
+        per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
+        key: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: `A template naming the key (absent: one key). ${TRIGGER_TEMPLATE_HELP}` }),
+      })
+      .optional()
+      .meta({ description: 'A rate limit per key: firings over the limit are dropped (and counted).' }),
+  })
+  .meta({
+    id: 'FlowControl',
+    description:
+      'Flow control of a trigger, applied in this order: debounce or batch, rate limit, then the concurrency limit.',
+  });
+
+export const TriggerDocumentSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(STEP_ID_PATTERN)
+      .meta({
+        description:
+          'Unique trigger name: letters, digits, "_" and "-". Webhooks are served at /hooks/<workflow id>/<name>.',
+        examples: ['nightly'],
+      }),
+    description: z.string().optional().meta({ description: 'What the trigger is for.' }),
+    schedule: z
+      .strictObject({
+        cron: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'A cron expression: 5 fields (minute hour day month weekday) or 6 with seconds first; L, W, # and names (MON, JAN) are accepted. Exactly one of cron and every.',
+            examples: ['0 2 * * *', '*/30 * * * * *'],
+          }),
+        every: PositiveDuration.optional().meta({
+          description:
+            'An interval instead of a cron expression; fire times are multiples of it since 1970-01-01T00:00:00Z, so every instance and restart agrees on them.',
+          examples: ['15m'],
+        }),
+        timezone: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'The IANA timezone the cron expression is read in. In a DST gap a time that does not exist is skipped; a time that occurs twice runs once.',
+            default: 'UTC',
+            examples: ['Europe/Berlin'],
+          }),
+        overlap: z.enum(['skip', 'bufferOne', 'allowAll', 'cancelRunning']).optional().meta({
+          description:
+            'When the previous run is still going: "skip" this occurrence; "bufferOne": run it when the previous one ends (one at most waits; later ones are skipped); "allowAll": run it alongside; "cancelRunning": cancel the running one, then run.',
+          default: 'skip',
+        }),
+        catchUp: z
+          .strictObject({
+            policy: z.enum(['none', 'last', 'all']).meta({
+              description:
+                'Occurrences missed while no scheduler ran (seen more than the tolerance late): "none" drops them, "last" runs the latest one, "all" runs each, oldest first.',
+            }),
+            window: PositiveDuration.optional().meta({
+              description: 'Only occurrences missed less than this long ago are caught up.',
+              default: '24h',
+            }),
+            max: z.number().int().min(1).optional().meta({
+              description: 'With "all": at most this many (the most recent) are run.',
+              default: 100,
+            }),
+          })
+          .optional()
+          .meta({
+            description: 'What happens to occurrences missed while the server was down.',
+            default: { policy: 'none' },
+          }),
+      })
+      .optional()
+      .meta({ description: 'Start an execution on a calendar (cron) or at a fixed interval.' }),
+    webhook: z
+      .strictObject({
+        signature: z
+          .strictObject({
+            secret: z
+              .string()
+              .regex(ENV_NAME_PATTERN)
+              .meta({
+                description:
+                  'The name of an entry of context.secretRefs holding the signing secret (the operator must grant its variable); never the secret itself.',
+                examples: ['githubSecret'],
+              }),
+            header: z
+              .string()
+              .min(1)
+              .optional()
+              .meta({
+                description:
+                  'The header carrying the signature: hex HMAC-SHA256 of the raw body, optionally prefixed "sha256=".',
+                default: 'X-Hub-Signature-256',
+                examples: ['X-Signature'],
+              }),
+          })
+          .optional()
+          .meta({
+            description:
+              'Verify an HMAC-SHA256 signature of the body (as GitHub and Stripe send): a request without a valid one gets 401 and starts nothing.',
+          }),
+        dedupeHeader: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'A header whose value identifies a delivery; a delivery seen before starts nothing new. Idempotency-Key is always honoured.',
+            examples: ['X-GitHub-Delivery'],
+          }),
+      })
+      .optional()
+      .meta({ description: 'Start an execution for each POST /hooks/<workflow id>/<name>.' }),
+    event: z
+      .strictObject({
+        name: z
+          .string()
+          .min(1)
+          .meta({ description: 'The event name to react to (POST /events).', examples: ['order.created'] }),
+        condition: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description: `Start only when true. ${EXPRESSION_HELP} Here names are trigger.* (e.g. trigger.event.data.amount > 100) and variables.*.`,
+          }),
+      })
+      .optional()
+      .meta({
+        description: 'Start an execution for each event of a name (POST /events) matching a condition.',
+      }),
+    inputs: z
+      .unknown()
+      .optional()
+      .meta({
+        description: `The execution's inputs. Absent: the webhook body, the event data, or {} for a schedule. ${TRIGGER_TEMPLATE_HELP}`,
+        examples: [{ day: '${trigger.time}', repo: '${trigger.body.repository.full_name ?? "unknown"}' }],
+      }),
+    flow: FlowControlSchema.optional().meta({
+      description: 'Debounce, batching, rate and concurrency limits.',
+    }),
+  })
+  .meta({
+    id: 'Trigger',
+    description: 'Something that starts this workflow on its own: exactly one of schedule, webhook or event.',
+  });
+
 export const WorkflowDocumentSchema = z
   .strictObject({
     $schema: z
@@ -422,6 +633,11 @@ export const WorkflowDocumentSchema = z
     policies: WorkflowPoliciesSchema.optional().meta({
       description: 'Timeouts, resilience, concurrency and cancellation for the whole workflow.',
     }),
+    triggers: z.array(TriggerDocumentSchema).optional().meta({
+      description:
+        "Schedules, webhooks and events that start this workflow on their own, once it is registered with a server (PUT /workflows/{id}); the newest version's triggers are active.",
+      default: [],
+    }),
   })
   .meta({ title: 'orchestr8 workflow', description: 'A declarative orchestr8 workflow document.' });
 
@@ -433,3 +649,5 @@ export type StepPoliciesDocument = z.infer<typeof StepPoliciesSchema>;
 export type WorkflowPoliciesDocument = z.infer<typeof WorkflowPoliciesSchema>;
 export type AgentRefDocument = z.infer<typeof AgentRef>;
 export type DurationDocument = z.infer<typeof Duration>;
+export type TriggerDocument = z.infer<typeof TriggerDocumentSchema>;
+export type FlowControlDocument = z.infer<typeof FlowControlSchema>;

@@ -15,10 +15,15 @@
 
 export { compileWorkflow } from './analyze.js';
 export {
+  type CatchUpPolicy,
   type CircuitBreakerPolicy,
+  type CompiledFlowControl,
+  type CompiledSchedule,
   type CompiledStep,
+  type CompiledTrigger,
   type CompiledWorkflow,
   canonicalJson,
+  type OverlapPolicy,
   type PolicyName,
   type ResolvedStepPolicies,
   type RetryPolicy,
@@ -26,6 +31,7 @@ export {
 export { COMPOSITIONS, DEFAULTS } from './defaults.js';
 export { type Diagnostic, DiagnosticCode, formatDiagnostic } from './diagnostics.js';
 export {
+  AGENT_ID_PATTERN,
   type AgentRefDocument,
   type CircuitBreakerPolicyDocument,
   CircuitBreakerPolicySchema,
@@ -35,6 +41,8 @@ export {
   type StepDocument,
   StepDocumentSchema,
   type StepPoliciesDocument,
+  type TriggerDocument,
+  TriggerDocumentSchema,
   type WorkflowDocument,
   WorkflowDocumentSchema,
   type WorkflowPoliciesDocument,
@@ -61,3 +69,4 @@ export {
   type TemplateRoot,
   type TemplateScope,
 } from './template.js';
+export { cronProblem, isKnownTimezone } from './triggers.js';

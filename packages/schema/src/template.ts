@@ -10,7 +10,16 @@ import { FORBIDDEN_KEYS, formatPath, lookupPath, type PathSegment, readPath } fr
  * which is the hot path (no parsing, no copying of static parts).
  */
 
-export type TemplateRoot = 'steps' | 'inputs' | 'variables' | 'env' | 'secrets' | 'item' | 'index';
+export type TemplateRoot =
+  | 'steps'
+  | 'inputs'
+  | 'variables'
+  | 'env'
+  | 'secrets'
+  | 'item'
+  | 'index'
+  /** Only in a document's `triggers`: what fired (time, body, headers, event). */
+  | 'trigger';
 
 export interface TemplateRef {
   root: TemplateRoot;
@@ -41,6 +50,8 @@ export interface TemplateScope {
   secrets?: Record<string, string | undefined>;
   item?: unknown;
   index?: number;
+  /** What fired a trigger; read by `${trigger.*}` in a document's `triggers` only. */
+  trigger?: unknown;
 }
 
 /** A template that does not parse: `code` is E_TEMPLATE or E_FORBIDDEN_PATH; `offset` is in the string. */
@@ -108,6 +119,7 @@ export function shapeRef(
     case 'inputs':
     case 'variables':
     case 'item':
+    case 'trigger':
       break;
     default:
       return { code: DiagnosticCode.TEMPLATE, message: `unknown name "${root}" (expected ${ROOT_HELP})` };
@@ -382,6 +394,8 @@ function rootValue(ref: TemplateRef, scope: TemplateScope): unknown {
       return scope.item;
     case 'index':
       return scope.index;
+    case 'trigger':
+      return scope.trigger;
   }
 }
 
