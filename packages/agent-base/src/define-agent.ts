@@ -1,4 +1,4 @@
-import type { Agent, AgentContext, ResolvedCapabilities } from '@orchestr8/core';
+import { AGENT_ID_PATTERN, type Agent, type AgentContext, type ResolvedCapabilities } from '@orchestr8/core';
 
 export interface AgentDefinition<I, O> {
   id: string;
@@ -18,17 +18,17 @@ export interface AgentDefinition<I, O> {
   execute(input: I, ctx: AgentContext): Promise<O> | O;
 }
 
-const AGENT_ID = /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/i;
-
 /**
  * Declares an agent. The same object runs in-process or behind `orchestr8 agent serve`;
  * nothing in it should branch on where it runs.
  */
 export function defineAgent<I = any, O = any>(definition: AgentDefinition<I, O>): Agent<I, O> {
   if (!definition || typeof definition !== 'object') throw new TypeError('defineAgent expects an object');
-  if (typeof definition.id !== 'string' || !AGENT_ID.test(definition.id)) {
+  // The documents' rule, so an agent that can be defined can also be named in a document.
+  if (typeof definition.id !== 'string' || !AGENT_ID_PATTERN.test(definition.id)) {
     throw new TypeError(
-      `defineAgent: invalid agent id ${JSON.stringify(definition.id)} (expected "@scope/name" or "name")`,
+      `defineAgent: invalid agent id ${JSON.stringify(definition.id)} (expected "@scope/name" or "name": ` +
+        'lowercase letters, digits, ".", "_" and "-", as workflow documents require)',
     );
   }
   if (typeof definition.execute !== 'function') {

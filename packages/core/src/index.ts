@@ -12,6 +12,9 @@
  * const engine = createEngine({ registry: createAgentRegistry(builtinAgents) });
  * const result = await engine.execute(workflow!, { inputs: { name: 'Ada' } });
  */
+
+/** The rule every agent id follows, in documents and in `defineAgent` alike. */
+export { AGENT_ID_PATTERN } from '@orchestr8/schema';
 export type { Agent, AgentContext, AgentLogger, AgentRegistry, ChildExecutionResult } from './agent.js';
 export { checkAgainstSchema } from './agent-schema.js';
 export {

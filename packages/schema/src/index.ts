@@ -15,15 +15,10 @@
 
 export { compileWorkflow } from './analyze.js';
 export {
-  type CatchUpPolicy,
   type CircuitBreakerPolicy,
-  type CompiledFlowControl,
-  type CompiledSchedule,
   type CompiledStep,
-  type CompiledTrigger,
   type CompiledWorkflow,
   canonicalJson,
-  type OverlapPolicy,
   type PolicyName,
   type ResolvedStepPolicies,
   type RetryPolicy,
@@ -41,8 +36,6 @@ export {
   type StepDocument,
   StepDocumentSchema,
   type StepPoliciesDocument,
-  type TriggerDocument,
-  TriggerDocumentSchema,
   type WorkflowDocument,
   WorkflowDocumentSchema,
   type WorkflowPoliciesDocument,
@@ -69,4 +62,3 @@ export {
   type TemplateRoot,
   type TemplateScope,
 } from './template.js';
-export { cronProblem, isKnownTimezone } from './triggers.js';
