@@ -1,0 +1,72 @@
+/**
+ * @module @orchestr8/schema
+ * The workflow document model: zod types, the published JSON Schema, the loader and
+ * validator (diagnostics with codes and line:col), templates and condition expressions,
+ * and the compiled form the engine runs.
+ *
+ * @example
+ * import { formatDiagnostic, loadWorkflowFile, renderValue } from '@orchestr8/schema';
+ *
+ * const loaded = await loadWorkflowFile('workflows/hello-world.yaml');
+ * if (!loaded.ok) for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
+ * const step = loaded.workflow!.steps[0]!;
+ * const input = renderValue(step.input, { steps: {}, inputs: { name: 'Ada' }, variables: {}, env: {} });
+ */
+
+export { compileWorkflow } from './analyze.js';
+export {
+  type CatchUpPolicy,
+  type CircuitBreakerPolicy,
+  type CompiledFlowControl,
+  type CompiledSchedule,
+  type CompiledStep,
+  type CompiledTrigger,
+  type CompiledWorkflow,
+  canonicalJson,
+  type OverlapPolicy,
+  type PolicyName,
+  type ResolvedStepPolicies,
+  type RetryPolicy,
+} from './compiled.js';
+export { COMPOSITIONS, DEFAULTS } from './defaults.js';
+export { type Diagnostic, DiagnosticCode, formatDiagnostic } from './diagnostics.js';
+export {
+  AGENT_ID_PATTERN,
+  type AgentRefDocument,
+  type CircuitBreakerPolicyDocument,
+  CircuitBreakerPolicySchema,
+  type DurationDocument,
+  type RetryPolicyDocument,
+  RetryPolicySchema,
+  type StepDocument,
+  StepDocumentSchema,
+  type StepPoliciesDocument,
+  type TriggerDocument,
+  TriggerDocumentSchema,
+  type WorkflowDocument,
+  WorkflowDocumentSchema,
+  type WorkflowPoliciesDocument,
+} from './document-schema.js';
+export { parseDuration } from './duration.js';
+export { type CompiledExpression, compileExpression, ExpressionError } from './expression.js';
+export { validateAndDefaultInputs, validateInputs } from './inputs.js';
+export { buildWorkflowJsonSchema, getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from './json-schema.js';
+export {
+  type AgentOptions,
+  type LoadOptions,
+  type LoadResult,
+  loadWorkflow,
+  loadWorkflowFile,
+  validateWorkflowObject,
+} from './load.js';
+export { LIMITS } from './parse.js';
+export { FORBIDDEN_KEYS, lookupPath, type PathSegment } from './path.js';
+export {
+  type CompiledValue,
+  compileValue,
+  renderValue,
+  type TemplateRef,
+  type TemplateRoot,
+  type TemplateScope,
+} from './template.js';
+export { cronProblem, isKnownTimezone } from './triggers.js';
