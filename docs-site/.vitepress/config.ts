@@ -50,6 +50,7 @@ export default defineConfig({
           { text: 'Writing an agent', link: '/guides/writing-an-agent' },
           { text: 'Testing workflows', link: '/guides/testing' },
           { text: 'Running in production', link: '/guides/production' },
+          { text: 'Embedding orchestr8', link: '/guides/embedding' },
           { text: 'The examples, explained', link: '/guides/examples' },
           { text: 'The reference workflows', link: '/guides/reference-workflows' },
         ],
