@@ -1,1 +1,42 @@
-export {};
+/**
+ * @module @orchestr8/triggers
+ * Schedules, webhooks and events that start workflows on their own, with flow control
+ * (per-key concurrency with a queue, debounce, batching, rate limits). Hosts create one
+ * scheduler and mount its routes; the engine knows nothing of it. Time comes from the
+ * injected clock, so a fake clock drives every rule in tests.
+ *
+ * @example
+ * import { createEngine } from '@orchestr8/core';
+ * import { createScheduler, createTriggerRouter } from '@orchestr8/triggers';
+ *
+ * const engine = createEngine();
+ * const scheduler = createScheduler({ engine });
+ * scheduler.activate(engine.compile(documentWithTriggers));
+ * await scheduler.start();
+ * // createServer({ engine, registry, routers: createTriggerRouter({ scheduler }) })
+ */
+
+export { type Calendar, calendarOf } from './calendar.js';
+export {
+  FlowControl,
+  type FlowControlOptions,
+  type Outcome,
+  type Prepared,
+  type Started,
+  type TriggerContext,
+} from './flow-control.js';
+export {
+  createScheduler,
+  type EmittedEvent,
+  parseTriggerCorrelationId,
+  type Scheduler,
+  type SchedulerLogger,
+  type SchedulerOptions,
+  type TriggerInfo,
+  triggerCorrelationId,
+  verifySignature,
+  type WebhookRequest,
+  type WebhookResult,
+} from './scheduler.js';
+export { openSqliteTriggerStore } from './sqlite-trigger-store.js';
+export { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';

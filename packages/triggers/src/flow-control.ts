@@ -1,0 +1,204 @@
+import type { Clock, TimerHandle } from '@orchestr8/common';
+import type { CompiledFlowControl } from '@orchestr8/schema';
+
+/**
+ * Flow control of one trigger, driven by the injected clock:
+ * debounce or batch -> rate limit per key -> concurrency limit per key with a queue.
+ * Everything here is in memory and per process: a restart forgets pending debounces,
+ * batches and queues (documented).
+ */
+
+/** What a trigger carries into templates as `${trigger.*}`. */
+export interface TriggerContext {
+  name: string;
+  kind: 'schedule' | 'webhook' | 'event' | 'manual';
+  /** ISO-8601: the scheduled fire time, or when the request or event arrived. */
+  time: string;
+  timestamp: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  deliveryId?: string;
+  event?: { name: string; id: string; data: unknown };
+  /** Batched firings, oldest first. */
+  batch?: TriggerContext[];
+  [key: string]: unknown;
+}
+
+export interface Prepared {
+  inputs: unknown;
+  /** Rendered concurrency key ('' when none). */
+  concurrencyKey: string;
+  rateKey: string;
+}
+
+export type Outcome =
+  | { status: 'started'; executionId: string; created: boolean }
+  | { status: 'queued' | 'debounced' | 'batched' }
+  | { status: 'dropped'; reason: 'rate_limited' | 'queue_full' | 'skipped' }
+  | { status: 'failed'; error: string };
+
+export interface Started {
+  executionId: string;
+  created: boolean;
+  /** Settles when the execution ends (or is known not to run here). */
+  done: Promise<unknown>;
+}
+
+export interface FlowControlOptions {
+  flow: CompiledFlowControl | undefined;
+  clock: Clock;
+  /** Renders the inputs and keys of a firing; throws when they cannot be rendered. */
+  prepare(ctx: TriggerContext): Prepared;
+  start(ctx: TriggerContext, prepared: Prepared): Promise<Started>;
+  /** Called for outcomes decided later (debounce, batch, queue). */
+  onOutcome?(ctx: TriggerContext, outcome: Outcome): void;
+}
+
+export interface FlowStats {
+  running: number;
+  queued: number;
+  dropped: number;
+}
+
+export class FlowControl {
+  private readonly running = new Map<string, number>();
+  private readonly queues = new Map<string, { ctx: TriggerContext; prepared: Prepared }[]>();
+  private readonly windows = new Map<string, number[]>();
+  private readonly debounces = new Map<string, { ctx: TriggerContext; timer: TimerHandle }>();
+  private readonly batches = new Map<string, { items: TriggerContext[]; timer: TimerHandle }>();
+  dropped = 0;
+
+  constructor(private readonly o: FlowControlOptions) {}
+
+  stats(): FlowStats {
+    let running = 0;
+    let queued = 0;
+    for (const n of this.running.values()) running += n;
+    for (const q of this.queues.values()) queued += q.length;
+    return { running, queued, dropped: this.dropped };
+  }
+
+  /** Executions of this trigger running per concurrency key (for tests and listings). */
+  runningByKey(): Record<string, number> {
+    return Object.fromEntries(this.running);
+  }
+
+  /** Ends pending timers (debounce, batch) without starting anything. */
+  close(): void {
+    for (const d of this.debounces.values()) d.timer.cancel();
+    for (const b of this.batches.values()) b.timer.cancel();
+    this.debounces.clear();
+    this.batches.clear();
+    this.queues.clear();
+  }
+
+  async submit(ctx: TriggerContext): Promise<Outcome> {
+    const flow = this.o.flow;
+    let prepared: Prepared;
+    try {
+      // A batched firing is prepared as a batch of one, for its key (the batch is prepared again).
+      prepared = this.o.prepare(flow?.batch ? { ...ctx, batch: [ctx] } : ctx);
+    } catch (e) {
+      return { status: 'failed', error: (e as Error).message };
+    }
+    const group = prepared.concurrencyKey || prepared.rateKey;
+    if (flow?.debounceMs !== undefined) {
+      const prev = this.debounces.get(group);
+      prev?.timer.cancel();
+      const timer = this.o.clock.setTimeout(() => {
+        this.debounces.delete(group);
+        void this.later(ctx);
+      }, flow.debounceMs);
+      this.debounces.set(group, { ctx, timer });
+      return { status: 'debounced' };
+    }
+    if (flow?.batch) {
+      let b = this.batches.get(group);
+      if (!b) {
+        const timer = this.o.clock.setTimeout(() => this.flush(group), flow.batch.maxMs);
+        b = { items: [], timer };
+        this.batches.set(group, b);
+      }
+      b.items.push(ctx);
+      if (b.items.length >= flow.batch.maxEvents) this.flush(group);
+      return { status: 'batched' };
+    }
+    return this.admit(ctx, prepared);
+  }
+
+  private flush(group: string): void {
+    const b = this.batches.get(group);
+    if (!b) return;
+    this.batches.delete(group);
+    b.timer.cancel();
+    const last = b.items[b.items.length - 1]!;
+    void this.later({ ...last, batch: b.items });
+  }
+
+  /** A firing released by debounce or batch: prepared again (a batch changes the inputs). */
+  private async later(ctx: TriggerContext): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.admit(ctx, this.o.prepare(ctx));
+    } catch (e) {
+      outcome = { status: 'failed', error: (e as Error).message };
+    }
+    this.o.onOutcome?.(ctx, outcome);
+  }
+
+  private async admit(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
+    const flow = this.o.flow;
+    if (flow?.rateLimit) {
+      const now = this.o.clock.now();
+      const since = now - flow.rateLimit.perMs;
+      const w = (this.windows.get(prepared.rateKey) ?? []).filter((t) => t > since);
+      if (w.length >= flow.rateLimit.limit) {
+        this.windows.set(prepared.rateKey, w);
+        this.dropped++;
+        return { status: 'dropped', reason: 'rate_limited' };
+      }
+      w.push(now);
+      this.windows.set(prepared.rateKey, w);
+    }
+    if (flow?.concurrency) {
+      const key = prepared.concurrencyKey;
+      if ((this.running.get(key) ?? 0) >= flow.concurrency.limit) {
+        const q = this.queues.get(key) ?? [];
+        if (q.length >= flow.concurrency.maxQueue) {
+          this.dropped++;
+          return { status: 'dropped', reason: 'queue_full' };
+        }
+        q.push({ ctx, prepared });
+        this.queues.set(key, q);
+        return { status: 'queued' };
+      }
+    }
+    return this.run(ctx, prepared);
+  }
+
+  private async run(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
+    const key = prepared.concurrencyKey;
+    const limited = this.o.flow?.concurrency !== undefined;
+    if (limited) this.running.set(key, (this.running.get(key) ?? 0) + 1);
+    let started: Started;
+    try {
+      started = await this.o.start(ctx, prepared);
+    } catch (e) {
+      if (limited) this.release(key);
+      return { status: 'failed', error: (e as Error).message };
+    }
+    if (limited) void started.done.finally(() => this.release(key));
+    return { status: 'started', executionId: started.executionId, created: started.created };
+  }
+
+  private release(key: string): void {
+    const n = (this.running.get(key) ?? 1) - 1;
+    if (n > 0) this.running.set(key, n);
+    else this.running.delete(key);
+    const q = this.queues.get(key);
+    const next = q?.shift();
+    if (q && q.length === 0) this.queues.delete(key);
+    if (next) void this.run(next.ctx, next.prepared).then((outcome) => this.o.onOutcome?.(next.ctx, outcome));
+  }
+}

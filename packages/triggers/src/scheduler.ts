@@ -1,0 +1,635 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { type Clock, systemClock, type TimerHandle } from '@orchestr8/common';
+import type { Engine } from '@orchestr8/core';
+import {
+  type CompiledTrigger,
+  type CompiledWorkflow,
+  renderValue,
+  type TemplateScope,
+} from '@orchestr8/schema';
+import { type Calendar, calendarOf } from './calendar.js';
+import { FlowControl, type Outcome, type Prepared, type TriggerContext } from './flow-control.js';
+import { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
+
+export interface SchedulerLogger {
+  info(data: Record<string, unknown>, message: string): void;
+  warn(data: Record<string, unknown>, message: string): void;
+}
+
+export interface SchedulerOptions {
+  engine: Engine;
+  /** Trigger state; default in memory. */
+  store?: TriggerStore;
+  clock?: Clock;
+  /**
+   * The workflows whose triggers are active. Default: the newest registered version of each
+   * workflow in the engine's store that declares triggers, re-read every `syncIntervalMs`.
+   */
+  workflows?: () => Promise<CompiledWorkflow[]>;
+  /** How often registered workflows are re-read and the lease renewed. Default 2000 ms. */
+  syncIntervalMs?: number;
+  /** An occurrence seen later than this after its time counts as missed (catch-up decides). Default 10 s. */
+  toleranceMs?: number;
+  /** Leader lease: one scheduler among those sharing a store fires occurrences. Default 15 s. */
+  leaseTtlMs?: number;
+  /** This scheduler's lease owner id. Default random. */
+  owner?: string;
+  /** Where signing secrets are read from. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The operator's grant: whether documents may read this environment variable. Default: none. */
+  allowEnv?: (name: string) => boolean;
+  /** How long a schedule occurrence's idempotency key and a webhook delivery id are remembered. Default 7 days. */
+  dedupeTtlMs?: number;
+  logger?: SchedulerLogger;
+}
+
+export interface TriggerInfo {
+  workflowId: string;
+  workflowVersion: string;
+  name: string;
+  kind: CompiledTrigger['kind'];
+  paused: boolean;
+  /** Epoch ms of the next occurrence (schedules). */
+  nextFireAt?: number;
+  lastFireAt?: number;
+  event?: string;
+  running: number;
+  queued: number;
+  dropped: number;
+}
+
+export interface WebhookRequest {
+  rawBody: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+  query?: Record<string, string>;
+}
+
+export type WebhookResult =
+  | { status: 404; reason: string }
+  | { status: 401; reason: string }
+  | { status: 503; reason: string }
+  | { status: 200; duplicate: true; deliveryId: string }
+  | { status: 202; outcome: Outcome; deliveryId?: string };
+
+export interface EmittedEvent {
+  name: string;
+  id?: string;
+  data?: unknown;
+}
+
+export interface Scheduler {
+  /** Reads the active workflows, then keeps firing until `stop`. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Re-reads the active workflows now (a version was just registered). */
+  sync(): Promise<void>;
+  /** Fires what is due now (the timer calls it; tests may too). False when another scheduler leads. */
+  tick(): Promise<boolean>;
+  /** Registers a workflow's triggers directly (embedding; replaces an earlier version). */
+  activate(workflow: CompiledWorkflow): void;
+  list(): Promise<TriggerInfo[]>;
+  pause(workflowId: string, name: string): Promise<void>;
+  resume(workflowId: string, name: string): Promise<void>;
+  /** Fires a trigger now, as if it had fired (flow control applies, the overlap policy does not). */
+  runNow(workflowId: string, name: string): Promise<Outcome>;
+  /** Fires each occurrence of a schedule in [from, to], oldest first, with the overlap policy applied. */
+  backfill(
+    workflowId: string,
+    name: string,
+    from: number,
+    to: number,
+  ): Promise<{ time: number; outcome: Outcome }[]>;
+  webhook(workflowId: string, name: string, request: WebhookRequest): Promise<WebhookResult>;
+  /** Starts executions for the event triggers matching the event. */
+  emit(event: EmittedEvent): Promise<{ workflowId: string; trigger: string; outcome: Outcome }[]>;
+  /** Whether this scheduler holds the lease. */
+  readonly leader: boolean;
+}
+
+interface Active {
+  workflow: CompiledWorkflow;
+  trigger: CompiledTrigger;
+  key: string;
+  calendar?: Calendar;
+  flow: FlowControl;
+  /** Executions started by this trigger that have not ended, in this process. */
+  live: Set<string>;
+  /** bufferOne: the occurrence waiting for the running one to end. */
+  buffered?: number;
+}
+
+const LEASE = 'scheduler';
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+const CATCH_UP_SCAN_LIMIT = 100_000;
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** The correlation id of an execution a trigger started: `trigger:<name>@<ISO fire time>` or `trigger:<name>#<id>`. */
+export function triggerCorrelationId(name: string, at: { time?: number; id?: string }): string {
+  return at.id !== undefined ? `trigger:${name}#${at.id}` : `trigger:${name}@${iso(at.time ?? 0)}`;
+}
+
+/** What a correlation id says about the trigger that started an execution, if one did. */
+export function parseTriggerCorrelationId(
+  correlationId: string | undefined,
+): { trigger: string; fireTime?: string; id?: string } | undefined {
+  const m = /^trigger:([A-Za-z0-9_-]+)(?:@(.+)|#(.+))$/.exec(correlationId ?? '');
+  if (!m) return undefined;
+  return m[2] !== undefined ? { trigger: m[1]!, fireTime: m[2] } : { trigger: m[1]!, id: m[3]! };
+}
+
+function header(headers: WebhookRequest['headers'], name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Whether `signature` (hex, optionally "sha256=") is the HMAC-SHA256 of the body with the secret. */
+export function verifySignature(secret: string, body: Buffer, signature: string | undefined): boolean {
+  if (!signature) return false;
+  const hex = signature.startsWith('sha256=') ? signature.slice(7) : signature;
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return false;
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(hex, 'hex'));
+}
+
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const engine = options.engine;
+  const clock = options.clock ?? systemClock;
+  const store = options.store ?? createMemoryTriggerStore();
+  const syncIntervalMs = options.syncIntervalMs ?? 2000;
+  const toleranceMs = options.toleranceMs ?? 10_000;
+  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  const owner = options.owner ?? randomUUID();
+  const env = options.env ?? process.env;
+  const allowEnv = options.allowEnv ?? (() => false);
+  const dedupeTtlMs = options.dedupeTtlMs ?? 7 * 24 * 60 * 60 * 1000;
+  const logger = options.logger;
+  const workflowsSource = options.workflows ?? (() => registeredWorkflows(engine));
+
+  const active = new Map<string, Active>();
+  /** Workflows given to `activate`: kept whatever the source says. */
+  const pinned = new Map<string, CompiledWorkflow>();
+  let timer: TimerHandle | undefined;
+  let running = false;
+  let leader = false;
+  let ticking: Promise<boolean> | undefined;
+
+  const scopeOf = (a: Active, ctx: TriggerContext, inputs: unknown = {}): TemplateScope => ({
+    steps: {},
+    inputs,
+    variables: a.workflow.variables,
+    env: {},
+    trigger: ctx,
+  });
+
+  const prepare = (a: Active, ctx: TriggerContext): Prepared => {
+    const t = a.trigger;
+    let inputs: unknown;
+    if (t.inputs) inputs = renderValue(t.inputs, scopeOf(a, ctx));
+    else if (ctx.kind === 'webhook') inputs = ctx.body ?? {};
+    else if (ctx.kind === 'event')
+      inputs = ctx.batch ? { events: ctx.batch.map((b) => b.event?.data) } : (ctx.event?.data ?? {});
+    else inputs = {};
+    const key = (v: CompiledTrigger['inputs']) =>
+      v === undefined ? '' : String(renderValue(v, scopeOf(a, ctx, inputs)) ?? '');
+    return {
+      inputs,
+      concurrencyKey: key(t.flow?.concurrency?.key),
+      rateKey: key(t.flow?.rateLimit?.key),
+    };
+  };
+
+  const startExecution = async (a: Active, ctx: TriggerContext, p: Prepared) => {
+    const w = a.workflow;
+    let idempotencyKey: string | undefined;
+    let correlationId: string;
+    if (ctx.batch) correlationId = triggerCorrelationId(a.trigger.name, { time: ctx.timestamp });
+    else if (ctx.kind === 'schedule') {
+      idempotencyKey = `trigger:${w.id}:${a.trigger.name}:${ctx.timestamp}`;
+      correlationId = triggerCorrelationId(a.trigger.name, { time: ctx.timestamp });
+    } else if (ctx.deliveryId !== undefined) {
+      idempotencyKey = `hook:${w.id}:${a.trigger.name}:${ctx.deliveryId}`;
+      correlationId = triggerCorrelationId(a.trigger.name, { id: ctx.deliveryId });
+    } else if (ctx.event) {
+      idempotencyKey = `event:${w.id}:${a.trigger.name}:${ctx.event.id}`;
+      correlationId = triggerCorrelationId(a.trigger.name, { id: ctx.event.id });
+    } else correlationId = triggerCorrelationId(a.trigger.name, { time: ctx.timestamp });
+    const handle = await engine.start(w, {
+      inputs: p.inputs,
+      correlationId,
+      ...(idempotencyKey !== undefined ? { idempotencyKey, idempotencyTtlMs: dedupeTtlMs } : {}),
+    });
+    const id = handle.id;
+    if (handle.created) {
+      a.live.add(id);
+      logger?.info(
+        { workflowId: w.id, trigger: a.trigger.name, executionId: id },
+        'trigger started an execution',
+      );
+    }
+    const done = handle.result.then(
+      () => undefined,
+      () => undefined,
+    );
+    void done.then(() => {
+      a.live.delete(id);
+      if (a.buffered !== undefined && a.live.size === 0) {
+        const t = a.buffered;
+        a.buffered = undefined;
+        void fireOccurrence(a, t, true);
+      }
+    });
+    const st = (await store.get(a.key)) ?? { key: a.key, paused: false, updatedAt: clock.now() };
+    await store.put({ ...st, lastExecutionId: id, updatedAt: clock.now() });
+    return { executionId: id, created: handle.created, done };
+  };
+
+  const activeOf = (workflow: CompiledWorkflow, trigger: CompiledTrigger, previous?: Active): Active => {
+    const key = `${workflow.id}/${trigger.name}`;
+    const a: Active = {
+      workflow,
+      trigger,
+      key,
+      live: previous?.live ?? new Set(),
+      flow: undefined as unknown as FlowControl,
+    };
+    if (trigger.schedule) a.calendar = calendarOf(trigger.schedule);
+    a.flow = new FlowControl({
+      flow: trigger.flow,
+      clock,
+      prepare: (ctx) => prepare(a, ctx),
+      start: (ctx, p) => startExecution(a, ctx, p),
+      onOutcome: (ctx, outcome) => {
+        if (outcome.status === 'failed' || outcome.status === 'dropped')
+          logger?.warn(
+            { workflowId: workflow.id, trigger: trigger.name, time: ctx.time, ...outcome },
+            'trigger firing not started',
+          );
+      },
+    });
+    return a;
+  };
+
+  const apply = (workflow: CompiledWorkflow) => {
+    for (const [key, a] of active)
+      if (a.workflow.id === workflow.id && !workflow.triggers.some((t) => t.name === a.trigger.name)) {
+        a.flow.close();
+        active.delete(key);
+      }
+    for (const trigger of workflow.triggers) {
+      const key = `${workflow.id}/${trigger.name}`;
+      const prev = active.get(key);
+      if (prev && prev.workflow.hash === workflow.hash) continue;
+      prev?.flow.close();
+      active.set(key, activeOf(workflow, trigger, prev));
+    }
+  };
+
+  const sync = async () => {
+    let workflows: CompiledWorkflow[];
+    try {
+      workflows = await workflowsSource();
+    } catch (e) {
+      logger?.warn({ error: (e as Error).message }, 'could not read the registered workflows');
+      return;
+    }
+    const byId = new Map(workflows.map((w) => [w.id, w]));
+    for (const [id, w] of pinned) if (!byId.has(id)) byId.set(id, w);
+    workflows = [...byId.values()];
+    const ids = new Set(byId.keys());
+    for (const [key, a] of active)
+      if (!ids.has(a.workflow.id)) {
+        a.flow.close();
+        active.delete(key);
+      }
+    for (const w of workflows) apply(w);
+  };
+
+  const activate = (workflow: CompiledWorkflow) => {
+    pinned.set(workflow.id, workflow);
+    apply(workflow);
+  };
+
+  /** Whether an execution this trigger started is still going (here, or per the store after a restart). */
+  const liveRuns = async (a: Active): Promise<string[]> => {
+    if (a.live.size > 0) return [...a.live];
+    const st = await store.get(a.key);
+    if (!st?.lastExecutionId) return [];
+    const rec = await engine.store.getExecution(st.lastExecutionId);
+    return rec && !TERMINAL.has(rec.status) ? [rec.id] : [];
+  };
+
+  const scheduleContext = (a: Active, t: number): TriggerContext => ({
+    name: a.trigger.name,
+    kind: 'schedule',
+    time: iso(t),
+    timestamp: t,
+  });
+
+  /** One occurrence of a schedule, with its overlap policy. */
+  const fireOccurrence = async (a: Active, t: number, fromBuffer = false): Promise<Outcome> => {
+    const overlap = a.trigger.schedule?.overlap ?? 'allowAll';
+    if (overlap !== 'allowAll') {
+      const live = await liveRuns(a);
+      if (live.length > 0) {
+        if (overlap === 'skip' || (overlap === 'bufferOne' && !fromBuffer && a.buffered !== undefined)) {
+          logger?.info(
+            { workflowId: a.workflow.id, trigger: a.trigger.name, time: iso(t) },
+            'occurrence skipped: the previous run is still going',
+          );
+          return { status: 'dropped', reason: 'skipped' };
+        }
+        if (overlap === 'bufferOne') {
+          a.buffered = t;
+          return { status: 'queued' };
+        }
+        for (const id of live)
+          if (
+            !engine.cancel(id, {
+              reason: `cancelled by trigger ${a.trigger.name}: the next occurrence is due`,
+            })
+          )
+            await engine.store.requestCancel(id, `cancelled by trigger ${a.trigger.name}`, clock.now());
+      }
+    }
+    return a.flow.submit(scheduleContext(a, t));
+  };
+
+  const stateOf = async (a: Active, now: number): Promise<TriggerState> => {
+    const st = await store.get(a.key);
+    if (st) return st;
+    // First activation: occurrences before now are not "missed".
+    const fresh: TriggerState = { key: a.key, paused: false, lastFireAt: now, updatedAt: now };
+    await store.put(fresh);
+    return fresh;
+  };
+
+  const tickSchedules = async () => {
+    const now = clock.now();
+    for (const a of active.values()) {
+      const s = a.trigger.schedule;
+      if (!s || !a.calendar) continue;
+      const st = await stateOf(a, now);
+      if (st.paused) continue;
+      const last = st.lastFireAt ?? now;
+      if (last >= now) continue;
+      const horizon = Math.max(s.catchUp.windowMs, toleranceMs);
+      const from = Math.max(last, now - horizon);
+      const due = a.calendar.between(from, now, CATCH_UP_SCAN_LIMIT);
+      if (due.length === 0) {
+        if (from > last) await store.put({ ...st, lastFireAt: from, updatedAt: now });
+        continue;
+      }
+      const onTime = due.filter((t) => now - t <= toleranceMs);
+      const missed = due.filter((t) => now - t > toleranceMs && now - t <= s.catchUp.windowMs);
+      let caughtUp: number[] = [];
+      if (s.catchUp.policy === 'last') caughtUp = missed.slice(-1);
+      else if (s.catchUp.policy === 'all') caughtUp = missed.slice(-s.catchUp.max);
+      if (missed.length > caughtUp.length)
+        logger?.info(
+          {
+            workflowId: a.workflow.id,
+            trigger: a.trigger.name,
+            missed: missed.length,
+            caughtUp: caughtUp.length,
+          },
+          'missed occurrences: the catch-up policy decided',
+        );
+      // The state moves first: a crash mid-way must not fire these again beyond the idempotency keys.
+      await store.put({ ...st, lastFireAt: due[due.length - 1]!, updatedAt: now });
+      for (const t of [...caughtUp, ...onTime]) await fireOccurrence(a, t);
+    }
+  };
+
+  const tick = async (): Promise<boolean> => {
+    ticking ??= (async () => {
+      try {
+        leader = await store.acquireLease(LEASE, owner, clock.now(), leaseTtlMs);
+        if (!leader) return false;
+        await tickSchedules();
+        return true;
+      } finally {
+        ticking = undefined;
+      }
+    })();
+    return ticking;
+  };
+
+  const nextDue = async (): Promise<number | undefined> => {
+    let next: number | undefined;
+    const now = clock.now();
+    for (const a of active.values()) {
+      if (!a.calendar) continue;
+      const t = a.calendar.next(now);
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    }
+    return next;
+  };
+
+  let lastSync = Number.NEGATIVE_INFINITY;
+  const loop = async () => {
+    if (!running) return;
+    try {
+      if (clock.now() - lastSync >= syncIntervalMs) {
+        lastSync = clock.now();
+        await sync();
+      }
+      await tick();
+    } catch (e) {
+      logger?.warn({ error: (e as Error).message }, 'scheduler tick failed');
+    }
+    if (!running) return;
+    const next = await nextDue();
+    const wait = Math.max(
+      0,
+      Math.min(syncIntervalMs, leaseTtlMs / 3, next === undefined ? syncIntervalMs : next - clock.now()),
+    );
+    timer = clock.setTimeout(() => void loop(), wait, { unref: true });
+  };
+
+  const find = (workflowId: string, name: string): Active | undefined => active.get(`${workflowId}/${name}`);
+  const mustFind = (workflowId: string, name: string): Active => {
+    const a = find(workflowId, name);
+    if (!a)
+      throw Object.assign(new Error(`no active trigger "${name}" on workflow "${workflowId}"`), {
+        code: 'NOT_FOUND',
+      });
+    return a;
+  };
+  const setPaused = async (workflowId: string, name: string, paused: boolean) => {
+    const a = mustFind(workflowId, name);
+    const now = clock.now();
+    const st = await stateOf(a, now);
+    // Resuming does not catch up what fell due while paused.
+    await store.put({
+      ...st,
+      paused,
+      ...(paused ? {} : { lastFireAt: Math.max(st.lastFireAt ?? now, now) }),
+      updatedAt: now,
+    });
+  };
+
+  return {
+    get leader() {
+      return leader;
+    },
+    async start() {
+      running = true;
+      await loop();
+    },
+    async stop() {
+      running = false;
+      timer?.cancel();
+      await ticking;
+      for (const a of active.values()) a.flow.close();
+      if (leader) await store.releaseLease(LEASE, owner);
+      leader = false;
+    },
+    sync,
+    tick,
+    activate,
+    async list() {
+      const states = new Map((await store.list()).map((s) => [s.key, s]));
+      const now = clock.now();
+      return [...active.values()].map((a) => {
+        const st = states.get(a.key);
+        const stats = a.flow.stats();
+        const info: TriggerInfo = {
+          workflowId: a.workflow.id,
+          workflowVersion: a.workflow.version,
+          name: a.trigger.name,
+          kind: a.trigger.kind,
+          paused: st?.paused ?? false,
+          running: Math.max(stats.running, a.live.size),
+          queued: stats.queued,
+          dropped: stats.dropped,
+        };
+        if (a.calendar && !info.paused) {
+          const t = a.calendar.next(now);
+          if (t !== undefined) info.nextFireAt = t;
+        }
+        if (st?.lastFireAt !== undefined) info.lastFireAt = st.lastFireAt;
+        if (a.trigger.event) info.event = a.trigger.event.name;
+        return info;
+      });
+    },
+    pause: (w, n) => setPaused(w, n, true),
+    resume: (w, n) => setPaused(w, n, false),
+    async runNow(workflowId, name) {
+      const a = mustFind(workflowId, name);
+      const now = clock.now();
+      return a.flow.submit({ name, kind: 'manual', time: iso(now), timestamp: now });
+    },
+    async backfill(workflowId, name, from, to) {
+      const a = mustFind(workflowId, name);
+      if (!a.calendar)
+        throw Object.assign(new Error(`trigger "${name}" is not a schedule`), { code: 'VALIDATION' });
+      const out: { time: number; outcome: Outcome }[] = [];
+      for (const t of a.calendar.between(from - 1, to, CATCH_UP_SCAN_LIMIT))
+        out.push({ time: t, outcome: await fireOccurrence(a, t) });
+      return out;
+    },
+    async webhook(workflowId, name, req) {
+      const a = find(workflowId, name);
+      if (!a || a.trigger.kind !== 'webhook')
+        return { status: 404, reason: `no webhook "${name}" on workflow "${workflowId}"` };
+      const sig = a.trigger.webhook?.signature;
+      if (sig) {
+        const secret = allowEnv(sig.env) ? env[sig.env] : undefined;
+        if (!secret)
+          return {
+            status: 503,
+            reason: `the signing secret of webhook "${name}" is not available: the operator must grant and set ${sig.env}`,
+          };
+        if (!verifySignature(secret, req.rawBody, header(req.headers, sig.header)))
+          return { status: 401, reason: `the ${sig.header} signature does not match the body` };
+      }
+      const st = await store.get(a.key);
+      if (st?.paused) return { status: 503, reason: `trigger "${name}" is paused` };
+      const deliveryId =
+        (a.trigger.webhook?.dedupeHeader ? header(req.headers, a.trigger.webhook.dedupeHeader) : undefined) ??
+        header(req.headers, 'idempotency-key');
+      const now = clock.now();
+      if (
+        deliveryId !== undefined &&
+        !(await store.claimDelivery(`${a.key}:${deliveryId}`, now, dedupeTtlMs))
+      )
+        return { status: 200, duplicate: true, deliveryId };
+      const text = req.rawBody.toString('utf8');
+      let body: unknown = text;
+      const type = header(req.headers, 'content-type') ?? '';
+      if (/json/i.test(type) && text.length > 0) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      const ctx: TriggerContext = {
+        name,
+        kind: 'webhook',
+        time: iso(now),
+        timestamp: now,
+        body,
+        headers,
+        query: req.query ?? {},
+      };
+      if (deliveryId !== undefined) ctx.deliveryId = deliveryId;
+      const outcome = await a.flow.submit(ctx);
+      return { status: 202, outcome, ...(deliveryId !== undefined ? { deliveryId } : {}) };
+    },
+    async emit(event) {
+      const now = clock.now();
+      const id = event.id ?? randomUUID();
+      const out: { workflowId: string; trigger: string; outcome: Outcome }[] = [];
+      const states = new Map((await store.list()).map((s) => [s.key, s]));
+      for (const a of active.values()) {
+        const e = a.trigger.event;
+        if (!e || e.name !== event.name || states.get(a.key)?.paused) continue;
+        const ctx: TriggerContext = {
+          name: a.trigger.name,
+          kind: 'event',
+          time: iso(now),
+          timestamp: now,
+          event: { name: event.name, id, data: event.data ?? {} },
+        };
+        if (e.condition) {
+          let ok: unknown;
+          try {
+            ok = e.condition.evaluate(scopeOf(a, ctx));
+          } catch {
+            ok = false;
+          }
+          if (ok !== true) continue;
+        }
+        out.push({ workflowId: a.workflow.id, trigger: a.trigger.name, outcome: await a.flow.submit(ctx) });
+      }
+      return out;
+    },
+  };
+}
+
+/** The newest registered version of each workflow that declares triggers. */
+async function registeredWorkflows(engine: Engine): Promise<CompiledWorkflow[]> {
+  const defs = await engine.store.listDefinitions();
+  const ids = [...new Set(defs.filter((d) => hasTriggers(d.document)).map((d) => d.id))];
+  const out: CompiledWorkflow[] = [];
+  for (const id of ids) {
+    const newest = await engine.store.getDefinition(id);
+    if (!newest || !hasTriggers(newest.document)) continue;
+    try {
+      out.push(engine.compile(newest.document));
+    } catch {
+      // A registered version that no longer compiles here (e.g. an agent missing) stays inactive.
+    }
+  }
+  return out;
+}
+
+function hasTriggers(doc: unknown): boolean {
+  const t = (doc as { triggers?: unknown } | null)?.triggers;
+  return Array.isArray(t) && t.length > 0;
+}

@@ -1,0 +1,105 @@
+import Database from 'libsql';
+import type { TriggerState, TriggerStore } from './trigger-store.js';
+
+/**
+ * Trigger state in the same SQLite file as the executions, in tables of its own
+ * (`trigger_state`, `trigger_leases`, `trigger_deliveries`) created here with
+ * `CREATE TABLE IF NOT EXISTS` over a second connection. The triggers package owns them:
+ * the store package stays free of trigger knowledge (dependencies point one way) and its
+ * schema version does not move for installations that never use triggers. WAL mode lets
+ * both connections work on the file at once; writes take the lock with BEGIN IMMEDIATE.
+ */
+export function openSqliteTriggerStore(path: string, options: { busyTimeoutMs?: number } = {}): TriggerStore {
+  const db = new Database(path);
+  db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS trigger_state (
+      "key" TEXT NOT NULL PRIMARY KEY,
+      last_fire_at INTEGER,
+      paused INTEGER NOT NULL DEFAULT 0,
+      last_execution_id TEXT,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS trigger_leases (
+      name TEXT NOT NULL PRIMARY KEY,
+      owner TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS trigger_deliveries (
+      "key" TEXT NOT NULL PRIMARY KEY,
+      expires_at INTEGER NOT NULL
+    );
+  `);
+  const getStmt = db.prepare('SELECT * FROM trigger_state WHERE "key" = ?');
+  const listStmt = db.prepare('SELECT * FROM trigger_state ORDER BY "key"');
+  const putStmt = db.prepare(
+    `INSERT INTO trigger_state ("key", last_fire_at, paused, last_execution_id, updated_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT ("key") DO UPDATE SET last_fire_at = excluded.last_fire_at, paused = excluded.paused,
+       last_execution_id = excluded.last_execution_id, updated_at = excluded.updated_at`,
+  );
+  const leaseStmt = db.prepare(
+    `INSERT INTO trigger_leases (name, owner, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+     WHERE trigger_leases.owner = excluded.owner OR trigger_leases.expires_at <= ?`,
+  );
+  const holderStmt = db.prepare('SELECT owner FROM trigger_leases WHERE name = ?');
+  const releaseStmt = db.prepare('DELETE FROM trigger_leases WHERE name = ? AND owner = ?');
+  const deliveryStmt = db.prepare(
+    `INSERT INTO trigger_deliveries ("key", expires_at) VALUES (?, ?)
+     ON CONFLICT ("key") DO UPDATE SET expires_at = excluded.expires_at WHERE trigger_deliveries.expires_at <= ?`,
+  );
+  const pruneDeliveries = db.prepare('DELETE FROM trigger_deliveries WHERE expires_at <= ?');
+  let claims = 0;
+
+  const row = (r: Record<string, unknown>): TriggerState => {
+    const s: TriggerState = {
+      key: r.key as string,
+      paused: Number(r.paused) === 1,
+      updatedAt: Number(r.updated_at),
+    };
+    if (r.last_fire_at !== null && r.last_fire_at !== undefined) s.lastFireAt = Number(r.last_fire_at);
+    if (typeof r.last_execution_id === 'string') s.lastExecutionId = r.last_execution_id;
+    return s;
+  };
+  const tx = <T>(fn: () => T): T => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const v = fn();
+      db.exec('COMMIT');
+      return v;
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw e;
+    }
+  };
+
+  return {
+    async get(key) {
+      const r = getStmt.get([key]) as Record<string, unknown> | undefined;
+      return r ? row(r) : undefined;
+    },
+    async list() {
+      return (listStmt.all() as Record<string, unknown>[]).map(row);
+    },
+    async put(s) {
+      putStmt.run([s.key, s.lastFireAt ?? null, s.paused ? 1 : 0, s.lastExecutionId ?? null, s.updatedAt]);
+    },
+    async acquireLease(name, owner, now, ttlMs) {
+      return tx(() => {
+        leaseStmt.run([name, owner, now + ttlMs, now]);
+        return (holderStmt.get([name]) as { owner: string } | undefined)?.owner === owner;
+      });
+    },
+    async releaseLease(name, owner) {
+      releaseStmt.run([name, owner]);
+    },
+    async claimDelivery(key, now, ttlMs) {
+      if (++claims % 1000 === 0) pruneDeliveries.run([now]);
+      const r = deliveryStmt.run([key, now + ttlMs, now]) as { changes: number };
+      return r.changes > 0;
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,172 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { compile, settle, setup, step } from './helpers.js';
+
+const T0 = Date.parse('2025-01-01T00:00:00Z');
+const onEvent = (flow: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  compile({ steps: [step()], triggers: [{ name: 'on-order', event: { name: 'order' }, flow, ...extra }] });
+
+describe('flow control', () => {
+  it('a concurrency limit per key queues the rest: never more than the limit per key at once', async () => {
+    const { scheduler, gate } = setup(T0);
+    scheduler.activate(onEvent({ concurrency: { limit: 2, key: '${inputs.key}' } }));
+    const outcomes = [];
+    for (let i = 0; i < 100; i++)
+      outcomes.push(...(await scheduler.emit({ name: 'order', data: { key: `k${i % 10}` } })));
+    await settle();
+    expect(outcomes.filter((o) => o.outcome.status === 'started')).toHaveLength(20);
+    expect(outcomes.filter((o) => o.outcome.status === 'queued')).toHaveLength(80);
+    while (gate.calls.length < 100 || gate.open > 0) {
+      gate.release();
+      await settle();
+    }
+    expect(gate.calls).toHaveLength(100);
+    expect(Math.max(...gate.maxOpenByKey.values())).toBe(2);
+  });
+
+  it('debounce starts once after firings stop, with the last one', async () => {
+    const { clock, scheduler, gate } = setup(T0, { auto: true });
+    scheduler.activate(onEvent({ debounce: '5s' }));
+    for (let i = 0; i < 3; i++) {
+      await scheduler.emit({ name: 'order', data: { key: `n${i}` } });
+      await clock.advance(4000);
+    }
+    await settle();
+    expect(gate.calls).toEqual([]);
+    await clock.advance(1000);
+    await settle();
+    expect(gate.calls).toEqual([{ key: 'n2' }]);
+  });
+
+  it('batching starts one execution with the batch after maxMs, or as soon as maxEvents arrive', async () => {
+    const { clock, scheduler, gate, warnings } = setup(T0, { auto: true });
+    scheduler.activate(
+      onEvent({ batch: { maxMs: '10s', maxEvents: 3 } }, { inputs: { key: 'b', items: '${trigger.batch}' } }),
+    );
+    for (let i = 0; i < 4; i++) await scheduler.emit({ name: 'order', data: { n: i } });
+    await settle();
+    expect(warnings).toEqual([]);
+    expect(gate.calls).toHaveLength(1);
+    await clock.advance(10_000);
+    await settle();
+    expect(gate.calls).toHaveLength(2);
+  });
+
+  it('a batch of events defaults the inputs to { events: [data...] }', async () => {
+    const { clock, engine, scheduler } = setup(T0, { auto: true });
+    scheduler.activate(onEvent({ batch: { maxMs: '1s' } }));
+    await scheduler.emit({ name: 'order', data: { n: 1 } });
+    await scheduler.emit({ name: 'order', data: { n: 2 } });
+    await clock.advance(1000);
+    await settle();
+    const [e] = (await engine.store.listExecutions({})).items;
+    expect(e!.inputs).toEqual({ events: [{ n: 1 }, { n: 2 }] });
+  });
+
+  it('a rate limit per key drops firings over the limit in the window', async () => {
+    const { clock, scheduler, gate } = setup(T0, { auto: true });
+    scheduler.activate(onEvent({ rateLimit: { limit: 2, per: '1m', key: '${trigger.event.data.key}' } }));
+    const statuses = [];
+    for (const key of ['a', 'a', 'a', 'b'])
+      statuses.push((await scheduler.emit({ name: 'order', data: { key } }))[0]!.outcome.status);
+    expect(statuses).toEqual(['started', 'started', 'dropped', 'started']);
+    await clock.advance(60_000);
+    expect((await scheduler.emit({ name: 'order', data: { key: 'a' } }))[0]!.outcome.status).toBe('started');
+    await settle();
+    expect(gate.calls).toHaveLength(4);
+  });
+
+  it('an event condition decides which events start an execution', async () => {
+    const { scheduler, gate } = setup(T0, { auto: true });
+    scheduler.activate(
+      compile({
+        steps: [step()],
+        triggers: [{ name: 'big', event: { name: 'order', condition: 'trigger.event.data.amount > 100' } }],
+      }),
+    );
+    expect(await scheduler.emit({ name: 'order', data: { amount: 5 } })).toEqual([]);
+    expect(await scheduler.emit({ name: 'other', data: { amount: 500 } })).toEqual([]);
+    expect((await scheduler.emit({ name: 'order', data: { amount: 500 } }))[0]!.outcome.status).toBe(
+      'started',
+    );
+    await settle();
+    expect(gate.calls).toEqual([{ key: '' }]);
+  });
+});
+
+describe('a webhook', () => {
+  const hook = (webhook: Record<string, unknown>) =>
+    compile({
+      steps: [step()],
+      context: { secretRefs: { hook: { env: 'HOOK_SECRET' } } },
+      triggers: [
+        {
+          name: 'gh',
+          webhook,
+          inputs: { key: '${trigger.body.id}', event: '${trigger.headers.x-event ?? null}' },
+        },
+      ],
+    });
+  const sign = (body: string) => `sha256=${createHmac('sha256', 's3cret').update(body).digest('hex')}`;
+  const granted = {
+    env: { HOOK_SECRET: 's3cret' },
+    allowEnv: (n: string) => n === 'HOOK_SECRET',
+    capabilities: { env: ['HOOK_SECRET'] },
+  };
+
+  it('with a valid signature starts an execution with the mapped body and headers', async () => {
+    const { engine, scheduler } = setup(T0, { auto: true, ...granted });
+    scheduler.activate(hook({ signature: { secret: 'hook' } }));
+    const body = '{"id":"42"}';
+    const r = await scheduler.webhook('wf', 'gh', {
+      rawBody: Buffer.from(body),
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(body), 'x-event': 'push' },
+    });
+    expect(r).toMatchObject({ status: 202, outcome: { status: 'started' } });
+    await settle();
+    expect((await engine.store.listExecutions({})).items[0]!.inputs).toEqual({ key: '42', event: 'push' });
+  });
+
+  it('with a bad or missing signature is refused and starts nothing', async () => {
+    const { engine, scheduler } = setup(T0, { auto: true, ...granted });
+    scheduler.activate(hook({ signature: { secret: 'hook', header: 'X-Sig' } }));
+    const rawBody = Buffer.from('{"id":"1"}');
+    expect(
+      (await scheduler.webhook('wf', 'gh', { rawBody, headers: { 'x-sig': sign('{"id":"2"}') } })).status,
+    ).toBe(401);
+    expect((await scheduler.webhook('wf', 'gh', { rawBody, headers: {} })).status).toBe(401);
+    expect((await engine.store.listExecutions({})).items).toEqual([]);
+  });
+
+  it('whose secret the operator did not grant answers 503 and starts nothing', async () => {
+    const { scheduler } = setup(T0, { auto: true, env: { HOOK_SECRET: 's3cret' } });
+    scheduler.activate(hook({ signature: { secret: 'hook' } }));
+    const body = '{}';
+    const r = await scheduler.webhook('wf', 'gh', {
+      rawBody: Buffer.from(body),
+      headers: { 'x-hub-signature-256': sign(body) },
+    });
+    expect(r.status).toBe(503);
+  });
+
+  it('a replayed delivery id starts nothing new', async () => {
+    const { engine, scheduler } = setup(T0, { auto: true, capabilities: { env: ['HOOK_SECRET'] } });
+    scheduler.activate(hook({ dedupeHeader: 'X-GitHub-Delivery' }));
+    const req = {
+      rawBody: Buffer.from('{"id":"7"}'),
+      headers: { 'content-type': 'application/json', 'x-github-delivery': 'd-1' },
+    };
+    expect((await scheduler.webhook('wf', 'gh', req)).status).toBe(202);
+    expect(await scheduler.webhook('wf', 'gh', req)).toEqual({
+      status: 200,
+      duplicate: true,
+      deliveryId: 'd-1',
+    });
+    const again = { ...req, headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1' } };
+    expect((await scheduler.webhook('wf', 'gh', again)).status).toBe(202);
+    expect((await scheduler.webhook('wf', 'gh', again)).status).toBe(200);
+    await settle();
+    expect((await engine.store.listExecutions({})).items).toHaveLength(2);
+  });
+});
