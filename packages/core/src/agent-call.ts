@@ -157,6 +157,7 @@ class StepHooks implements ResilienceHooks {
     if (e.attempt > sr.record.attempts) sr.record.attempts = e.attempt;
     if (e.attempt > 1) {
       sr.record.status = 'running';
+      if (sr.record.nextAttemptAt !== undefined) sr.record.nextAttemptAt = undefined;
       run.log(EventType.stepAttempt, sr.compiled.id, e.attempt);
       run.saveStep(sr);
     }
@@ -166,6 +167,7 @@ class StepHooks implements ResilienceHooks {
     const { run, sr } = this;
     this.noteCircuit();
     sr.record.status = 'retrying';
+    sr.record.nextAttemptAt = run.rt.clock.now() + Math.round(e.delayMs);
     run.log(EventType.stepRetrying, sr.compiled.id, e.nextAttempt - 1, {
       nextAttempt: e.nextAttempt,
       delayMs: Math.round(e.delayMs),

@@ -176,6 +176,8 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         // Steps that were running when the process died run again, keeping their attempt count.
         rec = { executionId: record.id, stepId: c.id, status: 'pending', attempts: prev?.attempts ?? 0 };
         if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
+        // The rest of an interrupted back-off is still owed (step-runner waits it out).
+        if (prev?.nextAttemptAt !== undefined) rec.nextAttemptAt = prev.nextAttemptAt;
       }
       const sr: StepRun = {
         compiled: c,

@@ -4,6 +4,7 @@
  * (not null), while a JSON `null` is the text `null`, so the two stay distinct. Each store keeps
  * only its own column lists and statements.
  */
+import type { SerializedError } from '@orchestr8/common';
 import type {
   CircuitStateRecord,
   DefinitionRecord,
@@ -67,6 +68,12 @@ export function toExecution(r: SqlRow): ExecutionRecord {
   return e;
 }
 
+/**
+ * A step's `nextAttemptAt` rides in its error column (no migration): it is set only while the
+ * step waits out a back-off, when the step has no error of its own.
+ */
+const NEXT_ATTEMPT_AT = '$nextAttemptAt';
+
 export function stepParams(s: StepStateRecord): SqlParam[] {
   return [
     s.executionId,
@@ -74,7 +81,7 @@ export function stepParams(s: StepStateRecord): SqlParam[] {
     s.status,
     s.attempts,
     json(s.output),
-    json(s.error),
+    json(s.nextAttemptAt === undefined ? s.error : { ...s.error, [NEXT_ATTEMPT_AT]: s.nextAttemptAt }),
     opt(s.startedAt),
     opt(s.finishedAt),
     opt(s.skipReason),
@@ -91,7 +98,11 @@ export function toStep(r: SqlRow): StepStateRecord {
     attempts: r.attempts,
   } as StepStateRecord;
   if (r.output !== null) s.output = JSON.parse(r.output as string);
-  if (r.error !== null) s.error = JSON.parse(r.error as string);
+  if (r.error !== null) {
+    const { [NEXT_ATTEMPT_AT]: due, ...error } = JSON.parse(r.error as string) as Record<string, unknown>;
+    if (typeof due === 'number') s.nextAttemptAt = due;
+    if (due === undefined || Object.keys(error).length > 0) s.error = error as unknown as SerializedError;
+  }
   if (r.started_at !== null) s.startedAt = r.started_at as number;
   if (r.finished_at !== null) s.finishedAt = r.finished_at as number;
   if (r.skip_reason !== null) s.skipReason = r.skip_reason as string;

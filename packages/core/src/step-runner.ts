@@ -39,15 +39,31 @@ export function runStep(run: ExecutionRun, sr: StepRun): void {
   }
   let pending: Promise<unknown>;
   try {
+    const due = sr.record.nextAttemptAt;
+    const wait = due === undefined ? 0 : due - run.rt.clock.now();
     pending =
-      call.c.forEach === undefined
-        ? runAgent(call)
-        : runForEach(call, (call.input as { items: unknown }).items);
+      wait > 0
+        ? afterBackoff(call, wait)
+        : call.c.forEach === undefined
+          ? runAgent(call)
+          : runForEach(call, (call.input as { items: unknown }).items);
   } catch (e) {
     failed(call, e);
     return;
   }
   void awaitOutput(call, pending);
+}
+
+/**
+ * A resumed step whose back-off was interrupted: waits out the rest of it on the injected
+ * clock (cancellable with the run), then makes the attempt that was due.
+ */
+async function afterBackoff(call: StepCall, waitMs: number): Promise<unknown> {
+  await call.run.rt.clock.sleep(waitMs, call.run.cancelToken.signal);
+  call.sr.record.nextAttemptAt = undefined;
+  return call.c.forEach === undefined
+    ? runAgent(call)
+    : runForEach(call, (call.input as { items: unknown }).items);
 }
 
 /** Up to calling the agent: condition, input, `running`, journal. Undefined when already terminal. */

@@ -65,6 +65,11 @@ export interface StepStateRecord {
   aliasFor?: string;
   /** Stable across re-runs after a crash, so agents can deduplicate side effects. */
   idempotencyKey?: string;
+  /**
+   * While the step waits out a retry back-off: when its next attempt is due (epoch ms), so a
+   * resume after a crash waits for the rest of the delay instead of retrying at once.
+   */
+  nextAttemptAt?: number;
 }
 
 export interface JournalEntry {
