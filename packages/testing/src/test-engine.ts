@@ -86,6 +86,13 @@ export interface TestEngine extends Engine {
  * expectStep(result, 'fetch').toHaveAttempts(2);
  * ```
  */
+const REAL_WORK: ReadonlySet<string> = new Set([
+  '@orchestr8/http',
+  '@orchestr8/shell',
+  '@orchestr8/transform',
+  '@orchestr8/llm',
+]);
+
 export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
   const clock = options.clock ?? createFakeClock();
   const tracker = new ActivityTracker();
@@ -95,7 +102,11 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
   const base = [...(options.baseAgents ?? [...builtinAgents, ...standardAgents])];
   const own = [...(options.agents ?? [])];
   const ownIds = new Set(own.map((a) => a.id));
-  const agents: Agent[] = base.filter((a) => !ownIds.has(a.id));
+  // Standard agents doing real work (a request, a process, a transform in a worker) are
+  // waited for like your own; the workflow agent is not (its child needs fake time to move).
+  const agents: Agent[] = base
+    .filter((a) => !ownIds.has(a.id))
+    .map((a) => (REAL_WORK.has(a.id) ? tracker.wrap(a) : a));
   const mocks = new Map<string, Agent>();
   for (const a of own) {
     if (isMockAgent(a)) {
