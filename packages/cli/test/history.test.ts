@@ -202,7 +202,7 @@ describe('orchestr8 list / inspect / journal through the binary', () => {
       run(['journal', f.failed, '--json', '--ndjson']),
     ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/#1\s+\d\d:\d\d:\d\d\.\d{3}\s+\+\S+\s+execution\.started/);
+    expect(r.stdout).toMatch(/#1\s+\d\d:\d\d:\d\d\.\d{3}\s+\+\d+(\.\d)? m?s\s+execution\.started/);
     expect(r.stdout).toMatch(/step\.failed\s+b\s+attempt 1\s+error=TERMINAL: step b was told to fail/);
     expect(r.stdout).toContain('execution.failed');
     expect(both.code).toBe(2);

@@ -133,7 +133,7 @@ describe('orchestr8 worker and orchestr8 workers', () => {
         const table = source(['workers', '--store', url], cwd);
         expect(await table.done, table.stderr()).toBe(0);
         expect(table.stdout()).toMatch(/^ID\s+HOST\s+PID\s+QUEUES\s+RUNNING\s+HEARTBEAT\s+STEPS/m);
-        expect(table.stdout()).toMatch(/cli-w1\s+\S+\s+\d+\s+default,gpu\s+0\/3\s+\S+ ago\s+2/);
+        expect(table.stdout()).toMatch(/cli-w1\s+\S+\s+\d+\s+default,gpu\s+0\/3\s+\d+(\.\d)? m?s ago\s+2/);
         expect(table.stdout()).toContain('queue tpu: 1 ready, 0 running');
         const json = source(['workers', '--store', url, '--json'], cwd);
         expect(await json.done).toBe(0);
