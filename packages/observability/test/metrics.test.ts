@@ -105,8 +105,13 @@ describe('GET /metrics', () => {
   });
 
   it('reads in-flight executions and steps, and event-bus drops, at scrape time', async () => {
-    // A subscriber that falls behind: a queue of one, and a handler that takes its time.
-    const slow = engine.events.subscribe(() => new Promise((r) => setTimeout(r, 20)), { capacity: 1 });
+    // A subscriber that falls behind: a queue of one, and a handler stuck until the test ends,
+    // so the events behind it are dropped (a pending handler is the only case that drops).
+    let unstick!: () => void;
+    const stuck = new Promise<void>((r) => {
+      unstick = r;
+    });
+    const slow = engine.events.subscribe(() => stuck, { capacity: 1 });
     const handle = await engine.start(gated);
     await new Promise((r) => setTimeout(r, 20));
     let text = await scrape();
@@ -118,6 +123,7 @@ describe('GET /metrics', () => {
     expect(sample(text, 'orchestr8_executions_in_flight')).toBe(0);
     expect(engine.stats().eventsDropped).toBeGreaterThan(0);
     expect(sample(text, 'orchestr8_events_dropped_total')).toBe(engine.stats().eventsDropped);
+    unstick();
     slow.unsubscribe();
   });
 
