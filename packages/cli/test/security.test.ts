@@ -4,62 +4,28 @@
  * side effect (no file written, no process started, no secret in any output, journal or log);
  * the same documents work once the operator grants what they need.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, BIN, useTempRoot } from './fixtures/harness.js';
+import { assertBuilt, cli, type Served, serve, useTempRoot } from './fixtures/harness.js';
 
 const KEY = 'tenant-a-key-0123456789';
 const OTHER_KEY = 'tenant-b-key-SECRET-9876543210';
 const APP_SECRET = 'app-secret-value-4242';
 const tempRoot = useTempRoot('security');
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  logs: () => string;
-  stop: () => Promise<void>;
-}
-
-async function serve(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-format', 'json', ...args], {
+function serveIn(dir: string, env: Record<string, string> = {}): Promise<Served> {
+  return serve(['--port', '0', '--log-format', 'json'], {
     cwd: dir,
     env: {
-      ...process.env,
-      NO_COLOR: '1',
       ORCHESTR8_API_KEYS: `${KEY},${OTHER_KEY}`,
       ORCHESTR8_STORE: `sqlite:${join(dir, 'o8.db')}`,
       APP_TOKEN: APP_SECRET,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-  return {
-    child,
-    url,
-    logs: () => out + err,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 async function execute(s: Served, document: unknown, inputs: unknown = {}) {
@@ -101,9 +67,11 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
   let s: Served;
   beforeAll(async () => {
     dir = tempRoot();
-    s = await serve(dir);
+    s = await serveIn(dir);
   });
-  afterAll(() => s.stop());
+  afterAll(async () => {
+    await s.stop();
+  });
 
   it('cannot grant itself programs, a root or environment for the shell agent', async () => {
     const marker = join(dir, 'pwned.txt');
@@ -250,8 +218,8 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
   it("never shows another tenant's key in the logs, the journal or the store", async () => {
     const db = readFileSync(join(dir, 'o8.db')).toString('latin1');
     expect(db).not.toContain(OTHER_KEY);
-    expect(s.logs()).not.toContain(OTHER_KEY);
-    expect(s.logs()).not.toContain(APP_SECRET);
+    expect(s.output()).not.toContain(OTHER_KEY);
+    expect(s.output()).not.toContain(APP_SECRET);
   });
 });
 
@@ -271,9 +239,11 @@ describe('the same documents once the operator grants what they need', () => {
         },
       }),
     );
-    s = await serve(dir);
+    s = await serveIn(dir);
   });
-  afterAll(() => s.stop());
+  afterAll(async () => {
+    await s.stop();
+  });
 
   it('runs a granted program inside the granted root, and refuses a wider ask still', async () => {
     const ok = await execute(
@@ -347,40 +317,14 @@ describe('orchestr8 run of a workflow file that calls itself', () => {
       ].join('\n'),
     );
     const store = `sqlite:${join(dir, 'o8.db')}`;
-    const run = await runCli(dir, [
-      'run',
-      'self.yaml',
-      '--json',
-      '--store',
-      store,
-      '--max-workflow-depth',
-      '5',
-    ]);
+    const run = await cli(['run', 'self.yaml', '--json', '--store', store, '--max-workflow-depth', '5'], {
+      cwd: dir,
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('LIMIT_EXCEEDED');
-    const list = await runCli(dir, ['list', '--json', '--store', store, '--limit', '100']);
+    const list = await cli(['list', '--json', '--store', store, '--limit', '100'], { cwd: dir });
     const items = JSON.parse(list.stdout) as { status: string }[];
     expect(items).toHaveLength(6);
     expect(items.every((e) => e.status === 'failed')).toBe(true);
   });
 });
-
-function runCli(
-  cwd: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((r) => child.once('exit', (code) => r({ code, stdout, stderr })));
-}
