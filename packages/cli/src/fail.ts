@@ -1,6 +1,6 @@
 import { ErrorCode, ensureError } from '@orchestr8/common';
 import { ExitCode } from './exit-codes.js';
-import { UsageError } from './inputs.js';
+import { inputsErrorText, UsageError } from './inputs.js';
 import { AgentModuleError } from './load-agents.js';
 
 export function failUsage(message: string): number {
@@ -14,6 +14,13 @@ export function failUsage(message: string): number {
  */
 export function reportError(e: unknown, json?: { json: true; error: unknown }): number {
   if (e instanceof UsageError || e instanceof AgentModuleError) return failUsage(e.message);
+  // Invalid inputs: every problem with its code and a hint (--input name=...), like validate.
+  const inputs = inputsErrorText(e);
+  if (inputs !== undefined) {
+    if (json) process.stdout.write(`${JSON.stringify({ error: json.error }, null, 2)}\n`);
+    process.stderr.write(inputs);
+    return ExitCode.usage;
+  }
   const err = ensureError(e);
   if (json) process.stdout.write(`${JSON.stringify({ error: json.error }, null, 2)}\n`);
   const problems = (err.details as { problems?: { stepId?: string; message: string; grant: string }[] })

@@ -54,6 +54,7 @@ describe('inputs the workflow refuses', () => {
     expect(r.stderr).toContain('E_INPUTS unknown input "extra" (at /inputs/extra)');
     expect(r.stderr).toContain('E_INPUTS missing required input "runKey" (at /inputs)');
     expect(r.stderr).toContain('E_INPUTS must be integer (at /inputs/retries)');
+    expect(r.stderr).toContain('hint: pass it: --input runKey=<value>');
     expect(r.stderr).not.toMatch(/^execution /m);
     expect(r.stdout).toBe('');
   });
