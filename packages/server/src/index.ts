@@ -27,4 +27,10 @@ export type { MetricsSource } from './context.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 export { openApiDocument } from './openapi.js';
 export { type Problem, ProblemCode, type ServerLogger } from './problem.js';
-export { createServer, type Listener, type Orchestr8Server, type ServerOptions } from './server.js';
+export {
+  createServer,
+  type ExtraRouter,
+  type Listener,
+  type Orchestr8Server,
+  type ServerOptions,
+} from './server.js';

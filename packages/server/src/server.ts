@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { type AllowedHosts, createAllowedHosts } from './allowed-hosts.js';
 import { apiKeyAuth, isLoopbackHost } from './auth.js';
 import { jsonBody, parseByteSize } from './body.js';
@@ -65,6 +65,18 @@ export interface ServerOptions {
   metrics?: MetricsSource;
   /** Served at `GET /workers` (distributed PostgreSQL set-ups); without it, `/workers` is 404. */
   workers?: () => Promise<unknown>;
+  /**
+   * Routes of other packages (e.g. `@orchestr8/triggers`), so the server needs no dependency on
+   * them. Mounted after the Host/Origin checks and before the built-in routes and body parsing:
+   * each reads its own body. `public: true` mounts it before API-key auth and rate limiting
+   * (webhooks, which authenticate by signature).
+   */
+  routers?: readonly ExtraRouter[];
+}
+
+export interface ExtraRouter {
+  handler: RequestHandler;
+  public?: boolean;
 }
 
 export interface Listener {
@@ -136,8 +148,10 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   // Before CORS and auth: a rebinding page's preflight is refused too, and public paths are no exception.
   app.use(hostGuard(hosts, options.cors?.origins));
   if (options.cors) app.use(corsMiddleware(options.cors.origins));
+  for (const r of options.routers ?? []) if (r.public) app.use(r.handler);
   if (apiKeys.length > 0) app.use(apiKeyAuth(apiKeys));
   if (options.rateLimit !== false) app.use(rateLimiter(options.rateLimit ?? {}));
+  for (const r of options.routers ?? []) if (!r.public) app.use(r.handler);
   const bodyLimit = parseByteSize(options.bodyLimit ?? '1mb');
   app.use(jsonBody(bodyLimit));
 

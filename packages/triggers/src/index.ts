@@ -25,6 +25,7 @@ export {
   type Started,
   type TriggerContext,
 } from './flow-control.js';
+export { createTriggerRouter, type TriggerRouterOptions } from './router.js';
 export {
   createScheduler,
   type EmittedEvent,

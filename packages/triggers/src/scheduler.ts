@@ -53,6 +53,8 @@ export interface TriggerInfo {
   nextFireAt?: number;
   lastFireAt?: number;
   event?: string;
+  /** Webhooks: whether requests must carry a signature. */
+  signed?: boolean;
   running: number;
   queued: number;
   dropped: number;
@@ -510,6 +512,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         }
         if (st?.lastFireAt !== undefined) info.lastFireAt = st.lastFireAt;
         if (a.trigger.event) info.event = a.trigger.event.name;
+        if (a.trigger.webhook) info.signed = a.trigger.webhook.signature !== undefined;
         return info;
       });
     },

@@ -34,6 +34,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   idempotencyTtl: string;
   worker?: boolean;
   workerConcurrency: string;
+  triggerTolerance: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -72,6 +73,11 @@ export function registerServeCommand(program: Command): void {
     .option('--rate-limit <n>', 'requests per minute per client (0 = no limit)', '6000')
     .option('--body-limit <bytes>', 'largest request body, e.g. 1mb', '1mb')
     .option('--idempotency-ttl <duration>', 'how long an Idempotency-Key is remembered (e.g. 24h)', '24h')
+    .option(
+      '--trigger-tolerance <duration>',
+      'how late a schedule occurrence may start before it counts as missed (its catchUp policy decides)',
+      '10s',
+    )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
     .addHelpText(
@@ -154,7 +160,26 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const resumed = await engine.resumeAll();
     if (resumed.length > 0)
       logger.info({ resumed: resumed.length }, `resumed ${resumed.length} execution(s) left running`);
+    // Triggers: schedules, webhooks and events of the registered workflows (@orchestr8/triggers).
+    const triggers = await import('@orchestr8/triggers');
+    const { envReadable, resolveCapabilities } = await import('@orchestr8/core');
+    const grants = resolveCapabilities(capabilities);
+    const triggerStore =
+      opened.kind === 'sqlite'
+        ? triggers.openSqliteTriggerStore((opened as SqliteStore).path)
+        : triggers.createMemoryTriggerStore();
+    const scheduler = triggers.createScheduler({
+      engine,
+      store: triggerStore,
+      toleranceMs: parseDuration(opts.triggerTolerance),
+      allowEnv: (name) => envReadable(grants, name),
+      logger: {
+        info: (data, message) => logger.info(data, message),
+        warn: (data, message) => logger.warn(data, message),
+      },
+    });
     const server = createServer({
+      routers: triggers.createTriggerRouter({ scheduler, apiKeys }),
       engine,
       registry,
       store,
@@ -184,6 +209,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       },
     });
     const listener = await server.listen(port, opts.host);
+    await scheduler.start();
     process.stdout.write(`orchestr8 listening on ${listener.url} (store ${spec})\n`);
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -195,7 +221,9 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const force = () => process.exit(ExitCode.failed);
     process.once('SIGTERM', force);
     process.once('SIGINT', force);
+    await scheduler.stop();
     await Promise.all([listener.close({ graceMs }), engine.shutdown({ graceMs })]);
+    await triggerStore.close();
     await store.close();
     store = undefined;
     await telemetry.shutdown();

@@ -1,0 +1,179 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Outcome } from './flow-control.js';
+import type { Scheduler } from './scheduler.js';
+
+/**
+ * HTTP routes of the triggers, for the server to mount (`createServer({ routers })`):
+ * - public (before API-key auth): `POST /hooks/:workflow/:name` — a signed webhook
+ *   authenticates by its signature; an unsigned one needs an API key when the server has keys;
+ * - behind auth: `POST /events`, `GET /triggers`, `POST /triggers/:workflow/:name/{pause,resume,run,backfill}`.
+ * Bodies are read here (raw, for the signature), not by the server's JSON parser.
+ */
+export interface TriggerRouterOptions {
+  scheduler: Scheduler;
+  /** Largest body, bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** The server's API keys: an unsigned webhook must present one when there are any. */
+  apiKeys?: readonly string[];
+}
+
+const PROBLEM_BASE = 'https://orchestr8.dev/problems/';
+
+function problem(res: Response, status: number, code: string, detail: string): void {
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `${PROBLEM_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
+        title: code,
+        status,
+        detail,
+        code,
+      }),
+    );
+}
+
+function readBody(req: Request, limit: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? 'too_large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const digest = (k: string) => createHash('sha256').update(k).digest();
+
+const statusOf = (o: Outcome): number => (o.status === 'failed' ? 422 : o.status === 'dropped' ? 429 : 202);
+
+export function createTriggerRouter(
+  options: TriggerRouterOptions,
+): { handler: RequestHandler; public?: boolean }[] {
+  const { scheduler } = options;
+  const limit = options.bodyLimit ?? 1024 * 1024;
+  const keys = (options.apiKeys ?? []).map(digest);
+  const hasKey = (req: Request) => {
+    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    const key = (req.headers['x-api-key'] as string | undefined) ?? auth;
+    if (key === undefined) return false;
+    const d = digest(key);
+    let ok = false;
+    for (const k of keys) if (timingSafeEqual(d, k)) ok = true;
+    return ok;
+  };
+
+  const hooks = express.Router();
+  hooks.post('/hooks/:workflow/:name', async (req, res, next) => {
+    try {
+      const body = await readBody(req, limit);
+      if (body === 'too_large')
+        return problem(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`);
+      const { workflow, name } = req.params as { workflow: string; name: string };
+      const info = (await scheduler.list()).find((t) => t.workflowId === workflow && t.name === name);
+      if (info && !info.signed && keys.length > 0 && !hasKey(req))
+        return problem(res, 401, 'UNAUTHORIZED', 'an unsigned webhook needs an API key on this server');
+      const query: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
+      const r = await scheduler.webhook(workflow, name, { rawBody: body, headers: req.headers, query });
+      if (r.status === 404) return problem(res, 404, 'NOT_FOUND', r.reason);
+      if (r.status === 401) return problem(res, 401, 'SIGNATURE_INVALID', r.reason);
+      if (r.status === 503) return problem(res, 503, 'TRIGGER_UNAVAILABLE', r.reason);
+      if (r.status === 200) return void res.status(200).json({ duplicate: true, deliveryId: r.deliveryId });
+      res
+        .status(statusOf(r.outcome))
+        .json({ ...r.outcome, ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}) });
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  const api = express.Router();
+  const json = async (req: Request, res: Response): Promise<unknown> => {
+    const body = await readBody(req, limit);
+    if (body === 'too_large') {
+      problem(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`);
+      return undefined;
+    }
+    if (body.length === 0) return {};
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      problem(res, 400, 'VALIDATION', 'the body is not valid JSON');
+      return undefined;
+    }
+  };
+  api.post('/events', async (req, res, next) => {
+    try {
+      const body = (await json(req, res)) as { name?: unknown; id?: unknown; data?: unknown } | undefined;
+      if (body === undefined) return;
+      if (typeof body.name !== 'string' || body.name.length === 0)
+        return problem(res, 422, 'VALIDATION', 'an event needs a "name" (a non-empty string)');
+      if (body.id !== undefined && typeof body.id !== 'string')
+        return problem(res, 422, 'VALIDATION', '"id" must be a string');
+      const started = await scheduler.emit({
+        name: body.name,
+        ...(typeof body.id === 'string' ? { id: body.id } : {}),
+        data: body.data ?? {},
+      });
+      res.status(202).json({ triggers: started });
+    } catch (e) {
+      next(e);
+    }
+  });
+  api.get('/triggers', async (_req, res, next) => {
+    try {
+      res.json({ items: await scheduler.list() });
+    } catch (e) {
+      next(e);
+    }
+  });
+  const op =
+    (fn: (w: string, n: string, body: Record<string, unknown>) => Promise<unknown>): RequestHandler =>
+    async (req, res, next) => {
+      try {
+        const body = (await json(req, res)) as Record<string, unknown> | undefined;
+        if (body === undefined) return;
+        const { workflow, name } = req.params as { workflow: string; name: string };
+        res.json((await fn(workflow, name, body)) ?? { ok: true });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'NOT_FOUND') return problem(res, 404, 'NOT_FOUND', (e as Error).message);
+        if (code === 'VALIDATION') return problem(res, 422, 'VALIDATION', (e as Error).message);
+        next(e);
+      }
+    };
+  api.post(
+    '/triggers/:workflow/:name/pause',
+    op((w, n) => scheduler.pause(w, n)),
+  );
+  api.post(
+    '/triggers/:workflow/:name/resume',
+    op((w, n) => scheduler.resume(w, n)),
+  );
+  api.post(
+    '/triggers/:workflow/:name/run',
+    op((w, n) => scheduler.runNow(w, n)),
+  );
+  api.post(
+    '/triggers/:workflow/:name/backfill',
+    op(async (w, n, body) => {
+      const from = Date.parse(String(body.from));
+      const to = Date.parse(String(body.to));
+      if (!Number.isFinite(from) || !Number.isFinite(to) || from > to)
+        throw Object.assign(new Error('backfill needs "from" and "to" as ISO-8601 times, from <= to'), {
+          code: 'VALIDATION',
+        });
+      const r = await scheduler.backfill(w, n, from, to);
+      return { occurrences: r.map((x) => ({ time: new Date(x.time).toISOString(), ...x.outcome })) };
+    }),
+  );
+  return [{ handler: hooks, public: true }, { handler: api }];
+}

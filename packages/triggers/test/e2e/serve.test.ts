@@ -1,0 +1,197 @@
+/**
+ * End to end over real processes (the built CLI): `orchestr8 serve` on SQLite fires
+ * schedules, catches up after downtime as its policy says, and refuses bad webhooks.
+ * Waits are bounded polls; no timing is asserted.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
+  dir = mkdtempSync(join(tmpdir(), 'o8-triggers-e2e-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
+      if (m)
+        resolve({
+          child,
+          url: m[1]!,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const put = (url: string, doc: unknown) =>
+  fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+
+interface Exec {
+  id: string;
+  correlationId?: string;
+  createdAt: number;
+}
+async function executions(url: string, workflowId: string): Promise<Exec[]> {
+  const r = await fetch(`${url}/executions?workflowId=${workflowId}&limit=100`);
+  const body = (await r.json()) as { items: Exec[] };
+  return body.items.filter((e) => (e as unknown as { workflowId: string }).workflowId === workflowId);
+}
+
+const workflow = (id: string, triggers: unknown[], extra: Record<string, unknown> = {}) => ({
+  version: '1.0.0',
+  metadata: { id },
+  steps: [{ id: 'a', agent: '@orchestr8/echo', input: { message: 'hi' } }],
+  triggers,
+  ...extra,
+});
+
+async function activeTrigger(url: string, workflowId: string) {
+  return until(`the triggers of ${workflowId}`, async () => {
+    const r = (await (await fetch(`${url}/triggers`)).json()) as { items: { workflowId: string }[] };
+    return r.items.find((t) => t.workflowId === workflowId);
+  });
+}
+
+describe('orchestr8 serve with triggers', () => {
+  it('fires a registered schedule on SQLite, and the executions say which occurrence started them', async () => {
+    const s = await serve(['--store', `sqlite:${join(dir, 'a.db')}`]);
+    try {
+      expect(
+        (
+          await put(
+            `${s.url}/workflows/every-second`,
+            workflow('every-second', [{ name: 'tick', schedule: { every: '1s', overlap: 'allowAll' } }]),
+          )
+        ).status,
+      ).toBeLessThan(300);
+      await activeTrigger(s.url, 'every-second');
+      const runs = await until('two scheduled executions', async () => {
+        const e = await executions(s.url, 'every-second');
+        return e.length >= 2 ? e : undefined;
+      });
+      for (const e of runs)
+        expect(e.correlationId).toMatch(/^trigger:tick@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('after downtime spanning three occurrences, the catch-up policy "last" runs the latest missed one only', async () => {
+    const store = `sqlite:${join(dir, 'b.db')}`;
+    const args = ['--store', store, '--trigger-tolerance', '1s'];
+    let s = await serve(args);
+    await put(
+      `${s.url}/workflows/catch-up`,
+      workflow('catch-up', [
+        { name: 'tick', schedule: { every: '1s', overlap: 'allowAll', catchUp: { policy: 'last' } } },
+      ]),
+    );
+    await activeTrigger(s.url, 'catch-up');
+    await until('a first execution', async () =>
+      (await executions(s.url, 'catch-up')).length > 0 ? true : undefined,
+    );
+    await s.stop();
+    const down = Date.now();
+    await new Promise((r) => setTimeout(r, 4500));
+    s = await serve(args);
+    try {
+      await activeTrigger(s.url, 'catch-up');
+      await new Promise((r) => setTimeout(r, 1500));
+      const runs = (await executions(s.url, 'catch-up')).map((e) => ({
+        fire: Date.parse(e.correlationId!.slice('trigger:tick@'.length)),
+        created: e.createdAt,
+      }));
+      // Started more than the tolerance after its time: a caught-up occurrence of the downtime.
+      const caughtUp = runs.filter((r) => r.fire > down && r.created - r.fire > 1000);
+      expect(caughtUp).toHaveLength(1);
+      // The downtime (4.5 s, every second) held at least three occurrences; the earlier ones did not run.
+      expect(runs.filter((r) => r.fire > down && r.fire < caughtUp[0]!.fire)).toEqual([]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('refuses a webhook with a bad signature (401, nothing started), and a replayed delivery id starts nothing new', async () => {
+    const s = await serve(['--store', `sqlite:${join(dir, 'c.db')}`, '--allow-env', 'HOOK_SECRET'], {
+      HOOK_SECRET: 's3cret',
+    });
+    try {
+      await put(
+        `${s.url}/workflows/hooked`,
+        workflow(
+          'hooked',
+          [{ name: 'gh', webhook: { signature: { secret: 'hook' }, dedupeHeader: 'X-GitHub-Delivery' } }],
+          {
+            context: { secretRefs: { hook: { env: 'HOOK_SECRET' } } },
+          },
+        ),
+      );
+      await activeTrigger(s.url, 'hooked');
+      const body = JSON.stringify({ action: 'opened' });
+      const sig = `sha256=${createHmac('sha256', 's3cret').update(body).digest('hex')}`;
+      const send = (signature: string, delivery: string) =>
+        fetch(`${s.url}/hooks/hooked/gh`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature-256': signature,
+            'x-github-delivery': delivery,
+          },
+          body,
+        });
+      const bad = await send(`sha256=${'0'.repeat(64)}`, 'd-0');
+      expect(bad.status).toBe(401);
+      expect((await bad.json()) as object).toMatchObject({ code: 'SIGNATURE_INVALID' });
+      expect(await executions(s.url, 'hooked')).toEqual([]);
+      expect((await send(sig, 'd-1')).status).toBe(202);
+      const replay = await send(sig, 'd-1');
+      expect(replay.status).toBe(200);
+      expect(await replay.json()).toEqual({ duplicate: true, deliveryId: 'd-1' });
+      expect((await executions(s.url, 'hooked')).map((e) => e.correlationId)).toEqual(['trigger:gh#d-1']);
+    } finally {
+      await s.stop();
+    }
+  });
+});
