@@ -35,9 +35,9 @@ describe('cancelling an execution whose process stopped', () => {
     expect(readSide(side)).toEqual([]);
     const inspected = JSON.parse((await run(['inspect', id, '--json'])).stdout);
     const reasons = Object.fromEntries(
-      inspected.steps.map((s: { stepId: string; status: string; skipReason?: string }) => [
+      inspected.steps.map((s: { stepId: string; status: string; statusReason?: string }) => [
         s.stepId,
-        `${s.status}: ${s.skipReason}`,
+        `${s.status}: ${s.statusReason}`,
       ]),
     );
     expect(reasons.b).toBe(

@@ -57,6 +57,9 @@ export interface StepState {
   error?: SerializedError;
   startedAt?: number;
   finishedAt?: number;
+  /** Why the step was skipped or cancelled. */
+  statusReason?: string;
+  /** Skipped steps only: the same as `statusReason`. */
   skipReason?: string;
   aliasFor?: string;
   idempotencyKey?: string;

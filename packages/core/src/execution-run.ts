@@ -381,6 +381,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   skip(sr: StepRun, reason: string): void {
     const rec = sr.record;
     rec.status = 'skipped';
+    rec.statusReason = reason;
     rec.skipReason = reason;
     rec.finishedAt = this.rt.clock.now();
     this.log(EventType.stepSkipped, sr.compiled.id, undefined, { reason });
@@ -552,7 +553,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   recordCancelled(sr: StepRun, reason: string): void {
     const rec = sr.record;
     rec.status = 'cancelled';
-    rec.skipReason = reason;
+    rec.statusReason = reason;
     rec.finishedAt = this.rt.clock.now();
     this.log(EventType.stepCancelled, sr.compiled.id, rec.attempts || undefined, { reason });
     this.saveStep(sr);
@@ -663,7 +664,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     for (const sr of this.steps) {
       if (sr.compiled.fallbackOnly && sr.record.status === 'pending') {
         sr.record.status = 'skipped';
-        sr.record.skipReason = 'fallback not needed';
+        sr.record.statusReason = sr.record.skipReason = 'fallback not needed';
         sr.terminal = true;
         this.saveStep(sr);
       }

@@ -84,7 +84,8 @@ export function stepParams(s: StepStateRecord): SqlParam[] {
     json(s.nextAttemptAt === undefined ? s.error : { ...s.error, [NEXT_ATTEMPT_AT]: s.nextAttemptAt }),
     opt(s.startedAt),
     opt(s.finishedAt),
-    opt(s.skipReason),
+    // One column holds why a step was skipped or cancelled.
+    opt(s.statusReason ?? s.skipReason),
     opt(s.aliasFor),
     opt(s.idempotencyKey),
   ];
@@ -105,7 +106,10 @@ export function toStep(r: SqlRow): StepStateRecord {
   }
   if (r.started_at !== null) s.startedAt = r.started_at as number;
   if (r.finished_at !== null) s.finishedAt = r.finished_at as number;
-  if (r.skip_reason !== null) s.skipReason = r.skip_reason as string;
+  if (r.skip_reason !== null) {
+    s.statusReason = r.skip_reason as string;
+    if (s.status === 'skipped') s.skipReason = s.statusReason;
+  }
   if (r.alias_for !== null) s.aliasFor = r.alias_for as string;
   if (r.idempotency_key !== null) s.idempotencyKey = r.idempotency_key as string;
   return s;

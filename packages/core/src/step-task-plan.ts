@@ -142,7 +142,7 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
       stepId,
       status: 'cancelled',
       attempts: prev?.attempts ?? 0,
-      skipReason: reason,
+      statusReason: reason,
       finishedAt: now,
     };
     if (prev?.startedAt !== undefined) rec.startedAt = prev.startedAt;
@@ -175,6 +175,7 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
         stepId: c.id,
         status: 'skipped',
         attempts: states.get(c.id)?.attempts ?? 0,
+        statusReason: r.reason,
         skipReason: r.reason,
         finishedAt: now,
       });
@@ -200,6 +201,7 @@ export function planCommit(runner: StepTaskRunner, input: PlanInput): CommitPlan
           stepId: c.id,
           status: 'skipped',
           attempts: states.get(c.id)?.attempts ?? 0,
+          statusReason: 'fallback not needed',
           skipReason: 'fallback not needed',
         });
       }

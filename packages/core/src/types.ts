@@ -60,6 +60,9 @@ export interface StepStateRecord {
   error?: SerializedError;
   startedAt?: number;
   finishedAt?: number;
+  /** Why the step was skipped or cancelled. */
+  statusReason?: string;
+  /** Skipped steps only: the same as `statusReason` (kept for readers of earlier versions). */
   skipReason?: string;
   /** Set on a step whose output came from its fallback step: the fallback's id. */
   aliasFor?: string;

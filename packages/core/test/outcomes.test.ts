@@ -147,7 +147,8 @@ describe('step outcomes', () => {
     const r = await handle.result;
     expect(r.status).toBe('failed');
     expect(r.steps.stuck!.status).toBe('cancelled');
-    expect(r.steps.stuck!.skipReason).toContain('grace period');
+    expect(r.steps.stuck!.statusReason).toContain('grace period');
+    expect(r.steps.stuck!.skipReason).toBeUndefined();
   });
 
   it('onError: fallback runs the fallback step with the same input and aliases its output', async () => {

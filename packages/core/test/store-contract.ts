@@ -174,7 +174,15 @@ export function defineStoreContract(
           expect(key in read, key).toBe(false);
         }
         const [s] = await store.getSteps(e.id);
-        for (const key of ['output', 'error', 'startedAt', 'finishedAt', 'skipReason', 'aliasFor']) {
+        for (const key of [
+          'output',
+          'error',
+          'startedAt',
+          'finishedAt',
+          'statusReason',
+          'skipReason',
+          'aliasFor',
+        ]) {
           expect(key in s!, key).toBe(false);
         }
         const [j] = await store.readJournal(e.id);
@@ -205,7 +213,14 @@ export function defineStoreContract(
         await store.write([
           { kind: 'step', step: step(e.id, 'zeta') },
           { kind: 'step', step: step(e.id, 'alpha') },
-          { kind: 'step', step: step(other.id, 'zeta', { status: 'skipped', skipReason: 'when was false' }) },
+          {
+            kind: 'step',
+            step: step(other.id, 'zeta', {
+              status: 'skipped',
+              statusReason: 'when was false',
+              skipReason: 'when was false',
+            }),
+          },
         ]);
         const done = step(e.id, 'zeta', {
           status: 'completed',
@@ -219,7 +234,11 @@ export function defineStoreContract(
         await store.write([{ kind: 'step', step: done }]);
         expect(await store.getSteps(e.id)).toEqual([done, step(e.id, 'alpha')]);
         expect(await store.getSteps(other.id)).toEqual([
-          step(other.id, 'zeta', { status: 'skipped', skipReason: 'when was false' }),
+          step(other.id, 'zeta', {
+            status: 'skipped',
+            statusReason: 'when was false',
+            skipReason: 'when was false',
+          }),
         ]);
         const failed = step(e.id, 'alpha', {
           status: 'failed',

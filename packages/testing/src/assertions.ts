@@ -43,7 +43,8 @@ export interface StepExpectation {
 function describeStep(s: StepResultView): string {
   const parts = [`status ${s.status}`, `${s.attempts} attempt${s.attempts === 1 ? '' : 's'}`];
   if (s.error) parts.push(`error ${s.error.code}: ${s.error.message}`);
-  if (s.skipReason) parts.push(`skipped: ${s.skipReason}`);
+  const reason = s.statusReason ?? s.skipReason;
+  if (reason) parts.push(`${s.status}: ${reason}`);
   return parts.join(', ');
 }
 

@@ -118,8 +118,8 @@ export function checkWorkflowTest(
     if (s.status !== undefined && step.status !== s.status) {
       const why = step.error
         ? ` (${step.error.code}: ${step.error.message})`
-        : step.skipReason
-          ? ` (${step.skipReason})`
+        : (step.statusReason ?? step.skipReason)
+          ? ` (${step.statusReason ?? step.skipReason})`
           : '';
       failures.push({ path: `${at}.status`, message: `expected ${s.status}, got ${step.status}${why}` });
     }

@@ -82,6 +82,7 @@ function shape(r: ExecutionResult) {
     steps[id] = {
       status: s.status,
       output: s.output,
+      statusReason: s.statusReason,
       skipReason: s.skipReason,
       errorCode: s.error?.code,
       aliasFor: s.aliasFor,
@@ -318,7 +319,7 @@ describe('stopping and leases', () => {
     expect(r.status).toBe('cancelled');
     expect(r.steps.deaf).toMatchObject({
       status: 'cancelled',
-      skipReason: 'did not stop within the grace period',
+      statusReason: 'did not stop within the grace period',
     });
   });
 

@@ -160,7 +160,8 @@ function printInspection(x: Inspection, s: Style): void {
     if (st.aliasFor) detail('from', `fallback step ${st.aliasFor}`);
     if (st.output !== undefined) detail('output', preview(st.output));
     if (st.error) detail(st.status === 'completed' ? 'recovered from' : 'error', s.red(errorLine(st.error)));
-    if (st.skipReason) detail('reason', st.skipReason);
+    const reason = st.statusReason ?? st.skipReason;
+    if (reason) detail('reason', reason);
   }
 }
 
