@@ -5,6 +5,7 @@ import {
   type CompiledWorkflow,
   hashDocument,
   resolveStepPolicies,
+  WAIT_AGENT_ID,
   workflowPolicyBase,
 } from './compiled.js';
 import { DEFAULTS } from './defaults.js';
@@ -27,6 +28,7 @@ import { checkUserSchema, validateAgainstSchema } from './schema-validator.js';
 import { closest } from './suggest.js';
 import { type CompiledValue, compileValueWith, type TemplateProblem, type TemplateRef } from './template.js';
 import { analyzeTriggers } from './triggers.js';
+import { compileStepWait } from './waits.js';
 
 /**
  * Semantic checks of a schema-valid document (ids, graph, templates, conditions,
@@ -71,6 +73,7 @@ function agentOf(step: StepDocument): {
   config?: Record<string, unknown>;
   url?: string;
 } {
+  if (step.agent === undefined) return { id: WAIT_AGENT_ID };
   return typeof step.agent === 'string' ? { id: step.agent } : step.agent;
 }
 
@@ -132,7 +135,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
       const step = steps[i]!;
       const agent = agentOf(step);
       // A remote agent (agent.url) is resolved by its service, not the local registry.
-      if (known.has(agent.id) || agent.url !== undefined) continue;
+      if (step.agent === undefined || known.has(agent.id) || agent.url !== undefined) continue;
       const sure = scopes === undefined || inScope(agent.id, scopes, known);
       if (!sure) {
         unchecked.add(agent.id);
@@ -340,6 +343,15 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
           );
         return;
       }
+      case 'event':
+        report(
+          error(
+            DiagnosticCode.WAIT,
+            pointer(),
+            `\${${ref.source}} in the ${ctx.what} of ${reader()}: event.* exists only in a wait's match`,
+          ),
+        );
+        return;
       case 'trigger':
         report(
           error(
@@ -456,6 +468,15 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
         );
     }
 
+    const wait = compileStepWait(step, base, {
+      report,
+      compileAt: (value, at, what) => compileAt(value, at, { step: i, itemAllowed: false, what }),
+      checkRefs: (expr, at) => {
+        for (const ref of expr.refs)
+          if (ref.root !== 'event')
+            checkRef(ref, () => at, { step: i, itemAllowed: false, what: 'wait match' });
+      },
+    });
     const agent = agentOf(step);
     const c: CompiledStep = {
       id: step.id,
@@ -480,6 +501,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
     if (capture) c.capture = capture;
     if (step.output?.schema) c.outputSchema = step.output.schema;
     if (step.queue !== undefined) c.queue = step.queue;
+    if (wait) c.wait = wait;
     compiled[i] = c;
   }
 

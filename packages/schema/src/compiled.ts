@@ -70,6 +70,37 @@ export interface CompiledStep {
   capture?: CompiledValue | readonly PathSegment[];
   outputSchema?: object;
   queue?: string;
+  /** Set for a step that waits instead of calling an agent (its agentId is WAIT_AGENT_ID). */
+  wait?: CompiledWait;
+}
+
+/** The agent id a compiled wait step carries: no agent is looked up or called for it. */
+export const WAIT_AGENT_ID = '@orchestr8/wait';
+
+/** One event a wait listens for, with its correlation condition (reads event.* and the execution's data). */
+export interface CompiledWaitEvent {
+  name: string;
+  match?: CompiledExpression;
+}
+
+/** A step's `wait`, checked and with its templates and conditions parsed. */
+export interface CompiledWait {
+  kind: 'timer' | 'until' | 'event' | 'any' | 'all' | 'approval';
+  /** kind timer: the delay in ms from when the wait starts. */
+  delayMs?: number;
+  /** kind until: renders to an ISO-8601 date-time (or epoch ms). */
+  until?: CompiledValue;
+  /** kinds event (one), any and all (several). */
+  events?: readonly CompiledWaitEvent[];
+  approval?: {
+    title: CompiledValue;
+    description?: CompiledValue;
+    form?: object;
+    approvers?: readonly string[];
+  };
+  timeoutMs?: number;
+  /** Absent: a timeout fails the step with TIMEOUT. */
+  onTimeoutOutput?: CompiledValue;
 }
 
 /** Flow control of a trigger, durations in milliseconds. */

@@ -65,6 +65,8 @@ export const DiagnosticCode = {
   INPUTS: 'E_INPUTS',
   /** A trigger that cannot work: a bad cron expression or timezone, not exactly one of schedule/webhook/event, a duplicate name, an unknown signing secret. */
   TRIGGER: 'E_TRIGGER',
+  /** A wait that cannot work: a step with both or neither of agent and wait, not exactly one kind of wait, a time that is not ISO-8601, a wait in a forEach step, or `event.*` read outside a wait's match. */
+  WAIT: 'E_WAIT',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 

@@ -169,6 +169,104 @@ const StepPoliciesSchema = z
   })
   .meta({ description: "This step's policies; each field overrides the workflow's." });
 
+const WaitEventSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .meta({
+        description: 'The event name, as sent with POST /events or `orchestr8 send-event`.',
+        examples: ['payment.received'],
+      }),
+    match: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: `Which events of that name wake this step: an expression over event.* (the event's payload as event.payload, its id as event.id) and the execution's data, e.g. "event.payload.orderId == inputs.orderId". Absent: any event of that name. ${EXPRESSION_HELP}`,
+        examples: ['event.payload.orderId == inputs.orderId'],
+      }),
+  })
+  .meta({
+    id: 'WaitEvent',
+    description: 'A named event, and the condition correlating it with this execution.',
+  });
+
+const WaitSchema = z
+  .strictObject({
+    timer: PositiveDuration.optional().meta({
+      description: 'Wait this long after the step starts, e.g. "5m", "3d".',
+      examples: ['5m', '3d'],
+    }),
+    until: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: `Wait until this time: an ISO-8601 date-time, or a template yielding one (or epoch ms). A time in the past continues at once. ${TEMPLATE_HELP}`,
+        examples: ['2030-01-01T09:00:00Z', '${steps.order.output.shipBy}'],
+      }),
+    event: WaitEventSchema.optional().meta({
+      description: 'Wait for one event; the step output is the event {name, id, payload, receivedAt}.',
+    }),
+    any: z.array(WaitEventSchema).min(1).optional().meta({
+      description: 'Wait for the first of several events; the step output is that event.',
+    }),
+    all: z.array(WaitEventSchema).min(1).optional().meta({
+      description:
+        'Wait until every one of these events has arrived; the step output is the array of events, in the order listed.',
+    }),
+    approval: z
+      .strictObject({
+        title: z
+          .string()
+          .min(1)
+          .meta({ description: `What the person is asked to decide. ${TEMPLATE_HELP}` }),
+        description: z
+          .string()
+          .optional()
+          .meta({ description: `Details for the person deciding. ${TEMPLATE_HELP}` }),
+        form: JsonSchemaObject.optional().meta({
+          description:
+            'A JSON Schema (2020-12) of the form the person fills in; a decision whose data does not satisfy it is refused (422 naming the field). The step output is {approved, by, data}.',
+          examples: [{ type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } }],
+        }),
+        approvers: z.array(z.string().min(1)).optional().meta({
+          description:
+            'Who may decide (matched against the `by` of a decision). Absent: anyone allowed to call the API.',
+        }),
+      })
+      .optional()
+      .meta({
+        description:
+          'A human task: approve continues with {approved: true, by, data}; reject fails the step with code REJECTED (onError: continue lets dependents branch on steps.<id>.error.code).',
+      }),
+    timeout: PositiveDuration.optional().meta({
+      description:
+        'How long to wait at most for an event or approval (a timer has its own time). Absent: no limit.',
+    }),
+    onTimeout: z
+      .union([
+        z.literal('fail'),
+        z.strictObject({
+          output: z
+            .unknown()
+            .meta({ description: `The step output used when the wait times out. ${TEMPLATE_HELP}` }),
+        }),
+      ])
+      .optional()
+      .meta({
+        description:
+          'What a timeout does: "fail" fails the step with code TIMEOUT; {output} completes it with that output.',
+        default: 'fail',
+      }),
+  })
+  .meta({
+    id: 'Wait',
+    description:
+      'The step waits instead of calling an agent: exactly one of timer, until, event, any, all or approval. A waiting execution is held in the store only (status "waiting"), and resumes when the wait ends.',
+  });
+
 export const StepDocumentSchema = z
   .strictObject({
     id: z
@@ -181,8 +279,9 @@ export const StepDocumentSchema = z
       }),
     name: z.string().optional().meta({ description: 'A human-readable name.' }),
     description: z.string().optional().meta({ description: 'What the step does.' }),
-    agent: AgentRef.meta({
-      description: 'The agent that runs the step: its id, or {id, version, config}.',
+    agent: AgentRef.optional().meta({
+      description:
+        'The agent that runs the step: its id, or {id, version, config}. Exactly one of agent and wait.',
       examples: ['@orchestr8/echo', { id: '@orchestr8/sleep', version: '^1.0.0' }],
     }),
     input: z
@@ -279,8 +378,12 @@ export const StepDocumentSchema = z
         description: 'The queue this step is placed on; workers take steps from the queues they serve.',
         examples: ['gpu'],
       }),
+    wait: WaitSchema.optional().meta({
+      description:
+        'Instead of an agent: wait for a time, an event or a human decision. Exactly one of agent and wait.',
+    }),
   })
-  .meta({ id: 'Step', description: 'One unit of work: an agent called with an input.' });
+  .meta({ id: 'Step', description: 'One unit of work: an agent called with an input, or a wait.' });
 
 const WorkflowPoliciesSchema = z
   .strictObject({
@@ -651,3 +754,5 @@ export type AgentRefDocument = z.infer<typeof AgentRef>;
 export type DurationDocument = z.infer<typeof Duration>;
 export type TriggerDocument = z.infer<typeof TriggerDocumentSchema>;
 export type FlowControlDocument = z.infer<typeof FlowControlSchema>;
+export type WaitDocument = z.infer<typeof WaitSchema>;
+export type WaitEventDocument = z.infer<typeof WaitEventSchema>;

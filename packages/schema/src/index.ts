@@ -21,12 +21,15 @@ export {
   type CompiledSchedule,
   type CompiledStep,
   type CompiledTrigger,
+  type CompiledWait,
+  type CompiledWaitEvent,
   type CompiledWorkflow,
   canonicalJson,
   type OverlapPolicy,
   type PolicyName,
   type ResolvedStepPolicies,
   type RetryPolicy,
+  WAIT_AGENT_ID,
 } from './compiled.js';
 export { COMPOSITIONS, DEFAULTS } from './defaults.js';
 export { type Diagnostic, DiagnosticCode, formatDiagnostic } from './diagnostics.js';
@@ -43,6 +46,8 @@ export {
   type StepPoliciesDocument,
   type TriggerDocument,
   TriggerDocumentSchema,
+  type WaitDocument,
+  type WaitEventDocument,
   type WorkflowDocument,
   WorkflowDocumentSchema,
   type WorkflowPoliciesDocument,
@@ -70,3 +75,4 @@ export {
   type TemplateScope,
 } from './template.js';
 export { cronProblem, isKnownTimezone } from './triggers.js';
+export { isIsoDateTime, WAIT_KINDS } from './waits.js';

@@ -19,7 +19,9 @@ export type TemplateRoot =
   | 'item'
   | 'index'
   /** Only in a document's `triggers`: what fired (time, body, headers, event). */
-  | 'trigger';
+  | 'trigger'
+  /** Only in a wait's `match`: the event being matched ({name, id, payload}). */
+  | 'event';
 
 export interface TemplateRef {
   root: TemplateRoot;
@@ -52,6 +54,8 @@ export interface TemplateScope {
   index?: number;
   /** What fired a trigger; read by `${trigger.*}` in a document's `triggers` only. */
   trigger?: unknown;
+  /** The event a wait's `match` is deciding on; read by `event.*` there only. */
+  event?: unknown;
 }
 
 /** A template that does not parse: `code` is E_TEMPLATE or E_FORBIDDEN_PATH; `offset` is in the string. */
@@ -120,6 +124,7 @@ export function shapeRef(
     case 'variables':
     case 'item':
     case 'trigger':
+    case 'event':
       break;
     default:
       return { code: DiagnosticCode.TEMPLATE, message: `unknown name "${root}" (expected ${ROOT_HELP})` };
@@ -396,6 +401,8 @@ function rootValue(ref: TemplateRef, scope: TemplateScope): unknown {
       return scope.index;
     case 'trigger':
       return scope.trigger;
+    case 'event':
+      return scope.event;
   }
 }
 
