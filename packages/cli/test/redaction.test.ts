@@ -3,6 +3,7 @@
  * `orchestr8 inspect` and `orchestr8 journal` through the real binary: the store keeps a
  * step's output whole (a resume needs it), and neither command shows the secret in it.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalError } from '@orchestr8/common';
 import { type Agent, type AgentRegistry, createEngine, REDACTED } from '@orchestr8/core';
@@ -91,5 +92,45 @@ describe('orchestr8 inspect / journal with a workflow secret', () => {
       note: `key=${REDACTED}`,
     });
     expect(steps.find((s) => s.stepId === 'leaky')!.error.message).toBe(`upstream rejected ${REDACTED}`);
+  });
+});
+
+describe('orchestr8 run / resume with a workflow secret', () => {
+  it('prints the result without the secret, as JSON and for a person', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'echo-secret.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: '1.0.0',
+        metadata: { id: 'echo-secret' },
+        context: { secretRefs: { apiKey: { env: VAR } } },
+        steps: [
+          {
+            id: 'echo',
+            agent: '@orchestr8/echo',
+            input: { note: 'key=${secrets.apiKey}' },
+          },
+        ],
+      }),
+    );
+    const store = `sqlite:${join(dir, 'run.db')}`;
+    for (const args of [['--json'], ['--quiet']]) {
+      const r = await cli(['run', file, '--store', store, '--allow-env', VAR, ...args], {
+        cwd: dir,
+        env: { [VAR]: SECRET },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(SECRET);
+      expect(r.stdout).toContain(REDACTED);
+    }
+    const list = await cli(['list', '--json', '--store', store], { cwd: dir });
+    const [last] = JSON.parse(list.stdout) as { id: string }[];
+    const again = await cli(['resume', last!.id, '--json', '--store', store], {
+      cwd: dir,
+      env: { [VAR]: SECRET },
+    });
+    expect(again.stdout + again.stderr).not.toContain(SECRET);
+    expect(again.stdout).toContain(REDACTED);
   });
 });

@@ -3,10 +3,12 @@ import { serializeError } from '@orchestr8/common';
 import {
   buildResult,
   createEngine,
+  createViewRedaction,
   type EngineEvent,
   type ExecutionHandle,
   type ExecutionRecord,
   type ExecutionResult,
+  redactorForDefinition,
   type Store,
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
@@ -214,6 +216,10 @@ async function resumeCommand(id: string | undefined, opts: ResumeOptions): Promi
       sub?.unsubscribe();
     }
 
+    // The store keeps outputs whole (a resume needs them); what is printed is redacted.
+    results = results.map(
+      (r, i) => redactorForDefinition(resumedPlans[i]?.workflow?.document).redact(r) as ExecutionResult,
+    );
     if (opts.json) printJson(id !== undefined ? results[0] : results);
     else {
       for (const [i, r] of results.entries()) {
@@ -311,7 +317,8 @@ function printFinished(e: EngineEvent): void {
 
 /** A finished execution never runs again: say so, show its result, and exit as `run` would have. */
 async function reportFinished(store: Store, record: ExecutionRecord, opts: ResumeOptions): Promise<number> {
-  const result = buildResult(record, await store.getSteps(record.id));
+  const redactor = await createViewRedaction(store).forExecution(record);
+  const result = redactor.redact(buildResult(record, await store.getSteps(record.id))) as ExecutionResult;
   if (opts.json) printJson(result);
   else {
     const s = styleFor(process.stderr);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { serializeError } from '@orchestr8/common';
-import { createEngine, type ExecutionResult, type Store } from '@orchestr8/core';
+import { createEngine, type ExecutionResult, redactorForDefinition, type Store } from '@orchestr8/core';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
@@ -149,8 +149,10 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     }
     if (opts.journal)
       await writeFile(opts.journal, await exportJournal(store, result.executionId, opts.journal));
-    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else printResult(result, workflow, process.stdout, { quiet: Boolean(opts.quiet) });
+    // The store keeps outputs whole (a resume needs them); what is printed is redacted.
+    const shown = redactorForDefinition(workflow.document).redact(result) as ExecutionResult;
+    if (opts.json) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    else printResult(shown, workflow, process.stdout, { quiet: Boolean(opts.quiet) });
     if (result.status === 'completed') return ExitCode.ok;
     if (result.status === 'cancelled' && interrupts > 0) return ExitCode.interrupted;
     return ExitCode.failed;
