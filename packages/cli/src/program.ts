@@ -13,7 +13,9 @@ import { registerResumeCommand } from './commands/resume.js';
 import { registerRunCommand } from './commands/run.js';
 // more command imports
 import { registerServeCommand } from './commands/serve.js';
+import { registerServerCommand } from './commands/server.js';
 import { registerTestCommand } from './commands/test.js';
+import { registerTriggersCommand } from './commands/triggers.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { registerWorkersCommand } from './commands/workers.js';
@@ -56,6 +58,7 @@ export function createProgram(): Command {
   registerServeCommand(program);
   registerWorkerCommand(program);
   registerWorkersCommand(program);
+  registerTriggersCommand(program);
   // project commands (test, init, create, agent serve)
   registerTestCommand(program);
   registerInitCommand(program);
@@ -68,5 +71,7 @@ export function createProgram(): Command {
   const agent = program.commands.find((c) => c.name() === 'agent');
   const agentServe = agent?.commands.find((c) => c.name() === 'serve');
   if (agentServe) capabilityOptions(agentServe);
+  // After the loop above: `server start` takes serve's options, capability flags included.
+  registerServerCommand(program);
   return program;
 }

@@ -49,6 +49,8 @@ export interface TriggerInfo {
   name: string;
   kind: CompiledTrigger['kind'];
   paused: boolean;
+  /** Schedules: the cron expression, or the interval as written in ms (`every`). */
+  schedule?: { cron?: string; everyMs?: number; timezone: string; overlap: string; catchUp: string };
   /** Epoch ms of the next occurrence (schedules). */
   nextFireAt?: number;
   lastFireAt?: number;
@@ -506,6 +508,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           queued: stats.queued,
           dropped: stats.dropped,
         };
+        const sch = a.trigger.schedule;
+        if (sch)
+          info.schedule = {
+            ...(sch.cron !== undefined ? { cron: sch.cron } : {}),
+            ...(sch.everyMs !== undefined ? { everyMs: sch.everyMs } : {}),
+            timezone: sch.timezone,
+            overlap: sch.overlap,
+            catchUp: sch.catchUp.policy,
+          };
         if (a.calendar && !info.paused) {
           const t = a.calendar.next(now);
           if (t !== undefined) info.nextFireAt = t;

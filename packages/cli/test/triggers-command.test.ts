@@ -1,0 +1,176 @@
+/**
+ * `orchestr8 triggers` over real processes: a built `orchestr8 serve` on SQLite, and the
+ * built CLI talking to it over HTTP. Waits are bounded polls; no timing is asserted.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, cli, type Served, serve, useTempRoot } from './fixtures/harness.js';
+
+const tempRoot = useTempRoot('triggers-cli');
+let s: Served;
+const KEY = 'k-triggers-cli-test';
+const auth = { ORCHESTR8_API_KEY: KEY };
+
+const workflow = (id: string, triggers: unknown[]) => ({
+  version: '1.0.0',
+  metadata: { id },
+  steps: [{ id: 'a', agent: '@orchestr8/echo', input: { message: 'hi' } }],
+  triggers,
+});
+
+async function put(doc: { metadata: { id: string } }) {
+  const r = await fetch(`${s.url}/workflows/${doc.metadata.id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify(doc),
+  });
+  expect(r.status).toBeLessThan(300);
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function executions(workflowId: string): Promise<{ executionId: string; correlationId?: string }[]> {
+  const r = await fetch(`${s.url}/executions?workflowId=${workflowId}&limit=100`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  return ((await r.json()) as { items: { executionId: string; correlationId?: string }[] }).items;
+}
+
+const run = (args: string[], env: Record<string, string | undefined> = auth) =>
+  cli(['triggers', ...args, '--server', s.url], { env });
+
+beforeAll(async () => {
+  assertBuilt();
+  s = await serve(['--port', '0', '--log-level', 'warn', '--store', `sqlite:${join(tempRoot(), 'o8.db')}`], {
+    env: { ORCHESTR8_API_KEYS: KEY },
+  });
+  // Far-future schedules: nothing fires on its own while the test runs.
+  await put(
+    workflow('nightly', [
+      { name: 'berlin', schedule: { cron: '0 3 * * *', timezone: 'Europe/Berlin', overlap: 'allowAll' } },
+      { name: 'hourly', schedule: { every: '1h', overlap: 'skip' } },
+    ]),
+  );
+  await put(workflow('hooked', [{ name: 'push', event: { name: 'repo.push' } }]));
+  await until('the triggers to be active', async () => {
+    const r = await run(['list', '--json']);
+    const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: unknown[] }).items : [];
+    return items.length >= 3 ? true : undefined;
+  });
+});
+
+afterAll(async () => {
+  await s?.stop();
+});
+
+describe('orchestr8 triggers', () => {
+  it('list prints each trigger with its kind, schedule and next fire time in its timezone and in UTC', async () => {
+    const r = await run(['list']);
+    expect(r.code).toBe(0);
+    const berlin = r.stdout.split('\n').find((l) => /\bberlin\b/.test(l))!;
+    expect(berlin).toContain('nightly@1.0.0');
+    expect(berlin).toContain('schedule');
+    expect(berlin).toContain('cron "0 3 * * *"');
+    // 03:00 Berlin is 01:00 or 02:00 UTC, depending on DST.
+    expect(berlin).toMatch(/\d{4}-\d\d-\d\d 03:00:00 Europe\/Berlin \(\d{4}-\d\d-\d\dT0[12]:00:00Z\)/);
+    const hourly = r.stdout.split('\n').find((l) => /\bhourly\b/.test(l))!;
+    expect(hourly).toContain('every 1h');
+    expect(hourly).toMatch(/T\d\d:00:00Z/);
+    expect(r.stdout.split('\n').find((l) => /\bpush\b/.test(l))).toContain('event repo.push');
+  });
+
+  it('list --json gives the server items, and --workflow narrows them', async () => {
+    const r = await run(['list', '--json', '--workflow', 'nightly']);
+    expect(r.code).toBe(0);
+    const { items } = JSON.parse(r.stdout) as { items: Record<string, unknown>[] };
+    expect(items.map((i) => i.name)).toEqual(['berlin', 'hourly']);
+    expect(items[0]).toMatchObject({
+      workflowId: 'nightly',
+      kind: 'schedule',
+      paused: false,
+      schedule: { cron: '0 3 * * *', timezone: 'Europe/Berlin', overlap: 'allowAll' },
+    });
+    expect(typeof items[0]!.nextFireAt).toBe('number');
+  });
+
+  it('pause marks the trigger paused (no next fire time) and resume brings it back', async () => {
+    const p = await run(['pause', 'nightly', 'hourly']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toContain('trigger nightly/hourly paused');
+    let item = (
+      JSON.parse((await run(['list', '--json', '--workflow', 'nightly'])).stdout) as {
+        items: { name: string; paused: boolean; nextFireAt?: number }[];
+      }
+    ).items.find((i) => i.name === 'hourly')!;
+    expect(item.paused).toBe(true);
+    expect(item.nextFireAt).toBeUndefined();
+    expect((await run(['resume', 'nightly', 'hourly'])).code).toBe(0);
+    item = (
+      JSON.parse((await run(['list', '--json', '--workflow', 'nightly'])).stdout) as {
+        items: { name: string; paused: boolean; nextFireAt?: number }[];
+      }
+    ).items.find((i) => i.name === 'hourly')!;
+    expect(item.paused).toBe(false);
+    expect(typeof item.nextFireAt).toBe('number');
+  });
+
+  it('run fires the trigger now: an execution starts, with the trigger in its correlation id', async () => {
+    const r = await run(['run', 'hooked', 'push', '--json']);
+    expect(r.code).toBe(0);
+    const outcome = JSON.parse(r.stdout) as { status: string; executionId: string };
+    expect(outcome.status).toBe('started');
+    const e = await until('the execution', async () =>
+      (await executions('hooked')).find((x) => x.executionId === outcome.executionId),
+    );
+    expect(e.correlationId).toMatch(/^trigger:push@\d{4}-/);
+  });
+
+  it('backfill fires each occurrence in the range, oldest first, as the schedule would have', async () => {
+    const r = await run([
+      'backfill',
+      'nightly',
+      'berlin',
+      '--from',
+      '2024-03-29T00:00:00Z',
+      '--to',
+      '2024-04-01T00:00:00Z',
+    ]);
+    expect(r.code).toBe(0);
+    // 03:00 Berlin: CET (+1) before 31 March 2024, CEST (+2) from then.
+    expect(r.stdout).toMatch(/^2024-03-29T02:00:00\.000Z {2}started execution /m);
+    expect(r.stdout).toMatch(/^2024-03-30T02:00:00\.000Z {2}started execution /m);
+    expect(r.stdout).toMatch(/^2024-03-31T01:00:00\.000Z {2}started execution /m);
+    expect(r.stdout).toContain('3 occurrences of nightly/berlin in the range');
+    const ids = (await executions('nightly')).map((e) => e.correlationId);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'trigger:berlin@2024-03-29T02:00:00.000Z',
+        'trigger:berlin@2024-03-30T02:00:00.000Z',
+        'trigger:berlin@2024-03-31T01:00:00.000Z',
+      ]),
+    );
+  });
+
+  it('exit codes: 1 for an unknown trigger or an unreachable server, 2 for a bad range or a refused key', async () => {
+    const missing = await run(['pause', 'nightly', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('error NOT_FOUND');
+    const badRange = await run(['backfill', 'nightly', 'berlin', '--from', 'yesterday', '--to', 'now']);
+    expect(badRange.code).toBe(2);
+    expect(badRange.stderr).toContain('--from must be an ISO-8601 time');
+    const noKey = await run(['list'], { ORCHESTR8_API_KEY: 'wrong' });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/error \w+/);
+    const down = await cli(['triggers', 'list', '--server', 'http://127.0.0.1:9'], { env: auth });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('error NETWORK: cannot reach http://127.0.0.1:9');
+  });
+});
