@@ -311,6 +311,244 @@ const sse = (description: string) => ({
   },
 });
 
+/**
+ * Routes the server serves only when its host mounts `@orchestr8/triggers`' router
+ * (`createServer({ routers })`; `orchestr8 serve` always does). Each operation says so with
+ * `x-orchestr8-router: triggers`, so the server's own route test can tell them apart.
+ */
+const TRIGGERS_ROUTER = { 'x-orchestr8-router': 'triggers' };
+const triggerParams = [
+  { name: 'workflow', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'name', in: 'path', required: true, description: 'The trigger name', schema: { type: 'string' } },
+];
+const outcome: Json = {
+  type: 'object',
+  description:
+    'What a firing led to: `started` (an execution; `created: false` when its idempotency key matched an earlier one), ' +
+    '`queued` (per-key concurrency limit reached), `debounced`, `batched`, `dropped` (`reason`: rate_limited, ' +
+    'queue_full, skipped by the overlap policy) or `failed` (inputs or keys could not be rendered, or the start failed).',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: ['started', 'queued', 'debounced', 'batched', 'dropped', 'failed'] },
+    executionId: { type: 'string' },
+    created: { type: 'boolean' },
+    reason: { type: 'string', enum: ['rate_limited', 'queue_full', 'skipped'] },
+    error: { type: 'string' },
+  },
+};
+const triggerOp = (
+  summary: string,
+  operationId: string,
+  description: string,
+  responses: Json,
+  extra: Json = {},
+) =>
+  op(summary, operationId, {
+    ...TRIGGERS_ROUTER,
+    description,
+    parameters: triggerParams,
+    ...extra,
+    responses: {
+      '404': problem('No active trigger of that name on that workflow (NOT_FOUND)'),
+      ...responses,
+    },
+  });
+const emitEvent = op('Send an event: starts the event triggers it matches', 'emitEvent', {
+  ...TRIGGERS_ROUTER,
+  description:
+    'Starts an execution for each active `event` trigger whose `name` matches and whose `condition` holds, through ' +
+    "the trigger's flow control. The event's `data` is the execution's inputs unless the trigger maps them. With an " +
+    '`id`, a repeated event starts nothing new (idempotency key `event:<workflow>:<trigger>:<id>`); without one the ' +
+    'server assigns one. Executions carry the correlation id `trigger:<trigger>#<event id>`.',
+  requestBody: {
+    required: true,
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string', minLength: 1 }, id: { type: 'string' }, data: {} },
+        },
+      },
+    },
+  },
+  responses: {
+    '202': json('The triggers the event matched, each with its outcome', {
+      type: 'object',
+      required: ['triggers'],
+      properties: {
+        triggers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { workflowId: { type: 'string' }, trigger: { type: 'string' }, outcome },
+          },
+        },
+      },
+    }),
+    '400': problem('The body is not JSON (VALIDATION)'),
+    '413': { $ref: '#/components/responses/PayloadTooLarge' },
+    '422': problem('No `name`, or an `id` that is not a string (VALIDATION)'),
+  },
+});
+const triggerPaths: Json = {
+  '/hooks/{workflow}/{name}': {
+    post: {
+      summary: 'Deliver a webhook: starts the workflow with the request as input',
+      operationId: 'deliverWebhook',
+      ...TRIGGERS_ROUTER,
+      description:
+        'Served before API-key auth and rate limiting: a signed webhook (`signature` in the trigger) authenticates by ' +
+        'its HMAC-SHA256 signature of the raw body, hex, optionally `sha256=`-prefixed, in the configured header ' +
+        '(default `X-Hub-Signature-256`, as GitHub sends); an unsigned one needs an API key when the server has keys. ' +
+        'The body (JSON when the content type says so, else text), headers and query are `${trigger.body}`, ' +
+        '`${trigger.headers}` and `${trigger.query}`; without an input mapping the body is the inputs. A delivery id ' +
+        '(the `dedupeHeader`, else `Idempotency-Key`) is remembered for 7 days: a replay answers 200 and starts nothing. ' +
+        'Executions carry the correlation id `trigger:<name>#<delivery id>` (or `@<arrival time>` without one).',
+      security: [{}, { bearer: [] }, { apiKey: [] }],
+      parameters: triggerParams,
+      requestBody: { required: false, content: { '*/*': { schema: {} } } },
+      responses: {
+        '200': json('A delivery id seen before: nothing started', {
+          type: 'object',
+          properties: { duplicate: { const: true }, deliveryId: { type: 'string' } },
+        }),
+        '202': json('Accepted: the outcome of the firing', {
+          allOf: [outcome, { type: 'object', properties: { deliveryId: { type: 'string' } } }],
+        }),
+        '401': problem(
+          'SIGNATURE_INVALID: the signature does not match the body; or UNAUTHORIZED: an unsigned webhook without an API key',
+        ),
+        '404': problem('No webhook trigger of that name on that workflow (NOT_FOUND)'),
+        '413': { $ref: '#/components/responses/PayloadTooLarge' },
+        '422': problem('The firing failed (its inputs could not be rendered, or the start failed)'),
+        '429': problem('The firing was dropped by its rate limit or a full queue'),
+        '503': problem(
+          'TRIGGER_UNAVAILABLE: the trigger is paused, or its signing secret is not granted (--allow-env) or not set',
+        ),
+        '500': { $ref: '#/components/responses/Internal' },
+      },
+    },
+  },
+  '/triggers': {
+    get: op('The active triggers', 'listTriggers', {
+      ...TRIGGERS_ROUTER,
+      description:
+        'The triggers of the newest registered version of each workflow: kind, schedule (cron or interval, ' +
+        'timezone, overlap and catch-up policies), next and last fire time (epoch ms), paused, and in-process ' +
+        'flow-control counts. `orchestr8 triggers list` prints it.',
+      responses: {
+        '200': json('The triggers', {
+          type: 'object',
+          required: ['items'],
+          properties: {
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['workflowId', 'workflowVersion', 'name', 'kind', 'paused'],
+                properties: {
+                  workflowId: { type: 'string' },
+                  workflowVersion: { type: 'string' },
+                  name: { type: 'string' },
+                  kind: { type: 'string', enum: ['schedule', 'webhook', 'event'] },
+                  paused: { type: 'boolean' },
+                  schedule: {
+                    type: 'object',
+                    properties: {
+                      cron: { type: 'string' },
+                      everyMs: { type: 'integer' },
+                      timezone: { type: 'string' },
+                      overlap: { type: 'string', enum: ['skip', 'bufferOne', 'allowAll', 'cancelRunning'] },
+                      catchUp: { type: 'string', enum: ['none', 'last', 'all'] },
+                    },
+                  },
+                  nextFireAt: { type: 'integer', description: 'Epoch ms; absent when paused' },
+                  lastFireAt: { type: 'integer', description: 'Epoch ms of the newest occurrence handled' },
+                  event: { type: 'string' },
+                  signed: { type: 'boolean' },
+                  running: { type: 'integer' },
+                  queued: { type: 'integer' },
+                  dropped: { type: 'integer' },
+                },
+              },
+            },
+          },
+        }),
+      },
+    }),
+  },
+  '/triggers/{workflow}/{name}/pause': {
+    post: triggerOp(
+      'Pause a trigger',
+      'pauseTrigger',
+      'Paused schedules skip their occurrences, paused webhooks answer 503 and paused event triggers ignore events. ' +
+        'Stored with the trigger state, so it outlives a restart.',
+      { '200': json('Paused', { type: 'object', properties: { ok: { const: true } } }) },
+    ),
+  },
+  '/triggers/{workflow}/{name}/resume': {
+    post: triggerOp(
+      'Resume a trigger',
+      'resumeTrigger',
+      'Occurrences that fell due while the trigger was paused are not caught up.',
+      { '200': json('Resumed', { type: 'object', properties: { ok: { const: true } } }) },
+    ),
+  },
+  '/triggers/{workflow}/{name}/run': {
+    post: triggerOp(
+      'Fire a trigger now',
+      'runTrigger',
+      "As if it had fired now: the trigger's flow control applies; a schedule's overlap policy does not. The " +
+        'execution carries the correlation id `trigger:<name>@<now>`.',
+      { '200': json('The outcome of the firing', outcome) },
+    ),
+  },
+  '/triggers/{workflow}/{name}/backfill': {
+    post: triggerOp(
+      'Fire the occurrences of a schedule in a range',
+      'backfillTrigger',
+      'Fires each occurrence of the schedule in [from, to], oldest first, with its overlap policy applied. An occurrence ' +
+        'that already ran (same idempotency key `trigger:<workflow>:<name>:<epoch ms>`) is not started again.',
+      {
+        '200': json('Each occurrence with its outcome', {
+          type: 'object',
+          required: ['occurrences'],
+          properties: {
+            occurrences: {
+              type: 'array',
+              items: {
+                allOf: [
+                  outcome,
+                  { type: 'object', properties: { time: { type: 'string', format: 'date-time' } } },
+                ],
+              },
+            },
+          },
+        }),
+        '422': problem('Not a schedule, or `from`/`to` missing, not ISO-8601, or from > to (VALIDATION)'),
+      },
+      {
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['from', 'to'],
+                properties: {
+                  from: { type: 'string', format: 'date-time' },
+                  to: { type: 'string', format: 'date-time' },
+                },
+              },
+            },
+          },
+        },
+      },
+    ),
+  },
+};
+
 const paths: Json = {
   '/healthz': {
     get: {
@@ -551,6 +789,7 @@ const paths: Json = {
       ],
       responses: { '200': sse('The event stream') },
     }),
+    post: emitEvent,
   },
   '/workflows': {
     get: op('Registered workflows and their versions', 'listWorkflows', {
@@ -651,7 +890,7 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:8088' }],
     security: [{ bearer: [] }, { apiKey: [] }, {}],
-    paths,
+    paths: { ...paths, ...triggerPaths },
     components: {
       schemas,
       securitySchemes: {
