@@ -104,7 +104,8 @@ async function readProjectConfig(cwd: string, option: string | false | undefined
   return checkConfig(raw, file);
 }
 
-async function importConfig(file: string): Promise<unknown> {
+/** The raw value a config file holds (JSON) or exports (TS/JS), not yet checked. */
+export async function importConfig(file: string): Promise<unknown> {
   try {
     if (/\.json$/i.test(file)) return JSON.parse(readFileSync(file, 'utf8'));
     allowBundledImports();
@@ -126,7 +127,8 @@ async function importConfig(file: string): Promise<unknown> {
 
 const KEYS = new Set(['$schema', 'agents', 'store', 'defaults', 'capabilities']);
 
-function checkConfig(raw: unknown, file: string): ProjectConfig {
+/** Checks a raw config value as loading does; throws a UsageError naming the file and field. */
+export function checkConfig(raw: unknown, file: string): ProjectConfig {
   const bad = (msg: string) => new UsageError(`config ${file}: ${msg}`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw bad('must export (default) or hold an object, e.g. export default defineConfig({agents: [...]})');

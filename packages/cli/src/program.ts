@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { capabilityOptions } from './capabilities.js';
 import { registerAgentCommand } from './commands/agent-serve.js';
 import { registerCancelCommand } from './commands/cancel.js';
+import { registerConfigCommand } from './commands/config-command.js';
 import { registerCreateCommand } from './commands/create.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerInspectCommand } from './commands/inspect.js';
@@ -73,5 +74,6 @@ export function createProgram(): Command {
   if (agentServe) capabilityOptions(agentServe);
   // After the loop above: `server start` takes serve's options, capability flags included.
   registerServerCommand(program);
+  registerConfigCommand(program);
   return program;
 }

@@ -26,6 +26,7 @@ interface RunOptions extends LogOptions, CapabilityFlags {
   verbose?: boolean;
   store?: string;
   server?: string;
+  local?: boolean;
   apiKey?: string;
   idempotencyKey?: string;
 }
@@ -55,6 +56,10 @@ export function registerRunCommand(program: Command): void {
     .option('-q, --quiet', 'no live view; print only the result')
     .option('-v, --verbose', 'print every journal event')
     .option('--server <url>', 'run on an orchestr8 server (orchestr8 serve) instead of in this process')
+    .option(
+      '--local',
+      "run in this process even when the project's local server (orchestr8 server start) runs",
+    )
     .option('--api-key <key>', 'API key for --server (default: $ORCHESTR8_API_KEY)')
     .option(
       '--idempotency-key <key>',
@@ -67,6 +72,19 @@ export function registerRunCommand(program: Command): void {
       '\nExit codes: 0 completed, 1 failed, 2 invalid document or usage, 130 cancelled (Ctrl-C; a second Ctrl-C forces).',
     )
     .action(async (file: string, opts: RunOptions) => {
+      if (opts.server !== undefined && opts.local) {
+        process.exitCode = failUsage('--server and --local exclude each other');
+        return;
+      }
+      // The project's local server, when it runs and can run this document (local-server.ts).
+      if (opts.server === undefined && !opts.local) {
+        const plan = await (await import('../local-server.js')).localServerFor(file, opts);
+        if (plan.reason) process.stderr.write(`${plan.reason}; running in this process\n`);
+        if (plan.url) {
+          process.stderr.write(`using the local server at ${plan.url} (--local runs in this process)\n`);
+          opts.server = plan.url;
+        }
+      }
       if (opts.server !== undefined) {
         const { runRemote } = await import('./run-remote.js');
         process.exitCode = await runRemote(file, { ...opts, server: opts.server });

@@ -3,7 +3,7 @@ import { parseDuration } from '@orchestr8/schema';
 import { POSTGRES_SCHEMA_VERSION, type PostgresStore } from '@orchestr8/store-postgres';
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
@@ -35,6 +35,8 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   worker?: boolean;
   workerConcurrency: string;
   triggerTolerance: string;
+  /** Hidden; set by `orchestr8 server start`: where to write the local server's state once listening. */
+  stateFile?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -80,6 +82,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
+    .addOption(new Option('--state-file <file>').hideHelp())
     .addHelpText(
       'after',
       '\nOn SIGTERM or SIGINT the server stops accepting requests, running steps get the grace period, and executions ' +
@@ -211,6 +214,26 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const listener = await server.listen(port, opts.host);
     await scheduler.start();
     process.stdout.write(`orchestr8 listening on ${listener.url} (store ${spec})\n`);
+    // Started by `orchestr8 server start`: say where this server is (local-server.ts).
+    const stateFile = opts.stateFile;
+    if (stateFile) {
+      const local = await import('../local-server.js');
+      const { port: listening } = new URL(listener.url);
+      local.writeServerState(stateFile, {
+        pid: process.pid,
+        url: listener.url,
+        host: opts.host,
+        port: Number(listening),
+        store: local.absoluteStore(spec),
+        startedAt: new Date().toISOString(),
+        version: local.cliVersion(),
+        agents: registry.list().map((a) => a.id),
+        apiKeys: apiKeys.length > 0,
+        graceMs,
+        argv: process.argv.slice(2),
+      });
+      process.once('exit', () => local.removeServerState(stateFile, process.pid));
+    }
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
