@@ -180,5 +180,5 @@ describe('resume', () => {
     ]);
     const m = /^completed in (.+) \(this run; (.+) since the execution started\) · /m.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
-  });
+  }, 60_000);
 });
