@@ -245,10 +245,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         query.status === undefined
           ? undefined
           : new Set<string>(typeof query.status === 'string' ? [query.status] : query.status);
+      const prefixes =
+        query.correlationIdPrefix === undefined
+          ? undefined
+          : typeof query.correlationIdPrefix === 'string'
+            ? [query.correlationIdPrefix]
+            : query.correlationIdPrefix;
       const matches: ExecutionRecord[] = [];
       for (const e of executions.values()) {
         if (statuses && !statuses.has(e.status)) continue;
         if (query.workflowId !== undefined && e.workflowId !== query.workflowId) continue;
+        if (prefixes && !prefixes.some((p) => (e.correlationId ?? '').startsWith(p))) continue;
         if (after && !isOlder(e, after)) continue;
         matches.push(e);
       }

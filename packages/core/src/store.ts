@@ -30,6 +30,12 @@ export interface CancelRequest {
 export interface ExecutionQuery {
   status?: ExecutionStatus | readonly ExecutionStatus[];
   workflowId?: string;
+  /**
+   * Only executions whose correlation id starts with this, or with any of these (e.g.
+   * `['trigger:nightly@', 'trigger:nightly#']`: what the trigger `nightly` started).
+   * Compared exactly, no wildcards.
+   */
+  correlationIdPrefix?: string | readonly string[];
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
   cursor?: string;

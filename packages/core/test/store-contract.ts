@@ -528,6 +528,40 @@ export function defineStoreContract(
         expect(await ids({ workflowId: 'nope' })).toEqual([]);
       });
 
+      it('filters by a correlation id prefix, exactly (no wildcards), with the other filters', async () => {
+        const seeds: [string, string | undefined][] = [
+          ['a1', 'trigger:nightly@2026-01-01T00:00:00.000Z'],
+          ['a2', 'trigger:nightly@2026-01-02T00:00:00.000Z'],
+          ['b', 'trigger:nightly2@2026-01-01T00:00:00.000Z'],
+          ['c', 'trigger:push#d-1'],
+          ['d', 'trigger:n%ghtly@x'],
+          ['e', undefined],
+        ];
+        let t = 0;
+        for (const [id, correlationId] of seeds)
+          await seed({ id, createdAt: t++, ...(correlationId !== undefined ? { correlationId } : {}) });
+        const ids = async (q: Parameters<Store['listExecutions']>[0]) =>
+          (await store.listExecutions(q)).items.map((e) => e.id);
+        expect(await ids({ correlationIdPrefix: 'trigger:nightly@' })).toEqual(['a2', 'a1']);
+        expect(await ids({ correlationIdPrefix: 'trigger:' })).toEqual(['d', 'c', 'b', 'a2', 'a1']);
+        expect(await ids({ correlationIdPrefix: 'trigger:n%' })).toEqual(['d']);
+        expect(await ids({ correlationIdPrefix: 'trigger:nightly@', status: 'failed' })).toEqual([]);
+        expect(await ids({ correlationIdPrefix: ['trigger:nightly@', 'trigger:push#'] })).toEqual([
+          'c',
+          'a2',
+          'a1',
+        ]);
+        expect(await ids({ correlationIdPrefix: [] })).toEqual([]);
+        const first = await store.listExecutions({ correlationIdPrefix: 'trigger:nightly', limit: 2 });
+        expect(first.items.map((e) => e.id)).toEqual(['b', 'a2']);
+        const second = await store.listExecutions({
+          correlationIdPrefix: 'trigger:nightly',
+          limit: 2,
+          cursor: first.nextCursor!,
+        });
+        expect(second.items.map((e) => e.id)).toEqual(['a1']);
+      });
+
       it('pages through executions with no duplicates or gaps, even with equal createdAt', async () => {
         const all: ExecutionRecord[] = [];
         for (let i = 0; i < 23; i++) {

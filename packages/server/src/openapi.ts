@@ -670,6 +670,19 @@ const paths: Json = {
         },
         { name: 'workflowId', in: 'query', schema: { type: 'string' } },
         { name: 'workflow', in: 'query', description: 'Alias of workflowId', schema: { type: 'string' } },
+        {
+          name: 'trigger',
+          in: 'query',
+          description:
+            'Only executions this trigger started (correlation id `trigger:<name>@<fire time>` or `trigger:<name>#<id>`)',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'correlationId',
+          in: 'query',
+          description: 'Only executions whose correlationId starts with this (exact prefix, no wildcards)',
+          schema: { type: 'string' },
+        },
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
         {
           name: 'cursor',

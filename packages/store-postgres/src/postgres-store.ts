@@ -318,12 +318,22 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
         values.push(q.workflowId);
         where.push(`workflow_id = $${values.length}`);
       }
+      if (q.correlationIdPrefix !== undefined) {
+        const p = q.correlationIdPrefix;
+        const prefixes = typeof p === 'string' ? [p] : [...p];
+        if (prefixes.length === 0) return { items: [] };
+        // Prefixes compared exactly (LIKE would read % and _ in them as wildcards).
+        values.push(prefixes);
+        where.push(
+          `EXISTS (SELECT 1 FROM unnest($${values.length}::text[]) p WHERE left(correlation_id, length(p)) = p)`,
+        );
+      }
       if (cursor) {
         values.push(cursor.createdAt, cursor.id);
         where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
       }
       values.push(limit + 1);
-      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${cursor ? 'c' : ''}`;
+      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? 'p' : ''}${cursor ? 'c' : ''}`;
       const r = await query(
         'list executions',
         `SELECT ${EXECUTION_SELECT} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

@@ -324,13 +324,16 @@ function createSqliteStore(
     }
   };
 
-  const listStatement = (statuses: number, byWorkflow: boolean, afterCursor: boolean) => {
-    const key = `${statuses}:${byWorkflow}:${afterCursor}`;
+  const listStatement = (statuses: number, byWorkflow: boolean, afterCursor: boolean, prefixes = 0) => {
+    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}`;
     let stmt = listStatements.get(key);
     if (!stmt) {
       const where: string[] = [];
       if (statuses > 0) where.push(`status IN (${Array(statuses).fill('?').join(', ')})`);
       if (byWorkflow) where.push('workflow_id = ?');
+      // A prefix compared exactly (LIKE would read % and _ in it as wildcards).
+      if (prefixes > 0)
+        where.push(`(${Array(prefixes).fill('substr(correlation_id, 1, length(?)) = ?').join(' OR ')})`);
       if (afterCursor) where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       stmt = db.prepare(
         `SELECT ${EXECUTION_COLUMNS} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -428,11 +431,18 @@ function createSqliteStore(
         const cursor = query.cursor === undefined ? undefined : paging.decodeCursor(query.cursor);
         const params: Param[] = [...statuses];
         if (query.workflowId !== undefined) params.push(query.workflowId);
+        const p = query.correlationIdPrefix;
+        const prefixes = p === undefined ? [] : typeof p === 'string' ? [p] : [...p];
+        if (p !== undefined && prefixes.length === 0) return { items: [] };
+        for (const x of prefixes) params.push(x, x);
         if (cursor) params.push(cursor.createdAt, cursor.createdAt, cursor.id);
         params.push(limit + 1);
-        const rows = listStatement(statuses.length, query.workflowId !== undefined, cursor !== undefined).all(
-          params,
-        ) as Row[];
+        const rows = listStatement(
+          statuses.length,
+          query.workflowId !== undefined,
+          cursor !== undefined,
+          prefixes.length,
+        ).all(params) as Row[];
         const items = rows.slice(0, limit).map(toExecution);
         const last = items[items.length - 1];
         return rows.length > limit && last ? { items, nextCursor: paging.encodeCursor(last) } : { items };

@@ -242,6 +242,11 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
     }
   }
   const workflowId = queryString(req, 'workflowId') ?? queryString(req, 'workflow');
+  // What started it: `?trigger=<name>` (trigger:<name>@<time> or #<id>), `?correlationId=<prefix>`.
+  const trigger = queryString(req, 'trigger');
+  const correlationId = queryString(req, 'correlationId');
+  const correlationIdPrefix =
+    trigger !== undefined ? [`trigger:${trigger}@`, `trigger:${trigger}#`] : correlationId;
   const limit = queryInt(req, 'limit', 1, 1000) ?? 50;
   const cursor = queryString(req, 'cursor');
   let page: Awaited<ReturnType<typeof ctx.store.listExecutions>>;
@@ -250,6 +255,7 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
       limit,
       ...(statuses && statuses.length > 0 ? { status: statuses as ExecutionStatus[] } : {}),
       ...(workflowId !== undefined ? { workflowId } : {}),
+      ...(correlationIdPrefix !== undefined ? { correlationIdPrefix } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
     });
   } catch (e) {
@@ -265,6 +271,8 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
     const q = new URLSearchParams();
     if (statuses && statuses.length > 0) q.set('status', statuses.join(','));
     if (workflowId !== undefined) q.set('workflowId', workflowId);
+    if (trigger !== undefined) q.set('trigger', trigger);
+    else if (correlationId !== undefined) q.set('correlationId', correlationId);
     q.set('limit', String(limit));
     q.set('cursor', page.nextCursor);
     res.setHeader('Link', `</executions?${q}>; rel="next"`);
