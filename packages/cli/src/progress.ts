@@ -20,6 +20,7 @@ const ICON: Record<StepStatus, string> = {
   pending: '○',
   running: '◐',
   retrying: '↻',
+  waiting: '⏸',
   completed: '✓',
   failed: '✗',
   skipped: '−',

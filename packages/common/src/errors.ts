@@ -30,6 +30,8 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** A step needed more memory than its isolated worker process may use; the worker was stopped. Never retried. */
   RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
+  /** A person rejected an approval step (`wait.approval`): the step fails with this code; never retried. */
+  REJECTED: 'REJECTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | (string & {});
 

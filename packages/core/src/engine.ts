@@ -28,6 +28,8 @@ import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './re
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
 import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { createWaitService, type Decision, type EventDelivery, type EventInput } from './wait-service.js';
+import { DEFAULT_EVENT_LOOK_BACK_MS, type WaitRecord } from './waits.js';
 import { type CompileOptions, compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -61,6 +63,19 @@ export interface EngineOptions {
    * depth). Default: nothing beyond the document's own data and public network addresses.
    */
   capabilities?: Capabilities;
+  /**
+   * How long the event inbox keeps an event for a wait that registers after it arrived, in
+   * ms (default 5 minutes): an event sent just before its wait registered is not lost.
+   */
+  eventLookBackMs?: number;
+  /**
+   * Whether this engine wakes waits: on creation it loads the due waits from the store (late
+   * timers fire at once, in due order) and keeps a timer for the next one. Default true;
+   * a one-off `orchestr8 run` still wakes its own waits.
+   */
+  wakeWaits?: boolean;
+  /** The longest sleep between looks for waits other processes registered, in ms (default 5000; 0: never). */
+  waitPollMs?: number;
 }
 
 export interface StartOptions extends ExecutionRequest {
@@ -111,6 +126,21 @@ export interface Engine {
   resume(executionId: string, options?: { maxConcurrentSteps?: number }): Promise<ExecutionHandle>;
   /** Resumes every execution left running. */
   resumeAll(): Promise<ExecutionHandle[]>;
+  /**
+   * Delivers an event to every waiting step whose wait matches it (name and `match`), and
+   * keeps it in the inbox for waits that register within the look-back window. The same
+   * name and id delivered again does nothing (`accepted: false`).
+   */
+  sendEvent(event: EventInput): Promise<EventDelivery>;
+  /** An event for one execution only: its waits for an event of this name see it. */
+  signal(executionId: string, name: string, payload?: unknown, id?: string): Promise<EventDelivery>;
+  /**
+   * Approves or rejects an approval step. The form data is validated against the step's
+   * form schema (a ValidationError naming the field); a step decided twice is a CONFLICT.
+   */
+  decide(executionId: string, stepId: string, decision: Decision): Promise<void>;
+  /** Pending approvals (waits of kind approval), oldest first. */
+  approvals(): Promise<WaitRecord[]>;
   /** The result of an execution, running here or finished in the store. */
   getResult(executionId: string): Promise<ExecutionResult | undefined>;
   isRunning(executionId: string): boolean;
@@ -228,6 +258,22 @@ export function createEngine(options: EngineOptions): Engine {
   };
   const compiler = createWorkflowCompiler(options.registry);
   const runs = new Map<string, ExecutionRun>();
+  // The result promises of runs that left memory for their waits, resolved by the run that
+  // finishes the execution later in this process (a resolver each, not the run).
+  const parkedResults = new Map<string, (r: ExecutionResult) => void>();
+  const lookBackMs = options.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS;
+  rt.eventLookBackMs = lookBackMs;
+  const waits = createWaitService({
+    store,
+    clock,
+    logger,
+    lookBackMs,
+    pollMs: ownsStore ? 0 : (options.waitPollMs ?? 5000),
+    resume: (id) => engine.resume(id),
+    wakeLive: (id, stepId) => runs.get(id)?.wakeStep(stepId) ?? false,
+    isLive: (id) => runs.has(id),
+  });
+  rt.waitRegistered = (w) => waits.registered(w);
   // Cancel requests come from whoever else holds the store; nobody else holds the memory
   // store the engine created for itself, so there is nothing to poll for.
   const cancelPollMs = ownsStore ? 0 : (options.cancelPollMs ?? 1000);
@@ -324,11 +370,23 @@ export function createEngine(options: EngineOptions): Engine {
       else signal.addEventListener('abort', () => run.cancel(abortReason(signal)), { once: true });
     }
     run.onFinished = forget;
+    run.onParked = parked;
+    const earlier = parkedResults.get(id);
+    if (earlier !== undefined) {
+      parkedResults.delete(id);
+      void run.result.then(earlier);
+    }
     run.begin(resumed, cancelReason);
     return run;
   }
   const forget = (run: ExecutionRun) => {
     runs.delete(run.record.id);
+  };
+  const parked = (run: ExecutionRun) => {
+    const id = run.record.id;
+    runs.delete(id);
+    parkedResults.set(id, run.resultResolver());
+    waits.parked(id);
   };
 
   /** Starts an execution: the run, or the handle of the existing one an idempotency key matched. */
@@ -472,6 +530,11 @@ export function createEngine(options: EngineOptions): Engine {
 
     isRunning: (id) => runs.has(id),
 
+    sendEvent: (event) => waits.sendEvent(event),
+    signal: (executionId, name, payload, id) => waits.signal(executionId, name, payload, id),
+    decide: (executionId, stepId, decision) => waits.decide(executionId, stepId, decision),
+    approvals: () => waits.approvals(),
+
     stats() {
       let runningSteps = 0;
       for (const run of runs.values()) runningSteps += run.runningSteps;
@@ -489,6 +552,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       pollTimer?.cancel();
       pollTimer = undefined;
+      waits.close();
       await batcher.drain().catch(() => {});
     },
 
@@ -501,6 +565,7 @@ export function createEngine(options: EngineOptions): Engine {
       return closing;
     },
   };
+  if (options.wakeWaits !== false && store.waits !== undefined) waits.start();
   if (typeof Symbol.asyncDispose === 'symbol') {
     (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
   }

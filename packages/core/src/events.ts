@@ -25,6 +25,16 @@ export const EventType = {
   circuitRejected: 'circuit.rejected',
   /** The journal passed its per-execution cap: the oldest entries are being dropped (once per execution). */
   journalDropped: 'journal.dropped',
+  /** A wait step registered its wait (kind, due time, event names) and stops holding a slot. */
+  stepWaiting: 'step.waiting',
+  /** A wait ended: its timer fired or its event arrived (the event is the step's output). */
+  stepWoken: 'step.woken',
+  /** A wait for an event or a decision passed its timeout: the step fails with TIMEOUT or takes its onTimeout output. */
+  waitTimedOut: 'wait.timed_out',
+  /** A person approved or rejected an approval step: who (`by`), the decision and the form data. */
+  approvalDecided: 'approval.decided',
+  /** Every unfinished step of the execution waits: it is left in the store (status `waiting`) and dropped from memory. */
+  executionWaiting: 'execution.waiting',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

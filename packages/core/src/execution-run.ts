@@ -104,6 +104,12 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   onFinished: ((run: ExecutionRun) => void) | undefined;
   /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
   detached = false;
+  /** Steps in `waiting` (a registered wait): they hold no concurrency slot. */
+  private waitingSteps = 0;
+  /** Set once every unfinished step waits: the run is leaving memory (status `waiting`). */
+  parking = false;
+  /** Told once the run has left memory for its waits (status `waiting` committed). */
+  onParked: ((run: ExecutionRun) => void) | undefined;
   private resolveResult!: (r: ExecutionResult) => void;
   private ready: StepRun[] = [];
   private readyHead = 0;
@@ -411,6 +417,61 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       this.ready = [];
       this.readyHead = 0;
     }
+    if (this.waitingSteps > 0 && this.running === 0 && this.readyHead >= this.ready.length && !this.stop)
+      void this.park();
+  }
+
+  /** Called by a wait step that registered its wait: it gives back its slot and waits. */
+  stepWaiting(_sr: StepRun): void {
+    this.running--;
+    this.waitingSteps++;
+    if (this.detached) return;
+    if (this.stop) this.afterGrace();
+    else this.pump();
+  }
+
+  /**
+   * A wait of a step of this (live) run was woken: the step runs again and takes the
+   * outcome. False when the run is leaving memory (the engine resumes it from the store).
+   */
+  wakeStep(stepId: string): boolean {
+    if (this.parking || this.detached || this.stop || this.finalizing) return false;
+    const sr = this.stepRun(stepId);
+    if (sr === undefined || sr.record.status !== 'waiting') return false;
+    this.waitingSteps--;
+    this.running++;
+    runStep(this, sr);
+    return true;
+  }
+
+  /** Every unfinished step waits: commit status `waiting`, then leave memory. */
+  private async park(): Promise<void> {
+    if (this.parking || this.suspended !== undefined) return;
+    this.parking = true;
+    const waiting = this.steps.filter((s) => s.record.status === 'waiting').map((s) => s.compiled.id);
+    this.record.status = 'waiting';
+    this.record.statusReason = `waiting: ${waiting.join(', ')}`;
+    this.log(EventType.executionWaiting, undefined, undefined, { steps: waiting });
+    this.saveExecution();
+    try {
+      await this.rt.batcher.barrier();
+    } catch {
+      // The store is failing; the run still leaves memory (its state is what was committed).
+    }
+    if (this.stop || this.finalizing) return;
+    this.detached = true;
+    this.graceTimer?.cancel();
+    this.globalTimer?.cancel();
+    if (this.span !== undefined) {
+      for (const sr of this.steps) if (sr.span !== undefined) endSpan(sr.span, 'waiting');
+      endSpan(this.span, 'waiting');
+    }
+    this.onParked?.(this);
+  }
+
+  /** The resolver of this run's result, for the run that resumes the execution after its waits. */
+  resultResolver(): (r: ExecutionResult) => void {
+    return this.resolveResult;
   }
 
   private releaseOne(sr: StepRun): void {
@@ -544,6 +605,11 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   }
 
   cancelStep(sr: StepRun, reason: string): void {
+    if (sr.record.status === 'waiting') {
+      this.waitingSteps--;
+      const ws = this.rt.store.waits;
+      if (ws !== undefined) void ws.deleteWait(`${this.record.id}/${sr.compiled.id}`).catch(() => {});
+    }
     this.recordCancelled(sr, reason);
     sr.terminal = true;
     if (!sr.compiled.fallbackOnly) this.unfinished--;

@@ -98,6 +98,27 @@ export {
   type ViewRedaction,
 } from './view-redaction.js';
 export {
+  createWaitService,
+  type Decision,
+  type EventDelivery,
+  type EventInput,
+  type WaitService,
+  type WaitServiceOptions,
+} from './wait-service.js';
+export {
+  DEFAULT_EVENT_LOOK_BACK_MS,
+  eventView,
+  receiveEvent,
+  type WaitApproval,
+  type WaitEvent,
+  type WaitKind,
+  type WaitOutcome,
+  type WaitQuery,
+  type WaitRecord,
+  type WaitStore,
+  waitId,
+} from './waits.js';
+export {
   type CompileOptions,
   compiledOrThrow,
   createWorkflowCompiler,

@@ -14,6 +14,7 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { createMemoryWaits } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
 import type {
   CreateExecutionResult,
@@ -200,6 +201,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
   const store: Store = {
     kind: 'memory',
+    waits: createMemoryWaits(executions, () => assertOpen()),
 
     // Not async: on the engine's hot path, one shared resolved promise instead of one per batch.
     write(batch) {

@@ -8,6 +8,7 @@ import type { EngineObserver, EventBus } from './events.js';
 import type { ExecutionResult } from './execution-run.js';
 import type { JournalLimits } from './journal.js';
 import type { Store } from './store.js';
+import type { WaitRecord } from './waits.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 /** What every execution run shares with its engine. */
@@ -31,6 +32,10 @@ export interface EngineRuntime {
   readonly remoteAgent: ((url: string, agentId: string) => Agent | undefined) | undefined;
   /** Starts a child execution for `ctx.runWorkflow` (set by the engine). */
   runChild: (request: ChildRequest) => Promise<{ id: string; result: Promise<ExecutionResult> }>;
+  /** How far back the event inbox is searched when a wait registers (ms). */
+  eventLookBackMs?: number;
+  /** Told when a wait step registered a wait (the wait service schedules its timer). */
+  waitRegistered?: (wait: WaitRecord) => void;
 }
 
 export interface ChildRequest {

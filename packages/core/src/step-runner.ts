@@ -14,6 +14,7 @@ import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
 import { createRedactor, type Redactor } from './redaction.js';
 import { ATTR, endSpan, startChildSpan } from './tracing.js';
+import { runWaitStep } from './wait-step.js';
 
 /**
  * Runs one step to a terminal state and records it (status, output or error, journal), then
@@ -22,6 +23,10 @@ import { ATTR, endSpan, startChildSpan } from './tracing.js';
  * engine's own per step, none at all when the agent returns synchronously.
  */
 export function runStep(run: ExecutionRun, sr: StepRun): void {
+  if (sr.compiled.wait !== undefined) {
+    runWaitStep(run, sr);
+    return;
+  }
   let call: StepCall | undefined;
   try {
     call = beginStep(run, sr);
@@ -268,7 +273,7 @@ function internalError(run: ExecutionRun, sr: StepRun, e: unknown): void {
   run.stepDone(sr);
 }
 
-function complete(run: ExecutionRun, sr: StepRun, output: unknown, aliasFor?: string): StepRun {
+export function complete(run: ExecutionRun, sr: StepRun, output: unknown, aliasFor?: string): StepRun {
   const rec = sr.record;
   const clock = run.rt.clock;
   rec.status = 'completed';
@@ -295,7 +300,7 @@ function finishStepSpan(sr: StepRun): void {
   sr.span = undefined;
 }
 
-function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error): StepRun {
+export function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error): StepRun {
   const c = sr.compiled;
   const rec = sr.record;
   if (error.attempts === undefined) error.attempts = rec.attempts;
@@ -396,7 +401,7 @@ function redactSecretFields(agent: Agent | undefined, input: unknown): unknown {
   return r.redact(input);
 }
 
-function evaluateCondition(c: CompiledStep, scope: TemplateScope): string | undefined {
+export function evaluateCondition(c: CompiledStep, scope: TemplateScope): string | undefined {
   const cond = c.condition!;
   if (cond.if !== undefined) {
     if (!truthy(cond.if.evaluate(scope))) return `condition if "${cond.if.source}" was false`;

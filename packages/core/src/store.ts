@@ -7,6 +7,7 @@ import type {
   JournalEntry,
   StepStateRecord,
 } from './types.js';
+import type { WaitStore } from './waits.js';
 
 /**
  * A durable write. The engine groups the writes of one scheduler turn into a batch and
@@ -64,6 +65,12 @@ export type CreateExecutionResult =
 export interface Store {
   /** e.g. "memory", "sqlite", "postgres". */
   readonly kind: string;
+
+  /**
+   * Durable waits and the event inbox (`wait` steps). A store without them refuses wait
+   * steps: the step fails with a clear error instead of waiting in memory.
+   */
+  readonly waits?: WaitStore;
 
   /** Applies the writes in order, atomically and durably. Upserts by primary key. */
   write(batch: readonly StoreWrite[]): Promise<void>;

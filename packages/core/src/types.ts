@@ -4,6 +4,8 @@ export const StepStatus = {
   pending: 'pending',
   running: 'running',
   retrying: 'retrying',
+  /** A `wait` step whose wait is registered in the store; it ends when woken (timer, event, decision). */
+  waiting: 'waiting',
   completed: 'completed',
   failed: 'failed',
   skipped: 'skipped',
@@ -14,6 +16,11 @@ export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 export const ExecutionStatus = {
   queued: 'queued',
   running: 'running',
+  /**
+   * Every unfinished step waits (a timer, an event, a decision): the execution is held in the
+   * store only, and is resumed when a wait ends.
+   */
+  waiting: 'waiting',
   completed: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',

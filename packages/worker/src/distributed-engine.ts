@@ -107,6 +107,12 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     breakers: runner.resilience.breakers,
     worker,
 
+    // Wait steps are not distributed yet: a document with one is refused when it runs.
+    sendEvent: () => Promise.reject(waitsUnsupported()),
+    signal: () => Promise.reject(waitsUnsupported()),
+    decide: () => Promise.reject(waitsUnsupported()),
+    approvals: async () => [],
+
     async start(workflow: CompiledWorkflow, opts: StartOptions = {}) {
       const { id, created } = await coordinator.launch(workflow, {
         ...(opts.inputs !== undefined ? { inputs: opts.inputs } : {}),
@@ -198,4 +204,12 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
   }
   return engine;
+}
+
+function waitsUnsupported(): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.VALIDATION,
+    'events, signals and approvals are not supported by the distributed engine (PostgreSQL workers) yet: run waiting workflows on the SQLite store',
+    { retryable: false },
+  );
 }

@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, ErrorCode, Orchestr8Error, type TimerHandle, ValidationError } from '@orchestr8/common';
+import type { AgentLogger } from './agent.js';
+import { checkAgainstSchema } from './agent-schema.js';
+import type { Store } from './store.js';
+import { TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { receiveEvent, type WaitEvent, type WaitRecord, type WaitStore, waitId } from './waits.js';
+
+/** An event to deliver to waiting executions (and keep in the inbox for late waits). */
+export interface EventInput {
+  name: string;
+  /** Delivery id: sending the same id again is a no-op. Default: a random id. */
+  id?: string;
+  payload?: unknown;
+}
+
+export interface EventDelivery {
+  id: string;
+  /** False when an event with this name and id was delivered before (nothing happened). */
+  accepted: boolean;
+  /** Waits this event ended (or, for `all`, advanced). */
+  woken: number;
+}
+
+export interface Decision {
+  decision: 'approve' | 'reject';
+  /** Who decides; checked against the step's `approvers` when it has them. */
+  by?: string;
+  /** The form data (approve): validated against the step's form schema. */
+  data?: unknown;
+  comment?: string;
+}
+
+export interface WaitServiceOptions {
+  store: Store;
+  clock: Clock;
+  logger: AgentLogger;
+  lookBackMs: number;
+  /**
+   * The longest sleep between looks at the store for due waits, for waits other processes
+   * registered (0: only this process's own waits and the first scan).
+   */
+  pollMs: number;
+  /** Resumes an execution this process took from `waiting`. */
+  resume: (executionId: string) => Promise<unknown>;
+  /** Hands a woken step to the live run holding it; false when no live run takes it. */
+  wakeLive: (executionId: string, stepId: string) => boolean;
+  isLive: (executionId: string) => boolean;
+}
+
+export interface WaitService {
+  /** Loads due waits (late timers fire at once, in due order) and schedules the next one. */
+  start(): void;
+  registered(wait: WaitRecord): void;
+  sendEvent(event: EventInput): Promise<EventDelivery>;
+  signal(executionId: string, name: string, payload?: unknown, id?: string): Promise<EventDelivery>;
+  decide(executionId: string, stepId: string, decision: Decision): Promise<void>;
+  approvals(): Promise<WaitRecord[]>;
+  /** After a run left memory: resumes it at once if one of its waits was woken meanwhile. */
+  parked(executionId: string): void;
+  close(): void;
+}
+
+const SCAN_BATCH = 500;
+
+export function createWaitService(o: WaitServiceOptions): WaitService {
+  const store = o.store;
+  const clock = o.clock;
+  let timer: TimerHandle | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
+  let scanning = false;
+  let again = false;
+  let closed = false;
+
+  const waitsOf = (): WaitStore => {
+    if (store.waits === undefined)
+      throw new Orchestr8Error(ErrorCode.VALIDATION, `the ${store.kind} store does not support waits`, {
+        retryable: false,
+      });
+    return store.waits;
+  };
+
+  const schedule = (at: number) => {
+    if (closed || at >= timerAt) return;
+    timer?.cancel();
+    timerAt = at;
+    // Timers never keep the process alive: the server (or the run waiting for a result) does.
+    timer = clock.setTimeout(
+      () => {
+        timer = undefined;
+        timerAt = Number.POSITIVE_INFINITY;
+        void scan();
+      },
+      Math.max(0, at - clock.now()),
+      { unref: true },
+    );
+  };
+
+  /** A claimed (woken) wait: its step runs again in the live run, or its execution resumes. */
+  const wakeExecution = async (w: WaitRecord): Promise<void> => {
+    if (o.wakeLive(w.executionId, w.stepId)) return;
+    if (o.isLive(w.executionId)) return; // leaving memory now: parked() picks it up
+    const ws = waitsOf();
+    if (await ws.takeWaitingExecution(w.executionId, clock.now())) {
+      await o.resume(w.executionId);
+      return;
+    }
+    // Not waiting: running in some process (which finds the outcome when the step runs),
+    // or finished, when the wait is left over.
+    const e = await store.getExecution(w.executionId);
+    if (e === undefined || TERMINAL_EXECUTION_STATUSES.has(e.status)) await ws.deleteWait(w.id);
+  };
+
+  const fire = async (w: WaitRecord, now: number): Promise<void> => {
+    if (w.state === 'woken') return wakeExecution(w);
+    const next: WaitRecord = {
+      ...w,
+      state: 'woken',
+      version: w.version + 1,
+      outcome: { kind: w.kind === 'timer' || w.kind === 'until' ? 'fired' : 'timedOut', at: now },
+    };
+    if (await waitsOf().claimWait(w.id, w.version, next)) await wakeExecution(next);
+  };
+
+  const scan = async (): Promise<void> => {
+    if (closed || store.waits === undefined) return;
+    if (scanning) {
+      again = true;
+      return;
+    }
+    scanning = true;
+    try {
+      do {
+        again = false;
+        const now = clock.now();
+        const due = await store.waits.dueWaits(now, SCAN_BATCH);
+        for (const w of due) {
+          try {
+            await fire(w, now);
+          } catch (e) {
+            o.logger.warn(`could not wake wait ${w.id}: ${(e as Error).message}`, { waitId: w.id });
+          }
+        }
+        // Woken waits of executions running elsewhere stay: do not spin on them.
+        if (due.length === SCAN_BATCH && due.some((w) => w.state === 'pending')) again = true;
+      } while (again && !closed);
+      const next = await store.waits.nextDueAt();
+      const now = clock.now();
+      const poll = o.pollMs > 0 ? now + o.pollMs : Number.POSITIVE_INFINITY;
+      const at = next === undefined ? poll : Math.min(next, poll);
+      if (Number.isFinite(at)) schedule(at);
+    } catch (e) {
+      o.logger.warn(`could not look for due waits: ${(e as Error).message}`);
+      if (o.pollMs > 0) schedule(clock.now() + o.pollMs);
+    } finally {
+      scanning = false;
+    }
+  };
+
+  /** Offers an event to a wait until it takes it, does not match, or is gone (optimistic retries). */
+  const deliver = async (w: WaitRecord | undefined, event: WaitEvent): Promise<boolean> => {
+    const ws = waitsOf();
+    for (let tries = 0; w !== undefined && w.state === 'pending' && tries < 5; tries++) {
+      const next = receiveEvent(w, event, clock.now());
+      if (next === undefined) return false;
+      if (await ws.claimWait(w.id, w.version, next)) {
+        if (next.state === 'woken') await wakeExecution(next);
+        return true;
+      }
+      w = await ws.getWait(w.id);
+    }
+    return false;
+  };
+
+  const accept = async (
+    e: EventInput,
+    executionId?: string,
+  ): Promise<{ event: WaitEvent; accepted: boolean }> => {
+    if (typeof e.name !== 'string' || e.name.length === 0)
+      throw new ValidationError('an event needs a name', { details: { field: 'name' } });
+    const ws = waitsOf();
+    const now = clock.now();
+    const event: WaitEvent = {
+      name: e.name,
+      id: e.id ?? randomUUID(),
+      payload: e.payload ?? null,
+      receivedAt: now,
+    };
+    if (executionId !== undefined) event.executionId = executionId;
+    const accepted = await ws.putEvent(event);
+    if (accepted) void ws.pruneEvents(now - o.lookBackMs).catch(() => {});
+    return { event, accepted };
+  };
+
+  const service: WaitService = {
+    start() {
+      void scan();
+    },
+
+    registered(w) {
+      if (w.dueAt !== undefined) schedule(w.dueAt);
+    },
+
+    async sendEvent(e) {
+      const { event, accepted } = await accept(e);
+      if (!accepted) return { id: event.id, accepted, woken: 0 };
+      let woken = 0;
+      for (const w of await waitsOf().waitsForEvent(event.name)) if (await deliver(w, event)) woken++;
+      return { id: event.id, accepted, woken };
+    },
+
+    async signal(executionId, name, payload, id) {
+      const execution = await store.getExecution(executionId);
+      if (execution === undefined)
+        throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`, { retryable: false });
+      const { event, accepted } = await accept(
+        { name, payload, ...(id ? { id: `${executionId}:${id}` } : {}) },
+        executionId,
+      );
+      if (!accepted) return { id: event.id, accepted, woken: 0 };
+      let woken = 0;
+      const waits = await waitsOf().listWaits({ executionId, state: 'pending' });
+      for (const w of waits) if (w.events?.includes(name) && (await deliver(w, event))) woken++;
+      return { id: event.id, accepted, woken };
+    },
+
+    async decide(executionId, stepId, d) {
+      const ws = waitsOf();
+      const w = await ws.getWait(waitId(executionId, stepId));
+      if (w === undefined || w.kind !== 'approval')
+        throw new Orchestr8Error(
+          ErrorCode.NOT_FOUND,
+          `step "${stepId}" of execution "${executionId}" is not waiting for a decision`,
+          { retryable: false },
+        );
+      if (w.state !== 'pending')
+        throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
+          retryable: false,
+        });
+      const approvers = w.approval?.approvers;
+      if (approvers !== undefined && (d.by === undefined || !approvers.includes(d.by)))
+        throw new Orchestr8Error(
+          ErrorCode.CAPABILITY_DENIED,
+          `${d.by === undefined ? 'an anonymous decision' : `"${d.by}"`} may not decide step "${stepId}" (approvers: ${approvers.join(', ')})`,
+          { retryable: false, details: { approvers } },
+        );
+      const data = d.data ?? {};
+      if (d.decision === 'approve' && w.approval?.form !== undefined) {
+        try {
+          checkAgainstSchema(w.approval.form, data, 'the form data');
+        } catch (e) {
+          throw new ValidationError((e as Error).message, { details: { form: w.approval.form } });
+        }
+      }
+      const next: WaitRecord = {
+        ...w,
+        state: 'woken',
+        version: w.version + 1,
+        outcome: { kind: d.decision === 'approve' ? 'approved' : 'rejected', at: clock.now(), data },
+      };
+      if (d.by !== undefined) next.outcome!.by = d.by;
+      if (d.comment !== undefined) next.outcome!.comment = d.comment;
+      if (!(await ws.claimWait(w.id, w.version, next)))
+        throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
+          retryable: false,
+        });
+      await wakeExecution(next);
+    },
+
+    async approvals() {
+      return waitsOf().listWaits({ kind: 'approval', state: 'pending' });
+    },
+
+    parked(executionId) {
+      const ws = store.waits;
+      if (ws === undefined) return;
+      void ws
+        .listWaits({ executionId, state: 'woken' })
+        .then(async (woken) => {
+          if (woken.length > 0 && (await ws.takeWaitingExecution(executionId, clock.now())))
+            await o.resume(executionId);
+        })
+        .catch((e) =>
+          o.logger.warn(`could not resume ${executionId} after its wait: ${(e as Error).message}`),
+        );
+    },
+
+    close() {
+      closed = true;
+      timer?.cancel();
+      timer = undefined;
+    },
+  };
+  return service;
+}

@@ -1,0 +1,246 @@
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import { type CompiledWait, renderValue } from '@orchestr8/schema';
+import { EventType } from './events.js';
+import type { ExecutionRun, StepRun } from './execution-run.js';
+import { complete, evaluateCondition, fail } from './step-runner.js';
+import {
+  DEFAULT_EVENT_LOOK_BACK_MS,
+  eventView,
+  matchScopeOf,
+  receiveEvent,
+  type WaitOutcome,
+  type WaitRecord,
+  waitId,
+} from './waits.js';
+
+/**
+ * A `wait` step: registers its wait in the store (or finds the outcome a wake left there),
+ * then either completes at once (the outcome is known: a late timer, an event already in the
+ * inbox) or becomes `waiting`, giving back its concurrency slot. The run leaves memory once
+ * every unfinished step waits (ExecutionRun.stepWaiting).
+ */
+export function runWaitStep(run: ExecutionRun, sr: StepRun): void {
+  const c = sr.compiled;
+  const rec = sr.record;
+  if (c.condition !== undefined) {
+    let skip: string | undefined;
+    try {
+      skip = evaluateCondition(c, run.scope);
+    } catch (e) {
+      rec.startedAt = run.rt.clock.now();
+      fail(run, sr, asError(e));
+      run.stepDone(sr);
+      return;
+    }
+    if (skip !== undefined) {
+      run.skip(sr, skip);
+      run.stepDone(sr);
+      return;
+    }
+  }
+  const resumed = rec.attempts > 0;
+  rec.status = 'running';
+  rec.startedAt ??= run.rt.clock.now();
+  rec.attempts = 1;
+  sr.startMono = run.rt.clock.monotonic();
+  if (!resumed) run.log(EventType.stepStarted, c.id, 1, { wait: c.wait!.kind });
+  run.saveStep(sr);
+  registerWait(run, sr).then(
+    (parked) => {
+      if (parked) run.stepWaiting(sr);
+      else run.stepDone(sr);
+    },
+    (e) => {
+      if (!run.isAbandoned(sr)) fail(run, sr, asError(e));
+      run.stepDone(sr);
+    },
+  );
+}
+
+/** True when the step now waits; false when it reached a terminal state. */
+async function registerWait(run: ExecutionRun, sr: StepRun): Promise<boolean> {
+  const c = sr.compiled;
+  const wait = c.wait!;
+  const ws = run.rt.store.waits;
+  if (ws === undefined) {
+    throw new Orchestr8Error(
+      ErrorCode.VALIDATION,
+      `step "${c.id}" waits, but the ${run.rt.store.kind} store does not support waits yet (use the SQLite or memory store)`,
+      { retryable: false },
+    );
+  }
+  const now = run.rt.clock.now();
+  const id = waitId(run.record.id, c.id);
+  let w = await ws.getWait(id);
+  if (w === undefined) {
+    w = newWait(run, sr, wait, id, now);
+    if (w.events !== undefined) w = await lookBack(run, w, now);
+    if (w.state === 'pending' && (wait.kind === 'timer' || wait.kind === 'until') && w.dueAt! <= now) {
+      w = { ...w, state: 'woken', outcome: { kind: 'fired', at: now } };
+    }
+    if (w.state === 'woken') {
+      if (run.isAbandoned(sr)) return false;
+      applyOutcome(run, sr, w, wait);
+      return false;
+    }
+    await ws.putWait(w);
+  } else if (w.state === 'woken') {
+    if (run.isAbandoned(sr)) return false;
+    applyOutcome(run, sr, w, wait);
+    // The wait goes once the step's outcome is committed; a crash before leaves it to apply again.
+    run.rt.batcher.barrier().then(
+      () => ws.deleteWait(id),
+      () => {},
+    );
+    return false;
+  }
+  if (run.isAbandoned(sr)) return false;
+  sr.record.status = 'waiting';
+  const data: Record<string, unknown> = { kind: w.kind };
+  if (w.dueAt !== undefined) data.dueAt = new Date(w.dueAt).toISOString();
+  if (w.events !== undefined) data.events = w.events;
+  if (w.approval !== undefined) data.title = w.approval.title;
+  run.log(EventType.stepWaiting, c.id, 1, data);
+  run.saveStep(sr);
+  run.rt.waitRegistered?.(w);
+  return true;
+}
+
+function newWait(run: ExecutionRun, sr: StepRun, wait: CompiledWait, id: string, now: number): WaitRecord {
+  const w: WaitRecord = {
+    id,
+    executionId: run.record.id,
+    stepId: sr.compiled.id,
+    workflowId: run.record.workflowId,
+    kind: wait.kind,
+    state: 'pending',
+    version: 0,
+    createdAt: now,
+  };
+  switch (wait.kind) {
+    case 'timer':
+      w.dueAt = now + wait.delayMs!;
+      break;
+    case 'until':
+      w.dueAt = parseUntil(renderValue(wait.until!, run.scope), sr.compiled.id);
+      break;
+    case 'approval': {
+      const a = wait.approval!;
+      w.approval = { title: String(renderValue(a.title, run.scope)) };
+      if (a.description !== undefined) w.approval.description = String(renderValue(a.description, run.scope));
+      if (a.form !== undefined) w.approval.form = a.form;
+      if (a.approvers !== undefined) w.approval.approvers = a.approvers;
+      break;
+    }
+    default: {
+      const specs = wait.events!;
+      w.events = specs.map((e) => e.name);
+      if (specs.some((e) => e.match !== undefined)) {
+        w.matches = specs.map((e) => e.match?.source ?? null);
+        w.matchScope = matchScopeOf(specs, run.scope);
+      }
+    }
+  }
+  if (wait.timeoutMs !== undefined) w.dueAt = now + wait.timeoutMs;
+  return w;
+}
+
+/** Events already in the inbox (within the look-back window) that this new wait matches. */
+async function lookBack(run: ExecutionRun, w: WaitRecord, now: number): Promise<WaitRecord> {
+  const ws = run.rt.store.waits!;
+  const since = now - (run.rt.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS);
+  const names = [...new Set(w.events)];
+  const seen = (await Promise.all(names.map((n) => ws.recentEvents(n, since))))
+    .flat()
+    .sort((a, b) => a.receivedAt - b.receivedAt);
+  let cur = w;
+  for (const e of seen) {
+    const next = receiveEvent(cur, e, now);
+    if (next === undefined) continue;
+    cur = { ...next, version: 0 };
+    if (cur.state === 'woken') break;
+  }
+  return cur;
+}
+
+function parseUntil(v: unknown, stepId: string): number {
+  const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t))
+    throw new Orchestr8Error(
+      ErrorCode.EXPRESSION,
+      `step "${stepId}": wait.until rendered ${JSON.stringify(v)}, which is not an ISO-8601 date-time or epoch ms`,
+      { retryable: false },
+    );
+  return t;
+}
+
+/** The step takes the outcome a wake recorded: output, TIMEOUT, REJECTED or the onTimeout output. */
+function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: CompiledWait): void {
+  const o = w.outcome as WaitOutcome;
+  const id = sr.compiled.id;
+  switch (o.kind) {
+    case 'fired':
+      run.log(EventType.stepWoken, id, 1, { kind: w.kind });
+      complete(run, sr, {
+        dueAt: new Date(w.dueAt!).toISOString(),
+        firedAt: new Date(o.at).toISOString(),
+      });
+      return;
+    case 'event': {
+      const events = o.events!.map(eventView);
+      run.log(EventType.stepWoken, id, 1, {
+        kind: w.kind,
+        events: events.map((e) => ({ name: e.name, id: e.id })),
+      });
+      complete(run, sr, w.kind === 'all' ? events : events[0]);
+      return;
+    }
+    case 'timedOut':
+      run.log(EventType.waitTimedOut, id, 1, {
+        kind: w.kind,
+        onTimeout: wait.onTimeoutOutput === undefined ? 'fail' : 'output',
+      });
+      if (wait.onTimeoutOutput !== undefined) complete(run, sr, renderValue(wait.onTimeoutOutput, run.scope));
+      else
+        fail(
+          run,
+          sr,
+          new Orchestr8Error(ErrorCode.TIMEOUT, `step "${id}" waited for ${describe(w)} and timed out`, {
+            retryable: false,
+          }),
+        );
+      return;
+    case 'approved':
+    case 'rejected': {
+      const data: Record<string, unknown> = { decision: o.kind, by: o.by, data: o.data };
+      if (o.comment !== undefined) data.comment = o.comment;
+      run.log(EventType.approvalDecided, id, 1, data);
+      if (o.kind === 'approved') {
+        const out: Record<string, unknown> = { approved: true, by: o.by, data: o.data ?? {} };
+        if (o.comment !== undefined) out.comment = o.comment;
+        complete(run, sr, out);
+      } else {
+        fail(
+          run,
+          sr,
+          new Orchestr8Error(
+            ErrorCode.REJECTED,
+            `step "${id}" was rejected by ${o.by ?? 'someone'}${o.comment ? `: ${o.comment}` : ''}`,
+            { retryable: false, details: { by: o.by, data: o.data } },
+          ),
+        );
+      }
+      return;
+    }
+  }
+}
+
+function describe(w: WaitRecord): string {
+  return w.kind === 'approval' ? 'a decision' : `event ${w.events!.join(', ')}`;
+}
+
+function asError(e: unknown): Orchestr8Error {
+  return e instanceof Orchestr8Error
+    ? e
+    : new Orchestr8Error(ErrorCode.INTERNAL, 'internal error in a wait step', { cause: e });
+}

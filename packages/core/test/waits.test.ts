@@ -1,0 +1,272 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+import { createFakeClock } from '@orchestr8/common';
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore, type ExecutionResult, type Store } from '../src/index.js';
+import { agent, compile, settle, testEngine } from './helpers.js';
+
+const echo = agent('@t/echo', (input) => input);
+
+function setup(store?: Store) {
+  const clock = createFakeClock();
+  const s = store ?? createMemoryStore({ clock });
+  const { engine } = testEngine([echo], { store: s, clock });
+  return { clock, store: s, engine };
+}
+
+const timerFlow = compile({
+  steps: [
+    { id: 'wait', wait: { timer: '5m' } },
+    { id: 'after', agent: '@t/echo', dependencies: ['wait'], input: { at: '${steps.wait.output.firedAt}' } },
+  ],
+});
+
+const orderFlow = (wait: Record<string, unknown>) =>
+  compile({
+    inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+    steps: [{ id: 'w', wait }],
+  });
+const paid = { name: 'paid', match: 'event.payload.orderId == inputs.orderId' };
+
+async function statusOf(store: Store, id: string) {
+  return (await store.getExecution(id))!.status;
+}
+
+describe('durable waits', () => {
+  it('a timer parks the execution as waiting (out of memory) and resumes it when due', async () => {
+    const { clock, store, engine } = setup();
+    const h = await engine.start(timerFlow);
+    await settle();
+    expect(await statusOf(store, h.id)).toBe('waiting');
+    expect(engine.isRunning(h.id)).toBe(false);
+    expect(engine.stats().executions).toBe(0);
+    await clock.advance(299_999);
+    expect(await statusOf(store, h.id)).toBe('waiting');
+    await clock.advance(1);
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.wait!.output).toEqual({
+      dueAt: new Date(300_000 + r.startedAt!).toISOString(),
+      firedAt: new Date(300_000 + r.startedAt!).toISOString(),
+    });
+    const types = (await store.readJournal(h.id)).map((e) => e.type);
+    expect(types).toContain('step.waiting');
+    expect(types).toContain('execution.waiting');
+    expect(types).toContain('step.woken');
+  });
+
+  it('until a time in the past continues at once', async () => {
+    const { store, engine } = setup();
+    const r = await engine.execute(orderFlow({ until: '2000-01-01T00:00:00Z' }));
+    expect(r.status).toBe('completed');
+    expect(await store.waits!.listWaits()).toEqual([]);
+  });
+
+  it('a late timer fires when a new engine starts on the same store, once', async () => {
+    const clock = createFakeClock();
+    const store = createMemoryStore({ clock });
+    const first = testEngine([echo], { store, clock }).engine;
+    const h = await first.start(timerFlow);
+    await settle();
+    await first.shutdown(); // its timer goes with it
+    await clock.advance(600_000);
+    const second = testEngine([echo], { store, clock }).engine;
+    await settle();
+    await clock.advance(0);
+    await settle();
+    const r = (await second.getResult(h.id)) as ExecutionResult;
+    expect(r.status).toBe('completed');
+    const woken = (await store.readJournal(h.id)).filter((e) => e.type === 'step.woken');
+    expect(woken).toHaveLength(1);
+  });
+
+  it('an event wakes only the execution whose match it satisfies; the output is the event', async () => {
+    const { store, engine } = setup();
+    const flow = orderFlow({ event: paid });
+    const a = await engine.start(flow, { inputs: { orderId: 'A' } });
+    const b = await engine.start(flow, { inputs: { orderId: 'B' } });
+    await settle();
+    const d = await engine.sendEvent({ name: 'paid', id: 'e1', payload: { orderId: 'B', amount: 5 } });
+    expect(d).toEqual({ id: 'e1', accepted: true, woken: 1 });
+    const rb = await b.result;
+    expect(rb.steps.w!.output).toMatchObject({
+      name: 'paid',
+      id: 'e1',
+      payload: { orderId: 'B', amount: 5 },
+    });
+    expect(await statusOf(store, a.id)).toBe('waiting');
+  });
+
+  it('the same event id delivered twice wakes once', async () => {
+    const { engine } = setup();
+    const flow = orderFlow({ event: { name: 'ping' } });
+    const a = await engine.start(flow, { inputs: {} });
+    await settle();
+    expect((await engine.sendEvent({ name: 'ping', id: 'x' })).woken).toBe(1);
+    await a.result;
+    const b = await engine.start(flow, { inputs: {} });
+    await settle();
+    // b registered after "x": the inbox would match it, but x was already delivered... it is matched by look-back
+    expect(await engine.sendEvent({ name: 'ping', id: 'x' })).toEqual({ id: 'x', accepted: false, woken: 0 });
+    await b.result;
+  });
+
+  it('an event sent just before its wait registered is matched from the inbox (look-back)', async () => {
+    const { clock, engine } = setup();
+    await engine.sendEvent({ name: 'paid', id: 'early', payload: { orderId: 'A' } });
+    await clock.advance(60_000);
+    const r = await engine.execute(orderFlow({ event: paid }), { inputs: { orderId: 'A' } });
+    expect(r.status).toBe('completed');
+    expect(r.steps.w!.output).toMatchObject({ id: 'early' });
+  });
+
+  it('an event older than the look-back window is not matched', async () => {
+    const { clock, store, engine } = setup();
+    await engine.sendEvent({ name: 'paid', id: 'old', payload: { orderId: 'A' } });
+    await clock.advance(5 * 60_000 + 1);
+    const h = await engine.start(orderFlow({ event: paid }), { inputs: { orderId: 'A' } });
+    await settle();
+    expect(await statusOf(store, h.id)).toBe('waiting');
+  });
+
+  it('any: the first matching event of several wakes the step', async () => {
+    const { engine } = setup();
+    const h = await engine.start(orderFlow({ any: [{ name: 'a' }, { name: 'b' }] }), { inputs: {} });
+    await settle();
+    await engine.sendEvent({ name: 'b', id: '1', payload: 2 });
+    expect((await h.result).steps.w!.output).toMatchObject({ name: 'b', payload: 2 });
+  });
+
+  it('all: the step waits for every event and outputs them in the order listed', async () => {
+    const { store, engine } = setup();
+    const h = await engine.start(orderFlow({ all: [{ name: 'a' }, { name: 'b' }] }), { inputs: {} });
+    await settle();
+    await engine.sendEvent({ name: 'b', id: '1', payload: 'B' });
+    await settle();
+    expect(await statusOf(store, h.id)).toBe('waiting');
+    await engine.sendEvent({ name: 'a', id: '2', payload: 'A' });
+    const out = (await h.result).steps.w!.output as { payload: unknown }[];
+    expect(out.map((e) => e.payload)).toEqual(['A', 'B']);
+  });
+
+  it('a timeout continues with the onTimeout output (templated)', async () => {
+    const { clock, engine } = setup();
+    const h = await engine.start(
+      orderFlow({ event: paid, timeout: '1h', onTimeout: { output: { late: '${inputs.orderId}' } } }),
+      { inputs: { orderId: 'A' } },
+    );
+    await settle();
+    await clock.advance(3_600_000);
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.w!.output).toEqual({ late: 'A' });
+  });
+
+  it('a timeout without onTimeout output fails the step with TIMEOUT', async () => {
+    const { clock, engine } = setup();
+    const h = await engine.start(orderFlow({ event: paid, timeout: '1h' }), { inputs: { orderId: 'A' } });
+    await settle();
+    await clock.advance(3_600_000);
+    const r = await h.result;
+    expect(r.status).toBe('failed');
+    expect(r.steps.w!.error!.code).toBe('TIMEOUT');
+  });
+
+  it('a signal reaches the waits of its execution only', async () => {
+    const { store, engine } = setup();
+    const flow = orderFlow({ event: { name: 'go' } });
+    const a = await engine.start(flow, { inputs: {} });
+    const b = await engine.start(flow, { inputs: {} });
+    await settle();
+    expect((await engine.signal(b.id, 'go', { n: 1 })).woken).toBe(1);
+    expect((await b.result).steps.w!.output).toMatchObject({ name: 'go', payload: { n: 1 } });
+    expect(await statusOf(store, a.id)).toBe('waiting');
+  });
+});
+
+describe('approvals', () => {
+  const approval = compile({
+    inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+    steps: [
+      {
+        id: 'ok',
+        wait: {
+          approval: {
+            title: 'Refund ${inputs.orderId}?',
+            form: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+            approvers: ['ann', 'bob'],
+          },
+        },
+      },
+    ],
+  });
+
+  it('are listed while pending, with the rendered title', async () => {
+    const { engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    const list = await engine.approvals();
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ executionId: h.id, stepId: 'ok', approval: { title: 'Refund A1?' } });
+  });
+
+  it('refuse form data that does not satisfy the form, naming the field', async () => {
+    const { engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    await expect(
+      engine.decide(h.id, 'ok', { decision: 'approve', by: 'ann', data: {} }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringContaining("'amount'"),
+    });
+    await expect(
+      engine.decide(h.id, 'ok', { decision: 'approve', by: 'ann', data: { amount: 'x' } }),
+    ).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('/amount') });
+  });
+
+  it('refuse someone who is not an approver', async () => {
+    const { engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    await expect(
+      engine.decide(h.id, 'ok', { decision: 'approve', by: 'eve', data: { amount: 1 } }),
+    ).rejects.toMatchObject({ code: 'CAPABILITY_DENIED' });
+  });
+
+  it('approve continues with {approved, by, data} and journals who decided', async () => {
+    const { store, engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    await engine.decide(h.id, 'ok', { decision: 'approve', by: 'ann', data: { amount: 12 } });
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.ok!.output).toEqual({ approved: true, by: 'ann', data: { amount: 12 } });
+    const decided = (await store.readJournal(h.id)).find((e) => e.type === 'approval.decided');
+    expect(decided!.data).toMatchObject({ decision: 'approved', by: 'ann', data: { amount: 12 } });
+    await expect(engine.decide(h.id, 'ok', { decision: 'reject', by: 'bob' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('reject fails the step with REJECTED', async () => {
+    const { engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    await engine.decide(h.id, 'ok', { decision: 'reject', by: 'bob', comment: 'no' });
+    const r = await h.result;
+    expect(r.status).toBe('failed');
+    expect(r.steps.ok!.error!.code).toBe('REJECTED');
+  });
+
+  it('a decision wakes exactly once when two arrive together', async () => {
+    const { engine } = setup();
+    const h = await engine.start(approval, { inputs: { orderId: 'A1' } });
+    await settle();
+    const results = await Promise.allSettled([
+      engine.decide(h.id, 'ok', { decision: 'approve', by: 'ann', data: { amount: 1 } }),
+      engine.decide(h.id, 'ok', { decision: 'reject', by: 'bob' }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await h.result).status).toBe('completed');
+  });
+});
