@@ -1,0 +1,87 @@
+/** `orchestr8 config get|set|reset|list` over the built CLI, in temp projects. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, cli, useTempRoot } from './fixtures/harness.js';
+
+const tempRoot = useTempRoot('config-command');
+beforeAll(() => assertBuilt());
+
+const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'orchestr8.config.json'), 'utf8'));
+
+describe('orchestr8 config', () => {
+  it('set creates orchestr8.config.json, get reads it back, reset removes the key', async () => {
+    const dir = tempRoot();
+    const set = await cli(['config', 'set', 'store', 'memory'], { cwd: dir });
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stderr).toContain('created orchestr8.config.json');
+    expect(read(dir)).toEqual({ store: 'memory' });
+    const get = await cli(['config', 'get', 'store'], { cwd: dir });
+    expect(get.code).toBe(0);
+    expect(get.stdout).toBe('memory\n');
+
+    expect((await cli(['config', 'set', 'defaults.concurrency', '4'], { cwd: dir })).code).toBe(0);
+    expect(read(dir)).toEqual({ store: 'memory', defaults: { concurrency: 4 } });
+    expect((await cli(['config', 'get', 'defaults.concurrency', '--json'], { cwd: dir })).stdout).toBe('4\n');
+
+    const reset = await cli(['config', 'reset', 'defaults.concurrency'], { cwd: dir });
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(read(dir)).toEqual({ store: 'memory' });
+    const unset = await cli(['config', 'get', 'defaults.concurrency'], { cwd: dir });
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toContain('defaults.concurrency is not set');
+  });
+
+  it('lists are set comma-separated and listed with every key set', async () => {
+    const dir = tempRoot();
+    expect((await cli(['config', 'set', 'capabilities.env', 'APP_*, HOME'], { cwd: dir })).code).toBe(0);
+    expect((await cli(['config', 'set', 'capabilities.egress.allow', '127.0.0.1'], { cwd: dir })).code).toBe(
+      0,
+    );
+    expect(read(dir)).toEqual({ capabilities: { env: ['APP_*', 'HOME'], egress: { allow: ['127.0.0.1'] } } });
+    expect((await cli(['config', 'get', 'capabilities.env'], { cwd: dir })).stdout).toBe('APP_*,HOME\n');
+    const list = await cli(['config', 'list'], { cwd: dir });
+    expect(list.stdout).toBe('capabilities.env=APP_*,HOME\ncapabilities.egress.allow=127.0.0.1\n');
+    const json = await cli(['config', 'list', '--json'], { cwd: dir });
+    expect(JSON.parse(json.stdout)).toEqual({
+      'capabilities.env': ['APP_*', 'HOME'],
+      'capabilities.egress.allow': ['127.0.0.1'],
+    });
+    // Resetting the last key of an object removes the object too.
+    await cli(['config', 'reset', 'capabilities.egress.allow'], { cwd: dir });
+    expect(read(dir)).toEqual({ capabilities: { env: ['APP_*', 'HOME'] } });
+  });
+
+  it('an invalid value is refused with the field, and the file is left as it was', async () => {
+    const dir = tempRoot();
+    writeFileSync(join(dir, 'orchestr8.config.json'), '{ "store": "memory" }\n');
+    const r = await cli(['config', 'set', 'defaults.concurrency', '0'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('defaults.concurrency must be a positive integer');
+    expect(readFileSync(join(dir, 'orchestr8.config.json'), 'utf8')).toBe('{ "store": "memory" }\n');
+    const key = await cli(['config', 'set', 'nope', 'x'], { cwd: dir });
+    expect(key.code).toBe(2);
+    expect(key.stderr).toContain('unknown key "nope"');
+  });
+
+  it('the nearest config above the working directory is the one written', async () => {
+    const dir = tempRoot();
+    writeFileSync(join(dir, 'orchestr8.config.json'), '{}\n');
+    mkdirSync(join(dir, 'sub'));
+    expect((await cli(['config', 'set', 'store', 'memory'], { cwd: join(dir, 'sub') })).code).toBe(0);
+    expect(read(dir)).toEqual({ store: 'memory' });
+    expect(existsSync(join(dir, 'sub', 'orchestr8.config.json'))).toBe(false);
+  });
+
+  it('a TypeScript config is read but never written', async () => {
+    const dir = tempRoot();
+    writeFileSync(join(dir, 'orchestr8.config.ts'), "export default { store: 'memory' };\n");
+    const get = await cli(['config', 'get', 'store'], { cwd: dir });
+    expect(get.code, get.stderr).toBe(0);
+    expect(get.stdout).toBe('memory\n');
+    const set = await cli(['config', 'set', 'store', 'sqlite:./x.db'], { cwd: dir });
+    expect(set.code).toBe(2);
+    expect(set.stderr).toContain('edit the file');
+    expect(readFileSync(join(dir, 'orchestr8.config.ts'), 'utf8')).toContain("store: 'memory'");
+  });
+});
