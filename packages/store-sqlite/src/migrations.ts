@@ -126,6 +126,36 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'waits and the event inbox',
+    sql: `
+      -- One row per waiting step (wait steps); the record itself is JSON in body, the
+      -- columns are what the wait service queries. A wake is a conditional UPDATE on version.
+      CREATE TABLE waits (
+        id TEXT NOT NULL PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_at INTEGER,
+        events TEXT,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX waits_by_due ON waits (state, due_at);
+      CREATE INDEX waits_by_execution ON waits (execution_id);
+      -- Recent events, kept for the look-back window; (name, id) makes delivery idempotent.
+      CREATE TABLE wait_events (
+        name TEXT NOT NULL,
+        id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (name, id)
+      );
+      CREATE INDEX wait_events_by_time ON wait_events (name, received_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

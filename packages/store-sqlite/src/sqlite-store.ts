@@ -31,6 +31,7 @@ import {
   toJournalEntry,
   toStep,
 } from './rows.js';
+import { createSqliteWaits } from './sqlite-waits.js';
 import { DEFAULT_SQLITE_PATH } from './store-url.js';
 import { latestDefinition } from './versions.js';
 
@@ -344,8 +345,10 @@ function createSqliteStore(
     return stmt;
   };
 
+  const waits = createSqliteWaits(db, run);
   const store: SqliteStore = {
     kind: 'sqlite',
+    waits,
     path,
 
     write(batch) {
@@ -587,6 +590,7 @@ function createSqliteStore(
       }
       listStatements.clear();
       journalStatements = [];
+      waits.dispose();
       s = undefined as unknown as Statements;
       db.close();
     },

@@ -1,0 +1,140 @@
+import type { WaitEvent, WaitRecord, WaitStore } from '@orchestr8/core';
+import type Database from 'libsql';
+
+type Row = Record<string, unknown>;
+type Run = <T>(action: string, fn: () => T) => Promise<T>;
+
+/**
+ * The SQLite store's waits and event inbox (tables of migration 4). Exactly-once wakes
+ * rest on conditional updates: `claimWait` updates only the row still at the version the
+ * caller read, `takeWaitingExecution` only an execution still `waiting`; SQLite runs each
+ * statement atomically under its write lock, across processes sharing the file.
+ */
+export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & { dispose(): void } {
+  let st: ReturnType<typeof prepare> | undefined;
+  const s = () => {
+    st ??= prepare(db);
+    return st;
+  };
+  const params = (w: WaitRecord) => [
+    w.id,
+    w.executionId,
+    w.kind,
+    w.state,
+    w.dueAt ?? null,
+    w.events ? JSON.stringify(w.events) : null,
+    w.version,
+    w.createdAt,
+    JSON.stringify(w),
+  ];
+  const toWait = (r: Row): WaitRecord => JSON.parse(r.body as string) as WaitRecord;
+  return {
+    putWait: (w) => run('record a wait', () => void s().put.run(params(w))),
+    getWait: (id) =>
+      run('read a wait', () => {
+        const r = s().get.get([id]) as Row | undefined;
+        return r && toWait(r);
+      }),
+    dueWaits: (now, limit = 1000) =>
+      run('read due waits', () => (s().due.all([now, limit]) as Row[]).map(toWait)),
+    nextDueAt: () =>
+      run('read the next due wait', () => {
+        const r = s().next.get([]) as { at: number | null } | undefined;
+        return r?.at ?? undefined;
+      }),
+    waitsForEvent: (name) =>
+      run('read waits for an event', () => (s().forEvent.all([name]) as Row[]).map(toWait)),
+    listWaits: (q = {}) =>
+      run('list waits', () =>
+        (
+          s().list.all([
+            q.kind ?? null,
+            q.kind ?? null,
+            q.executionId ?? null,
+            q.executionId ?? null,
+            q.state ?? null,
+            q.state ?? null,
+            q.limit ?? -1,
+          ]) as Row[]
+        ).map(toWait),
+      ),
+    claimWait: (id, version, next) =>
+      run(
+        'claim a wait',
+        () =>
+          s().claim.run([next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version])
+            .changes === 1,
+      ),
+    deleteWait: (id) => run('delete a wait', () => void s().del.run([id])),
+    takeWaitingExecution: (executionId, at) =>
+      run('take a waiting execution', () => s().take.run([at, executionId]).changes === 1),
+    putEvent: (e) =>
+      run(
+        'record an event',
+        () =>
+          s().putEvent.run([
+            e.name,
+            e.id,
+            e.receivedAt,
+            JSON.stringify({ payload: e.payload, executionId: e.executionId }),
+          ]).changes === 1,
+      ),
+    recentEvents: (name, since) =>
+      run('read recent events', () =>
+        (s().recent.all([name, since]) as Row[]).map((r) => {
+          const body = JSON.parse(r.body as string) as { payload: unknown; executionId?: string };
+          const e: WaitEvent = {
+            name: r.name as string,
+            id: r.id as string,
+            payload: body.payload,
+            receivedAt: r.received_at as number,
+          };
+          if (body.executionId != null) e.executionId = body.executionId;
+          return e;
+        }),
+      ),
+    pruneEvents: (before) => run('prune events', () => s().prune.run([before]).changes),
+    dispose() {
+      st = undefined;
+    },
+  };
+}
+
+function prepare(db: Database.Database) {
+  return {
+    put: db.prepare(
+      `INSERT INTO waits (id, execution_id, kind, state, due_at, events, version, created_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, state = excluded.state, due_at = excluded.due_at,
+         events = excluded.events, version = excluded.version, body = excluded.body`,
+    ),
+    get: db.prepare('SELECT body FROM waits WHERE id = ?'),
+    due: db.prepare(
+      `SELECT body FROM waits WHERE state = 'woken' OR (state = 'pending' AND due_at <= ?)
+       ORDER BY state = 'pending', due_at, created_at LIMIT ?`,
+    ),
+    next: db.prepare(`SELECT min(due_at) AS at FROM waits WHERE state = 'pending' AND due_at IS NOT NULL`),
+    forEvent: db.prepare(
+      `SELECT body FROM waits WHERE state = 'pending' AND events IS NOT NULL
+       AND EXISTS (SELECT 1 FROM json_each(waits.events) WHERE value = ?) ORDER BY created_at`,
+    ),
+    list: db.prepare(
+      `SELECT body FROM waits WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR execution_id = ?)
+       AND (? IS NULL OR state = ?) ORDER BY created_at, id LIMIT ?`,
+    ),
+    claim: db.prepare(
+      `UPDATE waits SET state = ?, due_at = ?, version = ?, body = ? WHERE id = ? AND version = ? AND state = 'pending'`,
+    ),
+    del: db.prepare('DELETE FROM waits WHERE id = ?'),
+    take: db.prepare(
+      `UPDATE executions SET status = 'running', status_reason = 'woken', updated_at = ? WHERE id = ? AND status = 'waiting'`,
+    ),
+    putEvent: db.prepare(
+      'INSERT INTO wait_events (name, id, received_at, body) VALUES (?, ?, ?, ?) ON CONFLICT (name, id) DO NOTHING',
+    ),
+    recent: db.prepare(
+      'SELECT name, id, received_at, body FROM wait_events WHERE name = ? AND received_at >= ? ORDER BY received_at, id',
+    ),
+    prune: db.prepare('DELETE FROM wait_events WHERE received_at < ?'),
+  };
+}
