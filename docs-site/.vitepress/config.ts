@@ -39,6 +39,7 @@ export default defineConfig({
           { text: 'The journal', link: '/concepts/journal' },
           { text: 'Durability', link: '/concepts/durability' },
           { text: 'Idempotency', link: '/concepts/idempotency' },
+          { text: 'Triggers', link: '/concepts/triggers' },
           { text: 'Scale-out with PostgreSQL', link: '/concepts/scale-out' },
           { text: 'Observability', link: '/concepts/observability' },
           { text: 'Security and trust', link: '/concepts/security' },
