@@ -47,8 +47,8 @@ describe('orchestr8 config', () => {
       'capabilities.env': ['APP_*', 'HOME'],
       'capabilities.egress.allow': ['127.0.0.1'],
     });
-    // Resetting the last key of an object removes the object too.
-    await cli(['config', 'reset', 'capabilities.egress.allow'], { cwd: dir });
+    // Resetting (unset is the same command) the last key of an object removes the object too.
+    await cli(['config', 'unset', 'capabilities.egress.allow'], { cwd: dir });
     expect(read(dir)).toEqual({ capabilities: { env: ['APP_*', 'HOME'] } });
   });
 

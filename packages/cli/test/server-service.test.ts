@@ -4,7 +4,7 @@
  * asserted.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENTS, assertBuilt, cli, executionIdFrom, startCli, useTempRoot } from './fixtures/harness.js';
@@ -72,6 +72,8 @@ describe('orchestr8 server', () => {
     url = /orchestr8 server running at (http:\/\/\S+)/.exec(r.stdout)![1]!;
     expect(state(dir).url).toBe(url);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // It may hold --api-keys: readable by the owner only.
+    if (process.platform !== 'win32') expect(statSync(stateFile(dir)).mode & 0o077).toBe(0);
   });
 
   it('status says it runs, with its URL, pid, store and version; exit 0', async () => {
@@ -93,6 +95,16 @@ describe('orchestr8 server', () => {
     expect(state(dir).url).toBe(url);
   });
 
+  it('a server that exits before it is ready (a taken port) fails start with the end of its log', async () => {
+    const other = project();
+    const port = new URL(url).port;
+    const r = await cli(['server', 'start', '--port', port], { cwd: other });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('before it was ready');
+    expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+    expect(existsSync(stateFile(other))).toBe(false);
+  });
+
   it('logs print the listening line', async () => {
     const r = await cli(['server', 'logs'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
@@ -108,6 +120,13 @@ describe('orchestr8 server', () => {
     const got = await fetch(`${url}/executions/${id}`);
     expect(got.status).toBe(200);
     expect(((await got.json()) as { status: string }).status).toBe('completed');
+  });
+
+  it('run with another store (ORCHESTR8_STORE) runs in this process and says why', async () => {
+    const r = await cli(['run', 'hello.yaml'], { cwd: dir, env: { ORCHESTR8_STORE: 'memory' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`local server at ${url} not used: it records to sqlite:`);
+    expect(r.stderr).toMatch(/^execution \S+ · hello@1.0.0 · store memory/m);
   });
 
   it('run --local runs in this process', async () => {
@@ -174,6 +193,10 @@ describe('orchestr8 server', () => {
     expect(after.pid).not.toBe(before.pid);
     expect(r.stdout).toContain(`orchestr8 server running at ${after.url}`);
     url = after.url;
+    // The previous start's log is kept.
+    expect(readFileSync(join(dir, '.orchestr8', 'server.log.1'), 'utf8')).toContain(
+      `orchestr8 listening on ${before.url}`,
+    );
   });
 
   it('stop ends it and removes the pid file; status then exits 3', async () => {
