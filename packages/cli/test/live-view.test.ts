@@ -158,20 +158,20 @@ describe('resume', () => {
             id: 'fetch',
             agent: '@test/flaky',
             input: { succeedAt: 2 },
-            policies: { retry: { maxAttempts: 3, baseDelayMs: '30s', jitter: 'none' } },
+            policies: { retry: { maxAttempts: 3, baseDelayMs: '2s', jitter: 'none' } },
           },
         ],
       }),
     );
-    // Killed while it waits 30 s before attempt 2: resumed, attempt 2 starts at once.
+    // Killed while it waits 2 s before attempt 2; resumed, attempt 2 runs once the rest of the wait is over.
     const first = startCli(['run', retry, '--agents', AGENTS, '--store', `sqlite:${db}`], { cwd: dir });
     let stderr = '';
     first.child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (/retry in 30 s/.test(stderr)) first.child.kill('SIGKILL');
+      if (/retry in 2 s/.test(stderr)) first.child.kill('SIGKILL');
     });
     await first.done;
-    expect(stderr).toMatch(/retry in 30 s/);
+    expect(stderr).toMatch(/retry in 2 s/);
 
     const r = await cli(['resume', '--agents', AGENTS, '--store', `sqlite:${db}`], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
