@@ -3,7 +3,7 @@ import { parseDuration } from '@orchestr8/schema';
 import { POSTGRES_SCHEMA_VERSION, type PostgresStore } from '@orchestr8/store-postgres';
 import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite';
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
@@ -35,7 +35,8 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   worker?: boolean;
   workerConcurrency: string;
   triggerTolerance: string;
-  /** Hidden; set by `orchestr8 server start`: where to write the local server's state once listening. */
+  triggerLease: string;
+  /** Where to write the server's state once listening (`orchestr8 server start` sets it). */
   stateFile?: string;
 }
 
@@ -80,9 +81,17 @@ export function registerServeCommand(program: Command): void {
       'how late a schedule occurrence may start before it counts as missed (its catchUp policy decides)',
       '10s',
     )
+    .option(
+      '--trigger-lease <duration>',
+      'the scheduler lease: of several serve on one store one fires schedules; another takes over this long after it dies',
+      '15s',
+    )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
-    .addOption(new Option('--state-file <file>').hideHelp())
+    .option(
+      '--state-file <file>',
+      'once listening, write pid, URL and store to this JSON file (removed on exit); `orchestr8 server start` uses .orchestr8/server.json',
+    )
     .addHelpText(
       'after',
       '\nOn SIGTERM or SIGINT the server stops accepting requests, running steps get the grace period, and executions ' +
@@ -167,14 +176,20 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const triggers = await import('@orchestr8/triggers');
     const { envReadable, resolveCapabilities } = await import('@orchestr8/core');
     const grants = resolveCapabilities(capabilities);
+    // Trigger state beside the executions: SQLite tables in the same file, PostgreSQL tables in
+    // the same schema (leader lease shared by every serve on the database), else in memory.
     const triggerStore =
       opened.kind === 'sqlite'
         ? triggers.openSqliteTriggerStore((opened as SqliteStore).path)
-        : triggers.createMemoryTriggerStore();
+        : pg
+          ? await triggers.createPostgresTriggerStore(pg)
+          : triggers.createMemoryTriggerStore();
+    const leaseTtlMs = parseDuration(opts.triggerLease);
     const scheduler = triggers.createScheduler({
       engine,
       store: triggerStore,
       toleranceMs: parseDuration(opts.triggerTolerance),
+      leaseTtlMs,
       allowEnv: (name) => envReadable(grants, name),
       logger: {
         info: (data, message) => logger.info(data, message),

@@ -70,7 +70,7 @@ export function registerServerCommand(program: Command): void {
   // The options of `serve`, parsed and checked the same way, then passed on as given.
   const serve = program.commands.find((c) => c.name() === 'serve');
   const serveOptions: readonly Option[] = serve?.options ?? [];
-  for (const o of serveOptions) if (!o.hidden) start.addOption(o);
+  for (const o of serveOptions) if (o.long !== '--state-file') start.addOption(o);
   start
     .addHelpText(
       'after',
