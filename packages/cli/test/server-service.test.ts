@@ -256,3 +256,29 @@ describe('a stale pid file', () => {
     expect((await cli(['server', 'stop'], { cwd: dir })).code).toBe(0);
   });
 });
+
+describe('a server that requires an API key', () => {
+  it('is used by run only when ORCHESTR8_API_KEY is set', async () => {
+    const dir = project();
+    const started = await cli(['server', 'start', '--port', '0', '--api-keys', 'k-local'], { cwd: dir });
+    expect(started.code, started.stderr).toBe(0);
+    const { url } = state(dir);
+    try {
+      const without = await cli(['run', 'hello.yaml'], { cwd: dir });
+      expect(without.code, without.stderr).toBe(0);
+      expect(without.stderr).toContain(`local server at ${url} not used: it requires an API key`);
+      const withKey = await cli(['run', 'hello.yaml'], { cwd: dir, env: { ORCHESTR8_API_KEY: 'k-local' } });
+      expect(withKey.code, withKey.stderr).toBe(0);
+      expect(withKey.stderr).toContain(`using the local server at ${url}`);
+      const status = await cli(['server', 'status', '--json'], {
+        cwd: dir,
+        env: { ORCHESTR8_API_KEY: 'k-local' },
+      });
+      expect(JSON.parse(status.stdout).executions).toEqual({ running: 0, queued: 0 });
+      // The log does not show the key.
+      expect(readFileSync(join(dir, '.orchestr8', 'server.log'), 'utf8')).not.toContain('k-local');
+    } finally {
+      expect((await cli(['server', 'stop'], { cwd: dir })).code).toBe(0);
+    }
+  });
+});
