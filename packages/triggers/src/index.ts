@@ -25,6 +25,11 @@ export {
   type Started,
   type TriggerContext,
 } from './flow-control.js';
+export {
+  createPostgresTriggerStore,
+  type PostgresTransactional,
+  type PostgresTx,
+} from './postgres-trigger-store.js';
 export { createTriggerRouter, type TriggerRouterOptions } from './router.js';
 export {
   createScheduler,
