@@ -1,5 +1,5 @@
 import { defineAgent } from '@orchestr8/agent-base';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { HttpResponse, http, withHttpMocks } from '../src/http-mocks.js';
 import { createTestEngine, expectStep } from '../src/index.js';
 
@@ -32,9 +32,16 @@ describe('withHttpMocks', () => {
   });
 
   it('fails a request no handler answers, and lists it', async () => {
-    const engine = createTestEngine({ agents: [getJson] });
-    const result = await engine.run(workflow('https://elsewhere.example.test/'));
-    expectStep(result, 'get').toHaveStatus('failed');
-    expect(server.unhandled).toEqual(['GET https://elsewhere.example.test/']);
+    // msw reports the unhandled request with console.error: checked here, not printed.
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const engine = createTestEngine({ agents: [getJson] });
+      const result = await engine.run(workflow('https://elsewhere.example.test/'));
+      expectStep(result, 'get').toHaveStatus('failed');
+      expect(server.unhandled).toEqual(['GET https://elsewhere.example.test/']);
+      expect(printed.mock.calls.flat().join('\n')).toContain('GET https://elsewhere.example.test/');
+    } finally {
+      printed.mockRestore();
+    }
   });
 });

@@ -10,9 +10,6 @@ import { parseStoreUrl } from '@orchestr8/store-sqlite';
 import { openStore, storeSpec } from '../open-store.js';
 import type { Style } from '../term.js';
 
-export const STORE_OPTION_HELP =
-  'where executions are recorded: sqlite:<path> or memory (default: $ORCHESTR8_STORE or sqlite:./.orchestr8/orchestr8.db)';
-
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = [
   'queued',
   'running',
