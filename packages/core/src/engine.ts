@@ -395,6 +395,13 @@ export function createEngine(options: EngineOptions): Engine {
     opts: StartOptions,
   ): Promise<ExecutionRun | ExecutionHandle> {
     assertOpen();
+    if (store.waits === undefined && workflow.steps.some((s) => s.wait !== undefined)) {
+      throw new Orchestr8Error(
+        ErrorCode.VALIDATION,
+        `workflow "${workflow.id}" has wait steps, which the ${store.kind} store does not support yet: use the SQLite or memory store`,
+        { retryable: false },
+      );
+    }
     const inputs = checkedInputs(workflow, opts.inputs);
     const grants = grantsFor(workflow);
     // Hot path: after the first execution of a definition both are known; skip the awaits.

@@ -202,6 +202,8 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
     },
 
     async sendEvent(e) {
+      // A store without waits has nothing to wake (wait steps are refused there).
+      if (store.waits === undefined) return { id: e.id ?? randomUUID(), accepted: true, woken: 0 };
       const { event, accepted } = await accept(e);
       if (!accepted) return { id: event.id, accepted, woken: 0 };
       let woken = 0;
@@ -249,7 +251,17 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
         try {
           checkAgainstSchema(w.approval.form, data, 'the form data');
         } catch (e) {
-          throw new ValidationError((e as Error).message, { details: { form: w.approval.form } });
+          // "... invalid at /amount must be number": the pointer names the field.
+          const m = /invalid at (\S*) (.*)$/.exec((e as Error).message);
+          const at = m?.[1] === '/' ? '' : (m?.[1] ?? '');
+          throw new ValidationError(
+            `the form data is invalid: ${m ? `${at || '/'} ${m[2]}` : (e as Error).message}`,
+            {
+              details: [
+                { code: 'E_FORM', severity: 'error', pointer: `/data${at}`, message: m?.[2] ?? 'is invalid' },
+              ],
+            },
+          );
         }
       }
       const next: WaitRecord = {

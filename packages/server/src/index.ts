@@ -27,6 +27,7 @@ export type { MetricsSource } from './context.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 export { openApiDocument } from './openapi.js';
 export { type Problem, ProblemCode, type ServerLogger } from './problem.js';
+export type { EventHook } from './routes/waits.js';
 export {
   createServer,
   type ExtraRouter,

@@ -34,9 +34,70 @@ function op(summary: string, operationId: string, rest: Json): Json {
   return { summary, operationId, ...rest, responses };
 }
 
-const executionStatus = { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] };
+const executionStatus = {
+  type: 'string',
+  enum: ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'],
+};
 
 const schemas: Json = {
+  EventDelivery: {
+    type: 'object',
+    required: ['id', 'accepted', 'woken'],
+    properties: {
+      id: { type: 'string', description: 'The delivery id (given, or assigned)' },
+      accepted: {
+        type: 'boolean',
+        description: 'False when this name and id were delivered before: nothing happened',
+      },
+      woken: { type: 'integer', description: 'Waits this event ended (or, for `all`, advanced)' },
+      triggers: {
+        type: 'array',
+        description: 'With @orchestr8/triggers: the event triggers it matched',
+        items: { type: 'object' },
+      },
+    },
+  },
+  ApprovalList: {
+    type: 'object',
+    required: ['items'],
+    properties: {
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['executionId', 'stepId', 'workflowId', 'title', 'createdAt'],
+          properties: {
+            executionId: { type: 'string' },
+            stepId: { type: 'string' },
+            workflowId: { type: 'string' },
+            title: { type: 'string' },
+            description: { type: 'string' },
+            form: { type: 'object', description: 'The JSON Schema of the form' },
+            approvers: { type: 'array', items: { type: 'string' } },
+            dueAt: { type: 'string', format: 'date-time', description: 'When the wait times out' },
+            createdAt: { type: 'string', format: 'date-time' },
+          },
+        },
+      },
+    },
+  },
+  DecisionRequest: {
+    type: 'object',
+    properties: {
+      by: { type: 'string', description: 'Who decides (checked against the approvers)' },
+      data: { description: 'The form data (approve)' },
+      comment: { type: 'string' },
+    },
+  },
+  DecisionAccepted: {
+    type: 'object',
+    required: ['executionId', 'stepId', 'decision'],
+    properties: {
+      executionId: { type: 'string' },
+      stepId: { type: 'string' },
+      decision: { type: 'string', enum: ['approved', 'rejected'] },
+    },
+  },
   Problem: {
     type: 'object',
     description: 'RFC 9457 problem details. `code` is stable and machine-readable; `detail` is for people.',
@@ -353,13 +414,15 @@ const triggerOp = (
       ...responses,
     },
   });
-const emitEvent = op('Send an event: starts the event triggers it matches', 'emitEvent', {
-  ...TRIGGERS_ROUTER,
+const emitEvent = op('Send an event: wakes the waits it matches, and starts event triggers', 'emitEvent', {
   description:
-    'Starts an execution for each active `event` trigger whose `name` matches and whose `condition` holds, through ' +
-    "the trigger's flow control. The event's `data` is the execution's inputs unless the trigger maps them. With an " +
-    '`id`, a repeated event starts nothing new (idempotency key `event:<workflow>:<trigger>:<id>`); without one the ' +
-    'server assigns one. Executions carry the correlation id `trigger:<trigger>#<event id>`.',
+    'Delivers the event to every waiting step whose `wait` listens for its `name` and whose `match` holds, and keeps it ' +
+    'in the inbox for the look-back window (default 5 minutes), so a wait that registers just after it still takes it. ' +
+    'The `id` (else the Idempotency-Key header, else one the server assigns) makes delivery idempotent: the same name and ' +
+    'id again is `accepted: false` and wakes nothing. When the host mounts @orchestr8/triggers, the event also starts each ' +
+    'active `event` trigger whose `name` matches and whose `condition` holds (`triggers` in the response); the `payload` ' +
+    '(or `data`) is what the trigger sees as its data.',
+  parameters: [param('IdempotencyKey')],
   requestBody: {
     required: true,
     content: {
@@ -367,30 +430,95 @@ const emitEvent = op('Send an event: starts the event triggers it matches', 'emi
         schema: {
           type: 'object',
           required: ['name'],
-          properties: { name: { type: 'string', minLength: 1 }, id: { type: 'string' }, data: {} },
+          properties: {
+            name: { type: 'string', minLength: 1 },
+            id: { type: 'string', minLength: 1 },
+            payload: { description: 'What waits read as event.payload' },
+            data: { description: 'The payload under the name event triggers use (when payload is absent)' },
+          },
         },
       },
     },
   },
   responses: {
-    '202': json('The triggers the event matched, each with its outcome', {
-      type: 'object',
-      required: ['triggers'],
-      properties: {
-        triggers: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { workflowId: { type: 'string' }, trigger: { type: 'string' }, outcome },
+    '202': json('What the event did', ref('EventDelivery')),
+    '400': problem('The body is not a JSON object, or has no `name`'),
+    '413': { $ref: '#/components/responses/PayloadTooLarge' },
+  },
+});
+const waitPaths: Json = {
+  '/executions/{id}/signals/{name}': {
+    post: op('Signal one execution', 'signalExecution', {
+      description:
+        'An event for this execution only: its steps waiting for an event of this name (and whose match holds) take it. ' +
+        'Kept in the inbox for the look-back window like any event; the same `id` (or Idempotency-Key) again does nothing.',
+      parameters: [
+        param('ExecutionId'),
+        { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+        param('IdempotencyKey'),
+      ],
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': {
+            schema: { type: 'object', properties: { id: { type: 'string', minLength: 1 }, payload: {} } },
           },
         },
       },
+      responses: {
+        '202': json('What the signal did', ref('EventDelivery')),
+        '400': problem('Malformed body'),
+        '404': problem('No such execution'),
+      },
     }),
-    '400': problem('The body is not JSON (VALIDATION)'),
-    '413': { $ref: '#/components/responses/PayloadTooLarge' },
-    '422': problem('No `name`, or an `id` that is not a string (VALIDATION)'),
   },
-});
+  '/approvals': {
+    get: op('Pending approvals', 'listApprovals', {
+      description:
+        'Steps waiting for a decision (`wait.approval`), oldest first, with their rendered title and form schema.',
+      responses: { '200': json('Pending approvals', ref('ApprovalList')) },
+    }),
+  },
+  '/executions/{id}/steps/{step}/approve': {
+    post: op('Approve an approval step', 'approveStep', {
+      description:
+        "The form data is validated against the step's form schema: 422 naming the field when it does not satisfy it. " +
+        'The step completes with `{approved: true, by, data}` and the execution continues. A step already decided is 409.',
+      parameters: [
+        param('ExecutionId'),
+        { name: 'step', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      requestBody: { required: false, content: { 'application/json': { schema: ref('DecisionRequest') } } },
+      responses: {
+        '202': json('Decided', ref('DecisionAccepted')),
+        '400': problem('Malformed body'),
+        '403': problem('`by` is not among the step approvers (CAPABILITY_DENIED)'),
+        '404': problem('The step is not waiting for a decision'),
+        '409': problem('Already decided'),
+        '422': problem('The form data does not satisfy the form (VALIDATION); `errors` points at the field'),
+      },
+    }),
+  },
+  '/executions/{id}/steps/{step}/reject': {
+    post: op('Reject an approval step', 'rejectStep', {
+      description:
+        'The step fails with code REJECTED (its onError decides what follows: `continue` lets dependents branch on ' +
+        '`steps.<id>.error.code`). A step already decided is 409.',
+      parameters: [
+        param('ExecutionId'),
+        { name: 'step', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      requestBody: { required: false, content: { 'application/json': { schema: ref('DecisionRequest') } } },
+      responses: {
+        '202': json('Decided', ref('DecisionAccepted')),
+        '400': problem('Malformed body'),
+        '403': problem('`by` is not among the step approvers (CAPABILITY_DENIED)'),
+        '404': problem('The step is not waiting for a decision'),
+        '409': problem('Already decided'),
+      },
+    }),
+  },
+};
 const triggerPaths: Json = {
   '/hooks/{workflow}/{name}': {
     post: {
@@ -903,7 +1031,7 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:8088' }],
     security: [{ bearer: [] }, { apiKey: [] }, {}],
-    paths: { ...paths, ...triggerPaths },
+    paths: { ...paths, ...triggerPaths, ...waitPaths },
     components: {
       schemas,
       securitySchemes: {

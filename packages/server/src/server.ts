@@ -24,6 +24,7 @@ import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { type EventHook, waitRoutes } from './routes/waits.js';
 import { workersRoutes } from './routes/workers.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { WorkflowResolver } from './workflow-resolver.js';
@@ -72,6 +73,12 @@ export interface ServerOptions {
    * (webhooks, which authenticate by signature).
    */
   routers?: readonly ExtraRouter[];
+  /**
+   * Told of every event `POST /events` accepts, after it was delivered to waiting executions
+   * (e.g. `@orchestr8/triggers` starts its event triggers here); what it returns is merged
+   * into the response. With it, the server's `POST /events` takes precedence over a router's.
+   */
+  onEvent?: EventHook;
 }
 
 export interface ExtraRouter {
@@ -151,8 +158,11 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   for (const r of options.routers ?? []) if (r.public) app.use(r.handler);
   if (apiKeys.length > 0) app.use(apiKeyAuth(apiKeys));
   if (options.rateLimit !== false) app.use(rateLimiter(options.rateLimit ?? {}));
-  for (const r of options.routers ?? []) if (!r.public) app.use(r.handler);
   const bodyLimit = parseByteSize(options.bodyLimit ?? '1mb');
+  // One POST /events wakes waits and tells the hook (triggers), ahead of any router's own.
+  const waits = waitRoutes(ctx, options.onEvent);
+  if (options.onEvent) app.post('/events', jsonBody(bodyLimit), waits[0]!.handler);
+  for (const r of options.routers ?? []) if (!r.public) app.use(r.handler);
   app.use(jsonBody(bodyLimit));
 
   // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`.
@@ -162,6 +172,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     ...workersRoutes(ctx),
     ...executionRoutes(ctx),
     ...eventRoutes(ctx),
+    ...waits,
     ...workflowRoutes(ctx),
   ];
   const byPath = new Map<string, RouteDef[]>();

@@ -25,7 +25,6 @@ describe('OpenAPI: trigger routes', () => {
       .sort();
     expect(marked).toEqual([
       'GET /triggers',
-      'POST /events',
       'POST /hooks/{workflow}/{name}',
       'POST /triggers/{workflow}/{name}/backfill',
       'POST /triggers/{workflow}/{name}/pause',

@@ -4,6 +4,7 @@
  * with `worker`) run the steps. Any number of API instances can use it side by side on one
  * database: idempotency keys are decided by the database, results and events come from it.
  */
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
   type Agent,
@@ -108,12 +109,14 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     worker,
 
     // Wait steps are not distributed yet: a document with one is refused when it runs.
-    sendEvent: () => Promise.reject(waitsUnsupported()),
+    // Nothing waits here (wait steps are refused), so an event wakes nothing.
+    sendEvent: async (e) => ({ id: e.id ?? randomUUID(), accepted: true, woken: 0 }),
     signal: () => Promise.reject(waitsUnsupported()),
     decide: () => Promise.reject(waitsUnsupported()),
     approvals: async () => [],
 
     async start(workflow: CompiledWorkflow, opts: StartOptions = {}) {
+      if (workflow.steps.some((s) => s.wait !== undefined)) throw waitsUnsupported();
       const { id, created } = await coordinator.launch(workflow, {
         ...(opts.inputs !== undefined ? { inputs: opts.inputs } : {}),
         ...(opts.executionId !== undefined ? { executionId: opts.executionId } : {}),
@@ -209,7 +212,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
 function waitsUnsupported(): Orchestr8Error {
   return new Orchestr8Error(
     ErrorCode.VALIDATION,
-    'events, signals and approvals are not supported by the distributed engine (PostgreSQL workers) yet: run waiting workflows on the SQLite store',
+    'wait steps, signals and approvals are not supported by the distributed engine (PostgreSQL workers) yet: run workflows that wait on the SQLite store',
     { retryable: false },
   );
 }

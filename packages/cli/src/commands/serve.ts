@@ -198,6 +198,10 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     });
     const server = createServer({
       routers: triggers.createTriggerRouter({ scheduler, apiKeys }),
+      // POST /events is the server's: it wakes waiting executions, then starts event triggers.
+      onEvent: async (e) => ({
+        triggers: await scheduler.emit({ name: e.name, id: e.id, data: e.payload ?? {} }),
+      }),
       engine,
       registry,
       store,

@@ -1,0 +1,120 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, problemOf, startServer, type TestServer, waitTerminal } from './helpers.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startServer();
+});
+afterAll(() => t.stop());
+
+const doc = (id: string, steps: unknown[]) => ({
+  version: '1.0.0',
+  metadata: { id },
+  inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+  steps,
+});
+
+async function start(workflow: unknown, inputs: unknown = {}): Promise<string> {
+  const res = await post(`${t.url}/workflows/execute`, { workflow, inputs });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { executionId: string }).executionId;
+}
+
+async function waitStatus(id: string, status: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const body = (await (await fetch(`${t.url}/executions/${id}`)).json()) as { status: string };
+    if (body.status === status) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`execution ${id} never became ${status}`);
+}
+
+describe('waits over HTTP', () => {
+  it('POST /events wakes the correlated execution once; the same id again wakes nothing', async () => {
+    const wf = doc('paid', [
+      { id: 'w', wait: { event: { name: 'paid', match: 'event.payload.orderId == inputs.orderId' } } },
+    ]);
+    const a = await start(wf, { orderId: 'A' });
+    const b = await start(wf, { orderId: 'B' });
+    await waitStatus(a, 'waiting');
+    await waitStatus(b, 'waiting');
+    const listed = (await (await fetch(`${t.url}/executions?status=waiting`)).json()) as {
+      items: { executionId: string }[];
+    };
+    expect(listed.items.map((e) => e.executionId)).toEqual(expect.arrayContaining([a, b]));
+    const res = await post(
+      `${t.url}/events`,
+      { name: 'paid', payload: { orderId: 'A' } },
+      { 'Idempotency-Key': 'ev-1' },
+    );
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ id: 'ev-1', accepted: true, woken: 1 });
+    expect((await waitTerminal(t.url, a)).steps.w.output).toMatchObject({
+      id: 'ev-1',
+      payload: { orderId: 'A' },
+    });
+    const again = await post(`${t.url}/events`, { name: 'paid', id: 'ev-1', payload: { orderId: 'B' } });
+    expect(await again.json()).toEqual({ id: 'ev-1', accepted: false, woken: 0 });
+    await waitStatus(b, 'waiting');
+  });
+
+  it('POST /executions/:id/signals/:name reaches that execution', async () => {
+    const id = await start(doc('sig', [{ id: 'w', wait: { event: { name: 'go' } } }]));
+    await waitStatus(id, 'waiting');
+    const res = await post(`${t.url}/executions/${id}/signals/go`, { payload: { n: 1 } });
+    expect(res.status).toBe(202);
+    expect((await waitTerminal(t.url, id)).steps.w.output).toMatchObject({ name: 'go', payload: { n: 1 } });
+  });
+
+  it('approvals: listed, an invalid form is 422 naming the field, a valid one continues', async () => {
+    const id = await start(
+      doc('refund', [
+        {
+          id: 'ok',
+          wait: {
+            approval: {
+              title: 'Refund ${inputs.orderId}?',
+              form: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+            },
+          },
+        },
+      ]),
+      { orderId: 'R1' },
+    );
+    await waitStatus(id, 'waiting');
+    const list = (await (await fetch(`${t.url}/approvals`)).json()) as { items: Record<string, unknown>[] };
+    expect(list.items).toContainEqual(
+      expect.objectContaining({ executionId: id, stepId: 'ok', title: 'Refund R1?' }),
+    );
+    const bad = await post(`${t.url}/executions/${id}/steps/ok/approve`, {
+      by: 'ann',
+      data: { amount: 'ten' },
+    });
+    expect(bad.status).toBe(422);
+    const p = await problemOf(bad);
+    expect(p.detail).toContain('/amount');
+    expect(p.errors[0].pointer).toBe('/data/amount');
+    const good = await post(`${t.url}/executions/${id}/steps/ok/approve`, {
+      by: 'ann',
+      data: { amount: 10 },
+    });
+    expect(good.status).toBe(202);
+    const done = await waitTerminal(t.url, id);
+    expect(done.status).toBe('completed');
+    expect(done.steps.ok.output).toEqual({ approved: true, by: 'ann', data: { amount: 10 } });
+    const twice = await post(`${t.url}/executions/${id}/steps/ok/reject`, { by: 'bob' });
+    expect(twice.status).toBe(404);
+  });
+
+  it('reject fails the step with REJECTED', async () => {
+    const id = await start(doc('refund2', [{ id: 'ok', wait: { approval: { title: 'Go?' } } }]));
+    await waitStatus(id, 'waiting');
+    expect(
+      (await post(`${t.url}/executions/${id}/steps/ok/reject`, { by: 'bob', comment: 'no' })).status,
+    ).toBe(202);
+    const done = await waitTerminal(t.url, id);
+    expect(done.status).toBe('failed');
+    expect(done.steps.ok.error.code).toBe('REJECTED');
+  });
+});
