@@ -7,13 +7,14 @@
  *
  * @example
  * import { createEngine } from '@orchestr8/core';
- * import { createScheduler, createTriggerRouter } from '@orchestr8/triggers';
+ * import { createScheduler, createTriggerRouter, triggerEventHook } from '@orchestr8/triggers';
  *
  * const engine = createEngine();
  * const scheduler = createScheduler({ engine });
  * scheduler.activate(engine.compile(documentWithTriggers));
  * await scheduler.start();
- * // createServer({ engine, registry, routers: createTriggerRouter({ scheduler }) })
+ * // createServer({ engine, registry, routers: createTriggerRouter({ scheduler }),
+ * //   onEvent: triggerEventHook(scheduler) })
  */
 
 export { type Calendar, calendarOf } from './calendar.js';
@@ -30,7 +31,7 @@ export {
   type PostgresTransactional,
   type PostgresTx,
 } from './postgres-trigger-store.js';
-export { createTriggerRouter, type TriggerRouterOptions } from './router.js';
+export { createTriggerRouter, type TriggerRouterOptions, triggerEventHook } from './router.js';
 export {
   createScheduler,
   type EmittedEvent,

@@ -7,7 +7,9 @@ import type { Scheduler } from './scheduler.js';
  * HTTP routes of the triggers, for the server to mount (`createServer({ routers })`):
  * - public (before API-key auth): `POST /hooks/:workflow/:name` — a signed webhook
  *   authenticates by its signature; an unsigned one needs an API key when the server has keys;
- * - behind auth: `POST /events`, `GET /triggers`, `POST /triggers/:workflow/:name/{pause,resume,run,backfill}`.
+ * - behind auth: `GET /triggers`, `POST /triggers/:workflow/:name/{pause,resume,run,backfill}`.
+ * `POST /events` is the server's own (it also wakes waiting executions): pass
+ * `onEvent: triggerEventHook(scheduler)` to `createServer` so it starts event triggers too.
  * Bodies are read here (raw, for the signature), not by the server's JSON parser.
  */
 export interface TriggerRouterOptions {
@@ -110,24 +112,6 @@ export function createTriggerRouter(
       return undefined;
     }
   };
-  api.post('/events', async (req, res, next) => {
-    try {
-      const body = (await json(req, res)) as { name?: unknown; id?: unknown; data?: unknown } | undefined;
-      if (body === undefined) return;
-      if (typeof body.name !== 'string' || body.name.length === 0)
-        return problem(res, 422, 'VALIDATION', 'an event needs a "name" (a non-empty string)');
-      if (body.id !== undefined && typeof body.id !== 'string')
-        return problem(res, 422, 'VALIDATION', '"id" must be a string');
-      const started = await scheduler.emit({
-        name: body.name,
-        ...(typeof body.id === 'string' ? { id: body.id } : {}),
-        data: body.data ?? {},
-      });
-      res.status(202).json({ triggers: started });
-    } catch (e) {
-      next(e);
-    }
-  });
   api.get('/triggers', async (_req, res, next) => {
     try {
       res.json({ items: await scheduler.list() });
@@ -176,4 +160,14 @@ export function createTriggerRouter(
     }),
   );
   return [{ handler: hooks, public: true }, { handler: api }];
+}
+
+/**
+ * The server's `onEvent` hook: an event `POST /events` accepted also starts the event
+ * triggers it matches; their outcomes are merged into the response as `triggers`.
+ */
+export function triggerEventHook(
+  scheduler: Scheduler,
+): (event: { name: string; id: string; payload: unknown }) => Promise<Record<string, unknown>> {
+  return async (e) => ({ triggers: await scheduler.emit({ name: e.name, id: e.id, data: e.payload ?? {} }) });
 }

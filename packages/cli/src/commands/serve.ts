@@ -199,9 +199,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const server = createServer({
       routers: triggers.createTriggerRouter({ scheduler, apiKeys }),
       // POST /events is the server's: it wakes waiting executions, then starts event triggers.
-      onEvent: async (e) => ({
-        triggers: await scheduler.emit({ name: e.name, id: e.id, data: e.payload ?? {} }),
-      }),
+      onEvent: triggers.triggerEventHook(scheduler),
       engine,
       registry,
       store,
