@@ -18,6 +18,7 @@ import { registerServerCommand } from './commands/server.js';
 import { registerTestCommand } from './commands/test.js';
 import { registerTriggersCommand } from './commands/triggers.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { registerWaitCommands } from './commands/waits.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { registerWorkersCommand } from './commands/workers.js';
 import { selectConfig } from './config.js';
@@ -60,6 +61,7 @@ export function createProgram(): Command {
   registerWorkerCommand(program);
   registerWorkersCommand(program);
   registerTriggersCommand(program);
+  registerWaitCommands(program);
   // project commands (test, init, create, agent serve)
   registerTestCommand(program);
   registerInitCommand(program);

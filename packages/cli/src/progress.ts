@@ -108,6 +108,15 @@ export class ProgressView {
         row.status = 'skipped';
         row.note = describeReason(String(data.reason ?? ''));
         break;
+      case 'step.waiting':
+        row.status = 'waiting';
+        row.note =
+          data.kind === 'approval'
+            ? `waiting for approval: ${String(data.title ?? '')}`
+            : Array.isArray(data.events)
+              ? `waiting for ${data.kind === 'all' ? 'all of ' : ''}event ${data.events.join(data.kind === 'all' ? ' and ' : ' or ')}${typeof data.dueAt === 'string' ? ` (until ${data.dueAt})` : ''}`
+              : `waiting until ${String(data.dueAt ?? '')}`;
+        break;
       case 'step.cancelled':
         row.status = 'cancelled';
         row.finishedAt = e.ts;

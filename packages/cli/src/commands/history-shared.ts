@@ -13,6 +13,7 @@ import type { Style } from '../term.js';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = [
   'queued',
   'running',
+  'waiting',
   'completed',
   'failed',
   'cancelled',
@@ -57,6 +58,7 @@ export function statusColor(s: Style, status: string): (text: string) => string 
       return s.red;
     case 'cancelled':
     case 'retrying':
+    case 'waiting':
       return s.yellow;
     case 'running':
       return s.cyan;

@@ -41,6 +41,7 @@ const ICON: Record<string, string> = {
   pending: '○',
   running: '◐',
   retrying: '↻',
+  waiting: '⏸',
   completed: '✓',
   failed: '✗',
   skipped: '−',

@@ -1,6 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { serializeError } from '@orchestr8/common';
-import { createEngine, type ExecutionResult, redactorForDefinition, type Store } from '@orchestr8/core';
+import {
+  createEngine,
+  type Engine,
+  type ExecutionHandle,
+  type ExecutionResult,
+  redactorForDefinition,
+  type Store,
+} from '@orchestr8/core';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
@@ -135,9 +142,15 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
 
     let interrupts = 0;
     let handleId: string | undefined;
+    // While every unfinished step waits, the execution lives in the store only: Ctrl-C leaves it there.
+    let leaveWaiting: (() => void) | undefined;
     const onSigint = () => {
       interrupts++;
       if (!handleId) return;
+      if (interrupts === 1 && leaveWaiting !== undefined && !engine.isRunning(handleId)) {
+        leaveWaiting();
+        return;
+      }
       if (interrupts === 1) {
         // On a terminal the ^C echo ends the line; the live view reprints below the notice.
         stderr.write(`${view && process.stderr.isTTY ? '' : '\n'}cancelling (Ctrl-C again to force)…\n`);
@@ -157,7 +170,18 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
         process.stderr.write(`execution ${handle.id} · ${workflow.id}@${workflow.version} · store ${spec}\n`);
       view?.start();
       if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
-      result = await handle.result;
+      const outcome = await resultOrLeave(engine, store, handle, (leave) => {
+        leaveWaiting = leave;
+      });
+      if (outcome === 'left') {
+        view?.stop();
+        stderr.write(
+          `execution ${handle.id} is waiting and stays durable in store ${spec}: \`orchestr8 serve\` on this store wakes it ` +
+            '(timers, events, signals, approvals)\n',
+        );
+        return ExitCode.interrupted;
+      }
+      result = outcome;
       await engine.events.flush();
     } finally {
       process.off('SIGINT', onSigint);
@@ -179,5 +203,41 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   } finally {
     await store?.close().catch(() => {});
     await telemetry?.shutdown();
+  }
+}
+
+/**
+ * The execution's result. While it waits (out of this engine's memory), its end may come from
+ * another process on the same store (a \`serve\` that took an event or a decision), so the store
+ * is looked at about once a second; `onWaiting` gets a function that stops waiting ('left').
+ */
+async function resultOrLeave(
+  engine: Engine,
+  store: Store,
+  handle: ExecutionHandle,
+  onWaiting: (leave: () => void) => void,
+): Promise<ExecutionResult | 'left'> {
+  let timer: NodeJS.Timeout | undefined;
+  const elsewhere = new Promise<ExecutionResult | 'left'>((resolve) => {
+    onWaiting(() => resolve('left'));
+    const look = async () => {
+      if (!engine.isRunning(handle.id)) {
+        const r = await engine.getResult(handle.id).catch(() => undefined);
+        if (
+          r !== undefined &&
+          (r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled')
+        ) {
+          resolve(r);
+          return;
+        }
+      }
+      timer = setTimeout(look, 1000);
+    };
+    timer = setTimeout(look, 1000);
+  });
+  try {
+    return await Promise.race([handle.result, elsewhere]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,0 +1,237 @@
+/**
+ * `orchestr8 send-event`, `signal`, `approvals`, `approve` and `reject`: what wakes waiting
+ * executions, over the HTTP API of a running `orchestr8 serve` (which holds the wait timers
+ * and resumes what it wakes), like `orchestr8 triggers`.
+ */
+import type { Command } from 'commander';
+import { ExitCode } from '../exit-codes.js';
+import { failUsage } from '../fail.js';
+import { printJson } from './history-shared.js';
+
+const DEFAULT_SERVER = 'http://127.0.0.1:8088';
+
+interface RemoteOptions {
+  server: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+const EXIT_HELP =
+  `\nTalks to a running \`orchestr8 serve\` (--server, default ${DEFAULT_SERVER}; API key from --api-key or ` +
+  '$ORCHESTR8_API_KEY).\nExit codes: 0 done, 1 not found, already decided, or the server is unreachable, ' +
+  '2 usage (bad --server or JSON; the server refused the API key, the request or the form data).';
+
+class RemoteError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function apiKeyOf(opts: RemoteOptions): string | undefined {
+  if (opts.apiKey) return opts.apiKey;
+  const single = process.env.ORCHESTR8_API_KEY?.trim();
+  if (single) return single;
+  return process.env.ORCHESTR8_API_KEYS?.split(',')
+    .map((k) => k.trim())
+    .find((k) => k.length > 0);
+}
+
+async function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+  let base: string;
+  try {
+    const u = new URL(opts.server);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+    base = u.href.replace(/\/+$/, '');
+  } catch {
+    throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
+  }
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = apiKeyOf(opts);
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+    throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : {};
+  } catch {
+    parsed = undefined;
+  }
+  if (res.status >= 400) {
+    const p = parsed as { code?: string; detail?: string } | undefined;
+    throw new RemoteError(
+      res.status,
+      p?.code ?? `HTTP_${res.status}`,
+      p?.detail ?? (text.slice(0, 200) || res.statusText),
+    );
+  }
+  return parsed;
+}
+
+async function remote(opts: RemoteOptions, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof RemoteError)) throw e;
+    if (e.status === -1) return failUsage(e.message);
+    if (opts.json) printJson({ error: { code: e.code, status: e.status, message: e.message } });
+    process.stderr.write(`error ${e.code}: ${e.message}\n`);
+    return [400, 401, 403, 422].includes(e.status) ? ExitCode.usage : ExitCode.failed;
+  }
+}
+
+function remoteCommand(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'the orchestr8 serve to talk to', DEFAULT_SERVER)
+    .option('--api-key <key>', 'the API key (default: $ORCHESTR8_API_KEY)')
+    .option('--json', 'print the server answer as JSON')
+    .addHelpText('after', EXIT_HELP);
+}
+
+/** A JSON flag value, parsed. */
+function parseJson(flag: string, text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RemoteError(-1, 'USAGE', `${flag} must be JSON, got ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+const enc = encodeURIComponent;
+
+function printDelivery(what: string, d: { id: string; accepted: boolean; woken: number }): void {
+  process.stdout.write(
+    d.accepted
+      ? `${what} ${d.id} delivered: woke ${d.woken} wait${d.woken === 1 ? '' : 's'}\n`
+      : `${what} ${d.id} was delivered before: nothing woken\n`,
+  );
+}
+
+interface EventOpts extends RemoteOptions {
+  id?: string;
+  payload?: string;
+}
+
+export function registerWaitCommands(program: Command): void {
+  remoteCommand(
+    program
+      .command('send-event <name>')
+      .description(
+        'send an event: wakes the waiting steps it matches; kept 5 minutes for waits that register after it',
+      )
+      .option('--payload <json>', 'the event payload (JSON)')
+      .option('--id <id>', 'delivery id: the same id again wakes nothing (default: a new id)'),
+  ).action(async (name: string, opts: EventOpts) => {
+    process.exitCode = await remote(opts, async () => {
+      const payload = parseJson('--payload', opts.payload);
+      const d = (await request(opts, 'POST', '/events', {
+        name,
+        ...(opts.id !== undefined ? { id: opts.id } : {}),
+        ...(payload !== undefined ? { payload } : {}),
+      })) as { id: string; accepted: boolean; woken: number };
+      if (opts.json) printJson(d);
+      else printDelivery(`event ${name}`, d);
+      return ExitCode.ok;
+    });
+  });
+
+  remoteCommand(
+    program
+      .command('signal <executionId> <name>')
+      .description('send an event to one execution only (its steps waiting for an event of this name)')
+      .option('--payload <json>', 'the signal payload (JSON)')
+      .option('--id <id>', 'delivery id: the same id again wakes nothing'),
+  ).action(async (executionId: string, name: string, opts: EventOpts) => {
+    process.exitCode = await remote(opts, async () => {
+      const payload = parseJson('--payload', opts.payload);
+      const d = (await request(opts, 'POST', `/executions/${enc(executionId)}/signals/${enc(name)}`, {
+        ...(opts.id !== undefined ? { id: opts.id } : {}),
+        ...(payload !== undefined ? { payload } : {}),
+      })) as { id: string; accepted: boolean; woken: number };
+      if (opts.json) printJson(d);
+      else printDelivery(`signal ${name}`, d);
+      return ExitCode.ok;
+    });
+  });
+
+  remoteCommand(program.command('approvals').description('the steps waiting for a decision')).action(
+    async (opts: RemoteOptions) => {
+      process.exitCode = await remote(opts, async () => {
+        const { items } = (await request(opts, 'GET', '/approvals')) as {
+          items: {
+            executionId: string;
+            stepId: string;
+            workflowId: string;
+            title: string;
+            approvers?: string[];
+            createdAt: string;
+          }[];
+        };
+        if (opts.json) printJson({ items });
+        else if (items.length === 0) process.stdout.write('no pending approvals\n');
+        else
+          for (const a of items)
+            process.stdout.write(
+              `${a.executionId} ${a.stepId}  ${a.title}  (${a.workflowId}, since ${a.createdAt}${a.approvers ? `, approvers: ${a.approvers.join(', ')}` : ''})\n`,
+            );
+        return ExitCode.ok;
+      });
+    },
+  );
+
+  for (const op of ['approve', 'reject'] as const) {
+    remoteCommand(
+      program
+        .command(`${op} <executionId> <stepId>`)
+        .description(
+          op === 'approve'
+            ? 'approve an approval step: its form data (--data) is checked against the form; the execution continues'
+            : 'reject an approval step: it fails with code REJECTED',
+        )
+        .option('--by <name>', 'who decides (checked against the step approvers)')
+        .option('--data <json>', 'the form data (JSON)')
+        .option('--comment <text>', 'why'),
+    ).action(
+      async (
+        executionId: string,
+        stepId: string,
+        opts: RemoteOptions & { by?: string; data?: string; comment?: string },
+      ) => {
+        process.exitCode = await remote(opts, async () => {
+          const data = parseJson('--data', opts.data);
+          const r = await request(
+            opts,
+            'POST',
+            `/executions/${enc(executionId)}/steps/${enc(stepId)}/${op}`,
+            {
+              ...(opts.by !== undefined ? { by: opts.by } : {}),
+              ...(data !== undefined ? { data } : {}),
+              ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+            },
+          );
+          if (opts.json) printJson(r);
+          else
+            process.stdout.write(
+              `step ${stepId} of ${executionId} ${op === 'approve' ? 'approved' : 'rejected'}\n`,
+            );
+          return ExitCode.ok;
+        });
+      },
+    );
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Waits end to end over real processes on SQLite, through the built CLI (`pnpm build` first):
+ * a timer survives a SIGKILL of `serve` and fires once after the restart; 200 executions wait
+ * for their correlated events sent over HTTP and each wakes exactly once; an approval with an
+ * invalid form is refused (422) and a valid one continues. Bounded polls; no timing is asserted.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
+  dir = mkdtempSync(join(tmpdir(), 'o8-waits-'));
+});
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function serve(store: string): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--log-level', 'warn', '--store', store],
+    {
+      env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(proc);
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d) => {
+    err += d;
+  });
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ url: m[1]!, proc });
+    });
+    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
+  });
+}
+
+function kill(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill('SIGKILL');
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const post = (url: string, body: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, any>>;
+
+async function start(url: string, workflow: unknown, inputs: unknown = {}): Promise<string> {
+  const res = await post(`${url}/workflows/execute`, { workflow, inputs });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { executionId: string }).executionId;
+}
+
+const statusIs = (url: string, id: string, ...statuses: string[]) =>
+  until(`${id} to be ${statuses.join('/')}`, async () => {
+    const e = await getJson(`${url}/executions/${id}`);
+    return statuses.includes(e.status) ? e : undefined;
+  });
+
+async function journalTypes(url: string, id: string): Promise<string[]> {
+  const text = await (await fetch(`${url}/executions/${id}/journal?limit=1000`)).text();
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { type: string }).type);
+}
+
+describe('waits through orchestr8 serve on SQLite', () => {
+  it('a timer survives a SIGKILL of serve and fires once after the restart', async () => {
+    const store = `sqlite:${join(dir, 'timer.db')}`;
+    const first = await serve(store);
+    const id = await start(first.url, {
+      version: '1.0.0',
+      metadata: { id: 'timer' },
+      steps: [
+        { id: 'nap', wait: { timer: '1s' } },
+        { id: 'after', agent: '@orchestr8/echo', dependencies: ['nap'], input: { ok: true } },
+      ],
+    });
+    await statusIs(first.url, id, 'waiting');
+    await kill(first.proc);
+    await new Promise((r) => setTimeout(r, 1500)); // the timer falls due while nothing runs
+    const second = await serve(store);
+    const done = await statusIs(second.url, id, 'completed', 'failed');
+    expect(done.status).toBe('completed');
+    const types = await journalTypes(second.url, id);
+    expect(types.filter((t) => t === 'step.woken')).toHaveLength(1);
+    expect(types.filter((t) => t === 'step.completed')).toHaveLength(2);
+    await kill(second.proc);
+  });
+
+  it('200 executions wait for their correlated events over HTTP; each wakes exactly once', async () => {
+    const { url, proc } = await serve(`sqlite:${join(dir, 'events.db')}`);
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'orders' },
+      inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+      steps: [
+        { id: 'paid', wait: { event: { name: 'paid', match: 'event.payload.orderId == inputs.orderId' } } },
+      ],
+    };
+    const n = 200;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await start(url, doc, { orderId: `o${i}` }));
+    for (const id of ids) await statusIs(url, id, 'waiting');
+    const deliveries = await Promise.all(
+      ids.map(async (_, i) =>
+        (await post(`${url}/events`, { name: 'paid', id: `pay-${i}`, payload: { orderId: `o${i}` } })).json(),
+      ),
+    );
+    expect(deliveries.every((d) => d.accepted === true && d.woken === 1)).toBe(true);
+    // Sent again: nothing more happens.
+    expect(
+      await (await post(`${url}/events`, { name: 'paid', id: 'pay-7', payload: { orderId: 'o7' } })).json(),
+    ).toMatchObject({
+      accepted: false,
+      woken: 0,
+    });
+    for (let i = 0; i < n; i++) {
+      const e = await statusIs(url, ids[i]!, 'completed', 'failed');
+      expect(e.status).toBe('completed');
+      expect(e.steps.paid.output).toMatchObject({ id: `pay-${i}`, payload: { orderId: `o${i}` } });
+    }
+    for (const id of ids.slice(0, 20))
+      expect((await journalTypes(url, id)).filter((t) => t === 'step.woken')).toHaveLength(1);
+    await kill(proc);
+  });
+
+  it('an approval with an invalid form is refused (422) and a valid one continues; the CLI lists and approves', async () => {
+    const { url, proc } = await serve(`sqlite:${join(dir, 'approval.db')}`);
+    const id = await start(url, {
+      version: '1.0.0',
+      metadata: { id: 'refund' },
+      steps: [
+        {
+          id: 'ok',
+          wait: {
+            approval: {
+              title: 'Refund?',
+              form: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+            },
+          },
+        },
+      ],
+    });
+    await statusIs(url, id, 'waiting');
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args, '--server', url], {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+    const list = cli('approvals');
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain(`${id} ok  Refund?`);
+    const bad = await post(`${url}/executions/${id}/steps/ok/approve`, {
+      by: 'ann',
+      data: { amount: 'lots' },
+    });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { detail: string }).detail).toContain('/amount');
+    const refused = cli('approve', id, 'ok', '--by', 'ann', '--data', '{}');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("'amount'");
+    const good = cli('approve', id, 'ok', '--by', 'ann', '--data', '{"amount": 5}');
+    expect(good.stderr).toBe('');
+    expect(good.status).toBe(0);
+    const done = await statusIs(url, id, 'completed', 'failed');
+    expect(done.steps.ok.output).toEqual({ approved: true, by: 'ann', data: { amount: 5 } });
+    await kill(proc);
+  });
+
+  it('orchestr8 run of a workflow that waits keeps waiting until its timer fires', () => {
+    const file = join(dir, 'nap.yaml');
+    writeFileSync(
+      file,
+      ['version: 1.0.0', 'metadata: { id: nap }', 'steps:', '  - id: nap', '    wait: { timer: 300ms }'].join(
+        '\n',
+      ),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'run', file, '--store', `sqlite:${join(dir, 'run.db')}`, '--json'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: 'completed',
+      steps: { nap: { status: 'completed' } },
+    });
+  });
+});
