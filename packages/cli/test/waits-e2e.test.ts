@@ -129,8 +129,11 @@ describe('waits through orchestr8 serve on SQLite', () => {
     for (let i = 0; i < n; i++) ids.push(await start(url, doc, { orderId: `o${i}` }));
     for (const id of ids) await statusIs(url, id, 'waiting');
     const deliveries = await Promise.all(
-      ids.map(async (_, i) =>
-        (await post(`${url}/events`, { name: 'paid', id: `pay-${i}`, payload: { orderId: `o${i}` } })).json(),
+      ids.map(
+        async (_, i) =>
+          (await (
+            await post(`${url}/events`, { name: 'paid', id: `pay-${i}`, payload: { orderId: `o${i}` } })
+          ).json()) as { accepted: boolean; woken: number },
       ),
     );
     expect(deliveries.every((d) => d.accepted === true && d.woken === 1)).toBe(true);
