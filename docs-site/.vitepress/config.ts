@@ -40,6 +40,7 @@ export default defineConfig({
           { text: 'Durability', link: '/concepts/durability' },
           { text: 'Idempotency', link: '/concepts/idempotency' },
           { text: 'Triggers', link: '/concepts/triggers' },
+          { text: 'Waits, signals and approvals', link: '/concepts/waits' },
           { text: 'Scale-out with PostgreSQL', link: '/concepts/scale-out' },
           { text: 'Observability', link: '/concepts/observability' },
           { text: 'Security and trust', link: '/concepts/security' },

@@ -219,4 +219,86 @@ describe('waits through orchestr8 serve on SQLite', () => {
       steps: { nap: { status: 'completed' } },
     });
   });
+
+  it('orchestr8 run keeps waiting for an event; serve on the same store wakes it and run prints the result', async () => {
+    const store = `sqlite:${join(dir, 'run-event.db')}`;
+    const file = join(dir, 'go.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1.0.0',
+        'metadata: { id: go }',
+        'steps:',
+        '  - id: go',
+        '    wait: { event: { name: go } }',
+      ].join('\n'),
+    );
+    const run = spawn(process.execPath, [BIN, 'run', file, '--store', store, '--json'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(run);
+    let stdout = '';
+    run.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+    const { url, proc } = await serve(store);
+    await until('the execution to wait', async () => {
+      const page = await getJson(`${url}/executions?status=waiting`);
+      return page.items.length === 1 ? page.items[0] : undefined;
+    });
+    expect(await (await post(`${url}/events`, { name: 'go', payload: { n: 1 } })).json()).toMatchObject({
+      woken: 1,
+    });
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      status: 'completed',
+      steps: { go: { output: { payload: { n: 1 } } } },
+    });
+    await kill(proc);
+  });
+
+  it('Ctrl-C while orchestr8 run waits leaves the execution waiting in the store, and says so', async () => {
+    const store = `sqlite:${join(dir, 'run-sigint.db')}`;
+    const file = join(dir, 'hold.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1.0.0',
+        'metadata: { id: hold }',
+        'steps:',
+        '  - id: hold',
+        '    wait: { event: { name: never } }',
+      ].join('\n'),
+    );
+    const run = spawn(process.execPath, [BIN, 'run', file, '--store', store, '--json'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(run);
+    let stderr = '';
+    run.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+    const waiting = () => {
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'list', '--status', 'waiting', '--json', '--store', store],
+        {
+          encoding: 'utf8',
+        },
+      );
+      return r.status === 0 ? (JSON.parse(r.stdout) as { id: string }[]) : [];
+    };
+    const [record] = await until('the execution to wait', async () => {
+      const items = waiting();
+      return items.length === 1 ? items : undefined;
+    });
+    run.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`execution ${record!.id} is waiting and stays durable`);
+    expect(waiting().map((e) => e.id)).toEqual([record!.id]);
+  });
 });

@@ -128,6 +128,20 @@ describe('durable waits', () => {
     expect(await statusOf(store, h.id)).toBe('waiting');
   });
 
+  it('the look-back window is the engine option eventLookBackMs', async () => {
+    const clock = createFakeClock();
+    const { engine } = testEngine([echo], {
+      store: createMemoryStore({ clock }),
+      clock,
+      eventLookBackMs: 1000,
+    });
+    await engine.sendEvent({ name: 'paid', id: 'e', payload: { orderId: 'A' } });
+    await clock.advance(1001);
+    const h = await engine.start(orderFlow({ event: paid }), { inputs: { orderId: 'A' } });
+    await settle();
+    expect((await engine.store.getExecution(h.id))!.status).toBe('waiting');
+  });
+
   it('any: the first matching event of several wakes the step', async () => {
     const { engine } = setup();
     const h = await engine.start(orderFlow({ any: [{ name: 'a' }, { name: 'b' }] }), { inputs: {} });
@@ -268,5 +282,97 @@ describe('approvals', () => {
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect((await h.result).status).toBe('completed');
+  });
+});
+
+describe('waits among other steps', () => {
+  it('a waiting step gives back its concurrency slot at once', async () => {
+    const { engine } = setup();
+    const flow = compile({
+      policies: { concurrency: { maxConcurrentSteps: 1 } },
+      steps: [
+        { id: 'w', wait: { event: { name: 'go' } } },
+        { id: 'work', agent: '@t/echo', input: { x: 1 } },
+      ],
+    });
+    const h = await engine.start(flow);
+    await settle();
+    const steps = await engine.store.getSteps(h.id);
+    expect(steps.find((s) => s.stepId === 'work')!.status).toBe('completed');
+    expect(steps.find((s) => s.stepId === 'w')!.status).toBe('waiting');
+    await engine.sendEvent({ name: 'go' });
+    expect((await h.result).status).toBe('completed');
+  });
+
+  it('late timers fire in due order when an engine starts', async () => {
+    const clock = createFakeClock();
+    const store = createMemoryStore({ clock });
+    const first = testEngine([echo], { store, clock }).engine;
+    const later = await first.start(orderFlow({ timer: '2m' }), { inputs: {} });
+    const sooner = await first.start(orderFlow({ timer: '1m' }), { inputs: {} });
+    await settle();
+    await first.shutdown();
+    await clock.advance(600_000);
+    const woken: string[] = [];
+    const second = testEngine([echo], {
+      store,
+      clock,
+      observers: [{ onEvent: (e) => void (e.type === 'step.woken' && woken.push(e.executionId)) }],
+    }).engine;
+    for (let i = 0; i < 5; i++) await settle();
+    expect(woken).toEqual([sooner.id, later.id]);
+    expect((await second.getResult(later.id))!.status).toBe('completed');
+  });
+
+  it('a rejection under onError continue lets a dependent branch on REJECTED', async () => {
+    const { engine } = setup();
+    const flow = compile({
+      steps: [
+        { id: 'ok', onError: 'continue', wait: { approval: { title: 'Go?' } } },
+        {
+          id: 'sorry',
+          agent: '@t/echo',
+          dependencies: ['ok'],
+          condition: { if: 'steps.ok.error.code == "REJECTED"' },
+          input: { rejected: true },
+        },
+      ],
+    });
+    const h = await engine.start(flow);
+    await settle();
+    await engine.decide(h.id, 'ok', { decision: 'reject', by: 'bob' });
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.sorry!.output).toEqual({ rejected: true });
+  });
+
+  it('a timeout is journalled as wait.timed_out', async () => {
+    const { clock, store, engine } = setup();
+    const h = await engine.start(orderFlow({ event: { name: 'never' }, timeout: '1s' }), { inputs: {} });
+    await settle();
+    await clock.advance(1000);
+    await h.result;
+    expect((await store.readJournal(h.id)).map((e) => e.type)).toContain('wait.timed_out');
+  });
+
+  it('a cancel request recorded while an execution waits is honoured when it is next resumed', async () => {
+    const { clock, store, engine } = setup();
+    const h = await engine.start(orderFlow({ event: { name: 'go' } }), { inputs: {} });
+    await settle();
+    expect(await store.requestCancel(h.id, 'not needed', clock.now())).toBe('requested');
+    await engine.sendEvent({ name: 'go' });
+    expect((await h.result).status).toBe('cancelled');
+  });
+
+  it('a store without waits refuses a workflow with a wait step before recording it', async () => {
+    const clock = createFakeClock();
+    const memory = createMemoryStore({ clock });
+    const store: Store = Object.create(memory, { kind: { value: 'postgres' }, waits: { value: undefined } });
+    const { engine } = testEngine([echo], { store, clock });
+    await expect(engine.start(timerFlow)).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringContaining('postgres store does not support yet'),
+    });
+    expect((await memory.listExecutions()).items).toEqual([]);
   });
 });

@@ -107,6 +107,16 @@ describe('waits over HTTP', () => {
     expect(twice.status).toBe(404);
   });
 
+  it('a decision by someone not among the approvers is 403', async () => {
+    const id = await start(
+      doc('guarded', [{ id: 'ok', wait: { approval: { title: 'Go?', approvers: ['ann'] } } }]),
+    );
+    await waitStatus(id, 'waiting');
+    const res = await post(`${t.url}/executions/${id}/steps/ok/approve`, { by: 'eve' });
+    expect(res.status).toBe(403);
+    expect((await problemOf(res)).code).toBe('CAPABILITY_DENIED');
+  });
+
   it('reject fails the step with REJECTED', async () => {
     const id = await start(doc('refund2', [{ id: 'ok', wait: { approval: { title: 'Go?' } } }]));
     await waitStatus(id, 'waiting');
