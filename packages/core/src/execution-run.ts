@@ -184,6 +184,8 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
         // The rest of an interrupted back-off is still owed (step-runner waits it out).
         if (prev?.nextAttemptAt !== undefined) rec.nextAttemptAt = prev.nextAttemptAt;
+        // A wait step began when it first waited, not when its execution came back.
+        if (prev?.status === 'waiting' && prev.startedAt !== undefined) rec.startedAt = prev.startedAt;
       }
       const sr: StepRun = {
         compiled: c,

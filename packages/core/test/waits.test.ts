@@ -44,6 +44,7 @@ describe('durable waits', () => {
     await clock.advance(1);
     const r = await h.result;
     expect(r.status).toBe('completed');
+    expect(r.steps.wait!.startedAt).toBe(r.startedAt);
     expect(r.steps.wait!.output).toEqual({
       dueAt: new Date(300_000 + r.startedAt!).toISOString(),
       firedAt: new Date(300_000 + r.startedAt!).toISOString(),
