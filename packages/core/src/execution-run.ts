@@ -607,11 +607,11 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   }
 
   cancelStep(sr: StepRun, reason: string): void {
-    if (sr.record.status === 'waiting') {
-      this.waitingSteps--;
-      const ws = this.rt.store.waits;
-      if (ws !== undefined) void ws.deleteWait(`${this.record.id}/${sr.compiled.id}`).catch(() => {});
-    }
+    if (sr.record.status === 'waiting') this.waitingSteps--;
+    // A wait step's registered wait (this run's, or one it resumed with) goes with it.
+    const ws = this.rt.store.waits;
+    if (sr.compiled.wait !== undefined && sr.record.attempts > 0 && ws !== undefined)
+      void ws.deleteWait(`${this.record.id}/${sr.compiled.id}`).catch(() => {});
     this.recordCancelled(sr, reason);
     sr.terminal = true;
     if (!sr.compiled.fallbackOnly) this.unfinished--;

@@ -201,7 +201,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
   const store: Store = {
     kind: 'memory',
-    waits: createMemoryWaits(executions, () => assertOpen()),
+    waits: createMemoryWaits(
+      executions,
+      () => assertOpen(),
+      (id) => cancelRequests.has(id),
+    ),
 
     // Not async: on the engine's hot path, one shared resolved promise instead of one per batch.
     write(batch) {

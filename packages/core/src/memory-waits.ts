@@ -8,6 +8,7 @@ import type { WaitEvent, WaitRecord, WaitStore } from './waits.js';
 export function createMemoryWaits(
   executions: Map<string, ExecutionRecord>,
   assertOpen: () => void,
+  cancelRequested: (executionId: string) => boolean,
 ): WaitStore {
   const waits = new Map<string, WaitRecord>();
   const inbox = new Map<string, WaitEvent>(); // `${name}\0${id}` -> event, in arrival order
@@ -84,6 +85,12 @@ export function createMemoryWaits(
       for (const e of inbox.values())
         if (e.name === name && e.receivedAt >= since) out.push(structuredClone(e));
       return out.sort((a, b) => a.receivedAt - b.receivedAt);
+    },
+    async waitingCancels() {
+      const out: string[] = [];
+      for (const e of executions.values())
+        if (e.status === 'waiting' && cancelRequested(e.id)) out.push(e.id);
+      return out;
     },
     async pruneEvents(before) {
       let n = 0;

@@ -144,6 +144,10 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
         // Woken waits of executions running elsewhere stay: do not spin on them.
         if (due.length === SCAN_BATCH && due.some((w) => w.state === 'pending')) again = true;
       } while (again && !closed);
+      // A cancel request for an execution that only waits: bring it back, so its resume honours it.
+      for (const id of await store.waits.waitingCancels()) {
+        if (await store.waits.takeWaitingExecution(id, clock.now())) await o.resume(id);
+      }
       const next = await store.waits.nextDueAt();
       const now = clock.now();
       const poll = o.pollMs > 0 ? now + o.pollMs : Number.POSITIVE_INFINITY;

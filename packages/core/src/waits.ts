@@ -116,6 +116,8 @@ export interface WaitStore {
   recentEvents(name: string, since: number): Promise<WaitEvent[]>;
   /** Drops inbox events received before `before`. */
   pruneEvents(before: number): Promise<number>;
+  /** Executions in `waiting` with a cancel request recorded (`Store.requestCancel`). */
+  waitingCancels(): Promise<string[]>;
 }
 
 export const DEFAULT_EVENT_LOOK_BACK_MS = 5 * 60 * 1000;

@@ -365,6 +365,18 @@ describe('waits among other steps', () => {
     expect((await h.result).status).toBe('cancelled');
   });
 
+  it('a cancel request for a waiting execution is acted on within the wait poll interval', async () => {
+    const { clock, store, engine } = setup();
+    const h = await engine.start(orderFlow({ event: { name: 'never' } }), { inputs: {} });
+    await settle();
+    await store.requestCancel(h.id, 'no longer needed', clock.now());
+    await clock.advance(5000);
+    const r = await h.result;
+    expect(r.status).toBe('cancelled');
+    expect(r.steps.w!.status).toBe('cancelled');
+    expect(await store.waits!.listWaits()).toEqual([]);
+  });
+
   it('a store without waits refuses a workflow with a wait step before recording it', async () => {
     const clock = createFakeClock();
     const memory = createMemoryStore({ clock });

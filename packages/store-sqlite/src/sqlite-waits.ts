@@ -94,6 +94,10 @@ export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & 
         }),
       ),
     pruneEvents: (before) => run('prune events', () => s().prune.run([before]).changes),
+    waitingCancels: () =>
+      run('read cancel requests of waiting executions', () =>
+        (s().waitingCancels.all([]) as Row[]).map((r) => r.execution_id as string),
+      ),
     dispose() {
       st = undefined;
     },
@@ -136,5 +140,9 @@ function prepare(db: Database.Database) {
       'SELECT name, id, received_at, body FROM wait_events WHERE name = ? AND received_at >= ? ORDER BY received_at, id',
     ),
     prune: db.prepare('DELETE FROM wait_events WHERE received_at < ?'),
+    waitingCancels: db.prepare(
+      `SELECT c.execution_id FROM cancel_requests c JOIN executions e ON e.id = c.execution_id
+       WHERE e.status = 'waiting' ORDER BY c.requested_at`,
+    ),
   };
 }

@@ -72,6 +72,9 @@ describe('waits on SQLite', () => {
     expect((await a.result).status).toBe('completed');
     expect((await store.getExecution(b.id))!.status).toBe('waiting');
     expect((await store.listExecutions({ status: 'waiting' })).items.map((e) => e.id)).toEqual([b.id]);
+    expect(await store.waits!.waitingCancels()).toEqual([]);
+    await store.requestCancel(b.id, 'not needed', clock.now());
+    expect(await store.waits!.waitingCancels()).toEqual([b.id]);
     await engine.close();
     await store.close();
   });
