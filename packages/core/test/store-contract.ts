@@ -17,6 +17,7 @@ import type {
   JournalEntry,
   StepStateRecord,
 } from '../src/types.js';
+import type { WaitRecord } from '../src/waits.js';
 
 export interface StoreContractContext {
   store: Store;
@@ -855,6 +856,68 @@ export function defineStoreContract(
         const again = execution({ id: e.id });
         expect((await store.createExecution(again)).created).toBe(true);
         expect(await store.getSteps(e.id)).toEqual([]);
+      });
+    });
+
+    // Stores with waits (memory, SQLite); the others refuse wait steps and skip these.
+    describe('waits', () => {
+      const wait = (executionId: string, overrides: Partial<WaitRecord> = {}): WaitRecord => ({
+        id: `${executionId}/w`,
+        executionId,
+        stepId: 'w',
+        workflowId: 'wf',
+        kind: 'event',
+        state: 'pending',
+        events: ['paid'],
+        version: 0,
+        createdAt: 1,
+        ...overrides,
+      });
+
+      it('claims a wait once: a second claim of the same version loses', async () => {
+        const ws = store.waits;
+        if (ws === undefined) return;
+        const e = await seed({ status: 'waiting' });
+        const w = wait(e.id);
+        await ws.putWait(w);
+        expect(await ws.waitsForEvent('paid')).toEqual([w]);
+        const next: WaitRecord = { ...w, state: 'woken', version: 1, outcome: { kind: 'event', at: 5 } };
+        const claims = await Promise.all([ws.claimWait(w.id, 0, next), ws.claimWait(w.id, 0, next)]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect(await ws.getWait(w.id)).toEqual(next);
+        expect(await ws.waitsForEvent('paid')).toEqual([]);
+        expect(await ws.dueWaits(0)).toEqual([next]);
+        const takes = await Promise.all([ws.takeWaitingExecution(e.id, 9), ws.takeWaitingExecution(e.id, 9)]);
+        expect(takes.filter(Boolean)).toHaveLength(1);
+        expect((await store.getExecution(e.id))!.status).toBe('running');
+        await ws.deleteWait(w.id);
+        expect(await ws.listWaits()).toEqual([]);
+      });
+
+      it('lists due timers in due order and reports the next one', async () => {
+        const ws = store.waits;
+        if (ws === undefined) return;
+        const e = await seed({ status: 'waiting' });
+        const late = wait(e.id, { id: 'a', kind: 'timer', events: undefined, dueAt: 200 });
+        const early = wait(e.id, { id: 'b', kind: 'timer', events: undefined, dueAt: 100 });
+        await ws.putWait(late);
+        await ws.putWait(early);
+        expect(await ws.nextDueAt()).toBe(100);
+        expect((await ws.dueWaits(150)).map((w) => w.id)).toEqual(['b']);
+        expect((await ws.dueWaits(300)).map((w) => w.id)).toEqual(['b', 'a']);
+      });
+
+      it('keeps an event once per name and id, and returns recent ones oldest first', async () => {
+        const ws = store.waits;
+        if (ws === undefined) return;
+        const ev = (id: string, receivedAt: number) => ({ name: 'paid', id, payload: { id }, receivedAt });
+        expect(await ws.putEvent(ev('2', 20))).toBe(true);
+        expect(await ws.putEvent(ev('1', 10))).toBe(true);
+        expect(await ws.putEvent(ev('1', 30))).toBe(false);
+        expect((await ws.recentEvents('paid', 0)).map((e) => e.id)).toEqual(['1', '2']);
+        expect((await ws.recentEvents('paid', 15)).map((e) => e.id)).toEqual(['2']);
+        expect(await ws.pruneEvents(15)).toBe(1);
+        expect((await ws.recentEvents('paid', 0)).map((e) => e.id)).toEqual(['2']);
       });
     });
 
