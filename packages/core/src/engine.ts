@@ -1,12 +1,5 @@
 import { type Context, type Tracer, trace } from '@opentelemetry/api';
-import {
-  type Clock,
-  ErrorCode,
-  Orchestr8Error,
-  systemClock,
-  type TimerHandle,
-  ValidationError,
-} from '@orchestr8/common';
+import { type Clock, ErrorCode, Orchestr8Error, systemClock, type TimerHandle } from '@orchestr8/common';
 import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { Agent, AgentLogger, AgentRegistry } from './agent.js';

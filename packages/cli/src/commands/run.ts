@@ -170,7 +170,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
         process.stderr.write(`execution ${handle.id} · ${workflow.id}@${workflow.version} · store ${spec}\n`);
       view?.start();
       if (interrupts > 0) engine.cancel(handle.id, { reason: 'interrupted (Ctrl-C)' });
-      const outcome = await resultOrLeave(engine, store, handle, (leave) => {
+      const outcome = await resultOrLeave(engine, handle, (leave) => {
         leaveWaiting = leave;
       });
       if (outcome === 'left') {
@@ -213,7 +213,6 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
  */
 async function resultOrLeave(
   engine: Engine,
-  store: Store,
   handle: ExecutionHandle,
   onWaiting: (leave: () => void) => void,
 ): Promise<ExecutionResult | 'left'> {
