@@ -32,7 +32,10 @@ export function registerWorkerCommand(program: Command): void {
     .description(
       'run steps of distributed executions from a PostgreSQL store (any number of workers, anywhere)',
     )
-    .option('--store <url>', 'the shared store: postgres://user@host/db (default: $ORCHESTR8_STORE, then the config store)')
+    .option(
+      '--store <url>',
+      'the shared store: postgres://user@host/db (default: $ORCHESTR8_STORE, then the config store)',
+    )
     .option(
       '-a, --agents <module>',
       'a JS or TS module exporting agents made with defineAgent; repeatable',

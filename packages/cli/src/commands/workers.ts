@@ -24,7 +24,10 @@ export function registerWorkersCommand(program: Command): void {
   program
     .command('workers')
     .description('list the live workers of a PostgreSQL store, their heartbeats and current steps')
-    .option('--store <url>', 'the shared store: postgres://user@host/db (default: $ORCHESTR8_STORE, then the config store)')
+    .option(
+      '--store <url>',
+      'the shared store: postgres://user@host/db (default: $ORCHESTR8_STORE, then the config store)',
+    )
     .option('--stale <seconds>', 'hide workers whose last heartbeat is older than this', '60')
     .option('--json', 'print the workers and queue depths as JSON')
     .action(async (opts: WorkersOptions) => {
