@@ -44,9 +44,9 @@ export function printResult(
 }
 
 /**
- * A recorded reason as shown to people. The engine quotes a condition with double quotes,
- * which read badly around an expression holding strings (`condition if "inputs.mode ==
- * "full"" was false`): shown with backticks instead.
+ * A recorded reason as shown to people. Executions recorded by earlier versions quote a
+ * condition with double quotes, which read badly around an expression holding strings
+ * (`condition if "inputs.mode == "full"" was false`): shown with backticks, as now recorded.
  */
 export function describeReason(reason: string): string {
   const m = /^condition (if|unless) "(.*)" was (true|false)$/s.exec(reason);

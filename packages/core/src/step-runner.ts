@@ -404,10 +404,11 @@ function redactSecretFields(agent: Agent | undefined, input: unknown): unknown {
 export function evaluateCondition(c: CompiledStep, scope: TemplateScope): string | undefined {
   const cond = c.condition!;
   if (cond.if !== undefined) {
-    if (!truthy(cond.if.evaluate(scope))) return `condition if "${cond.if.source}" was false`;
+    // Backticks, not quotes: the expression often holds quoted strings itself.
+    if (!truthy(cond.if.evaluate(scope))) return `condition if \`${cond.if.source}\` was false`;
   }
   if (cond.unless !== undefined) {
-    if (truthy(cond.unless.evaluate(scope))) return `condition unless "${cond.unless.source}" was true`;
+    if (truthy(cond.unless.evaluate(scope))) return `condition unless \`${cond.unless.source}\` was true`;
   }
   return undefined;
 }

@@ -102,7 +102,7 @@ describe('journal', () => {
     expect(entriesOf(j, 'step.started')).toEqual([]);
     const skipped = entriesOf(j, 'step.skipped');
     expect(skipped.map((e) => [e.stepId, dataOf(e).reason])).toEqual([
-      ['a', 'condition if "inputs.go == true" was false'],
+      ['a', 'condition if `inputs.go == true` was false'],
       ['b', 'dependency "a" was skipped'],
     ]);
   });
