@@ -115,7 +115,7 @@ export function registerServerCommand(program: Command): void {
     .command('logs')
     .description("print the project server's log (.orchestr8/server.log)")
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .option('--since <duration|time>', 'only lines from this long ago (e.g. 10m) or since an ISO time')
+    .option('--since <when>', 'only lines from this long ago (a duration, e.g. 10m) or since an ISO time')
     .action(async (opts: { follow?: boolean; since?: string }) => {
       process.exitCode = await logsCommand(opts);
     });
