@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
+import { callServer, RemoteError } from '../server-call.js';
 import { styleFor } from '../term.js';
 import { printJson } from './history-shared.js';
 
@@ -48,15 +49,6 @@ const EXIT_HELP =
   '2 usage (bad --server, --from or --to; the server refused the API key or the request).';
 
 /** A request the server refused or could not answer: status 0 when unreachable. */
-class RemoteError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function defaultApiKey(): string | undefined {
   const single = process.env.ORCHESTR8_API_KEY?.trim();
@@ -76,38 +68,8 @@ function baseUrlOf(server: string): string | undefined {
   }
 }
 
-async function call(opts: RemoteOptions, base: string, method: string, path: string, body?: unknown) {
-  const key = opts.apiKey ?? defaultApiKey();
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (e) {
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text.length > 0 ? JSON.parse(text) : {};
-  } catch {
-    parsed = undefined;
-  }
-  if (res.status >= 400) {
-    const p = parsed as { code?: string; detail?: string } | undefined;
-    throw new RemoteError(
-      res.status,
-      p?.code ?? `HTTP_${res.status}`,
-      p?.detail ?? (text.slice(0, 200) || res.statusText),
-    );
-  }
-  return parsed;
+function call(opts: RemoteOptions, base: string, method: string, path: string, body?: unknown) {
+  return callServer(base, opts.apiKey ?? defaultApiKey(), method, path, body);
 }
 
 /** Runs one remote command; turns refusals into messages and exit codes. */

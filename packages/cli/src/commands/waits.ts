@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
+import { callServer, RemoteError } from '../server-call.js';
 import { printJson } from './history-shared.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8088';
@@ -20,16 +21,6 @@ const EXIT_HELP =
   `\nTalks to a running \`orchestr8 serve\` (--server, default ${DEFAULT_SERVER}; API key from --api-key or ` +
   '$ORCHESTR8_API_KEY).\nExit codes: 0 done, 1 not found, already decided, or the server is unreachable, ' +
   '2 usage (bad --server or JSON; the server refused the API key, the request or the form data).';
-
-class RemoteError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function apiKeyOf(opts: RemoteOptions): string | undefined {
   if (opts.apiKey) return opts.apiKey;
@@ -49,37 +40,7 @@ async function request(opts: RemoteOptions, method: string, path: string, body?:
   } catch {
     throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
   }
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const key = apiKeyOf(opts);
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (e) {
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text.length > 0 ? JSON.parse(text) : {};
-  } catch {
-    parsed = undefined;
-  }
-  if (res.status >= 400) {
-    const p = parsed as { code?: string; detail?: string } | undefined;
-    throw new RemoteError(
-      res.status,
-      p?.code ?? `HTTP_${res.status}`,
-      p?.detail ?? (text.slice(0, 200) || res.statusText),
-    );
-  }
-  return parsed;
+  return callServer(base, apiKeyOf(opts), method, path, body);
 }
 
 async function remote(opts: RemoteOptions, fn: () => Promise<number>): Promise<number> {

@@ -1,0 +1,55 @@
+/**
+ * One JSON call to a running `orchestr8 serve`, for the commands that act on a server
+ * (`triggers`, `send-event`, `signal`, `approvals`, `approve`, `reject`): a refusal becomes a
+ * RemoteError carrying the HTTP status and the problem's code and detail.
+ */
+
+/** status -1: usage (bad --server); 0: the server could not be reached; else the HTTP status. */
+export class RemoteError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function callServer(
+  base: string,
+  apiKey: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+    throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : {};
+  } catch {
+    parsed = undefined;
+  }
+  if (res.status >= 400) {
+    const p = parsed as { code?: string; detail?: string } | undefined;
+    throw new RemoteError(
+      res.status,
+      p?.code ?? `HTTP_${res.status}`,
+      p?.detail ?? (text.slice(0, 200) || res.statusText),
+    );
+  }
+  return parsed;
+}
