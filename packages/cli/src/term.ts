@@ -39,3 +39,14 @@ export function formatDuration(ms: number | undefined): string {
   const m = Math.round(s / 60);
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/** Rows of text cells padded into columns two spaces apart: the header line first. */
+export function tableLines(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}

@@ -3,11 +3,12 @@
  * (`GET /triggers`, `POST /triggers/:workflow/:name/{pause,resume,run,backfill}`). The
  * scheduler lives in the server, so these commands never open a store themselves.
  */
+import type { TriggerInfo } from '@orchestr8/triggers';
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
 import { callServer, RemoteError } from '../server-call.js';
-import { styleFor } from '../term.js';
+import { styleFor, tableLines } from '../term.js';
 import { printJson } from './history-shared.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8088';
@@ -16,23 +17,6 @@ interface RemoteOptions {
   server: string;
   apiKey?: string;
   json?: boolean;
-}
-
-/** One trigger as `GET /triggers` lists it (see @orchestr8/triggers TriggerInfo). */
-interface TriggerItem {
-  workflowId: string;
-  workflowVersion: string;
-  name: string;
-  kind: 'schedule' | 'webhook' | 'event';
-  paused: boolean;
-  schedule?: { cron?: string; everyMs?: number; timezone: string; overlap: string; catchUp: string };
-  nextFireAt?: number;
-  lastFireAt?: number;
-  event?: string;
-  signed?: boolean;
-  running: number;
-  queued: number;
-  dropped: number;
 }
 
 type Outcome =
@@ -112,7 +96,7 @@ export function formatInZone(t: number, tz: string): string {
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${tz}`;
 }
 
-function describeSchedule(t: TriggerItem): string {
+function describeSchedule(t: TriggerInfo): string {
   if (t.kind === 'event') return `event ${t.event ?? '?'}`;
   if (t.kind === 'webhook') return `POST /hooks/${t.workflowId}/${t.name}${t.signed ? ' (signed)' : ''}`;
   const s = t.schedule;
@@ -130,14 +114,14 @@ function describeSchedule(t: TriggerItem): string {
   return `every ${every}`;
 }
 
-function nextOf(t: TriggerItem): string {
+function nextOf(t: TriggerInfo): string {
   if (t.nextFireAt === undefined) return t.kind === 'schedule' && t.paused ? '(paused)' : '-';
   const tz = t.schedule?.timezone ?? 'UTC';
   const utc = new Date(t.nextFireAt).toISOString().replace('.000Z', 'Z');
   return tz === 'UTC' ? utc : `${formatInZone(t.nextFireAt, tz)} (${utc})`;
 }
 
-function printList(items: TriggerItem[]): void {
+function printList(items: TriggerInfo[]): void {
   const out = process.stdout;
   const s = styleFor(out);
   if (items.length === 0) {
@@ -155,14 +139,9 @@ function printList(items: TriggerItem[]): void {
     String(t.running),
     String(t.queued),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  out.write(`${s.bold(line(header))}\n`);
-  for (const r of rows) out.write(`${line(r)}\n`);
+  const lines = tableLines(header, rows);
+  out.write(`${s.bold(lines[0]!)}\n`);
+  for (const l of lines.slice(1)) out.write(`${l}\n`);
 }
 
 function describeOutcome(o: Outcome): string {
@@ -212,7 +191,7 @@ export function registerTriggersCommand(program: Command): void {
     true,
   ).action(async (opts: RemoteOptions & { workflow?: string }) => {
     process.exitCode = await remote(opts, async (request) => {
-      const { items } = (await request('GET', '/triggers')) as { items: TriggerItem[] };
+      const { items } = (await request('GET', '/triggers')) as { items: TriggerInfo[] };
       const shown = items
         .filter((t) => opts.workflow === undefined || t.workflowId === opts.workflow)
         .sort((a, b) => a.workflowId.localeCompare(b.workflowId) || a.name.localeCompare(b.name));

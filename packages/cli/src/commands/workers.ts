@@ -11,7 +11,7 @@ import { configuredStore, loadProjectConfig } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 import { openStore } from '../open-store.js';
-import { formatDuration, styleFor } from '../term.js';
+import { formatDuration, styleFor, tableLines } from '../term.js';
 import { formatTime, plural, printJson } from './history-shared.js';
 
 interface WorkersOptions {
@@ -75,15 +75,10 @@ function printView(view: WorkersView, where: string): void {
       String(w.stepsDone),
       formatTime(w.startedAt),
     ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: readonly string[]) =>
-      cells
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd();
-    out.write(`${s.bold(line(header))}\n`);
+    const lines = tableLines(header, rows);
+    out.write(`${s.bold(lines[0]!)}\n`);
     view.workers.forEach((w, i) => {
-      out.write(`${line(rows[i]!)}\n`);
+      out.write(`${lines[i + 1]!}\n`);
       for (const r of w.running) {
         const left = Math.max(0, r.leaseExpiresAt - Date.now());
         out.write(
