@@ -34,6 +34,17 @@ export {
 export { COMPOSITIONS, DEFAULTS } from './defaults.js';
 export { type Diagnostic, DiagnosticCode, formatDiagnostic } from './diagnostics.js';
 export {
+  checkDocumentObject,
+  createJsonSchemaCheck,
+  type DocumentCheck,
+  type DocumentLoadResult,
+  type DocumentProblem,
+  jsonSchemaProblems,
+  type LoadDocumentOptions,
+  loadDocument,
+  loadDocumentFile,
+} from './document-loader.js';
+export {
   AGENT_ID_PATTERN,
   type AgentRefDocument,
   type CircuitBreakerPolicyDocument,

@@ -107,7 +107,7 @@ function validateValue(value: unknown, agents: AgentOptions): Validated {
 }
 
 /** Adds line:col (from the text) and the file name; drops the internal fields. */
-function finish(
+export function finish(
   pending: PendingDiagnostic[],
   parsed: ParsedText | undefined,
   file: string | undefined,
@@ -161,7 +161,7 @@ function result(diagnostics: Diagnostic[], v: Validated | undefined): LoadResult
   return r;
 }
 
-function tooLarge(bytes: number): PendingDiagnostic {
+export function tooLarge(bytes: number): PendingDiagnostic {
   return error(
     DiagnosticCode.TOO_LARGE,
     '',

@@ -116,7 +116,7 @@ function isUnion(e: ErrorObject): boolean {
  * ajv reports every failing branch of a union. Keep only what helps: the errors of the
  * branch whose type matched the value, or one "must be A or B" when none did.
  */
-function condense(errors: readonly ErrorObject[]): ErrorObject[] {
+export function condense(errors: readonly ErrorObject[]): ErrorObject[] {
   let list = errors.slice();
   const unions = list.filter(isUnion).sort((a, b) => b.schemaPath.length - a.schemaPath.length);
   for (const u of unions) {
@@ -171,7 +171,7 @@ function quoteList(values: readonly unknown[]): string {
   return values.map((v) => JSON.stringify(v)).join(', ');
 }
 
-function toDiagnostic(e: ErrorObject): PendingDiagnostic {
+export function toDiagnostic(e: ErrorObject): PendingDiagnostic {
   if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
     // A nested error of `propertyNames`: it is about the key, not the value.
     const inner = toDiagnostic({ ...e, propertyName: undefined });
