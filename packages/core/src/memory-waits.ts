@@ -1,5 +1,12 @@
 import type { ExecutionRecord } from './types.js';
-import type { WaitEvent, WaitRecord, WaitStore } from './waits.js';
+import { eventKeyValue, waitIndexKeys } from './wait-correlation.js';
+import type { StoredAnswer, WaitEvent, WaitRecord, WaitStore } from './waits.js';
+
+/** Pending waits by event name: those without a key, and those with one by path and value. */
+interface NameIndex {
+  unkeyed: Set<string>;
+  byPath: Map<string, Map<string, Set<string>>>;
+}
 
 /**
  * The memory store's waits and event inbox. Records are copied in and out (unlike the
@@ -11,6 +18,48 @@ export function createMemoryWaits(
   cancelRequested: (executionId: string) => boolean,
 ): WaitStore {
   const waits = new Map<string, WaitRecord>();
+  const index = new Map<string, NameIndex>();
+  const answers = new Map<string, StoredAnswer>();
+  const unindex = (w: WaitRecord | undefined) => {
+    if (w === undefined) return;
+    for (const k of waitIndexKeys(w)) {
+      const n = index.get(k.name);
+      if (n === undefined) continue;
+      if (k.path === '') n.unkeyed.delete(w.id);
+      else {
+        const byValue = n.byPath.get(k.path);
+        const ids = byValue?.get(k.value);
+        ids?.delete(w.id);
+        if (ids?.size === 0) byValue!.delete(k.value);
+        if (byValue?.size === 0) n.byPath.delete(k.path);
+      }
+      if (n.unkeyed.size === 0 && n.byPath.size === 0) index.delete(k.name);
+    }
+  };
+  const reindex = (before: WaitRecord | undefined, w: WaitRecord) => {
+    unindex(before);
+    for (const k of waitIndexKeys(w)) {
+      let n = index.get(k.name);
+      if (n === undefined) {
+        n = { unkeyed: new Set(), byPath: new Map() };
+        index.set(k.name, n);
+      }
+      if (k.path === '') n.unkeyed.add(w.id);
+      else {
+        let byValue = n.byPath.get(k.path);
+        if (byValue === undefined) {
+          byValue = new Map();
+          n.byPath.set(k.path, byValue);
+        }
+        let ids = byValue.get(k.value);
+        if (ids === undefined) {
+          ids = new Set();
+          byValue.set(k.value, ids);
+        }
+        ids.add(w.id);
+      }
+    }
+  };
   const inbox = new Map<string, WaitEvent>(); // `${name}\0${id}` -> event, in arrival order
   const copy = (w: WaitRecord): WaitRecord => structuredClone(w);
   const dueOrder = (a: WaitRecord, b: WaitRecord) =>
@@ -20,7 +69,9 @@ export function createMemoryWaits(
   return {
     async putWait(w) {
       assertOpen();
-      waits.set(w.id, copy(w));
+      const c = copy(w);
+      reindex(waits.get(w.id), c);
+      waits.set(w.id, c);
     },
     async getWait(id) {
       const w = waits.get(id);
@@ -39,11 +90,24 @@ export function createMemoryWaits(
           next = w.dueAt;
       return next;
     },
-    async waitsForEvent(name) {
+    async waitsForEvent(name, event) {
+      const n = index.get(name);
+      if (n === undefined) return [];
+      const ids = new Set(n.unkeyed);
+      for (const [path, byValue] of n.byPath) {
+        if (event === undefined) {
+          for (const set of byValue.values()) for (const id of set) ids.add(id);
+          continue;
+        }
+        const v = eventKeyValue(event, path);
+        if (v !== undefined) for (const id of byValue.get(v) ?? []) ids.add(id);
+      }
       const out: WaitRecord[] = [];
-      for (const w of waits.values())
-        if (w.state === 'pending' && w.events?.includes(name)) out.push(copy(w));
-      return out;
+      for (const id of ids) {
+        const w = waits.get(id);
+        if (w?.state === 'pending') out.push(w);
+      }
+      return out.sort((a, b) => a.createdAt - b.createdAt).map(copy);
     },
     async listWaits(q = {}) {
       const out: WaitRecord[] = [];
@@ -60,10 +124,13 @@ export function createMemoryWaits(
       assertOpen();
       const w = waits.get(id);
       if (w === undefined || w.state !== 'pending' || w.version !== version) return false;
-      waits.set(id, copy(next));
+      const c = copy(next);
+      reindex(w, c);
+      waits.set(id, c);
       return true;
     },
     async deleteWait(id) {
+      unindex(waits.get(id));
       waits.delete(id);
     },
     async takeWaitingExecution(executionId, at) {
@@ -91,6 +158,18 @@ export function createMemoryWaits(
       for (const e of executions.values())
         if (e.status === 'waiting' && cancelRequested(e.id)) out.push(e.id);
       return out;
+    },
+    async putAnswer(key, a, now) {
+      assertOpen();
+      const existing = answers.get(key);
+      if (existing !== undefined && existing.expiresAt > now) return structuredClone(existing);
+      answers.set(key, structuredClone(a));
+      if (answers.size % 256 === 0) for (const [k, v] of answers) if (v.expiresAt <= now) answers.delete(k);
+      return undefined;
+    },
+    async getAnswer(key, now) {
+      const a = answers.get(key);
+      return a !== undefined && a.expiresAt > now ? structuredClone(a) : undefined;
     },
     async pruneEvents(before) {
       let n = 0;

@@ -211,7 +211,7 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       const { event, accepted } = await accept(e);
       if (!accepted) return { id: event.id, accepted, woken: 0 };
       let woken = 0;
-      for (const w of await waitsOf().waitsForEvent(event.name)) if (await deliver(w, event)) woken++;
+      for (const w of await waitsOf().waitsForEvent(event.name, event)) if (await deliver(w, event)) woken++;
       return { id: event.id, accepted, woken };
     },
 

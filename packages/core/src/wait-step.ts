@@ -3,6 +3,7 @@ import { type CompiledWait, renderValue } from '@orchestr8/schema';
 import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
 import { complete, evaluateCondition, fail } from './step-runner.js';
+import { correlationOf } from './wait-correlation.js';
 import {
   DEFAULT_EVENT_LOOK_BACK_MS,
   eventView,
@@ -138,6 +139,10 @@ function newWait(run: ExecutionRun, sr: StepRun, wait: CompiledWait, id: string,
       if (specs.some((e) => e.match !== undefined)) {
         w.matches = specs.map((e) => e.match?.source ?? null);
         w.matchScope = matchScopeOf(specs, run.scope);
+        const keys = specs.map((e) =>
+          e.match === undefined ? null : (correlationOf(e.match.source, run.scope) ?? null),
+        );
+        if (keys.some((k) => k !== null)) w.correlations = keys;
       }
     }
   }

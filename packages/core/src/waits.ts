@@ -67,6 +67,13 @@ export interface WaitRecord {
    * copied when the wait registers, so an event is matched without loading the execution.
    */
   matchScope?: Record<string, unknown>;
+  /**
+   * Per event (by position in `events`), the value its `match` pins the event to, when the
+   * condition requires `event.<path> == <expression of the execution>` (null: none). Stores
+   * index pending waits by (event name, path, value), so an event finds its waits without a
+   * scan; see `waitIndexKeys` and `eventKeyValue`.
+   */
+  correlations?: (WaitCorrelation | null)[];
   /** kind all: the events received so far, by position in `events` (null: not yet). */
   received?: (WaitEvent | null)[];
   approval?: WaitApproval;
@@ -74,6 +81,27 @@ export interface WaitRecord {
   /** Bumped by every update; claimWait compares it (optimistic concurrency). */
   version: number;
   createdAt: number;
+}
+
+/** `event.<path> == value`: `path` is dotted (`payload.orderId`), `value` its JSON text. */
+export interface WaitCorrelation {
+  path: string;
+  value: string;
+}
+
+/** One entry of a pending wait in the event index; `path` and `value` are '' when the wait has no key. */
+export interface WaitIndexKey {
+  name: string;
+  path: string;
+  value: string;
+}
+
+/** The remembered first answer to an idempotent request (a decision, a signal). */
+export interface StoredAnswer {
+  /** What the request asked, so that a key reused for another request is refused. */
+  fingerprint: string;
+  answer: unknown;
+  expiresAt: number;
 }
 
 export interface WaitQuery {
@@ -95,8 +123,12 @@ export interface WaitStore {
   dueWaits(now: number, limit?: number): Promise<WaitRecord[]>;
   /** The earliest dueAt of a pending wait. */
   nextDueAt(): Promise<number | undefined>;
-  /** Pending waits listening for an event name. */
-  waitsForEvent(name: string): Promise<WaitRecord[]>;
+  /**
+   * Pending waits listening for an event name. Given the event, a store may return only the
+   * waits its index says it can match (`waitIndexKeys`: the keyed waits whose value the
+   * event has at their path, and every wait without a key): the caller checks each anyway.
+   */
+  waitsForEvent(name: string, event?: WaitEvent): Promise<WaitRecord[]>;
   listWaits(query?: WaitQuery): Promise<WaitRecord[]>;
   /**
    * Replaces a pending wait with `next` if its version is still `version` (one atomic
@@ -118,6 +150,14 @@ export interface WaitStore {
   pruneEvents(before: number): Promise<number>;
   /** Executions in `waiting` with a cancel request recorded (`Store.requestCancel`). */
   waitingCancels(): Promise<string[]>;
+  /**
+   * Remembers the first answer to an idempotent request under its key (first writer wins):
+   * undefined when stored, else the live answer already there. Expired answers may be dropped.
+   * Optional: without it, decisions and signals are not idempotent by key.
+   */
+  putAnswer?(key: string, answer: StoredAnswer, now: number): Promise<StoredAnswer | undefined>;
+  /** The live (unexpired) answer stored under a key. */
+  getAnswer?(key: string, now: number): Promise<StoredAnswer | undefined>;
 }
 
 export const DEFAULT_EVENT_LOOK_BACK_MS = 5 * 60 * 1000;
