@@ -174,6 +174,56 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'waits and the event inbox',
+    sql: `
+      -- One row per waiting step (wait steps); the record itself is JSON in body, the
+      -- columns are what the wait services query. A wake is a conditional UPDATE on version.
+      -- distributed: the wait of a step workers run; its wake inserts the step's task (on
+      -- queue) in the same statement, so a claimed wait always has a worker to resume it.
+      CREATE TABLE waits (
+        id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        execution_id TEXT COLLATE "C" NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        step_id TEXT COLLATE "C" NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_at BIGINT,
+        events TEXT[],
+        version INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        distributed BOOLEAN NOT NULL DEFAULT false,
+        queue TEXT COLLATE "C",
+        body TEXT NOT NULL
+      );
+      CREATE INDEX waits_due ON waits (due_at) WHERE state = 'pending' AND due_at IS NOT NULL;
+      CREATE INDEX waits_woken ON waits (created_at) WHERE state = 'woken' AND NOT distributed;
+      CREATE INDEX waits_by_event ON waits USING gin (events) WHERE state = 'pending';
+      CREATE INDEX waits_by_execution ON waits (execution_id);
+
+      -- Recent events, kept for the look-back window; (name, id) makes delivery idempotent.
+      CREATE TABLE wait_events (
+        name TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        received_at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (name, id)
+      );
+      CREATE INDEX wait_events_by_time ON wait_events (name, received_at);
+      CREATE INDEX wait_events_by_age ON wait_events (received_at);
+
+      -- The first answer to an idempotent decision or signal, by its key.
+      CREATE TABLE wait_answers (
+        "key" TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        body TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+
+      -- A distributed execution that only waits is 'waiting': its global timeout still applies.
+      CREATE INDEX executions_distributed_waiting ON executions (deadline_at)
+        WHERE distributed AND status = 'waiting';
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

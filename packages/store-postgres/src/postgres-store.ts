@@ -17,6 +17,7 @@ import { type ConnectionSettings, createPool, parseConnection } from './connecti
 import { pgCode, SqlState, toStoreError } from './errors.js';
 import { Listener } from './listener.js';
 import { checkSchema, LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
+import { PostgresWaits } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,
   EXECUTION_SELECT,
@@ -53,6 +54,8 @@ export interface Tx {
 
 export interface PostgresStore extends Store {
   readonly kind: 'postgres';
+  /** Waits and the event inbox, shared by every process on the database. */
+  readonly waits: PostgresWaits;
   /** user@host:port/database (and schema): for messages, never the password. */
   readonly where: string;
   readonly schema: string;
@@ -217,8 +220,13 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     );
   };
 
+  let waits: PostgresWaits | undefined;
   const store: PostgresStore = {
     kind: 'postgres',
+    get waits() {
+      waits ??= new PostgresWaits(store);
+      return waits;
+    },
     where,
     schema: settings.schema,
     transaction,
@@ -488,12 +496,13 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
 
     async prune({ finishedBefore, now }) {
       return transaction('prune', async (tx) => {
-        // Steps, journal entries, tasks and cancel requests go with their execution (ON DELETE CASCADE).
+        // Steps, journal entries, tasks, waits and cancel requests go with their execution (ON DELETE CASCADE).
         const executions = await tx.query(
           `DELETE FROM executions WHERE status IN ${TERMINAL} AND coalesce(finished_at, updated_at) < $1`,
           [finishedBefore],
         );
         const keys = await tx.query('DELETE FROM idempotency WHERE expires_at <= $1', [now]);
+        await tx.query('DELETE FROM wait_answers WHERE expires_at <= $1', [now]);
         return { executions: executions.rowCount ?? 0, idempotencyKeys: keys.rowCount ?? 0 };
       });
     },

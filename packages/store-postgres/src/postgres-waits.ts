@@ -1,0 +1,274 @@
+/**
+ * The PostgreSQL store's waits and event inbox (tables of migration 3), shared by every
+ * process on the database: API instances, in-process engines and workers.
+ *
+ * Exactly-once wakes rest on conditional updates, as in the other stores: `claimWait`
+ * updates only the row still at the version the caller read; `takeWaitingExecution` only
+ * an execution still `waiting`. Waits of distributed executions (steps that workers run)
+ * are woken differently: the claim that wakes one also inserts its step's task, in the same
+ * statement and under the execution's row lock, so a woken wait always has a worker to
+ * resume it and the execution never needs to be taken by a process. `takeWaitingExecution`
+ * and `waitingCancels` therefore concern in-process executions only; workers handle their
+ * own cancel requests.
+ */
+import type { WaitEvent, WaitQuery, WaitRecord, WaitStore } from '@orchestr8/core';
+import type { PostgresStore } from './postgres-store.js';
+import type { Row } from './rows.js';
+import { Channel, NOW } from './task-types.js';
+
+const TERMINAL = "('completed', 'failed', 'cancelled')";
+
+/** The remembered first answer to an idempotent decision or signal. */
+export interface StoredAnswer {
+  fingerprint: string;
+  answer: unknown;
+  expiresAt: number;
+}
+
+/** What a wait row holds besides the record: set by a worker's commit for a distributed step. */
+export interface WaitPlacement {
+  distributed: boolean;
+  queue: string | null;
+}
+
+/** The columns of a wait row, in insert order (see `WAIT_INSERT`). */
+export function waitParams(w: WaitRecord, placement?: WaitPlacement): unknown[] {
+  return [
+    w.id,
+    w.executionId,
+    w.stepId,
+    w.kind,
+    w.state,
+    w.dueAt ?? null,
+    w.events ?? null,
+    w.version,
+    w.createdAt,
+    placement?.distributed ?? false,
+    placement?.queue ?? null,
+    JSON.stringify(w),
+  ];
+}
+
+export const WAIT_COLUMNS =
+  'id, execution_id, step_id, kind, state, due_at, events, version, created_at, distributed, queue, body';
+
+const toWait = (r: Row): WaitRecord => JSON.parse(r.body as string) as WaitRecord;
+
+export class PostgresWaits implements WaitStore {
+  constructor(private readonly store: PostgresStore) {}
+
+  async putWait(w: WaitRecord): Promise<void> {
+    await this.store.query(
+      'record a wait',
+      `INSERT INTO waits (${WAIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, state = EXCLUDED.state, due_at = EXCLUDED.due_at,
+         events = EXCLUDED.events, version = EXCLUDED.version, body = EXCLUDED.body`,
+      waitParams(w),
+      'o8_put_wait',
+    );
+  }
+
+  async getWait(id: string): Promise<WaitRecord | undefined> {
+    const r = await this.store.query(
+      'read a wait',
+      'SELECT body FROM waits WHERE id = $1',
+      [id],
+      'o8_get_wait',
+    );
+    return r.rows[0] && toWait(r.rows[0]);
+  }
+
+  async dueWaits(now: number, limit = 1000): Promise<WaitRecord[]> {
+    // Woken waits of distributed executions are not listed: their tasks were inserted with
+    // the claim, nothing is left for a scan to do.
+    const r = await this.store.query(
+      'read due waits',
+      `SELECT body FROM (
+         (SELECT body, 0 AS o, created_at AS t, id FROM waits WHERE state = 'woken' AND NOT distributed
+          ORDER BY created_at LIMIT $2)
+         UNION ALL
+         (SELECT body, 1 AS o, due_at AS t, id FROM waits WHERE state = 'pending' AND due_at <= $1
+          ORDER BY due_at, created_at LIMIT $2)
+       ) w ORDER BY o, t, id LIMIT $2`,
+      [now, limit],
+      'o8_due_waits',
+    );
+    return r.rows.map(toWait);
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const r = await this.store.query<{ at: number | null }>(
+      'read the next due wait',
+      `SELECT min(due_at) AS at FROM waits WHERE state = 'pending' AND due_at IS NOT NULL`,
+      [],
+      'o8_next_due',
+    );
+    return r.rows[0]?.at ?? undefined;
+  }
+
+  async waitsForEvent(name: string): Promise<WaitRecord[]> {
+    const r = await this.store.query(
+      'read waits for an event',
+      `SELECT body FROM waits WHERE state = 'pending' AND events @> ARRAY[$1::text] ORDER BY created_at, id`,
+      [name],
+      'o8_waits_for_event',
+    );
+    return r.rows.map(toWait);
+  }
+
+  async listWaits(q: WaitQuery = {}): Promise<WaitRecord[]> {
+    const r = await this.store.query(
+      'list waits',
+      `SELECT body FROM waits WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR execution_id = $2)
+       AND ($3::text IS NULL OR state = $3) ORDER BY created_at, id LIMIT $4`,
+      [q.kind ?? null, q.executionId ?? null, q.state ?? null, q.limit ?? null],
+      'o8_list_waits',
+    );
+    return r.rows.map(toWait);
+  }
+
+  async claimWait(id: string, version: number, next: WaitRecord): Promise<boolean> {
+    const set = [next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version];
+    if (next.state !== 'woken') {
+      // A partial update (an `all` wait took one of its events): the wait stays pending.
+      const r = await this.store.query(
+        'claim a wait',
+        `UPDATE waits SET state = $1, due_at = $2, version = $3, body = $4
+         WHERE id = $5 AND version = $6 AND state = 'pending'`,
+        set,
+        'o8_claim_wait_partial',
+      );
+      return r.rowCount === 1;
+    }
+    const queue = await this.store.transaction('wake a wait', async (tx) => {
+      // The execution's row lock first: a worker deciding that the execution only waits
+      // (parking it) takes it too, so it sees the task inserted here, or this sees its status.
+      const locked = await tx.query(
+        `SELECT e.id FROM waits w JOIN executions e ON e.id = w.execution_id WHERE w.id = $1
+         FOR NO KEY UPDATE OF e`,
+        [id],
+        'o8_wake_lock',
+      );
+      if (locked.rowCount === 0) return undefined;
+      const r = await tx.query(
+        `WITH c AS (
+           UPDATE waits SET state = $1, due_at = $2, version = $3, body = $4
+           WHERE id = $5 AND version = $6 AND state = 'pending'
+           RETURNING execution_id, step_id, distributed, queue
+         ), t AS (
+           INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
+           SELECT c.execution_id, c.step_id, coalesce(c.queue, 'default'), 'ready', ${NOW}, ${NOW}
+           FROM c JOIN executions e ON e.id = c.execution_id
+           WHERE c.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL}
+           ON CONFLICT (execution_id, step_id) DO NOTHING
+           RETURNING execution_id, queue
+         ), x AS (
+           UPDATE executions SET status = 'running', status_reason = 'woken', updated_at = $7
+           WHERE id IN (SELECT execution_id FROM t) AND status = 'waiting'
+           RETURNING id
+         )
+         SELECT (SELECT count(*) FROM c)::int AS claimed, (SELECT queue FROM t LIMIT 1) AS queue,
+           (SELECT count(*) FROM x)::int AS resumed`,
+        [...set, next.outcome?.at ?? Date.now()],
+        'o8_wake_wait',
+      );
+      const row = r.rows[0]!;
+      if (row.claimed !== 1) return undefined;
+      return { queue: (row.queue as string | null) ?? null };
+    });
+    if (queue === undefined) return false;
+    if (queue.queue !== null) this.store.notify(Channel.tasks, queue.queue);
+    return true;
+  }
+
+  async deleteWait(id: string): Promise<void> {
+    await this.store.query('delete a wait', 'DELETE FROM waits WHERE id = $1', [id], 'o8_delete_wait');
+  }
+
+  async takeWaitingExecution(executionId: string, at: number): Promise<boolean> {
+    const r = await this.store.query(
+      'take a waiting execution',
+      `UPDATE executions SET status = 'running', status_reason = 'woken', updated_at = $1
+       WHERE id = $2 AND status = 'waiting' AND NOT distributed`,
+      [at, executionId],
+      'o8_take_waiting',
+    );
+    return r.rowCount === 1;
+  }
+
+  async putEvent(e: WaitEvent): Promise<boolean> {
+    const r = await this.store.query(
+      'record an event',
+      `INSERT INTO wait_events (name, id, received_at, body) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name, id) DO NOTHING`,
+      [e.name, e.id, e.receivedAt, JSON.stringify({ payload: e.payload, executionId: e.executionId })],
+      'o8_put_event',
+    );
+    return r.rowCount === 1;
+  }
+
+  async recentEvents(name: string, since: number): Promise<WaitEvent[]> {
+    const r = await this.store.query(
+      'read recent events',
+      `SELECT name, id, received_at, body FROM wait_events WHERE name = $1 AND received_at >= $2
+       ORDER BY received_at, id`,
+      [name, since],
+      'o8_recent_events',
+    );
+    return r.rows.map((row) => {
+      const body = JSON.parse(row.body as string) as { payload: unknown; executionId?: string | null };
+      const e: WaitEvent = {
+        name: row.name as string,
+        id: row.id as string,
+        payload: body.payload,
+        receivedAt: row.received_at as number,
+      };
+      if (body.executionId != null) e.executionId = body.executionId;
+      return e;
+    });
+  }
+
+  async pruneEvents(before: number): Promise<number> {
+    const r = await this.store.query(
+      'prune events',
+      'DELETE FROM wait_events WHERE received_at < $1',
+      [before],
+      'o8_prune_events',
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async waitingCancels(): Promise<string[]> {
+    const r = await this.store.query(
+      'read cancel requests of waiting executions',
+      `SELECT c.execution_id FROM cancel_requests c JOIN executions e ON e.id = c.execution_id
+       WHERE e.status = 'waiting' AND NOT e.distributed ORDER BY c.requested_at`,
+      [],
+      'o8_waiting_cancels',
+    );
+    return r.rows.map((row) => row.execution_id as string);
+  }
+
+  async putAnswer(key: string, answer: StoredAnswer, now: number): Promise<StoredAnswer | undefined> {
+    return this.store.transaction('remember an answer', async (tx) => {
+      await tx.query('DELETE FROM wait_answers WHERE "key" = $1 AND expires_at <= $2', [key, now]);
+      const inserted = await tx.query(
+        `INSERT INTO wait_answers ("key", body, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT ("key") DO NOTHING`,
+        [key, JSON.stringify(answer), answer.expiresAt],
+      );
+      if (inserted.rowCount === 1) return undefined;
+      const r = await tx.query('SELECT body FROM wait_answers WHERE "key" = $1', [key]);
+      return r.rows[0] && (JSON.parse(r.rows[0].body as string) as StoredAnswer);
+    });
+  }
+
+  async getAnswer(key: string, now: number): Promise<StoredAnswer | undefined> {
+    const r = await this.store.query(
+      'read an answer',
+      'SELECT body FROM wait_answers WHERE "key" = $1 AND expires_at > $2',
+      [key, now],
+    );
+    return r.rows[0] && (JSON.parse(r.rows[0].body as string) as StoredAnswer);
+  }
+}
