@@ -9,6 +9,7 @@ import { registerInitCommand } from './commands/init.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerJournalCommand } from './commands/journal.js';
 import { registerListCommand } from './commands/list.js';
+import { registerMcpCommand } from './commands/mcp.js';
 import { registerPruneCommand } from './commands/prune.js';
 import { registerResumeCommand } from './commands/resume.js';
 import { registerRunCommand } from './commands/run.js';
@@ -67,6 +68,7 @@ export function createProgram(): Command {
   registerInitCommand(program);
   registerCreateCommand(program);
   registerAgentCommand(program);
+  registerMcpCommand(program);
   // Every command that runs documents takes the operator's grants the same way.
   for (const name of ['run', 'resume', 'serve', 'worker', 'test']) {
     capabilityOptions(program.commands.find((c) => c.name() === name)!);
