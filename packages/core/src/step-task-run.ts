@@ -30,6 +30,7 @@ import { type ChildRequest, type EngineRuntime, silentLogger } from './runtime.j
 import { runStep } from './step-runner.js';
 import type { Store, StoreWrite } from './store.js';
 import type { CircuitStateRecord, ExecutionRecord, JournalEntry, StepStateRecord } from './types.js';
+import type { WaitStore } from './waits.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface StepTaskRunnerOptions {
@@ -52,6 +53,8 @@ export interface StepTaskRunnerOptions {
   onCircuit?: (circuit: CircuitStateRecord) => void;
   /** What documents may reach on this host (see EngineOptions.capabilities). */
   capabilities?: Capabilities;
+  /** How far back a wait step looks in the event inbox when it registers (ms). */
+  eventLookBackMs?: number;
 }
 
 /** Why an execution stops (cancel, fail-fast, global timeout), as stored with it. */
@@ -122,6 +125,11 @@ class OneStepRun extends ExecutionRun {
     this.onDone?.();
   }
 
+  /** A wait step registered its wait: this run is done (the worker commits it as waiting). */
+  override stepWaiting(_sr: StepRun): void {
+    this.onDone?.();
+  }
+
   override stepCrashed(error: unknown): void {
     this.onCrash?.(error);
   }
@@ -173,6 +181,7 @@ export class StepTaskRunner {
       journalLimits: this.journalLimits,
       env: options.env ?? process.env,
       capabilities: resolveCapabilities(options.capabilities),
+      ...(options.eventLookBackMs !== undefined ? { eventLookBackMs: options.eventLookBackMs } : {}),
       tracer: trace.getTracer('orchestr8'),
       tracingExplicit: false,
       logger: options.logger ?? silentLogger,
@@ -249,17 +258,25 @@ export class StepTaskRunner {
     return v;
   }
 
-  /** An ExecutionRun over stored state: its `scope` is what templates see. */
+  /**
+   * An ExecutionRun over stored state: its `scope` is what templates see. `waits`: where a
+   * wait step registers its wait (without it, wait steps fail as on a store without waits).
+   */
   rebuild(
     workflow: CompiledWorkflow,
     execution: ExecutionRecord,
     steps: readonly StepStateRecord[],
+    waits?: WaitStore,
   ): { run: ExecutionRun; collector: Collector } {
     const collector = new Collector();
     const { redactor, values } = this.redactorFor(workflow);
     const rt: EngineRuntime = {
       ...this.base,
-      store: { write: (b: readonly StoreWrite[]) => collector.write(b) } as unknown as Store,
+      store: {
+        kind: 'distributed',
+        write: (b: readonly StoreWrite[]) => collector.write(b),
+        waits,
+      } as unknown as Store,
       batcher: new WriteBatcher({
         write: (b: readonly StoreWrite[]) => collector.write(b),
       } as unknown as Store),
@@ -287,11 +304,13 @@ export class StepTaskRunner {
     steps: readonly StepStateRecord[],
     stepId: string,
     reads?: readonly string[],
+    waits?: WaitStore,
   ): StepTask {
     const { run, collector } = this.rebuild(
       reads ? this.view(workflow, stepId, reads) : workflow,
       execution,
       steps,
+      waits,
     );
     const sr = run.stepRun(stepId);
     if (!sr) throw new Error(`workflow ${workflow.id} has no step "${stepId}"`);
