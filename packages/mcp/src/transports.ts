@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ValidationError } from '@orchestr8/common';
 import type { McpService } from './mcp-server.js';
 
 export interface StdioSession {
@@ -47,11 +48,20 @@ export async function serveStdio(
 export interface McpHttpOptions {
   /** Where the endpoint answers. Default `/mcp`. */
   path?: string;
-  /** Largest request body in bytes. Default 1 MiB. */
-  bodyLimit?: number;
+  /** Largest request body: bytes, or text such as "512kb" or "1mb". Default 1 MiB. */
+  bodyLimit?: number | string;
 }
 
 type Next = (err?: unknown) => void;
+
+/** `--body-limit` as `orchestr8 serve` takes it: bytes, or a number with b, kb, mb or gb. */
+function byteSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!m) throw new ValidationError(`invalid body limit "${value}": use bytes or e.g. "512kb", "1mb"`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.floor(Number(m[1]) * unit);
+}
 
 function jsonRpcError(
   res: ServerResponse,
@@ -87,7 +97,7 @@ export function createMcpHttpHandler(
   options: McpHttpOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   const path = options.path ?? '/mcp';
-  const limit = options.bodyLimit ?? 1024 * 1024;
+  const limit = byteSize(options.bodyLimit ?? 1024 * 1024);
   return (req, res, next) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');

@@ -19,6 +19,7 @@ import {
 } from '../logger.js';
 import { openStore } from '../open-store.js';
 import { setupTelemetry, type Telemetry } from '../telemetry.js';
+import { parseExposure } from './mcp.js';
 
 interface ServeOptions extends LogOptions, CapabilityFlags {
   host: string;
@@ -38,6 +39,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   triggerLease: string;
   /** Where to write the server's state once listening (`orchestr8 server start` sets it). */
   stateFile?: string;
+  mcpExpose?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -85,6 +87,10 @@ export function registerServeCommand(program: Command): void {
       '--trigger-lease <duration>',
       'the scheduler lease: of several serve on one store one fires schedules; another takes over this long after it dies',
       '15s',
+    )
+    .option(
+      '--mcp-expose <ids>',
+      'registered workflows that MCP clients of POST /mcp get a tool for: comma-separated ids, or "*" for all (default: "*" on a loopback --host, else none)',
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -196,8 +202,18 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
         warn: (data, message) => logger.warn(data, message),
       },
     });
+    // MCP (streamable HTTP at /mcp), behind the same Host/Origin checks, API keys and rate limit.
+    const mcp = await import('@orchestr8/mcp');
+    const mcpService = mcp.createMcpService({
+      engine,
+      store,
+      expose: parseExposure(opts.mcpExpose) ?? (isLoopbackHost(opts.host) ? '*' : []),
+    });
     const server = createServer({
-      routers: triggers.createTriggerRouter({ scheduler, apiKeys }),
+      routers: [
+        ...triggers.createTriggerRouter({ scheduler, apiKeys }),
+        { handler: mcp.createMcpHttpHandler(mcpService, { bodyLimit: opts.bodyLimit }) },
+      ],
       // POST /events is the server's: it wakes waiting executions, then starts event triggers.
       onEvent: triggers.triggerEventHook(scheduler),
       engine,
