@@ -17,12 +17,22 @@ import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run
 import { grantWorkflow, type WorkflowGrants } from './grants.js';
 import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
+import {
+  notRetryable,
+  RETRYABLE_STATUSES,
+  rerunCorrelationId,
+  rerunEntry,
+  rerunInputs,
+  retryWrites,
+  reusedSteps,
+} from './operations.js';
 import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
+import { type RerunPlan, rerunPlan, retryPlan } from './rerun-plan.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
-import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { type ExecutionRecord, type StepStateRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
 import { createWaitService, type Decision, type EventDelivery, type EventInput } from './wait-service.js';
-import { DEFAULT_EVENT_LOOK_BACK_MS, type WaitRecord } from './waits.js';
+import { DEFAULT_EVENT_LOOK_BACK_MS, type WaitRecord, waitId } from './waits.js';
 import { type CompileOptions, compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -90,6 +100,29 @@ export interface ExecutionHandle {
   cancel(reason?: string): void;
 }
 
+/** An idempotency key for an operation, as for `start`: the same key and request do it once. */
+export type OperationKey = Pick<ExecutionRequest, 'idempotencyKey' | 'fingerprint' | 'idempotencyTtlMs'>;
+
+export interface RetryOptions extends OperationKey {
+  /** Why, for the journal (default "retried"). */
+  reason?: string;
+}
+
+/** A retried execution: `created` is false when an idempotency key matched an earlier retry. */
+export interface RetryHandle extends ExecutionHandle {
+  /** The steps that run again, in document order. */
+  readonly retried: readonly string[];
+}
+
+export interface RerunOptions extends OperationKey {
+  /** The step to run again, with every step downstream of it. */
+  fromStep: string;
+  /** Inputs that replace the original's (top-level keys); the rest are the original's. */
+  inputs?: Record<string, unknown>;
+  signal?: AbortSignal;
+  maxConcurrentSteps?: number;
+}
+
 export interface Engine {
   readonly store: Store;
   readonly events: EventBus;
@@ -117,6 +150,22 @@ export interface Engine {
   cancel(executionId: string, options?: { reason?: string; force?: boolean }): boolean;
   /** Resumes an execution left `running`/`queued` by a process that died. */
   resume(executionId: string, options?: { maxConcurrentSteps?: number }): Promise<ExecutionHandle>;
+  /**
+   * Runs a failed or cancelled execution again, in place: its failed, cancelled and unrun
+   * steps and every step downstream of them start over with a fresh retry budget; completed
+   * steps keep their outputs. Journaled (`execution.retried`). CONFLICT (details.reason
+   * `not_retryable`) when the execution runs, waits or completed; with an idempotency key,
+   * a repeated request returns the first retry's handle (`created: false`) instead.
+   */
+  retry(executionId: string, options?: RetryOptions): Promise<RetryHandle>;
+  /** What `rerun` with these options would run again and reuse; starts nothing. */
+  planRerun(executionId: string, options: Pick<RerunOptions, 'fromStep' | 'inputs'>): Promise<RerunPlan>;
+  /**
+   * Starts a new execution of a finished one's definition that reuses the outputs of the
+   * steps the plan keeps (see `planRerun`) and runs the rest; its correlation id
+   * (`rerun:<id>@<step>`) links it to the original. CONFLICT while the original runs.
+   */
+  rerun(executionId: string, options: RerunOptions): Promise<{ plan: RerunPlan; handle: ExecutionHandle }>;
   /** Resumes every execution left running. */
   resumeAll(): Promise<ExecutionHandle[]>;
   /**
@@ -458,26 +507,7 @@ export function createEngine(options: EngineOptions): Engine {
       const record = await store.getExecution(executionId);
       if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
       if (TERMINAL_EXECUTION_STATUSES.has(record.status)) return existingHandle(executionId);
-      const def = await store.getDefinitionByHash(record.definitionHash);
-      if (!def) {
-        throw new Orchestr8Error(
-          ErrorCode.NOT_FOUND,
-          `the definition of execution "${executionId}" is missing from the store`,
-        );
-      }
-      const loaded = validateWorkflowObject(def.document);
-      if (!loaded.ok || !loaded.workflow) {
-        throw new Orchestr8Error(
-          ErrorCode.VALIDATION,
-          `the stored definition of execution "${executionId}" no longer validates`,
-          {
-            details: loaded.diagnostics,
-          },
-        );
-      }
-      // The stored definition is the one that started it; keep its content hash as the key.
-      const workflow = loaded.workflow;
-      savedDefinitions.set(workflow.hash, def.version);
+      const workflow = await storedWorkflow(record);
       await loadCircuits();
       const [steps, journal] = await Promise.all([
         store.getSteps(executionId),
@@ -504,6 +534,14 @@ export function createEngine(options: EngineOptions): Engine {
       );
       return handleOf(launch(run, true, undefined, request?.reason), true);
     },
+
+    retry: (executionId, opts = {}) => retry(executionId, opts),
+
+    async planRerun(executionId, opts) {
+      return (await prepareRerun(executionId, opts)).plan;
+    },
+
+    rerun: (executionId, opts) => rerun(executionId, opts),
 
     async resumeAll() {
       const handles: ExecutionHandle[] = [];
@@ -568,6 +606,181 @@ export function createEngine(options: EngineOptions): Engine {
   if (options.wakeWaits !== false && store.waits !== undefined) waits.start();
   if (typeof Symbol.asyncDispose === 'symbol') {
     (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
+  }
+
+  /** The definition an execution was started with, compiled again. */
+  async function storedWorkflow(record: ExecutionRecord): Promise<CompiledWorkflow> {
+    const def = await store.getDefinitionByHash(record.definitionHash);
+    if (!def) {
+      throw new Orchestr8Error(
+        ErrorCode.NOT_FOUND,
+        `the definition of execution "${record.id}" is missing from the store`,
+      );
+    }
+    const loaded = validateWorkflowObject(def.document);
+    if (!loaded.ok || !loaded.workflow) {
+      throw new Orchestr8Error(
+        ErrorCode.VALIDATION,
+        `the stored definition of execution "${record.id}" no longer validates`,
+        { details: loaded.diagnostics },
+      );
+    }
+    // The stored definition is the one that started it; keep its content hash as the key.
+    savedDefinitions.set(loaded.workflow.hash, def.version);
+    return loaded.workflow;
+  }
+
+  async function requireRecord(executionId: string): Promise<ExecutionRecord> {
+    const record = await store.getExecution(executionId);
+    if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
+    return record;
+  }
+
+  /** The retry an idempotency key already made: its handle, and what it ran again. */
+  async function replayedRetry(executionId: string, claimed: string): Promise<RetryHandle> {
+    if (claimed !== executionId) {
+      throw new Orchestr8Error(
+        ErrorCode.CONFLICT,
+        `the idempotency key was already used for a different request (execution ${claimed})`,
+        { retryable: false, details: { executionId: claimed } },
+      );
+    }
+    const journal = await store.readJournal(executionId);
+    const last = journal.findLast((e) => e.type === 'execution.retried');
+    const steps = (last?.data as { steps?: string[] } | undefined)?.steps ?? [];
+    return { ...existingHandle(executionId), retried: steps };
+  }
+
+  async function retry(executionId: string, opts: RetryOptions): Promise<RetryHandle> {
+    assertOpen();
+    if (store.reopenExecution === undefined) {
+      throw new Orchestr8Error(ErrorCode.VALIDATION, `the ${store.kind} store cannot retry executions`, {
+        retryable: false,
+      });
+    }
+    const now = clock.now();
+    const claim =
+      opts.idempotencyKey === undefined
+        ? undefined
+        : {
+            key: opts.idempotencyKey,
+            fingerprint: opts.fingerprint ?? `retry:${executionId}`,
+            expiresAt: now + (opts.idempotencyTtlMs ?? 24 * 60 * 60 * 1000),
+          };
+    if (claim) {
+      const found = await store.findIdempotency(claim.key, now);
+      if (found) {
+        assertSameRequest(claim, found);
+        return replayedRetry(executionId, found.executionId);
+      }
+    }
+    const record = await requireRecord(executionId);
+    if (runs.has(executionId) || !RETRYABLE_STATUSES.includes(record.status)) {
+      throw notRetryable(executionId, runs.has(executionId) ? 'running' : record.status);
+    }
+    const workflow = await storedWorkflow(record);
+    const [steps, journal] = await Promise.all([store.getSteps(executionId), store.readJournal(executionId)]);
+    const retried = retryPlan(workflow, steps);
+    const lastSeq = journal.length > 0 ? journal[journal.length - 1]!.seq : 0;
+    const writes = retryWrites(workflow, record, steps, retried, lastSeq, now, opts.reason ?? 'retried');
+    const outcome = await store.reopenExecution(executionId, RETRYABLE_STATUSES, writes, claim);
+    if (!outcome.reopened) {
+      if (outcome.existing) {
+        assertSameRequest(claim, outcome.existing);
+        return replayedRetry(executionId, outcome.existing.executionId);
+      }
+      if (outcome.status === undefined)
+        throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
+      throw notRetryable(executionId, outcome.status);
+    }
+    // A wait step that runs again registers a new wait: the old one (and its outcome) goes.
+    const ws = store.waits;
+    if (ws !== undefined) {
+      for (const id of retried) {
+        if (workflow.steps.some((c) => c.id === id && c.wait !== undefined))
+          await ws.deleteWait(waitId(executionId, id)).catch(() => {});
+      }
+    }
+    const handle = await engine.resume(executionId);
+    return { ...handle, created: true, retried };
+  }
+
+  /** The original of a rerun, its workflow and steps, and the plan. */
+  async function prepareRerun(executionId: string, opts: Pick<RerunOptions, 'fromStep' | 'inputs'>) {
+    const record = await requireRecord(executionId);
+    if (runs.has(executionId) || !TERMINAL_EXECUTION_STATUSES.has(record.status)) {
+      throw new Orchestr8Error(
+        ErrorCode.CONFLICT,
+        `execution "${executionId}" is ${runs.has(executionId) ? 'running' : record.status}: ` +
+          'rerun it once it has finished (or cancel it first)',
+        { retryable: false, details: { executionId, status: record.status, reason: 'not_finished' } },
+      );
+    }
+    const workflow = await storedWorkflow(record);
+    const step = workflow.steps.find((c) => c.id === opts.fromStep);
+    if (step === undefined || step.fallbackOnly) {
+      const ids = workflow.steps.filter((c) => !c.fallbackOnly).map((c) => c.id);
+      throw new Orchestr8Error(
+        ErrorCode.VALIDATION,
+        step === undefined
+          ? `workflow "${workflow.id}" has no step "${opts.fromStep}" (its steps: ${ids.join(', ')})`
+          : `step "${opts.fromStep}" is a fallback: rerun from the step it stands in for`,
+        { retryable: false, details: { fromStep: opts.fromStep, steps: ids } },
+      );
+    }
+    const inputs = checkedInputs(workflow, rerunInputs(record.inputs, opts.inputs));
+    const steps = await store.getSteps(executionId);
+    const plan = rerunPlan(workflow, steps, opts.fromStep, record.inputs, inputs);
+    return { record, workflow, steps, inputs, plan };
+  }
+
+  async function rerun(
+    executionId: string,
+    opts: RerunOptions,
+  ): Promise<{ plan: RerunPlan; handle: ExecutionHandle }> {
+    assertOpen();
+    const { record, workflow, steps, inputs, plan } = await prepareRerun(executionId, opts);
+    const grants = grantsFor(workflow);
+    if (!circuitsReady) await loadCircuits();
+    const now = clock.now();
+    const created = newExecution(
+      workflow,
+      record.workflowVersion,
+      inputs,
+      {
+        correlationId: rerunCorrelationId(executionId, opts.fromStep),
+        ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+        ...(opts.fingerprint !== undefined ? { fingerprint: opts.fingerprint } : {}),
+        ...(opts.idempotencyTtlMs !== undefined ? { idempotencyTtlMs: opts.idempotencyTtlMs } : {}),
+      },
+      now,
+    );
+    const stored = await store.createExecution(created.record, created.claim);
+    if (!stored.created) {
+      assertSameRequest(created.claim, stored.existing);
+      return { plan, handle: existingHandle(stored.existing.executionId) };
+    }
+    const id = created.record.id;
+    const reused: StepStateRecord[] = reusedSteps(workflow, steps, plan, id);
+    await store.write([
+      ...reused.map((step) => ({ kind: 'step' as const, step })),
+      { kind: 'journal', executionId: id, entries: [rerunEntry(executionId, opts.fromStep, plan, now)] },
+    ]);
+    const { redactor, values } = redactorFor(workflow);
+    const run = new ExecutionRun(
+      rt,
+      workflow,
+      created.record,
+      redactor,
+      values,
+      {
+        journalSeq: 1,
+        previous: reused,
+        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
+      },
+      grants,
+    );
+    return { plan, handle: handleOf(launch(run, false, opts.signal), true) };
   }
 
   /** A resumed execution's nesting depth: its chain of parents in the store. */

@@ -35,6 +35,16 @@ export const EventType = {
   approvalDecided: 'approval.decided',
   /** Every unfinished step of the execution waits: it is left in the store (status `waiting`) and dropped from memory. */
   executionWaiting: 'execution.waiting',
+  /**
+   * A failed or cancelled execution is run again in place (`engine.retry`): the steps listed
+   * (`steps`) start over with a fresh retry budget; completed steps keep their outputs.
+   */
+  executionRetried: 'execution.retried',
+  /**
+   * The first entry of an execution started by `engine.rerun`: the execution (`of`) and step
+   * (`fromStep`) it reruns from, the steps it runs (`rerun`) and those whose outputs it reuses (`reused`).
+   */
+  executionRerun: 'execution.rerun',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

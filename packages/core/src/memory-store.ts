@@ -262,6 +262,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (statuses && !statuses.has(e.status)) continue;
         if (query.workflowId !== undefined && e.workflowId !== query.workflowId) continue;
         if (prefixes && !prefixes.some((p) => (e.correlationId ?? '').startsWith(p))) continue;
+        if (query.since !== undefined && e.createdAt < query.since) continue;
+        if (query.until !== undefined && e.createdAt >= query.until) continue;
+        if (query.idPrefix !== undefined && !e.id.startsWith(query.idPrefix)) continue;
         if (after && !isOlder(e, after)) continue;
         matches.push(e);
       }
@@ -340,6 +343,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async loadCircuits() {
       assertOpen();
       return Array.from(circuits.values(), (c) => ({ ...c })).sort((a, b) => compareStrings(a.key, b.key));
+    },
+
+    async reopenExecution(executionId, statuses, batch, claim) {
+      assertOpen();
+      if (claim) {
+        const existing = idempotency.get(claim.key);
+        if (existing && existing.expiresAt > clock.now())
+          return { reopened: false, existing: { ...existing } };
+      }
+      const current = executions.get(executionId);
+      if (!current) return { reopened: false };
+      if (!statuses.includes(current.status)) return { reopened: false, status: current.status };
+      validate(batch);
+      // Single-threaded: nothing interleaves between the checks and the writes.
+      if (claim) idempotency.set(claim.key, claimRecord(claim, executionId, clock.now()));
+      for (const w of batch) apply(w);
+      return { reopened: true };
     },
 
     async requestCancel(executionId, reason, at) {

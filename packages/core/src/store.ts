@@ -37,6 +37,12 @@ export interface ExecutionQuery {
    * Compared exactly, no wildcards.
    */
   correlationIdPrefix?: string | readonly string[];
+  /** Only executions created at or after this time (epoch ms). */
+  since?: number;
+  /** Only executions created before this time (epoch ms). */
+  until?: number;
+  /** Only executions whose id starts with this (compared exactly, no wildcards). */
+  idPrefix?: string;
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
   cursor?: string;
@@ -56,6 +62,11 @@ export interface IdempotencyClaim {
 export type CreateExecutionResult =
   | { created: true; execution: ExecutionRecord }
   | { created: false; existing: IdempotencyRecord };
+
+/** What `Store.reopenExecution` did: `status` is absent when there is no such execution. */
+export type ReopenResult =
+  | { reopened: true }
+  | { reopened: false; status?: ExecutionStatus; existing?: IdempotencyRecord };
 
 /**
  * Where executions live. The engine depends only on this interface; implementations
@@ -119,6 +130,21 @@ export interface Store {
    * with its execution by `prune`.
    */
   pendingCancels(executionIds: readonly string[]): Promise<CancelRequest[]>;
+
+  /**
+   * Applies `batch` in one transaction if, and only if, execution `executionId` is in one of
+   * `statuses` then (checked under the write lock: of concurrent callers expecting a status,
+   * one wins). With a `claim`, its key is recorded for the execution in the same transaction,
+   * as by `createExecution`; a live claim on the key wins and nothing is written. This is how
+   * `engine.retry` takes a finished execution back exactly once. Optional: without it, a
+   * store cannot retry executions.
+   */
+  reopenExecution?(
+    executionId: string,
+    statuses: readonly ExecutionStatus[],
+    batch: readonly StoreWrite[],
+    claim?: IdempotencyClaim,
+  ): Promise<ReopenResult>;
 
   /** Removes finished executions (with steps, journals and cancel requests) that finished before `finishedBefore`, and expired idempotency records. */
   prune(options: {

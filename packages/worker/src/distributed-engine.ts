@@ -114,6 +114,10 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     signal: () => Promise.reject(waitsUnsupported()),
     decide: () => Promise.reject(waitsUnsupported()),
     approvals: async () => [],
+    // Retry and rerun run in one engine process for now (memory or SQLite store).
+    retry: () => Promise.reject(operationUnsupported('retry')),
+    planRerun: () => Promise.reject(operationUnsupported('rerun')),
+    rerun: () => Promise.reject(operationUnsupported('rerun')),
 
     async start(workflow: CompiledWorkflow, opts: StartOptions = {}) {
       if (workflow.steps.some((s) => s.wait !== undefined)) throw waitsUnsupported();
@@ -213,6 +217,14 @@ function waitsUnsupported(): Orchestr8Error {
   return new Orchestr8Error(
     ErrorCode.VALIDATION,
     'wait steps, signals and approvals are not supported by the distributed engine (PostgreSQL workers) yet: run workflows that wait on the SQLite store',
+    { retryable: false },
+  );
+}
+
+function operationUnsupported(op: 'retry' | 'rerun'): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.VALIDATION,
+    `${op} is not supported by the distributed engine (PostgreSQL workers) yet: ${op} executions on the SQLite store`,
     { retryable: false },
   );
 }
