@@ -97,6 +97,7 @@ export {
   secretRefsOfDocument,
   type ViewRedaction,
 } from './view-redaction.js';
+export { correlationOf, eventKeyValue, waitIndexKeys } from './wait-correlation.js';
 export {
   createWaitService,
   type Decision,
@@ -109,8 +110,11 @@ export {
   DEFAULT_EVENT_LOOK_BACK_MS,
   eventView,
   receiveEvent,
+  type StoredAnswer,
   type WaitApproval,
+  type WaitCorrelation,
   type WaitEvent,
+  type WaitIndexKey,
   type WaitKind,
   type WaitOutcome,
   type WaitQuery,
