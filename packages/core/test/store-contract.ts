@@ -919,6 +919,47 @@ export function defineStoreContract(
         expect(await ws.pruneEvents(15)).toBe(1);
         expect((await ws.recentEvents('paid', 0)).map((e) => e.id)).toEqual(['2']);
       });
+
+      it('finds the waits an event can match through its correlation keys, and no woken or deleted ones', async () => {
+        const ws = store.waits;
+        if (ws === undefined) return;
+        const e = await seed({ status: 'waiting' });
+        const keyed = (id: string, value: string) =>
+          wait(e.id, { id, correlations: [{ path: 'payload.orderId', value }], createdAt: id.charCodeAt(0) });
+        const a = keyed('a', '"o-1"');
+        const b = keyed('b', '"o-2"');
+        const c = wait(e.id, { id: 'c', createdAt: 99 });
+        const all = wait(e.id, {
+          id: 'd',
+          kind: 'all',
+          events: ['paid', 'shipped'],
+          received: [{ name: 'paid', id: 'x', payload: null, receivedAt: 1 }, null],
+          createdAt: 100,
+        });
+        for (const w of [a, b, c, all]) await ws.putWait(w);
+        const ev = { name: 'paid', id: 'p', payload: { orderId: 'o-1' }, receivedAt: 5 };
+        const ids = (list: WaitRecord[]) => list.map((w) => w.id).sort();
+        // Without the event: every pending wait for the name. With it: at least a and c.
+        expect(ids(await ws.waitsForEvent('paid'))).toEqual(expect.arrayContaining(['a', 'b', 'c']));
+        expect(ids(await ws.waitsForEvent('paid', ev))).toEqual(expect.arrayContaining(['a', 'c']));
+        expect(ids(await ws.waitsForEvent('shipped', { ...ev, name: 'shipped' }))).toEqual(['d']);
+        await ws.claimWait('a', 0, { ...a, state: 'woken', version: 1, outcome: { kind: 'event', at: 5 } });
+        await ws.deleteWait('c');
+        expect(ids(await ws.waitsForEvent('paid', ev)).filter((id) => id !== 'd')).toEqual([]);
+      });
+
+      it('remembers the first answer under a key until it expires', async () => {
+        const ws = store.waits;
+        if (ws?.putAnswer === undefined || ws.getAnswer === undefined) return;
+        const first = { fingerprint: 'f1', answer: { woken: 1 }, expiresAt: 100 };
+        expect(await ws.putAnswer('k', first, 10)).toBeUndefined();
+        expect(await ws.putAnswer('k', { ...first, answer: { woken: 2 } }, 20)).toEqual(first);
+        expect(await ws.getAnswer('k', 50)).toEqual(first);
+        expect(await ws.getAnswer('k', 100)).toBeUndefined();
+        const later = { fingerprint: 'f2', answer: 'again', expiresAt: 300 };
+        expect(await ws.putAnswer('k', later, 150)).toBeUndefined();
+        expect(await ws.getAnswer('k', 200)).toEqual(later);
+      });
     });
 
     describe('lifecycle', () => {

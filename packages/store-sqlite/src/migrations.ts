@@ -156,6 +156,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX wait_events_by_time ON wait_events (name, received_at);
     `,
   },
+  {
+    version: 5,
+    name: 'event index of waits, answers of idempotent decisions and signals',
+    sql: `
+      -- Pending waits by the event they listen for: (name, '', '') for a wait without a
+      -- correlation key, (name, path, value) for one whose match pins event.<path> to a value.
+      CREATE TABLE wait_keys (
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        value TEXT NOT NULL,
+        wait_id TEXT NOT NULL REFERENCES waits (id) ON DELETE CASCADE,
+        PRIMARY KEY (name, path, value, wait_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX wait_keys_by_wait ON wait_keys (wait_id);
+      -- Waits registered before this migration are indexed without a key (they match by name).
+      INSERT OR IGNORE INTO wait_keys (name, path, value, wait_id)
+        SELECT j.value, '', '', w.id FROM waits w, json_each(w.events) j
+        WHERE w.state = 'pending' AND w.events IS NOT NULL;
+      -- The first answer to an approve, reject or signal sent with an Idempotency-Key.
+      CREATE TABLE wait_answers (
+        key TEXT NOT NULL PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        body TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX wait_answers_by_expiry ON wait_answers (expires_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

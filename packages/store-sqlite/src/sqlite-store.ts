@@ -345,7 +345,7 @@ function createSqliteStore(
     return stmt;
   };
 
-  const waits = createSqliteWaits(db, run);
+  const waits = createSqliteWaits(db, run, transaction);
   const store: SqliteStore = {
     kind: 'sqlite',
     waits,

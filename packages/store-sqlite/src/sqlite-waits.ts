@@ -1,16 +1,32 @@
-import type { WaitEvent, WaitRecord, WaitStore } from '@orchestr8/core';
+import {
+  eventKeyValue,
+  type StoredAnswer,
+  type WaitEvent,
+  type WaitRecord,
+  type WaitStore,
+  waitIndexKeys,
+} from '@orchestr8/core';
 import type Database from 'libsql';
 
 type Row = Record<string, unknown>;
 type Run = <T>(action: string, fn: () => T) => Promise<T>;
+type Transaction = <T>(fn: () => T) => T;
 
 /**
  * The SQLite store's waits and event inbox (tables of migration 4). Exactly-once wakes
  * rest on conditional updates: `claimWait` updates only the row still at the version the
  * caller read, `takeWaitingExecution` only an execution still `waiting`; SQLite runs each
  * statement atomically under its write lock, across processes sharing the file.
+ *
+ * Pending waits are indexed by the events they listen for (table wait_keys, migration 5):
+ * an event reads the waits without a correlation key for its name, and for each path some
+ * keyed wait uses, the waits under the value the event carries there; not every wait.
  */
-export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & { dispose(): void } {
+export function createSqliteWaits(
+  db: Database.Database,
+  run: Run,
+  transaction: Transaction,
+): WaitStore & { dispose(): void } {
   let st: ReturnType<typeof prepare> | undefined;
   const s = () => {
     st ??= prepare(db);
@@ -28,8 +44,46 @@ export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & 
     JSON.stringify(w),
   ];
   const toWait = (r: Row): WaitRecord => JSON.parse(r.body as string) as WaitRecord;
+  const index = (w: WaitRecord) => {
+    for (const k of waitIndexKeys(w)) s().putKey.run([k.name, k.path, k.value, w.id]);
+  };
+  /** The distinct key paths of an event name (a loose index scan: one seek per path). */
+  const pathsOf = (name: string): string[] => (s().paths.all([name]) as Row[]).map((r) => r.path as string);
+  const candidates = (name: string, event: WaitEvent | undefined): WaitRecord[] => {
+    if (event === undefined) return (s().forName.all([name]) as Row[]).map(toWait);
+    const seen = new Set<string>();
+    const out: WaitRecord[] = [];
+    const add = (rows: Row[]) => {
+      for (const r of rows) {
+        const id = r.id as string;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        out.push(toWait(r));
+      }
+    };
+    add(s().forKey.all([name, '', '']) as Row[]);
+    for (const path of pathsOf(name)) {
+      if (path === '') continue;
+      const v = eventKeyValue(event, path);
+      if (v !== undefined) add(s().forKey.all([name, path, v]) as Row[]);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  };
+  const toAnswer = (r: Row | undefined): StoredAnswer | undefined =>
+    r && {
+      fingerprint: r.fingerprint as string,
+      answer: JSON.parse(r.body as string),
+      expiresAt: r.expires_at as number,
+    };
   return {
-    putWait: (w) => run('record a wait', () => void s().put.run(params(w))),
+    putWait: (w) =>
+      run('record a wait', () =>
+        transaction(() => {
+          s().put.run(params(w));
+          s().unindex.run([w.id]);
+          index(w);
+        }),
+      ),
     getWait: (id) =>
       run('read a wait', () => {
         const r = s().get.get([id]) as Row | undefined;
@@ -42,8 +96,7 @@ export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & 
         const r = s().next.get([]) as { at: number | null } | undefined;
         return r?.at ?? undefined;
       }),
-    waitsForEvent: (name) =>
-      run('read waits for an event', () => (s().forEvent.all([name]) as Row[]).map(toWait)),
+    waitsForEvent: (name, event) => run('read waits for an event', () => candidates(name, event)),
     listWaits: (q = {}) =>
       run('list waits', () =>
         (
@@ -59,12 +112,19 @@ export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & 
         ).map(toWait),
       ),
     claimWait: (id, version, next) =>
-      run(
-        'claim a wait',
-        () =>
-          s().claim.run([next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version])
-            .changes === 1,
+      run('claim a wait', () =>
+        transaction(() => {
+          const won =
+            s().claim.run([next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version])
+              .changes === 1;
+          if (won) {
+            s().unindex.run([id]);
+            index(next);
+          }
+          return won;
+        }),
       ),
+    // wait_keys rows go with the wait (ON DELETE CASCADE).
     deleteWait: (id) => run('delete a wait', () => void s().del.run([id])),
     takeWaitingExecution: (executionId, at) =>
       run('take a waiting execution', () => s().take.run([at, executionId]).changes === 1),
@@ -98,6 +158,18 @@ export function createSqliteWaits(db: Database.Database, run: Run): WaitStore & 
       run('read cancel requests of waiting executions', () =>
         (s().waitingCancels.all([]) as Row[]).map((r) => r.execution_id as string),
       ),
+    putAnswer: (key, a, now) =>
+      run('record an answer', () =>
+        transaction(() => {
+          const existing = toAnswer(s().getAnswer.get([key, now]) as Row | undefined);
+          if (existing !== undefined) return existing;
+          s().pruneAnswers.run([now]);
+          s().putAnswer.run([key, a.fingerprint, JSON.stringify(a.answer ?? null), a.expiresAt]);
+          return undefined;
+        }),
+      ),
+    getAnswer: (key, now) =>
+      run('read an answer', () => toAnswer(s().getAnswer.get([key, now]) as Row | undefined)),
     dispose() {
       st = undefined;
     },
@@ -118,10 +190,30 @@ function prepare(db: Database.Database) {
        ORDER BY state = 'pending', due_at, created_at LIMIT ?`,
     ),
     next: db.prepare(`SELECT min(due_at) AS at FROM waits WHERE state = 'pending' AND due_at IS NOT NULL`),
-    forEvent: db.prepare(
-      `SELECT body FROM waits WHERE state = 'pending' AND events IS NOT NULL
-       AND EXISTS (SELECT 1 FROM json_each(waits.events) WHERE value = ?) ORDER BY created_at`,
+    putKey: db.prepare('INSERT OR IGNORE INTO wait_keys (name, path, value, wait_id) VALUES (?, ?, ?, ?)'),
+    unindex: db.prepare('DELETE FROM wait_keys WHERE wait_id = ?'),
+    forName: db.prepare(
+      `SELECT DISTINCT w.id, w.body, w.created_at FROM wait_keys k JOIN waits w ON w.id = k.wait_id
+       WHERE k.name = ? AND w.state = 'pending' ORDER BY w.created_at`,
     ),
+    forKey: db.prepare(
+      `SELECT w.id, w.body FROM wait_keys k JOIN waits w ON w.id = k.wait_id
+       WHERE k.name = ? AND k.path = ? AND k.value = ? AND w.state = 'pending'`,
+    ),
+    paths: db.prepare(
+      `WITH RECURSIVE p(path) AS (
+         SELECT min(path) FROM wait_keys WHERE name = ?1
+         UNION ALL
+         SELECT (SELECT min(path) FROM wait_keys WHERE name = ?1 AND path > p.path) FROM p WHERE p.path IS NOT NULL
+       ) SELECT path FROM p WHERE path IS NOT NULL`,
+    ),
+    getAnswer: db.prepare(
+      'SELECT fingerprint, body, expires_at FROM wait_answers WHERE key = ? AND expires_at > ?',
+    ),
+    putAnswer: db.prepare(
+      'INSERT OR REPLACE INTO wait_answers (key, fingerprint, body, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    pruneAnswers: db.prepare('DELETE FROM wait_answers WHERE expires_at <= ?'),
     list: db.prepare(
       `SELECT body FROM waits WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR execution_id = ?)
        AND (? IS NULL OR state = ?) ORDER BY created_at, id LIMIT ?`,

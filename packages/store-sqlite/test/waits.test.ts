@@ -103,4 +103,45 @@ describe('waits on SQLite', () => {
     await engine.close();
     await store.close();
   });
+
+  it('an event reads its waits through the index: only those keyed to its value, and those without a key', async () => {
+    const clock = createFakeClock();
+    const path = join(tempDir(), 'o.db');
+    const store = await openSqliteStore({ path, clock });
+    const engine = createEngine({ registry, store, clock });
+    const flow = compile([
+      { id: 'w', wait: { event: { name: 'paid', match: 'event.payload.orderId == inputs.orderId' } } },
+    ]);
+    const any = compile([{ id: 'w', wait: { event: { name: 'paid' } } }]);
+    const handles = [];
+    for (let i = 0; i < 50; i++) handles.push(await engine.start(flow, { inputs: { orderId: `o-${i}` } }));
+    const free = await engine.start(any);
+    await settle();
+    const ws = store.waits!;
+    const ev = { name: 'paid', id: 'x', payload: { orderId: 'o-7' }, receivedAt: clock.now() };
+    expect((await ws.waitsForEvent('paid', ev)).map((w) => w.executionId).sort()).toEqual(
+      [handles[7]!.id, free.id].sort(),
+    );
+    expect(await ws.waitsForEvent('paid')).toHaveLength(51);
+    // The lookup seeks the index rather than scanning the waits.
+    const { default: Database } = await import('libsql');
+    const db = new Database(path, { readonly: true });
+    const plan = (
+      db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT w.id, w.body FROM wait_keys k JOIN waits w ON w.id = k.wait_id
+           WHERE k.name = ? AND k.path = ? AND k.value = ? AND w.state = 'pending'`,
+        )
+        .all(['paid', 'payload.orderId', '"o-7"']) as { detail: string }[]
+    ).map((r) => r.detail);
+    db.close();
+    expect(plan.join('\n')).toMatch(/SEARCH k USING PRIMARY KEY \(name=\? AND path=\? AND value=\?\)/);
+    expect(plan.join('\n')).not.toMatch(/SCAN/);
+    expect(await engine.sendEvent({ ...ev, id: 'e7' })).toMatchObject({ woken: 2 });
+    expect((await handles[7]!.result).status).toBe('completed');
+    expect((await free.result).status).toBe('completed');
+    expect((await store.getExecution(handles[8]!.id))!.status).toBe('waiting');
+    await engine.close();
+    await store.close();
+  });
 });
