@@ -87,6 +87,7 @@ export type {
   ExecutionQuery,
   IdempotencyClaim,
   Page,
+  ReopenResult,
   Store,
   StoreWrite,
 } from './store.js';
@@ -101,8 +102,10 @@ export { correlationOf, eventKeyValue, waitIndexKeys } from './wait-correlation.
 export {
   createWaitService,
   type Decision,
+  type DecisionResult,
   type EventDelivery,
   type EventInput,
+  type SignalOptions,
   type WaitService,
   type WaitServiceOptions,
 } from './wait-service.js';

@@ -358,6 +358,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       validate(batch);
       // Single-threaded: nothing interleaves between the checks and the writes.
       if (claim) idempotency.set(claim.key, claimRecord(claim, executionId, clock.now()));
+      cancelRequests.delete(executionId);
       for (const w of batch) apply(w);
       return { reopened: true };
     },

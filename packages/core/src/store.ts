@@ -135,7 +135,9 @@ export interface Store {
    * Applies `batch` in one transaction if, and only if, execution `executionId` is in one of
    * `statuses` then (checked under the write lock: of concurrent callers expecting a status,
    * one wins). With a `claim`, its key is recorded for the execution in the same transaction,
-   * as by `createExecution`; a live claim on the key wins and nothing is written. This is how
+   * as by `createExecution`; a live claim on the key wins and nothing is written. A cancel
+   * request recorded for the execution is dropped with the same transaction (it was acted
+   * on, or came too late; the reopened execution starts without one). This is how
    * `engine.retry` takes a finished execution back exactly once. Optional: without it, a
    * store cannot retry executions.
    */

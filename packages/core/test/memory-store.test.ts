@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine.js';
 import { createMemoryStore } from '../src/memory-store.js';
 import { agent, compile, deferred, registryOf, settle } from './helpers.js';
+import { defineOperationsContract } from './operations-contract.js';
 import { defineStoreContract, entry, execution, step } from './store-contract.js';
 
 defineStoreContract('memory', async () => ({ store: createMemoryStore() }));
@@ -123,3 +124,5 @@ describe('memory store', () => {
     expect((await engine.getResult(last.executionId))?.status).toBe('completed');
   });
 });
+
+defineOperationsContract('memory', async () => ({ store: createMemoryStore() }));

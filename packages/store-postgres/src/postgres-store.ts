@@ -17,6 +17,7 @@ import { type ConnectionSettings, createPool, parseConnection } from './connecti
 import { pgCode, SqlState, toStoreError } from './errors.js';
 import { Listener } from './listener.js';
 import { checkSchema, LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
+import { listRangeWhere, reopenInTransaction } from './postgres-operations.js';
 import { PostgresWaits } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,
@@ -336,12 +337,14 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
           `EXISTS (SELECT 1 FROM unnest($${values.length}::text[]) p WHERE left(correlation_id, length(p)) = p)`,
         );
       }
+      const range = listRangeWhere(q, values);
+      where.push(...range.where);
       if (cursor) {
         values.push(cursor.createdAt, cursor.id);
         where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
       }
       values.push(limit + 1);
-      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? 'p' : ''}${cursor ? 'c' : ''}`;
+      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? 'p' : ''}${range.shape}${cursor ? 'c' : ''}`;
       const r = await query(
         'list executions',
         `SELECT ${EXECUTION_SELECT} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -453,6 +456,18 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     async loadCircuits() {
       const r = await query('load circuits', 'SELECT * FROM circuits ORDER BY "key"');
       return r.rows.map(toCircuit);
+    },
+
+    async reopenExecution(executionId, statuses, batch, claim) {
+      if (closed) throw closedError();
+      try {
+        return await transaction('reopen an execution', (tx) =>
+          reopenInTransaction(tx, executionId, statuses, batch, claim, clock.now()),
+        );
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause ?? error;
+        throw notFoundFor(cause) ?? notFoundFor(error) ?? error;
+      }
     },
 
     async requestCancel(executionId, reason, at) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { defineOperationsContract } from '../../core/test/operations-contract.js';
 import { defineStoreContract } from '../../core/test/store-contract.js';
 import { openPostgresStore } from '../src/index.js';
 import { type PgServer, startPostgres } from './pg-server.js';
@@ -20,3 +21,7 @@ defineStoreContract(
   },
   { durable: true },
 );
+
+defineOperationsContract('postgres', async () => ({
+  store: await openPostgresStore({ url: server.freshSchemaUrl() }),
+}));

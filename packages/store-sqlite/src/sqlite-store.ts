@@ -31,6 +31,14 @@ import {
   toJournalEntry,
   toStep,
 } from './rows.js';
+import {
+  type ListRange,
+  listRange,
+  listRangeParams,
+  listRangeWhere,
+  NO_RANGE,
+  reopenInTransaction,
+} from './sqlite-operations.js';
 import { createSqliteWaits } from './sqlite-waits.js';
 import { DEFAULT_SQLITE_PATH } from './store-url.js';
 import { latestDefinition } from './versions.js';
@@ -325,8 +333,14 @@ function createSqliteStore(
     }
   };
 
-  const listStatement = (statuses: number, byWorkflow: boolean, afterCursor: boolean, prefixes = 0) => {
-    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}`;
+  const listStatement = (
+    statuses: number,
+    byWorkflow: boolean,
+    afterCursor: boolean,
+    prefixes = 0,
+    range: ListRange = NO_RANGE,
+  ) => {
+    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}:${range.since}:${range.until}:${range.id}`;
     let stmt = listStatements.get(key);
     if (!stmt) {
       const where: string[] = [];
@@ -335,6 +349,7 @@ function createSqliteStore(
       // A prefix compared exactly (LIKE would read % and _ in it as wildcards).
       if (prefixes > 0)
         where.push(`(${Array(prefixes).fill('substr(correlation_id, 1, length(?)) = ?').join(' OR ')})`);
+      where.push(...listRangeWhere(range));
       if (afterCursor) where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       stmt = db.prepare(
         `SELECT ${EXECUTION_COLUMNS} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -438,6 +453,8 @@ function createSqliteStore(
         const prefixes = p === undefined ? [] : typeof p === 'string' ? [p] : [...p];
         if (p !== undefined && prefixes.length === 0) return { items: [] };
         for (const x of prefixes) params.push(x, x);
+        const range = listRange(query);
+        params.push(...listRangeParams(query));
         if (cursor) params.push(cursor.createdAt, cursor.createdAt, cursor.id);
         params.push(limit + 1);
         const rows = listStatement(
@@ -445,6 +462,7 @@ function createSqliteStore(
           query.workflowId !== undefined,
           cursor !== undefined,
           prefixes.length,
+          range,
         ).all(params) as Row[];
         const items = rows.slice(0, limit).map(toExecution);
         const last = items[items.length - 1];
@@ -530,6 +548,12 @@ function createSqliteStore(
 
     loadCircuits() {
       return run('load circuits', () => (s.loadCircuits.all(NONE) as Row[]).map(toCircuit));
+    },
+
+    reopenExecution(executionId, statuses, batch, claim) {
+      return run('reopen an execution', () =>
+        transaction(() => reopenInTransaction(db, s, applyWrite, clock, executionId, statuses, batch, claim)),
+      );
     },
 
     requestCancel(executionId, reason, at) {
