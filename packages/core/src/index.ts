@@ -33,6 +33,10 @@ export {
   type Engine,
   type EngineOptions,
   type ExecutionHandle,
+  type OperationKey,
+  type RerunOptions,
+  type RetryHandle,
+  type RetryOptions,
   type StartOptions,
 } from './engine.js';
 export {
@@ -67,6 +71,7 @@ export {
   latestDefinition,
   type MemoryStoreOptions,
 } from './memory-store.js';
+export { rerunOf, rerunPrefix } from './operations.js';
 /** Record <-> row mapping for SQL store implementations. */
 export * as paging from './paging.js';
 export { decideStep, type Readiness } from './readiness.js';
@@ -79,6 +84,7 @@ export {
   type Redactor,
   secretValuesOf,
 } from './redaction.js';
+export type { RerunPlan } from './rerun-plan.js';
 export * as sqlRows from './sql-rows.js';
 export * from './step-task.js';
 export type {
