@@ -1,0 +1,94 @@
+/** An in-process transport: logs in arrays. For tests, embedding and `stream run` on files. */
+import { type Clock, systemClock } from '@orchestr8/common';
+import { isExpired, type StreamAction } from './records.js';
+import type { StreamErrorRecord } from './slice-runner.js';
+import type {
+  Consumption,
+  ContextState,
+  EventDelivery,
+  SliceCommit,
+  SliceRecord,
+  StreamTransport,
+} from './transport.js';
+
+export interface MemoryTransport extends StreamTransport {
+  /** A new, independent consumer's view: what a restarted processor would see. */
+  readonly acked: ReadonlySet<number>;
+}
+
+export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTransport {
+  const clock = options.clock ?? systemClock;
+  const events: unknown[] = [];
+  const acked = new Set<number>();
+  const actions: StreamAction[] = [];
+  const actionIds = new Set<string>();
+  const slices: SliceRecord[] = [];
+  const sliceIds = new Set<number>();
+  const errors: StreamErrorRecord[] = [];
+  let context: ContextState | undefined;
+  const consumers = new Set<(seq: number) => void>();
+  const actionSubscribers = new Set<(a: StreamAction) => void>();
+
+  return {
+    acked,
+    async publishEvent(event) {
+      const seq = events.push(structuredClone(event)) - 1;
+      for (const c of consumers) c(seq);
+    },
+    async consume(handler) {
+      const deliver = (seq: number) => {
+        if (acked.has(seq)) return;
+        const delivery: EventDelivery = { event: structuredClone(events[seq]), ack: () => acked.add(seq) };
+        handler(delivery);
+      };
+      for (let seq = 0; seq < events.length; seq++) deliver(seq);
+      consumers.add(deliver);
+      const c: Consumption = {
+        stop: async () => {
+          consumers.delete(deliver);
+        },
+      };
+      return c;
+    },
+    async commit({ record, actions: list, context: next }) {
+      for (const a of list) {
+        if (actionIds.has(a.id)) continue;
+        actionIds.add(a.id);
+        actions.push(a);
+        const now = clock.now();
+        for (const s of actionSubscribers) if (!isExpired(a, now)) s(a);
+      }
+      if (!sliceIds.has(record.index)) {
+        sliceIds.add(record.index);
+        slices.push(record);
+      }
+      context = structuredClone(next);
+    },
+    async publishError(error) {
+      errors.push(error);
+    },
+    async loadContext() {
+      return context && structuredClone(context);
+    },
+    async subscribeActions(handler) {
+      actionSubscribers.add(handler);
+      return { stop: async () => void actionSubscribers.delete(handler) };
+    },
+    async readEvents() {
+      return structuredClone(events);
+    },
+    async readActions() {
+      return structuredClone(actions);
+    },
+    async readSlices() {
+      return structuredClone(slices);
+    },
+    async readErrors() {
+      return structuredClone(errors);
+    },
+    async close() {
+      consumers.clear();
+      actionSubscribers.clear();
+    },
+  };
+}

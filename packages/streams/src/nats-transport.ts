@@ -1,0 +1,195 @@
+/**
+ * NATS JetStream: events, actions, slice records and errors each on a JetStream stream
+ * of their own; the context in a JetStream KV bucket; a durable consumer, acknowledged
+ * only after a slice is committed, so a restarted processor resumes where the last one
+ * left off. Actions and slice records carry message ids, so a slice committed again after
+ * a crash publishes nothing twice (within JetStream's duplicate window).
+ */
+
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { isExpired, type StreamAction } from './records.js';
+import type { StreamErrorRecord } from './slice-runner.js';
+import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
+
+export interface NatsTransportOptions {
+  /** The stream id (names the JetStream streams, subjects and KV bucket). */
+  streamId: string;
+  /** Server URL(s), e.g. "nats://127.0.0.1:4222"; or pass `connection`. */
+  servers?: string | string[];
+  /** An open connection to use (left open by `close`). */
+  connection?: NatsConnection;
+  /** The durable consumer's name (default "processor"). */
+  consumer?: string;
+  /** How long a delivered event may stay unacknowledged before redelivery (default 5 minutes). */
+  ackWaitMs?: number;
+  clock?: Clock;
+}
+
+/** Subjects and names a stream uses on NATS. */
+export function natsNames(streamId: string) {
+  const base = `o8s_${streamId}`;
+  return {
+    events: { stream: `${base}_events`, subject: `o8s.${streamId}.events` },
+    actions: { stream: `${base}_actions`, subject: `o8s.${streamId}.actions` },
+    slices: { stream: `${base}_slices`, subject: `o8s.${streamId}.slices` },
+    errors: { stream: `${base}_errors`, subject: `o8s.${streamId}.errors` },
+    bucket: base,
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const CONTEXT_KEY = 'context';
+
+export async function createNatsTransport(options: NatsTransportOptions): Promise<StreamTransport> {
+  const clock = options.clock ?? systemClock;
+  const names = natsNames(options.streamId);
+  const durable = options.consumer ?? 'processor';
+  let nc: NatsConnection;
+  try {
+    nc = options.connection ?? (await connect({ servers: options.servers ?? '127.0.0.1:4222' }));
+  } catch (e) {
+    throw new Orchestr8Error(
+      ErrorCode.NETWORK,
+      `cannot connect to NATS at ${String(options.servers)}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const owns = options.connection === undefined;
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc);
+  } catch (e) {
+    if (owns) await nc.close();
+    throw new Orchestr8Error(
+      ErrorCode.NETWORK,
+      `NATS at ${String(options.servers)} has no JetStream (start nats-server with -js)`,
+      { cause: e },
+    );
+  }
+  const js: JetStreamClient = jetstream(nc);
+  for (const s of [names.events, names.actions, names.slices, names.errors]) {
+    try {
+      await jsm.streams.info(s.stream);
+    } catch {
+      await jsm.streams.add({ name: s.stream, subjects: [s.subject] });
+    }
+  }
+  try {
+    await jsm.consumers.info(names.events.stream, durable);
+  } catch {
+    await jsm.consumers.add(names.events.stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(options.ackWaitMs ?? 300_000),
+      // Events stay unacknowledged until their slice commits: never stall on a busy slice.
+      max_ack_pending: 1_000_000,
+      deliver_policy: DeliverPolicy.All,
+    });
+  }
+  const kv: KV = await new Kvm(js).create(names.bucket, { history: 1 });
+  const running = new Set<ConsumerMessages>();
+
+  async function readAll<T>(s: { stream: string }): Promise<T[]> {
+    const count = (await jsm.streams.info(s.stream)).state.messages;
+    if (count === 0) return [];
+    const consumer = await js.consumers.get(s.stream);
+    const out: T[] = [];
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      out.push(parse(m.data) as T);
+      if (m.info.pending === 0) break;
+    }
+    await messages.close();
+    return out;
+  }
+
+  function parse(data: Uint8Array): unknown {
+    const text = decoder.decode(data);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text; // refused as an event by the processor, with the reason
+    }
+  }
+
+  function pump(messages: ConsumerMessages, each: (m: { data: Uint8Array; ack(): void }) => void) {
+    running.add(messages);
+    void (async () => {
+      for await (const m of messages) each(m);
+    })().catch(() => {});
+    const c: Consumption = {
+      stop: async () => {
+        running.delete(messages);
+        await messages.close().catch(() => {});
+      },
+    };
+    return c;
+  }
+
+  return {
+    async publishEvent(event) {
+      const id = (event as { id?: unknown } | null)?.id;
+      await js.publish(
+        names.events.subject,
+        encoder.encode(JSON.stringify(event)),
+        typeof id === 'string' ? { msgID: id } : {},
+      );
+    },
+    async consume(handler) {
+      const consumer = await js.consumers.get(names.events.stream, durable);
+      const messages = await consumer.consume({ max_messages: 1000 });
+      return pump(messages, (m) => {
+        const delivery: EventDelivery = { event: parse(m.data), ack: () => m.ack() };
+        handler(delivery);
+      });
+    },
+    async commit({ record, actions, context }) {
+      await Promise.all(
+        actions.map((a) =>
+          js.publish(names.actions.subject, encoder.encode(JSON.stringify(a)), { msgID: a.id }),
+        ),
+      );
+      await js.publish(names.slices.subject, encoder.encode(JSON.stringify(record)), {
+        msgID: `slice:${record.index}`,
+      });
+      await kv.put(CONTEXT_KEY, encoder.encode(JSON.stringify(context)));
+    },
+    async publishError(error) {
+      await js.publish(names.errors.subject, encoder.encode(JSON.stringify(error)));
+    },
+    async loadContext() {
+      const entry = await kv.get(CONTEXT_KEY);
+      if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+      return entry.json<ContextState>();
+    },
+    async subscribeActions(handler) {
+      const consumer = await js.consumers.get(names.actions.stream, { deliver_policy: DeliverPolicy.New });
+      const messages = await consumer.consume();
+      return pump(messages, (m) => {
+        const action = parse(m.data) as StreamAction;
+        if (!isExpired(action, clock.now())) handler(action);
+      });
+    },
+    readEvents: () => readAll<unknown>(names.events),
+    readActions: () => readAll<StreamAction>(names.actions),
+    readSlices: () => readAll<SliceRecord>(names.slices),
+    readErrors: () => readAll<StreamErrorRecord>(names.errors),
+    async close() {
+      for (const m of [...running]) await m.close().catch(() => {});
+      running.clear();
+      if (owns) await nc.drain().catch(() => nc.close());
+    },
+  };
+}

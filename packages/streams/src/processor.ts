@@ -1,0 +1,325 @@
+/**
+ * The live processor: bins delivered events into slices by their timestamps, closes a
+ * slice when the clock passes its end (plus a grace period for stragglers), applies the
+ * backlog policy when closed slices wait, runs each slice and commits it through the
+ * transport. Events are acknowledged only after their slice is committed, so a restart
+ * re-delivers exactly what was not applied; the committed context says which slices were.
+ */
+import {
+  type Clock,
+  ErrorCode,
+  Orchestr8Error,
+  serializeError,
+  systemClock,
+  type TimerHandle,
+} from '@orchestr8/common';
+import type { Engine } from '@orchestr8/core';
+import type { ContextValues } from './context-merge.js';
+import { compileCrews, type WorkflowResolver } from './crews.js';
+import type { CompiledStream } from './load-stream.js';
+import { checkEvent, compareEvents, type StreamEvent, sliceBounds, sliceIndex } from './records.js';
+import {
+  createSliceRunner,
+  type SliceGroup,
+  type SliceOutcome,
+  type SliceRunner,
+  type StreamErrorRecord,
+} from './slice-runner.js';
+import type { Consumption, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
+
+export interface StreamProcessorOptions {
+  stream: CompiledStream;
+  engine: Engine;
+  transport: StreamTransport;
+  clock?: Clock;
+  /** How long after a slice ends its late events are still taken (default 0 ms). */
+  graceMs?: number;
+  resolveWorkflow?: WorkflowResolver;
+  /** Prefix of the crews' idempotency keys (default "stream"). */
+  keyPrefix?: string;
+  /** Called after each slice is committed. */
+  onSlice?: (outcome: SliceOutcome, record: SliceRecord) => void;
+  /** Called with each error also sent to the transport's error sink. */
+  onError?: (error: StreamErrorRecord) => void;
+}
+
+export interface StreamStatus {
+  stream: string;
+  /** The last slice applied to the context (-1: none). */
+  committedSlice: number;
+  /** Closed slices waiting to be processed. */
+  backlog: number;
+  /** How far the last committed slice's end is behind the clock, in ms. */
+  lagMs: number;
+  eventsIn: number;
+  actionsOut: number;
+  invalidEvents: number;
+  lateEvents: number;
+  slicesProcessed: number;
+  slicesSkipped: number;
+  slicesMerged: number;
+  crewFailures: number;
+  /** Per crew: runs and total duration. */
+  crews: Record<string, { runs: number; failures: number; totalMs: number; lastMs: number }>;
+}
+
+interface OpenSlice {
+  index: number;
+  events: Map<string, StreamEvent>;
+  deliveries: EventDelivery[];
+}
+
+export interface StreamProcessor {
+  start(): Promise<void>;
+  /** Closes every slice that holds events now, due or not, and waits until all are committed. */
+  flush(): Promise<void>;
+  /** Stops taking events and waits for the slice in progress; open slices stay unacknowledged. */
+  stop(): Promise<void>;
+  status(): StreamStatus;
+  /** The context as last committed. */
+  context(): ContextValues;
+}
+
+export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
+  const { stream, engine, transport } = options;
+  const clock = options.clock ?? systemClock;
+  const graceMs = options.graceMs ?? 0;
+  let runner: SliceRunner | undefined;
+  let context: ContextValues = structuredClone(stream.initialContext);
+  let committed = -1;
+  let closedUpTo = -1;
+  const open = new Map<number, OpenSlice>();
+  const ready: OpenSlice[] = [];
+  let consumption: Consumption | undefined;
+  let timer: TimerHandle | undefined;
+  let working: Promise<void> | undefined;
+  let stopped = false;
+  const stats: StreamStatus = {
+    stream: stream.id,
+    committedSlice: -1,
+    backlog: 0,
+    lagMs: 0,
+    eventsIn: 0,
+    actionsOut: 0,
+    invalidEvents: 0,
+    lateEvents: 0,
+    slicesProcessed: 0,
+    slicesSkipped: 0,
+    slicesMerged: 0,
+    crewFailures: 0,
+    crews: Object.fromEntries(
+      stream.crews.map((c) => [c.id, { runs: 0, failures: 0, totalMs: 0, lastMs: 0 }]),
+    ),
+  };
+
+  const report = (error: StreamErrorRecord) => {
+    options.onError?.(error);
+    // The sink is best effort: an unreachable sink must not stop the stream.
+    transport.publishError(error).catch(() => {});
+  };
+  const refuse = (kind: StreamErrorRecord['kind'], message: string, eventId?: string, slice?: number) =>
+    report({
+      stream: stream.id,
+      kind,
+      ...(slice === undefined ? {} : { slice }),
+      ...(eventId === undefined ? {} : { eventId }),
+      error: serializeError(
+        new Orchestr8Error(
+          kind === 'too-many-events' ? ErrorCode.LIMIT_EXCEEDED : ErrorCode.VALIDATION,
+          message,
+        ),
+      ),
+    });
+
+  function onDelivery(d: EventDelivery): void {
+    const checked = checkEvent(d.event, stream);
+    const rawId = (d.event as { id?: unknown } | null)?.id;
+    if (!checked.event) {
+      stats.invalidEvents++;
+      refuse(
+        'invalid-event',
+        checked.problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '),
+        typeof rawId === 'string' ? rawId : undefined,
+      );
+      d.ack();
+      return;
+    }
+    const event = checked.event;
+    const index = sliceIndex(event.ts, stream);
+    if (index <= committed) {
+      // Applied before a restart: its slice is in the committed context already.
+      d.ack();
+      return;
+    }
+    if (index <= closedUpTo) {
+      stats.lateEvents++;
+      refuse('late-event', `event arrived after its slice ${index} was closed`, event.id, index);
+      d.ack();
+      return;
+    }
+    let slice = open.get(index);
+    if (!slice) {
+      slice = { index, events: new Map(), deliveries: [] };
+      open.set(index, slice);
+    }
+    slice.deliveries.push(d);
+    if (slice.events.has(event.id)) return; // a redelivery or a producer's duplicate
+    if (slice.events.size >= stream.limits.maxEventsPerSlice) {
+      refuse(
+        'too-many-events',
+        `slice ${index} already holds ${stream.limits.maxEventsPerSlice} events`,
+        event.id,
+        index,
+      );
+      return;
+    }
+    stats.eventsIn++;
+    slice.events.set(event.id, event);
+  }
+
+  function close(upTo: number): void {
+    if (upTo <= closedUpTo) return;
+    closedUpTo = upTo;
+    const due = [...open.values()].filter((s) => s.index <= upTo).sort((a, b) => a.index - b.index);
+    for (const s of due) {
+      open.delete(s.index);
+      ready.push(s);
+    }
+    stats.backlog = ready.length;
+    kick();
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    const now = clock.now();
+    const current = sliceIndex(now - graceMs, stream);
+    close(current - 1);
+    const next = sliceBounds(current, stream).end + graceMs;
+    timer = clock.setTimeout(schedule, Math.max(1, next - now), { unref: true });
+  }
+
+  /** The next group to process, by the backlog policy. */
+  function take(): { group: SliceGroup; from: OpenSlice[]; skipped: OpenSlice[] } {
+    let from = [ready.shift()!];
+    let skipped: OpenSlice[] = [];
+    if (ready.length > 0 && stream.backlog === 'latest') {
+      skipped = from.concat(ready.splice(0, ready.length - 1));
+      from = [ready.shift()!];
+    } else if (ready.length > 0 && stream.backlog === 'merge') {
+      from = from.concat(ready.splice(0));
+    }
+    const events = from.flatMap((s) => [...s.events.values()]).sort(compareEvents);
+    const last = from[from.length - 1]!;
+    return { group: { index: last.index, slices: from.map((s) => s.index), events }, from, skipped };
+  }
+
+  async function work(): Promise<void> {
+    while (ready.length > 0) {
+      const { group, from, skipped } = take();
+      stats.backlog = ready.length;
+      for (const s of skipped) {
+        stats.slicesSkipped++;
+        refuse(
+          'slice-skipped',
+          `slice ${s.index} skipped (backlog: latest): ${s.events.size} events not processed`,
+          undefined,
+          s.index,
+        );
+      }
+      if (from.length > 1) stats.slicesMerged += from.length - 1;
+      const outcome = await runner!(group, context);
+      const record: SliceRecord = {
+        stream: stream.id,
+        index: group.index,
+        slices: group.slices,
+        skipped: skipped.map((s) => s.index),
+        eventIds: outcome.eventIds,
+        actionIds: outcome.actions.map((a) => a.id),
+        crews: outcome.crews,
+        durationMs: outcome.durationMs,
+      };
+      await transport.commit({
+        record,
+        actions: outcome.actions,
+        context: { slice: group.index, values: outcome.context },
+      });
+      context = outcome.context;
+      committed = group.index;
+      for (const s of [...skipped, ...from]) for (const d of s.deliveries) d.ack();
+      stats.committedSlice = committed;
+      stats.slicesProcessed++;
+      stats.actionsOut += outcome.actions.length;
+      for (const run of outcome.crews) {
+        if (run.status === 'skipped') continue;
+        const c = stats.crews[run.crew]!;
+        c.runs++;
+        c.totalMs += run.durationMs;
+        c.lastMs = run.durationMs;
+        if (run.status === 'failed') {
+          c.failures++;
+          stats.crewFailures++;
+        }
+      }
+      for (const e of outcome.errors) report(e);
+      options.onSlice?.(outcome, record);
+    }
+  }
+
+  function kick(): void {
+    if (working || !runner) return;
+    working = work().finally(() => {
+      working = undefined;
+      if (ready.length > 0 && !stopped) kick();
+    });
+    working.catch((e) => {
+      // A commit that fails (transport down) leaves the events unacknowledged: a restart redoes the slice.
+      report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) });
+    });
+  }
+
+  return {
+    async start() {
+      const workflows = await compileCrews(stream, engine, options.resolveWorkflow);
+      runner = createSliceRunner({
+        stream,
+        engine,
+        workflows,
+        clock,
+        keyPrefix: options.keyPrefix ?? 'stream',
+      });
+      const saved = await transport.loadContext();
+      if (saved) {
+        context = saved.values;
+        committed = saved.slice;
+        closedUpTo = saved.slice;
+        stats.committedSlice = committed;
+      }
+      consumption = await transport.consume(onDelivery);
+      schedule();
+    },
+    async flush() {
+      const highest = Math.max(-1, ...open.keys());
+      close(highest);
+      while (working || ready.length > 0) {
+        kick();
+        await working?.catch(() => {});
+      }
+    },
+    async stop() {
+      stopped = true;
+      timer?.cancel();
+      await consumption?.stop();
+      await working?.catch(() => {});
+    },
+    status() {
+      const end = committed < 0 ? stream.epochMs : sliceBounds(committed, stream).end;
+      return {
+        ...stats,
+        backlog: ready.length,
+        lagMs: Math.max(0, clock.now() - end),
+        crews: structuredClone(stats.crews),
+      };
+    },
+    context: () => structuredClone(context),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Events in and actions out: validated, capped and normalised. An event's slice comes
+ * from its own timestamp and the stream's epoch, never from when it arrived, so the same
+ * events always fall into the same slices.
+ */
+import type { CompiledStream } from './load-stream.js';
+import { EVENT_ID_PATTERN, KIND_PATTERN, STREAM_ID_PATTERN } from './stream-schema.js';
+
+export interface StreamEvent {
+  id: string;
+  /** Epoch milliseconds (an ISO-8601 string is accepted on input). */
+  ts: number;
+  kind: string;
+  stream: string;
+  payload: unknown;
+}
+
+export interface StreamAction {
+  /** `<stream>:<slice>:<crew>:<n>`: the same in a replay. */
+  id: string;
+  /** The end of the slice that produced it. */
+  ts: number;
+  kind: string;
+  stream: string;
+  payload: unknown;
+  ttlMs: number;
+  slice: number;
+  crew: string;
+}
+
+/** Why an event was refused, with the field at fault. */
+export interface EventProblem {
+  pointer: string;
+  message: string;
+}
+
+const EVENT_FIELDS = new Set(['id', 'ts', 'kind', 'stream', 'payload']);
+
+/** Bytes of a value as JSON (UTF-8). */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/** The slice an instant falls in: floor((ts - epoch) / slice). */
+export function sliceIndex(ts: number, stream: Pick<CompiledStream, 'epochMs' | 'sliceMs'>): number {
+  return Math.floor((ts - stream.epochMs) / stream.sliceMs);
+}
+
+/** Start (inclusive) and end (exclusive) of a slice, in epoch milliseconds. */
+export function sliceBounds(index: number, stream: Pick<CompiledStream, 'epochMs' | 'sliceMs'>) {
+  const start = stream.epochMs + index * stream.sliceMs;
+  return { start, end: start + stream.sliceMs };
+}
+
+/**
+ * Checks one incoming event against the stream: shape, patterns, its kind's payload
+ * schema and the size cap. Returns the normalised event or the problems.
+ */
+export function checkEvent(
+  value: unknown,
+  stream: CompiledStream,
+): { event: StreamEvent; problems?: undefined } | { event?: undefined; problems: EventProblem[] } {
+  const problems: EventProblem[] = [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return {
+      problems: [{ pointer: '', message: 'an event must be an object {id, ts, kind, stream, payload}' }],
+    };
+  const e = value as Record<string, unknown>;
+  for (const k of Object.keys(e))
+    if (!EVENT_FIELDS.has(k)) problems.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
+  if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id))
+    problems.push({ pointer: '/id', message: 'id must be 1 to 128 letters, digits, "_", ".", ":" or "-"' });
+  let ts = Number.NaN;
+  if (typeof e.ts === 'number' && Number.isSafeInteger(e.ts)) ts = e.ts;
+  else if (typeof e.ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(e.ts)) ts = Date.parse(e.ts);
+  if (!Number.isFinite(ts))
+    problems.push({ pointer: '/ts', message: 'ts must be epoch milliseconds or an ISO-8601 time' });
+  else if (ts < stream.epochMs)
+    problems.push({
+      pointer: '/ts',
+      message: `ts is before the stream's epoch (${new Date(stream.epochMs).toISOString()})`,
+    });
+  if (typeof e.stream !== 'string' || !STREAM_ID_PATTERN.test(e.stream))
+    problems.push({ pointer: '/stream', message: 'stream must be a stream id' });
+  else if (e.stream !== stream.id)
+    problems.push({ pointer: '/stream', message: `event for stream "${e.stream}", not "${stream.id}"` });
+  if (typeof e.kind !== 'string' || !KIND_PATTERN.test(e.kind))
+    problems.push({
+      pointer: '/kind',
+      message: 'kind must be letters, digits, "_", "." and "-", starting with a letter',
+    });
+  else if (!stream.kinds.has(e.kind))
+    problems.push({ pointer: '/kind', message: `unknown event kind "${e.kind}"` });
+  else {
+    const check = stream.kinds.get(e.kind);
+    if (check)
+      for (const p of check(e.payload))
+        problems.push({ pointer: p.pointer, message: `payload ${p.message}` });
+  }
+  const bytes = jsonBytes(value);
+  if (bytes > stream.limits.maxEventBytes)
+    problems.push({
+      pointer: '',
+      message: `event is ${bytes} bytes; the limit is ${stream.limits.maxEventBytes}`,
+    });
+  if (problems.length > 0) return { problems };
+  return {
+    event: { id: e.id as string, ts, kind: e.kind as string, stream: stream.id, payload: e.payload ?? null },
+  };
+}
+
+/** Deterministic order inside a slice: by timestamp, then id (arrival order does not matter). */
+export function compareEvents(a: StreamEvent, b: StreamEvent): number {
+  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** What a crew's result may hold for one action. */
+export function checkActionOutput(value: unknown, at: string): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return `${at} must be an object {kind, payload, ttlMs?}`;
+  const a = value as Record<string, unknown>;
+  for (const k of Object.keys(a))
+    if (!['kind', 'payload', 'ttlMs'].includes(k)) return `${at} has an unknown field "${k}"`;
+  if (typeof a.kind !== 'string' || !KIND_PATTERN.test(a.kind))
+    return `${at}.kind must be letters, digits, "_", "." and "-", starting with a letter`;
+  if (
+    a.ttlMs !== undefined &&
+    (typeof a.ttlMs !== 'number' || !Number.isSafeInteger(a.ttlMs) || a.ttlMs <= 0)
+  )
+    return `${at}.ttlMs must be a positive integer`;
+  return undefined;
+}
+
+/** Whether an action's time to live has run out at `now`. */
+export function isExpired(action: Pick<StreamAction, 'ts' | 'ttlMs'>, now: number): boolean {
+  return now >= action.ts + action.ttlMs;
+}

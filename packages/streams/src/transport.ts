@@ -1,0 +1,71 @@
+/**
+ * Where events come from and where actions, slice records, errors and the context go.
+ * The processor knows only this interface; memory and NATS JetStream implement it.
+ */
+import type { ContextValues } from './context-merge.js';
+import type { StreamAction } from './records.js';
+import type { CrewRun, StreamErrorRecord } from './slice-runner.js';
+
+/** What the processor decided for one processed slice: enough to replay it exactly. */
+export interface SliceRecord {
+  stream: string;
+  index: number;
+  /** The slices processed together (one, or several under backlog: merge). */
+  slices: number[];
+  /** Slices dropped before this one under backlog: latest. */
+  skipped: number[];
+  /** The events processed, in processing order. */
+  eventIds: string[];
+  actionIds: string[];
+  crews: CrewRun[];
+  durationMs: number;
+}
+
+/** The context as committed after a slice: `slice` is the last slice applied to it. */
+export interface ContextState {
+  slice: number;
+  values: ContextValues;
+}
+
+export interface EventDelivery {
+  /** The event as received (not yet validated). */
+  event: unknown;
+  /** Marks the event done: it is not delivered again, even after a restart. */
+  ack(): void;
+}
+
+export interface Consumption {
+  stop(): Promise<void>;
+}
+
+export interface SliceCommit {
+  record: SliceRecord;
+  actions: StreamAction[];
+  context: ContextState;
+}
+
+export interface StreamTransport {
+  /** Appends an event to the stream's log (producers). */
+  publishEvent(event: unknown): Promise<void>;
+  /**
+   * Delivers the logged events not yet acknowledged, in log order, then new ones as they
+   * arrive. After a restart, what was delivered but not acknowledged comes again.
+   */
+  consume(handler: (delivery: EventDelivery) => void): Promise<Consumption>;
+  /**
+   * Publishes a slice's actions and record, then stores its context: a slice committed
+   * twice (after a crash) publishes nothing twice.
+   */
+  commit(commit: SliceCommit): Promise<void>;
+  publishError(error: StreamErrorRecord): Promise<void>;
+  /** The last committed context, if any. */
+  loadContext(): Promise<ContextState | undefined>;
+  /** Calls `handler` with each action published from now on, unless its time to live ran out. */
+  subscribeActions(handler: (action: StreamAction) => void): Promise<Consumption>;
+  /** The logs, for replay. */
+  readEvents(): Promise<unknown[]>;
+  readActions(): Promise<StreamAction[]>;
+  readSlices(): Promise<SliceRecord[]>;
+  readErrors(): Promise<StreamErrorRecord[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadStream, STREAM_JSON_SCHEMA, validateStreamObject } from '../src/index.js';
+
+const valid = `version: "1.0.0"
+id: match
+slice: 500ms
+epoch: "2026-01-01T00:00:00Z"
+events:
+  goal:
+    payload:
+      type: object
+      required: [team]
+  card: {}
+context:
+  keys:
+    score: counter
+    scorers: union
+  initial:
+    score: 0
+backlog: merge
+crews:
+  - id: scorer
+    on: [goal]
+    steps:
+      - id: echo
+        agent: "@orchestr8/echo"
+        input: { actions: [] }
+  - id: referee
+    on: [card]
+    dependsOn: [scorer]
+    timeout: 2s
+    onError: skip-dependents
+    workflow:
+      version: "1.0.0"
+      metadata: { id: referee }
+      steps:
+        - id: a
+          agent: "@orchestr8/echo"
+          input: {}
+`;
+
+describe('stream documents', () => {
+  it('compiles a valid document: slice length, epoch, policies, dependency order', () => {
+    const r = loadStream(valid);
+    expect(r.diagnostics).toEqual([]);
+    const s = r.stream!;
+    expect(s.sliceMs).toBe(500);
+    expect(s.epochMs).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect(s.backlog).toBe('merge');
+    expect(s.keyPolicies).toEqual({ score: 'counter', scorers: 'union' });
+    expect(s.order.map((c) => c.id)).toEqual(['scorer', 'referee']);
+    expect(s.crews[1]).toMatchObject({ timeoutMs: 2000, onError: 'skip-dependents' });
+    expect(s.crews[0]!.timeoutMs).toBe(500);
+  });
+
+  it('reports schema problems with line and column, and suggests a misspelt field', () => {
+    const r = loadStream(
+      valid.replace('backlog: merge', 'backlogg: merge').replace('slice: 500ms', 'slice: 0ms'),
+      {
+        filename: 's.yaml',
+      },
+    );
+    expect(r.ok).toBe(false);
+    const unknown = r.diagnostics.find((d) => d.message.includes('unknown field "backlogg"'))!;
+    expect(unknown).toMatchObject({
+      code: 'E_SCHEMA',
+      file: 's.yaml',
+      line: 17,
+      column: 1,
+      hint: 'did you mean "backlog"?',
+    });
+    const slice = r.diagnostics.find((d) => d.pointer === '/slice')!;
+    expect(slice.message).toMatch(/greater than zero/);
+    expect(slice.line).toBe(3);
+  });
+
+  it('reports unknown kinds, unknown crews, cycles and duplicate crews where they are written', () => {
+    const doc = `version: "1.0.0"
+id: s
+slice: 100
+events: { a: {} }
+crews:
+  - id: x
+    on: [a, nope]
+    dependsOn: [y]
+    steps: [{ id: s, agent: "@orchestr8/echo" }]
+  - id: y
+    on: [a]
+    dependsOn: [x, ghost]
+    steps: [{ id: s, agent: "@orchestr8/echo" }]
+  - id: y
+    on: [a]
+    steps: [{ id: s, agent: "@orchestr8/echo" }]
+`;
+    const r = loadStream(doc);
+    const cycle = loadStream(doc.split('  - id: y\n    on: [a]\n    steps')[0]!);
+    const by = (code: string) => r.diagnostics.filter((d) => d.code === code).map((d) => [d.line, d.message]);
+    expect(by('E_UNKNOWN_KIND')).toEqual([[7, 'event kind "nope" is not declared in events']]);
+    expect(by('E_UNKNOWN_CREW')).toEqual([[12, 'no crew "ghost"']]);
+    expect(by('E_DUPLICATE_CREW')).toEqual([[14, 'duplicate crew id "y"']]);
+    expect(
+      cycle.diagnostics.filter((d) => d.code === 'E_CREW_CYCLE').map((d) => [d.line, d.message]),
+    ).toEqual([[8, 'crews depend on each other in a cycle: x -> y -> x']]);
+  });
+
+  it("reports a crew workflow's own problems under the crew, with positions", () => {
+    const doc = valid.replace(
+      'agent: "@orchestr8/echo"\n        input: { actions: [] }',
+      'agentt: "@orchestr8/echo"',
+    );
+    const r = loadStream(doc);
+    expect(r.ok).toBe(false);
+    const d = r.diagnostics.find((x) => x.pointer === '/crews/0/steps/0/agentt')!;
+    expect(d).toMatchObject({ message: 'crew workflow: unknown field "agentt"', line: 23, column: 9 });
+    expect(d.hint).toBe('did you mean "agent"?');
+  });
+
+  it('refuses a crew with both or neither of workflow and steps, a bad payload schema and a mistyped initial value', () => {
+    const doc = valid
+      .replace('    steps:\n      - id: echo', '    workflow: other\n    steps:\n      - id: echo')
+      .replace('required: [team]', 'required: 3')
+      .replace('score: 0', 'score: "zero"');
+    const codes = loadStream(doc).diagnostics.map((d) => d.code);
+    expect(codes).toEqual(expect.arrayContaining(['E_CREW_WORKFLOW', 'E_PAYLOAD_SCHEMA', 'E_CONTEXT']));
+  });
+
+  it('reports malformed YAML and JSON like workflows do', () => {
+    expect(loadStream('id: [unclosed').diagnostics[0]!.code).toBe('E_PARSE');
+    expect(loadStream('{"id": 1,}', { filename: 's.json' }).diagnostics[0]).toMatchObject({
+      code: 'E_PARSE',
+      line: 1,
+    });
+  });
+
+  it('validates already-parsed documents with pointers', () => {
+    const r = validateStreamObject({ version: '1.0.0', id: 'Bad Id', slice: 100, events: {}, crews: [] });
+    expect(r.ok).toBe(false);
+    expect(r.diagnostics.map((d) => d.pointer)).toEqual(expect.arrayContaining(['/id', '/events', '/crews']));
+    expect(r.diagnostics.find((d) => d.pointer === '/id')!.line).toBeUndefined();
+  });
+
+  it('publishes the JSON Schema it validates with (schema/stream.schema.json)', () => {
+    const file = JSON.parse(
+      readFileSync(new URL('../../../schema/stream.schema.json', import.meta.url), 'utf8'),
+    );
+    expect(file).toEqual(JSON.parse(JSON.stringify(STREAM_JSON_SCHEMA)));
+  });
+});
