@@ -26,12 +26,20 @@ import {
   retryWrites,
   reusedSteps,
 } from './operations.js';
+import { createParkedResults } from './parked-results.js';
 import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
 import { type RerunPlan, rerunPlan, retryPlan } from './rerun-plan.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
 import type { Store } from './store.js';
 import { type ExecutionRecord, type StepStateRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
-import { createWaitService, type Decision, type EventDelivery, type EventInput } from './wait-service.js';
+import {
+  createWaitService,
+  type Decision,
+  type DecisionResult,
+  type EventDelivery,
+  type EventInput,
+  type SignalOptions,
+} from './wait-service.js';
 import { DEFAULT_EVENT_LOOK_BACK_MS, type WaitRecord, waitId } from './waits.js';
 import { type CompileOptions, compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -175,12 +183,19 @@ export interface Engine {
    */
   sendEvent(event: EventInput): Promise<EventDelivery>;
   /** An event for one execution only: its waits for an event of this name see it. */
-  signal(executionId: string, name: string, payload?: unknown, id?: string): Promise<EventDelivery>;
+  signal(
+    executionId: string,
+    name: string,
+    payload?: unknown,
+    id?: string,
+    options?: SignalOptions,
+  ): Promise<EventDelivery>;
   /**
    * Approves or rejects an approval step. The form data is validated against the step's
-   * form schema (a ValidationError naming the field); a step decided twice is a CONFLICT.
+   * form schema (a ValidationError naming the field); a step decided twice is a CONFLICT,
+   * unless both carry the same `idempotencyKey` (the repeat gets the first answer).
    */
-  decide(executionId: string, stepId: string, decision: Decision): Promise<void>;
+  decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
   /** Pending approvals (waits of kind approval), oldest first. */
   approvals(): Promise<WaitRecord[]>;
   /** The result of an execution, running here or finished in the store. */
@@ -300,9 +315,8 @@ export function createEngine(options: EngineOptions): Engine {
   };
   const compiler = createWorkflowCompiler(options.registry);
   const runs = new Map<string, ExecutionRun>();
-  // The result promises of runs that left memory for their waits, resolved by the run that
-  // finishes the execution later in this process (a resolver each, not the run).
-  const parkedResults = new Map<string, (r: ExecutionResult) => void>();
+  // The result promises of runs that left memory for their waits (a resolver each, not the run).
+  const parkedResults = createParkedResults({ store, getResult: (id) => engine.getResult(id), logger });
   const lookBackMs = options.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS;
   rt.eventLookBackMs = lookBackMs;
   const waits = createWaitService({
@@ -314,6 +328,7 @@ export function createEngine(options: EngineOptions): Engine {
     resume: (id) => engine.resume(id),
     wakeLive: (id, stepId) => runs.get(id)?.wakeStep(stepId) ?? false,
     isLive: (id) => runs.has(id),
+    afterScan: () => parkedResults.sweep(),
   });
   rt.waitRegistered = (w) => waits.registered(w);
   // Cancel requests come from whoever else holds the store; nobody else holds the memory
@@ -413,11 +428,8 @@ export function createEngine(options: EngineOptions): Engine {
     }
     run.onFinished = forget;
     run.onParked = parked;
-    const earlier = parkedResults.get(id);
-    if (earlier !== undefined) {
-      parkedResults.delete(id);
-      void run.result.then(earlier);
-    }
+    const earlier = parkedResults.take(id);
+    if (earlier !== undefined) void run.result.then(earlier);
     run.begin(resumed, cancelReason);
     return run;
   }
@@ -427,7 +439,7 @@ export function createEngine(options: EngineOptions): Engine {
   const parked = (run: ExecutionRun) => {
     const id = run.record.id;
     runs.delete(id);
-    parkedResults.set(id, run.resultResolver());
+    parkedResults.park(id, run.resultResolver());
     waits.parked(id);
   };
 
@@ -569,7 +581,7 @@ export function createEngine(options: EngineOptions): Engine {
     isRunning: (id) => runs.has(id),
 
     sendEvent: (event) => waits.sendEvent(event),
-    signal: (executionId, name, payload, id) => waits.signal(executionId, name, payload, id),
+    signal: (executionId, name, payload, id, opts) => waits.signal(executionId, name, payload, id, opts),
     decide: (executionId, stepId, decision) => waits.decide(executionId, stepId, decision),
     approvals: () => waits.approvals(),
 

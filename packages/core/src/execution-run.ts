@@ -19,6 +19,7 @@ import type { EngineRuntime } from './runtime.js';
 import { runStep } from './step-runner.js';
 import { ATTR, endSpan, globalTracingEnabled, startExecutionSpan } from './tracing.js';
 import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
+import { registerDeadline } from './wait-deadline.js';
 import type { CommitWaiter } from './write-batcher.js';
 
 /** A step's state in a result: its persisted record. */
@@ -322,21 +323,21 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       workflowVersion: this.workflow.version,
       inputs: this.record.inputs,
     });
+    const globalTimeout = () => {
+      this.log(EventType.timeoutExceeded, undefined, undefined, { timeoutMs: this.workflow.globalTimeoutMs });
+      this.halt(
+        'failed',
+        new TimeoutError(`workflow exceeded its global timeout of ${this.workflow.globalTimeoutMs} ms`),
+        'global timeout exceeded',
+      );
+    };
+    // A resumed execution already past its deadline (it waited through it) stops before any step runs.
+    let overdue = false;
     if (this.workflow.globalTimeoutMs !== undefined) {
       const elapsed = resumed && this.record.startedAt ? rt.clock.now() - this.record.startedAt : 0;
-      this.globalTimer = rt.clock.setTimeout(
-        () => {
-          this.log(EventType.timeoutExceeded, undefined, undefined, {
-            timeoutMs: this.workflow.globalTimeoutMs,
-          });
-          this.halt(
-            'failed',
-            new TimeoutError(`workflow exceeded its global timeout of ${this.workflow.globalTimeoutMs} ms`),
-            'global timeout exceeded',
-          );
-        },
-        Math.max(0, this.workflow.globalTimeoutMs - elapsed),
-      );
+      overdue = resumed && elapsed >= this.workflow.globalTimeoutMs;
+      if (!overdue)
+        this.globalTimer = rt.clock.setTimeout(globalTimeout, this.workflow.globalTimeoutMs - elapsed);
     }
     for (const sr of this.steps) {
       if (sr.compiled.fallbackOnly) continue;
@@ -352,6 +353,10 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     if (cancelReason !== undefined) {
       // A cancel request recorded while no process ran it: honour it before any step starts.
       this.halt('cancelled', new CancelledError(cancelReason), cancelReason);
+      return;
+    }
+    if (overdue) {
+      globalTimeout();
       return;
     }
     for (const sr of this.steps) {
@@ -451,6 +456,16 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     if (this.parking || this.suspended !== undefined) return;
     this.parking = true;
     const waiting = this.steps.filter((s) => s.record.status === 'waiting').map((s) => s.compiled.id);
+    try {
+      await registerDeadline(this);
+    } catch (e) {
+      // Stays in memory with its own timer rather than leave without its deadline.
+      this.parking = false;
+      this.rt.logger.warn(
+        `could not record the global timeout of ${this.record.id}: ${(e as Error).message}`,
+      );
+      return;
+    }
     this.record.status = 'waiting';
     this.record.statusReason = `waiting: ${waiting.join(', ')}`;
     this.log(EventType.executionWaiting, undefined, undefined, { steps: waiting });
@@ -589,9 +604,11 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       // had started, so "before the step started" would not be true.
       this.cancelStep(
         sr,
-        sr.record.attempts > 0
-          ? `execution ${verb} while this step was interrupted (the process running it stopped); not run again`
-          : `execution ${verb} before the step started`,
+        sr.compiled.wait !== undefined && sr.record.attempts > 0
+          ? `execution ${verb} while this step waited`
+          : sr.record.attempts > 0
+            ? `execution ${verb} while this step was interrupted (the process running it stopped); not run again`
+            : `execution ${verb} before the step started`,
       );
     }
     if (this.running > 0) {

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, ErrorCode, Orchestr8Error, type TimerHandle, ValidationError } from '@orchestr8/common';
 import type { AgentLogger } from './agent.js';
 import { checkAgainstSchema } from './agent-schema.js';
 import type { Store } from './store.js';
 import { TERMINAL_EXECUTION_STATUSES } from './types.js';
+import { DEADLINE_STEP } from './wait-deadline.js';
 import { receiveEvent, type WaitEvent, type WaitRecord, type WaitStore, waitId } from './waits.js';
 
 /** An event to deliver to waiting executions (and keep in the inbox for late waits). */
@@ -29,6 +30,28 @@ export interface Decision {
   /** The form data (approve): validated against the step's form schema. */
   data?: unknown;
   comment?: string;
+  /**
+   * Makes the decision idempotent: the same key again (for this step) returns the first
+   * answer, even once the step has moved on; with a different decision, a CONFLICT whose
+   * details say `idempotencyKeyReused`.
+   */
+  idempotencyKey?: string;
+  /** How long the answer is remembered (default 24 hours). */
+  idempotencyTtlMs?: number;
+}
+
+/** What a decision did (and what a repeat with the same idempotency key returns). */
+export interface DecisionResult {
+  executionId: string;
+  stepId: string;
+  decision: 'approved' | 'rejected';
+  by?: string;
+  decidedAt: string;
+}
+
+export interface SignalOptions {
+  /** How long the answer to a signal sent with an id is remembered (default 24 hours). */
+  idempotencyTtlMs?: number;
 }
 
 export interface WaitServiceOptions {
@@ -46,6 +69,8 @@ export interface WaitServiceOptions {
   /** Hands a woken step to the live run holding it; false when no live run takes it. */
   wakeLive: (executionId: string, stepId: string) => boolean;
   isLive: (executionId: string) => boolean;
+  /** Called after each look at the store (results of parked runs finished elsewhere). */
+  afterScan?: () => Promise<void>;
 }
 
 export interface WaitService {
@@ -53,8 +78,14 @@ export interface WaitService {
   start(): void;
   registered(wait: WaitRecord): void;
   sendEvent(event: EventInput): Promise<EventDelivery>;
-  signal(executionId: string, name: string, payload?: unknown, id?: string): Promise<EventDelivery>;
-  decide(executionId: string, stepId: string, decision: Decision): Promise<void>;
+  signal(
+    executionId: string,
+    name: string,
+    payload?: unknown,
+    id?: string,
+    options?: SignalOptions,
+  ): Promise<EventDelivery>;
+  decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
   approvals(): Promise<WaitRecord[]>;
   /** After a run left memory: resumes it at once if one of its waits was woken meanwhile. */
   parked(executionId: string): void;
@@ -62,6 +93,22 @@ export interface WaitService {
 }
 
 const SCAN_BATCH = 500;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A key reused for a different request: refused like execute's (the server answers 422). */
+function keyReused(key: string): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.CONFLICT,
+    `idempotency key "${key}" was already used for a different request`,
+    { retryable: false, details: { idempotencyKeyReused: true } },
+  );
+}
+
+function fingerprintOf(v: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify(v) ?? 'null')
+    .digest('hex');
+}
 
 export function createWaitService(o: WaitServiceOptions): WaitService {
   const store = o.store;
@@ -96,12 +143,24 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
     );
   };
 
+  /**
+   * Takes an execution from `waiting` (the one process that wins resumes it). Its deadline
+   * (`policies.timeout.global`) goes first: the resumed run keeps its own timer, and parks a
+   * new deadline if it waits again.
+   */
+  const take = async (executionId: string): Promise<boolean> => {
+    const ws = waitsOf();
+    if (!(await ws.takeWaitingExecution(executionId, clock.now()))) return false;
+    await ws.deleteWait(waitId(executionId, DEADLINE_STEP)).catch(() => {});
+    return true;
+  };
+
   /** A claimed (woken) wait: its step runs again in the live run, or its execution resumes. */
   const wakeExecution = async (w: WaitRecord): Promise<void> => {
     if (o.wakeLive(w.executionId, w.stepId)) return;
     if (o.isLive(w.executionId)) return; // leaving memory now: parked() picks it up
     const ws = waitsOf();
-    if (await ws.takeWaitingExecution(w.executionId, clock.now())) {
+    if (await take(w.executionId)) {
       await o.resume(w.executionId);
       return;
     }
@@ -146,8 +205,9 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       } while (again && !closed);
       // A cancel request for an execution that only waits: bring it back, so its resume honours it.
       for (const id of await store.waits.waitingCancels()) {
-        if (await store.waits.takeWaitingExecution(id, clock.now())) await o.resume(id);
+        if (await take(id)) await o.resume(id);
       }
+      if (o.afterScan !== undefined) await o.afterScan();
       const next = await store.waits.nextDueAt();
       const now = clock.now();
       const poll = o.pollMs > 0 ? now + o.pollMs : Number.POSITIVE_INFINITY;
@@ -196,6 +256,93 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
     return { event, accepted };
   };
 
+  const signalNow = async (
+    executionId: string,
+    name: string,
+    payload: unknown,
+    id: string | undefined,
+  ): Promise<EventDelivery> => {
+    const execution = await store.getExecution(executionId);
+    if (execution === undefined)
+      throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`, { retryable: false });
+    const { event, accepted } = await accept(
+      { name, payload, ...(id ? { id: `${executionId}:${id}` } : {}) },
+      executionId,
+    );
+    if (!accepted) return { id: event.id, accepted, woken: 0 };
+    let woken = 0;
+    const waits = await waitsOf().listWaits({ executionId, state: 'pending' });
+    for (const w of waits) if (w.events?.includes(name) && (await deliver(w, event))) woken++;
+    return { id: event.id, accepted, woken };
+  };
+
+  const decideNow = async (
+    executionId: string,
+    stepId: string,
+    d: Decision,
+    remember: (r: DecisionResult) => Promise<void>,
+  ): Promise<DecisionResult> => {
+    const ws = waitsOf();
+    const w = await ws.getWait(waitId(executionId, stepId));
+    if (w === undefined || w.kind !== 'approval')
+      throw new Orchestr8Error(
+        ErrorCode.NOT_FOUND,
+        `step "${stepId}" of execution "${executionId}" is not waiting for a decision`,
+        { retryable: false },
+      );
+    if (w.state !== 'pending')
+      throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
+        retryable: false,
+      });
+    const approvers = w.approval?.approvers;
+    if (approvers !== undefined && (d.by === undefined || !approvers.includes(d.by)))
+      throw new Orchestr8Error(
+        ErrorCode.CAPABILITY_DENIED,
+        `${d.by === undefined ? 'an anonymous decision' : `"${d.by}"`} may not decide step "${stepId}" (approvers: ${approvers.join(', ')})`,
+        { retryable: false, details: { approvers } },
+      );
+    const data = d.data ?? {};
+    if (d.decision === 'approve' && w.approval?.form !== undefined) {
+      try {
+        checkAgainstSchema(w.approval.form, data, 'the form data');
+      } catch (e) {
+        // "... invalid at /amount must be number": the pointer names the field.
+        const m = /invalid at (\S*) (.*)$/.exec((e as Error).message);
+        const at = m?.[1] === '/' ? '' : (m?.[1] ?? '');
+        throw new ValidationError(
+          `the form data is invalid: ${m ? `${at || '/'} ${m[2]}` : (e as Error).message}`,
+          {
+            details: [
+              { code: 'E_FORM', severity: 'error', pointer: `/data${at}`, message: m?.[2] ?? 'is invalid' },
+            ],
+          },
+        );
+      }
+    }
+    const next: WaitRecord = {
+      ...w,
+      state: 'woken',
+      version: w.version + 1,
+      outcome: { kind: d.decision === 'approve' ? 'approved' : 'rejected', at: clock.now(), data },
+    };
+    if (d.by !== undefined) next.outcome!.by = d.by;
+    if (d.comment !== undefined) next.outcome!.comment = d.comment;
+    if (!(await ws.claimWait(w.id, w.version, next)))
+      throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
+        retryable: false,
+      });
+    const result: DecisionResult = {
+      executionId,
+      stepId,
+      decision: d.decision === 'approve' ? 'approved' : 'rejected',
+      ...(d.by !== undefined ? { by: d.by } : {}),
+      decidedAt: new Date(next.outcome!.at).toISOString(),
+    };
+    await remember(result);
+    await wakeExecution(next);
+    return result;
+  };
+
   const service: WaitService = {
     start() {
       void scan();
@@ -215,72 +362,60 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       return { id: event.id, accepted, woken };
     },
 
-    async signal(executionId, name, payload, id) {
-      const execution = await store.getExecution(executionId);
-      if (execution === undefined)
-        throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`, { retryable: false });
-      const { event, accepted } = await accept(
-        { name, payload, ...(id ? { id: `${executionId}:${id}` } : {}) },
-        executionId,
-      );
-      if (!accepted) return { id: event.id, accepted, woken: 0 };
-      let woken = 0;
-      const waits = await waitsOf().listWaits({ executionId, state: 'pending' });
-      for (const w of waits) if (w.events?.includes(name) && (await deliver(w, event))) woken++;
-      return { id: event.id, accepted, woken };
+    async signal(executionId, name, payload, id, options) {
+      const ws = waitsOf();
+      const key = id === undefined ? undefined : `signal:${executionId}:${name}:${id}`;
+      const fingerprint = fingerprintOf(payload ?? null);
+      if (key !== undefined && ws.getAnswer !== undefined) {
+        const first = await ws.getAnswer(key, clock.now());
+        if (first !== undefined) {
+          if (first.fingerprint !== fingerprint) throw keyReused(id!);
+          return first.answer as EventDelivery;
+        }
+      }
+      const delivery = await signalNow(executionId, name, payload, id);
+      if (key !== undefined && delivery.accepted && ws.putAnswer !== undefined) {
+        const now = clock.now();
+        const expiresAt = now + (options?.idempotencyTtlMs ?? DAY_MS);
+        const first = await ws.putAnswer(key, { fingerprint, answer: delivery, expiresAt }, now);
+        if (first !== undefined) return first.answer as EventDelivery;
+      }
+      return delivery;
     },
 
     async decide(executionId, stepId, d) {
       const ws = waitsOf();
-      const w = await ws.getWait(waitId(executionId, stepId));
-      if (w === undefined || w.kind !== 'approval')
-        throw new Orchestr8Error(
-          ErrorCode.NOT_FOUND,
-          `step "${stepId}" of execution "${executionId}" is not waiting for a decision`,
-          { retryable: false },
-        );
-      if (w.state !== 'pending')
-        throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
-          retryable: false,
-        });
-      const approvers = w.approval?.approvers;
-      if (approvers !== undefined && (d.by === undefined || !approvers.includes(d.by)))
-        throw new Orchestr8Error(
-          ErrorCode.CAPABILITY_DENIED,
-          `${d.by === undefined ? 'an anonymous decision' : `"${d.by}"`} may not decide step "${stepId}" (approvers: ${approvers.join(', ')})`,
-          { retryable: false, details: { approvers } },
-        );
-      const data = d.data ?? {};
-      if (d.decision === 'approve' && w.approval?.form !== undefined) {
-        try {
-          checkAgainstSchema(w.approval.form, data, 'the form data');
-        } catch (e) {
-          // "... invalid at /amount must be number": the pointer names the field.
-          const m = /invalid at (\S*) (.*)$/.exec((e as Error).message);
-          const at = m?.[1] === '/' ? '' : (m?.[1] ?? '');
-          throw new ValidationError(
-            `the form data is invalid: ${m ? `${at || '/'} ${m[2]}` : (e as Error).message}`,
-            {
-              details: [
-                { code: 'E_FORM', severity: 'error', pointer: `/data${at}`, message: m?.[2] ?? 'is invalid' },
-              ],
-            },
-          );
-        }
-      }
-      const next: WaitRecord = {
-        ...w,
-        state: 'woken',
-        version: w.version + 1,
-        outcome: { kind: d.decision === 'approve' ? 'approved' : 'rejected', at: clock.now(), data },
+      const key =
+        d.idempotencyKey === undefined
+          ? undefined
+          : `decide:${waitId(executionId, stepId)}:${d.idempotencyKey}`;
+      const fingerprint = fingerprintOf([d.decision, d.by ?? null, d.data ?? null, d.comment ?? null]);
+      const firstAnswer = async (): Promise<DecisionResult | undefined> => {
+        if (key === undefined || ws.getAnswer === undefined) return undefined;
+        const first = await ws.getAnswer(key, clock.now());
+        if (first === undefined) return undefined;
+        if (first.fingerprint !== fingerprint) throw keyReused(d.idempotencyKey!);
+        return first.answer as DecisionResult;
       };
-      if (d.by !== undefined) next.outcome!.by = d.by;
-      if (d.comment !== undefined) next.outcome!.comment = d.comment;
-      if (!(await ws.claimWait(w.id, w.version, next)))
-        throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
-          retryable: false,
+      const earlier = await firstAnswer();
+      if (earlier !== undefined) return earlier;
+      let result: DecisionResult;
+      try {
+        result = await decideNow(executionId, stepId, d, async (r) => {
+          // Remembered before the execution wakes: a repeat from now on gets this answer.
+          if (key === undefined || ws.putAnswer === undefined) return;
+          const now = clock.now();
+          const expiresAt = now + (d.idempotencyTtlMs ?? DAY_MS);
+          await ws.putAnswer(key, { fingerprint, answer: r, expiresAt }, now);
         });
-      await wakeExecution(next);
+      } catch (e) {
+        // A concurrent repeat may have decided first: its answer is this one's.
+        const raced = key !== undefined && (e as Orchestr8Error).code === ErrorCode.CONFLICT;
+        const first = raced ? await firstAnswer() : undefined;
+        if (first !== undefined) return first;
+        throw e;
+      }
+      return result;
     },
 
     async approvals() {
@@ -293,8 +428,7 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       void ws
         .listWaits({ executionId, state: 'woken' })
         .then(async (woken) => {
-          if (woken.length > 0 && (await ws.takeWaitingExecution(executionId, clock.now())))
-            await o.resume(executionId);
+          if (woken.length > 0 && (await take(executionId))) await o.resume(executionId);
         })
         .catch((e) =>
           o.logger.warn(`could not resume ${executionId} after its wait: ${(e as Error).message}`),
