@@ -250,6 +250,63 @@ const schemas: Json = {
       journalDropped: { type: 'integer' },
     },
   },
+  RetryAccepted: {
+    type: 'object',
+    required: ['executionId', 'status', 'retried'],
+    properties: {
+      executionId: { type: 'string', description: 'the same execution: a retry runs it again in place' },
+      status: executionStatus,
+      retried: {
+        type: 'array',
+        items: { type: 'string' },
+        description:
+          'the steps that run again (failed, cancelled, never run, and everything downstream of them), in document order',
+      },
+    },
+  },
+  RerunRequest: {
+    type: 'object',
+    required: ['fromStep'],
+    additionalProperties: false,
+    properties: {
+      fromStep: { type: 'string', description: 'the step to run again, with every step downstream of it' },
+      inputs: {
+        type: 'object',
+        description: "inputs that replace the original's (top-level keys); the others stay the original's",
+      },
+      dryRun: { type: 'boolean', description: 'only answer with the plan; start nothing' },
+    },
+  },
+  RerunPlan: {
+    type: 'object',
+    required: ['rerun', 'reused', 'changedInputs', 'invalidated'],
+    properties: {
+      rerun: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'the steps that run again, in document order',
+      },
+      reused: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'the steps whose outputs (or skips) are copied from the original, in document order',
+      },
+      changedInputs: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'top-level inputs whose value changed',
+      },
+      invalidated: {
+        type: 'array',
+        description: 'steps that run again because a template or condition of theirs reads a changed input',
+        items: {
+          type: 'object',
+          required: ['stepId', 'inputs'],
+          properties: { stepId: { type: 'string' }, inputs: { type: 'array', items: { type: 'string' } } },
+        },
+      },
+    },
+  },
   CancelAccepted: {
     description: 'The execution as it is now, with the cancel request just taken.',
     allOf: [
@@ -897,6 +954,72 @@ const paths: Json = {
         '409': problem('Already finished (EXECUTION_FINISHED)'),
         '413': { $ref: '#/components/responses/PayloadTooLarge' },
         '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+      },
+    }),
+  },
+  '/executions/{id}/retry': {
+    post: op('Retry a failed or cancelled execution, in place', 'retryExecution', {
+      description:
+        'Runs the same execution again: its failed, cancelled and never-run steps and every step downstream of them ' +
+        'start over with a fresh retry budget; completed steps keep their outputs. Journaled as `execution.retried`. ' +
+        'With an `Idempotency-Key`, the same key and request answer the first retry again (`Idempotent-Replayed: true`).',
+      parameters: [param('ExecutionId'), param('IdempotencyKey')],
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { reason: { type: 'string', maxLength: 1000 } },
+            },
+          },
+        },
+      },
+      responses: {
+        '202': json('Retried: the execution is queued or running again', ref('RetryAccepted')),
+        '400': problem('Malformed body or Idempotency-Key'),
+        '404': problem('No such execution'),
+        '409': problem(
+          'The execution runs, waits or completed (EXECUTION_NOT_RETRYABLE; `executionStatus` says which)',
+        ),
+        '422': problem('The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED)'),
+      },
+    }),
+  },
+  '/executions/{id}/rerun': {
+    post: op('Rerun a finished execution from a step, as a new execution', 'rerunExecution', {
+      description:
+        'Starts a new execution of the same definition, linked to this one (`rerunOf`), that reuses the outputs of ' +
+        'the steps not downstream of `fromStep` and runs the rest. Changed `inputs` also run again every step whose ' +
+        'templates or conditions read them (and their downstream): the plan lists them in `invalidated`. ' +
+        '`dryRun: true` only answers with the plan.',
+      parameters: [param('ExecutionId'), param('IdempotencyKey')],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('RerunRequest') } } },
+      responses: {
+        '200': json('The plan of a dry run', {
+          type: 'object',
+          required: ['plan'],
+          properties: { plan: ref('RerunPlan') },
+        }),
+        '202': json('Started', {
+          type: 'object',
+          required: ['executionId', 'rerunOf', 'plan'],
+          properties: {
+            executionId: { type: 'string', description: 'the new execution' },
+            rerunOf: {
+              type: 'object',
+              properties: { executionId: { type: 'string' }, fromStep: { type: 'string' } },
+            },
+            plan: ref('RerunPlan'),
+          },
+        }),
+        '400': problem('Malformed body or Idempotency-Key'),
+        '404': problem('No such execution'),
+        '409': problem('The execution has not finished (EXECUTION_NOT_FINISHED)'),
+        '422': problem(
+          'No such step, inputs that do not match the inputs schema, or a reused Idempotency-Key',
+        ),
       },
     }),
   },

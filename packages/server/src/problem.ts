@@ -25,6 +25,10 @@ export const ProblemCode = {
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   CONFLICT: ErrorCode.CONFLICT,
   EXECUTION_FINISHED: 'EXECUTION_FINISHED',
+  /** A retry of an execution that runs, waits or completed (409): only a failed or cancelled one is retried; `executionStatus` says which it is. */
+  EXECUTION_NOT_RETRYABLE: 'EXECUTION_NOT_RETRYABLE',
+  /** A rerun of an execution that has not finished yet (409): wait for it, or cancel it first. */
+  EXECUTION_NOT_FINISHED: 'EXECUTION_NOT_FINISHED',
   IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',

@@ -1,0 +1,157 @@
+/**
+ * Operations on a finished execution (docs-site/concepts/operations.md):
+ * `POST /executions/:id/retry` runs a failed or cancelled execution again in place;
+ * `POST /executions/:id/rerun` starts a new execution from one of its steps (or, with
+ * `dryRun`, only shows the plan). Both honour `Idempotency-Key` as `/workflows/execute` does.
+ */
+import { ErrorCode, hasCode } from '@orchestr8/common';
+import type { OperationKey, RerunPlan } from '@orchestr8/core';
+import type { Request, Response } from 'express';
+import { principalOf } from '../auth.js';
+import type { RouteDef, ServerContext } from '../context.js';
+import { badRequest, checkDepth } from '../http.js';
+import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
+import { HttpProblem, ProblemCode } from '../problem.js';
+
+const RERUN_KEYS = new Set(['fromStep', 'inputs', 'dryRun']);
+
+export function operationRoutes(ctx: ServerContext): RouteDef[] {
+  return [
+    { method: 'post', path: '/executions/:id/retry', handler: (req, res) => retry(ctx, req, res) },
+    { method: 'post', path: '/executions/:id/rerun', handler: (req, res) => rerun(ctx, req, res) },
+  ];
+}
+
+/** The engine's idempotency options for a request with an `Idempotency-Key`. */
+function keyOf(ctx: ServerContext, req: Request, res: Response, path: string, body: unknown): OperationKey {
+  const key = parseIdempotencyKey(req.headers['idempotency-key']);
+  if (key === undefined) return {};
+  return {
+    idempotencyKey: scopedKey(key, principalOf(res)),
+    fingerprint: requestFingerprint('POST', path, body),
+    idempotencyTtlMs: ctx.idempotencyTtlMs,
+  };
+}
+
+/** Engine errors as problems: 404, 409 with a stable code, 422 naming the field, 422 for a reused key. */
+function problemOf(e: unknown, id: string, keyed: boolean, conflictCode: string): unknown {
+  if (hasCode(e, ErrorCode.NOT_FOUND))
+    return new HttpProblem(404, ProblemCode.NOT_FOUND, (e as Error).message);
+  if (hasCode(e, ErrorCode.CONFLICT)) {
+    const details = (e as { details?: { status?: string; reason?: string } }).details;
+    if (keyed && details?.reason === undefined) {
+      return new HttpProblem(
+        422,
+        ProblemCode.IDEMPOTENCY_KEY_REUSED,
+        'this Idempotency-Key was already used with a different request; use a new key for a new request',
+      );
+    }
+    return new HttpProblem(409, conflictCode, (e as Error).message, {
+      executionId: id,
+      executionStatus: details?.status,
+    });
+  }
+  if (hasCode(e, ErrorCode.VALIDATION)) {
+    const details = (e as { details?: unknown }).details;
+    return new HttpProblem(422, ProblemCode.VALIDATION, (e as Error).message, {
+      errors: Array.isArray(details) ? details : [],
+    });
+  }
+  return e;
+}
+
+async function retry(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  const body: unknown = req.body;
+  let reason = 'retried over HTTP';
+  if (body !== undefined) {
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badRequest('the body must be a JSON object (or absent)', [
+        { pointer: '', message: 'must be an object' },
+      ]);
+    for (const k of Object.keys(body))
+      if (k !== 'reason')
+        throw badRequest(`unknown field "${k}"`, [{ pointer: `/${k}`, message: `unknown field "${k}"` }]);
+    const r = (body as { reason?: unknown }).reason;
+    if (r !== undefined) {
+      if (typeof r !== 'string' || r.length > 1000)
+        throw badRequest('"reason" must be a string of at most 1000 characters', [
+          { pointer: '/reason', message: 'must be a short string' },
+        ]);
+      reason = r;
+    }
+  }
+  const key = keyOf(ctx, req, res, `/executions/${id}/retry`, body ?? null);
+  let handle: Awaited<ReturnType<typeof ctx.engine.retry>>;
+  try {
+    handle = await ctx.engine.retry(id, { ...key, reason });
+  } catch (e) {
+    throw problemOf(e, id, key.idempotencyKey !== undefined, ProblemCode.EXECUTION_NOT_RETRYABLE);
+  }
+  res.setHeader('Location', `/executions/${encodeURIComponent(id)}`);
+  if (!handle.created) res.setHeader('Idempotent-Replayed', 'true');
+  const current = await ctx.engine.getResult(id);
+  res.status(202).json({ executionId: id, status: current?.status ?? 'queued', retried: handle.retried });
+}
+
+interface RerunBody {
+  fromStep: string;
+  inputs?: Record<string, unknown>;
+  dryRun?: boolean;
+}
+
+function parseRerunBody(body: unknown): RerunBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest('a JSON body is required: {"fromStep": "<step id>"}', [
+      { pointer: '', message: 'must be an object' },
+    ]);
+  checkDepth(body, 128);
+  const b = body as Record<string, unknown>;
+  const errors: { pointer: string; message: string }[] = [];
+  for (const k of Object.keys(b))
+    if (!RERUN_KEYS.has(k)) errors.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
+  if (typeof b.fromStep !== 'string' || b.fromStep === '')
+    errors.push({ pointer: '/fromStep', message: 'must be the id of a step of the workflow' });
+  if (
+    b.inputs !== undefined &&
+    (typeof b.inputs !== 'object' || b.inputs === null || Array.isArray(b.inputs))
+  )
+    errors.push({ pointer: '/inputs', message: 'must be an object (the inputs to change)' });
+  if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean')
+    errors.push({ pointer: '/dryRun', message: 'must be true or false' });
+  if (errors.length > 0) throw badRequest(errors[0]!.message, errors);
+  return b as unknown as RerunBody;
+}
+
+async function rerun(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  const body = parseRerunBody(req.body);
+  const options = {
+    fromStep: body.fromStep,
+    ...(body.inputs !== undefined ? { inputs: body.inputs } : {}),
+  };
+  if (body.dryRun === true) {
+    let plan: RerunPlan;
+    try {
+      plan = await ctx.engine.planRerun(id, options);
+    } catch (e) {
+      throw problemOf(e, id, false, ProblemCode.EXECUTION_NOT_FINISHED);
+    }
+    res.status(200).json({ plan });
+    return;
+  }
+  const key = keyOf(ctx, req, res, `/executions/${id}/rerun`, body);
+  let started: Awaited<ReturnType<typeof ctx.engine.rerun>>;
+  try {
+    await ctx.startTurn();
+    started = await ctx.engine.rerun(id, { ...options, ...key });
+  } catch (e) {
+    throw problemOf(e, id, key.idempotencyKey !== undefined, ProblemCode.EXECUTION_NOT_FINISHED);
+  }
+  const newId = started.handle.id;
+  res.setHeader('Location', `/executions/${encodeURIComponent(newId)}`);
+  if (!started.handle.created) res.setHeader('Idempotent-Replayed', 'true');
+  res
+    .status(202)
+    .json({ executionId: newId, rerunOf: { executionId: id, fromStep: body.fromStep }, plan: started.plan });
+}

@@ -1,0 +1,213 @@
+/**
+ * `POST /executions/:id/retry` and `POST /executions/:id/rerun` over real HTTP on SQLite.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { builtinAgents, createAgentRegistry, defineAgent } from '@orchestr8/agent-base';
+import { TerminalError } from '@orchestr8/common';
+import { createEngine, type Engine } from '@orchestr8/core';
+import { openSqliteStore, type SqliteStore } from '@orchestr8/store-sqlite';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Listener } from '../src/index.js';
+import { gate, gateAgent, gated, post, problemOf, waitTerminal } from './helpers.js';
+
+/** Fails while `broken` holds its input's `name`. */
+const broken = new Set<string>();
+const flaky = defineAgent<{ name: string; value?: unknown }, { name: string; value?: unknown }>({
+  id: '@test/flaky',
+  execute(input) {
+    if (broken.has(input.name)) throw new TerminalError(`${input.name} is broken`);
+    return input;
+  },
+});
+
+const pipeline = (id: string) => ({
+  version: '1.0.0',
+  metadata: { id },
+  inputs: { type: 'object', properties: { region: { type: 'string', default: 'eu' } } },
+  steps: [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow template
+    { id: 'extract', agent: '@test/flaky', input: { name: `${id}-extract`, value: '${inputs.region}' } },
+    {
+      id: 'load',
+      agent: '@test/flaky',
+      dependencies: ['extract'],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow template
+      input: { name: `${id}-load`, value: '${steps.extract.output.value}' },
+    },
+    { id: 'notify', agent: '@test/flaky', dependencies: ['load'], input: { name: `${id}-notify` } },
+  ],
+});
+
+let dir: string;
+let store: SqliteStore;
+let engine: Engine;
+let listener: Listener;
+let url: string;
+let schema: (name: string) => (value: unknown) => boolean;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'o8-operations-'));
+  store = await openSqliteStore({ path: join(dir, 'orchestr8.db') });
+  const registry = createAgentRegistry([...builtinAgents, gateAgent, flaky]);
+  engine = createEngine({ registry, store });
+  listener = await createServer({ engine, registry, keepAliveMs: 100 }).listen(0, '127.0.0.1');
+  url = listener.url;
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+  ajv.addSchema((await (await fetch(`${url}/openapi.json`)).json()) as object, 'openapi.json');
+  schema = (name) => ajv.getSchema(`openapi.json#/components/schemas/${name}`)!;
+});
+afterAll(async () => {
+  await listener.close({ graceMs: 200 });
+  await engine.shutdown({ graceMs: 200 });
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(doc: unknown, inputs: Record<string, unknown> = {}): Promise<Record<string, any>> {
+  const res = await post(`${url}/workflows/execute`, { workflow: doc, inputs });
+  const { executionId } = (await res.json()) as { executionId: string };
+  return waitTerminal(url, executionId);
+}
+
+describe('POST /executions/:id/retry', () => {
+  it('runs the failed step and what it gates again in the same execution, keeping completed outputs', async () => {
+    broken.add('r1-load');
+    const failed = await run(pipeline('r1'));
+    expect(failed.status).toBe('failed');
+    broken.delete('r1-load');
+    const res = await post(`${url}/executions/${failed.executionId}/retry`, undefined);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as Record<string, any>;
+    expect(body).toMatchObject({ executionId: failed.executionId, retried: ['load', 'notify'] });
+    expect(['queued', 'running', 'completed']).toContain(body.status);
+    expect(schema('RetryAccepted')(body)).toBe(true);
+    const done = await waitTerminal(url, failed.executionId);
+    expect(done.status).toBe('completed');
+    expect(done.steps.extract.finishedAt).toBe(failed.steps.extract.finishedAt);
+    expect(done.steps.load.output).toEqual({ name: 'r1-load', value: 'eu' });
+    const journal = await (await fetch(`${url}/executions/${failed.executionId}/journal`)).text();
+    const types = journal
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type);
+    expect(types).toContain('execution.retried');
+  });
+
+  it('answers 409 EXECUTION_NOT_RETRYABLE for a completed or running execution, 404 for none', async () => {
+    const done = await run(pipeline('r2'));
+    const completed = await post(`${url}/executions/${done.executionId}/retry`, {});
+    expect(completed.status).toBe(409);
+    expect(await problemOf(completed)).toMatchObject({
+      code: 'EXECUTION_NOT_RETRYABLE',
+      executionStatus: 'completed',
+    });
+    gate('op-running');
+    const started = (await (
+      await post(`${url}/workflows/execute`, { workflow: gated('op-running') })
+    ).json()) as {
+      executionId: string;
+    };
+    const running = await post(`${url}/executions/${started.executionId}/retry`, {});
+    expect(running.status).toBe(409);
+    expect(await problemOf(running)).toMatchObject({
+      code: 'EXECUTION_NOT_RETRYABLE',
+      executionStatus: 'running',
+    });
+    gate('op-running').open();
+    await waitTerminal(url, started.executionId);
+    const missing = await post(`${url}/executions/nope/retry`, {});
+    expect(missing.status).toBe(404);
+    const bad = await post(`${url}/executions/${done.executionId}/retry`, { force: true });
+    expect(bad.status).toBe(400);
+    expect((await problemOf(bad)).detail).toContain('unknown field "force"');
+  });
+
+  it('with an Idempotency-Key, a repeated request is answered again instead of a 409', async () => {
+    broken.add('r3-notify');
+    const failed = await run(pipeline('r3'));
+    broken.delete('r3-notify');
+    const headers = { 'Idempotency-Key': 'retry-r3' };
+    const first = await post(`${url}/executions/${failed.executionId}/retry`, {}, headers);
+    expect(first.status).toBe(202);
+    await waitTerminal(url, failed.executionId);
+    const again = await post(`${url}/executions/${failed.executionId}/retry`, {}, headers);
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { retried: string[] }).retried).toEqual(['notify']);
+    const other = await post(`${url}/executions/${failed.executionId}/retry`, { reason: 'x' }, headers);
+    expect(other.status).toBe(422);
+    expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+});
+
+describe('POST /executions/:id/rerun', () => {
+  it('a dry run answers the plan and starts nothing; changed inputs invalidate the steps that read them', async () => {
+    const done = await run(pipeline('p1'));
+    const before = (await (await fetch(`${url}/executions?workflow=p1`)).json()) as { items: unknown[] };
+    const res = await post(`${url}/executions/${done.executionId}/rerun`, {
+      fromStep: 'notify',
+      inputs: { region: 'us' },
+      dryRun: true,
+    });
+    expect(res.status).toBe(200);
+    const { plan } = (await res.json()) as { plan: Record<string, unknown> };
+    expect(plan).toEqual({
+      rerun: ['extract', 'load', 'notify'],
+      reused: [],
+      changedInputs: ['region'],
+      invalidated: [{ stepId: 'extract', inputs: ['region'] }],
+    });
+    expect(schema('RerunPlan')(plan)).toBe(true);
+    const after = (await (await fetch(`${url}/executions?workflow=p1`)).json()) as { items: unknown[] };
+    expect(after.items).toHaveLength(before.items.length);
+  });
+
+  it('starts a new execution that reuses upstream outputs and runs the chosen step and its downstream', async () => {
+    const done = await run(pipeline('p2'));
+    const res = await post(`${url}/executions/${done.executionId}/rerun`, { fromStep: 'load' });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as Record<string, any>;
+    expect(body.executionId).not.toBe(done.executionId);
+    expect(body.rerunOf).toEqual({ executionId: done.executionId, fromStep: 'load' });
+    expect(body.plan).toMatchObject({ rerun: ['load', 'notify'], reused: ['extract'] });
+    expect(res.headers.get('location')).toBe(`/executions/${body.executionId}`);
+    const rerun = await waitTerminal(url, body.executionId);
+    expect(rerun.status).toBe('completed');
+    // The reused step keeps the original's record: same output, same finish time.
+    expect(rerun.steps.extract).toMatchObject({
+      output: done.steps.extract.output,
+      finishedAt: done.steps.extract.finishedAt,
+    });
+    expect(rerun.steps.load.finishedAt).toBeGreaterThanOrEqual(done.steps.load.finishedAt);
+  });
+
+  it('refuses an unknown step (422), a malformed body (400) and an execution still running (409)', async () => {
+    const done = await run(pipeline('p3'));
+    const unknown = await post(`${url}/executions/${done.executionId}/rerun`, { fromStep: 'nope' });
+    expect(unknown.status).toBe(422);
+    expect((await problemOf(unknown)).detail).toContain('no step "nope"');
+    const badInputs = await post(`${url}/executions/${done.executionId}/rerun`, {
+      fromStep: 'load',
+      inputs: { region: 7 },
+    });
+    expect(badInputs.status).toBe(422);
+    const malformed = await post(`${url}/executions/${done.executionId}/rerun`, { from: 'load' });
+    expect(malformed.status).toBe(400);
+    expect((await problemOf(malformed)).errors.map((e: { pointer: string }) => e.pointer)).toEqual([
+      '/from',
+      '/fromStep',
+    ]);
+    gate('op-rerun-running');
+    const started = (await (
+      await post(`${url}/workflows/execute`, { workflow: gated('op-rerun-running') })
+    ).json()) as { executionId: string };
+    const running = await post(`${url}/executions/${started.executionId}/rerun`, { fromStep: 'second' });
+    expect(running.status).toBe(409);
+    expect((await problemOf(running)).code).toBe('EXECUTION_NOT_FINISHED');
+    gate('op-rerun-running').open();
+    await waitTerminal(url, started.executionId);
+  });
+});
