@@ -27,7 +27,7 @@ import { FORBIDDEN_KEYS, formatPath, lookupPath, type PathSegment, parseCaptureP
 import { checkUserSchema, validateAgainstSchema } from './schema-validator.js';
 import { closest } from './suggest.js';
 import { type CompiledValue, compileValueWith, type TemplateProblem, type TemplateRef } from './template.js';
-import { analyzeTriggers } from './triggers.js';
+import { analyzeExecuteFlow, analyzeTriggers } from './triggers.js';
 import { compileStepWait } from './waits.js';
 
 /**
@@ -512,6 +512,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
 
   // Triggers: schedules, webhooks and events (triggers.ts).
   const triggers = doc.triggers === undefined ? [] : analyzeTriggers(doc, report, secretRefs);
+  const executeFlow = analyzeExecuteFlow(doc, report);
 
   const uncheckedAgents = unchecked.size > 0 ? { uncheckedAgents: [...unchecked].sort() } : {};
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, ...uncheckedAgents };
@@ -543,6 +544,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
     triggers,
   };
   if (outputs) workflow.outputs = outputs;
+  if (executeFlow) workflow.executeFlow = executeFlow;
   if (timeout !== undefined) workflow.globalTimeoutMs = parseDuration(timeout);
   return { diagnostics, workflow, ...uncheckedAgents };
 }

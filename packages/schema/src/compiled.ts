@@ -164,6 +164,8 @@ export interface CompiledWorkflow {
   gracePeriodMs: number;
   /** The document's `triggers`, in document order (empty when it has none). */
   triggers: readonly CompiledTrigger[];
+  /** `policies.flow`: flow control of POST /workflows/execute (concurrency and rate limit only). */
+  executeFlow?: CompiledFlowControl;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({

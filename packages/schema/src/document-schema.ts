@@ -385,61 +385,6 @@ export const StepDocumentSchema = z
   })
   .meta({ id: 'Step', description: 'One unit of work: an agent called with an input, or a wait.' });
 
-const WorkflowPoliciesSchema = z
-  .strictObject({
-    timeout: z
-      .strictObject({
-        global: PositiveDuration.optional().meta({
-          description: 'Time limit of the whole execution. No default: no limit.',
-        }),
-        perStep: PositiveDuration.optional().meta({
-          description: 'Default time limit of one attempt of each step. No default: no limit.',
-        }),
-      })
-      .optional()
-      .meta({ description: 'Time limits. Absent means no limit.' }),
-    resilience: z
-      .strictObject({
-        retry: RetryPolicySchema.optional().meta({
-          description: 'Retry policy of every step; a step may override it field by field.',
-        }),
-        circuitBreaker: CircuitBreakerPolicySchema.optional().meta({
-          description:
-            'Circuit breaking for every step; a step may override it field by field. Absent: no circuit breaking (unless a step sets one).',
-        }),
-        composition: z
-          .enum(COMPOSITIONS as [string, ...string[]])
-          .optional()
-          .meta({
-            description:
-              'How the policies wrap each attempt, outermost first. With the default, every retry attempt goes through the circuit breaker and has its own timeout.',
-            default: DEFAULTS.composition,
-          }),
-      })
-      .optional()
-      .meta({ description: 'Retry and circuit-breaker policies for every step (steps may override them).' }),
-    concurrency: z
-      .strictObject({
-        maxConcurrentSteps: z.number().int().min(1).optional().meta({
-          description:
-            'Steps running at the same time, at most (a forEach step counts once; its items are bounded by forEach.concurrency).',
-          default: DEFAULTS.maxConcurrentSteps,
-        }),
-      })
-      .optional()
-      .meta({ description: 'Limits on parallelism.' }),
-    cancellation: z
-      .strictObject({
-        gracePeriodMs: Duration.optional().meta({
-          description: 'After a cancellation, how long running agents get to stop before they are abandoned.',
-          default: DEFAULTS.gracePeriodMs,
-        }),
-      })
-      .optional()
-      .meta({ description: 'What happens when an execution is cancelled.' }),
-  })
-  .meta({ description: 'Execution policies for the whole workflow.' });
-
 const TRIGGER_TEMPLATE_HELP =
   'Strings may contain templates over what fired the trigger: ${trigger.name}, ${trigger.kind}, ' +
   '${trigger.time} (ISO-8601 fire time of a schedule, or receipt time), ${trigger.timestamp} (epoch ms), ' +
@@ -511,6 +456,111 @@ const FlowControlSchema = z
     description:
       'Flow control of a trigger, applied in this order: debounce or batch, rate limit, then the concurrency limit.',
   });
+
+/** `policies.flow`: the parts of a trigger's flow control that make sense for a request answered with its execution. */
+const ExecuteFlowSchema = z
+  .strictObject({
+    concurrency: z
+      .strictObject({
+        limit: z.number().int().min(1).meta({
+          description:
+            'Executions started by POST /workflows/execute running at once per key, at most; a request over it waits in a queue.',
+        }),
+        key: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'A template naming the key the limit applies to (absent: one key for the workflow): ${inputs.<path>}, ${variables.<path>}, each may end with "?? <JSON literal>".',
+            examples: ['${inputs.customerId}'],
+          }),
+        maxQueue: z.number().int().min(0).optional().meta({
+          description: 'Requests waiting per key, at most; a request beyond it gets 429.',
+          default: 1000,
+        }),
+      })
+      .optional()
+      .meta({ description: 'A concurrency limit per key, with queueing.' }),
+    rateLimit: z
+      .strictObject({
+        limit: z
+          .number()
+          .int()
+          .min(1)
+          .meta({ description: 'Executions started per window and key, at most.' }),
+        per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
+        key: z.string().min(1).optional().meta({
+          description: 'A template naming the key (absent: one key): ${inputs.<path>}, ${variables.<path>}.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'A rate limit per key: a request over it gets 429 with Retry-After.' }),
+  })
+  .meta({
+    id: 'ExecuteFlowControl',
+    description:
+      'Flow control of POST /workflows/execute: the rate limit, then the concurrency limit (a request over it waits, in arrival order per key, and is answered when its execution starts). Debounce and batch are for triggers only: a request is answered with its own execution.',
+  });
+
+const WorkflowPoliciesSchema = z
+  .strictObject({
+    timeout: z
+      .strictObject({
+        global: PositiveDuration.optional().meta({
+          description: 'Time limit of the whole execution. No default: no limit.',
+        }),
+        perStep: PositiveDuration.optional().meta({
+          description: 'Default time limit of one attempt of each step. No default: no limit.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'Time limits. Absent means no limit.' }),
+    resilience: z
+      .strictObject({
+        retry: RetryPolicySchema.optional().meta({
+          description: 'Retry policy of every step; a step may override it field by field.',
+        }),
+        circuitBreaker: CircuitBreakerPolicySchema.optional().meta({
+          description:
+            'Circuit breaking for every step; a step may override it field by field. Absent: no circuit breaking (unless a step sets one).',
+        }),
+        composition: z
+          .enum(COMPOSITIONS as [string, ...string[]])
+          .optional()
+          .meta({
+            description:
+              'How the policies wrap each attempt, outermost first. With the default, every retry attempt goes through the circuit breaker and has its own timeout.',
+            default: DEFAULTS.composition,
+          }),
+      })
+      .optional()
+      .meta({ description: 'Retry and circuit-breaker policies for every step (steps may override them).' }),
+    concurrency: z
+      .strictObject({
+        maxConcurrentSteps: z.number().int().min(1).optional().meta({
+          description:
+            'Steps running at the same time, at most (a forEach step counts once; its items are bounded by forEach.concurrency).',
+          default: DEFAULTS.maxConcurrentSteps,
+        }),
+      })
+      .optional()
+      .meta({ description: 'Limits on parallelism.' }),
+    flow: ExecuteFlowSchema.optional().meta({
+      description:
+        "Flow control of the executions POST /workflows/execute starts (and orchestr8 run through a server): a concurrency limit per key with a queue, and a rate limit per key, written as in a trigger's flow. Keys may read ${inputs.<path>} and ${variables.<path>}. Triggers have their own flow.",
+    }),
+    cancellation: z
+      .strictObject({
+        gracePeriodMs: Duration.optional().meta({
+          description: 'After a cancellation, how long running agents get to stop before they are abandoned.',
+          default: DEFAULTS.gracePeriodMs,
+        }),
+      })
+      .optional()
+      .meta({ description: 'What happens when an execution is cancelled.' }),
+  })
+  .meta({ description: 'Execution policies for the whole workflow.' });
 
 export const TriggerDocumentSchema = z
   .strictObject({

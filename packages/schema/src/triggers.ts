@@ -49,10 +49,12 @@ interface Ctx {
   report: (d: PendingDiagnostic) => void;
   variables: Record<string, unknown>;
   secretRefs: Readonly<Record<string, string>>;
+  /** False for `policies.flow`: a request to POST /workflows/execute has no trigger. */
+  noTrigger?: boolean;
 }
 
 function checkRef(ref: TemplateRef, at: string, what: string, allowInputs: boolean, ctx: Ctx): void {
-  if (ref.root === 'trigger') return;
+  if (ref.root === 'trigger' && !ctx.noTrigger) return;
   if (ref.root === 'inputs' && allowInputs) return;
   if (ref.root === 'variables') {
     if (!ref.hasDefault && ref.path.length > 0 && lookupPath(ctx.variables, ref.path) === undefined)
@@ -69,8 +71,14 @@ function checkRef(ref: TemplateRef, at: string, what: string, allowInputs: boole
     error(
       DiagnosticCode.TEMPLATE,
       at,
-      `${what} reads ${ref.source}: a trigger reads only trigger.*, variables.*${allowInputs ? ' and inputs.*' : ''}`,
-      { hint: 'e.g. ${trigger.time}, ${trigger.body.id}, ${trigger.event.data.id}' },
+      ctx.noTrigger
+        ? `${what} reads ${ref.source}: a key of policies.flow reads only inputs.* and variables.*`
+        : `${what} reads ${ref.source}: a trigger reads only trigger.*, variables.*${allowInputs ? ' and inputs.*' : ''}`,
+      {
+        hint: ctx.noTrigger
+          ? 'e.g. ${inputs.customerId}'
+          : 'e.g. ${trigger.time}, ${trigger.body.id}, ${trigger.event.data.id}',
+      },
     ),
   );
 }
@@ -88,7 +96,12 @@ function compileAt(
   });
 }
 
-function compileFlow(flow: FlowControlDocument, base: string, what: string, ctx: Ctx): CompiledFlowControl {
+function compileFlow(
+  flow: Partial<FlowControlDocument>,
+  base: string,
+  what: string,
+  ctx: Ctx,
+): CompiledFlowControl {
   const out: CompiledFlowControl = {};
   if (flow.concurrency) {
     out.concurrency = {
@@ -261,4 +274,20 @@ export function analyzeTriggers(
     if (c) out.push(c);
   }
   return out;
+}
+
+/** Checks and compiles `doc.policies.flow`: flow control of POST /workflows/execute. */
+export function analyzeExecuteFlow(
+  doc: WorkflowDocument,
+  report: (d: PendingDiagnostic) => void,
+): CompiledFlowControl | undefined {
+  const flow = doc.policies?.flow;
+  if (!flow) return undefined;
+  const ctx: Ctx = {
+    report,
+    variables: (doc.context?.variables ?? {}) as Record<string, unknown>,
+    secretRefs: {},
+    noTrigger: true,
+  };
+  return compileFlow(flow, '/policies/flow', 'policies.flow', ctx);
 }

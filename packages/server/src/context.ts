@@ -1,4 +1,5 @@
-import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
+import type { AgentRegistry, Engine, ExecutionHandle, Store } from '@orchestr8/core';
+import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { RequestHandler } from 'express';
 import type { EventFeed } from './event-feed.js';
 import type { ServerLogger } from './problem.js';
@@ -28,6 +29,15 @@ export class Lifecycle {
   }
 }
 
+/**
+ * Flow control of `POST /workflows/execute` (`createExecuteGate()` of @orchestr8/triggers
+ * honours a document's `policies.flow`): calls `start` now or later, or refuses (429).
+ */
+export type ExecuteGate = (
+  request: { workflow: CompiledWorkflow; inputs: unknown; signal?: AbortSignal },
+  start: () => Promise<ExecutionHandle>,
+) => Promise<ExecutionHandle | { refused: string; detail: string; retryAfterMs?: number }>;
+
 /** What `GET /metrics` serves: a prom-client `Registry`, or `createMetrics()` of @orchestr8/observability. */
 export interface MetricsSource {
   readonly contentType: string;
@@ -51,6 +61,7 @@ export interface ServerContext {
   workers: (() => Promise<unknown>) | undefined;
   /** Resolves at the next start turn: see `startTurns`. */
   startTurn: () => Promise<void>;
+  executeGate: ExecuteGate | undefined;
 }
 
 /**

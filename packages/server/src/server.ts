@@ -6,7 +6,14 @@ import express, { type Express, type RequestHandler } from 'express';
 import { type AllowedHosts, createAllowedHosts } from './allowed-hosts.js';
 import { apiKeyAuth, isLoopbackHost } from './auth.js';
 import { jsonBody, parseByteSize } from './body.js';
-import { Lifecycle, type MetricsSource, type RouteDef, type ServerContext, startTurns } from './context.js';
+import {
+  type ExecuteGate,
+  Lifecycle,
+  type MetricsSource,
+  type RouteDef,
+  type ServerContext,
+  startTurns,
+} from './context.js';
 import { corsMiddleware } from './cors.js';
 import { EventFeed } from './event-feed.js';
 import { hostGuard } from './host-guard.js';
@@ -79,6 +86,8 @@ export interface ServerOptions {
    * into the response. With it, the server's `POST /events` takes precedence over a router's.
    */
   onEvent?: EventHook;
+  /** Flow control of `POST /workflows/execute` (e.g. `createExecuteGate()` of `@orchestr8/triggers`). */
+  executeGate?: ExecuteGate;
 }
 
 export interface ExtraRouter {
@@ -130,6 +139,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     metrics: options.metrics,
     workers: options.workers,
     startTurn: startTurns(),
+    executeGate: options.executeGate,
   };
 
   const app = express();

@@ -35,7 +35,7 @@ export interface Prepared {
 export type Outcome =
   | { status: 'started'; executionId: string; created: boolean }
   | { status: 'queued' | 'debounced' | 'batched' }
-  | { status: 'dropped'; reason: 'rate_limited' | 'queue_full' | 'skipped' }
+  | { status: 'dropped'; reason: 'rate_limited' | 'queue_full' | 'skipped'; retryAfterMs?: number }
   | { status: 'failed'; error: string };
 
 export interface Started {
@@ -71,6 +71,11 @@ export class FlowControl {
 
   constructor(private readonly o: FlowControlOptions) {}
 
+  /** A new version's limits; what runs and waits now is kept and counted against them. */
+  update(flow: CompiledFlowControl | undefined): void {
+    this.o.flow = flow;
+  }
+
   stats(): FlowStats {
     let running = 0;
     let queued = 0;
@@ -82,6 +87,18 @@ export class FlowControl {
   /** Executions of this trigger running per concurrency key (for tests and listings). */
   runningByKey(): Record<string, number> {
     return Object.fromEntries(this.running);
+  }
+
+  /** Takes a firing out of its queue (its requester went away); false when it is not waiting. */
+  withdraw(ctx: TriggerContext): boolean {
+    for (const [key, q] of this.queues) {
+      const i = q.findIndex((e) => e.ctx === ctx);
+      if (i < 0) continue;
+      q.splice(i, 1);
+      if (q.length === 0) this.queues.delete(key);
+      return true;
+    }
+    return false;
   }
 
   /** Ends pending timers (debounce, batch) without starting anything. */
@@ -156,7 +173,12 @@ export class FlowControl {
       if (w.length >= flow.rateLimit.limit) {
         this.windows.set(prepared.rateKey, w);
         this.dropped++;
-        return { status: 'dropped', reason: 'rate_limited' };
+        // The oldest start in the window leaves it first.
+        return {
+          status: 'dropped',
+          reason: 'rate_limited',
+          retryAfterMs: w[0]! + flow.rateLimit.perMs - now,
+        };
       }
       w.push(now);
       this.windows.set(prepared.rateKey, w);

@@ -19,6 +19,14 @@
 
 export { type Calendar, calendarOf } from './calendar.js';
 export {
+  createExecuteGate,
+  type ExecuteFlowGate,
+  type ExecuteGate,
+  type ExecuteGateOptions,
+  type ExecuteRefusal,
+  type ExecuteRequest,
+} from './execute-gate.js';
+export {
   FlowControl,
   type FlowControlOptions,
   type Outcome,

@@ -216,6 +216,8 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       ],
       // POST /events is the server's: it wakes waiting executions, then starts event triggers.
       onEvent: triggers.triggerEventHook(scheduler),
+      // A document's policies.flow limits its POST /workflows/execute starts.
+      executeGate: triggers.createExecuteGate(),
       engine,
       registry,
       store,

@@ -170,9 +170,31 @@ async function execute(ctx: ServerContext, req: Request, res: Response): Promise
   if (body.options?.maxConcurrentSteps !== undefined)
     opts.maxConcurrentSteps = body.options.maxConcurrentSteps;
   let handle: ExecutionHandle;
-  try {
+  const start = async () => {
     await ctx.startTurn();
-    handle = await ctx.engine.start(resolved.workflow, opts);
+    return ctx.engine.start(resolved.workflow, opts);
+  };
+  try {
+    if (ctx.executeGate) {
+      // policies.flow: may wait for a slot of its key (a client that leaves starts nothing), or refuse.
+      const left = new AbortController();
+      res.on('close', () => left.abort());
+      const gated = await ctx.executeGate(
+        { workflow: resolved.workflow, inputs: opts.inputs, signal: left.signal },
+        start,
+      );
+      if ('refused' in gated)
+        throw new HttpProblem(
+          429,
+          ProblemCode.RATE_LIMITED,
+          gated.detail,
+          { reason: gated.refused },
+          {
+            'Retry-After': String(Math.max(1, Math.ceil((gated.retryAfterMs ?? 1000) / 1000))),
+          },
+        );
+      handle = gated;
+    } else handle = await start();
     // An inline document may have registered a new version of its workflow.
     if (body.workflow !== undefined) ctx.resolver.invalidate(resolved.workflow.id);
   } catch (e) {

@@ -1,0 +1,170 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
+/**
+ * A document's `policies.flow` over real HTTP: `POST /workflows/execute` through the
+ * server with `createExecuteGate()`. A request over the concurrency limit of its key is
+ * answered when its execution starts; over the rate limit or the queue, 429.
+ */
+import { request } from 'node:http';
+import { createEngine } from '@orchestr8/core';
+import { createServer, type Listener } from '@orchestr8/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createExecuteGate } from '../src/index.js';
+import { gateAgent, registryOf } from './helpers.js';
+
+let listener: Listener | undefined;
+afterEach(async () => {
+  await listener?.close({ graceMs: 0 });
+  listener = undefined;
+});
+
+async function start(flow: Record<string, unknown>) {
+  const { agent, gate } = gateAgent();
+  const registry = registryOf(agent);
+  const engine = createEngine({ registry });
+  const executeGate = createExecuteGate();
+  const server = createServer({ engine, registry, executeGate, rateLimit: false });
+  listener = await server.listen(0, '127.0.0.1');
+  const workflow = {
+    version: '1.0.0',
+    metadata: { id: 'limited' },
+    policies: { flow },
+    steps: [{ id: 'a', agent: '@test/gate', input: { key: '${inputs.key}', n: '${inputs.n ?? 0}' } }],
+  };
+  const url = listener.url;
+  const answered: number[] = [];
+  const execute = (inputs: Record<string, unknown>, signal?: AbortSignal) =>
+    fetch(`${url}/workflows/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workflow, inputs }),
+      ...(signal ? { signal } : {}),
+    }).then((r) => {
+      answered.push(Number(inputs.n ?? 0));
+      return r;
+    });
+  return { gate, execute, answered, workflow, queued: () => executeGate.stats().queued };
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('policies.flow on POST /workflows/execute', () => {
+  it('holds a request over the per-key concurrency limit until a slot frees, in arrival order', async () => {
+    const { gate, execute, answered } = await start({ concurrency: { limit: 2, key: '${inputs.key}' } });
+    const a = [1, 2, 3, 4].map((n) => execute({ key: 'a', n }));
+    await until('two of key a running', () => gate.open === 2);
+    const b = execute({ key: 'b', n: 9 });
+    await until('key b running beside them', () => gate.open === 3);
+    expect((await b).status).toBe(202);
+    await until('three answers', () => answered.length === 3);
+    // Requests 3 and 4 of key a wait: not answered, not started.
+    expect(answered.sort()).toEqual([1, 2, 9]);
+    expect(gate.calls).toHaveLength(3);
+    gate.release();
+    await until('the first waiting request starts', () => gate.calls.length === 4);
+    expect((gate.calls[3] as { n: number }).n).toBe(3);
+    while (gate.calls.length < 5 || gate.open > 0) {
+      gate.releaseAll();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const responses = await Promise.all(a);
+    expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    const ids = await Promise.all(
+      responses.map(async (r) => ((await r.json()) as { executionId: string }).executionId),
+    );
+    expect(new Set(ids).size).toBe(4);
+    expect(gate.maxOpenByKey.get('a')).toBe(2);
+  });
+
+  it('answers 429 when more requests wait than maxQueue', async () => {
+    const { gate, execute } = await start({ concurrency: { limit: 1, maxQueue: 1 } });
+    const first = execute({ key: 'x', n: 1 });
+    await until('the first running', () => gate.open === 1);
+    const second = execute({ key: 'x', n: 2 });
+    // The second waits; a third finds the queue full.
+    let third = await execute({ key: 'x', n: 3 });
+    for (let i = 0; i < 50 && third.status !== 429; i++) third = await execute({ key: 'x', n: 3 });
+    expect(third.status).toBe(429);
+    const problem = (await third.json()) as { code: string; reason: string; detail: string };
+    expect(problem).toMatchObject({ code: 'RATE_LIMITED', reason: 'queue_full' });
+    expect(problem.detail).toContain('maxQueue');
+    gate.releaseAll();
+    await until('the second started', () => gate.calls.length === 2);
+    gate.releaseAll();
+    expect((await first).status).toBe(202);
+    expect((await second).status).toBe(202);
+  });
+
+  it('answers 429 with Retry-After over the rate limit of a key; other keys go on', async () => {
+    const { execute, gate } = await start({ rateLimit: { limit: 2, per: '1h', key: '${inputs.key}' } });
+    expect((await execute({ key: 'a' })).status).toBe(202);
+    expect((await execute({ key: 'a' })).status).toBe(202);
+    const over = await execute({ key: 'a' });
+    expect(over.status).toBe(429);
+    const retryAfter = Number(over.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect(await over.json()).toMatchObject({ code: 'RATE_LIMITED', reason: 'rate_limited' });
+    expect((await execute({ key: 'b' })).status).toBe(202);
+    expect(gate.calls).toHaveLength(3);
+    gate.releaseAll();
+  });
+
+  it('starts nothing for a waiting request whose client went away', async () => {
+    const { gate, execute, workflow: doc, queued: waiting } = await start({ concurrency: { limit: 1 } });
+    const first = execute({ key: 'x', n: 1 });
+    await until('the first running', () => gate.open === 1);
+    // A client of its own connection that sends a request, then closes the socket unanswered.
+    const url = new URL(listener!.url);
+    const body = JSON.stringify({ workflow: doc, inputs: { key: 'x', n: 2 } });
+    const leaving = request({
+      host: url.hostname,
+      port: url.port,
+      path: '/workflows/execute',
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    leaving.on('error', () => {});
+    leaving.end(body);
+    await until('the request waiting', () => waiting() === 1);
+    leaving.destroy();
+    // The server notices, and the request leaves the queue.
+    await until('the request gone from the queue', () => waiting() === 0);
+    const third = execute({ key: 'x', n: 3 });
+    gate.release();
+    await until('the next request started', () => gate.calls.length === 2);
+    gate.releaseAll();
+    expect((await first).status).toBe(202);
+    expect((await third).status).toBe(202);
+    expect(gate.calls.map((c) => (c as { n: number }).n)).toEqual([1, 3]);
+  });
+
+  it('refuses a document whose flow key reads what a request does not have, at its position', async () => {
+    const { agent } = gateAgent();
+    const registry = registryOf(agent);
+    const engine = createEngine({ registry });
+    const bad = (flow: unknown) => ({
+      version: '1.0.0',
+      metadata: { id: 'bad' },
+      policies: { flow },
+      steps: [{ id: 'a', agent: '@test/gate' }],
+    });
+    expect(() => engine.compile(bad({ concurrency: { limit: 1, key: '${trigger.time}' } }))).toThrow(
+      /policies\.flow reads trigger\.time/,
+    );
+    try {
+      engine.compile(bad({ concurrency: { limit: 1, key: '${trigger.time}' } }));
+    } catch (e) {
+      expect((e as { details: { pointer: string }[] }).details[0]!.pointer).toBe(
+        '/policies/flow/concurrency/key',
+      );
+    }
+    expect(() => engine.compile(bad({ debounce: '5s' }))).toThrow(/debounce/);
+  });
+});
