@@ -29,6 +29,7 @@ import { rateLimiter } from './rate-limit.js';
 import { requestLog } from './request-log.js';
 import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
+import { operationRoutes } from './routes/operations.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { type EventHook, waitRoutes } from './routes/waits.js';
@@ -181,6 +182,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     ...metricsRoutes(ctx),
     ...workersRoutes(ctx),
     ...executionRoutes(ctx),
+    ...operationRoutes(ctx),
     ...eventRoutes(ctx),
     ...waits,
     ...workflowRoutes(ctx),
