@@ -28,6 +28,7 @@ export {
   type ClaimedTask,
   type CommitResult,
   type CommitStats,
+  type CommitWaits,
   type ExecutionState,
   type HeartbeatResult,
   type LockedExecution,

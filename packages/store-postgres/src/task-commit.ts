@@ -18,6 +18,7 @@
 import type { CommitPlan, ExecutionRecord, JournalEntry, StepStateRecord, TaskState } from '@orchestr8/core';
 import { pgCode, SqlState } from './errors.js';
 import type { PostgresStore, Tx } from './postgres-store.js';
+import { WAIT_COLUMNS } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,
   EXECUTION_SELECT,
@@ -38,6 +39,7 @@ import {
   Channel,
   type CommitResult,
   type CommitStats,
+  type CommitWaits,
   type ExecutionState,
   LIGHT_STEP_SELECT,
   type LockedExecution,
@@ -46,6 +48,15 @@ import {
   parseStop,
   TERMINAL_EXECUTION,
 } from './task-types.js';
+
+/** The commit's waits of the steps it holds: puts only for steps the plan leaves waiting. */
+function heldWaits(waits: CommitWaits, held: readonly string[], plan: CommitPlan): CommitWaits | undefined {
+  const mine = new Set(held);
+  const waiting = new Set(plan.steps.filter((s) => s.status === 'waiting').map((s) => s.stepId));
+  const put = waits.put.filter((p) => mine.has(p.wait.stepId) && waiting.has(p.wait.stepId));
+  const done = waits.done.filter((d) => mine.has(d.stepId));
+  return put.length > 0 || done.length > 0 ? { put, done } : undefined;
+}
 
 export class Committer {
   readonly stats: CommitStats = { remembered: 0, read: 0, locked: 0, conflicts: 0 };
@@ -63,19 +74,20 @@ export class Committer {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState } = {},
+    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState; waits?: CommitWaits } = {},
   ): Promise<CommitResult> {
     const leaseMs = options.leaseMs ?? 30_000;
+    const waits = options.waits;
     if (!options.withTasks && finishing) {
       // Cheapest first: the state the caller remembers (one round trip), then a fresh read
       // (two), then under locks.
       const remembered =
-        options.known && (await this.commitGuarded(options.known, finishing, decide, leaseMs));
+        options.known && (await this.commitGuarded(options.known, finishing, decide, leaseMs, waits));
       if (remembered) {
         this.stats.remembered++;
         return remembered;
       }
-      const read = await this.commitOptimistically(executionId, finishing, decide, leaseMs);
+      const read = await this.commitOptimistically(executionId, finishing, decide, leaseMs, waits);
       if (read) {
         this.stats.read++;
         return read;
@@ -166,6 +178,8 @@ export class Committer {
         dropped,
         finishing?.owner,
         leaseMs,
+        undefined,
+        waits && heldWaits(waits, held, plan),
       );
       return {
         status: 'committed' as const,
@@ -261,6 +275,7 @@ export class Committer {
     finishing: { stepIds: readonly string[]; owner: string },
     decide: (locked: LockedExecution) => CommitPlan | undefined,
     leaseMs: number,
+    waits: CommitWaits | undefined,
   ): Promise<CommitResult | undefined> {
     const r = await this.store.query(
       'read an execution for a commit',
@@ -295,6 +310,7 @@ export class Committer {
       finishing,
       decide,
       leaseMs,
+      waits,
     );
   }
 
@@ -308,6 +324,7 @@ export class Committer {
     finishing: { stepIds: readonly string[]; owner: string },
     decide: (locked: LockedExecution) => CommitPlan | undefined,
     leaseMs: number,
+    waits: CommitWaits | undefined,
   ): Promise<CommitResult | undefined> {
     const executionId = known.execution.id;
     const held = [...finishing.stepIds];
@@ -346,6 +363,7 @@ export class Committer {
         finishing.owner,
         leaseMs,
         { held },
+        waits && heldWaits(waits, held, plan),
       );
       this.notifyPlan(locked.execution, locked.journalSeq, plan);
       return {
@@ -380,6 +398,7 @@ export class Committer {
     owner: string | undefined,
     leaseMs: number,
     guard?: { held: readonly string[] },
+    waits?: CommitWaits,
   ) {
     const executionId = execution.id;
     const values: unknown[] = [executionId];
@@ -451,8 +470,47 @@ export class Committer {
         [self.map((t) => t.stepId), self.map((t) => t.queue), owner ?? null, leaseMs],
       );
     }
-    // The execution row: the journal counter, the stop, and the record once finished.
     const fin = plan.finished;
+    if (fin) {
+      // A finished execution waits for nothing: its waits go (a cancelled waiting step's too).
+      add('w', () => 'DELETE FROM waits WHERE execution_id = $1', []);
+    } else if (waits) {
+      if (waits.put.length > 0) {
+        add(
+          'p',
+          (f) =>
+            `INSERT INTO waits (${WAIT_COLUMNS})
+             SELECT x.id, $1, x.step_id, x.kind, x.state, x.due_at,
+               CASE WHEN x.events IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(x.events)) END,
+               x.version, x.created_at, true, x.queue, x.body
+             FROM json_to_recordset($${f}::json) AS x(id text, step_id text, kind text, state text, due_at int8,
+               events json, version int4, created_at int8, queue text, body text)
+             ON CONFLICT (id) DO NOTHING`,
+          [
+            JSON.stringify(
+              waits.put.map(({ wait: w, queue }) => ({
+                id: w.id,
+                step_id: w.stepId,
+                kind: w.kind,
+                state: w.state,
+                due_at: w.dueAt ?? null,
+                events: w.events ?? null,
+                version: w.version,
+                created_at: w.createdAt,
+                queue,
+                body: JSON.stringify(w),
+              })),
+            ),
+          ],
+        );
+      }
+      if (waits.done.length > 0) {
+        add('r', (f) => `DELETE FROM waits WHERE execution_id = $1 AND id = ANY($${f}::text[])`, [
+          waits.done.map((d) => d.id),
+        ]);
+      }
+    }
+    // The execution row: the journal counter, the stop, and the record once finished.
     if (fin) {
       const sets = EXECUTION_COLUMNS.filter(([c]) => c !== 'id').map(([c]) => c);
       add(

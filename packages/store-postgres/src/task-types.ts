@@ -9,6 +9,7 @@ import type {
   StepStateRecord,
   StopRecord,
   TaskState,
+  WaitRecord,
 } from '@orchestr8/core';
 import { STEP_COLUMNS } from './rows.js';
 
@@ -24,7 +25,22 @@ export const Channel = {
   stop: 'stop',
   /** A cancel request was recorded: payload is the execution id. */
   cancel: 'cancel',
+  /** A distributed step registered a wait with a due time: payload is the due time (epoch ms). */
+  waits: 'waits',
 } as const;
+
+/**
+ * What a commit does to waits, besides the plan: the waits its steps registered (inserted
+ * in the commit that deletes their tasks, so no wake can find a wait whose task still
+ * exists), and the waits whose outcome a step took (deleted with the step's result). Only
+ * those of steps the commit still holds count; a commit that finishes the execution deletes
+ * all of its waits instead.
+ */
+export interface CommitWaits {
+  put: { wait: WaitRecord; queue: string }[];
+  /** Wait ids, by the step that took them. */
+  done: { stepId: string; id: string }[];
+}
 
 export interface ClaimedTask {
   executionId: string;

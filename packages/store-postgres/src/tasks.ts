@@ -49,6 +49,7 @@ import {
   type ClaimedTask,
   type CommitResult,
   type CommitStats,
+  type CommitWaits,
   type ExecutionState,
   type HeartbeatResult,
   type LockedExecution,
@@ -80,9 +81,53 @@ export class TaskQueue {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState } = {},
+    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState; waits?: CommitWaits } = {},
   ): Promise<CommitResult> {
     return this.committer.commit(executionId, finishing, decide, options);
+  }
+
+  /**
+   * Marks a distributed execution `waiting` when nothing of it is left to run: no task, and
+   * some step waiting (the journal gets `execution.waiting`). Under the execution's row
+   * lock, which a wake takes too before it inserts a task and sets the execution running:
+   * either the wake comes first and this sees its task, or this comes first and the wake
+   * sees `waiting`. Returns whether it parked the execution.
+   */
+  async park(executionId: string, entry: (steps: string[]) => Omit<JournalEntry, 'seq'>): Promise<boolean> {
+    const done = await this.store.transaction('mark an execution waiting', async (tx) => {
+      const ex = await tx.query(
+        `SELECT status, stop, journal_seq, workflow_id FROM executions WHERE id = $1 AND distributed
+         FOR NO KEY UPDATE`,
+        [executionId],
+        'o8_park_lock',
+      );
+      const row = ex.rows[0];
+      if (row?.status !== 'running' || row.stop !== null) return undefined;
+      const r = await tx.query<{ tasks: number; waiting: string[] | null }>(
+        `SELECT (SELECT count(*) FROM tasks WHERE execution_id = $1)::int AS tasks,
+           (SELECT array_agg(step_id ORDER BY ord) FROM steps WHERE execution_id = $1 AND status = 'waiting') AS waiting`,
+        [executionId],
+        'o8_park_read',
+      );
+      const state = r.rows[0]!;
+      if (state.tasks > 0 || !state.waiting || state.waiting.length === 0) return undefined;
+      const e = entry(state.waiting);
+      const seq = (row.journal_seq as number) + 1;
+      await tx.query(
+        `WITH j AS (
+           INSERT INTO journal (${JOURNAL_COLUMNS.map(([c]) => c).join(', ')})
+           VALUES (${JOURNAL_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+         )
+         UPDATE executions SET status = 'waiting', status_reason = $${JOURNAL_COLUMNS.length + 1},
+           updated_at = $${JOURNAL_COLUMNS.length + 2}, journal_seq = $2 WHERE id = $1`,
+        [...journalParams(executionId, { ...e, seq }), `waiting: ${state.waiting.join(', ')}`, e.ts],
+        'o8_park',
+      );
+      return { seq, workflowId: row.workflow_id as string };
+    });
+    if (!done) return false;
+    this.store.notify(Channel.exec, JSON.stringify([executionId, done.seq, done.seq, 0, done.workflowId]));
+    return true;
   }
 
   /** Hands an execution an in-process engine left running to the workers: see `Committer.adopt`. */
@@ -206,7 +251,7 @@ export class TaskQueue {
          INSERT INTO steps (execution_id, step_id, status, attempts, started_at)
          SELECT execution_id, step_id, 'running', 0, $5 FROM claimed
          ON CONFLICT (execution_id, step_id) DO UPDATE SET
-           status = CASE WHEN steps.status = 'retrying' THEN 'retrying' ELSE 'running' END,
+           status = CASE WHEN steps.status IN ('retrying', 'waiting') THEN steps.status ELSE 'running' END,
            started_at = coalesce(steps.started_at, EXCLUDED.started_at)
          RETURNING ${STEP_SELECT}
        )
@@ -457,7 +502,7 @@ export class TaskQueue {
     const r = await this.store.query(
       'read overdue executions',
       `SELECT id, definition_hash FROM executions
-       WHERE distributed AND status IN ('queued', 'running') AND deadline_at < ${NOW} AND stop IS NULL
+       WHERE distributed AND status IN ('queued', 'running', 'waiting') AND deadline_at < ${NOW} AND stop IS NULL
        LIMIT $1`,
       [limit],
       'o8_overdue',

@@ -25,6 +25,7 @@ import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import {
   type CommitResult,
+  type CommitWaits,
   type ExecutionState,
   type LockedExecution,
   TaskQueue,
@@ -156,6 +157,8 @@ export class Coordinator {
       withTasks?: boolean;
       workflow?: CompiledWorkflow;
       known?: ExecutionState;
+      /** Waits the committed steps registered or took. */
+      waits?: CommitWaits;
     } = {},
   ): Promise<CommitResult> {
     let wf = options.workflow;
@@ -184,6 +187,7 @@ export class Coordinator {
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         ...(options.withTasks !== undefined ? { withTasks: options.withTasks } : {}),
         ...(options.known !== undefined ? { known: options.known } : {}),
+        ...(options.waits !== undefined ? { waits: options.waits } : {}),
       },
     );
   }

@@ -12,7 +12,9 @@ import {
   type AgentRegistry,
   buildResult,
   type Capabilities,
+  createWaitService,
   createWorkflowCompiler,
+  DEFAULT_EVENT_LOOK_BACK_MS,
   type Engine,
   type EngineObserver,
   type ExecutionHandle,
@@ -44,6 +46,8 @@ export interface DistributedEngineOptions {
   pollMs?: number;
   /** What documents may reach on this host (see EngineOptions.capabilities). */
   capabilities?: Capabilities;
+  /** How long the event inbox keeps events for waits that register later, in ms (default 5 minutes). */
+  eventLookBackMs?: number;
 }
 
 export interface DistributedEngine extends Engine {
@@ -75,6 +79,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
       ...(options.observers ? { observers: options.observers } : {}),
       ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+      ...(options.eventLookBackMs !== undefined ? { eventLookBackMs: options.eventLookBackMs } : {}),
       ...(typeof options.worker === 'object' ? options.worker : {}),
     });
   }
@@ -101,6 +106,20 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     };
   };
 
+  // Events, signals and decisions. Timers are fired by the workers (each one may: the
+  // claim is versioned), so this service does not scan.
+  const waits = createWaitService({
+    store,
+    clock: runner.clock,
+    logger: options.logger ?? { debug() {}, info() {}, warn() {}, error() {} },
+    lookBackMs: options.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS,
+    pollMs: 0,
+    // An execution an in-process engine left waiting, woken here: handed to the workers.
+    resume: (id) => engine.resume(id),
+    wakeLive: () => false,
+    isLive: () => false,
+  });
+
   const compiler = createWorkflowCompiler(options.registry);
   const engine: DistributedEngine = {
     store,
@@ -110,17 +129,17 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
 
     // Wait steps are not distributed yet: a document with one is refused when it runs.
     // Nothing waits here (wait steps are refused), so an event wakes nothing.
-    sendEvent: async (e) => ({ id: e.id ?? randomUUID(), accepted: true, woken: 0 }),
-    signal: () => Promise.reject(waitsUnsupported()),
-    decide: () => Promise.reject(waitsUnsupported()),
-    approvals: async () => [],
+    // A wake claims the wait and inserts its step's task in one statement: workers resume it.
+    sendEvent: (e) => waits.sendEvent(e),
+    signal: (...a: Parameters<Engine['signal']>) => waits.signal(...a),
+    decide: (...a: Parameters<Engine['decide']>) => waits.decide(...a),
+    approvals: () => waits.approvals(),
     // Retry and rerun run in one engine process for now (memory or SQLite store).
     retry: () => Promise.reject(operationUnsupported('retry')),
     planRerun: () => Promise.reject(operationUnsupported('rerun')),
     rerun: () => Promise.reject(operationUnsupported('rerun')),
 
     async start(workflow: CompiledWorkflow, opts: StartOptions = {}) {
-      if (workflow.steps.some((s) => s.wait !== undefined)) throw waitsUnsupported();
       const { id, created } = await coordinator.launch(workflow, {
         ...(opts.inputs !== undefined ? { inputs: opts.inputs } : {}),
         ...(opts.executionId !== undefined ? { executionId: opts.executionId } : {}),
@@ -196,6 +215,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
 
     async shutdown(opts = {}) {
       await worker?.stop(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {});
+      waits.close();
       watcher.close();
     },
 
@@ -211,14 +231,6 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
   }
   return engine;
-}
-
-function waitsUnsupported(): Orchestr8Error {
-  return new Orchestr8Error(
-    ErrorCode.VALIDATION,
-    'wait steps, signals and approvals are not supported by the distributed engine (PostgreSQL workers) yet: run workflows that wait on the SQLite store',
-    { retryable: false },
-  );
 }
 
 function operationUnsupported(op: 'retry' | 'rerun'): Orchestr8Error {

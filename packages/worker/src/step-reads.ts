@@ -60,6 +60,15 @@ function compute(workflow: CompiledWorkflow, step: CompiledStep): readonly strin
     value(s.forEach?.items);
     value(s.policies.idempotencyKey);
     for (const e of [s.condition?.if, s.condition?.unless]) for (const r of e?.refs ?? []) ref(r);
+    // A wait renders its time, title and timeout output, and copies what its matches read.
+    const w = s.wait;
+    if (w !== undefined) {
+      value(w.until);
+      value(w.approval?.title);
+      value(w.approval?.description);
+      value(w.onTimeoutOutput);
+      for (const e of w.events ?? []) for (const r of e.match?.refs ?? []) ref(r);
+    }
   }
   // Something reads `steps` as a whole: give it every step.
   return all ? workflow.steps.map((s) => s.id) : [...ids];

@@ -20,7 +20,9 @@ import {
   type AgentLogger,
   type AgentRegistry,
   type Capabilities,
+  DEFAULT_EVENT_LOOK_BACK_MS,
   type EngineObserver,
+  EventType,
   type ExecutionResult,
   type JournalLimits,
   queueOf,
@@ -29,6 +31,7 @@ import {
   type StepTaskOutcome,
   StepTaskRunner,
   type StopRecord,
+  waitId,
 } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import {
@@ -36,12 +39,14 @@ import {
   type ClaimedTask,
   type CommitResult,
   type CommitStats,
+  type CommitWaits,
   type ExecutionState,
   type PostgresStore,
 } from '@orchestr8/store-postgres';
 import { Coordinator } from './coordinator.js';
 import { ProgressJournal } from './progress-journal.js';
 import { stepReads } from './step-reads.js';
+import { TaskWaits, WorkerWaits } from './task-waits.js';
 import { ExecutionWatcher } from './watcher.js';
 
 export const DEFAULT_QUEUE = 'default';
@@ -79,6 +84,16 @@ export interface WorkerOptions {
   observers?: readonly EngineObserver[];
   /** What documents may reach on this host (see EngineOptions.capabilities). */
   capabilities?: Capabilities;
+  /**
+   * How far back a wait step looks in the event inbox when it registers, in ms (default 5
+   * minutes): an event sent just before the step waits is not lost.
+   */
+  eventLookBackMs?: number;
+  /**
+   * The longest sleep between looks for due timers, in ms (default 5000). Timers registered
+   * on any worker are also announced to every worker, which fires them on time.
+   */
+  waitPollMs?: number;
 }
 
 export interface Worker {
@@ -106,6 +121,8 @@ interface Running {
   abandoned: boolean;
   /** Finished running: its lease is still extended until it commits, its progress no longer recorded. */
   finished: boolean;
+  /** A wait step's view of the waits: what it registered. */
+  waits: TaskWaits | undefined;
 }
 
 interface PendingCommit {
@@ -128,6 +145,29 @@ const light = (s: StepStateRecord): StepStateRecord => ({
   attempts: 0,
 });
 
+const TERMINAL_STEP: ReadonlySet<string> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
+const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What a batch of commits does to waits: the waits its wait steps registered or took. */
+function commitWaits(
+  executionId: string,
+  workflow: CompiledWorkflow,
+  batch: readonly PendingCommit[],
+): CommitWaits | undefined {
+  const out: CommitWaits = { put: [], done: [] };
+  for (const b of batch) {
+    const step = workflow.stepById.get(b.outcome.stepId);
+    if (step?.wait === undefined) continue;
+    const rec = b.outcome.steps.find((s) => s.stepId === step.id);
+    if (rec?.status === 'waiting') {
+      for (const w of b.entry.waits?.registered ?? []) out.put.push({ wait: w, queue: queueOf(step) });
+    } else if (rec !== undefined && TERMINAL_STEP.has(rec.status)) {
+      out.done.push({ stepId: step.id, id: waitId(executionId, step.id) });
+    }
+  }
+  return out.put.length > 0 || out.done.length > 0 ? out : undefined;
+}
+
 const key = (executionId: string, stepId: string) => `${executionId}\u0000${stepId}`;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -148,6 +188,8 @@ class WorkerProcess implements Worker {
   private readonly leaseMs: number;
   private readonly progressMs: number;
   private readonly logger: AgentLogger | undefined;
+  private readonly lookBackMs: number;
+  private readonly waits: WorkerWaits;
   /** Every step this worker holds a lease on: running, committing, or waiting for a slot. */
   private readonly active = new Map<string, Running>();
   /** Leased steps waiting for one of the `concurrency` slots. */
@@ -178,6 +220,7 @@ class WorkerProcess implements Worker {
     this.leaseMs = Math.max(100, options.leaseMs ?? 30_000);
     this.progressMs = options.progressMs ?? 200;
     this.logger = options.logger;
+    this.lookBackMs = options.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS;
     this.runner = new StepTaskRunner({
       registry: options.registry,
       ...(options.env ? { env: options.env } : {}),
@@ -187,6 +230,7 @@ class WorkerProcess implements Worker {
       ...(options.remoteAgent ? { remoteAgent: options.remoteAgent } : {}),
       ...(options.observers ? { observers: options.observers } : {}),
       ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+      eventLookBackMs: this.lookBackMs,
       runChild: (req) => this.runChild(req),
       onCircuit: (circuit) => {
         this.store
@@ -195,6 +239,14 @@ class WorkerProcess implements Worker {
       },
     });
     this.coordinator = new Coordinator(this.store, this.runner);
+    this.waits = new WorkerWaits({
+      store: this.store,
+      clock: this.runner.clock,
+      logger: this.logger ?? quietLogger,
+      lookBackMs: this.lookBackMs,
+      pollMs: options.waitPollMs ?? 5000,
+      adopt: (id) => this.coordinator.adopt(id),
+    });
   }
 
   get running(): number {
@@ -230,6 +282,7 @@ class WorkerProcess implements Worker {
       await this.store.listen(Channel.stop, (id) => this.onStop(id)),
       await this.store.listen(Channel.cancel, () => void this.sweep(true)),
     );
+    await this.waits.start();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
       t.unref();
@@ -302,6 +355,7 @@ class WorkerProcess implements Worker {
       stop: claimed.stop,
       abandoned: false,
       finished: false,
+      waits: undefined,
     };
     this.active.set(key(claimed.executionId, claimed.stepId), entry);
     if (this.runningSteps < this.concurrency) this.run(entry);
@@ -321,12 +375,14 @@ class WorkerProcess implements Worker {
     const t = entry.claimed;
     try {
       const workflow = await this.coordinator.workflows.get(t.execution.definitionHash);
+      if (workflow.stepById.get(t.stepId)?.wait !== undefined) entry.waits = new TaskWaits(this.store.waits);
       const task = this.runner.prepare(
         workflow,
         t.execution,
         t.steps,
         t.stepId,
         stepReads(workflow, t.stepId),
+        entry.waits,
       );
       entry.task = task;
       if (entry.stop) {
@@ -390,6 +446,7 @@ class WorkerProcess implements Worker {
     const workflow = batch[0]!.workflow;
     const outcomes = batch.map((b) => b.outcome);
     const stepIds = batch.map((b) => b.entry.claimed.stepId);
+    const waits = commitWaits(executionId, workflow, batch);
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.coordinator.change(
@@ -416,6 +473,7 @@ class WorkerProcess implements Worker {
             withTasks: outcomes.some((o) => o.halt !== undefined),
             workflow,
             ...(this.states.has(executionId) ? { known: this.states.get(executionId)! } : {}),
+            ...(waits ? { waits } : {}),
           },
         );
         if (result.status !== 'committed') this.states.delete(executionId);
@@ -423,6 +481,8 @@ class WorkerProcess implements Worker {
           this.stepsDone += result.locked.finishing.length;
           this.coordinator.queue.stepsDone = this.stepsDone;
           await this.launchReleased(result, workflow, outcomes);
+          if (!result.plan.finished && workflow.steps.some((s) => s.wait !== undefined))
+            await this.afterWaits(executionId, result, waits);
         }
         return;
       } catch (error) {
@@ -479,6 +539,44 @@ class WorkerProcess implements Worker {
         steps,
         state,
       });
+    }
+  }
+
+  /**
+   * After a commit of a workflow with wait steps that released nothing: marks the execution
+   * `waiting` when nothing of it is left to run (checked under its row lock). Then
+   * announces the due times of the waits this commit registered and re-reads the inbox
+   * for them.
+   */
+  private async afterWaits(
+    executionId: string,
+    result: Extract<CommitResult, { status: 'committed' }>,
+    waits: CommitWaits | undefined,
+  ): Promise<void> {
+    const held = new Set(result.locked.finishing);
+    const waiting = new Set(result.plan.steps.filter((s) => s.status === 'waiting').map((s) => s.stepId));
+    const put = (waits?.put ?? []).filter((p) => held.has(p.wait.stepId) && waiting.has(p.wait.stepId));
+    if (result.plan.tasks.length > 0 && put.length === 0) return;
+    try {
+      const execution = result.locked.execution;
+      const startedAt = execution.startedAt ?? execution.createdAt;
+      if (
+        result.plan.tasks.length === 0 &&
+        (await this.coordinator.queue.park(executionId, (steps) => {
+          const ts = this.runner.clock.now();
+          return {
+            ts,
+            elapsedMs: Math.max(0, ts - startedAt),
+            type: EventType.executionWaiting,
+            data: { steps },
+          };
+        }))
+      )
+        this.states.delete(executionId);
+      for (const p of put) await this.waits.registered(p.wait);
+    } catch (error) {
+      // The waits are committed: timers are found by the next poll, events by their senders.
+      this.report(`after the waits of execution ${executionId} were registered`, error);
     }
   }
 
@@ -635,6 +733,7 @@ class WorkerProcess implements Worker {
   async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.waits.close();
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unlisten) u();
     const deadline = Date.now() + (options.graceMs ?? 5000);
