@@ -1,0 +1,167 @@
+import { useEffect, useMemo, useState } from 'react';
+import { ErrorText, Time } from '../components/common.js';
+import { Dag } from '../execution/dag.js';
+import { ApiError, enc } from '../lib/api.js';
+import { cachedLayout } from '../lib/graph.js';
+import { Link } from '../lib/router.js';
+import { href } from '../lib/routes.js';
+import { useApi, useGet } from '../lib/use-api.js';
+import { RunForm } from './run-form.js';
+
+interface Version {
+  id: string;
+  version: string;
+  hash: string;
+  createdAt: number;
+}
+
+export function WorkflowsPage() {
+  const list = useGet<{ items: { id: string; latestVersion?: string; versions: Version[] }[] }>('/workflows');
+  return (
+    <section aria-labelledby="workflows-title">
+      <h2 id="workflows-title">Workflows</h2>
+      <ErrorText error={list.error} />
+      <table aria-label="Workflows">
+        <thead>
+          <tr>
+            <th>Workflow</th>
+            <th>Latest version</th>
+            <th>Versions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.data?.items.map((w) => (
+            <tr key={w.id}>
+              <td>
+                <Link href={href.workflow(w.id)}>{w.id}</Link>
+              </td>
+              <td>{w.latestVersion}</td>
+              <td>{w.versions.length}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data && list.data.items.length === 0 ? (
+        <p className="muted">
+          No registered workflows. Register one with <code>PUT /workflows/&lt;id&gt;</code> or run one with{' '}
+          <code>orchestr8 run</code>.
+        </p>
+      ) : null}
+    </section>
+  );
+}
+
+interface Diagnostic {
+  severity?: string;
+  code?: string;
+  message: string;
+  pointer?: string;
+  line?: number;
+  column?: number;
+}
+
+function Diagnostics({ document }: { document: unknown }) {
+  const api = useApi();
+  const [state, setState] = useState<{ errors: Diagnostic[]; warnings: Diagnostic[] } | 'unavailable'>();
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .post<{ errors?: Diagnostic[]; warnings?: Diagnostic[] }>('/workflows/validate', { workflow: document })
+      .then(
+        (r) => !cancelled && setState({ errors: r.errors ?? [], warnings: r.warnings ?? [] }),
+        (e: unknown) => {
+          if (cancelled) return;
+          const p = e instanceof ApiError ? e.problem : undefined;
+          if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setState('unavailable');
+          else
+            setState({
+              errors: (p?.errors as Diagnostic[]) ?? [{ message: String((e as Error).message) }],
+              warnings: (p?.warnings as Diagnostic[]) ?? [],
+            });
+        },
+      );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, document]);
+  if (state === undefined) return <p className="muted">Validating…</p>;
+  if (state === 'unavailable')
+    return (
+      <p className="muted">
+        This server cannot validate documents on request; a registered version passed validation when it was
+        registered.
+      </p>
+    );
+  const all = [
+    ...state.errors.map((d) => ({ ...d, severity: 'error' })),
+    ...state.warnings.map((d) => ({ ...d, severity: 'warning' })),
+  ];
+  if (all.length === 0) return <p data-testid="diagnostics">✓ valid, no warnings</p>;
+  return (
+    <ul data-testid="diagnostics">
+      {all.map((d) => (
+        <li
+          key={`${d.severity}-${d.pointer}-${d.message}`}
+          className={d.severity === 'error' ? 'error' : undefined}
+        >
+          {d.severity} {d.code ? <code>{d.code}</code> : null} {d.pointer ? <code>{d.pointer}</code> : null}
+          {d.line ? ` (line ${d.line}:${d.column ?? 1})` : ''} {d.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function WorkflowPage({ id }: { id: string }) {
+  const [version, setVersion] = useState<string>();
+  const list = useGet<{ items: { id: string; latestVersion?: string; versions: Version[] }[] }>('/workflows');
+  const versions = list.data?.items.find((w) => w.id === id)?.versions ?? [];
+  const def = useGet<Version & { document: Record<string, unknown> }>(
+    `/workflows/${enc(id)}${version ? `?version=${enc(version)}` : ''}`,
+  );
+  const d = def.data;
+  const model = useMemo(() => (d ? cachedLayout(d.hash, d.document) : undefined), [d]);
+  return (
+    <section aria-labelledby="workflow-title">
+      <h2 id="workflow-title">
+        Workflow <span className="mono">{id}</span>
+      </h2>
+      <ErrorText error={def.error} />
+      <div className="row">
+        <label>
+          Version{' '}
+          <select value={version ?? d?.version ?? ''} onChange={(e) => setVersion(e.target.value)}>
+            {versions.map((v) => (
+              <option key={v.version} value={v.version}>
+                {v.version}
+              </option>
+            ))}
+          </select>
+        </label>
+        {d ? (
+          <span className="muted">
+            registered <Time ms={d.createdAt} /> · <span className="mono">{d.hash.slice(0, 12)}</span>
+          </span>
+        ) : null}
+        <Link href={`${href.executions(`workflow=${enc(id)}`)}`}>Executions</Link>
+      </div>
+      {d && model ? (
+        <>
+          <div className="split" style={{ marginTop: 12 }}>
+            <Dag model={model} states={{}} selected={undefined} onSelect={() => {}} />
+            <div className="panel">
+              <h3 style={{ marginTop: 0 }}>Run</h3>
+              <RunForm key={d.hash} workflowId={id} version={d.version} inputsSchema={d.document.inputs} />
+            </div>
+          </div>
+          <h3>Validation</h3>
+          <Diagnostics document={d.document} />
+          <h3>Document</h3>
+          <figure aria-label="document" style={{ margin: 0 }}>
+            <pre>{JSON.stringify(d.document, null, 2)}</pre>
+          </figure>
+        </>
+      ) : null}
+    </section>
+  );
+}

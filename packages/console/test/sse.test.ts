@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { JournalEntryLike } from '../app/lib/execution-state.js';
+import { followExecution } from '../app/lib/sse.js';
+
+function stream(frames: string[], endAfter = true): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  let i = 0;
+  // One frame per read, then the end (or a reset, as a dropped connection gives).
+  return new ReadableStream({
+    pull(c) {
+      const f = frames[i++];
+      if (f !== undefined) c.enqueue(enc.encode(f));
+      else if (endAfter) c.close();
+      else c.error(new Error('connection reset'));
+    },
+  });
+}
+const frame = (seq: number, type: string) =>
+  `id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify({ seq, ts: seq, type, stepId: 's' })}\n\n`;
+
+describe('following an execution stream', () => {
+  it('resumes with Last-Event-ID after a drop, without repeating or losing entries', async () => {
+    const asked: (string | undefined)[] = [];
+    const got: JournalEntryLike[] = [];
+    const connections = [
+      // Drops mid-way (network error) after seq 2.
+      () => stream([': keep-alive\n\n', frame(1, 'execution.started'), frame(2, 'step.started')], false),
+      // The server resends 2 (it may), then goes on; ends cleanly but not at a terminal event.
+      () => stream([frame(2, 'step.started'), frame(3, 'step.retrying')]),
+      () => stream([frame(4, 'step.completed'), frame(5, 'execution.completed')]),
+    ];
+    const states: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      followExecution({
+        open: async (lastEventId) => {
+          asked.push(lastEventId);
+          return new Response(connections[asked.length - 1]!());
+        },
+        onEntries: (es) => got.push(...es),
+        onState: (s) => {
+          states.push(s);
+          if (s === 'ended') resolve();
+        },
+        isTerminal: (t) => t === 'execution.completed',
+        sleep: async () => {},
+        batchMs: 0,
+      });
+    });
+    await done;
+    expect(asked).toEqual([undefined, '2', '3']);
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(states.filter((s) => s === 'retrying')).toHaveLength(1);
+  });
+
+  it('backs off between failed connections, doubling up to a bound', async () => {
+    const delays: number[] = [];
+    let n = 0;
+    await new Promise<void>((resolve) => {
+      const f = followExecution({
+        open: async () => {
+          n++;
+          if (n <= 5) return new Response('nope', { status: 503 });
+          return new Response(stream([frame(1, 'execution.completed')]));
+        },
+        onEntries: () => {},
+        onState: (s) => s === 'ended' && resolve(),
+        isTerminal: (t) => t === 'execution.completed',
+        sleep: async (ms) => {
+          delays.push(ms);
+        },
+        maxDelayMs: 3000,
+        batchMs: 0,
+      });
+      void f;
+    });
+    expect(delays).toEqual([500, 1000, 2000, 3000, 3000]);
+  });
+
+  it('stops when a stream ends and the execution is known to be over, and restarts on request', async () => {
+    let opened = 0;
+    const asked: (string | undefined)[] = [];
+    let finished = true;
+    let ended = 0;
+    let signalEnd!: () => void;
+    const f = followExecution({
+      open: async (last) => {
+        opened++;
+        asked.push(last);
+        return new Response(
+          stream(opened === 1 ? [frame(7, 'step.completed')] : [frame(8, 'execution.completed')]),
+        );
+      },
+      onEntries: () => {},
+      onState: (s) => {
+        if (s === 'ended') {
+          ended++;
+          signalEnd?.();
+        }
+      },
+      isTerminal: (t) => t === 'execution.completed',
+      isFinished: () => finished,
+      sleep: async () => {},
+      batchMs: 0,
+    });
+    await new Promise<void>((r) => {
+      signalEnd = r;
+    });
+    expect(opened).toBe(1);
+    finished = false;
+    await new Promise<void>((r) => {
+      signalEnd = r;
+      f.restart();
+    });
+    expect(asked).toEqual([undefined, '7']);
+    expect(f.lastSeq).toBe(8);
+    expect(ended).toBe(2);
+    f.close();
+  });
+});
