@@ -91,11 +91,14 @@ const schemas: Json = {
   },
   DecisionAccepted: {
     type: 'object',
-    required: ['executionId', 'stepId', 'decision'],
+    description: 'What the decision did; a repeat with the same Idempotency-Key gets this same answer.',
+    required: ['executionId', 'stepId', 'decision', 'decidedAt'],
     properties: {
       executionId: { type: 'string' },
       stepId: { type: 'string' },
       decision: { type: 'string', enum: ['approved', 'rejected'] },
+      by: { type: 'string' },
+      decidedAt: { type: 'string', format: 'date-time' },
     },
   },
   Problem: {
@@ -508,7 +511,9 @@ const waitPaths: Json = {
     post: op('Signal one execution', 'signalExecution', {
       description:
         'An event for this execution only: its steps waiting for an event of this name (and whose match holds) take it. ' +
-        'Kept in the inbox for the look-back window like any event; the same `id` (or Idempotency-Key) again does nothing.',
+        'Kept in the inbox for the look-back window like any event. The same `id` (or Idempotency-Key) again does ' +
+        'nothing and gets the first answer (remembered as long as execute keys); with another payload it is 422 ' +
+        'IDEMPOTENCY_KEY_REUSED.',
       parameters: [
         param('ExecutionId'),
         { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
@@ -523,9 +528,10 @@ const waitPaths: Json = {
         },
       },
       responses: {
-        '202': json('What the signal did', ref('EventDelivery')),
+        '202': json('What the signal did (a repeat of an id: the first answer)', ref('EventDelivery')),
         '400': problem('Malformed body'),
         '404': problem('No such execution'),
+        '422': problem('The id or Idempotency-Key was used for a different signal (IDEMPOTENCY_KEY_REUSED)'),
       },
     }),
   },
@@ -540,10 +546,13 @@ const waitPaths: Json = {
     post: op('Approve an approval step', 'approveStep', {
       description:
         "The form data is validated against the step's form schema: 422 naming the field when it does not satisfy it. " +
-        'The step completes with `{approved: true, by, data}` and the execution continues. A step already decided is 409.',
+        'The step completes with `{approved: true, by, data}` and the execution continues. A step already decided is 409. ' +
+        'With an Idempotency-Key, a repeat gets the first answer (also once the step has moved on); the key used for ' +
+        'another decision is 422 IDEMPOTENCY_KEY_REUSED.',
       parameters: [
         param('ExecutionId'),
         { name: 'step', in: 'path', required: true, schema: { type: 'string' } },
+        param('IdempotencyKey'),
       ],
       requestBody: { required: false, content: { 'application/json': { schema: ref('DecisionRequest') } } },
       responses: {
@@ -552,7 +561,10 @@ const waitPaths: Json = {
         '403': problem('`by` is not among the step approvers (CAPABILITY_DENIED)'),
         '404': problem('The step is not waiting for a decision'),
         '409': problem('Already decided'),
-        '422': problem('The form data does not satisfy the form (VALIDATION); `errors` points at the field'),
+        '422': problem(
+          'The form data does not satisfy the form (VALIDATION; `errors` points at the field), or the Idempotency-Key ' +
+            'was used for another decision (IDEMPOTENCY_KEY_REUSED)',
+        ),
       },
     }),
   },
@@ -560,10 +572,12 @@ const waitPaths: Json = {
     post: op('Reject an approval step', 'rejectStep', {
       description:
         'The step fails with code REJECTED (its onError decides what follows: `continue` lets dependents branch on ' +
-        '`steps.<id>.error.code`). A step already decided is 409.',
+        '`steps.<id>.error.code`). A step already decided is 409. With an Idempotency-Key, a repeat gets the first ' +
+        'answer; the key used for another decision is 422 IDEMPOTENCY_KEY_REUSED.',
       parameters: [
         param('ExecutionId'),
         { name: 'step', in: 'path', required: true, schema: { type: 'string' } },
+        param('IdempotencyKey'),
       ],
       requestBody: { required: false, content: { 'application/json': { schema: ref('DecisionRequest') } } },
       responses: {
@@ -572,6 +586,7 @@ const waitPaths: Json = {
         '403': problem('`by` is not among the step approvers (CAPABILITY_DENIED)'),
         '404': problem('The step is not waiting for a decision'),
         '409': problem('Already decided'),
+        '422': problem('The Idempotency-Key was used for another decision (IDEMPOTENCY_KEY_REUSED)'),
       },
     }),
   },

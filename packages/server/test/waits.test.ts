@@ -127,4 +127,45 @@ describe('waits over HTTP', () => {
     expect(done.status).toBe('failed');
     expect(done.steps.ok.error.code).toBe('REJECTED');
   });
+
+  it('approve and reject with an Idempotency-Key: a repeat gets the first answer, another request with the key is 422', async () => {
+    const id = await start(doc('keyed', [{ id: 'ok', wait: { approval: { title: 'Go?' } } }]));
+    await waitStatus(id, 'waiting');
+    const url = `${t.url}/executions/${id}/steps/ok/approve`;
+    const first = await post(url, { by: 'ann', data: { n: 1 } }, { 'Idempotency-Key': 'dec-1' });
+    expect(first.status).toBe(202);
+    const answer = await first.json();
+    expect(answer).toMatchObject({ executionId: id, stepId: 'ok', decision: 'approved', by: 'ann' });
+    expect((await waitTerminal(t.url, id)).status).toBe('completed');
+    // The step has moved on (its wait is gone): the repeat still gets the first answer, not 404.
+    const again = await post(url, { by: 'ann', data: { n: 1 } }, { 'Idempotency-Key': 'dec-1' });
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual(answer);
+    const other = await post(
+      `${t.url}/executions/${id}/steps/ok/reject`,
+      { by: 'ann' },
+      { 'Idempotency-Key': 'dec-1' },
+    );
+    expect(other.status).toBe(422);
+    expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const unkeyed = await post(url, { by: 'ann', data: { n: 1 } });
+    expect(unkeyed.status).toBe(404);
+  });
+
+  it('a signal repeated with its Idempotency-Key gets the first answer', async () => {
+    const id = await start(doc('sig-keyed', [{ id: 'w', wait: { event: { name: 'go' } } }]));
+    await waitStatus(id, 'waiting');
+    const url = `${t.url}/executions/${id}/signals/go`;
+    const first = await post(url, { payload: { n: 1 } }, { 'Idempotency-Key': 'sig-1' });
+    expect(first.status).toBe(202);
+    const answer = await first.json();
+    expect(answer).toEqual({ id: `${id}:sig-1`, accepted: true, woken: 1 });
+    await waitTerminal(t.url, id);
+    const again = await post(url, { payload: { n: 1 } }, { 'Idempotency-Key': 'sig-1' });
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual(answer);
+    const other = await post(url, { payload: { n: 2 } }, { 'Idempotency-Key': 'sig-1' });
+    expect(other.status).toBe(422);
+    expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
 });

@@ -1,13 +1,19 @@
 /**
  * Waits: events (`POST /events`), signals to one execution, and approvals (list, approve,
  * reject). Events and signals are idempotent by their id (the body's `id`, else the
- * `Idempotency-Key` header): the same id again is accepted once and wakes nothing more.
+ * `Idempotency-Key` header): the same id again is accepted once and wakes nothing more; a
+ * signal repeated with its id, and a decision repeated with its `Idempotency-Key`, get the
+ * first answer (remembered as long as execute's keys), and the key reused for a different
+ * request is refused with 422 like execute's.
  */
+import { ErrorCode, hasCode } from '@orchestr8/common';
 import type { Decision, EventDelivery } from '@orchestr8/core';
 import type { Request, Response } from 'express';
+import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
 import { badRequest, checkDepth } from '../http.js';
-import { parseIdempotencyKey } from '../idempotency.js';
+import { parseIdempotencyKey, scopedKey } from '../idempotency.js';
+import { HttpProblem, ProblemCode } from '../problem.js';
 
 /** Also told of every event `POST /events` accepts, e.g. to start event triggers. */
 export type EventHook = (event: {
@@ -79,11 +85,34 @@ async function sendEvent(
   res.status(202).json(delivery);
 }
 
+/** A key reused for another request: 422 as for execute; other conflicts stay 409. */
+async function keyed<T>(key: string | undefined, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const reused = (e as { details?: { idempotencyKeyReused?: unknown } }).details?.idempotencyKeyReused;
+    if (key !== undefined && hasCode(e, ErrorCode.CONFLICT) && reused === true)
+      throw new HttpProblem(
+        422,
+        ProblemCode.IDEMPOTENCY_KEY_REUSED,
+        'this Idempotency-Key was already used with a different request; use a new key for a new request',
+      );
+    throw e;
+  }
+}
+
 async function signal(ctx: ServerContext, req: Request, res: Response): Promise<void> {
   const b = objectBody(req.body);
-  const id = optionalString(b, 'id') ?? parseIdempotencyKey(req.headers['idempotency-key']);
+  const given = optionalString(b, 'id') ?? parseIdempotencyKey(req.headers['idempotency-key']);
+  const id = given === undefined ? undefined : scopedKey(given, principalOf(res));
   const payload = b.payload ?? null;
-  res.status(202).json(await ctx.engine.signal(String(req.params.id), String(req.params.name), payload, id));
+  const delivery = await keyed(id, () =>
+    ctx.engine.signal(String(req.params.id), String(req.params.name), payload, id, {
+      idempotencyTtlMs: ctx.idempotencyTtlMs,
+    }),
+  );
+  // The id as the caller gave it (the principal scoping is the server's business).
+  res.status(202).json(given === undefined ? delivery : { ...delivery, id: `${req.params.id}:${given}` });
 }
 
 async function approvals(ctx: ServerContext, res: Response): Promise<void> {
@@ -112,11 +141,16 @@ async function decide(
   const comment = optionalString(b, 'comment');
   const executionId = String(req.params.id);
   const stepId = String(req.params.step);
-  await ctx.engine.decide(executionId, stepId, {
-    decision,
-    ...(by !== undefined ? { by } : {}),
-    ...(b.data !== undefined ? { data: b.data } : {}),
-    ...(comment !== undefined ? { comment } : {}),
-  });
-  res.status(202).json({ executionId, stepId, decision: decision === 'approve' ? 'approved' : 'rejected' });
+  const given = parseIdempotencyKey(req.headers['idempotency-key']);
+  const key = given === undefined ? undefined : scopedKey(given, principalOf(res));
+  const result = await keyed(key, () =>
+    ctx.engine.decide(executionId, stepId, {
+      decision,
+      ...(by !== undefined ? { by } : {}),
+      ...(b.data !== undefined ? { data: b.data } : {}),
+      ...(comment !== undefined ? { comment } : {}),
+      ...(key !== undefined ? { idempotencyKey: key, idempotencyTtlMs: ctx.idempotencyTtlMs } : {}),
+    }),
+  );
+  res.status(202).json(result);
 }
