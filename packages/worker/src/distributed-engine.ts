@@ -4,7 +4,6 @@
  * with `worker`) run the steps. Any number of API instances can use it side by side on one
  * database: idempotency keys are decided by the database, results and events come from it.
  */
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
   type Agent,
