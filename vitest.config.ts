@@ -10,5 +10,12 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The MCP SDK's HTTP client imports eventsource-parser, which publishes TypeScript under the
+    // "source" condition these tests resolve: vite transforms both instead of Node loading them.
+    server: {
+      deps: {
+        inline: [/@modelcontextprotocol\/sdk\/dist\/esm\/client\/streamableHttp/, 'eventsource-parser'],
+      },
+    },
   },
 });
