@@ -1,0 +1,147 @@
+/**
+ * Waits across real worker processes on one PostgreSQL: executions wait (timers and
+ * correlated events) while two workers run; one worker is SIGKILLed; the timers fire and
+ * the events wake, each once. Then both workers are killed, the timers fall due with no
+ * worker alive, and a worker started afterwards fires them at once, in due order.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionHandle } from '@orchestr8/core';
+import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { createDistributedEngine, type DistributedEngine } from '../src/index.js';
+import { compile, registryOf, sleep, until } from './helpers.js';
+import { type Proc, spawnFixture } from './processes.js';
+
+const WORKER = 'packages/worker/test/fixtures/worker-process.ts';
+
+let server: PgServer;
+let store: PostgresStore;
+let api: DistributedEngine;
+let dir: string;
+let log: string;
+let url: string;
+const procs: Proc[] = [];
+
+const worker = async (id: string, concurrency = 4) => {
+  const p = await spawnFixture(WORKER, {
+    ORCHESTR8_STORE: url,
+    ORCHESTR8_TEST_LOG: log,
+    WORKER_ID: id,
+    WORKER_CONCURRENCY: String(concurrency),
+    WORKER_LEASE_MS: '4000',
+    WORKER_WAIT_POLL_MS: '1000',
+  });
+  procs.push(p);
+  return p;
+};
+
+beforeAll(async () => {
+  server = await startPostgres();
+  url = server.freshSchemaUrl();
+  dir = mkdtempSync(join(tmpdir(), 'orchestr8-waits-'));
+  log = join(dir, 'calls.log');
+  store = await openPostgresStore({ url });
+  // The API side only: steps run on the worker processes.
+  api = await createDistributedEngine({ store, registry: registryOf() });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill().catch(() => {})));
+  await api?.shutdown({ graceMs: 100 });
+  await store?.close();
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** How many times `@test/work` started for each execution (its log line is written first thing). */
+function workCalls(): Map<string, number> {
+  const out = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync(log, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n').filter(Boolean)) {
+    const id = line.split(' ')[0]!;
+    out.set(id, (out.get(id) ?? 0) + 1);
+  }
+  return out;
+}
+
+const allWaiting = (ids: readonly string[]) =>
+  until(async () => {
+    for (const id of ids) if ((await store.getExecution(id))?.status !== 'waiting') return false;
+    return true;
+  }, 30_000);
+
+async function wokenOnce(h: ExecutionHandle, step: string): Promise<void> {
+  const r = await h.result;
+  expect(r.status).toBe('completed');
+  const journal = await store.readJournal(h.id);
+  expect(journal.filter((e) => e.type === 'step.woken' && e.stepId === step)).toHaveLength(1);
+  expect(workCalls().get(h.id)).toBe(1);
+}
+
+const timerWorkflow = (delay: string) =>
+  compile({
+    steps: [
+      { id: 't', wait: { timer: delay } },
+      { id: 'b', agent: '@test/work', input: { v: 1 }, dependencies: ['t'] },
+    ],
+  });
+
+it('loses nothing when a worker is SIGKILLed while executions wait: timers fire and events wake, once each', async () => {
+  const [w1] = await Promise.all([worker('w1'), worker('w2')]);
+  const timers = [];
+  for (let i = 0; i < 4; i++) timers.push(await api.start(timerWorkflow('4s')));
+  const events = compile({
+    inputs: { type: 'object', properties: { k: { type: 'string' } } },
+    steps: [
+      { id: 'e', wait: { event: { name: 'order.paid', match: 'event.payload.k == inputs.k' } } },
+      { id: 'b', agent: '@test/work', input: { v: 2 }, dependencies: ['e'] },
+    ],
+  });
+  const waiting = [];
+  for (let i = 0; i < 4; i++) waiting.push(await api.start(events, { inputs: { k: `k${i}` } }));
+  await allWaiting([...timers, ...waiting].map((h) => h.id));
+  await w1!.kill();
+  for (let i = 0; i < 4; i++) {
+    const d = await api.sendEvent({ name: 'order.paid', id: `p${i}`, payload: { k: `k${i}` } });
+    expect(d).toMatchObject({ accepted: true, woken: 1 });
+    // Sent again (a retried webhook): accepted once, wakes nothing more.
+    expect(await api.sendEvent({ name: 'order.paid', id: `p${i}`, payload: { k: `k${i}` } })).toMatchObject({
+      accepted: false,
+      woken: 0,
+    });
+  }
+  for (const h of [...timers, ...waiting])
+    await wokenOnce(h, h.id.length > 0 && timers.includes(h) ? 't' : 'e');
+}, 90_000);
+
+it('fires timers that fell due while no worker ran, at once and in due order, after a worker starts', async () => {
+  for (const p of procs) await p.kill();
+  const [w] = await Promise.all([worker('w3')]);
+  const handles = [];
+  // Registered in reverse due order: the latest first.
+  for (const delay of ['5s', '4s', '3s']) handles.push(await api.start(timerWorkflow(delay)));
+  await allWaiting(handles.map((h) => h.id));
+  const dues = await Promise.all(
+    handles.map(async (h) => (await store.waits.listWaits({ executionId: h.id }))[0]!.dueAt!),
+  );
+  await w!.kill();
+  // Every timer falls due with no worker alive.
+  await sleep(Math.max(0, Math.max(...dues) - Date.now()) + 300);
+  await worker('w4', 1);
+  for (const h of handles) await wokenOnce(h, 't');
+  // One at a time (concurrency 1), in the order they fell due: the earliest first.
+  const wokenAt = await Promise.all(
+    handles.map(async (h) => (await store.readJournal(h.id)).find((e) => e.type === 'step.woken')!.ts),
+  );
+  const byDue = handles.map((_, i) => i).sort((a, b) => dues[a]! - dues[b]!);
+  const byWoken = handles.map((_, i) => i).sort((a, b) => wokenAt[a]! - wokenAt[b]!);
+  expect(byWoken).toEqual(byDue);
+}, 90_000);
