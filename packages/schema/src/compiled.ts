@@ -131,7 +131,14 @@ export interface CompiledTrigger {
   schedule?: CompiledSchedule;
   webhook?: {
     /** `secret` names the context.secretRefs entry; `env` the variable holding it. */
-    signature?: { secret: string; env: string; header: string };
+    signature?: {
+      secret: string;
+      env: string;
+      header: string;
+      scheme: 'github' | 'stripe';
+      /** "stripe": largest distance of the signed timestamp from now, ms. */
+      toleranceMs: number;
+    };
     dedupeHeader?: string;
   };
   event?: { name: string; condition?: CompiledExpression };

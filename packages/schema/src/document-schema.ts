@@ -639,21 +639,30 @@ export const TriggerDocumentSchema = z
                   'The name of an entry of context.secretRefs holding the signing secret (the operator must grant its variable); never the secret itself.',
                 examples: ['githubSecret'],
               }),
+            scheme: z.enum(['github', 'stripe']).optional().meta({
+              description:
+                '"github": the header holds the hex HMAC-SHA256 of the raw body, optionally prefixed "sha256=" (GitHub, and most providers). "stripe": the header is "t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>[,v1=...]" (Stripe), and t must be within tolerance of now.',
+              default: 'github',
+            }),
             header: z
               .string()
               .min(1)
               .optional()
               .meta({
                 description:
-                  'The header carrying the signature: hex HMAC-SHA256 of the raw body, optionally prefixed "sha256=".',
-                default: 'X-Hub-Signature-256',
+                  'The header carrying the signature. Default: X-Hub-Signature-256 with "github", Stripe-Signature with "stripe".',
                 examples: ['X-Signature'],
               }),
+            tolerance: PositiveDuration.optional().meta({
+              description:
+                'With "stripe": how far the signed timestamp may be from now; an older (replayed) or future one gets 401.',
+              default: '5m',
+            }),
           })
           .optional()
           .meta({
             description:
-              'Verify an HMAC-SHA256 signature of the body (as GitHub and Stripe send): a request without a valid one gets 401 and starts nothing.',
+              'Verify an HMAC-SHA256 signature (as GitHub and Stripe send): a request without a valid one gets 401 and starts nothing.',
           }),
         dedupeHeader: z
           .string()

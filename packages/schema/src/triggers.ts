@@ -16,6 +16,9 @@ import { type CompiledValue, compileValueWith, type TemplateRef } from './templa
  */
 
 export const DEFAULT_SIGNATURE_HEADER = 'X-Hub-Signature-256';
+export const STRIPE_SIGNATURE_HEADER = 'Stripe-Signature';
+/** Stripe's own default tolerance. */
+export const DEFAULT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
 export const DEFAULT_CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_CATCH_UP_MAX = 100;
 export const DEFAULT_BATCH_MAX_EVENTS = 100;
@@ -217,8 +220,17 @@ function compileOne(t: TriggerDocument, base: string, ctx: Ctx): CompiledTrigger
             },
           ),
         );
-      } else
-        out.webhook.signature = { secret: sig.secret, env, header: sig.header ?? DEFAULT_SIGNATURE_HEADER };
+      } else {
+        const scheme = sig.scheme ?? 'github';
+        out.webhook.signature = {
+          secret: sig.secret,
+          env,
+          scheme,
+          header: sig.header ?? (scheme === 'stripe' ? STRIPE_SIGNATURE_HEADER : DEFAULT_SIGNATURE_HEADER),
+          toleranceMs:
+            sig.tolerance === undefined ? DEFAULT_SIGNATURE_TOLERANCE_MS : parseDuration(sig.tolerance),
+        };
+      }
     }
     if (t.webhook.dedupeHeader !== undefined) out.webhook.dedupeHeader = t.webhook.dedupeHeader;
   }

@@ -50,7 +50,13 @@ describe('triggers in a document', () => {
       catchUp: { policy: 'all', max: 3 },
     });
     expect(gh!.webhook).toEqual({
-      signature: { secret: 'hook', env: 'HOOK_SECRET', header: 'X-Hub-Signature-256' },
+      signature: {
+        secret: 'hook',
+        env: 'HOOK_SECRET',
+        header: 'X-Hub-Signature-256',
+        scheme: 'github',
+        toleranceMs: 300_000,
+      },
       dedupeHeader: 'X-GitHub-Delivery',
     });
     expect(

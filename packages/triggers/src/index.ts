@@ -50,6 +50,7 @@ export {
   type TriggerInfo,
   triggerCorrelationId,
   verifySignature,
+  verifyStripeSignature,
   type WebhookRequest,
   type WebhookResult,
 } from './scheduler.js';

@@ -169,4 +169,53 @@ describe('a webhook', () => {
     await settle();
     expect((await engine.store.listExecutions({})).items).toHaveLength(2);
   });
+  describe('signed the Stripe way (t=...,v1=...)', () => {
+    const stripe = (t: number, body: string, secret = 's3cret') =>
+      createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+    const seconds = (ms: number) => Math.floor(ms / 1000);
+
+    it('starts an execution for a valid signature in Stripe-Signature, also when a later v1 matches', async () => {
+      const { engine, scheduler } = setup(T0, { auto: true, ...granted });
+      scheduler.activate(hook({ signature: { secret: 'hook', scheme: 'stripe' } }));
+      const body = '{"id":"evt_1"}';
+      const t = seconds(T0) - 30;
+      const r = await scheduler.webhook('wf', 'gh', {
+        rawBody: Buffer.from(body),
+        headers: {
+          'content-type': 'application/json',
+          // As during a secret rotation: one v1 per secret, one of them current.
+          'stripe-signature': `t=${t},v1=${stripe(t, body, 'old')},v1=${stripe(t, body)}`,
+        },
+      });
+      expect(r).toMatchObject({ status: 202, outcome: { status: 'started' } });
+      await settle();
+      expect((await engine.store.listExecutions({})).items).toHaveLength(1);
+    });
+
+    it('refuses a replay older than the tolerance, a wrong signature and a malformed header; nothing starts', async () => {
+      const { engine, scheduler } = setup(T0, { auto: true, ...granted });
+      scheduler.activate(hook({ signature: { secret: 'hook', scheme: 'stripe', tolerance: '2m' } }));
+      const body = '{"id":"evt_2"}';
+      const send = async (value: string) =>
+        scheduler.webhook('wf', 'gh', { rawBody: Buffer.from(body), headers: { 'stripe-signature': value } });
+      const old = seconds(T0) - 3 * 60;
+      const stale = await send(`t=${old},v1=${stripe(old, body)}`);
+      expect(stale).toMatchObject({ status: 401 });
+      expect((stale as { reason: string }).reason).toMatch(/timestamp more than 120 s from now/);
+      const now = seconds(T0);
+      const wrong = await send(`t=${now},v1=${stripe(now, '{"id":"other"}')}`);
+      expect((wrong as { reason: string }).reason).toMatch(/does not match/);
+      // The timestamp is part of what is signed: moving it breaks the signature.
+      expect((await send(`t=${now},v1=${stripe(old, body)}`)).status).toBe(401);
+      const malformed = await send(stripe(now, body));
+      expect((malformed as { reason: string }).reason).toMatch(/t=<timestamp>,v1=<signature>/);
+      expect((await scheduler.webhook('wf', 'gh', { rawBody: Buffer.from(body), headers: {} })).status).toBe(
+        401,
+      );
+      expect((await engine.store.listExecutions({})).items).toEqual([]);
+      // Within the tolerance it is accepted.
+      const recent = seconds(T0) - 60;
+      expect((await send(`t=${recent},v1=${stripe(recent, body)}`)).status).toBe(202);
+    });
+  });
 });
