@@ -856,6 +856,9 @@ const paths: Json = {
         '413': { $ref: '#/components/responses/PayloadTooLarge' },
         '415': { $ref: '#/components/responses/UnsupportedMediaType' },
         '422': problem('VALIDATION (document or inputs, with `errors`) or IDEMPOTENCY_KEY_REUSED'),
+        '429': problem(
+          "RATE_LIMITED: over the document's policies.flow (`reason`: rate_limited or queue_full; Retry-After), or the server's rate limit",
+        ),
       },
     }),
   },
