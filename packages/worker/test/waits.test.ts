@@ -262,4 +262,19 @@ describe('waits on distributed workers', () => {
     expect(c.steps.w!.status).toBe('cancelled');
     expect(await store.waits.listWaits({ executionId: h.id })).toEqual([]);
   });
+
+  it('the global timeout stops an execution that only waits', async () => {
+    await setup();
+    const wf = compile({
+      policies: { timeout: { global: '1s' } },
+      steps: [{ id: 'w', wait: { event: { name: 'never' } } }],
+    });
+    const h = await api.start(wf);
+    await waitingState(h.id);
+    const r = await h.result;
+    expect(r.status).toBe('failed');
+    expect(r.error?.code).toBe('TIMEOUT');
+    expect(r.steps.w!.status).toBe('cancelled');
+    expect(await store.waits.listWaits({ executionId: h.id })).toEqual([]);
+  });
 });
