@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { capabilityOptions } from './capabilities.js';
 import { registerAgentCommand } from './commands/agent-serve.js';
+import { registerAskCommand } from './commands/ask.js';
 import { registerCancelCommand } from './commands/cancel.js';
 import { registerConfigCommand } from './commands/config-command.js';
 import { registerCreateCommand } from './commands/create.js';
@@ -69,6 +70,7 @@ export function createProgram(): Command {
   registerCreateCommand(program);
   registerAgentCommand(program);
   registerMcpCommand(program);
+  registerAskCommand(program);
   // Every command that runs documents takes the operator's grants the same way.
   for (const name of ['run', 'resume', 'serve', 'worker', 'test']) {
     capabilityOptions(program.commands.find((c) => c.name() === name)!);

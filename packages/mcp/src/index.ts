@@ -20,6 +20,18 @@
 export { type ExposedWorkflow, type Exposure, toolNameFor } from './catalog.js';
 export { createMcpService, DEFAULT_TOOL_WAIT_MS, type McpOptions, type McpService } from './mcp-server.js';
 export {
+  DEFAULT_MAX_REPAIRS,
+  type Plan,
+  type PlanAttempt,
+  type PlannerAgent,
+  type PlanOptions,
+  type PlanPrompt,
+  plannerAgent,
+  planPrompt,
+  planText,
+  planWorkflow,
+} from './planner.js';
+export {
   createMcpHttpHandler,
   type McpHttpOptions,
   type StdioSession,
