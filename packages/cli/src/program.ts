@@ -5,6 +5,7 @@ import { registerAgentCommand } from './commands/agent-serve.js';
 import { registerAskCommand } from './commands/ask.js';
 import { registerCancelCommand } from './commands/cancel.js';
 import { registerConfigCommand } from './commands/config-command.js';
+import { registerConsoleCommand } from './commands/console.js';
 import { registerCreateCommand } from './commands/create.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerInspectCommand } from './commands/inspect.js';
@@ -60,6 +61,7 @@ export function createProgram(): Command {
   registerPruneCommand(program);
   // server commands (serve)
   registerServeCommand(program);
+  registerConsoleCommand(program);
   registerWorkerCommand(program);
   registerWorkersCommand(program);
   registerTriggersCommand(program);

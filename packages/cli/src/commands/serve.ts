@@ -40,6 +40,8 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   /** Where to write the server's state once listening (`orchestr8 server start` sets it). */
   stateFile?: string;
   mcpExpose?: string;
+  /** Open the console in the default browser once listening. */
+  open?: boolean;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -94,6 +96,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
+    .option('--open', 'once listening, open the console (served at /) in the default browser')
     .option(
       '--state-file <file>',
       'once listening, write pid, URL and store to this JSON file (removed on exit); `orchestr8 server start` uses .orchestr8/server.json',
@@ -211,6 +214,8 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     });
     const server = createServer({
       routers: [
+        // The console: its page at / (public: no data in it), its data route behind auth.
+        ...(await import('@orchestr8/console')).createConsoleRouters({ store: opened }),
         ...triggers.createTriggerRouter({ scheduler, apiKeys }),
         { handler: mcp.createMcpHttpHandler(mcpService, { bodyLimit: opts.bodyLimit }) },
       ],
@@ -249,6 +254,10 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const listener = await server.listen(port, opts.host);
     await scheduler.start();
     process.stdout.write(`orchestr8 listening on ${listener.url} (store ${spec})\n`);
+    if (opts.open) {
+      const { consoleUrl, openConsole } = await import('./console.js');
+      await openConsole(consoleUrl(listener.url));
+    }
     // Started by `orchestr8 server start`: say where this server is (local-server.ts).
     const stateFile = opts.stateFile;
     if (stateFile) {
