@@ -1,6 +1,7 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
 /**
  * Waits end to end over real processes on SQLite, through the built CLI (`pnpm build` first):
- * a timer survives a SIGKILL of `serve` and fires once after the restart; 200 executions wait
+ * a timer survives a SIGKILL of `serve` and fires once after the restart; 1,000 executions wait
  * for their correlated events sent over HTTP and each wakes exactly once; an approval with an
  * invalid form is refused (422) and a valid one continues. Bounded polls; no timing is asserted.
  */
@@ -66,6 +67,21 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
+/** Runs `fn` over `items`, at most `width` at a time (a loaded CI machine, one serve). */
+async function inPool<T, R>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+
 const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, any>>;
@@ -114,7 +130,7 @@ describe('waits through orchestr8 serve on SQLite', () => {
     await kill(second.proc);
   });
 
-  it('200 executions wait for their correlated events over HTTP; each wakes exactly once', async () => {
+  it('1,000 executions wait for their correlated events over HTTP; each wakes exactly once', async () => {
     const { url, proc } = await serve(`sqlite:${join(dir, 'events.db')}`);
     const doc = {
       version: '1.0.0',
@@ -122,37 +138,50 @@ describe('waits through orchestr8 serve on SQLite', () => {
       inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
       steps: [
         { id: 'paid', wait: { event: { name: 'paid', match: 'event.payload.orderId == inputs.orderId' } } },
+        {
+          id: 'after',
+          agent: '@orchestr8/echo',
+          dependencies: ['paid'],
+          input: { order: '${inputs.orderId}' },
+        },
       ],
     };
-    const n = 200;
-    const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await start(url, doc, { orderId: `o${i}` }));
-    for (const id of ids) await statusIs(url, id, 'waiting');
-    const deliveries = await Promise.all(
-      ids.map(
-        async (_, i) =>
+    const n = 1000;
+    const orders = Array.from({ length: n }, (_, i) => `o${i}`);
+    const ids = await inPool(orders, 16, (orderId) => start(url, doc, { orderId }));
+    await inPool(ids, 16, (id) => statusIs(url, id, 'waiting'));
+    // Sent in shuffled order, many at once: each event finds its own execution.
+    const order = orders.map((_, i) => i).sort((a, b) => ((a * 7919) % n) - ((b * 7919) % n));
+    const deliveries = await inPool(
+      order,
+      32,
+      async (i) =>
+        [
+          i,
           (await (
             await post(`${url}/events`, { name: 'paid', id: `pay-${i}`, payload: { orderId: `o${i}` } })
           ).json()) as { accepted: boolean; woken: number },
-      ),
+        ] as const,
     );
-    expect(deliveries.every((d) => d.accepted === true && d.woken === 1)).toBe(true);
+    expect(deliveries.filter(([, d]) => d.accepted !== true || d.woken !== 1)).toEqual([]);
     // Sent again: nothing more happens.
     expect(
       await (await post(`${url}/events`, { name: 'paid', id: 'pay-7', payload: { orderId: 'o7' } })).json(),
-    ).toMatchObject({
-      accepted: false,
-      woken: 0,
-    });
-    for (let i = 0; i < n; i++) {
-      const e = await statusIs(url, ids[i]!, 'completed', 'failed');
+    ).toMatchObject({ accepted: false, woken: 0 });
+    const done = await inPool(ids, 16, (id) => statusIs(url, id, 'completed', 'failed'));
+    done.forEach((e, i) => {
       expect(e.status).toBe('completed');
       expect(e.steps.paid.output).toMatchObject({ id: `pay-${i}`, payload: { orderId: `o${i}` } });
-    }
-    for (const id of ids.slice(0, 20))
-      expect((await journalTypes(url, id)).filter((t) => t === 'step.woken')).toHaveLength(1);
+      expect(e.steps.after.output).toEqual({ order: `o${i}` });
+    });
+    const woken = await inPool(
+      ids,
+      16,
+      async (id) => (await journalTypes(url, id)).filter((t) => t === 'step.woken').length,
+    );
+    expect(woken.filter((c) => c !== 1)).toEqual([]);
     await kill(proc);
-  });
+  }, 240_000);
 
   it('an approval with an invalid form is refused (422) and a valid one continues; the CLI lists and approves', async () => {
     const { url, proc } = await serve(`sqlite:${join(dir, 'approval.db')}`);
