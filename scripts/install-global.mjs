@@ -4,7 +4,8 @@
  *
  * The @orchestr8 packages are not published, so `npm install -g @orchestr8/cli` cannot work,
  * and `pnpm link --global` needs a pnpm global bin directory a fresh machine does not have.
- * Instead: `pnpm pack` every package (it turns `workspace:` ranges into versions), then
+ * Instead: `pnpm pack` every package (scripts/release/pack.mjs: `workspace:` ranges become
+ * versions, the published `exports` are used), then
  * `npm install -g` all the tarballs at once: npm takes our packages from the tarballs and
  * only their third-party dependencies from the registry.
  *
@@ -13,12 +14,11 @@
  * (`npm ls -g` lists them).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join, resolve } from 'node:path';
+import { packAll, REPO as repo } from './release/pack.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const at = args.indexOf('--prefix');
 const prefix = at === -1 ? undefined : args[at + 1];
@@ -38,11 +38,7 @@ const run = (cmd, argv, options = {}) =>
 
 const packs = mkdtempSync(join(tmpdir(), 'orchestr8-packs-'));
 try {
-  // One recursive pack (private packages are left out): much faster than a pnpm per package.
-  run('pnpm', ['--recursive', '--filter', './packages/*', 'pack', '--pack-destination', packs]);
-  const tarballs = readdirSync(packs)
-    .filter((f) => f.endsWith('.tgz'))
-    .map((f) => join(packs, f));
+  const tarballs = packAll(packs).map((p) => p.tarball);
   process.stdout.write(`installing ${tarballs.length} @orchestr8 packages with npm install -g…\n`);
   run(
     'npm',

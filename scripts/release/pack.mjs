@@ -1,0 +1,61 @@
+/**
+ * Packing the public packages the way the registry will receive them, for
+ * `pnpm install:global`, the packed-install check (scripts/release/test) and the release
+ * workflow.
+ *
+ * One recursive `pnpm pack` (much faster than a pnpm per package) turns `workspace:` ranges
+ * into versions, applies each package's `publishConfig` (the published `exports` have no
+ * `source` condition) and adds the repository's LICENSE. Private packages are left out.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The public packages of packages/*: `{ name, version, dir, tarballName }`, sorted by name.
+ * @returns {{ name: string, version: string, dir: string, tarballName: string }[]}
+ */
+export function publicPackages() {
+  const root = join(REPO, 'packages');
+  return readdirSync(root)
+    .filter((d) => existsSync(join(root, d, 'package.json')))
+    .map((d) => {
+      const pkg = JSON.parse(readFileSync(join(root, d, 'package.json'), 'utf8'));
+      return { pkg, dir: join(root, d) };
+    })
+    .filter(({ pkg }) => !pkg.private)
+    .map(({ pkg, dir }) => ({
+      name: pkg.name,
+      version: pkg.version,
+      dir,
+      // What `pnpm pack` names it: @scope/name@1.0.0 -> scope-name-1.0.0.tgz
+      tarballName: `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Packs every public package into `destination` (which must exist); the packages must be
+ * built. Returns each package with the absolute path of its tarball.
+ * @param {string} destination
+ */
+export function packAll(destination) {
+  const packages = publicPackages();
+  const unbuilt = packages.filter((p) => !existsSync(join(p.dir, 'dist')));
+  if (unbuilt.length > 0) {
+    throw new Error(`not built: ${unbuilt.map((p) => p.name).join(', ')}: run \`pnpm build\` first`);
+  }
+  execFileSync(
+    'pnpm',
+    ['--recursive', '--filter', './packages/*', 'pack', '--pack-destination', destination],
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return packages.map((p) => {
+    const tarball = join(destination, p.tarballName);
+    if (!existsSync(tarball)) throw new Error(`pnpm pack did not produce ${p.tarballName}`);
+    return { ...p, tarball };
+  });
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * Publishes the packed tarballs to the registry: run by .github/workflows/release.yml on a
+ * `v<version>` tag, after the build, the tests and the packed-install check.
+ *
+ * It publishes the very tarballs the check verified (packed by scripts/release/pack.mjs), not
+ * a second pack made by `pnpm publish`. Every public package must carry the tag's version
+ * (they are released together: `fixed` in .changeset/config.json). Packages go out in
+ * dependency order, so a package is never on the registry before what it depends on, and a
+ * version already on the registry is skipped, so a failed release can be re-run.
+ *
+ * Usage: node scripts/release/publish.mjs --tag v0.2.0 [--dry-run] [--provenance]
+ * (`--provenance` needs GitHub Actions with `id-token: write`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packAll } from './pack.mjs';
+
+const { values } = parseArgs({
+  options: {
+    tag: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    provenance: { type: 'boolean', default: false },
+  },
+});
+const fail = (message) => {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(2);
+};
+if (!values.tag) fail('--tag v<version> is required (the git tag being released)');
+const version = values.tag.replace(/^v/, '');
+
+const dir = mkdtempSync(join(tmpdir(), 'orchestr8-release-'));
+try {
+  const packed = packAll(dir);
+  const wrong = packed.filter((p) => p.version !== version);
+  if (wrong.length > 0) {
+    fail(
+      `the tag is ${values.tag} but ${wrong.map((p) => `${p.name} is ${p.version}`).join(', ')}: ` +
+        'run `pnpm changeset version` and commit before tagging',
+    );
+  }
+  for (const p of dependencyOrder(packed)) {
+    if (!values['dry-run'] && isPublished(p.name, p.version)) {
+      process.stdout.write(`${p.name}@${p.version} is already on the registry: skipped\n`);
+      continue;
+    }
+    const args = ['publish', p.tarball, '--access', 'public'];
+    if (values.provenance) args.push('--provenance');
+    if (values['dry-run']) args.push('--dry-run');
+    process.stdout.write(`npm ${args.join(' ')}\n`);
+    const r = spawnSync('npm', args, { stdio: 'inherit' });
+    if (r.status !== 0) fail(`npm publish of ${p.name}@${p.version} failed (exit ${r.status})`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Dependencies before dependents (among our own packages). */
+function dependencyOrder(packed) {
+  const byName = new Map(packed.map((p) => [p.name, p]));
+  const deps = (p) => {
+    const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'));
+    const all = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
+    return Object.keys(all).filter((d) => byName.has(d) && d !== p.name);
+  };
+  const out = [];
+  const state = new Map();
+  const visit = (p) => {
+    if (state.get(p.name) === 'done') return;
+    if (state.get(p.name) === 'visiting') fail(`a dependency cycle goes through ${p.name}`);
+    state.set(p.name, 'visiting');
+    for (const d of deps(p)) visit(byName.get(d));
+    state.set(p.name, 'done');
+    out.push(p);
+  };
+  for (const p of packed) visit(p);
+  return out;
+}
+
+function isPublished(name, version) {
+  try {
+    const out = execFileSync('npm', ['view', `${name}@${version}`, 'version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return out.trim() === version;
+  } catch {
+    return false; // E404: not published yet
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * What a user gets from the registry works: every public package is packed as `pnpm publish`
+ * would pack it, checked with publint and @arethetypeswrong/cli, and the tarballs are
+ * installed with npm into a fresh project outside the workspace (no links, no workspace
+ * protocol), where `orchestr8 init`, `orchestr8 test` and `orchestr8 run` succeed.
+ *
+ * One pack and one install serve every assertion below.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { mapLimit } from 'async';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PackedPackage as Packed, packAll, publicPackages, REPO } from '../pack.mjs';
+
+const execFileP = promisify(execFile);
+
+/** Entry points that import an optional peer dependency, which a user installs to use them. */
+const NEEDS_OPTIONAL_PEER: Record<string, string> = { '@orchestr8/testing/http': 'msw' };
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; a non-zero exit is a result, not a throw. */
+async function run(file: string, args: string[], cwd: string, timeout = 120_000): Promise<Ran> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  // The consumer is a stranger to this repository: no source condition, no store override.
+  delete env.NODE_OPTIONS;
+  delete env.ORCHESTR8_STORE;
+  try {
+    const { stdout, stderr } = await execFileP(file, args, {
+      cwd,
+      env,
+      timeout,
+      maxBuffer: 32 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string; message: string };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? err.message,
+    };
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'orchestr8-packed-'));
+const consumer = join(work, 'consumer');
+let packed: Packed[] = [];
+let orchestr8: string;
+
+beforeAll(async () => {
+  const packs = join(work, 'packs');
+  await execFileP('mkdir', ['-p', packs, consumer]);
+  packed = packAll(packs);
+  // A user's project: not in a workspace, npm, the tarballs as they would come from the registry.
+  writeFileSync(
+    join(consumer, 'package.json'),
+    `${JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
+  const installed = await run(
+    'npm',
+    [
+      'install',
+      '--no-fund',
+      '--no-audit',
+      '--no-package-lock',
+      '--install-links',
+      '--loglevel=error',
+      '--prefer-offline',
+      ...packed.map((p) => p.tarball),
+    ],
+    consumer,
+    300_000,
+  );
+  expect(installed.code, `npm install failed:\n${installed.stderr}`).toBe(0);
+  orchestr8 = join(consumer, 'node_modules/.bin/orchestr8');
+}, 360_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('packed packages', () => {
+  it('are every public package of packages/*', () => {
+    expect(packed.map((p) => p.name)).toEqual(publicPackages().map((p) => p.name));
+    expect(packed.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('carry the publish fields, the LICENSE, and no workspace: range', async () => {
+    for (const p of packed) {
+      const { manifest, files } = await readPackedManifest(p.tarball);
+      expect(manifest.license, p.name).toBe('MIT');
+      expect(files, p.name).toContain('LICENSE');
+      expect(manifest.engines?.node, p.name).toBe('>=20.11');
+      expect(manifest.repository, p.name).toMatchObject({
+        type: 'git',
+        directory: `packages/${p.dir.split('/').pop()}`,
+      });
+      expect(manifest.type, p.name).toBe('module');
+      for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies', 'devDependencies']) {
+        for (const [dep, range] of Object.entries((manifest[field] as Record<string, string>) ?? {})) {
+          expect(range, `${p.name} ${field}.${dep}`).not.toMatch(/^workspace:/);
+        }
+      }
+      // Nothing but the build, the bin launcher and what npm always adds.
+      for (const f of files) expect(f, p.name).toMatch(/^(dist\/|bin\/|package\.json$|LICENSE$|README\.md$)/);
+    }
+  });
+
+  it("publish the repository's exports minus the source condition, which would point into src/ (not shipped)", async () => {
+    for (const p of packed) {
+      const own = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as {
+        exports: Record<string, Record<string, string>>;
+      };
+      const { manifest } = await readPackedManifest(p.tarball);
+      const expected = Object.fromEntries(
+        Object.entries(own.exports).map(([entry, conditions]) => {
+          const { source: _source, ...rest } = conditions;
+          return [entry, rest];
+        }),
+      );
+      expect(manifest.exports, `${p.name}: publishConfig.exports must follow exports`).toEqual(expected);
+      expect(JSON.stringify(manifest.exports), p.name).not.toContain('"source"');
+    }
+  });
+
+  it('pass publint with no error or warning', async () => {
+    const problems: string[] = [];
+    for (const p of packed) {
+      const tarball = await readFile(p.tarball);
+      const result = await publint({
+        pack: { tarball: tarball.buffer.slice(tarball.byteOffset, tarball.byteOffset + tarball.byteLength) },
+        level: 'warning',
+      });
+      for (const m of result.messages) {
+        problems.push(`${p.name}: ${m.type}: ${formatMessage(m, result.pkg) ?? m.code}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('have types that resolve for ESM consumers under node16 and bundler (arethetypeswrong)', async () => {
+    const attw = join(REPO, 'node_modules/.bin/attw');
+    // ESM-only packages: the CommonJS resolutions (node10, require from node16) do not apply.
+    const results = await mapLimit(packed, 2, async (p: Packed) =>
+      run(attw, [p.tarball, '--profile', 'esm-only', '--format', 'ascii'], REPO),
+    );
+    const failed = results
+      .map((r, i) => ({ r, p: packed[i]! }))
+      .filter(({ r }) => r.code !== 0)
+      .map(({ r, p }) => `${p.name}:\n${r.stdout}${r.stderr}`);
+    expect(failed).toEqual([]);
+  }, 180_000);
+});
+
+describe('installed from the tarballs with npm, outside the workspace', () => {
+  it('imports every published entry point, with or without a source condition', async () => {
+    const entries = packed
+      .flatMap((p) => {
+        const own = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as {
+          exports: Record<string, unknown>;
+        };
+        return Object.keys(own.exports).map((e) => (e === '.' ? p.name : `${p.name}/${e.slice(2)}`));
+      })
+      .filter((e) => !(e in NEEDS_OPTIONAL_PEER));
+    const script = `for (const e of ${JSON.stringify(entries)}) await import(e);\nconsole.log('ok');`;
+    writeFileSync(join(consumer, 'imports.mjs'), script);
+    // A consumer whose tools add a "source" condition (some bundlers and TS setups do) must
+    // still get dist/, not TypeScript files that are not in the package.
+    for (const flags of [[], ['--conditions=source']]) {
+      const r = await run(process.execPath, [...flags, 'imports.mjs'], consumer);
+      expect(r.code, `${flags.join(' ')}\n${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe('ok');
+    }
+  }, 60_000);
+
+  it('an entry point that needs an optional peer says which package to install', async () => {
+    for (const [entry, peer] of Object.entries(NEEDS_OPTIONAL_PEER)) {
+      const r = await run(
+        process.execPath,
+        ['--input-type=module', '-e', `await import('${entry}')`],
+        consumer,
+      );
+      expect(r.code, entry).not.toBe(0);
+      expect(r.stderr, entry).toContain(`Cannot find package '${peer}'`);
+    }
+  });
+
+  it('orchestr8 init makes a project whose tests pass with orchestr8 test and whose workflow runs', async () => {
+    const version = await run(orchestr8, ['--version'], consumer);
+    expect(version.code, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toBe(packed.find((p) => p.name === '@orchestr8/cli')!.version);
+
+    const init = await run(orchestr8, ['init', 'app'], consumer);
+    expect(init.code, init.stderr).toBe(0);
+    const app = join(consumer, 'app');
+
+    const test = await run(orchestr8, ['test'], app);
+    expect(test.code, `${test.stdout}\n${test.stderr}`).toBe(0);
+    expect(test.stdout).toMatch(/tests 3 passed, 3 total/);
+
+    const ran = await run(orchestr8, ['run', 'workflows/hello.yaml', '--input', 'name=Ada', '--json'], app);
+    expect(ran.code, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout) as { status: string; outputs: Record<string, unknown> };
+    expect(result.status).toBe('completed');
+    expect(result.outputs).toEqual({ greeting: 'HELLO, ADA!' });
+  }, 120_000);
+});
+
+interface Manifest {
+  [field: string]: unknown;
+  license?: string;
+  type?: string;
+  engines?: { node?: string };
+  repository?: unknown;
+  exports?: unknown;
+}
+
+/** The package.json inside a tarball, and its file list (paths without the package/ prefix). */
+async function readPackedManifest(tarball: string): Promise<{ manifest: Manifest; files: string[] }> {
+  const [list, json] = await Promise.all([
+    execFileP('tar', ['-tzf', tarball]),
+    execFileP('tar', ['-xzOf', tarball, 'package/package.json']),
+  ]);
+  const files = list.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+  return { manifest: JSON.parse(json.stdout) as Manifest, files };
+}
