@@ -31,6 +31,8 @@ export interface RunRemoteOptions {
   /** Local-only options of `run`: with --server the server's agents and store are used (a warning says so). */
   agents?: string[];
   store?: string;
+  /** Told the execution's id once the server has started it (`run --open` opens its console page). */
+  onStarted?: (executionId: string) => Promise<void>;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -97,6 +99,7 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
       throw e;
     }
     const id = started.execution.executionId;
+    await opts.onStarted?.(id);
     if (!opts.json) {
       process.stderr.write(
         `execution ${id} · ${workflow.id}@${started.execution.workflowVersion} · server ${baseUrl}${started.replayed ? ' (idempotent replay)' : ''}\n`,

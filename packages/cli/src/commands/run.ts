@@ -36,6 +36,7 @@ interface RunOptions extends LogOptions, CapabilityFlags {
   local?: boolean;
   apiKey?: string;
   idempotencyKey?: string;
+  open?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -72,6 +73,7 @@ export function registerRunCommand(program: Command): void {
       '--idempotency-key <key>',
       'with --server: re-running with the same key follows the same execution',
     )
+    .option('--open', "when run on a server: open the execution's page in the console (default browser)")
     .option(...logLevelOption('warn'))
     .option(...LOG_FORMAT_OPTION)
     .addHelpText(
@@ -94,9 +96,20 @@ export function registerRunCommand(program: Command): void {
       }
       if (opts.server !== undefined) {
         const { runRemote } = await import('./run-remote.js');
-        process.exitCode = await runRemote(file, { ...opts, server: opts.server });
+        const server = opts.server;
+        const open = opts.open
+          ? async (id: string) => {
+              const { consoleUrl, openConsole } = await import('./console.js');
+              await openConsole(consoleUrl(server, id));
+            }
+          : undefined;
+        process.exitCode = await runRemote(file, { ...opts, server, ...(open ? { onStarted: open } : {}) });
         return;
       }
+      if (opts.open)
+        process.stderr.write(
+          '--open: this run is in this process, not on a server; nothing to open in the console\n',
+        );
       process.exitCode = await runCommand(file, opts);
     });
 }
