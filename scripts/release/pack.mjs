@@ -8,7 +8,7 @@
  * `source` condition) and adds the repository's LICENSE. Private packages are left out.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,4 +58,25 @@ export function packAll(destination) {
     if (!existsSync(tarball)) throw new Error(`pnpm pack did not produce ${p.tarballName}`);
     return { ...p, tarball };
   });
+}
+
+// `node scripts/release/pack.mjs <dir>` (`pnpm pack:all <dir>`): the tarballs, to install
+// with `npm install <dir>/*.tgz` in a project of your own.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const target = process.argv[2];
+  if (!target || process.argv.length > 3) {
+    process.stderr.write('usage: node scripts/release/pack.mjs <directory for the tarballs>\n');
+    process.exit(2);
+  }
+  const destination = resolve(target);
+  mkdirSync(destination, { recursive: true });
+  try {
+    const tarballs = packAll(destination).map((p) => p.tarball);
+    process.stdout.write(
+      `${tarballs.join('\n')}\n\ninstall them in your project with: npm install ${destination}/*.tgz\n`,
+    );
+  } catch (e) {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
 }

@@ -199,9 +199,9 @@ describe('installed from the tarballs with npm, outside the workspace', () => {
     expect(version.code, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(packed.find((p) => p.name === '@orchestr8/cli')!.version);
 
-    const init = await run(orchestr8, ['init', 'app'], consumer);
+    const init = await run(orchestr8, ['init', 'my-app'], consumer);
     expect(init.code, init.stderr).toBe(0);
-    const app = join(consumer, 'app');
+    const app = join(consumer, 'my-app');
 
     const test = await run(orchestr8, ['test'], app);
     expect(test.code, `${test.stdout}\n${test.stderr}`).toBe(0);
