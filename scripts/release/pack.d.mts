@@ -14,3 +14,5 @@ export interface PackedPackage extends PublicPackage {
 export const REPO: string;
 export function publicPackages(): PublicPackage[];
 export function packAll(destination: string): PackedPackage[];
+/** Each package after the packages of ours it depends on; throws on a cycle. */
+export function inDependencyOrder<P extends { name: string; dir: string }>(packages: P[]): P[];

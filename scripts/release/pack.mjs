@@ -60,6 +60,37 @@ export function packAll(destination) {
   });
 }
 
+/**
+ * The packages with each one after the packages of ours it depends on (dependencies, peer
+ * and optional ones), so that publishing in this order never leaves a published package
+ * pointing at one of ours the registry does not have yet.
+ * @template {{ name: string, dir: string }} P
+ * @param {P[]} packages
+ * @returns {P[]}
+ */
+export function inDependencyOrder(packages) {
+  const byName = new Map(packages.map((p) => [p.name, p]));
+  const ours = (p) => {
+    const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'));
+    const all = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
+    return Object.keys(all).filter((d) => byName.has(d) && d !== p.name);
+  };
+  const out = [];
+  const state = new Map();
+  const visit = (p, path) => {
+    if (state.get(p.name) === 'done') return;
+    if (state.get(p.name) === 'visiting') {
+      throw new Error(`dependency cycle: ${[...path, p.name].join(' -> ')}`);
+    }
+    state.set(p.name, 'visiting');
+    for (const d of ours(p)) visit(byName.get(d), [...path, p.name]);
+    state.set(p.name, 'done');
+    out.push(p);
+  };
+  for (const p of packages) visit(p, []);
+  return out;
+}
+
 // `node scripts/release/pack.mjs <dir>` (`pnpm pack:all <dir>`): the tarballs, to install
 // with `npm install <dir>/*.tgz` in a project of your own.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -13,11 +13,11 @@
  * (`--provenance` needs GitHub Actions with `id-token: write`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { packAll } from './pack.mjs';
+import { inDependencyOrder, packAll, publicPackages } from './pack.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -33,17 +33,16 @@ const fail = (message) => {
 if (!values.tag) fail('--tag v<version> is required (the git tag being released)');
 const version = values.tag.replace(/^v/, '');
 
+const wrong = publicPackages().filter((p) => p.version !== version);
+if (wrong.length > 0) {
+  fail(
+    `the tag is ${values.tag} but ${wrong.map((p) => `${p.name} is ${p.version}`).join(', ')}: ` +
+      'run `pnpm changeset version` and commit before tagging',
+  );
+}
 const dir = mkdtempSync(join(tmpdir(), 'orchestr8-release-'));
 try {
-  const packed = packAll(dir);
-  const wrong = packed.filter((p) => p.version !== version);
-  if (wrong.length > 0) {
-    fail(
-      `the tag is ${values.tag} but ${wrong.map((p) => `${p.name} is ${p.version}`).join(', ')}: ` +
-        'run `pnpm changeset version` and commit before tagging',
-    );
-  }
-  for (const p of dependencyOrder(packed)) {
+  for (const p of inDependencyOrder(packAll(dir))) {
     if (!values['dry-run'] && isPublished(p.name, p.version)) {
       process.stdout.write(`${p.name}@${p.version} is already on the registry: skipped\n`);
       continue;
@@ -57,28 +56,6 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Dependencies before dependents (among our own packages). */
-function dependencyOrder(packed) {
-  const byName = new Map(packed.map((p) => [p.name, p]));
-  const deps = (p) => {
-    const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'));
-    const all = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
-    return Object.keys(all).filter((d) => byName.has(d) && d !== p.name);
-  };
-  const out = [];
-  const state = new Map();
-  const visit = (p) => {
-    if (state.get(p.name) === 'done') return;
-    if (state.get(p.name) === 'visiting') fail(`a dependency cycle goes through ${p.name}`);
-    state.set(p.name, 'visiting');
-    for (const d of deps(p)) visit(byName.get(d));
-    state.set(p.name, 'done');
-    out.push(p);
-  };
-  for (const p of packed) visit(p);
-  return out;
 }
 
 function isPublished(name, version) {
