@@ -201,6 +201,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX waits_by_event ON waits USING gin (events) WHERE state = 'pending';
       CREATE INDEX waits_by_execution ON waits (execution_id);
 
+      -- The event index of pending waits: one row per event a wait listens for, under the
+      -- value its match pins that event to (path and value '' when none; see waitIndexKeys).
+      -- An event reads the unkeyed waits of its name and, per key path, those under its value.
+      CREATE TABLE wait_keys (
+        name TEXT COLLATE "C" NOT NULL,
+        path TEXT COLLATE "C" NOT NULL,
+        value TEXT COLLATE "C" NOT NULL,
+        wait_id TEXT COLLATE "C" NOT NULL REFERENCES waits (id) ON DELETE CASCADE,
+        PRIMARY KEY (name, path, value, wait_id)
+      );
+      CREATE INDEX wait_keys_by_wait ON wait_keys (wait_id);
+
       -- Recent events, kept for the look-back window; (name, id) makes delivery idempotent.
       CREATE TABLE wait_events (
         name TEXT COLLATE "C" NOT NULL,

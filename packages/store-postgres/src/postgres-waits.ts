@@ -11,8 +11,15 @@
  * and `waitingCancels` therefore concern in-process executions only; workers handle their
  * own cancel requests.
  */
-import type { WaitEvent, WaitQuery, WaitRecord, WaitStore } from '@orchestr8/core';
-import type { PostgresStore } from './postgres-store.js';
+import {
+  eventKeyValue,
+  type WaitEvent,
+  type WaitQuery,
+  type WaitRecord,
+  type WaitStore,
+  waitIndexKeys,
+} from '@orchestr8/core';
+import type { PostgresStore, Tx } from './postgres-store.js';
 import type { Row } from './rows.js';
 import { Channel, NOW } from './task-types.js';
 
@@ -54,18 +61,42 @@ export const WAIT_COLUMNS =
 
 const toWait = (r: Row): WaitRecord => JSON.parse(r.body as string) as WaitRecord;
 
+/** The event index rows of waits (pending ones only), as JSON for `json_to_recordset`. */
+export function waitKeysJson(waits: readonly WaitRecord[]): string {
+  return JSON.stringify(
+    waits.flatMap((w) =>
+      waitIndexKeys(w).map((k) => ({ name: k.name, path: k.path, value: k.value, id: w.id })),
+    ),
+  );
+}
+
+/** Inserts the index rows given as `waitKeysJson` in parameter `$n`. */
+export const INSERT_WAIT_KEYS = (n: number) =>
+  `INSERT INTO wait_keys (name, path, value, wait_id)
+   SELECT k.name, k.path, k.value, k.id FROM json_to_recordset($${n}::json) AS k(name text, path text, value text, id text)
+   ON CONFLICT DO NOTHING`;
+
+/** Replaces a wait's index rows with those of `w` (none once it is woken). */
+async function reindex(tx: Tx, w: WaitRecord): Promise<void> {
+  await tx.query('DELETE FROM wait_keys WHERE wait_id = $1', [w.id], 'o8_unindex_wait');
+  const keys = waitKeysJson([w]);
+  if (keys !== '[]') await tx.query(INSERT_WAIT_KEYS(1), [keys], 'o8_index_wait');
+}
+
 export class PostgresWaits implements WaitStore {
   constructor(private readonly store: PostgresStore) {}
 
   async putWait(w: WaitRecord): Promise<void> {
-    await this.store.query(
-      'record a wait',
-      `INSERT INTO waits (${WAIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    await this.store.transaction('record a wait', async (tx) => {
+      await tx.query(
+        `INSERT INTO waits (${WAIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, state = EXCLUDED.state, due_at = EXCLUDED.due_at,
          events = EXCLUDED.events, version = EXCLUDED.version, body = EXCLUDED.body`,
-      waitParams(w),
-      'o8_put_wait',
-    );
+        waitParams(w),
+        'o8_put_wait',
+      );
+      await reindex(tx, w);
+    });
   }
 
   async getWait(id: string): Promise<WaitRecord | undefined> {
@@ -106,12 +137,46 @@ export class PostgresWaits implements WaitStore {
     return r.rows[0]?.at ?? undefined;
   }
 
-  async waitsForEvent(name: string): Promise<WaitRecord[]> {
+  async waitsForEvent(name: string, event?: WaitEvent): Promise<WaitRecord[]> {
+    if (event === undefined) {
+      const r = await this.store.query(
+        'read waits for an event',
+        `SELECT body FROM waits WHERE state = 'pending' AND events @> ARRAY[$1::text] ORDER BY created_at, id`,
+        [name],
+        'o8_waits_for_event',
+      );
+      return r.rows.map(toWait);
+    }
+    // The key paths in use for this name (a loose index scan: one probe per distinct path),
+    // then the waits under the event's value at each, and the unkeyed ones.
+    const p = await this.store.query<{ path: string }>(
+      'read the key paths of an event',
+      `WITH RECURSIVE p AS (
+         (SELECT path FROM wait_keys WHERE name = $1 AND path > '' ORDER BY path LIMIT 1)
+         UNION ALL
+         SELECT (SELECT k.path FROM wait_keys k WHERE k.name = $1 AND k.path > p.path ORDER BY k.path LIMIT 1)
+         FROM p WHERE p.path IS NOT NULL
+       )
+       SELECT path FROM p WHERE path IS NOT NULL`,
+      [name],
+      'o8_wait_key_paths',
+    );
+    const paths = [''];
+    const values = [''];
+    for (const { path } of p.rows) {
+      const v = eventKeyValue(event, path);
+      if (v === undefined) continue;
+      paths.push(path);
+      values.push(v);
+    }
     const r = await this.store.query(
       'read waits for an event',
-      `SELECT body FROM waits WHERE state = 'pending' AND events @> ARRAY[$1::text] ORDER BY created_at, id`,
-      [name],
-      'o8_waits_for_event',
+      `SELECT w.body FROM waits w WHERE w.state = 'pending' AND w.id IN (
+         SELECT k.wait_id FROM wait_keys k JOIN unnest($2::text[], $3::text[]) AS x(path, value)
+           ON k.name = $1 AND k.path = x.path AND k.value = x.value)
+       ORDER BY w.created_at, w.id`,
+      [name, paths, values],
+      'o8_waits_for_keyed_event',
     );
     return r.rows.map(toWait);
   }
@@ -130,15 +195,19 @@ export class PostgresWaits implements WaitStore {
   async claimWait(id: string, version: number, next: WaitRecord): Promise<boolean> {
     const set = [next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version];
     if (next.state !== 'woken') {
-      // A partial update (an `all` wait took one of its events): the wait stays pending.
-      const r = await this.store.query(
-        'claim a wait',
-        `UPDATE waits SET state = $1, due_at = $2, version = $3, body = $4
-         WHERE id = $5 AND version = $6 AND state = 'pending'`,
-        set,
-        'o8_claim_wait_partial',
-      );
-      return r.rowCount === 1;
+      // A partial update (an `all` wait took one of its events): the wait stays pending,
+      // indexed under the events it still needs.
+      return this.store.transaction('claim a wait', async (tx) => {
+        const r = await tx.query(
+          `UPDATE waits SET state = $1, due_at = $2, version = $3, body = $4
+           WHERE id = $5 AND version = $6 AND state = 'pending'`,
+          set,
+          'o8_claim_wait_partial',
+        );
+        if (r.rowCount !== 1) return false;
+        await reindex(tx, next);
+        return true;
+      });
     }
     const queue = await this.store.transaction('wake a wait', async (tx) => {
       // The execution's row lock first: a worker deciding that the execution only waits
@@ -154,12 +223,12 @@ export class PostgresWaits implements WaitStore {
         `WITH c AS (
            UPDATE waits SET state = $1, due_at = $2, version = $3, body = $4
            WHERE id = $5 AND version = $6 AND state = 'pending'
-           RETURNING execution_id, step_id, distributed, queue
+           RETURNING execution_id, step_id, queue
          ), t AS (
            INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
            SELECT c.execution_id, c.step_id, coalesce(c.queue, 'default'), 'ready', ${NOW}, ${NOW}
            FROM c JOIN executions e ON e.id = c.execution_id
-           WHERE c.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL}
+           WHERE e.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL}
            ON CONFLICT (execution_id, step_id) DO NOTHING
            RETURNING execution_id, queue
          ), x AS (
@@ -174,6 +243,7 @@ export class PostgresWaits implements WaitStore {
       );
       const row = r.rows[0]!;
       if (row.claimed !== 1) return undefined;
+      await tx.query('DELETE FROM wait_keys WHERE wait_id = $1', [id], 'o8_unindex_wait');
       return { queue: (row.queue as string | null) ?? null };
     });
     if (queue === undefined) return false;

@@ -18,7 +18,7 @@
 import type { CommitPlan, ExecutionRecord, JournalEntry, StepStateRecord, TaskState } from '@orchestr8/core';
 import { pgCode, SqlState } from './errors.js';
 import type { PostgresStore, Tx } from './postgres-store.js';
-import { WAIT_COLUMNS } from './postgres-waits.js';
+import { INSERT_WAIT_KEYS, WAIT_COLUMNS, waitKeysJson } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,
   EXECUTION_SELECT,
@@ -233,6 +233,8 @@ export class Committer {
            started_at = $3, updated_at = $4 WHERE id = $1`,
           [executionId, deadlineFor(execution) ?? null, execution.startedAt, now],
         );
+        // Its waits are the workers' now: a wake inserts the step's task.
+        await tx.query('UPDATE waits SET distributed = true WHERE execution_id = $1', [executionId]);
         const steps = await tx.query(
           `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
           [executionId],
@@ -485,7 +487,8 @@ export class Committer {
                x.version, x.created_at, true, x.queue, x.body
              FROM json_to_recordset($${f}::json) AS x(id text, step_id text, kind text, state text, due_at int8,
                events json, version int4, created_at int8, queue text, body text)
-             ON CONFLICT (id) DO NOTHING`,
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id`,
           [
             JSON.stringify(
               waits.put.map(({ wait: w, queue }) => ({
@@ -503,6 +506,8 @@ export class Committer {
             ),
           ],
         );
+        // Indexed in the same statement (the foreign key is checked at its end).
+        add('k', INSERT_WAIT_KEYS, [waitKeysJson(waits.put.map((p) => p.wait))]);
       }
       if (waits.done.length > 0) {
         add('r', (f) => `DELETE FROM waits WHERE execution_id = $1 AND id = ANY($${f}::text[])`, [

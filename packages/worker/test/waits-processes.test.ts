@@ -32,7 +32,8 @@ const worker = async (id: string, concurrency = 4) => {
     WORKER_ID: id,
     WORKER_CONCURRENCY: String(concurrency),
     WORKER_LEASE_MS: '4000',
-    WORKER_WAIT_POLL_MS: '1000',
+    // Long: timers fire on time only because every worker hears of them when they are registered.
+    WORKER_WAIT_POLL_MS: '60000',
   });
   procs.push(p);
   return p;

@@ -3,7 +3,7 @@
  * its own) on one database. A waiting execution holds no task; a timer, an event, a signal
  * or a decision inserts its step's task exactly once, and a worker resumes it.
  */
-import type { JournalEntry } from '@orchestr8/core';
+import { createEngine, type JournalEntry } from '@orchestr8/core';
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
@@ -132,6 +132,23 @@ describe('waits on distributed workers', () => {
       const handles = [];
       for (let i = 0; i < 10; i++) handles.push(await api.start(wf, { inputs: { orderId: `o${i}` } }));
       for (const h of handles) await waitingState(h.id);
+      // Each wait is indexed under its order id: an event reads only the waits of its value.
+      const keys = await store.query(
+        'read keys',
+        'SELECT path, value FROM wait_keys WHERE name = $1 ORDER BY value',
+        ['payment'],
+      );
+      expect(keys.rows).toEqual(handles.map((_, i) => ({ path: 'payload.orderId', value: `"o${i}"` })));
+      expect(
+        (
+          await store.waits.waitsForEvent('payment', {
+            name: 'payment',
+            id: 'x',
+            payload: { orderId: 'o3' },
+            receivedAt: 0,
+          })
+        ).map((w) => w.executionId),
+      ).toEqual([handles[3]!.id]);
       const deliveries = await Promise.all(
         handles.flatMap((_, i) =>
           [api, other].map((e) =>
@@ -261,6 +278,30 @@ describe('waits on distributed workers', () => {
     expect(c.status).toBe('cancelled');
     expect(c.steps.w!.status).toBe('cancelled');
     expect(await store.waits.listWaits({ executionId: h.id })).toEqual([]);
+  });
+
+  it('workers carry on an execution an in-process engine left waiting, once one of its waits is woken', async () => {
+    await setup();
+    const wf = compile({
+      steps: [
+        { id: 'one', wait: { event: { name: 'one' } } },
+        { id: 'two', wait: { event: { name: 'two' } } },
+        { id: 'b', agent: 'after', input: {}, dependencies: ['one', 'two'] },
+      ],
+    });
+    const local = createEngine({ store, registry, wakeWaits: false });
+    const h = await local.start(wf);
+    await waitingState(h.id);
+    await local.close();
+    expect(await store.isDistributed(h.id)).toBe(false);
+    expect(await api.sendEvent({ name: 'one' })).toMatchObject({ woken: 1 });
+    await until(async () => store.isDistributed(h.id));
+    await waitingState(h.id);
+    expect(await api.sendEvent({ name: 'two' })).toMatchObject({ woken: 1 });
+    // Followed like any execution of the workers (resume finds it theirs already).
+    const r = await (await api.resume(h.id)).result;
+    expect(r.status).toBe('completed');
+    expect(calls.get(h.id)).toBe(1);
   });
 
   it('the global timeout stops an execution that only waits', async () => {
