@@ -251,6 +251,36 @@ const schemas: Json = {
       finishedAt: { type: 'integer' },
       durationMs: { type: 'number' },
       journalDropped: { type: 'integer' },
+      inputs: {
+        description: 'GET /executions/{id} only: the inputs it ran with (defaults applied, redacted)',
+      },
+      createdAt: { type: 'integer', description: 'GET /executions/{id} only' },
+      correlationId: { type: 'string', description: 'GET /executions/{id} only: what started it' },
+      trigger: { type: 'string', description: 'GET /executions/{id} only: the trigger that started it' },
+      parent: {
+        type: 'object',
+        description:
+          'GET /executions/{id} only: the execution (and step) that started this one as a sub-workflow',
+        properties: { executionId: { type: 'string' }, stepId: { type: 'string' } },
+      },
+      rerunOf: {
+        type: 'object',
+        description: 'GET /executions/{id} only: the execution this one reruns, and from which step',
+        properties: { executionId: { type: 'string' }, fromStep: { type: 'string' } },
+      },
+      reruns: {
+        type: 'array',
+        description: 'GET /executions/{id} only: the reruns of this execution, newest first (at most 100)',
+        items: {
+          type: 'object',
+          properties: {
+            executionId: { type: 'string' },
+            fromStep: { type: 'string' },
+            status: executionStatus,
+            createdAt: { type: 'integer' },
+          },
+        },
+      },
     },
   },
   RetryAccepted: {
@@ -886,6 +916,24 @@ const paths: Json = {
           description: 'Only executions whose correlationId starts with this (exact prefix, no wildcards)',
           schema: { type: 'string' },
         },
+        {
+          name: 'since',
+          in: 'query',
+          description: 'Only executions created at or after this time (epoch milliseconds or ISO-8601)',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'until',
+          in: 'query',
+          description: 'Only executions created before this time (epoch milliseconds or ISO-8601)',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'idPrefix',
+          in: 'query',
+          description: 'Only executions whose id starts with this (exact prefix, no wildcards)',
+          schema: { type: 'string' },
+        },
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
         {
           name: 'cursor',
@@ -896,7 +944,7 @@ const paths: Json = {
       ],
       responses: {
         '200': json('A page', ref('ExecutionPage'), { Link: header('rel="next" when there are more') }),
-        '400': problem('Bad status, limit or cursor'),
+        '400': problem('Bad status, time, limit or cursor'),
       },
     }),
   },

@@ -28,13 +28,11 @@ const pipeline = (id: string) => ({
   metadata: { id },
   inputs: { type: 'object', properties: { region: { type: 'string', default: 'eu' } } },
   steps: [
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow template
     { id: 'extract', agent: '@test/flaky', input: { name: `${id}-extract`, value: '${inputs.region}' } },
     {
       id: 'load',
       agent: '@test/flaky',
       dependencies: ['extract'],
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow template
       input: { name: `${id}-load`, value: '${steps.extract.output.value}' },
     },
     { id: 'notify', agent: '@test/flaky', dependencies: ['load'], input: { name: `${id}-notify` } },
@@ -209,5 +207,62 @@ describe('POST /executions/:id/rerun', () => {
     expect((await problemOf(running)).code).toBe('EXECUTION_NOT_FINISHED');
     gate('op-rerun-running').open();
     await waitTerminal(url, started.executionId);
+  });
+});
+
+describe('what the console reads', () => {
+  it('GET /executions/:id links a rerun and its original, with inputs and creation time', async () => {
+    const done = await run(pipeline('v1'), { region: 'ap' });
+    const started = (await (
+      await post(`${url}/executions/${done.executionId}/rerun`, { fromStep: 'notify' })
+    ).json()) as { executionId: string };
+    await waitTerminal(url, started.executionId);
+    const rerun = (await (await fetch(`${url}/executions/${started.executionId}`)).json()) as Record<
+      string,
+      any
+    >;
+    expect(rerun.rerunOf).toEqual({ executionId: done.executionId, fromStep: 'notify' });
+    expect(rerun.inputs).toEqual({ region: 'ap' });
+    expect(typeof rerun.createdAt).toBe('number');
+    const original = (await (await fetch(`${url}/executions/${done.executionId}`)).json()) as Record<
+      string,
+      any
+    >;
+    expect(original.reruns).toEqual([
+      {
+        executionId: started.executionId,
+        fromStep: 'notify',
+        status: 'completed',
+        createdAt: rerun.createdAt,
+      },
+    ]);
+    expect(original.rerunOf).toBeUndefined();
+    expect(schema('Execution')(original)).toBe(true);
+  });
+
+  it('GET /executions filters by creation time and id prefix, pages with a cursor, and refuses a bad time', async () => {
+    // One before the window.
+    await run(pipeline('v2'));
+    const b = await run(pipeline('v2'));
+    const c = await run(pipeline('v2'));
+    const created = async (id: string) =>
+      ((await (await fetch(`${url}/executions/${id}`)).json()) as { createdAt: number }).createdAt;
+    const list = async (q: string) =>
+      (
+        (await (await fetch(`${url}/executions?workflow=v2&${q}`)).json()) as {
+          items: { executionId: string }[];
+        }
+      ).items.map((e) => e.executionId);
+    const tb = await created(b.executionId);
+    expect(await list(`since=${tb}`)).toEqual([c.executionId, b.executionId]);
+    expect(await list(`until=${new Date(tb).toISOString()}`)).not.toContain(b.executionId);
+    expect(await list(`idPrefix=${b.executionId.slice(0, 13)}`)).toEqual([b.executionId]);
+    const page = await fetch(`${url}/executions?workflow=v2&since=0&limit=1`);
+    expect(page.headers.get('link')).toContain('since=0');
+    const bad = await fetch(`${url}/executions?since=yesterday`);
+    expect(bad.status).toBe(400);
+    expect((await problemOf(bad)).detail).toContain(
+      '"since" must be epoch milliseconds or an ISO-8601 date-time',
+    );
   });
 });

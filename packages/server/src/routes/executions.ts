@@ -18,6 +18,7 @@ import { badRequest, checkDepth, queryInt, queryList, queryString, sendTagged, w
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
+import { executionLinks, queryTime } from './execution-view.js';
 
 const MAX_BODY_DEPTH = 128;
 const EXECUTE_KEYS = new Set(['workflow', 'workflowId', 'version', 'inputs', 'options']);
@@ -271,6 +272,10 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
     trigger !== undefined ? [`trigger:${trigger}@`, `trigger:${trigger}#`] : correlationId;
   const limit = queryInt(req, 'limit', 1, 1000) ?? 50;
   const cursor = queryString(req, 'cursor');
+  // Created in [since, until), and the search by id prefix.
+  const since = queryTime(req, 'since');
+  const until = queryTime(req, 'until');
+  const idPrefix = queryString(req, 'idPrefix');
   let page: Awaited<ReturnType<typeof ctx.store.listExecutions>>;
   try {
     page = await ctx.store.listExecutions({
@@ -278,6 +283,9 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
       ...(statuses && statuses.length > 0 ? { status: statuses as ExecutionStatus[] } : {}),
       ...(workflowId !== undefined ? { workflowId } : {}),
       ...(correlationIdPrefix !== undefined ? { correlationIdPrefix } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(idPrefix !== undefined ? { idPrefix } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
     });
   } catch (e) {
@@ -295,6 +303,9 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
     if (workflowId !== undefined) q.set('workflowId', workflowId);
     if (trigger !== undefined) q.set('trigger', trigger);
     else if (correlationId !== undefined) q.set('correlationId', correlationId);
+    if (since !== undefined) q.set('since', String(since));
+    if (until !== undefined) q.set('until', String(until));
+    if (idPrefix !== undefined) q.set('idPrefix', idPrefix);
     q.set('limit', String(limit));
     q.set('cursor', page.nextCursor);
     res.setHeader('Link', `</executions?${q}>; rel="next"`);
@@ -306,8 +317,10 @@ async function get(ctx: ServerContext, req: Request, res: Response): Promise<voi
   const id = String(req.params.id);
   const result = await ctx.engine.getResult(id);
   if (!result) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
+  const record = await ctx.store.getExecution(id);
+  const view = record === undefined ? result : { ...result, ...(await executionLinks(ctx, record)) };
   // Redacted before the ETag is computed: the tag of a body with secrets would be a hash of them.
-  sendTagged(req, res, (await redactorForExecution(ctx, id)).redact(result));
+  sendTagged(req, res, (await redactorForExecution(ctx, id)).redact(view));
 }
 
 async function journal(ctx: ServerContext, req: Request, res: Response): Promise<void> {
