@@ -266,3 +266,39 @@ describe('what the console reads', () => {
     );
   });
 });
+
+/** Reads an execution's event stream to its end: [id, event type] of each frame. */
+async function readStream(id: string, lastEventId?: string): Promise<[string, string][]> {
+  const res = await fetch(`${url}/executions/${id}/events`, {
+    headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+    signal: AbortSignal.timeout(20_000),
+  });
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .map((frame) => {
+      const idLine = /^id: (.*)$/m.exec(frame);
+      const event = /^event: (.*)$/m.exec(frame);
+      return idLine && event ? ([idLine[1]!, event[1]!] as [string, string]) : undefined;
+    })
+    .filter((f): f is [string, string] => f !== undefined);
+}
+
+describe('the event stream of a retried execution', () => {
+  it('goes on past the first run’s terminal event, and resumes there with Last-Event-ID', async () => {
+    broken.add('s1-load');
+    const failed = await run(pipeline('s1'));
+    const firstRun = await readStream(failed.executionId);
+    expect(firstRun.at(-1)![1]).toBe('execution.failed');
+    broken.delete('s1-load');
+    expect((await post(`${url}/executions/${failed.executionId}/retry`, {})).status).toBe(202);
+    await waitTerminal(url, failed.executionId);
+    // Resumed after the first run's last event: the retry and the second run, nothing twice.
+    const resumed = await readStream(failed.executionId, firstRun.at(-1)![0]);
+    expect(resumed[0]).toEqual([String(Number(firstRun.at(-1)![0]) + 1), 'execution.retried']);
+    expect(resumed.at(-1)![1]).toBe('execution.completed');
+    // From the start: both runs, in order.
+    const whole = await readStream(failed.executionId);
+    expect(whole.map((f) => f[0])).toEqual([...firstRun, ...resumed].map((f) => f[0]));
+  });
+});

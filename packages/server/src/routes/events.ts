@@ -8,7 +8,8 @@
  * nothing is sent twice. A gap in the live sequence (a subscriber that fell behind, or an
  * entry not yet committed) is filled from the store. While idle, the store is re-read now
  * and then, which also follows executions run by another process on the same store. The
- * stream ends after the execution's terminal event.
+ * stream ends after the execution's terminal event (the last one: a retried execution has
+ * one per run).
  *
  * `GET /events`: every execution's live events; see `EventFeed` for the ids.
  *
@@ -84,7 +85,9 @@ async function executionEvents(ctx: ServerContext, req: Request, res: Response):
   const emit = async (entry: JournalEntry) => {
     if (entry.seq <= last || finished) return;
     last = entry.seq;
-    if (TERMINAL_TYPES.has(entry.type)) finished = true;
+    // A retry runs the execution again after its terminal entry: then the stream goes on.
+    if (TERMINAL_TYPES.has(entry.type))
+      finished = (await store.readJournal(id, { afterSeq: entry.seq, limit: 1 })).length === 0;
     const data = { executionId: id, workflowId, ...entry };
     await stream.send(String(entry.seq), entry.type, redactor.redact(data));
   };
