@@ -87,6 +87,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let runner: SliceRunner | undefined;
   let context: ContextValues = structuredClone(stream.initialContext);
   let committed = -1;
+  let committedAtStart = -1;
   let closedUpTo = -1;
   const open = new Map<number, OpenSlice>();
   const ready: OpenSlice[] = [];
@@ -146,8 +147,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
     const event = checked.event;
     const index = sliceIndex(event.ts, stream);
-    if (index <= committed) {
-      // Applied before a restart: its slice is in the committed context already.
+    if (index <= committedAtStart) {
+      // Its slice was committed before this processor started: a redelivery of an event
+      // applied (or refused) before a restart. Its effect is in the committed context.
       d.ack();
       return;
     }
@@ -291,6 +293,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       if (saved) {
         context = saved.values;
         committed = saved.slice;
+        committedAtStart = saved.slice;
         closedUpTo = saved.slice;
         stats.committedSlice = committed;
       }

@@ -55,8 +55,13 @@ export const testAgents = [
   }),
   defineAgent<{ name: string }, unknown>({
     id: '@test/gate',
-    execute: async ({ name }) => {
-      await gates.get(name);
+    execute: async ({ name }, ctx) => {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        const gate = gates.get(name);
+        if (gate) void gate.then(resolve);
+        else resolve();
+      });
       return { actions: [{ kind: 'passed', payload: name }] };
     },
   }),

@@ -1,0 +1,306 @@
+import { createFakeClock, type FakeClock } from '@orchestr8/common';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CompiledStream,
+  createMemoryTransport,
+  createStreamProcessor,
+  type MemoryTransport,
+  type StreamProcessor,
+  type StreamTransport,
+} from '../src/index.js';
+import { compiled, crew, gates, testEngine, until } from './helpers.js';
+
+const T0 = 1_700_000_000_000;
+
+function doc(crews: string, extra = '') {
+  return `version: "1.0.0"
+id: match
+slice: 100ms
+epoch: ${T0}
+events:
+  goal: { payload: { type: object, required: [team, points, player] } }
+  card: {}
+  tick: {}
+context:
+  keys: { score: counter, scorers: union }
+${extra}crews:
+${crews}`;
+}
+
+let running: StreamProcessor[] = [];
+afterEach(async () => {
+  for (const p of running) await p.stop();
+  running = [];
+  gates.clear();
+});
+
+async function setup(
+  stream: CompiledStream,
+  transport: StreamTransport = createMemoryTransport(),
+  clock: FakeClock = createFakeClock(T0),
+) {
+  const errors: unknown[] = [];
+  const processor = createStreamProcessor({
+    stream,
+    engine: testEngine(clock),
+    transport,
+    clock,
+    onError: (e) => errors.push(e),
+  });
+  running.push(processor);
+  await processor.start();
+  return { processor, transport, clock, errors };
+}
+
+const goal = (id: string, at: number, team: string, points: number, player: string) => ({
+  id,
+  ts: T0 + at,
+  kind: 'goal',
+  stream: 'match',
+  payload: { team, points, player },
+});
+const ev = (id: string, at: number, kind = 'tick') => ({
+  id,
+  ts: T0 + at,
+  kind,
+  stream: 'match',
+  payload: {},
+});
+
+describe('the stream processor (fake clock)', () => {
+  it('processes a slice when the clock passes its end: crews in dependency order, writes merged, actions with ids', async () => {
+    const stream = compiled(
+      doc(
+        crew('scorer', ['goal'], '@test/score') +
+          crew('counter', ['goal', 'card'], '@test/count', {}, ['scorer']) +
+          crew('cards', ['card'], '@test/count', { key: 'cards' }),
+      ),
+    );
+    const { processor, transport, clock } = await setup(stream);
+    await transport.publishEvent(goal('g2', 40, 'away', 3, 'bo'));
+    await transport.publishEvent(goal('g1', 10, 'home', 2, 'ada'));
+    await transport.publishEvent(ev('c1', 50, 'card'));
+    await transport.publishEvent(goal('g3', 120, 'home', 1, 'ada'));
+    await clock.advance(99);
+    expect(processor.status().committedSlice).toBe(-1);
+    await clock.advance(1);
+    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    const actions = await transport.readActions();
+    // Events in a slice are ordered by timestamp, not arrival; actions in crew order.
+    expect(actions.map((a) => [a.id, a.kind, a.payload])).toEqual([
+      ['match:0:scorer:0', 'announce', { team: 'home', before: 0 }],
+      ['match:0:scorer:1', 'announce', { team: 'away', before: 0 }],
+      [
+        'match:0:counter:0',
+        'counted',
+        { n: 3, ids: ['g1', 'g2', 'c1'], upstream: ['match:0:scorer:0', 'match:0:scorer:1'] },
+      ],
+      ['match:0:cards:0', 'counted', { n: 1, ids: ['c1'], upstream: [] }],
+    ]);
+    expect(actions[0]).toMatchObject({
+      ts: T0 + 100,
+      ttlMs: 60_000,
+      slice: 0,
+      crew: 'scorer',
+      stream: 'match',
+    });
+    expect(processor.context()).toEqual({ score: 5, scorers: ['ada', 'bo'], last: 'bo', count: 3, cards: 1 });
+    await clock.advance(100);
+    await until(() => processor.status().committedSlice === 1, 'slice 1');
+    expect(processor.context()).toMatchObject({
+      score: 6,
+      scorers: ['ada', 'bo'],
+      last: 'ada',
+      count: 1,
+      cards: 1,
+    });
+    const status = processor.status();
+    expect(status).toMatchObject({ eventsIn: 4, actionsOut: 6, slicesProcessed: 2 });
+    expect(status.crews.scorer!.runs).toBe(2);
+    expect(status.crews.cards!.runs).toBe(1);
+  });
+
+  it('reports invalid and late events to the error sink and does not process them', async () => {
+    const stream = compiled(doc(crew('c', ['tick'], '@test/count')));
+    const { processor, transport, clock, errors } = await setup(stream);
+    await transport.publishEvent(ev('a', 10));
+    await transport.publishEvent({
+      id: 'bad',
+      ts: T0,
+      kind: 'goal',
+      stream: 'match',
+      payload: { team: 'x' },
+    });
+    await clock.advance(100);
+    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await transport.publishEvent(ev('late', 20));
+    await until(() => errors.length === 2, 'two errors');
+    expect(errors).toEqual([
+      expect.objectContaining({
+        kind: 'invalid-event',
+        eventId: 'bad',
+        error: expect.objectContaining({
+          code: 'VALIDATION',
+          message:
+            '/payload: payload missing required field "points"; /payload: payload missing required field "player"',
+        }),
+      }),
+      expect.objectContaining({ kind: 'late-event', eventId: 'late', slice: 0 }),
+    ]);
+    expect(await transport.readErrors()).toHaveLength(2);
+    expect(processor.context()).toEqual({ count: 1 });
+    expect(processor.status()).toMatchObject({ invalidEvents: 1, lateEvents: 1 });
+  });
+
+  it('a grace period takes events that arrive shortly after their slice ended', async () => {
+    const stream = compiled(doc(crew('c', ['tick'], '@test/count')));
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport();
+    const processor = createStreamProcessor({
+      stream,
+      engine: testEngine(clock),
+      transport,
+      clock,
+      graceMs: 30,
+    });
+    running.push(processor);
+    await processor.start();
+    await transport.publishEvent(ev('a', 10));
+    await clock.advance(120);
+    await transport.publishEvent(ev('straggler', 90));
+    expect(processor.status().committedSlice).toBe(-1);
+    await clock.advance(10);
+    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    expect(processor.context()).toEqual({ count: 2 });
+  });
+
+  describe('backlog: when slices close while a slice is still running', () => {
+    async function backlog(policy: string) {
+      const stream = compiled(
+        doc(
+          crew('slow', ['tick'], '@test/gate', { name: policy }, [], '\n    timeout: 10s') +
+            crew('count', ['tick'], '@test/count'),
+          `backlog: ${policy}\n`,
+        ),
+      );
+      let release!: () => void;
+      gates.set(policy, new Promise<void>((r) => (release = r)));
+      const { processor, transport, clock, errors } = await setup(stream);
+      for (let i = 0; i < 4; i++) await transport.publishEvent(ev(`t${i}`, i * 100 + 5));
+      await clock.advance(100); // slice 0 closes and its crew blocks
+      await clock.advance(300); // slices 1, 2 and 3 close meanwhile
+      expect(processor.status().backlog).toBe(3);
+      release();
+      await until(() => processor.status().committedSlice === 3, 'slice 3');
+      return { slices: await transport.readSlices(), processor, errors, transport };
+    }
+
+    it('queue processes every slice in order', async () => {
+      const { slices, processor } = await backlog('queue');
+      expect(slices.map((s) => s.slices)).toEqual([[0], [1], [2], [3]]);
+      expect(processor.context()).toEqual({ count: 1 });
+    });
+
+    it('latest skips to the latest slice and reports the skipped ones', async () => {
+      const { slices, processor, errors } = await backlog('latest');
+      expect(slices.map((s) => [s.slices, s.skipped])).toEqual([
+        [[0], []],
+        [[3], [1, 2]],
+      ]);
+      expect(errors.map((e: any) => [e.kind, e.slice])).toEqual([
+        ['slice-skipped', 1],
+        ['slice-skipped', 2],
+      ]);
+      expect(processor.status()).toMatchObject({ slicesSkipped: 2, slicesProcessed: 2 });
+    });
+
+    it('merge processes the waiting slices as one, and reports it', async () => {
+      const { slices, processor, transport } = await backlog('merge');
+      expect(slices.map((s) => [s.index, s.slices, s.eventIds])).toEqual([
+        [0, [0], ['t0']],
+        [3, [1, 2, 3], ['t1', 't2', 't3']],
+      ]);
+      expect(processor.context()).toEqual({ count: 3 });
+      expect((await transport.readActions()).at(-1)!.payload).toMatchObject({
+        n: 3,
+        ids: ['t1', 't2', 't3'],
+      });
+      expect(processor.status()).toMatchObject({ slicesMerged: 2 });
+    });
+  });
+
+  it('a crew over its timeout fails alone: its error goes to the sink, skip-dependents skips its dependents, others publish', async () => {
+    const stream = compiled(
+      doc(
+        crew(
+          'stuck',
+          ['tick'],
+          '@test/gate',
+          { name: 'never' },
+          [],
+          '\n    timeout: 50ms\n    onError: skip-dependents',
+        ) +
+          crew('after', ['tick'], '@test/count', {}, ['stuck']) +
+          crew('bad', ['tick'], '@test/write', { key: 'score', value: 'not a number' }) +
+          crew('next', ['tick'], '@test/count', { key: 'n' }, ['bad']) +
+          crew('fine', ['tick'], '@test/count', { key: 'fine' }),
+      ),
+    );
+    gates.set('never', new Promise<void>(() => {}));
+    const { processor, transport, clock, errors } = await setup(stream);
+    await transport.publishEvent(ev('a', 10));
+    await clock.advance(100);
+    await clock.advance(60);
+    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    expect(errors.map((e: any) => [e.kind, e.crew, e.error.code])).toEqual([
+      ['crew-failed', 'stuck', 'TIMEOUT'],
+      ['crew-skipped', 'after', 'CANCELLED'],
+      ['crew-failed', 'bad', 'VALIDATION'],
+    ]);
+    expect((errors[2] as any).error.message).toBe('context key "score" is a counter: write a number to add');
+    // onError: continue (the default): the dependent of `bad` still runs, without its actions.
+    expect((await transport.readActions()).map((a) => a.crew)).toEqual(['next', 'fine']);
+    expect(processor.context()).toEqual({ n: 1, fine: 1 });
+    const record = (await transport.readSlices())[0]!;
+    expect(record.crews.map((c) => [c.crew, c.status])).toEqual([
+      ['stuck', 'failed'],
+      ['after', 'skipped'],
+      ['bad', 'failed'],
+      ['next', 'completed'],
+      ['fine', 'completed'],
+    ]);
+    expect(processor.status().crewFailures).toBe(2);
+  });
+
+  it('after a restart, no event is applied twice to the context and no slice is lost', async () => {
+    const stream = compiled(doc(crew('scorer', ['goal'], '@test/score')));
+    const transport = createMemoryTransport();
+    // The first processor dies after committing slice 0 but before acknowledging its events.
+    let crashed = false;
+    const dying: MemoryTransport = {
+      ...transport,
+      consume: (handler) =>
+        transport.consume((d) => handler({ event: d.event, ack: () => (crashed ? undefined : d.ack()) })),
+    };
+    const clock = createFakeClock(T0);
+    crashed = true;
+    const first = await setup(stream, dying, clock);
+    await transport.publishEvent(goal('g1', 10, 'home', 2, 'ada'));
+    await transport.publishEvent(goal('g2', 110, 'home', 5, 'bo'));
+    await clock.advance(100);
+    await until(() => first.processor.status().committedSlice === 0, 'slice 0');
+    await first.processor.stop();
+    expect(transport.acked.size).toBe(0);
+
+    const second = await setup(stream, transport, clock);
+    expect(second.processor.context()).toEqual({ score: 2, scorers: ['ada'], last: 'ada' });
+    await clock.advance(100);
+    await until(() => second.processor.status().committedSlice === 1, 'slice 1');
+    expect(second.processor.context()).toEqual({ score: 7, scorers: ['ada', 'bo'], last: 'bo' });
+    expect((await transport.readActions()).map((a) => a.id)).toEqual([
+      'match:0:scorer:0',
+      'match:1:scorer:0',
+    ]);
+    expect(second.processor.status().eventsIn).toBe(1);
+  });
+});
