@@ -41,10 +41,12 @@ export {
   type MockOutcome,
   mockAgent,
 } from './mock-agent.js';
+export { type SendAction, sendProblems } from './send-actions.js';
 export {
   createTestEngine,
   type TestEngine,
   type TestEngineOptions,
+  type TestRunOptions,
   type WorkflowSource,
 } from './test-engine.js';
 export {

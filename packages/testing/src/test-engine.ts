@@ -23,6 +23,15 @@ import {
 } from '@orchestr8/schema';
 import { type JournalView, journalOf } from './journal-view.js';
 import { isMockAgent, type MockRuntime } from './mock-agent.js';
+import { canSend, describeSend, describeWaiting, type SendAction, send, stuck } from './send-actions.js';
+
+export interface TestRunOptions extends StartOptions {
+  /**
+   * What to send the execution while it waits, in order: events, signals, decisions, and
+   * clock advances. Each goes once its target waits (see `SendAction`).
+   */
+  send?: readonly SendAction[];
+}
 
 export interface TestEngineOptions {
   /**
@@ -63,9 +72,12 @@ export interface TestEngine extends Engine {
   /**
    * Runs a workflow to its end with time skipping: whenever no agent is working and the
    * engine is idle, the fake clock jumps to the next timer (a backoff, a timeout, a mock's
-   * delay), so retries and timeouts take no real time. Agents doing real I/O are waited for.
+   * delay, a wait's timer or timeout), so retries, timeouts and waits take no real time.
+   * Agents doing real I/O are waited for. While the execution waits, what `send` lists goes
+   * to it in order; an execution left waiting for something never sent is an error (code
+   * TIMEOUT) saying what it waits for, and so is a `send` entry never used.
    */
-  run(workflow: WorkflowSource, options?: StartOptions): Promise<ExecutionResult>;
+  run(workflow: WorkflowSource, options?: TestRunOptions): Promise<ExecutionResult>;
   /** Compiles a workflow source against this engine's agents; throws a VALIDATION error listing problems. */
   load(workflow: WorkflowSource): Promise<CompiledWorkflow>;
   /** Moves the fake clock forward (for tests that drive time by hand with `start`/`execute`). */
@@ -125,6 +137,8 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
 
   const engine = createEngine({
     cancelPollMs: 0,
+    // Nobody else holds the store: no polling timers, so time only jumps to real due times.
+    waitPollMs: 0,
     random: () => 0.5,
     ...options.engine,
     ...(options.random ? { random: options.random } : {}),
@@ -168,8 +182,11 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
     advance: (ms: number) => clock.advance(ms),
     runAll: (limit?: number) => clock.runAll(limit),
     journal: (execution: ExecutionResult | string) => journalOf(store, execution),
-    async run(source: WorkflowSource, start?: StartOptions): Promise<ExecutionResult> {
+    async run(source: WorkflowSource, options?: TestRunOptions): Promise<ExecutionResult> {
       const workflow = await load(source);
+      const { send: toSend, ...start } = options ?? {};
+      const queue = [...(toSend ?? [])];
+      let sent = 0;
       const handle = await engine.start(workflow, start);
       let done = false;
       const result = handle.result.finally(() => {
@@ -178,11 +195,29 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
       while (!done) {
         await tracker.settle(result);
         if (done) break;
-        // Quiet: skip to the next timer. Without one, something outside (a real agent's
-        // I/O) must be on its way: wait for it.
-        if (!(await clock.next())) await Promise.race([result, tracker.change(), tick(5)]);
+        // Quiet: send what the execution now waits for, else skip to the next timer.
+        if (sent < queue.length && (await canSend(store, handle.id, queue[sent]!))) {
+          await send(engine, handle.id, queue[sent++]!, (ms) => clock.advance(ms));
+          continue;
+        }
+        if (await clock.next()) continue;
+        if ((await store.getExecution(handle.id))?.status === 'waiting' && !engine.isRunning(handle.id)) {
+          const waiting = await describeWaiting(store, handle.id);
+          throw stuck(
+            sent < queue.length
+              ? `send[${sent}] (${describeSend(queue[sent]!)}) never found its target: ${waiting}`
+              : `the execution is still waiting and nothing more is sent: ${waiting}`,
+          );
+        }
+        // Without a timer, something outside (a real agent's I/O) must be on its way: wait for it.
+        await Promise.race([result, tracker.change(), tick(5)]);
       }
-      return result;
+      const r = await result;
+      if (sent < queue.length)
+        throw stuck(
+          `send[${sent}] (${describeSend(queue[sent]!)}) was never used: the execution ${r.status} first`,
+        );
+      return r;
     },
   }) as TestEngine;
 }

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { JournalFact } from './journal-view.js';
 import { type MockOutcome, outcomeProblems } from './mock-agent.js';
+import { type SendAction, sendProblems } from './send-actions.js';
 
 /** What a test expects of the execution; every field is optional. */
 export interface WorkflowTestExpectation {
@@ -35,6 +36,8 @@ export interface WorkflowTestCase {
   workflow: string | Record<string, unknown>;
   inputs: Record<string, unknown>;
   mocks: Record<string, MockOutcome[]>;
+  /** What to send the execution while it waits (events, signals, decisions, clock advances). */
+  send: SendAction[];
   expect: WorkflowTestExpectation;
 }
 
@@ -45,8 +48,8 @@ export interface WorkflowTestFile {
   problems: string[];
 }
 
-const FILE_KEYS = ['name', 'workflow', 'inputs', 'mocks', 'expect', 'tests'];
-const CASE_KEYS = ['name', 'workflow', 'inputs', 'mocks', 'expect'];
+const FILE_KEYS = ['name', 'workflow', 'inputs', 'mocks', 'send', 'expect', 'tests'];
+const CASE_KEYS = ['name', 'workflow', 'inputs', 'mocks', 'send', 'expect'];
 const EXPECT_KEYS = ['status', 'outputs', 'error', 'steps', 'journal', 'calls'];
 const STEP_KEYS = ['status', 'attempts', 'output', 'error'];
 const FACT_KEYS = ['type', 'stepId', 'attempt', 'data', 'count'];
@@ -61,6 +64,9 @@ const STEP_STATUSES = ['pending', 'running', 'retrying', 'completed', 'failed', 
  * inputs: { name: Ada }
  * mocks:
  *   "@acme/fetch": [{ fail: RETRYABLE }, { result: { ok: true } }]
+ * send:                           # while it waits, in order (each once its target waits)
+ *   - event: { name: paid, payload: { orderId: A1 } }
+ *   - approve: { step: refund, by: ann, data: { amount: 12 } }
  * expect:
  *   status: completed
  *   outputs: { greeting: "Hello, Ada" }
@@ -68,8 +74,9 @@ const STEP_STATUSES = ['pending', 'running', 'retrying', 'completed', 'failed', 
  *   journal: [{ type: step.retrying, stepId: fetch, count: 1 }]
  * ```
  *
- * With `tests: [{name, inputs, mocks, expect}, ...]`, one file holds several cases; the
- * top-level `workflow`, `inputs`, `mocks` and `expect` are their defaults.
+ * With `tests: [{name, inputs, mocks, send, expect}, ...]`, one file holds several cases;
+ * the top-level `workflow`, `inputs`, `mocks`, `send` and `expect` are their defaults (a
+ * case's own `send` replaces the top-level one).
  */
 export async function loadWorkflowTestFile(file: string): Promise<WorkflowTestFile> {
   const path = resolve(file);
@@ -121,6 +128,7 @@ export function parseWorkflowTestDocument(doc: unknown, file: string): WorkflowT
           workflow: workflow ?? '',
           inputs: { ...shared.inputs, ...own.inputs },
           mocks: { ...shared.mocks, ...own.mocks },
+          send: own.send ?? shared.send ?? [],
           expect: { ...shared.expect, ...own.expect },
         });
       });
@@ -133,6 +141,7 @@ export function parseWorkflowTestDocument(doc: unknown, file: string): WorkflowT
       workflow: shared.workflow ?? '',
       inputs: shared.inputs ?? {},
       mocks: shared.mocks ?? {},
+      send: shared.send ?? [],
       expect: shared.expect ?? {},
     });
   }
@@ -144,6 +153,7 @@ interface PartialCase {
   workflow?: string | Record<string, unknown>;
   inputs?: Record<string, unknown>;
   mocks?: Record<string, MockOutcome[]>;
+  send?: SendAction[];
   expect?: WorkflowTestExpectation;
 }
 
@@ -177,6 +187,11 @@ function readCase(o: Record<string, unknown>, where: string, dir: string, proble
         out.mocks[id] = list as MockOutcome[];
       }
     }
+  }
+  if (o.send !== undefined) {
+    const found = sendProblems(o.send, at('send'));
+    problems.push(...found);
+    if (found.length === 0) out.send = o.send as SendAction[];
   }
   if (o.expect !== undefined) out.expect = readExpect(o.expect, at('expect'), problems);
   return out;

@@ -75,7 +75,7 @@ export async function runWorkflowTest(
   });
   let result: ExecutionResult | 'timeout';
   try {
-    result = await Promise.race([engine.run(workflow, { inputs: tc.inputs }), timedOut]);
+    result = await Promise.race([engine.run(workflow, { inputs: tc.inputs, send: tc.send }), timedOut]);
   } catch (e) {
     return outcome([{ path: 'run', message: ensureError(e).message }]);
   } finally {
