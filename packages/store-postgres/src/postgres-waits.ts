@@ -231,6 +231,9 @@ export class PostgresWaits implements WaitStore {
            WHERE e.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL}
            ON CONFLICT (execution_id, step_id) DO NOTHING
            RETURNING execution_id, queue
+         ), k AS (
+           -- A woken wait is out of the event index.
+           DELETE FROM wait_keys WHERE wait_id = $5 AND EXISTS (SELECT 1 FROM c)
          ), x AS (
            UPDATE executions SET status = 'running', status_reason = 'woken', updated_at = $7
            WHERE id IN (SELECT execution_id FROM t) AND status = 'waiting'
@@ -243,7 +246,6 @@ export class PostgresWaits implements WaitStore {
       );
       const row = r.rows[0]!;
       if (row.claimed !== 1) return undefined;
-      await tx.query('DELETE FROM wait_keys WHERE wait_id = $1', [id], 'o8_unindex_wait');
       return { queue: (row.queue as string | null) ?? null };
     });
     if (queue === undefined) return false;
