@@ -39,6 +39,7 @@ export default defineConfig({
           { text: 'The journal', link: '/concepts/journal' },
           { text: 'Durability', link: '/concepts/durability' },
           { text: 'Idempotency', link: '/concepts/idempotency' },
+          { text: 'Cancel, resume, retry, rerun', link: '/concepts/operations' },
           { text: 'Triggers', link: '/concepts/triggers' },
           { text: 'Waits, signals and approvals', link: '/concepts/waits' },
           { text: 'Scale-out with PostgreSQL', link: '/concepts/scale-out' },
