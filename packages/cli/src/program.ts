@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { capabilityOptions } from './capabilities.js';
+import { registerAgentInstallCommands } from './commands/agent-install.js';
 import { registerAgentCommand } from './commands/agent-serve.js';
 import { registerAskCommand } from './commands/ask.js';
 import { registerCancelCommand } from './commands/cancel.js';
@@ -71,6 +72,7 @@ export function createProgram(): Command {
   registerInitCommand(program);
   registerCreateCommand(program);
   registerAgentCommand(program);
+  registerAgentInstallCommands(program);
   registerMcpCommand(program);
   registerAskCommand(program);
   // Every command that runs documents takes the operator's grants the same way.

@@ -24,13 +24,13 @@ export interface ExposedWorkflow {
   compile(): CompiledWorkflow;
 }
 
-/** Names of the generic tools; a workflow id that collides gets a `workflow_` prefix. */
+/** Names of the generic tools (agent tools are `agent_*`); a workflow id that collides gets a `workflow_` prefix. */
 export const GENERIC_TOOL_PREFIX = 'orchestr8_';
 
 /** MCP tool names: 1 to 64 of `[A-Za-z0-9_-]` (workflow ids may also hold `.`). */
 export function toolNameFor(workflowId: string): string {
   let name = workflowId.replace(/[^A-Za-z0-9_-]/g, '_');
-  if (name.startsWith(GENERIC_TOOL_PREFIX)) name = `workflow_${name}`;
+  if (name.startsWith(GENERIC_TOOL_PREFIX) || name.startsWith('agent_')) name = `workflow_${name}`;
   return name.slice(0, 64);
 }
 

@@ -17,8 +17,9 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { hasCode, ErrorCode as Orchestr8Code, ValidationError } from '@orchestr8/common';
-import { checkAgainstSchema, type Engine, type Store } from '@orchestr8/core';
+import { type Agent, type Capabilities, checkAgainstSchema, type Engine, type Store } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
+import { agentTools } from './agent-tools.js';
 import { type Catalog, createCatalog, type ExposedWorkflow, type Exposure } from './catalog.js';
 import { ExecutionViews } from './execution-views.js';
 import { genericTools, startAndWait, type ToolContext, type ToolDef } from './generic-tools.js';
@@ -42,6 +43,10 @@ export interface McpOptions {
   maxWaitMs?: number;
   /** Whether the generic tools take inline workflow documents. Default true (capabilities apply to them). */
   documents?: boolean;
+  /** Agents exposed as tools of their own (`agent_<id>`), called directly, outside any workflow. */
+  agents?: readonly Agent[];
+  /** The operator's grants for those agents (as for `orchestr8 agent serve`). */
+  capabilities?: Capabilities;
 }
 
 export const DEFAULT_TOOL_WAIT_MS = 30_000;
@@ -78,7 +83,7 @@ export function createMcpService(options: McpOptions): McpService {
     maxWaitMs: options.maxWaitMs ?? 120_000,
     documents: options.documents ?? true,
   };
-  const generic = genericTools(ctx);
+  const generic = [...agentTools(options.agents ?? [], options.capabilities), ...genericTools(ctx)];
   const genericByName = new Map(generic.map((t) => [t.name, t]));
 
   function workflowTool(w: ExposedWorkflow): ToolDef {

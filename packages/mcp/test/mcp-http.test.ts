@@ -292,7 +292,7 @@ describe('MCP over streamable HTTP, behind the server auth', () => {
       body: init,
     });
     expect(page.status).toBe(403);
-    expect((await page.json()).code).toBe('ORIGIN_NOT_ALLOWED');
+    expect(((await page.json()) as { code: string }).code).toBe('ORIGIN_NOT_ALLOWED');
     await expect(connect(s.url, {})).rejects.toThrow();
   });
 });

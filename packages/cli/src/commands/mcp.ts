@@ -5,15 +5,17 @@ import { type CompiledWorkflow, formatDiagnostic, loadWorkflowFile, parseDuratio
 import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor, capabilityOptions } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
-import { buildRegistry, collect, remoteAgentFor } from '../context.js';
+import { buildRegistry, collect, loadUserAgents, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { UsageError } from '../inputs.js';
 import { openStore, STORE_OPTION_HELP } from '../open-store.js';
 
 interface McpCommandOptions extends CapabilityFlags {
   store?: string;
   agents: string[];
   expose?: string;
+  exposeAgents?: string;
   wait: string;
   grace: string;
 }
@@ -48,6 +50,10 @@ export function registerMcpCommand(program: Command): void {
     .option(
       '--expose <ids>',
       'registered workflows (in the store) that get a tool: comma-separated ids, or "*" for all (default: "*" when no workflow files are given, else none)',
+    )
+    .option(
+      '--expose-agents <ids>',
+      'agents that get a tool of their own (agent_<id>), called outside any workflow: comma-separated ids, or "*" for every agent of the --agents modules and the config',
     )
     .option(
       '--wait <duration>',
@@ -112,19 +118,31 @@ async function mcpCommand(paths: string[], opts: McpCommandOptions): Promise<num
       workflows.push(loaded.workflow);
     }
     const expose = parseExposure(opts.expose) ?? (files.length === 0 ? '*' : []);
+    const agentIds = parseExposure(opts.exposeAgents) ?? [];
+    const agents =
+      agentIds === '*'
+        ? await loadUserAgents(opts.agents, config)
+        : agentIds.map((id) => {
+            const agent = registry.get(id);
+            if (agent === undefined)
+              throw new UsageError(`--expose-agents: no agent "${id}" is loaded (see --agents)`);
+            return agent;
+          });
     const spec = configuredStore(opts.store, config);
     store = await openStore(spec);
+    const capabilities = capabilitiesFor(config, opts);
     const engine = createEngine({
       registry,
       store,
       remoteAgent: remoteAgentFor,
-      capabilities: capabilitiesFor(config, opts),
+      capabilities,
     });
-    const service = createMcpService({ engine, store, expose, workflows, waitMs });
+    const service = createMcpService({ engine, store, expose, workflows, waitMs, agents, capabilities });
     const tools = (await service.catalog.list()).map((w) => w.toolName);
     const session = await serveStdio(service);
     process.stderr.write(
-      `orchestr8 mcp: serving ${tools.length} workflow tool(s)${tools.length > 0 ? ` (${tools.join(', ')})` : ''} over stdio (store ${spec})\n`,
+      `orchestr8 mcp: serving ${tools.length} workflow tool(s)${tools.length > 0 ? ` (${tools.join(', ')})` : ''}` +
+        `${agents.length > 0 ? ` and ${agents.length} agent tool(s) (${agents.map((a) => a.id).join(', ')})` : ''} over stdio (store ${spec})\n`,
     );
     const signal = new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
