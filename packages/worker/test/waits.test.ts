@@ -304,6 +304,44 @@ describe('waits on distributed workers', () => {
     expect(calls.get(h.id)).toBe(1);
   });
 
+  it('renders a wait from upstream outputs, and an all-of wait takes one event of each name', async () => {
+    await setup();
+    const wf = compile({
+      steps: [
+        { id: 'a', agent: 'echo', input: { at: '${inputs.at}', order: 'o-7' } },
+        { id: 'u', dependencies: ['a'], wait: { until: '${steps.a.output.at}' } },
+        {
+          id: 'both',
+          dependencies: ['u'],
+          wait: {
+            all: [
+              { name: 'paid', match: 'event.payload.order == steps.a.output.order' },
+              { name: 'shipped', match: 'event.payload.order == steps.a.output.order' },
+            ],
+          },
+        },
+        { id: 'b', agent: 'after', input: {}, dependencies: ['both'] },
+      ],
+      inputs: { type: 'object', properties: { at: { type: 'string' } } },
+    });
+    const at = new Date(Date.now() + 1500).toISOString();
+    const h = await api.start(wf, { inputs: { at } });
+    await until(
+      async () => (await store.waits.listWaits({ executionId: h.id, kind: 'all' })).length === 1,
+      20_000,
+    );
+    await waitingState(h.id);
+    expect(await api.sendEvent({ name: 'shipped', payload: { order: 'o-8' } })).toMatchObject({ woken: 0 });
+    expect(await api.sendEvent({ name: 'shipped', payload: { order: 'o-7' } })).toMatchObject({ woken: 1 });
+    expect((await store.getExecution(h.id))!.status).toBe('waiting');
+    expect(await api.sendEvent({ name: 'paid', payload: { order: 'o-7' } })).toMatchObject({ woken: 1 });
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.u!.output).toMatchObject({ dueAt: at });
+    expect((r.steps.both!.output as { name: string }[]).map((e) => e.name)).toEqual(['paid', 'shipped']);
+    expect(calls.get(h.id)).toBe(1);
+  });
+
   it('the global timeout stops an execution that only waits', async () => {
     await setup();
     const wf = compile({
