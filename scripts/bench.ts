@@ -119,3 +119,16 @@ if (want('postgres')) {
     )) as unknown as Record<string, unknown>[],
   );
 }
+
+if (want('postgres') || want('waits-postgres')) {
+  const { runWaitsBench } = await import('../packages/worker/bench/waits.bench.js');
+  console.log(
+    '\n## waits on PostgreSQL (durable): correlated events waking executions on 2 worker processes',
+  );
+  table(
+    (await runWaitsBench(quick ? { executions: 200, sequential: 50 } : {})) as unknown as Record<
+      string,
+      unknown
+    >[],
+  );
+}
