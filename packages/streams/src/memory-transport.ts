@@ -38,12 +38,18 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
     async consume(handler) {
       const deliver = (seq: number) => {
         if (acked.has(seq)) return;
-        const delivery: EventDelivery = { event: structuredClone(events[seq]), ack: () => acked.add(seq) };
+        const delivery: EventDelivery = {
+          event: structuredClone(events[seq]),
+          ack: () => acked.add(seq),
+          pending: events.length - 1 - seq,
+        };
         handler(delivery);
       };
-      for (let seq = 0; seq < events.length; seq++) deliver(seq);
+      const backlog = events.length - acked.size;
       consumers.add(deliver);
+      for (let seq = 0; seq < events.length; seq++) deliver(seq);
       const c: Consumption = {
+        backlog,
         stop: async () => {
           consumers.delete(deliver);
         },
@@ -72,7 +78,7 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
     },
     async subscribeActions(handler) {
       actionSubscribers.add(handler);
-      return { stop: async () => void actionSubscribers.delete(handler) };
+      return { backlog: 0, stop: async () => void actionSubscribers.delete(handler) };
     },
     async readEvents() {
       return structuredClone(events);

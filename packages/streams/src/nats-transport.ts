@@ -31,7 +31,11 @@ export interface NatsTransportOptions {
   connection?: NatsConnection;
   /** The durable consumer's name (default "processor"). */
   consumer?: string;
-  /** How long a delivered event may stay unacknowledged before redelivery (default 5 minutes). */
+  /**
+   * How long a delivered event may stay unacknowledged before it is delivered again (default
+   * 30 s): longer than a slice takes to close and commit; after a crash, what the dead
+   * processor held comes back after this long.
+   */
   ackWaitMs?: number;
   clock?: Clock;
 }
@@ -92,7 +96,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     await jsm.consumers.add(names.events.stream, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(options.ackWaitMs ?? 300_000),
+      ack_wait: nanos(options.ackWaitMs ?? 30_000),
       // Events stay unacknowledged until their slice commits: never stall on a busy slice.
       max_ack_pending: 1_000_000,
       deliver_policy: DeliverPolicy.All,
@@ -124,12 +128,17 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     }
   }
 
-  function pump(messages: ConsumerMessages, each: (m: { data: Uint8Array; ack(): void }) => void) {
+  function pump(
+    messages: ConsumerMessages,
+    each: (m: { data: Uint8Array; ack(): void; info: { pending: number } }) => void,
+    backlog = 0,
+  ) {
     running.add(messages);
     void (async () => {
       for await (const m of messages) each(m);
     })().catch(() => {});
     const c: Consumption = {
+      backlog,
       stop: async () => {
         running.delete(messages);
         await messages.close().catch(() => {});
@@ -149,11 +158,20 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     },
     async consume(handler) {
       const consumer = await js.consumers.get(names.events.stream, durable);
+      const info = await consumer.info();
       const messages = await consumer.consume({ max_messages: 1000 });
-      return pump(messages, (m) => {
-        const delivery: EventDelivery = { event: parse(m.data), ack: () => m.ack() };
-        handler(delivery);
-      });
+      return pump(
+        messages,
+        (m) => {
+          const delivery: EventDelivery = {
+            event: parse(m.data),
+            ack: () => m.ack(),
+            pending: m.info.pending,
+          };
+          handler(delivery);
+        },
+        info.num_pending + info.num_ack_pending,
+      );
     },
     async commit({ record, actions, context }) {
       await Promise.all(

@@ -95,6 +95,10 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let timer: TimerHandle | undefined;
   let working: Promise<void> | undefined;
   let stopped = false;
+  let catchingUp = false;
+  let startBacklog = 0;
+  let delivered = 0;
+  let newestTs = Number.NEGATIVE_INFINITY;
   const stats: StreamStatus = {
     stream: stream.id,
     committedSlice: -1,
@@ -179,6 +183,19 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     slice.events.set(event.id, event);
   }
 
+  /** While the backlog found at start is read, slices close by event time, not by the clock. */
+  function afterDelivery(d: EventDelivery): void {
+    delivered++;
+    const ts = (d.event as { ts?: unknown } | null)?.ts;
+    if (typeof ts === 'number' && ts > newestTs) newestTs = ts;
+    if (catchingUp && delivered >= startBacklog && (d.pending ?? 0) === 0) {
+      catchingUp = false;
+      schedule();
+    } else if (catchingUp && Number.isFinite(newestTs)) {
+      close(sliceIndex(newestTs - graceMs, stream) - 1);
+    }
+  }
+
   function close(upTo: number): void {
     if (upTo <= closedUpTo) return;
     closedUpTo = upTo;
@@ -192,7 +209,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   }
 
   function schedule(): void {
-    if (stopped) return;
+    if (stopped || catchingUp) return;
     const now = clock.now();
     const current = sliceIndex(now - graceMs, stream);
     close(current - 1);
@@ -297,8 +314,17 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         closedUpTo = saved.slice;
         stats.committedSlice = committed;
       }
-      consumption = await transport.consume(onDelivery);
-      schedule();
+      catchingUp = true;
+      startBacklog = Number.POSITIVE_INFINITY;
+      consumption = await transport.consume((d) => {
+        onDelivery(d);
+        afterDelivery(d);
+      });
+      startBacklog = consumption.backlog;
+      if (catchingUp && delivered >= startBacklog) {
+        catchingUp = false;
+        schedule();
+      }
     },
     async flush() {
       const highest = Math.max(-1, ...open.keys());

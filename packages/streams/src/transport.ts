@@ -32,9 +32,16 @@ export interface EventDelivery {
   event: unknown;
   /** Marks the event done: it is not delivered again, even after a restart. */
   ack(): void;
+  /** Logged events not yet delivered after this one, when the transport knows. */
+  pending?: number;
 }
 
 export interface Consumption {
+  /**
+   * Events already waiting when consumption began (never delivered, or delivered and not
+   * acknowledged): until they have come, the processor closes slices by event time.
+   */
+  backlog: number;
   stop(): Promise<void>;
 }
 

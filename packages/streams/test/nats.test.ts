@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createNatsTransport,
+  createStreamProcessor,
+  replayStream,
+  runEvents,
+  type StreamAction,
+  type StreamTransport,
+} from '../src/index.js';
+import { compiled, crew, testEngine, until } from './helpers.js';
+import { type NatsServer, startNats } from './nats-server.js';
+
+let nats: NatsServer;
+beforeAll(async () => {
+  nats = await startNats();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+// Slices in the past: every slice is due as soon as the processor looks at the clock.
+const EPOCH = Date.now() - 60_000;
+
+function matchStream(id: string) {
+  return compiled(`version: "1.0.0"
+id: ${id}
+slice: 100ms
+epoch: ${EPOCH}
+events:
+  goal: { payload: { type: object, required: [team, points, player] } }
+  card: {}
+context:
+  keys: { score: counter, scorers: union }
+crews:
+${crew('scorer', ['goal'], '@test/score')}${crew('counter', ['goal', 'card'], '@test/count', {}, ['scorer'])}${crew('cards', ['card'], '@test/count', { key: 'cards' })}`);
+}
+
+/** 1,000 events over 50 slices, published out of order within each slice. */
+function events(stream: string, n = 1000) {
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const slice = Math.floor(i / 20);
+    const at = slice * 100 + ((i * 37) % 97);
+    out.push(
+      i % 3 === 0
+        ? { id: `c${i}`, ts: EPOCH + at, kind: 'card', stream, payload: {} }
+        : {
+            id: `g${i}`,
+            ts: EPOCH + at,
+            kind: 'goal',
+            stream,
+            payload: { team: i % 2 ? 'home' : 'away', points: (i % 3) + 1, player: `p${i % 7}` },
+          },
+    );
+  }
+  return out;
+}
+
+const strip = (actions: StreamAction[]) => actions.map((a) => JSON.stringify(a));
+
+describe('NATS JetStream (a real nats-server)', () => {
+  it('1,000 events through JetStream give the same actions and context as the file transport, and replay reproduces them', async () => {
+    const stream = matchStream('m1');
+    const log = events('m1');
+    const transport = await createNatsTransport({ streamId: 'm1', servers: nats.url });
+    // Published before the processor starts: it catches up on the backlog by event time.
+    for (const e of log) await transport.publishEvent(e);
+    const processor = createStreamProcessor({ stream, engine: testEngine(), transport });
+    await processor.start();
+    await until(() => processor.status().committedSlice === 49, 'the 50 slices', 60_000);
+    await processor.stop();
+
+    const viaFile = await runEvents({ stream, engine: testEngine(), events: log });
+    const recorded = await transport.readActions();
+    expect(recorded).toHaveLength(viaFile.actions.length);
+    expect(strip(recorded)).toEqual(strip(viaFile.actions));
+    expect((await transport.loadContext())!.values).toEqual(viaFile.context);
+    expect(processor.context()).toEqual(viaFile.context);
+
+    const report = await replayStream({
+      stream,
+      engine: testEngine(),
+      events: await transport.readEvents(),
+      actions: recorded,
+      slices: await transport.readSlices(),
+    });
+    expect(report.mismatches).toEqual([]);
+    expect(report).toMatchObject({ ok: true, slicesCompared: 50, actionsCompared: recorded.length });
+    expect(report.context).toEqual(viaFile.context);
+    await transport.close();
+  }, 120_000);
+
+  it('a processor that dies before acknowledging resumes from the durable consumer: no event applied twice, no slice lost, no action published twice', async () => {
+    const stream = matchStream('m2');
+    const log = events('m2', 200);
+    const first = await createNatsTransport({ streamId: 'm2', servers: nats.url, ackWaitMs: 1000 });
+    // Dies after committing slices but before acknowledging any event.
+    const dying: StreamTransport = {
+      ...first,
+      consume: (handler) => first.consume((d) => handler({ event: d.event, ack: () => {} })),
+    };
+    for (const e of log.slice(0, 100)) await first.publishEvent(e);
+    const a = createStreamProcessor({ stream, engine: testEngine(), transport: dying });
+    await a.start();
+    await until(() => a.status().committedSlice === 4, 'slices 0-4', 60_000);
+    await a.stop();
+    await first.close();
+
+    const second = await createNatsTransport({ streamId: 'm2', servers: nats.url, ackWaitMs: 1000 });
+    for (const e of log.slice(100)) await second.publishEvent(e);
+    const b = createStreamProcessor({ stream, engine: testEngine(), transport: second });
+    await b.start();
+    expect(b.status().committedSlice).toBe(4);
+    await until(() => b.status().committedSlice === 9, 'slices 5-9', 60_000);
+    await b.stop();
+
+    const expected = await runEvents({ stream, engine: testEngine(), events: log });
+    expect(b.context()).toEqual(expected.context);
+    expect((await second.loadContext())!.values).toEqual(expected.context);
+    const actions = await second.readActions();
+    expect(strip(actions)).toEqual(strip(expected.actions));
+    expect(new Set(actions.map((x) => x.id)).size).toBe(actions.length);
+    expect((await second.readSlices()).map((s) => s.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await second.close();
+  }, 120_000);
+
+  it('delivers actions to subscribers, except those whose time to live ran out', async () => {
+    const transport = await createNatsTransport({ streamId: 'm3', servers: nats.url });
+    const seen: string[] = [];
+    const sub = await transport.subscribeActions((a) => seen.push(a.id));
+    const now = Date.now();
+    const action = (id: string, ts: number): StreamAction => ({
+      id,
+      ts,
+      kind: 'k',
+      stream: 'm3',
+      payload: null,
+      ttlMs: 1000,
+      slice: 0,
+      crew: 'c',
+    });
+    await transport.commit({
+      record: {
+        stream: 'm3',
+        index: 0,
+        slices: [0],
+        skipped: [],
+        eventIds: [],
+        actionIds: ['fresh', 'stale'],
+        crews: [],
+        durationMs: 0,
+      },
+      actions: [action('fresh', now), action('stale', now - 5000)],
+      context: { slice: 0, values: {} },
+    });
+    await until(() => seen.length === 1, 'the fresh action');
+    expect(seen).toEqual(['fresh']);
+    expect((await transport.readActions()).map((a) => a.id)).toEqual(['fresh', 'stale']);
+    await sub.stop();
+    await transport.close();
+  });
+
+  it('refuses a server without JetStream or none at all, with a clear error', async () => {
+    await expect(createNatsTransport({ streamId: 'x', servers: 'nats://127.0.0.1:1' })).rejects.toMatchObject(
+      {
+        code: 'NETWORK',
+        message: expect.stringMatching(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/),
+      },
+    );
+  });
+});
