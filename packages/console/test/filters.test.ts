@@ -30,17 +30,19 @@ describe('execution filters', () => {
     });
   });
 
-  it('asks the server for status, workflow and trigger, with paging', () => {
+  it('asks the server for status, workflow, trigger, time window and id prefix, with paging', () => {
     const q = new URLSearchParams(
       apiQuery(
-        { ...emptyFilters(), status: ['failed'], workflow: ' orders ', trigger: 'nightly' },
-        { limit: 50, cursor: 'c1' },
+        { status: ['failed'], workflow: ' orders ', trigger: 'nightly', since: '1h', search: 'AB12' },
+        { limit: 50, cursor: 'c1', now: 7_200_000 },
       ),
     );
     expect(Object.fromEntries(q)).toEqual({
       status: 'failed',
       workflowId: 'orders',
       trigger: 'nightly',
+      since: '3600000',
+      idPrefix: 'ab12',
       limit: '50',
       cursor: 'c1',
     });

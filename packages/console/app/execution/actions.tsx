@@ -8,6 +8,7 @@ import { useApi } from '../lib/use-api.js';
 interface Plan {
   rerun: string[];
   reused: string[];
+  changedInputs?: string[];
 }
 
 type Dialog = 'cancel' | 'retry' | 'rerun' | undefined;
@@ -183,6 +184,13 @@ export function Actions(props: {
             <p>
               <strong>Reused:</strong> <span data-plan="reused">{plan.reused.join(', ') || 'nothing'}</span>
             </p>
+            {plan.changedInputs && plan.changedInputs.length > 0 ? (
+              <p>
+                <strong>Inputs changed:</strong>{' '}
+                <span data-plan="changed">{plan.changedInputs.join(', ')}</span> (the steps that read them run
+                again)
+              </p>
+            ) : null}
           </div>
         ) : null}
         <ErrorText error={error} />

@@ -26,6 +26,8 @@ interface ExecutionView {
   startedAt?: number;
   finishedAt?: number;
   rerunOf?: { executionId: string; fromStep: string };
+  reruns?: { executionId: string; fromStep?: string; status: string }[];
+  trigger?: string;
 }
 
 interface ContextView {
@@ -164,6 +166,12 @@ export function ExecutionPage({ id }: { id: string }) {
             <span className="mono">{e.rerunOf.fromStep}</span>
           </span>
         ) : null}
+        {e?.reruns?.map((r) => (
+          <span key={r.executionId} data-testid="rerun">
+            rerun <Link href={href.execution(r.executionId)}>{r.executionId.slice(0, 8)}</Link>
+            {r.fromStep ? ` from ${r.fromStep}` : ''} ({r.status})
+          </span>
+        ))}
         <span className="live" data-connection={connection} aria-live="polite">
           {connection === 'live' ? '● live' : connection === 'ended' ? 'finished' : connection}
         </span>

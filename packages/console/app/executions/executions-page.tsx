@@ -15,7 +15,7 @@ import {
 import { followAllEvents } from '../lib/live-list.js';
 import { Link, navigate, useLocation } from '../lib/router.js';
 import { href } from '../lib/routes.js';
-import { useApi, useGet } from '../lib/use-api.js';
+import { useGet } from '../lib/use-api.js';
 
 interface Summary {
   executionId: string;
@@ -40,9 +40,11 @@ export function ExecutionsPage() {
   // Cursors of the pages before this one (a stack), and this page's.
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
-  const path = `/executions?${apiQuery(filters, { limit: PAGE, ...(cursor ? { cursor } : {}) })}`;
+  // The window's start is fixed when the filters change, so paging through it is stable.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: recomputed when the filters change
+  const since = useMemo(() => Date.now(), [search]);
+  const path = `/executions?${apiQuery(filters, { limit: PAGE, now: since, ...(cursor ? { cursor } : {}) })}`;
   const list = useGet<{ items: Summary[]; nextCursor?: string }>(path);
-  const api = useApi();
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter starts at the first page
   useEffect(() => setCursors([]), [search]);
   useEffect(
@@ -71,7 +73,6 @@ export function ExecutionsPage() {
     }
     navigate(href.executions(filtersToQuery(f)));
   };
-  void api;
   return (
     <section aria-labelledby="executions-title">
       <h2 id="executions-title">Executions</h2>

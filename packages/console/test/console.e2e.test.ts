@@ -1,0 +1,295 @@
+/**
+ * The console end to end: the built CLI's `orchestr8 serve` on a SQLite file, driven by a real
+ * Chromium (Debian's, through playwright-core). Screenshots are taken along the way; those of
+ * a failed test are kept under packages/console/test-artifacts/ (gitignored).
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { assertBuilt, type Served, serve } from '../../cli/test/fixtures/harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const AGENTS = join(here, 'fixtures', 'agents.mjs');
+const ARTIFACTS = join(here, '..', 'test-artifacts');
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'o8-console-e2e-'));
+const flag = join(dir, 'gate-closed');
+let server: Served;
+let browser: Browser;
+let page: Page;
+let shots: string;
+let shotCount = 0;
+
+const demo = {
+  version: '1.0.0',
+  metadata: { id: 'console-demo', name: 'Console demo' },
+  inputs: {
+    type: 'object',
+    required: ['name', 'flag'],
+    properties: {
+      name: { type: 'string', minLength: 2, description: 'Who the run is for' },
+      flag: { type: 'string' },
+      tries: { type: 'integer', minimum: 1, maximum: 3, default: 2 },
+    },
+    additionalProperties: false,
+  },
+  steps: [
+    { id: 'start', agent: '@console/echo', input: { name: '${inputs.name}' } },
+    {
+      id: 'flaky',
+      agent: '@console/flaky',
+      dependencies: ['start'],
+      input: { ms: 200, succeedAt: '${inputs.tries}' },
+      policies: { retry: { maxAttempts: 3, baseDelayMs: 1500, jitter: 'none' } },
+    },
+    {
+      id: 'gate',
+      agent: '@console/gate',
+      dependencies: ['flaky'],
+      input: { flag: '${inputs.flag}', name: '${steps.start.output.name}' },
+      policies: { retry: { maxAttempts: 1 } },
+    },
+    {
+      id: 'end',
+      agent: '@console/echo',
+      dependencies: ['gate'],
+      input: { done: '${steps.gate.output.name}' },
+    },
+  ],
+};
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({
+    path: join(shots, `${String(++shotCount).padStart(2, '0')}-${name}.png`),
+    fullPage: true,
+  });
+}
+
+/** The status the DAG shows for a step, as the node's data attribute. */
+const nodeStatus = (step: string) =>
+  page.locator(`.react-flow__node [data-step="${step}"]`).getAttribute('data-status');
+
+async function waitForNode(step: string, status: string, timeout = 30_000): Promise<void> {
+  await page.waitForSelector(`.react-flow__node [data-step="${step}"][data-status="${status}"]`, { timeout });
+}
+
+async function waitForExecutionStatus(status: string, timeout = 30_000): Promise<void> {
+  await page.waitForSelector(`#execution-title [data-status="${status}"]`, { timeout });
+}
+
+async function journalTypes(
+  executionId: string,
+): Promise<{ type: string; stepId?: string; data?: unknown }[]> {
+  const res = await fetch(`${server.url}/executions/${executionId}/journal`);
+  return (await res.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; stepId?: string; data?: unknown });
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  if (!existsSync(join(here, '..', 'dist', 'app', 'index.html')))
+    throw new Error('the console is not built: run pnpm turbo run build');
+  server = await serve(['--port', '0', '--store', `sqlite:${join(dir, 'o8.db')}`, '--agents', AGENTS], {
+    cwd: dir,
+  });
+  const put = await api(`/workflows/console-demo`, { method: 'PUT', body: JSON.stringify(demo) });
+  expect(put.status).toBe(201);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  shots = mkdtempSync(join(tmpdir(), 'o8-console-shots-'));
+  shotCount = 0;
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') {
+    await shot('failure').catch(() => {});
+    const to = join(ARTIFACTS, ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80));
+    mkdirSync(to, { recursive: true });
+    cpSync(shots, to, { recursive: true });
+  }
+  rmSync(shots, { recursive: true, force: true });
+  await page.close();
+});
+
+describe('the console in a browser, against orchestr8 serve on SQLite', () => {
+  it('refuses invalid input in the run form, then runs: the DAG colours steps live, the panel shows the error, retry completes it, rerun re-runs only the steps from the one chosen', async () => {
+    writeFileSync(flag, 'closed');
+    await page.goto(`${server.url}/console/workflows/console-demo`);
+    await page.waitForSelector('form[aria-label="Run form"]');
+    await page.fill('#input-name', 'x');
+    await page.fill('#input-flag', flag);
+    await page.fill('#input-tries', '9');
+    await page.click('form[aria-label="Run form"] button[type="submit"]');
+    await page.waitForSelector('#input-name-error');
+    expect(await page.textContent('#input-name-error')).toContain('must be at least 2 characters');
+    expect(await page.textContent('#input-tries-error')).toContain('must be at most 3');
+    await shot('run-form-refuses');
+    // Nothing was started.
+    expect((await api<{ items: unknown[] }>('/executions')).body.items).toHaveLength(0);
+
+    await page.fill('#input-name', 'ada');
+    await page.fill('#input-tries', '2');
+    await page.click('form[aria-label="Run form"] button[type="submit"]');
+    await page.waitForURL(/\/console\/executions\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop()!;
+
+    // Live: the flaky step is seen retrying (its back-off is 1.5 s), then completed on attempt 2.
+    await waitForNode('flaky', 'retrying');
+    await shot('flaky-retrying');
+    await waitForNode('flaky', 'completed');
+    await waitForNode('gate', 'failed');
+    await waitForExecutionStatus('failed');
+    expect(await nodeStatus('start')).toBe('completed');
+    expect(await nodeStatus('end')).not.toBe('completed');
+    // Colours come from the status: the failed node is painted in the failed colour.
+    const fill = await page
+      .locator('.react-flow__node [data-step="gate"]')
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(fill).toBe('rgb(242, 139, 130)');
+    await shot('failed');
+
+    // The step panel: the error's code, message and cause; the flaky step's two attempts.
+    await page.click('.react-flow__node [data-step="gate"]');
+    await page.waitForSelector('[data-testid="step-error"]');
+    const error = await page.textContent('[data-testid="step-error"]');
+    expect(error).toContain('GATE_CLOSED');
+    expect(error).toContain('the gate is closed');
+    expect(error).toContain(`the flag file ${flag} exists`);
+    await page.selectOption('select[aria-label="Select a step"]', 'flaky');
+    await page.waitForSelector('table[aria-label="Attempts"] tbody tr:nth-child(2)');
+    expect(await page.locator('table[aria-label="Attempts"] tbody tr').count()).toBe(2);
+    await shot('step-panel');
+    // The timeline shows both attempts and the back-off between them.
+    await page.click('button[role="tab"]:has-text("Timeline")');
+    await page.waitForSelector('tr[data-step="flaky"] [data-kind="backoff"]');
+    expect(await page.locator('tr[data-step="flaky"] [data-kind="attempt"]').count()).toBe(2);
+    await page.click('button[role="tab"]:has-text("Graph")');
+
+    // Retry: in the same execution, the failed step runs again and the execution completes.
+    rmSync(flag);
+    await page.click('button:has-text("Retry")');
+    await page.click('dialog[open] button.primary:has-text("Retry")');
+    await waitForNode('gate', 'completed');
+    await waitForNode('end', 'completed');
+    await waitForExecutionStatus('completed');
+    await shot('retried');
+    const afterRetry = await journalTypes(id);
+    // start and flaky kept their outputs: each started once (flaky once, then attempt 2).
+    expect(afterRetry.filter((e) => e.type === 'step.started' && e.stepId === 'start')).toHaveLength(1);
+    expect(afterRetry.filter((e) => e.type === 'step.started' && e.stepId === 'gate')).toHaveLength(2);
+
+    // Rerun from gate with a changed input: the plan says what runs again and what is reused.
+    await page.selectOption('select[aria-label="Select a step"]', 'gate');
+    await page.click('button:has-text("Rerun from step")');
+    await page.waitForSelector('[data-testid="rerun-plan"]');
+    expect(await page.textContent('[data-plan="rerun"]')).toBe('gate, end');
+    expect(await page.textContent('[data-plan="reused"]')).toBe('start, flaky');
+    // Only gate reads the flag input: changing it re-runs gate (and end), not start or flaky.
+    const otherFlag = join(dir, 'no-such-flag');
+    await page.fill('dialog[open] textarea', JSON.stringify({ name: 'ada', flag: otherFlag, tries: 2 }));
+    await page.click('dialog[open] button:has-text("Update plan")');
+    await page.waitForSelector('[data-plan="changed"]');
+    expect(await page.textContent('[data-plan="changed"]')).toBe('flag');
+    expect(await page.textContent('[data-plan="rerun"]')).toBe('gate, end');
+    await shot('rerun-plan');
+    await page.click('dialog[open] button.primary:has-text("Start rerun")');
+    await page.waitForURL(
+      (u) => /\/console\/executions\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(id),
+    );
+    const rerunId = page.url().split('/').pop()!;
+    await waitForExecutionStatus('completed');
+    expect(await page.textContent('[data-testid="rerun-of"]')).toContain(id.slice(0, 8));
+    await shot('rerun');
+    const rerun = await journalTypes(rerunId);
+    const started = rerun.filter((e) => e.type === 'step.started');
+    expect(started.map((e) => e.stepId).sort()).toEqual(['end', 'gate']);
+    // The changed input reached the re-run step; the reused ones kept the original's outputs.
+    expect(started.find((e) => e.stepId === 'gate')?.data).toMatchObject({ input: { flag: otherFlag } });
+    const view = await api<{ steps: Record<string, { output?: unknown }> }>(`/executions/${rerunId}`);
+    expect(view.body.steps.start?.output).toEqual({ name: 'ada' });
+    expect(view.body.steps.flaky?.output).toEqual({ attempt: 2 });
+    expect(view.body.steps.gate?.output).toEqual({ opened: true, name: 'ada' });
+  }, 120_000);
+
+  it('cancels a running execution from its page', async () => {
+    const started = await api<{ executionId: string }>('/workflows/execute', {
+      method: 'POST',
+      body: JSON.stringify({
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'console-slow' },
+          steps: [
+            { id: 'first', agent: '@console/echo', input: {} },
+            { id: 'wait', agent: '@console/slow', dependencies: ['first'], input: { ms: 60_000 } },
+            { id: 'after', agent: '@console/echo', dependencies: ['wait'], input: {} },
+          ],
+        },
+      }),
+    });
+    const id = started.body.executionId;
+    await page.goto(`${server.url}/console/executions/${id}`);
+    await waitForNode('wait', 'running');
+    await page.click('button.danger:has-text("Cancel")');
+    await page.waitForSelector('dialog[open]');
+    await shot('cancel-confirm');
+    await page.click('dialog[open] button.danger:has-text("Cancel execution")');
+    await waitForExecutionStatus('cancelled');
+    await waitForNode('wait', 'cancelled');
+    await shot('cancelled');
+    expect((await api<{ status: string }>(`/executions/${id}`)).body.status).toBe('cancelled');
+  }, 60_000);
+
+  it('lists executions newest first, filters by status and opens one by its id', async () => {
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('table[aria-label="Executions"] tbody tr');
+    const all = await api<{ items: { executionId: string; status: string }[] }>('/executions');
+    const rows = page.locator('table[aria-label="Executions"] tbody tr');
+    expect(await rows.count()).toBe(all.body.items.length);
+    expect(await rows.first().getAttribute('data-execution')).toBe(all.body.items[0]!.executionId);
+    await page.check('input[name="status"][value="cancelled"]');
+    await page.click('form[aria-label="Filters"] button[type="submit"]');
+    await page.waitForURL(/status=cancelled/);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === n,
+      all.body.items.filter((i) => i.status === 'cancelled').length,
+    );
+    await shot('filtered');
+    const target = all.body.items.at(-1)!.executionId;
+    await page.fill('input[name="q"]', target);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`/console/executions/${target}$`));
+  }, 60_000);
+});
