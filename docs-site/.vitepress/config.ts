@@ -54,6 +54,7 @@ export default defineConfig({
           { text: 'Testing workflows', link: '/guides/testing' },
           { text: 'Running in production', link: '/guides/production' },
           { text: 'Local service', link: '/guides/local-service' },
+          { text: 'The console', link: '/guides/console' },
           { text: 'Embedding orchestr8', link: '/guides/embedding' },
           { text: 'The examples, explained', link: '/guides/examples' },
           { text: 'The reference workflows', link: '/guides/reference-workflows' },
