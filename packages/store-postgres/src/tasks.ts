@@ -501,8 +501,12 @@ export class TaskQueue {
   async overdue(limit = 50): Promise<{ id: string; definitionHash: string }[]> {
     const r = await this.store.query(
       'read overdue executions',
-      `SELECT id, definition_hash FROM executions
-       WHERE distributed AND status IN ('queued', 'running', 'waiting') AND deadline_at < ${NOW} AND stop IS NULL
+      // Two parts, each matching one partial index (live, waiting): no scan of every execution.
+      `(SELECT id, definition_hash FROM executions
+        WHERE distributed AND status IN ('queued', 'running') AND deadline_at < ${NOW} AND stop IS NULL LIMIT $1)
+       UNION ALL
+       (SELECT id, definition_hash FROM executions
+        WHERE distributed AND status = 'waiting' AND deadline_at < ${NOW} AND stop IS NULL LIMIT $1)
        LIMIT $1`,
       [limit],
       'o8_overdue',
