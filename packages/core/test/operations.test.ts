@@ -291,3 +291,135 @@ describe('rerun from a step', () => {
     await finish(t.clock, a.handle.result);
   });
 });
+
+describe('promises of the operations page', () => {
+  it('a retry also re-runs a completed step downstream of the failure (a cleanup with trigger all_done)', async () => {
+    const t = setup();
+    const cleanups: number[] = [];
+    const cleanup = agent('@t/cleanup', () => {
+      cleanups.push(1);
+      return { cleaned: true };
+    });
+    // work fails (onError continue), cleanup completes after it, report needs work's output and fails.
+    const wf = compile({
+      steps: [
+        { id: 'work', agent: '@t/work', input: { step: 'transform' }, onError: 'continue' },
+        { id: 'cleanup', agent: '@t/cleanup', dependencies: ['work'], trigger: 'all_done', input: {} },
+        {
+          id: 'report',
+          agent: '@t/work',
+          dependencies: ['cleanup'],
+          input: { step: 'report', value: '${steps.work.output.from}' },
+        },
+      ],
+      policies: { resilience: { retry: { maxAttempts: 1 } } },
+    });
+    const clock = createFakeClock();
+    const { engine } = testEngine([t.work, cleanup], {
+      store: createMemoryStore({ clock }),
+      clock,
+      cancelPollMs: 0,
+    });
+    const h = await engine.start(wf);
+    const first = await finish(clock, h.result);
+    expect(first.status).toBe('failed');
+    expect(first.steps.cleanup!.status).toBe('completed');
+    t.state.failTransform = false;
+    const retried = await engine.retry(h.id);
+    expect(retried.retried).toEqual(['work', 'cleanup', 'report']);
+    expect((await finish(clock, retried.result)).status).toBe('completed');
+    expect(cleanups).toHaveLength(2);
+  });
+
+  it('a retry renders again a key the document sets with policies.idempotencyKey', async () => {
+    const t = setup();
+    const wf = compile({
+      inputs: { type: 'object', properties: { order: { type: 'string', default: 'A-1' } } },
+      steps: [
+        {
+          id: 'charge',
+          agent: '@t/work',
+          input: { step: 'transform' },
+          policies: { idempotencyKey: 'charge-${inputs.order}', retry: { maxAttempts: 1 } },
+        },
+      ],
+    });
+    const h = await t.engine.start(wf);
+    await finish(t.clock, h.result);
+    t.state.failTransform = false;
+    await finish(t.clock, (await t.engine.retry(h.id)).result);
+    expect(t.calls.transform!.map((c) => c.key)).toEqual(['charge-A-1', 'charge-A-1']);
+  });
+
+  it('a retry starts a new child execution for a sub-workflow step', async () => {
+    const clock = createFakeClock();
+    let failChild = true;
+    const leaf = agent('@t/leaf', () => {
+      if (failChild) throw new RetryableError('child down');
+      return 'ok';
+    });
+    const children: string[] = [];
+    const parent = agent('@t/parent', async (_input, ctx) => {
+      const r = await ctx.runWorkflow(
+        {
+          version: '1.0.0',
+          metadata: { id: 'child' },
+          steps: [{ id: 'leaf', agent: '@t/leaf', input: {} }],
+          policies: { resilience: { retry: { maxAttempts: 1 } } },
+        },
+        {},
+      );
+      children.push(r.executionId);
+      if (r.status !== 'completed') throw new RetryableError('child failed');
+      return r.outputs;
+    });
+    const wf = compile({
+      steps: [{ id: 'p', agent: '@t/parent', input: {} }],
+      policies: { resilience: { retry: { maxAttempts: 1 } } },
+    });
+    const { engine } = testEngine([leaf, parent], {
+      store: createMemoryStore({ clock }),
+      clock,
+      cancelPollMs: 0,
+    });
+    const h = await engine.start(wf);
+    expect((await finish(clock, h.result)).status).toBe('failed');
+    failChild = false;
+    expect((await finish(clock, (await engine.retry(h.id)).result)).status).toBe('completed');
+    expect(children).toHaveLength(2);
+    expect(children[1]).not.toBe(children[0]);
+  });
+
+  it('refuses to retry an execution that waits', async () => {
+    const t = setup();
+    const id = await failedExecution(t);
+    const record = (await t.store.getExecution(id))!;
+    await t.store.write([{ kind: 'execution', execution: { ...record, status: 'waiting' } }]);
+    const refused = await t.engine.retry(id).catch((e: unknown) => e);
+    expect(hasCode(refused, 'CONFLICT')).toBe(true);
+    expect((refused as Error).message).toContain('it is waiting');
+  });
+
+  it('a rerun runs again a step whose condition reads a changed input, and one that reads ${inputs} whole', async () => {
+    const t = setup({ failTransform: false });
+    const wf = compile({
+      inputs: {
+        type: 'object',
+        properties: { mode: { type: 'string', default: 'x' }, other: { type: 'string', default: 'o' } },
+      },
+      steps: [
+        { id: 'plain', agent: '@t/work', input: { step: 'plain' } },
+        { id: 'gated', agent: '@t/work', condition: { if: 'inputs.mode == "x"' }, input: { step: 'gated' } },
+        { id: 'whole', agent: '@t/work', input: { step: 'whole', value: '${inputs}' } },
+      ],
+    });
+    const h = await t.engine.start(wf);
+    await finish(t.clock, h.result);
+    const plan = await t.engine.planRerun(h.id, { fromStep: 'plain', inputs: { mode: 'y' } });
+    expect(plan.rerun).toEqual(['plain', 'gated', 'whole']);
+    expect(plan.invalidated).toEqual([
+      { stepId: 'gated', inputs: ['mode'] },
+      { stepId: 'whole', inputs: ['mode'] },
+    ]);
+  });
+});

@@ -23,6 +23,37 @@ const flaky = defineAgent<{ name: string; value?: unknown }, { name: string; val
   },
 });
 
+/** Ignores cancellation until released: an execution that takes its grace period to stop. */
+const stubborns = new Map<
+  string,
+  { started: Promise<void>; release: () => void; reached: () => void; done: Promise<void> }
+>();
+function stubborn(name: string) {
+  let s = stubborns.get(name);
+  if (!s) {
+    let reached!: () => void;
+    let release!: () => void;
+    const started = new Promise<void>((r) => {
+      reached = r;
+    });
+    const done = new Promise<void>((r) => {
+      release = r;
+    });
+    s = { started, release, reached, done };
+    stubborns.set(name, s);
+  }
+  return s;
+}
+const stubbornAgent = defineAgent<{ name: string }, { name: string }>({
+  id: '@test/stubborn',
+  async execute(input) {
+    const s = stubborn(input.name);
+    s.reached();
+    await s.done;
+    return input;
+  },
+});
+
 const pipeline = (id: string) => ({
   version: '1.0.0',
   metadata: { id },
@@ -49,7 +80,7 @@ let schema: (name: string) => (value: unknown) => boolean;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'o8-operations-'));
   store = await openSqliteStore({ path: join(dir, 'orchestr8.db') });
-  const registry = createAgentRegistry([...builtinAgents, gateAgent, flaky]);
+  const registry = createAgentRegistry([...builtinAgents, gateAgent, flaky, stubbornAgent]);
   engine = createEngine({ registry, store });
   listener = await createServer({ engine, registry, keepAliveMs: 100 }).listen(0, '127.0.0.1');
   url = listener.url;
@@ -300,5 +331,36 @@ describe('the event stream of a retried execution', () => {
     // From the start: both runs, in order.
     const whole = await readStream(failed.executionId);
     expect(whole.map((f) => f[0])).toEqual([...firstRun, ...resumed].map((f) => f[0]));
+  });
+});
+
+describe('cancel, asked twice', () => {
+  it('is accepted again while the execution stops, changes nothing, and answers 409 once it has finished', async () => {
+    const held = stubborn('op-cancel-twice');
+    const started = (await (
+      await post(`${url}/workflows/execute`, {
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'cancel-twice' },
+          steps: [{ id: 'slow', agent: '@test/stubborn', input: { name: 'op-cancel-twice' } }],
+        },
+      })
+    ).json()) as { executionId: string };
+    await held.started;
+    const first = await post(`${url}/executions/${started.executionId}/cancel`, { reason: 'one' });
+    const second = await post(`${url}/executions/${started.executionId}/cancel`, { reason: 'two' });
+    expect([first.status, second.status]).toEqual([202, 202]);
+    held.release();
+    expect((await waitTerminal(url, started.executionId)).status).toBe('cancelled');
+    const journal = (await (await fetch(`${url}/executions/${started.executionId}/journal`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data?: { reason?: string } });
+    const cancelling = journal.filter((e) => e.type === 'execution.cancelling');
+    expect(cancelling).toHaveLength(1);
+    expect(cancelling[0]!.data?.reason).toBe('one');
+    const late = await post(`${url}/executions/${started.executionId}/cancel`, {});
+    expect(late.status).toBe(409);
+    expect((await problemOf(late)).code).toBe('EXECUTION_FINISHED');
   });
 });
