@@ -14,7 +14,9 @@ import { registerJournalCommand } from './commands/journal.js';
 import { registerListCommand } from './commands/list.js';
 import { registerMcpCommand } from './commands/mcp.js';
 import { registerPruneCommand } from './commands/prune.js';
+import { registerRerunCommand } from './commands/rerun.js';
 import { registerResumeCommand } from './commands/resume.js';
+import { registerRetryCommand } from './commands/retry.js';
 import { registerRunCommand } from './commands/run.js';
 // more command imports
 import { registerServeCommand } from './commands/serve.js';
@@ -59,6 +61,8 @@ export function createProgram(): Command {
   registerJournalCommand(program);
   registerResumeCommand(program);
   registerCancelCommand(program);
+  registerRetryCommand(program);
+  registerRerunCommand(program);
   registerPruneCommand(program);
   // server commands (serve)
   registerServeCommand(program);
