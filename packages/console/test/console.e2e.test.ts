@@ -3,13 +3,22 @@
  * Chromium (Debian's, through playwright-core). Screenshots are taken along the way; those of
  * a failed test are kept under packages/console/test-artifacts/ (gitignored).
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, type Served, serve } from '../../cli/test/fixtures/harness.js';
+import { assertBuilt, cli, type Served, serve } from '../../cli/test/fixtures/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AGENTS = join(here, 'fixtures', 'agents.mjs');
@@ -32,6 +41,8 @@ let browser: Browser;
 let page: Page;
 let shots: string;
 let shotCount = 0;
+/** Requests the page made to anywhere but the server (the console must make none). */
+let foreign: string[] = [];
 
 const demo = {
   version: '1.0.0',
@@ -131,6 +142,16 @@ beforeEach(async () => {
   shots = mkdtempSync(join(tmpdir(), 'o8-console-shots-'));
   shotCount = 0;
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
+  foreign = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (
+      u.protocol !== 'data:' &&
+      !r.url().startsWith(`${new URL(server.url).origin}/`) &&
+      !r.url().startsWith(keyed?.url ?? '\0')
+    )
+      foreign.push(r.url());
+  });
 });
 
 afterEach(async (ctx) => {
@@ -242,6 +263,8 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     expect(view.body.steps.start?.output).toEqual({ name: 'ada' });
     expect(view.body.steps.flaky?.output).toEqual({ attempt: 2 });
     expect(view.body.steps.gate?.output).toEqual({ opened: true, name: 'ada' });
+    // Offline: the page asked nothing of any other origin.
+    expect(foreign).toEqual([]);
   }, 120_000);
 
   it('cancels a running execution from its page', async () => {
@@ -287,9 +310,133 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
       all.body.items.filter((i) => i.status === 'cancelled').length,
     );
     await shot('filtered');
+    // Live: an execution that ends while the list is shown appears in it without a reload.
+    const cancelledRows = all.body.items.filter((i) => i.status === 'cancelled').length;
+    const slow = await api<{ executionId: string }>('/workflows/execute', {
+      method: 'POST',
+      body: JSON.stringify({
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'console-live' },
+          steps: [{ id: 'wait', agent: '@console/slow', input: { ms: 60_000 } }],
+        },
+      }),
+    });
+    await api(`/executions/${slow.body.executionId}/cancel`, { method: 'POST', body: '{}' });
+    await page.waitForSelector(`tr[data-execution="${slow.body.executionId}"]`, { timeout: 20_000 });
+    expect(await rows.count()).toBe(cancelledRows + 1);
     const target = all.body.items.at(-1)!.executionId;
     await page.fill('input[name="q"]', target);
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`/console/executions/${target}$`));
+  }, 60_000);
+});
+
+let keyed: Served | undefined;
+
+describe('the console of a server with API keys, and the commands that open it', () => {
+  const KEY = 'console-e2e-key';
+  const opened = join(dir, 'opened.txt');
+  const recorder = join(dir, 'browser.sh');
+  const env = { BROWSER: recorder };
+  const openedUrls = () => (existsSync(opened) ? readFileSync(opened, 'utf8').trim().split('\n') : []);
+
+  beforeAll(async () => {
+    // A "browser" that writes down what it was asked to open.
+    writeFileSync(recorder, `#!/bin/sh\necho "$1" >> '${opened}'\n`);
+    chmodSync(recorder, 0o755);
+    keyed = await serve(
+      [
+        '--port',
+        '0',
+        '--store',
+        `sqlite:${join(dir, 'keyed.db')}`,
+        '--agents',
+        AGENTS,
+        '--api-keys',
+        KEY,
+        '--open',
+      ],
+      { cwd: dir, env },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await keyed?.stop();
+  });
+
+  it('serve --open opens the console; it asks for the key once, keeps it, and follows an execution live with it', async () => {
+    const url = keyed!.url;
+    await expect.poll(openedUrls, { timeout: 10_000 }).toEqual([`${url}/`]);
+    await page.goto(`${url}/`);
+    await page.waitForSelector('input[type="password"]');
+    await shot('key-prompt');
+    await page.fill('input[type="password"]', KEY);
+    await page.click('button:has-text("Save")');
+    await page.waitForSelector('table[aria-label="Executions"]');
+    expect(await page.evaluate(() => localStorage.getItem('orchestr8.apiKey'))).toBe(KEY);
+    // Kept: a reload asks nothing.
+    await page.reload();
+    await page.waitForSelector('table[aria-label="Executions"]');
+    expect(await page.locator('input[type="password"]').count()).toBe(0);
+
+    const res = await fetch(`${url}/workflows/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'console-keyed' },
+          steps: [
+            { id: 'wait', agent: '@console/slow', input: { ms: 1500 } },
+            { id: 'after', agent: '@console/echo', dependencies: ['wait'], input: {} },
+          ],
+        },
+      }),
+    });
+    const { executionId } = (await res.json()) as { executionId: string };
+    await page.goto(`${url}/console/executions/${executionId}`);
+    // The stream carries the key: the page sees the step run, then the execution complete.
+    await waitForNode('wait', 'running');
+    await waitForNode('after', 'completed');
+    await waitForExecutionStatus('completed');
+    await shot('keyed-live');
+    expect(foreign).toEqual([]);
+  }, 60_000);
+
+  it('orchestr8 console opens the console (or one execution), prints it with --print, and says when no server answers', async () => {
+    const url = keyed!.url;
+    const printed = await cli(['console', '--url', url, '--print'], { cwd: dir, env });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout.trim()).toBe(`${url}/`);
+    const one = await cli(['console', 'abc-123', '--url', url], { cwd: dir, env });
+    expect(one.code).toBe(0);
+    expect(openedUrls()).toContain(`${url}/console/executions/abc-123`);
+    const none = await cli(['console', '--url', 'http://127.0.0.1:9'], { cwd: dir, env });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no orchestr8 server answers at http://127.0.0.1:9');
+    // No browser to start: the URL is printed instead.
+    const headless = await cli(['console', '--url', url], {
+      cwd: dir,
+      env: { BROWSER: join(dir, 'no-such-browser') },
+    });
+    expect(headless.code).toBe(0);
+    expect(headless.stdout).toContain(`open the console in a browser: ${url}/`);
+  }, 60_000);
+
+  it('run --open on a server opens the running execution in the console', async () => {
+    const file = join(dir, 'hello.yaml');
+    writeFileSync(
+      file,
+      'version: "1.0.0"\nmetadata: { id: console-run-open }\nsteps:\n  - id: hi\n    agent: "@console/echo"\n    input: { hi: 1 }\n',
+    );
+    const r = await cli(['run', file, '--server', keyed!.url, '--open'], {
+      cwd: dir,
+      env: { ...env, ORCHESTR8_API_KEY: KEY },
+    });
+    expect(r.code).toBe(0);
+    const id = /^execution ([0-9a-f-]{36}) · /m.exec(r.stderr)?.[1];
+    expect(id).toBeDefined();
+    expect(openedUrls()).toContain(`${keyed!.url}/console/executions/${id}`);
   }, 60_000);
 });
