@@ -57,10 +57,11 @@ export function startChildSpan(
   parent: Span,
   name: string,
   attributes: Record<string, string | number>,
+  startTime?: number,
 ): Span {
   return tracer.startSpan(
     name,
-    { kind: SpanKind.INTERNAL, attributes },
+    { kind: SpanKind.INTERNAL, attributes, ...(startTime !== undefined ? { startTime } : {}) },
     trace.setSpan(context.active(), parent),
   );
 }

@@ -3,6 +3,7 @@ import { type CompiledWait, renderValue } from '@orchestr8/schema';
 import { EventType } from './events.js';
 import type { ExecutionRun, StepRun } from './execution-run.js';
 import { complete, evaluateCondition, fail } from './step-runner.js';
+import { ATTR, endSpan, startChildSpan } from './tracing.js';
 import { correlationOf } from './wait-correlation.js';
 import {
   DEFAULT_EVENT_LOOK_BACK_MS,
@@ -183,9 +184,12 @@ function parseUntil(v: unknown, stepId: string): number {
 function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: CompiledWait): void {
   const o = w.outcome as WaitOutcome;
   const id = sr.compiled.id;
+  // When the wake happened; the entry's own time is when the step took it (wake latency).
+  const wokenAt = new Date(o.at).toISOString();
+  traceWait(run, sr, w, o);
   switch (o.kind) {
     case 'fired':
-      run.log(EventType.stepWoken, id, 1, { kind: w.kind });
+      run.log(EventType.stepWoken, id, 1, { kind: w.kind, wokenAt });
       complete(run, sr, {
         dueAt: new Date(w.dueAt!).toISOString(),
         firedAt: new Date(o.at).toISOString(),
@@ -196,6 +200,7 @@ function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: Compi
       run.log(EventType.stepWoken, id, 1, {
         kind: w.kind,
         events: events.map((e) => ({ name: e.name, id: e.id })),
+        wokenAt,
       });
       complete(run, sr, w.kind === 'all' ? events : events[0]);
       return;
@@ -204,6 +209,7 @@ function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: Compi
       run.log(EventType.waitTimedOut, id, 1, {
         kind: w.kind,
         onTimeout: wait.onTimeoutOutput === undefined ? 'fail' : 'output',
+        wokenAt,
       });
       if (wait.onTimeoutOutput !== undefined) complete(run, sr, renderValue(wait.onTimeoutOutput, run.scope));
       else
@@ -217,7 +223,7 @@ function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: Compi
       return;
     case 'approved':
     case 'rejected': {
-      const data: Record<string, unknown> = { decision: o.kind, by: o.by, data: o.data };
+      const data: Record<string, unknown> = { decision: o.kind, by: o.by, data: o.data, wokenAt };
       if (o.comment !== undefined) data.comment = o.comment;
       run.log(EventType.approvalDecided, id, 1, data);
       if (o.kind === 'approved') {
@@ -238,6 +244,27 @@ function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: Compi
       return;
     }
   }
+}
+
+/**
+ * A span for the wait itself, from when the step began waiting to now, on the execution span
+ * of the run that took the outcome (the wait may have outlived several processes).
+ */
+function traceWait(run: ExecutionRun, sr: StepRun, w: WaitRecord, o: WaitOutcome): void {
+  if (run.span === undefined) return;
+  const span = startChildSpan(
+    run.rt.tracer,
+    run.span,
+    `wait ${sr.compiled.id}`,
+    {
+      [ATTR.stepId]: sr.compiled.id,
+      [ATTR.executionId]: run.record.id,
+      'orchestr8.wait.kind': w.kind,
+      'orchestr8.wait.woken_at': new Date(o.at).toISOString(),
+    },
+    sr.record.startedAt,
+  );
+  endSpan(span, o.kind === 'timedOut' ? 'timed_out' : o.kind);
 }
 
 function describe(w: WaitRecord): string {

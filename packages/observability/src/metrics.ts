@@ -30,6 +30,8 @@ export interface Metrics {
 const STEP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const EXECUTION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const STORE_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Seconds from a wait's wake (timer due, event, decision) to its step taking it. */
+const WAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const CIRCUIT_STATES = ['closed', 'open', 'halfOpen'] as const;
 
 /** The `agent` label of steps that never started (skipped, or cancelled before they ran). */
@@ -163,6 +165,32 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     [],
   ).labels();
 
+  const executionsParked = counter(
+    'executions_parked_total',
+    'Executions that left memory to wait (status waiting: no memory or concurrency slot held)',
+    ['workflow'],
+  );
+  const waitsWoken = counter(
+    'waits_woken_total',
+    'Wait steps that took their outcome, by wait kind and outcome (fired, event, approved, rejected, timed_out)',
+    ['kind', 'outcome'],
+  );
+  const waitTimeouts = counter('wait_timeouts_total', 'Wait steps whose timeout passed first', ['kind']);
+  const wakeLatency = histogram(
+    'wait_wake_latency_seconds',
+    'From the wake of a wait (its timer due, its event, its decision) to its step taking the outcome',
+    ['kind'],
+    WAKE_BUCKETS,
+  );
+  const waitTaken = (e: EngineEvent, outcome: string) => {
+    const d = e.data as { kind?: unknown; wokenAt?: unknown } | undefined;
+    const kind = typeof d?.kind === 'string' ? d.kind : 'approval';
+    waitsWoken.inc(kind, outcome);
+    if (outcome === 'timed_out') waitTimeouts.inc(kind);
+    const at = typeof d?.wokenAt === 'string' ? Date.parse(d.wokenAt) : Number.NaN;
+    if (Number.isFinite(at)) wakeLatency.labels(kind).observe(Math.max(0, e.ts - at) / 1000);
+  };
+
   const agents = new Map<string, AgentSeries>();
   const agentSeries = (agent: string) => {
     let a = agents.get(agent);
@@ -292,6 +320,22 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         case EventType.executionResumed:
           executionsResumed.inc(e.workflowId);
           return;
+        case EventType.executionWaiting:
+          executionsParked.inc(e.workflowId);
+          // Its steps finish in the run that resumes it, maybe in another process.
+          running.delete(e.executionId);
+          return;
+        case EventType.stepWoken: {
+          const d = e.data as { events?: unknown } | undefined;
+          return waitTaken(e, d?.events !== undefined ? 'event' : 'fired');
+        }
+        case EventType.waitTimedOut:
+          return waitTaken(e, 'timed_out');
+        case EventType.approvalDecided:
+          return waitTaken(
+            e,
+            (e.data as { decision?: unknown } | undefined)?.decision === 'rejected' ? 'rejected' : 'approved',
+          );
         case EventType.executionCompleted:
           return executionFinished(e, 'completed');
         case EventType.executionFailed:
