@@ -132,3 +132,12 @@ if (want('postgres') || want('waits-postgres')) {
     >[],
   );
 }
+
+if (want('waits')) {
+  const { runWaitsBench } = await import('../packages/store-sqlite/bench/waits.bench.js');
+  const executions = quick ? 2000 : 10_000;
+  console.log(
+    `\n## waits on SQLite: ${executions} executions waiting in a real orchestr8 serve (built CLI), one event waking all, correlated events one at a time`,
+  );
+  table((await runWaitsBench({ executions })) as unknown as Record<string, unknown>[]);
+}
