@@ -21,6 +21,7 @@ import { registerRunCommand } from './commands/run.js';
 // more command imports
 import { registerServeCommand } from './commands/serve.js';
 import { registerServerCommand } from './commands/server.js';
+import { registerStreamCommand } from './commands/stream.js';
 import { registerTestCommand } from './commands/test.js';
 import { registerTriggersCommand } from './commands/triggers.js';
 import { registerValidateCommand } from './commands/validate.js';
@@ -89,5 +90,6 @@ export function createProgram(): Command {
   // After the loop above: `server start` takes serve's options, capability flags included.
   registerServerCommand(program);
   registerConfigCommand(program);
+  registerStreamCommand(program);
   return program;
 }

@@ -1,0 +1,320 @@
+/**
+ * `orchestr8 stream validate|run|replay`: event streams processed in time slices by crews
+ * (see @orchestr8/streams). `run` reads NDJSON events from a file or stdin and writes
+ * NDJSON actions, or runs live on NATS JetStream; `replay` re-processes a recorded stream
+ * and compares its actions with the recorded ones.
+ */
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createEngine, type Engine } from '@orchestr8/core';
+import { type Diagnostic, formatDiagnostic } from '@orchestr8/schema';
+import {
+  type CompiledStream,
+  createNatsTransport,
+  createStreamProcessor,
+  loadStreamFile,
+  replayStream,
+  runEvents,
+  type SliceRecord,
+  type StreamAction,
+  type StreamErrorRecord,
+  type StreamTransport,
+} from '@orchestr8/streams';
+import type { Command } from 'commander';
+import { type CapabilityFlags, capabilitiesFor, capabilityOptions } from '../capabilities.js';
+import { loadProjectConfig } from '../config.js';
+import { buildRegistry, collect } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { reportError } from '../fail.js';
+import { UsageError } from '../inputs.js';
+
+interface EngineFlags extends CapabilityFlags {
+  agents: string[];
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+function err(s: string): void {
+  process.stderr.write(s);
+}
+
+async function loadOrReport(file: string): Promise<CompiledStream | undefined> {
+  const r = await loadStreamFile(file);
+  for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
+  return r.stream;
+}
+
+async function engineFor(flags: EngineFlags): Promise<Engine> {
+  const config = await loadProjectConfig();
+  return createEngine({
+    registry: await buildRegistry(flags.agents, config),
+    capabilities: capabilitiesFor(config, flags),
+  });
+}
+
+/** A crew's `workflow: <id>`: <id>.yaml|.yml|.json next to the stream document, or in ./workflows. */
+function resolverFor(docFile: string) {
+  return (id: string): string | undefined => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(id) || id.startsWith('.')) return undefined;
+    for (const dir of [dirname(resolve(docFile)), resolve('workflows')])
+      for (const ext of ['.yaml', '.yml', '.json']) {
+        const file = join(dir, `${id}${ext}`);
+        if (existsSync(file)) return readFileSync(file, 'utf8');
+      }
+    return undefined;
+  };
+}
+
+/** NDJSON lines as values; a line that is not JSON is kept as its text (refused as an event, with the reason). */
+async function readNdjson(file: string): Promise<unknown[]> {
+  if (file !== '-' && !existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  const input = file === '-' ? process.stdin : createReadStream(file, 'utf8');
+  const values: unknown[] = [];
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line.trim() === '') continue;
+    try {
+      values.push(JSON.parse(line));
+    } catch {
+      values.push(line);
+    }
+  }
+  return values;
+}
+
+function errorLine(e: StreamErrorRecord): string {
+  const where = [
+    e.slice !== undefined ? `slice ${e.slice}` : '',
+    e.crew ? `crew ${e.crew}` : '',
+    e.eventId ? `event ${e.eventId}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return `${e.kind}${where ? ` (${where})` : ''}: ${e.error.code} ${e.error.message}\n`;
+}
+
+/** A time for --from/--to: ISO-8601 or epoch milliseconds. */
+function parseTime(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw new UsageError(`${flag} expects an ISO-8601 time or epoch milliseconds, got "${value}"`);
+  return ms;
+}
+
+async function validateCommand(files: string[], opts: { json?: boolean }): Promise<number> {
+  if (files.length === 0) {
+    err('error: stream validate needs at least one file\n');
+    return ExitCode.usage;
+  }
+  const results: { file: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
+  for (const file of files) {
+    const r = await loadStreamFile(file);
+    results.push({ file, valid: r.ok, diagnostics: r.diagnostics });
+  }
+  if (opts.json) out(`${JSON.stringify(results, null, 2)}\n`);
+  else
+    for (const r of results) {
+      for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
+      if (r.valid) out(`${r.file}: valid\n`);
+    }
+  if (results.some((r) => r.diagnostics.some((d) => d.code === 'E_READ'))) return ExitCode.usage;
+  return results.every((r) => r.valid) ? ExitCode.ok : ExitCode.failed;
+}
+
+interface RunOptions extends EngineFlags {
+  events?: string;
+  nats?: string;
+  slicesOut?: string;
+}
+
+async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  if ((opts.events === undefined) === (opts.nats === undefined))
+    throw new UsageError('stream run needs exactly one of --events <file|-> and --nats <url>');
+  const stream = await loadOrReport(file);
+  if (!stream) return ExitCode.usage;
+  const engine = await engineFor(opts);
+  const resolveWorkflow = resolverFor(file);
+  if (opts.events !== undefined) {
+    const events = await readNdjson(opts.events);
+    const result = await runEvents({
+      stream,
+      engine,
+      resolveWorkflow,
+      events,
+      onSlice: (outcome) => {
+        for (const a of outcome.actions) out(`${JSON.stringify(a)}\n`);
+      },
+    });
+    for (const e of result.errors) err(errorLine(e));
+    if (opts.slicesOut !== undefined)
+      writeFileSync(opts.slicesOut, result.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    await engine.close();
+    err(
+      `stream ${stream.id}: ${events.length} events, ${result.records.length} slices, ${result.actions.length} actions, ${result.errors.length} errors\n`,
+    );
+    return ExitCode.ok;
+  }
+  const transport = await createNatsTransport({ streamId: stream.id, servers: opts.nats! });
+  const processor = createStreamProcessor({
+    stream,
+    engine,
+    transport,
+    resolveWorkflow,
+    onSlice: (outcome) => {
+      for (const a of outcome.actions) out(`${JSON.stringify(a)}\n`);
+    },
+    onError: (e) => err(errorLine(e)),
+  });
+  await processor.start();
+  err(`stream ${stream.id}: processing events from ${opts.nats} (Ctrl-C to stop)\n`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await processor.stop();
+  await transport.close();
+  await engine.close();
+  const s = processor.status();
+  err(
+    `stream ${stream.id}: stopped after slice ${s.committedSlice} (${s.eventsIn} events, ${s.actionsOut} actions)\n`,
+  );
+  return ExitCode.ok;
+}
+
+interface ReplayCommandOptions extends EngineFlags {
+  events?: string;
+  actions?: string;
+  slices?: string;
+  nats?: string;
+  from?: string;
+  to?: string;
+  json?: boolean;
+}
+
+async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<number> {
+  const fromFiles = opts.events !== undefined || opts.actions !== undefined;
+  if (fromFiles === (opts.nats !== undefined))
+    throw new UsageError('stream replay needs --events <file> and --actions <file>, or --nats <url>');
+  if (fromFiles && (opts.events === undefined || opts.actions === undefined))
+    throw new UsageError('stream replay needs both --events <file> and --actions <file>');
+  const from = parseTime(opts.from, '--from');
+  const to = parseTime(opts.to, '--to');
+  const stream = await loadOrReport(file);
+  if (!stream) return ExitCode.usage;
+  let events: unknown[];
+  let actions: StreamAction[];
+  let slices: SliceRecord[] | undefined;
+  if (fromFiles) {
+    events = await readNdjson(opts.events!);
+    actions = (await readNdjson(opts.actions!)) as StreamAction[];
+    if (opts.slices !== undefined) slices = (await readNdjson(opts.slices)) as SliceRecord[];
+  } else {
+    const transport: StreamTransport = await createNatsTransport({
+      streamId: stream.id,
+      servers: opts.nats!,
+      consumer: 'replay',
+    });
+    try {
+      [events, actions, slices] = await Promise.all([
+        transport.readEvents(),
+        transport.readActions(),
+        transport.readSlices(),
+      ]);
+    } finally {
+      await transport.close();
+    }
+  }
+  const engine = await engineFor(opts);
+  const report = await replayStream({
+    stream,
+    engine,
+    resolveWorkflow: resolverFor(file),
+    events,
+    actions,
+    ...(slices ? { slices } : {}),
+    ...(from !== undefined ? { from } : {}),
+    ...(to !== undefined ? { to } : {}),
+  });
+  await engine.close();
+  if (opts.json)
+    out(
+      `${JSON.stringify({ ok: report.ok, slicesCompared: report.slicesCompared, actionsCompared: report.actionsCompared, mismatches: report.mismatches, context: report.context }, null, 2)}\n`,
+    );
+  else {
+    for (const m of report.mismatches) out(`slice ${m.slice}: ${m.message}\n`);
+    out(
+      `${report.ok ? 'replay matches' : 'replay differs'}: ${report.slicesCompared} slices, ${report.actionsCompared} recorded actions, ${report.mismatches.length} mismatches\n`,
+    );
+  }
+  return report.ok ? ExitCode.ok : ExitCode.failed;
+}
+
+function guarded<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await fn(...args);
+    } catch (e) {
+      process.exitCode = reportError(e);
+    }
+  };
+}
+
+export function registerStreamCommand(program: Command): void {
+  const stream = program
+    .command('stream')
+    .description('event streams: time slices processed by crews sharing a context (validate, run, replay)');
+  stream
+    .command('validate')
+    .description('check stream documents (schema, crews, dependencies, crew workflows) without running them')
+    .argument('[files...]', 'stream documents (.yaml, .yml or .json)')
+    .option('--json', 'print [{file, valid, diagnostics}] as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.')
+    .action(guarded(validateCommand));
+  const run = stream
+    .command('run')
+    .description(
+      'process a stream: NDJSON events from a file or stdin to NDJSON actions on stdout, or live on NATS JetStream',
+    )
+    .argument('<file>', 'the stream document')
+    .option(
+      '--events <file>',
+      'NDJSON events, one per line ("-" reads stdin); every slice is processed in order',
+    )
+    .option('--nats <url>', 'process live from NATS JetStream (events, actions, context in KV) until Ctrl-C')
+    .option(
+      '--slices-out <file>',
+      'with --events: also write the slice records (NDJSON), for replay --slices',
+    )
+    .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
+    .addHelpText(
+      'after',
+      '\nErrors (invalid events, failed crews) go to stderr, one per line.\nExit codes: 0 processed, 2 invalid document or usage error.',
+    )
+    .action(guarded(runCommand));
+  capabilityOptions(run);
+  const replay = stream
+    .command('replay')
+    .description(
+      're-process a recorded stream into a fresh context and compare its actions with the recorded ones',
+    )
+    .argument('<file>', 'the stream document')
+    .option('--events <file>', 'the recorded events (NDJSON)')
+    .option('--actions <file>', 'the recorded actions (NDJSON)')
+    .option(
+      '--slices <file>',
+      'the recorded slice records (NDJSON), so merged and skipped slices replay the same',
+    )
+    .option('--nats <url>', 'read the recorded events, actions and slice records from NATS JetStream')
+    .option('--from <time>', 'only slices starting at or after this time (ISO-8601 or epoch ms)')
+    .option('--to <time>', 'only slices starting before this time (ISO-8601 or epoch ms)')
+    .option('--json', 'print the report as JSON')
+    .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the actions match, 1 they differ, 2 invalid document or usage error.',
+    )
+    .action(guarded(replayCommand));
+  capabilityOptions(replay);
+}
