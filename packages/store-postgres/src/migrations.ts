@@ -200,6 +200,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX waits_woken ON waits (created_at) WHERE state = 'woken' AND NOT distributed;
       CREATE INDEX waits_by_event ON waits USING gin (events) WHERE state = 'pending';
       CREATE INDEX waits_by_execution ON waits (execution_id);
+      CREATE INDEX waits_approvals ON waits (created_at) WHERE kind = 'approval' AND state = 'pending';
 
       -- The event index of pending waits: one row per event a wait listens for, under the
       -- value its match pins that event to (path and value '' when none; see waitIndexKeys).

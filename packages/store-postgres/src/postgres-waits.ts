@@ -182,12 +182,27 @@ export class PostgresWaits implements WaitStore {
   }
 
   async listWaits(q: WaitQuery = {}): Promise<WaitRecord[]> {
+    // Only the conditions asked for, so that the plan uses the index on execution_id.
+    const where: string[] = [];
+    const values: unknown[] = [];
+    let name = 'o8_list_waits_';
+    for (const [col, v, flag] of [
+      ['kind', q.kind, 'k'],
+      ['execution_id', q.executionId, 'e'],
+      ['state', q.state, 's'],
+    ] as const) {
+      if (v === undefined) continue;
+      values.push(v);
+      where.push(`${col} = $${values.length}`);
+      name += flag;
+    }
+    values.push(q.limit ?? null);
     const r = await this.store.query(
       'list waits',
-      `SELECT body FROM waits WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR execution_id = $2)
-       AND ($3::text IS NULL OR state = $3) ORDER BY created_at, id LIMIT $4`,
-      [q.kind ?? null, q.executionId ?? null, q.state ?? null, q.limit ?? null],
-      'o8_list_waits',
+      `SELECT body FROM waits ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at, id LIMIT $${values.length}`,
+      values,
+      name,
     );
     return r.rows.map(toWait);
   }
