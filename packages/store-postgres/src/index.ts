@@ -3,7 +3,8 @@
  * The orchestr8 store on PostgreSQL: a connection pool, versioned migrations applied on
  * open, one transaction per engine batch (group commit), idempotency enforced by a primary
  * key across any number of API instances. It also holds the task queue that distributes
- * ready steps to `orchestr8 worker` processes (`FOR UPDATE SKIP LOCKED`, leases).
+ * ready steps to `orchestr8 worker` processes (`FOR UPDATE SKIP LOCKED`, leases), and the
+ * waits and event inbox of wait steps, shared by every process on the database.
  *
  * @example
  * import { openPostgresStore } from '@orchestr8/store-postgres';

@@ -3,7 +3,9 @@
  * Distributed orchestr8 on PostgreSQL. `startWorker` claims ready steps from the store's
  * task queue (leases, heartbeats, `FOR UPDATE SKIP LOCKED`) and commits each result with
  * the steps it releases in one transaction; `createDistributedEngine` is the `Engine` API
- * instances use to start, follow and cancel executions that workers run.
+ * instances use to start, follow and cancel executions that workers run. Wait steps run on
+ * workers too: a waiting execution holds no task, and a wake (timer, event, signal,
+ * decision) puts its step back in the queue exactly once.
  *
  * @example
  * import { openPostgresStore } from '@orchestr8/store-postgres';
