@@ -141,3 +141,11 @@ if (want('waits')) {
   );
   table((await runWaitsBench({ executions })) as unknown as Record<string, unknown>[]);
 }
+
+if (want('triggers')) {
+  const { runTriggersBench } = await import('../packages/triggers/bench/triggers.bench.js');
+  console.log(
+    '\n## triggers through orchestr8 serve on SQLite: POST /events to an event trigger (1-step workflow, 50 connections); 1,000 schedules due at one second',
+  );
+  table((await runTriggersBench(quick ? { durationSec: 3 } : {})) as unknown as Record<string, unknown>[]);
+}

@@ -65,6 +65,20 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
   };
   let claims = 0;
 
+  const putMany = async (states: readonly TriggerState[]): Promise<void> => {
+    if (states.length === 0) return;
+    await run('store trigger state', async (tx) => {
+      for (const s of states)
+        await tx.query(
+          `INSERT INTO ${q('trigger_state')} ("key", last_fire_at, paused, last_execution_id, updated_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT ("key") DO UPDATE SET last_fire_at = excluded.last_fire_at, paused = excluded.paused,
+           last_execution_id = excluded.last_execution_id, updated_at = excluded.updated_at`,
+          [s.key, s.lastFireAt ?? null, s.paused, s.lastExecutionId ?? null, s.updatedAt],
+        );
+    });
+  };
+
   return {
     async get(key) {
       const r = await run('read trigger state', (tx) =>
@@ -79,16 +93,9 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
       return r.rows.map(row);
     },
     async put(s) {
-      await run('store trigger state', (tx) =>
-        tx.query(
-          `INSERT INTO ${q('trigger_state')} ("key", last_fire_at, paused, last_execution_id, updated_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT ("key") DO UPDATE SET last_fire_at = excluded.last_fire_at, paused = excluded.paused,
-             last_execution_id = excluded.last_execution_id, updated_at = excluded.updated_at`,
-          [s.key, s.lastFireAt ?? null, s.paused, s.lastExecutionId ?? null, s.updatedAt],
-        ),
-      );
+      await putMany([s]);
     },
+    putMany,
     async acquireLease(name, owner, now, ttlMs) {
       const r = await run('take the scheduler lease', (tx) =>
         tx.query(

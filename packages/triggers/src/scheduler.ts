@@ -190,7 +190,26 @@ export function verifyStripeSignature(
   return { ok: true };
 }
 
+/**
+ * Starts of one event-loop turn are released together: requests (events, webhooks) arrive one
+ * per I/O callback, and started alone each would reach the engine's group commit alone.
+ * (The server does the same for POST /workflows/execute.)
+ */
+function startTurns(): () => Promise<void> {
+  let waiting: (() => void)[] = [];
+  const release = () => {
+    const now = waiting;
+    waiting = [];
+    for (const r of now) r();
+  };
+  return () =>
+    new Promise<void>((resolve) => {
+      if (waiting.push(resolve) === 1) setImmediate(release);
+    });
+}
+
 export function createScheduler(options: SchedulerOptions): Scheduler {
+  const startTurn = startTurns();
   const engine = options.engine;
   const clock = options.clock ?? systemClock;
   const store = options.store ?? createMemoryTriggerStore();
@@ -202,7 +221,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const allowEnv = options.allowEnv ?? (() => false);
   const dedupeTtlMs = options.dedupeTtlMs ?? 7 * 24 * 60 * 60 * 1000;
   const logger = options.logger;
-  const workflowsSource = options.workflows ?? (() => registeredWorkflows(engine));
+  /** Compiled registered versions by hash: a sync compiles only what changed. */
+  let compiled = new Map<string, CompiledWorkflow>();
+  const workflowsSource =
+    options.workflows ??
+    (async () => {
+      const r = await registeredWorkflows(engine, compiled);
+      compiled = r.compiled;
+      return r.workflows;
+    });
 
   const active = new Map<string, Active>();
   /** Workflows given to `activate`: kept whatever the source says. */
@@ -252,6 +279,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       idempotencyKey = `event:${w.id}:${a.trigger.name}:${ctx.event.id}`;
       correlationId = triggerCorrelationId(a.trigger.name, { id: ctx.event.id });
     } else correlationId = triggerCorrelationId(a.trigger.name, { time: ctx.timestamp });
+    // Requests (events, webhooks) share commits; schedules fire from one tick already.
+    if (ctx.kind === 'event' || ctx.kind === 'webhook') await startTurn();
     const handle = await engine.start(w, {
       inputs: p.inputs,
       correlationId,
@@ -277,9 +306,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         void fireOccurrence(a, t, true);
       }
     });
-    const st = (await store.get(a.key)) ?? { key: a.key, paused: false, updatedAt: clock.now() };
-    await store.put({ ...st, lastExecutionId: id, updatedAt: clock.now() });
+    // Only a schedule's overlap policy reads it (after a restart): events and webhooks, the
+    // hot path, write no trigger state per execution.
+    if (a.trigger.kind === 'schedule' && handle.created) await recordExecution(a.key, id);
     return { executionId: id, created: handle.created, done };
+  };
+
+  /**
+   * A schedule's newest execution id, written behind: the ids of one tick go in one
+   * transaction. Until written, `live` (in memory) answers the overlap checks here.
+   */
+  const unwritten = new Map<string, string>();
+  let writing: Promise<void> | undefined;
+  const recordExecution = (key: string, id: string): Promise<void> => {
+    unwritten.set(key, id);
+    writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const ids = [...unwritten];
+      unwritten.clear();
+      writing = undefined;
+      const states = new Map((await store.list()).map((st) => [st.key, st]));
+      const now = clock.now();
+      await store.putMany(
+        ids.map(([k, executionId]) => ({
+          ...(states.get(k) ?? { key: k, paused: false }),
+          lastExecutionId: executionId,
+          updatedAt: now,
+        })),
+      );
+    });
+    return writing;
   };
 
   const activeOf = (workflow: CompiledWorkflow, trigger: CompiledTrigger, previous?: Active): Active => {
@@ -323,7 +378,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   };
 
+  /** Paused triggers, as of the last sync or pause here: events read this, not the store, per event. */
+  const pausedKeys = new Set<string>();
   const sync = async () => {
+    try {
+      const states = await store.list();
+      pausedKeys.clear();
+      for (const st of states) if (st.paused) pausedKeys.add(st.key);
+    } catch (e) {
+      logger?.warn({ error: (e as Error).message }, 'could not read the trigger states');
+    }
     let workflows: CompiledWorkflow[];
     try {
       workflows = await workflowsSource();
@@ -404,22 +468,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   const tickSchedules = async () => {
     const now = clock.now();
+    // One read of every state per tick and one write of those that move, not one of each per trigger.
+    const states = new Map((await store.list()).map((st) => [st.key, st]));
+    const writes: TriggerState[] = [];
+    const due: { a: Active; times: number[] }[] = [];
     for (const a of active.values()) {
       const s = a.trigger.schedule;
       if (!s || !a.calendar) continue;
-      const st = await stateOf(a, now);
+      let st = states.get(a.key);
+      if (!st) {
+        // First activation: occurrences before now are not "missed".
+        st = { key: a.key, paused: false, lastFireAt: now, updatedAt: now };
+        writes.push(st);
+        continue;
+      }
       if (st.paused) continue;
       const last = st.lastFireAt ?? now;
       if (last >= now) continue;
       const horizon = Math.max(s.catchUp.windowMs, toleranceMs);
       const from = Math.max(last, now - horizon);
-      const due = a.calendar.between(from, now, CATCH_UP_SCAN_LIMIT);
-      if (due.length === 0) {
-        if (from > last) await store.put({ ...st, lastFireAt: from, updatedAt: now });
+      // Most triggers are not due: the next occurrence settles it without a scan.
+      const next = a.calendar.next(from);
+      const times =
+        next === undefined || next > now ? [] : a.calendar.between(from, now, CATCH_UP_SCAN_LIMIT);
+      if (times.length === 0) {
+        if (from > last) writes.push({ ...st, lastFireAt: from, updatedAt: now });
         continue;
       }
-      const onTime = due.filter((t) => now - t <= toleranceMs);
-      const missed = due.filter((t) => now - t > toleranceMs && now - t <= s.catchUp.windowMs);
+      const onTime = times.filter((t) => now - t <= toleranceMs);
+      const missed = times.filter((t) => now - t > toleranceMs && now - t <= s.catchUp.windowMs);
       let caughtUp: number[] = [];
       if (s.catchUp.policy === 'last') caughtUp = missed.slice(-1);
       else if (s.catchUp.policy === 'all') caughtUp = missed.slice(-s.catchUp.max);
@@ -433,10 +510,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           },
           'missed occurrences: the catch-up policy decided',
         );
-      // The state moves first: a crash mid-way must not fire these again beyond the idempotency keys.
-      await store.put({ ...st, lastFireAt: due[due.length - 1]!, updatedAt: now });
-      for (const t of [...caughtUp, ...onTime]) await fireOccurrence(a, t);
+      writes.push({ ...st, lastFireAt: times[times.length - 1]!, updatedAt: now });
+      due.push({ a, times: [...caughtUp, ...onTime] });
     }
+    // The state moves first: a crash mid-way must not fire these again beyond the idempotency keys.
+    await store.putMany(writes);
+    // Triggers fire side by side (their starts share the engine's commits); one trigger's
+    // occurrences stay in order.
+    await Promise.all(
+      due.map(async ({ a, times }) => {
+        for (const t of times) await fireOccurrence(a, t);
+      }),
+    );
   };
 
   const tick = async (): Promise<boolean> => {
@@ -498,6 +583,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const a = mustFind(workflowId, name);
     const now = clock.now();
     const st = await stateOf(a, now);
+    if (paused) pausedKeys.add(a.key);
+    else pausedKeys.delete(a.key);
     // Resuming does not catch up what fell due while paused.
     await store.put({
       ...st,
@@ -637,10 +724,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const now = clock.now();
       const id = event.id ?? randomUUID();
       const out: { workflowId: string; trigger: string; outcome: Outcome }[] = [];
-      const states = new Map((await store.list()).map((s) => [s.key, s]));
       for (const a of active.values()) {
         const e = a.trigger.event;
-        if (!e || e.name !== event.name || states.get(a.key)?.paused) continue;
+        if (!e || e.name !== event.name || pausedKeys.has(a.key)) continue;
         const ctx: TriggerContext = {
           name: a.trigger.name,
           kind: 'event',
@@ -664,21 +750,30 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   };
 }
 
-/** The newest registered version of each workflow that declares triggers. */
-async function registeredWorkflows(engine: Engine): Promise<CompiledWorkflow[]> {
+/** The newest registered version of each workflow that declares triggers (compiled once per hash). */
+async function registeredWorkflows(
+  engine: Engine,
+  cache: ReadonlyMap<string, CompiledWorkflow>,
+): Promise<{ workflows: CompiledWorkflow[]; compiled: Map<string, CompiledWorkflow> }> {
   const defs = await engine.store.listDefinitions();
   const ids = [...new Set(defs.filter((d) => hasTriggers(d.document)).map((d) => d.id))];
-  const out: CompiledWorkflow[] = [];
+  const workflows: CompiledWorkflow[] = [];
+  const compiled = new Map<string, CompiledWorkflow>();
   for (const id of ids) {
     const newest = await engine.store.getDefinition(id);
     if (!newest || !hasTriggers(newest.document)) continue;
-    try {
-      out.push(engine.compile(newest.document));
-    } catch {
-      // A registered version that no longer compiles here (e.g. an agent missing) stays inactive.
-    }
+    let w = cache.get(newest.hash);
+    if (!w)
+      try {
+        w = engine.compile(newest.document);
+      } catch {
+        // A registered version that no longer compiles here (e.g. an agent missing) stays inactive.
+        continue;
+      }
+    compiled.set(newest.hash, w);
+    workflows.push(w);
   }
-  return out;
+  return { workflows, compiled };
 }
 
 function hasTriggers(doc: unknown): boolean {

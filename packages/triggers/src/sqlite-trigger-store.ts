@@ -12,6 +12,9 @@ import type { TriggerState, TriggerStore } from './trigger-store.js';
 export function openSqliteTriggerStore(path: string, options: { busyTimeoutMs?: number } = {}): TriggerStore {
   const db = new Database(path);
   db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`);
+  // As the execution store's connection: in WAL mode, no fsync per commit (a commit survives a
+  // crash of the process; a power cut may lose the last ones, which the idempotency keys cover).
+  db.exec('PRAGMA synchronous = NORMAL');
   db.exec(`
     CREATE TABLE IF NOT EXISTS trigger_state (
       "key" TEXT NOT NULL PRIMARY KEY,
@@ -83,6 +86,19 @@ export function openSqliteTriggerStore(path: string, options: { busyTimeoutMs?: 
     },
     async put(s) {
       putStmt.run([s.key, s.lastFireAt ?? null, s.paused ? 1 : 0, s.lastExecutionId ?? null, s.updatedAt]);
+    },
+    async putMany(states) {
+      if (states.length === 0) return;
+      tx(() => {
+        for (const s of states)
+          putStmt.run([
+            s.key,
+            s.lastFireAt ?? null,
+            s.paused ? 1 : 0,
+            s.lastExecutionId ?? null,
+            s.updatedAt,
+          ]);
+      });
     },
     async acquireLease(name, owner, now, ttlMs) {
       return tx(() => {

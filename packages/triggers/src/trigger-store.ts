@@ -18,6 +18,8 @@ export interface TriggerStore {
   get(key: string): Promise<TriggerState | undefined>;
   list(): Promise<TriggerState[]>;
   put(state: TriggerState): Promise<void>;
+  /** Several states in one transaction (a tick where many schedules are due). */
+  putMany(states: readonly TriggerState[]): Promise<void>;
   /**
    * Takes or renews the lease `name` for `owner` until `now + ttlMs`. True when `owner`
    * holds it afterwards: it was free, expired, or already its own. Atomic.
@@ -44,6 +46,9 @@ export function createMemoryTriggerStore(): TriggerStore {
     },
     async put(state) {
       states.set(state.key, { ...state });
+    },
+    async putMany(list) {
+      for (const state of list) states.set(state.key, { ...state });
     },
     async acquireLease(name, owner, now, ttlMs) {
       const l = leases.get(name);
