@@ -243,7 +243,9 @@ export class PostgresWaits implements WaitStore {
            INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
            SELECT c.execution_id, c.step_id, coalesce(c.queue, 'default'), 'ready', ${NOW}, ${NOW}
            FROM c JOIN executions e ON e.id = c.execution_id
-           WHERE e.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL}
+           -- A wait of the engine's own (step id '#deadline', which no step can have) has no task:
+           -- workers keep an execution's deadline in deadline_at.
+           WHERE e.distributed AND e.stop IS NULL AND e.status NOT IN ${TERMINAL} AND left(c.step_id, 1) <> '#'
            ON CONFLICT (execution_id, step_id) DO NOTHING
            RETURNING execution_id, queue
          ), k AS (

@@ -235,6 +235,8 @@ export class Committer {
         );
         // Its waits are the workers' now: a wake inserts the step's task.
         await tx.query('UPDATE waits SET distributed = true WHERE execution_id = $1', [executionId]);
+        // The in-process engine's deadline wait ('#deadline'): workers keep deadline_at instead.
+        await tx.query("DELETE FROM waits WHERE execution_id = $1 AND left(step_id, 1) = '#'", [executionId]);
         const steps = await tx.query(
           `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
           [executionId],

@@ -283,6 +283,7 @@ describe('waits on distributed workers', () => {
   it('workers carry on an execution an in-process engine left waiting, once one of its waits is woken', async () => {
     await setup();
     const wf = compile({
+      policies: { timeout: { global: '10m' } },
       steps: [
         { id: 'one', wait: { event: { name: 'one' } } },
         { id: 'two', wait: { event: { name: 'two' } } },
@@ -294,8 +295,18 @@ describe('waits on distributed workers', () => {
     await waitingState(h.id);
     await local.close();
     expect(await store.isDistributed(h.id)).toBe(false);
+    // The in-process engine keeps its deadline as a wait of its own while the execution waits.
+    expect((await store.waits.listWaits({ executionId: h.id })).map((w) => w.stepId).sort()).toEqual([
+      '#deadline',
+      'one',
+      'two',
+    ]);
     expect(await api.sendEvent({ name: 'one' })).toMatchObject({ woken: 1 });
     await until(async () => store.isDistributed(h.id));
+    // Workers keep the deadline themselves (deadline_at): the engine's wait is gone.
+    expect((await store.waits.listWaits({ executionId: h.id })).map((w) => w.stepId)).not.toContain(
+      '#deadline',
+    );
     await waitingState(h.id);
     expect(await api.sendEvent({ name: 'two' })).toMatchObject({ woken: 1 });
     // Followed like any execution of the workers (resume finds it theirs already).
