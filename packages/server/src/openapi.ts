@@ -1126,6 +1126,82 @@ const paths: Json = {
       responses: { '200': json('Workflows', ref('WorkflowList')) },
     }),
   },
+  '/workflows/validate': {
+    post: op('Validate a workflow document without storing or running it', 'validateWorkflow', {
+      description:
+        'The diagnostics `orchestr8 validate` gives (codes, JSON pointers, and 1-based line and column when `document` ' +
+        "is YAML or JSON text), the agents checked against this server's registry, plus a CAPABILITY_DENIED diagnostic " +
+        'for each thing the document asks beyond what this host grants. An invalid document is a 200 with `valid: false`.',
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['document'],
+              additionalProperties: false,
+              properties: {
+                document: {
+                  description:
+                    'The document: YAML or JSON text (diagnostics then carry line and column), or an object',
+                  oneOf: [{ type: 'string' }, { type: 'object' }],
+                },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': json('The verdict', {
+          type: 'object',
+          required: ['valid', 'diagnostics'],
+          properties: {
+            valid: { type: 'boolean' },
+            diagnostics: { type: 'array', items: ref('Diagnostic') },
+            workflow: {
+              type: 'object',
+              description: 'When the document compiles',
+              properties: {
+                id: { type: 'string' },
+                version: { type: 'string' },
+                hash: { type: 'string' },
+                steps: { type: 'integer' },
+              },
+            },
+          },
+        }),
+        '400': problem('Malformed request'),
+      },
+    }),
+  },
+  '/workflows/{id}/versions': {
+    get: op('Every registered version of a workflow', 'listWorkflowVersions', {
+      parameters: [param('WorkflowId')],
+      responses: {
+        '200': json('Oldest first, with the newest named', {
+          type: 'object',
+          required: ['id', 'versions'],
+          properties: {
+            id: { type: 'string' },
+            latestVersion: { type: 'string' },
+            versions: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  id: { type: 'string' },
+                  version: { type: 'string' },
+                  hash: { type: 'string' },
+                  createdAt: { type: 'integer' },
+                },
+              },
+            },
+          },
+        }),
+        '404': problem('No such workflow'),
+      },
+    }),
+  },
   '/workflows/{id}': {
     get: op('A registered workflow: the newest version, or ?version=', 'getWorkflow', {
       parameters: [

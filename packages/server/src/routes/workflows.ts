@@ -4,6 +4,7 @@
  * version's content hash. `If-Match` makes a PUT conditional on the newest version being
  * the one the client saw (412 otherwise); `If-None-Match: *` on there being none yet.
  * Conditional PUTs of one workflow are serialised within this server process.
+ * `POST /workflows/validate` checks a document without storing it (workflow-validate.ts).
  */
 import { ErrorCode, hasCode } from '@orchestr8/common';
 import type { DefinitionRecord } from '@orchestr8/core';
@@ -11,6 +12,7 @@ import type { Request, Response } from 'express';
 import type { RouteDef, ServerContext } from '../context.js';
 import { badRequest, checkDepth, noneMatch, queryString } from '../http.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
+import { validateDocument } from './workflow-validate.js';
 
 export function workflowRoutes(ctx: ServerContext): RouteDef[] {
   const locks = new Map<string, Promise<void>>();
@@ -32,8 +34,11 @@ export function workflowRoutes(ctx: ServerContext): RouteDef[] {
     }
   };
   return [
+    // Before `/workflows/:id`: a fixed path wins over the parametric one for its method.
+    { method: 'post', path: '/workflows/validate', handler: (req, res) => validateDocument(ctx, req, res) },
     { method: 'get', path: '/workflows', handler: (req, res) => list(ctx, req, res) },
     { method: 'get', path: '/workflows/:id', handler: (req, res) => get(ctx, req, res) },
+    { method: 'get', path: '/workflows/:id/versions', handler: (req, res) => versions(ctx, req, res) },
     {
       method: 'put',
       path: '/workflows/:id',
@@ -192,4 +197,18 @@ async function get(ctx: ServerContext, req: Request, res: Response): Promise<voi
     return;
   }
   res.json({ ...describe(def), document: def.document });
+}
+
+/**
+ * Every version of a workflow, oldest first, and which is the newest (the console's picker).
+ * Apart from `GET /workflows/:id`, whose ETag is one version's content hash (for If-Match)
+ * and so cannot also vouch for the list.
+ */
+async function versions(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  const all = (await ctx.store.listDefinitions()).filter((d) => d.id === id);
+  if (all.length === 0)
+    throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no workflow "${id}" is registered`);
+  const latest = await ctx.store.getDefinition(id);
+  res.json({ id, latestVersion: latest?.version, versions: all.map(describe) });
 }

@@ -1,0 +1,74 @@
+/**
+ * `POST /workflows/validate`: the diagnostics of a document, as `orchestr8 validate` gives
+ * them (codes, JSON pointers, and line:column when the document is sent as text), plus what
+ * it asks beyond this host's capabilities. Nothing is stored or run. An invalid document is
+ * a successful answer (`valid: false`); only a malformed request is an error.
+ */
+import { ErrorCode, hasCode } from '@orchestr8/common';
+import type { CapabilityProblem } from '@orchestr8/core';
+import { type Diagnostic, loadWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import type { Request, Response } from 'express';
+import type { ServerContext } from '../context.js';
+import { badRequest, checkDepth } from '../http.js';
+
+export async function validateDocument(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest('a JSON body is required: {"document": <YAML or JSON text, or an object>}', [
+      { pointer: '', message: 'must be an object' },
+    ]);
+  for (const k of Object.keys(body))
+    if (k !== 'document')
+      throw badRequest(`unknown field "${k}"`, [{ pointer: `/${k}`, message: `unknown field "${k}"` }]);
+  const doc = (body as { document?: unknown }).document;
+  if (
+    doc === undefined ||
+    (typeof doc !== 'string' && (typeof doc !== 'object' || doc === null || Array.isArray(doc)))
+  )
+    throw badRequest(
+      '"document" must be the workflow document: YAML or JSON text (for line:column), or an object',
+      [{ pointer: '/document', message: 'must be a string or an object' }],
+    );
+  if (typeof doc === 'object') checkDepth(doc, 128);
+  const knownAgents = ctx.registry.list().map((a) => a.id);
+  const loaded =
+    typeof doc === 'string'
+      ? loadWorkflow(doc, { knownAgents })
+      : validateWorkflowObject(doc, { knownAgents });
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  const workflow = loaded.ok ? loaded.workflow : undefined;
+  if (workflow) {
+    try {
+      ctx.engine.authorize(workflow);
+    } catch (e) {
+      if (!hasCode(e, ErrorCode.CAPABILITY_DENIED)) throw e;
+      const problems = ((e as { details?: { problems?: CapabilityProblem[] } }).details?.problems ??
+        []) as CapabilityProblem[];
+      for (const p of problems) {
+        const index = p.stepId === undefined ? -1 : workflow.steps.findIndex((s) => s.id === p.stepId);
+        diagnostics.push({
+          code: ErrorCode.CAPABILITY_DENIED,
+          severity: 'error',
+          message: `${p.stepId !== undefined ? `step "${p.stepId}": ` : ''}${p.message}`,
+          pointer: index >= 0 ? `/steps/${index}` : '',
+          hint: p.grant,
+        });
+      }
+    }
+  }
+  const valid = diagnostics.every((d) => d.severity !== 'error');
+  res.json({
+    valid,
+    diagnostics,
+    ...(workflow
+      ? {
+          workflow: {
+            id: workflow.id,
+            version: workflow.version,
+            hash: workflow.hash,
+            steps: workflow.steps.length,
+          },
+        }
+      : {}),
+  });
+}
