@@ -315,6 +315,24 @@ describe('waits on distributed workers', () => {
     expect(calls.get(h.id)).toBe(1);
   });
 
+  it('a worker fires the timer of an execution an in-process engine left waiting, and carries it on', async () => {
+    await setup();
+    const wf = compile({
+      steps: [
+        { id: 't', wait: { timer: '1s' } },
+        { id: 'b', agent: 'after', input: {}, dependencies: ['t'] },
+      ],
+    });
+    const local = createEngine({ store, registry, wakeWaits: false });
+    const h = await local.start(wf);
+    await waitingState(h.id);
+    await local.close();
+    await until(async () => (await store.getExecution(h.id))?.status === 'completed', 20_000);
+    expect(await store.isDistributed(h.id)).toBe(true);
+    expect(calls.get(h.id)).toBe(1);
+    expect(of(await store.readJournal(h.id), 'step.woken', 't')).toHaveLength(1);
+  });
+
   it('renders a wait from upstream outputs, and an all-of wait takes one event of each name', async () => {
     await setup();
     const wf = compile({
