@@ -103,6 +103,13 @@ if (want('sqlite')) {
     const { runStoreBench } = await import('../packages/store-sqlite/bench/store.bench.js');
     console.log('\n## SQLite store write batches');
     table((await runStoreBench()) as unknown as Record<string, unknown>[]);
+    const { runListBench } = await import('../packages/store-sqlite/bench/list.bench.js');
+    console.log(
+      '\n## SQLite store: listing executions as the console does (100,000 in the store, pages of 50)',
+    );
+    table(
+      (await runListBench({ executions: quick ? 20_000 : 100_000 })) as unknown as Record<string, unknown>[],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

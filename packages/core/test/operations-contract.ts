@@ -123,6 +123,49 @@ export function defineOperationsContract(
     });
 
     describe('listExecutions filters', () => {
+      it('lists by correlation prefix the same whether few or many executions match (newest first, paged)', async () => {
+        const writes: StoreWrite[] = [];
+        // 1,800 for busy@ (more than the SQLite store reads through its index), 200 for busyé#.
+        for (let i = 0; i < 2_400; i++) {
+          const correlationId =
+            i % 4 !== 3 ? `trigger:busy@${i}` : i % 3 === 0 ? `trigger:busyé#${i}` : undefined;
+          writes.push({
+            kind: 'execution',
+            execution: execution({
+              id: `x-${String(i).padStart(4, '0')}`,
+              createdAt: 10_000 + i,
+              ...(correlationId ? { correlationId } : {}),
+            }),
+          });
+        }
+        writes.push({
+          kind: 'execution',
+          execution: execution({ id: 'near', correlationId: 'trigger:busy', createdAt: 1 }),
+        });
+        writes.push({
+          kind: 'execution',
+          execution: execution({ id: 'after', correlationId: 'trigger:busyA', createdAt: 2 }),
+        });
+        await store.write(writes);
+        const many = await store.listExecutions({ correlationIdPrefix: 'trigger:busy@', limit: 3 });
+        expect(many.items.map((e) => e.id)).toEqual(['x-2398', 'x-2397', 'x-2396']);
+        const next = await store.listExecutions({
+          correlationIdPrefix: 'trigger:busy@',
+          limit: 3,
+          cursor: many.nextCursor!,
+        });
+        expect(next.items.map((e) => e.id)).toEqual(['x-2394', 'x-2393', 'x-2392']);
+        const few = await store.listExecutions({ correlationIdPrefix: ['trigger:busyé#'], limit: 1000 });
+        expect(few.items).toHaveLength(200);
+        expect(few.items[0]!.id).toBe('x-2391');
+        expect(
+          (await store.listExecutions({ correlationIdPrefix: 'trigger:busy', limit: 1000 })).items,
+        ).toHaveLength(1000);
+        expect(
+          (await store.listExecutions({ correlationIdPrefix: 'trigger:busyA' })).items.map((e) => e.id),
+        ).toEqual(['after']);
+      });
+
       it('filters by creation time (since inclusive, until exclusive) and id prefix, with paging', async () => {
         for (let i = 0; i < 10; i++) {
           await store.createExecution(

@@ -184,6 +184,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX wait_answers_by_expiry ON wait_answers (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'listing executions by correlation id',
+    sql: `
+      -- What started an execution (a trigger, a rerun of another): listed by prefix as a range
+      -- scan, not a scan of every execution. Partial: most executions have no correlation id.
+      CREATE INDEX executions_by_correlation ON executions (correlation_id, created_at, id)
+        WHERE correlation_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -20,13 +20,21 @@ export interface ListRange {
   since: boolean;
   until: boolean;
   id: boolean;
+  /** Few executions have the correlation prefixes asked for: read them through the index. */
+  fewCorrelated: boolean;
 }
 
-export const NO_RANGE: ListRange = { since: false, until: false, id: false };
+export const NO_RANGE: ListRange = { since: false, until: false, id: false, fewCorrelated: false };
 
-export function listRange(q: ExecutionQuery): ListRange {
-  if (q.since === undefined && q.until === undefined && q.idPrefix === undefined) return NO_RANGE;
-  return { since: q.since !== undefined, until: q.until !== undefined, id: q.idPrefix !== undefined };
+export function listRange(q: ExecutionQuery, fewCorrelated = false): ListRange {
+  if (q.since === undefined && q.until === undefined && q.idPrefix === undefined && !fewCorrelated)
+    return NO_RANGE;
+  return {
+    since: q.since !== undefined,
+    until: q.until !== undefined,
+    id: q.idPrefix !== undefined,
+    fewCorrelated,
+  };
 }
 
 /** In the order of `listRangeParams`. */
@@ -34,8 +42,8 @@ export function listRangeWhere(r: ListRange): string[] {
   const where: string[] = [];
   if (r.since) where.push('created_at >= ?');
   if (r.until) where.push('created_at < ?');
-  // Compared exactly (LIKE would read % and _ as wildcards).
-  if (r.id) where.push('substr(id, 1, length(?)) = ?');
+  // A range the primary key serves, then the exact comparison (LIKE would read % and _ as wildcards).
+  if (r.id) where.push('id >= ? AND id < ? AND substr(id, 1, length(?)) = ?');
   return where;
 }
 
@@ -43,8 +51,63 @@ export function listRangeParams(q: ExecutionQuery): (string | number)[] {
   const params: (string | number)[] = [];
   if (q.since !== undefined) params.push(q.since);
   if (q.until !== undefined) params.push(q.until);
-  if (q.idPrefix !== undefined) params.push(q.idPrefix, q.idPrefix);
+  if (q.idPrefix !== undefined) params.push(q.idPrefix, prefixEnd(q.idPrefix), q.idPrefix, q.idPrefix);
   return params;
+}
+
+/** A correlation-id prefix as an index range (the correlation index), then compared exactly. */
+export const CORRELATION_PREFIX_WHERE =
+  '(correlation_id >= ? AND correlation_id < ? AND substr(correlation_id, 1, length(?)) = ?)';
+
+/**
+ * The same condition, the index left unused (`+`): the listing reads executions newest first
+ * and stops at a page, which beats sorting many matches found through the index.
+ */
+export const CORRELATION_PREFIX_SCAN =
+  '(+correlation_id >= ? AND +correlation_id < ? AND substr(correlation_id, 1, length(?)) = ?)';
+
+/** Beyond this many matches, a correlation filter reads newest first instead of through the index. */
+const FEW = 1000;
+const probes = new WeakMap<Database.Database, Database.Statement>();
+
+/**
+ * Whether fewer than 1,000 executions match the prefixes, counted on the correlation index
+ * alone (a covering range scan of at most that many entries per prefix). The reruns of one
+ * execution are few; what a busy trigger started is not.
+ */
+export function fewCorrelated(db: Database.Database, prefixes: readonly string[]): boolean {
+  let probe = probes.get(db);
+  if (probe === undefined) {
+    probe = db.prepare(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM executions WHERE correlation_id >= ? AND correlation_id < ? LIMIT ${FEW})`,
+    );
+    probes.set(db, probe);
+  }
+  let n = 0;
+  for (const p of prefixes) {
+    n += (probe.get([p, prefixEnd(p)]) as { n: number }).n;
+    if (n >= FEW) return false;
+  }
+  return true;
+}
+
+export function correlationPrefixParams(prefix: string): string[] {
+  return [prefix, prefixEnd(prefix), prefix, prefix];
+}
+
+/**
+ * The least string above every string that starts with `prefix`: its last code point plus
+ * one (UTF-8 byte order, SQLite's BINARY collation, is code point order).
+ */
+export function prefixEnd(prefix: string): string {
+  const chars = [...prefix];
+  while (chars.length > 0) {
+    const last = chars.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff)
+      return chars.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
+  }
+  // Only U+10FFFF in the prefix (no id or correlation id of ours): the highest bound there is.
+  return `${prefix}\u{10ffff}`;
 }
 
 interface Statements {

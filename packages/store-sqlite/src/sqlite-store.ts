@@ -32,6 +32,10 @@ import {
   toStep,
 } from './rows.js';
 import {
+  CORRELATION_PREFIX_SCAN,
+  CORRELATION_PREFIX_WHERE,
+  correlationPrefixParams,
+  fewCorrelated,
   type ListRange,
   listRange,
   listRangeParams,
@@ -340,7 +344,7 @@ function createSqliteStore(
     prefixes = 0,
     range: ListRange = NO_RANGE,
   ) => {
-    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}:${range.since}:${range.until}:${range.id}`;
+    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}:${range.since}:${range.until}:${range.id}:${range.fewCorrelated}`;
     let stmt = listStatements.get(key);
     if (!stmt) {
       const where: string[] = [];
@@ -348,7 +352,11 @@ function createSqliteStore(
       if (byWorkflow) where.push('workflow_id = ?');
       // A prefix compared exactly (LIKE would read % and _ in it as wildcards).
       if (prefixes > 0)
-        where.push(`(${Array(prefixes).fill('substr(correlation_id, 1, length(?)) = ?').join(' OR ')})`);
+        where.push(
+          `(${Array(prefixes)
+            .fill(range.fewCorrelated ? CORRELATION_PREFIX_WHERE : CORRELATION_PREFIX_SCAN)
+            .join(' OR ')})`,
+        );
       where.push(...listRangeWhere(range));
       if (afterCursor) where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       stmt = db.prepare(
@@ -452,8 +460,8 @@ function createSqliteStore(
         const p = query.correlationIdPrefix;
         const prefixes = p === undefined ? [] : typeof p === 'string' ? [p] : [...p];
         if (p !== undefined && prefixes.length === 0) return { items: [] };
-        for (const x of prefixes) params.push(x, x);
-        const range = listRange(query);
+        for (const x of prefixes) params.push(...correlationPrefixParams(x));
+        const range = listRange(query, prefixes.length > 0 && fewCorrelated(db, prefixes));
         params.push(...listRangeParams(query));
         if (cursor) params.push(cursor.createdAt, cursor.createdAt, cursor.id);
         params.push(limit + 1);
