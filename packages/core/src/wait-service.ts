@@ -93,6 +93,13 @@ export interface WaitService {
 }
 
 const SCAN_BATCH = 500;
+/**
+ * Wakes in a row before letting the event loop run (a store's calls may complete without
+ * yielding): the runs woken so far commit their steps and finish meanwhile, so one event
+ * waking 10,000 executions does not hold them all in memory at once.
+ */
+const YIELD_EVERY = 32;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A key reused for a different request: refused like execute's (the server answers 422). */
@@ -193,12 +200,14 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
         again = false;
         const now = clock.now();
         const due = await store.waits.dueWaits(now, SCAN_BATCH);
-        for (const w of due) {
+        for (let i = 0; i < due.length; i++) {
+          const w = due[i]!;
           try {
             await fire(w, now);
           } catch (e) {
             o.logger.warn(`could not wake wait ${w.id}: ${(e as Error).message}`, { waitId: w.id });
           }
+          if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
         }
         // Woken waits of executions running elsewhere stay: do not spin on them.
         if (due.length === SCAN_BATCH && due.some((w) => w.state === 'pending')) again = true;
@@ -358,7 +367,11 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       const { event, accepted } = await accept(e);
       if (!accepted) return { id: event.id, accepted, woken: 0 };
       let woken = 0;
-      for (const w of await waitsOf().waitsForEvent(event.name, event)) if (await deliver(w, event)) woken++;
+      const waits = await waitsOf().waitsForEvent(event.name, event);
+      for (let i = 0; i < waits.length; i++) {
+        if (await deliver(waits[i]!, event)) woken++;
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
+      }
       return { id: event.id, accepted, woken };
     },
 

@@ -146,6 +146,8 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
             { id: 'after', agent: '@orchestr8/echo', dependencies: ['go'], input: { ok: true } },
           ],
         });
+        await sleep(500);
+        const idle = memoryOf(s.proc.pid!);
         const t0 = performance.now();
         await startMany(s.url, 'bench-wake-all', n, () => ({}));
         await until(`${n} waiting`, () => db.count('bench-wake-all', 'waiting') === n);
@@ -163,6 +165,7 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
           'woken by the event': d.woken,
           'POST /events answered s': (answeredMs / 1000).toFixed(2),
           'all completed s': (allDoneMs / 1000).toFixed(2),
+          'serve RSS idle MB': idle.rssMb,
           'serve RSS while waiting MB': parked.rssMb,
           'serve peak RSS MB': after.peakMb,
           load: load(),
