@@ -2,7 +2,8 @@
  * Waits across real worker processes on one PostgreSQL: executions wait (timers and
  * correlated events) while two workers run; one worker is SIGKILLed; the timers fire and
  * the events wake, each once. Then both workers are killed, the timers fall due with no
- * worker alive, and a worker started afterwards fires them at once, in due order.
+ * worker alive, and a worker started afterwards fires them at once, in due order. Last,
+ * the same over HTTP through two API instance processes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { compile, registryOf, sleep, until } from './helpers.js';
 import { type Proc, spawnFixture } from './processes.js';
 
 const WORKER = 'packages/worker/test/fixtures/worker-process.ts';
+const API = 'packages/worker/test/fixtures/api-process.ts';
 
 let server: PgServer;
 let store: PostgresStore;
@@ -145,4 +147,69 @@ it('fires timers that fell due while no worker ran, at once and in due order, af
   const byDue = handles.map((_, i) => i).sort((a, b) => dues[a]! - dues[b]!);
   const byWoken = handles.map((_, i) => i).sort((a, b) => wokenAt[a]! - wokenAt[b]!);
   expect(byWoken).toEqual(byDue);
+}, 90_000);
+
+it('over HTTP on two API instances: an event (retried with the same Idempotency-Key) wakes once, an approval with an invalid form is refused, a valid one continues', async () => {
+  await worker('w5');
+  const [a, b] = await Promise.all([
+    spawnFixture(API, { ORCHESTR8_STORE: url }),
+    spawnFixture(API, { ORCHESTR8_STORE: url }),
+  ]);
+  procs.push(a!, b!);
+  const call = (api: Proc, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${api.info}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const doc = {
+    version: '1.0.0',
+    metadata: { id: 'refund', name: 'refund' },
+    inputs: { type: 'object', properties: { order: { type: 'string' } } },
+    steps: [
+      {
+        id: 'paid',
+        wait: { event: { name: 'refund.requested', match: 'event.payload.order == inputs.order' } },
+      },
+      {
+        id: 'ok',
+        dependencies: ['paid'],
+        wait: {
+          approval: {
+            title: 'Refund ${inputs.order}?',
+            form: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+          },
+        },
+      },
+      { id: 'b', agent: '@test/work', input: { v: '${steps.ok.output.data.amount}' }, dependencies: ['ok'] },
+    ],
+  };
+  const started = await call(a!, '/workflows/execute', { workflow: doc, inputs: { order: 'o-1' } });
+  expect(started.status).toBe(202);
+  const { executionId: id } = (await started.json()) as { executionId: string };
+  await allWaiting([id]);
+  const headers = { 'idempotency-key': 'refund-o-1' };
+  const event = { name: 'refund.requested', payload: { order: 'o-1' } };
+  const first = await call(a!, '/events', event, headers);
+  const again = await call(b!, '/events', event, headers);
+  expect(first.status).toBe(202);
+  expect(await first.json()).toMatchObject({ accepted: true, woken: 1 });
+  expect(await again.json()).toMatchObject({ accepted: false, woken: 0 });
+  await until(async () => {
+    const r = await fetch(`${b!.info}/approvals`);
+    const { items } = (await r.json()) as { items: { executionId: string; title: string }[] };
+    return items.some((i) => i.executionId === id && i.title === 'Refund o-1?');
+  }, 30_000);
+  const invalid = await call(b!, `/executions/${id}/steps/ok/approve`, {
+    by: 'ann',
+    data: { amount: 'ten' },
+  });
+  expect(invalid.status).toBe(422);
+  expect(JSON.stringify(await invalid.json())).toContain('/data/amount');
+  const valid = await call(a!, `/executions/${id}/steps/ok/approve`, { by: 'ann', data: { amount: 10 } });
+  expect(valid.status).toBe(202);
+  await until(async () => (await store.getExecution(id))?.status === 'completed', 30_000);
+  const steps = await store.getSteps(id);
+  expect(steps.find((s) => s.stepId === 'b')?.output).toEqual({ v: 10 });
+  expect(workCalls().get(id)).toBe(1);
 }, 90_000);
