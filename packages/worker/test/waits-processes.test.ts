@@ -99,8 +99,6 @@ const timerWorkflow = (delay: string) =>
 
 it('loses nothing when a worker is SIGKILLed while executions wait: timers fire and events wake, once each', async () => {
   const [w1] = await Promise.all([worker('w1'), worker('w2')]);
-  const timers = [];
-  for (let i = 0; i < 4; i++) timers.push(await api.start(timerWorkflow('4s')));
   const events = compile({
     inputs: { type: 'object', properties: { k: { type: 'string' } } },
     steps: [
@@ -110,6 +108,9 @@ it('loses nothing when a worker is SIGKILLed while executions wait: timers fire 
   });
   const waiting = [];
   for (let i = 0; i < 4; i++) waiting.push(await api.start(events, { inputs: { k: `k${i}` } }));
+  // Started last, with time to spare: all of them wait before the first timer is due.
+  const timers = [];
+  for (let i = 0; i < 4; i++) timers.push(await api.start(timerWorkflow('6s')));
   await allWaiting([...timers, ...waiting].map((h) => h.id));
   await w1!.kill();
   for (let i = 0; i < 4; i++) {
@@ -130,7 +131,7 @@ it('fires timers that fell due while no worker ran, at once and in due order, af
   const [w] = await Promise.all([worker('w3')]);
   const handles = [];
   // Registered in reverse due order: the latest first.
-  for (const delay of ['5s', '4s', '3s']) handles.push(await api.start(timerWorkflow(delay)));
+  for (const delay of ['6s', '5s', '4s']) handles.push(await api.start(timerWorkflow(delay)));
   await allWaiting(handles.map((h) => h.id));
   const dues = await Promise.all(
     handles.map(async (h) => (await store.waits.listWaits({ executionId: h.id }))[0]!.dueAt!),
