@@ -93,7 +93,7 @@ describe('waits on distributed workers', () => {
     const wf = compile({
       steps: [
         { id: 'a', agent: 'echo', input: { v: 1 } },
-        { id: 't', dependencies: ['a'], wait: { timer: '2s' } },
+        { id: 't', dependencies: ['a'], wait: { timer: '3s' } },
         { id: 'b', agent: 'after', input: {}, dependencies: ['t'] },
       ],
     });
@@ -319,7 +319,7 @@ describe('waits on distributed workers', () => {
     await setup();
     const wf = compile({
       steps: [
-        { id: 't', wait: { timer: '1s' } },
+        { id: 't', wait: { timer: '2s' } },
         { id: 'b', agent: 'after', input: {}, dependencies: ['t'] },
       ],
     });
