@@ -43,6 +43,8 @@ export interface ExecutionQuery {
   until?: number;
   /** Only executions whose id starts with this (compared exactly, no wildcards). */
   idPrefix?: string;
+  /** Only the sub-workflow executions this execution started. */
+  parentExecutionId?: string;
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
   cursor?: string;

@@ -123,6 +123,23 @@ export function defineOperationsContract(
     });
 
     describe('listExecutions filters', () => {
+      it('lists the sub-workflow executions of an execution, newest first', async () => {
+        await store.createExecution(execution({ id: 'parent', createdAt: 1 }));
+        await store.createExecution(execution({ id: 'other', createdAt: 1 }));
+        for (const [id, parent, at] of [
+          ['c1', 'parent', 10],
+          ['c2', 'parent', 20],
+          ['c3', 'other', 30],
+        ] as const) {
+          await store.createExecution(
+            execution({ id, parentExecutionId: parent, parentStepId: 's', createdAt: at }),
+          );
+        }
+        const children = await store.listExecutions({ parentExecutionId: 'parent' });
+        expect(children.items.map((e) => e.id)).toEqual(['c2', 'c1']);
+        expect((await store.listExecutions({ parentExecutionId: 'c1' })).items).toEqual([]);
+      });
+
       it('lists by correlation prefix the same whether few or many executions match (newest first, paged)', async () => {
         const writes: StoreWrite[] = [];
         // 1,800 for busy@ (more than the SQLite store reads through its index), 200 for busyé#.

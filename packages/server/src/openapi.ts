@@ -263,6 +263,21 @@ const schemas: Json = {
           'GET /executions/{id} only: the execution (and step) that started this one as a sub-workflow',
         properties: { executionId: { type: 'string' }, stepId: { type: 'string' } },
       },
+      children: {
+        type: 'array',
+        description:
+          'GET /executions/{id} only: the sub-workflow executions it started, newest first (at most 100)',
+        items: {
+          type: 'object',
+          properties: {
+            executionId: { type: 'string' },
+            stepId: { type: 'string' },
+            workflowId: { type: 'string' },
+            status: executionStatus,
+            createdAt: { type: 'integer' },
+          },
+        },
+      },
       rerunOf: {
         type: 'object',
         description: 'GET /executions/{id} only: the execution this one reruns, and from which step',
@@ -932,6 +947,12 @@ const paths: Json = {
           name: 'idPrefix',
           in: 'query',
           description: 'Only executions whose id starts with this (exact prefix, no wildcards)',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'parentExecutionId',
+          in: 'query',
+          description: 'Only the sub-workflow executions this execution started',
           schema: { type: 'string' },
         },
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },

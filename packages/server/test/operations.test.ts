@@ -23,6 +23,22 @@ const flaky = defineAgent<{ name: string; value?: unknown }, { name: string; val
   },
 });
 
+/** Runs a one-step sub-workflow. */
+const parentAgent = defineAgent<Record<string, never>, unknown>({
+  id: '@test/parent',
+  async execute(_input, ctx) {
+    const r = await ctx.runWorkflow(
+      {
+        version: '1.0.0',
+        metadata: { id: 'v0-child' },
+        steps: [{ id: 'e', agent: '@orchestr8/echo', input: { x: 1 } }],
+      },
+      {},
+    );
+    return r.outputs;
+  },
+});
+
 /** Ignores cancellation until released: an execution that takes its grace period to stop. */
 const stubborns = new Map<
   string,
@@ -80,7 +96,7 @@ let schema: (name: string) => (value: unknown) => boolean;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'o8-operations-'));
   store = await openSqliteStore({ path: join(dir, 'orchestr8.db') });
-  const registry = createAgentRegistry([...builtinAgents, gateAgent, flaky, stubbornAgent]);
+  const registry = createAgentRegistry([...builtinAgents, gateAgent, flaky, stubbornAgent, parentAgent]);
   engine = createEngine({ registry, store });
   listener = await createServer({ engine, registry, keepAliveMs: 100 }).listen(0, '127.0.0.1');
   url = listener.url;
@@ -242,6 +258,30 @@ describe('POST /executions/:id/rerun', () => {
 });
 
 describe('what the console reads', () => {
+  it('GET /executions/:id links a parent and its sub-workflow executions, both ways', async () => {
+    const done = await run({
+      version: '1.0.0',
+      metadata: { id: 'v0' },
+      steps: [{ id: 'call', agent: '@test/parent', input: {} }],
+    });
+    expect(done.status).toBe('completed');
+    expect(done.children).toHaveLength(1);
+    const child = done.children[0];
+    expect(child).toMatchObject({ stepId: 'call', workflowId: 'v0-child', status: 'completed' });
+    const view = (await (await fetch(`${url}/executions/${child.executionId}`)).json()) as Record<
+      string,
+      any
+    >;
+    expect(view.parent).toEqual({ executionId: done.executionId, stepId: 'call' });
+    const listed = (await (
+      await fetch(`${url}/executions?parentExecutionId=${done.executionId}`)
+    ).json()) as {
+      items: { executionId: string }[];
+    };
+    expect(listed.items.map((e) => e.executionId)).toEqual([child.executionId]);
+    expect(schema('Execution')(done)).toBe(true);
+  });
+
   it('GET /executions/:id links a rerun and its original, with inputs and creation time', async () => {
     const done = await run(pipeline('v1'), { region: 'ap' });
     const started = (await (

@@ -237,6 +237,14 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE distributed AND status = 'waiting';
     `,
   },
+  {
+    version: 4,
+    name: 'listing the sub-workflow executions of an execution',
+    sql: `
+      CREATE INDEX executions_by_parent ON executions (parent_execution_id, created_at, id)
+        WHERE parent_execution_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -37,6 +37,11 @@ export function listRangeWhere(q: ExecutionQuery, values: unknown[]): { where: s
     where.push(`left(id, length($${values.length})) = $${values.length}`);
     shape += 'i';
   }
+  if (q.parentExecutionId !== undefined) {
+    values.push(q.parentExecutionId);
+    where.push(`parent_execution_id = $${values.length}`);
+    shape += 'a';
+  }
   return { where, shape };
 }
 

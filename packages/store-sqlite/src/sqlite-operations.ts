@@ -20,19 +20,33 @@ export interface ListRange {
   since: boolean;
   until: boolean;
   id: boolean;
+  parent: boolean;
   /** Few executions have the correlation prefixes asked for: read them through the index. */
   fewCorrelated: boolean;
 }
 
-export const NO_RANGE: ListRange = { since: false, until: false, id: false, fewCorrelated: false };
+export const NO_RANGE: ListRange = {
+  since: false,
+  until: false,
+  id: false,
+  parent: false,
+  fewCorrelated: false,
+};
 
 export function listRange(q: ExecutionQuery, fewCorrelated = false): ListRange {
-  if (q.since === undefined && q.until === undefined && q.idPrefix === undefined && !fewCorrelated)
+  if (
+    q.since === undefined &&
+    q.until === undefined &&
+    q.idPrefix === undefined &&
+    q.parentExecutionId === undefined &&
+    !fewCorrelated
+  )
     return NO_RANGE;
   return {
     since: q.since !== undefined,
     until: q.until !== undefined,
     id: q.idPrefix !== undefined,
+    parent: q.parentExecutionId !== undefined,
     fewCorrelated,
   };
 }
@@ -44,6 +58,7 @@ export function listRangeWhere(r: ListRange): string[] {
   if (r.until) where.push('created_at < ?');
   // A range the primary key serves, then the exact comparison (LIKE would read % and _ as wildcards).
   if (r.id) where.push('id >= ? AND id < ? AND substr(id, 1, length(?)) = ?');
+  if (r.parent) where.push('parent_execution_id = ?');
   return where;
 }
 
@@ -52,6 +67,7 @@ export function listRangeParams(q: ExecutionQuery): (string | number)[] {
   if (q.since !== undefined) params.push(q.since);
   if (q.until !== undefined) params.push(q.until);
   if (q.idPrefix !== undefined) params.push(q.idPrefix, prefixEnd(q.idPrefix), q.idPrefix, q.idPrefix);
+  if (q.parentExecutionId !== undefined) params.push(q.parentExecutionId);
   return params;
 }
 

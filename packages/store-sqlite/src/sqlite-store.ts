@@ -344,7 +344,7 @@ function createSqliteStore(
     prefixes = 0,
     range: ListRange = NO_RANGE,
   ) => {
-    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}:${range.since}:${range.until}:${range.id}:${range.fewCorrelated}`;
+    const key = `${statuses}:${byWorkflow}:${afterCursor}:${prefixes}:${range.since}:${range.until}:${range.id}:${range.parent}:${range.fewCorrelated}`;
     let stmt = listStatements.get(key);
     if (!stmt) {
       const where: string[] = [];

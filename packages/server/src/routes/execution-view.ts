@@ -1,6 +1,7 @@
 /**
  * What the console needs beside an execution's result: where it came from (inputs, what
- * started it, its parent, the execution it reruns) and what came from it (its reruns); and
+ * started it, its parent, the execution it reruns) and what came from it (its sub-workflow
+ * executions, its reruns); and
  * the time-range query parameters of the executions list.
  */
 import { type ExecutionRecord, rerunOf, rerunPrefix } from '@orchestr8/core';
@@ -8,8 +9,8 @@ import type { Request } from 'express';
 import type { ServerContext } from '../context.js';
 import { badRequest, queryString } from '../http.js';
 
-/** Reruns listed in an execution's view; more are listed by `GET /executions?correlationId=rerun:<id>@`. */
-const MAX_RERUNS = 100;
+/** Reruns and children listed in an execution's view (newest first); the rest by `GET /executions`. */
+const MAX_LINKED = 100;
 
 /** The links and provenance of an execution, for `GET /executions/:id`. */
 export async function executionLinks(
@@ -23,11 +24,21 @@ export async function executionLinks(
   if (record.parentExecutionId !== undefined) {
     out.parent = { executionId: record.parentExecutionId, stepId: record.parentStepId };
   }
+  const children = await ctx.store.listExecutions({ parentExecutionId: record.id, limit: MAX_LINKED });
+  if (children.items.length > 0) {
+    out.children = children.items.map((e) => ({
+      executionId: e.id,
+      stepId: e.parentStepId,
+      workflowId: e.workflowId,
+      status: e.status,
+      createdAt: e.createdAt,
+    }));
+  }
   const of = rerunOf(record);
   if (of !== undefined) out.rerunOf = of;
   const reruns = await ctx.store.listExecutions({
     correlationIdPrefix: rerunPrefix(record.id),
-    limit: MAX_RERUNS,
+    limit: MAX_LINKED,
   });
   if (reruns.items.length > 0) {
     out.reruns = reruns.items.map((e) => ({

@@ -276,6 +276,7 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
   const since = queryTime(req, 'since');
   const until = queryTime(req, 'until');
   const idPrefix = queryString(req, 'idPrefix');
+  const parentExecutionId = queryString(req, 'parentExecutionId');
   let page: Awaited<ReturnType<typeof ctx.store.listExecutions>>;
   try {
     page = await ctx.store.listExecutions({
@@ -286,6 +287,7 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
       ...(idPrefix !== undefined ? { idPrefix } : {}),
+      ...(parentExecutionId !== undefined ? { parentExecutionId } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
     });
   } catch (e) {
@@ -306,6 +308,7 @@ async function list(ctx: ServerContext, req: Request, res: Response): Promise<vo
     if (since !== undefined) q.set('since', String(since));
     if (until !== undefined) q.set('until', String(until));
     if (idPrefix !== undefined) q.set('idPrefix', idPrefix);
+    if (parentExecutionId !== undefined) q.set('parentExecutionId', parentExecutionId);
     q.set('limit', String(limit));
     q.set('cursor', page.nextCursor);
     res.setHeader('Link', `</executions?${q}>; rel="next"`);
