@@ -77,7 +77,7 @@ describe('orchestr8 agent install', () => {
     expect(first.stderr).toContain(
       'installed 1 agent(s) (@acme/shout) as MCP server "orchestr8-acme-agents" for claude-code',
     );
-    expect(first.code).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
     const mcp = JSON.parse(readFileSync(join(project, '.mcp.json'), 'utf8'));
     expect(mcp.other).toBe(true);
     expect(mcp.mcpServers.github).toEqual({ command: 'gh-mcp', args: [] });
@@ -104,9 +104,14 @@ describe('orchestr8 agent install', () => {
       '---\nname: mine\n---\nmine\n',
     );
 
+    expect(
+      Object.keys(
+        JSON.parse(readFileSync(join(project, '.orchestr8', 'installed-agents.json'), 'utf8')).installs,
+      ),
+    ).toEqual(['orchestr8-acme-agents']);
     const installed = snapshot(project);
     const again = await cli(['agent', 'install', pkg, '--target', project]);
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('orchestr8-acme-agents is already installed');
     expect(snapshot(project)).toEqual(installed);
 
@@ -125,6 +130,9 @@ describe('orchestr8 agent install', () => {
     expect(readdirSync(project)).toEqual([]);
     expect((await cli(['agent', 'install', pkg, '--target', project])).code).toBe(0);
     expect(existsSync(join(project, '.claude', 'agents', 'acme-shout.md'))).toBe(true);
+    const installed = snapshot(project);
+    expect((await cli(['agent', 'install', pkg, '--target', project])).stderr).toContain('nothing to change');
+    expect(snapshot(project)).toEqual(installed);
     expect((await cli(['agent', 'uninstall', 'orchestr8-acme-agents', '--target', project])).code).toBe(0);
     expect(readdirSync(project)).toEqual([]);
   });
@@ -146,6 +154,13 @@ describe('orchestr8 agent install', () => {
     expect(readFileSync(join(project, '.mcp.json'), 'utf8')).toBe(
       '{"mcpServers": {"orchestr8-acme-agents": {"command": "mine"}}}',
     );
+    const other = join(root, 'sub-agent-taken');
+    mkdirSync(join(other, '.claude', 'agents'), { recursive: true });
+    writeFileSync(join(other, '.claude', 'agents', 'acme-shout.md'), 'my own\n');
+    const refused = await cli(['agent', 'install', pkg, '--target', other]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('.claude/agents/acme-shout.md exists and was not written by orchestr8');
+    expect(readdirSync(other)).toEqual(['.claude']);
   });
 });
 

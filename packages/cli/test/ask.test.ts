@@ -12,6 +12,19 @@ import { parse as parseYaml } from 'yaml';
 import { createProgram } from '../src/program.js';
 import { useTempRoot } from './fixtures/harness.js';
 
+// The terminal's answers to "Run it?" (a TTY cannot be had in a test worker).
+const answers: string[] = [];
+const questions: string[] = [];
+vi.mock('node:readline/promises', () => ({
+  createInterface: () => ({
+    question: async (q: string) => {
+      questions.push(q);
+      return answers.shift() ?? '';
+    },
+    close: () => {},
+  }),
+}));
+
 const ANTHROPIC = 'https://api.anthropic.com/v1/messages';
 const server = setupServer();
 const tempRoot = useTempRoot('ask');
@@ -127,6 +140,7 @@ describe('orchestr8 ask', () => {
     expect(seen[0]!.user).toContain('"@orchestr8/shell"');
     expect(seen[0]!.user).toContain('"@orchestr8/transform"');
     expect(seen[0]!.user).toContain('"inputSchema"');
+    expect(seen[0]!.system).toContain('agent.config.allow');
     // The plan: the document, its steps and the graph.
     expect(r.stdout).toContain('id: count-python-files');
     expect(r.stdout).toContain('  count  @orchestr8/transform  after list');
@@ -173,6 +187,28 @@ describe('orchestr8 ask', () => {
     const shown = await ask(config, requests[1]!);
     expect(shown.stdout).toContain('graph:\n  pause -> {say | also}');
     expect(shown.stderr).toContain('not run (pass --yes to run without asking)');
+  });
+
+  it('on a terminal, the plan runs once confirmed, and not when declined', async () => {
+    const { config } = project(true);
+    const tty = process.stdin.isTTY;
+    process.stdin.isTTY = true;
+    try {
+      for (const [answer, runs] of [
+        ['y', true],
+        ['n', false],
+      ] as const) {
+        answers.push(answer);
+        provider(COUNT_PY);
+        const r = await ask(config, 'list python files and count them');
+        expect(r.code).toBe(0);
+        expect(r.stderr.includes('not run (pass --yes to run without asking)')).toBe(!runs);
+        expect(r.stderr.includes('completed')).toBe(runs);
+      }
+      expect(questions).toEqual(['Run it? [y/N] ', 'Run it? [y/N] ']);
+    } finally {
+      process.stdin.isTTY = tty;
+    }
   });
 
   it('an invalid plan goes back to the LLM with the errors and where they are, and the repaired plan is used', async () => {

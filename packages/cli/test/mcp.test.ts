@@ -68,7 +68,7 @@ describe('orchestr8 mcp over stdio', () => {
     const stderr: string[] = [];
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [BIN, 'mcp', '--store', store, '--wait', '300ms', 'workflows'],
+      args: [BIN, 'mcp', '--store', store, '--wait', '300ms', '--allow-shell', 'find', 'workflows'],
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', HOME: dir },
       stderr: 'pipe',
@@ -82,6 +82,25 @@ describe('orchestr8 mcp over stdio', () => {
       expect(greet?.description).toContain('Greets someone by name.');
       expect(greet?.inputSchema).toMatchObject({ type: 'object', required: ['name'] });
       expect(tools.some((t) => t.name === 'slow')).toBe(true);
+
+      // The operator's grants (here --allow-shell find) apply to documents sent as tool arguments.
+      const shell = (allow: string[]) => ({
+        version: '1.0.0',
+        metadata: { id: 'sh' },
+        steps: [
+          { id: 'ls', agent: { id: '@orchestr8/shell', config: { allow } }, input: { command: [allow[0]] } },
+        ],
+      });
+      const granted = await client.callTool({
+        name: 'orchestr8_validate',
+        arguments: { document: shell(['find']) },
+      });
+      expect(structured(granted)).toMatchObject({ valid: true });
+      const denied = await client.callTool({
+        name: 'orchestr8_validate',
+        arguments: { document: shell(['rm']) },
+      });
+      expect(text(denied)).toMatch(/^CAPABILITY_DENIED: .*\n {2}step "ls": /);
 
       const ok = await client.callTool({ name: 'greet', arguments: { name: 'Ada' } });
       expect(structured(ok)).toMatchObject({ status: 'completed', outputs: { greeting: 'Hello, Ada!' } });
@@ -105,6 +124,36 @@ describe('orchestr8 mcp over stdio', () => {
       await client.close();
     }
     expect(stderr.join('')).toMatch(/orchestr8 mcp: serving 2 workflow tool\(s\) \(greet, slow\) over stdio/);
+  });
+
+  it('without workflow files, the workflows registered in the store are the tools', async () => {
+    const { dir, store } = project();
+    const { cli } = await import('./fixtures/harness.js');
+    expect(
+      (
+        await cli(['run', 'workflows/greet.yaml', '--store', store, '--input', 'name=Ada', '--quiet'], {
+          cwd: dir,
+        })
+      ).code,
+    ).toBe(0);
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--store', store],
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: dir },
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      const names = (await client.listTools()).tools
+        .map((t) => t.name)
+        .filter((n) => !n.startsWith('orchestr8_'));
+      expect(names).toEqual(['greet']);
+    } finally {
+      await client.close();
+    }
   });
 
   it('an invalid workflow file is reported with where the problem is, and nothing is served', async () => {

@@ -71,6 +71,12 @@ export interface Catalog {
   exposes(id: string): Promise<boolean>;
 }
 
+/**
+ * How long a listing of the registered workflows is reused: a workflow registered by this or
+ * another process gets its tool within this time.
+ */
+const LIST_TTL_MS = 1000;
+
 export function createCatalog(
   engine: Engine,
   store: Store,
@@ -79,7 +85,20 @@ export function createCatalog(
 ): Catalog {
   const fixed = documents.map((w) => entry(w.document, () => w));
   const allowed = (id: string) => expose === '*' || expose.includes(id);
-  async function list(): Promise<ExposedWorkflow[]> {
+  // A stored definition never changes: compiled once per content hash.
+  const compiled = new Map<string, CompiledWorkflow>();
+  let listing: { at: number; value: Promise<ExposedWorkflow[]> } | undefined;
+  function list(): Promise<ExposedWorkflow[]> {
+    if (listing === undefined || Date.now() - listing.at >= LIST_TTL_MS) {
+      const value = load();
+      listing = { at: Date.now(), value };
+      value.catch(() => {
+        listing = undefined;
+      });
+    }
+    return listing.value;
+  }
+  async function load(): Promise<ExposedWorkflow[]> {
     const out = new Map<string, ExposedWorkflow>();
     for (const e of fixed) out.set(e.toolName, e);
     if (expose === '*' || expose.length > 0) {
@@ -91,7 +110,15 @@ export function createCatalog(
       for (const versions of byId.values()) {
         const def = latestDefinition(versions);
         if (def === undefined) continue;
-        const e = entry(def.document, () => engine.compile(def.document));
+        const e = entry(def.document, () => {
+          let w = compiled.get(def.hash);
+          if (w === undefined) {
+            w = engine.compile(def.document);
+            if (compiled.size >= 256) compiled.clear();
+            compiled.set(def.hash, w);
+          }
+          return w;
+        });
         if (!out.has(e.toolName)) out.set(e.toolName, e);
       }
     }

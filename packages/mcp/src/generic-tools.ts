@@ -6,7 +6,14 @@
 
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
-import { type Engine, ExecutionStatus, type StartOptions, type Store } from '@orchestr8/core';
+import {
+  type Engine,
+  type ExecutionHandle,
+  type ExecutionResult,
+  ExecutionStatus,
+  type StartOptions,
+  type Store,
+} from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { Catalog } from './catalog.js';
 import { type ExecutionViews, isTerminal, resultView, summary } from './execution-views.js';
@@ -58,21 +65,39 @@ async function existing(ctx: ToolContext, id: string): Promise<CallToolResult | 
 /** Starts a compiled workflow and answers with its result, or its status after `waitMs`. */
 export async function startAndWait(
   ctx: ToolContext,
-  start: () => Promise<{ id: string }>,
+  start: () => Promise<ExecutionHandle>,
   waitMs: number,
   signal: AbortSignal,
 ): Promise<CallToolResult> {
-  let id: string;
+  let handle: ExecutionHandle;
   try {
-    id = (await start()).id;
+    handle = await start();
   } catch (e) {
     if (e instanceof Orchestr8Error && e.code === ErrorCode.VALIDATION && /^invalid inputs/.test(e.message))
       return fromError(e, "the arguments do not match the workflow's inputs schema");
     return fromError(e);
   }
-  const r = await ctx.views.waitFor(id, waitMs, signal);
+  const id = handle.id;
+  // Started here: its result promise settles the moment it finishes; no polling.
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const finished = await Promise.race([
+    handle.result.then(
+      (r) => (isTerminal(r.status) ? r : undefined),
+      () => undefined,
+    ),
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), waitMs);
+      onAbort = () => resolve(undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }),
+  ]);
+  clearTimeout(timer);
+  if (onAbort) signal.removeEventListener('abort', onAbort);
+  const redactor = await ctx.views.redactor(id);
+  const r = finished ?? (await ctx.engine.getResult(id));
   if (r === undefined) return failed({ code: ErrorCode.NOT_FOUND, message: `no execution "${id}"` });
-  const view = resultView(r);
+  const view = resultView(redactor.redact(r) as ExecutionResult);
   if (r.status === ExecutionStatus.failed || r.status === ExecutionStatus.cancelled) {
     return failed({
       code: r.error?.code ?? r.status.toUpperCase(),

@@ -115,6 +115,33 @@ describe('MCP over streamable HTTP, behind the server auth', () => {
     expect((journal.entries as { type: string }[]).map((e) => e.type)).toContain('step.completed');
   });
 
+  it('a failed execution is a tool error carrying its code, with the execution to inspect', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'doomed' },
+      steps: [
+        {
+          id: 'boom',
+          agent: '@orchestr8/fail',
+          input: { always: true, code: 'TERMINAL', message: 'no way' },
+        },
+      ],
+    };
+    const r = await client.callTool({ name: 'orchestr8_start_execution', arguments: { document: doc } });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^TERMINAL: execution \S+ failed: /);
+    const details = (structured(r).error as { details: { executionId: string; status: string } }).details;
+    expect(details.status).toBe('failed');
+    expect(
+      structured(
+        await client.callTool({
+          name: 'orchestr8_get_execution',
+          arguments: { executionId: details.executionId },
+        }),
+      ).status,
+    ).toBe('failed');
+  });
+
   it('generic tools check their arguments', async () => {
     const r = await client.callTool({ name: 'orchestr8_get_execution', arguments: { executionId: 42 } });
     expect(r.isError).toBe(true);

@@ -321,7 +321,7 @@ async function installCommand(source: string, opts: InstallOptions): Promise<num
       mcp: {
         path: MCP_CONFIG,
         server,
-        original: previous?.mcp.original ?? mcpText,
+        original: previous ? previous.mcp.original : mcpText,
         sha256: sha(mcpContent ?? ''),
       },
       createdDirs: [...createdDirs],
