@@ -55,6 +55,7 @@ export default defineConfig({
           { text: 'Running in production', link: '/guides/production' },
           { text: 'Local service', link: '/guides/local-service' },
           { text: 'The console', link: '/guides/console' },
+          { text: 'AI assistants', link: '/guides/ai-assistants' },
           { text: 'Embedding orchestr8', link: '/guides/embedding' },
           { text: 'The examples, explained', link: '/guides/examples' },
           { text: 'The reference workflows', link: '/guides/reference-workflows' },
