@@ -156,3 +156,11 @@ if (want('triggers')) {
   );
   table((await runTriggersBench(quick ? { durationSec: 3 } : {})) as unknown as Record<string, unknown>[]);
 }
+
+if (want('mcp')) {
+  const { runMcpBench } = await import('../packages/mcp/bench/mcp.bench.js');
+  console.log(
+    '\n## MCP: tools/call of a 1-step workflow over streamable HTTP vs POST /workflows/execute (Prefer: wait), same server, SQLite, 10 clients',
+  );
+  table((await runMcpBench(quick ? { durationSec: 2 } : {})) as unknown as Record<string, unknown>[]);
+}
