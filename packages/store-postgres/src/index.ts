@@ -23,7 +23,7 @@ export {
   type PostgresStoreOptions,
   type Tx,
 } from './postgres-store.js';
-export { PostgresWaits, type StoredAnswer } from './postgres-waits.js';
+export { PostgresWaits } from './postgres-waits.js';
 export {
   Channel,
   type ClaimedTask,

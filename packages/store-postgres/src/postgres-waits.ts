@@ -9,10 +9,11 @@
  * statement and under the execution's row lock, so a woken wait always has a worker to
  * resume it and the execution never needs to be taken by a process. `takeWaitingExecution`
  * and `waitingCancels` therefore concern in-process executions only; workers handle their
- * own cancel requests.
+ * own cancel requests. Pending waits are indexed by the events they can take (`wait_keys`).
  */
 import {
   eventKeyValue,
+  type StoredAnswer,
   type WaitEvent,
   type WaitQuery,
   type WaitRecord,
@@ -24,13 +25,6 @@ import type { Row } from './rows.js';
 import { Channel, NOW } from './task-types.js';
 
 const TERMINAL = "('completed', 'failed', 'cancelled')";
-
-/** The remembered first answer to an idempotent decision or signal. */
-export interface StoredAnswer {
-  fingerprint: string;
-  answer: unknown;
-  expiresAt: number;
-}
 
 /** What a wait row holds besides the record: set by a worker's commit for a distributed step. */
 export interface WaitPlacement {
