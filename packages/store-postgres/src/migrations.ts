@@ -180,8 +180,9 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       -- One row per waiting step (wait steps); the record itself is JSON in body, the
       -- columns are what the wait services query. A wake is a conditional UPDATE on version.
-      -- distributed: the wait of a step workers run; its wake inserts the step's task (on
-      -- queue) in the same statement, so a claimed wait always has a worker to resume it.
+      -- distributed: the execution's steps run on workers (registered by a worker, or handed
+      -- to them); a wake inserts the step's task (on queue) in the claim's statement, so a
+      -- claimed wait always has a worker to resume it.
       CREATE TABLE waits (
         id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
         execution_id TEXT COLLATE "C" NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
@@ -239,10 +240,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    name: 'listing the sub-workflow executions of an execution',
+    name: 'listing executions by parent and by correlation id',
     sql: `
       CREATE INDEX executions_by_parent ON executions (parent_execution_id, created_at, id)
         WHERE parent_execution_id IS NOT NULL;
+      -- What started an execution (a trigger, a rerun of another), by prefix: byte order ("C").
+      CREATE INDEX executions_by_correlation ON executions ((correlation_id COLLATE "C"), created_at, id)
+        WHERE correlation_id IS NOT NULL;
     `,
   },
 ];
