@@ -27,6 +27,7 @@ export { compileCrews, type WorkflowResolver } from './crews.js';
 export {
   type CompiledCrew,
   type CompiledStream,
+  DEFAULT_CREW_TIMEOUT_MS,
   DEFAULT_LIMITS,
   loadStream,
   loadStreamFile,

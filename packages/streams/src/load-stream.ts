@@ -44,6 +44,9 @@ export const StreamDiagnosticCode = {
   CONTEXT: 'E_CONTEXT',
 } as const;
 
+/** A crew's time limit per slice when it sets none. */
+export const DEFAULT_CREW_TIMEOUT_MS = 10_000;
+
 export const DEFAULT_LIMITS = {
   maxEventBytes: 65_536,
   maxActionBytes: 65_536,
@@ -271,7 +274,7 @@ function compile(doc: StreamDocument): CompiledStream {
       index,
       on: new Set(c.on),
       dependsOn: c.dependsOn ?? [],
-      timeoutMs: c.timeout === undefined ? sliceMs : parseDuration(c.timeout),
+      timeoutMs: c.timeout === undefined ? DEFAULT_CREW_TIMEOUT_MS : parseDuration(c.timeout),
       onError: c.onError ?? 'continue',
       workflow:
         typeof c.workflow === 'string'

@@ -191,7 +191,7 @@ export const STREAM_JSON_SCHEMA = {
             items: { type: 'string', pattern: NAME_PATTERN.source },
             description: 'Crews that run before this one in a slice; their actions are its input.',
           },
-          timeout: duration('How long the crew may run per slice (default: the slice length).'),
+          timeout: duration('How long the crew may run per slice (default 10s).'),
           onError: {
             enum: ['continue', 'skip-dependents'],
             description:

@@ -51,7 +51,7 @@ describe('stream documents', () => {
     expect(s.keyPolicies).toEqual({ score: 'counter', scorers: 'union' });
     expect(s.order.map((c) => c.id)).toEqual(['scorer', 'referee']);
     expect(s.crews[1]).toMatchObject({ timeoutMs: 2000, onError: 'skip-dependents' });
-    expect(s.crews[0]!.timeoutMs).toBe(500);
+    expect(s.crews[0]!.timeoutMs).toBe(10_000);
   });
 
   it('reports schema problems with line and column, and suggests a misspelt field', () => {

@@ -67,20 +67,30 @@ function resolverFor(docFile: string) {
   };
 }
 
-/** NDJSON lines as values; a line that is not JSON is kept as its text (refused as an event, with the reason). */
-async function readNdjson(file: string): Promise<unknown[]> {
+/** NDJSON lines as values, and the lines that are not JSON (with their line numbers). */
+async function readNdjson(file: string): Promise<{ values: unknown[]; bad: string[] }> {
   if (file !== '-' && !existsSync(file)) throw new UsageError(`no such file: ${file}`);
   const input = file === '-' ? process.stdin : createReadStream(file, 'utf8');
   const values: unknown[] = [];
+  const bad: string[] = [];
+  let n = 0;
   for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    n++;
     if (line.trim() === '') continue;
     try {
       values.push(JSON.parse(line));
-    } catch {
-      values.push(line);
+    } catch (e) {
+      bad.push(`${file === '-' ? 'stdin' : file}:${n}: not JSON: ${(e as Error).message}`);
     }
   }
-  return values;
+  return { values, bad };
+}
+
+/** Recorded actions or slice records: a line that is not JSON is a usage error. */
+async function readRecords<T>(file: string): Promise<T[]> {
+  const { values, bad } = await readNdjson(file);
+  if (bad.length > 0) throw new UsageError(bad[0]!);
+  return values as T[];
 }
 
 function errorLine(e: StreamErrorRecord): string {
@@ -137,7 +147,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   const engine = await engineFor(opts);
   const resolveWorkflow = resolverFor(file);
   if (opts.events !== undefined) {
-    const events = await readNdjson(opts.events);
+    const { values: events, bad } = await readNdjson(opts.events);
+    for (const line of bad) err(`invalid-event (${line})\n`);
     const result = await runEvents({
       stream,
       engine,
@@ -152,7 +163,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       writeFileSync(opts.slicesOut, result.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     await engine.close();
     err(
-      `stream ${stream.id}: ${events.length} events, ${result.records.length} slices, ${result.actions.length} actions, ${result.errors.length} errors\n`,
+      `stream ${stream.id}: ${events.length + bad.length} events, ${result.records.length} slices, ${result.actions.length} actions, ${result.errors.length + bad.length} errors\n`,
     );
     return ExitCode.ok;
   }
@@ -207,9 +218,9 @@ async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<
   let actions: StreamAction[];
   let slices: SliceRecord[] | undefined;
   if (fromFiles) {
-    events = await readNdjson(opts.events!);
-    actions = (await readNdjson(opts.actions!)) as StreamAction[];
-    if (opts.slices !== undefined) slices = (await readNdjson(opts.slices)) as SliceRecord[];
+    events = (await readNdjson(opts.events!)).values;
+    actions = await readRecords<StreamAction>(opts.actions!);
+    if (opts.slices !== undefined) slices = await readRecords<SliceRecord>(opts.slices);
   } else {
     const transport: StreamTransport = await createNatsTransport({
       streamId: stream.id,

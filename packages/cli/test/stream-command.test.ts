@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createNatsTransport } from '@orchestr8/streams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
+import { assertBuilt, BIN, cli, REPO, startCli, useTempRoot } from './fixtures/harness.js';
+
+const FIX = join(import.meta.dirname, 'fixtures/streams');
+const DOC = join(FIX, 'match.stream.yaml');
+const EVENTS = join(FIX, 'events.ndjson');
+const tmp = useTempRoot('o8-stream-');
+
+beforeAll(() => assertBuilt());
+
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+
+describe('orchestr8 stream', () => {
+  it('validate: valid documents exit 0; problems are reported with file:line:col and exit 1', async () => {
+    const ok = await cli(['stream', 'validate', DOC]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('match.stream.yaml: valid');
+    const bad = join(tmp(), 'bad.yaml');
+    writeFileSync(
+      bad,
+      readFileSync(DOC, 'utf8')
+        .replace('dependsOn: [scorer]', 'dependsOn: [nobody]')
+        .replace('slice: 500ms', 'slise: 500ms'),
+    );
+    const r = await cli(['stream', 'validate', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}:4:1 error E_SCHEMA unknown field "slise" (at /slise)`);
+    expect(r.stderr).toContain('hint: did you mean "slice"?');
+    const missing = await cli(['stream', 'validate', join(tmp(), 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/E_READ cannot read .*nope\.yaml: no such file/);
+  });
+
+  it('run --events: NDJSON events in, NDJSON actions out, refused events on stderr; replay of the recording matches', async () => {
+    const slices = join(tmp(), 'slices.ndjson');
+    const r = await cli(['stream', 'run', DOC, '--events', EVENTS, '--slices-out', slices]);
+    expect(r.code).toBe(0);
+    const actions = lines(r.stdout);
+    expect(actions.map((a) => [a.id, a.kind, a.payload])).toEqual([
+      ['match:0:scorer:0', 'announce', { team: 'home', goalsBefore: 0 }],
+      ['match:0:referee:0', 'review', { events: 2, announcements: 1 }],
+      ['match:1:scorer:0', 'announce', { team: 'away', goalsBefore: 1 }],
+      ['match:1:scorer:1', 'announce', { team: 'home', goalsBefore: 1 }],
+      ['match:1:referee:0', 'review', { events: 2, announcements: 2 }],
+    ]);
+    expect(r.stderr).toContain(
+      'invalid-event (event bad): VALIDATION /payload: payload missing required field "player"; /payload/team: payload must be string',
+    );
+    expect(r.stderr).toMatch(/invalid-event \(.*events\.ndjson:6: not JSON/);
+    expect(r.stderr).toContain('stream match: 6 events, 2 slices, 5 actions, 2 errors');
+
+    const recorded = join(tmp(), 'actions.ndjson');
+    writeFileSync(recorded, r.stdout);
+    const same = await cli([
+      'stream',
+      'replay',
+      DOC,
+      '--events',
+      EVENTS,
+      '--actions',
+      recorded,
+      '--slices',
+      slices,
+    ]);
+    expect(same.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
+    expect(same.code).toBe(0);
+
+    // An edited recording: the replay names the action that differs, and exits 1.
+    writeFileSync(recorded, r.stdout.replace('"goalsBefore":1', '"goalsBefore":7'));
+    const differs = await cli(['stream', 'replay', DOC, '--events', EVENTS, '--actions', recorded, '--json']);
+    expect(differs.code).toBe(1);
+    const report = JSON.parse(differs.stdout);
+    expect(report).toMatchObject({
+      ok: false,
+      slicesCompared: 2,
+      context: { goals: 3, scorers: ['ada', 'bo'], lastScorer: 'ada' },
+    });
+    expect(report.mismatches.map((m: { slice: number; message: string }) => [m.slice, m.message])).toEqual([
+      [1, 'action match:1:scorer:0 differs'],
+    ]);
+  });
+
+  it('run --events - reads the events from stdin', async () => {
+    const child = spawn(process.execPath, [BIN, 'stream', 'run', DOC, '--events', '-'], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdin.end(readFileSync(EVENTS, 'utf8'));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(0);
+    expect(lines(stdout)).toHaveLength(5);
+  });
+
+  it('refuses bad usage with a clear message and exit 2', async () => {
+    const both = await cli(['stream', 'run', DOC]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain(
+      'error: stream run needs exactly one of --events <file|-> and --nats <url>',
+    );
+    const time = await cli([
+      'stream',
+      'replay',
+      DOC,
+      '--events',
+      EVENTS,
+      '--actions',
+      EVENTS,
+      '--from',
+      'yesterday',
+    ]);
+    expect(time.code).toBe(2);
+    expect(time.stderr).toContain(
+      'error: --from expects an ISO-8601 time or epoch milliseconds, got "yesterday"',
+    );
+  });
+
+  describe('on NATS JetStream', () => {
+    let nats: NatsServer;
+    beforeAll(async () => {
+      nats = await startNats();
+    });
+    afterAll(async () => {
+      await nats?.stop();
+    });
+
+    it('run --nats processes live events until Ctrl-C; replay --nats reproduces its actions', async () => {
+      const transport = await createNatsTransport({ streamId: 'match', servers: nats.url });
+      const events = readFileSync(EVENTS, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+      for (const e of events) await transport.publishEvent(JSON.parse(e));
+      const run = startCli(['stream', 'run', DOC, '--nats', nats.url], { timeoutMs: 60_000 });
+      let out = '';
+      run.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 45_000;
+      while (out.split('\n').filter(Boolean).length < 5 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      run.child.kill('SIGINT');
+      const done = await run.done;
+      expect(done.code).toBe(0);
+      expect(lines(done.stdout).map((a) => a.id)).toEqual([
+        'match:0:scorer:0',
+        'match:0:referee:0',
+        'match:1:scorer:0',
+        'match:1:scorer:1',
+        'match:1:referee:0',
+      ]);
+      expect(done.stderr).toContain('invalid-event (event bad)');
+      expect(done.stderr).toContain('stream match: stopped after slice 1 (4 events, 5 actions)');
+      expect((await transport.loadContext())?.values).toEqual({
+        goals: 3,
+        scorers: ['ada', 'bo'],
+        lastScorer: 'ada',
+      });
+      await transport.close();
+
+      const replay = await cli(['stream', 'replay', DOC, '--nats', nats.url]);
+      expect(replay.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
+      expect(replay.code).toBe(0);
+    }, 90_000);
+  });
+});
