@@ -137,6 +137,36 @@ describe('orchestr8 agent install', () => {
     expect(readdirSync(project)).toEqual([]);
   });
 
+  it('--agents picks agents, --name the server, --config-only writes no sub-agents', async () => {
+    const root = tempRoot();
+    const pkg = agentPackage(root);
+    writeFileSync(
+      join(pkg, 'agents.mjs'),
+      `${AGENT_MODULE}\nexport const whisper = { id: '@acme/whisper', execute: (i) => ({ text: String(i.text).toLowerCase() }) };\n`,
+    );
+    const project = join(root, 'picked');
+    mkdirSync(project);
+    const r = await cli([
+      'agent',
+      'install',
+      pkg,
+      '--target',
+      project,
+      '--agents',
+      '@acme/whisper',
+      '--name',
+      'quiet',
+      '--config-only',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const entry = JSON.parse(readFileSync(join(project, '.mcp.json'), 'utf8')).mcpServers.quiet;
+    expect(entry.args.slice(-2)).toEqual(['--expose-agents', '@acme/whisper']);
+    expect(existsSync(join(project, '.claude'))).toBe(false);
+    const unknown = await cli(['agent', 'install', pkg, '--target', project, '--agents', '@acme/nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('has no agent "@acme/nope" (it has @acme/shout, @acme/whisper)');
+  });
+
   it('never takes over an MCP entry or a sub-agent file it did not write', async () => {
     const root = tempRoot();
     const pkg = agentPackage(root);
