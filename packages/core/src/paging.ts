@@ -38,3 +38,19 @@ export function decodeCursor(cursor: string): ExecutionCursor {
   }
   throw new Orchestr8Error(ErrorCode.VALIDATION, `invalid cursor: ${cursor}`);
 }
+
+/**
+ * The least string above every string that starts with `prefix` in code point order (UTF-8
+ * byte order: SQLite's BINARY collation, PostgreSQL's "C"): its last code point plus one. So a
+ * prefix becomes an index range, `>= prefix AND < prefixEnd(prefix)`.
+ */
+export function prefixEnd(prefix: string): string {
+  const chars = [...prefix];
+  while (chars.length > 0) {
+    const last = chars.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff)
+      return chars.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
+  }
+  // Only U+10FFFF in the prefix (no id or correlation id of ours): the highest bound there is.
+  return `${prefix}\u{10ffff}`;
+}

@@ -9,12 +9,28 @@ import type {
   ReopenResult,
   StoreWrite,
 } from '@orchestr8/core';
+import { paging } from '@orchestr8/core';
 import { segmentBatch, segmentStatements } from './batch.js';
 import { toIdempotency } from './rows.js';
 
 /** A transaction's connection (the store's `Tx`, restated here to keep imports one way). */
 interface Tx {
   query(text: string, values?: unknown[], name?: string): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/**
+ * Correlation-id prefixes as ranges of the "C"-collated correlation index (migration 4), each
+ * then compared exactly (LIKE would read % and _ as wildcards): the planner reads few matches
+ * through the index, and many newest first.
+ */
+export function correlationPrefixWhere(prefixes: readonly string[], values: unknown[]): string {
+  const terms = prefixes.map((p) => {
+    values.push(p, paging.prefixEnd(p));
+    const a = `$${values.length - 1}`;
+    const b = `$${values.length}`;
+    return `(correlation_id COLLATE "C" >= ${a} AND correlation_id COLLATE "C" < ${b} AND left(correlation_id, length(${a})) = ${a})`;
+  });
+  return `(${terms.join(' OR ')})`;
 }
 
 /** The `since`/`until`/`idPrefix` conditions (values appended to `values`), and their shape for the statement name. */

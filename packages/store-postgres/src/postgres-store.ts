@@ -17,7 +17,7 @@ import { type ConnectionSettings, createPool, parseConnection } from './connecti
 import { pgCode, SqlState, toStoreError } from './errors.js';
 import { Listener } from './listener.js';
 import { checkSchema, LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
-import { listRangeWhere, reopenInTransaction } from './postgres-operations.js';
+import { correlationPrefixWhere, listRangeWhere, reopenInTransaction } from './postgres-operations.js';
 import { PostgresWaits } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,
@@ -331,11 +331,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
         const p = q.correlationIdPrefix;
         const prefixes = typeof p === 'string' ? [p] : [...p];
         if (prefixes.length === 0) return { items: [] };
-        // Prefixes compared exactly (LIKE would read % and _ in them as wildcards).
-        values.push(prefixes);
-        where.push(
-          `EXISTS (SELECT 1 FROM unnest($${values.length}::text[]) p WHERE left(correlation_id, length(p)) = p)`,
-        );
+        where.push(correlationPrefixWhere(prefixes, values));
       }
       const range = listRangeWhere(q, values);
       where.push(...range.where);
@@ -344,7 +340,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
         where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
       }
       values.push(limit + 1);
-      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? 'p' : ''}${range.shape}${cursor ? 'c' : ''}`;
+      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? `p${typeof q.correlationIdPrefix === 'string' ? 1 : q.correlationIdPrefix.length}` : ''}${range.shape}${cursor ? 'c' : ''}`;
       const r = await query(
         'list executions',
         `SELECT ${EXECUTION_SELECT} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

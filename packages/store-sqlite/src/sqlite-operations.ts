@@ -10,6 +10,7 @@ import type {
   ReopenResult,
   StoreWrite,
 } from '@orchestr8/core';
+import { paging } from '@orchestr8/core';
 import type Database from 'libsql';
 import { toIdempotency } from './rows.js';
 
@@ -66,7 +67,7 @@ export function listRangeParams(q: ExecutionQuery): (string | number)[] {
   const params: (string | number)[] = [];
   if (q.since !== undefined) params.push(q.since);
   if (q.until !== undefined) params.push(q.until);
-  if (q.idPrefix !== undefined) params.push(q.idPrefix, prefixEnd(q.idPrefix), q.idPrefix, q.idPrefix);
+  if (q.idPrefix !== undefined) params.push(q.idPrefix, paging.prefixEnd(q.idPrefix), q.idPrefix, q.idPrefix);
   if (q.parentExecutionId !== undefined) params.push(q.parentExecutionId);
   return params;
 }
@@ -101,29 +102,14 @@ export function fewCorrelated(db: Database.Database, prefixes: readonly string[]
   }
   let n = 0;
   for (const p of prefixes) {
-    n += (probe.get([p, prefixEnd(p)]) as { n: number }).n;
+    n += (probe.get([p, paging.prefixEnd(p)]) as { n: number }).n;
     if (n >= FEW) return false;
   }
   return true;
 }
 
 export function correlationPrefixParams(prefix: string): string[] {
-  return [prefix, prefixEnd(prefix), prefix, prefix];
-}
-
-/**
- * The least string above every string that starts with `prefix`: its last code point plus
- * one (UTF-8 byte order, SQLite's BINARY collation, is code point order).
- */
-export function prefixEnd(prefix: string): string {
-  const chars = [...prefix];
-  while (chars.length > 0) {
-    const last = chars.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff)
-      return chars.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
-  }
-  // Only U+10FFFF in the prefix (no id or correlation id of ours): the highest bound there is.
-  return `${prefix}\u{10ffff}`;
+  return [prefix, paging.prefixEnd(prefix), prefix, prefix];
 }
 
 interface Statements {
