@@ -1074,6 +1074,30 @@ const paths: Json = {
       },
     }),
   },
+  '/executions/{id}/resume': {
+    post: op('Resume an execution a stopped process left running', 'resumeExecution', {
+      description:
+        'Resumes it in this server, as `orchestr8 resume <id>` does: completed steps keep their outputs, a step that ' +
+        'was running runs again with the same idempotency key. Asked again while it runs here, it answers the same ' +
+        'execution with `resumed: false`. Only for executions whose process is gone: two processes running one ' +
+        'execution run its steps twice.',
+      parameters: [param('ExecutionId')],
+      responses: {
+        '202': json('Resumed (or already running here)', {
+          type: 'object',
+          required: ['executionId', 'status', 'resumed'],
+          properties: {
+            executionId: { type: 'string' },
+            status: executionStatus,
+            resumed: { type: 'boolean', description: 'false when this server was already running it' },
+          },
+        }),
+        '400': problem('A body was sent'),
+        '404': problem('No such execution'),
+        '409': problem('Already finished (EXECUTION_FINISHED), or waiting (CONFLICT)'),
+      },
+    }),
+  },
   '/executions/{id}/rerun': {
     post: op('Rerun a finished execution from a step, as a new execution', 'rerunExecution', {
       description:

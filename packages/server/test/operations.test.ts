@@ -374,6 +374,55 @@ describe('the event stream of a retried execution', () => {
   });
 });
 
+describe('POST /executions/:id/resume', () => {
+  it('resumes an execution a stopped process left running; asked again, answers the same; 409 once finished', async () => {
+    // Another "process" on the same store starts it and stops without finishing it.
+    const registry = createAgentRegistry([...builtinAgents, gateAgent]);
+    const other = createEngine({ registry, store });
+    gate('op-resume');
+    const left = await other.start(engine.compile(gated('op-resume', 'resumable')));
+    await other.shutdown({ graceMs: 0 });
+    expect((await store.getExecution(left.id))?.status).toBe('running');
+
+    const first = await post(`${url}/executions/${left.id}/resume`, undefined);
+    expect(first.status).toBe(202);
+    expect(await first.json()).toMatchObject({ executionId: left.id, status: 'running', resumed: true });
+    const again = await post(`${url}/executions/${left.id}/resume`, undefined);
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ executionId: left.id, resumed: false });
+    gate('op-resume').open();
+    expect((await waitTerminal(url, left.id)).status).toBe('completed');
+    const journal = (await (await fetch(`${url}/executions/${left.id}/journal`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(journal.filter((t) => t === 'execution.resumed')).toHaveLength(1);
+    const late = await post(`${url}/executions/${left.id}/resume`, undefined);
+    expect(late.status).toBe(409);
+    expect((await problemOf(late)).code).toBe('EXECUTION_FINISHED');
+    expect((await post(`${url}/executions/nope/resume`, undefined)).status).toBe(404);
+  });
+});
+
+describe('POST /executions/:id/resume of a waiting execution', () => {
+  it('is refused: it resumes when a wait of its ends', async () => {
+    const now = Date.now();
+    await store.createExecution({
+      id: 'op-waiting',
+      workflowId: 'w',
+      workflowVersion: '1.0.0',
+      definitionHash: 'h',
+      status: 'waiting',
+      inputs: {},
+      createdAt: now,
+      updatedAt: now,
+    });
+    const res = await post(`${url}/executions/op-waiting/resume`, undefined);
+    expect(res.status).toBe(409);
+    expect(await problemOf(res)).toMatchObject({ code: 'CONFLICT', executionStatus: 'waiting' });
+  });
+});
+
 describe('cancel, asked twice', () => {
   it('is accepted again while the execution stops, changes nothing, and answers 409 once it has finished', async () => {
     const held = stubborn('op-cancel-twice');

@@ -3,9 +3,10 @@
  * `POST /executions/:id/retry` runs a failed or cancelled execution again in place;
  * `POST /executions/:id/rerun` starts a new execution from one of its steps (or, with
  * `dryRun`, only shows the plan). Both honour `Idempotency-Key` as `/workflows/execute` does.
+ * `POST /executions/:id/resume` resumes one a stopped process left running.
  */
 import { ErrorCode, hasCode } from '@orchestr8/common';
-import type { OperationKey, RerunPlan } from '@orchestr8/core';
+import { type OperationKey, type RerunPlan, TERMINAL_EXECUTION_STATUSES } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
@@ -19,7 +20,55 @@ export function operationRoutes(ctx: ServerContext): RouteDef[] {
   return [
     { method: 'post', path: '/executions/:id/retry', handler: (req, res) => retry(ctx, req, res) },
     { method: 'post', path: '/executions/:id/rerun', handler: (req, res) => rerun(ctx, req, res) },
+    { method: 'post', path: '/executions/:id/resume', handler: (req, res) => resume(ctx, req, res) },
   ];
+}
+
+/**
+ * Resumes an execution left running (or queued) by a process that stopped, in this server,
+ * as `orchestr8 resume <id>` does. Asked again while it runs here, it answers the same
+ * execution (`resumed: false`). Only for executions whose process is gone: a store cannot
+ * tell that a live process still runs one, and two processes would run its steps twice.
+ */
+async function resume(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+  const id = String(req.params.id);
+  if (
+    req.body !== undefined &&
+    (typeof req.body !== 'object' || req.body === null || Object.keys(req.body).length > 0)
+  )
+    throw badRequest('resume takes no body', [{ pointer: '', message: 'must be empty' }]);
+  const before = await ctx.engine.getResult(id);
+  if (!before) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
+  if (TERMINAL_EXECUTION_STATUSES.has(before.status)) {
+    throw new HttpProblem(
+      409,
+      ProblemCode.EXECUTION_FINISHED,
+      `execution "${id}" already finished (${before.status})`,
+      {
+        executionStatus: before.status,
+      },
+    );
+  }
+  if (before.status === 'waiting') {
+    throw new HttpProblem(
+      409,
+      ProblemCode.CONFLICT,
+      `execution "${id}" waits: it resumes when a wait of its ends`,
+      {
+        executionStatus: before.status,
+      },
+    );
+  }
+  const running = ctx.engine.isRunning(id);
+  let handle: Awaited<ReturnType<typeof ctx.engine.resume>>;
+  try {
+    handle = await ctx.engine.resume(id);
+  } catch (e) {
+    throw problemOf(e, id, false, ProblemCode.EXECUTION_FINISHED);
+  }
+  res.setHeader('Location', `/executions/${encodeURIComponent(id)}`);
+  const now = await ctx.engine.getResult(id);
+  res.status(202).json({ executionId: handle.id, status: now?.status ?? before.status, resumed: !running });
 }
 
 /** The engine's idempotency options for a request with an `Idempotency-Key`. */
