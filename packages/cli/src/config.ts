@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { register } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Capabilities } from '@orchestr8/core';
@@ -13,6 +14,8 @@ export { defineConfig, type Orchestr8Config } from './define-config.js';
 export interface ProjectConfig {
   /** The config file, or undefined when none was found (or `--no-config`). */
   file: string | undefined;
+  /** The user-level config file (`userConfigFile()`) when it exists and was read. */
+  userFile?: string;
   /** The project directory: the config file's directory, else the working directory. */
   dir: string;
   /** Absolute paths of the agent modules. */
@@ -84,6 +87,18 @@ export function loadProjectConfig(
   return p;
 }
 
+/**
+ * The user-level config, for every project of this user: `$XDG_CONFIG_HOME/orchestr8/config.json`
+ * (`~/.config/orchestr8/config.json` when XDG_CONFIG_HOME is unset, on macOS too), and
+ * `%APPDATA%\orchestr8\config.json` on Windows. JSON only.
+ */
+export function userConfigFile(): string {
+  if (process.platform === 'win32' && !process.env.XDG_CONFIG_HOME && process.env.APPDATA)
+    return join(process.env.APPDATA, 'orchestr8', 'config.json');
+  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'orchestr8', 'config.json');
+}
+
 async function readProjectConfig(cwd: string, option: string | false | undefined): Promise<ProjectConfig> {
   const empty: ProjectConfig = {
     file: undefined,
@@ -99,9 +114,52 @@ async function readProjectConfig(cwd: string, option: string | false | undefined
     file = isAbsolute(option) ? option : resolve(cwd, option);
     if (!existsSync(file)) throw new UsageError(`config file not found: ${file}`);
   } else file = findConfigFile(cwd);
-  if (file === undefined) return empty;
-  const raw = await importConfig(file);
-  return checkConfig(raw, file);
+  const userFile = userConfigFile();
+  const user = existsSync(userFile) ? layerOf(await importConfig(userFile), userFile) : undefined;
+  const project = file === undefined ? undefined : layerOf(await importConfig(file), file);
+  if (!user) return project?.config ?? empty;
+  // The project file beats the user file, key by key (a list replaces the user's list).
+  const base = project?.config ?? empty;
+  const pick = <T>(has: (l: Layer) => boolean, get: (c: ProjectConfig) => T): T =>
+    project && has(project) ? get(project.config) : has(user) ? get(user.config) : get(base);
+  const capabilities: Capabilities = {};
+  for (const k of ['env', 'egress', 'agents', 'maxWorkflowDepth'] as const) {
+    const v = pick(
+      (l) => l.capabilityKeys.has(k),
+      (c) => c.capabilities[k],
+    );
+    if (v !== undefined) (capabilities as Record<string, unknown>)[k] = v;
+  }
+  return {
+    ...base,
+    userFile,
+    agents: pick(
+      (l) => l.keys.has('agents'),
+      (c) => c.agents,
+    ),
+    store: pick(
+      (l) => l.keys.has('store'),
+      (c) => c.store,
+    ),
+    defaults: pick(
+      (l) => l.config.defaults.concurrency !== undefined,
+      (c) => c.defaults,
+    ),
+    capabilities,
+  };
+}
+
+interface Layer {
+  config: ProjectConfig;
+  keys: Set<string>;
+  capabilityKeys: Set<string>;
+}
+
+function layerOf(raw: unknown, file: string): Layer {
+  const config = checkConfig(raw, file);
+  const r = raw as Record<string, unknown>;
+  const caps = r.capabilities as Record<string, unknown> | undefined;
+  return { config, keys: new Set(Object.keys(r)), capabilityKeys: new Set(Object.keys(caps ?? {})) };
 }
 
 /** The raw value a config file holds (JSON) or exports (TS/JS), not yet checked. */

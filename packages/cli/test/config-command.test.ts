@@ -9,7 +9,7 @@ beforeAll(() => assertBuilt());
 
 const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'orchestr8.config.json'), 'utf8'));
 
-describe('orchestr8 config', () => {
+describe('orchestr8 config', { timeout: 120_000 }, () => {
   it('set creates orchestr8.config.json, get reads it back, reset removes the key', async () => {
     const dir = tempRoot();
     const set = await cli(['config', 'set', 'store', 'memory'], { cwd: dir });
@@ -83,5 +83,83 @@ describe('orchestr8 config', () => {
     expect(set.code).toBe(2);
     expect(set.stderr).toContain('edit the file');
     expect(readFileSync(join(dir, 'orchestr8.config.ts'), 'utf8')).toContain("store: 'memory'");
+  });
+});
+
+describe('orchestr8 config: the user-level file and precedence', { timeout: 180_000 }, () => {
+  const HELLO = [
+    'version: "1.0.0"',
+    'metadata: { id: hello }',
+    'steps:',
+    '  - id: a',
+    '    agent: "@orchestr8/echo"',
+    '    input: { message: hi }',
+    '',
+  ].join('\n');
+
+  it('--global sets, gets and unsets keys in $XDG_CONFIG_HOME/orchestr8/config.json', async () => {
+    const dir = tempRoot();
+    const env = { XDG_CONFIG_HOME: join(dir, 'xdg') };
+    const set = await cli(['config', 'set', '--global', 'defaults.concurrency', '3'], { cwd: dir, env });
+    expect(set.code, set.stderr).toBe(0);
+    const file = join(dir, 'xdg', 'orchestr8', 'config.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ defaults: { concurrency: 3 } });
+    expect(existsSync(join(dir, 'orchestr8.config.json'))).toBe(false);
+    expect((await cli(['config', 'get', '--global', 'defaults.concurrency'], { cwd: dir, env })).stdout).toBe(
+      '3\n',
+    );
+    // Not in the project file.
+    expect((await cli(['config', 'get', 'defaults.concurrency'], { cwd: dir, env })).code).toBe(1);
+    const bad = await cli(['config', 'set', '--global', 'defaults.concurrency', 'many'], { cwd: dir, env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`config ${file}: defaults.concurrency must be a positive integer`);
+    const unset = await cli(['config', 'unset', '--global', 'defaults.concurrency'], { cwd: dir, env });
+    expect(unset.code, unset.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({});
+  });
+
+  it('list --show-origin shows environment > project > user > default, and commands follow the same order', async () => {
+    const dir = tempRoot();
+    const env: Record<string, string | undefined> = {
+      XDG_CONFIG_HOME: join(dir, 'xdg'),
+      ORCHESTR8_STORE: undefined,
+    };
+    writeFileSync(join(dir, 'hello.yaml'), HELLO);
+    const userDb = join(dir, 'user.db');
+    expect((await cli(['config', 'set', '-g', 'store', `sqlite:${userDb}`], { cwd: dir, env })).code).toBe(0);
+    expect((await cli(['config', 'set', '-g', 'defaults.concurrency', '3'], { cwd: dir, env })).code).toBe(0);
+    expect((await cli(['config', 'set', 'defaults.concurrency', '5'], { cwd: dir, env })).code).toBe(0);
+
+    const origins = await cli(['config', 'list', '--show-origin'], { cwd: dir, env });
+    expect(origins.code, origins.stderr).toBe(0);
+    const userFile = join(dir, 'xdg', 'orchestr8', 'config.json');
+    expect(origins.stdout).toContain(`user:${userFile}\tstore=sqlite:${userDb}\n`);
+    expect(origins.stdout).toContain(`file:${join(dir, 'orchestr8.config.json')}\tdefaults.concurrency=5\n`);
+    expect(origins.stdout).toContain('default\tagents=\n');
+    const json = JSON.parse(
+      (await cli(['config', 'list', '--show-origin', '--json'], { cwd: dir, env })).stdout,
+    );
+    expect(json['defaults.concurrency']).toEqual({
+      value: 5,
+      origin: `file:${join(dir, 'orchestr8.config.json')}`,
+    });
+
+    // The user file's store is used while neither the project, the environment nor a flag sets one.
+    const run = (extra: string[] = [], e = env) => cli(['run', 'hello.yaml', ...extra], { cwd: dir, env: e });
+    expect((await run()).code).toBe(0);
+    expect(existsSync(userDb)).toBe(true);
+    const projectDb = join(dir, 'project.db');
+    expect((await cli(['config', 'set', 'store', `sqlite:${projectDb}`], { cwd: dir, env })).code).toBe(0);
+    expect((await run()).code).toBe(0);
+    expect(existsSync(projectDb)).toBe(true);
+    const envDb = join(dir, 'env.db');
+    const withEnv = { ...env, ORCHESTR8_STORE: `sqlite:${envDb}` };
+    const envOrigin = await cli(['config', 'list', '--show-origin'], { cwd: dir, env: withEnv });
+    expect(envOrigin.stdout).toContain(`env:ORCHESTR8_STORE\tstore=sqlite:${envDb}\n`);
+    expect((await run([], withEnv)).code).toBe(0);
+    expect(existsSync(envDb)).toBe(true);
+    const flagDb = join(dir, 'flag.db');
+    expect((await run(['--store', `sqlite:${flagDb}`], withEnv)).code).toBe(0);
+    expect(existsSync(flagDb)).toBe(true);
   });
 });

@@ -1,13 +1,18 @@
 /**
- * `orchestr8 config get|set|reset|list`: reads and writes the project config. Only
- * orchestr8.config.json is written (a TS or JS config is code: `set` says to edit it); every
- * write is checked as loading checks it, so a value loading would refuse is never written.
+ * `orchestr8 config get|set|unset|list [--global]`: reads and writes the project config, or
+ * with --global the user-level one (`userConfigFile()`). Only JSON is written (a TS or JS
+ * config is code: `set` says to edit it); every write is checked as loading checks it, so a
+ * value loading would refuse is never written. `list --show-origin` says where each
+ * value in effect comes from: environment > project > user > default (a flag beats them all,
+ * for the command it is given to).
  */
-import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { DEFAULTS } from '@orchestr8/schema';
 import type { Command } from 'commander';
-import { checkConfig, importConfig, loadProjectConfig } from '../config.js';
+import { checkConfig, importConfig, loadProjectConfig, userConfigFile } from '../config.js';
 import { failUsage, reportError } from '../fail.js';
+import { storeSpec } from '../open-store.js';
 
 type Kind = 'string' | 'integer' | 'list';
 
@@ -84,7 +89,14 @@ function show(value: unknown): string {
 }
 
 /** The config file and what it holds as written; `{}` when there is none yet. */
-async function readRaw(): Promise<{ file: string | undefined; dir: string; raw: Record<string, unknown> }> {
+async function readRaw(
+  global = false,
+): Promise<{ file: string | undefined; dir: string; raw: Record<string, unknown> }> {
+  if (global) {
+    const file = userConfigFile();
+    if (!existsSync(file)) return { file: undefined, dir: dirname(file), raw: {} };
+    return { file, dir: dirname(file), raw: (await importConfig(file)) as Record<string, unknown> };
+  }
   const config = await loadProjectConfig();
   if (!config.file) return { file: undefined, dir: config.dir, raw: {} };
   return {
@@ -112,11 +124,12 @@ export function registerConfigCommand(program: Command): void {
     .description('print the value of a key as the config file holds it')
     .argument('<key>', Object.keys(KEYS).join(', '))
     .option('--json', 'print the value as JSON')
-    .action(async (key: string, opts: { json?: boolean }) => {
+    .option('-g, --global', 'the user-level config file instead of the project one')
+    .action(async (key: string, opts: { json?: boolean; global?: boolean }) => {
       process.exitCode = await guarded(async () => {
         const bad = checkKey(key);
         if (bad) return failUsage(bad);
-        const { file, raw } = await readRaw();
+        const { file, raw } = await readRaw(opts.global);
         const value = getPath(raw, key);
         if (value === undefined) {
           process.stderr.write(`${key} is not set${file ? ` in ${file}` : ' (no config file)'}\n`);
@@ -129,11 +142,19 @@ export function registerConfigCommand(program: Command): void {
 
   config
     .command('list')
-    .description('print every key the config file sets')
+    .description(
+      'print every key the config file sets; with --show-origin, every key in effect and where it comes from',
+    )
     .option('--json', 'print the keys and values as a JSON object')
-    .action(async (opts: { json?: boolean }) => {
+    .option('-g, --global', 'the user-level config file instead of the project one')
+    .option(
+      '--show-origin',
+      'every key with the value in effect and its origin: env (ORCHESTR8_STORE), the project file, the user file, or default',
+    )
+    .action(async (opts: { json?: boolean; global?: boolean; showOrigin?: boolean }) => {
       process.exitCode = await guarded(async () => {
-        const { file, raw } = await readRaw();
+        if (opts.showOrigin) return listOrigins(opts.json === true);
+        const { file, raw } = await readRaw(opts.global);
         const set = Object.keys(KEYS)
           .map((k) => [k, getPath(raw, k)] as const)
           .filter(([, v]) => v !== undefined);
@@ -148,27 +169,33 @@ export function registerConfigCommand(program: Command): void {
 
   config
     .command('set')
-    .description('set a key in orchestr8.config.json (created when there is no config)')
+    .description(
+      'set a key in orchestr8.config.json (created when there is no config), or with --global in the user file',
+    )
     .argument('<key>', Object.keys(KEYS).join(', '))
     .argument('<value>', 'the value; lists comma-separated')
-    .action(async (key: string, value: string) => {
+    .option('-g, --global', 'the user-level config file instead of the project one')
+    .action(async (key: string, value: string, opts: { global?: boolean }) => {
       process.exitCode = await guarded(async () => {
         const bad = checkKey(key);
         if (bad) return failUsage(bad);
-        return write(key, (raw) => setPath(raw, key, parseValue(KEYS[key]!, value)));
+        return write(key, (raw) => setPath(raw, key, parseValue(KEYS[key]!, value)), opts.global);
       });
     });
 
   config
-    .command('reset')
-    .alias('unset')
-    .description('remove a key from orchestr8.config.json, so its default applies')
+    .command('unset')
+    .alias('reset')
+    .description(
+      'remove a key from orchestr8.config.json (or with --global the user file), so the next layer applies',
+    )
     .argument('<key>', Object.keys(KEYS).join(', '))
-    .action(async (key: string) => {
+    .option('-g, --global', 'the user-level config file instead of the project one')
+    .action(async (key: string, opts: { global?: boolean }) => {
       process.exitCode = await guarded(async () => {
         const bad = checkKey(key);
         if (bad) return failUsage(bad);
-        return write(key, (raw) => deletePath(raw, key));
+        return write(key, (raw) => deletePath(raw, key), opts.global);
       });
     });
 }
@@ -181,19 +208,24 @@ async function guarded(fn: () => Promise<number>): Promise<number> {
   }
 }
 
-async function write(key: string, change: (raw: Record<string, unknown>) => void): Promise<number> {
-  const { file: found, dir, raw } = await readRaw();
+async function write(
+  key: string,
+  change: (raw: Record<string, unknown>) => void,
+  global = false,
+): Promise<number> {
+  const { file: found, dir, raw } = await readRaw(global);
   if (found && !/\.json$/i.test(found)) {
     return failUsage(
       `${found} is code, which config set and reset do not rewrite: edit the file (the key is ${key}), ` +
         'or use an orchestr8.config.json instead',
     );
   }
-  const file = found ?? join(dir, 'orchestr8.config.json');
+  const file = found ?? (global ? userConfigFile() : join(dir, 'orchestr8.config.json'));
   const next = structuredClone(raw);
   change(next);
   // The same checks as loading: an invalid value is refused and the file left as it was.
   checkConfig(next, file);
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
   const value = getPath(next, key);
   const shown = relative(process.cwd(), file) || file;
@@ -201,4 +233,33 @@ async function write(key: string, change: (raw: Record<string, unknown>) => void
     `${found ? '' : `created ${shown}; `}${key} ${value === undefined ? 'reset' : `= ${show(value)}`} in ${shown}\n`,
   );
   return 0;
+}
+
+/** What `config list --show-origin` prints per key: the value in effect and where it comes from. */
+async function listOrigins(json: boolean): Promise<number> {
+  const project = await readRaw(false);
+  const user = await readRaw(true);
+  const rows: { key: string; value: unknown; origin: string }[] = [];
+  for (const key of Object.keys(KEYS)) {
+    const fromProject = getPath(project.raw, key);
+    const fromUser = getPath(user.raw, key);
+    if (key === 'store' && process.env.ORCHESTR8_STORE !== undefined)
+      rows.push({ key, value: process.env.ORCHESTR8_STORE, origin: 'env:ORCHESTR8_STORE' });
+    else if (fromProject !== undefined)
+      rows.push({ key, value: fromProject, origin: `file:${project.file}` });
+    else if (fromUser !== undefined) rows.push({ key, value: fromUser, origin: `user:${user.file}` });
+    else rows.push({ key, value: defaultOf(key), origin: 'default' });
+  }
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value, origin: r.origin }])), null, 2)}\n`,
+    );
+  else for (const r of rows) process.stdout.write(`${r.origin}\t${r.key}=${show(r.value)}\n`);
+  return 0;
+}
+
+function defaultOf(key: string): unknown {
+  if (key === 'store') return storeSpec(undefined);
+  if (key === 'defaults.concurrency') return DEFAULTS.maxConcurrentSteps;
+  return [];
 }
