@@ -157,6 +157,14 @@ if (want('triggers')) {
   table((await runTriggersBench(quick ? { durationSec: 3 } : {})) as unknown as Record<string, unknown>[]);
 }
 
+if (want('console')) {
+  const { runConsoleBench } = await import('../packages/console/bench/console.bench.js');
+  console.log(
+    '\n## console: a 1,000-step execution in headless Chromium; 100 SSE clients while executions run (built CLI, SQLite)',
+  );
+  table((await runConsoleBench({ quick })) as unknown as Record<string, unknown>[]);
+}
+
 if (want('mcp')) {
   const { runMcpBench } = await import('../packages/mcp/bench/mcp.bench.js');
   console.log(

@@ -196,9 +196,9 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     expect(await nodeStatus('start')).toBe('completed');
     expect(await nodeStatus('end')).not.toBe('completed');
     // Colours come from the status: the failed node is painted in the failed colour.
-    const fill = await page
-      .locator('.react-flow__node [data-step="gate"]')
-      .evaluate((el) => getComputedStyle(el).backgroundColor);
+    const fill = await page.evaluate(
+      `getComputedStyle(document.querySelector('.react-flow__node [data-step="gate"]')).backgroundColor`,
+    );
     expect(fill).toBe('rgb(242, 139, 130)');
     await shot('failed');
 
@@ -305,9 +305,9 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     await page.check('input[name="status"][value="cancelled"]');
     await page.click('form[aria-label="Filters"] button[type="submit"]');
     await page.waitForURL(/status=cancelled/);
+    // Browser code as text: this file is type-checked without the DOM library.
     await page.waitForFunction(
-      (n) => document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === n,
-      all.body.items.filter((i) => i.status === 'cancelled').length,
+      `document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === ${all.body.items.filter((i) => i.status === 'cancelled').length}`,
     );
     await shot('filtered');
     // Live: an execution that ends while the list is shown appears in it without a reload.
@@ -374,7 +374,7 @@ describe('the console of a server with API keys, and the commands that open it',
     await page.fill('input[type="password"]', KEY);
     await page.click('button:has-text("Save")');
     await page.waitForSelector('table[aria-label="Executions"]');
-    expect(await page.evaluate(() => localStorage.getItem('orchestr8.apiKey'))).toBe(KEY);
+    expect(await page.evaluate("localStorage.getItem('orchestr8.apiKey')")).toBe(KEY);
     // Kept: a reload asks nothing.
     await page.reload();
     await page.waitForSelector('table[aria-label="Executions"]');

@@ -10,7 +10,7 @@ import {
   ReactFlow,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { memo, useMemo } from 'react';
+import { memo, useMemo, useRef } from 'react';
 import type { GraphModel } from '../lib/graph.js';
 import { statusStyle, statusVar } from '../lib/status.js';
 
@@ -80,40 +80,55 @@ function subtitle(
   return parts.join(' · ');
 }
 
-export function Dag(props: {
+/** Memoised: the page re-renders every second while an execution runs (its clock); the graph need not. */
+export const Dag = memo(function Dag(props: {
   model: GraphModel;
   states: Record<string, NodeState>;
   selected: string | undefined;
   onSelect: (stepId: string) => void;
 }) {
   const { model, states, selected, onSelect } = props;
-  const nodes: Node<StepNodeData>[] = useMemo(
-    () =>
-      model.nodes.map((n) => {
-        const st = states[n.id];
-        const status = st?.status ?? 'pending';
-        const sub = subtitle(st, n.step.agent, n.step.forEach, n.step.fallbackOnly);
-        return {
-          id: n.id,
-          type: model.simplified ? 'dot' : 'step',
-          position: { x: n.x, y: n.y },
-          width: n.width,
-          height: n.height,
-          draggable: false,
-          connectable: false,
-          selected: n.id === selected,
-          ariaLabel: `step ${n.id}: ${sub}`,
-          data: {
-            label: n.step.name ?? n.id,
-            sub,
-            status,
-            selected: n.id === selected,
-            title: `${n.id}: ${sub}`,
-          },
-        };
-      }),
-    [model, states, selected],
-  );
+  // A node whose status did not change keeps its object, so a live update re-renders only
+  // the nodes it changed (a few out of 1,000), not the whole graph.
+  const previous = useRef(new Map<string, Node<StepNodeData>>());
+  const nodes: Node<StepNodeData>[] = useMemo(() => {
+    const before = previous.current;
+    const next = new Map<string, Node<StepNodeData>>();
+    const out = model.nodes.map((n) => {
+      const st = states[n.id];
+      const status = st?.status ?? 'pending';
+      const sub = subtitle(st, n.step.agent, n.step.forEach, n.step.fallbackOnly);
+      const isSelected = n.id === selected;
+      const old = before.get(n.id);
+      if (
+        old &&
+        old.data.status === status &&
+        old.data.sub === sub &&
+        old.data.selected === isSelected &&
+        old.position.x === n.x &&
+        old.position.y === n.y
+      ) {
+        next.set(n.id, old);
+        return old;
+      }
+      const node: Node<StepNodeData> = {
+        id: n.id,
+        type: model.simplified ? 'dot' : 'step',
+        position: { x: n.x, y: n.y },
+        width: n.width,
+        height: n.height,
+        draggable: false,
+        connectable: false,
+        selected: isSelected,
+        ariaLabel: `step ${n.id}: ${sub}`,
+        data: { label: n.step.name ?? n.id, sub, status, selected: isSelected, title: `${n.id}: ${sub}` },
+      };
+      next.set(n.id, node);
+      return node;
+    });
+    previous.current = next;
+    return out;
+  }, [model, states, selected]);
   const edges: Edge[] = useMemo(
     () =>
       model.edges.map((e) => ({
@@ -141,7 +156,7 @@ export function Dag(props: {
         nodesConnectable={false}
         edgesFocusable={false}
         fitView
-        minZoom={0.05}
+        minZoom={model.simplified ? 0.005 : 0.1}
         proOptions={{ hideAttribution: true }}
         onNodeClick={(_e, n) => onSelect(n.id)}
         onNodesChange={(changes) => {
@@ -154,4 +169,4 @@ export function Dag(props: {
       </ReactFlow>
     </div>
   );
-}
+});
