@@ -104,6 +104,56 @@ describe('sqlite migrations', () => {
     await store.close();
   });
 
+  it('upgrades a database at schema version 4 so its pending waits are found through the event index', async () => {
+    const path = join(tempDir(), 'v4.db');
+    const old = new Database(path);
+    old.exec('PRAGMA journal_mode = WAL');
+    expect(migrate(old, { path, now: () => 1, upTo: 4 })).toBe(4);
+    old
+      .prepare(
+        `INSERT INTO executions (id, workflow_id, workflow_version, definition_hash, status, created_at, updated_at)
+         VALUES ('v4-run', 'wf', '1', 'h', 'waiting', 1, 1)`,
+      )
+      .run([]);
+    const wait = {
+      id: 'v4-run/w',
+      executionId: 'v4-run',
+      stepId: 'w',
+      workflowId: 'wf',
+      kind: 'any',
+      state: 'pending',
+      events: ['paid', 'shipped'],
+      matches: ['event.payload.orderId == inputs.orderId', null],
+      matchScope: { inputs: { orderId: 'A' } },
+      version: 0,
+      createdAt: 1,
+    };
+    old
+      .prepare(
+        `INSERT INTO waits (id, execution_id, kind, state, due_at, events, version, created_at, body)
+         VALUES (?, ?, ?, ?, NULL, ?, 0, 1, ?)`,
+      )
+      .run([
+        wait.id,
+        wait.executionId,
+        wait.kind,
+        wait.state,
+        JSON.stringify(wait.events),
+        JSON.stringify(wait),
+      ]);
+    old.close();
+    const store = await openSqliteStore({ path });
+    expect(await store.schemaVersion()).toBe(SQLITE_SCHEMA_VERSION);
+    const ev = (name: string) => ({ name, id: 'x', payload: { orderId: 'A' }, receivedAt: 2 });
+    // Indexed by name (no key: it was registered before keys existed), for each of its events.
+    expect((await store.waits!.waitsForEvent('paid', ev('paid'))).map((w) => w.id)).toEqual(['v4-run/w']);
+    expect((await store.waits!.waitsForEvent('shipped', ev('shipped'))).map((w) => w.id)).toEqual([
+      'v4-run/w',
+    ]);
+    expect(await store.waits!.waitsForEvent('other', ev('other'))).toEqual([]);
+    await store.close();
+  });
+
   it('refuses a database with a newer schema than the code knows, with a STORE error', async () => {
     const path = join(tempDir(), 'future.db');
     await (await openSqliteStore({ path })).close();
