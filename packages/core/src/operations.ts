@@ -73,6 +73,8 @@ export function retryWrites(
   const { error, result, finishedAt, ...rest } = record;
   const execution: ExecutionRecord = {
     ...rest,
+    // The run starts over, and so does its global timeout (the journal keeps the first start).
+    startedAt: now,
     status: 'queued',
     statusReason: `retried: ${retried.join(', ') || 'the workflow outputs'}`,
     updatedAt: now,

@@ -390,6 +390,29 @@ describe('promises of the operations page', () => {
     expect(children[1]).not.toBe(children[0]);
   });
 
+  it("a retry's global timeout counts from the retry", async () => {
+    let hang = true;
+    const slow = agent('@t/slow', (_input, ctx) =>
+      hang
+        ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+        : 'done',
+    );
+    const wf = compile({
+      steps: [{ id: 's', agent: '@t/slow', input: {} }],
+      policies: { timeout: { global: '1s' }, resilience: { retry: { maxAttempts: 1 } } },
+    });
+    const clock = createFakeClock();
+    const { engine } = testEngine([slow], { store: createMemoryStore({ clock }), clock, cancelPollMs: 0 });
+    const h = await engine.start(wf);
+    const first = await finish(clock, h.result);
+    expect(first.status).toBe('failed');
+    expect(first.error?.code).toBe('TIMEOUT');
+    await clock.advance(60_000);
+    hang = false;
+    const again = await finish(clock, (await engine.retry(h.id)).result);
+    expect(again.status).toBe('completed');
+  });
+
   it('refuses to retry an execution that waits', async () => {
     const t = setup();
     const id = await failedExecution(t);
