@@ -79,6 +79,7 @@ export default defineConfig({
         items: [
           { text: 'Architecture', link: '/contributing/architecture' },
           { text: 'Performance', link: '/contributing/performance' },
+          { text: 'Releases', link: '/contributing/release' },
         ],
       },
     ],
