@@ -183,7 +183,10 @@ async function putWorkflow(url: string, yaml: string, id: string, headers: Recor
 describe('/mcp in orchestr8 serve', () => {
   it('on loopback, registered workflows are tools by default', async () => {
     const { dir, store } = project();
-    const s = await serve(['--port', '0', '--store', store], { cwd: dir });
+    const s = await serve(['--port', '0', '--store', store, '--ask'], {
+      cwd: dir,
+      env: { ORCHESTR8_LLM_PROVIDER: undefined },
+    });
     try {
       await putWorkflow(s.url, GREET, 'greet');
       const client = new Client({ name: 'test', version: '1.0.0' });
@@ -192,6 +195,16 @@ describe('/mcp in orchestr8 serve', () => {
         expect((await client.listTools()).tools.map((t) => t.name)).toContain('greet');
         const r = await client.callTool({ name: 'greet', arguments: { name: 'Bo' } });
         expect(structured(r)).toMatchObject({ outputs: { greeting: 'Hello, Bo!' } });
+        // --ask serves POST /ask; with no LLM provider configured, planning fails as the host's problem.
+        const asked = await fetch(`${s.url}/ask`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ request: 'greet Bo' }),
+        });
+        expect(asked.status).toBe(502);
+        expect(((await asked.json()) as { detail: string }).detail).toContain(
+          'planning failed: llm: no provider',
+        );
       } finally {
         await client.close();
       }

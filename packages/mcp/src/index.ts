@@ -18,6 +18,7 @@
  * await session.closed;
  */
 export { agentToolName, agentTools } from './agent-tools.js';
+export { type AskHandlerOptions, createAskHandler } from './ask-handler.js';
 export { type ExposedWorkflow, type Exposure, toolNameFor } from './catalog.js';
 export { createMcpService, DEFAULT_TOOL_WAIT_MS, type McpOptions, type McpService } from './mcp-server.js';
 export {

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { type LlmOutput, llmAgent } from '@orchestr8/agents';
 import { ensureError } from '@orchestr8/common';
 import { type AgentContext, createEngine, resolveCapabilities, type Store } from '@orchestr8/core';
+import type { PlanPrompt } from '@orchestr8/mcp';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { type CapabilityFlags, capabilitiesFor, capabilityOptions } from '../capabilities.js';
@@ -87,6 +88,29 @@ function llmContext(
   };
 }
 
+/**
+ * The planner's LLM: the llm agent's providers, with the operator's `@orchestr8/llm` grants
+ * (its base URL receives the host's key) and egress policy. `orchestr8 serve --ask` uses it too.
+ */
+export function llmPlanner(
+  capabilities: AgentContext['capabilities'],
+  choice: { provider?: string; model?: string } = {},
+): (prompt: PlanPrompt) => Promise<unknown> {
+  const ctx = llmContext({ ...(capabilities.agents[LLM_ID] ?? {}) }, capabilities);
+  return async (prompt) => {
+    const out = (await llmAgent.execute(
+      {
+        ...prompt,
+        ...(choice.provider !== undefined ? { provider: choice.provider } : {}),
+        ...(choice.model !== undefined ? { model: choice.model } : {}),
+        maxTokens: PLAN_MAX_TOKENS,
+      },
+      ctx,
+    )) as LlmOutput;
+    return out.json;
+  };
+}
+
 async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -113,8 +137,7 @@ async function askCommand(request: string, opts: AskOptions): Promise<number> {
     const resolved = resolveCapabilities(capabilities);
     // Checks plans as `run` checks files: this host's agents and the operator's grants.
     const checker = createEngine({ registry, capabilities });
-    const llmConfig = { ...(resolved.agents[LLM_ID] ?? {}) };
-    const ctx = llmContext(llmConfig, resolved);
+    const llm = llmPlanner(resolved, opts);
     let round = 0;
     const plan = await planWorkflow({
       request,
@@ -122,21 +145,12 @@ async function askCommand(request: string, opts: AskOptions): Promise<number> {
       maxRepairs,
       compile: (doc) => checker.compile(doc),
       authorize: (w) => checker.authorize(w),
-      async complete(prompt) {
+      complete(prompt) {
         if (round++ > 0 && !opts.json)
           process.stderr.write(
             `the plan is not valid yet: asking for a corrected one (repair ${round - 1})\n`,
           );
-        const out = (await llmAgent.execute(
-          {
-            ...prompt,
-            ...(opts.provider !== undefined ? { provider: opts.provider } : {}),
-            ...(opts.model !== undefined ? { model: opts.model } : {}),
-            maxTokens: PLAN_MAX_TOKENS,
-          },
-          ctx,
-        )) as LlmOutput;
-        return out.json;
+        return llm(prompt);
       },
     });
     const workflow = plan.workflow;

@@ -40,6 +40,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   /** Where to write the server's state once listening (`orchestr8 server start` sets it). */
   stateFile?: string;
   mcpExpose?: string;
+  ask?: boolean;
   /** Open the console in the default browser once listening. */
   open?: boolean;
 }
@@ -93,6 +94,10 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--mcp-expose <ids>',
       'registered workflows that MCP clients of POST /mcp get a tool for: comma-separated ids, or "*" for all (default: "*" on a loopback --host, else none)',
+    )
+    .option(
+      '--ask',
+      "serve POST /ask: plans a workflow from a sentence with this host's LLM provider ($ORCHESTR8_LLM_PROVIDER, its key) and agents",
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -218,6 +223,17 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
         ...(await import('@orchestr8/console')).createConsoleRouters({ store: opened }),
         ...triggers.createTriggerRouter({ scheduler, apiKeys }),
         { handler: mcp.createMcpHttpHandler(mcpService, { bodyLimit: opts.bodyLimit }) },
+        ...(opts.ask
+          ? [
+              {
+                handler: mcp.createAskHandler({
+                  engine,
+                  agents: () => registry.list(),
+                  complete: (await import('./ask.js')).llmPlanner(grants),
+                }),
+              },
+            ]
+          : []),
       ],
       // POST /events is the server's: it wakes waiting executions, then starts event triggers.
       onEvent: triggers.triggerEventHook(scheduler),
