@@ -146,12 +146,18 @@ describe('POST /ask', () => {
     }
   });
 
-  it('a bad body is 422 naming the field; a failing LLM is 502 with its code', async () => {
+  it('a bad body or no valid plan is 422 naming where; a failing LLM is 502 with its code', async () => {
     const listener = await serveAsk({});
     try {
       const bad = await post(listener.url, { request: '' });
       expect(bad.status).toBe(422);
       expect(((await bad.json()) as { errors: { pointer: string }[] }).errors[0]!.pointer).toBe('/request');
+      answer({ ...COUNT_PY, steps: [{ id: 'x', agent: '@orchestr8/nope' }] });
+      const invalid = await post(listener.url, { request: 'anything' });
+      expect(invalid.status).toBe(422);
+      const problem = (await invalid.json()) as { detail: string; errors: { pointer: string }[] };
+      expect(problem.detail).toMatch(/^no valid workflow after 2 repairs/);
+      expect(problem.errors[0]!.pointer).toBe('/steps/0/agent');
       answer(null, 401);
       const down = await post(listener.url, { request: 'anything' });
       expect(down.status).toBe(502);
