@@ -155,10 +155,10 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
    * (`policies.timeout.global`) goes first: the resumed run keeps its own timer, and parks a
    * new deadline if it waits again.
    */
-  const take = async (executionId: string): Promise<boolean> => {
+  const take = async (executionId: string, deadline = true): Promise<boolean> => {
     const ws = waitsOf();
     if (!(await ws.takeWaitingExecution(executionId, clock.now()))) return false;
-    await ws.deleteWait(waitId(executionId, DEADLINE_STEP)).catch(() => {});
+    if (deadline) await ws.deleteWait(waitId(executionId, DEADLINE_STEP)).catch(() => {});
     return true;
   };
 
@@ -167,7 +167,8 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
     if (o.wakeLive(w.executionId, w.stepId)) return;
     if (o.isLive(w.executionId)) return; // leaving memory now: parked() picks it up
     const ws = waitsOf();
-    if (await take(w.executionId)) {
+    // A wait registered by a run without a global timeout says so: no deadline to drop.
+    if (await take(w.executionId, w.deadline !== false)) {
       await o.resume(w.executionId);
       return;
     }

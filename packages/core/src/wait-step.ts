@@ -119,6 +119,7 @@ function newWait(run: ExecutionRun, sr: StepRun, wait: CompiledWait, id: string,
     version: 0,
     createdAt: now,
   };
+  if (run.workflow.globalTimeoutMs === undefined) w.deadline = false;
   switch (wait.kind) {
     case 'timer':
       w.dueAt = now + wait.delayMs!;

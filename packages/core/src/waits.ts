@@ -77,6 +77,8 @@ export interface WaitRecord {
   /** kind all: the events received so far, by position in `events` (null: not yet). */
   received?: (WaitEvent | null)[];
   approval?: WaitApproval;
+  /** False when the execution has no global timeout (so no `#deadline` wait to drop on wake). */
+  deadline?: boolean;
   outcome?: WaitOutcome;
   /** Bumped by every update; claimWait compares it (optimistic concurrency). */
   version: number;

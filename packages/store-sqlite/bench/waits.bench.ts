@@ -27,9 +27,23 @@ interface Serve {
 }
 
 function serve(store: string): Promise<Serve> {
+  // ORCHESTR8_BENCH_PROF=<dir>: a CPU profile of serve, written when it stops.
+  const prof = process.env.ORCHESTR8_BENCH_PROF;
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', '0', '--log-level', 'warn', '--rate-limit', '0', '--store', store],
+    [
+      ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      '--rate-limit',
+      '0',
+      '--store',
+      store,
+    ],
     {
       env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },
       stdio: ['ignore', 'pipe', 'inherit'],
