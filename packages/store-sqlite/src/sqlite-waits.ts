@@ -112,18 +112,23 @@ export function createSqliteWaits(
         ).map(toWait),
       ),
     claimWait: (id, version, next) =>
-      run('claim a wait', () =>
-        transaction(() => {
-          const won =
-            s().claim.run([next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version])
-              .changes === 1;
+      run('claim a wait', () => {
+        const claim = () =>
+          s().claim.run([next.state, next.dueAt ?? null, next.version, JSON.stringify(next), id, version])
+            .changes === 1;
+        // Woken: one statement. Its index rows stay until the wait is deleted (they cascade),
+        // and every lookup skips waits that are not pending.
+        if (next.state !== 'pending') return claim();
+        // Still pending (kind all, part received): re-indexed in the same transaction.
+        return transaction(() => {
+          const won = claim();
           if (won) {
             s().unindex.run([id]);
             index(next);
           }
           return won;
-        }),
-      ),
+        });
+      }),
     // wait_keys rows go with the wait (ON DELETE CASCADE).
     deleteWait: (id) => run('delete a wait', () => void s().del.run([id])),
     takeWaitingExecution: (executionId, at) =>
