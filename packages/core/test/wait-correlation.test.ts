@@ -1,9 +1,15 @@
+import type { TemplateScope } from '@orchestr8/schema';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../src/memory-store.js';
 import { correlationOf, eventKeyValue, waitIndexKeys } from '../src/wait-correlation.js';
 import type { WaitEvent, WaitRecord } from '../src/waits.js';
 
-const scope = { inputs: { orderId: 'o-7', n: 3, flag: true, obj: { a: 1 } }, steps: {}, variables: {} };
+const scope = {
+  inputs: { orderId: 'o-7', n: 3, flag: true, obj: { a: 1 } },
+  steps: {},
+  variables: {},
+  env: {},
+} as unknown as TemplateScope;
 
 describe('the correlation key of a match condition', () => {
   it('pins event.<path> to the value of the other side, either way round and inside ${}', () => {
