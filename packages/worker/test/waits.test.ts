@@ -4,7 +4,7 @@
  * or a decision inserts its step's task exactly once, and a worker resumes it.
  */
 import { createEngine, type JournalEntry } from '@orchestr8/core';
-import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
+import { openPostgresStore, type PostgresStore, TaskQueue } from '@orchestr8/store-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
@@ -31,6 +31,7 @@ let stores: PostgresStore[] = [];
 let workers: Worker[] = [];
 let api: DistributedEngine;
 let store: PostgresStore;
+let url: string;
 
 afterEach(async () => {
   await api?.shutdown({ graceMs: 100 });
@@ -42,7 +43,7 @@ afterEach(async () => {
 });
 
 async function setup(options: { lookBackMs?: number } = {}) {
-  const url = server.freshSchemaUrl();
+  url = server.freshSchemaUrl();
   store = await openPostgresStore({ url });
   stores.push(store);
   api = await createDistributedEngine({
@@ -368,6 +369,32 @@ describe('waits on distributed workers', () => {
     expect(r.status).toBe('completed');
     expect(r.steps.u!.output).toMatchObject({ dueAt: at });
     expect((r.steps.both!.output as { name: string }[]).map((e) => e.name)).toEqual(['paid', 'shipped']);
+    expect(calls.get(h.id)).toBe(1);
+  });
+
+  it('a worker that dies after taking a woken step leaves its outcome to take again, once', async () => {
+    await setup();
+    const wf = compile({
+      steps: [
+        { id: 'e', wait: { event: { name: 'go' } } },
+        { id: 'b', agent: 'after', input: {}, dependencies: ['e'] },
+      ],
+    });
+    const h = await api.start(wf);
+    await waitingState(h.id);
+    await Promise.all(workers.map((w) => w.stop({ graceMs: 100 })));
+    workers = [];
+    expect(await api.sendEvent({ name: 'go', id: 'g1' })).toMatchObject({ woken: 1 });
+    // A worker takes the woken step and dies before committing it: its lease lapses.
+    const [taken] = await new TaskQueue(store).claim('dead-worker', ['default'], 1, 300);
+    expect(taken).toMatchObject({ executionId: h.id, stepId: 'e' });
+    const s = await openPostgresStore({ url });
+    stores.push(s);
+    workers.push(await startWorker({ store: s, registry, id: 'w3', pollMs: 200, sweepMs: 200 }));
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(r.steps.e!.output).toMatchObject({ id: 'g1' });
+    expect(of(await store.readJournal(h.id), 'step.woken', 'e')).toHaveLength(1);
     expect(calls.get(h.id)).toBe(1);
   });
 
