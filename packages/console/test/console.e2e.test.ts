@@ -285,6 +285,12 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     const id = started.body.executionId;
     await page.goto(`${server.url}/console/executions/${id}`);
     await waitForNode('wait', 'running');
+    // Escape closes the dialog and does nothing.
+    await page.click('button.danger:has-text("Cancel")');
+    await page.waitForSelector('dialog[open]');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    expect((await api<{ status: string }>(`/executions/${id}`)).body.status).toBe('running');
     await page.click('button.danger:has-text("Cancel")');
     await page.waitForSelector('dialog[open]');
     await shot('cancel-confirm');
@@ -298,6 +304,9 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
   it('lists executions newest first, filters by status and opens one by its id', async () => {
     await page.goto(`${server.url}/`);
     await page.waitForSelector('table[aria-label="Executions"] tbody tr');
+    // The first Tab reaches the link past the navigation.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
     const all = await api<{ items: { executionId: string; status: string }[] }>('/executions');
     const rows = page.locator('table[aria-label="Executions"] tbody tr');
     expect(await rows.count()).toBe(all.body.items.length);
@@ -329,6 +338,89 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     await page.fill('input[name="q"]', target);
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`/console/executions/${target}$`));
+  }, 60_000);
+});
+
+describe('approvals and schedules in the console', () => {
+  it('approves a waiting step with its form, refusing the form while a required field is empty', async () => {
+    const started = await api<{ executionId: string }>('/workflows/execute', {
+      method: 'POST',
+      body: JSON.stringify({
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'console-approval' },
+          steps: [
+            {
+              id: 'ok',
+              wait: {
+                approval: {
+                  title: 'Refund the order?',
+                  form: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+                },
+              },
+            },
+            {
+              id: 'after',
+              agent: '@console/echo',
+              dependencies: ['ok'],
+              input: { amount: '${steps.ok.output.data.amount}' },
+            },
+          ],
+        },
+      }),
+    });
+    const id = started.body.executionId;
+    await page.goto(`${server.url}/console/approvals`);
+    const card = page.locator('form[aria-label="Approval Refund the order?"]');
+    await card.waitFor({ timeout: 20_000 });
+    await card.locator('button:has-text("Approve")').click();
+    await card.locator('.field-error:has-text("is required")').waitFor();
+    await shot('approval-refused');
+    await card.locator('label.field:has-text("amount") input').fill('12');
+    await card.locator('label.field:has-text("By") input').fill('ann');
+    await card.locator('button:has-text("Approve")').click();
+    await expect
+      .poll(async () => (await api<{ status: string }>(`/executions/${id}`)).body.status, { timeout: 20_000 })
+      .toBe('completed');
+    const view = await api<{ steps: Record<string, { output?: unknown }> }>(`/executions/${id}`);
+    expect(view.body.steps.after?.output).toEqual({ amount: 12 });
+    await page.waitForSelector('text=Nothing waits for a decision.', { timeout: 20_000 });
+  }, 60_000);
+
+  it('shows a schedule with its next fire time; pauses, resumes and triggers it now', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'console-scheduled' },
+      steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
+      triggers: [{ name: 'nightly', schedule: { cron: '0 3 * * *', timezone: 'UTC' } }],
+    };
+    expect(
+      (await api('/workflows/console-scheduled', { method: 'PUT', body: JSON.stringify(doc) })).status,
+    ).toBe(201);
+    await page.goto(`${server.url}/console/schedules`);
+    const row = page.locator('table[aria-label="Triggers"] tr:has-text("console-scheduled")');
+    await row.waitFor({ timeout: 20_000 });
+    // The next 03:00 UTC, as this browser shows times.
+    const next = new Date();
+    next.setUTCHours(3, 0, 0, 0);
+    if (next.getTime() <= Date.now()) next.setUTCDate(next.getUTCDate() + 1);
+    expect(await row.locator('time').first().getAttribute('datetime')).toBe(next.toISOString());
+    await row.locator('button:has-text("Pause")').click();
+    await row.locator('button:has-text("Resume")').waitFor();
+    expect(await row.textContent()).toContain('paused');
+    await shot('schedule-paused');
+    await row.locator('button:has-text("Resume")').click();
+    await row.locator('button:has-text("Pause")').waitFor();
+    await row.locator('button:has-text("Trigger now")').click();
+    await expect
+      .poll(
+        async () =>
+          (await api<{ items: unknown[] }>('/executions?workflowId=console-scheduled')).body.items.length,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(1);
   }, 60_000);
 });
 
@@ -402,6 +494,10 @@ describe('the console of a server with API keys, and the commands that open it',
     await waitForExecutionStatus('completed');
     await shot('keyed-live');
     expect(foreign).toEqual([]);
+    // Forgotten: the key is gone and the next request asks for it again.
+    await page.click('button:has-text("Forget API key")');
+    await page.waitForSelector('input[type="password"]');
+    expect(await page.evaluate("localStorage.getItem('orchestr8.apiKey')")).toBeNull();
   }, 60_000);
 
   it('orchestr8 console opens the console (or one execution), prints it with --print, and says when no server answers', async () => {
