@@ -172,3 +172,11 @@ if (want('mcp')) {
   );
   table((await runMcpBench(quick ? { durationSec: 2 } : {})) as unknown as Record<string, unknown>[]);
 }
+
+if (want('streams')) {
+  const { runStreamsBench } = await import('../packages/streams/bench/streams.bench.js');
+  console.log(
+    '\n## streams: 100 ms slices, 3 crews of 2 no-op steps; events/s through a backlog (file, memory, NATS JetStream) and arrival→actions at a steady rate',
+  );
+  table((await runStreamsBench({ quick })) as unknown as Record<string, unknown>[]);
+}
