@@ -170,6 +170,9 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     writeFileSync(flag, 'closed');
     await page.goto(`${server.url}/console/workflows/console-demo`);
     await page.waitForSelector('form[aria-label="Run form"]');
+    // The document, checked by the server: valid, no warnings.
+    await page.waitForSelector('[data-testid="diagnostics"][data-valid="true"]');
+    expect(await page.textContent('[data-testid="diagnostics"]')).toContain('valid, no warnings');
     await page.fill('#input-name', 'x');
     await page.fill('#input-flag', flag);
     await page.fill('#input-tries', '9');

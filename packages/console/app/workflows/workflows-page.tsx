@@ -62,28 +62,24 @@ interface Diagnostic {
 
 function Diagnostics({ document }: { document: unknown }) {
   const api = useApi();
-  const [state, setState] = useState<{ errors: Diagnostic[]; warnings: Diagnostic[] } | 'unavailable'>();
+  const [state, setState] = useState<{ valid: boolean; diagnostics: Diagnostic[] } | 'unavailable'>();
+  const [error, setError] = useState<unknown>();
   useEffect(() => {
     let cancelled = false;
-    api
-      .post<{ errors?: Diagnostic[]; warnings?: Diagnostic[] }>('/workflows/validate', { workflow: document })
-      .then(
-        (r) => !cancelled && setState({ errors: r.errors ?? [], warnings: r.warnings ?? [] }),
-        (e: unknown) => {
-          if (cancelled) return;
-          const p = e instanceof ApiError ? e.problem : undefined;
-          if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setState('unavailable');
-          else
-            setState({
-              errors: (p?.errors as Diagnostic[]) ?? [{ message: String((e as Error).message) }],
-              warnings: (p?.warnings as Diagnostic[]) ?? [],
-            });
-        },
-      );
+    // The server's own check (schema, semantics, this host's agents and capabilities).
+    api.post<{ valid: boolean; diagnostics?: Diagnostic[] }>('/workflows/validate', { document }).then(
+      (r) => !cancelled && setState({ valid: r.valid, diagnostics: r.diagnostics ?? [] }),
+      (e: unknown) => {
+        if (cancelled) return;
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setState('unavailable');
+        else setError(e);
+      },
+    );
     return () => {
       cancelled = true;
     };
   }, [api, document]);
+  if (error) return <ErrorText error={error} />;
   if (state === undefined) return <p className="muted">Validating…</p>;
   if (state === 'unavailable')
     return (
@@ -92,23 +88,24 @@ function Diagnostics({ document }: { document: unknown }) {
         registered.
       </p>
     );
-  const all = [
-    ...state.errors.map((d) => ({ ...d, severity: 'error' })),
-    ...state.warnings.map((d) => ({ ...d, severity: 'warning' })),
-  ];
-  if (all.length === 0) return <p data-testid="diagnostics">✓ valid, no warnings</p>;
   return (
-    <ul data-testid="diagnostics">
-      {all.map((d) => (
-        <li
-          key={`${d.severity}-${d.pointer}-${d.message}`}
-          className={d.severity === 'error' ? 'error' : undefined}
-        >
-          {d.severity} {d.code ? <code>{d.code}</code> : null} {d.pointer ? <code>{d.pointer}</code> : null}
-          {d.line ? ` (line ${d.line}:${d.column ?? 1})` : ''} {d.message}
-        </li>
-      ))}
-    </ul>
+    <div data-testid="diagnostics" data-valid={state.valid ? 'true' : 'false'}>
+      <p className={state.valid ? undefined : 'error'}>
+        {state.valid ? '✓ valid' : '✕ invalid'}
+        {state.diagnostics.length === 0 ? ', no warnings' : ''}
+      </p>
+      <ul>
+        {state.diagnostics.map((d) => (
+          <li
+            key={`${d.severity}-${d.pointer}-${d.message}`}
+            className={d.severity === 'error' ? 'error' : undefined}
+          >
+            {d.severity} {d.code ? <code>{d.code}</code> : null} {d.pointer ? <code>{d.pointer}</code> : null}
+            {d.line ? ` (line ${d.line}:${d.column ?? 1})` : ''} {d.message}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
