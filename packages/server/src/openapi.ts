@@ -551,6 +551,92 @@ const emitEvent = op('Send an event: wakes the waits it matches, and starts even
     '413': { $ref: '#/components/responses/PayloadTooLarge' },
   },
 });
+/**
+ * Routes of `@orchestr8/mcp`, which `orchestr8 serve` mounts (`/ask` only with `--ask`),
+ * marked `x-orchestr8-router: mcp`.
+ */
+const MCP_ROUTER = { 'x-orchestr8-router': 'mcp' };
+const mcpPaths: Json = {
+  '/mcp': {
+    post: op('MCP over streamable HTTP (stateless)', 'mcp', {
+      ...MCP_ROUTER,
+      description:
+        'The Model Context Protocol (JSON-RPC 2.0): tools for the exposed workflows (`orchestr8 serve --mcp-expose`) and ' +
+        'generic tools to start, follow, list and cancel executions, read journals, validate documents and decide ' +
+        'approvals; resources for workflow documents and journals. Stateless: no session is kept between requests. ' +
+        'Send `Accept: application/json, text/event-stream`.',
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: { type: 'object', description: 'A JSON-RPC request or notification' },
+          },
+        },
+      },
+      responses: {
+        '200': json('The JSON-RPC response', { type: 'object' }),
+        '202': { description: 'A notification was accepted' },
+      },
+    }),
+  },
+  '/ask': {
+    post: op('Plan a workflow from a sentence', 'ask', {
+      ...MCP_ROUTER,
+      description:
+        "Served with `orchestr8 serve --ask`. Plans a workflow document from `request` with the server's LLM provider and " +
+        'agents, validates it (validation errors go back to the LLM for up to 2 repairs) and checks it against the ' +
+        "operator's capabilities; with `run: true`, starts it with `inputs`.",
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['request'],
+              additionalProperties: false,
+              properties: {
+                request: { type: 'string', minLength: 1, maxLength: 4000 },
+                run: { type: 'boolean', default: false },
+                inputs: { type: 'object' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': json('The plan', {
+          type: 'object',
+          required: ['plan', 'repairs', 'text'],
+          properties: {
+            plan: { type: 'object', description: 'The workflow document' },
+            repairs: { type: 'integer' },
+            text: { type: 'string', description: 'Its steps and graph, as text' },
+          },
+        }),
+        '202': json('The plan, and the execution it started (`run: true`)', {
+          type: 'object',
+          properties: {
+            plan: { type: 'object' },
+            repairs: { type: 'integer' },
+            text: { type: 'string' },
+            execution: {
+              type: 'object',
+              properties: {
+                executionId: { type: 'string' },
+                status: { type: 'string' },
+                location: { type: 'string' },
+              },
+            },
+          },
+        }),
+        '403': problem('The plan asks for more than the operator grants (CAPABILITY_DENIED, with problems)'),
+        '422': problem('A bad body, or no valid plan after the repairs (VALIDATION, with errors)'),
+        '502': problem('The LLM could not be asked (no provider or key, or its endpoint failed)'),
+      },
+    }),
+  },
+};
+
 const waitPaths: Json = {
   '/executions/{id}/signals/{name}': {
     post: op('Signal one execution', 'signalExecution', {
@@ -1341,7 +1427,7 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:8088' }],
     security: [{ bearer: [] }, { apiKey: [] }, {}],
-    paths: { ...paths, ...triggerPaths, ...waitPaths },
+    paths: { ...paths, ...triggerPaths, ...waitPaths, ...mcpPaths },
     components: {
       schemas,
       securitySchemes: {
