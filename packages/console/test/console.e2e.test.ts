@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, cli, type Served, serve } from '../../cli/test/fixtures/harness.js';
+import { assertBuilt, cli, type Served, serve, startCli } from '../../cli/test/fixtures/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AGENTS = join(here, 'fixtures', 'agents.mjs');
@@ -303,6 +303,66 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     await shot('cancelled');
     expect((await api<{ status: string }>(`/executions/${id}`)).body.status).toBe('cancelled');
   }, 60_000);
+
+  it('resumes an execution left running by a process that died', async () => {
+    const file = join(dir, 'resume.yaml');
+    const latch = join(dir, 'resume-latch');
+    writeFileSync(
+      file,
+      [
+        'version: "1.0.0"',
+        'metadata: { id: console-resume }',
+        'steps:',
+        '  - id: first',
+        '    agent: "@console/echo"',
+        '  - id: hold',
+        '    agent: "@console/latch"',
+        '    dependencies: [first]',
+        `    input: { file: "${latch}" }`,
+        '  - id: last',
+        '    agent: "@console/echo"',
+        '    dependencies: [hold]',
+        '',
+      ].join('\n'),
+    );
+    // `orchestr8 run` in its own process on the server's store, killed while a step runs.
+    const run = startCli(
+      ['run', file, '--local', '--quiet', '--store', `sqlite:${join(dir, 'o8.db')}`, '--agents', AGENTS],
+      {
+        cwd: dir,
+      },
+    );
+    let id = '';
+    await expect
+      .poll(
+        async () => {
+          const list = await api<{ items: { executionId: string }[] }>(
+            '/executions?workflowId=console-resume',
+          );
+          id = list.body.items[0]?.executionId ?? '';
+          if (!id) return undefined;
+          return (await api<{ steps: Record<string, { status: string }> }>(`/executions/${id}`)).body.steps
+            .hold?.status;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe('running');
+    run.child.kill('SIGKILL');
+    await run.done;
+    await page.goto(`${server.url}/console/executions/${id}`);
+    await waitForExecutionStatus('running');
+    await page.click('button:has-text("Resume")');
+    await page.click('dialog[open] button.primary:has-text("Resume")');
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    writeFileSync(latch, 'go');
+    await waitForNode('last', 'completed');
+    await waitForExecutionStatus('completed');
+    await shot('resumed');
+    const journal = await journalTypes(id);
+    // first ran once, before the crash; hold ran again in the server.
+    expect(journal.filter((e) => e.type === 'step.started' && e.stepId === 'first')).toHaveLength(1);
+    expect(journal.some((e) => e.type === 'execution.resumed')).toBe(true);
+  }, 90_000);
 
   it('lists executions newest first, filters by status and opens one by its id', async () => {
     await page.goto(`${server.url}/`);

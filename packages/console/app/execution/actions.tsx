@@ -11,7 +11,7 @@ interface Plan {
   changedInputs?: string[];
 }
 
-type Dialog = 'cancel' | 'retry' | 'rerun' | undefined;
+type Dialog = 'cancel' | 'resume' | 'retry' | 'rerun' | undefined;
 
 /**
  * Cancel (while it runs), Retry (once failed: the failed steps again in the same execution,
@@ -92,6 +92,13 @@ export function Actions(props: {
       <button type="button" className="danger" disabled={!running} onClick={() => open('cancel')}>
         Cancel
       </button>
+      <button
+        type="button"
+        disabled={props.status !== 'running' && props.status !== 'queued'}
+        onClick={() => open('resume')}
+      >
+        Resume
+      </button>
       <button type="button" disabled={props.status !== 'failed'} onClick={() => open('retry')}>
         Retry
       </button>
@@ -113,6 +120,25 @@ export function Actions(props: {
         }
       >
         <p>Running steps are told to stop; steps not started yet will not run.</p>
+        <ErrorText error={error} />
+      </ConfirmDialog>
+      <ConfirmDialog
+        title="Resume this execution?"
+        open={dialog === 'resume'}
+        confirmLabel="Resume"
+        busy={busy}
+        onClose={() => setDialog(undefined)}
+        onConfirm={() =>
+          run(async () => {
+            await api.post(`/executions/${enc(id)}/resume`);
+            props.onChanged();
+          })
+        }
+      >
+        <p>
+          For an execution left running by a process that stopped: this server carries it on from where it
+          stopped (completed steps are not run again). If it already runs here, nothing changes.
+        </p>
         <ErrorText error={error} />
       </ConfirmDialog>
       <ConfirmDialog
