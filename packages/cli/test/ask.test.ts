@@ -103,8 +103,14 @@ function project(grantShell: boolean): { dir: string; config: string } {
 async function ask(config: string, ...args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((c) => (out.push(String(c)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((c) => (err.push(String(c)), true));
+  const so = vi.spyOn(process.stdout, 'write').mockImplementation((c) => {
+    out.push(String(c));
+    return true;
+  });
+  const se = vi.spyOn(process.stderr, 'write').mockImplementation((c) => {
+    err.push(String(c));
+    return true;
+  });
   process.exitCode = undefined;
   try {
     await createProgram().parseAsync([

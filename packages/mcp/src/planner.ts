@@ -206,7 +206,10 @@ export function planText(workflow: CompiledWorkflow): string {
     level.set(id, deps.length === 0 ? 0 : Math.max(...deps.map((d) => level.get(d) ?? 0)) + 1);
   }
   const levels: string[][] = [];
-  for (const [id, l] of level) (levels[l] ??= []).push(id);
+  for (const [id, l] of level) {
+    levels[l] ??= [];
+    levels[l].push(id);
+  }
   lines.push('graph:');
   lines.push(`  ${levels.map((ids) => (ids.length > 1 ? `{${ids.join(' | ')}}` : ids[0])).join(' -> ')}`);
   return `${lines.join('\n')}\n`;
