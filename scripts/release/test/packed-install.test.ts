@@ -158,7 +158,7 @@ describe('packed packages', () => {
       .filter(({ r }) => r.code !== 0)
       .map(({ r, p }) => `${p.name}:\n${r.stdout}${r.stderr}`);
     expect(failed).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('installed from the tarballs with npm, outside the workspace', () => {
