@@ -42,6 +42,7 @@ export default defineConfig({
           { text: 'Cancel, resume, retry, rerun', link: '/concepts/operations' },
           { text: 'Triggers', link: '/concepts/triggers' },
           { text: 'Waits, signals and approvals', link: '/concepts/waits' },
+          { text: 'Event streams', link: '/concepts/streams' },
           { text: 'Scale-out with PostgreSQL', link: '/concepts/scale-out' },
           { text: 'Observability', link: '/concepts/observability' },
           { text: 'Security and trust', link: '/concepts/security' },

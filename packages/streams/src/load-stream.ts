@@ -36,8 +36,6 @@ export const StreamDiagnosticCode = {
   UNKNOWN_KIND: 'E_UNKNOWN_KIND',
   /** A crew has neither or both of `workflow` and `steps`, or its workflow or steps are invalid. */
   CREW_WORKFLOW: 'E_CREW_WORKFLOW',
-  /** A crew names a workflow id that cannot be found. */
-  UNKNOWN_WORKFLOW: 'E_UNKNOWN_WORKFLOW',
   /** An event payload schema is not a valid JSON Schema. */
   PAYLOAD_SCHEMA: 'E_PAYLOAD_SCHEMA',
   /** An initial context value does not suit its key's merge policy. */
