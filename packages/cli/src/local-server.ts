@@ -270,3 +270,32 @@ export async function localServerFor(
     steps: loaded.workflow.steps,
   });
 }
+
+/**
+ * `list`, `cancel` and `validate` without --server or --local: the project's running local
+ * server, by run's rule less the document checks (the server answers /readyz, no flag that
+ * only this process honours, the same store, an API key when it needs one). Says on stderr
+ * which it used, as `run` does. `what` ends "... in this process" (e.g. "reading the store").
+ */
+export async function detectLocalServer(opts: {
+  server?: string;
+  local?: boolean;
+  localFlags: string[];
+  what: string;
+}): Promise<{ url: string; state?: ServerState } | undefined> {
+  if (opts.server !== undefined) return { url: opts.server };
+  if (opts.local) return undefined;
+  const config = await loadProjectConfig();
+  if (!existsSync(serverStateFile(config.dir))) return undefined;
+  const plan = await planRun({
+    projectDir: config.dir,
+    store: configuredStore(undefined, config),
+    localFlags: opts.localFlags,
+    steps: [],
+  });
+  if (plan.reason) process.stderr.write(`${plan.reason}; ${opts.what} in this process\n`);
+  if (!plan.url) return undefined;
+  process.stderr.write(`using the local server at ${plan.url} (--local: ${opts.what} in this process)\n`);
+  const found = findLocalServer(config.dir);
+  return { url: plan.url, ...(found.running ? { state: found.state } : {}) };
+}

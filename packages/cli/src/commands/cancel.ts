@@ -22,6 +22,8 @@ interface CancelOptions {
   timeout?: string;
   json?: boolean;
   store?: string;
+  local?: boolean;
+  server?: string;
 }
 
 const WAIT_POLL_MS = 200;
@@ -39,6 +41,11 @@ export function registerCancelCommand(program: Command): void {
     .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 30s, 5m); exit 1')
     .option('--store <url>', STORE_OPTION_HELP)
     .option('--json', 'print the outcome as JSON')
+    .option('--server <url>', 'ask this orchestr8 server (orchestr8 serve), which stops it at once')
+    .option(
+      '--local',
+      "record the request in the store from this process even when the project's local server runs",
+    )
     .addHelpText(
       'after',
       '\nThe request is recorded in the store; the process running the execution stops it within about a\n' +
@@ -58,8 +65,16 @@ async function cancelCommand(id: string, opts: CancelOptions): Promise<number> {
       return failUsage(`--timeout expects a duration like 30s or 5m, got "${opts.timeout}"`);
     if (!opts.wait) return failUsage('--timeout only applies with --wait');
   }
+  if (opts.server !== undefined && opts.local) return failUsage('--server and --local exclude each other');
   let store: Store | undefined;
   try {
+    const { detectLocalServer } = await import('../local-server.js');
+    const server = await detectLocalServer({
+      ...opts,
+      localFlags: opts.store !== undefined ? ['--store'] : [],
+      what: 'recording the request in the store',
+    });
+    if (server) return await cancelOnServer(server.url, id, opts, timeoutMs);
     const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const reason = opts.reason?.trim() || DEFAULT_REASON;
@@ -115,6 +130,64 @@ async function cancelCommand(id: string, opts: CancelOptions): Promise<number> {
   } finally {
     await store?.close().catch(() => {});
   }
+}
+
+/** `POST /executions/:id/cancel` on a server: the process running it is told at once. */
+async function cancelOnServer(
+  url: string,
+  id: string,
+  opts: CancelOptions,
+  timeoutMs: number | undefined,
+): Promise<number> {
+  const { callServer, RemoteError } = await import('../server-call.js');
+  const { defaultApiKey } = await import('../local-server.js');
+  const key = defaultApiKey();
+  const path = `/executions/${encodeURIComponent(id)}`;
+  const s = styleFor(process.stdout);
+  let status: ExecutionStatus;
+  let outcome: 'requested' | 'finished' = 'requested';
+  try {
+    status = (
+      (await callServer(url, key, 'POST', `${path}/cancel`, {
+        reason: opts.reason?.trim() || DEFAULT_REASON,
+      })) as {
+        status: ExecutionStatus;
+      }
+    ).status;
+  } catch (e) {
+    if (e instanceof RemoteError && e.status === 404)
+      throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${id}" on ${url}`);
+    if (!(e instanceof RemoteError) || e.code !== 'EXECUTION_FINISHED') throw e;
+    outcome = 'finished';
+    status = ((await callServer(url, key, 'GET', path)) as { status: ExecutionStatus }).status;
+  }
+  if (outcome === 'finished') {
+    if (opts.json) printJson({ executionId: id, outcome, status });
+    else
+      process.stdout.write(
+        `execution ${id} ${statusColor(s, status)(`already ${status}`)}; nothing to cancel\n`,
+      );
+    return ExitCode.ok;
+  }
+  if (!opts.json)
+    process.stdout.write(`cancellation requested for execution ${id} (on the server at ${url})\n`);
+  if (!opts.wait) {
+    if (opts.json) printJson({ executionId: id, outcome, status });
+    return ExitCode.ok;
+  }
+  const started = Date.now();
+  while (!isTerminal(status)) {
+    if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
+      if (opts.json) printJson({ executionId: id, outcome, status, stopped: false });
+      process.stderr.write(`error: execution ${id} is still ${status} after ${opts.timeout}\n`);
+      return ExitCode.failed;
+    }
+    await sleep(WAIT_POLL_MS);
+    status = ((await callServer(url, key, 'GET', path)) as { status: ExecutionStatus }).status;
+  }
+  if (opts.json) printJson({ executionId: id, outcome, status, stopped: true });
+  else process.stdout.write(`${describeEnd(id, status, s)}\n`);
+  return ExitCode.ok;
 }
 
 function describeEnd(id: string, status: ExecutionStatus, s: ReturnType<typeof styleFor>): string {

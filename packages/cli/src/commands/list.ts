@@ -23,6 +23,8 @@ interface ListOptions {
   limit: string;
   json?: boolean;
   store?: string;
+  local?: boolean;
+  server?: string;
 }
 
 const DEFAULT_LIMIT = 20;
@@ -41,6 +43,8 @@ export function registerListCommand(program: Command): void {
     .option('-n, --limit <n>', 'at most this many executions', String(DEFAULT_LIMIT))
     .option('--store <url>', STORE_OPTION_HELP)
     .option('--json', 'print the execution records as a JSON array')
+    .option('--server <url>', 'list the executions of this orchestr8 server (orchestr8 serve)')
+    .option('--local', "read the store in this process even when the project's local server runs")
     .action(async (opts: ListOptions) => {
       process.exitCode = await listCommand(opts);
     });
@@ -60,9 +64,28 @@ async function listCommand(opts: ListOptions): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1)
     return failUsage(`--limit must be a positive integer, got "${opts.limit}"`);
 
+  if (opts.server !== undefined && opts.local) return failUsage('--server and --local exclude each other');
+
   exitQuietlyOnClosedStdout();
   let store: Store | undefined;
   try {
+    const { detectLocalServer } = await import('../local-server.js');
+    const server = await detectLocalServer({
+      ...opts,
+      localFlags: opts.store !== undefined ? ['--store'] : [],
+      what: 'reading the store',
+    });
+    if (server) {
+      const { items, more } = await serverPages(server.url, statuses, opts.workflow, limit);
+      if (opts.json) printJson(items);
+      else
+        printTable(
+          items,
+          more,
+          `${statuses.length > 0 || opts.workflow !== undefined ? 'matching ' : ''}executions on ${server.url}`,
+        );
+      return ExitCode.ok;
+    }
     const opened = await openHistoryStore(await projectStoreFlag(opts.store));
     store = opened.store;
     const query: ExecutionQuery = {};
@@ -84,6 +107,33 @@ async function listCommand(opts: ListOptions): Promise<number> {
   } finally {
     await store?.close().catch(() => {});
   }
+}
+
+/** The same from a server's `GET /executions` (its summaries, with `id` as records have it). */
+async function serverPages(
+  url: string,
+  statuses: string[],
+  workflow: string | undefined,
+  limit: number,
+): Promise<{ items: ExecutionRecord[]; more: boolean }> {
+  const { callServer } = await import('../server-call.js');
+  const { defaultApiKey } = await import('../local-server.js');
+  const items: ExecutionRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const q = new URLSearchParams({ limit: String(Math.min(1000, limit - items.length + 1)) });
+    if (statuses.length > 0) q.set('status', statuses.join(','));
+    if (workflow !== undefined) q.set('workflowId', workflow);
+    if (cursor) q.set('cursor', cursor);
+    const page = (await callServer(url, defaultApiKey(), 'GET', `/executions?${q}`)) as {
+      items: ({ executionId: string } & Omit<ExecutionRecord, 'id'>)[];
+      nextCursor?: string;
+    };
+    for (const { executionId, ...rest } of page.items)
+      items.push({ id: executionId, ...rest } as ExecutionRecord);
+    cursor = page.nextCursor;
+  } while (cursor && items.length <= limit);
+  return { items: items.slice(0, limit), more: items.length > limit || cursor !== undefined };
 }
 
 /** Up to `limit` executions across store pages, and whether more match. */

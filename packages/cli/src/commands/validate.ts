@@ -14,6 +14,7 @@ export interface ValidateFileResult {
 interface ValidateOptions {
   json?: boolean;
   agents: string[];
+  local?: boolean;
 }
 
 const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
@@ -35,7 +36,16 @@ export function registerValidateCommand(program: Command): void {
       collect,
       [],
     )
-    .addHelpText('after', '\nExit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.')
+    .option(
+      '--local',
+      "check agent ids against what this process loads even when the project's local server runs",
+    )
+    .addHelpText(
+      'after',
+      "\nWhile the project's local server runs (orchestr8 server start) and no --agents is given, agent ids\n" +
+        'are checked against the agents that server loaded: what `orchestr8 run` would find there.\n' +
+        'Exit codes: 0 all valid, 1 any invalid, 2 usage error or unreadable file.',
+    )
     .action(async (files: string[], opts: ValidateOptions, command: Command) => {
       const out = command.configureOutput();
       try {
@@ -103,7 +113,14 @@ async function validateFiles(
   // project config and --agents modules; without either, only the @orchestr8 scope.
   let agents: KnownAgents;
   try {
-    agents = await knownAgentIds(opts.agents);
+    // While the project's server runs, `run` sends documents there: check against its agents.
+    const { detectLocalServer } = await import('../local-server.js');
+    const server = await detectLocalServer({
+      ...(opts.local ? { local: true } : {}),
+      localFlags: opts.agents.length > 0 ? ['--agents'] : [],
+      what: 'checking agents',
+    });
+    agents = server?.state ? { knownAgents: server.state.agents } : await knownAgentIds(opts.agents);
   } catch (e) {
     writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.usage;
