@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { createTriggerRouter } from '../src/index.js';
+import { createMemoryTriggerStore, createTriggerRouter } from '../src/index.js';
 import { compile, settle, setup, step } from './helpers.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -23,6 +23,24 @@ describe('as documented', () => {
     expect(again[0]!.outcome).toMatchObject({ status: 'started', created: false });
     const items = (await engine.store.listExecutions({})).items;
     expect(items.map((e) => e.correlationId)).toEqual(['trigger:on#evt-1']);
+  });
+
+  it('a paused event trigger starts nothing; another scheduler on the store sees the pause at its next sync', async () => {
+    const store = createMemoryTriggerStore();
+    const doc = compile({ steps: [step()], triggers: [{ name: 'on', event: { name: 'order' } }] });
+    const here = setup(T0, { auto: true, store, workflows: async () => [doc] });
+    const there = setup(T0, { auto: true, store, workflows: async () => [doc] });
+    await here.scheduler.sync();
+    await there.scheduler.sync();
+    await here.scheduler.pause('wf', 'on');
+    expect(await here.scheduler.emit({ name: 'order', id: 'e1' })).toEqual([]);
+    // Not yet synced: the other process still starts it.
+    expect(await there.scheduler.emit({ name: 'order', id: 'e2' })).toHaveLength(1);
+    await there.scheduler.sync();
+    expect(await there.scheduler.emit({ name: 'order', id: 'e3' })).toEqual([]);
+    await here.scheduler.resume('wf', 'on');
+    expect(await here.scheduler.emit({ name: 'order', id: 'e4' })).toHaveLength(1);
+    await settle();
   });
 
   it('a newer registered version replaces the triggers of the older one', async () => {
