@@ -16,6 +16,7 @@ import {
   ReadResourceRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { hasCode, ErrorCode as Orchestr8Code, ValidationError } from '@orchestr8/common';
 import { type Agent, type Capabilities, checkAgainstSchema, type Engine, type Store } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
@@ -83,6 +84,8 @@ export function createMcpService(options: McpOptions): McpService {
     maxWaitMs: options.maxWaitMs ?? 120_000,
     documents: options.documents ?? true,
   };
+  // One validator for every server of this service: building one costs more than a tool call.
+  const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const generic = [...agentTools(options.agents ?? [], options.capabilities), ...genericTools(ctx)];
   const genericByName = new Map(generic.map((t) => [t.name, t]));
 
@@ -136,6 +139,7 @@ export function createMcpService(options: McpOptions): McpService {
         { name: 'orchestr8', version: VERSION },
         {
           capabilities: { tools: { listChanged: false }, resources: {} },
+          jsonSchemaValidator,
           instructions:
             'orchestr8 runs declarative workflows. Each workflow tool runs one workflow with its inputs and answers with its outputs, ' +
             'or with an execution id to follow with orchestr8_get_execution. orchestr8_list_approvals and ' +
