@@ -146,6 +146,10 @@ describe('orchestr8 config: the user-level file and precedence', { timeout: 180_
 
     // The user file's store is used while neither the project, the environment nor a flag sets one.
     const run = (extra: string[] = [], e = env) => cli(['run', 'hello.yaml', ...extra], { cwd: dir, env: e });
+    expect((await cli(['--no-config', 'run', 'hello.yaml'], { cwd: dir, env })).code).toBe(0);
+    // --no-config ignores the user file too: the default store.
+    expect(existsSync(userDb)).toBe(false);
+    expect(existsSync(join(dir, '.orchestr8', 'orchestr8.db'))).toBe(true);
     expect((await run()).code).toBe(0);
     expect(existsSync(userDb)).toBe(true);
     const projectDb = join(dir, 'project.db');
