@@ -6,7 +6,7 @@
  *
  * One pack and one install serve every assertion below.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -213,6 +213,46 @@ describe('installed from the tarballs with npm, outside the workspace', () => {
     expect(result.status).toBe('completed');
     expect(result.outputs).toEqual({ greeting: 'HELLO, ADA!' });
   }, 120_000);
+
+  it('orchestr8 serve answers with the console, its page and its assets from the package', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env.NODE_OPTIONS;
+    delete env.ORCHESTR8_STORE;
+    const child = spawn(orchestr8, ['serve', '--port', '0', '--store', 'memory'], {
+      cwd: consumer,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+        });
+        child.once('exit', () => reject(new Error(`orchestr8 serve exited:\n${out}`)));
+      });
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await page.text();
+      const scripts = [...html.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1]!);
+      expect(scripts.length).toBeGreaterThan(0);
+      for (const src of scripts) {
+        const asset = await fetch(new URL(src, url));
+        expect(asset.status, src).toBe(200);
+        expect(asset.headers.get('content-type'), src).toMatch(/javascript/);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 });
 
 interface Manifest {
