@@ -102,6 +102,32 @@ describe('orchestr8 stream', () => {
     expect(lines(stdout)).toHaveLength(5);
   });
 
+  it('crews may use the agents of --agents modules', async () => {
+    const events = join(tmp(), 'ticks.ndjson');
+    writeFileSync(
+      events,
+      [10, 20, 1500]
+        .map(
+          (ts, i) => `${JSON.stringify({ id: `t${i}`, ts, kind: 'tick', stream: 'tally', payload: {} })}\n`,
+        )
+        .join(''),
+    );
+    const r = await cli([
+      'stream',
+      'run',
+      join(FIX, 'tally.stream.yaml'),
+      '--events',
+      events,
+      '--agents',
+      join(FIX, 'agents.mjs'),
+    ]);
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout).map((a) => a.payload)).toEqual([
+      { n: 2, slice: 0 },
+      { n: 1, slice: 1 },
+    ]);
+  });
+
   it('refuses bad usage with a clear message and exit 2', async () => {
     const both = await cli(['stream', 'run', DOC]);
     expect(both.code).toBe(2);

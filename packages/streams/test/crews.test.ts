@@ -77,3 +77,15 @@ describe('crews', () => {
     expect(r.actions).toHaveLength(1);
   });
 });
+
+describe('crews that do not depend on each other', () => {
+  it('run at the same time', async () => {
+    // Each waits until the other has started: run one after the other, both would time out.
+    const stream = compiled(
+      `${head()}${crew('a', ['tick'], '@test/meet', { name: 'a', other: 'b' }, [], '\n    timeout: 5s')}${crew('b', ['tick'], '@test/meet', { name: 'b', other: 'a' }, [], '\n    timeout: 5s')}`,
+    );
+    const r = await runEvents({ stream, engine: testEngine(), events: ticks(1) });
+    expect(r.errors).toEqual([]);
+    expect(r.actions.map((x) => x.payload)).toEqual(['a met b', 'b met a']);
+  });
+});

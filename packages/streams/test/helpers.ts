@@ -67,6 +67,29 @@ export const testAgents = [
   }),
 ];
 
+/** Crews that have started, for `@test/meet`. */
+const started = new Map<string, () => void>();
+const arrivals = new Map<string, Promise<void>>();
+function arrival(name: string): Promise<void> {
+  let p = arrivals.get(name);
+  if (!p) {
+    p = new Promise<void>((r) => started.set(name, r));
+    arrivals.set(name, p);
+  }
+  return p;
+}
+testAgents.push(
+  defineAgent<{ name: string; other: string }, unknown>({
+    id: '@test/meet',
+    execute: async ({ name, other }) => {
+      void arrival(name);
+      started.get(name)!();
+      await arrival(other);
+      return { actions: [{ kind: 'met', payload: `${name} met ${other}` }] };
+    },
+  }),
+);
+
 export function testEngine(clock?: Clock): Engine {
   return createEngine({
     registry: createAgentRegistry([...builtinAgents, ...testAgents]),

@@ -1,3 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNatsTransport,
@@ -88,6 +91,15 @@ describe('NATS JetStream (a real nats-server)', () => {
     expect(report).toMatchObject({ ok: true, slicesCompared: 50, actionsCompared: recorded.length });
     expect(report.context).toEqual(viaFile.context);
     await transport.close();
+
+    // What other NATS clients see: the streams by name and the context in KV.
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info('o8s_m1_events')).state.messages).toBe(1000);
+    expect((await jsm.streams.info('o8s_m1_actions')).config.subjects).toEqual(['o8s.m1.actions']);
+    const kv = await new Kvm(nc).open('o8s_m1');
+    expect((await kv.get('context'))!.json()).toEqual({ slice: 49, values: viaFile.context });
+    await nc.close();
   }, 120_000);
 
   it('a processor that dies before acknowledging resumes from the durable consumer: no event applied twice, no slice lost, no action published twice', async () => {
