@@ -126,7 +126,7 @@ describe('orchestr8 mcp over stdio', () => {
     expect(stderr.join('')).toMatch(/orchestr8 mcp: serving 2 workflow tool\(s\) \(greet, slow\) over stdio/);
   });
 
-  it('without workflow files, the workflows registered in the store are the tools', async () => {
+  it('without workflow files, the workflows registered in the store are the tools; with files, those --expose names', async () => {
     const { dir, store } = project();
     const { cli } = await import('./fixtures/harness.js');
     expect(
@@ -153,6 +153,25 @@ describe('orchestr8 mcp over stdio', () => {
       expect(names).toEqual(['greet']);
     } finally {
       await client.close();
+    }
+    // With files, registered workflows are tools only when --expose names them.
+    const both = new Client({ name: 'test', version: '1.0.0' });
+    await both.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--store', store, '--expose', 'greet', 'workflows/slow.yaml'],
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: dir },
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      const names = (await both.listTools()).tools
+        .map((t) => t.name)
+        .filter((n) => !n.startsWith('orchestr8_'));
+      expect(names).toEqual(['greet', 'slow']);
+    } finally {
+      await both.close();
     }
   });
 
