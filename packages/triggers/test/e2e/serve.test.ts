@@ -194,4 +194,31 @@ describe('orchestr8 serve with triggers', () => {
       await s.stop();
     }
   });
+
+  it("honours a document's policies.flow on POST /workflows/execute: over its rate limit, 429 with Retry-After", async () => {
+    const s = await serve(['--store', `sqlite:${join(dir, 'd.db')}`]);
+    try {
+      const doc = {
+        version: '1.0.0',
+        metadata: { id: 'limited' },
+        policies: { flow: { rateLimit: { limit: 2, per: '1h' } } },
+        steps: [{ id: 'a', agent: '@orchestr8/echo', input: { message: 'hi' } }],
+      };
+      const execute = () =>
+        fetch(`${s.url}/workflows/execute`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ workflow: doc }),
+        });
+      expect((await execute()).status).toBe(202);
+      expect((await execute()).status).toBe(202);
+      const over = await execute();
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await over.json()).toMatchObject({ code: 'RATE_LIMITED', reason: 'rate_limited' });
+      expect(await executions(s.url, 'limited')).toHaveLength(2);
+    } finally {
+      await s.stop();
+    }
+  });
 });
