@@ -2,17 +2,10 @@
 import { type Clock, systemClock } from '@orchestr8/common';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
-import type {
-  Consumption,
-  ContextState,
-  EventDelivery,
-  SliceCommit,
-  SliceRecord,
-  StreamTransport,
-} from './transport.js';
+import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
 
 export interface MemoryTransport extends StreamTransport {
-  /** A new, independent consumer's view: what a restarted processor would see. */
+  /** The log positions of the acknowledged events (what a restarted processor will not see again). */
   readonly acked: ReadonlySet<number>;
 }
 

@@ -189,7 +189,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     },
     async loadContext() {
       const entry = await kv.get(CONTEXT_KEY);
-      if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+      if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
       return entry.json<ContextState>();
     },
     async subscribeActions(handler) {
