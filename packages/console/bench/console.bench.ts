@@ -153,14 +153,14 @@ export async function runConsoleBench(options: { quick?: boolean } = {}): Promis
       const t0 = Date.now();
       await page.goto(`${server.url}/console/executions/${executionId}`);
       // Attached, not "visible": zoomed out to fit 1,000 steps, a node is a few pixels wide.
-      await page.waitForSelector('.react-flow__node [data-step="hold"][data-status="running"]', {
+      await page.waitForSelector('[data-step="hold"][data-status="running"]', {
         state: 'attached',
         timeout: 60_000,
       });
       firstRender.push(Date.now() - t0);
       const t1 = Date.now();
       writeFileSync(latch, 'go');
-      await page.waitForSelector('.react-flow__node [data-step="hold"][data-status="completed"]', {
+      await page.waitForSelector('[data-step="hold"][data-status="completed"]', {
         state: 'attached',
         timeout: 20_000,
       });

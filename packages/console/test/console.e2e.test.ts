@@ -364,6 +364,30 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     expect(journal.some((e) => e.type === 'execution.resumed')).toBe(true);
   }, 90_000);
 
+  it('draws a graph above 200 steps simplified: every step a box in its status colour, chosen by a click', async () => {
+    const steps = Array.from({ length: 250 }, (_, i) => ({
+      id: `s${i}`,
+      agent: '@console/echo',
+      input: { i },
+      ...(i > 0 ? { dependencies: [`s${Math.floor((i - 1) / 4)}`] } : {}),
+    }));
+    const started = await api<{ executionId: string }>('/workflows/execute', {
+      method: 'POST',
+      headers: { prefer: 'wait=30' },
+      body: JSON.stringify({ workflow: { version: '1.0.0', metadata: { id: 'console-large' }, steps } }),
+    });
+    await page.goto(`${server.url}/console/executions/${started.body.executionId}`);
+    await page.waitForSelector('[data-testid="dag"][data-simplified="true"]');
+    await waitForExecutionStatus('completed');
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="dag"] rect[data-status="completed"]').length === 250`,
+    );
+    await page.click('[data-testid="dag"] rect[data-step="s0"]', { force: true });
+    await page.waitForSelector('#step-title:has-text("s0")');
+    await page.click('button[aria-label="Zoom in"]');
+    await shot('large-graph');
+  }, 60_000);
+
   it('lists executions newest first, filters by status and opens one by its id', async () => {
     await page.goto(`${server.url}/`);
     await page.waitForSelector('table[aria-label="Executions"] tbody tr');

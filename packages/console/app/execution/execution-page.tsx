@@ -11,6 +11,7 @@ import { useGet } from '../lib/use-api.js';
 import { Actions } from './actions.js';
 import { Dag, type NodeState } from './dag.js';
 import { JournalView } from './journal-view.js';
+import { SimpleGraph } from './simple-graph.js';
 import { StepPanel, type StepRecord } from './step-panel.js';
 import { TimelineView } from './timeline-view.js';
 
@@ -196,7 +197,11 @@ export function ExecutionPage({ id }: { id: string }) {
         <div className="split">
           <div>
             {model ? (
-              <Dag model={model} states={states} selected={selected} onSelect={setSelected} />
+              model.simplified ? (
+                <SimpleGraph model={model} states={states} selected={selected} onSelect={setSelected} />
+              ) : (
+                <Dag model={model} states={states} selected={selected} onSelect={setSelected} />
+              )
             ) : (
               <p className="muted">{ctx.error ? 'The definition is not available.' : 'Loading the graph…'}</p>
             )}

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { ErrorText, Time } from '../components/common.js';
 import { Dag } from '../execution/dag.js';
+import { SimpleGraph } from '../execution/simple-graph.js';
 import { ApiError, enc } from '../lib/api.js';
 import { cachedLayout } from '../lib/graph.js';
 import { Link } from '../lib/router.js';
@@ -145,7 +146,11 @@ export function WorkflowPage({ id }: { id: string }) {
       {d && model ? (
         <>
           <div className="split" style={{ marginTop: 12 }}>
-            <Dag model={model} states={{}} selected={undefined} onSelect={() => {}} />
+            {model.simplified ? (
+              <SimpleGraph model={model} states={{}} selected={undefined} onSelect={() => {}} />
+            ) : (
+              <Dag model={model} states={{}} selected={undefined} onSelect={() => {}} />
+            )}
             <div className="panel">
               <h3 style={{ marginTop: 0 }}>Run</h3>
               <RunForm key={d.hash} workflowId={id} version={d.version} inputsSchema={d.document.inputs} />
