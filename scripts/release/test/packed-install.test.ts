@@ -8,7 +8,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +20,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PackedPackage as Packed, packAll, publicPackages, REPO } from '../pack.mjs';
 
 const execFileP = promisify(execFile);
+
+const { preProcessFile } = createRequire(import.meta.url)('typescript') as typeof import('typescript');
+
+/**
+ * Imports a package's compiled code makes of a package it does not declare, known and not yet
+ * fixed: @orchestr8/agents' isolated worker imports tsx for TypeScript agent modules (tsx
+ * should be its optional peer dependency). npm's flat node_modules hides such imports; a
+ * stricter layout (pnpm) breaks them.
+ */
+const UNDECLARED_KNOWN: Record<string, string[]> = { '@orchestr8/agents': ['tsx'] };
 
 /** Entry points that import an optional peer dependency, which a user installs to use them. */
 const NEEDS_OPTIONAL_PEER: Record<string, string> = { '@orchestr8/testing/http': 'msw' };
@@ -162,6 +173,42 @@ describe('packed packages', () => {
 });
 
 describe('installed from the tarballs with npm, outside the workspace', () => {
+  it('import only packages they declare, in their code and in their type declarations', async () => {
+    const undeclared: string[] = [];
+    for (const p of packed) {
+      const dir = join(consumer, 'node_modules', p.name);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+        string,
+        Record<string, string> | undefined
+      >;
+      const declared = new Set([
+        p.name,
+        ...Object.keys({
+          ...manifest.dependencies,
+          ...manifest.peerDependencies,
+          ...manifest.optionalDependencies,
+        }),
+        ...(UNDECLARED_KNOWN[p.name] ?? []),
+      ]);
+      const files = (await readdir(join(dir, 'dist'), { recursive: true }))
+        .filter((f) => /\.(m?js|d\.ts)$/.test(f))
+        // The console's single-page app is bundled: it imports nothing at run time.
+        .filter((f) => !f.startsWith('app/'));
+      for (const f of files) {
+        const { importedFiles } = preProcessFile(readFileSync(join(dir, 'dist', f), 'utf8'), true, true);
+        for (const { fileName: spec } of importedFiles) {
+          if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+          const dep = spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/');
+          if (!declared.has(dep)) undeclared.push(`${p.name} dist/${f} imports ${spec}`);
+        }
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
+
   it('imports every published entry point, with or without a source condition', async () => {
     const entries = packed
       .flatMap((p) => {
