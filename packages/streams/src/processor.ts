@@ -150,6 +150,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       return;
     }
     const event = checked.event;
+    if (event.ts > newestTs) newestTs = event.ts;
     const index = sliceIndex(event.ts, stream);
     if (index <= committedAtStart) {
       // Its slice was committed before this processor started: a redelivery of an event
@@ -186,8 +187,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   /** While the backlog found at start is read, slices close by event time, not by the clock. */
   function afterDelivery(d: EventDelivery): void {
     delivered++;
-    const ts = (d.event as { ts?: unknown } | null)?.ts;
-    if (typeof ts === 'number' && ts > newestTs) newestTs = ts;
     if (catchingUp && delivered >= startBacklog && (d.pending ?? 0) === 0) {
       catchingUp = false;
       schedule();

@@ -272,6 +272,23 @@ describe('the stream processor (fake clock)', () => {
     expect(processor.status().crewFailures).toBe(2);
   });
 
+  it('a backlog waiting at start is processed by event time, not declared late', async () => {
+    const stream = compiled(doc(crew('c', ['tick'], '@test/count')));
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport();
+    for (let i = 0; i < 6; i++)
+      await transport.publishEvent({ ...ev(`t${i}`, 0), ts: new Date(T0 + i * 50 + 10).toISOString() });
+    await clock.advance(10_000); // the processor starts long after these slices ended
+    const { processor, errors } = await setup(stream, transport, clock);
+    await until(() => processor.status().committedSlice === 2, 'slices 0-2');
+    expect(errors).toEqual([]);
+    expect((await transport.readSlices()).map((r) => r.eventIds)).toEqual([
+      ['t0', 't1'],
+      ['t2', 't3'],
+      ['t4', 't5'],
+    ]);
+  });
+
   it('after a restart, no event is applied twice to the context and no slice is lost', async () => {
     const stream = compiled(doc(crew('scorer', ['goal'], '@test/score')));
     const transport = createMemoryTransport();
