@@ -12,20 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/fixtures/browser.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '../../cli/dist/bin.js');
 const AGENTS = join(here, '../test/fixtures/agents.mjs');
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Served {
   url: string;
@@ -134,7 +125,7 @@ export async function runConsoleBench(options: { quick?: boolean } = {}): Promis
   });
   const dir = mkdtempSync(join(tmpdir(), 'o8-console-bench-'));
   const server = await serve(dir);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const runs = options.quick ? 2 : 5;
     const firstRender: number[] = [];

@@ -19,20 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, type Served, serve, startCli } from '../../cli/test/fixtures/harness.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './fixtures/browser.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AGENTS = join(here, 'fixtures', 'agents.mjs');
 const ARTIFACTS = join(here, '..', 'test-artifacts');
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const dir = mkdtempSync(join(tmpdir(), 'o8-console-e2e-'));
 const flag = join(dir, 'gate-closed');
@@ -129,7 +120,7 @@ beforeAll(async () => {
   });
   const put = await api(`/workflows/console-demo`, { method: 'PUT', body: JSON.stringify(demo) });
   expect(put.status).toBe(201);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 60_000);
 
 afterAll(async () => {

@@ -68,7 +68,11 @@ export function WorkersPage() {
               <td>{x.stepsDone}</td>
               <td>
                 {x.running.map((r) => (
-                  <div key={`${r.executionId}/${r.stepId}`}>
+                  <div
+                    key={`${r.executionId}/${r.stepId}`}
+                    data-lease={`${r.executionId}/${r.stepId}`}
+                    data-remaining-ms={Math.max(0, r.leaseExpiresAt - now)}
+                  >
                     <Link href={href.execution(r.executionId)}>{r.executionId.slice(0, 8)}</Link> / {r.stepId}{' '}
                     <span className={r.leaseExpiresAt < now ? 'error' : 'muted'}>
                       {r.leaseExpiresAt < now ? 'expired' : formatMs(r.leaseExpiresAt - now)}
