@@ -279,6 +279,10 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     const id = started.body.executionId;
     await page.goto(`${server.url}/console/executions/${id}`);
     await waitForNode('wait', 'running');
+    // Keyboard: a node of the graph takes the focus, and Enter opens its panel.
+    await page.focus('.react-flow__node[data-id="first"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#step-title:has-text("first")');
     // Escape closes the dialog and does nothing.
     await page.click('button.danger:has-text("Cancel")');
     await page.waitForSelector('dialog[open]');
