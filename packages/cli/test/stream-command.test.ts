@@ -195,5 +195,60 @@ describe('orchestr8 stream', () => {
       expect(replay.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
       expect(replay.code).toBe(0);
     }, 90_000);
+
+    it('SIGKILL mid-stream, then restart: no event applied twice to the context, no slice lost, no action published twice', async () => {
+      // The first to connect creates the durable consumer: with the same ack wait as the CLI's.
+      const transport = await createNatsTransport({ streamId: 'tally', servers: nats.url, ackWaitMs: 1000 });
+      // 20 slices of 5 events each, long ago: a backlog the processor works through.
+      for (let i = 0; i < 100; i++)
+        await transport.publishEvent({
+          id: `k${i}`,
+          ts: Math.floor(i / 5) * 1000 + (i % 5),
+          kind: 'tick',
+          stream: 'tally',
+          payload: {},
+        });
+      const args = [
+        'stream',
+        'run',
+        join(FIX, 'tally.stream.yaml'),
+        '--nats',
+        nats.url,
+        '--agents',
+        join(FIX, 'agents.mjs'),
+        '--ack-wait',
+        '1s',
+      ];
+      const env = { ORCHESTR8_TEST_TALLY_MS: '150' }; // a slow crew: the kill lands mid-stream
+      const first = startCli(args, { env, timeoutMs: 60_000 });
+      let printed = '';
+      first.child.stdout!.on('data', (d: Buffer) => (printed += d.toString()));
+      const deadline = Date.now() + 45_000;
+      while (printed.split('\n').filter(Boolean).length < 5 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      first.child.kill('SIGKILL');
+      expect((await first.done).signal).toBe('SIGKILL');
+      const before = (await transport.loadContext())!;
+      expect(before.slice).toBeGreaterThanOrEqual(3);
+      expect(before.slice).toBeLessThan(19);
+
+      const second = startCli(args, { env, timeoutMs: 90_000 });
+      const until = Date.now() + 60_000;
+      while ((await transport.loadContext())!.slice < 19 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 50));
+      second.child.kill('SIGINT');
+      expect((await second.done).code).toBe(0);
+
+      expect((await transport.loadContext())!).toEqual({ slice: 19, values: { tally: 100 } });
+      const actions = await transport.readActions();
+      expect(actions.map((a) => a.payload)).toEqual(
+        Array.from({ length: 20 }, (_, slice) => ({ n: 5, slice })),
+      );
+      expect(new Set(actions.map((a) => a.id)).size).toBe(20);
+      expect((await transport.readSlices()).map((r) => r.index)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+      await transport.close();
+    }, 150_000);
   });
 });

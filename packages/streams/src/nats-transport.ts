@@ -130,7 +130,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
   function pump(
     messages: ConsumerMessages,
-    each: (m: { data: Uint8Array; ack(): void; info: { pending: number } }) => void,
+    each: (m: { data: Uint8Array; ack(): void; working(): void; info: { pending: number } }) => void,
     backlog = 0,
   ) {
     running.add(messages);
@@ -160,18 +160,41 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const consumer = await js.consumers.get(names.events.stream, durable);
       const info = await consumer.info();
       const messages = await consumer.consume({ max_messages: 1000 });
-      return pump(
+      // Events wait unacknowledged until their slice commits: tell the server they are being
+      // worked on, so it does not deliver them again while this processor lives.
+      const held = new Set<{ working(): void }>();
+      const ackWaitMs = (info.config.ack_wait ?? 30e9) / 1e6;
+      const keepAlive = setInterval(
+        () => {
+          for (const m of held) m.working();
+        },
+        Math.max(100, ackWaitMs / 3),
+      );
+      keepAlive.unref();
+      const c = pump(
         messages,
         (m) => {
+          held.add(m);
           const delivery: EventDelivery = {
             event: parse(m.data),
-            ack: () => m.ack(),
+            ack: () => {
+              held.delete(m);
+              m.ack();
+            },
             pending: m.info.pending,
           };
           handler(delivery);
         },
         info.num_pending + info.num_ack_pending,
       );
+      return {
+        backlog: c.backlog,
+        stop: async () => {
+          clearInterval(keepAlive);
+          held.clear();
+          await c.stop();
+        },
+      };
     },
     async commit({ record, actions, context }) {
       await Promise.all(

@@ -98,7 +98,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let catchingUp = false;
   let startBacklog = 0;
   let delivered = 0;
-  let newestTs = Number.NEGATIVE_INFINITY;
   const stats: StreamStatus = {
     stream: stream.id,
     committedSlice: -1,
@@ -150,7 +149,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       return;
     }
     const event = checked.event;
-    if (event.ts > newestTs) newestTs = event.ts;
     const index = sliceIndex(event.ts, stream);
     if (index <= committedAtStart) {
       // Its slice was committed before this processor started: a redelivery of an event
@@ -184,14 +182,15 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     slice.events.set(event.id, event);
   }
 
-  /** While the backlog found at start is read, slices close by event time, not by the clock. */
+  /**
+   * No slice closes until the backlog found at start has been read: it may hold events a
+   * dead processor had taken, redelivered in any order, for slices the clock has passed.
+   */
   function afterDelivery(d: EventDelivery): void {
     delivered++;
     if (catchingUp && delivered >= startBacklog && (d.pending ?? 0) === 0) {
       catchingUp = false;
       schedule();
-    } else if (catchingUp && Number.isFinite(newestTs)) {
-      close(sliceIndex(newestTs - graceMs, stream) - 1);
     }
   }
 

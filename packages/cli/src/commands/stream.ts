@@ -8,7 +8,7 @@ import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createEngine, type Engine } from '@orchestr8/core';
-import { type Diagnostic, formatDiagnostic } from '@orchestr8/schema';
+import { type Diagnostic, formatDiagnostic, parseDuration } from '@orchestr8/schema';
 import {
   type CompiledStream,
   createNatsTransport,
@@ -136,6 +136,7 @@ async function validateCommand(files: string[], opts: { json?: boolean }): Promi
 interface RunOptions extends EngineFlags {
   events?: string;
   nats?: string;
+  ackWait?: string;
   slicesOut?: string;
 }
 
@@ -167,7 +168,19 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     );
     return ExitCode.ok;
   }
-  const transport = await createNatsTransport({ streamId: stream.id, servers: opts.nats! });
+  let ackWaitMs: number | undefined;
+  if (opts.ackWait !== undefined) {
+    try {
+      ackWaitMs = parseDuration(/^\d+$/.test(opts.ackWait) ? Number(opts.ackWait) : opts.ackWait);
+    } catch {
+      throw new UsageError(`--ack-wait expects a duration like "30s" or milliseconds, got "${opts.ackWait}"`);
+    }
+  }
+  const transport = await createNatsTransport({
+    streamId: stream.id,
+    servers: opts.nats!,
+    ...(ackWaitMs !== undefined ? { ackWaitMs } : {}),
+  });
   const processor = createStreamProcessor({
     stream,
     engine,
@@ -294,6 +307,10 @@ export function registerStreamCommand(program: Command): void {
       'NDJSON events, one per line ("-" reads stdin); every slice is processed in order',
     )
     .option('--nats <url>', 'process live from NATS JetStream (events, actions, context in KV) until Ctrl-C')
+    .option(
+      '--ack-wait <duration>',
+      'with --nats: how long an event may stay unacknowledged before NATS delivers it again (default 30s; set when the durable consumer is created)',
+    )
     .option(
       '--slices-out <file>',
       'with --events: also write the slice records (NDJSON), for replay --slices',
