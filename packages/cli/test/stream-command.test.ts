@@ -191,6 +191,21 @@ describe('orchestr8 stream', () => {
       });
       await transport.close();
 
+      const status = await cli(['stream', 'status', DOC, '--nats', nats.url, '--json']);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        stream: 'match',
+        committedSlice: 1,
+        backlog: 0,
+        events: 5,
+        actions: 5,
+        errors: 1,
+        recent: 2,
+        crews: { scorer: { runs: 2, failures: 0 }, referee: { runs: 2, failures: 0 } },
+      });
+      const text = await cli(['stream', 'status', DOC, '--nats', nats.url]);
+      expect(text.stdout).toMatch(/^stream match: committed slice 1, lag \d+ ms, backlog 0 events$/m);
+
       const replay = await cli(['stream', 'replay', DOC, '--nats', nats.url]);
       expect(replay.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
       expect(replay.code).toBe(0);

@@ -37,7 +37,13 @@ export {
   validateStreamObject,
 } from './load-stream.js';
 export { createMemoryTransport, type MemoryTransport } from './memory-transport.js';
-export { createNatsTransport, type NatsTransportOptions, natsNames } from './nats-transport.js';
+export {
+  createNatsTransport,
+  type NatsStreamStatus,
+  type NatsTransportOptions,
+  natsNames,
+  natsStreamStatus,
+} from './nats-transport.js';
 export {
   createStreamProcessor,
   type StreamProcessor,

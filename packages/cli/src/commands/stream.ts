@@ -14,6 +14,7 @@ import {
   createNatsTransport,
   createStreamProcessor,
   loadStreamFile,
+  natsStreamStatus,
   replayStream,
   runEvents,
   type SliceRecord,
@@ -275,6 +276,25 @@ async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
 
+async function statusCommand(file: string, opts: { nats: string; json?: boolean }): Promise<number> {
+  const stream = await loadOrReport(file);
+  if (!stream) return ExitCode.usage;
+  const s = await natsStreamStatus({ stream, servers: opts.nats });
+  if (opts.json) {
+    out(`${JSON.stringify(s, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  out(
+    `stream ${s.stream}: committed slice ${s.committedSlice}, lag ${Math.round(s.lagMs)} ms, backlog ${s.backlog} events\n`,
+  );
+  out(`log: ${s.events} events, ${s.actions} actions, ${s.errors} errors\n`);
+  for (const [id, c] of Object.entries(s.crews))
+    out(
+      `crew ${id}: ${c.runs} runs, ${c.failures} failed, median ${c.medianMs.toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms (last ${s.recent} slices)\n`,
+    );
+  return ExitCode.ok;
+}
+
 function guarded<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
   return async (...args: A) => {
     try {
@@ -288,7 +308,9 @@ function guarded<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
 export function registerStreamCommand(program: Command): void {
   const stream = program
     .command('stream')
-    .description('event streams: time slices processed by crews sharing a context (validate, run, replay)');
+    .description(
+      'event streams: time slices processed by crews sharing a context (validate, run, status, replay)',
+    );
   stream
     .command('validate')
     .description('check stream documents (schema, crews, dependencies, crew workflows) without running them')
@@ -322,6 +344,15 @@ export function registerStreamCommand(program: Command): void {
     )
     .action(guarded(runCommand));
   capabilityOptions(run);
+  stream
+    .command('status')
+    .description(
+      'a stream on NATS JetStream: committed slice and lag, backlog, per-crew timings of the latest slices',
+    )
+    .argument('<file>', 'the stream document')
+    .requiredOption('--nats <url>', 'the NATS server the stream runs on')
+    .option('--json', 'print the status as JSON')
+    .action(guarded(statusCommand));
   const replay = stream
     .command('replay')
     .description(
