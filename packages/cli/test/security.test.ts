@@ -209,7 +209,7 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('completed');
     const out = r.body.steps.data.output.payload;
-    expect(out.__proto__).toEqual({ polluted: true });
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toEqual({ polluted: true });
     expect(out.constructor).toEqual({ prototype: { x: 1 } });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await get(s, '/healthz')).status).toBe('ok');

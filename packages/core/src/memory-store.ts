@@ -265,7 +265,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (query.since !== undefined && e.createdAt < query.since) continue;
         if (query.until !== undefined && e.createdAt >= query.until) continue;
         if (query.idPrefix !== undefined && !e.id.startsWith(query.idPrefix)) continue;
-        if (query.parentExecutionId !== undefined && e.parentExecutionId !== query.parentExecutionId) continue;
+        if (query.parentExecutionId !== undefined && e.parentExecutionId !== query.parentExecutionId)
+          continue;
         if (after && !isOlder(e, after)) continue;
         matches.push(e);
       }
