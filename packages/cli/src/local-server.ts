@@ -11,6 +11,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadWorkflowFile } from '@orchestr8/schema';
 import { parseStoreUrl } from '@orchestr8/store-sqlite';
 import { configuredStore, loadProjectConfig } from './config.js';
+import { defaultApiKey } from './server-call.js';
+
+export { defaultApiKey };
 
 export interface ServerState {
   pid: number;
@@ -151,17 +154,6 @@ export function findAndClean(projectDir: string): LocalServer & { cleaned?: stri
   if (found.running || !found.stale) return found;
   rmSync(found.file, { force: true });
   return { ...found, cleaned: `removed a stale pid file (${found.stale.reason})` };
-}
-
-/** $ORCHESTR8_API_KEY, else the first of $ORCHESTR8_API_KEYS (as `run --server`). */
-export function defaultApiKey(): string | undefined {
-  const single = process.env.ORCHESTR8_API_KEY?.trim();
-  if (single) return single;
-  return (
-    process.env.ORCHESTR8_API_KEYS?.split(',')
-      .map((k) => k.trim())
-      .find((k) => k.length > 0) || undefined
-  );
 }
 
 /** GET `path` on the server; undefined when it does not answer within `timeoutMs`. */

@@ -53,3 +53,38 @@ export async function callServer(
   }
   return parsed;
 }
+
+/** $ORCHESTR8_API_KEY, else the first of $ORCHESTR8_API_KEYS: the key every command sends by default. */
+export function defaultApiKey(): string | undefined {
+  const single = process.env.ORCHESTR8_API_KEY?.trim();
+  if (single) return single;
+  return (
+    process.env.ORCHESTR8_API_KEYS?.split(',')
+      .map((k) => k.trim())
+      .find((k) => k.length > 0) || undefined
+  );
+}
+
+/** `--server` as a base URL without trailing slashes; undefined when it is not an http(s) URL. */
+export function serverBaseUrl(server: string): string | undefined {
+  try {
+    const u = new URL(server);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    return u.href.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** One call to the server named by `--server`, with `--api-key` or the default key. */
+export function callServerAt(
+  opts: { server?: string; apiKey?: string },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const base = serverBaseUrl(opts.server ?? '');
+  if (base === undefined)
+    throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
+  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body);
+}

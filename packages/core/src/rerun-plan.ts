@@ -8,8 +8,8 @@
  *   changed, the steps that did not finish well, and every step downstream of any of them.
  *   The others' records (outputs, or skips) are copied into the new execution.
  */
-import type { CompiledStep, CompiledValue, CompiledWorkflow, TemplateRef } from '@orchestr8/schema';
-import { canonicalJson } from '@orchestr8/schema';
+import type { CompiledStep, CompiledWorkflow, TemplateRef } from '@orchestr8/schema';
+import { canonicalJson, collectRefs } from '@orchestr8/schema';
 import type { StepStateRecord, StepStatus } from './types.js';
 
 /** Statuses whose records a retry or rerun keeps (when nothing upstream of them runs again). */
@@ -127,20 +127,20 @@ function asObject(v: unknown): Record<string, unknown> {
  */
 function inputsRead(c: CompiledStep, changed: readonly string[]): string[] {
   const refs: TemplateRef[] = [];
-  collect(c.input, refs);
+  collectRefs(c.input, refs);
   if (c.condition?.if) refs.push(...c.condition.if.refs);
   if (c.condition?.unless) refs.push(...c.condition.unless.refs);
-  if (c.forEach) collect(c.forEach.items, refs);
-  if (c.policies.idempotencyKey) collect(c.policies.idempotencyKey, refs);
+  if (c.forEach) collectRefs(c.forEach.items, refs);
+  if (c.policies.idempotencyKey) collectRefs(c.policies.idempotencyKey, refs);
   const w = c.wait;
   if (w) {
-    if (w.until) collect(w.until, refs);
+    if (w.until) collectRefs(w.until, refs);
     for (const e of w.events ?? []) if (e.match) refs.push(...e.match.refs);
     if (w.approval) {
-      collect(w.approval.title, refs);
-      if (w.approval.description) collect(w.approval.description, refs);
+      collectRefs(w.approval.title, refs);
+      if (w.approval.description) collectRefs(w.approval.description, refs);
     }
-    if (w.onTimeoutOutput) collect(w.onTimeoutOutput, refs);
+    if (w.onTimeoutOutput) collectRefs(w.onTimeoutOutput, refs);
   }
   const read = new Set<string>();
   for (const r of refs) {
@@ -150,21 +150,4 @@ function inputsRead(c: CompiledStep, changed: readonly string[]): string[] {
     if (changed.includes(String(first))) read.add(String(first));
   }
   return [...read].sort();
-}
-
-function collect(value: CompiledValue, out: TemplateRef[]): void {
-  switch (value.kind) {
-    case 'ref':
-      out.push(value.ref);
-      break;
-    case 'concat':
-      for (const p of value.parts) if (typeof p !== 'string') out.push(p);
-      break;
-    case 'array':
-      for (const v of value.items) collect(v, out);
-      break;
-    case 'object':
-      for (const [, v] of value.entries) collect(v, out);
-      break;
-  }
 }

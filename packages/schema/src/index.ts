@@ -79,6 +79,7 @@ export { LIMITS } from './parse.js';
 export { FORBIDDEN_KEYS, lookupPath, type PathSegment } from './path.js';
 export {
   type CompiledValue,
+  collectRefs,
   compileValue,
   renderValue,
   type TemplateRef,

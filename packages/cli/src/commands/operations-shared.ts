@@ -3,16 +3,18 @@
  * (an engine with the project's agents) or asking a running `orchestr8 serve` (--server),
  * and printing a plan.
  */
+import { serializeError } from '@orchestr8/common';
 import type { ExecutionResult, RerunPlan, Store } from '@orchestr8/core';
 import { createEngine, type Engine, redactorForDefinition } from '@orchestr8/core';
 import { capabilitiesFor } from '../capabilities.js';
 import { loadProjectConfig, storeFlag } from '../config.js';
 import { buildRegistry, remoteAgentFor } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { reportError } from '../fail.js';
 import { UsageError } from '../inputs.js';
 import { engineLogging, openLogger } from '../logger.js';
 import { printResult } from '../report.js';
-import { callServer, RemoteError } from '../server-call.js';
+import { callServerAt, RemoteError } from '../server-call.js';
 import { styleFor } from '../term.js';
 import { openHistoryStore, printJson, sleep, statusColor } from './history-shared.js';
 
@@ -53,6 +55,33 @@ export async function localEngine(
   return { engine, store: opened.store, spec: opened.spec };
 }
 
+/**
+ * Runs `fn` with an engine on the store (closing both after), reporting a missing store or
+ * execution and any error as the CLI does: the part `retry` and `rerun` share in this process.
+ */
+export async function withLocalEngine(
+  id: string,
+  opts: OperationOptions,
+  fn: (engine: Engine, store: Store) => Promise<number>,
+): Promise<number> {
+  let engine: Engine | undefined;
+  let store: Store | undefined;
+  try {
+    const local = await localEngine(opts);
+    if ('missing' in local) {
+      process.stderr.write(`error NOT_FOUND: no execution "${id}" in store ${local.missing}\n`);
+      return ExitCode.failed;
+    }
+    ({ engine, store } = local);
+    return await fn(engine, store);
+  } catch (e) {
+    return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
+  } finally {
+    await engine?.close().catch(() => {});
+    await store?.close().catch(() => {});
+  }
+}
+
 /** Prints a finished result (redacted, as the store keeps outputs whole) and returns the exit code. */
 export async function reportResult(
   store: Store,
@@ -66,31 +95,14 @@ export async function reportResult(
   return result.status === 'completed' ? ExitCode.ok : ExitCode.failed;
 }
 
-function apiKeyOf(opts: OperationOptions): string | undefined {
-  if (opts.apiKey) return opts.apiKey;
-  const single = process.env.ORCHESTR8_API_KEY?.trim();
-  if (single) return single;
-  return process.env.ORCHESTR8_API_KEYS?.split(',')
-    .map((k) => k.trim())
-    .find((k) => k.length > 0);
-}
-
 /** One call to the server named by --server. */
-export async function serverCall(
+export function serverCall(
   opts: OperationOptions,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  let base: string;
-  try {
-    const u = new URL(opts.server!);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
-    base = u.href.replace(/\/+$/, '');
-  } catch {
-    throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
-  }
-  return callServer(base, apiKeyOf(opts), method, path, body);
+  return callServerAt(opts, method, path, body);
 }
 
 /** With --wait: polls the execution on the server until it is finished; the exit code by its status. */

@@ -1,5 +1,4 @@
-import { serializeError } from '@orchestr8/common';
-import type { Engine, RerunPlan, Store } from '@orchestr8/core';
+import type { RerunPlan } from '@orchestr8/core';
 import type { Command } from 'commander';
 import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -9,13 +8,13 @@ import { STORE_OPTION_HELP } from '../open-store.js';
 import { printJson } from './history-shared.js';
 import {
   formatPlan,
-  localEngine,
   OPERATION_EXIT_HELP,
   type OperationOptions,
   remoteFailure,
   reportResult,
   serverCall,
   waitOnServer,
+  withLocalEngine,
 } from './operations-shared.js';
 
 interface RerunOptions extends OperationOptions {
@@ -80,15 +79,7 @@ async function rerunCommand(id: string, opts: RerunOptions): Promise<number> {
   }
   const request = { fromStep: opts.from, ...(inputs !== undefined ? { inputs } : {}) };
   if (opts.server !== undefined) return rerunOnServer(id, opts, request);
-  let engine: Engine | undefined;
-  let store: Store | undefined;
-  try {
-    const local = await localEngine(opts);
-    if ('missing' in local) {
-      process.stderr.write(`error NOT_FOUND: no execution "${id}" in store ${local.missing}\n`);
-      return ExitCode.failed;
-    }
-    ({ engine, store } = local);
+  return withLocalEngine(id, opts, async (engine, store) => {
     if (opts.dryRun) {
       const plan = await engine.planRerun(id, request);
       if (opts.json) printJson({ plan });
@@ -98,13 +89,8 @@ async function rerunCommand(id: string, opts: RerunOptions): Promise<number> {
     const { plan, handle } = await engine.rerun(id, request);
     printPlan(id, plan, opts, false);
     if (!opts.json) process.stdout.write(`new execution ${handle.id}\n`);
-    return await reportResult(store, await handle.result, opts);
-  } catch (e) {
-    return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
-  } finally {
-    await engine?.close().catch(() => {});
-    await store?.close().catch(() => {});
-  }
+    return reportResult(store, await handle.result, opts);
+  });
 }
 
 async function rerunOnServer(

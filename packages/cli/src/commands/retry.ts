@@ -1,5 +1,3 @@
-import { serializeError } from '@orchestr8/common';
-import type { Engine, Store } from '@orchestr8/core';
 import type { Command } from 'commander';
 import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -7,13 +5,13 @@ import { reportError } from '../fail.js';
 import { STORE_OPTION_HELP } from '../open-store.js';
 import { printJson } from './history-shared.js';
 import {
-  localEngine,
   OPERATION_EXIT_HELP,
   type OperationOptions,
   remoteFailure,
   reportResult,
   serverCall,
   waitOnServer,
+  withLocalEngine,
 } from './operations-shared.js';
 
 interface RetryOptions extends OperationOptions {
@@ -54,25 +52,12 @@ export function registerRetryCommand(program: Command): void {
 
 async function retryCommand(id: string, opts: RetryOptions): Promise<number> {
   if (opts.server !== undefined) return retryOnServer(id, opts);
-  let engine: Engine | undefined;
-  let store: Store | undefined;
-  try {
-    const local = await localEngine(opts);
-    if ('missing' in local) {
-      process.stderr.write(`error NOT_FOUND: no execution "${id}" in store ${local.missing}\n`);
-      return ExitCode.failed;
-    }
-    ({ engine, store } = local);
+  return withLocalEngine(id, opts, async (engine, store) => {
     const handle = await engine.retry(id, opts.reason !== undefined ? { reason: opts.reason } : {});
     if (!opts.json)
       process.stderr.write(`retrying execution ${id}: ${handle.retried.join(', ') || 'its outputs'}\n`);
-    return await reportResult(store, await handle.result, opts);
-  } catch (e) {
-    return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
-  } finally {
-    await engine?.close().catch(() => {});
-    await store?.close().catch(() => {});
-  }
+    return reportResult(store, await handle.result, opts);
+  });
 }
 
 async function retryOnServer(id: string, opts: RetryOptions): Promise<number> {

@@ -13,6 +13,7 @@ import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
+import { defaultApiKey } from '../server-call.js';
 
 export interface RunRemoteOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8088. */
@@ -37,15 +38,6 @@ export interface RunRemoteOptions {
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const TERMINAL_EVENTS = new Set(['execution.completed', 'execution.failed', 'execution.cancelled']);
-
-function defaultApiKey(): string | undefined {
-  const single = process.env.ORCHESTR8_API_KEY?.trim();
-  if (single) return single;
-  const first = process.env.ORCHESTR8_API_KEYS?.split(',')
-    .map((k) => k.trim())
-    .find((k) => k.length > 0);
-  return first || undefined;
-}
 
 /** Runs `file` on the server at `opts.server`; resolves to the process exit code (as `orchestr8 run`). */
 export async function runRemote(file: string, opts: RunRemoteOptions): Promise<number> {
@@ -79,7 +71,7 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     const workflow = loaded.workflow;
     const text = await readFile(file, 'utf8');
     const inputs = await collectInputs(opts.inputs, opts.input ?? []);
-    const apiKey = opts.apiKey ?? defaultApiKey();
+    const apiKey = opts.apiKey || defaultApiKey();
     const client = createClient({ baseUrl, ...(apiKey ? { apiKey } : {}) });
 
     let started: Awaited<ReturnType<typeof client.execute>>;

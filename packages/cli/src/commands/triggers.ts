@@ -7,7 +7,7 @@ import type { TriggerInfo } from '@orchestr8/triggers';
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
-import { callServer, RemoteError } from '../server-call.js';
+import { callServer, defaultApiKey, RemoteError, serverBaseUrl } from '../server-call.js';
 import { styleFor, tableLines } from '../term.js';
 import { printJson } from './history-shared.js';
 
@@ -34,26 +34,8 @@ const EXIT_HELP =
 
 /** A request the server refused or could not answer: status 0 when unreachable. */
 
-function defaultApiKey(): string | undefined {
-  const single = process.env.ORCHESTR8_API_KEY?.trim();
-  if (single) return single;
-  return process.env.ORCHESTR8_API_KEYS?.split(',')
-    .map((k) => k.trim())
-    .find((k) => k.length > 0);
-}
-
-function baseUrlOf(server: string): string | undefined {
-  try {
-    const u = new URL(server);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-    return u.href.replace(/\/+$/, '');
-  } catch {
-    return undefined;
-  }
-}
-
 function call(opts: RemoteOptions, base: string, method: string, path: string, body?: unknown) {
-  return callServer(base, opts.apiKey ?? defaultApiKey(), method, path, body);
+  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body);
 }
 
 /** Runs one remote command; turns refusals into messages and exit codes. */
@@ -61,7 +43,7 @@ async function remote(
   opts: RemoteOptions,
   fn: (request: (method: string, path: string, body?: unknown) => Promise<unknown>) => Promise<number>,
 ): Promise<number> {
-  const base = baseUrlOf(opts.server);
+  const base = serverBaseUrl(opts.server);
   if (!base) return failUsage(`--server must be an http(s) URL, got "${opts.server}"`);
   try {
     return await fn((method, path, body) => call(opts, base, method, path, body));

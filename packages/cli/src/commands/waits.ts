@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
-import { callServer, RemoteError } from '../server-call.js';
+import { callServerAt, RemoteError } from '../server-call.js';
 import { printJson } from './history-shared.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8088';
@@ -22,25 +22,8 @@ const EXIT_HELP =
   '$ORCHESTR8_API_KEY).\nExit codes: 0 done, 1 not found, already decided, or the server is unreachable, ' +
   '2 usage (bad --server or JSON; the server refused the API key, the request or the form data).';
 
-function apiKeyOf(opts: RemoteOptions): string | undefined {
-  if (opts.apiKey) return opts.apiKey;
-  const single = process.env.ORCHESTR8_API_KEY?.trim();
-  if (single) return single;
-  return process.env.ORCHESTR8_API_KEYS?.split(',')
-    .map((k) => k.trim())
-    .find((k) => k.length > 0);
-}
-
-async function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
-  let base: string;
-  try {
-    const u = new URL(opts.server);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
-    base = u.href.replace(/\/+$/, '');
-  } catch {
-    throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
-  }
-  return callServer(base, apiKeyOf(opts), method, path, body);
+function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+  return callServerAt(opts, method, path, body);
 }
 
 async function remote(opts: RemoteOptions, fn: () => Promise<number>): Promise<number> {
