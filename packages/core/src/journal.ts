@@ -148,8 +148,11 @@ export class Journal {
 
 /** An entry's own fields as stored (seq, ts, elapsedMs, attempt, their names, the braces). */
 const ENTRY_BYTES = 112;
-/** The longest JSON of a number (`-1.7976931348623157e+308`). */
-const MAX_NUMBER_BYTES = 24;
+/**
+ * The longest JSON of a number: 17 significant digits after `-0.00000` (`-0.0000010025864491976151`,
+ * 25 bytes), one more than `-1.7976931348623157e+308`.
+ */
+const MAX_NUMBER_BYTES = 25;
 /** Replaces a field JSON.stringify cannot write (a cycle, a BigInt). */
 export const UNSERIALIZABLE = '[unserializable]';
 

@@ -43,6 +43,12 @@ describe('journal sizes in bytes', () => {
     );
   });
 
+  it('counts the longest numbers JSON writes (negative, 17 digits after 0.00000) in full', () => {
+    // Found by the property above: 25 bytes, one more than -1.7976931348623157e+308.
+    for (const n of [-0.0000010025864491976151, -1.7976931348623157e308, -5e-324, -0.000009999999999999999])
+      expect(jsonBytes(n, Number.POSITIVE_INFINITY)).toBeGreaterThanOrEqual(bytes(n));
+  });
+
   it('stores every field within maxFieldBytes, a cut one as a prefix of its JSON, and counts no entry as smaller than it is stored', () => {
     fc.assert(
       fc.property(value, fc.integer({ min: 80, max: 600 }), (v, max) => {
@@ -55,7 +61,7 @@ describe('journal sizes in bytes', () => {
         const stored = e.data as { output: unknown };
         expect(bytes(stored.output)).toBeLessThanOrEqual(max);
         const cut = stored.output as { [TRUNCATED]?: true; preview: string; originalBytes: number };
-        if (stored.output !== v) {
+        if (!Object.is(stored.output, v)) {
           expect(cut[TRUNCATED]).toBe(true);
           expect(cut.originalBytes).toBe(bytes(v));
           expect(JSON.stringify(v).startsWith(cut.preview)).toBe(true);
