@@ -202,6 +202,14 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE parent_execution_id IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'pruning the event inbox by time',
+    sql: `
+      -- The look-back window drops old events of every name: a range, not a scan of the inbox.
+      CREATE INDEX wait_events_by_received ON wait_events (received_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
