@@ -37,6 +37,27 @@ if (process.env.ORCHESTR8_BENCH_CHILD === 'wide-fan') {
   console.log(JSON.stringify(r));
   process.exit(0);
 }
+if (process.env.ORCHESTR8_BENCH_CHILD?.startsWith('wide-fan-')) {
+  const { runWideFanRssBaseline } = await import('../packages/core/bench/long-lived.bench.js');
+  const kind = process.env.ORCHESTR8_BENCH_CHILD === 'wide-fan-async' ? 'async.auto' : 'plain';
+  console.log(JSON.stringify(await runWideFanRssBaseline(kind)));
+  process.exit(0);
+}
+
+/** Runs this script in a fresh process for one RSS measurement; its last line is JSON. */
+function benchChild(kind: string): { peakRssMb?: number; loadedRssMb?: number; error?: string } {
+  const child = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--conditions=source', '--import', 'tsx', 'scripts/bench.ts'],
+    { env: { ...process.env, ORCHESTR8_BENCH_CHILD: kind }, encoding: 'utf8' },
+  );
+  const last = child.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last);
+  } catch {
+    return { error: last || child.stderr };
+  }
+}
 
 if (want('schema')) {
   const { runSchemaBench } = await import('../packages/schema/bench/load.bench.js');
@@ -58,7 +79,7 @@ if (want('transform')) {
 
 if (want('engine')) {
   console.log(
-    '\n## engine, in-memory store (journal + events + default policies on; plain = hand-written Promise DAG)',
+    '\n## engine, in-memory store, a FRESH engine per measured iteration (journal + events + default policies on; plain = hand-written Promise DAG); see engine-long for one long-lived engine',
   );
   table(
     (await runEngineBench({ storeName: 'memory', timeMs, plain: true })) as unknown as Record<
@@ -72,6 +93,38 @@ if (want('engine')) {
   });
   const last = child.stdout.trim().split('\n').pop() ?? '';
   console.log(`W2 at 10,000 parallel steps (fresh process, memory store): ${last || child.stderr}`);
+}
+
+if (want('engine-long')) {
+  const { runLongLivedBench, runAccumulationBench } = await import(
+    '../packages/core/bench/long-lived.bench.js'
+  );
+  console.log(
+    '\n## engine-long: ONE long-lived engine (createEngine once, defaults, memory store, a subscriber), many executions; async.auto and a raw Promise DAG in the same run',
+  );
+  console.log(
+    `load: ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  table(
+    (await runLongLivedBench({ timeMs, runs: quick ? 500 : 2000 })) as unknown as Record<string, unknown>[],
+  );
+  const [o8, auto, plain] = ['wide-fan', 'wide-fan-async', 'wide-fan-plain'].map(benchChild);
+  const mb = (r: ReturnType<typeof benchChild> | undefined) =>
+    r?.peakRssMb !== undefined
+      ? `${r.peakRssMb.toFixed(0)} (+${(r.peakRssMb - (r.loadedRssMb ?? 0)).toFixed(0)} over the ${r.loadedRssMb?.toFixed(0)} loaded)`
+      : `error: ${r?.error}`;
+  console.log(
+    `W2 fan of 10,000, peak RSS MB (a fresh process each, node + tsx + the modules loaded): orchestr8 ${mb(o8)} (target < 120) · async.auto ${mb(auto)} · raw Promise DAG ${mb(plain)}`,
+  );
+  const acc = await runAccumulationBench(
+    quick ? { accumulate: 20_000, block: 2_000 } : { accumulate: 100_000, block: 10_000 },
+  );
+  console.log(
+    `W3 accumulation, ${acc.executions.toLocaleString('en')} sequential executions on one engine: first ${acc.block.toLocaleString('en')} ${acc.firstMs.toFixed(0)} ms, last ${acc.block.toLocaleString('en')} ${acc.lastMs.toFixed(0)} ms, last/first ${acc.ratio.toFixed(2)} (target <= 1.10)`,
+  );
 }
 
 if (want('tracing')) {
