@@ -101,6 +101,7 @@ const SCAN_BATCH = 500;
 const YIELD_EVERY = 32;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 const DAY_MS = 24 * 60 * 60 * 1000;
+const PRUNE_EVERY_MS = 1000;
 
 /** A key reused for a different request: refused like execute's (the server answers 422). */
 function keyReused(key: string): Orchestr8Error {
@@ -261,9 +262,52 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       receivedAt: now,
     };
     if (executionId !== undefined) event.executionId = executionId;
-    const accepted = await ws.putEvent(event);
-    if (accepted) void ws.pruneEvents(now - o.lookBackMs).catch(() => {});
-    return { event, accepted };
+    return { event, accepted: await inbox(ws, event) };
+  };
+
+  /**
+   * The look-back prune, at most once per `PRUNE_EVERY_MS` (or per window, if shorter): it
+   * only tidies (look-ups read the window anyway), so one per event would be wasted writes.
+   */
+  let prunedAt = Number.NEGATIVE_INFINITY;
+  const pruneBefore = (now: number): number | undefined => {
+    if (now - prunedAt < Math.min(PRUNE_EVERY_MS, o.lookBackMs)) return undefined;
+    prunedAt = now;
+    return now - o.lookBackMs;
+  };
+
+  /** Events of one event-loop turn, written with one `putEvents` (one commit) after it. */
+  let turn:
+    | { events: WaitEvent[]; done: { resolve(ok: boolean): void; reject(e: unknown): void }[] }
+    | undefined;
+  const flushTurn = () => {
+    const t = turn!;
+    turn = undefined;
+    waitsOf().putEvents!(t.events, pruneBefore(clock.now())).then(
+      (accepted) => {
+        for (let i = 0; i < t.done.length; i++) t.done[i]!.resolve(accepted[i] === true);
+      },
+      (e: unknown) => {
+        for (const d of t.done) d.reject(e);
+      },
+    );
+  };
+  /** Keeps an event in the inbox (durably, before any wait sees it); false when known already. */
+  const inbox = async (ws: WaitStore, event: WaitEvent): Promise<boolean> => {
+    if (ws.putEvents === undefined) {
+      const accepted = await ws.putEvent(event);
+      const before = accepted ? pruneBefore(event.receivedAt) : undefined;
+      if (before !== undefined) void ws.pruneEvents(before).catch(() => {});
+      return accepted;
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      if (turn === undefined) {
+        turn = { events: [], done: [] };
+        setImmediate(flushTurn);
+      }
+      turn.events.push(event);
+      turn.done.push({ resolve, reject });
+    });
   };
 
   const signalNow = async (

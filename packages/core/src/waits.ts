@@ -146,6 +146,13 @@ export interface WaitStore {
   takeWaitingExecution(executionId: string, at: number): Promise<boolean>;
   /** Keeps an event in the inbox; false when an event with this name and id is already there. */
   putEvent(event: WaitEvent): Promise<boolean>;
+  /**
+   * `putEvent` for several events in one transaction (and, given `pruneBefore`, the look-back
+   * prune with them): each event's answer, in order. Optional: the wait service groups the
+   * events of one event-loop turn into one call when a store has it (a commit per turn
+   * instead of one per event).
+   */
+  putEvents?(events: readonly WaitEvent[], pruneBefore?: number): Promise<boolean[]>;
   /** Inbox events of this name received at or after `since`, oldest first. */
   recentEvents(name: string, since: number): Promise<WaitEvent[]>;
   /** Drops inbox events received before `before`. */

@@ -145,5 +145,32 @@ export function defineWaitStoreContract(
       await ws.putEvent(signal);
       expect(await ws.recentEvents('go', 0)).toEqual([signal]);
     });
+
+    it('records a turn of events in one call: each answered in order, a repeated id once, old ones pruned', async () => {
+      // Stores without putEvents are given the events one by one (as the wait service does).
+      const putEvents =
+        ws.putEvents?.bind(ws) ??
+        (async (events: readonly WaitEvent[], before?: number) => {
+          const out: boolean[] = [];
+          for (const e of events) out.push(await ws.putEvent(e));
+          if (before !== undefined) await ws.pruneEvents(before);
+          return out;
+        });
+      expect(await ws.putEvent({ ...event('paid', 'old'), receivedAt: 1 })).toBe(true);
+      const answers = await putEvents(
+        [
+          { ...event('paid', 'a', { n: 1 }), receivedAt: 20 },
+          { ...event('paid', 'b'), receivedAt: 20 },
+          { ...event('paid', 'a', { n: 2 }), receivedAt: 21 },
+          { ...event('paid', 'old'), receivedAt: 21 },
+        ],
+        10,
+      );
+      expect(answers).toEqual([true, true, false, false]);
+      expect(await ws.recentEvents('paid', 0)).toEqual([
+        { name: 'paid', id: 'a', payload: { n: 1 }, receivedAt: 20 },
+        { name: 'paid', id: 'b', payload: null, receivedAt: 20 },
+      ]);
+    });
   });
 }

@@ -69,6 +69,13 @@ export function createSqliteWaits(
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
   };
+  const insertEvent = (e: WaitEvent): boolean =>
+    s().putEvent.run([
+      e.name,
+      e.id,
+      e.receivedAt,
+      JSON.stringify({ payload: e.payload, executionId: e.executionId }),
+    ]).changes === 1;
   const toAnswer = (r: Row | undefined): StoredAnswer | undefined =>
     r && {
       fingerprint: r.fingerprint as string,
@@ -133,16 +140,14 @@ export function createSqliteWaits(
     deleteWait: (id) => run('delete a wait', () => void s().del.run([id])),
     takeWaitingExecution: (executionId, at) =>
       run('take a waiting execution', () => s().take.run([at, executionId]).changes === 1),
-    putEvent: (e) =>
-      run(
-        'record an event',
-        () =>
-          s().putEvent.run([
-            e.name,
-            e.id,
-            e.receivedAt,
-            JSON.stringify({ payload: e.payload, executionId: e.executionId }),
-          ]).changes === 1,
+    putEvent: (e) => run('record an event', () => insertEvent(e)),
+    putEvents: (events, pruneBefore) =>
+      run('record events', () =>
+        transaction(() => {
+          const accepted = events.map(insertEvent);
+          if (pruneBefore !== undefined) s().prune.run([pruneBefore]);
+          return accepted;
+        }),
       ),
     recentEvents: (name, since) =>
       run('read recent events', () =>
