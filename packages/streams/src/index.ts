@@ -4,7 +4,8 @@
  * slices by their timestamps; in each slice the crews subscribed to its event kinds run
  * on the engine, in dependency order, reading one shared context whose writes are merged
  * at the slice's end; their outputs are actions with a time to live. Transports: memory
- * and NATS JetStream (KV for the context). A recorded stream replays to the same actions.
+ * and NATS JetStream (KV for the context), HTTP in a server (`createStreamService`,
+ * `createStreamRouter`). A recorded stream replays to the same actions.
  *
  * @example
  * import { createEngine } from '@orchestr8/core';
@@ -24,6 +25,15 @@ export {
   policyOf,
 } from './context-merge.js';
 export { compileCrews, type WorkflowResolver } from './crews.js';
+export {
+  DEFAULT_HEARTBEAT_MS,
+  defaultProcessorId,
+  type ProcessorHeartbeat,
+  type ProcessorView,
+  STALE_INTERVALS,
+  viewHeartbeats,
+} from './heartbeat.js';
+export { createStreamRouter, type StreamRouterOptions } from './http-router.js';
 export {
   type CompiledCrew,
   type CompiledStream,
@@ -78,6 +88,7 @@ export {
   type SliceRunner,
   type StreamErrorRecord,
 } from './slice-runner.js';
+export { createStreamMetrics, type StreamMetrics } from './stream-metrics.js';
 export {
   type BacklogPolicy,
   type CrewDocument,
@@ -89,6 +100,13 @@ export {
   STREAM_SCHEMA_ID,
   type StreamDocument,
 } from './stream-schema.js';
+export {
+  createStreamService,
+  type HostedStream,
+  type HostedStreamOptions,
+  type StreamService,
+  type StreamServiceOptions,
+} from './stream-service.js';
 export type {
   Consumption,
   ContextState,

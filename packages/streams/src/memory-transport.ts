@@ -1,5 +1,6 @@
 /** An in-process transport: logs in arrays. For tests, embedding and `stream run` on files. */
 import { type Clock, systemClock } from '@orchestr8/common';
+import type { ProcessorHeartbeat } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
 import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
@@ -19,6 +20,7 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
   const sliceIds = new Set<number>();
   const errors: StreamErrorRecord[] = [];
   let context: ContextState | undefined;
+  const beats = new Map<string, ProcessorHeartbeat>();
   const consumers = new Set<(seq: number) => void>();
   const actionSubscribers = new Set<(a: StreamAction) => void>();
 
@@ -84,6 +86,12 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
     },
     async readErrors() {
       return structuredClone(errors);
+    },
+    async heartbeat(beat) {
+      beats.set(beat.processor, structuredClone(beat));
+    },
+    async readHeartbeats() {
+      return structuredClone([...beats.values()]);
     },
     async close() {
       consumers.clear();

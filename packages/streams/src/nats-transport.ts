@@ -18,6 +18,7 @@ import {
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { type ProcessorHeartbeat, type ProcessorView, viewHeartbeats } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
 import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
@@ -55,6 +56,19 @@ export function natsNames(streamId: string) {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CONTEXT_KEY = 'context';
+const HEARTBEAT_PREFIX = 'heartbeat.';
+/** A processor id as a KV key token (keys allow letters, digits, "-", "_", "=", "/"). */
+const heartbeatKey = (processor: string) =>
+  `${HEARTBEAT_PREFIX}${Buffer.from(processor).toString('base64url')}`;
+
+async function readBeats(kv: KV): Promise<ProcessorHeartbeat[]> {
+  const beats: ProcessorHeartbeat[] = [];
+  for await (const key of await kv.keys(`${HEARTBEAT_PREFIX}>`)) {
+    const entry = await kv.get(key);
+    if (entry?.operation === 'PUT' && entry.length > 0) beats.push(entry.json<ProcessorHeartbeat>());
+  }
+  return beats;
+}
 
 export async function createNatsTransport(options: NatsTransportOptions): Promise<StreamTransport> {
   const clock = options.clock ?? systemClock;
@@ -227,6 +241,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     readActions: () => readAll<StreamAction>(names.actions),
     readSlices: () => readAll<SliceRecord>(names.slices),
     readErrors: () => readAll<StreamErrorRecord>(names.errors),
+    async heartbeat(beat) {
+      await kv.put(heartbeatKey(beat.processor), encoder.encode(JSON.stringify(beat)));
+    },
+    readHeartbeats: () => readBeats(kv),
     async close() {
       for (const m of [...running]) await m.close().catch(() => {});
       running.clear();
@@ -249,6 +267,8 @@ export interface NatsStreamStatus {
   /** Per crew, over the last `recent` slice records: runs, failures, median and last duration. */
   crews: Record<string, { runs: number; failures: number; medianMs: number; lastMs: number }>;
   recent: number;
+  /** Every processor that wrote a heartbeat, newest first; `stale` when it went silent. */
+  processors: ProcessorView[];
 }
 
 /**
@@ -345,6 +365,7 @@ export async function natsStreamStatus(options: {
       errors: errors.messages,
       crews,
       recent: records.length,
+      processors: viewHeartbeats(await readBeats(kv), clock.now()),
     };
   } finally {
     await nc.close();

@@ -5,6 +5,8 @@
  * transport. Events are acknowledged only after their slice is committed, so a restart
  * re-delivers exactly what was not applied; the committed context says which slices were.
  */
+
+import { hostname } from 'node:os';
 import {
   type Clock,
   ErrorCode,
@@ -16,6 +18,7 @@ import {
 import type { Engine } from '@orchestr8/core';
 import type { ContextValues } from './context-merge.js';
 import { compileCrews, type WorkflowResolver } from './crews.js';
+import { DEFAULT_HEARTBEAT_MS, defaultProcessorId, type ProcessorHeartbeat } from './heartbeat.js';
 import type { CompiledStream } from './load-stream.js';
 import { checkEvent, compareEvents, type StreamEvent, sliceBounds, sliceIndex } from './records.js';
 import {
@@ -41,12 +44,18 @@ export interface StreamProcessorOptions {
   onSlice?: (outcome: SliceOutcome, record: SliceRecord) => void;
   /** Called with each error also sent to the transport's error sink. */
   onError?: (error: StreamErrorRecord) => void;
+  /** Names this processor in its heartbeats (default `<host>:<pid>`). */
+  processorId?: string;
+  /** How often a heartbeat is written through the transport (default 5 s; 0: never). */
+  heartbeatMs?: number;
 }
 
 export interface StreamStatus {
   stream: string;
   /** The last slice applied to the context (-1: none). */
   committedSlice: number;
+  /** The last slice closed: an event for it or an earlier one is late (-1: none). */
+  closedSlice: number;
   /** Closed slices waiting to be processed. */
   backlog: number;
   /** How far the last committed slice's end is behind the clock, in ms. */
@@ -98,9 +107,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let catchingUp = false;
   let startBacklog = 0;
   let delivered = 0;
+  const processorId = options.processorId ?? defaultProcessorId();
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  let beatTimer: TimerHandle | undefined;
+  let startedAt = 0;
   const stats: StreamStatus = {
     stream: stream.id,
     committedSlice: -1,
+    closedSlice: -1,
     backlog: 0,
     lagMs: 0,
     eventsIn: 0,
@@ -294,8 +308,46 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     });
   }
 
+  function status(): StreamStatus {
+    const end = committed < 0 ? stream.epochMs : sliceBounds(committed, stream).end;
+    return {
+      ...stats,
+      committedSlice: committed,
+      closedSlice: closedUpTo,
+      backlog: ready.length,
+      lagMs: Math.max(0, clock.now() - end),
+      crews: structuredClone(stats.crews),
+    };
+  }
+
+  function beat(state: ProcessorHeartbeat['state']): Promise<void> {
+    const s = status();
+    return transport
+      .heartbeat({
+        processor: processorId,
+        stream: stream.id,
+        host: hostname(),
+        pid: process.pid,
+        startedAt,
+        at: clock.now(),
+        intervalMs: heartbeatMs,
+        committedSlice: s.committedSlice,
+        backlog: s.backlog,
+        lagMs: s.lagMs,
+        state,
+      })
+      .catch(() => {}); // best effort: a missed heartbeat shows as one, later
+  }
+
+  function beatLoop(): void {
+    if (stopped || heartbeatMs <= 0) return;
+    void beat('running');
+    beatTimer = clock.setTimeout(beatLoop, heartbeatMs, { unref: true });
+  }
+
   return {
     async start() {
+      startedAt = clock.now();
       const workflows = await compileCrews(stream, engine, options.resolveWorkflow);
       runner = createSliceRunner({
         stream,
@@ -323,6 +375,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         catchingUp = false;
         schedule();
       }
+      beatLoop();
     },
     async flush() {
       const highest = Math.max(-1, ...open.keys());
@@ -333,20 +386,15 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       }
     },
     async stop() {
+      if (stopped) return;
       stopped = true;
       timer?.cancel();
+      beatTimer?.cancel();
       await consumption?.stop();
       await working?.catch(() => {});
+      if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
     },
-    status() {
-      const end = committed < 0 ? stream.epochMs : sliceBounds(committed, stream).end;
-      return {
-        ...stats,
-        backlog: ready.length,
-        lagMs: Math.max(0, clock.now() - end),
-        crews: structuredClone(stats.crews),
-      };
-    },
+    status,
     context: () => structuredClone(context),
   };
 }

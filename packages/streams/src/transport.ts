@@ -3,6 +3,7 @@
  * The processor knows only this interface; memory and NATS JetStream implement it.
  */
 import type { ContextValues } from './context-merge.js';
+import type { ProcessorHeartbeat } from './heartbeat.js';
 import type { StreamAction } from './records.js';
 import type { CrewRun, StreamErrorRecord } from './slice-runner.js';
 
@@ -74,5 +75,9 @@ export interface StreamTransport {
   readActions(): Promise<StreamAction[]>;
   readSlices(): Promise<SliceRecord[]>;
   readErrors(): Promise<StreamErrorRecord[]>;
+  /** Records a processor's heartbeat (the latest per processor is kept). */
+  heartbeat(beat: ProcessorHeartbeat): Promise<void>;
+  /** The latest heartbeat of every processor that wrote one. */
+  readHeartbeats(): Promise<ProcessorHeartbeat[]>;
   close(): Promise<void>;
 }

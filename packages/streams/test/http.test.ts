@@ -1,0 +1,313 @@
+import { createAgentRegistry } from '@orchestr8/agent-base';
+import { createFakeClock, type FakeClock } from '@orchestr8/common';
+import { createMetrics } from '@orchestr8/observability/metrics';
+import { createServer, type Listener } from '@orchestr8/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMemoryTransport,
+  createStreamMetrics,
+  createStreamRouter,
+  createStreamService,
+  type MemoryTransport,
+  type StreamAction,
+  type StreamService,
+} from '../src/index.js';
+import { compiled, crew, testEngine, until } from './helpers.js';
+
+const T0 = 1_700_000_000_000;
+const KEY = 'test-key-123';
+
+const stream = compiled(`version: "1.0.0"
+id: match
+slice: 100ms
+epoch: ${T0}
+events:
+  goal: { payload: { type: object, required: [team, points, player] } }
+  tick: {}
+context:
+  keys: { score: counter, scorers: union }
+crews:
+${crew('scorer', ['goal'], '@test/score')}${crew('counter', ['goal', 'tick'], '@test/count', {}, ['scorer'])}`);
+
+const goal = (id: string, at: number, player = 'ann') => ({
+  id,
+  ts: T0 + at,
+  kind: 'goal',
+  stream: 'match',
+  payload: { team: 'home', points: 1, player },
+});
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function serve(options: { bodyLimit?: number } = {}) {
+  const clock: FakeClock = createFakeClock(T0);
+  const transport: MemoryTransport = createMemoryTransport({ clock });
+  const engine = testEngine(clock);
+  const metrics = createMetrics();
+  const service: StreamService = createStreamService({
+    engine,
+    streams: [{ stream, transport }],
+    clock,
+    heartbeatMs: 1000,
+    processorId: 'http-test',
+    metrics: createStreamMetrics({ registry: metrics.registry }),
+  });
+  await service.start();
+  const server = createServer({
+    engine,
+    registry: createAgentRegistry([]),
+    apiKeys: [KEY],
+    metrics,
+    routers: [createStreamRouter(service, { ...options, maxEventsPerRequest: 50 })],
+  });
+  const listener: Listener = await server.listen(0, '127.0.0.1');
+  cleanups.push(async () => {
+    await service.stop();
+    await listener.close({ graceMs: 0 });
+    await engine.close();
+  });
+  return { clock, transport, service, url: listener.url };
+}
+
+const auth = { authorization: `Bearer ${KEY}` };
+
+async function post(url: string, body: string, type = 'application/x-ndjson', headers = {}) {
+  const res = await fetch(`${url}/streams/match/events`, {
+    method: 'POST',
+    headers: { 'content-type': type, ...auth, ...headers },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const ndjson = (...events: unknown[]) => events.map((e) => JSON.stringify(e)).join('\n');
+
+/** An SSE reader of GET /streams/match/actions: the frames as they come. */
+async function readActions(url: string, lastEventId?: string) {
+  const abort = new AbortController();
+  const res = await fetch(`${url}/streams/match/actions`, {
+    headers: { ...auth, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+    signal: abort.signal,
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const frames: { id: string; event: string; data: StreamAction }[] = [];
+  let text = '';
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      let end = text.indexOf('\n\n');
+      while (end >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        const fields = Object.fromEntries(
+          frame
+            .split('\n')
+            .filter((l) => !l.startsWith(':') && l.includes(': '))
+            .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
+        );
+        if (fields.data)
+          frames.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
+        end = text.indexOf('\n\n');
+      }
+    }
+  })().catch(() => {});
+  cleanups.push(async () => abort.abort());
+  return frames;
+}
+
+describe('streams over HTTP (real server on loopback)', () => {
+  it('POST /streams/:id/events takes NDJSON, answers 202 with the count, and the actions arrive over SSE', async () => {
+    const { url, clock, transport } = await serve();
+    const frames = await readActions(url);
+    const r = await post(
+      url,
+      ndjson(goal('g1', 10), goal('g2', 20, 'bo'), { ...goal('t1', 30), kind: 'tick', payload: {} }),
+    );
+    expect(r).toEqual({ status: 202, body: { accepted: 3, duplicates: 0 } });
+    await until(async () => (await transport.readEvents()).length === 3, 'events logged');
+    await clock.advance(100);
+    await until(() => frames.length === 3, 'three actions over SSE');
+    expect(frames.map((f) => [f.event, f.id])).toEqual([
+      ['action', 'match:0:scorer:0'],
+      ['action', 'match:0:scorer:1'],
+      ['action', 'match:0:counter:0'],
+    ]);
+    expect(frames[2]!.data).toMatchObject({
+      kind: 'counted',
+      slice: 0,
+      payload: { n: 3, ids: ['g1', 'g2', 't1'] },
+    });
+  });
+
+  it('is idempotent by event id: a repeated request logs nothing again', async () => {
+    const { url, transport } = await serve();
+    expect((await post(url, ndjson(goal('g1', 10), goal('g2', 20)))).body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+    });
+    expect((await post(url, ndjson(goal('g2', 20), goal('g3', 30)))).body).toEqual({
+      accepted: 1,
+      duplicates: 1,
+    });
+    // The same id twice in one request is one event.
+    expect((await post(url, ndjson(goal('g4', 40), goal('g4', 40)))).body).toEqual({
+      accepted: 1,
+      duplicates: 1,
+    });
+    expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['g1', 'g2', 'g3', 'g4']);
+  });
+
+  it('takes a JSON array or a single JSON object, the stream id filled in from the path', async () => {
+    const { url, transport } = await serve();
+    const { stream: _, ...noStream } = goal('g1', 10);
+    expect((await post(url, JSON.stringify([noStream, goal('g2', 20)]), 'application/json')).body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+    });
+    expect((await post(url, JSON.stringify(goal('g3', 30)), 'application/json; charset=utf-8')).status).toBe(
+      202,
+    );
+    const logged = (await transport.readEvents()) as any[];
+    expect(logged.map((e) => [e.id, e.stream])).toEqual([
+      ['g1', 'match'],
+      ['g2', 'match'],
+      ['g3', 'match'],
+    ]);
+  });
+
+  it('refuses a request with any invalid event, naming each fault, and logs none of it', async () => {
+    const { url, transport } = await serve();
+    const r = await post(
+      url,
+      ndjson(
+        goal('ok', 10),
+        { ...goal('bad', 20), payload: { team: 'x' } },
+        { ...goal('k', 30), kind: 'nope' },
+      ),
+    );
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('VALIDATION');
+    expect(r.body.detail).toBe('2 of 3 events are invalid; nothing was accepted');
+    expect(r.body.errors).toEqual([
+      { index: 1, line: 2, pointer: '/payload', message: 'payload missing required field "points"' },
+      { index: 1, line: 2, pointer: '/payload', message: 'payload missing required field "player"' },
+      { index: 2, line: 3, pointer: '/kind', message: 'unknown event kind "nope"' },
+    ]);
+    const notJson = await post(url, `${JSON.stringify(goal('a', 1))}\n{oops`);
+    expect(notJson.status).toBe(422);
+    expect(notJson.body.errors[0]).toMatchObject({ line: 2, message: expect.stringMatching(/^not JSON/) });
+    const badJson = await post(url, '[{', 'application/json');
+    expect(badJson.body.detail).toMatch(/^the body is not JSON/);
+    const other = await post(url, 'x', 'text/plain');
+    expect(other.status).toBe(415);
+    expect(other.body.detail).toMatch(/application\/x-ndjson/);
+    expect(await transport.readEvents()).toEqual([]);
+  });
+
+  it('caps the body size and the number of events per request (413)', async () => {
+    const { url, transport } = await serve({ bodyLimit: 2048 });
+    const big = await post(
+      url,
+      JSON.stringify({ ...goal('g', 1), payload: { team: 'x'.repeat(4000), points: 1, player: 'p' } }),
+    );
+    expect(big.status).toBe(413);
+    expect(big.body.detail).toBe('the request body is larger than 2048 bytes');
+    const many = Array.from({ length: 51 }, (_, i) => ({ id: `t${i}`, ts: T0 + 1, kind: 'tick' }));
+    const r = await post((await serve()).url, JSON.stringify(many), 'application/json');
+    expect(r.status).toBe(413);
+    expect(r.body.detail).toBe('51 events in one request; the limit is 50');
+    expect(await transport.readEvents()).toEqual([]);
+  });
+
+  it('refuses an event whose slice is already closed (422 on /ts)', async () => {
+    const { url, clock, service } = await serve();
+    await clock.advance(250); // slices 0 and 1 close
+    await until(() => service.get('match')!.processor.status().closedSlice === 1, 'slice 1 closed');
+    const r = await post(url, ndjson(goal('late', 150), goal('fine', 260)));
+    expect(r.status).toBe(422);
+    expect(r.body.errors).toEqual([
+      {
+        index: 0,
+        line: 1,
+        pointer: '/ts',
+        message: 'its slice 1 is already closed (the processor has closed up to slice 1)',
+      },
+    ]);
+  });
+
+  it('resumes the action stream after Last-Event-ID without repeating what the reader had', async () => {
+    const { url, clock } = await serve();
+    const first = await readActions(url);
+    await post(url, ndjson(goal('g1', 10)));
+    await clock.advance(100);
+    await until(() => first.length === 2, 'slice 0 actions');
+    await post(url, ndjson(goal('g2', 110, 'bo')));
+    await clock.advance(100);
+    await until(() => first.length === 4, 'slice 1 actions');
+    const resumed = await readActions(url, first[1]!.id);
+    await until(() => resumed.length === 2, 'resumed actions');
+    expect(resumed.map((f) => f.id)).toEqual(['match:1:scorer:0', 'match:1:counter:0']);
+    // And it goes on live.
+    await post(url, ndjson(goal('g3', 210)));
+    await clock.advance(100);
+    await until(() => resumed.length === 4, 'live after resume');
+    expect(resumed.map((f) => f.id).slice(2)).toEqual(['match:2:scorer:0', 'match:2:counter:0']);
+  });
+
+  it('is behind the server API keys and Host/Origin guard, and 404s an unknown stream', async () => {
+    const { url } = await serve();
+    const noKey = await fetch(`${url}/streams/match/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: ndjson(goal('g1', 10)),
+    });
+    expect(noKey.status).toBe(401);
+    const crossSite = await fetch(`${url}/streams/match/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', origin: 'https://evil.example', ...auth },
+      body: ndjson(goal('g1', 10)),
+    });
+    expect(crossSite.status).toBe(403);
+    const unknown = await fetch(`${url}/streams/other/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', ...auth },
+      body: ndjson(goal('g1', 10)),
+    });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as any).detail).toBe('no stream "other" is served here');
+    const wrongMethod = await fetch(`${url}/streams/match/events`, { headers: auth });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('reports status with the processor heartbeat, and serves stream metrics at /metrics', async () => {
+    const { url, clock } = await serve();
+    await post(url, ndjson(goal('g1', 10), goal('g2', 20)));
+    await clock.advance(100);
+    const status = async () => (await (await fetch(`${url}/streams/match`, { headers: auth })).json()) as any;
+    await until(async () => (await status()).committedSlice === 0, 'slice 0 committed');
+    const s = await status();
+    expect(s).toMatchObject({ stream: 'match', eventsIn: 2, actionsOut: 3, slicesProcessed: 1 });
+    expect(s.processors).toEqual([
+      expect.objectContaining({ processor: 'http-test', stream: 'match', state: 'running', stale: false }),
+    ]);
+    const list = (await (await fetch(`${url}/streams`, { headers: auth })).json()) as any;
+    expect(list.items.map((i: any) => i.stream)).toEqual(['match']);
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain('orchestr8_stream_events_total{stream="match"} 2');
+    expect(metrics).toContain('orchestr8_stream_actions_total{stream="match"} 3');
+    expect(metrics).toContain('orchestr8_stream_slices_total{stream="match",outcome="processed"} 1');
+    expect(metrics).toContain('orchestr8_stream_slice_duration_seconds_count{stream="match"} 1');
+    expect(metrics).toContain(
+      'orchestr8_stream_crew_runs_total{stream="match",crew="scorer",status="completed"} 1',
+    );
+    expect(metrics).toMatch(/orchestr8_stream_lag_seconds\{stream="match"\} \d/);
+    expect(metrics).toContain('orchestr8_stream_backlog_slices{stream="match"} 0');
+  });
+});
