@@ -23,6 +23,7 @@
  */
 export { parseAllowedHosts } from './allowed-hosts.js';
 export { isLoopbackHost, parseApiKeys } from './auth.js';
+export { parseByteSize } from './body.js';
 export type { MetricsSource } from './context.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 export { openApiDocument } from './openapi.js';
