@@ -6,6 +6,7 @@ import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import { type Capabilities, resolveCapabilities } from './capabilities.js';
 import { CircuitLog } from './circuit-log.js';
 import { type EngineObserver, EventBus } from './events.js';
+import { createExecutionCreator } from './execution-creator.js';
 import {
   assertSameRequest,
   checkedInputs,
@@ -232,6 +233,8 @@ export function createEngine(options: EngineOptions): Engine {
   // Group commit: in memory a commit is free, so commit per microtask wave; a durable store
   // commits once per event-loop turn, so a wave of completing steps shares a transaction.
   const batcher = new WriteBatcher(store, store.kind === 'memory' ? 'microtask' : 'macrotask');
+  // New executions too: those started in one turn share a transaction (durable stores).
+  const createExecution = createExecutionCreator(store);
   const storeObservers = (options.observers ?? []).filter((o) => o.onStoreWrite);
   if (storeObservers.length > 0) {
     batcher.onFlush = (ms, writes) => {
@@ -462,7 +465,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (!circuitsReady) await loadCircuits();
     const version = savedDefinitions.get(workflow.hash) ?? (await ensureDefinition(workflow));
     const { record, claim } = newExecution(workflow, version, inputs, opts, clock.now());
-    const created = await store.createExecution(record, claim);
+    const created = await createExecution(record, claim);
     if (!created.created) {
       assertSameRequest(claim, created.existing);
       return existingHandle(created.existing.executionId);

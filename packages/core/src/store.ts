@@ -95,6 +95,15 @@ export interface Store {
    */
   createExecution(execution: ExecutionRecord, claim?: IdempotencyClaim): Promise<CreateExecutionResult>;
 
+  /**
+   * `createExecution` for several executions in one transaction, each settled as
+   * `createExecution` would (one's failure is its own). Optional: the engine groups the
+   * executions started in one event-loop turn into one call when a store has it.
+   */
+  createExecutions?(
+    items: readonly { execution: ExecutionRecord; claim?: IdempotencyClaim }[],
+  ): Promise<PromiseSettledResult<CreateExecutionResult>[]>;
+
   getExecution(id: string): Promise<ExecutionRecord | undefined>;
   /** Newest first. */
   listExecutions(query?: ExecutionQuery): Promise<Page<ExecutionRecord>>;

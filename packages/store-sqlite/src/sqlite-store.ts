@@ -196,6 +196,9 @@ function prepareStatements(db: Database.Database) {
     begin: prepare('BEGIN IMMEDIATE'),
     commit: prepare('COMMIT'),
     rollback: prepare('ROLLBACK'),
+    savepoint: prepare('SAVEPOINT create_one'),
+    release: prepare('RELEASE create_one'),
+    rollbackTo: prepare('ROLLBACK TO create_one'),
     insertExecution: prepare(
       `INSERT INTO executions (${EXECUTION_COLUMNS}) VALUES (${placeholders(EXECUTION_COLUMNS)})`,
     ),
@@ -368,6 +371,30 @@ function createSqliteStore(
     return stmt;
   };
 
+  /** One new execution (and its claim), inside the caller's transaction. */
+  const createOne = (execution: ExecutionRecord, claim?: IdempotencyClaim): CreateExecutionResult => {
+    if (claim) {
+      const now = clock.now();
+      // An expired claim no longer holds its key: remove it so the insert below can win.
+      s.deleteExpiredClaim.run([claim.key, now]);
+      const inserted = s.insertClaim.run([claim.key, claim.fingerprint, execution.id, now, claim.expiresAt]);
+      // The primary key decided: someone holds a live claim on this key.
+      if (inserted.changes === 0)
+        return { created: false, existing: toIdempotency(s.getClaim.get([claim.key]) as Row) };
+    }
+    try {
+      s.insertExecution.run(executionParams(execution));
+    } catch (error) {
+      if (sqliteCode(error)?.startsWith('SQLITE_CONSTRAINT')) {
+        throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    return { created: true, execution: { ...execution } };
+  };
+
   const waits = createSqliteWaits(db, run, transaction);
   const store: SqliteStore = {
     kind: 'sqlite',
@@ -405,38 +432,7 @@ function createSqliteStore(
     },
 
     createExecution(execution: ExecutionRecord, claim?: IdempotencyClaim) {
-      return run(
-        'create an execution',
-        (): CreateExecutionResult =>
-          transaction(() => {
-            if (claim) {
-              const now = clock.now();
-              // An expired claim no longer holds its key: remove it so the insert below can win.
-              s.deleteExpiredClaim.run([claim.key, now]);
-              const inserted = s.insertClaim.run([
-                claim.key,
-                claim.fingerprint,
-                execution.id,
-                now,
-                claim.expiresAt,
-              ]);
-              // The primary key decided: someone holds a live claim on this key.
-              if (inserted.changes === 0)
-                return { created: false, existing: toIdempotency(s.getClaim.get([claim.key]) as Row) };
-            }
-            try {
-              s.insertExecution.run(executionParams(execution));
-            } catch (error) {
-              if (sqliteCode(error)?.startsWith('SQLITE_CONSTRAINT')) {
-                throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`, {
-                  cause: error,
-                });
-              }
-              throw error;
-            }
-            return { created: true, execution: { ...execution } };
-          }),
-      );
+      return run('create an execution', () => transaction(() => createOne(execution, claim)));
     },
 
     getExecution(id) {
