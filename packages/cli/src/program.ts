@@ -14,6 +14,7 @@ import { registerJournalCommand } from './commands/journal.js';
 import { registerListCommand } from './commands/list.js';
 import { registerMcpCommand } from './commands/mcp.js';
 import { registerPruneCommand } from './commands/prune.js';
+import { registerReplayCommand } from './commands/replay.js';
 import { registerRerunCommand } from './commands/rerun.js';
 import { registerResumeCommand } from './commands/resume.js';
 import { registerRetryCommand } from './commands/retry.js';
@@ -64,6 +65,7 @@ export function createProgram(): Command {
   registerCancelCommand(program);
   registerRetryCommand(program);
   registerRerunCommand(program);
+  registerReplayCommand(program);
   registerPruneCommand(program);
   // server commands (serve)
   registerServeCommand(program);

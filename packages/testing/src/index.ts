@@ -24,6 +24,13 @@ export {
   type StepExpectation,
 } from './assertions.js';
 export {
+  type ExecutionReplayReport,
+  type ReplayDifference,
+  type ReplayDifferenceKind,
+  type ReplayExecutionOptions,
+  replayExecution,
+} from './execution-replay.js';
+export {
   createJournalView,
   type JournalFact,
   type JournalSource,
