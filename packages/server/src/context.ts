@@ -1,6 +1,7 @@
 import type { AgentRegistry, Engine, ExecutionHandle, Store } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { RequestHandler } from 'express';
+import type { RouteContract } from './contracts/contract.js';
 import type { EventFeed } from './event-feed.js';
 import type { ServerLogger } from './problem.js';
 import type { WorkflowResolver } from './workflow-resolver.js';
@@ -13,6 +14,8 @@ export interface RouteDef {
   /** Express syntax (`/executions/:id`). */
   path: string;
   handler: RequestHandler;
+  /** What the route takes and answers: validates its requests and documents it in the OpenAPI document. */
+  contract?: RouteContract;
 }
 
 /** What is open and must be let go on shutdown. */

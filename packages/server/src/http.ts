@@ -83,21 +83,13 @@ export function sendTagged(req: Request, res: Response, value: unknown, etag?: s
 }
 
 /**
- * How long to wait for a result, in ms: `?wait=<seconds>` (a malformed value is a 400) or
- * `Prefer: wait=<seconds>` (RFC 7240: a malformed preference is ignored). Capped at `max`.
- * Zero when neither is given.
+ * How long to wait for a result, in ms: `?wait=<seconds>` (`query`, checked by the route's
+ * contract) or `Prefer: wait=<seconds>` (RFC 7240: a malformed preference is ignored).
+ * Capped at `max`. Zero when neither is given.
  */
-export function waitMs(req: Request, maxSeconds: number): number {
-  const q = queryString(req, 'wait');
-  let seconds: number | undefined;
-  if (q !== undefined) {
-    seconds = /^\d+(\.\d+)?$/.test(q) ? Number(q) : Number.NaN;
-    if (!Number.isFinite(seconds)) {
-      throw badRequest('query parameter "wait" must be a number of seconds', [
-        { pointer: '/query/wait', message: 'must be a non-negative number' },
-      ]);
-    }
-  } else {
+export function waitMs(req: Request, maxSeconds: number, query: number | undefined): number {
+  let seconds = query;
+  if (seconds === undefined) {
     const raw = req.headers.prefer;
     const prefer = Array.isArray(raw) ? raw.join(', ') : raw;
     if (prefer) {

@@ -1,8 +1,12 @@
 /**
- * The OpenAPI 3.1 description of the API, served at `/openapi.json`. A test validates it
- * with an OpenAPI validator and checks that its paths and methods are exactly the routes
- * the server registers.
+ * The OpenAPI 3.1 description of the API, served at `/openapi.json`, generated from the route
+ * contracts (contracts/*.ts) plus what every route shares (problems, security schemes). A test
+ * validates it with an OpenAPI validator and checks that its paths and methods are exactly
+ * the routes the server registers.
  */
+import type { RouteContract } from './contracts/contract.js';
+import { generatePaths } from './contracts/generate.js';
+import { serverContracts } from './contracts/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -1398,7 +1402,15 @@ const paths: Json = {
   },
 };
 
-export function openApiDocument(): Json {
+/**
+ * The document. `contracts`: those of routers mounted beside the server's own routes
+ * (`ServerOptions.routers`); a router's contract replaces a built-in description of the same
+ * method and path.
+ */
+export function openApiDocument(contracts: readonly RouteContract[] = []): Json {
+  const generated = generatePaths([...serverContracts, ...contracts]);
+  const allPaths = { ...paths, ...triggerPaths, ...waitPaths, ...mcpPaths } as Record<string, Json>;
+  for (const [path, ops] of Object.entries(generated.paths)) allPaths[path] = { ...allPaths[path], ...ops };
   return {
     openapi: '3.1.0',
     info: {
@@ -1427,9 +1439,9 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:8088' }],
     security: [{ bearer: [] }, { apiKey: [] }, {}],
-    paths: { ...paths, ...triggerPaths, ...waitPaths, ...mcpPaths },
+    paths: allPaths,
     components: {
-      schemas,
+      schemas: { ...schemas, ...generated.schemas },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'One of ORCHESTR8_API_KEYS' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
@@ -1459,6 +1471,7 @@ export function openApiDocument(): Json {
           schema: { type: 'string' },
         },
         IfNoneMatch: { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },
+        ...generated.parameters,
       },
       headers: {
         Location: { description: '/executions/{id}', schema: { type: 'string' } },

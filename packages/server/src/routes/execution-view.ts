@@ -1,13 +1,10 @@
 /**
  * What the console needs beside an execution's result: where it came from (inputs, what
  * started it, its parent, the execution it reruns) and what came from it (its sub-workflow
- * executions, its reruns); and
- * the time-range query parameters of the executions list.
+ * executions, its reruns).
  */
 import { type ExecutionRecord, rerunOf, rerunPrefix } from '@orchestr8/core';
-import type { Request } from 'express';
 import type { ServerContext } from '../context.js';
-import { badRequest, queryString } from '../http.js';
 
 /** Reruns and children listed in an execution's view (newest first); the rest by `GET /executions`. */
 const MAX_LINKED = 100;
@@ -49,17 +46,4 @@ export async function executionLinks(
     }));
   }
   return out;
-}
-
-/** `?since=` / `?until=`: epoch milliseconds or an ISO-8601 date-time; 400 naming the parameter otherwise. */
-export function queryTime(req: Request, name: string): number | undefined {
-  const v = queryString(req, name);
-  if (v === undefined) return undefined;
-  const n = /^\d{1,15}$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
-  if (!Number.isFinite(n)) {
-    throw badRequest(`"${name}" must be epoch milliseconds or an ISO-8601 date-time, not "${v}"`, [
-      { pointer: `/query/${name}`, message: 'must be epoch milliseconds or an ISO-8601 date-time' },
-    ]);
-  }
-  return n;
 }

@@ -7,109 +7,38 @@ import {
   type ExecutionHandle,
   type ExecutionRecord,
   type ExecutionResult,
-  ExecutionStatus,
+  type ExecutionStatus,
   type StartOptions,
   TERMINAL_EXECUTION_STATUSES,
 } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
-import { badRequest, checkDepth, queryInt, queryList, queryString, sendTagged, waitMs } from '../http.js';
+import type { RequestInput } from '../contracts/contract.js';
+import {
+  cancelExecution,
+  execute as executeContract,
+  getExecution,
+  getJournal,
+  listExecutions,
+  timeOf,
+} from '../contracts/executions.js';
+import { route } from '../contracts/route.js';
+import { badRequest, sendTagged, waitMs } from '../http.js';
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
-import { executionLinks, queryTime } from './execution-view.js';
+import { executionLinks } from './execution-view.js';
 
-const MAX_BODY_DEPTH = 128;
-const EXECUTE_KEYS = new Set(['workflow', 'workflowId', 'version', 'inputs', 'options']);
-const OPTION_KEYS = new Set(['correlationId', 'maxConcurrentSteps']);
-const STATUSES = new Set<string>(Object.values(ExecutionStatus));
-
+/** Requests are parsed by their contracts (contracts/executions.ts) before these handlers run. */
 export function executionRoutes(ctx: ServerContext): RouteDef[] {
   return [
-    { method: 'post', path: '/workflows/execute', handler: (req, res) => execute(ctx, req, res) },
-    { method: 'get', path: '/executions', handler: (req, res) => list(ctx, req, res) },
-    { method: 'get', path: '/executions/:id', handler: (req, res) => get(ctx, req, res) },
-    { method: 'get', path: '/executions/:id/journal', handler: (req, res) => journal(ctx, req, res) },
-    { method: 'post', path: '/executions/:id/cancel', handler: (req, res) => cancel(ctx, req, res) },
+    route(executeContract, (input, req, res) => execute(ctx, input, req, res)),
+    route(listExecutions, (input, _req, res) => list(ctx, input, res)),
+    route(getExecution, (_input, req, res) => get(ctx, req, res)),
+    route(getJournal, (input, req, res) => journal(ctx, input, req, res)),
+    route(cancelExecution, (input, req, res) => cancel(ctx, input, req, res)),
   ];
-}
-
-interface ExecuteBody {
-  workflow?: unknown;
-  workflowId?: string;
-  version?: string;
-  inputs?: unknown;
-  options?: { correlationId?: string; maxConcurrentSteps?: number };
-}
-
-/** Checks the envelope; the document and the inputs are checked by the schema package and the engine. */
-function parseExecuteBody(body: unknown): ExecuteBody {
-  if (body === undefined)
-    throw badRequest('a JSON body is required: {"workflow": {...}} or {"workflowId": "..."}');
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw badRequest('the body must be a JSON object', [{ pointer: '', message: 'must be an object' }]);
-  }
-  checkDepth(body, MAX_BODY_DEPTH);
-  const b = body as Record<string, unknown>;
-  const errors: { pointer: string; message: string }[] = [];
-  for (const k of Object.keys(b))
-    if (!EXECUTE_KEYS.has(k)) errors.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
-  const hasDoc = b.workflow !== undefined;
-  const hasId = b.workflowId !== undefined;
-  if (hasDoc === hasId)
-    errors.push({ pointer: '', message: 'give exactly one of "workflow" (a document) and "workflowId"' });
-  if (
-    hasDoc &&
-    (typeof b.workflow !== 'object' || b.workflow === null || Array.isArray(b.workflow)) &&
-    typeof b.workflow !== 'string'
-  ) {
-    errors.push({
-      pointer: '/workflow',
-      message: 'must be a workflow document (an object, or YAML/JSON text)',
-    });
-  }
-  if (hasId && (typeof b.workflowId !== 'string' || b.workflowId === ''))
-    errors.push({ pointer: '/workflowId', message: 'must be a non-empty string' });
-  if (b.version !== undefined) {
-    if (typeof b.version !== 'string' || b.version === '')
-      errors.push({ pointer: '/version', message: 'must be a non-empty string' });
-    else if (!hasId) errors.push({ pointer: '/version', message: '"version" goes with "workflowId"' });
-  }
-  if (
-    b.inputs !== undefined &&
-    (typeof b.inputs !== 'object' || b.inputs === null || Array.isArray(b.inputs))
-  ) {
-    errors.push({ pointer: '/inputs', message: 'must be an object' });
-  }
-  const o = b.options;
-  if (o !== undefined) {
-    if (typeof o !== 'object' || o === null || Array.isArray(o))
-      errors.push({ pointer: '/options', message: 'must be an object' });
-    else {
-      const opts = o as Record<string, unknown>;
-      for (const k of Object.keys(opts))
-        if (!OPTION_KEYS.has(k)) errors.push({ pointer: `/options/${k}`, message: `unknown option "${k}"` });
-      if (
-        opts.correlationId !== undefined &&
-        (typeof opts.correlationId !== 'string' || opts.correlationId.length > 255)
-      ) {
-        errors.push({
-          pointer: '/options/correlationId',
-          message: 'must be a string of at most 255 characters',
-        });
-      }
-      const m = opts.maxConcurrentSteps;
-      if (m !== undefined && (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > 10_000)) {
-        errors.push({
-          pointer: '/options/maxConcurrentSteps',
-          message: 'must be an integer from 1 to 10000',
-        });
-      }
-    }
-  }
-  if (errors.length > 0) throw badRequest(errors[0]!.message, errors);
-  return b as ExecuteBody;
 }
 
 function isTerminal(status: string): boolean {
@@ -151,10 +80,14 @@ function incomingTraceContext(req: Request): Context | undefined {
   return propagation.extract(active, req.headers);
 }
 
-async function execute(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+async function execute(
+  ctx: ServerContext,
+  { body, query }: RequestInput<typeof executeContract>,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const key = parseIdempotencyKey(req.headers['idempotency-key']);
-  const wait = waitMs(req, ctx.maxWaitSeconds);
-  const body = parseExecuteBody(req.body);
+  const wait = waitMs(req, ctx.maxWaitSeconds, query.wait);
   const resolved =
     body.workflow !== undefined
       ? ctx.resolver.inline(body.workflow)
@@ -255,28 +188,20 @@ export function summary(r: ExecutionRecord): Record<string, unknown> {
   return s;
 }
 
-async function list(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const statuses = queryList(req, 'status');
-  for (const s of statuses ?? []) {
-    if (!STATUSES.has(s)) {
-      throw badRequest(`unknown status "${s}"`, [
-        { pointer: '/query/status', message: `must be one of ${[...STATUSES].join(', ')}` },
-      ]);
-    }
-  }
-  const workflowId = queryString(req, 'workflowId') ?? queryString(req, 'workflow');
+async function list(
+  ctx: ServerContext,
+  { query }: RequestInput<typeof listExecutions>,
+  res: Response,
+): Promise<void> {
+  const statuses = query.status;
+  const workflowId = query.workflowId ?? query.workflow;
   // What started it: `?trigger=<name>` (trigger:<name>@<time> or #<id>), `?correlationId=<prefix>`.
-  const trigger = queryString(req, 'trigger');
-  const correlationId = queryString(req, 'correlationId');
+  const { trigger, correlationId, limit, cursor, idPrefix, parentExecutionId } = query;
   const correlationIdPrefix =
     trigger !== undefined ? [`trigger:${trigger}@`, `trigger:${trigger}#`] : correlationId;
-  const limit = queryInt(req, 'limit', 1, 1000) ?? 50;
-  const cursor = queryString(req, 'cursor');
   // Created in [since, until), and the search by id prefix.
-  const since = queryTime(req, 'since');
-  const until = queryTime(req, 'until');
-  const idPrefix = queryString(req, 'idPrefix');
-  const parentExecutionId = queryString(req, 'parentExecutionId');
+  const since = query.since === undefined ? undefined : timeOf(query.since);
+  const until = query.until === undefined ? undefined : timeOf(query.until);
   let page: Awaited<ReturnType<typeof ctx.store.listExecutions>>;
   try {
     page = await ctx.store.listExecutions({
@@ -326,13 +251,15 @@ async function get(ctx: ServerContext, req: Request, res: Response): Promise<voi
   sendTagged(req, res, (await redactorForExecution(ctx, id)).redact(view));
 }
 
-async function journal(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+async function journal(
+  ctx: ServerContext,
+  { query }: RequestInput<typeof getJournal>,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const id = String(req.params.id);
-  const after =
-    queryInt(req, 'cursor', 0, Number.MAX_SAFE_INTEGER) ??
-    queryInt(req, 'after', 0, Number.MAX_SAFE_INTEGER) ??
-    0;
-  const limit = queryInt(req, 'limit', 1, 10_000) ?? 1000;
+  const after = query.cursor ?? query.after ?? 0;
+  const limit = query.limit;
   if (!ctx.engine.isRunning(id) && !(await ctx.store.getExecution(id))) {
     throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
   }
@@ -351,23 +278,14 @@ async function journal(ctx: ServerContext, req: Request, res: Response): Promise
   res.send(entries.map((e) => `${JSON.stringify(redactor.redact(e))}\n`).join(''));
 }
 
-async function cancel(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+async function cancel(
+  ctx: ServerContext,
+  { body }: RequestInput<typeof cancelExecution>,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const id = String(req.params.id);
-  const body: unknown = req.body;
-  let reason = 'cancelled over HTTP';
-  if (body !== undefined) {
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw badRequest('the body must be a JSON object');
-    const r = (body as { reason?: unknown }).reason;
-    if (r !== undefined) {
-      if (typeof r !== 'string' || r.length > 1000) {
-        throw badRequest('"reason" must be a string of at most 1000 characters', [
-          { pointer: '/reason', message: 'must be a short string' },
-        ]);
-      }
-      reason = r;
-    }
-  }
+  const reason = body?.reason ?? 'cancelled over HTTP';
   const current = await ctx.engine.getResult(id);
   if (!current) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
   const redactor = await redactorForExecution(ctx, id);

@@ -1,0 +1,5 @@
+/** Every route contract of the server, by family. */
+import type { RouteContract } from './contract.js';
+import { executionContracts } from './executions.js';
+
+export const serverContracts: readonly RouteContract[] = [...executionContracts];
