@@ -1,5 +1,6 @@
 /** Every route contract of the server, by family. */
 import type { RouteContract } from './contract.js';
 import { executionContracts } from './executions.js';
+import { operationContracts } from './operations.js';
 
-export const serverContracts: readonly RouteContract[] = [...executionContracts];
+export const serverContracts: readonly RouteContract[] = [...executionContracts, ...operationContracts];

@@ -10,17 +10,18 @@ import { type OperationKey, type RerunPlan, TERMINAL_EXECUTION_STATUSES } from '
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
-import { badRequest, checkDepth } from '../http.js';
+import type { RequestInput } from '../contracts/contract.js';
+import { rerunExecution, resumeExecution, retryExecution } from '../contracts/operations.js';
+import { route } from '../contracts/route.js';
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
-const RERUN_KEYS = new Set(['fromStep', 'inputs', 'dryRun']);
-
+/** Requests are parsed by their contracts (contracts/operations.ts) before these handlers run. */
 export function operationRoutes(ctx: ServerContext): RouteDef[] {
   return [
-    { method: 'post', path: '/executions/:id/retry', handler: (req, res) => retry(ctx, req, res) },
-    { method: 'post', path: '/executions/:id/rerun', handler: (req, res) => rerun(ctx, req, res) },
-    { method: 'post', path: '/executions/:id/resume', handler: (req, res) => resume(ctx, req, res) },
+    route(retryExecution, (input, req, res) => retry(ctx, input, req, res)),
+    route(rerunExecution, (input, req, res) => rerun(ctx, input, req, res)),
+    route(resumeExecution, (_input, req, res) => resume(ctx, req, res)),
   ];
 }
 
@@ -32,11 +33,6 @@ export function operationRoutes(ctx: ServerContext): RouteDef[] {
  */
 async function resume(ctx: ServerContext, req: Request, res: Response): Promise<void> {
   const id = String(req.params.id);
-  if (
-    req.body !== undefined &&
-    (typeof req.body !== 'object' || req.body === null || Object.keys(req.body).length > 0)
-  )
-    throw badRequest('resume takes no body', [{ pointer: '', message: 'must be empty' }]);
   const before = await ctx.engine.getResult(id);
   if (!before) throw new HttpProblem(404, ProblemCode.NOT_FOUND, `no execution "${id}"`);
   if (TERMINAL_EXECUTION_STATUSES.has(before.status)) {
@@ -109,27 +105,14 @@ function problemOf(e: unknown, id: string, keyed: boolean, conflictCode: string)
   return e;
 }
 
-async function retry(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+async function retry(
+  ctx: ServerContext,
+  { body }: RequestInput<typeof retryExecution>,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const id = String(req.params.id);
-  const body: unknown = req.body;
-  let reason = 'retried over HTTP';
-  if (body !== undefined) {
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw badRequest('the body must be a JSON object (or absent)', [
-        { pointer: '', message: 'must be an object' },
-      ]);
-    for (const k of Object.keys(body))
-      if (k !== 'reason')
-        throw badRequest(`unknown field "${k}"`, [{ pointer: `/${k}`, message: `unknown field "${k}"` }]);
-    const r = (body as { reason?: unknown }).reason;
-    if (r !== undefined) {
-      if (typeof r !== 'string' || r.length > 1000)
-        throw badRequest('"reason" must be a string of at most 1000 characters', [
-          { pointer: '/reason', message: 'must be a short string' },
-        ]);
-      reason = r;
-    }
-  }
+  const reason = body?.reason ?? 'retried over HTTP';
   const key = keyOf(ctx, req, res, `/executions/${id}/retry`, body ?? null);
   let handle: Awaited<ReturnType<typeof ctx.engine.retry>>;
   try {
@@ -143,38 +126,13 @@ async function retry(ctx: ServerContext, req: Request, res: Response): Promise<v
   res.status(202).json({ executionId: id, status: current?.status ?? 'queued', retried: handle.retried });
 }
 
-interface RerunBody {
-  fromStep: string;
-  inputs?: Record<string, unknown>;
-  dryRun?: boolean;
-}
-
-function parseRerunBody(body: unknown): RerunBody {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw badRequest('a JSON body is required: {"fromStep": "<step id>"}', [
-      { pointer: '', message: 'must be an object' },
-    ]);
-  checkDepth(body, 128);
-  const b = body as Record<string, unknown>;
-  const errors: { pointer: string; message: string }[] = [];
-  for (const k of Object.keys(b))
-    if (!RERUN_KEYS.has(k)) errors.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
-  if (typeof b.fromStep !== 'string' || b.fromStep === '')
-    errors.push({ pointer: '/fromStep', message: 'must be the id of a step of the workflow' });
-  if (
-    b.inputs !== undefined &&
-    (typeof b.inputs !== 'object' || b.inputs === null || Array.isArray(b.inputs))
-  )
-    errors.push({ pointer: '/inputs', message: 'must be an object (the inputs to change)' });
-  if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean')
-    errors.push({ pointer: '/dryRun', message: 'must be true or false' });
-  if (errors.length > 0) throw badRequest(errors[0]!.message, errors);
-  return b as unknown as RerunBody;
-}
-
-async function rerun(ctx: ServerContext, req: Request, res: Response): Promise<void> {
+async function rerun(
+  ctx: ServerContext,
+  { body }: RequestInput<typeof rerunExecution>,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const id = String(req.params.id);
-  const body = parseRerunBody(req.body);
   const options = {
     fromStep: body.fromStep,
     ...(body.inputs !== undefined ? { inputs: body.inputs } : {}),
