@@ -2,5 +2,10 @@
 import type { RouteContract } from './contract.js';
 import { executionContracts } from './executions.js';
 import { operationContracts } from './operations.js';
+import { workflowContracts } from './workflows.js';
 
-export const serverContracts: readonly RouteContract[] = [...executionContracts, ...operationContracts];
+export const serverContracts: readonly RouteContract[] = [
+  ...executionContracts,
+  ...operationContracts,
+  ...workflowContracts,
+];

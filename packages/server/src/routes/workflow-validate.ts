@@ -7,29 +7,15 @@
 import { ErrorCode, hasCode } from '@orchestr8/common';
 import type { CapabilityProblem } from '@orchestr8/core';
 import { type Diagnostic, loadWorkflow, validateWorkflowObject } from '@orchestr8/schema';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import type { ServerContext } from '../context.js';
-import { badRequest, checkDepth } from '../http.js';
 
-export async function validateDocument(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const body: unknown = req.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw badRequest('a JSON body is required: {"document": <YAML or JSON text, or an object>}', [
-      { pointer: '', message: 'must be an object' },
-    ]);
-  for (const k of Object.keys(body))
-    if (k !== 'document')
-      throw badRequest(`unknown field "${k}"`, [{ pointer: `/${k}`, message: `unknown field "${k}"` }]);
-  const doc = (body as { document?: unknown }).document;
-  if (
-    doc === undefined ||
-    (typeof doc !== 'string' && (typeof doc !== 'object' || doc === null || Array.isArray(doc)))
-  )
-    throw badRequest(
-      '"document" must be the workflow document: YAML or JSON text (for line:column), or an object',
-      [{ pointer: '/document', message: 'must be a string or an object' }],
-    );
-  if (typeof doc === 'object') checkDepth(doc, 128);
+/** `doc` passed the route's contract (contracts/workflows.ts): text or an object. */
+export async function validateDocument(
+  ctx: ServerContext,
+  doc: string | Record<string, unknown>,
+  res: Response,
+): Promise<void> {
   const knownAgents = ctx.registry.list().map((a) => a.id);
   const loaded =
     typeof doc === 'string'

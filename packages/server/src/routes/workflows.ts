@@ -10,7 +10,16 @@ import { ErrorCode, hasCode } from '@orchestr8/common';
 import type { DefinitionRecord } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import type { RouteDef, ServerContext } from '../context.js';
-import { badRequest, checkDepth, noneMatch, queryString } from '../http.js';
+import type { RequestInput } from '../contracts/contract.js';
+import { route } from '../contracts/route.js';
+import {
+  getWorkflow,
+  listWorkflows,
+  listWorkflowVersions,
+  putWorkflow,
+  validateWorkflow,
+} from '../contracts/workflows.js';
+import { noneMatch } from '../http.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { validateDocument } from './workflow-validate.js';
 
@@ -33,17 +42,14 @@ export function workflowRoutes(ctx: ServerContext): RouteDef[] {
       if (locks.get(id) === chained) locks.delete(id);
     }
   };
+  // Requests are parsed by their contracts (contracts/workflows.ts) before these handlers run.
   return [
     // Before `/workflows/:id`: a fixed path wins over the parametric one for its method.
-    { method: 'post', path: '/workflows/validate', handler: (req, res) => validateDocument(ctx, req, res) },
-    { method: 'get', path: '/workflows', handler: (req, res) => list(ctx, req, res) },
-    { method: 'get', path: '/workflows/:id', handler: (req, res) => get(ctx, req, res) },
-    { method: 'get', path: '/workflows/:id/versions', handler: (req, res) => versions(ctx, req, res) },
-    {
-      method: 'put',
-      path: '/workflows/:id',
-      handler: (req, res) => serialised(String(req.params.id), () => put(ctx, req, res)),
-    },
+    route(validateWorkflow, ({ body }, _req, res) => validateDocument(ctx, body.document, res)),
+    route(listWorkflows, (_input, req, res) => list(ctx, req, res)),
+    route(getWorkflow, (input, req, res) => get(ctx, input, req, res)),
+    route(listWorkflowVersions, (_input, req, res) => versions(ctx, req, res)),
+    route(putWorkflow, (input, req, res) => serialised(input.params.id, () => put(ctx, input, req, res))),
   ];
 }
 
@@ -61,19 +67,15 @@ function ifMatch(header: string, current: DefinitionRecord | undefined): boolean
   return header.split(',').some((t) => t.trim() === tag);
 }
 
-async function put(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const id = String(req.params.id);
-  if (req.body === undefined) throw badRequest('the body must be a workflow document (JSON or YAML)');
+async function put(
+  ctx: ServerContext,
+  { params, body }: RequestInput<typeof putWorkflow>,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const id = params.id;
   // YAML (application/yaml) arrives as text; the loader checks its size, depth and aliases.
-  if (typeof req.body !== 'string') {
-    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-      throw badRequest('the body must be a workflow document (a JSON object)', [
-        { pointer: '', message: 'must be an object' },
-      ]);
-    }
-    checkDepth(req.body, 128);
-  }
-  const { workflow } = ctx.resolver.inline(req.body);
+  const { workflow } = ctx.resolver.inline(body as unknown);
   // A document that asks for more than this host grants is refused now, not at its first run.
   ctx.engine.authorize(workflow);
   if (workflow.id !== id) {
@@ -177,9 +179,14 @@ async function list(ctx: ServerContext, _req: Request, res: Response): Promise<v
   res.json({ items });
 }
 
-async function get(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const id = String(req.params.id);
-  const version = queryString(req, 'version');
+async function get(
+  ctx: ServerContext,
+  { params, query }: RequestInput<typeof getWorkflow>,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const id = params.id;
+  const version = query.version;
   const def = await ctx.store.getDefinition(id, version);
   if (!def) {
     throw new HttpProblem(

@@ -1,0 +1,193 @@
+/** Workflow definitions: register a version, read, list, and validate a document. */
+import { z } from 'zod';
+import { anObject, IfNoneMatch, WorkflowDocument } from './common.js';
+import {
+  component,
+  Diagnostic,
+  defineRoute,
+  header,
+  json,
+  problem,
+  queryString,
+  shared,
+} from './contract.js';
+
+const tags = ['Workflows'];
+
+export const WorkflowVersion = component(
+  'WorkflowVersion',
+  z.object({
+    id: z.string(),
+    version: z.string(),
+    hash: z.string().describe('sha256 of the canonical document; the ETag of the resource.'),
+    createdAt: z.number().int(),
+    latestVersion: z.string().optional(),
+  }),
+);
+
+export const WorkflowDefinition = component(
+  'WorkflowDefinition',
+  z.intersection(WorkflowVersion, z.object({ document: WorkflowDocument })),
+);
+
+export const WorkflowList = component(
+  'WorkflowList',
+  z.object({
+    items: z.array(
+      z.object({
+        id: z.string(),
+        latestVersion: z.string().optional(),
+        versions: z.array(WorkflowVersion),
+      }),
+    ),
+  }),
+);
+
+const WorkflowIdParams = z.object({ id: z.string() });
+const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
+
+export const validateWorkflow = defineRoute({
+  method: 'post',
+  path: '/workflows/validate',
+  operationId: 'validateWorkflow',
+  summary: 'Validate a workflow document without storing or running it',
+  tags,
+  description:
+    'The diagnostics `orchestr8 validate` gives (codes, JSON pointers, and 1-based line and column when `document` ' +
+    "is YAML or JSON text), the agents checked against this server's registry, plus a CAPABILITY_DENIED diagnostic " +
+    'for each thing the document asks beyond what this host grants. An invalid document is a 200 with `valid: false`.',
+  body: {
+    schema: z.strictObject({
+      document: z
+        .union([z.string(), anObject()], { error: 'must be a string or an object' })
+        .describe('The document: YAML or JSON text (diagnostics then carry line and column), or an object'),
+    }),
+    required: true,
+    missing: 'a JSON body is required: {"document": <YAML or JSON text, or an object>}',
+    notObject: 'a JSON body is required: {"document": <YAML or JSON text, or an object>}',
+  },
+  responses: {
+    '200': json(
+      'The verdict',
+      z.object({
+        valid: z.boolean(),
+        diagnostics: z.array(Diagnostic),
+        workflow: z
+          .object({
+            id: z.string().optional(),
+            version: z.string().optional(),
+            hash: z.string().optional(),
+            steps: z.number().int().optional(),
+          })
+          .optional()
+          .describe('When the document compiles'),
+      }),
+    ),
+    '400': problem('Malformed request'),
+  },
+});
+
+export const listWorkflows = defineRoute({
+  method: 'get',
+  path: '/workflows',
+  operationId: 'listWorkflows',
+  summary: 'Registered workflows and their versions',
+  tags,
+  responses: { '200': json('Workflows', WorkflowList) },
+});
+
+export const getWorkflow = defineRoute({
+  method: 'get',
+  path: '/workflows/:id',
+  operationId: 'getWorkflow',
+  summary: 'A registered workflow: the newest version, or ?version=',
+  tags,
+  params: WorkflowIdParams,
+  query: z.object({ version: queryString().optional() }),
+  headers: [IfNoneMatch],
+  responses: {
+    '200': json('The definition', WorkflowDefinition, { ETag: header('The content hash, quoted') }),
+    '304': { description: 'Not modified' },
+    '404': problem('Not registered'),
+  },
+});
+
+export const listWorkflowVersions = defineRoute({
+  method: 'get',
+  path: '/workflows/:id/versions',
+  operationId: 'listWorkflowVersions',
+  summary: 'Every registered version of a workflow',
+  tags,
+  params: WorkflowIdParams,
+  responses: {
+    '200': json(
+      'Oldest first, with the newest named',
+      z.object({
+        id: z.string(),
+        latestVersion: z.string().optional(),
+        versions: z.array(
+          z.object({
+            id: z.string().optional(),
+            version: z.string().optional(),
+            hash: z.string().optional(),
+            createdAt: z.number().int().optional(),
+          }),
+        ),
+      }),
+    ),
+    '404': problem('No such workflow'),
+  },
+});
+
+const newest = header("The newest version's ETag");
+
+export const putWorkflow = defineRoute({
+  method: 'put',
+  path: '/workflows/:id',
+  operationId: 'putWorkflow',
+  summary: 'Register a version of a workflow',
+  tags,
+  description:
+    "The body is the document; its `version` names the version and its metadata.id must equal {id}. The response's ETag is the " +
+    "newest version's; `If-Match` with another ETag is 412, as is `If-None-Match: *` when the workflow exists. " +
+    'Re-registering identical content is 200, also content `orchestr8 run` stored as `<version>+sha.<hash>` ' +
+    '(an edited document run without a version bump): the response names that version. The same version with ' +
+    'content never stored is 409, whose detail says what is stored and the version to bump to.',
+  params: WorkflowIdParams,
+  headers: [
+    { name: 'If-Match', schema: z.string() },
+    { name: 'If-None-Match', description: '`*`: only when none exists yet', schema: z.string() },
+  ],
+  // body.ts keeps YAML bodies as text for PUT (the README's curl sends application/yaml).
+  body: {
+    schema: WorkflowDocument,
+    required: true,
+    description: 'The workflow document, as JSON or YAML (the same document either way).',
+    mediaTypes: YAML_TYPES,
+    missing: 'the body must be a workflow document (JSON or YAML)',
+    notObject: 'the body must be a workflow document (a JSON object)',
+  },
+  responses: {
+    '200': json('Already stored with this content (under the version it names)', WorkflowVersion, {
+      ETag: newest,
+    }),
+    '201': json('Registered', WorkflowVersion, { ETag: newest, Location: header('The version') }),
+    '400': problem('Malformed request'),
+    '409': problem(
+      'This version exists with other content (CONFLICT; `workflowVersion`, `storedHash` and `hash` say which)',
+    ),
+    '412': problem('If-Match / If-None-Match failed'),
+    '413': shared('PayloadTooLarge'),
+    '415': shared('UnsupportedMediaType'),
+    '422': problem('The document is invalid, or its metadata.id is not {id}'),
+  },
+});
+
+// `/workflows/validate` before `/workflows/:id`: a fixed path wins over the parametric one.
+export const workflowContracts = [
+  validateWorkflow,
+  listWorkflows,
+  getWorkflow,
+  listWorkflowVersions,
+  putWorkflow,
+];
