@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
 import { type CompiledWorkflow, validateAndDefaultInputs } from '@orchestr8/schema';
+import { newExecutionId } from './execution-id.js';
 import type { IdempotencyClaim, Store } from './store.js';
 import type { ExecutionRecord, IdempotencyRecord } from './types.js';
 
@@ -77,7 +77,7 @@ export function newExecution(
   now: number,
 ): { record: ExecutionRecord; claim: IdempotencyClaim | undefined } {
   const record: ExecutionRecord = {
-    id: req.executionId ?? randomUUID(),
+    id: req.executionId ?? newExecutionId(now),
     workflowId: workflow.id,
     workflowVersion: version,
     definitionHash: workflow.hash,
