@@ -18,6 +18,7 @@ import {
 } from './diagnostics.js';
 import { locateJson, type NodeOffsets, scanJson } from './json-scan.js';
 import { yamlErrorDiagnostics } from './yaml-errors.js';
+import { DECLINED, parseYamlFast } from './yaml-fast.js';
 
 /** Limits on untrusted documents. */
 export const LIMITS = {
@@ -260,7 +261,29 @@ function yamlNestingEstimateExceeds(text: string, limit: number): number | undef
   return undefined;
 }
 
+/**
+ * Parses YAML: the fast parse (yaml-fast.ts) when it takes the document, and the
+ * position-keeping `yaml` parse when it declines, or later, only if a diagnostic needs a
+ * line:column (`locate` and `position` run it then). Both give the same value.
+ */
 export function parseYamlText(text: string): ParsedText {
+  const value = parseYamlFast(text, LIMITS.maxDepth);
+  if (value !== DECLINED) {
+    let full: ParsedText | undefined;
+    const positions = () => (full ??= parseYamlWithPositions(text));
+    return {
+      value,
+      diagnostics: [],
+      fatal: false,
+      locate: (wanted) => positions().locate(wanted),
+      position: (offset) => positions().position(offset),
+    };
+  }
+  return parseYamlWithPositions(text);
+}
+
+/** The `yaml` package's parse: every syntax problem, duplicate key and limit, with positions. */
+export function parseYamlWithPositions(text: string): ParsedText {
   const diagnostics: PendingDiagnostic[] = [];
   const lineCounter = new LineCounter();
   const position = (offset: number) => {

@@ -1,0 +1,173 @@
+/**
+ * The fast YAML parse: js-yaml, configured to give exactly what the position-keeping `yaml`
+ * parse gives for the documents it accepts, and to decline the rest. The `yaml` package
+ * builds a node tree with source ranges, which costs ~15x a plain parse; those ranges are
+ * needed only to say where a problem is. So a document is parsed here first, and the
+ * `yaml` parse runs only when there is something to report (see `parseYamlText`).
+ *
+ * "Exactly the same value" is kept by construction and by declining:
+ * - Scalars resolve with the YAML 1.2 core schema's own rules, copied from the `yaml`
+ *   package (null, true/false, 0o octal, 0x hex, floats, .inf/.nan): `yes`, `on`, `1_000`,
+ *   `0b1`, `012`-as-octal and timestamps stay strings, as they do there. js-yaml's wider
+ *   default schema is not used.
+ * - Anything with a tag (`!!str`, `!foo`, `!`), an anchor or alias (the alias limit is the
+ *   other parse's to enforce), a merge key `<<`, a directive (`%YAML 1.1` changes the
+ *   schema), an explicit key `?`, several documents, a duplicate key, a null or non-string
+ *   key, or any syntax js-yaml refuses: declined, so the `yaml` parse decides and reports.
+ * Declining is always safe (it only costs time); the tests compare both parses on every
+ * fixture and on a list of unusual documents.
+ */
+import jsyaml from 'js-yaml';
+
+/** What the fast parse returns when it declines the document. */
+export const DECLINED: unique symbol = Symbol('declined');
+
+/**
+ * Marks a YAML null while parsing: js-yaml turns keys into strings with `String(key)`, so a
+ * null key would become "null" (the `yaml` package makes it ""); the marker shows such keys.
+ */
+const NULL_KEY = '\u0000orchestr8-null-key';
+// A tag of its own, so js-yaml's key conversion calls its toString (a plain object's would be "[object Object]").
+const NULL = { [Symbol.toStringTag]: 'YamlNull', toString: () => NULL_KEY };
+
+// The `yaml` package's core schema (yaml/dist/schema/core), in its order of resolution.
+const CORE_RULES: [RegExp, (s: string) => unknown][] = [
+  [/^(?:~|[Nn]ull|NULL)?$/, () => NULL],
+  [/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T'],
+  [/^0o[0-7]+$/, (s) => Number.parseInt(s.slice(2), 8)],
+  [/^[-+]?[0-9]+$/, (s) => Number.parseInt(s, 10)],
+  [/^0x[0-9a-fA-F]+$/, (s) => Number.parseInt(s.slice(2), 16)],
+  [
+    /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+    (s) =>
+      s.slice(-3).toLowerCase() === 'nan'
+        ? Number.NaN
+        : s[0] === '-'
+          ? Number.NEGATIVE_INFINITY
+          : Number.POSITIVE_INFINITY,
+  ],
+  [/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/, Number.parseFloat],
+  [/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/, Number.parseFloat],
+];
+/** First characters of the plain scalars that may resolve to something other than a string. */
+const MAYBE_NOT_STRING: boolean[] = [];
+for (const c of '~nNtTfF0123456789+-.') MAYBE_NOT_STRING[c.charCodeAt(0)] = true;
+
+/** Set by a resolution, taken by the construction that js-yaml calls right after it. */
+let resolved: unknown;
+/** How many nulls the current parse made (the walk that restores them runs only if any). */
+let nulls = 0;
+
+/**
+ * One implicit type for all of the core schema, so a plain string (most scalars) costs one
+ * first-character test. Its tag is private: an explicit `!!int` is an unknown tag, declined.
+ */
+const CORE = new jsyaml.Schema({
+  implicit: [
+    new jsyaml.Type('tag:orchestr8.dev,2026:core-scalar', {
+      kind: 'scalar',
+      resolve: (s: string | null) => {
+        // js-yaml gives an empty plain scalar as null before asking the types.
+        if (s === null) {
+          resolved = NULL;
+          nulls++;
+          return true;
+        }
+        if (s.length > 0 && !MAYBE_NOT_STRING[s.charCodeAt(0)]) return false;
+        for (const [test, make] of CORE_RULES) {
+          if (test.test(s)) {
+            resolved = make(s);
+            if (resolved === NULL) nulls++;
+            return true;
+          }
+        }
+        return false;
+      },
+      construct: () => resolved,
+    }),
+  ],
+});
+
+/**
+ * Constructs the fast parse does not take: a directive line; a tag at the start of a token
+ * (`!`, `!!x`, `!x`, `!<...>`; not `!=` in an expression); an anchor `&a`; a merge key `<<`;
+ * an explicit key `? `; a flow collection as a key (`[a, b]: c`; js-yaml and `yaml` turn it
+ * into different strings), but not the `}` of a `${...}` template before a colon.
+ * Over-matching (the same characters inside a string) only declines.
+ */
+const UNUSUAL =
+  /^%|(?:^|[\s[{,])(?:![^\s=]|!(?=[\s,\]}]|$)|&[^\s,[\]{}]|\?(?=\s|$))|<<|[\]}](?<!\$\{[^{}\n]*\})[ \t]*:(?=\s|$)/m;
+
+/** `yaml` refuses implicit keys over 1024 characters; js-yaml takes them. Lines that long decline. */
+const MAX_LINE = 1024;
+
+function hasLongLine(text: string): boolean {
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+    if (nl - start > MAX_LINE) return true;
+    start = nl + 1;
+  }
+  return text.length - start > MAX_LINE;
+}
+
+/**
+ * The parsed value, or `DECLINED` when the `yaml` parse must decide. Never throws. Nesting
+ * deeper than `maxDepth` (objects and arrays, the root at depth 1) is declined.
+ */
+export function parseYamlFast(text: string, maxDepth = 64): unknown {
+  if (UNUSUAL.test(text) || hasLongLine(text)) return DECLINED;
+  let value: unknown;
+  nulls = 0;
+  try {
+    // js-yaml 4.3's maxDepth (not in its types) counts scalars as a level too: it only stops
+    // absurd nesting early, before its recursion goes deep.
+    const options: jsyaml.LoadOptions & { maxDepth: number } = { schema: CORE, maxDepth: maxDepth + 2 };
+    value = jsyaml.load(text, options);
+  } catch {
+    return DECLINED;
+  }
+  // An empty stream: js-yaml says undefined, `yaml` null; the other parse answers.
+  if (value === undefined) return DECLINED;
+  return finish(value, maxDepth, nulls > 0);
+}
+
+/**
+ * Replaces the null markers with null (when the parse made any), and declines a document
+ * with a null key or nesting deeper than `maxDepth` (the `yaml` parse reports it, with its
+ * position). Without aliases the value is a tree, so a plain walk with depths suffices.
+ */
+function finish(root: unknown, maxDepth: number, restore: boolean): unknown {
+  if (root === NULL) return null;
+  if (typeof root !== 'object' || root === null) return root;
+  const nodes: object[] = [root];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) return DECLINED;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const v = node[i];
+        if (typeof v !== 'object' || v === null) continue;
+        if (v === NULL) node[i] = null;
+        else {
+          nodes.push(v);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    for (const k in record) {
+      const v = record[k];
+      if (restore && k === NULL_KEY) return DECLINED;
+      if (typeof v !== 'object' || v === null) continue;
+      if (v === NULL) record[k] = null;
+      else {
+        nodes.push(v);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return root;
+}
