@@ -340,6 +340,32 @@ function createSqliteStore(
     }
   };
 
+  /** Applies an engine batch in order; a write to a missing execution is NOT_FOUND, naming it. */
+  const applyBatch = (batch: readonly StoreWrite[]) => {
+    let current: StoreWrite | undefined;
+    try {
+      for (const w of batch) {
+        current = w;
+        applyWrite(w);
+      }
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY' && current) {
+        const id =
+          current.kind === 'step'
+            ? current.step.executionId
+            : (current as { executionId: string }).executionId;
+        throw new Orchestr8Error(
+          ErrorCode.NOT_FOUND,
+          `cannot write ${current.kind}: execution ${id} does not exist`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  };
+
   const listStatement = (
     statuses: number,
     byWorkflow: boolean,
@@ -403,36 +429,35 @@ function createSqliteStore(
 
     write(batch) {
       return run('write a batch', () => {
-        if (batch.length === 0) return;
-        let current: StoreWrite | undefined;
-        try {
-          transaction(() => {
-            for (const w of batch) {
-              current = w;
-              applyWrite(w);
-            }
-          });
-        } catch (error) {
-          if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY' && current) {
-            const id =
-              current.kind === 'step'
-                ? current.step.executionId
-                : (current as { executionId: string }).executionId;
-            throw new Orchestr8Error(
-              ErrorCode.NOT_FOUND,
-              `cannot write ${current.kind}: execution ${id} does not exist`,
-              {
-                cause: error,
-              },
-            );
-          }
-          throw error;
-        }
+        if (batch.length > 0) transaction(() => applyBatch(batch));
       });
     },
 
     createExecution(execution: ExecutionRecord, claim?: IdempotencyClaim) {
       return run('create an execution', () => transaction(() => createOne(execution, claim)));
+    },
+
+    createExecutions(items) {
+      return run('create executions', () =>
+        transaction(() =>
+          // A savepoint each: one execution's failure (a duplicate id) undoes only its own rows.
+          items.map((item): PromiseSettledResult<CreateExecutionResult> => {
+            s.savepoint.run(NONE);
+            try {
+              const value = createOne(item.execution, item.claim);
+              s.release.run(NONE);
+              return { status: 'fulfilled', value };
+            } catch (error) {
+              s.rollbackTo.run(NONE);
+              s.release.run(NONE);
+              return {
+                status: 'rejected',
+                reason: toStoreError(error, path, 'create an execution', busyTimeoutMs),
+              };
+            }
+          }),
+        ),
+      );
     },
 
     getExecution(id) {
