@@ -31,7 +31,10 @@ function tidy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(tidy);
   if (value === null || typeof value !== 'object') return value;
   const out: Json = {};
+  // zod spells its date-time check out as a pattern; `format` says it.
+  const dateTime = (value as Json).format === 'date-time';
   for (const [k, v] of Object.entries(value as Json)) {
+    if (k === 'pattern' && dateTime) continue;
     if (k === '$schema' || k === '$id') continue;
     // z.number().int() states the safe-integer range; JSON has no other integers worth naming.
     if (

@@ -2,10 +2,13 @@
 import type { RouteContract } from './contract.js';
 import { executionContracts } from './executions.js';
 import { operationContracts } from './operations.js';
+import { eventContracts, waitContracts } from './waits.js';
 import { workflowContracts } from './workflows.js';
 
 export const serverContracts: readonly RouteContract[] = [
   ...executionContracts,
   ...operationContracts,
+  ...eventContracts,
+  ...waitContracts,
   ...workflowContracts,
 ];

@@ -26,7 +26,7 @@ const article = (t: string) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`);
 function messageOf(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
-      if (issue.input === undefined) return 'required';
+      if (issue.input === undefined) return 'is required';
       return issue.expected === 'int' ? 'must be an integer' : `must be ${article(String(issue.expected))}`;
     case 'too_small':
       if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'must be a non-empty string';

@@ -19,6 +19,11 @@
 import { type EngineEvent, EventType, type JournalEntry, TERMINAL_EXECUTION_STATUSES } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import type { RouteDef, ServerContext } from '../context.js';
+import { route } from '../contracts/route.js';
+import {
+  allEvents as allEventsContract,
+  executionEvents as executionEventsContract,
+} from '../contracts/waits.js';
 import type { FeedEvent } from '../event-feed.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution } from '../redacted-views.js';
@@ -38,8 +43,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function eventRoutes(ctx: ServerContext): RouteDef[] {
   return [
-    { method: 'get', path: '/executions/:id/events', handler: (req, res) => executionEvents(ctx, req, res) },
-    { method: 'get', path: '/events', handler: (req, res) => allEvents(ctx, req, res) },
+    route(executionEventsContract, (_input, req, res) => executionEvents(ctx, req, res)),
+    route(allEventsContract, ({ query }, req, res) => allEvents(ctx, query.workflowId, req, res)),
   ];
 }
 
@@ -153,8 +158,12 @@ async function executionEvents(ctx: ServerContext, req: Request, res: Response):
   }
 }
 
-async function allEvents(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const workflowFilter = typeof req.query.workflowId === 'string' ? req.query.workflowId : undefined;
+async function allEvents(
+  ctx: ServerContext,
+  workflowFilter: string | undefined,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const since = lastEventId(req);
   const feed = ctx.feed;
   let pending: FeedEvent[] = [];

@@ -11,7 +11,9 @@ import type { Decision, EventDelivery } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
-import { badRequest, checkDepth } from '../http.js';
+import type { RequestInput } from '../contracts/contract.js';
+import { route } from '../contracts/route.js';
+import { approveStep, emitEvent, listApprovals, rejectStep, signalExecution } from '../contracts/waits.js';
 import { parseIdempotencyKey, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
@@ -22,55 +24,26 @@ export type EventHook = (event: {
   payload: unknown;
 }) => Promise<Record<string, unknown> | undefined>;
 
-const MAX_BODY_DEPTH = 128;
-
+/** Requests are parsed by their contracts (contracts/waits.ts) before these handlers run. */
 export function waitRoutes(ctx: ServerContext, onEvent?: EventHook): RouteDef[] {
   return [
-    { method: 'post', path: '/events', handler: (req, res) => sendEvent(ctx, req, res, onEvent) },
-    { method: 'post', path: '/executions/:id/signals/:name', handler: (req, res) => signal(ctx, req, res) },
-    { method: 'get', path: '/approvals', handler: (_req, res) => approvals(ctx, res) },
-    {
-      method: 'post',
-      path: '/executions/:id/steps/:step/approve',
-      handler: (req, res) => decide(ctx, req, res, 'approve'),
-    },
-    {
-      method: 'post',
-      path: '/executions/:id/steps/:step/reject',
-      handler: (req, res) => decide(ctx, req, res, 'reject'),
-    },
+    route(emitEvent, (input, req, res) => sendEvent(ctx, input, req, res, onEvent)),
+    route(signalExecution, (input, req, res) => signal(ctx, input, req, res)),
+    route(listApprovals, (_input, _req, res) => approvals(ctx, res)),
+    route(approveStep, (input, req, res) => decide(ctx, input, req, res, 'approve')),
+    route(rejectStep, (input, req, res) => decide(ctx, input, req, res, 'reject')),
   ];
-}
-
-function objectBody(body: unknown): Record<string, unknown> {
-  if (body === undefined) return {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw badRequest('the body must be a JSON object', [{ pointer: '', message: 'must be an object' }]);
-  checkDepth(body, MAX_BODY_DEPTH);
-  return body as Record<string, unknown>;
-}
-
-function optionalString(b: Record<string, unknown>, key: string): string | undefined {
-  const v = b[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '')
-    throw badRequest(`"${key}" must be a non-empty string`, [
-      { pointer: `/${key}`, message: 'must be a non-empty string' },
-    ]);
-  return v;
 }
 
 async function sendEvent(
   ctx: ServerContext,
+  { body: b }: RequestInput<typeof emitEvent>,
   req: Request,
   res: Response,
   onEvent?: EventHook,
 ): Promise<void> {
-  const b = objectBody(req.body);
-  const name = optionalString(b, 'name');
-  if (name === undefined)
-    throw badRequest('an event needs a "name"', [{ pointer: '/name', message: 'required' }]);
-  const id = optionalString(b, 'id') ?? parseIdempotencyKey(req.headers['idempotency-key']);
+  const name = b.name;
+  const id = b.id ?? parseIdempotencyKey(req.headers['idempotency-key']);
   // `data` is what event triggers have called the payload.
   const payload = b.payload !== undefined ? b.payload : (b.data ?? null);
   const delivery: Record<string, unknown> & EventDelivery = {
@@ -101,11 +74,15 @@ async function keyed<T>(key: string | undefined, f: () => Promise<T>): Promise<T
   }
 }
 
-async function signal(ctx: ServerContext, req: Request, res: Response): Promise<void> {
-  const b = objectBody(req.body);
-  const given = optionalString(b, 'id') ?? parseIdempotencyKey(req.headers['idempotency-key']);
+async function signal(
+  ctx: ServerContext,
+  { body: b }: RequestInput<typeof signalExecution>,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const given = b?.id ?? parseIdempotencyKey(req.headers['idempotency-key']);
   const id = given === undefined ? undefined : scopedKey(given, principalOf(res));
-  const payload = b.payload ?? null;
+  const payload = b?.payload ?? null;
   const delivery = await keyed(id, () =>
     ctx.engine.signal(String(req.params.id), String(req.params.name), payload, id, {
       idempotencyTtlMs: ctx.idempotencyTtlMs,
@@ -132,13 +109,13 @@ async function approvals(ctx: ServerContext, res: Response): Promise<void> {
 
 async function decide(
   ctx: ServerContext,
+  { body }: Pick<RequestInput<typeof approveStep | typeof rejectStep>, 'body'>,
   req: Request,
   res: Response,
   decision: Decision['decision'],
 ): Promise<void> {
-  const b = objectBody(req.body);
-  const by = optionalString(b, 'by');
-  const comment = optionalString(b, 'comment');
+  const b = body ?? {};
+  const { by, comment } = b;
   const executionId = String(req.params.id);
   const stepId = String(req.params.step);
   const given = parseIdempotencyKey(req.headers['idempotency-key']);
