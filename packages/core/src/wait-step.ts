@@ -86,7 +86,12 @@ async function registerWait(run: ExecutionRun, sr: StepRun): Promise<boolean> {
       return false;
     }
     await ws.putWait(w);
-  } else if (w.state === 'woken') {
+    // An event delivered after the look above and before the wait was registered found no
+    // wait to wake: look again now that it is registered (claims are versioned, so whoever
+    // offers an event first, the wait takes it once).
+    if (w.events !== undefined) w = (await recheck(run, w, now)) ?? w;
+  }
+  if (w.state === 'woken') {
     if (run.isAbandoned(sr)) return false;
     applyOutcome(run, sr, w, wait);
     // The wait goes once the step's outcome is committed; a crash before leaves it to apply again.
@@ -168,6 +173,37 @@ async function lookBack(run: ExecutionRun, w: WaitRecord, now: number): Promise<
     if (cur.state === 'woken') break;
   }
   return cur;
+}
+
+/**
+ * Offers the inbox's events of the look-back window to a just-registered wait, each through a
+ * versioned claim; returns the wait as it now stands (woken by this or by anyone else), or
+ * undefined when it is gone.
+ */
+async function recheck(run: ExecutionRun, w: WaitRecord, now: number): Promise<WaitRecord | undefined> {
+  const ws = run.rt.store.waits!;
+  const since = now - (run.rt.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS);
+  const events = (await Promise.all([...new Set(w.events)].map((n) => ws.recentEvents(n, since))))
+    .flat()
+    .sort((a, b) => a.receivedAt - b.receivedAt);
+  let cur: WaitRecord | undefined = w;
+  for (const e of events) {
+    for (let tries = 0; cur?.state === 'pending' && tries < 5; tries++) {
+      // An `all` wait keeps what it received: the same event is not taken twice.
+      if (cur.received?.some((r) => r?.name === e.name && r.id === e.id)) break;
+      const next = receiveEvent(cur, e, run.rt.clock.now());
+      if (next === undefined) break;
+      if (await ws.claimWait(cur.id, cur.version, next)) {
+        cur = next;
+        break;
+      }
+      cur = await ws.getWait(w.id);
+    }
+    if (cur?.state !== 'pending') break;
+  }
+  // Read last: a wake claimed after this read finds the step already `waiting` (what follows
+  // the read is synchronous), so the live run takes it; one claimed before is seen here.
+  return cur?.state === 'pending' ? ((await ws.getWait(w.id)) ?? cur) : cur;
 }
 
 function parseUntil(v: unknown, stepId: string): number {

@@ -181,6 +181,7 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
           'all completed s': (allDoneMs / 1000).toFixed(2),
           'serve RSS idle MB': idle.rssMb,
           'serve RSS while waiting MB': parked.rssMb,
+          'serve peak RSS starting them MB': parked.peakMb,
           'serve peak RSS MB': after.peakMb,
           load: load(),
         });
