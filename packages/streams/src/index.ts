@@ -81,6 +81,8 @@ export {
   runEvents,
 } from './replay.js';
 export {
+  type CrewExecutor,
+  type CrewResult,
   type CrewRun,
   createSliceRunner,
   type SliceGroup,

@@ -18,6 +18,7 @@ import {
   sliceIndex,
 } from './records.js';
 import {
+  type CrewExecutor,
   createSliceRunner,
   type SliceGroup,
   type SliceOutcome,
@@ -34,6 +35,8 @@ export interface BatchOptions {
   keyPrefix?: string;
   /** Called after each slice. */
   onSlice?: (outcome: SliceOutcome) => void;
+  /** Runs crews instead of the engine (e.g. against recorded step outputs). */
+  executeCrew?: CrewExecutor;
 }
 
 export interface BatchResult {
@@ -132,6 +135,7 @@ async function runGroups(
     workflows,
     clock: options.clock ?? systemClock,
     keyPrefix: options.keyPrefix ?? `batch-${crypto.randomUUID()}`,
+    ...(options.executeCrew ? { executeCrew: options.executeCrew } : {}),
   });
   let context: ContextValues = structuredClone(stream.initialContext);
   const result: BatchResult = { outcomes: [], records: [], actions: [], context, errors: [] };

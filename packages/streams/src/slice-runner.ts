@@ -65,6 +65,28 @@ export interface SliceOutcome {
   durationMs: number;
 }
 
+/** What a crew execution ended with: the engine's result, or a stand-in's (recorded outputs). */
+export interface CrewResult {
+  executionId: string;
+  status: string;
+  outputs?: unknown;
+  steps: Record<string, { output?: unknown } | undefined>;
+  error?: { code: string; message: string };
+}
+
+/**
+ * Runs one crew's workflow for a slice instead of the engine, e.g. against the step outputs
+ * recorded when the stream first ran (`stream replay --recorded-outputs`).
+ */
+export type CrewExecutor = (call: {
+  crew: CompiledCrew;
+  workflow: CompiledWorkflow;
+  /** The slice the crew runs for. */
+  slice: number;
+  inputs: unknown;
+  signal: AbortSignal;
+}) => Promise<CrewResult>;
+
 export interface SliceRunnerOptions {
   stream: CompiledStream;
   engine: Engine;
@@ -73,6 +95,8 @@ export interface SliceRunnerOptions {
   clock: Clock;
   /** Prefix of the executions' idempotency keys: a re-run slice reuses its finished executions. */
   keyPrefix: string;
+  /** Runs crews instead of the engine (default: each crew is an execution of `engine`). */
+  executeCrew?: CrewExecutor;
 }
 
 interface CrewState {
@@ -106,12 +130,24 @@ export function createSliceRunner(options: SliceRunnerOptions) {
       crew.timeoutMs,
     );
     try {
-      const handle = await engine.start(workflow, {
-        inputs,
-        signal: abort.signal,
-        idempotencyKey: `${keyPrefix}:${stream.id}:${group.index}:${crew.id}`,
-      });
-      const result = await handle.result;
+      let result: CrewResult;
+      if (options.executeCrew)
+        result = await options.executeCrew({
+          crew,
+          workflow,
+          slice: group.index,
+          inputs,
+          signal: abort.signal,
+        });
+      else {
+        const handle = await engine.start(workflow, {
+          inputs,
+          signal: abort.signal,
+          idempotencyKey: `${keyPrefix}:${stream.id}:${group.index}:${crew.id}`,
+        });
+        result = await handle.result;
+      }
+      const handle = { id: result.executionId };
       if (result.status !== 'completed') {
         const reason = abort.signal.aborted ? (abort.signal.reason as Error) : undefined;
         const err =

@@ -143,11 +143,36 @@ class ReplayedFailure extends Orchestr8Error {
   }
 }
 
+export interface RecordedRunOptions {
+  /** The store holding the recorded execution. */
+  store: Store;
+  executionId: string;
+  /** The document to run (default: the definition the execution ran); compiled or an object. */
+  workflow?: CompiledWorkflow | unknown;
+  /** The inputs to run with (default: the recorded execution's). */
+  inputs?: unknown;
+  /** The real agents, for their input schemas and secret fields (never their code). */
+  agents?: AgentRegistry;
+}
+
+export interface RecordedRun {
+  execution: ExecutionRecord;
+  workflow: CompiledWorkflow;
+  /** The recorded steps' states and journal. */
+  recorded: { steps: StepStateRecord[]; journal: JournalEntry[] };
+  /** The new run's result, steps and journal (on a private in-memory store). */
+  result: ExecutionResult;
+  steps: StepStateRecord[];
+  journal: JournalEntry[];
+}
+
 /**
- * Re-runs an execution's decisions against its recorded step outputs and reports every
- * step whose decision differs. Nothing is written to `store`.
+ * Runs a document against an execution's recorded step outputs: every agent answers with
+ * what the step returned in the recorded run (per item for forEach), or fails as it
+ * failed; a step with no record answers null. No agent is called, nothing is written to
+ * `store`. The stream replay (`--recorded-outputs`) runs crews this way.
  */
-export async function replayExecution(options: ReplayExecutionOptions): Promise<ExecutionReplayReport> {
+export async function runRecorded(options: RecordedRunOptions): Promise<RecordedRun> {
   const { store, executionId } = options;
   const execution: ExecutionRecord | undefined = await store.getExecution(executionId);
   if (!execution) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}" in the store`);
@@ -155,7 +180,7 @@ export async function replayExecution(options: ReplayExecutionOptions): Promise<
     store.getSteps(executionId),
     readWholeJournal(store, executionId),
   ]);
-  const recorded = recordedSteps(steps, journal);
+  const byId = new Map(steps.map((s) => [s.stepId, s]));
   let document: unknown;
   if (options.workflow === undefined) {
     const definition = await store.getDefinitionByHash(execution.definitionHash);
@@ -177,7 +202,6 @@ export async function replayExecution(options: ReplayExecutionOptions): Promise<
     );
   const workflow = loaded.workflow;
 
-  // Every agent answers from the record: the step's output (per item for forEach), or its error.
   const stand = new Map<string, Agent>();
   const agentFor = (id: string): Agent => {
     let a = stand.get(id);
@@ -188,7 +212,7 @@ export async function replayExecution(options: ReplayExecutionOptions): Promise<
       ...(real?.inputSchema !== undefined ? { inputSchema: real.inputSchema } : {}),
       ...(real?.secretFields ? { secretFields: real.secretFields } : {}),
       execute: (_input, ctx) => {
-        const state = recorded.get(ctx.stepId)?.state;
+        const state = byId.get(ctx.stepId);
         if (!state || state.status === 'skipped' || state.status === 'pending') return null;
         if (state.status === 'failed' || state.status === 'cancelled') throw new ReplayedFailure(state.error);
         return ctx.index !== undefined && Array.isArray(state.output)
@@ -205,18 +229,34 @@ export async function replayExecution(options: ReplayExecutionOptions): Promise<
     list: () => [...stand.values()],
   };
   const engine = createEngine({ registry, store: createMemoryStore() });
-  let replayed: ExecutionResult;
-  let replayedSteps: StepStateRecord[];
-  let replayedJournal: JournalEntry[];
   try {
-    const handle = await engine.start(workflow, { inputs: execution.inputs });
-    replayed = await handle.result;
-    replayedSteps = await engine.store.getSteps(handle.id);
-    replayedJournal = await readWholeJournal(engine.store, handle.id);
+    const handle = await engine.start(workflow, {
+      inputs: options.inputs === undefined ? execution.inputs : options.inputs,
+    });
+    const result = await handle.result;
+    return {
+      execution,
+      workflow,
+      recorded: { steps, journal },
+      result,
+      steps: await engine.store.getSteps(handle.id),
+      journal: await readWholeJournal(engine.store, handle.id),
+    };
   } finally {
     await engine.close();
   }
-  const now = recordedSteps(replayedSteps, replayedJournal);
+}
+
+/**
+ * Re-runs an execution's decisions against its recorded step outputs and reports every
+ * step whose decision differs. Nothing is written to `store`.
+ */
+export async function replayExecution(options: ReplayExecutionOptions): Promise<ExecutionReplayReport> {
+  const { executionId } = options;
+  const run = await runRecorded(options);
+  const { execution, workflow, result: replayed } = run;
+  const recorded = recordedSteps(run.recorded.steps, run.recorded.journal);
+  const now = recordedSteps(run.steps, run.journal);
 
   const differences: ReplayDifference[] = [];
   const order = [...workflow.steps.map((s) => s.id)];

@@ -25,10 +25,13 @@ export {
 } from './assertions.js';
 export {
   type ExecutionReplayReport,
+  type RecordedRun,
+  type RecordedRunOptions,
   type ReplayDifference,
   type ReplayDifferenceKind,
   type ReplayExecutionOptions,
   replayExecution,
+  runRecorded,
 } from './execution-replay.js';
 export {
   createJournalView,

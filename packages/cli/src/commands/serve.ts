@@ -43,6 +43,8 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   ask?: boolean;
   /** Open the console in the default browser once listening. */
   open?: boolean;
+  stream: string[];
+  streamNats?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -98,6 +100,16 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--ask',
       "serve POST /ask: plans a workflow from a sentence with this host's LLM provider ($ORCHESTR8_LLM_PROVIDER, its key) and agents",
+    )
+    .option(
+      '--stream <file>',
+      'process this stream document in serve (crews on its engine and store; POST /streams/:id/events, GET /streams/:id/actions); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--stream-nats <url>',
+      "with --stream: the streams' events, actions and context on NATS JetStream (else in this process's memory)",
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -217,11 +229,26 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       store,
       expose: parseExposure(opts.mcpExpose) ?? (isLoopbackHost(opts.host) ? '*' : []),
     });
+    // Streams (@orchestr8/streams): processors of --stream documents, their routes behind the same guard and keys.
+    const { parseByteSize } = await import('@orchestr8/server');
+    const streams =
+      opts.stream.length > 0
+        ? await (await import('./stream.js')).hostStreams({
+            files: opts.stream,
+            engine,
+            ...(opts.streamNats ? { nats: opts.streamNats } : {}),
+            registry: metrics.registry,
+            bodyLimit: parseByteSize(opts.bodyLimit),
+            onError: (line) => logger.warn({ stream: true }, line),
+          })
+        : undefined;
+    if (typeof streams === 'string') return failUsage(streams);
     const server = createServer({
       routers: [
         // The console: its page at / (public: no data in it), its data route behind auth.
         ...(await import('@orchestr8/console')).createConsoleRouters({ store: opened }),
         ...triggers.createTriggerRouter({ scheduler, apiKeys }),
+        ...(streams ? [streams.router] : []),
         { handler: mcp.createMcpHttpHandler(mcpService, { bodyLimit: opts.bodyLimit }) },
         ...(opts.ask
           ? [
@@ -305,6 +332,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     process.once('SIGTERM', force);
     process.once('SIGINT', force);
     await scheduler.stop();
+    await streams?.service.stop();
     await Promise.all([listener.close({ graceMs }), engine.shutdown({ graceMs })]);
     await triggerStore.close();
     await store.close();

@@ -7,12 +7,18 @@
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createEngine, type Engine } from '@orchestr8/core';
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import { createEngine, type Engine, type Store } from '@orchestr8/core';
 import { type Diagnostic, formatDiagnostic, parseDuration } from '@orchestr8/schema';
 import {
   type CompiledStream,
+  type CrewExecutor,
+  createMemoryTransport,
   createNatsTransport,
+  createStreamMetrics,
   createStreamProcessor,
+  createStreamRouter,
+  createStreamService,
   loadStreamFile,
   natsStreamStatus,
   replayStream,
@@ -20,18 +26,22 @@ import {
   type SliceRecord,
   type StreamAction,
   type StreamErrorRecord,
+  type StreamService,
   type StreamTransport,
 } from '@orchestr8/streams';
+import { runRecorded } from '@orchestr8/testing';
 import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor, capabilityOptions } from '../capabilities.js';
-import { loadProjectConfig } from '../config.js';
+import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
 import { UsageError } from '../inputs.js';
+import { openStore, STORE_OPTION_HELP } from '../open-store.js';
 
 interface EngineFlags extends CapabilityFlags {
   agents: string[];
+  store?: string;
 }
 
 function out(s: string): void {
@@ -47,16 +57,48 @@ async function loadOrReport(file: string): Promise<CompiledStream | undefined> {
   return r.stream;
 }
 
-async function engineFor(flags: EngineFlags): Promise<Engine> {
+/**
+ * The crews' engine on the project's store (SQLite by default, like `run`): each slice's
+ * crews are durable executions, listed by `orchestr8 list` and the console.
+ */
+async function engineFor(
+  flags: EngineFlags,
+): Promise<{ engine: Engine; store: Store; close(): Promise<void> }> {
   const config = await loadProjectConfig();
-  return createEngine({
-    registry: await buildRegistry(flags.agents, config),
-    capabilities: capabilitiesFor(config, flags),
-  });
+  const registry = await buildRegistry(flags.agents, config);
+  const store = await openStore(configuredStore(flags.store, config));
+  const engine = createEngine({ registry, store, capabilities: capabilitiesFor(config, flags) });
+  return {
+    engine,
+    store,
+    async close() {
+      await engine.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * Crews run against the step outputs recorded when the stream ran: each slice record names
+ * the execution of each crew, found in the store; no agent is called.
+ */
+function recordedCrews(store: Store, slices: readonly SliceRecord[]): CrewExecutor {
+  const executions = new Map<string, string>();
+  for (const r of slices)
+    for (const c of r.crews) if (c.executionId) executions.set(`${r.index}:${c.crew}`, c.executionId);
+  return async ({ crew, workflow, slice, inputs }) => {
+    const executionId = executions.get(`${slice}:${crew.id}`);
+    if (!executionId)
+      throw new Orchestr8Error(
+        ErrorCode.NOT_FOUND,
+        `no recorded execution of crew "${crew.id}" in slice ${slice}: it did not run there when the stream was recorded`,
+      );
+    return (await runRecorded({ store, executionId, workflow, inputs })).result;
+  };
 }
 
 /** A crew's `workflow: <id>`: <id>.yaml|.yml|.json next to the stream document, or in ./workflows. */
-function resolverFor(docFile: string) {
+export function resolverFor(docFile: string) {
   return (id: string): string | undefined => {
     if (!/^[A-Za-z0-9_.-]+$/.test(id) || id.startsWith('.')) return undefined;
     for (const dir of [dirname(resolve(docFile)), resolve('workflows')])
@@ -146,7 +188,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     throw new UsageError('stream run needs exactly one of --events <file|-> and --nats <url>');
   const stream = await loadOrReport(file);
   if (!stream) return ExitCode.usage;
-  const engine = await engineFor(opts);
+  const host = await engineFor(opts);
+  const { engine } = host;
   const resolveWorkflow = resolverFor(file);
   if (opts.events !== undefined) {
     const { values: events, bad } = await readNdjson(opts.events);
@@ -163,7 +206,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     for (const e of result.errors) err(errorLine(e));
     if (opts.slicesOut !== undefined)
       writeFileSync(opts.slicesOut, result.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    await engine.close();
+    await host.close();
     err(
       `stream ${stream.id}: ${events.length + bad.length} events, ${result.records.length} slices, ${result.actions.length} actions, ${result.errors.length + bad.length} errors\n`,
     );
@@ -200,7 +243,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   });
   await processor.stop();
   await transport.close();
-  await engine.close();
+  await host.close();
   const s = processor.status();
   err(
     `stream ${stream.id}: stopped after slice ${s.committedSlice} (${s.eventsIn} events, ${s.actionsOut} actions)\n`,
@@ -216,6 +259,7 @@ interface ReplayCommandOptions extends EngineFlags {
   from?: string;
   to?: string;
   json?: boolean;
+  recordedOutputs?: boolean;
 }
 
 async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<number> {
@@ -251,18 +295,24 @@ async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<
       await transport.close();
     }
   }
-  const engine = await engineFor(opts);
+  if (opts.recordedOutputs && !slices)
+    throw new UsageError(
+      '--recorded-outputs needs the slice records (--slices <file>, or --nats): they name each crew execution',
+    );
+  const host = await engineFor(opts);
+  const { engine } = host;
   const report = await replayStream({
     stream,
     engine,
     resolveWorkflow: resolverFor(file),
+    ...(opts.recordedOutputs && slices ? { executeCrew: recordedCrews(host.store, slices) } : {}),
     events,
     actions,
     ...(slices ? { slices } : {}),
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
   });
-  await engine.close();
+  await host.close();
   if (opts.json)
     out(
       `${JSON.stringify({ ok: report.ok, slicesCompared: report.slicesCompared, actionsCompared: report.actionsCompared, mismatches: report.mismatches, context: report.context }, null, 2)}\n`,
@@ -282,7 +332,7 @@ async function statusCommand(file: string, opts: { nats: string; json?: boolean 
   const s = await natsStreamStatus({ stream, servers: opts.nats });
   if (opts.json) {
     out(`${JSON.stringify(s, null, 2)}\n`);
-    return ExitCode.ok;
+    return s.processors.some((p) => p.stale) ? ExitCode.failed : ExitCode.ok;
   }
   out(
     `stream ${s.stream}: committed slice ${s.committedSlice}, lag ${Math.round(s.lagMs)} ms, backlog ${s.backlog} events\n`,
@@ -292,7 +342,57 @@ async function statusCommand(file: string, opts: { nats: string; json?: boolean 
     out(
       `crew ${id}: ${c.runs} runs, ${c.failures} failed, median ${c.medianMs.toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms (last ${s.recent} slices)\n`,
     );
-  return ExitCode.ok;
+  if (s.processors.length === 0) out('processors: none has written a heartbeat\n');
+  // A stale processor fails the command, so a monitoring script can alert on it.
+  const stale = s.processors.some((p) => p.stale);
+  for (const p of s.processors) {
+    const state = p.stale
+      ? `STALE: no heartbeat for ${formatAge(p.ageMs)} (every ${formatAge(p.intervalMs)} expected)`
+      : p.state === 'stopped'
+        ? `stopped ${formatAge(p.ageMs)} ago`
+        : `running, heartbeat ${formatAge(p.ageMs)} ago`;
+    out(
+      `processor ${p.processor} (pid ${p.pid}): ${state}; at slice ${p.committedSlice}, backlog ${p.backlog} slices, lag ${Math.round(p.lagMs)} ms\n`,
+    );
+  }
+  return stale ? ExitCode.failed : ExitCode.ok;
+}
+
+/**
+ * Streams hosted by `orchestr8 serve --stream`: a processor per document on serve's engine
+ * (crews as durable executions in its store), on NATS JetStream with `nats`, else in the
+ * process's memory; their HTTP routes, and their metrics in serve's registry. A string is
+ * a usage error (an invalid document).
+ */
+export async function hostStreams(options: {
+  files: readonly string[];
+  engine: Engine;
+  nats?: string;
+  registry: Parameters<typeof createStreamMetrics>[0]['registry'];
+  bodyLimit: number;
+  onError: (line: string) => void;
+}): Promise<{ service: StreamService; router: ReturnType<typeof createStreamRouter> } | string> {
+  const hosted = [];
+  for (const file of options.files) {
+    const r = await loadStreamFile(file);
+    if (!r.stream) return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
+    const transport = options.nats
+      ? await createNatsTransport({ streamId: r.stream.id, servers: options.nats })
+      : createMemoryTransport();
+    hosted.push({ stream: r.stream, transport, resolveWorkflow: resolverFor(file) });
+  }
+  const service = createStreamService({
+    engine: options.engine,
+    streams: hosted,
+    metrics: createStreamMetrics({ registry: options.registry }),
+    onError: (e) => options.onError(errorLine(e).trimEnd()),
+  });
+  await service.start();
+  return { service, router: createStreamRouter(service, { bodyLimit: options.bodyLimit }) };
+}
+
+function formatAge(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function guarded<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
@@ -338,6 +438,7 @@ export function registerStreamCommand(program: Command): void {
       'with --events: also write the slice records (NDJSON), for replay --slices',
     )
     .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
+    .option('--store <url>', `where the crews' executions are recorded: ${STORE_OPTION_HELP}`)
     .addHelpText(
       'after',
       '\nErrors (invalid events, failed crews) go to stderr, one per line.\nExit codes: 0 processed, 2 invalid document or usage error.',
@@ -352,6 +453,11 @@ export function registerStreamCommand(program: Command): void {
     .argument('<file>', 'the stream document')
     .requiredOption('--nats <url>', 'the NATS server the stream runs on')
     .option('--json', 'print the status as JSON')
+    .addHelpText(
+      'after',
+      '\nProcessors: each live processor writes a heartbeat with its slice position; one silent for three\n' +
+        'of its intervals is reported STALE.\nExit codes: 0 ok, 1 a processor is stale, 2 usage error.',
+    )
     .action(guarded(statusCommand));
   const replay = stream
     .command('replay')
@@ -369,7 +475,15 @@ export function registerStreamCommand(program: Command): void {
     .option('--from <time>', 'only slices starting at or after this time (ISO-8601 or epoch ms)')
     .option('--to <time>', 'only slices starting before this time (ISO-8601 or epoch ms)')
     .option('--json', 'print the report as JSON')
+    .option(
+      '--recorded-outputs',
+      'run each crew against the step outputs recorded when the stream ran (found in --store through the slice records) instead of calling its agents: exact even with non-deterministic agents',
+    )
     .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
+    .option(
+      '--store <url>',
+      `where the crews' executions are (and the replay's are recorded): ${STORE_OPTION_HELP}`,
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 the actions match, 1 they differ, 2 invalid document or usage error.',
