@@ -55,6 +55,20 @@ describe('durable waits', () => {
     expect(types).toContain('step.woken');
   });
 
+  it('a timer of 3d fires 72 hours after the step began, not before', async () => {
+    const { clock, store, engine } = setup();
+    const h = await engine.start(compile({ steps: [{ id: 'wait', wait: { timer: '3d' } }] }));
+    await settle();
+    await clock.advance(72 * 3_600_000 - 1);
+    expect(await statusOf(store, h.id)).toBe('waiting');
+    await clock.advance(1);
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(Date.parse((r.steps.wait!.output as { firedAt: string }).firedAt) - r.startedAt!).toBe(
+      72 * 3_600_000,
+    );
+  });
+
   it('until a time in the past continues at once', async () => {
     const { store, engine } = setup();
     const r = await engine.execute(orderFlow({ until: '2000-01-01T00:00:00Z' }));

@@ -36,14 +36,15 @@ const EXPRESSION_HELP =
 
 const Duration = z.union([z.number().min(0), z.string().regex(DURATION_PATTERN)]).meta({
   id: 'Duration',
-  description: 'A duration: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h".',
+  description:
+    'A duration: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h", "3d" (a day is 24 hours).',
   examples: [500, '30s', '5m'],
 });
 
 const PositiveDuration = z.union([z.number().gt(0), z.string().regex(POSITIVE_DURATION_PATTERN)]).meta({
   id: 'PositiveDuration',
   description:
-    'A duration greater than zero: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h".',
+    'A duration greater than zero: a number of milliseconds, or a string with a unit: "500ms", "30s", "5m", "1h", "3d" (a day is 24 hours).',
   examples: [5000, '30s', '5m'],
 });
 

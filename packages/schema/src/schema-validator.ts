@@ -64,11 +64,11 @@ const PATTERN_TEXT = new Map<string, string>([
   [QUEUE_PATTERN.source, 'must be a queue name of letters, digits, "_", ".", ":" and "-"'],
   [
     DURATION_PATTERN.source,
-    'must be a duration like "500ms", "30s", "5m" or "1h", or a number of milliseconds',
+    'must be a duration like "500ms", "30s", "5m", "1h" or "3d", or a number of milliseconds',
   ],
   [
     POSITIVE_DURATION_PATTERN.source,
-    'must be a duration greater than zero like "500ms", "30s", "5m" or "1h", or a number of milliseconds',
+    'must be a duration greater than zero like "500ms", "30s", "5m", "1h" or "3d", or a number of milliseconds',
   ],
 ]);
 

@@ -329,15 +329,17 @@ describe('policies', () => {
     expect(wf).toMatchObject({ globalTimeoutMs: 3_600_000, maxConcurrentSteps: 2, gracePeriodMs: 1000 });
   });
 
-  it('parse durations in milliseconds, seconds, minutes and hours', () => {
+  it('parse durations in milliseconds, seconds, minutes, hours and days', () => {
     expect([
       parseDuration(250),
       parseDuration('500ms'),
       parseDuration('1.5s'),
       parseDuration('5m'),
       parseDuration('1h'),
-    ]).toEqual([250, 500, 1500, 300_000, 3_600_000]);
-    for (const bad of ['5', '5 s', '-1s', '1d', ''] as const)
+      parseDuration('3d'),
+      parseDuration('0.5d'),
+    ]).toEqual([250, 500, 1500, 300_000, 3_600_000, 259_200_000, 43_200_000]);
+    for (const bad of ['5', '5 s', '-1s', '1w', '3D', '3days', ''] as const)
       expect(() => parseDuration(bad)).toThrow(/invalid duration/);
     expect(() => parseDuration(-1)).toThrow(/invalid duration/);
     expect(() => parseDuration(Number.NaN)).toThrow(/invalid duration/);

@@ -30,6 +30,18 @@ describe('wait steps', () => {
     expect(w.wait).toMatchObject({ kind: 'timer', delayMs: 300_000 });
   });
 
+  it('take days in durations: a timer of 3d, an approval that times out after 2d', () => {
+    const timer = doc(['wait: { timer: 3d }']);
+    expect(problems(timer)).toEqual([]);
+    expect(timer.workflow!.stepById.get('w')!.wait).toMatchObject({ kind: 'timer', delayMs: 3 * 86_400_000 });
+    const approval = doc(['wait: { approval: { title: Refund }, timeout: 2d }']);
+    expect(problems(approval)).toEqual([]);
+    expect(approval.workflow!.stepById.get('w')!.wait!.timeoutMs).toBe(2 * 86_400_000);
+    expect(problems(doc(['wait: { timer: 3 days }']))).toEqual([
+      'E_SCHEMA /steps/1/wait/timer must be a duration greater than zero like "500ms", "30s", "5m", "1h" or "3d", or a number of milliseconds',
+    ]);
+  });
+
   it('compile an event match that reads event.* and the execution data', () => {
     const r = doc([
       'wait: { event: { name: paid, match: "event.payload.orderId == inputs.orderId" }, timeout: 1h, onTimeout: { output: { late: true } } }',
