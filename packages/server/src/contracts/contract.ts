@@ -37,6 +37,8 @@ export interface BodySpec<B extends Schema = Schema> {
   description?: string;
   /** Media types beside `application/json` (documented with the same schema; text arrives as a string). */
   mediaTypes?: readonly string[];
+  /** `false`: only `mediaTypes`, not `application/json`. */
+  json?: boolean;
   /** The detail of the 400 when a required body is missing. */
   missing?: string;
   /** The detail of the 400 when the body is not an object. */

@@ -167,10 +167,9 @@ export function generatePaths(contracts: readonly RouteContract[]): GeneratedPat
               required: body.required === true,
               ...(body.description !== undefined ? { description: body.description } : {}),
               content: Object.fromEntries(
-                ['application/json', ...(body.mediaTypes ?? [])].map((t) => [
-                  t,
-                  { schema: refOf(body.schema) },
-                ]),
+                [...(body.json === false ? [] : ['application/json']), ...(body.mediaTypes ?? [])].map(
+                  (t) => [t, { schema: refOf(body.schema) }],
+                ),
               ),
             },
           }
