@@ -427,7 +427,13 @@ export function createEngine(options: EngineOptions): Engine {
     schedulePoll();
     if (signal) {
       if (signal.aborted) queueMicrotask(() => run.cancel(abortReason(signal)));
-      else signal.addEventListener('abort', () => run.cancel(abortReason(signal)), { once: true });
+      else {
+        const onAbort = () => run.cancel(abortReason(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        // A signal that outlives its executions (a server's shutdown signal) must not keep
+        // every finished run reachable through its listeners.
+        void run.result.then(() => signal.removeEventListener('abort', onAbort));
+      }
     }
     run.onFinished = forget;
     run.onParked = parked;

@@ -17,6 +17,7 @@ import { decideStep } from './readiness.js';
 import type { Redactor } from './redaction.js';
 import type { EngineRuntime } from './runtime.js';
 import { runStep } from './step-runner.js';
+import type { StoreWrite } from './store.js';
 import { ATTR, endSpan, globalTracingEnabled, startExecutionSpan } from './tracing.js';
 import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
 import { registerDeadline } from './wait-deadline.js';
@@ -52,6 +53,8 @@ export interface StepRun {
   span: Span | undefined;
   /** The write batch this step's record was last queued in. */
   savedEpoch: number;
+  /** The store write of `record`, made once: the batch holds the record by reference. */
+  readonly write: StoreWrite;
   /**
    * After a restart: attempts already used up. A step that was `retrying` after attempt N
    * continues at N+1; one that was running attempt N runs attempt N again (it never finished).
@@ -97,6 +100,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
   readonly result: Promise<ExecutionResult>;
   stop: Stop | undefined;
   private savedEpoch = 0;
+  private readonly recordWrite: StoreWrite;
   private warnedJournalCap = false;
   /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
   private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
@@ -150,6 +154,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     readonly grants: WorkflowGrants,
   ) {
     this.depth = options.depth ?? 0;
+    this.recordWrite = { kind: 'execution', execution: record };
     this.tracing = rt.tracingExplicit || globalTracingEnabled();
     this.traceParent = options.traceContext;
     this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
@@ -196,6 +201,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         startMono: 0,
         span: undefined,
         savedEpoch: 0,
+        write: { kind: 'step', step: rec },
         resumeFrom:
           prev === undefined || TERMINAL.has(prev.status)
             ? 0
@@ -281,7 +287,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     const batcher = this.rt.batcher;
     if (sr.savedEpoch === batcher.epoch) return;
     sr.savedEpoch = batcher.epoch;
-    batcher.add({ kind: 'step', step: sr.record });
+    batcher.add(sr.write);
   }
 
   /** An error as stored in step and execution records: serialised, with secrets redacted. */
@@ -295,7 +301,7 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     const batcher = this.rt.batcher;
     if (this.savedEpoch === batcher.epoch) return;
     this.savedEpoch = batcher.epoch;
-    batcher.add({ kind: 'execution', execution: this.record });
+    batcher.add(this.recordWrite);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------
@@ -785,7 +791,10 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       // The store is failing; the in-memory result is still returned to the caller.
     }
     this.onFinished?.(this);
-    this.resolveResult(this.toResult());
+    // The run is over: the scope's view of the steps (the same records) is the result's.
+    this.resolveResult(
+      resultOf(rec, this.scope.steps as Record<string, StepStateRecord>, this.journal.dropped),
+    );
   }
 
   private renderOutputs(): unknown {
@@ -831,6 +840,15 @@ export function buildResult(
 ): ExecutionResult {
   const view: Record<string, StepResultView> = {};
   for (const s of steps) view[s.stepId] = s;
+  return resultOf(rec, view, journalDropped);
+}
+
+/** An execution's result over a view of its steps by id. */
+function resultOf(
+  rec: ExecutionRecord,
+  view: Record<string, StepResultView>,
+  journalDropped: number,
+): ExecutionResult {
   const r: ExecutionResult = {
     executionId: rec.id,
     workflowId: rec.workflowId,
