@@ -141,6 +141,15 @@ if (want('http')) {
   table((await runHttpBench()) as unknown as Record<string, unknown>[]);
 }
 
+if (want('sqlite-long')) {
+  const { runLongLivedSqliteBench } = await import('../packages/store-sqlite/bench/long-lived.bench.js');
+  const { loadavg } = await import('node:os');
+  console.log(
+    `\n## SQLite, durable: one long-lived engine (a file, default options, an event subscriber) beside raw SQLite writes of the same rows and async.auto; load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  table((await runLongLivedSqliteBench({ quick })) as unknown as Record<string, unknown>[]);
+}
+
 if (want('sqlite')) {
   const { openSqliteStore } = await import('../packages/store-sqlite/src/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'o8-bench-'));
