@@ -65,6 +65,8 @@ export interface ServerContext {
   /** Resolves at the next start turn: see `startTurns`. */
   startTurn: () => Promise<void>;
   executeGate: ExecuteGate | undefined;
+  /** Contracts of the routers mounted beside the built-in routes: in the served OpenAPI document. */
+  routerContracts?: readonly RouteContract[];
 }
 
 /**

@@ -25,9 +25,31 @@ export { parseAllowedHosts } from './allowed-hosts.js';
 export { isLoopbackHost, parseApiKeys } from './auth.js';
 export { parseByteSize } from './body.js';
 export type { MetricsSource } from './context.js';
+// Route contracts: how a router of another package declares, validates and documents its routes.
+export {
+  type BodySpec,
+  component,
+  defineRoute,
+  documented,
+  empty,
+  type HeaderSpec,
+  header,
+  json,
+  problem,
+  queryInt,
+  queryList,
+  queryString,
+  type RequestInput,
+  type ResponseSpec,
+  type RouteContract,
+  shared,
+} from './contracts/contract.js';
+export { type ContractHandler, validated } from './contracts/route.js';
+export { parseRequest } from './contracts/validate.js';
 export { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 export { openApiDocument } from './openapi.js';
 export { type Problem, ProblemCode, type ServerLogger } from './problem.js';
+export type { RateLimitOptions } from './rate-limit.js';
 export type { EventHook } from './routes/waits.js';
 export {
   createServer,

@@ -29,7 +29,7 @@ export function healthRoutes(ctx: ServerContext): RouteDef[] {
       res.json({ status: 'ready', store: ctx.store.kind });
     }),
     route(openapiContract, (_input, _req, res) => {
-      openapi ??= JSON.stringify(openApiDocument());
+      openapi ??= JSON.stringify(openApiDocument(ctx.routerContracts));
       res.type('application/json').send(openapi);
     }),
   ];
