@@ -1,7 +1,7 @@
 /**
  * The server under load for `http.bench.ts`, in its own process so the load generator
- * does not share its event loop: a SQLite file, the built-in agents, rate limiting on
- * (with a limit the bench cannot reach, so its cost is measured). Reports its URL over IPC.
+ * does not share its event loop: a SQLite file, the built-in agents, the default options
+ * (rate limiting on, which leaves loopback clients alone). Reports its URL over IPC.
  */
 import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
 import { createEngine } from '@orchestr8/core';
@@ -13,10 +13,7 @@ if (!path || !process.send) throw new Error('usage: forked with a database path'
 const store = await openSqliteStore({ path });
 const registry = createAgentRegistry(builtinAgents);
 const engine = createEngine({ registry, store });
-const listener = await createServer({ engine, registry, rateLimit: { limit: 100_000_000 } }).listen(
-  0,
-  '127.0.0.1',
-);
+const listener = await createServer({ engine, registry }).listen(0, '127.0.0.1');
 process.send({ url: listener.url });
 process.on('message', async (m) => {
   if (m === 'cpu') {

@@ -2,6 +2,11 @@
  * HTTP API throughput: `POST /workflows/execute` with `Prefer: wait` on a 1-step workflow,
  * SQLite store, 50 connections, measured with autocannon. The server runs in a child
  * process (its own event loop, as in production); the load generator runs here.
+ *
+ * The baseline, in the same run: a bare express handler writing the same rows to SQLite in
+ * one transaction (baseline-server.ts). Each scenario's `vsBare` is its rate over the
+ * baseline's (target: at least 0.9 for the first), `cpuVsBare` the same from server CPU per
+ * request, which other load on the machine disturbs less.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,8 +34,8 @@ interface BenchServer {
   stop: () => Promise<void>;
 }
 
-function startServer(dbPath: string): Promise<BenchServer> {
-  const child = fork(fileURLToPath(new URL('./http-server.ts', import.meta.url)), [dbPath], {
+function startServer(dbPath: string, script = './http-server.ts'): Promise<BenchServer> {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [dbPath], {
     execArgv: [
       '--conditions=source',
       '--import',
@@ -70,12 +75,63 @@ function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
+interface Measured {
+  execPerSec: number;
+  serverCpuUsPerExec: number;
+  result: autocannon.Result;
+}
+
+async function measure(server: BenchServer, opts: autocannon.Options): Promise<Measured> {
+  const cpuBefore = await server.cpuUs();
+  const result = await cannon(opts);
+  const cpuUs = (await server.cpuUs()) - cpuBefore;
+  return {
+    execPerSec: result.requests.average,
+    serverCpuUsPerExec: cpuUs / Math.max(1, result['2xx']),
+    result,
+  };
+}
+
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Record<string, unknown>[]> {
   const duration = options.durationSec ?? 10;
   const connections = options.connections ?? 50;
   const dir = mkdtempSync(join(tmpdir(), 'o8-http-bench-'));
-  const server = await startServer(join(dir, 'bench.db'));
   const rows: Record<string, unknown>[] = [];
+  const headers = { 'content-type': 'application/json', prefer: 'wait=5' };
+  const byId = JSON.stringify({ workflowId: ONE_STEP.metadata.id });
+  const load = (url: string, body: string, seconds: number): autocannon.Options => ({
+    url: `${url}/workflows/execute`,
+    method: 'POST',
+    headers,
+    body,
+    connections,
+    duration: seconds,
+  });
+
+  // The baseline first, in its own process, on its own database file.
+  const bare = await startServer(join(dir, 'bare.db'), './baseline-server.ts');
+  let baseline: Measured;
+  try {
+    await cannon(load(bare.url, byId, 2));
+    baseline = await measure(bare, load(bare.url, byId, duration));
+  } finally {
+    await bare.stop();
+  }
+  rows.push({
+    scenario: 'BASELINE: bare express handler, same rows in one SQLite transaction',
+    connections,
+    execPerSec: baseline.execPerSec,
+    vsBare: 1,
+    serverCpuUsPerExec: baseline.serverCpuUsPerExec,
+    cpuVsBare: 1,
+    p50Ms: baseline.result.latency.p50,
+    p99Ms: baseline.result.latency.p99,
+    non2xx: baseline.result.non2xx,
+    errors: baseline.result.errors,
+    loadavg: loadavg()[0],
+  });
+
+  const server = await startServer(join(dir, 'bench.db'));
   try {
     const put = await fetch(`${server.url}/workflows/${ONE_STEP.metadata.id}`, {
       method: 'PUT',
@@ -83,38 +139,17 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
       body: JSON.stringify(ONE_STEP),
     });
     if (!put.ok) throw new Error(`registering the bench workflow failed: ${put.status} ${await put.text()}`);
-    const headers = { 'content-type': 'application/json', prefer: 'wait=5' };
     let seq = 0;
     const scenarios: { name: string; body: string; key?: boolean }[] = [
-      {
-        name: 'execute 1-step by workflowId, Prefer: wait',
-        body: JSON.stringify({ workflowId: ONE_STEP.metadata.id }),
-      },
+      { name: 'execute 1-step by workflowId, Prefer: wait', body: byId },
       { name: 'execute 1-step inline document, Prefer: wait', body: JSON.stringify({ workflow: ONE_STEP }) },
-      {
-        name: 'execute 1-step by workflowId, Prefer: wait, Idempotency-Key',
-        body: JSON.stringify({ workflowId: ONE_STEP.metadata.id }),
-        key: true,
-      },
+      { name: 'execute 1-step by workflowId, Prefer: wait, Idempotency-Key', body: byId, key: true },
     ];
     // Warm-up: JIT, caches, SQLite pages.
-    await cannon({
-      url: `${server.url}/workflows/execute`,
-      method: 'POST',
-      headers,
-      body: scenarios[0]!.body,
-      connections,
-      duration: 2,
-    });
+    await cannon(load(server.url, byId, 2));
     for (const s of scenarios) {
-      const cpuBefore = await server.cpuUs();
-      const result = await cannon({
-        url: `${server.url}/workflows/execute`,
-        method: 'POST',
-        headers,
-        body: s.body,
-        connections,
-        duration,
+      const m = await measure(server, {
+        ...load(server.url, s.body, duration),
         ...(s.key
           ? {
               requests: [
@@ -128,17 +163,17 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
             }
           : {}),
       });
-      const cpuUs = (await server.cpuUs()) - cpuBefore;
+      const { result } = m;
       rows.push({
         scenario: s.name,
         connections,
-        execPerSec: result.requests.average,
-        // Noise-resistant: server CPU per request, and the rate one core would give at that cost.
-        serverCpuUsPerExec: cpuUs / Math.max(1, result['2xx']),
-        cpuBoundExecPerSec: (1e6 * Math.max(1, result['2xx'])) / Math.max(1, cpuUs),
+        execPerSec: m.execPerSec,
+        vsBare: m.execPerSec / baseline.execPerSec,
+        // Noise-resistant: server CPU per request, against the baseline's.
+        serverCpuUsPerExec: m.serverCpuUsPerExec,
+        cpuVsBare: baseline.serverCpuUsPerExec / m.serverCpuUsPerExec,
         p50Ms: result.latency.p50,
         p99Ms: result.latency.p99,
-        maxMs: result.latency.max,
         ok200: result.statusCodeStats?.['200']?.count ?? 0,
         // Prefer: wait ran out (the execution was still running): counted, never expected here.
         accepted202: result.statusCodeStats?.['202']?.count ?? 0,

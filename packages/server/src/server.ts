@@ -25,7 +25,7 @@ import {
   type ServerLogger,
   silentLogger,
 } from './problem.js';
-import { rateLimiter } from './rate-limit.js';
+import { type RateLimitOptions, rateLimiter } from './rate-limit.js';
 import { requestLog } from './request-log.js';
 import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
@@ -44,8 +44,12 @@ export interface ServerOptions {
   store?: Store;
   /** Required (non-empty) to listen on anything but a loopback address. */
   apiKeys?: readonly string[];
-  /** Per client (API key, else IP address). Default 6000 requests a minute; `false` turns it off. */
-  rateLimit?: false | { windowMs?: number; limit?: number };
+  /**
+   * Per client (API key, else IP address): a token bucket of 6000 requests a minute by
+   * default, bursts of a sixth of that. Loopback clients are not limited unless `loopback:
+   * true` (proxied ones are). `false` turns it off.
+   */
+  rateLimit?: false | RateLimitOptions;
   /** Largest request body, in bytes or as "1mb". Default 1 MiB. */
   bodyLimit?: number | string;
   /** Origins allowed to call the API from a browser. Off unless given. */

@@ -80,7 +80,11 @@ export function registerServeCommand(program: Command): void {
       'comma-separated Host names to answer besides localhost and IP addresses: name, .domain, *.domain, or "*" for any (default: $ORCHESTR8_ALLOWED_HOSTS)',
     )
     .option('--grace <duration>', 'on SIGTERM, how long running steps get to finish (e.g. 5s)', '5s')
-    .option('--rate-limit <n>', 'requests per minute per client (0 = no limit)', '6000')
+    .option(
+      '--rate-limit <n>',
+      'requests per minute per client, sustained, bursts of a sixth of it; loopback clients are not limited (0 = no limit)',
+      '6000',
+    )
     .option('--body-limit <bytes>', 'largest request body, e.g. 1mb', '1mb')
     .option('--idempotency-ttl <duration>', 'how long an Idempotency-Key is remembered (e.g. 24h)', '24h')
     .option(
