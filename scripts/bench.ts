@@ -136,9 +136,11 @@ if (want('tracing')) {
 if (want('http')) {
   const { runHttpBench } = await import('../packages/server/bench/http.bench.js');
   console.log(
-    '\n## HTTP: POST /workflows/execute with Prefer: wait, 1-step workflow, SQLite, 50 connections',
+    '\n## HTTP: POST /workflows/execute with Prefer: wait, 1-step workflow, SQLite, 50 connections; vsBare = rate / a bare express+SQLite handler in the same run (target >= 0.9)',
   );
-  table((await runHttpBench()) as unknown as Record<string, unknown>[]);
+  table(
+    (await runHttpBench(quick ? { durationSec: 2, rounds: 3 } : {})) as unknown as Record<string, unknown>[],
+  );
 }
 
 if (want('sqlite-long')) {
