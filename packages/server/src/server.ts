@@ -14,6 +14,7 @@ import {
   type ServerContext,
   startTurns,
 } from './context.js';
+import type { RouteContract } from './contracts/contract.js';
 import { corsMiddleware } from './cors.js';
 import { EventFeed } from './event-feed.js';
 import { hostGuard } from './host-guard.js';
@@ -98,6 +99,8 @@ export interface ServerOptions {
 export interface ExtraRouter {
   handler: RequestHandler;
   public?: boolean;
+  /** What the router serves (`defineRoute`): described in the served `/openapi.json`. */
+  contracts?: readonly RouteContract[];
 }
 
 export interface Listener {
@@ -145,6 +148,7 @@ export function createServer(options: ServerOptions): Orchestr8Server {
     workers: options.workers,
     startTurn: startTurns(),
     executeGate: options.executeGate,
+    routerContracts: (options.routers ?? []).flatMap((r) => r.contracts ?? []),
   };
 
   const app = express();
