@@ -143,6 +143,51 @@ describe('replayExecution (real SQLite store)', () => {
     ]);
   });
 
+  it('replays a recorded failure (its error decides the branches) and a wait step from its recorded output; writes nothing', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'o8-replay-'));
+    store = await openSqliteStore({ path: join(dir, 'o8.db') });
+    const engine = createEngine({ registry: agents, store });
+    const doc = `version: 1.0.0
+metadata: { id: branchy }
+steps:
+  - id: pause
+    wait: { timer: 20ms }
+  - id: charge
+    agent: "@orchestr8/fail"
+    dependencies: [pause]
+    input: { always: true, code: HTTP_4XX, retryable: true, message: card declined }
+    policies: { retry: { maxAttempts: 3, baseDelayMs: 1 } }
+    onError: continue
+  - id: notify
+    agent: "@orchestr8/echo"
+    dependencies: [charge]
+    condition: { if: steps.charge.error.code == "HTTP_4XX" and steps.pause.output.firedAt != null }
+    input: { message: "refused: \${steps.charge.error.message}" }
+  - id: later
+    agent: "@orchestr8/echo"
+    dependencies: [charge]
+    condition: { if: steps.charge.error.code == "HTTP_5XX" }
+`;
+    const handle = await engine.start(loadWorkflow(doc).workflow!, {});
+    const result = await handle.result;
+    await engine.close();
+    expect(result.steps.charge!.status).toBe('failed');
+    const before = (await store!.listExecutions({ limit: 100 })).items.length;
+    const report = await replayExecution({ store: store!, executionId: handle.id });
+    expect(report.differences).toEqual([]);
+    expect(report.steps.map((s) => [s.stepId, s.recorded, s.replayed])).toEqual([
+      ['pause', 'completed', 'completed'],
+      ['charge', 'failed', 'failed'],
+      ['notify', 'completed', 'completed'],
+      ['later', 'skipped', 'skipped'],
+    ]);
+    expect((await store!.listExecutions({ limit: 100 })).items.length).toBe(before);
+    // The error code decides: recorded as HTTP_4XX, a version branching on another code differs.
+    const v2 = loadWorkflow(doc.replace('== "HTTP_4XX" and', '== "HTTP_5XX" and')).workflow!;
+    const changed = await replayExecution({ store: store!, executionId: handle.id, workflow: v2 });
+    expect(changed.differences.map((d) => [d.kind, d.stepId])).toEqual([['decision', 'notify']]);
+  });
+
   it('refuses an unknown execution with NOT_FOUND', async () => {
     await recorded();
     await expect(replayExecution({ store: store!, executionId: 'nope' })).rejects.toMatchObject({

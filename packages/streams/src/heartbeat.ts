@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 
 export interface ProcessorHeartbeat {
-  /** The processor's id (default `<host>:<pid>`). */
+  /** The processor's id (default: the host name, so a restarted processor replaces its dead predecessor's entry). */
   processor: string;
   stream: string;
   host: string;
@@ -39,7 +39,7 @@ export const STALE_INTERVALS = 3;
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 
 export function defaultProcessorId(): string {
-  return `${hostname()}:${process.pid}`;
+  return hostname();
 }
 
 /** The heartbeats as operators see them at `now`: newest first, stale ones flagged. */

@@ -44,7 +44,7 @@ export interface StreamProcessorOptions {
   onSlice?: (outcome: SliceOutcome, record: SliceRecord) => void;
   /** Called with each error also sent to the transport's error sink. */
   onError?: (error: StreamErrorRecord) => void;
-  /** Names this processor in its heartbeats (default `<host>:<pid>`). */
+  /** Names this processor in its heartbeats (default: the host name). */
   processorId?: string;
   /** How often a heartbeat is written through the transport (default 5 s; 0: never). */
   heartbeatMs?: number;

@@ -180,6 +180,7 @@ interface RunOptions extends EngineFlags {
   events?: string;
   nats?: string;
   ackWait?: string;
+  heartbeat?: string;
   slicesOut?: string;
 }
 
@@ -220,6 +221,16 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
       throw new UsageError(`--ack-wait expects a duration like "30s" or milliseconds, got "${opts.ackWait}"`);
     }
   }
+  let heartbeatMs: number | undefined;
+  if (opts.heartbeat !== undefined) {
+    try {
+      heartbeatMs = parseDuration(/^\d+$/.test(opts.heartbeat) ? Number(opts.heartbeat) : opts.heartbeat);
+    } catch {
+      throw new UsageError(
+        `--heartbeat expects a duration like "5s" or milliseconds, got "${opts.heartbeat}"`,
+      );
+    }
+  }
   const transport = await createNatsTransport({
     streamId: stream.id,
     servers: opts.nats!,
@@ -230,6 +241,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     engine,
     transport,
     resolveWorkflow,
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
     onSlice: (outcome) => {
       for (const a of outcome.actions) out(`${JSON.stringify(a)}\n`);
     },
@@ -432,6 +444,10 @@ export function registerStreamCommand(program: Command): void {
     .option(
       '--ack-wait <duration>',
       'with --nats: how long an event may stay unacknowledged before NATS delivers it again (default 30s; set when the durable consumer is created)',
+    )
+    .option(
+      '--heartbeat <duration>',
+      'with --nats: how often the processor writes its heartbeat (slice position, backlog, lag) for stream status (default 5s; 0: never)',
     )
     .option(
       '--slices-out <file>',
