@@ -7,6 +7,7 @@ import {
   type MemoryTransport,
   type StreamProcessor,
   type StreamTransport,
+  viewHeartbeats,
 } from '../src/index.js';
 import { compiled, crew, gates, testEngine, until } from './helpers.js';
 
@@ -319,5 +320,48 @@ describe('the stream processor (fake clock)', () => {
       'match:1:scorer:0',
     ]);
     expect(second.processor.status().eventsIn).toBe(1);
+  });
+});
+
+describe('processor heartbeats (fake clock)', () => {
+  it('writes its slice position at every interval, says when it stopped, and a silent one reads as stale', async () => {
+    const stream = compiled(doc(crew('scorer', ['goal'], '@test/score')));
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    const processor = createStreamProcessor({
+      stream,
+      engine: testEngine(clock),
+      transport,
+      clock,
+      processorId: 'p1',
+      heartbeatMs: 1000,
+    });
+    running.push(processor);
+    await processor.start();
+    await until(async () => (await transport.readHeartbeats()).length === 1, 'first heartbeat');
+    expect((await transport.readHeartbeats())[0]).toMatchObject({
+      processor: 'p1',
+      stream: 'match',
+      pid: process.pid,
+      at: T0,
+      intervalMs: 1000,
+      committedSlice: -1,
+      state: 'running',
+    });
+    await transport.publishEvent(goal('g1', 10, 'home', 1, 'ada'));
+    await clock.advance(1000);
+    await until(
+      async () => (await transport.readHeartbeats())[0]!.committedSlice === 0,
+      'a heartbeat after slice 0',
+    );
+    const beat = (await transport.readHeartbeats())[0]!;
+    expect(beat.at).toBe(T0 + 1000);
+    // Seen from later: fresh within three intervals, stale past them.
+    expect(viewHeartbeats([beat], T0 + 4000)[0]).toMatchObject({ ageMs: 3000, stale: false });
+    expect(viewHeartbeats([beat], T0 + 4001)[0]).toMatchObject({ ageMs: 3001, stale: true });
+    await processor.stop();
+    const last = (await transport.readHeartbeats())[0]!;
+    expect(last.state).toBe('stopped');
+    expect(viewHeartbeats([last], T0 + 60_000)[0]!.stale).toBe(false);
   });
 });
