@@ -24,6 +24,7 @@ export {
   type Tx,
 } from './postgres-store.js';
 export { PostgresWaits } from './postgres-waits.js';
+export type { BatchItem } from './task-commit-batch.js';
 export {
   Channel,
   type ClaimedTask,

@@ -35,6 +35,7 @@ import {
   unnestInsert,
   upsertClause,
 } from './rows.js';
+import { type BatchItem, commitBatch } from './task-commit-batch.js';
 import {
   Channel,
   type CommitResult,
@@ -192,6 +193,21 @@ export class Committer {
     if (result.status === 'committed')
       this.notifyPlan(result.locked.execution, result.locked.journalSeq, result.plan);
     return result;
+  }
+
+  /**
+   * Commits the step results of many executions in one guarded statement (see
+   * task-commit-batch.ts). Per item: its result, or undefined when the batch did not commit
+   * it (commit it with `commit`).
+   */
+  commitMany(
+    items: readonly BatchItem[],
+    owner: string,
+    leaseMs: number,
+  ): Promise<(CommitResult | undefined)[]> {
+    return commitBatch(this.store, this.stats, items, owner, leaseMs, (locked, plan) =>
+      this.notifyPlan(locked.execution, locked.journalSeq, plan),
+    );
   }
 
   /**

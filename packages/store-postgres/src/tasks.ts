@@ -44,6 +44,7 @@ import {
   unnestInsert,
 } from './rows.js';
 import { Committer } from './task-commit.js';
+import type { BatchItem } from './task-commit-batch.js';
 import {
   Channel,
   type ClaimedTask,
@@ -84,6 +85,18 @@ export class TaskQueue {
     options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState; waits?: CommitWaits } = {},
   ): Promise<CommitResult> {
     return this.committer.commit(executionId, finishing, decide, options);
+  }
+
+  /**
+   * Commits the step results of many executions, each planned against the state the caller
+   * remembers, in one statement: see `Committer.commitMany`.
+   */
+  commitMany(
+    items: readonly BatchItem[],
+    owner: string,
+    leaseMs: number,
+  ): Promise<(CommitResult | undefined)[]> {
+    return this.committer.commitMany(items, owner, leaseMs);
   }
 
   /**

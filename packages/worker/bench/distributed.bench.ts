@@ -36,6 +36,10 @@ export interface DistributedBenchRow {
   /** Median and p95 latency from the last dependency finishing to the step starting, ms. */
   depToStartP50Ms?: number;
   depToStartP95Ms?: number;
+  /** Steps per second over those of the in-process engine on SQLite, same workload, same run. */
+  xSqlite?: number;
+  /** Steps per second over those of one worker, same workload, same run. */
+  xOneWorker?: number;
 }
 
 /** W3's diamond with agents that wait `ms` (on I/O, say) before answering. */
@@ -258,10 +262,42 @@ export async function runDistributedBench(
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  addRatios(rows);
   return rows;
 }
 
+/** Each PostgreSQL row's steps/s against SQLite in-process and against one worker, same workload. */
+function addRatios(rows: DistributedBenchRow[]): void {
+  for (const r of rows) {
+    if (r.store !== 'postgres' || r.stepsPerSec === undefined) continue;
+    const sqlite = rows.find((o) => o.store !== 'postgres' && o.workload === r.workload)?.stepsPerSec;
+    if (sqlite) r.xSqlite = r.stepsPerSec / sqlite;
+    const one = rows.find((o) => o.store === 'postgres' && o.workers === 1 && o.workload === r.workload);
+    if (one?.stepsPerSec && r.workers !== 1) r.xOneWorker = r.stepsPerSec / one.stepsPerSec;
+  }
+}
+
+/** The issue's targets, each a ratio within the run. */
+export function distributedSummary(rows: readonly DistributedBenchRow[]): string[] {
+  const w4 = rows.filter((r) => r.store === 'postgres' && /100 in flight$/.test(r.workload));
+  const w2 = rows.filter((r) => r.store === 'postgres' && r.workload.startsWith('W2'));
+  const f = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+  const out: string[] = [];
+  for (const r of w4) {
+    out.push(
+      `W3 x100 in flight, ${r.workers} worker(s): ${r.stepsPerSec} steps/s = ${f(r.xSqlite, 3)} of SQLite in-process (target >= 0.3); ` +
+        `dependency-to-start p50 ${f(r.depToStartP50Ms, 1)} ms, p95 ${f(r.depToStartP95Ms, 1)} ms (target p95 < 20 ms)`,
+    );
+  }
+  for (const r of [...w2, ...w4].filter((x) => x.xOneWorker !== undefined)) {
+    out.push(`${r.workload}: 2 workers / 1 worker = ${f(r.xOneWorker)} (target >= 1)`);
+  }
+  return out;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.table(await runDistributedBench());
+  const rows = await runDistributedBench();
+  console.table(rows);
+  for (const line of distributedSummary(rows)) console.log(line);
   process.exit(0);
 }

@@ -193,6 +193,42 @@ export class Coordinator {
   }
 
   /**
+   * Commits the step results of many executions in one statement, each planned against the
+   * state the caller remembers (see `TaskQueue.commitMany`). Per item: its result, or
+   * undefined when it must be committed with `change`.
+   */
+  changeMany(
+    items: readonly {
+      known: ExecutionState;
+      stepIds: readonly string[];
+      workflow: CompiledWorkflow;
+      input: (
+        locked: LockedExecution,
+      ) => Omit<PlanInput, 'workflow' | 'execution' | 'stop' | 'steps' | 'tasks'>;
+    }[],
+    owner: string,
+    leaseMs: number,
+  ): Promise<(CommitResult | undefined)[]> {
+    return this.queue.commitMany(
+      items.map((it) => ({
+        known: it.known,
+        stepIds: it.stepIds,
+        decide: (locked) =>
+          planCommit(this.runner, {
+            workflow: it.workflow,
+            execution: locked.execution,
+            stop: locked.stop,
+            steps: locked.steps,
+            tasks: locked.tasks,
+            ...it.input(locked),
+          }),
+      })),
+      owner,
+      leaseMs,
+    );
+  }
+
+  /**
    * Hands an execution an in-process engine left running (its process died) to the workers:
    * its unfinished steps whose dependencies are done become tasks; a pending cancel request
    * is honoured. 'gone' when workers run it already, or it finished.

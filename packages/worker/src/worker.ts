@@ -33,7 +33,7 @@ import {
   type StopRecord,
   waitId,
 } from '@orchestr8/core';
-import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import { type CompiledStep, type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import {
   Channel,
   type ClaimedTask,
@@ -103,8 +103,11 @@ export interface Worker {
   /** Steps whose results this worker committed. */
   readonly stepsDone: number;
   readonly runner: StepTaskRunner;
-  /** How its commits went (one round trip, two, or under locks), and how many claims it made. */
-  stats(): CommitStats & { claims: number };
+  /**
+   * How its commits went (one round trip, two, or under locks), how many claims it made and
+   * how many rounds of commits (each one statement for many executions).
+   */
+  stats(): CommitStats & { claims: number; rounds: number };
   /**
    * Stops taking steps, lets running ones finish within `graceMs` (default 5000), then
    * returns the steps still running to the queue (another worker runs them again) and
@@ -123,6 +126,11 @@ interface Running {
   finished: boolean;
   /** A wait step's view of the waits: what it registered. */
   waits: TaskWaits | undefined;
+  /**
+   * Until when (this machine's clock) the lease surely holds: the time the claim, commit or
+   * heartbeat that granted it was sent, plus the lease.
+   */
+  leaseUntil: number;
 }
 
 interface PendingCommit {
@@ -131,11 +139,6 @@ interface PendingCommit {
   outcome: StepTaskOutcome;
   resolve: () => void;
   reject: (error: unknown) => void;
-}
-
-interface CommitQueue {
-  pending: PendingCommit[];
-  busy: boolean;
 }
 
 const light = (s: StepStateRecord): StepStateRecord => ({
@@ -195,7 +198,11 @@ class WorkerProcess implements Worker {
   /** Leased steps waiting for one of the `concurrency` slots. */
   private readonly waiting: Running[] = [];
   private runningSteps = 0;
-  private readonly commits = new Map<string, CommitQueue>();
+  /** Outcomes waiting for the next round of commits, by execution. */
+  private readonly pendingCommits = new Map<string, PendingCommit[]>();
+  /** Executions with a commit in flight. */
+  private readonly committing = new Set<string>();
+  private rounds = false;
   /** Per execution: its state as of this worker's last claim or commit of it (see `remember`). */
   private readonly states = new Map<string, ExecutionState>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -254,9 +261,10 @@ class WorkerProcess implements Worker {
   }
 
   private claims = 0;
+  private roundsDone = 0;
 
-  stats(): CommitStats & { claims: number } {
-    return { ...this.coordinator.queue.stats, claims: this.claims };
+  stats(): CommitStats & { claims: number; rounds: number } {
+    return { ...this.coordinator.queue.stats, claims: this.claims, rounds: this.roundsDone };
   }
 
   async start(): Promise<void> {
@@ -306,15 +314,15 @@ class WorkerProcess implements Worker {
       this.fillAgain = true;
       return;
     }
-    const free = this.concurrency - this.active.size;
+    const free = this.concurrency - this.unfinished();
     if (free <= 0) return;
     this.filling = true;
     this.fillAgain = false;
     this.claim(free).then(
-      (tasks) => {
+      ({ entries, claimed }) => {
         this.filling = false;
-        for (const t of tasks) this.launch(t);
-        if (tasks.length === free || this.fillAgain) this.fill();
+        for (const e of entries) this.begin(e);
+        if (claimed === free || this.fillAgain) this.fill();
       },
       (error: unknown) => {
         this.filling = false;
@@ -323,32 +331,63 @@ class WorkerProcess implements Worker {
     );
   }
 
-  /** Leases up to `n` ready steps and loads the step states each needs. */
-  private async claim(n: number): Promise<ClaimedTask[]> {
+  /**
+   * Leases up to `n` ready steps and loads the step states each needs. The steps are
+   * tracked (their leases extended by heartbeats) from the moment the claim returns, not
+   * only once they start: loading a workflow may take long on a loaded machine, and a lease
+   * that lapses meanwhile would hand the step to a second worker.
+   */
+  private async claim(n: number): Promise<{ entries: Running[]; claimed: number }> {
     const queue = this.coordinator.queue;
     this.claims++;
+    const sentAt = Date.now();
     const tasks = await queue.claim(this.id, this.queues, n, this.leaseMs);
-    if (tasks.length === 0) return tasks;
-    for (const t of tasks) if (!t.stop) this.remember(t.state);
-    const workflows = await Promise.all(
-      tasks.map((t) => this.coordinator.workflows.get(t.execution.definitionHash).catch(() => undefined)),
-    );
-    // The claim returned each step's own state; read those of the steps it reads, if any.
-    const wanted = tasks.map((t, i) => ({
-      executionId: t.executionId,
-      stepIds: workflows[i] ? stepReads(workflows[i], t.stepId).filter((id) => id !== t.stepId) : [],
-    }));
-    if (wanted.some((w) => w.stepIds.length > 0)) {
-      const steps = await queue.stepsOf(wanted.filter((w) => w.stepIds.length > 0));
-      for (const t of tasks) {
-        const others = (steps.get(t.executionId) ?? []).filter((s) => s.stepId !== t.stepId);
-        t.steps = [...t.steps, ...others];
-      }
+    const entries: Running[] = [];
+    for (const t of tasks) {
+      const entry = this.track(t, sentAt + this.leaseMs);
+      if (entry) entries.push(entry);
     }
-    return tasks;
+    if (entries.length === 0) return { entries, claimed: tasks.length };
+    try {
+      for (const e of entries) if (!e.claimed.stop) this.remember(e.claimed.state);
+      const workflows = await Promise.all(
+        entries.map((e) =>
+          this.coordinator.workflows.get(e.claimed.execution.definitionHash).catch(() => undefined),
+        ),
+      );
+      // The claim returned each step's own state; read those of the steps it reads, if any.
+      const wanted = entries.map((e, i) => ({
+        executionId: e.claimed.executionId,
+        stepIds: workflows[i]
+          ? stepReads(workflows[i], e.claimed.stepId).filter((id) => id !== e.claimed.stepId)
+          : [],
+      }));
+      if (wanted.some((w) => w.stepIds.length > 0)) {
+        const steps = await queue.stepsOf(wanted.filter((w) => w.stepIds.length > 0));
+        for (const { claimed: t } of entries) {
+          const others = (steps.get(t.executionId) ?? []).filter((s) => s.stepId !== t.stepId);
+          t.steps = [...t.steps, ...others];
+        }
+      }
+    } catch (error) {
+      // Left to their leases.
+      for (const e of entries) this.untrack(e);
+      throw error;
+    }
+    return { entries, claimed: tasks.length };
   }
 
-  private launch(claimed: ClaimedTask): void {
+  /**
+   * Holds a leased step. Undefined when this worker holds it already: its lease lapsed and
+   * came back to this worker, which runs (or commits) it once, now under the new lease.
+   */
+  private track(claimed: ClaimedTask, leaseUntil: number): Running | undefined {
+    const k = key(claimed.executionId, claimed.stepId);
+    const current = this.active.get(k);
+    if (current && !current.abandoned) {
+      current.leaseUntil = Math.max(current.leaseUntil, leaseUntil);
+      return undefined;
+    }
     const entry: Running = {
       claimed,
       task: undefined,
@@ -356,22 +395,49 @@ class WorkerProcess implements Worker {
       abandoned: false,
       finished: false,
       waits: undefined,
+      leaseUntil,
     };
-    this.active.set(key(claimed.executionId, claimed.stepId), entry);
+    this.active.set(k, entry);
+    return entry;
+  }
+
+  private untrack(entry: Running): void {
+    const k = key(entry.claimed.executionId, entry.claimed.stepId);
+    if (this.active.get(k) === entry) this.active.delete(k);
+  }
+
+  private begin(entry: Running): void {
     if (this.runningSteps < this.concurrency) this.run(entry);
     else this.waiting.push(entry);
   }
 
+  /**
+   * Runs a step in one of the `concurrency` slots. The slot frees when its agent returns,
+   * not when its result is committed: a commit waits for a flush of the WAL, and the next
+   * step should not wait for it too.
+   */
   private run(entry: Running): void {
     this.runningSteps++;
-    void this.execute(entry).finally(() => {
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
       this.runningSteps--;
       const next = this.waiting.shift();
       if (next) this.run(next);
-    });
+      else this.fill();
+    };
+    void this.execute(entry, free).finally(free);
   }
 
-  private async execute(entry: Running): Promise<void> {
+  /** Leased steps not finished running (those committing are not counted). */
+  private unfinished(): number {
+    let n = 0;
+    for (const e of this.active.values()) if (!e.finished) n++;
+    return n;
+  }
+
+  private async execute(entry: Running, free: () => void): Promise<void> {
     const t = entry.claimed;
     try {
       const workflow = await this.coordinator.workflows.get(t.execution.definitionHash);
@@ -388,7 +454,18 @@ class WorkerProcess implements Worker {
       if (entry.stop) {
         const cancelled = await task.cancelled(entry.stop.reason);
         entry.finished = true;
+        free();
         await this.commit(entry, workflow, cancelled);
+        return;
+      }
+      // Fenced: an agent is not called under a lease that may have lapsed (heartbeats were
+      // late): another worker may hold the step by now. Left to the lease, the step runs once.
+      if (entry.abandoned) return;
+      if (Date.now() >= entry.leaseUntil) {
+        this.report(
+          `step ${t.stepId} of execution ${t.executionId} not started: its lease may have lapsed`,
+          new Orchestr8Error(ErrorCode.CANCELLED, 'lease lapsed before the step started'),
+        );
         return;
       }
       const progress = new ProgressJournal(this.coordinator, t, task, this.progressMs, (e) =>
@@ -396,6 +473,7 @@ class WorkerProcess implements Worker {
       );
       const outcome = await task.run();
       entry.finished = true;
+      free();
       const flushed = await progress.stop();
       if (flushed > 0) outcome.journal = outcome.journal.slice(flushed);
       if (!entry.abandoned) await this.commit(entry, workflow, outcome);
@@ -403,43 +481,141 @@ class WorkerProcess implements Worker {
       // Left to its lease: once it expires the step runs again (here or elsewhere).
       this.report(`step ${t.stepId} of execution ${t.executionId} could not be run`, error);
     } finally {
-      this.active.delete(key(t.executionId, t.stepId));
+      this.untrack(entry);
       this.fill();
     }
   }
 
   /**
-   * Commits a step's outcome. Outcomes of one execution that finish while a commit of it is
-   * in flight wait and go together in the next transaction: commits of one execution are
-   * serialised by its row lock, so batching them is what lets a wide fan-out go faster than
-   * one commit (and one WAL flush) per step.
+   * Commits a step's outcome. Commits go in rounds: one round writes, in ONE statement (one
+   * transaction, one WAL flush), the outcomes of every execution that finished steps since
+   * the last round, each planned against the state this worker remembers of it (see
+   * `TaskQueue.commitMany`); the next round gathers what finished meanwhile. An execution
+   * has at most one commit in flight (the next one plans on its result), and its outcomes
+   * that finish meanwhile go together in its next one. An execution the round cannot take
+   * (nothing remembered, stopping, waits) or whose guard failed commits on its own.
    */
   private commit(entry: Running, workflow: CompiledWorkflow, outcome: StepTaskOutcome): Promise<void> {
     const id = entry.claimed.executionId;
     return new Promise((resolve, reject) => {
-      let q = this.commits.get(id);
-      if (!q) {
-        q = { pending: [], busy: false };
-        this.commits.set(id, q);
+      let list = this.pendingCommits.get(id);
+      if (!list) {
+        list = [];
+        this.pendingCommits.set(id, list);
       }
-      q.pending.push({ entry, workflow, outcome, resolve, reject });
-      if (!q.busy) void this.flushCommits(id, q);
+      list.push({ entry, workflow, outcome, resolve, reject });
+      this.flushCommits();
     });
   }
 
-  private async flushCommits(executionId: string, q: CommitQueue): Promise<void> {
-    q.busy = true;
-    while (q.pending.length > 0) {
-      const batch = q.pending.splice(0);
-      try {
-        await this.commitBatch(executionId, batch);
-        for (const b of batch) b.resolve();
-      } catch (error) {
-        for (const b of batch) b.reject(error);
+  private flushCommits(): void {
+    if (this.rounds) return;
+    this.rounds = true;
+    void this.commitRounds().finally(() => {
+      this.rounds = false;
+      for (const id of this.pendingCommits.keys()) {
+        if (!this.committing.has(id)) {
+          this.flushCommits();
+          return;
+        }
       }
+    });
+  }
+
+  private async commitRounds(): Promise<void> {
+    for (;;) {
+      const round: [string, PendingCommit[]][] = [];
+      for (const [id, batch] of this.pendingCommits) if (!this.committing.has(id)) round.push([id, batch]);
+      if (round.length === 0) return;
+      const together: [string, PendingCommit[]][] = [];
+      for (const [id, batch] of round) {
+        this.pendingCommits.delete(id);
+        this.committing.add(id);
+        const workflow = batch[0]!.workflow;
+        if (
+          this.states.has(id) &&
+          !batch.some((b) => b.outcome.halt !== undefined) &&
+          commitWaits(id, workflow, batch) === undefined
+        )
+          together.push([id, batch]);
+        else this.commitAlone(id, batch);
+      }
+      if (together.length > 0) await this.commitRound(together);
     }
-    q.busy = false;
-    this.commits.delete(executionId);
+  }
+
+  /** Commits one execution's outcomes on their own (see `commitBatch`), then lets its next ones go. */
+  private commitAlone(executionId: string, batch: PendingCommit[]): void {
+    this.commitBatch(executionId, batch)
+      .then(
+        () => {
+          for (const b of batch) b.resolve();
+        },
+        (error: unknown) => {
+          for (const b of batch) b.reject(error);
+        },
+      )
+      .finally(() => this.committed(executionId));
+  }
+
+  private committed(executionId: string): void {
+    this.committing.delete(executionId);
+    if (this.pendingCommits.has(executionId)) this.flushCommits();
+  }
+
+  /** Steps released by a commit that this worker takes itself, out of one budget per round. */
+  private selfBudget(): (c: CompiledStep) => boolean {
+    // Released steps stay on this worker up to twice its
+    // concurrency in all (the extra wait here, leased): an execution's steps on one worker
+    // commit without contending with another's.
+    let slots = this.stopping ? 0 : 2 * this.concurrency - this.unfinished();
+    return (c) => {
+      if (slots <= 0 || !this.queueSet.has(queueOf(c))) return false;
+      slots--;
+      return true;
+    };
+  }
+
+  /** One round: the outcomes of many executions in one statement. */
+  private async commitRound(round: [string, PendingCommit[]][]): Promise<void> {
+    const items = round.map(([id, batch]) => {
+      const outcomes = batch.map((b) => b.outcome);
+      return {
+        known: this.states.get(id)!,
+        stepIds: batch.map((b) => b.entry.claimed.stepId),
+        workflow: batch[0]!.workflow,
+        input: () => ({ outcomes, takeSelf: this.selfBudget() }),
+      };
+    });
+    let results: (CommitResult | undefined)[];
+    this.roundsDone++;
+    const sentAt = Date.now();
+    try {
+      results = await this.coordinator.changeMany(items, this.id, this.leaseMs);
+    } catch (error) {
+      // Each commits on its own below, with retries.
+      this.report('a round of commits failed', error);
+      results = round.map(() => undefined);
+    }
+    round.forEach(([id, batch], i) => {
+      const result = results[i];
+      if (result?.status !== 'committed') {
+        this.states.delete(id);
+        this.commitAlone(id, batch);
+        return;
+      }
+      const workflow = batch[0]!.workflow;
+      this.afterCommit(result, workflow, batch, undefined, sentAt)
+        .then(
+          () => {
+            for (const b of batch) b.resolve();
+          },
+          (error: unknown) => {
+            for (const b of batch) b.reject(error);
+          },
+        )
+        .finally(() => this.committed(id));
+    });
   }
 
   private async commitBatch(executionId: string, batch: PendingCommit[]): Promise<void> {
@@ -448,24 +624,17 @@ class WorkerProcess implements Worker {
     const stepIds = batch.map((b) => b.entry.claimed.stepId);
     const waits = commitWaits(executionId, workflow, batch);
     for (let attempt = 1; ; attempt++) {
+      const sentAt = Date.now();
+      let result: CommitResult;
       try {
-        const result = await this.coordinator.change(
+        result = await this.coordinator.change(
           executionId,
           { stepIds, owner: this.id },
           (locked) => {
-            // The batch's slots free with the commit.
-            // Steps it releases stay on this worker, up to twice its concurrency in all
-            // (the extra wait here, leased): an execution's steps on one worker commit without
-            // contending with another's.
-            let slots = this.stopping ? 0 : 2 * this.concurrency - this.active.size + batch.length;
             const held = new Set(locked.finishing);
             return {
               outcomes: outcomes.filter((o) => held.has(o.stepId)),
-              takeSelf: (c) => {
-                if (slots <= 0 || !this.queueSet.has(queueOf(c))) return false;
-                slots--;
-                return true;
-              },
+              takeSelf: this.selfBudget(),
             };
           },
           {
@@ -476,20 +645,35 @@ class WorkerProcess implements Worker {
             ...(waits ? { waits } : {}),
           },
         );
-        if (result.status !== 'committed') this.states.delete(executionId);
-        if (result.status === 'committed') {
-          this.stepsDone += result.locked.finishing.length;
-          this.coordinator.queue.stepsDone = this.stepsDone;
-          await this.launchReleased(result, workflow, outcomes);
-          if (!result.plan.finished && workflow.steps.some((s) => s.wait !== undefined))
-            await this.afterWaits(executionId, result, waits);
-        }
-        return;
       } catch (error) {
         if (attempt >= 5 || this.stopping) throw error;
         await sleep(100 * 2 ** attempt);
+        continue;
       }
+      if (result.status !== 'committed') this.states.delete(executionId);
+      else await this.afterCommit(result, workflow, batch, waits, sentAt);
+      return;
     }
+  }
+
+  /** What follows a commit: the count, the steps it leased to this worker, the waits. */
+  private async afterCommit(
+    result: Extract<CommitResult, { status: 'committed' }>,
+    workflow: CompiledWorkflow,
+    batch: readonly PendingCommit[],
+    waits: CommitWaits | undefined,
+    sentAt: number,
+  ): Promise<void> {
+    this.stepsDone += result.locked.finishing.length;
+    this.coordinator.queue.stepsDone = this.stepsDone;
+    await this.launchReleased(
+      result,
+      workflow,
+      batch.map((b) => b.outcome),
+      sentAt,
+    );
+    if (!result.plan.finished && workflow.steps.some((s) => s.wait !== undefined))
+      await this.afterWaits(result.locked.execution.id, result, waits);
   }
 
   /** Starts the steps this worker leased in its commit, with the states they read. */
@@ -497,6 +681,7 @@ class WorkerProcess implements Worker {
     result: Extract<CommitResult, { status: 'committed' }>,
     workflow: CompiledWorkflow,
     outcomes: readonly StepTaskOutcome[],
+    sentAt: number,
   ): Promise<void> {
     const executionId = result.locked.execution.id;
     // What this commit leaves: the plan for the next commit of the execution, unread.
@@ -516,29 +701,46 @@ class WorkerProcess implements Worker {
     }
     const self = result.plan.tasks.filter((p) => p.self);
     if (self.length === 0 || !state) return;
+    // Tracked at once (heartbeats extend their leases), started once their reads are known.
+    const entries: Running[] = [];
+    for (const p of self) {
+      const entry = this.track(
+        {
+          executionId,
+          stepId: p.stepId,
+          queue: p.queue,
+          claims: 1,
+          leaseExpiresAt: result.leaseExpiresAt,
+          execution: result.locked.execution,
+          stop: undefined,
+          steps: [],
+          state,
+        },
+        sentAt + this.leaseMs,
+      );
+      if (entry) entries.push(entry);
+    }
     // Known without a read: what this commit wrote, and the step that just finished.
     const known = new Map<string, StepStateRecord>();
     for (const o of outcomes) for (const s of o.steps) known.set(s.stepId, s);
     for (const s of result.plan.steps) known.set(s.stepId, s);
     const missing = new Set<string>();
-    for (const p of self) for (const id of stepReads(workflow, p.stepId)) if (!known.has(id)) missing.add(id);
+    for (const e of entries)
+      for (const id of stepReads(workflow, e.claimed.stepId)) if (!known.has(id)) missing.add(id);
     if (missing.size > 0) {
-      const read = await this.coordinator.queue.stepsOf([{ executionId, stepIds: [...missing] }]);
-      for (const s of read.get(executionId) ?? []) known.set(s.stepId, s);
+      try {
+        const read = await this.coordinator.queue.stepsOf([{ executionId, stepIds: [...missing] }]);
+        for (const s of read.get(executionId) ?? []) known.set(s.stepId, s);
+      } catch (error) {
+        // Left to their leases.
+        for (const e of entries) this.untrack(e);
+        throw error;
+      }
     }
     const steps = [...known.values()];
-    for (const p of self) {
-      this.launch({
-        executionId,
-        stepId: p.stepId,
-        queue: p.queue,
-        claims: 1,
-        leaseExpiresAt: result.leaseExpiresAt,
-        execution: result.locked.execution,
-        stop: undefined,
-        steps,
-        state,
-      });
+    for (const e of entries) {
+      e.claimed.steps = steps;
+      this.begin(e);
     }
   }
 
@@ -606,15 +808,20 @@ class WorkerProcess implements Worker {
         status: StepStateRecord['status'];
         attempts: number;
       }[] = [];
+      const held = new Map<string, Running>();
       for (const e of this.active.values()) {
         if (e.abandoned) continue;
         const ids = { executionId: e.claimed.executionId, stepId: e.claimed.stepId };
         leases.push(ids);
+        held.set(key(ids.executionId, ids.stepId), e);
         if (e.task && !e.finished) progress.push({ ...ids, ...e.task.progress() });
       }
+      const sentAt = Date.now();
       const r = await this.coordinator.queue.heartbeat(this.id, leases, progress, this.leaseMs);
       for (const lost of r.lost) {
-        const e = this.active.get(key(lost.executionId, lost.stepId));
+        const k = key(lost.executionId, lost.stepId);
+        const e = held.get(k);
+        held.delete(k);
         if (!e) continue;
         e.abandoned = true;
         e.task?.stop({
@@ -628,6 +835,7 @@ class WorkerProcess implements Worker {
           },
         });
       }
+      for (const e of held.values()) e.leaseUntil = Math.max(e.leaseUntil, sentAt + this.leaseMs);
       for (const [id, stop] of r.stops) this.applyStop(id, stop);
       for (const c of r.cancels) await this.coordinator.cancel(c.executionId, c.reason);
     } catch (error) {

@@ -1,0 +1,123 @@
+/**
+ * A step runs once per lease, also when leases lapse on a loaded machine: the worker that
+ * holds a step extends its lease from the moment its claim returns, and never runs a step
+ * it is already running a second time when the step's lapsed lease comes back to it.
+ */
+import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
+import { agent, compile, registryOf, sleep, until } from './helpers.js';
+
+let server: PgServer;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+let store: PostgresStore;
+let engine: DistributedEngine | undefined;
+const workers: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 100 })));
+  await engine?.shutdown();
+  engine = undefined;
+  await store?.close();
+});
+
+/** Calls per `executionId stepId`, and the worker each ran on. */
+const calls = new Map<string, string[]>();
+const ran = (executionId: string, stepId: string) => calls.get(`${executionId} ${stepId}`) ?? [];
+
+/** The store as a worker on a loaded machine sees it: reading a workflow definition takes `ms`. */
+function slowDefinitions(real: PostgresStore, ms: number): PostgresStore {
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'getDefinitionByHash') {
+        return async (hash: string) => {
+          await sleep(ms);
+          return target.getDefinitionByHash(hash);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('leases', () => {
+  it('are extended while a claimed step waits for its workflow to load: no other worker runs it too', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    const counting = (worker: string) =>
+      agent('count', (_input, ctx) => {
+        const k = `${ctx.executionId} ${ctx.stepId}`;
+        calls.set(k, [...(calls.get(k) ?? []), worker]);
+        return { ok: true };
+      });
+    // An API instance: it starts executions, runs nothing.
+    engine = await createDistributedEngine({ store, registry: registryOf(counting('api')) });
+    const fast = { leaseMs: 1000, heartbeatMs: 50, sweepMs: 50, pollMs: 50 };
+    workers.push(
+      await startWorker({
+        store: slowDefinitions(store, 2500),
+        registry: registryOf(counting('slow')),
+        id: 'slow',
+        ...fast,
+      }),
+    );
+    const h = await engine.start(compile({ steps: [{ id: 'only', agent: 'count', input: {} }] }));
+    await until(async () => {
+      const r = await store.query('lease', 'SELECT lease_owner FROM tasks WHERE execution_id = $1', [h.id]);
+      return r.rows[0]?.lease_owner === 'slow';
+    });
+    // A second worker sweeps lapsed leases every 50 ms, and would take the step if its lease lapsed.
+    workers.push(await startWorker({ store, registry: registryOf(counting('other')), id: 'other', ...fast }));
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(ran(h.id, 'only')).toEqual(['slow']);
+  });
+
+  it('that lapse and come back to the worker still running the step do not make it run twice', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    let executionId = '';
+    const claimsOf = async () => {
+      const r = await store.query('claims', 'SELECT claims FROM tasks WHERE execution_id = $1', [
+        executionId,
+      ]);
+      return (r.rows[0]?.claims as number | undefined) ?? 0;
+    };
+    const registry = registryOf(
+      agent('hold', async (_input, ctx) => {
+        const k = `${ctx.executionId} ${ctx.stepId}`;
+        calls.set(k, [...(calls.get(k) ?? []), 'w']);
+        // The first run holds on until its worker took the step's task again.
+        if (calls.get(k)!.length === 1) await until(async () => (await claimsOf()) >= 2, 15_000);
+        return { ok: true };
+      }),
+    );
+    engine = await createDistributedEngine({
+      store,
+      registry,
+      // No heartbeat within the test: only the lease lapse below moves the task.
+      worker: { id: 'w', concurrency: 4, leaseMs: 30_000, heartbeatMs: 60_000, pollMs: 50, sweepMs: 50 },
+    });
+    const h = await engine.start(compile({ steps: [{ id: 'long', agent: 'hold', input: {} }] }));
+    executionId = h.id;
+    await until(async () => ran(h.id, 'long').length === 1);
+    // As a sweep does once a lease lapsed (a heartbeat late on a loaded machine): the task is
+    // ready again, and the same worker claims it.
+    await store.query(
+      'lapse',
+      "UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL WHERE execution_id = $1",
+      [h.id],
+    );
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(await claimsOf()).toBe(0); // the task is gone: committed
+    expect(ran(h.id, 'long')).toEqual(['w']);
+    const journal = await store.readJournal(h.id);
+    expect(journal.filter((e) => e.type === 'step.completed')).toHaveLength(1);
+  });
+});
