@@ -7,7 +7,7 @@
 import type { RouteContract } from './contracts/contract.js';
 import { generatePaths } from './contracts/generate.js';
 import { serverContracts } from './contracts/index.js';
-import { mcpContracts, triggerContracts } from './contracts/routers.js';
+import { mcpContracts, streamContracts, triggerContracts } from './contracts/routers.js';
 
 type Json = Record<string, unknown>;
 
@@ -25,6 +25,7 @@ const TAGS = [
   { name: 'System', description: 'Health, readiness, this document, metrics and workers' },
   { name: 'Triggers', description: 'Served by @orchestr8/triggers: webhooks and trigger operations' },
   { name: 'MCP', description: 'Served by @orchestr8/mcp' },
+  { name: 'Streams', description: 'Served by @orchestr8/streams (`orchestr8 serve --stream`)' },
 ];
 
 /** Contracts of a list, each method and path once: a later one replaces an earlier one. */
@@ -41,7 +42,7 @@ function byOperation(contracts: readonly RouteContract[]): RouteContract[] {
  */
 export function openApiDocument(contracts: readonly RouteContract[] = []): Json {
   const generated = generatePaths(
-    byOperation([...serverContracts, ...triggerContracts, ...mcpContracts, ...contracts]),
+    byOperation([...serverContracts, ...triggerContracts, ...mcpContracts, ...streamContracts, ...contracts]),
   );
   return {
     openapi: '3.1.0',

@@ -260,3 +260,104 @@ export const ask = defineRoute({
 });
 
 export const mcpContracts = [mcp, ask];
+
+// @orchestr8/streams (`orchestr8 serve --stream`): events in, actions out as SSE, status.
+const streamTags = ['Streams'];
+const StreamParams = z.object({ id: z.string().describe('The stream id') });
+const StreamEvent = z.object({
+  id: z.string().describe('1 to 128 letters, digits, "_", ".", ":" or "-"; a repeated id is a duplicate'),
+  ts: z
+    .union([z.number().int(), z.string()])
+    .describe('Epoch milliseconds or an ISO-8601 time: decides the slice'),
+  kind: z.string().describe("One of the stream's event kinds; the payload is checked against its schema"),
+  stream: z.string().optional().describe('The stream id (default: the one in the path)'),
+  payload: z.unknown().optional(),
+});
+const StreamStatus = z
+  .looseObject({
+    stream: z.string(),
+    committedSlice: z.number().int(),
+    closedSlice: z.number().int(),
+    backlog: z.number().int(),
+    lagMs: z.number(),
+    processors: z.array(z.looseObject({ processor: z.string(), state: z.string(), stale: z.boolean() })),
+  })
+  .describe('The processor: slices, counts, per-crew timings, and the heartbeats of its processors');
+
+export const postStreamEvents = defineRoute({
+  method: 'post',
+  path: '/streams/:id/events',
+  operationId: 'postStreamEvents',
+  summary: 'Append events to a stream',
+  tags: streamTags,
+  router: 'streams',
+  description:
+    'NDJSON (`application/x-ndjson`, one event per line) or JSON (an event or an array), at most 1,000 events. Every event ' +
+    'is checked before any is logged: an invalid one, a line that is not JSON, or one whose slice is already closed refuses ' +
+    'the request (422, `errors` with `index`, `line` and `pointer`). Idempotent by event id.',
+  params: StreamParams,
+  body: {
+    schema: z.union([StreamEvent, z.array(StreamEvent)]),
+    required: true,
+    mediaTypes: ['application/x-ndjson'],
+  },
+  responses: {
+    '202': json(
+      'Logged: how many events, and how many were duplicates of accepted ids',
+      z.object({ accepted: z.number().int(), duplicates: z.number().int() }),
+    ),
+    '404': problem('No stream of that id is served here (NOT_FOUND)'),
+    '413': shared('PayloadTooLarge'),
+    '415': shared('UnsupportedMediaType'),
+    '422': problem('An event is invalid or late; nothing was accepted (VALIDATION, with errors)'),
+  },
+});
+
+export const streamActions = defineRoute({
+  method: 'get',
+  path: '/streams/:id/actions',
+  operationId: 'streamActions',
+  summary: "Server-Sent Events of a stream's actions",
+  tags: streamTags,
+  router: 'streams',
+  description:
+    'Each action as `event: action`, `id` the action id, `data` the action. With Last-Event-ID, first the actions published ' +
+    'after that one that the server still keeps (the last 10,000, unexpired). Keep-alive comments every 15 s.',
+  params: StreamParams,
+  query: z.object({ lastEventId: z.string().optional() }),
+  responses: {
+    '200': {
+      description: 'The action stream',
+      content: {
+        'text/event-stream': z.string().describe('SSE frames: `id`, `event: action`, `data` (the action)'),
+      },
+    },
+    '404': problem('No stream of that id is served here (NOT_FOUND)'),
+  },
+});
+
+export const listStreams = defineRoute({
+  method: 'get',
+  path: '/streams',
+  operationId: 'listStreams',
+  summary: 'The streams served here, with their status',
+  tags: streamTags,
+  router: 'streams',
+  responses: { '200': json('The streams', z.object({ items: z.array(StreamStatus) })) },
+});
+
+export const getStream = defineRoute({
+  method: 'get',
+  path: '/streams/:id',
+  operationId: 'getStream',
+  summary: "A stream's status and processors",
+  tags: streamTags,
+  router: 'streams',
+  params: StreamParams,
+  responses: {
+    '200': json('The status', StreamStatus),
+    '404': problem('No stream of that id is served here (NOT_FOUND)'),
+  },
+});
+
+export const streamContracts = [postStreamEvents, streamActions, listStreams, getStream];
