@@ -13,6 +13,7 @@ import {
   type StoreWrite,
 } from '@orchestr8/core';
 import Database from 'libsql';
+import { createCheckpointer } from './checkpointer.js';
 import { sqliteCode, toStoreError } from './errors.js';
 import { checkDatabase, LATEST_SCHEMA_VERSION, migrate, readSchemaVersion } from './migrations.js';
 import {
@@ -63,6 +64,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Opens an existing, fully migrated database for reading only. */
   readonly?: boolean;
+  /**
+   * `true` (default): a worker thread copies the WAL into the database file (a PASSIVE
+   * checkpoint) within about 200 ms of commits, off the event loop. `false`: SQLite does it
+   * inside the commit that takes the WAL past 1,000 pages.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export interface SqliteStore extends Store {
@@ -133,7 +140,8 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     } else {
       migrate(db, { path, now: () => clock.now() });
     }
-    return createSqliteStore(db, path, clock, busyTimeoutMs);
+    const background = !memory && !readonly && options.backgroundCheckpoints !== false;
+    return createSqliteStore(db, path, clock, busyTimeoutMs, background);
   } catch (error) {
     db.close();
     throw toStoreError(error, path, 'open the database', busyTimeoutMs);
@@ -274,6 +282,7 @@ function createSqliteStore(
   path: string,
   clock: Clock,
   busyTimeoutMs: number,
+  backgroundCheckpoints: boolean,
 ): SqliteStore {
   // Dropped on close: libsql keeps the file open while a statement is reachable.
   let s: Statements = prepareStatements(db);
@@ -281,12 +290,21 @@ function createSqliteStore(
   // Indexed by row count; a multi-row VALUES list saves a native call per entry.
   let journalStatements: Database.Statement[] = [];
   let closed = false;
+  const checkpointer = backgroundCheckpoints
+    ? createCheckpointer({
+        path,
+        setAutocheckpoint: (pages) => {
+          if (!closed) db.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
+        },
+      })
+    : undefined;
 
   const transaction = <T>(fn: () => T): T => {
     s.begin.run(NONE);
     try {
       const result = fn();
       s.commit.run(NONE);
+      checkpointer?.committed();
       return result;
     } catch (error) {
       if (db.inTransaction) s.rollback.run(NONE);
@@ -632,6 +650,7 @@ function createSqliteStore(
     async close() {
       if (closed) return;
       closed = true;
+      await checkpointer?.stop();
       // libsql keeps the file open while any prepared statement is alive (until GC), so
       // fold the WAL into the database file now, without waiting on other connections:
       // the file is then complete on its own, e.g. for a backup copy.
