@@ -21,6 +21,8 @@ export interface AllowedHosts {
 }
 
 const NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+/** Allowed `Host` values remembered, so a request's is not parsed again. */
+const REMEMBERED_HOSTS = 256;
 
 /**
  * The parts of a `Host` value, lower-case, without a trailing dot: `ip` for an IPv4 address
@@ -83,15 +85,24 @@ export function createAllowedHosts(entries: readonly string[] | '*' = []): Allow
     if (r.kind === 'exact') exact.add(r.name);
     else suffixes.push({ suffix: `.${r.name}`, apex: r.kind === 'domain' ? r.name : undefined });
   }
+  // Clients send the same few Host values: those allowed are remembered (bounded; a refused
+  // value is parsed each time, so hostile values cannot fill it).
+  const allowed = new Set<string>();
   return {
     any,
     allows(value) {
-      if (any) return true;
+      if (any || allowed.has(value)) return true;
       const host = parseHost(value);
       if (!host) return false;
       const { name } = host;
-      if (host.ip || name === 'localhost' || name.endsWith('.localhost') || exact.has(name)) return true;
-      return suffixes.some((s) => name === s.apex || name.endsWith(s.suffix));
+      const ok =
+        host.ip ||
+        name === 'localhost' ||
+        name.endsWith('.localhost') ||
+        exact.has(name) ||
+        suffixes.some((s) => name === s.apex || name.endsWith(s.suffix));
+      if (ok && allowed.size < REMEMBERED_HOSTS) allowed.add(value);
+      return ok;
     },
     addBoundName(value) {
       const host = parseHost(value);

@@ -36,27 +36,32 @@ export function jsonBody(limit: number): RequestHandler {
   return (req, _res, next) => {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
     if (!hasBody(req)) return next();
-    const yaml = req.method === 'PUT' && Boolean(req.is(YAML_TYPES));
-    if (!yaml && !req.is(JSON_TYPES)) {
-      return next(
-        new HttpProblem(
-          415,
-          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
-          `request bodies must be application/json${req.method === 'PUT' ? ' or application/yaml' : ''}, not ${req.headers['content-type'] ?? 'untyped'}`,
-        ),
-      );
-    }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i
-      .exec(req.headers['content-type'] ?? '')?.[1]
-      ?.toLowerCase();
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      return next(
-        new HttpProblem(
-          415,
-          ProblemCode.UNSUPPORTED_MEDIA_TYPE,
-          `request bodies must be UTF-8, not ${charset}`,
-        ),
-      );
+    const type = req.headers['content-type'];
+    // The usual header is taken as is; anything else goes through content-type parsing.
+    const plainJson = type === 'application/json' || type === 'application/json; charset=utf-8';
+    const yaml = !plainJson && req.method === 'PUT' && Boolean(req.is(YAML_TYPES));
+    if (!plainJson) {
+      if (!yaml && !req.is(JSON_TYPES)) {
+        return next(
+          new HttpProblem(
+            415,
+            ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+            `request bodies must be application/json${req.method === 'PUT' ? ' or application/yaml' : ''}, not ${req.headers['content-type'] ?? 'untyped'}`,
+          ),
+        );
+      }
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i
+        .exec(req.headers['content-type'] ?? '')?.[1]
+        ?.toLowerCase();
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        return next(
+          new HttpProblem(
+            415,
+            ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+            `request bodies must be UTF-8, not ${charset}`,
+          ),
+        );
+      }
     }
     if (req.destroyed) return next(disconnected());
     const tooLarge = (received: number) => {

@@ -1,4 +1,7 @@
-/** Small HTTP helpers: query parameters, entity tags, `Prefer: wait`, request-shape errors. */
+/**
+ * Small HTTP helpers: entity tags, `Prefer: wait`, request-shape errors. Query parameters
+ * and bodies are parsed by the routes' contracts (contracts/validate.ts).
+ */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { HttpProblem, ProblemCode } from './problem.js';
@@ -19,42 +22,6 @@ export function badRequest(detail: string, errors: { pointer: string; message: s
   });
 }
 
-/** A single-valued query parameter; repeated values are a 400. */
-export function queryString(req: Request, name: string): string | undefined {
-  const v = req.query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string')
-    throw badRequest(`query parameter "${name}" must be given once`, [
-      { pointer: `/query/${name}`, message: 'must be a single value' },
-    ]);
-  return v;
-}
-
-/** Every value of a query parameter, repeated (`?a=x&a=y`) and/or comma-separated (`?a=x,y`). */
-export function queryList(req: Request, name: string): string[] | undefined {
-  const v = req.query[name];
-  if (v === undefined) return undefined;
-  const raw = Array.isArray(v) ? v : [v];
-  const out: string[] = [];
-  for (const item of raw) {
-    if (typeof item !== 'string') throw badRequest(`query parameter "${name}" is malformed`);
-    for (const part of item.split(',')) if (part.trim() !== '') out.push(part.trim());
-  }
-  return out;
-}
-
-export function queryInt(req: Request, name: string, min: number, max: number): number | undefined {
-  const v = queryString(req, name);
-  if (v === undefined) return undefined;
-  const n = /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw badRequest(`query parameter "${name}" must be an integer from ${min} to ${max}`, [
-      { pointer: `/query/${name}`, message: `must be an integer from ${min} to ${max}` },
-    ]);
-  }
-  return n;
-}
-
 /** A weak validator for a JSON representation: equal bodies, equal tags. */
 export function weakEtag(body: string): string {
   return `W/"${createHash('sha1').update(body).digest('base64url')}"`;
@@ -68,6 +35,20 @@ export function noneMatch(req: Request, etag: string): boolean {
   if (typeof h !== 'string' || h === '') return false;
   if (h.trim() === '*') return true;
   return h.split(',').some((t) => opaque(t.trim()) === opaque(etag));
+}
+
+/**
+ * Sends a JSON response, as `res.status(status).json(value)` does, without express's generic
+ * send path (content negotiation of the type, freshness, entity tags): for the hot routes.
+ * A client that already left gets nothing (no body is built for it).
+ */
+export function sendJson(res: Response, status: number, value: unknown): void {
+  if (res.destroyed) return;
+  const body = JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /** Sends JSON with an ETag, or 304 when the client's copy is current. */

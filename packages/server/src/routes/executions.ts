@@ -24,7 +24,7 @@ import {
   timeOf,
 } from '../contracts/executions.js';
 import { route } from '../contracts/route.js';
-import { badRequest, sendTagged, waitMs } from '../http.js';
+import { badRequest, sendJson, sendTagged, waitMs } from '../http.js';
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
@@ -162,7 +162,7 @@ async function execute(
     res.setHeader('Preference-Applied', `wait=${Math.round(wait / 1000)}`);
     const result = await waitForResult(ctx, handle, wait);
     if (result) {
-      res.status(200).json(redactor.redact(result));
+      sendJson(res, 200, redactor.redact(result));
       return;
     }
   }
