@@ -47,6 +47,17 @@ function messageOf(issue: z.core.$ZodRawIssue): string | undefined {
 }
 const parseOptions = { error: messageOf };
 
+/**
+ * Parses with the schema's compiled fast path; only a value that fails is parsed again with
+ * the API's messages (parse options take zod off its fast path: ~10 µs instead of ~0.5 µs).
+ */
+function parse(schema: z.ZodType, value: unknown): { data: unknown } | { issues: z.core.$ZodIssue[] } {
+  const r = schema.safeParse(value);
+  if (r.success) return { data: r.data };
+  const again = schema.safeParse(value, parseOptions);
+  return { issues: again.success ? r.error.issues : again.error.issues };
+}
+
 /** Issues as field errors under `base` (a pointer prefix); unknown fields first, as a reader looks for them. */
 function fieldErrors(issues: readonly z.core.$ZodIssue[], base: string): FieldError[] {
   const unknown: FieldError[] = [];
@@ -71,9 +82,9 @@ function detailOf(where: 'body' | 'query' | 'params', e: FieldError): string {
 }
 
 function parsePart(schema: z.ZodType, value: unknown, where: 'query' | 'params'): unknown {
-  const r = schema.safeParse(value, parseOptions);
-  if (r.success) return r.data;
-  const errors = fieldErrors(r.error.issues, `/${where}`);
+  const r = parse(schema, value);
+  if ('data' in r) return r.data;
+  const errors = fieldErrors(r.issues, `/${where}`);
   throw badRequest(detailOf(where, errors[0]!), errors);
 }
 
@@ -90,9 +101,9 @@ function parseBody(contract: RouteContract, value: unknown): unknown {
       { pointer: '', message: 'must be an object' },
     ]);
   checkDepth(value, MAX_BODY_DEPTH);
-  const r = spec.schema.safeParse(value, parseOptions);
-  if (r.success) return r.data;
-  const errors = fieldErrors(r.error.issues, '');
+  const r = parse(spec.schema, value);
+  if ('data' in r) return r.data;
+  const errors = fieldErrors(r.issues, '');
   throw badRequest(detailOf('body', errors[0]!), errors);
 }
 
