@@ -16,7 +16,7 @@ import type { Agent, AgentContext, AgentLogger, ChildExecutionResult } from './a
 import { checkAgainstSchema } from './agent-schema.js';
 import type { ResolvedCapabilities } from './capabilities.js';
 import { EventType } from './events.js';
-import type { ExecutionRun, StepRun } from './execution-run.js';
+import type { RunHost, StepRun } from './run-host.js';
 import { ATTR, endSpan, startChildSpan, withSpan } from './tracing.js';
 
 /** A forEach step: the agent once per item, under the step's own bound; outputs in item order. */
@@ -126,7 +126,7 @@ class StepHooks implements ResilienceHooks {
   private seen: number;
 
   constructor(
-    private readonly run: ExecutionRun,
+    private readonly run: RunHost,
     private readonly sr: StepRun,
     private readonly key: string | undefined,
   ) {
@@ -189,7 +189,7 @@ class StepHooks implements ResilienceHooks {
   }
 }
 
-export function idempotencyKeyFor(run: ExecutionRun, sr: StepRun, item: ItemInfo | undefined): string {
+export function idempotencyKeyFor(run: RunHost, sr: StepRun, item: ItemInfo | undefined): string {
   const c = sr.compiled;
   let key = sr.record.idempotencyKey;
   if (key === undefined) {
@@ -207,7 +207,7 @@ export class StepCall {
   readonly idempotencyKey: string;
 
   constructor(
-    readonly run: ExecutionRun,
+    readonly run: RunHost,
     readonly sr: StepRun,
     readonly agent: Agent,
     readonly input: unknown,

@@ -9,87 +9,34 @@ import {
   type TimerHandle,
 } from '@orchestr8/common';
 import { CancelToken } from '@orchestr8/resilience';
-import { type CompiledStep, type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
+import { type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
 import { EventType } from './events.js';
+import { buildResult, type ExecutionResult, resultOf } from './execution-result.js';
 import type { WorkflowGrants } from './grants.js';
 import { Journal } from './journal.js';
 import { decideStep } from './readiness.js';
 import type { Redactor } from './redaction.js';
+import type { RunHost, StepRun, Stop } from './run-host.js';
 import type { EngineRuntime } from './runtime.js';
 import { runStep } from './step-runner.js';
+import { positionsOf, secretsFor, stepRunsOf } from './step-runs.js';
 import type { StoreWrite } from './store.js';
-import { ATTR, endSpan, globalTracingEnabled, startExecutionSpan } from './tracing.js';
-import type { ExecutionRecord, ExecutionStatus, StepStateRecord, StepStatus } from './types.js';
+import { addSpanEvent, endSpan, globalTracingEnabled, SPAN_EVENTS, startExecutionSpan } from './tracing.js';
+import type { ExecutionRecord, ExecutionStatus, StepStateRecord } from './types.js';
 import { registerDeadline } from './wait-deadline.js';
+import { runWaitStep } from './wait-step.js';
 import type { CommitWaiter } from './write-batcher.js';
 
-/** A step's state in a result: its persisted record. */
-export type StepResultView = StepStateRecord;
-
-export interface ExecutionResult {
-  executionId: string;
-  workflowId: string;
-  workflowVersion: string;
-  status: ExecutionStatus;
-  /** The workflow's `outputs`, rendered; or the outputs of its leaf steps when it declares none. */
-  outputs?: unknown;
-  error?: SerializedError;
-  statusReason?: string;
-  steps: Record<string, StepResultView>;
-  startedAt?: number;
-  finishedAt?: number;
-  durationMs?: number;
-  journalDropped?: number;
-}
-
-/** Mutable per-step state of a run. `record` is the persisted shape, mutated in place. */
-export interface StepRun {
-  readonly compiled: CompiledStep;
-  readonly record: StepStateRecord;
-  /** Dependencies not yet in a terminal state. */
-  waiting: number;
-  terminal: boolean;
-  startMono: number;
-  span: Span | undefined;
-  /** The write batch this step's record was last queued in. */
-  savedEpoch: number;
-  /** The store write of `record`, made once: the batch holds the record by reference. */
-  readonly write: StoreWrite;
-  /**
-   * After a restart: attempts already used up. A step that was `retrying` after attempt N
-   * continues at N+1; one that was running attempt N runs attempt N again (it never finished).
-   */
-  resumeFrom: number;
-}
-
-/** Journal entries that become span events (the rest are visible as spans themselves). */
-const SPAN_EVENTS: ReadonlySet<string> = new Set([
-  EventType.stepRetrying,
-  EventType.timeoutExceeded,
-  EventType.circuitOpened,
-  EventType.circuitHalfOpen,
-  EventType.circuitClosed,
-  EventType.circuitRejected,
-  EventType.stepFallback,
-  EventType.stepSkipped,
-  EventType.stepCancelled,
-  EventType.executionCancelling,
-]);
-
-const TERMINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
-
-interface Stop {
-  status: 'failed' | 'cancelled';
-  error: Orchestr8Error;
-  reason: string;
-}
+// Where they lived before: other modules import them from here.
+export { buildResult, type ExecutionResult, type StepResultView } from './execution-result.js';
+export type { StepRun } from './run-host.js';
 
 /**
  * One execution: the DAG state machine. A step is released as soon as its last dependency
  * reaches a terminal state (not level by level) and its completion is durable; ready steps
  * start in FIFO order under `maxConcurrentSteps`.
  */
-export class ExecutionRun implements CommitWaiter<StepRun> {
+export class ExecutionRun implements CommitWaiter<StepRun>, RunHost {
   readonly steps: StepRun[];
   /** Step id -> index in `steps` (shared by every run of the compiled workflow). */
   private readonly positions: ReadonlyMap<string, number>;
@@ -169,49 +116,14 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     this.result = new Promise((r) => {
       this.resolveResult = r;
     });
-    const stepsView: Record<string, StepStateRecord> = {};
+    const { steps, view } = stepRunsOf(workflow, record.id, options.previous);
     this.scope = {
-      steps: stepsView,
+      steps: view,
       inputs: record.inputs,
       variables: workflow.variables,
       env: grants.env,
       secrets: secretsFor(workflow, rt.env),
     } as TemplateScope;
-    const previous = options.previous ? new Map(options.previous.map((s) => [s.stepId, s])) : undefined;
-    const steps: StepRun[] = new Array(workflow.steps.length);
-    for (let i = 0; i < workflow.steps.length; i++) {
-      const c = workflow.steps[i]!;
-      const prev = previous?.get(c.id);
-      let rec: StepStateRecord;
-      if (prev && TERMINAL.has(prev.status)) rec = prev;
-      else {
-        // Steps that were running when the process died run again, keeping their attempt count.
-        rec = { executionId: record.id, stepId: c.id, status: 'pending', attempts: prev?.attempts ?? 0 };
-        if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
-        // The rest of an interrupted back-off is still owed (step-runner waits it out).
-        if (prev?.nextAttemptAt !== undefined) rec.nextAttemptAt = prev.nextAttemptAt;
-        // A wait step began when it first waited, not when its execution came back.
-        if (prev?.status === 'waiting' && prev.startedAt !== undefined) rec.startedAt = prev.startedAt;
-      }
-      const sr: StepRun = {
-        compiled: c,
-        record: rec,
-        waiting: c.dependencies.length,
-        terminal: TERMINAL.has(rec.status),
-        startMono: 0,
-        span: undefined,
-        savedEpoch: 0,
-        write: { kind: 'step', step: rec },
-        resumeFrom:
-          prev === undefined || TERMINAL.has(prev.status)
-            ? 0
-            : prev.status === 'retrying'
-              ? prev.attempts
-              : Math.max(0, prev.attempts - 1),
-      };
-      steps[i] = sr;
-      stepsView[c.id] = rec;
-    }
     this.steps = steps;
     this.positions = positionsOf(workflow);
   }
@@ -242,7 +154,13 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     }
     // The entry's data, not the caller's: it is the redacted copy.
     if (this.span !== undefined && SPAN_EVENTS.has(type))
-      this.spanEvent(type, stepId, attempt, entry.data as Record<string, unknown> | undefined);
+      addSpanEvent(
+        (stepId !== undefined ? this.stepRun(stepId)?.span : undefined) ?? this.span,
+        type,
+        stepId,
+        attempt,
+        entry.data as Record<string, unknown> | undefined,
+      );
     if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {
       const event = entry;
       if (this.rt.bus.hasSubscribers) this.rt.bus.publish(event);
@@ -255,27 +173,6 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
         }
       }
     }
-  }
-
-  private spanEvent(
-    type: string,
-    stepId: string | undefined,
-    attempt: number | undefined,
-    data?: Record<string, unknown>,
-  ): void {
-    const target = (stepId !== undefined ? this.stepRun(stepId)?.span : undefined) ?? this.span!;
-    const attrs: Record<string, string | number> = {};
-    if (stepId !== undefined) attrs[ATTR.stepId] = stepId;
-    if (attempt !== undefined) attrs[ATTR.attempt] = attempt;
-    if (data) {
-      for (const k of ['delayMs', 'timeoutMs', 'key', 'reason', 'fallbackStepId', 'nextAttempt'] as const) {
-        const v = data[k];
-        if (typeof v === 'string' || typeof v === 'number') attrs[`orchestr8.${k}`] = v;
-      }
-      const code = (data.error as { code?: unknown } | undefined)?.code;
-      if (typeof code === 'string') attrs[ATTR.errorCode] = code;
-    }
-    target.addEvent(type, attrs);
   }
 
   /**
@@ -432,6 +329,10 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
     }
     if (this.waitingSteps > 0 && this.running === 0 && this.readyHead >= this.ready.length && !this.stop)
       void this.park();
+  }
+
+  runWaitStep(sr: StepRun): void {
+    runWaitStep(this, sr);
   }
 
   /** Called by a wait step that registered its wait: it gives back its slot and waits. */
@@ -819,66 +720,6 @@ export class ExecutionRun implements CommitWaiter<StepRun> {
       this.journal.dropped,
     );
   }
-}
-
-const positions = new WeakMap<CompiledWorkflow, Map<string, number>>();
-
-/** Step id -> position in `workflow.steps` (a worker's view holds only some of the steps). */
-function positionsOf(workflow: CompiledWorkflow): Map<string, number> {
-  let m = positions.get(workflow);
-  if (m === undefined) {
-    m = new Map(workflow.steps.map((c, i) => [c.id, i]));
-    positions.set(workflow, m);
-  }
-  return m;
-}
-
-export function buildResult(
-  rec: ExecutionRecord,
-  steps: readonly StepStateRecord[],
-  journalDropped = 0,
-): ExecutionResult {
-  const view: Record<string, StepResultView> = {};
-  for (const s of steps) view[s.stepId] = s;
-  return resultOf(rec, view, journalDropped);
-}
-
-/** An execution's result over a view of its steps by id. */
-function resultOf(
-  rec: ExecutionRecord,
-  view: Record<string, StepResultView>,
-  journalDropped: number,
-): ExecutionResult {
-  const r: ExecutionResult = {
-    executionId: rec.id,
-    workflowId: rec.workflowId,
-    workflowVersion: rec.workflowVersion,
-    status: rec.status,
-    steps: view,
-  };
-  if (rec.result !== undefined) r.outputs = rec.result;
-  if (rec.error !== undefined) r.error = rec.error;
-  if (rec.statusReason !== undefined) r.statusReason = rec.statusReason;
-  if (rec.startedAt !== undefined) r.startedAt = rec.startedAt;
-  if (rec.finishedAt !== undefined) r.finishedAt = rec.finishedAt;
-  if (rec.startedAt !== undefined && rec.finishedAt !== undefined)
-    r.durationMs = rec.finishedAt - rec.startedAt;
-  if (journalDropped > 0) r.journalDropped = journalDropped;
-  return r;
-}
-
-/** `${secrets.NAME}` reads the environment variable that `context.secretRefs.NAME` names. */
-function secretsFor(
-  workflow: CompiledWorkflow,
-  env: Readonly<Record<string, string | undefined>>,
-): Record<string, string | undefined> | undefined {
-  const refs = workflow.secretRefs;
-  let out: Record<string, string | undefined> | undefined;
-  for (const name in refs) {
-    out ??= {};
-    out[name] = env[refs[name]!];
-  }
-  return out;
 }
 
 function round(ms: number): number {

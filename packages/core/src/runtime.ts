@@ -5,7 +5,7 @@ import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
 import type { ResolvedCapabilities } from './capabilities.js';
 import type { CircuitLog } from './circuit-log.js';
 import type { EngineObserver, EventBus } from './events.js';
-import type { ExecutionResult } from './execution-run.js';
+import type { ExecutionResult } from './execution-result.js';
 import type { JournalLimits } from './journal.js';
 import type { Store } from './store.js';
 import type { WaitRecord } from './waits.js';

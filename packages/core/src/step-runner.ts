@@ -11,10 +11,9 @@ import {
 } from './agent-call.js';
 import { checkAgainstSchema } from './agent-schema.js';
 import { EventType } from './events.js';
-import type { ExecutionRun, StepRun } from './execution-run.js';
 import { createRedactor, type Redactor } from './redaction.js';
+import type { RunHost, StepRun } from './run-host.js';
 import { ATTR, endSpan, startChildSpan } from './tracing.js';
-import { runWaitStep } from './wait-step.js';
 
 /**
  * Runs one step to a terminal state and records it (status, output or error, journal), then
@@ -22,9 +21,9 @@ import { runWaitStep } from './wait-step.js';
  * first attempt that needs no policy layer, calls the agent directly: no promise of the
  * engine's own per step, none at all when the agent returns synchronously.
  */
-export function runStep(run: ExecutionRun, sr: StepRun): void {
+export function runStep(run: RunHost, sr: StepRun): void {
   if (sr.compiled.wait !== undefined) {
-    runWaitStep(run, sr);
+    run.runWaitStep(sr);
     return;
   }
   let call: StepCall | undefined;
@@ -72,7 +71,7 @@ async function afterBackoff(call: StepCall, waitMs: number): Promise<unknown> {
 }
 
 /** Up to calling the agent: condition, input, `running`, journal. Undefined when already terminal. */
-function beginStep(run: ExecutionRun, sr: StepRun): StepCall | undefined {
+function beginStep(run: RunHost, sr: StepRun): StepCall | undefined {
   const c = sr.compiled;
   const rec = sr.record;
   const clock = run.rt.clock;
@@ -259,7 +258,7 @@ async function fallBack(call: StepCall, error: Orchestr8Error): Promise<void> {
 }
 
 /** Defensive: an engine bug must still leave the step in a terminal state. */
-function internalError(run: ExecutionRun, sr: StepRun, e: unknown): void {
+function internalError(run: RunHost, sr: StepRun, e: unknown): void {
   try {
     fail(
       run,
@@ -273,7 +272,7 @@ function internalError(run: ExecutionRun, sr: StepRun, e: unknown): void {
   run.stepDone(sr);
 }
 
-export function complete(run: ExecutionRun, sr: StepRun, output: unknown, aliasFor?: string): StepRun {
+export function complete(run: RunHost, sr: StepRun, output: unknown, aliasFor?: string): StepRun {
   const rec = sr.record;
   const clock = run.rt.clock;
   rec.status = 'completed';
@@ -300,7 +299,7 @@ function finishStepSpan(sr: StepRun): void {
   sr.span = undefined;
 }
 
-export function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error): StepRun {
+export function fail(run: RunHost, sr: StepRun, error: Orchestr8Error): StepRun {
   const c = sr.compiled;
   const rec = sr.record;
   if (error.attempts === undefined) error.attempts = rec.attempts;
@@ -318,7 +317,7 @@ export function fail(run: ExecutionRun, sr: StepRun, error: Orchestr8Error): Ste
 
 /** `onError: fallback`: runs the fallback step with the same input; its output stands in. */
 async function runFallback(
-  run: ExecutionRun,
+  run: RunHost,
   sr: StepRun,
   input: unknown,
   error: Orchestr8Error,
@@ -382,7 +381,7 @@ async function runFallback(
   }
 }
 
-function resolveAgent(run: ExecutionRun, c: CompiledStep): Agent | undefined {
+function resolveAgent(run: RunHost, c: CompiledStep): Agent | undefined {
   if (c.agentUrl !== undefined) return run.rt.remoteAgent?.(c.agentUrl, c.agentId);
   return run.rt.registry.get(c.agentId, c.agentVersion);
 }

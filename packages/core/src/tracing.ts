@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { SerializedError } from '@orchestr8/common';
+import { EventType } from './events.js';
 
 /**
  * OpenTelemetry spans for executions, steps and attempts, through @opentelemetry/api only
@@ -84,4 +85,40 @@ export function endSpan(span: Span, outcome: string, error?: SerializedError): v
 /** Runs `fn` with `span` as the active span, so agents' outgoing calls carry its traceparent. */
 export function withSpan<T>(span: Span, fn: () => T): T {
   return context.with(trace.setSpan(context.active(), span), fn);
+}
+
+/** Journal entries that become span events (the rest are visible as spans themselves). */
+export const SPAN_EVENTS: ReadonlySet<string> = new Set([
+  EventType.stepRetrying,
+  EventType.timeoutExceeded,
+  EventType.circuitOpened,
+  EventType.circuitHalfOpen,
+  EventType.circuitClosed,
+  EventType.circuitRejected,
+  EventType.stepFallback,
+  EventType.stepSkipped,
+  EventType.stepCancelled,
+  EventType.executionCancelling,
+]);
+
+/** A journal entry as an event on its step's span (or the execution's), with its key fields. */
+export function addSpanEvent(
+  target: Span,
+  type: string,
+  stepId: string | undefined,
+  attempt: number | undefined,
+  data?: Record<string, unknown>,
+): void {
+  const attrs: Record<string, string | number> = {};
+  if (stepId !== undefined) attrs[ATTR.stepId] = stepId;
+  if (attempt !== undefined) attrs[ATTR.attempt] = attempt;
+  if (data) {
+    for (const k of ['delayMs', 'timeoutMs', 'key', 'reason', 'fallbackStepId', 'nextAttempt'] as const) {
+      const v = data[k];
+      if (typeof v === 'string' || typeof v === 'number') attrs[`orchestr8.${k}`] = v;
+    }
+    const code = (data.error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string') attrs[ATTR.errorCode] = code;
+  }
+  target.addEvent(type, attrs);
 }

@@ -1,0 +1,78 @@
+import type { CompiledWorkflow } from '@orchestr8/schema';
+import type { StepRun } from './run-host.js';
+import type { StepStateRecord, StepStatus } from './types.js';
+
+const TERMINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
+
+/**
+ * The run state of each step of an execution, in document order, and the same records by id
+ * (what templates read as `steps`). `previous`: the stored records of a resumed execution.
+ */
+export function stepRunsOf(
+  workflow: CompiledWorkflow,
+  executionId: string,
+  previous: readonly StepStateRecord[] | undefined,
+): { steps: StepRun[]; view: Record<string, StepStateRecord> } {
+  const view: Record<string, StepStateRecord> = {};
+  const byId = previous ? new Map(previous.map((s) => [s.stepId, s])) : undefined;
+  const steps: StepRun[] = new Array(workflow.steps.length);
+  for (let i = 0; i < workflow.steps.length; i++) {
+    const c = workflow.steps[i]!;
+    const prev = byId?.get(c.id);
+    let rec: StepStateRecord;
+    if (prev && TERMINAL.has(prev.status)) rec = prev;
+    else {
+      // Steps that were running when the process died run again, keeping their attempt count.
+      rec = { executionId, stepId: c.id, status: 'pending', attempts: prev?.attempts ?? 0 };
+      if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
+      // The rest of an interrupted back-off is still owed (step-runner waits it out).
+      if (prev?.nextAttemptAt !== undefined) rec.nextAttemptAt = prev.nextAttemptAt;
+      // A wait step began when it first waited, not when its execution came back.
+      if (prev?.status === 'waiting' && prev.startedAt !== undefined) rec.startedAt = prev.startedAt;
+    }
+    steps[i] = {
+      compiled: c,
+      record: rec,
+      waiting: c.dependencies.length,
+      terminal: TERMINAL.has(rec.status),
+      startMono: 0,
+      span: undefined,
+      savedEpoch: 0,
+      write: { kind: 'step', step: rec },
+      resumeFrom:
+        prev === undefined || TERMINAL.has(prev.status)
+          ? 0
+          : prev.status === 'retrying'
+            ? prev.attempts
+            : Math.max(0, prev.attempts - 1),
+    };
+    view[c.id] = rec;
+  }
+  return { steps, view };
+}
+
+const positions = new WeakMap<CompiledWorkflow, Map<string, number>>();
+
+/** Step id -> position in `workflow.steps` (a worker's view holds only some of the steps). */
+export function positionsOf(workflow: CompiledWorkflow): Map<string, number> {
+  let m = positions.get(workflow);
+  if (m === undefined) {
+    m = new Map(workflow.steps.map((c, i) => [c.id, i]));
+    positions.set(workflow, m);
+  }
+  return m;
+}
+
+/** `${secrets.NAME}` reads the environment variable that `context.secretRefs.NAME` names. */
+export function secretsFor(
+  workflow: CompiledWorkflow,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string | undefined> | undefined {
+  const refs = workflow.secretRefs;
+  let out: Record<string, string | undefined> | undefined;
+  for (const name in refs) {
+    out ??= {};
+    out[name] = env[refs[name]!];
+  }
+  return out;
+}
