@@ -92,6 +92,10 @@ const TERMINAL = "('completed', 'failed', 'cancelled')";
 const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 /** Journal entries per INSERT statement (8 columns each, well under SQLite's variable limit). */
 const JOURNAL_CHUNK = 16;
+/** Rows per multi-row statement of a batch: the largest that fits is used, each size prepared once. */
+const CHUNKS = [32, 8, 2, 1];
+const STEP_WIDTH = STEP_COLUMNS.split(',').length;
+const JOURNAL_WIDTH = JOURNAL_COLUMNS.split(',').length;
 
 /**
  * Opens (creating and migrating when needed) an orchestr8 SQLite database.
@@ -219,6 +223,14 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO steps (${STEP_COLUMNS}) VALUES (${placeholders(STEP_COLUMNS)})
        ON CONFLICT (execution_id, step_id) DO UPDATE SET ${updates(STEP_COLUMNS, ['execution_id', 'step_id'])}`,
     ),
+    /** Upserts `rows` steps in one statement (rows are upserted in order: a later one wins). */
+    upsertSteps: (rows: number) =>
+      prepare(
+        `INSERT INTO steps (${STEP_COLUMNS}) VALUES ${Array(rows)
+          .fill(`(${placeholders(STEP_COLUMNS)})`)
+          .join(', ')}
+         ON CONFLICT (execution_id, step_id) DO UPDATE SET ${updates(STEP_COLUMNS, ['execution_id', 'step_id'])}`,
+      ),
     /** Upserts `rows` journal entries in one statement: one native call instead of `rows`. */
     upsertJournal: (rows: number) =>
       prepare(
@@ -289,6 +301,7 @@ function createSqliteStore(
   const listStatements = new Map<string, Database.Statement>();
   // Indexed by row count; a multi-row VALUES list saves a native call per entry.
   let journalStatements: Database.Statement[] = [];
+  let stepStatements: Database.Statement[] = [];
   let closed = false;
   const checkpointer = backgroundCheckpoints
     ? createCheckpointer({
@@ -356,6 +369,54 @@ function createSqliteStore(
           `unknown store write kind: ${String((w as { kind?: unknown }).kind)}`,
         );
     }
+  };
+
+  /** Runs the rows (flat `params`, `width` per row) through multi-row statements of CHUNKS rows. */
+  const upsertRows = (
+    params: Param[],
+    width: number,
+    cache: Database.Statement[],
+    prepareRows: (rows: number) => Database.Statement,
+  ) => {
+    let at = 0;
+    while (at < params.length) {
+      const left = (params.length - at) / width;
+      let n = CHUNKS[0]!;
+      for (const c of CHUNKS)
+        if (c <= left) {
+          n = c;
+          break;
+        }
+      if (n > left) n = left;
+      let stmt = cache[n];
+      if (!stmt) cache[n] = stmt = prepareRows(n);
+      stmt.run(at === 0 && n * width === params.length ? params : params.slice(at, at + n * width));
+      at += n * width;
+    }
+  };
+
+  /**
+   * An engine batch as a few multi-row statements: its execution rows in order, then all its
+   * step rows, then all its journal entries (of every execution), then trims and circuits.
+   * The result is the batch applied in order: rows of one table keep their order (a later
+   * upsert of a key wins) and the tables are independent, except that steps and entries need
+   * their execution row (written first) and a trim only drops entries older than the ones
+   * written after it. One native call per 32 rows instead of one per write.
+   */
+  const applyBulk = (batch: readonly StoreWrite[]) => {
+    const steps: Param[] = [];
+    const entries: Param[] = [];
+    let rest: StoreWrite[] | undefined;
+    for (const w of batch) {
+      if (w.kind === 'execution') s.upsertExecution.run(executionParams(w.execution));
+      else if (w.kind === 'step') steps.push(...stepParams(w.step));
+      else if (w.kind === 'journal') {
+        for (const e of w.entries) entries.push(...journalParams(w.executionId, e));
+      } else (rest ??= []).push(w);
+    }
+    if (steps.length > 0) upsertRows(steps, STEP_WIDTH, stepStatements, s.upsertSteps);
+    if (entries.length > 0) upsertRows(entries, JOURNAL_WIDTH, journalStatements, s.upsertJournal);
+    if (rest !== undefined) for (const w of rest) applyWrite(w);
   };
 
   /** Applies an engine batch in order; a write to a missing execution is NOT_FOUND, naming it. */
@@ -447,7 +508,14 @@ function createSqliteStore(
 
     write(batch) {
       return run('write a batch', () => {
-        if (batch.length > 0) transaction(() => applyBatch(batch));
+        if (batch.length === 0) return;
+        try {
+          transaction(() => applyBulk(batch));
+        } catch (error) {
+          // Rolled back. Which write named a missing execution? Apply them one by one to say.
+          if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+          transaction(() => applyBatch(batch));
+        }
       });
     },
 
@@ -662,6 +730,7 @@ function createSqliteStore(
       }
       listStatements.clear();
       journalStatements = [];
+      stepStatements = [];
       waits.dispose();
       s = undefined as unknown as Statements;
       db.close();
