@@ -524,6 +524,19 @@ function createSqliteStore(
     },
 
     createExecutions(items) {
+      if (items.length === 1) {
+        // Alone in its transaction: no savepoint needed (two native calls fewer per execution).
+        const { execution, claim } = items[0]!;
+        return run('create executions', (): PromiseSettledResult<CreateExecutionResult>[] => {
+          try {
+            return [{ status: 'fulfilled', value: transaction(() => createOne(execution, claim)) }];
+          } catch (error) {
+            return [
+              { status: 'rejected', reason: toStoreError(error, path, 'create an execution', busyTimeoutMs) },
+            ];
+          }
+        });
+      }
       return run('create executions', () =>
         transaction(() =>
           // A savepoint each: one execution's failure (a duplicate id) undoes only its own rows.

@@ -48,6 +48,21 @@ describe('creating a turn of executions in one transaction', () => {
     expect(await s.getExecution('c')).toMatchObject({ id: 'c' });
   });
 
+  it('settles a lone execution the same way: created, then a repeated id fails and a live key answers the first', async () => {
+    const s = await open();
+    const a = execution();
+    const claim = { key: 'k-alone', fingerprint: 'f', expiresAt: Date.now() + HOUR };
+    expect(await s.createExecutions!([{ execution: a, claim }])).toMatchObject([
+      { status: 'fulfilled', value: { created: true } },
+    ]);
+    const [again] = await s.createExecutions!([{ execution: { ...a } }]);
+    expect(again!.status).toBe('rejected');
+    expect(hasCode((again as PromiseRejectedResult).reason, 'CONFLICT')).toBe(true);
+    expect(await s.createExecutions!([{ execution: execution(), claim }])).toMatchObject([
+      { status: 'fulfilled', value: { created: false, existing: { executionId: a.id } } },
+    ]);
+  });
+
   it('the engine starts a burst of executions with keys through it: each once, each completed', async () => {
     const s = await open();
     const double: Agent<{ n: number }, { n: number }> = {
