@@ -1,22 +1,24 @@
-import { type Context, type Tracer, trace } from '@opentelemetry/api';
-import { type Clock, ErrorCode, Orchestr8Error, systemClock, type TimerHandle } from '@orchestr8/common';
-import { type CircuitBreakerRegistry, createResilience, type Resilience } from '@orchestr8/resilience';
+import { trace } from '@opentelemetry/api';
+import { ErrorCode, Orchestr8Error, systemClock, type TimerHandle } from '@orchestr8/common';
+import { createResilience, type Resilience } from '@orchestr8/resilience';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
-import type { Agent, AgentLogger, AgentRegistry } from './agent.js';
-import { type Capabilities, resolveCapabilities } from './capabilities.js';
+import { resolveCapabilities } from './capabilities.js';
 import { CircuitLog } from './circuit-log.js';
-import { type EngineObserver, EventBus } from './events.js';
+import type {
+  Engine,
+  EngineOptions,
+  ExecutionHandle,
+  RerunOptions,
+  RetryHandle,
+  RetryOptions,
+  StartOptions,
+} from './engine-api.js';
+import { EventBus } from './events.js';
 import { createExecutionCreator } from './execution-creator.js';
-import {
-  assertSameRequest,
-  checkedInputs,
-  type ExecutionRequest,
-  newExecution,
-  storeDefinition,
-} from './execution-request.js';
-import { buildResult, type ExecutionResult, ExecutionRun } from './execution-run.js';
+import { assertSameRequest, checkedInputs, newExecution, storeDefinition } from './execution-request.js';
+import { buildResult, ExecutionRun } from './execution-run.js';
 import { grantWorkflow, type WorkflowGrants } from './grants.js';
-import { DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './journal.js';
+import { DEFAULT_JOURNAL_LIMITS } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import {
   notRetryable,
@@ -31,195 +33,22 @@ import { createParkedResults } from './parked-results.js';
 import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
 import { type RerunPlan, rerunPlan, retryPlan } from './rerun-plan.js';
 import { type EngineRuntime, silentLogger } from './runtime.js';
-import type { Store } from './store.js';
 import { type ExecutionRecord, type StepStateRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
-import {
-  createWaitService,
-  type Decision,
-  type DecisionResult,
-  type EventDelivery,
-  type EventInput,
-  type SignalOptions,
-} from './wait-service.js';
-import { DEFAULT_EVENT_LOOK_BACK_MS, type WaitRecord, waitId } from './waits.js';
-import { type CompileOptions, compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
+import { createWaitService } from './wait-service.js';
+import { DEFAULT_EVENT_LOOK_BACK_MS, waitId } from './waits.js';
+import { compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
 import { WriteBatcher } from './write-batcher.js';
 
-export interface EngineOptions {
-  registry: AgentRegistry;
-  /** Defaults to an in-memory store. */
-  store?: Store;
-  clock?: Clock;
-  /** For jitter; injectable for deterministic tests. */
-  random?: () => number;
-  tracer?: Tracer;
-  journal?: Partial<JournalLimits>;
-  /** The environment templates may read (filtered by each workflow's allowlist). Defaults to process.env. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Environment variable names whose values are always redacted from journals. */
-  secretEnv?: readonly string[];
-  logger?: AgentLogger;
-  /** Shared circuit breakers (e.g. to share state between engines in one process). */
-  breakers?: CircuitBreakerRegistry;
-  /**
-   * How often to look for cancel requests from other processes, in ms (default 1000; 0 = never).
-   * Never polled on the memory store the engine creates when none is given: nothing else can write to it.
-   */
-  cancelPollMs?: number;
-  /** Synchronous observers (metrics, logs). */
-  observers?: readonly EngineObserver[];
-  /** Proxies for remote agent services: called for steps whose agent has a `url`. */
-  remoteAgent?: (url: string, agentId: string) => Agent | undefined;
-  /**
-   * What documents may reach on this host (environment, egress, per-agent grants, nesting
-   * depth). Default: nothing beyond the document's own data and public network addresses.
-   */
-  capabilities?: Capabilities;
-  /**
-   * How long the event inbox keeps an event for a wait that registers after it arrived, in
-   * ms (default 5 minutes): an event sent just before its wait registered is not lost.
-   */
-  eventLookBackMs?: number;
-  /**
-   * Whether this engine wakes waits: on creation it loads the due waits from the store (late
-   * timers fire at once, in due order) and keeps a timer for the next one. Default true;
-   * a one-off `orchestr8 run` still wakes its own waits.
-   */
-  wakeWaits?: boolean;
-  /** The longest sleep between looks for waits other processes registered, in ms (default 5000; 0: never). */
-  waitPollMs?: number;
-}
-
-export interface StartOptions extends ExecutionRequest {
-  /** Aborting it cancels the execution gracefully. */
-  signal?: AbortSignal;
-  /** Overrides the document's `policies.concurrency.maxConcurrentSteps`. */
-  maxConcurrentSteps?: number;
-  /** The trace context to continue (e.g. from an incoming W3C traceparent). */
-  traceContext?: Context;
-  /** Sub-workflow nesting depth (set for child executions; 0 at the top). */
-  depth?: number;
-}
-
-export interface ExecutionHandle {
-  readonly id: string;
-  /** False when an idempotency key matched an existing execution. */
-  readonly created: boolean;
-  readonly result: Promise<ExecutionResult>;
-  cancel(reason?: string): void;
-}
-
-/** An idempotency key for an operation, as for `start`: the same key and request do it once. */
-export type OperationKey = Pick<ExecutionRequest, 'idempotencyKey' | 'fingerprint' | 'idempotencyTtlMs'>;
-
-export interface RetryOptions extends OperationKey {
-  /** Why, for the journal (default "retried"). */
-  reason?: string;
-}
-
-/** A retried execution: `created` is false when an idempotency key matched an earlier retry. */
-export interface RetryHandle extends ExecutionHandle {
-  /** The steps that run again, in document order. */
-  readonly retried: readonly string[];
-}
-
-export interface RerunOptions extends OperationKey {
-  /** The step to run again, with every step downstream of it. */
-  fromStep: string;
-  /** Inputs that replace the original's (top-level keys); the rest are the original's. */
-  inputs?: Record<string, unknown>;
-  signal?: AbortSignal;
-  maxConcurrentSteps?: number;
-}
-
-export interface Engine {
-  readonly store: Store;
-  readonly events: EventBus;
-  readonly breakers: CircuitBreakerRegistry;
-  /** Stores and starts an execution; resolves once it is recorded (before it finishes). */
-  start(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionHandle>;
-  /**
-   * Checks a workflow against the operator's capabilities without starting it: throws a
-   * CapabilityError (code CAPABILITY_DENIED) naming everything it asks for beyond them.
-   * `start` does the same check before it records anything.
-   */
-  authorize(workflow: CompiledWorkflow): void;
-  /**
-   * Validates and compiles a workflow document (an object, or YAML/JSON text), checking its
-   * agents against this engine's registry, as `orchestr8 validate` does. Throws a
-   * ValidationError (code VALIDATION, `details`: the diagnostics) when it is invalid.
-   * Compile once, execute many: the same object or text is compiled once.
-   */
-  compile(document: unknown, options?: CompileOptions): CompiledWorkflow;
-  /** `compile` for a file (`.yaml`, `.yml` or `.json`). */
-  compileFile(path: string): Promise<CompiledWorkflow>;
-  /** Starts an execution and waits for its result. */
-  execute(workflow: CompiledWorkflow, options?: StartOptions): Promise<ExecutionResult>;
-  /** Cancels a running execution: graceful, or forced. False when it is not running here. */
-  cancel(executionId: string, options?: { reason?: string; force?: boolean }): boolean;
-  /** Resumes an execution left `running`/`queued` by a process that died. */
-  resume(executionId: string, options?: { maxConcurrentSteps?: number }): Promise<ExecutionHandle>;
-  /**
-   * Runs a failed or cancelled execution again, in place: its failed, cancelled and unrun
-   * steps and every step downstream of them start over with a fresh retry budget; completed
-   * steps keep their outputs. Journaled (`execution.retried`). CONFLICT (details.reason
-   * `not_retryable`) when the execution runs, waits or completed; with an idempotency key,
-   * a repeated request returns the first retry's handle (`created: false`) instead.
-   */
-  retry(executionId: string, options?: RetryOptions): Promise<RetryHandle>;
-  /** What `rerun` with these options would run again and reuse; starts nothing. */
-  planRerun(executionId: string, options: Pick<RerunOptions, 'fromStep' | 'inputs'>): Promise<RerunPlan>;
-  /**
-   * Starts a new execution of a finished one's definition that reuses the outputs of the
-   * steps the plan keeps (see `planRerun`) and runs the rest; its correlation id
-   * (`rerun:<id>@<step>`) links it to the original. CONFLICT while the original runs.
-   */
-  rerun(executionId: string, options: RerunOptions): Promise<{ plan: RerunPlan; handle: ExecutionHandle }>;
-  /** Resumes every execution left running. */
-  resumeAll(): Promise<ExecutionHandle[]>;
-  /**
-   * Delivers an event to every waiting step whose wait matches it (name and `match`), and
-   * keeps it in the inbox for waits that register within the look-back window. The same
-   * name and id delivered again does nothing (`accepted: false`).
-   */
-  sendEvent(event: EventInput): Promise<EventDelivery>;
-  /** An event for one execution only: its waits for an event of this name see it. */
-  signal(
-    executionId: string,
-    name: string,
-    payload?: unknown,
-    id?: string,
-    options?: SignalOptions,
-  ): Promise<EventDelivery>;
-  /**
-   * Approves or rejects an approval step. The form data is validated against the step's
-   * form schema (a ValidationError naming the field); a step decided twice is a CONFLICT,
-   * unless both carry the same `idempotencyKey` (the repeat gets the first answer).
-   */
-  decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
-  /** Pending approvals (waits of kind approval), oldest first. */
-  approvals(): Promise<WaitRecord[]>;
-  /** The result of an execution, running here or finished in the store. */
-  getResult(executionId: string): Promise<ExecutionResult | undefined>;
-  isRunning(executionId: string): boolean;
-  /** What runs in this process now: executions and their running steps (for metrics). */
-  stats(): { executions: number; runningSteps: number; eventsDropped: number };
-  /**
-   * Graceful process shutdown: no new step starts, running steps get `graceMs` (default
-   * 5000) to finish, then executions are left `running` in the store to resume on the next
-   * start. Flushes the store. With `cancel: true`, executions are cancelled instead.
-   */
-  shutdown(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
-  /**
-   * Ends everything the engine owns, for programs that embed it: running executions are
-   * suspended as by `shutdown` (or cancelled with `cancel: true`; always cancelled on the
-   * engine's own memory store, where nothing could resume them), pending writes are drained,
-   * and the store is closed only if the engine created it (a store you pass in stays open:
-   * close it yourself). Afterwards `start`, `execute` and `resume` throw. Idempotent.
-   * Also `await using engine = createEngine(...)` where `Symbol.asyncDispose` exists.
-   */
-  close(options?: { reason?: string; graceMs?: number; cancel?: boolean }): Promise<void>;
-}
+export type {
+  Engine,
+  EngineOptions,
+  ExecutionHandle,
+  OperationKey,
+  RerunOptions,
+  RetryHandle,
+  RetryOptions,
+  StartOptions,
+} from './engine-api.js';
 
 export function createEngine(options: EngineOptions): Engine {
   const clock = options.clock ?? systemClock;
