@@ -1,7 +1,9 @@
 /**
  * HTTP API throughput: `POST /workflows/execute` with `Prefer: wait` on a 1-step workflow,
  * SQLite store, 50 connections, measured with autocannon. The server runs in a child
- * process (its own event loop, as in production); the load generator runs here.
+ * process (its own event loop, as in production); the load generator runs here. Two
+ * servers: `createServer` with its defaults (http-server.ts), and `orchestr8 serve` itself
+ * (every surface it wires in: triggers, streams, MCP, the console, the request log).
  *
  * The baseline, in the same run: a bare express handler writing the same rows to SQLite in
  * one transaction (baseline-server.ts), measured in rounds alternating with the first
@@ -9,8 +11,8 @@
  * baseline's (the first: the median of the rounds' ratios; target at least 0.9), `cpuVsBare`
  * the baseline's server CPU per request over its own, which other load disturbs less.
  */
-import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +21,7 @@ import autocannon from 'autocannon';
 export interface HttpBenchOptions {
   /** Seconds per measured run. Default 4. */
   durationSec?: number;
-  /** Alternating rounds of the baseline and `execute by workflowId`. Default 5. */
+  /** Alternating rounds of the baseline, `execute by workflowId` and the same on `orchestr8 serve`. Default 5. */
   rounds?: number;
   connections?: number;
 }
@@ -69,6 +71,65 @@ function startServer(dbPath: string, script = './http-server.ts'): Promise<Bench
           }),
       });
     });
+  });
+}
+
+const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
+
+/** CPU time of a process from /proc (clock ticks of 10 ms), in µs. */
+function procCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** `orchestr8 serve` itself, as users start it (its defaults; warnings only in the log). */
+function startServe(dbPath: string): Promise<BenchServer> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      ...(process.env.ORCHESTR8_BENCH_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCHESTR8_BENCH_PROF}`]
+        : []),
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      '--store',
+      `sqlite:${dbPath}`,
+    ],
+    { env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.resume();
+      child.removeAllListeners('exit');
+      resolve({
+        url: m[1]!,
+        cpuUs: async () => procCpuUs(child.pid!),
+        stop: () =>
+          new Promise<void>((r) => {
+            if (child.exitCode !== null) return r();
+            child.once('exit', () => r());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
   });
 }
 
@@ -139,22 +200,27 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
   // Both in their own processes, on their own database files, idle while the other is measured.
   const bare = await startServer(join(dir, 'bare.db'), './baseline-server.ts');
   const server = await startServer(join(dir, 'bench.db'));
+  const cli = await startServe(join(dir, 'serve.db'));
   try {
-    const put = await fetch(`${server.url}/workflows/${ONE_STEP.metadata.id}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(ONE_STEP),
-    });
-    if (!put.ok) throw new Error(`registering the bench workflow failed: ${put.status} ${await put.text()}`);
+    for (const s of [server, cli]) {
+      const put = await fetch(`${s.url}/workflows/${ONE_STEP.metadata.id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(ONE_STEP),
+      });
+      if (!put.ok)
+        throw new Error(`registering the bench workflow failed: ${put.status} ${await put.text()}`);
+    }
     // Warm-up: JIT, caches, SQLite pages.
-    await cannon(load(bare.url, byId, 2));
-    await cannon(load(server.url, byId, 2));
-    // Rounds alternate the baseline and the server, so both see the same machine; medians.
+    for (const s of [bare, server, cli]) await cannon(load(s.url, byId, 2));
+    // Rounds alternate the baseline and the servers, so all see the same machine; medians.
     const bareRuns: Measured[] = [];
     const byIdRuns: Measured[] = [];
+    const serveRuns: Measured[] = [];
     for (let i = 0; i < rounds; i++) {
       bareRuns.push(await measure(bare, load(bare.url, byId, duration)));
       byIdRuns.push(await measure(server, load(server.url, byId, duration)));
+      serveRuns.push(await measure(cli, load(cli.url, byId, duration)));
     }
     const baseline = {
       rate: median(bareRuns.map((x) => x.execPerSec)),
@@ -165,6 +231,13 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     // The ratio of each round (run next to each other), whose median is steadier than a ratio of medians.
     scenario.vsBare = median(byIdRuns.map((x, k) => x.execPerSec / bareRuns[k]!.execPerSec));
     rows.push(scenario);
+    const served = row(
+      'orchestr8 serve (the CLI, defaults): execute 1-step by workflowId, Prefer: wait',
+      serveRuns,
+      baseline,
+    );
+    served.vsBare = median(serveRuns.map((x, k) => x.execPerSec / bareRuns[k]!.execPerSec));
+    rows.push(served);
 
     let seq = 0;
     const inline = JSON.stringify({ workflow: ONE_STEP });
@@ -188,7 +261,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     });
     rows.push(row('execute 1-step by workflowId, Prefer: wait, Idempotency-Key', [keyed], baseline));
   } finally {
-    await Promise.all([bare.stop(), server.stop()]);
+    await Promise.all([bare.stop(), server.stop(), cli.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;

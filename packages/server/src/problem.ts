@@ -208,6 +208,8 @@ export function toProblem(error: unknown): { problem: HttpProblem; internal: boo
 export interface ServerLogger {
   /** `data`: structured fields (request logs carry method, path, status, durationMs, requestId...). */
   info(message: string, data?: Record<string, unknown>): void;
+  /** Whether `info` lines are written now; when false, request lines are not even built. */
+  infoEnabled?(): boolean;
   error(message: string, error?: unknown, data?: Record<string, unknown>): void;
 }
 

@@ -21,6 +21,8 @@ export function requestLog(logger: ServerLogger): RequestHandler {
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
+    // At a level that drops request lines (serve --log-level warn), nothing more to do.
+    if (logger.infoEnabled?.() === false) return next();
     let logged = false;
     const log = () => {
       if (logged) return;

@@ -277,7 +277,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       rateLimit: rateLimit === 0 ? false : { limit: rateLimit },
       bodyLimit: opts.bodyLimit,
       idempotencyTtlMs,
-      logger: serverLogger(logger),
+      logger: { ...serverLogger(logger), infoEnabled: () => logger.isLevelEnabled('info') },
       metrics,
       ...(pg ? { workers: () => listWorkers(pg) } : {}),
       ...(opts.corsOrigin.length > 0 ? { cors: { origins: opts.corsOrigin } } : {}),

@@ -112,11 +112,11 @@ async function execute(
     if (ctx.executeGate) {
       // policies.flow: may wait for a slot of its key (a client that leaves starts nothing), or refuse.
       const left = new AbortController();
-      res.on('close', () => left.abort());
-      const gated = await ctx.executeGate(
-        { workflow: resolved.workflow, inputs: opts.inputs, signal: left.signal },
-        start,
-      );
+      const onClose = () => left.abort();
+      res.once('close', onClose);
+      const gated = await ctx
+        .executeGate({ workflow: resolved.workflow, inputs: opts.inputs, signal: left.signal }, start)
+        .finally(() => res.off('close', onClose));
       if ('refused' in gated)
         throw new HttpProblem(
           429,
