@@ -232,7 +232,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     scenario.vsBare = median(byIdRuns.map((x, k) => x.execPerSec / bareRuns[k]!.execPerSec));
     rows.push(scenario);
     const served = row(
-      'orchestr8 serve (the CLI, defaults): execute 1-step by workflowId, Prefer: wait',
+      'orchestr8 serve (the CLI, defaults, --log-level warn): execute 1-step by workflowId, Prefer: wait',
       serveRuns,
       baseline,
     );
