@@ -10,7 +10,7 @@
  * is still the owner's lease. If any of them changed, the statement writes nothing and the
  * caller commits those executions one by one (where a failed guard costs only its own).
  */
-import type { CommitPlan } from '@orchestr8/core';
+import type { CommitPlan, StepStateRecord } from '@orchestr8/core';
 import { pgCode, SqlState } from './errors.js';
 import type { PostgresStore } from './postgres-store.js';
 import {
@@ -40,6 +40,11 @@ export interface BatchItem {
   /** The steps whose results this commits (the owner's leased tasks). */
   stepIds: readonly string[];
   decide: (locked: LockedExecution) => CommitPlan | undefined;
+  /**
+   * Every step's full record as of `known`, when the caller has them all (it committed or
+   * read them): a commit that finishes the execution then renders its outputs without a read.
+   */
+  full?: () => StepStateRecord[] | undefined;
 }
 
 type Planned = { item: BatchItem; locked: LockedExecution; plan: CommitPlan };
@@ -77,11 +82,24 @@ export async function commitBatch(
   // Finishing renders the outputs: one read of the steps of every execution that finishes,
   // then plan those again (the guard still holds them to the state first planned on).
   const finishing = planned.filter((p): p is Planned => p?.plan.finished !== undefined);
-  if (finishing.length > 0) {
+  const replan = (p: Planned, steps: StepStateRecord[]) => {
+    const i = planned.indexOf(p);
+    p.locked.steps = steps;
+    p.locked.full = true;
+    const plan = p.item.decide(p.locked);
+    planned[i] = common(plan) && plan.finished ? { ...p, plan } : undefined;
+  };
+  const unread: Planned[] = [];
+  for (const p of finishing) {
+    const full = p.item.full?.();
+    if (full) replan(p, full);
+    else unread.push(p);
+  }
+  if (unread.length > 0) {
     const r = await store.query(
       'read steps',
       `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = ANY($1::text[]) ORDER BY execution_id, ord`,
-      [finishing.map((p) => p.locked.execution.id)],
+      [unread.map((p) => p.locked.execution.id)],
       'o8_get_steps_many',
     );
     const byExecution = new Map<string, ReturnType<typeof toStep>[]>();
@@ -91,13 +109,7 @@ export async function commitBatch(
       if (list) list.push(s);
       else byExecution.set(s.executionId, [s]);
     }
-    for (const p of finishing) {
-      const i = planned.indexOf(p);
-      p.locked.steps = byExecution.get(p.locked.execution.id) ?? [];
-      p.locked.full = true;
-      const plan = p.item.decide(p.locked);
-      planned[i] = common(plan) && plan.finished ? { ...p, plan } : undefined;
-    }
+    for (const p of unread) replan(p, byExecution.get(p.locked.execution.id) ?? []);
   }
   const writing = planned.filter((p): p is Planned => p !== undefined);
   if (writing.length === 0) return items.map(() => undefined);

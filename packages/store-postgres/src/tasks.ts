@@ -306,6 +306,40 @@ export class TaskQueue {
     });
   }
 
+  /**
+   * The statuses of the given executions, and for each that finished its record and steps,
+   * in one query (what a follower needs to build its result). Unknown ids are absent.
+   */
+  async outcomes(
+    ids: readonly string[],
+  ): Promise<
+    Map<string, { status: string; finished?: { execution: ExecutionRecord; steps: StepStateRecord[] } }>
+  > {
+    const out = new Map<
+      string,
+      { status: string; finished?: { execution: ExecutionRecord; steps: StepStateRecord[] } }
+    >();
+    if (ids.length === 0) return out;
+    const r = await this.store.query(
+      'read execution results',
+      `SELECT ${EXECUTION_COLUMNS.map(([col]) => `e.${col}`).join(', ')},
+         CASE WHEN e.status IN ('completed', 'failed', 'cancelled') THEN coalesce((
+           SELECT json_agg(s ORDER BY s.ord) FROM (SELECT ${STEP_SELECT}, ord FROM steps WHERE execution_id = e.id) s
+         ), '[]') END AS steps_json
+       FROM executions e WHERE e.id = ANY($1::text[])`,
+      [[...new Set(ids)]],
+      'o8_outcomes',
+    );
+    for (const row of r.rows) {
+      const steps = row.steps_json as Row[] | null;
+      out.set(row.id as string, {
+        status: row.status as string,
+        ...(steps ? { finished: { execution: toExecution(row), steps: steps.map(toStep) } } : {}),
+      });
+    }
+    return out;
+  }
+
   /** The given steps' states (those that exist), per execution, in first-write order. */
   async stepsOf(
     wanted: readonly { executionId: string; stepIds: readonly string[] }[],

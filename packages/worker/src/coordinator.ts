@@ -16,6 +16,7 @@ import {
   type PlanInput,
   planCommit,
   resumeEntry,
+  type StepStateRecord,
   type StepTaskRunner,
   startEntry,
   storeDefinition,
@@ -205,6 +206,8 @@ export class Coordinator {
       input: (
         locked: LockedExecution,
       ) => Omit<PlanInput, 'workflow' | 'execution' | 'stop' | 'steps' | 'tasks'>;
+      /** Every step's full record, when the caller knows them all (see `BatchItem.full`). */
+      full?: () => StepStateRecord[] | undefined;
     }[],
     owner: string,
     leaseMs: number,
@@ -213,6 +216,7 @@ export class Coordinator {
       items.map((it) => ({
         known: it.known,
         stepIds: it.stepIds,
+        ...(it.full ? { full: it.full } : {}),
         decide: (locked) =>
           planCommit(this.runner, {
             workflow: it.workflow,

@@ -98,7 +98,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
       created,
       // Followed only when someone asks: an API instance answering 202 never waits.
       get result() {
-        result ??= watcher.wait(id);
+        result ??= watcher.wait(id, { fresh: created });
         return result;
       },
       cancel: (reason) => cancel(id, reason ?? 'cancelled'),

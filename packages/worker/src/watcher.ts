@@ -4,15 +4,8 @@
  * streams of an API instance), woken by NOTIFY and backed by polling, since notifications
  * sent while the listening connection was down are lost.
  */
-import {
-  buildResult,
-  type EngineEvent,
-  type EventBus,
-  type ExecutionResult,
-  type ExecutionStatus,
-  TERMINAL_EXECUTION_STATUSES,
-} from '@orchestr8/core';
-import { Channel, type PostgresStore } from '@orchestr8/store-postgres';
+import { buildResult, type EngineEvent, type EventBus, type ExecutionResult } from '@orchestr8/core';
+import { Channel, type PostgresStore, TaskQueue } from '@orchestr8/store-postgres';
 
 type Notice = [executionId: string, firstSeq: number, lastSeq: number, finished: 0 | 1, workflowId: string];
 
@@ -29,12 +22,19 @@ export class ExecutionWatcher {
   private unlisten: (() => void) | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly queue: TaskQueue;
+  /** Executions a notice said finished, checked together on the next turn. */
+  private due: Set<string> | undefined;
+  /** Executions notices said finished lately (bounded): a waiter that comes after its notice. */
+  private readonly ended = new Set<string>();
 
   constructor(
     private readonly store: PostgresStore,
     private readonly bus: EventBus,
     private readonly pollMs = 1000,
-  ) {}
+  ) {
+    this.queue = new TaskQueue(store);
+  }
 
   async start(): Promise<void> {
     this.unlisten = await this.store.listen(
@@ -46,14 +46,18 @@ export class ExecutionWatcher {
     this.pollTimer.unref();
   }
 
-  /** The result once the execution is terminal. */
-  wait(executionId: string): Promise<ExecutionResult> {
+  /**
+   * The result once the execution is terminal. `fresh`: this process started it after the
+   * watcher listened, so the notice of its end cannot have been missed (polls cover a
+   * dropped connection) and there is nothing to check now.
+   */
+  wait(executionId: string, options: { fresh?: boolean } = {}): Promise<ExecutionResult> {
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(executionId) ?? [];
       list.push(resolve);
       this.waiters.set(executionId, list);
-      // It may have finished before we listened.
-      this.check([executionId]).catch(reject);
+      // It may have finished before we listened (or before this waiter came).
+      if (!options.fresh || this.ended.has(executionId)) this.check([executionId]).catch(reject);
     });
   }
 
@@ -66,7 +70,21 @@ export class ExecutionWatcher {
     }
     const [id, first, last, finished, workflowId] = notice;
     if (this.bus.hasSubscribers && last >= first) this.publish(id, workflowId, first - 1);
-    if (finished && this.waiters.has(id)) void this.check([id]).catch(() => {});
+    if (finished) {
+      this.ended.add(id);
+      if (this.ended.size > MAX_TRACKED) this.ended.delete(this.ended.values().next().value!);
+    }
+    if (finished && this.waiters.has(id)) {
+      if (!this.due) {
+        this.due = new Set();
+        setImmediate(() => {
+          const ids = [...(this.due ?? [])];
+          this.due = undefined;
+          void this.check(ids).catch(() => {});
+        });
+      }
+      this.due.add(id);
+    }
   }
 
   /** Publishes the journal entries of an execution after `after`, in order, once each. */
@@ -99,23 +117,18 @@ export class ExecutionWatcher {
     void this.check([...this.waiters.keys()]).catch(() => {});
   }
 
+  /** Resolves the waiters of those of `ids` that finished (or are gone), in one query. */
   private async check(ids: string[]): Promise<void> {
-    const r = await this.store.query(
-      'check executions',
-      'SELECT id, status FROM executions WHERE id = ANY($1::text[])',
-      [ids],
-      'o8_statuses',
-    );
-    const status = new Map(r.rows.map((row) => [row.id as string, row.status as string]));
+    if (this.closed || ids.length === 0) return;
+    const found = await this.queue.outcomes(ids);
     for (const id of ids) {
-      const st = status.get(id);
-      if (st !== undefined && !TERMINAL_EXECUTION_STATUSES.has(st as ExecutionStatus)) continue;
+      const o = found.get(id);
+      if (o && !o.finished) continue;
       const list = this.waiters.get(id);
       if (!list) continue;
       this.waiters.delete(id);
-      const rec = st === undefined ? undefined : await this.store.getExecution(id);
-      const result: ExecutionResult = rec
-        ? buildResult(rec, await this.store.getSteps(id))
+      const result: ExecutionResult = o?.finished
+        ? buildResult(o.finished.execution, o.finished.steps)
         : { executionId: id, workflowId: '', workflowVersion: '', status: 'failed', steps: {} };
       for (const resolve of list) resolve(result);
     }

@@ -203,6 +203,12 @@ class WorkerProcess implements Worker {
   /** Executions with a commit in flight. */
   private readonly committing = new Set<string>();
   private rounds = false;
+  /**
+   * Per execution: full records (outputs) of its finished steps this worker committed or
+   * read. Finished records do not change, so a step released here reads its dependencies'
+   * outputs, and a commit that finishes the execution renders its outputs, without a read.
+   */
+  private readonly records = new Map<string, Map<string, StepStateRecord>>();
   /** Per execution: its state as of this worker's last claim or commit of it (see `remember`). */
   private readonly states = new Map<string, ExecutionState>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -355,19 +361,25 @@ class WorkerProcess implements Worker {
           this.coordinator.workflows.get(e.claimed.execution.definitionHash).catch(() => undefined),
         ),
       );
-      // The claim returned each step's own state; read those of the steps it reads, if any.
-      const wanted = entries.map((e, i) => ({
-        executionId: e.claimed.executionId,
-        stepIds: workflows[i]
-          ? stepReads(workflows[i], e.claimed.stepId).filter((id) => id !== e.claimed.stepId)
-          : [],
-      }));
+      // The claim returned each step's own state; those of the steps it reads come from the
+      // finished records known here, or one read.
+      const wanted = entries.map((e, i) => {
+        const t = e.claimed;
+        const records = this.records.get(t.executionId);
+        const reads = workflows[i] ? stepReads(workflows[i], t.stepId).filter((id) => id !== t.stepId) : [];
+        const known = reads.flatMap((id) => records?.get(id) ?? []);
+        t.steps = [...t.steps, ...known];
+        const knownIds = new Set(known.map((s) => s.stepId));
+        return { executionId: t.executionId, stepIds: reads.filter((id) => !knownIds.has(id)) };
+      });
       if (wanted.some((w) => w.stepIds.length > 0)) {
         const steps = await queue.stepsOf(wanted.filter((w) => w.stepIds.length > 0));
-        for (const { claimed: t } of entries) {
-          const others = (steps.get(t.executionId) ?? []).filter((s) => s.stepId !== t.stepId);
-          t.steps = [...t.steps, ...others];
-        }
+        entries.forEach(({ claimed: t }, i) => {
+          const want = new Set(wanted[i]!.stepIds);
+          const read = (steps.get(t.executionId) ?? []).filter((s) => want.has(s.stepId));
+          t.steps = [...t.steps, ...read];
+          this.keepRecords(t.executionId, read);
+        });
       }
     } catch (error) {
       // Left to their leases.
@@ -580,11 +592,13 @@ class WorkerProcess implements Worker {
   private async commitRound(round: [string, PendingCommit[]][]): Promise<void> {
     const items = round.map(([id, batch]) => {
       const outcomes = batch.map((b) => b.outcome);
+      const known = this.states.get(id)!;
       return {
-        known: this.states.get(id)!,
+        known,
         stepIds: batch.map((b) => b.entry.claimed.stepId),
         workflow: batch[0]!.workflow,
         input: () => ({ outcomes, takeSelf: this.selfBudget() }),
+        full: () => this.fullSteps(id, known.steps),
       };
     });
     let results: (CommitResult | undefined)[];
@@ -687,8 +701,12 @@ class WorkerProcess implements Worker {
     // What this commit leaves: the plan for the next commit of the execution, unread.
     let state: ExecutionState | undefined;
     // A stopping execution commits under locks: nothing to remember.
-    if (result.plan.finished || result.plan.stop || result.locked.stop) this.states.delete(executionId);
-    else {
+    if (result.plan.finished || result.plan.stop || result.locked.stop) {
+      this.states.delete(executionId);
+      this.records.delete(executionId);
+    } else {
+      for (const o of outcomes) this.keepRecords(executionId, o.steps);
+      this.keepRecords(executionId, result.plan.steps);
       const statuses = new Map<string, StepStateRecord>();
       for (const s of result.locked.steps) statuses.set(s.stepId, light(s));
       for (const s of result.plan.steps) statuses.set(s.stepId, light(s));
@@ -720,8 +738,9 @@ class WorkerProcess implements Worker {
       );
       if (entry) entries.push(entry);
     }
-    // Known without a read: what this commit wrote, and the step that just finished.
-    const known = new Map<string, StepStateRecord>();
+    // Known without a read: finished steps committed or read here, what this commit wrote,
+    // and the steps that just finished.
+    const known = new Map<string, StepStateRecord>(this.records.get(executionId));
     for (const o of outcomes) for (const s of o.steps) known.set(s.stepId, s);
     for (const s of result.plan.steps) known.set(s.stepId, s);
     const missing = new Set<string>();
@@ -731,6 +750,7 @@ class WorkerProcess implements Worker {
       try {
         const read = await this.coordinator.queue.stepsOf([{ executionId, stepIds: [...missing] }]);
         for (const s of read.get(executionId) ?? []) known.set(s.stepId, s);
+        this.keepRecords(executionId, read.get(executionId) ?? []);
       } catch (error) {
         // Left to their leases.
         for (const e of entries) this.untrack(e);
@@ -793,6 +813,40 @@ class WorkerProcess implements Worker {
       const oldest = this.states.keys().next().value;
       if (oldest !== undefined) this.states.delete(oldest);
     }
+  }
+
+  /** Keeps the finished ones of `recs` (bounded like `states`). */
+  private keepRecords(executionId: string, recs: Iterable<StepStateRecord>): void {
+    let m = this.records.get(executionId);
+    for (const r of recs) {
+      if (!TERMINAL_STEP.has(r.status)) continue;
+      if (!m) {
+        m = new Map();
+        this.records.set(executionId, m);
+        if (this.records.size > 2_000) {
+          const oldest = this.records.keys().next().value;
+          if (oldest !== undefined) this.records.delete(oldest);
+        }
+      }
+      m.set(r.stepId, r);
+    }
+  }
+
+  /**
+   * Every step's full record for a plan on `light` (the remembered statuses), or undefined
+   * when some finished step's record is not known here. Steps not finished in `light` are
+   * the ones being committed: their outcomes carry their records.
+   */
+  private fullSteps(executionId: string, light: readonly StepStateRecord[]): StepStateRecord[] | undefined {
+    const m = this.records.get(executionId);
+    const out: StepStateRecord[] = [];
+    for (const s of light) {
+      const r = m?.get(s.stepId);
+      if (r && r.status === s.status) out.push(r);
+      else if (!TERMINAL_STEP.has(s.status)) out.push(s);
+      else return undefined;
+    }
+    return out;
   }
 
   // ---- heartbeats, stops, sweeps ---------------------------------------------------------
