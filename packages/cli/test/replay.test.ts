@@ -246,5 +246,5 @@ steps:
     const missing = await cli(['replay', 'exec_nope', '--store', db], { cwd: dir });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('error NOT_FOUND: no execution "exec_nope" in store');
-  });
+  }, 120_000);
 });

@@ -4,14 +4,29 @@ import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
-import { assertBuilt, BIN, cli, REPO, startCli, useTempRoot } from './fixtures/harness.js';
+import {
+  assertBuilt,
+  BIN,
+  type CliOptions,
+  cli as cliIn,
+  startCli as startCliIn,
+  useTempRoot,
+} from './fixtures/harness.js';
 
 const FIX = join(import.meta.dirname, 'fixtures/streams');
 const DOC = join(FIX, 'match.stream.yaml');
 const EVENTS = join(FIX, 'events.ndjson');
 const tmp = useTempRoot('o8-stream-');
 
-beforeAll(() => assertBuilt());
+/** Every command runs in a temporary project: the crews' executions go to its SQLite store. */
+let work: string;
+beforeAll(() => {
+  assertBuilt();
+  work = tmp();
+});
+const cli = (args: readonly string[], options: CliOptions = {}) => cliIn(args, { cwd: work, ...options });
+const startCli = (args: readonly string[], options: CliOptions & { timeoutMs?: number } = {}) =>
+  startCliIn(args, { cwd: work, ...options });
 
 const lines = (s: string) =>
   s
@@ -91,7 +106,7 @@ describe('orchestr8 stream', () => {
 
   it('run --events - reads the events from stdin', async () => {
     const child = spawn(process.execPath, [BIN, 'stream', 'run', DOC, '--events', '-'], {
-      cwd: REPO,
+      cwd: work,
       env: { ...process.env, NO_COLOR: '1' },
     });
     let stdout = '';
@@ -127,6 +142,119 @@ describe('orchestr8 stream', () => {
       { n: 1, slice: 1 },
     ]);
   });
+
+  it("run --events records each slice's crews as executions in the project's store (SQLite by default)", async () => {
+    const project = tmp();
+    const r = await cli(['stream', 'run', DOC, '--events', EVENTS], { cwd: project });
+    expect(r.code).toBe(0);
+    const list = await cli(['list', '--json'], { cwd: project });
+    expect(list.code).toBe(0);
+    const items = JSON.parse(list.stdout) as { status: string }[];
+    // Two slices, two crews each (scorer, referee).
+    expect(items).toHaveLength(4);
+    expect(items.every((e) => e.status === 'completed')).toBe(true);
+  }, 60_000);
+
+  it('replay --recorded-outputs reproduces a stream whose crews are not deterministic; a plain replay does not', async () => {
+    const project = tmp();
+    const doc = join(FIX, 'dice.stream.yaml');
+    const events = join(project, 'ticks.ndjson');
+    writeFileSync(
+      events,
+      [10, 20, 1500, 2500]
+        .map((ts, i) => `${JSON.stringify({ id: `t${i}`, ts, kind: 'tick', stream: 'dice', payload: {} })}\n`)
+        .join(''),
+    );
+    const slices = join(project, 'slices.ndjson');
+    const agents = ['--agents', join(FIX, 'agents.mjs')];
+    const r = await cli(['stream', 'run', doc, '--events', events, '--slices-out', slices, ...agents], {
+      cwd: project,
+    });
+    expect(r.code).toBe(0);
+    const actions = join(project, 'actions.ndjson');
+    writeFileSync(actions, r.stdout);
+    expect(lines(r.stdout)).toHaveLength(3);
+    const args = [
+      'stream',
+      'replay',
+      doc,
+      '--events',
+      events,
+      '--actions',
+      actions,
+      '--slices',
+      slices,
+      ...agents,
+    ];
+    const exact = await cli([...args, '--recorded-outputs'], { cwd: project });
+    expect(exact.stdout).toContain('replay matches: 3 slices, 3 recorded actions, 0 mismatches');
+    expect(exact.code).toBe(0);
+    const rolled = await cli([...args, '--json'], { cwd: project });
+    expect(rolled.code).toBe(1);
+    expect(JSON.parse(rolled.stdout).mismatches).toHaveLength(3);
+    // Without the slice records there is nothing to find the recorded executions by.
+    const noSlices = await cli(
+      ['stream', 'replay', doc, '--events', events, '--actions', actions, '--recorded-outputs'],
+      { cwd: project },
+    );
+    expect(noSlices.code).toBe(2);
+    expect(noSlices.stderr).toContain(
+      '--recorded-outputs needs the slice records (--slices <file>, or --nats)',
+    );
+  }, 120_000);
+
+  it('serve --stream: events over HTTP, actions over SSE, crews as executions in the store, stream metrics', async () => {
+    const project = tmp();
+    const serve = startCli(['serve', '--port', '0', '--stream', DOC], { cwd: project, timeoutMs: 120_000 });
+    let out = '';
+    serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const up = Date.now() + 60_000;
+    while (!/listening on (http:\S+)/.test(out) && Date.now() < up)
+      await new Promise((r) => setTimeout(r, 50));
+    const url = /listening on (http:\S+)/.exec(out)![1]!;
+    const abort = new AbortController();
+    const sse = await fetch(`${url}/streams/match/actions`, { signal: abort.signal });
+    expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    let frames = '';
+    void (async () => {
+      for await (const c of sse.body as unknown as AsyncIterable<Uint8Array>)
+        frames += Buffer.from(c).toString();
+    })().catch(() => {});
+    // In a slice still open: the clock is real here.
+    const ts = Date.now() + 600;
+    const body = [
+      { id: 'h1', ts, kind: 'goal', payload: { team: 'home', player: 'ada' } },
+      { id: 'h2', ts, kind: 'card', payload: {} },
+    ]
+      .map((e) => JSON.stringify(e))
+      .join('\n');
+    const post = await fetch(`${url}/streams/match/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(post.status).toBe(202);
+    expect(await post.json()).toEqual({ accepted: 2, duplicates: 0 });
+    const seen = Date.now() + 30_000;
+    while ((frames.match(/^event: action$/gm) ?? []).length < 2 && Date.now() < seen)
+      await new Promise((r) => setTimeout(r, 50));
+    abort.abort();
+    const data = frames
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)));
+    expect(data.map((a) => [a.crew, a.kind, a.payload])).toEqual([
+      ['scorer', 'announce', { team: 'home', goalsBefore: 0 }],
+      ['referee', 'review', { events: 2, announcements: 1 }],
+    ]);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('orchestr8_stream_events_total{stream="match"} 2');
+    expect(metrics).toContain('orchestr8_stream_actions_total{stream="match"} 2');
+    serve.child.kill('SIGTERM');
+    expect((await serve.done).code).toBe(0);
+    const list = await cli(['list', '--json'], { cwd: project });
+    expect((JSON.parse(list.stdout) as unknown[]).length).toBe(2);
+  }, 150_000);
 
   it('refuses bad usage with a clear message and exit 2', async () => {
     const both = await cli(['stream', 'run', DOC]);
@@ -233,6 +361,8 @@ describe('orchestr8 stream', () => {
         join(FIX, 'agents.mjs'),
         '--ack-wait',
         '1s',
+        '--heartbeat',
+        '200ms',
       ];
       const env = { ORCHESTR8_TEST_TALLY_MS: '150' }; // a slow crew: the kill lands mid-stream
       const first = startCli(args, { env, timeoutMs: 60_000 });
@@ -246,6 +376,21 @@ describe('orchestr8 stream', () => {
       const before = (await transport.loadContext())!;
       expect(before.slice).toBeGreaterThanOrEqual(3);
       expect(before.slice).toBeLessThan(19);
+      // The dead processor's heartbeat goes stale after three silent intervals.
+      const tally = join(FIX, 'tally.stream.yaml');
+      let stale = await cli(['stream', 'status', tally, '--nats', nats.url]);
+      const staleBy = Date.now() + 20_000;
+      while (!stale.stdout.includes('STALE') && Date.now() < staleBy) {
+        await new Promise((r) => setTimeout(r, 200));
+        stale = await cli(['stream', 'status', tally, '--nats', nats.url]);
+      }
+      expect(stale.stdout).toMatch(
+        new RegExp(
+          `^processor \\S+ \\(pid ${first.child.pid}\\): STALE: no heartbeat for [\\d.]+ (ms|s) \\(every 200 ms expected\\); at slice \\d+`,
+          'm',
+        ),
+      );
+      expect(stale.code).toBe(1);
 
       const second = startCli(args, { env, timeoutMs: 90_000 });
       const until = Date.now() + 60_000;
@@ -255,6 +400,24 @@ describe('orchestr8 stream', () => {
       expect((await second.done).code).toBe(0);
 
       expect((await transport.loadContext())!).toEqual({ slice: 19, values: { tally: 100 } });
+      // The restarted processor took the dead one's place; stopped cleanly, it is not stale.
+      const after = await cli([
+        'stream',
+        'status',
+        join(FIX, 'tally.stream.yaml'),
+        '--nats',
+        nats.url,
+        '--json',
+      ]);
+      expect(after.code).toBe(0);
+      expect(JSON.parse(after.stdout).processors).toEqual([
+        expect.objectContaining({
+          pid: second.child.pid,
+          state: 'stopped',
+          stale: false,
+          committedSlice: 19,
+        }),
+      ]);
       const actions = await transport.readActions();
       expect(actions.map((a) => a.payload)).toEqual(
         Array.from({ length: 20 }, (_, slice) => ({ n: 5, slice })),

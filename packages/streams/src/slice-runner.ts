@@ -140,11 +140,18 @@ export function createSliceRunner(options: SliceRunnerOptions) {
           signal: abort.signal,
         });
       else {
-        const handle = await engine.start(workflow, {
+        let handle = await engine.start(workflow, {
           inputs,
           signal: abort.signal,
           idempotencyKey: `${keyPrefix}:${stream.id}:${group.index}:${crew.id}`,
         });
+        // The slice was begun by a processor that died (durable store): its crew execution
+        // was left running; resume it here rather than wait for a result that never comes.
+        if (!handle.created) {
+          const resumed = await engine.resume(handle.id);
+          abort.signal.addEventListener('abort', () => void resumed.cancel(), { once: true });
+          handle = resumed;
+        }
         result = await handle.result;
       }
       const handle = { id: result.executionId };
