@@ -180,15 +180,15 @@ if (want('sqlite')) {
 }
 
 if (want('postgres')) {
-  const { runDistributedBench } = await import('../packages/worker/bench/distributed.bench.js');
+  const { runDistributedBench, distributedSummary } = await import(
+    '../packages/worker/bench/distributed.bench.js'
+  );
   console.log(
     '\n## distributed on PostgreSQL (durable), worker processes vs the in-process engine on SQLite',
   );
-  table(
-    (await runDistributedBench(
-      quick ? { w3Runs: 100, w3Sequential: 20, fanWidth: 300 } : {},
-    )) as unknown as Record<string, unknown>[],
-  );
+  const rows = await runDistributedBench(quick ? { w3Runs: 100, w3Sequential: 20, fanWidth: 300 } : {});
+  table(rows as unknown as Record<string, unknown>[]);
+  for (const line of distributedSummary(rows)) console.log(line);
 }
 
 if (want('postgres') || want('waits-postgres')) {
