@@ -309,5 +309,63 @@ describe('streams over HTTP (real server on loopback)', () => {
     );
     expect(metrics).toMatch(/orchestr8_stream_lag_seconds\{stream="match"\} \d/);
     expect(metrics).toContain('orchestr8_stream_backlog_slices{stream="match"} 0');
+    expect(metrics).toContain('orchestr8_stream_committed_slice{stream="match"} 0');
+  });
+
+  it('counts events the processor refuses, by reason', async () => {
+    const { url, transport, service } = await serve();
+    // Straight into the log, past the HTTP checks: the processor refuses it.
+    await transport.publishEvent({ ...goal('bad', 10), kind: 'nope' });
+    await until(() => service.get('match')!.processor.status().invalidEvents === 1, 'refused');
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain(
+      'orchestr8_stream_events_refused_total{stream="match",reason="invalid-event"} 1',
+    );
+  });
+});
+
+describe('the stream service', () => {
+  it('remembers a bounded number of event ids, and resumes readers from a bounded buffer of unexpired actions', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    const engine = testEngine(clock);
+    const service = createStreamService({
+      engine,
+      streams: [{ stream, transport }],
+      clock,
+      heartbeatMs: 0,
+      rememberedIds: 2,
+      actionBuffer: 3,
+    });
+    cleanups.push(async () => {
+      await service.stop();
+      await engine.close();
+    });
+    await service.start();
+    const host = service.get('match')!;
+    const e = (id: string, at: number) => ({ ...goal(id, at), ts: T0 + at });
+    expect(await host.accept([e('a', 1), e('b', 2)])).toEqual({ accepted: 2, duplicates: 0 });
+    expect(await host.accept([e('c', 3)])).toEqual({ accepted: 1, duplicates: 0 });
+    // "a" was forgotten (only the last two ids are kept): taken again; "c" is still known.
+    expect(await host.accept([e('a', 1), e('c', 3)])).toEqual({ accepted: 1, duplicates: 1 });
+    await clock.advance(100);
+    await until(() => host.processor.status().committedSlice === 0, 'slice 0');
+    await host.accept([e('d', 110)]);
+    await clock.advance(100);
+    await until(() => host.processor.status().committedSlice === 1, 'slice 1');
+    // Six actions were published (slice 0: three goals and a count); the buffer keeps the last three.
+    expect(host.actionsAfter('match:0:counter:0').map((a) => a.id)).toEqual([
+      'match:1:scorer:0',
+      'match:1:counter:0',
+    ]);
+    // An id no longer buffered: from the slices after its own.
+    expect(host.actionsAfter('match:0:scorer:0').map((a) => a.id)).toEqual([
+      'match:1:scorer:0',
+      'match:1:counter:0',
+    ]);
+    expect(host.actionsAfter(undefined)).toEqual([]);
+    // Past their time to live (the stream's default), actions are not sent again.
+    await clock.advance(stream.actionTtlMs);
+    expect(host.actionsAfter('match:0:counter:0')).toEqual([]);
   });
 });
