@@ -55,10 +55,22 @@ function clientOf(req: Request, limitLoopback: boolean, principal: string | unde
     return undefined;
   if (principal !== undefined) return `key:${principal}`;
   // IPv6 clients by their /64: one host usually holds a whole prefix.
-  if (address?.includes(':') && !address.startsWith('::ffff:')) {
-    return `ip:${address.split(':').slice(0, 4).join(':')}::/64`;
-  }
+  if (address?.includes(':') && !address.startsWith('::ffff:')) return `ip:${prefix64(address)}`;
   return `ip:${address ?? ''}`;
+}
+
+/** The /64 prefix of an IPv6 address, in one spelling (`2001:db8::1` and `2001:DB8:0:0::2` alike). */
+export function prefix64(address: string): string {
+  const bare = address.split('%')[0]!.toLowerCase();
+  const [head, tail] = bare.split('::') as [string, string | undefined];
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export function rateLimiter(

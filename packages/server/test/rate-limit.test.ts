@@ -1,6 +1,6 @@
 import { createFakeClock } from '@orchestr8/common';
 import { describe, expect, it } from 'vitest';
-import { isLoopbackAddress, rateLimiter } from '../src/rate-limit.js';
+import { isLoopbackAddress, prefix64, rateLimiter } from '../src/rate-limit.js';
 import { problemOf, startServer } from './helpers.js';
 
 /** A request as a client behind a proxy on this machine sends it (its address is the proxy's loopback one). */
@@ -120,6 +120,14 @@ describe('rate limiting', () => {
     const refused = await run(2500, 5);
     expect(refused).toBeGreaterThan(150);
     expect(refused).toBeLessThan(350);
+  });
+
+  it('counts IPv6 clients by their /64 prefix, however the address is written', () => {
+    expect(prefix64('2001:db8:0:1::5')).toBe('2001:db8:0:1::/64');
+    expect(prefix64('2001:DB8:0000:0001:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:0:1::/64');
+    expect(prefix64('fd00::2')).toBe('fd00:0:0:0::/64');
+    expect(prefix64('fd00:0:0:0:1::%eth0')).toBe('fd00:0:0:0::/64');
+    expect(prefix64('2001:db8:0:2::5')).not.toBe(prefix64('2001:db8:0:1::5'));
   });
 
   it('knows the loopback addresses', () => {
