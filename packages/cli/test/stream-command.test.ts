@@ -250,6 +250,13 @@ describe('orchestr8 stream', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('orchestr8_stream_events_total{stream="match"} 2');
     expect(metrics).toContain('orchestr8_stream_actions_total{stream="match"} 2');
+    const status = await cli(['stream', 'status', DOC, '--server', url], { cwd: project });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^stream match: committed slice \d+, lag \d+ ms, backlog 0 slices$/m);
+    expect(status.stdout).toContain('processed: 2 events, 2 actions, 1 slices');
+    expect(status.stdout).toMatch(
+      new RegExp(`^processor \\S+ \\(pid ${serve.child.pid}\\): running, heartbeat [\\d.]+ (ms|s) ago`, 'm'),
+    );
     serve.child.kill('SIGTERM');
     expect((await serve.done).code).toBe(0);
     const list = await cli(['list', '--json'], { cwd: project });

@@ -21,12 +21,14 @@ import {
   createStreamService,
   loadStreamFile,
   natsStreamStatus,
+  type ProcessorView,
   replayStream,
   runEvents,
   type SliceRecord,
   type StreamAction,
   type StreamErrorRecord,
   type StreamService,
+  type StreamStatus,
   type StreamTransport,
 } from '@orchestr8/streams';
 import { runRecorded } from '@orchestr8/testing';
@@ -38,6 +40,7 @@ import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
 import { UsageError } from '../inputs.js';
 import { openStore, STORE_OPTION_HELP } from '../open-store.js';
+import { callServerAt, RemoteError } from '../server-call.js';
 
 interface EngineFlags extends CapabilityFlags {
   agents: string[];
@@ -338,10 +341,20 @@ async function replayCommand(file: string, opts: ReplayCommandOptions): Promise<
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
 
-async function statusCommand(file: string, opts: { nats: string; json?: boolean }): Promise<number> {
+interface StatusOptions {
+  nats?: string;
+  server?: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
+  if ((opts.nats === undefined) === (opts.server === undefined))
+    throw new UsageError('stream status needs exactly one of --nats <url> and --server <url>');
   const stream = await loadOrReport(file);
   if (!stream) return ExitCode.usage;
-  const s = await natsStreamStatus({ stream, servers: opts.nats });
+  if (opts.server !== undefined) return serverStatus(stream.id, opts);
+  const s = await natsStreamStatus({ stream, servers: opts.nats! });
   if (opts.json) {
     out(`${JSON.stringify(s, null, 2)}\n`);
     return s.processors.some((p) => p.stale) ? ExitCode.failed : ExitCode.ok;
@@ -354,10 +367,40 @@ async function statusCommand(file: string, opts: { nats: string; json?: boolean 
     out(
       `crew ${id}: ${c.runs} runs, ${c.failures} failed, median ${c.medianMs.toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms (last ${s.recent} slices)\n`,
     );
-  if (s.processors.length === 0) out('processors: none has written a heartbeat\n');
-  // A stale processor fails the command, so a monitoring script can alert on it.
-  const stale = s.processors.some((p) => p.stale);
-  for (const p of s.processors) {
+  return printProcessors(s.processors);
+}
+
+/** A stream hosted by `orchestr8 serve --stream`: its processor's status over HTTP. */
+async function serverStatus(id: string, opts: StatusOptions): Promise<number> {
+  let s: StreamStatus & { processors: ProcessorView[] };
+  try {
+    s = (await callServerAt(opts, 'GET', `/streams/${encodeURIComponent(id)}`)) as typeof s;
+  } catch (e) {
+    if (!(e instanceof RemoteError)) throw e;
+    err(`error ${e.code}: ${e.message}\n`);
+    return e.status === -1 || e.status === 401 || e.status === 403 ? ExitCode.usage : ExitCode.failed;
+  }
+  if (opts.json) {
+    out(`${JSON.stringify(s, null, 2)}\n`);
+    return s.processors.some((p) => p.stale) ? ExitCode.failed : ExitCode.ok;
+  }
+  out(
+    `stream ${s.stream}: committed slice ${s.committedSlice}, lag ${Math.round(s.lagMs)} ms, backlog ${s.backlog} slices\n`,
+  );
+  out(
+    `processed: ${s.eventsIn} events, ${s.actionsOut} actions, ${s.slicesProcessed} slices (${s.slicesMerged} merged, ${s.slicesSkipped} skipped); refused ${s.invalidEvents} invalid, ${s.lateEvents} late\n`,
+  );
+  for (const [crew, c] of Object.entries(s.crews))
+    out(
+      `crew ${crew}: ${c.runs} runs, ${c.failures} failed, mean ${(c.runs > 0 ? c.totalMs / c.runs : 0).toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms\n`,
+    );
+  return printProcessors(s.processors);
+}
+
+/** One line per processor; a stale one fails the command, so a monitoring script can alert on it. */
+function printProcessors(processors: readonly ProcessorView[]): number {
+  if (processors.length === 0) out('processors: none has written a heartbeat\n');
+  for (const p of processors) {
     const state = p.stale
       ? `STALE: no heartbeat for ${formatAge(p.ageMs)} (every ${formatAge(p.intervalMs)} expected)`
       : p.state === 'stopped'
@@ -367,7 +410,7 @@ async function statusCommand(file: string, opts: { nats: string; json?: boolean 
       `processor ${p.processor} (pid ${p.pid}): ${state}; at slice ${p.committedSlice}, backlog ${p.backlog} slices, lag ${Math.round(p.lagMs)} ms\n`,
     );
   }
-  return stale ? ExitCode.failed : ExitCode.ok;
+  return processors.some((p) => p.stale) ? ExitCode.failed : ExitCode.ok;
 }
 
 /**
@@ -464,10 +507,12 @@ export function registerStreamCommand(program: Command): void {
   stream
     .command('status')
     .description(
-      'a stream on NATS JetStream: committed slice and lag, backlog, per-crew timings of the latest slices',
+      'a stream on NATS JetStream or in a running serve: committed slice and lag, backlog, per-crew timings, processors',
     )
     .argument('<file>', 'the stream document')
-    .requiredOption('--nats <url>', 'the NATS server the stream runs on')
+    .option('--nats <url>', 'the NATS server the stream runs on')
+    .option('--server <url>', 'a running `orchestr8 serve --stream` that hosts the stream')
+    .option('--api-key <key>', 'with --server (default: $ORCHESTR8_API_KEY)')
     .option('--json', 'print the status as JSON')
     .addHelpText(
       'after',
