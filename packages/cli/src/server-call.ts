@@ -21,8 +21,9 @@ export async function callServer(
   method: string,
   path: string,
   body?: unknown,
+  extraHeaders?: Readonly<Record<string, string>>,
 ): Promise<unknown> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
@@ -82,9 +83,10 @@ export function callServerAt(
   method: string,
   path: string,
   body?: unknown,
+  headers?: Readonly<Record<string, string>>,
 ): Promise<unknown> {
   const base = serverBaseUrl(opts.server ?? '');
   if (base === undefined)
     throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
-  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body);
+  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body, headers);
 }

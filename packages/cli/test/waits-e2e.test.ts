@@ -5,7 +5,7 @@
  * for their correlated events sent over HTTP and each wakes exactly once; an approval with an
  * invalid form is refused (422) and a valid one continues. Bounded polls; no timing is asserted.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +225,59 @@ describe('waits through orchestr8 serve on SQLite', () => {
     expect(done.steps.ok.output).toEqual({ approved: true, by: 'ann', data: { amount: 5 } });
     await kill(proc);
   });
+
+  it('--idempotency-key: approve, send-event and signal repeated with their key get the first answer and wake nothing more', async () => {
+    const { url, proc } = await serve(`sqlite:${join(dir, 'keys.db')}`);
+    const id = await start(url, {
+      version: '1.0.0',
+      metadata: { id: 'keyed' },
+      steps: [
+        { id: 'ok', wait: { approval: { title: 'Go?' } } },
+        { id: 'paid', wait: { event: { name: 'paid' } } },
+        { id: 'poked', wait: { event: { name: 'poke' } } },
+      ],
+    });
+    await statusIs(url, id, 'waiting');
+    // Not spawnSync: the test's own keep-alive connection must see the server close it meanwhile.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args, '--server', url],
+          { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+          (error, stdout, stderr) => resolve({ status: error ? (error.code as number) : 0, stdout, stderr }),
+        );
+      });
+    const approve = () => cli('approve', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1', '--json');
+    const first = await approve();
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    // A retry with the key: the first answer (without it, 409 already decided).
+    const again = await approve();
+    expect(again.status).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(JSON.parse(first.stdout));
+    const other = await cli('reject', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1');
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('Idempotency-Key was already used');
+    const empty = await cli('approve', id, 'ok', '--idempotency-key', ' ');
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toContain('--idempotency-key must not be empty');
+
+    const send = () => cli('send-event', 'paid', '--idempotency-key', 'e-1');
+    expect((await send()).stdout).toBe('event paid e-1 delivered: woke 1 wait\n');
+    expect((await send()).stdout).toBe('event paid e-1 was delivered before: nothing woken\n');
+    const signal = () => cli('signal', id, 'poke', '--idempotency-key', 's-1', '--json');
+    const s1 = await signal();
+    expect(s1.status).toBe(0);
+    expect(JSON.parse(s1.stdout)).toMatchObject({ accepted: true, woken: 1 });
+    expect(JSON.parse((await signal()).stdout)).toEqual(JSON.parse(s1.stdout));
+
+    await statusIs(url, id, 'completed');
+    const types = await journalTypes(url, id);
+    expect(types.filter((t) => t === 'step.woken')).toHaveLength(2);
+    expect(types.filter((t) => t === 'approval.decided')).toHaveLength(1);
+    await kill(proc);
+  }, 180_000);
 
   it('orchestr8 run of a workflow that waits keeps waiting until its timer fires', () => {
     const file = join(dir, 'nap.yaml');

@@ -15,6 +15,7 @@ interface RemoteOptions {
   server: string;
   apiKey?: string;
   json?: boolean;
+  idempotencyKey?: string;
 }
 
 const EXIT_HELP =
@@ -23,7 +24,18 @@ const EXIT_HELP =
   '2 usage (bad --server or JSON; the server refused the API key, the request or the form data).';
 
 function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
-  return callServerAt(opts, method, path, body);
+  const key = opts.idempotencyKey;
+  if (key !== undefined && key.trim() === '')
+    throw new RemoteError(-1, 'USAGE', '--idempotency-key must not be empty');
+  return callServerAt(opts, method, path, body, key === undefined ? undefined : { 'idempotency-key': key });
+}
+
+/** `--idempotency-key`, sent as the Idempotency-Key header. */
+function keyOption(what: string): [string, string] {
+  return [
+    '--idempotency-key <key>',
+    `sent as the Idempotency-Key header: the same ${what} again with this key (a retry after a timeout, say) gets the first answer and changes nothing more`,
+  ];
 }
 
 async function remote(opts: RemoteOptions, fn: () => Promise<number>): Promise<number> {
@@ -79,7 +91,8 @@ export function registerWaitCommands(program: Command): void {
         'send an event: wakes the waiting steps it matches; kept 5 minutes for waits that register after it',
       )
       .option('--payload <json>', 'the event payload (JSON)')
-      .option('--id <id>', 'delivery id: the same id again wakes nothing (default: a new id)'),
+      .option('--id <id>', 'delivery id: the same id again wakes nothing (default: a new id)')
+      .option(...keyOption('event (when --id is not given)')),
   ).action(async (name: string, opts: EventOpts) => {
     process.exitCode = await remote(opts, async () => {
       const payload = parseJson('--payload', opts.payload);
@@ -99,7 +112,8 @@ export function registerWaitCommands(program: Command): void {
       .command('signal <executionId> <name>')
       .description('send an event to one execution only (its steps waiting for an event of this name)')
       .option('--payload <json>', 'the signal payload (JSON)')
-      .option('--id <id>', 'delivery id: the same id again wakes nothing'),
+      .option('--id <id>', 'delivery id: the same id again wakes nothing')
+      .option(...keyOption('signal (when --id is not given)')),
   ).action(async (executionId: string, name: string, opts: EventOpts) => {
     process.exitCode = await remote(opts, async () => {
       const payload = parseJson('--payload', opts.payload);
@@ -149,7 +163,8 @@ export function registerWaitCommands(program: Command): void {
         )
         .option('--by <name>', 'who decides (checked against the step approvers)')
         .option('--data <json>', 'the form data (JSON)')
-        .option('--comment <text>', 'why'),
+        .option('--comment <text>', 'why')
+        .option(...keyOption('decision')),
     ).action(
       async (
         executionId: string,
