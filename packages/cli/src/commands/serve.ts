@@ -9,6 +9,7 @@ import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
+import { moderateHeapGrowth } from '../heap-growth.js';
 import {
   engineLogging,
   LOG_FORMAT_OPTION,
@@ -131,6 +132,7 @@ export function registerServeCommand(program: Command): void {
         'Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage (e.g. a non-loopback --host without API keys).',
     )
     .action(async (opts: ServeOptions) => {
+      moderateHeapGrowth();
       process.exitCode = await serveCommand(opts);
     });
 }
