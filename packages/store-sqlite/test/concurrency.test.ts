@@ -109,4 +109,25 @@ describe('sqlite store: several connections on one file', () => {
     expect(await store.readJournal('victim')).toHaveLength(1);
     await store.close();
   });
+
+  it('loses nothing it acknowledged when a busy writer is killed with SIGKILL, background checkpoints running', {
+    timeout: 60_000,
+  }, async () => {
+    const path = join(tempDir(), 'busy.db');
+    await (await openSqliteStore({ path })).close();
+    const { proc, lines } = child('stream', path);
+    const acknowledged: string[] = [];
+    // 100 transactions in: well past the 64 after which the checkpoints run in their thread.
+    while (acknowledged.length < 2000) acknowledged.push(await nextLine(lines));
+    proc.kill('SIGKILL');
+    await new Promise((resolve) => proc.once('exit', resolve));
+    const store = await openSqliteStore({ path });
+    const missing: string[] = [];
+    for (const id of acknowledged) {
+      const steps = await store.getSteps(id);
+      if ((await store.getExecution(id)) === undefined || steps[0]?.status !== 'completed') missing.push(id);
+    }
+    expect(missing).toEqual([]);
+    await store.close();
+  });
 });
