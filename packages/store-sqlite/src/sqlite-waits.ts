@@ -51,6 +51,8 @@ export function createSqliteWaits(
   const pathsOf = (name: string): string[] => (s().paths.all([name]) as Row[]).map((r) => r.path as string);
   const candidates = (name: string, event: WaitEvent | undefined): WaitRecord[] => {
     if (event === undefined) return (s().forName.all([name]) as Row[]).map(toWait);
+    // The common case for event triggers: no wait of this name at all (one index seek).
+    if (s().anyKey.get([name]) === undefined) return [];
     const seen = new Set<string>();
     const out: WaitRecord[] = [];
     const add = (rows: Row[]) => {
@@ -200,6 +202,7 @@ function prepare(db: Database.Database) {
        ORDER BY state = 'pending', due_at, created_at LIMIT ?`,
     ),
     next: db.prepare(`SELECT min(due_at) AS at FROM waits WHERE state = 'pending' AND due_at IS NOT NULL`),
+    anyKey: db.prepare('SELECT 1 FROM wait_keys WHERE name = ? LIMIT 1'),
     putKey: db.prepare('INSERT OR IGNORE INTO wait_keys (name, path, value, wait_id) VALUES (?, ?, ?, ?)'),
     unindex: db.prepare('DELETE FROM wait_keys WHERE wait_id = ?'),
     forName: db.prepare(
