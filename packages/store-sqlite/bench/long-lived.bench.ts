@@ -173,10 +173,10 @@ function asyncAutoRun(doc: Record<string, unknown>): () => Promise<void> {
 
 export async function runLongLivedSqliteBench(options: LongLivedOptions = {}): Promise<LongLivedRow[]> {
   const quick = options.quick ?? false;
-  const rounds = quick ? 3 : 7;
+  const rounds = quick ? 3 : 5;
   const w3Count = quick ? 300 : 1000;
-  const w4Count = quick ? 1000 : 3000;
-  const fanRounds = quick ? 5 : 15;
+  const w4Count = quick ? 1000 : 2000;
+  const fanRounds = quick ? 5 : 10;
   const dir = mkdtempSync(join(tmpdir(), 'o8-sqlite-long-'));
   const rows: LongLivedRow[] = [];
   try {
