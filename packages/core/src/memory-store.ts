@@ -41,21 +41,25 @@ export interface MemoryStoreOptions {
    * How many finished executions (with their steps and journals) are kept; beyond it the
    * oldest finished are forgotten, so a long-running process on the memory store does not
    * grow without bound. Running executions are never dropped; idempotency claims stay
-   * until they expire. Default 10,000; `Infinity` (here and in `maxFinishedJournalEntries`)
+   * until they expire. Default 1,000; `Infinity` (here and in `maxFinishedJournalEntries`)
    * keeps everything.
    */
   maxFinishedExecutions?: number;
   /**
    * A bound on memory: how many journal entries finished executions may hold together
-   * (roughly 200 bytes each, so the default of 500,000 is about 100 MB); beyond it the oldest
-   * finished executions are forgotten, whichever bound is reached first. The most recent
-   * finished execution is always kept. `Infinity` turns the bound off.
+   * (with their step records, about 350 bytes of heap per entry for small inputs and
+   * outputs, so the default of 100,000 is some 35 MB); beyond it the oldest finished
+   * executions are forgotten, whichever bound is reached first. The most recent finished
+   * execution is always kept. `Infinity` turns the bound off.
    */
   maxFinishedJournalEntries?: number;
 }
 
-export const DEFAULT_MAX_FINISHED_EXECUTIONS = 10_000;
-export const DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES = 500_000;
+// A long-lived engine on its own memory store holds this much, not more: 10,000 small
+// executions took some 80 MB of heap (and each retained object is one the garbage
+// collector copies out of the young generation), for results nobody reads back.
+export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
+export const DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES = 100_000;
 
 interface CancelRequest {
   executionId: string;

@@ -84,6 +84,46 @@ describe('memory store', () => {
     expect(page.items.map((e) => e.id).sort()).toEqual([ids[3], ids[4], slow.id].sort());
   });
 
+  it('keeps the 1,000 most recent finished executions by default', async () => {
+    const store = createMemoryStore();
+    const ids: string[] = [];
+    for (let i = 0; i < 1_001; i++) {
+      const e = execution({ status: 'completed', finishedAt: 2_000 });
+      ids.push(e.id);
+      await store.createExecution(e);
+    }
+    expect(await store.getExecution(ids[0]!)).toBeUndefined();
+    expect((await store.getExecution(ids[1]!))?.status).toBe('completed');
+    expect((await store.getExecution(ids[1_000]!))?.status).toBe('completed');
+    const listed = await store.listExecutions({ limit: 1_000 });
+    expect(listed.items).toHaveLength(1_000);
+    expect(listed.nextCursor).toBeUndefined();
+  });
+
+  it('keeps at most 100,000 journal entries of finished executions by default', async () => {
+    const store = createMemoryStore();
+    const finishWith = async (entries: number) => {
+      const e = execution();
+      await store.createExecution(e);
+      const journal = Array.from({ length: entries }, (_, i) => entry(i + 1));
+      await store.write([
+        { kind: 'journal', executionId: e.id, entries: journal },
+        { kind: 'execution', execution: { ...e, status: 'completed', finishedAt: 2_000 } },
+      ]);
+      return e.id;
+    };
+    const first = await finishWith(50_000);
+    const second = await finishWith(50_000);
+    // Exactly at the bound: both kept.
+    expect(await store.readJournal(first)).toHaveLength(50_000);
+    const third = await finishWith(1);
+    // One entry past it: the oldest goes, with its journal.
+    expect(await store.getExecution(first)).toBeUndefined();
+    expect(await store.readJournal(first)).toEqual([]);
+    expect(await store.readJournal(second)).toHaveLength(50_000);
+    expect(await store.readJournal(third)).toHaveLength(1);
+  });
+
   it('keeps everything with maxFinishedExecutions: Infinity', async () => {
     const echo = agent('@t/echo', (input) => input);
     const store = createMemoryStore({ maxFinishedExecutions: Number.POSITIVE_INFINITY });
