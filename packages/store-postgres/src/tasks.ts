@@ -45,6 +45,7 @@ import {
 } from './rows.js';
 import { Committer } from './task-commit.js';
 import type { BatchItem } from './task-commit-batch.js';
+import { StartBatcher } from './task-start-batch.js';
 import {
   Channel,
   type ClaimedTask,
@@ -63,9 +64,11 @@ import {
 
 export class TaskQueue {
   private readonly committer: Committer;
+  private readonly starts: StartBatcher;
 
   constructor(readonly store: PostgresStore) {
     this.committer = new Committer(store);
+    this.starts = new StartBatcher(store);
   }
 
   /** How commits went (one round trip, two, or under locks). */
@@ -217,10 +220,13 @@ export class TaskQueue {
     };
     try {
       if (!claim) {
-        // One statement: atomic without an explicit transaction.
-        await write({
-          query: (text, values, name) => this.store.query('start an execution', text, values, name),
-        });
+        // One statement (atomic without an explicit transaction), shared with the executions
+        // that start at the same time.
+        await this.starts.start({ record, journal, plan, deadlineAt }, () =>
+          write({
+            query: (text, values, name) => this.store.query('start an execution', text, values, name),
+          }),
+        );
         notify();
         return { created: true, execution: record };
       }

@@ -79,6 +79,55 @@ describe('leases', () => {
     expect(ran(h.id, 'only')).toEqual(['slow']);
   });
 
+  it('that lapsed before a step started keep the worker from starting it: the step runs once, elsewhere', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    const counting = (worker: string) =>
+      agent('count', async (input: { ms?: number }, ctx) => {
+        const k = `${ctx.executionId} ${ctx.stepId}`;
+        calls.set(k, [...(calls.get(k) ?? []), worker]);
+        if (input.ms) await sleep(input.ms);
+        return { ok: true };
+      });
+    engine = await createDistributedEngine({ store, registry: registryOf(counting('api')) });
+    // One slot, and neither heartbeats nor sweeps within the test: `b2` waits for the slot
+    // `b1` holds for longer than its lease, as on a machine too loaded to renew leases.
+    workers.push(
+      await startWorker({
+        store,
+        registry: registryOf(counting('A')),
+        id: 'A',
+        concurrency: 1,
+        leaseMs: 300,
+        heartbeatMs: 60_000,
+        sweepMs: 60_000,
+        pollMs: 50,
+      }),
+    );
+    const h = await engine.start(
+      compile({
+        steps: [
+          { id: 'a', agent: 'count', input: {} },
+          { id: 'b1', agent: 'count', input: { ms: 800 }, dependencies: ['a'] },
+          { id: 'b2', agent: 'count', input: {}, dependencies: ['a'] },
+          { id: 'z', agent: 'count', input: {}, dependencies: ['b1', 'b2'] },
+        ],
+      }),
+    );
+    await until(
+      async () => (await store.getSteps(h.id)).find((s) => s.stepId === 'b1')?.status === 'completed',
+    );
+    // `b2` got the slot when `b1` returned: A did not start it. A stops (what it still holds
+    // goes back to the queue) and another worker runs it.
+    await workers[0]!.stop({ graceMs: 100 });
+    workers.push(
+      await startWorker({ store, registry: registryOf(counting('B')), id: 'B', sweepMs: 50, pollMs: 50 }),
+    );
+    const r = await h.result;
+    expect(r.status).toBe('completed');
+    expect(ran(h.id, 'b1')).toEqual(['A']);
+    expect(ran(h.id, 'b2')).toEqual(['B']);
+  });
+
   it('that lapse and come back to the worker still running the step do not make it run twice', async () => {
     store = await openPostgresStore({ url: server.freshSchemaUrl() });
     let executionId = '';
