@@ -190,26 +190,7 @@ export function verifyStripeSignature(
   return { ok: true };
 }
 
-/**
- * Starts of one event-loop turn are released together: requests (events, webhooks) arrive one
- * per I/O callback, and started alone each would reach the engine's group commit alone.
- * (The server does the same for POST /workflows/execute.)
- */
-function startTurns(): () => Promise<void> {
-  let waiting: (() => void)[] = [];
-  const release = () => {
-    const now = waiting;
-    waiting = [];
-    for (const r of now) r();
-  };
-  return () =>
-    new Promise<void>((resolve) => {
-      if (waiting.push(resolve) === 1) setImmediate(release);
-    });
-}
-
 export function createScheduler(options: SchedulerOptions): Scheduler {
-  const startTurn = startTurns();
   const engine = options.engine;
   const clock = options.clock ?? systemClock;
   const store = options.store ?? createMemoryTriggerStore();
@@ -279,8 +260,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       idempotencyKey = `event:${w.id}:${a.trigger.name}:${ctx.event.id}`;
       correlationId = triggerCorrelationId(a.trigger.name, { id: ctx.event.id });
     } else correlationId = triggerCorrelationId(a.trigger.name, { time: ctx.timestamp });
-    // Requests (events, webhooks) share commits; schedules fire from one tick already.
-    if (ctx.kind === 'event' || ctx.kind === 'webhook') await startTurn();
+    // Requests (events, webhooks) of one event-loop turn share a commit: the engine creates
+    // the executions started in a turn together.
     const handle = await engine.start(w, {
       inputs: p.inputs,
       correlationId,
