@@ -234,7 +234,7 @@ describe('orchestr8 stream', () => {
       body,
     });
     expect(post.status).toBe(202);
-    expect(await post.json()).toEqual({ accepted: 2, duplicates: 0 });
+    expect(await post.json()).toEqual({ accepted: 2, duplicates: 0, late: 0 });
     const seen = Date.now() + 30_000;
     while ((frames.match(/^event: action$/gm) ?? []).length < 2 && Date.now() < seen)
       await new Promise((r) => setTimeout(r, 50));

@@ -7,11 +7,14 @@
  */
 import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
 import { createEngine } from '@orchestr8/core';
+import { createServer } from '@orchestr8/server';
 import {
   type CompiledStream,
   createMemoryTransport,
   createNatsTransport,
   createStreamProcessor,
+  createStreamRouter,
+  createStreamService,
   loadStream,
   runEvents,
   type StreamTransport,
@@ -104,6 +107,98 @@ async function live(transport: StreamTransport, id: string, rate: number, second
   };
 }
 
+/**
+ * The HTTP transport (serve --stream): events POSTed as NDJSON batches to a real server on
+ * loopback, actions read by an SSE client. Ingest rate (batches of 100, one request at a
+ * time), then at a steady rate (batches every 10 ms) the time from a batch's POST to its
+ * slice's first action on the SSE stream.
+ */
+async function http(n: number, rate: number, seconds: number) {
+  const s = stream('web', 0);
+  const eng = engine();
+  const service = createStreamService({
+    engine: eng,
+    streams: [{ stream: s, transport: createMemoryTransport() }],
+    heartbeatMs: 0,
+    rememberedIds: 2 * (n + rate * seconds),
+  });
+  await service.start();
+  const listener = await createServer({
+    engine: eng,
+    registry: createAgentRegistry(builtinAgents),
+    routers: [createStreamRouter(service)],
+    rateLimit: false,
+  }).listen(0, '127.0.0.1');
+  const post = async (events: unknown[]) => {
+    const res = await fetch(`${listener.url}/streams/web/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: events.map((e) => JSON.stringify(e)).join('\n'),
+    });
+    if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
+    late += ((await res.json()) as { late: number }).late;
+  };
+  let late = 0;
+  const firstAction = new Map<number, number>();
+  const abort = new AbortController();
+  const sse = await fetch(`${listener.url}/streams/web/actions`, { signal: abort.signal });
+  void (async () => {
+    let buf = '';
+    for await (const c of sse.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += Buffer.from(c).toString();
+      let at = buf.indexOf('\n\n');
+      while (at >= 0) {
+        const data = /^data: (.*)$/m.exec(buf.slice(0, at))?.[1];
+        if (data) {
+          const slice = (JSON.parse(data) as { slice: number }).slice;
+          if (!firstAction.has(slice)) firstAction.set(slice, performance.now());
+        }
+        buf = buf.slice(at + 2);
+        at = buf.indexOf('\n\n');
+      }
+    }
+  })().catch(() => {});
+  try {
+    let i = 0;
+    const t0 = performance.now();
+    while (i < n) {
+      const batch = Array.from({ length: 100 }, () => tick('web', i++, Date.now()));
+      await post(batch);
+    }
+    const ingestMs = performance.now() - t0;
+    // Steady rate: a batch every 10 ms; each batch's latency to its slice's first action.
+    const sent: { at: number; slice: number }[] = [];
+    const perBatch = Math.max(1, Math.round(rate / 100));
+    const t1 = performance.now();
+    for (let b = 0; b < seconds * 100; b++) {
+      const wait = t1 + b * 10 - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const ts = Date.now();
+      const at = performance.now();
+      await post(Array.from({ length: perBatch }, () => tick('web', i++, ts)));
+      sent.push({ at, slice: Math.floor(ts / 100) });
+    }
+    const deadline = performance.now() + 10_000;
+    while (sent.some((x) => !firstAction.has(x.slice)) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    const latencies = sent
+      .filter((x) => firstAction.has(x.slice))
+      .map((x) => firstAction.get(x.slice)! - x.at);
+    return {
+      'ingest events/s': n / (ingestMs / 1000),
+      'POST→first action p50 ms': pct(latencies, 50),
+      'POST→first action p99 ms': pct(latencies, 99),
+      // Left out by the HTTP check (slice closed on arrival) or by the processor.
+      late: late + service.get('web')!.processor.status().lateEvents,
+    };
+  } finally {
+    abort.abort();
+    await service.stop();
+    await listener.close({ graceMs: 0 });
+    await eng.close();
+  }
+}
+
 export async function runStreamsBench(options: { quick?: boolean } = {}) {
   const n = options.quick ? 2000 : 10_000;
   const slices = n / 100;
@@ -130,6 +225,15 @@ export async function runStreamsBench(options: { quick?: boolean } = {}) {
     events: n,
     'events/s': mem.eventsPerSec,
     'slices/s': mem.slicesPerSec,
+  });
+  const web = await http(n, 500, options.quick ? 2 : 5);
+  rows.push({
+    transport: 'HTTP (serve --stream): NDJSON batches of 100; live 500 events/s in batches every 10 ms',
+    events: n,
+    'events/s': web['ingest events/s'],
+    'arrival→actions p50 ms': web['POST→first action p50 ms'],
+    'arrival→actions p99 ms': web['POST→first action p99 ms'],
+    late: web.late,
   });
   const nats = await startNats();
   try {

@@ -3,7 +3,8 @@
  * guard, API keys and rate limit (`createServer({ routers: [createStreamRouter(service)] })`):
  * - `POST /streams/:id/events`: NDJSON (`application/x-ndjson`) or JSON (one event or an
  *   array); every event is checked before any is logged (422 names each fault), 202 with
- *   the number accepted; an event id accepted before counts as a duplicate, not again;
+ *   the number accepted; an event id accepted before counts as a duplicate, not again; an
+ *   event for a slice already closed is late: left out and counted;
  * - `GET /streams/:id/actions`: the actions as Server-Sent Events (`id` is the action id),
  *   resuming after `Last-Event-ID` from the recent actions kept;
  * - `GET /streams` and `GET /streams/:id`: the processors' status and heartbeats.
@@ -149,10 +150,12 @@ export function createStreamRouter(
         `${parsed.values.length} events in one request; the limit is ${maxEvents}`,
       );
     const { stream } = host;
-    // Slices up to this one are closed: an event for them would be refused as late.
+    // Slices up to this one are closed: an event for them is late. Lateness is timing, not a
+    // fault of the request: late events are left out and counted, the others are logged.
     const closed = host.processor.status().closedSlice;
     const events: StreamEvent[] = [];
     const errors: BodyProblem[] = [];
+    const late: string[] = [];
     parsed.values.forEach(({ value, line }, index) => {
       // The stream is the one in the path; an event may leave it out.
       const v =
@@ -165,13 +168,7 @@ export function createStreamRouter(
         for (const p of checked.problems) errors.push({ ...at, ...p });
         return;
       }
-      const slice = sliceIndex(checked.event.ts, stream);
-      if (slice <= closed)
-        errors.push({
-          ...at,
-          pointer: '/ts',
-          message: `its slice ${slice} is already closed (the processor has closed up to slice ${closed})`,
-        });
+      if (sliceIndex(checked.event.ts, stream) <= closed) late.push(checked.event.id);
       else events.push(checked.event);
     });
     if (errors.length > 0)
@@ -183,7 +180,13 @@ export function createStreamRouter(
         { errors },
       );
     const { accepted, duplicates } = await host.accept(events);
-    json(res, 202, { accepted, duplicates });
+    if (late.length > 0) host.refuseLate(late, closed);
+    json(res, 202, {
+      accepted,
+      duplicates,
+      late: late.length,
+      ...(late.length > 0 ? { lateIds: late } : {}),
+    });
   }
 
   function streamActions(host: HostedStream, req: IncomingMessage, res: ServerResponse) {

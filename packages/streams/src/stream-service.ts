@@ -4,7 +4,7 @@
  * the ids of accepted events remembered so a producer's retry is not logged twice, and
  * metrics fed from each slice. The HTTP router (http-router.ts) is a view of this.
  */
-import { type Clock, systemClock } from '@orchestr8/common';
+import { type Clock, ErrorCode, Orchestr8Error, serializeError, systemClock } from '@orchestr8/common';
 import type { Engine } from '@orchestr8/core';
 import type { WorkflowResolver } from './crews.js';
 import { type ProcessorView, viewHeartbeats } from './heartbeat.js';
@@ -47,6 +47,8 @@ export interface HostedStream {
    * returns how many were logged and how many were repeats.
    */
   accept(events: readonly { id: string }[]): Promise<{ accepted: number; duplicates: number }>;
+  /** Reports events left out for being late (their slices closed up to `closed`) to the error sink. */
+  refuseLate(ids: readonly string[], closed: number): void;
   /** Actions published after the one with `lastId` still in the buffer and not expired. */
   actionsAfter(lastId: string | undefined): StreamAction[];
   /** Calls `fn` with every action published from now on; returns the unsubscribe. */
@@ -142,6 +144,24 @@ export function createStreamService(options: StreamServiceOptions): StreamServic
           accepted++;
         }
         return { accepted, duplicates };
+      },
+      refuseLate(ids, closed) {
+        for (const id of ids) {
+          const e: StreamErrorRecord = {
+            stream: stream.id,
+            kind: 'late-event',
+            eventId: id,
+            error: serializeError(
+              new Orchestr8Error(
+                ErrorCode.VALIDATION,
+                `event arrived over HTTP after its slice was closed (closed up to slice ${closed})`,
+              ),
+            ),
+          };
+          options.metrics?.error(e);
+          options.onError?.(e);
+          transport.publishError(e).catch(() => {});
+        }
       },
       actionsAfter(lastId) {
         const now = clock.now();

@@ -129,7 +129,7 @@ describe('streams over HTTP (real server on loopback)', () => {
       url,
       ndjson(goal('g1', 10), goal('g2', 20, 'bo'), { ...goal('t1', 30), kind: 'tick', payload: {} }),
     );
-    expect(r).toEqual({ status: 202, body: { accepted: 3, duplicates: 0 } });
+    expect(r).toEqual({ status: 202, body: { accepted: 3, duplicates: 0, late: 0 } });
     await until(async () => (await transport.readEvents()).length === 3, 'events logged');
     await clock.advance(100);
     await until(() => frames.length === 3, 'three actions over SSE');
@@ -150,15 +150,18 @@ describe('streams over HTTP (real server on loopback)', () => {
     expect((await post(url, ndjson(goal('g1', 10), goal('g2', 20)))).body).toEqual({
       accepted: 2,
       duplicates: 0,
+      late: 0,
     });
     expect((await post(url, ndjson(goal('g2', 20), goal('g3', 30)))).body).toEqual({
       accepted: 1,
       duplicates: 1,
+      late: 0,
     });
     // The same id twice in one request is one event.
     expect((await post(url, ndjson(goal('g4', 40), goal('g4', 40)))).body).toEqual({
       accepted: 1,
       duplicates: 1,
+      late: 0,
     });
     expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['g1', 'g2', 'g3', 'g4']);
   });
@@ -169,6 +172,7 @@ describe('streams over HTTP (real server on loopback)', () => {
     expect((await post(url, JSON.stringify([noStream, goal('g2', 20)]), 'application/json')).body).toEqual({
       accepted: 2,
       duplicates: 0,
+      late: 0,
     });
     expect((await post(url, JSON.stringify(goal('g3', 30)), 'application/json; charset=utf-8')).status).toBe(
       202,
@@ -225,20 +229,18 @@ describe('streams over HTTP (real server on loopback)', () => {
     expect(await transport.readEvents()).toEqual([]);
   });
 
-  it('refuses an event whose slice is already closed (422 on /ts)', async () => {
-    const { url, clock, service } = await serve();
+  it('leaves out an event whose slice is already closed, counts it as late and reports it', async () => {
+    const { url, clock, service, transport } = await serve();
     await clock.advance(250); // slices 0 and 1 close
     await until(() => service.get('match')!.processor.status().closedSlice === 1, 'slice 1 closed');
     const r = await post(url, ndjson(goal('late', 150), goal('fine', 260)));
-    expect(r.status).toBe(422);
-    expect(r.body.errors).toEqual([
-      {
-        index: 0,
-        line: 1,
-        pointer: '/ts',
-        message: 'its slice 1 is already closed (the processor has closed up to slice 1)',
-      },
+    expect(r).toEqual({ status: 202, body: { accepted: 1, duplicates: 0, late: 1, lateIds: ['late'] } });
+    expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['fine']);
+    expect(await transport.readErrors()).toEqual([
+      expect.objectContaining({ kind: 'late-event', eventId: 'late' }),
     ]);
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain('orchestr8_stream_events_refused_total{stream="match",reason="late-event"} 1');
   });
 
   it('resumes the action stream after Last-Event-ID without repeating what the reader had', async () => {

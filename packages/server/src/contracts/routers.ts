@@ -293,8 +293,9 @@ export const postStreamEvents = defineRoute({
   router: 'streams',
   description:
     'NDJSON (`application/x-ndjson`, one event per line) or JSON (an event or an array), at most 1,000 events. Every event ' +
-    'is checked before any is logged: an invalid one, a line that is not JSON, or one whose slice is already closed refuses ' +
-    'the request (422, `errors` with `index`, `line` and `pointer`). Idempotent by event id.',
+    'is checked before any is logged: an invalid one or a line that is not JSON refuses the request (422, `errors` with ' +
+    '`index`, `line` and `pointer`). An event whose slice is already closed is late: left out, counted and reported. ' +
+    'Idempotent by event id.',
   params: StreamParams,
   body: {
     schema: z.union([StreamEvent, z.array(StreamEvent)]),
@@ -303,13 +304,18 @@ export const postStreamEvents = defineRoute({
   },
   responses: {
     '202': json(
-      'Logged: how many events, and how many were duplicates of accepted ids',
-      z.object({ accepted: z.number().int(), duplicates: z.number().int() }),
+      'Logged: how many events, how many were duplicates of accepted ids, how many were late (and which)',
+      z.object({
+        accepted: z.number().int(),
+        duplicates: z.number().int(),
+        late: z.number().int(),
+        lateIds: z.array(z.string()).optional(),
+      }),
     ),
     '404': problem('No stream of that id is served here (NOT_FOUND)'),
     '413': shared('PayloadTooLarge'),
     '415': shared('UnsupportedMediaType'),
-    '422': problem('An event is invalid or late; nothing was accepted (VALIDATION, with errors)'),
+    '422': problem('An event is invalid; nothing was accepted (VALIDATION, with errors)'),
   },
 });
 
