@@ -95,6 +95,8 @@ const JOURNAL_CHUNK = 16;
 /** Rows per multi-row statement of a batch: the largest that fits is used, each size prepared once. */
 const CHUNKS = [32, 8, 2, 1];
 const STEP_WIDTH = STEP_COLUMNS.split(',').length;
+/** The EXECUTION_COLUMNS positions of updateExecution's parameters: SET columns, then WHERE. */
+const UPDATE_ORDER = [2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 0, 1, 13, 9, 10];
 const JOURNAL_WIDTH = JOURNAL_COLUMNS.split(',').length;
 
 /**
@@ -219,6 +221,14 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO executions (${EXECUTION_COLUMNS}) VALUES (${placeholders(EXECUTION_COLUMNS)})
        ON CONFLICT (id) DO UPDATE SET ${updates(EXECUTION_COLUMNS, ['id'])}`,
     ),
+    // An existing execution whose indexed identity is unchanged (the usual write: its status,
+    // result, times): only the status index moves, where the upsert rewrites every index entry.
+    updateExecution: prepare(
+      `UPDATE executions SET workflow_version = ?, definition_hash = ?, status = ?, inputs = ?, result = ?,
+         error = ?, idempotency_key = ?, parent_step_id = ?, status_reason = ?, started_at = ?,
+         finished_at = ?, updated_at = ?
+       WHERE id = ? AND workflow_id = ? AND created_at = ? AND correlation_id IS ? AND parent_execution_id IS ?`,
+    ),
     upsertStep: prepare(
       `INSERT INTO steps (${STEP_COLUMNS}) VALUES (${placeholders(STEP_COLUMNS)})
        ON CONFLICT (execution_id, step_id) DO UPDATE SET ${updates(STEP_COLUMNS, ['execution_id', 'step_id'])}`,
@@ -342,7 +352,7 @@ function createSqliteStore(
   const applyWrite = (w: StoreWrite) => {
     switch (w.kind) {
       case 'execution':
-        s.upsertExecution.run(executionParams(w.execution));
+        saveExecution(w.execution);
         return;
       case 'step':
         s.upsertStep.run(stepParams(w.step));
@@ -369,6 +379,15 @@ function createSqliteStore(
           `unknown store write kind: ${String((w as { kind?: unknown }).kind)}`,
         );
     }
+  };
+
+  /** Upserts an execution row: an UPDATE of what changed when it exists as it was created. */
+  const saveExecution = (e: ExecutionRecord) => {
+    const p = executionParams(e);
+    const params: Param[] = [];
+    for (const i of UPDATE_ORDER) params.push(p[i] as Param);
+    const updated = s.updateExecution.run(params);
+    if (updated.changes === 0) s.upsertExecution.run(p);
   };
 
   /** Runs the rows (flat `params`, `width` per row) through multi-row statements of CHUNKS rows. */
@@ -408,7 +427,7 @@ function createSqliteStore(
     const entries: Param[] = [];
     let rest: StoreWrite[] | undefined;
     for (const w of batch) {
-      if (w.kind === 'execution') s.upsertExecution.run(executionParams(w.execution));
+      if (w.kind === 'execution') saveExecution(w.execution);
       else if (w.kind === 'step') steps.push(...stepParams(w.step));
       else if (w.kind === 'journal') {
         for (const e of w.entries) entries.push(...journalParams(w.executionId, e));

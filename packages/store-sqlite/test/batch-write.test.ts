@@ -62,6 +62,32 @@ describe('a batch written as multi-row statements', () => {
     expect(await store.loadCircuits()).toEqual([{ key: 'k', state: 'open', failures: 3, updatedAt: 1 }]);
   });
 
+  it('updates an execution row in place, its listings following, and still upserts one whose identity changed', async () => {
+    await open();
+    const e = execution({ correlationId: 'trigger:a#1' });
+    await store.createExecution(e);
+    await store.write([
+      { kind: 'execution', execution: { ...e, status: 'completed', result: { ok: 1 }, updatedAt: 7 } },
+    ]);
+    expect(await store.getExecution(e.id)).toEqual({
+      ...e,
+      status: 'completed',
+      result: { ok: 1 },
+      updatedAt: 7,
+    });
+    expect((await store.listExecutions({ status: 'completed' })).items.map((x) => x.id)).toEqual([e.id]);
+    expect((await store.listExecutions({ status: 'running' })).items).toEqual([]);
+    // Another workflow id, creation time and correlation: the whole row is replaced.
+    const moved = { ...e, workflowId: 'other', createdAt: 5, correlationId: 'trigger:b#1', updatedAt: 8 };
+    await store.write([{ kind: 'execution', execution: moved }]);
+    expect(await store.getExecution(e.id)).toEqual(moved);
+    expect((await store.listExecutions({ workflowId: 'other' })).items.map((x) => x.id)).toEqual([e.id]);
+    expect(
+      (await store.listExecutions({ correlationIdPrefix: 'trigger:b#' })).items.map((x) => x.id),
+    ).toEqual([e.id]);
+    expect((await store.listExecutions({ workflowId: 'wf' })).items).toEqual([]);
+  });
+
   it('names the write whose execution does not exist, and applies none of the batch', async () => {
     await open();
     const e = execution();
