@@ -102,7 +102,7 @@ describe('orchestr8 stream', () => {
     expect(report.mismatches.map((m: { slice: number; message: string }) => [m.slice, m.message])).toEqual([
       [1, 'action match:1:scorer:0 differs'],
     ]);
-  });
+  }, 90_000);
 
   it('run --events - reads the events from stdin', async () => {
     const child = spawn(process.execPath, [BIN, 'stream', 'run', DOC, '--events', '-'], {
@@ -345,6 +345,49 @@ describe('orchestr8 stream', () => {
       expect(replay.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
       expect(replay.code).toBe(0);
     }, 90_000);
+
+    it('serve --stream --stream-nats: events POSTed over HTTP are logged on JetStream and processed into its actions and KV context', async () => {
+      const project = tmp();
+      const serve = startCli(['serve', '--port', '0', '--stream', DOC, '--stream-nats', nats.url], {
+        cwd: project,
+        timeoutMs: 120_000,
+      });
+      let out = '';
+      serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const up = Date.now() + 60_000;
+      while (!/listening on (http:\S+)/.test(out) && Date.now() < up)
+        await new Promise((r) => setTimeout(r, 50));
+      const url = /listening on (http:\S+)/.exec(out)![1]!;
+      const ts = Date.now() + 600;
+      const post = await fetch(`${url}/streams/match/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ id: 'n1', ts, kind: 'goal', payload: { team: 'home', player: 'cy' } }]),
+      });
+      expect(await post.json()).toEqual({ accepted: 1, duplicates: 0, late: 0 });
+      const transport = await createNatsTransport({
+        streamId: 'match',
+        servers: nats.url,
+        consumer: 'reader',
+      });
+      try {
+        const done = Date.now() + 30_000;
+        while (
+          !(await transport.readActions()).some(
+            (a) => a.id.endsWith(':scorer:0') && (a.payload as any).team === 'home' && a.ts > ts - 1000,
+          ) &&
+          Date.now() < done
+        )
+          await new Promise((r) => setTimeout(r, 100));
+        expect((await transport.readEvents()).map((e: any) => e.id)).toContain('n1');
+        const context = (await transport.loadContext())!;
+        expect(context.values.scorers).toContain('cy');
+      } finally {
+        await transport.close();
+      }
+      serve.child.kill('SIGTERM');
+      expect((await serve.done).code).toBe(0);
+    }, 150_000);
 
     it('SIGKILL mid-stream, then restart: no event applied twice to the context, no slice lost, no action published twice', async () => {
       // The first to connect creates the durable consumer: with the same ack wait as the CLI's.
