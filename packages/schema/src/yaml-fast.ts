@@ -101,13 +101,55 @@ const UNUSUAL =
 /** `yaml` refuses implicit keys over 1024 characters; js-yaml takes them. Lines that long decline. */
 const MAX_LINE = 1024;
 
-function hasLongLine(text: string): boolean {
-  let start = 0;
-  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-    if (nl - start > MAX_LINE) return true;
-    start = nl + 1;
+/**
+ * Whether a line is longer than `MAX_LINE`, or a quoted scalar or a flow collection goes on
+ * past the end of its line: `yaml` holds their continuation lines to the indentation rules,
+ * js-yaml does not, so such documents are the `yaml` parse's. The scan tokenises roughly
+ * (a quote opens a scalar after a space, an indicator or a line start; `#` after a space
+ * starts a comment); where it errs it sees a multi-line construct that is not, and declines.
+ * A quoted scalar or a flow collection followed at once by `#` declines too (`yaml` wants a
+ * space before a comment; js-yaml does not).
+ */
+function spansLines(text: string): boolean {
+  let flow = 0;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      if (flow > 0 || i - lineStart > MAX_LINE) return true;
+      lineStart = i + 1;
+      continue;
+    }
+    const prev = i > 0 ? text.charCodeAt(i - 1) : 10;
+    const afterSpace =
+      prev === 32 ||
+      prev === 9 ||
+      prev === 10 ||
+      prev === 91 ||
+      prev === 123 ||
+      prev === 44 ||
+      prev === 58 ||
+      prev === 45;
+    if (c === 35 && afterSpace) {
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 10) i++;
+    } else if ((c === 34 || c === 39) && afterSpace) {
+      for (i++; i < text.length; i++) {
+        const q = text.charCodeAt(i);
+        if (q === 10) return true;
+        if (c === 34 && q === 92) i++;
+        else if (q === c) {
+          if (c === 39 && text.charCodeAt(i + 1) === 39) i++;
+          else break;
+        }
+      }
+      if (text.charCodeAt(i + 1) === 35) return true;
+    } else if (c === 91 || c === 123) flow++;
+    else if ((c === 93 || c === 125) && flow > 0) {
+      flow--;
+      if (text.charCodeAt(i + 1) === 35) return true;
+    }
   }
-  return text.length - start > MAX_LINE;
+  return flow > 0 || text.length - lineStart > MAX_LINE;
 }
 
 /**
@@ -115,7 +157,7 @@ function hasLongLine(text: string): boolean {
  * deeper than `maxDepth` (objects and arrays, the root at depth 1) is declined.
  */
 export function parseYamlFast(text: string, maxDepth = 64): unknown {
-  if (UNUSUAL.test(text) || hasLongLine(text)) return DECLINED;
+  if (UNUSUAL.test(text) || spansLines(text)) return DECLINED;
   let value: unknown;
   nulls = 0;
   try {

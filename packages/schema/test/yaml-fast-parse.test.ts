@@ -153,6 +153,10 @@ describe('the fast YAML parse', () => {
     ['several documents', 'a: 1\n---\nb: 2\n'],
     ['a duplicate key', 'a: 1\nb: 2\na: 3\n'],
     ['a key of more than 1024 characters', `${'k'.repeat(1100)}: 1\n`],
+    ['a quoted scalar over two lines', 'a:\n  b: "one\ntwo"\n'],
+    ['a flow collection over two lines', 'a: [1,\n  2]\n'],
+    ['a comment right after a quoted scalar', 'a: "x"#c\n'],
+    ['a comment right after a flow collection', 'a: {b: 1}#c\n'],
     ['a control character', 'a: "\u0001"\n'],
     ['an empty document', ''],
     ['nesting deeper than 64 levels', `a: ${'['.repeat(65)}1${']'.repeat(65)}\n`],
@@ -195,6 +199,51 @@ describe('the fast YAML parse', () => {
     expect(parseYamlFast(text)).not.toBe(DECLINED);
     const r = loadWorkflow(text, { filename: 'w.yaml' });
     expect(r.diagnostics).toMatchObject([{ pointer: '/steps/0/agent', line: 5, column: 12 }]);
+  });
+
+  it('never takes a document the yaml parse refuses, nor reads one differently: random edits of the fixtures', () => {
+    const texts = files.map((f) => readFileSync(join(root, f), 'utf8'));
+    const inserted = [
+      '\n',
+      '\n  ',
+      '\n- ',
+      ' ',
+      ':',
+      '-',
+      '#',
+      '"',
+      "'",
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '|',
+      '>',
+      '\t',
+      '?',
+      '*',
+      '&',
+      '!',
+      '%',
+      '\\',
+    ];
+    const edit = fc.record({
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      remove: fc.integer({ min: 0, max: 3 }),
+      insert: fc.constantFrom(...inserted),
+    });
+    fc.assert(
+      fc.property(fc.nat(texts.length - 1), fc.array(edit, { minLength: 1, maxLength: 3 }), (i, edits) => {
+        let text = texts[i]!;
+        for (const e of edits) {
+          const p = Math.floor(e.at * text.length);
+          text = text.slice(0, p) + e.insert + text.slice(p + e.remove);
+        }
+        expectAgreement(text);
+      }),
+      { numRuns: 1500 },
+    );
   });
 
   it('agrees on random documents of unquoted scalars, and on values written by yaml and by js-yaml', () => {
