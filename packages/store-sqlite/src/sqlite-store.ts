@@ -400,13 +400,8 @@ function createSqliteStore(
     let at = 0;
     while (at < params.length) {
       const left = (params.length - at) / width;
-      let n = CHUNKS[0]!;
-      for (const c of CHUNKS)
-        if (c <= left) {
-          n = c;
-          break;
-        }
-      if (n > left) n = left;
+      // The largest chunk that fits (CHUNKS ends with 1).
+      const n = CHUNKS.find((c) => c <= left) ?? 1;
       let stmt = cache[n];
       if (!stmt) cache[n] = stmt = prepareRows(n);
       stmt.run(at === 0 && n * width === params.length ? params : params.slice(at, at + n * width));
@@ -425,17 +420,17 @@ function createSqliteStore(
   const applyBulk = (batch: readonly StoreWrite[]) => {
     const steps: Param[] = [];
     const entries: Param[] = [];
-    let rest: StoreWrite[] | undefined;
+    const rest: StoreWrite[] = [];
     for (const w of batch) {
       if (w.kind === 'execution') saveExecution(w.execution);
       else if (w.kind === 'step') steps.push(...stepParams(w.step));
       else if (w.kind === 'journal') {
         for (const e of w.entries) entries.push(...journalParams(w.executionId, e));
-      } else (rest ??= []).push(w);
+      } else rest.push(w);
     }
     if (steps.length > 0) upsertRows(steps, STEP_WIDTH, stepStatements, s.upsertSteps);
     if (entries.length > 0) upsertRows(entries, JOURNAL_WIDTH, journalStatements, s.upsertJournal);
-    if (rest !== undefined) for (const w of rest) applyWrite(w);
+    for (const w of rest) applyWrite(w);
   };
 
   /** Applies an engine batch in order; a write to a missing execution is NOT_FOUND, naming it. */
