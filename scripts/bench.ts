@@ -123,7 +123,7 @@ if (want('engine-long')) {
     quick ? { accumulate: 20_000, block: 2_000 } : { accumulate: 100_000, block: 10_000 },
   );
   console.log(
-    `W3 accumulation, ${acc.executions.toLocaleString('en')} sequential executions on one engine: first ${acc.block.toLocaleString('en')} ${acc.firstMs.toFixed(0)} ms, last ${acc.block.toLocaleString('en')} ${acc.lastMs.toFixed(0)} ms, last/first ${acc.ratio.toFixed(2)} (target <= 1.10)`,
+    `W3 accumulation, ${acc.executions.toLocaleString('en')} sequential executions on one engine: first ${acc.block.toLocaleString('en')} ${acc.firstMs.toFixed(0)} ms, last ${acc.block.toLocaleString('en')} ${acc.lastMs.toFixed(0)} ms, last/first ${acc.ratio.toFixed(2)} (target <= 1.10); CPU time ${acc.firstCpuMs.toFixed(0)} ms vs ${acc.lastCpuMs.toFixed(0)} ms, last/first ${acc.cpuRatio.toFixed(2)}`,
   );
 }
 

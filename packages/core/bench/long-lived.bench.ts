@@ -17,6 +17,8 @@ export interface LongLivedRow {
   'raw Promise DAG': number;
   /** W1/W2: orchestr8 µs/step ÷ raw Promise DAG µs/step; W3/W4: orchestr8 ÷ async.auto (executions/s). */
   ratio: number;
+  /** The same ratio over CPU time instead of wall time (steadier on a loaded machine). */
+  'cpu ratio': number;
   target: string;
 }
 
@@ -60,14 +62,30 @@ const runAuto = (tasks: Record<string, unknown>) =>
     Number.POSITIVE_INFINITY,
   );
 
-async function median(name: string, fn: () => Promise<void>, timeMs: number): Promise<number> {
+/**
+ * Medians of `fn`'s wall time and of the process's CPU time (user + system) per call, in ms.
+ * On a shared machine the CPU time is the steadier figure: time spent waiting for a core is
+ * not in it.
+ */
+async function median(
+  name: string,
+  fn: () => Promise<void>,
+  timeMs: number,
+): Promise<{ wall: number; cpu: number }> {
   (globalThis as { gc?: () => void }).gc?.();
+  const cpu: number[] = [];
   const bench = new Bench({ time: timeMs, warmupTime: Math.min(500, timeMs / 4), iterations: 5 });
-  bench.add(name, fn);
+  bench.add(name, async () => {
+    const c0 = process.cpuUsage();
+    await fn();
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  });
   await bench.run();
   const r = bench.tasks[0]!.result;
   if (r.state !== 'completed') throw new Error(`${name}: ${r.state} ${'error' in r ? String(r.error) : ''}`);
-  return r.latency.p50;
+  cpu.sort((a, b) => a - b);
+  return { wall: r.latency.p50, cpu: cpu[cpu.length >> 1]! };
 }
 
 export interface LongLivedOptions {
@@ -109,10 +127,11 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
     rows.push({
       workload: label,
       unit: 'µs/step',
-      orchestr8: us(ms),
-      'async.auto': us(auto),
-      'raw Promise DAG': us(plain),
-      ratio: ms / plain,
+      orchestr8: us(ms.wall),
+      'async.auto': us(auto.wall),
+      'raw Promise DAG': us(plain.wall),
+      ratio: ms.wall / plain.wall,
+      'cpu ratio': ms.cpu / plain.cpu,
       target: '< 15 (× raw Promise DAG)',
     });
   };
@@ -155,10 +174,11 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
     rows.push({
       workload: label,
       unit: 'executions/s',
-      orchestr8: perSec(ms),
-      'async.auto': perSec(auto),
-      'raw Promise DAG': perSec(plain),
-      ratio: auto / ms,
+      orchestr8: perSec(ms.wall),
+      'async.auto': perSec(auto.wall),
+      'raw Promise DAG': perSec(plain.wall),
+      ratio: auto.wall / ms.wall,
+      'cpu ratio': auto.cpu / ms.cpu,
       target: '>= 1 (× async.auto)',
     });
   };
@@ -172,9 +192,17 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
  * W3 executions one after another on one fresh long-lived engine: the time of each block of
  * `block` executions. The engine and its store must not slow down as executions accumulate.
  */
-export async function runAccumulationBench(
-  options: LongLivedOptions = {},
-): Promise<{ executions: number; block: number; firstMs: number; lastMs: number; ratio: number }> {
+export async function runAccumulationBench(options: LongLivedOptions = {}): Promise<{
+  executions: number;
+  block: number;
+  firstMs: number;
+  lastMs: number;
+  ratio: number;
+  /** CPU time of the first and last blocks, and their ratio. */
+  firstCpuMs: number;
+  lastCpuMs: number;
+  cpuRatio: number;
+}> {
   const total = options.accumulate ?? 100_000;
   const block = options.block ?? 10_000;
   const wf = compile(diamond());
@@ -185,21 +213,37 @@ export async function runAccumulationBench(
   (globalThis as { gc?: () => void }).gc?.();
   const engine = longLivedEngine();
   const blocks: number[] = [];
+  const cpu: number[] = [];
   let t0 = performance.now();
+  let c0 = process.cpuUsage();
   for (let i = 1; i <= total; i++) {
     const r = await engine.execute(wf, { inputs: { n: i } });
     if (r.status !== 'completed') throw new Error(`accumulation: ${r.status}`);
     if (i % block === 0) {
       await engine.events.flush();
       const t1 = performance.now();
+      const c = process.cpuUsage(c0);
       blocks.push(t1 - t0);
+      cpu.push((c.user + c.system) / 1000);
       t0 = t1;
+      c0 = process.cpuUsage();
     }
   }
   await engine.close();
   const firstMs = blocks[0]!;
   const lastMs = blocks[blocks.length - 1]!;
-  return { executions: total, block, firstMs, lastMs, ratio: lastMs / firstMs };
+  const firstCpuMs = cpu[0]!;
+  const lastCpuMs = cpu[cpu.length - 1]!;
+  return {
+    executions: total,
+    block,
+    firstMs,
+    lastMs,
+    ratio: lastMs / firstMs,
+    firstCpuMs,
+    lastCpuMs,
+    cpuRatio: lastCpuMs / firstCpuMs,
+  };
 }
 
 /** Peak RSS of the process while a baseline runs W2 at 10,000 (run it in a fresh process). */
