@@ -98,6 +98,18 @@ async function drive(engine: Engine, wf: CompiledWorkflow, n: number, inFlight: 
   return performance.now() - t0;
 }
 
+/** The in-process engine on a SQLite file, with the no-op agent. */
+async function openLocal(path: string) {
+  const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
+  const registry: AgentRegistry = {
+    get: (id) => (id === NOOP ? noop : undefined),
+    has: (id) => id === NOOP,
+    list: () => [noop],
+  };
+  const store = await openSqliteStore({ path });
+  return { store, engine: createEngine({ registry, store }) };
+}
+
 /** Dependency-finished-to-start latencies (ms) of the recorded steps of `wf`. */
 function latencies(file: string, wf: CompiledWorkflow): number[] {
   let text = '';
@@ -137,7 +149,13 @@ export async function runDistributedBench(
   const w3Seq = options.w3Sequential ?? 50;
   const server = await startPostgres({ durable: true });
   const dir = mkdtempSync(join(tmpdir(), 'orchestr8-dist-bench-'));
+  // The in-process engine on SQLite, measured on W3 (100 in flight) right after each
+  // PostgreSQL run of it: on a shared machine the load moves, and a ratio holds only between
+  // figures taken at about the same time.
+  const local = options.sqlite === false ? undefined : await openLocal(join(dir, 'bench.db'));
+  const localW3: number[] = [];
   try {
+    if (local) await drive(local.engine, w3, 20, 10);
     for (const count of options.workerCounts ?? [1, 2]) {
       const url = server.freshSchemaUrl();
       const store = await openPostgresStore({ url, poolSize: 12 });
@@ -191,7 +209,7 @@ export async function runDistributedBench(
         const parMs = await drive(engine, w3, w3Runs, 100);
         await new Promise((r) => setTimeout(r, 300));
         const parLat = latencies(times, w3);
-        rows.push({
+        const parRow: DistributedBenchRow = {
           workload: `W3 diamond x${w3Runs}, 100 in flight`,
           store: 'postgres',
           workers: count,
@@ -199,7 +217,14 @@ export async function runDistributedBench(
           stepsPerSec: Math.round(((w3Runs * w3.steps.length) / parMs) * 1000),
           depToStartP50Ms: quantile(parLat, 0.5),
           depToStartP95Ms: quantile(parLat, 0.95),
-        });
+        };
+        rows.push(parRow);
+        if (local) {
+          const localMs = await drive(local.engine, w3, w3Runs, 100);
+          const localSteps = ((w3Runs * w3.steps.length) / localMs) * 1000;
+          localW3.push(localSteps);
+          parRow.xSqlite = parRow.stepsPerSec! / localSteps;
+        }
         const ioMs = options.ioMs ?? 20;
         if (ioMs > 0) {
           const io = compile(slowDiamond(ioMs));
@@ -215,50 +240,47 @@ export async function runDistributedBench(
       } finally {
         await engine.shutdown();
         await Promise.all(workers.map((w) => w.stop()));
+        // A worker's errors say why a figure is off.
+        for (const w of workers) {
+          const errors = w.output().trim();
+          if (errors) process.stderr.write(`worker ${w.info}: ${errors.slice(0, 2000)}\n`);
+        }
         await store.close();
       }
     }
 
-    if (options.sqlite !== false) {
-      const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
-      const registry: AgentRegistry = {
-        get: (id) => (id === NOOP ? noop : undefined),
-        has: (id) => id === NOOP,
-        list: () => [noop],
-      };
-      const store = await openSqliteStore({ path: join(dir, 'bench.db') });
-      const engine = createEngine({ registry, store });
-      try {
-        await drive(engine, w3, 20, 10);
-        const fanMs: number[] = [];
-        for (let i = 0; i < 3; i++) fanMs.push(await drive(engine, w2, 1, 1));
-        const label = 'sqlite (in-process)';
-        rows.push({
-          workload: `W2 fan ${fanWidth}`,
-          store: label,
-          workers: '-',
-          stepsPerSec: Math.round((w2.steps.length / quantile(fanMs, 0.5)) * 1000),
-        });
-        rows.push({
-          workload: `W3 diamond x${w3Seq} sequential`,
-          store: label,
-          workers: '-',
-          execPerSec: (w3Seq / (await drive(engine, w3, w3Seq, 1))) * 1000,
-        });
-        const parMs = await drive(engine, w3, w3Runs, 100);
-        rows.push({
-          workload: `W3 diamond x${w3Runs}, 100 in flight`,
-          store: label,
-          workers: '-',
-          execPerSec: (w3Runs / parMs) * 1000,
-          stepsPerSec: Math.round(((w3Runs * w3.steps.length) / parMs) * 1000),
-        });
-      } finally {
-        await engine.shutdown();
-        await store.close();
-      }
+    if (local) {
+      const { engine } = local;
+      const fanMs: number[] = [];
+      for (let i = 0; i < 3; i++) fanMs.push(await drive(engine, w2, 1, 1));
+      const label = 'sqlite (in-process)';
+      rows.push({
+        workload: `W2 fan ${fanWidth}`,
+        store: label,
+        workers: '-',
+        stepsPerSec: Math.round((w2.steps.length / quantile(fanMs, 0.5)) * 1000),
+      });
+      rows.push({
+        workload: `W3 diamond x${w3Seq} sequential`,
+        store: label,
+        workers: '-',
+        execPerSec: (w3Seq / (await drive(engine, w3, w3Seq, 1))) * 1000,
+      });
+      // The median of the runs taken right after each PostgreSQL run.
+      const steps = quantile(localW3, 0.5);
+      rows.push({
+        workload: `W3 diamond x${w3Runs}, 100 in flight`,
+        store: label,
+        workers: '-',
+        execPerSec: steps / w3.steps.length,
+        stepsPerSec: Math.round(steps),
+      });
     }
   } finally {
+    if (local) {
+      await local.engine.shutdown();
+      await local.store.close();
+    }
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -271,7 +293,7 @@ function addRatios(rows: DistributedBenchRow[]): void {
   for (const r of rows) {
     if (r.store !== 'postgres' || r.stepsPerSec === undefined) continue;
     const sqlite = rows.find((o) => o.store !== 'postgres' && o.workload === r.workload)?.stepsPerSec;
-    if (sqlite) r.xSqlite = r.stepsPerSec / sqlite;
+    if (sqlite && r.xSqlite === undefined) r.xSqlite = r.stepsPerSec / sqlite;
     const one = rows.find((o) => o.store === 'postgres' && o.workers === 1 && o.workload === r.workload);
     if (one?.stepsPerSec && r.workers !== 1) r.xOneWorker = r.stepsPerSec / one.stepsPerSec;
   }
