@@ -132,7 +132,12 @@ export function registerServeCommand(program: Command): void {
         'Exit codes: 0 stopped cleanly, 1 failed to start, 2 usage (e.g. a non-loopback --host without API keys).',
     )
     .action(async (opts: ServeOptions) => {
-      moderateHeapGrowth();
+      try {
+        moderateHeapGrowth();
+      } catch (e) {
+        process.exitCode = failUsage((e as Error).message);
+        return;
+      }
       process.exitCode = await serveCommand(opts);
     });
 }
