@@ -205,7 +205,10 @@ describe('orchestr8 stream', () => {
 
   it('serve --stream: events over HTTP, actions over SSE, crews as executions in the store, stream metrics', async () => {
     const project = tmp();
-    const serve = startCli(['serve', '--port', '0', '--stream', DOC], { cwd: project, timeoutMs: 120_000 });
+    const serve = startCli(['serve', '--port', '0', '--stream', DOC, '--stream-grace', '50ms'], {
+      cwd: project,
+      timeoutMs: 120_000,
+    });
     let out = '';
     serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const up = Date.now() + 60_000;

@@ -43,7 +43,7 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function serve(options: { bodyLimit?: number } = {}) {
+async function serve(options: { bodyLimit?: number; graceMs?: number } = {}) {
   const clock: FakeClock = createFakeClock(T0);
   const transport: MemoryTransport = createMemoryTransport({ clock });
   const engine = testEngine(clock);
@@ -54,6 +54,7 @@ async function serve(options: { bodyLimit?: number } = {}) {
     clock,
     heartbeatMs: 1000,
     processorId: 'http-test',
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
     metrics: createStreamMetrics({ registry: metrics.registry }),
   });
   await service.start();
@@ -62,7 +63,12 @@ async function serve(options: { bodyLimit?: number } = {}) {
     registry: createAgentRegistry([]),
     apiKeys: [KEY],
     metrics,
-    routers: [createStreamRouter(service, { ...options, maxEventsPerRequest: 50 })],
+    routers: [
+      createStreamRouter(service, {
+        ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+        maxEventsPerRequest: 50,
+      }),
+    ],
   });
   const listener: Listener = await server.listen(0, '127.0.0.1');
   cleanups.push(async () => {
@@ -241,6 +247,15 @@ describe('streams over HTTP (real server on loopback)', () => {
     ]);
     const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
     expect(metrics).toContain('orchestr8_stream_events_refused_total{stream="match",reason="late-event"} 1');
+  });
+
+  it('with a grace period, takes events for a slice that ended less than the grace ago', async () => {
+    const { url, clock, service } = await serve({ graceMs: 30 });
+    await clock.advance(110); // slice 0 ended 10 ms ago: still open for 20 ms
+    expect((await post(url, ndjson(goal('g1', 50)))).body).toEqual({ accepted: 1, duplicates: 0, late: 0 });
+    await clock.advance(25);
+    await until(() => service.get('match')!.processor.status().closedSlice === 0, 'slice 0 closed');
+    expect((await post(url, ndjson(goal('g2', 60)))).body).toMatchObject({ accepted: 0, late: 1 });
   });
 
   it('resumes the action stream after Last-Event-ID without repeating what the reader had', async () => {

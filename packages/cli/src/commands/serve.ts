@@ -46,6 +46,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   open?: boolean;
   stream: string[];
   streamNats?: string;
+  streamGrace: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -115,6 +116,11 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--stream-nats <url>',
       "with --stream: the streams' events, actions and context on NATS JetStream (else in this process's memory)",
+    )
+    .option(
+      '--stream-grace <duration>',
+      'with --stream: how long after a slice ends its late events are still taken (network delay of producers)',
+      '0ms',
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -248,6 +254,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
             files: opts.stream,
             engine,
             ...(opts.streamNats ? { nats: opts.streamNats } : {}),
+            graceMs: parseDuration(opts.streamGrace),
             registry: metrics.registry,
             bodyLimit: parseByteSize(opts.bodyLimit),
             onError: (line) => logger.warn({ stream: true }, line),

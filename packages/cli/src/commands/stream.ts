@@ -423,6 +423,7 @@ export async function hostStreams(options: {
   files: readonly string[];
   engine: Engine;
   nats?: string;
+  graceMs?: number;
   registry: Parameters<typeof createStreamMetrics>[0]['registry'];
   bodyLimit: number;
   onError: (line: string) => void;
@@ -439,6 +440,7 @@ export async function hostStreams(options: {
   const service = createStreamService({
     engine: options.engine,
     streams: hosted,
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
     metrics: createStreamMetrics({ registry: options.registry }),
     onError: (e) => options.onError(errorLine(e).trimEnd()),
   });
