@@ -111,22 +111,31 @@ export async function commitBatch(
     }
     for (const p of unread) replan(p, byExecution.get(p.locked.execution.id) ?? []);
   }
-  const writing = planned.filter((p): p is Planned => p !== undefined);
+  let writing = planned.filter((p): p is Planned => p !== undefined);
   if (writing.length === 0) return items.map(() => undefined);
-  let leaseExpiresAt: number;
-  try {
-    leaseExpiresAt = await writeBatch(store, writing, owner, leaseMs);
-  } catch (error) {
-    const code = pgCode((error as { cause?: unknown }).cause ?? error);
-    if (
-      code === SqlState.serializationFailure ||
-      code === SqlState.foreignKeyViolation ||
-      code === SqlState.deadlockDetected
-    ) {
+  let leaseExpiresAt: number | undefined;
+  for (let attempt = 1; leaseExpiresAt === undefined; attempt++) {
+    try {
+      leaseExpiresAt = await writeBatch(store, writing, owner, leaseMs);
+    } catch (error) {
+      const code = pgCode((error as { cause?: unknown }).cause ?? error);
+      const conflict =
+        code === SqlState.serializationFailure ||
+        code === SqlState.foreignKeyViolation ||
+        code === SqlState.deadlockDetected;
+      if (!conflict) throw error;
       stats.conflicts++;
-      return items.map(() => undefined);
+      if (attempt > 1) return items.map(() => undefined);
+      // Another worker committed some of these executions (or took a task back): the others
+      // are still as planned on and go again together; the changed ones commit on their own.
+      const still = await unchanged(store, writing, owner);
+      for (let i = 0; i < planned.length; i++) {
+        const p = planned[i];
+        if (p && !still.has(p)) planned[i] = undefined;
+      }
+      writing = writing.filter((w) => still.has(w));
+      if (writing.length === 0) return items.map(() => undefined);
     }
-    throw error;
   }
   stats.remembered += writing.length;
   return planned.map((p) => {
@@ -137,9 +146,40 @@ export async function commitBatch(
       locked: p.locked,
       plan: p.plan,
       lastSeq: p.locked.journalSeq + p.plan.journal.length,
-      leaseExpiresAt,
+      leaseExpiresAt: leaseExpiresAt!,
     };
   });
+}
+
+/** Those of `writing` whose execution's journal counter and committed tasks are as planned on. */
+async function unchanged(
+  store: PostgresStore,
+  writing: readonly Planned[],
+  owner: string,
+): Promise<Set<Planned>> {
+  const r = await store.query(
+    'read executions for a commit',
+    `SELECT e.id, e.journal_seq, e.stop IS NOT NULL AS stopping,
+       (SELECT array_agg(t.step_id) FROM tasks t
+        WHERE t.execution_id = e.id AND t.status = 'leased' AND t.lease_owner = $2) AS held
+     FROM executions e WHERE e.id = ANY($1::text[])`,
+    [writing.map((w) => w.locked.execution.id), owner],
+    'o8_commit_recheck',
+  );
+  const now = new Map(r.rows.map((row) => [row.id as string, row]));
+  const out = new Set<Planned>();
+  for (const w of writing) {
+    const row = now.get(w.locked.execution.id);
+    const held = new Set((row?.held as string[] | null) ?? []);
+    if (
+      row &&
+      !row.stopping &&
+      (row.journal_seq as number) === w.locked.journalSeq &&
+      w.locked.finishing.every((s) => held.has(s))
+    )
+      out.add(w);
+  }
+  return out;
 }
 
 /** Writes the plans in one guarded statement; returns the expiry of the leases it took. */
