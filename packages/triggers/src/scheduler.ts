@@ -647,7 +647,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     async webhook(workflowId, name, req) {
       const a = find(workflowId, name);
-      if (!a || a.trigger.kind !== 'webhook')
+      if (a?.trigger.kind !== 'webhook')
         return { status: 404, reason: `no webhook "${name}" on workflow "${workflowId}"` };
       const sig = a.trigger.webhook?.signature;
       if (sig) {
