@@ -718,7 +718,15 @@ class WorkerProcess implements Worker {
       this.remember(state);
     }
     const self = result.plan.tasks.filter((p) => p.self);
-    if (self.length === 0 || !state) return;
+    if (self.length === 0 || !state) {
+      // Records are kept while the execution has steps here (outputs may be large).
+      const committed = new Set(outcomes.map((o) => o.stepId));
+      let here = false;
+      for (const e of this.active.values())
+        if (e.claimed.executionId === executionId && !committed.has(e.claimed.stepId)) here = true;
+      if (!here) this.records.delete(executionId);
+      return;
+    }
     // Tracked at once (heartbeats extend their leases), started once their reads are known.
     const entries: Running[] = [];
     for (const p of self) {
@@ -823,7 +831,7 @@ class WorkerProcess implements Worker {
       if (!m) {
         m = new Map();
         this.records.set(executionId, m);
-        if (this.records.size > 2_000) {
+        if (this.records.size > 1_000) {
           const oldest = this.records.keys().next().value;
           if (oldest !== undefined) this.records.delete(oldest);
         }
