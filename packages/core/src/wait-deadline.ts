@@ -1,4 +1,4 @@
-import type { ExecutionRun } from './execution-run.js';
+import type { RunHost } from './run-host.js';
 import { type WaitRecord, waitId } from './waits.js';
 
 /**
@@ -11,7 +11,7 @@ import { type WaitRecord, waitId } from './waits.js';
  */
 export const DEADLINE_STEP = '#deadline';
 
-export async function registerDeadline(run: ExecutionRun): Promise<void> {
+export async function registerDeadline(run: RunHost): Promise<void> {
   const ms = run.workflow.globalTimeoutMs;
   const ws = run.rt.store.waits;
   const startedAt = run.record.startedAt;

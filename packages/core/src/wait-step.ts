@@ -1,7 +1,7 @@
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import { type CompiledWait, renderValue } from '@orchestr8/schema';
 import { EventType } from './events.js';
-import type { ExecutionRun, StepRun } from './execution-run.js';
+import type { RunHost, StepRun } from './run-host.js';
 import { complete, evaluateCondition, fail } from './step-runner.js';
 import { ATTR, endSpan, startChildSpan } from './tracing.js';
 import { correlationOf } from './wait-correlation.js';
@@ -19,9 +19,9 @@ import {
  * A `wait` step: registers its wait in the store (or finds the outcome a wake left there),
  * then either completes at once (the outcome is known: a late timer, an event already in the
  * inbox) or becomes `waiting`, giving back its concurrency slot. The run leaves memory once
- * every unfinished step waits (ExecutionRun.stepWaiting).
+ * every unfinished step waits (RunHost.stepWaiting).
  */
-export function runWaitStep(run: ExecutionRun, sr: StepRun): void {
+export function runWaitStep(run: RunHost, sr: StepRun): void {
   const c = sr.compiled;
   const rec = sr.record;
   if (c.condition !== undefined) {
@@ -60,7 +60,7 @@ export function runWaitStep(run: ExecutionRun, sr: StepRun): void {
 }
 
 /** True when the step now waits; false when it reached a terminal state. */
-async function registerWait(run: ExecutionRun, sr: StepRun): Promise<boolean> {
+async function registerWait(run: RunHost, sr: StepRun): Promise<boolean> {
   const c = sr.compiled;
   const wait = c.wait!;
   const ws = run.rt.store.waits;
@@ -113,7 +113,7 @@ async function registerWait(run: ExecutionRun, sr: StepRun): Promise<boolean> {
   return true;
 }
 
-function newWait(run: ExecutionRun, sr: StepRun, wait: CompiledWait, id: string, now: number): WaitRecord {
+function newWait(run: RunHost, sr: StepRun, wait: CompiledWait, id: string, now: number): WaitRecord {
   const w: WaitRecord = {
     id,
     executionId: run.record.id,
@@ -158,7 +158,7 @@ function newWait(run: ExecutionRun, sr: StepRun, wait: CompiledWait, id: string,
 }
 
 /** Events already in the inbox (within the look-back window) that this new wait matches. */
-async function lookBack(run: ExecutionRun, w: WaitRecord, now: number): Promise<WaitRecord> {
+async function lookBack(run: RunHost, w: WaitRecord, now: number): Promise<WaitRecord> {
   const ws = run.rt.store.waits!;
   const since = now - (run.rt.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS);
   const names = [...new Set(w.events)];
@@ -180,7 +180,7 @@ async function lookBack(run: ExecutionRun, w: WaitRecord, now: number): Promise<
  * versioned claim; returns the wait as it now stands (woken by this or by anyone else), or
  * undefined when it is gone.
  */
-async function recheck(run: ExecutionRun, w: WaitRecord, now: number): Promise<WaitRecord | undefined> {
+async function recheck(run: RunHost, w: WaitRecord, now: number): Promise<WaitRecord | undefined> {
   const ws = run.rt.store.waits!;
   const since = now - (run.rt.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS);
   const events = (await Promise.all([...new Set(w.events)].map((n) => ws.recentEvents(n, since))))
@@ -218,7 +218,7 @@ function parseUntil(v: unknown, stepId: string): number {
 }
 
 /** The step takes the outcome a wake recorded: output, TIMEOUT, REJECTED or the onTimeout output. */
-function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: CompiledWait): void {
+function applyOutcome(run: RunHost, sr: StepRun, w: WaitRecord, wait: CompiledWait): void {
   const o = w.outcome as WaitOutcome;
   const id = sr.compiled.id;
   // When the wake happened; the entry's own time is when the step took it (wake latency).
@@ -287,7 +287,7 @@ function applyOutcome(run: ExecutionRun, sr: StepRun, w: WaitRecord, wait: Compi
  * A span for the wait itself, from when the step began waiting to now, on the execution span
  * of the run that took the outcome (the wait may have outlived several processes).
  */
-function traceWait(run: ExecutionRun, sr: StepRun, w: WaitRecord, o: WaitOutcome): void {
+function traceWait(run: RunHost, sr: StepRun, w: WaitRecord, o: WaitOutcome): void {
   if (run.span === undefined) return;
   const span = startChildSpan(
     run.rt.tracer,
