@@ -40,8 +40,9 @@ export interface MemoryStoreOptions {
   /**
    * How many finished executions (with their steps and journals) are kept; beyond it the
    * oldest finished are forgotten, so a long-running process on the memory store does not
-   * grow without bound. Running executions are never dropped; idempotency claims stay
-   * until they expire. Default 1,000; `Infinity` (here and in `maxFinishedJournalEntries`)
+   * grow without bound. Running executions are never dropped. The idempotency claims of a
+   * forgotten execution are forgotten with it (the same key then starts a new execution);
+   * other claims stay until they expire. Default 1,000; `Infinity` (here and in `maxFinishedJournalEntries`)
    * keeps everything.
    */
   maxFinishedExecutions?: number;
@@ -78,6 +79,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const journals = new Map<string, JournalEntry[]>();
   const definitions = new Map<string, Map<string, DefinitionRecord>>();
   const idempotency = new Map<string, IdempotencyRecord>();
+  // The claim keys naming each execution, so the retention bound forgets them together.
+  const claimsOf = new Map<string, string[]>();
   const circuits = new Map<string, CircuitStateRecord>();
   const cancelRequests = new Map<string, CancelRequest>();
   let closed = false;
@@ -105,6 +108,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const old = executions.get(id);
       if (old !== undefined && TERMINAL_EXECUTION_STATUSES.has(old.status)) {
         forget(id);
+        forgetClaims(id);
       } else if (finished.delete(id)) {
         // Written again as not finished (never by the engine): no longer counted.
         finishedEntries -= journals.get(id)?.length ?? 0;
@@ -122,6 +126,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     steps.delete(id);
     journals.delete(id);
     cancelRequests.delete(id);
+  };
+
+  const putClaim = (c: IdempotencyClaim, executionId: string) => {
+    idempotency.set(c.key, claimRecord(c, executionId, clock.now()));
+    if (!bounded) return;
+    const keys = claimsOf.get(executionId);
+    if (keys === undefined) claimsOf.set(executionId, [c.key]);
+    else keys.push(c.key);
+  };
+
+  /** Drops the claims still naming `executionId` (a key may since name another execution). */
+  const forgetClaims = (executionId: string) => {
+    const keys = claimsOf.get(executionId);
+    if (keys === undefined) return;
+    claimsOf.delete(executionId);
+    for (const key of keys) if (idempotency.get(key)?.executionId === executionId) idempotency.delete(key);
   };
 
   const assertOpen = () => {
@@ -235,7 +255,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       }
       // Single-threaded: nothing can interleave between the check above and these sets,
       // which is what a unique constraint gives the SQL stores.
-      if (claim) idempotency.set(claim.key, claimRecord(claim, execution.id, clock.now()));
+      if (claim) putClaim(claim, execution.id);
       executions.set(execution.id, execution);
       noteFinished(execution);
       return { created: true, execution: { ...execution } };
@@ -363,7 +383,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       if (!statuses.includes(current.status)) return { reopened: false, status: current.status };
       validate(batch);
       // Single-threaded: nothing interleaves between the checks and the writes.
-      if (claim) idempotency.set(claim.key, claimRecord(claim, executionId, clock.now()));
+      if (claim) putClaim(claim, executionId);
       cancelRequests.delete(executionId);
       for (const w of batch) apply(w);
       return { reopened: true };
@@ -398,8 +418,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       for (const e of executions.values()) {
         if (!TERMINAL_EXECUTION_STATUSES.has(e.status)) continue;
         if ((e.finishedAt ?? e.updatedAt) >= finishedBefore) continue;
-        // Deleting the current entry while iterating a Map is safe.
+        // Deleting the current entry while iterating a Map is safe. Its claims stay until they
+        // expire, as in the SQL stores.
         forget(e.id);
+        claimsOf.delete(e.id);
         pruned++;
       }
       let keys = 0;

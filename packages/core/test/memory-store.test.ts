@@ -152,6 +152,47 @@ describe('memory store', () => {
     expect(await store.readJournal(ids[0]!)).toEqual([]);
   });
 
+  it('forgets the idempotency keys of executions it forgets: the same key then starts a new run', async () => {
+    const echo = agent('@t/echo', (input) => input);
+    const store = createMemoryStore({ maxFinishedExecutions: 2 });
+    const engine = createEngine({ registry: registryOf(echo), store });
+    const wf = compile({ steps: [{ id: 'e', agent: '@t/echo', input: {} }] });
+    const start = (n: number) => engine.start(wf, { idempotencyKey: `key-${n}`, fingerprint: 'f' });
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const h = await start(n);
+      await h.result;
+      ids.push(h.id);
+    }
+    await settle();
+    // Kept executions still answer their key with the same execution.
+    const replay = await start(3);
+    expect(replay.created).toBe(false);
+    expect(replay.id).toBe(ids[3]);
+    // A forgotten one's key is gone with it, so memory stays bounded and the key runs again.
+    expect(await store.findIdempotency('key-0', Date.now())).toBeUndefined();
+    expect(await store.findIdempotency('key-1', Date.now())).toBeUndefined();
+    const again = await start(0);
+    expect(again.created).toBe(true);
+    expect(again.id).not.toBe(ids[0]);
+    expect((await again.result).status).toBe('completed');
+  });
+
+  it('keeps a key naming a newer execution when an older one naming it is forgotten', async () => {
+    const clock = createFakeClock(1_000);
+    const store = createMemoryStore({ clock, maxFinishedExecutions: 1 });
+    const claim = { key: 'k', fingerprint: 'f', expiresAt: 1_500 };
+    const old = execution({ status: 'completed', finishedAt: 1 });
+    expect((await store.createExecution(old, claim)).created).toBe(true);
+    await clock.advance(500);
+    // The claim expired: the key now names a new (running) execution.
+    const newer = execution();
+    expect((await store.createExecution(newer, { ...claim, expiresAt: 5_000 })).created).toBe(true);
+    await store.createExecution(execution({ status: 'completed', finishedAt: 2 }));
+    expect(await store.getExecution(old.id)).toBeUndefined();
+    expect((await store.findIdempotency('k', clock.now()))?.executionId).toBe(newer.id);
+  });
+
   it('keeps the newest finished execution even when its journal alone passes the bound', async () => {
     const echo = agent('@t/echo', (input) => input);
     const store = createMemoryStore({ maxFinishedJournalEntries: 1 });
