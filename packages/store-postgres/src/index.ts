@@ -12,6 +12,8 @@
  * // ... hand `store` to the engine; on shutdown:
  * await store.close();
  */
+
+export type { Database, Tx } from './database.js';
 export {
   LATEST_SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION,
   MIGRATIONS,
@@ -21,7 +23,6 @@ export {
   openPostgresStore,
   type PostgresStore,
   type PostgresStoreOptions,
-  type Tx,
 } from './postgres-store.js';
 export { PostgresWaits } from './postgres-waits.js';
 export type { BatchItem } from './task-commit-batch.js';

@@ -14,6 +14,7 @@ import {
 import type pg from 'pg';
 import { segmentBatch, segmentStatements } from './batch.js';
 import { type ConnectionSettings, createPool, parseConnection } from './connection.js';
+import type { Database, Tx } from './database.js';
 import { pgCode, SqlState, toStoreError } from './errors.js';
 import { Listener } from './listener.js';
 import { checkSchema, LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
@@ -48,12 +49,7 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
 }
 
-/** A transaction's connection: queries run inside BEGIN ... COMMIT. */
-export interface Tx {
-  query<R extends Row = Row>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
-}
-
-export interface PostgresStore extends Store {
+export interface PostgresStore extends Store, Database {
   readonly kind: 'postgres';
   /** Waits and the event inbox, shared by every process on the database. */
   readonly waits: PostgresWaits;
@@ -62,18 +58,6 @@ export interface PostgresStore extends Store {
   readonly schema: string;
   /** The highest migration applied. */
   schemaVersion(): Promise<number>;
-  /**
-   * Runs `fn` in one transaction on one pooled connection, retrying the whole of it (up to
-   * 5 times) when PostgreSQL reports a deadlock or a serialization failure.
-   */
-  transaction<T>(action: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
-  /** One query outside any explicit transaction. */
-  query<R extends Row = Row>(
-    action: string,
-    text: string,
-    values?: unknown[],
-    name?: string,
-  ): Promise<pg.QueryResult<R>>;
   /**
    * Calls `handler` with the payload of every NOTIFY on `channel` (a name local to this
    * schema). One shared connection serves every channel; it reconnects on failure and then
@@ -87,11 +71,6 @@ export interface PostgresStore extends Store {
   isDistributed(executionId: string): Promise<boolean>;
   /** The PostgreSQL channel name for a channel of this schema. */
   channel(name: string): string;
-  /**
-   * Sends a NOTIFY on a channel of this schema, outside any data transaction (notifications
-   * of one tick go in one statement). Best effort: listeners also poll.
-   */
-  notify(channel: string, payload: string): void;
 }
 
 const TERMINAL = "('completed', 'failed', 'cancelled')";

@@ -20,7 +20,7 @@ import {
   type WaitStore,
   waitIndexKeys,
 } from '@orchestr8/core';
-import type { PostgresStore, Tx } from './postgres-store.js';
+import type { Database, Tx } from './database.js';
 import type { Row } from './rows.js';
 import { Channel, NOW } from './task-types.js';
 
@@ -78,7 +78,7 @@ async function reindex(tx: Tx, w: WaitRecord): Promise<void> {
 }
 
 export class PostgresWaits implements WaitStore {
-  constructor(private readonly store: PostgresStore) {}
+  constructor(private readonly store: Database) {}
 
   async putWait(w: WaitRecord): Promise<void> {
     await this.store.transaction('record a wait', async (tx) => {

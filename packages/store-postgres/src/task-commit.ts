@@ -16,8 +16,9 @@
  * locked rows instead of waiting.
  */
 import type { CommitPlan, ExecutionRecord, JournalEntry, StepStateRecord, TaskState } from '@orchestr8/core';
+import type { Tx } from './database.js';
 import { pgCode, SqlState } from './errors.js';
-import type { PostgresStore, Tx } from './postgres-store.js';
+import type { PostgresStore } from './postgres-store.js';
 import { INSERT_WAIT_KEYS, WAIT_COLUMNS, waitKeysJson } from './postgres-waits.js';
 import {
   EXECUTION_COLUMNS,

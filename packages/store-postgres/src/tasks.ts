@@ -25,8 +25,9 @@ import type {
   StepStateRecord,
   StopRecord,
 } from '@orchestr8/core';
+import type { Tx } from './database.js';
 import { pgCode, SqlState } from './errors.js';
-import { claimKey, type PostgresStore, type Tx } from './postgres-store.js';
+import { claimKey, type PostgresStore } from './postgres-store.js';
 import {
   EXECUTION_COLUMNS,
   EXECUTION_SELECT,
