@@ -63,7 +63,7 @@ export {
   WorkflowDocumentSchema,
   type WorkflowPoliciesDocument,
 } from './document-schema.js';
-export { parseDuration } from './duration.js';
+export { DURATION_PATTERN, POSITIVE_DURATION_PATTERN, parseDuration } from './duration.js';
 export { type CompiledExpression, compileExpression, ExpressionError } from './expression.js';
 export { validateAndDefaultInputs, validateInputs } from './inputs.js';
 export { buildWorkflowJsonSchema, getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from './json-schema.js';

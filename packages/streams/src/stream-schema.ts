@@ -2,6 +2,7 @@
  * The stream document's model: its TypeScript shape and its published JSON Schema
  * (`schema/stream.schema.json`, written by `scripts/generate-stream-schema.ts`).
  */
+import { POSITIVE_DURATION_PATTERN } from '@orchestr8/schema';
 
 /** Stream ids name NATS streams and subjects too, so no dots, wildcards or spaces. */
 export const STREAM_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -11,14 +12,15 @@ export const KIND_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 /** Event ids: what a producer uses to deduplicate. */
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-const DURATION = '^[1-9][0-9]*(ms|s|m|h)$';
+/** Durations are the workflows' (one parser for both): units ms, s, m, h and d, greater than zero. */
+const DURATION = POSITIVE_DURATION_PATTERN.source;
 
 export const PATTERN_TEXT: Readonly<Record<string, string>> = {
   [STREAM_ID_PATTERN.source]: 'must be a stream id of lowercase letters, digits, "_" and "-" (at most 64)',
   [KIND_PATTERN.source]: 'must be a kind of letters, digits, "_", "." and "-", starting with a letter',
   [NAME_PATTERN.source]: 'must be a name of letters, digits, "_" and "-", not starting with a digit',
   [DURATION]:
-    'must be a duration greater than zero like "500ms", "30s", "5m" or "1h", or a number of milliseconds',
+    'must be a duration greater than zero like "500ms", "30s", "5m", "1h" or "3d", or a number of milliseconds',
 };
 
 export type MergePolicy = 'lww' | 'counter' | 'union';

@@ -75,6 +75,23 @@ describe('stream documents', () => {
     expect(slice.line).toBe(3);
   });
 
+  it('reads durations as workflows do: days and fractions, one parser and pattern for both', () => {
+    const doc = valid
+      .replace('slice: 500ms', 'slice: 1d')
+      .replace('timeout: 2s', 'timeout: 1.5s')
+      .replace('backlog: merge', 'backlog: merge\nactions:\n  ttl: 3d');
+    const r = loadStream(doc);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.stream!.sliceMs).toBe(86_400_000);
+    expect(r.stream!.crews[1]!.timeoutMs).toBe(1500);
+    expect(r.stream!.actionTtlMs).toBe(3 * 86_400_000);
+
+    const bad = loadStream(valid.replace('timeout: 2s', 'timeout: 2w'), { filename: 's.yaml' });
+    const timeout = bad.diagnostics.find((d) => d.pointer === '/crews/1/timeout')!;
+    expect(timeout.message).toMatch(/"3d"/);
+    expect(timeout.line).toBe(28);
+  });
+
   it('reports unknown kinds, unknown crews, cycles and duplicate crews where they are written', () => {
     const doc = `version: "1.0.0"
 id: s
