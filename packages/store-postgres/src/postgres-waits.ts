@@ -55,6 +55,20 @@ export const WAIT_COLUMNS =
 
 const toWait = (r: Row): WaitRecord => JSON.parse(r.body as string) as WaitRecord;
 
+/**
+ * Inserts the events given as parallel arrays (no name and id twice); returns those that were
+ * new. Rows go in key order, as the primary key sorts them, so that processes inserting the
+ * same events at once take their locks in one order and never deadlock.
+ */
+const PUT_EVENTS = `INSERT INTO wait_events (name, id, received_at, body)
+  SELECT name, id, received_at, body
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS e(name, id, received_at, body)
+  ORDER BY name COLLATE "C", id COLLATE "C"
+  ON CONFLICT (name, id) DO NOTHING
+  RETURNING name, id`;
+const PRUNE_EVENTS = 'DELETE FROM wait_events WHERE received_at < $1';
+const eventKey = (name: string, id: string) => JSON.stringify([name, id]);
+
 /** The event index rows of waits (pending ones only), as JSON for `json_to_recordset`. */
 export function waitKeysJson(waits: readonly WaitRecord[]): string {
   return JSON.stringify(
@@ -290,6 +304,42 @@ export class PostgresWaits implements WaitStore {
     return r.rowCount === 1;
   }
 
+  /**
+   * A turn of events in one multi-row INSERT: a repeated name and id, in the batch or already
+   * in the inbox, is answered false (the first in the batch is the one kept). The look-back
+   * prune, when asked for, follows in the same transaction: a DELETE in the same statement
+   * would not see the rows just inserted.
+   */
+  async putEvents(events: readonly WaitEvent[], pruneBefore?: number): Promise<boolean[]> {
+    if (events.length === 0) {
+      if (pruneBefore !== undefined) await this.pruneEvents(pruneBefore);
+      return [];
+    }
+    // A repeated name and id in the batch: the first is the one offered, the rest are false.
+    const first = new Map<string, WaitEvent>();
+    for (const e of events) {
+      const key = eventKey(e.name, e.id);
+      if (!first.has(key)) first.set(key, e);
+    }
+    const columns: [string[], string[], number[], string[]] = [[], [], [], []];
+    for (const e of first.values()) {
+      columns[0].push(e.name);
+      columns[1].push(e.id);
+      columns[2].push(e.receivedAt);
+      columns[3].push(JSON.stringify({ payload: e.payload, executionId: e.executionId }));
+    }
+    const inserted =
+      pruneBefore === undefined
+        ? await this.store.query('record events', PUT_EVENTS, columns, 'o8_put_events')
+        : await this.store.transaction('record events', async (tx) => {
+            const r = await tx.query(PUT_EVENTS, columns, 'o8_put_events');
+            await tx.query(PRUNE_EVENTS, [pruneBefore], 'o8_prune_events');
+            return r;
+          });
+    const fresh = new Set(inserted.rows.map((r) => eventKey(r.name as string, r.id as string)));
+    return events.map((e) => first.get(eventKey(e.name, e.id)) === e && fresh.has(eventKey(e.name, e.id)));
+  }
+
   async recentEvents(name: string, since: number): Promise<WaitEvent[]> {
     const r = await this.store.query(
       'read recent events',
@@ -312,12 +362,7 @@ export class PostgresWaits implements WaitStore {
   }
 
   async pruneEvents(before: number): Promise<number> {
-    const r = await this.store.query(
-      'prune events',
-      'DELETE FROM wait_events WHERE received_at < $1',
-      [before],
-      'o8_prune_events',
-    );
+    const r = await this.store.query('prune events', PRUNE_EVENTS, [before], 'o8_prune_events');
     return r.rowCount ?? 0;
   }
 
