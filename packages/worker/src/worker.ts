@@ -172,6 +172,9 @@ function commitWaits(
 }
 
 const key = (executionId: string, stepId: string) => `${executionId}\u0000${stepId}`;
+/** Rounds of commits in flight at once (see `flushCommits`). */
+const MAX_ROUNDS = 2;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
@@ -202,7 +205,7 @@ class WorkerProcess implements Worker {
   private readonly pendingCommits = new Map<string, PendingCommit[]>();
   /** Executions with a commit in flight. */
   private readonly committing = new Set<string>();
-  private rounds = false;
+  private roundsInFlight = 0;
   /**
    * Per execution: full records (outputs) of its finished steps this worker committed or
    * read. Finished records do not change, so a step released here reads its dependencies'
@@ -520,22 +523,15 @@ class WorkerProcess implements Worker {
     });
   }
 
+  /**
+   * Starts a round with the outcomes pending, unless `MAX_ROUNDS` rounds are in flight (then
+   * the next round to finish gathers them). A second round in flight means an outcome that
+   * finishes just after a round left does not wait for that round's flush (latency), while
+   * under load the outcomes still group: the rounds' executions differ (one commit in flight
+   * per execution), so they do not contend with each other.
+   */
   private flushCommits(): void {
-    if (this.rounds) return;
-    this.rounds = true;
-    void this.commitRounds().finally(() => {
-      this.rounds = false;
-      for (const id of this.pendingCommits.keys()) {
-        if (!this.committing.has(id)) {
-          this.flushCommits();
-          return;
-        }
-      }
-    });
-  }
-
-  private async commitRounds(): Promise<void> {
-    for (;;) {
+    while (this.roundsInFlight < MAX_ROUNDS) {
       const round: [string, PendingCommit[]][] = [];
       for (const [id, batch] of this.pendingCommits) if (!this.committing.has(id)) round.push([id, batch]);
       if (round.length === 0) return;
@@ -552,7 +548,12 @@ class WorkerProcess implements Worker {
           together.push([id, batch]);
         else this.commitAlone(id, batch);
       }
-      if (together.length > 0) await this.commitRound(together);
+      if (together.length === 0) continue;
+      this.roundsInFlight++;
+      void this.commitRound(together).finally(() => {
+        this.roundsInFlight--;
+        this.flushCommits();
+      });
     }
   }
 
