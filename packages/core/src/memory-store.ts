@@ -14,7 +14,6 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
-import { JournalColumns } from './memory-journal.js';
 import { createMemoryWaits } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
 import type {
@@ -76,8 +75,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const executions = new Map<string, ExecutionRecord>();
   // Map iteration order is insertion order, which is the order getSteps promises.
   const steps = new Map<string, StepTable>();
-  // Sorted by seq; appends (the common case) are a push. Columns: see memory-journal.ts.
-  const journals = new Map<string, JournalColumns>();
+  // Sorted by seq; appends (the common case) are a push.
+  const journals = new Map<string, JournalEntry[]>();
   const definitions = new Map<string, Map<string, DefinitionRecord>>();
   const idempotency = new Map<string, IdempotencyRecord>();
   // The claim keys naming each execution, so the retention bound forgets them together.
@@ -201,19 +200,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       case 'journal': {
         let journal = journals.get(w.executionId);
         if (!journal) {
-          journal = new JournalColumns();
+          journal = [];
           journals.set(w.executionId, journal);
         }
         const before = journal.length;
-        for (const entry of w.entries) journal.put(entry);
+        for (const entry of w.entries) appendJournal(journal, entry);
         if (finished.has(w.executionId)) finishedEntries += journal.length - before;
         break;
       }
       case 'journalTrim': {
         const journal = journals.get(w.executionId);
         if (journal) {
-          const keepFrom = journal.firstIndexAfter(w.beforeSeq - 1);
-          journal.dropFirst(keepFrom);
+          const keepFrom = firstIndexAfter(journal, w.beforeSeq - 1);
+          if (keepFrom > 0) journal.splice(0, keepFrom);
           if (keepFrom > 0 && finished.has(w.executionId)) finishedEntries -= keepFrom;
         }
         break;
@@ -311,11 +310,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       assertOpen();
       const journal = journals.get(executionId);
       if (!journal) return [];
-      const start = options.afterSeq === undefined ? 0 : journal.firstIndexAfter(options.afterSeq);
+      const start = options.afterSeq === undefined ? 0 : firstIndexAfter(journal, options.afterSeq);
       const end =
         options.limit === undefined ? journal.length : Math.min(journal.length, start + options.limit);
       const out: JournalEntry[] = [];
-      for (let i = start; i < end; i++) out.push(journal.entryAt(i));
+      for (let i = start; i < end; i++) out.push(journalCopy(journal[i]!));
       return out;
     },
 
@@ -480,6 +479,30 @@ function claimRecord(claim: IdempotencyClaim, executionId: string, now: number):
   };
 }
 
+/** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
+function appendJournal(journal: JournalEntry[], entry: JournalEntry): void {
+  const last = journal[journal.length - 1];
+  if (!last || entry.seq > last.seq) {
+    journal.push(entry);
+    return;
+  }
+  const i = firstIndexAfter(journal, entry.seq - 1);
+  if (journal[i]?.seq === entry.seq) journal[i] = entry;
+  else journal.splice(i, 0, entry);
+}
+
+/** Index of the first entry with seq > afterSeq (binary search; the journal is sorted). */
+function firstIndexAfter(journal: readonly JournalEntry[], afterSeq: number): number {
+  let lo = 0;
+  let hi = journal.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (journal[mid]!.seq > afterSeq) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Strictly after the cursor in newest-first order. */
 function isOlder(e: ExecutionRecord, c: ExecutionCursor): boolean {
   return e.createdAt < c.createdAt || (e.createdAt === c.createdAt && e.id < c.id);
@@ -559,4 +582,13 @@ export function latestDefinition(versions: readonly DefinitionRecord[]): Definit
     if (d > 0) best = i;
   }
   return best === undefined ? undefined : versions[best];
+}
+
+/** A copy with exactly the JournalEntry fields (the engine's entries also carry event ids). */
+function journalCopy(e: JournalEntry): JournalEntry {
+  const out: JournalEntry = { seq: e.seq, ts: e.ts, elapsedMs: e.elapsedMs, type: e.type };
+  if (e.stepId !== undefined) out.stepId = e.stepId;
+  if (e.attempt !== undefined) out.attempt = e.attempt;
+  if (e.data !== undefined) out.data = e.data;
+  return out;
 }
