@@ -23,7 +23,19 @@ export function stepRunsOf(
     if (prev && TERMINAL.has(prev.status)) rec = prev;
     else {
       // Steps that were running when the process died run again, keeping their attempt count.
-      rec = { executionId, stepId: c.id, status: 'pending', attempts: prev?.attempts ?? 0 };
+      // The fields a run sets later are in the literal (undefined until then), so V8 keeps them in
+      // the object instead of a separate property array: one object fewer per step for the
+      // garbage collector to copy while a long-lived store keeps the record.
+      rec = {
+        executionId,
+        stepId: c.id,
+        status: 'pending',
+        attempts: prev?.attempts ?? 0,
+        output: undefined,
+        startedAt: undefined,
+        finishedAt: undefined,
+        idempotencyKey: undefined,
+      };
       if (prev?.idempotencyKey) rec.idempotencyKey = prev.idempotencyKey;
       // The rest of an interrupted back-off is still owed (step-runner waits it out).
       if (prev?.nextAttemptAt !== undefined) rec.nextAttemptAt = prev.nextAttemptAt;
