@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Capabilities } from '@orchestr8/core';
+import { parseDuration } from '@orchestr8/schema';
 import { parseStoreUrl } from '@orchestr8/store-sqlite';
 import { UsageError } from './inputs.js';
 import { storeSpec } from './open-store.js';
@@ -25,6 +26,15 @@ export interface ProjectConfig {
   defaults: { concurrency?: number };
   /** What documents may reach on this host; `root` paths resolved against the config's directory. */
   capabilities: Capabilities;
+  /** What `orchestr8 serve` processes (its `--stream*` flags win): absolute document paths. */
+  streams: StreamsConfig;
+}
+
+/** The config's `streams`: `files` resolved against the config's directory, `grace` in ms. */
+export interface StreamsConfig {
+  files: string[];
+  nats?: string;
+  graceMs?: number;
 }
 
 /** No configuration: what `--no-config` gives (its `dir` is the working directory at load). */
@@ -35,6 +45,7 @@ export const NO_CONFIG: ProjectConfig = Object.freeze({
   store: undefined,
   defaults: {},
   capabilities: {},
+  streams: { files: [] },
 });
 
 export const CONFIG_FILE_NAMES = [
@@ -107,6 +118,7 @@ async function readProjectConfig(cwd: string, option: string | false | undefined
     store: undefined,
     defaults: {},
     capabilities: {},
+    streams: { files: [] },
   };
   if (option === false) return empty;
   let file: string | undefined;
@@ -146,6 +158,10 @@ async function readProjectConfig(cwd: string, option: string | false | undefined
       (c) => c.defaults,
     ),
     capabilities,
+    streams: pick(
+      (l) => l.keys.has('streams'),
+      (c) => c.streams,
+    ),
   };
 }
 
@@ -183,7 +199,7 @@ export async function importConfig(file: string): Promise<unknown> {
   }
 }
 
-const KEYS = new Set(['$schema', 'agents', 'store', 'defaults', 'capabilities']);
+const KEYS = new Set(['$schema', 'agents', 'store', 'defaults', 'capabilities', 'streams']);
 
 /** Checks a raw config value as loading does; throws a UsageError naming the file and field. */
 export function checkConfig(raw: unknown, file: string): ProjectConfig {
@@ -192,7 +208,8 @@ export function checkConfig(raw: unknown, file: string): ProjectConfig {
     throw bad('must export (default) or hold an object, e.g. export default defineConfig({agents: [...]})');
   const c = raw as Record<string, unknown>;
   for (const k of Object.keys(c))
-    if (!KEYS.has(k)) throw bad(`unknown field "${k}" (expected agents, store, defaults, capabilities)`);
+    if (!KEYS.has(k))
+      throw bad(`unknown field "${k}" (expected agents, store, defaults, capabilities, streams)`);
   const dir = dirname(file);
   const agents = c.agents ?? [];
   if (!Array.isArray(agents) || agents.some((a) => typeof a !== 'string' || a === ''))
@@ -214,7 +231,38 @@ export function checkConfig(raw: unknown, file: string): ProjectConfig {
     store: c.store === undefined ? undefined : resolveStore(c.store as string, dir),
     defaults: d.concurrency === undefined ? {} : { concurrency: d.concurrency as number },
     capabilities: checkCapabilities(c.capabilities, dir, bad),
+    streams: checkStreams(c.streams, dir, bad),
   };
+}
+
+const STREAM_KEYS = new Set(['files', 'nats', 'grace']);
+
+/** `streams`: the documents `serve` processes, where their events go, and the grace for late ones. */
+function checkStreams(raw: unknown, dir: string, bad: (msg: string) => UsageError): StreamsConfig {
+  if (raw === undefined) return { files: [] };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw bad('streams must be an object such as {files: ["./match.stream.yaml"], grace: "200ms"}');
+  const c = raw as Record<string, unknown>;
+  for (const k of Object.keys(c))
+    if (!STREAM_KEYS.has(k)) throw bad(`unknown field "streams.${k}" (expected files, nats, grace)`);
+  const files = c.files ?? [];
+  if (!Array.isArray(files) || files.some((f) => typeof f !== 'string' || f === ''))
+    throw bad('streams.files must be a list of stream document paths, e.g. ["./match.stream.yaml"]');
+  const out: StreamsConfig = { files: (files as string[]).map((f) => resolve(dir, f)) };
+  if (c.nats !== undefined) {
+    if (typeof c.nats !== 'string' || !/^\S+$/.test(c.nats))
+      throw bad('streams.nats must be a NATS server URL such as "nats://127.0.0.1:4222"');
+    out.nats = c.nats;
+  }
+  if (c.grace !== undefined) {
+    try {
+      if (typeof c.grace !== 'string' && typeof c.grace !== 'number') throw new Error();
+      out.graceMs = parseDuration(c.grace);
+    } catch {
+      throw bad(`streams.grace must be a duration such as "200ms" or "1s", got ${JSON.stringify(c.grace)}`);
+    }
+  }
+  return out;
 }
 
 const CAPABILITY_KEYS = new Set(['env', 'egress', 'agents', 'maxWorkflowDepth']);

@@ -41,6 +41,18 @@ export interface Orchestr8Config {
     /** How deep sub-workflows may nest (default 16). */
     maxWorkflowDepth?: number;
   };
+  /**
+   * Streams `orchestr8 serve` processes (docs: concepts/streams). Its `--stream`,
+   * `--stream-nats` and `--stream-grace` flags win over these.
+   */
+  streams?: {
+    /** Stream documents, relative to the config file. */
+    files?: string[];
+    /** The streams' events, actions and context on NATS JetStream, e.g. `"nats://127.0.0.1:4222"` (else in memory). */
+    nats?: string;
+    /** How long after a slice ends its late events are still taken, e.g. `"200ms"` (default 0ms). */
+    grace?: string | number;
+  };
 }
 
 /** Typed identity for `orchestr8.config.ts`: `export default defineConfig({...})`. */

@@ -61,6 +61,7 @@ describe('loadProjectConfig', () => {
         env: ['APP_*'],
         agents: { '@orchestr8/shell': { allow: ['git'], root: join(root, 'project/work') } },
       },
+      streams: { files: [] },
     });
   });
 
@@ -90,7 +91,7 @@ describe('loadProjectConfig', () => {
       );
     };
     expect(await bad('typo.json', '{"agent": []}')).toContain(
-      'unknown field "agent" (expected agents, store, defaults, capabilities)',
+      'unknown field "agent" (expected agents, store, defaults, capabilities, streams)',
     );
     expect(await bad('agents.json', '{"agents": "./a.ts"}')).toContain(
       'agents must be a list of module paths',
@@ -110,6 +111,7 @@ describe('precedence', () => {
     store: 'sqlite:/p/o8.db',
     defaults: { concurrency: 3 },
     capabilities: {},
+    streams: { files: [] },
   };
 
   it('store: --store, then ORCHESTR8_STORE, then the config, then the default', () => {

@@ -23,6 +23,9 @@ const KEYS: Record<string, Kind> = {
   agents: 'list',
   'capabilities.env': 'list',
   'capabilities.egress.allow': 'list',
+  'streams.files': 'list',
+  'streams.nats': 'string',
+  'streams.grace': 'string',
 };
 
 function checkKey(key: string): string | undefined {
@@ -113,7 +116,7 @@ export function registerConfigCommand(program: Command): void {
     .addHelpText(
       'after',
       `\nKeys: ${Object.keys(KEYS).join(', ')}. Lists are set comma-separated (agents, capabilities.env,\n` +
-        'capabilities.egress.allow), e.g. `orchestr8 config set capabilities.env "APP_*,HOME"`.\n' +
+        'capabilities.egress.allow, streams.files), e.g. `orchestr8 config set capabilities.env "APP_*,HOME"`.\n' +
         'The file is the nearest orchestr8.config.* from the working directory up (or --config); `set` creates\n' +
         'orchestr8.config.json in the working directory when there is none. A .ts or .js config is read, never\n' +
         'written. Values are checked as loading checks them. Exit codes: 0 ok, 1 key not set (get), 2 usage or invalid value.',
@@ -261,5 +264,7 @@ async function listOrigins(json: boolean): Promise<number> {
 function defaultOf(key: string): unknown {
   if (key === 'store') return storeSpec(undefined);
   if (key === 'defaults.concurrency') return DEFAULTS.maxConcurrentSteps;
+  if (key === 'streams.nats') return '';
+  if (key === 'streams.grace') return '0ms';
   return [];
 }

@@ -46,7 +46,7 @@ interface ServeOptions extends LogOptions, CapabilityFlags {
   open?: boolean;
   stream: string[];
   streamNats?: string;
-  streamGrace: string;
+  streamGrace?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -119,8 +119,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--stream-grace <duration>',
-      'with --stream: how long after a slice ends its late events are still taken (network delay of producers)',
-      '0ms',
+      "with --stream: how long after a slice ends its late events are still taken (network delay of producers; default: the config's streams.grace, else 0ms)",
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -247,20 +246,29 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
       expose: parseExposure(opts.mcpExpose) ?? (isLoopbackHost(opts.host) ? '*' : []),
     });
     // Streams (@orchestr8/streams): processors of --stream documents, their routes behind the same guard and keys.
+    // Each --stream* flag beats the config's streams.files, .nats, .grace.
     const { parseByteSize } = await import('@orchestr8/server');
+    const streamFiles = opts.stream.length > 0 ? opts.stream : config.streams.files;
+    const streamNats = opts.streamNats ?? config.streams.nats;
     const streams =
-      opts.stream.length > 0
+      streamFiles.length > 0
         ? await (await import('./stream.js')).hostStreams({
-            files: opts.stream,
+            files: streamFiles,
             engine,
-            ...(opts.streamNats ? { nats: opts.streamNats } : {}),
-            graceMs: parseDuration(opts.streamGrace),
+            ...(streamNats ? { nats: streamNats } : {}),
+            graceMs:
+              opts.streamGrace !== undefined
+                ? parseDuration(opts.streamGrace)
+                : (config.streams.graceMs ?? 0),
             registry: metrics.registry,
             bodyLimit: parseByteSize(opts.bodyLimit),
             onError: (line) => logger.warn({ stream: true }, line),
           })
         : undefined;
-    if (typeof streams === 'string') return failUsage(streams);
+    if (typeof streams === 'string')
+      return failUsage(
+        opts.stream.length > 0 ? streams : streams.replace(/^--stream /, 'config streams.files: '),
+      );
     const server = createServer({
       routers: [
         // The console: its page at / (public: no data in it), its data route behind auth.
