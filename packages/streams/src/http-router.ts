@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventProblem } from './records.js';
 import { checkEvent, type StreamAction, type StreamEvent, sliceIndex } from './records.js';
-import type { HostedStream, StreamService } from './stream-service.js';
+import { EventPublishError, type HostedStream, type StreamService } from './stream-service.js';
 
 export interface StreamRouterOptions {
   /** Largest request body in bytes (default 1 MiB). */
@@ -29,7 +29,18 @@ export interface StreamRouterOptions {
 
 type Next = (error?: unknown) => void;
 
+// The shape of the server's problems (packages/server problem.ts): this package answers on
+// plain Node responses and does not depend on the server, so the titles are mirrored here.
 const PROBLEM_BASE = 'https://orchestr8.dev/problems/';
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  503: 'Service Unavailable',
+};
 
 function problem(
   res: ServerResponse,
@@ -40,17 +51,21 @@ function problem(
   headers: Record<string, string> = {},
 ): void {
   res.writeHead(status, { 'Content-Type': 'application/problem+json', ...headers });
+  const instance = (res.req?.url ?? '').split('?')[0];
   res.end(
     JSON.stringify({
       type: `${PROBLEM_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
-      title: code,
+      title: TITLES[status] ?? 'Error',
       status,
       detail,
       code,
+      ...(instance ? { instance } : {}),
       ...extra,
     }),
   );
 }
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
@@ -136,7 +151,7 @@ export function createStreamRouter(
     if ('problems' in parsed) {
       const ndjson = parsed.problems[0]?.line !== undefined;
       const detail = ndjson
-        ? `${parsed.problems.length} lines of the body are not JSON; nothing was accepted`
+        ? `${plural(parsed.problems.length, 'line of the body is', 'lines of the body are')} not JSON; nothing was accepted`
         : `${parsed.problems[0]!.message}; nothing was accepted`;
       return problem(res, 422, 'VALIDATION', detail, { errors: parsed.problems });
     }
@@ -153,6 +168,8 @@ export function createStreamRouter(
     // Slices up to this one are closed: an event for them is late. Lateness is timing, not a
     // fault of the request: late events are left out and counted, the others are logged.
     const closed = host.processor.status().closedSlice;
+    // An event far ahead of the clock would wait in an open slice until then: refused.
+    const now = host.now();
     const events: StreamEvent[] = [];
     const errors: BodyProblem[] = [];
     const late: string[] = [];
@@ -168,18 +185,44 @@ export function createStreamRouter(
         for (const p of checked.problems) errors.push({ ...at, ...p });
         return;
       }
+      if (checked.event.ts > now + host.maxFutureSkewMs) {
+        errors.push({
+          ...at,
+          pointer: '/ts',
+          message: `ts is more than ${host.maxFutureSkewMs} ms ahead of the server's clock (${new Date(now).toISOString()})`,
+        });
+        return;
+      }
       if (sliceIndex(checked.event.ts, stream) <= closed) late.push(checked.event.id);
       else events.push(checked.event);
     });
-    if (errors.length > 0)
+    if (errors.length > 0) {
+      const invalid = new Set(errors.map((e) => e.index)).size;
+      host.refuseInvalid(invalid);
       return problem(
         res,
         422,
         'VALIDATION',
-        `${new Set(errors.map((e) => e.index)).size} of ${parsed.values.length} events are invalid; nothing was accepted`,
+        `${invalid} of ${plural(parsed.values.length, 'event', 'events')} ${invalid === 1 ? 'is' : 'are'} invalid; nothing was accepted`,
         { errors },
       );
-    const { accepted, duplicates } = await host.accept(events);
+    }
+    let result: { accepted: number; duplicates: number };
+    try {
+      result = await host.accept(events);
+    } catch (e) {
+      if (!(e instanceof EventPublishError)) throw e;
+      // Nothing from the failed event on was logged or remembered: the whole request may be retried.
+      return problem(
+        res,
+        503,
+        'RETRYABLE',
+        `${e.message}; ${plural(e.accepted, 'event was', 'events were')} logged before the failure, the others were not: retry the request`,
+        { retryable: true, accepted: e.accepted, duplicates: e.duplicates },
+        { 'Retry-After': '1' },
+      );
+    }
+    const { accepted, duplicates } = result;
     if (late.length > 0) host.refuseLate(late, closed);
     json(res, 202, {
       accepted,

@@ -104,6 +104,8 @@ export {
 } from './stream-schema.js';
 export {
   createStreamService,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  EventPublishError,
   type HostedStream,
   type HostedStreamOptions,
   type StreamService,

@@ -58,7 +58,10 @@ export interface StreamStatus {
   closedSlice: number;
   /** Closed slices waiting to be processed. */
   backlog: number;
-  /** How far the last committed slice's end is behind the clock, in ms. */
+  /**
+   * How far the end of the oldest slice holding events not yet committed is behind the
+   * clock, in ms; 0 when no such slice has ended (an idle stream has no lag).
+   */
   lagMs: number;
   eventsIn: number;
   actionsOut: number;
@@ -85,6 +88,8 @@ export interface StreamProcessor {
   /** Stops taking events and waits for the slice in progress; open slices stay unacknowledged. */
   stop(): Promise<void>;
   status(): StreamStatus;
+  /** Counts events refused before they reached the transport (e.g. over HTTP) in the status. */
+  countRefused(kind: 'invalid-event' | 'late-event', count: number): void;
   /** The context as last committed. */
   context(): ContextValues;
 }
@@ -103,6 +108,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let consumption: Consumption | undefined;
   let timer: TimerHandle | undefined;
   let working: Promise<void> | undefined;
+  /** The first slice of the group being run, while one is. */
+  let running: number | undefined;
   let stopped = false;
   let catchingUp = false;
   let startBacklog = 0;
@@ -258,6 +265,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         );
       }
       if (from.length > 1) stats.slicesMerged += from.length - 1;
+      running = from[0]!.index;
       const outcome = await runner!(group, context);
       const record: SliceRecord = {
         stream: stream.id,
@@ -276,6 +284,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       });
       context = outcome.context;
       committed = group.index;
+      running = undefined;
       for (const s of [...skipped, ...from]) for (const d of s.deliveries) d.ack();
       stats.committedSlice = committed;
       stats.slicesProcessed++;
@@ -300,6 +309,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     if (working || !runner) return;
     working = work().finally(() => {
       working = undefined;
+      running = undefined;
       if (ready.length > 0 && !stopped) kick();
     });
     working.catch((e) => {
@@ -308,14 +318,22 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     });
   }
 
+  /** Lag: from the end of the oldest slice with uncommitted events that has ended, else 0. */
+  function lagMs(now: number): number {
+    let oldest = running ?? ready[0]?.index;
+    for (const s of open.values())
+      if (s.events.size > 0 && (oldest === undefined || s.index < oldest)) oldest = s.index;
+    if (oldest === undefined) return 0;
+    return Math.max(0, now - sliceBounds(oldest, stream).end);
+  }
+
   function status(): StreamStatus {
-    const end = committed < 0 ? stream.epochMs : sliceBounds(committed, stream).end;
     return {
       ...stats,
       committedSlice: committed,
       closedSlice: closedUpTo,
       backlog: ready.length,
-      lagMs: Math.max(0, clock.now() - end),
+      lagMs: lagMs(clock.now()),
       crews: structuredClone(stats.crews),
     };
   }
@@ -395,6 +413,10 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
     },
     status,
+    countRefused(kind, count) {
+      if (kind === 'late-event') stats.lateEvents += count;
+      else stats.invalidEvents += count;
+    },
     context: () => structuredClone(context),
   };
 }

@@ -68,7 +68,8 @@ export function checkEvent(
   const e = value as Record<string, unknown>;
   for (const k of Object.keys(e))
     if (!EVENT_FIELDS.has(k)) problems.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
-  if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id))
+  if (e.id === undefined) problems.push({ pointer: '/id', message: 'id is required' });
+  else if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id))
     problems.push({ pointer: '/id', message: 'id must be 1 to 128 letters, digits, "_", ".", ":" or "-"' });
   let ts = Number.NaN;
   if (typeof e.ts === 'number' && Number.isSafeInteger(e.ts)) ts = e.ts;

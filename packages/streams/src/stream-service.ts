@@ -35,6 +35,24 @@ export interface StreamServiceOptions {
   actionBuffer?: number;
   /** Event ids remembered per stream to refuse a repeated event (default 100,000). */
   rememberedIds?: number;
+  /** How far ahead of the clock an event's `ts` may be; beyond it the event is refused (default 5 minutes). */
+  maxFutureSkewMs?: number;
+}
+
+/** Default of `maxFutureSkewMs`: an event more than 5 minutes ahead of the clock is refused. */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** Publishing an event failed (the transport is down): the events from `failedAt` on were not logged. */
+export class EventPublishError extends Error {
+  constructor(
+    readonly accepted: number,
+    readonly duplicates: number,
+    readonly failedAt: number,
+    override readonly cause: unknown,
+  ) {
+    super(`the event log is unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'EventPublishError';
+  }
 }
 
 /** One hosted stream. */
@@ -42,13 +60,24 @@ export interface HostedStream {
   readonly stream: CompiledStream;
   readonly transport: StreamTransport;
   readonly processor: StreamProcessor;
+  /** How far ahead of the clock an event's `ts` may be. */
+  readonly maxFutureSkewMs: number;
+  /** The service clock's time. */
+  now(): number;
   /**
    * Logs the events whose ids were not accepted before (here, or earlier in `events`);
-   * returns how many were logged and how many were repeats.
+   * returns how many were logged and how many were repeats. An id is remembered only once
+   * its event is logged: when publishing fails this throws `EventPublishError` and a retry
+   * of the events from the failed one on is taken, not counted as a duplicate.
    */
   accept(events: readonly { id: string }[]): Promise<{ accepted: number; duplicates: number }>;
-  /** Reports events left out for being late (their slices closed up to `closed`) to the error sink. */
+  /**
+   * Reports events left out for being late (their slices closed up to `closed`) to the error
+   * sink, and counts them in the status and metrics.
+   */
   refuseLate(ids: readonly string[], closed: number): void;
+  /** Counts events refused as invalid before they were logged (in the status and metrics). */
+  refuseInvalid(count: number): void;
   /** Actions published after the one with `lastId` still in the buffer and not expired. */
   actionsAfter(lastId: string | undefined): StreamAction[];
   /** Calls `fn` with every action published from now on; returns the unsubscribe. */
@@ -131,21 +160,41 @@ export function createStreamService(options: StreamServiceOptions): StreamServic
       stream,
       transport,
       processor,
+      maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
+      now: () => clock.now(),
       async accept(events) {
         let accepted = 0;
         let duplicates = 0;
-        for (const e of events) {
-          if (seen.has(e.id)) {
+        // Ids of this request: a repeat inside it is a duplicate even before it is logged.
+        const inRequest = new Set<string>();
+        for (const [i, e] of events.entries()) {
+          if (seen.has(e.id) || inRequest.has(e.id)) {
             duplicates++;
             continue;
           }
+          inRequest.add(e.id);
+          try {
+            await transport.publishEvent(e);
+          } catch (cause) {
+            throw new EventPublishError(accepted, duplicates, i, cause);
+          }
+          // Remembered only once logged, so a producer's retry after a failure is taken.
           seen.add(e.id);
-          await transport.publishEvent(e);
           accepted++;
         }
         return { accepted, duplicates };
       },
+      refuseInvalid(count) {
+        processor.countRefused('invalid-event', count);
+        for (let i = 0; i < count; i++)
+          options.metrics?.error({
+            stream: stream.id,
+            kind: 'invalid-event',
+            error: serializeError(new Orchestr8Error(ErrorCode.VALIDATION, 'event refused over HTTP')),
+          });
+      },
       refuseLate(ids, closed) {
+        processor.countRefused('late-event', ids.length);
         for (const id of ids) {
           const e: StreamErrorRecord = {
             stream: stream.id,

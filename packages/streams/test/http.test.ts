@@ -247,6 +247,97 @@ describe('streams over HTTP (real server on loopback)', () => {
     ]);
     const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
     expect(metrics).toContain('orchestr8_stream_events_refused_total{stream="match",reason="late-event"} 1');
+    // The status counts it too (what `stream status --server` and GET /streams show).
+    const list = (await (await fetch(`${url}/streams`, { headers: auth })).json()) as any;
+    expect(list.items[0]).toMatchObject({ stream: 'match', lateEvents: 1 });
+  });
+
+  it('counts events refused with 422 in the status and the metrics, with server-shaped problems', async () => {
+    const { url, service } = await serve();
+    const r = await post(url, ndjson(goal('ok', 10), { ...goal('bad', 20), kind: 'nope' }));
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({
+      title: 'Unprocessable Content',
+      instance: '/streams/match/events',
+      detail: '1 of 2 events is invalid; nothing was accepted',
+    });
+    expect(service.get('match')!.processor.status().invalidEvents).toBe(1);
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain(
+      'orchestr8_stream_events_refused_total{stream="match",reason="invalid-event"} 1',
+    );
+    const notJson = await post(url, `${JSON.stringify(goal('a', 1))}\n{oops`);
+    expect(notJson.body.detail).toBe('1 line of the body is not JSON; nothing was accepted');
+    const { id: _, ...noId } = goal('x', 1);
+    const missing = await post(url, JSON.stringify(noId), 'application/json');
+    expect(missing.body.errors).toEqual([{ index: 0, pointer: '/id', message: 'id is required' }]);
+    const unknown = await fetch(`${url}/streams/other`, { headers: auth });
+    expect(await unknown.json()).toMatchObject({
+      status: 404,
+      title: 'Not Found',
+      code: 'NOT_FOUND',
+      instance: '/streams/other',
+    });
+  });
+
+  it('refuses an event further ahead of the clock than the future skew (default 5 minutes)', async () => {
+    const { url, transport } = await serve();
+    const r = await post(url, ndjson(goal('soon', 4 * 60_000), goal('far', 5 * 60_000 + 1)));
+    expect(r.status).toBe(422);
+    expect(r.body.errors).toEqual([
+      {
+        index: 1,
+        line: 2,
+        pointer: '/ts',
+        message: `ts is more than 300000 ms ahead of the server's clock (${new Date(T0).toISOString()})`,
+      },
+    ]);
+    const year2100 = await post(
+      url,
+      JSON.stringify({ ...goal('y', 0), ts: '2100-01-01T00:00:00Z' }),
+      'application/json',
+    );
+    expect(year2100.body.errors).toEqual([expect.objectContaining({ index: 0, pointer: '/ts' })]);
+    expect((await post(url, ndjson(goal('soon', 4 * 60_000)))).body).toMatchObject({ accepted: 1 });
+    expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['soon']);
+  });
+
+  it('answers 503 when the event log is down, and takes the retry (not a duplicate)', async () => {
+    const { url, transport } = await serve();
+    const publish = transport.publishEvent.bind(transport);
+    let failures = 1;
+    // The log fails once, on the second event of the request (NATS down).
+    transport.publishEvent = async (e) => {
+      if ((e as { id: string }).id === 'g2' && failures-- > 0) throw new Error('NATS connection closed');
+      return publish(e);
+    };
+    const events = ndjson(goal('g1', 10), goal('g2', 20), goal('g3', 30));
+    const first = await post(url, events);
+    expect(first.status).toBe(503);
+    expect(first.body).toMatchObject({
+      title: 'Service Unavailable',
+      code: 'RETRYABLE',
+      retryable: true,
+      accepted: 1,
+    });
+    expect(first.body.detail).toMatch(/NATS connection closed/);
+    const retry = await post(url, events);
+    expect(retry).toEqual({ status: 202, body: { accepted: 2, duplicates: 1, late: 0 } });
+    expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['g1', 'g2', 'g3']);
+  });
+
+  it('has no lag while idle: lag counts only from a slice with events not yet committed', async () => {
+    const { url, clock, service } = await serve();
+    const host = service.get('match')!;
+    await clock.advance(5_000);
+    expect(host.processor.status().lagMs).toBe(0);
+    await post(url, ndjson(goal('g1', 5_010)));
+    await clock.advance(100);
+    await until(() => host.processor.status().committedSlice === 50, 'slice 50 committed');
+    await clock.advance(20_000);
+    expect(host.processor.status()).toMatchObject({ backlog: 0, lagMs: 0 });
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+    expect(metrics).toContain('orchestr8_stream_lag_seconds{stream="match"} 0');
   });
 
   it('with a grace period, takes events for a slice that ended less than the grace ago', async () => {
