@@ -17,6 +17,11 @@ export interface WaitsBenchOptions {
   executions?: number;
   /** Correlated events sent one at a time for the latency figure. Default 300. */
   samples?: number;
+  /**
+   * How long to let serve settle (its idle heap trim) before the settled figures. Default
+   * 22 s with 5,000 executions or more, else 0 (the --quick run).
+   */
+  settleMs?: number;
 }
 
 const BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
@@ -96,6 +101,9 @@ async function call(url: string, method: string, body?: unknown): Promise<Record
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
+/** Two of serve's idle heap looks (10 s apart) and a margin. */
+const SETTLE_MS = 22_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function counter(path: string) {
@@ -142,6 +150,7 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
   const n = o.executions ?? 10_000;
   const samples = Math.min(o.samples ?? 300, n);
+  const settleMs = o.settleMs ?? (n >= 5000 ? SETTLE_MS : 0);
   const dir = mkdtempSync(join(tmpdir(), 'o8-bench-waits-'));
   const rows: Record<string, unknown>[] = [];
   const load = () => loadavg()[0]!.toFixed(1);
@@ -162,11 +171,16 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
         });
         await sleep(500);
         const idle = memoryOf(s.proc.pid!);
+        // serve trims its heap after an idle look (every 10 s): the steady figures come after it.
+        await sleep(settleMs);
+        const idleSettled = memoryOf(s.proc.pid!);
         const t0 = performance.now();
         await startMany(s.url, 'bench-wake-all', n, () => ({}));
         await until(`${n} waiting`, () => db.count('bench-wake-all', 'waiting') === n);
         const parkSec = (performance.now() - t0) / 1000;
         const parked = memoryOf(s.proc.pid!);
+        await sleep(settleMs);
+        const parkedSettled = memoryOf(s.proc.pid!);
         const t1 = performance.now();
         const d = await call(`${s.url}/events`, 'POST', { name: 'go', id: 'go-1' });
         const answeredMs = performance.now() - t1;
@@ -181,6 +195,9 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
           'all completed s': (allDoneMs / 1000).toFixed(2),
           'serve RSS idle MB': idle.rssMb,
           'serve RSS while waiting MB': parked.rssMb,
+          'serve RSS settled idle MB': idleSettled.rssMb,
+          'serve RSS settled while waiting MB': parkedSettled.rssMb,
+          'settled cost of the waiting MB': parkedSettled.rssMb - idleSettled.rssMb,
           'serve peak RSS starting them MB': parked.peakMb,
           'serve peak RSS MB': after.peakMb,
           load: load(),
