@@ -666,8 +666,9 @@ export class ExecutionRun implements CommitWaiter<StepRun>, RunHost {
     if (status === 'completed') {
       rec.result = outputs;
       rec.statusReason ??= 'all steps finished';
-      if (rec.statusReason === 'started' || rec.statusReason === 'resumed')
-        rec.statusReason = 'all steps finished';
+      // reasons that describe how the run began, not how it ended
+      const r = rec.statusReason;
+      if (r === 'started' || r === 'resumed' || r === 'woken') rec.statusReason = 'all steps finished';
     } else if (error) rec.error = this.errorRecord(error);
     const type =
       status === 'completed'

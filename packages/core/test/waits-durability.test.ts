@@ -104,6 +104,8 @@ describe('results of executions that waited', () => {
     await settle();
     expect(resolved).toBe(true);
     expect((await h.result).status).toBe('completed');
+    // how it ended, not how its last run began ('woken')
+    expect((await store.getExecution(h.id))!.statusReason).toBe('all steps finished');
     await a.close();
     await b.close();
   });
