@@ -122,8 +122,25 @@ function checkCrewWorkflow(doc: Record<string, unknown>, at: string, under: stri
   }));
 }
 
-function semantics(doc: StreamDocument): DocumentProblem[] {
+/** Node runs a timer of more than 2^31-1 ms (24.8 days) at once: slices and crew timeouts are timers. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Durations the pattern lets through but the processor cannot time: under 1 ms, over 24.8 days. */
+function timerProblems(doc: StreamDocument): DocumentProblem[] {
   const out: DocumentProblem[] = [];
+  const check = (v: string | number | undefined, pointer: string) => {
+    if (v === undefined) return;
+    const ms = parseDuration(v);
+    if (ms < 1 || ms > MAX_TIMER_MS)
+      out.push(problem('E_SCHEMA', pointer, 'must be a duration from 1ms to 24 days (2147483647 ms)'));
+  };
+  check(doc.slice, '/slice');
+  doc.crews.forEach((c, i) => check(c.timeout, `/crews/${i}/timeout`));
+  return out;
+}
+
+function semantics(doc: StreamDocument): DocumentProblem[] {
+  const out: DocumentProblem[] = timerProblems(doc);
   const ids = new Map<string, number>();
   doc.crews.forEach((c, i) => {
     if (ids.has(c.id))

@@ -90,6 +90,15 @@ describe('stream documents', () => {
     const timeout = bad.diagnostics.find((d) => d.pointer === '/crews/1/timeout')!;
     expect(timeout.message).toMatch(/"3d"/);
     expect(timeout.line).toBe(28);
+
+    // What the pattern allows but a timer cannot do: under a millisecond, beyond 24.8 days.
+    const untimed = loadStream(
+      valid.replace('slice: 500ms', 'slice: 0.5ms').replace('timeout: 2s', 'timeout: 25d'),
+    );
+    expect(untimed.diagnostics.map((d) => [d.pointer, d.message])).toEqual([
+      ['/slice', 'must be a duration from 1ms to 24 days (2147483647 ms)'],
+      ['/crews/1/timeout', 'must be a duration from 1ms to 24 days (2147483647 ms)'],
+    ]);
   });
 
   it('reports unknown kinds, unknown crews, cycles and duplicate crews where they are written', () => {
