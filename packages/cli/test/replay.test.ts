@@ -67,6 +67,35 @@ async function recorded() {
   return { id: handle.id, path, draw };
 }
 
+/** An execution left waiting for an event in a SQLite store (the engine closed). */
+async function waiting() {
+  dir = mkdtempSync(join(tmpdir(), 'o8-replay-'));
+  const path = join(dir, 'o8.db');
+  const s = await openSqliteStore({ path });
+  const engine = createEngine({ registry: agents, store: s });
+  const doc = `version: 1.0.0
+metadata: { id: held }
+steps:
+  - id: first
+    agent: "@orchestr8/echo"
+    input: { message: "one" }
+  - id: paid
+    wait: { event: { name: paid } }
+    dependencies: [first]
+  - id: ship
+    agent: "@orchestr8/echo"
+    dependencies: [paid]
+    input: { message: "ship" }
+`;
+  const handle = await engine.start(loadWorkflow(doc).workflow!, {});
+  for (let i = 0; i < 500 && (await s.getExecution(handle.id))?.status !== 'waiting'; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  expect((await s.getExecution(handle.id))?.status).toBe('waiting');
+  await engine.close();
+  await s.close();
+  return { id: handle.id, path };
+}
+
 const edit = (yaml: string, from: string, to: string) => {
   expect(yaml).toContain(from);
   return loadWorkflow(yaml.replace(from, to).replace('version: 1.0.0', 'version: 1.1.0'), {
@@ -188,6 +217,35 @@ steps:
     expect(changed.differences.map((d) => [d.kind, d.stepId])).toEqual([['decision', 'notify']]);
   });
 
+  it('refuses an execution that has not finished (CONFLICT): its waiting steps never ran', async () => {
+    const { id, path } = await waiting();
+    store = await openSqliteStore({ path });
+    await expect(replayExecution({ store: store!, executionId: id })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: `execution "${id}" is waiting: only a finished execution (completed, failed or cancelled) can be replayed`,
+    });
+  });
+
+  it('a replay that ends with another status is not ok, and says why it failed (code, message, step)', async () => {
+    const { id } = await recorded();
+    // `audit` now runs the sleep agent with an input its schema refuses: the replay fails there.
+    const v2 = edit(
+      V1,
+      'agent: "@orchestr8/echo"\n    dependencies: [big]\n    input: { message: "audit" }',
+      'agent: "@orchestr8/sleep"\n    dependencies: [big]\n    input: { ms: -5 }',
+    );
+    const report = await replayExecution({ store: store!, executionId: id, workflow: v2, agents });
+    expect(report.ok).toBe(false);
+    expect(report.replayedStatus).toBe('failed');
+    expect(report.replayedError).toMatchObject({ code: 'VALIDATION', stepId: 'audit' });
+    expect(report.replayedError!.message).toMatch(/ms/);
+    const status = report.differences.find((d) => d.kind === 'status')!;
+    expect(status).toMatchObject({ recorded: 'completed', replayed: 'failed' });
+    expect(status.message).toContain(
+      'the execution ended completed; the replay ends failed (VALIDATION in step "audit": ',
+    );
+  });
+
   it('refuses an unknown execution with NOT_FOUND', async () => {
     await recorded();
     await expect(replayExecution({ store: store!, executionId: 'nope' })).rejects.toMatchObject({
@@ -243,8 +301,48 @@ steps:
     expect(differs.code).toBe(1);
     const json = await cli(['replay', id, '--workflow', v2, '--store', db, '--json'], { cwd: dir });
     expect(JSON.parse(json.stdout).differences[0]).toMatchObject({ kind: 'decision', stepId: 'approve' });
+    // The replay fails where the recorded run completed: not ok, exit 1, and why.
+    const v3 = join(dir, 'flow-v3.yaml');
+    writeFileSync(
+      v3,
+      (await import('node:fs'))
+        .readFileSync(wf, 'utf8')
+        .replace('version: 1.0.0', 'version: 1.2.0')
+        .replace(
+          'agent: "@orchestr8/echo"\n    dependencies: [check]',
+          'agent: "@orchestr8/sleep"\n    dependencies: [check]',
+        )
+        .replace('input: { message: "ok" }', 'input: { ms: -5 }'),
+    );
+    const fails = await cli(['replay', id, '--workflow', v3, '--store', db], { cwd: dir });
+    expect(fails.stdout).toContain(
+      'status   the execution ended completed; the replay ends failed (VALIDATION in step "approve": ',
+    );
+    expect(fails.code).toBe(1);
+    const failsJson = JSON.parse(
+      (await cli(['replay', id, '--workflow', v3, '--store', db, '--json'], { cwd: dir })).stdout,
+    );
+    expect(failsJson).toMatchObject({
+      ok: false,
+      replayedStatus: 'failed',
+      replayedError: { code: 'VALIDATION', stepId: 'approve' },
+    });
     const missing = await cli(['replay', 'exec_nope', '--store', db], { cwd: dir });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('error NOT_FOUND: no execution "exec_nope" in store');
+  }, 120_000);
+
+  it('refuses a waiting execution with exit 2 and says why; --json gives the error', async () => {
+    const { id, path } = await waiting();
+    const db = `sqlite:${path}`;
+    const text = await cli(['replay', id, '--store', db], { cwd: dir });
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toContain(
+      `error CONFLICT: execution "${id}" is waiting: only a finished execution (completed, failed or cancelled) can be replayed`,
+    );
+    const json = await cli(['replay', id, '--store', db, '--json'], { cwd: dir });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'CONFLICT' } });
   }, 120_000);
 });

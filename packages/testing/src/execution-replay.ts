@@ -50,13 +50,15 @@ export interface ExecutionReplayReport {
   /** The version recorded, and the one replayed (the same unless another document was given). */
   recordedVersion: string;
   replayedVersion: string;
-  /** True when no decision differs. */
+  /** True when no decision differs and the replay ends with the recorded status. */
   ok: boolean;
   /** Steps compared (recorded and in the replayed document). */
   stepsCompared: number;
   differences: ReplayDifference[];
   /** The replayed execution's status and its steps' statuses. */
   replayedStatus: string;
+  /** Why the replayed execution failed (its error and the step it came from), when it did. */
+  replayedError?: { code: string; message: string; stepId?: string };
   steps: { stepId: string; recorded?: string; replayed?: string }[];
 }
 
@@ -110,6 +112,7 @@ function recordedSteps(steps: StepStateRecord[], journal: JournalEntry[]): Map<s
   return out;
 }
 
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 const RAN = new Set(['completed', 'failed', 'running', 'waiting']);
 const ranOf = (status: string | undefined) => status !== undefined && RAN.has(status);
 const itemCount = (input: unknown): number | undefined => {
@@ -247,12 +250,34 @@ export async function runRecorded(options: RecordedRunOptions): Promise<Recorded
   }
 }
 
+/** The replayed execution's error and the failed step it came from (the one with the same error, else the first). */
+function replayedErrorOf(
+  result: ExecutionResult,
+  steps: StepStateRecord[],
+): ExecutionReplayReport['replayedError'] {
+  if (result.status !== 'failed') return undefined;
+  const failed = steps.filter((s) => s.status === 'failed');
+  const error = result.error ?? failed[0]?.error;
+  if (!error) return undefined;
+  const step =
+    failed.find((s) => s.error?.code === error.code && s.error?.message === error.message) ?? failed[0];
+  return { code: error.code, message: error.message, ...(step ? { stepId: step.stepId } : {}) };
+}
+
 /**
  * Re-runs an execution's decisions against its recorded step outputs and reports every
  * step whose decision differs. Nothing is written to `store`.
  */
 export async function replayExecution(options: ReplayExecutionOptions): Promise<ExecutionReplayReport> {
   const { executionId } = options;
+  // An unfinished execution has no final decisions to compare: its waiting steps never ran,
+  // and the replay would run them to the end on stand-in outputs.
+  const current = await options.store.getExecution(executionId);
+  if (current && !FINISHED.has(current.status))
+    throw new Orchestr8Error(
+      ErrorCode.CONFLICT,
+      `execution "${executionId}" is ${current.status}: only a finished execution (completed, failed or cancelled) can be replayed`,
+    );
   const run = await runRecorded(options);
   const { execution, workflow, result: replayed } = run;
   const recorded = recordedSteps(run.recorded.steps, run.recorded.journal);
@@ -337,17 +362,22 @@ export async function replayExecution(options: ReplayExecutionOptions): Promise<
         replayed: after?.input,
       });
   }
-  const finished = ['completed', 'failed', 'cancelled'];
-  if (finished.includes(execution.status) && replayed.status !== execution.status)
+  const replayedError = replayedErrorOf(replayed, run.steps);
+  if (replayed.status !== execution.status)
     differences.push({
       kind: 'status',
-      message: `the execution ended ${execution.status}; the replay ends ${replayed.status}`,
+      message: `the execution ended ${execution.status}; the replay ends ${replayed.status}${
+        replayedError
+          ? ` (${replayedError.code}${replayedError.stepId ? ` in step "${replayedError.stepId}"` : ''}: ${replayedError.message})`
+          : ''
+      }`,
       recorded: execution.status,
       replayed: replayed.status,
     });
   return {
     executionId,
     workflowId: execution.workflowId,
+    ...(replayedError ? { replayedError } : {}),
     recordedVersion: execution.workflowVersion,
     replayedVersion: workflow.version,
     ok: differences.length === 0,

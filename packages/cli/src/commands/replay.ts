@@ -44,8 +44,9 @@ export function registerReplayCommand(program: Command): void {
       'after',
       '\nCompared per step: ran or skipped (condition, upstream failure), forEach item count, resolved input,\n' +
         'steps new in the document or no longer in it; and the execution status.\n' +
-        'Exit codes: 0 every decision is the same, 1 a decision differs (or the replay failed),\n' +
-        '2 usage error, invalid document or no such execution.',
+        'Only a finished execution (completed, failed, cancelled) is replayed.\n' +
+        'Exit codes: 0 every decision and the final status are the same, 1 one differs,\n' +
+        '2 usage error, invalid document, no such execution or an unfinished one.',
     )
     .action(async (id: string, opts: ReplayOptions) => {
       process.exitCode = await replayCommand(id, opts);
@@ -81,7 +82,9 @@ async function replayCommand(id: string, opts: ReplayOptions): Promise<number> {
     else process.stdout.write(formatReport(report));
     return report.ok ? ExitCode.ok : ExitCode.failed;
   } catch (e) {
-    return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
+    const code = reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
+    // An unfinished execution is refused like an unknown one: nothing was compared.
+    return (e as { code?: string }).code === 'CONFLICT' ? ExitCode.usage : code;
   } finally {
     await store?.close().catch(() => {});
   }
@@ -94,6 +97,9 @@ function formatReport(r: ExecutionReplayReport): string {
       : `${r.workflowId}@${r.replayedVersion} (recorded with ${r.recordedVersion})`;
   const lines = [`replay of ${r.executionId} against ${against}`];
   for (const d of r.differences) lines.push(`  ${d.kind.padEnd(8)} ${d.message}`);
+  const e = r.replayedError;
+  if (e && !r.differences.some((d) => d.kind === 'status'))
+    lines.push(`  the replay failed: ${e.code}${e.stepId ? ` in step "${e.stepId}"` : ''}: ${e.message}`);
   lines.push(
     r.ok
       ? `same decisions: ${r.stepsCompared} steps compared, replay ${r.replayedStatus}`
