@@ -152,6 +152,38 @@ describe('waits over HTTP', () => {
     expect(unkeyed.status).toBe(404);
   });
 
+  it('an event repeated with its Idempotency-Key gets the first answer; another event under the key is 422, not lost', async () => {
+    const id = await start(doc('ev-keyed', [{ id: 'w', wait: { event: { name: 'ev-keyed-go' } } }]));
+    await waitStatus(id, 'waiting');
+    const url = `${t.url}/events`;
+    const first = await post(
+      url,
+      { name: 'ev-keyed-go', payload: { n: 1 } },
+      { 'Idempotency-Key': 'ev-keyed-1' },
+    );
+    expect(first.status).toBe(202);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const answer = await first.json();
+    expect(answer).toEqual({ id: 'ev-keyed-1', accepted: true, woken: 1 });
+    await waitTerminal(t.url, id);
+    const again = await post(
+      url,
+      { name: 'ev-keyed-go', payload: { n: 1 } },
+      { 'Idempotency-Key': 'ev-keyed-1' },
+    );
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(answer);
+    for (const body of [
+      { name: 'ev-keyed-go', payload: { n: 2 } },
+      { name: 'ev-keyed-other', payload: { n: 1 } },
+    ]) {
+      const other = await post(url, body, { 'Idempotency-Key': 'ev-keyed-1' });
+      expect(other.status).toBe(422);
+      expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    }
+  });
+
   it('a signal repeated with its Idempotency-Key gets the first answer', async () => {
     const id = await start(doc('sig-keyed', [{ id: 'w', wait: { event: { name: 'go' } } }]));
     await waitStatus(id, 'waiting');

@@ -1,6 +1,6 @@
 /** Waits and events: send an event, signal an execution, list and decide approvals, follow events. */
 import { z } from 'zod';
-import { ExecutionIdParams, IdempotencyKey, LastEventId } from './common.js';
+import { ExecutionIdParams, IdempotencyKey, idempotentReplayed, LastEventId } from './common.js';
 import { component, defineRoute, json, problem, queryString, shared } from './contract.js';
 
 const tags = ['Waits and events'];
@@ -71,7 +71,9 @@ export const emitEvent = defineRoute({
     'Delivers the event to every waiting step whose `wait` listens for its `name` and whose `match` holds, and keeps it ' +
     'in the inbox for the look-back window (default 5 minutes), so a wait that registers just after it still takes it. ' +
     'The `id` (else the Idempotency-Key header, else one the server assigns) makes delivery idempotent: the same name and ' +
-    'id again is `accepted: false` and wakes nothing. When the host mounts @orchestr8/triggers, the event also starts each ' +
+    'id again is `accepted: false` and wakes nothing. With an Idempotency-Key, the same key and request again get the ' +
+    "first delivery's answer (`Idempotent-Replayed: true`, remembered as long as execute keys), and the key reused " +
+    'for a different request is 422 IDEMPOTENCY_KEY_REUSED. When the host mounts @orchestr8/triggers, the event also starts each ' +
     'active `event` trigger whose `name` matches and whose `condition` holds (`triggers` in the response); the `payload` ' +
     '(or `data`) is what the trigger sees as its data.',
   headers: [IdempotencyKey],
@@ -89,9 +91,12 @@ export const emitEvent = defineRoute({
     missing: 'an event needs a "name"',
   },
   responses: {
-    '202': json('What the event did', EventDelivery),
+    '202': json('What the event did (a repeat of an Idempotency-Key: the first answer)', EventDelivery, {
+      'Idempotent-Replayed': idempotentReplayed,
+    }),
     '400': problem('The body is not a JSON object, or has no `name`'),
     '413': shared('PayloadTooLarge'),
+    '422': problem('The Idempotency-Key was used for a different event (IDEMPOTENCY_KEY_REUSED)'),
   },
 });
 

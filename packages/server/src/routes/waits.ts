@@ -14,7 +14,7 @@ import type { RouteDef, ServerContext } from '../context.js';
 import type { RequestInput } from '../contracts/contract.js';
 import { route } from '../contracts/route.js';
 import { approveStep, emitEvent, listApprovals, rejectStep, signalExecution } from '../contracts/waits.js';
-import { parseIdempotencyKey, scopedKey } from '../idempotency.js';
+import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
 /** Also told of every event `POST /events` accepts, e.g. to start event triggers. */
@@ -43,20 +43,51 @@ async function sendEvent(
   onEvent?: EventHook,
 ): Promise<void> {
   const name = b.name;
-  const id = b.id ?? parseIdempotencyKey(req.headers['idempotency-key']);
+  const given = parseIdempotencyKey(req.headers['idempotency-key']);
+  const id = b.id ?? given;
   // `data` is what event triggers have called the payload.
   const payload = b.payload !== undefined ? b.payload : (b.data ?? null);
-  const delivery: Record<string, unknown> & EventDelivery = {
-    ...(await ctx.engine.sendEvent({
-      name,
-      payload,
-      ...(id !== undefined ? { id } : {}),
-    })),
+  const deliver = async () => {
+    const delivery: Record<string, unknown> & EventDelivery = {
+      ...(await ctx.engine.sendEvent({ name, payload, ...(id !== undefined ? { id } : {}) })),
+    };
+    if (onEvent !== undefined && delivery.accepted)
+      Object.assign(delivery, await onEvent({ name, id: delivery.id, payload }));
+    return delivery;
   };
-  if (onEvent !== undefined && delivery.accepted)
-    Object.assign(delivery, await onEvent({ name, id: delivery.id, payload }));
+  const waits = ctx.store.waits;
+  if (given === undefined || waits?.getAnswer === undefined || waits.putAnswer === undefined) {
+    res.status(202).json(await deliver());
+    return;
+  }
+  // With an Idempotency-Key the first delivery's answer is remembered (as execute's keys):
+  // the same request again gets it back, another request under the key is refused.
+  const key = `event:${scopedKey(given, principalOf(res))}`;
+  const fingerprint = requestFingerprint('POST', '/events', b);
+  const answer = (first: { fingerprint: string; answer: unknown }) => {
+    if (first.fingerprint !== fingerprint) throw keyReused();
+    res.setHeader('Idempotent-Replayed', 'true');
+    res.status(202).json(first.answer);
+  };
+  const first = await waits.getAnswer(key, Date.now());
+  if (first !== undefined) return answer(first);
+  const delivery = await deliver();
+  const now = Date.now();
+  const raced = await waits.putAnswer(
+    key,
+    { fingerprint, answer: delivery, expiresAt: now + ctx.idempotencyTtlMs },
+    now,
+  );
+  if (raced !== undefined) return answer(raced);
   res.status(202).json(delivery);
 }
+
+const keyReused = () =>
+  new HttpProblem(
+    422,
+    ProblemCode.IDEMPOTENCY_KEY_REUSED,
+    'this Idempotency-Key was already used with a different request; use a new key for a new request',
+  );
 
 /** A key reused for another request: 422 as for execute; other conflicts stay 409. */
 async function keyed<T>(key: string | undefined, f: () => Promise<T>): Promise<T> {
@@ -64,12 +95,7 @@ async function keyed<T>(key: string | undefined, f: () => Promise<T>): Promise<T
     return await f();
   } catch (e) {
     const reused = (e as { details?: { idempotencyKeyReused?: unknown } }).details?.idempotencyKeyReused;
-    if (key !== undefined && hasCode(e, ErrorCode.CONFLICT) && reused === true)
-      throw new HttpProblem(
-        422,
-        ProblemCode.IDEMPOTENCY_KEY_REUSED,
-        'this Idempotency-Key was already used with a different request; use a new key for a new request',
-      );
+    if (key !== undefined && hasCode(e, ErrorCode.CONFLICT) && reused === true) throw keyReused();
     throw e;
   }
 }
