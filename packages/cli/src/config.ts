@@ -261,6 +261,8 @@ function checkStreams(raw: unknown, dir: string, bad: (msg: string) => UsageErro
     } catch {
       throw bad(`streams.grace must be a duration such as "200ms" or "1s", got ${JSON.stringify(c.grace)}`);
     }
+    // It delays a timer, which Node runs at once beyond 2^31-1 ms.
+    if (out.graceMs > 2_147_483_647) throw bad('streams.grace must be at most 24 days');
   }
   return out;
 }

@@ -137,6 +137,9 @@ describe('serve with streams in the config', () => {
     const bad = await cli(['config', 'set', 'streams.grace', 'soon'], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('streams.grace must be a duration');
+    const long = await cli(['config', 'set', 'streams.grace', '25d'], { cwd: dir });
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain('streams.grace must be at most 24 days');
     const get = await cli(['config', 'get', 'streams.files', '--json'], { cwd: dir });
     expect(JSON.parse(get.stdout)).toEqual(['./a.stream.yaml', './b.stream.yaml']);
     const list = await cli(['config', 'list', '--json'], { cwd: dir });
