@@ -291,3 +291,20 @@ export async function detectLocalServer(opts: {
   const found = findLocalServer(config.dir);
   return { url: plan.url, ...(found.running ? { state: found.state } : {}) };
 }
+
+/** Where commands that only talk to a server go without --server. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8088';
+export const SERVER_OPTION_HELP = `the orchestr8 serve to talk to (default: the project server of \`orchestr8 server start\` when it runs, else ${DEFAULT_SERVER_URL})`;
+
+/**
+ * The server a server-only command (approvals, send-event, triggers...) talks to: --server,
+ * else the project's running local server (`orchestr8 server start`), as run, list and
+ * cancel find it, else the default address.
+ */
+export async function serverForRemote(server: string | undefined): Promise<string> {
+  if (server !== undefined) return server;
+  const config = await loadProjectConfig().catch(() => undefined);
+  if (config === undefined) return DEFAULT_SERVER_URL;
+  const found = findLocalServer(config.dir);
+  return found.running ? found.state.url : DEFAULT_SERVER_URL;
+}

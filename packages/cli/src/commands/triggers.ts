@@ -7,14 +7,15 @@ import type { TriggerInfo } from '@orchestr8/triggers';
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
+import { DEFAULT_SERVER_URL, SERVER_OPTION_HELP, serverForRemote } from '../local-server.js';
 import { callServer, defaultApiKey, RemoteError, serverBaseUrl } from '../server-call.js';
 import { styleFor, tableLines } from '../term.js';
 import { printJson } from './history-shared.js';
 
-export const DEFAULT_SERVER = 'http://127.0.0.1:8088';
+export const DEFAULT_SERVER = DEFAULT_SERVER_URL;
 
 interface RemoteOptions {
-  server: string;
+  server?: string;
   apiKey?: string;
   json?: boolean;
 }
@@ -26,7 +27,7 @@ type Outcome =
   | { status: 'failed'; error: string };
 
 const EXIT_HELP =
-  '\nTalks to a running `orchestr8 serve` (--server, default ' +
+  '\nTalks to a running `orchestr8 serve` (--server, else the project server of `orchestr8 server start`, else ' +
   DEFAULT_SERVER +
   '; API key from --api-key or $ORCHESTR8_API_KEY).\n' +
   'Exit codes: 0 done, 1 not found, refused, dropped or failed firing, or the server is unreachable,\n' +
@@ -43,8 +44,9 @@ async function remote(
   opts: RemoteOptions,
   fn: (request: (method: string, path: string, body?: unknown) => Promise<unknown>) => Promise<number>,
 ): Promise<number> {
-  const base = serverBaseUrl(opts.server);
-  if (!base) return failUsage(`--server must be an http(s) URL, got "${opts.server}"`);
+  const server = await serverForRemote(opts.server);
+  const base = serverBaseUrl(server);
+  if (!base) return failUsage(`--server must be an http(s) URL, got "${server}"`);
   try {
     return await fn((method, path, body) => call(opts, base, method, path, body));
   } catch (e) {
@@ -151,7 +153,7 @@ function parseTime(flag: string, value: string | undefined): number | string {
 
 function remoteOptions(cmd: Command, json: boolean): Command {
   cmd
-    .option('--server <url>', 'the orchestr8 serve to talk to', DEFAULT_SERVER)
+    .option('--server <url>', SERVER_OPTION_HELP)
     .option('--api-key <key>', 'the API key (default: $ORCHESTR8_API_KEY)')
     .addHelpText('after', EXIT_HELP);
   if (json) cmd.option('--json', 'print the server answer as JSON');

@@ -6,35 +6,58 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage } from '../fail.js';
+import { DEFAULT_SERVER_URL, SERVER_OPTION_HELP, serverForRemote } from '../local-server.js';
 import { callServerAt, RemoteError } from '../server-call.js';
 import { printJson } from './history-shared.js';
 
-const DEFAULT_SERVER = 'http://127.0.0.1:8088';
-
 interface RemoteOptions {
-  server: string;
+  server?: string;
   apiKey?: string;
   json?: boolean;
   idempotencyKey?: string;
 }
 
-const EXIT_HELP =
-  `\nTalks to a running \`orchestr8 serve\` (--server, default ${DEFAULT_SERVER}; API key from --api-key or ` +
-  '$ORCHESTR8_API_KEY).\nExit codes: 0 done, 1 not found, already decided, or the server is unreachable, ' +
-  '2 usage (bad --server or JSON; the server refused the API key, the request or the form data).';
+const TALKS_TO =
+  `\nTalks to a running \`orchestr8 serve\` (--server, else the project server of \`orchestr8 server start\`, ` +
+  `else ${DEFAULT_SERVER_URL}; API key from --api-key or $ORCHESTR8_API_KEY).\n`;
 
-function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+/** Each command's exit codes: only what can happen to it. */
+const EXIT_HELP = {
+  event:
+    'Exit codes: 0 delivered (or delivered before: nothing woken), 1 the server is unreachable or failed,\n' +
+    '2 usage (bad --server or --payload JSON; the server refused the API key or the request, e.g.\n' +
+    'an --idempotency-key already used for a different event).',
+  signal:
+    'Exit codes: 0 delivered (or delivered before: nothing woken), 1 no such execution, or the server is\n' +
+    'unreachable, 2 usage (bad --server or --payload JSON; the server refused the API key or the request,\n' +
+    'e.g. an --id or --idempotency-key already used for a different signal).',
+  approvals:
+    'Exit codes: 0 listed (also when none is pending), 1 the server is unreachable or failed,\n' +
+    '2 usage (bad --server; the server refused the API key).',
+  decision:
+    'Exit codes: 0 done, 1 not found, already decided, or the server is unreachable, 2 usage (bad --server\n' +
+    'or JSON; the server refused the API key, the request or the form data).',
+};
+
+async function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   const key = opts.idempotencyKey;
   if (key !== undefined && key.trim() === '')
     throw new RemoteError(-1, 'USAGE', '--idempotency-key must not be empty');
-  return callServerAt(opts, method, path, body, key === undefined ? undefined : { 'idempotency-key': key });
+  const server = await serverForRemote(opts.server);
+  return callServerAt(
+    { ...opts, server },
+    method,
+    path,
+    body,
+    key === undefined ? undefined : { 'idempotency-key': key },
+  );
 }
 
 /** `--idempotency-key`, sent as the Idempotency-Key header. */
 function keyOption(what: string): [string, string] {
   return [
     '--idempotency-key <key>',
-    `sent as the Idempotency-Key header: the same ${what} again with this key (a retry after a timeout, say) gets the first answer and changes nothing more`,
+    `sent as the Idempotency-Key header: the same ${what} again with this key (a retry after a timeout, say) gets the first answer and changes nothing more; a different one with this key is refused (422 IDEMPOTENCY_KEY_REUSED)`,
   ];
 }
 
@@ -50,12 +73,12 @@ async function remote(opts: RemoteOptions, fn: () => Promise<number>): Promise<n
   }
 }
 
-function remoteCommand(cmd: Command): Command {
+function remoteCommand(cmd: Command, exits: string): Command {
   return cmd
-    .option('--server <url>', 'the orchestr8 serve to talk to', DEFAULT_SERVER)
+    .option('--server <url>', SERVER_OPTION_HELP)
     .option('--api-key <key>', 'the API key (default: $ORCHESTR8_API_KEY)')
     .option('--json', 'print the server answer as JSON')
-    .addHelpText('after', EXIT_HELP);
+    .addHelpText('after', TALKS_TO + exits);
 }
 
 /** A JSON flag value, parsed. */
@@ -92,7 +115,11 @@ export function registerWaitCommands(program: Command): void {
       )
       .option('--payload <json>', 'the event payload (JSON)')
       .option('--id <id>', 'delivery id: the same id again wakes nothing (default: a new id)')
-      .option(...keyOption('event (when --id is not given)')),
+      .option(
+        '--idempotency-key <key>',
+        'sent as the Idempotency-Key header (and the delivery id when --id is not given): the same event again with this key gets the first answer; a different event with this key is refused (422 IDEMPOTENCY_KEY_REUSED)',
+      ),
+    EXIT_HELP.event,
   ).action(async (name: string, opts: EventOpts) => {
     process.exitCode = await remote(opts, async () => {
       const payload = parseJson('--payload', opts.payload);
@@ -114,6 +141,7 @@ export function registerWaitCommands(program: Command): void {
       .option('--payload <json>', 'the signal payload (JSON)')
       .option('--id <id>', 'delivery id: the same id again wakes nothing')
       .option(...keyOption('signal (when --id is not given)')),
+    EXIT_HELP.signal,
   ).action(async (executionId: string, name: string, opts: EventOpts) => {
     process.exitCode = await remote(opts, async () => {
       const payload = parseJson('--payload', opts.payload);
@@ -127,30 +155,31 @@ export function registerWaitCommands(program: Command): void {
     });
   });
 
-  remoteCommand(program.command('approvals').description('the steps waiting for a decision')).action(
-    async (opts: RemoteOptions) => {
-      process.exitCode = await remote(opts, async () => {
-        const { items } = (await request(opts, 'GET', '/approvals')) as {
-          items: {
-            executionId: string;
-            stepId: string;
-            workflowId: string;
-            title: string;
-            approvers?: string[];
-            createdAt: string;
-          }[];
-        };
-        if (opts.json) printJson({ items });
-        else if (items.length === 0) process.stdout.write('no pending approvals\n');
-        else
-          for (const a of items)
-            process.stdout.write(
-              `${a.executionId} ${a.stepId}  ${a.title}  (${a.workflowId}, since ${a.createdAt}${a.approvers ? `, approvers: ${a.approvers.join(', ')}` : ''})\n`,
-            );
-        return ExitCode.ok;
-      });
-    },
-  );
+  remoteCommand(
+    program.command('approvals').description('the steps waiting for a decision'),
+    EXIT_HELP.approvals,
+  ).action(async (opts: RemoteOptions) => {
+    process.exitCode = await remote(opts, async () => {
+      const { items } = (await request(opts, 'GET', '/approvals')) as {
+        items: {
+          executionId: string;
+          stepId: string;
+          workflowId: string;
+          title: string;
+          approvers?: string[];
+          createdAt: string;
+        }[];
+      };
+      if (opts.json) printJson({ items });
+      else if (items.length === 0) process.stdout.write('no pending approvals\n');
+      else
+        for (const a of items)
+          process.stdout.write(
+            `${a.executionId} ${a.stepId}  ${a.title}  (${a.workflowId}, since ${a.createdAt}${a.approvers ? `, approvers: ${a.approvers.join(', ')}` : ''})\n`,
+          );
+      return ExitCode.ok;
+    });
+  });
 
   for (const op of ['approve', 'reject'] as const) {
     remoteCommand(
@@ -165,6 +194,7 @@ export function registerWaitCommands(program: Command): void {
         .option('--data <json>', 'the form data (JSON)')
         .option('--comment <text>', 'why')
         .option(...keyOption('decision')),
+      EXIT_HELP.decision,
     ).action(
       async (
         executionId: string,
