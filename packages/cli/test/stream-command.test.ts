@@ -55,6 +55,25 @@ describe('orchestr8 stream', () => {
     expect(missing.stderr).toMatch(/E_READ cannot read .*nope\.yaml: no such file/);
   });
 
+  it('help: --store says once where executions are recorded; status says --nats or --server is required', async () => {
+    const flat = (t: string) => t.replace(/\s+/g, ' ');
+    const run = flat((await cli(['stream', 'run', '--help'])).stdout);
+    expect(run).toContain("where the crews' executions are recorded: sqlite:<path>");
+    const replay = flat((await cli(['stream', 'replay', '--help'])).stdout);
+    expect(replay).toContain("(and the replay's are recorded): sqlite:<path>");
+    for (const text of [run, replay]) expect(text).not.toMatch(/recorded\)?: where executions/);
+    const status = flat((await cli(['stream', 'status', '--help'])).stdout);
+    expect(status).toContain('(this or --server is required)');
+    expect(status).toContain('(this or --nats is required)');
+  });
+
+  it('serve refuses the same stream given twice as a usage error (exit 2), naming both files', async () => {
+    const r = await cli(['serve', '--port', '0', '--stream', DOC, '--stream', DOC]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('stream "match" is given twice (also by');
+    expect(r.stderr).not.toContain('AGENT_FAILED');
+  });
+
   it('run --events: NDJSON events in, NDJSON actions out, refused events on stderr; replay of the recording matches', async () => {
     const slices = join(tmp(), 'slices.ndjson');
     const r = await cli(['stream', 'run', DOC, '--events', EVENTS, '--slices-out', slices]);
@@ -71,7 +90,9 @@ describe('orchestr8 stream', () => {
       'invalid-event (event bad): VALIDATION /payload: payload missing required field "player"; /payload/team: payload must be string',
     );
     expect(r.stderr).toMatch(/invalid-event \(.*events\.ndjson:6: not JSON/);
-    expect(r.stderr).toContain('stream match: 6 events, 2 slices, 5 actions, 2 errors');
+    expect(r.stderr).toContain(
+      'stream match: 6 events read, 4 accepted, 2 refused; 2 slices, 5 actions, 0 crew errors',
+    );
 
     const recorded = join(tmp(), 'actions.ndjson');
     writeFileSync(recorded, r.stdout);

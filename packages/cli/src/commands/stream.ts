@@ -187,6 +187,15 @@ interface RunOptions extends EngineFlags {
   slicesOut?: string;
 }
 
+/** Errors that mean an event was not taken (the others are about crews and slices). */
+const REFUSALS = new Set(['invalid-event', 'late-event', 'too-many-events']);
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The store option's help, after a phrase saying what the command records there. */
+const storeHelp = (what: string) =>
+  `${what}: ${STORE_OPTION_HELP.replace(/^where executions are recorded: /, '')}`;
+
 async function runCommand(file: string, opts: RunOptions): Promise<number> {
   if ((opts.events === undefined) === (opts.nats === undefined))
     throw new UsageError('stream run needs exactly one of --events <file|-> and --nats <url>');
@@ -211,8 +220,11 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     if (opts.slicesOut !== undefined)
       writeFileSync(opts.slicesOut, result.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     await host.close();
+    const read = events.length + bad.length;
+    const refused = bad.length + result.errors.filter((e) => REFUSALS.has(e.kind)).length;
+    const crewErrors = result.errors.length + bad.length - refused;
     err(
-      `stream ${stream.id}: ${events.length + bad.length} events, ${result.records.length} slices, ${result.actions.length} actions, ${result.errors.length + bad.length} errors\n`,
+      `stream ${stream.id}: ${plural(read, 'event')} read, ${read - refused} accepted, ${refused} refused; ${plural(result.records.length, 'slice')}, ${plural(result.actions.length, 'action')}, ${plural(crewErrors, 'crew error')}\n`,
     );
     return ExitCode.ok;
   }
@@ -365,7 +377,7 @@ async function statusCommand(file: string, opts: StatusOptions): Promise<number>
   out(`log: ${s.events} events, ${s.actions} actions, ${s.errors} errors\n`);
   for (const [id, c] of Object.entries(s.crews))
     out(
-      `crew ${id}: ${c.runs} runs, ${c.failures} failed, median ${c.medianMs.toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms (last ${s.recent} slices)\n`,
+      `crew ${id}: ${plural(c.runs, 'run')}, ${c.failures} failed, median ${c.medianMs.toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms (last ${s.recent} slices)\n`,
     );
   return printProcessors(s.processors);
 }
@@ -392,7 +404,7 @@ async function serverStatus(id: string, opts: StatusOptions): Promise<number> {
   );
   for (const [crew, c] of Object.entries(s.crews))
     out(
-      `crew ${crew}: ${c.runs} runs, ${c.failures} failed, mean ${(c.runs > 0 ? c.totalMs / c.runs : 0).toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms\n`,
+      `crew ${crew}: ${plural(c.runs, 'run')}, ${c.failures} failed, mean ${(c.runs > 0 ? c.totalMs / c.runs : 0).toFixed(1)} ms, last ${c.lastMs.toFixed(1)} ms\n`,
     );
   return printProcessors(s.processors);
 }
@@ -428,14 +440,23 @@ export async function hostStreams(options: {
   bodyLimit: number;
   onError: (line: string) => void;
 }): Promise<{ service: StreamService; router: ReturnType<typeof createStreamRouter> } | string> {
-  const hosted = [];
+  // Every document is checked before any transport opens: a bad one leaves nothing open.
+  const documents = new Map<string, { stream: CompiledStream; file: string }>();
   for (const file of options.files) {
     const r = await loadStreamFile(file);
     if (!r.stream) return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
+    // One stream id is one event log and one route.
+    const other = documents.get(r.stream.id);
+    if (other !== undefined)
+      return `--stream ${file}: stream "${r.stream.id}" is given twice (also by ${other.file}); each stream is hosted once`;
+    documents.set(r.stream.id, { stream: r.stream, file });
+  }
+  const hosted = [];
+  for (const { stream, file } of documents.values()) {
     const transport = options.nats
-      ? await createNatsTransport({ streamId: r.stream.id, servers: options.nats })
+      ? await createNatsTransport({ streamId: stream.id, servers: options.nats })
       : createMemoryTransport();
-    hosted.push({ stream: r.stream, transport, resolveWorkflow: resolverFor(file) });
+    hosted.push({ stream, transport, resolveWorkflow: resolverFor(file) });
   }
   const service = createStreamService({
     engine: options.engine,
@@ -499,7 +520,7 @@ export function registerStreamCommand(program: Command): void {
       'with --events: also write the slice records (NDJSON), for replay --slices',
     )
     .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
-    .option('--store <url>', `where the crews' executions are recorded: ${STORE_OPTION_HELP}`)
+    .option('--store <url>', storeHelp("where the crews' executions are recorded"))
     .addHelpText(
       'after',
       '\nErrors (invalid events, failed crews) go to stderr, one per line.\nExit codes: 0 processed, 2 invalid document or usage error.',
@@ -512,8 +533,11 @@ export function registerStreamCommand(program: Command): void {
       'a stream on NATS JetStream or in a running serve: committed slice and lag, backlog, per-crew timings, processors',
     )
     .argument('<file>', 'the stream document')
-    .option('--nats <url>', 'the NATS server the stream runs on')
-    .option('--server <url>', 'a running `orchestr8 serve --stream` that hosts the stream')
+    .option('--nats <url>', 'the NATS server the stream runs on (this or --server is required)')
+    .option(
+      '--server <url>',
+      'a running `orchestr8 serve --stream` that hosts the stream (this or --nats is required)',
+    )
     .option('--api-key <key>', 'with --server (default: $ORCHESTR8_API_KEY)')
     .option('--json', 'print the status as JSON')
     .addHelpText(
@@ -543,10 +567,7 @@ export function registerStreamCommand(program: Command): void {
       'run each crew against the step outputs recorded when the stream ran (found in --store through the slice records) instead of calling its agents: exact even with non-deterministic agents',
     )
     .option('-a, --agents <module>', 'an agent module the crews may use (repeatable)', collect, [])
-    .option(
-      '--store <url>',
-      `where the crews' executions are (and the replay's are recorded): ${STORE_OPTION_HELP}`,
-    )
+    .option('--store <url>', storeHelp("where the crews' executions are (and the replay's are recorded)"))
     .addHelpText(
       'after',
       '\nExit codes: 0 the actions match, 1 they differ, 2 invalid document or usage error.',
