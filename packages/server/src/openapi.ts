@@ -92,7 +92,16 @@ export function openApiDocument(contracts: readonly RouteContract[] = []): Json 
         Unauthorized: problem('UNAUTHORIZED: a valid API key is required (WWW-Authenticate: Bearer)'),
         RateLimited: {
           ...problem('RATE_LIMITED'),
-          headers: { 'Retry-After': header('Seconds until the client may retry', { type: 'integer' }) },
+          headers: {
+            'Retry-After': header('Seconds until the client may retry', { type: 'integer' }),
+            RateLimit: header(
+              "The client's bucket (IETF httpapi ratelimit-headers draft): `limit=<n>, remaining=<n>, reset=<seconds until full>`; sent on every limited response",
+              { type: 'string' },
+            ),
+            'RateLimit-Policy': header('The limit and its window in seconds: `<limit>;w=<seconds>`', {
+              type: 'string',
+            }),
+          },
         },
         Forbidden: problem(
           'HOST_NOT_ALLOWED: the Host is not one this server answers to; or ORIGIN_NOT_ALLOWED: a browser request from another origin',

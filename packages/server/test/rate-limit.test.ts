@@ -52,6 +52,25 @@ describe('rate limiting', () => {
     }
   });
 
+  it('the OpenAPI RateLimited response declares the headers a 429 carries: Retry-After, RateLimit, RateLimit-Policy', async () => {
+    const t = await startServer({ rateLimit: { limit: 1, burst: 1 } });
+    try {
+      const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as {
+        components: { responses: { RateLimited: { headers: Record<string, unknown> } } };
+      };
+      const declared = Object.keys(doc.components.responses.RateLimited.headers).map((h) => h.toLowerCase());
+      await (await fetch(`${t.url}/executions?limit=1`, { headers: proxied })).arrayBuffer();
+      const limited = await fetch(`${t.url}/executions?limit=1`, { headers: proxied });
+      expect(limited.status).toBe(429);
+      await limited.arrayBuffer();
+      const sent = ['retry-after', 'ratelimit', 'ratelimit-policy'].filter((h) => limited.headers.has(h));
+      expect(sent).toEqual(['retry-after', 'ratelimit', 'ratelimit-policy']);
+      expect(declared.sort()).toEqual([...sent].sort());
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('counts each API key on its own, and limits loopback clients too with loopback: true', async () => {
     const t = await startServer({ rateLimit: { limit: 3, burst: 3, loopback: true }, apiKeys: ['a', 'b'] });
     try {
