@@ -85,6 +85,34 @@ describe('rate limiting', () => {
     }
   });
 
+  it("behind a proxy on this machine, clients share the proxy's bucket (the forwarded address is not trusted); API keys part them", async () => {
+    const t = await startServer({ rateLimit: { limit: 1, burst: 2 } });
+    try {
+      const get = (client: string, key?: string) =>
+        fetch(`${t.url}/executions?limit=1`, {
+          headers: { 'x-forwarded-for': client, ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        });
+      expect((await get('203.0.113.7')).status).toBe(200);
+      expect((await get('198.51.100.9')).status).toBe(200);
+      // A third client, never seen before: refused, its bucket is the proxy's.
+      expect((await problemOf(await get('192.0.2.44'))).code).toBe('RATE_LIMITED');
+    } finally {
+      await t.stop();
+    }
+    const keyed = await startServer({ rateLimit: { limit: 1, burst: 2 }, apiKeys: ['a', 'b'] });
+    try {
+      const get = (key: string) =>
+        fetch(`${keyed.url}/executions?limit=1`, {
+          headers: { 'x-forwarded-for': '203.0.113.7', authorization: `Bearer ${key}` },
+        });
+      for (let i = 0; i < 2; i++) expect((await get('a')).status).toBe(200);
+      expect((await problemOf(await get('a'))).code).toBe('RATE_LIMITED');
+      expect((await get('b')).status).toBe(200);
+    } finally {
+      await keyed.stop();
+    }
+  });
+
   it('is off with rateLimit: false, for every client', async () => {
     const t = await startServer({ rateLimit: false });
     try {
