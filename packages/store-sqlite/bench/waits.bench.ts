@@ -19,7 +19,7 @@ export interface WaitsBenchOptions {
   samples?: number;
   /**
    * How long to let serve settle (its idle heap trim) before the settled figures. Default
-   * 22 s with 5,000 executions or more, else 0 (the --quick run).
+   * 40 s with 5,000 executions or more, else 0 (the --quick run).
    */
   settleMs?: number;
 }
@@ -101,8 +101,8 @@ async function call(url: string, method: string, body?: unknown): Promise<Record
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
-/** Two of serve's idle heap looks (10 s apart) and a margin. */
-const SETTLE_MS = 22_000;
+/** Four of serve's idle heap looks (10 s apart): V8 unmaps freed pages some seconds after a trim. */
+const SETTLE_MS = 40_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
