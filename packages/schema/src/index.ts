@@ -77,6 +77,8 @@ export {
 } from './load.js';
 export { LIMITS } from './parse.js';
 export { FORBIDDEN_KEYS, lookupPath, type PathSegment } from './path.js';
+// Spelling suggestions ("did you mean"), for documents of other packages (streams).
+export { closest } from './suggest.js';
 export {
   type CompiledValue,
   collectRefs,

@@ -4,6 +4,7 @@
  */
 import {
   checkDocumentObject,
+  closest,
   createJsonSchemaCheck,
   type Diagnostic,
   type DocumentLoadResult,
@@ -139,14 +140,50 @@ function timerProblems(doc: StreamDocument): DocumentProblem[] {
   return out;
 }
 
-function semantics(doc: StreamDocument): DocumentProblem[] {
-  const out: DocumentProblem[] = timerProblems(doc);
+/** "did you mean" when a name looks like a misspelling of one of `known`, else the list. */
+function nameHint(name: string, known: readonly string[], what: string): string {
+  const guess = closest(name, known);
+  if (guess) return `did you mean "${guess}"?`;
+  return known.length > 0 ? `${what}: ${known.join(', ')}` : `no ${what}`;
+}
+
+/**
+ * Whether the parts the reference checks read are usable even when the schema found
+ * problems: `events` an object, `crews` a list of objects with string ids and lists of
+ * names. Then every problem is reported in one run, references with the schema's.
+ */
+function referencesUsable(value: unknown): value is StreamDocument {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  const names = (x: unknown) =>
+    x === undefined || (Array.isArray(x) && x.every((n) => typeof n === 'string'));
+  return (
+    typeof v.events === 'object' &&
+    v.events !== null &&
+    !Array.isArray(v.events) &&
+    Array.isArray(v.crews) &&
+    v.crews.every(
+      (c) =>
+        typeof c === 'object' &&
+        c !== null &&
+        typeof (c as CrewDocument).id === 'string' &&
+        Array.isArray((c as CrewDocument).on) &&
+        names((c as CrewDocument).on) &&
+        names((c as CrewDocument).dependsOn),
+    )
+  );
+}
+
+/** Crews' ids, the kinds they name and the crews they depend on. */
+function referenceProblems(doc: StreamDocument): DocumentProblem[] {
+  const out: DocumentProblem[] = [];
   const ids = new Map<string, number>();
   doc.crews.forEach((c, i) => {
     if (ids.has(c.id))
       out.push(problem(StreamDiagnosticCode.DUPLICATE_CREW, `/crews/${i}/id`, `duplicate crew id "${c.id}"`));
     else ids.set(c.id, i);
   });
+  const kinds = Object.keys(doc.events);
   doc.crews.forEach((c, i) => {
     c.on.forEach((k, j) => {
       if (!(k in doc.events))
@@ -155,20 +192,49 @@ function semantics(doc: StreamDocument): DocumentProblem[] {
             StreamDiagnosticCode.UNKNOWN_KIND,
             `/crews/${i}/on/${j}`,
             `event kind "${k}" is not declared in events`,
-            `declared: ${Object.keys(doc.events).join(', ')}`,
+            nameHint(k, kinds, 'declared'),
           ),
         );
     });
     (c.dependsOn ?? []).forEach((d, j) => {
       if (!ids.has(d) || d === c.id)
         out.push(
-          problem(
-            StreamDiagnosticCode.UNKNOWN_CREW,
-            `/crews/${i}/dependsOn/${j}`,
-            d === c.id ? `crew "${c.id}" depends on itself` : `no crew "${d}"`,
-          ),
+          d === c.id
+            ? problem(
+                StreamDiagnosticCode.UNKNOWN_CREW,
+                `/crews/${i}/dependsOn/${j}`,
+                `crew "${c.id}" depends on itself`,
+              )
+            : problem(
+                StreamDiagnosticCode.UNKNOWN_CREW,
+                `/crews/${i}/dependsOn/${j}`,
+                `no crew "${d}"`,
+                nameHint(
+                  d,
+                  [...ids.keys()].filter((id) => id !== c.id),
+                  'crews',
+                ),
+              ),
         );
     });
+  });
+  const cycle = findCycle(doc.crews);
+  if (cycle) {
+    const i = ids.get(cycle[0]!)!;
+    out.push(
+      problem(
+        StreamDiagnosticCode.CREW_CYCLE,
+        `/crews/${i}/dependsOn`,
+        `crews depend on each other in a cycle: ${cycle.join(' -> ')}`,
+      ),
+    );
+  }
+  return out;
+}
+
+function semantics(doc: StreamDocument): DocumentProblem[] {
+  const out: DocumentProblem[] = [...timerProblems(doc), ...referenceProblems(doc)];
+  doc.crews.forEach((c, i) => {
     const has = Number(c.workflow !== undefined) + Number(c.steps !== undefined);
     if (has !== 1) {
       out.push(
@@ -192,17 +258,6 @@ function semantics(doc: StreamDocument): DocumentProblem[] {
       out.push(...checkCrewWorkflow(stepsWorkflow(doc.id, c), `/crews/${i}`, ''));
     }
   });
-  const cycle = findCycle(doc.crews);
-  if (cycle) {
-    const i = ids.get(cycle[0]!)!;
-    out.push(
-      problem(
-        StreamDiagnosticCode.CREW_CYCLE,
-        `/crews/${i}/dependsOn`,
-        `crews depend on each other in a cycle: ${cycle.join(' -> ')}`,
-      ),
-    );
-  }
   for (const [kind, spec] of Object.entries(doc.events)) {
     if (spec.payload === undefined || typeof spec.payload === 'boolean') continue;
     for (const p of jsonSchemaProblems(spec.payload))
@@ -264,7 +319,8 @@ function findCycle(crews: readonly CrewDocument[]): string[] | undefined {
 function check(value: unknown): DocumentProblem[] {
   schemaCheck ??= createJsonSchemaCheck(STREAM_JSON_SCHEMA, PATTERN_TEXT);
   const schemaProblems = schemaCheck(value);
-  if (schemaProblems.length > 0) return schemaProblems;
+  if (schemaProblems.length > 0)
+    return referencesUsable(value) ? [...schemaProblems, ...referenceProblems(value)] : schemaProblems;
   return semantics(value as StreamDocument);
 }
 

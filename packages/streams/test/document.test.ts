@@ -130,6 +130,28 @@ crews:
     ).toEqual([[8, 'crews depend on each other in a cycle: x -> y -> x']]);
   });
 
+  it('reports schema and reference problems in one run, with "did you mean" for misspelt crews and kinds', () => {
+    const doc = valid
+      .replace('slice: 500ms', 'slise: 500ms')
+      .replace('on: [card]', 'on: [crad]')
+      .replace('dependsOn: [scorer]', 'dependsOn: [scorrer]');
+    const r = loadStream(doc);
+    const got = r.diagnostics.map((d) => [d.code, d.line, d.message, d.hint]);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        ['E_SCHEMA', 3, 'unknown field "slise"', 'did you mean "slice"?'],
+        ['E_UNKNOWN_KIND', 26, 'event kind "crad" is not declared in events', 'did you mean "card"?'],
+        ['E_UNKNOWN_CREW', 27, 'no crew "scorrer"', 'did you mean "scorer"?'],
+      ]),
+    );
+    // A name like none of them lists the known ones instead.
+    const far = loadStream(valid.replace('on: [card]', 'on: [zzz]').replace('[scorer]', '[qqq]'));
+    expect(far.diagnostics.map((d) => d.hint)).toEqual(['declared: goal, card', 'crews: scorer']);
+    // A document whose crews are not even a list: the schema's problems alone, no crash.
+    const broken = loadStream(valid.replace(/crews:[\s\S]*$/, 'crews: 3\n'));
+    expect(broken.diagnostics.map((d) => d.code)).toEqual(['E_SCHEMA']);
+  });
+
   it("reports a crew workflow's own problems under the crew, with positions", () => {
     const doc = valid.replace(
       'agent: "@orchestr8/echo"\n        input: { actions: [] }',
