@@ -1,9 +1,9 @@
 /**
  * Waits: events (`POST /events`), signals to one execution, and approvals (list, approve,
  * reject). Events and signals are idempotent by their id (the body's `id`, else the
- * `Idempotency-Key` header): the same id again is accepted once and wakes nothing more; a
- * signal repeated with its id, and a decision repeated with its `Idempotency-Key`, get the
- * first answer (remembered as long as execute's keys), and the key reused for a different
+ * `Idempotency-Key` header): the same id again is accepted once and wakes nothing more; an
+ * event or a decision repeated with its `Idempotency-Key`, and a signal repeated with its id,
+ * get the first answer (remembered as long as execute's keys), and the key reused for a different
  * request is refused with 422 like execute's.
  */
 import { ErrorCode, hasCode } from '@orchestr8/common';
