@@ -50,6 +50,8 @@ describe('orchestr8 stream', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${bad}:4:1 error E_SCHEMA unknown field "slise" (at /slise)`);
     expect(r.stderr).toContain('hint: did you mean "slice"?');
+    // The reference problem in the same run as the schema's.
+    expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+ error E_UNKNOWN_CREW no crew "nobody"/);
     const missing = await cli(['stream', 'validate', join(tmp(), 'nope.yaml')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/E_READ cannot read .*nope\.yaml: no such file/);
