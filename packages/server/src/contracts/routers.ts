@@ -315,7 +315,13 @@ export const postStreamEvents = defineRoute({
     '404': problem('No stream of that id is served here (NOT_FOUND)'),
     '413': shared('PayloadTooLarge'),
     '415': shared('UnsupportedMediaType'),
-    '422': problem('An event is invalid; nothing was accepted (VALIDATION, with errors)'),
+    '422': problem(
+      'An event is invalid or more than the allowed skew in the future; nothing was accepted (VALIDATION, with errors)',
+    ),
+    '503': problem(
+      'The stream could not log an event (its transport failed); the events before it were accepted, retry the request ' +
+        '(RETRYABLE, with Retry-After)',
+    ),
   },
 });
 
