@@ -60,9 +60,9 @@ it('answers each event true to exactly one of several stores writing the same ba
         const results = await Promise.all(
           batches.map((b) => s.waits.putEvents(b.map((id) => event(id, 100 + k)))),
         );
-        batches.forEach((b, i) => {
-          b.forEach((id, j) => mine.set(id, results[i]![j]!));
-        });
+        for (const [i, b] of batches.entries()) {
+          for (const [j, id] of b.entries()) mine.set(id, results[i]![j]!);
+        }
         return mine;
       }),
     );

@@ -136,7 +136,7 @@ function timerProblems(doc: StreamDocument): DocumentProblem[] {
       out.push(problem('E_SCHEMA', pointer, 'must be a duration from 1ms to 24 days (2147483647 ms)'));
   };
   check(doc.slice, '/slice');
-  doc.crews.forEach((c, i) => check(c.timeout, `/crews/${i}/timeout`));
+  for (const [i, c] of doc.crews.entries()) check(c.timeout, `/crews/${i}/timeout`);
   return out;
 }
 
