@@ -118,6 +118,7 @@ export {
 export {
   DEFAULT_EVENT_LOOK_BACK_MS,
   eventView,
+  offerRecentEvents,
   receiveEvent,
   type StoredAnswer,
   type WaitApproval,

@@ -9,6 +9,7 @@ import {
   DEFAULT_EVENT_LOOK_BACK_MS,
   eventView,
   matchScopeOf,
+  offerRecentEvents,
   receiveEvent,
   type WaitOutcome,
   type WaitRecord,
@@ -183,24 +184,7 @@ async function lookBack(run: RunHost, w: WaitRecord, now: number): Promise<WaitR
 async function recheck(run: RunHost, w: WaitRecord, now: number): Promise<WaitRecord | undefined> {
   const ws = run.rt.store.waits!;
   const since = now - (run.rt.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS);
-  const events = (await Promise.all([...new Set(w.events)].map((n) => ws.recentEvents(n, since))))
-    .flat()
-    .sort((a, b) => a.receivedAt - b.receivedAt);
-  let cur: WaitRecord | undefined = w;
-  for (const e of events) {
-    for (let tries = 0; cur?.state === 'pending' && tries < 5; tries++) {
-      // An `all` wait keeps what it received: the same event is not taken twice.
-      if (cur.received?.some((r) => r?.name === e.name && r.id === e.id)) break;
-      const next = receiveEvent(cur, e, run.rt.clock.now());
-      if (next === undefined) break;
-      if (await ws.claimWait(cur.id, cur.version, next)) {
-        cur = next;
-        break;
-      }
-      cur = await ws.getWait(w.id);
-    }
-    if (cur?.state !== 'pending') break;
-  }
+  const cur = await offerRecentEvents(ws, w, since, () => run.rt.clock.now());
   // Read last: a wake claimed after this read finds the step already `waiting` (what follows
   // the read is synchronous), so the live run takes it; one claimed before is seen here.
   return cur?.state === 'pending' ? ((await ws.getWait(w.id)) ?? cur) : cur;

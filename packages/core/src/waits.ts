@@ -267,3 +267,36 @@ export function receiveEvent(wait: WaitRecord, event: WaitEvent, now: number): W
     outcome: { kind: 'event', at: now, events: [event] },
   };
 }
+
+/**
+ * Offers the inbox's events of the wait's names received since `since` to a pending wait, in
+ * the order they arrived, each through a versioned claim (so the wait takes an event once,
+ * whoever offers it first). Returns the wait as it now stands, or undefined when it is gone.
+ * Used where a wait may have missed an event delivered while it was being registered.
+ */
+export async function offerRecentEvents(
+  ws: WaitStore,
+  w: WaitRecord,
+  since: number,
+  now: () => number,
+): Promise<WaitRecord | undefined> {
+  const events = (await Promise.all([...new Set(w.events)].map((n) => ws.recentEvents(n, since))))
+    .flat()
+    .sort((a, b) => a.receivedAt - b.receivedAt);
+  let cur: WaitRecord | undefined = w;
+  for (const e of events) {
+    for (let tries = 0; cur?.state === 'pending' && tries < 5; tries++) {
+      // An `all` wait keeps what it received: the same event is not taken twice.
+      if (cur.received?.some((r) => r?.name === e.name && r.id === e.id)) break;
+      const next = receiveEvent(cur, e, now());
+      if (next === undefined) break;
+      if (await ws.claimWait(cur.id, cur.version, next)) {
+        cur = next;
+        break;
+      }
+      cur = await ws.getWait(w.id);
+    }
+    if (cur?.state !== 'pending') break;
+  }
+  return cur;
+}

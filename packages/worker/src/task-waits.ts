@@ -15,7 +15,7 @@ import type { Clock } from '@orchestr8/common';
 import {
   type AgentLogger,
   createWaitService,
-  receiveEvent,
+  offerRecentEvents,
   type WaitEvent,
   type WaitQuery,
   type WaitRecord,
@@ -130,24 +130,7 @@ export class WorkerWaits {
   private async redeliver(w: WaitRecord): Promise<void> {
     const ws = this.o.store.waits;
     const since = w.createdAt - this.o.lookBackMs;
-    const events = (await Promise.all([...new Set(w.events)].map((n) => ws.recentEvents(n, since))))
-      .flat()
-      .sort((a, b) => a.receivedAt - b.receivedAt);
-    let cur: WaitRecord | undefined = w;
-    for (const e of events) {
-      for (let tries = 0; cur?.state === 'pending' && tries < 5; tries++) {
-        // An `all` wait keeps what it received: the same event is not taken twice.
-        if (cur.received?.some((r) => r?.name === e.name && r.id === e.id)) break;
-        const next = receiveEvent(cur, e, this.o.clock.now());
-        if (next === undefined) break;
-        if (await ws.claimWait(cur.id, cur.version, next)) {
-          cur = next;
-          break;
-        }
-        cur = await ws.getWait(w.id);
-      }
-      if (cur?.state !== 'pending') return;
-    }
+    await offerRecentEvents(ws, w, since, () => this.o.clock.now());
   }
 
   close(): void {
