@@ -11,8 +11,7 @@ import type { ExecutionResult } from './execution-result.js';
 import type { JournalLimits } from './journal.js';
 import type { RerunPlan } from './rerun-plan.js';
 import type { Store } from './store.js';
-import type { Decision, DecisionResult, EventDelivery, EventInput, SignalOptions } from './wait-service.js';
-import type { WaitRecord } from './waits.js';
+import type { WaitService } from './wait-service.js';
 import type { CompileOptions } from './workflow-compiler.js';
 
 export interface EngineOptions {
@@ -102,7 +101,18 @@ export interface RerunOptions extends OperationKey {
   maxConcurrentSteps?: number;
 }
 
-export interface Engine {
+/**
+ * An engine. Its waits API is the wait service's, declared once there (wait-service.ts):
+ * - `sendEvent` delivers an event to every waiting step whose wait matches it (name and
+ *   `match`), and keeps it in the inbox for waits that register within the look-back window;
+ *   the same name and id delivered again does nothing (`accepted: false`);
+ * - `signal` sends an event to one execution only: its waits for an event of this name see it;
+ * - `decide` approves or rejects an approval step; the form data is validated against the
+ *   step's form schema (a ValidationError naming the field); a step decided twice is a
+ *   CONFLICT, unless both carry the same `idempotencyKey` (the repeat gets the first answer);
+ * - `approvals` lists the pending approvals (waits of kind approval), oldest first.
+ */
+export interface Engine extends Pick<WaitService, 'sendEvent' | 'signal' | 'decide' | 'approvals'> {
   readonly store: Store;
   readonly events: EventBus;
   readonly breakers: CircuitBreakerRegistry;
@@ -147,28 +157,6 @@ export interface Engine {
   rerun(executionId: string, options: RerunOptions): Promise<{ plan: RerunPlan; handle: ExecutionHandle }>;
   /** Resumes every execution left running. */
   resumeAll(): Promise<ExecutionHandle[]>;
-  /**
-   * Delivers an event to every waiting step whose wait matches it (name and `match`), and
-   * keeps it in the inbox for waits that register within the look-back window. The same
-   * name and id delivered again does nothing (`accepted: false`).
-   */
-  sendEvent(event: EventInput): Promise<EventDelivery>;
-  /** An event for one execution only: its waits for an event of this name see it. */
-  signal(
-    executionId: string,
-    name: string,
-    payload?: unknown,
-    id?: string,
-    options?: SignalOptions,
-  ): Promise<EventDelivery>;
-  /**
-   * Approves or rejects an approval step. The form data is validated against the step's
-   * form schema (a ValidationError naming the field); a step decided twice is a CONFLICT,
-   * unless both carry the same `idempotencyKey` (the repeat gets the first answer).
-   */
-  decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
-  /** Pending approvals (waits of kind approval), oldest first. */
-  approvals(): Promise<WaitRecord[]>;
   /** The result of an execution, running here or finished in the store. */
   getResult(executionId: string): Promise<ExecutionResult | undefined>;
   isRunning(executionId: string): boolean;
