@@ -248,7 +248,12 @@ export class TaskQueue {
     }
   }
 
-  /** Leases up to `limit` ready tasks of the given queues, oldest first. */
+  /**
+   * Leases up to `limit` ready tasks of the given queues, oldest first. Tasks of one
+   * execution (a fan's steps, say) share what is read of it: its record and its steps'
+   * statuses come once, with its first task, not once per task (a claim of k tasks of an
+   * execution of n steps reads and sends n statuses, not k·n).
+   */
   async claim(
     owner: string,
     queues: readonly string[],
@@ -274,31 +279,34 @@ export class TaskQueue {
            status = CASE WHEN steps.status IN ('retrying', 'waiting') THEN steps.status ELSE 'running' END,
            started_at = coalesce(steps.started_at, EXCLUDED.started_at)
          RETURNING ${STEP_SELECT}
+       ), states AS (
+         SELECT st.execution_id, array_agg(st.step_id ORDER BY st.ord) AS ids,
+           array_agg(st.status ORDER BY st.ord) AS statuses
+         FROM steps st WHERE st.execution_id IN (SELECT execution_id FROM claimed)
+         GROUP BY st.execution_id
+       ), rows AS (
+         SELECT c.*, row_number() OVER (PARTITION BY c.execution_id ORDER BY c.step_id) AS nth FROM claimed c
        )
        SELECT c.execution_id AS task_execution_id, c.step_id AS task_step_id, c.queue AS task_queue,
          c.claims AS task_claims, c.lease_expires_at AS task_lease_expires_at, e.stop AS exec_stop,
-         row_to_json(s) AS task_step, e.journal_seq AS exec_journal_seq,
-         (SELECT array_agg(st.step_id ORDER BY st.ord) FROM steps st WHERE st.execution_id = c.execution_id) AS exec_step_ids,
-         (SELECT array_agg(st.status ORDER BY st.ord) FROM steps st WHERE st.execution_id = c.execution_id) AS exec_statuses,
-         ${EXECUTION_COLUMNS.map(([col]) => `e.${col}`).join(', ')}
-       FROM claimed c JOIN executions e ON e.id = c.execution_id
-       JOIN started s ON s.execution_id = c.execution_id AND s.step_id = c.step_id`,
+         row_to_json(s) AS task_step, e.journal_seq AS exec_journal_seq, c.nth = 1 AS exec_first,
+         CASE WHEN c.nth = 1 THEN x.ids END AS exec_step_ids,
+         CASE WHEN c.nth = 1 THEN x.statuses END AS exec_statuses,
+         ${EXECUTION_COLUMNS.map(([col]) => `CASE WHEN c.nth = 1 THEN e.${col} END AS ${col}`).join(', ')}
+       FROM rows c JOIN executions e ON e.id = c.execution_id
+       JOIN started s ON s.execution_id = c.execution_id AND s.step_id = c.step_id
+       LEFT JOIN states x ON x.execution_id = c.execution_id
+       ORDER BY c.execution_id, c.nth`,
       [owner, queues, limit, leaseMs, Date.now()],
-      'o8_claim',
+      'o8_claim_shared',
     );
+    const states = new Map<string, ExecutionState>();
     return r.rows.map((row) => {
       const executionId = row.task_execution_id as string;
-      const execution = toExecution(row);
-      return {
-        executionId,
-        stepId: row.task_step_id as string,
-        queue: row.task_queue as string,
-        claims: row.task_claims as number,
-        leaseExpiresAt: row.task_lease_expires_at as number,
-        execution,
-        stop: parseStop(row.exec_stop),
-        steps: [toStep(row.task_step as Row)],
-        state: {
+      let state = states.get(executionId);
+      if (row.exec_first || !state) {
+        const execution = toExecution(row);
+        state = {
           execution,
           journalSeq: row.exec_journal_seq as number,
           // The claim's own upsert of this step is not visible to the statement that made it:
@@ -308,7 +316,19 @@ export class TaskQueue {
             (row.exec_step_ids as string[] | null) ?? [],
             (row.exec_statuses as StepStateRecord['status'][] | null) ?? [],
           ),
-        },
+        };
+        states.set(executionId, state);
+      }
+      return {
+        executionId,
+        stepId: row.task_step_id as string,
+        queue: row.task_queue as string,
+        claims: row.task_claims as number,
+        leaseExpiresAt: row.task_lease_expires_at as number,
+        execution: state.execution,
+        stop: parseStop(row.exec_stop),
+        steps: [toStep(row.task_step as Row)],
+        state,
       };
     });
   }

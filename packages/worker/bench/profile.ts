@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { AgentRegistry, Engine } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore } from '@orchestr8/store-postgres';
-import { diamond } from '../../core/bench/workloads.js';
+import { diamond, fan } from '../../core/bench/workloads.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
@@ -22,6 +22,8 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const workerCount = Number(arg('workers') ?? 1);
 const runs = Number(arg('runs') ?? 600);
 const profDir = arg('cpu-prof');
+/** `fan`: W2, one execution of 300 parallel steps at a time (one execution's commits contend). */
+const workload = arg('workload') ?? 'diamond';
 
 const TICK = 100; // USER_HZ on Linux
 /** utime + stime of a process, in seconds. */
@@ -114,15 +116,17 @@ const before = {
   workers: workers.map((w) => cpuOf(w.child.pid!)),
   pg: cpuOfAll(isPg),
 };
-const ms = await drive(engine, w3, runs, 100);
+const measured = workload === 'fan' ? compile(fan(300, 1000)) : w3;
+const inFlight = workload === 'fan' ? 1 : 100;
+const ms = await drive(engine, measured, runs, inFlight);
 const after = {
   self: process.cpuUsage(before.self),
   workers: workers.map((w) => cpuOf(w.child.pid!)),
   pg: cpuOfAll(isPg),
 };
-const steps = runs * w3.steps.length;
+const steps = runs * measured.steps.length;
 console.log(
-  `W3 x${runs}, 100 in flight, ${workerCount} worker(s): ${((runs / ms) * 1000).toFixed(0)} exec/s, ${((steps / ms) * 1000).toFixed(0)} steps/s, wall ${(ms / 1000).toFixed(2)} s`,
+  `${workload === 'fan' ? 'W2 fan 300' : 'W3'} x${runs}, ${inFlight} in flight, ${workerCount} worker(s): ${((runs / ms) * 1000).toFixed(0)} exec/s, ${((steps / ms) * 1000).toFixed(0)} steps/s, wall ${(ms / 1000).toFixed(2)} s`,
 );
 const per = (s: number) => `${s.toFixed(2)} s (${((s * 1e6) / steps).toFixed(0)} µs/step)`;
 console.log(`CPU  api process: ${per((after.self.user + after.self.system) / 1e6)}`);

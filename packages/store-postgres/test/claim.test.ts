@@ -1,0 +1,100 @@
+/**
+ * A claim (`TaskQueue.claim`) leases ready tasks and hands each the state of its execution
+ * (record, journal counter, every step's status), which the worker plans its commit on.
+ * Tasks of one execution share what is read of it; each must still get all of it.
+ */
+import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresStore, TaskQueue } from '../src/index.js';
+import { type PgServer, startPostgres } from './pg-server.js';
+
+let server: PgServer;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const now = Date.now();
+const execution = (id: string, inputs: unknown): ExecutionRecord => ({
+  id,
+  workflowId: 'wf',
+  workflowVersion: '1.0.0',
+  definitionHash: 'hash',
+  status: 'running',
+  inputs,
+  createdAt: now,
+  startedAt: now,
+  updatedAt: now,
+});
+
+describe('a claim', () => {
+  it('gives every task of an execution the execution, its journal counter and the status of each of its steps', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      const fan = (id: string, width: number): CommitPlan => ({
+        steps: [
+          {
+            executionId: id,
+            stepId: 'root',
+            status: 'completed',
+            attempts: 1,
+            output: { v: 1 },
+            finishedAt: now,
+          },
+        ],
+        journal: [
+          { seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' },
+          { seq: 0, ts: now, elapsedMs: 1, type: 'step.completed', stepId: 'root' },
+        ],
+        tasks: Array.from({ length: width }, (_, i) => ({ stepId: `p${i}`, queue: 'default', self: false })),
+        dropTasks: [],
+      });
+      await q.start(execution('e1', { n: 1 }), undefined, fan('e1', 4), undefined);
+      await q.start(execution('e2', { n: 2 }), undefined, fan('e2', 2), undefined);
+
+      const claimed = await q.claim('w1', ['default'], 10, 60_000);
+      expect(claimed.map((t) => `${t.executionId}/${t.stepId}`).sort()).toEqual([
+        'e1/p0',
+        'e1/p1',
+        'e1/p2',
+        'e1/p3',
+        'e2/p0',
+        'e2/p1',
+      ]);
+      for (const t of claimed) {
+        const n = t.executionId === 'e1' ? 1 : 2;
+        expect(t.execution).toMatchObject({ id: t.executionId, status: 'running', inputs: { n } });
+        expect(t.state.execution.id).toBe(t.executionId);
+        expect(t.state.journalSeq).toBe(2);
+        // As before the claim: the claimed steps have no record yet, the root finished.
+        expect(t.state.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual(['root:completed']);
+        // Its own step as the claim left it.
+        expect(t.steps).toEqual([expect.objectContaining({ stepId: t.stepId, status: 'running' })]);
+        expect(t.claims).toBe(1);
+      }
+      // A later claim of the execution sees the steps the first one started.
+      await q.start(execution('e3', {}), undefined, fan('e3', 1), undefined);
+      const rows = await store.query(
+        'tasks',
+        `UPDATE tasks SET status = 'ready' WHERE step_id = 'p0' AND execution_id = 'e1' RETURNING 1`,
+      );
+      expect(rows.rowCount).toBe(1);
+      const again = await q.claim('w2', ['default'], 10, 60_000);
+      const e1 = again.find((t) => t.executionId === 'e1');
+      expect(e1?.claims).toBe(2);
+      expect(e1?.state.steps.map((s) => `${s.stepId}:${s.status}`)).toEqual([
+        'root:completed',
+        'p0:running',
+        'p1:running',
+        'p2:running',
+        'p3:running',
+      ]);
+      expect(again.find((t) => t.executionId === 'e3')?.state.steps.map((s) => s.stepId)).toEqual(['root']);
+    } finally {
+      await store.close();
+    }
+  });
+});
