@@ -1,28 +1,13 @@
-import type { Context, Span } from '@opentelemetry/api';
-import {
-  CancelledError,
-  ErrorCode,
-  Orchestr8Error,
-  type SerializedError,
-  serializeError,
-  TimeoutError,
-  type TimerHandle,
-} from '@orchestr8/common';
-import { CancelToken } from '@orchestr8/resilience';
-import { type CompiledWorkflow, renderValue, type TemplateScope } from '@orchestr8/schema';
+import { CancelledError, ErrorCode, Orchestr8Error, TimeoutError } from '@orchestr8/common';
+import { renderValue } from '@orchestr8/schema';
 import { EventType } from './events.js';
 import { buildResult, type ExecutionResult, resultOf } from './execution-result.js';
-import type { WorkflowGrants } from './grants.js';
-import { Journal } from './journal.js';
+import { StoppableExecution } from './execution-stop.js';
 import { decideStep } from './readiness.js';
-import type { Redactor } from './redaction.js';
-import type { RunHost, StepRun, Stop } from './run-host.js';
-import type { EngineRuntime } from './runtime.js';
+import type { RunHost, StepRun } from './run-host.js';
 import { runStep } from './step-runner.js';
-import { positionsOf, secretsFor, stepRunsOf } from './step-runs.js';
-import type { StoreWrite } from './store.js';
-import { addSpanEvent, endSpan, globalTracingEnabled, SPAN_EVENTS, startExecutionSpan } from './tracing.js';
-import type { ExecutionRecord, ExecutionStatus, StepStateRecord } from './types.js';
+import { endSpan, startExecutionSpan } from './tracing.js';
+import type { ExecutionStatus, StepStateRecord } from './types.js';
 import { registerDeadline } from './wait-deadline.js';
 import { runWaitStep } from './wait-step.js';
 import type { CommitWaiter } from './write-batcher.js';
@@ -36,170 +21,11 @@ export type { StepRun } from './run-host.js';
  * reaches a terminal state (not level by level) and its completion is durable; ready steps
  * start in FIFO order under `maxConcurrentSteps`.
  */
-export class ExecutionRun implements CommitWaiter<StepRun>, RunHost {
-  readonly steps: StepRun[];
-  /** Step id -> index in `steps` (shared by every run of the compiled workflow). */
-  private readonly positions: ReadonlyMap<string, number>;
-  readonly journal: Journal;
-  /** Aborted when the execution stops; its AbortSignal is made only if an agent reads one. */
-  readonly cancelToken = new CancelToken();
-  readonly scope: TemplateScope;
-  readonly result: Promise<ExecutionResult>;
-  stop: Stop | undefined;
-  private savedEpoch = 0;
-  private readonly recordWrite: StoreWrite;
-  private warnedJournalCap = false;
-  /** Set by suspend(): no new step starts; the execution stays `running` in the store. */
-  private suspended: { resolve: () => void; timer: TimerHandle | undefined } | undefined;
-  private suspendedPromise: Promise<void> | undefined;
+export class ExecutionRun extends StoppableExecution implements CommitWaiter<StepRun>, RunHost {
   /** Told once the execution is finished and committed, just before its result resolves. */
   onFinished: ((run: ExecutionRun) => void) | undefined;
-  /** After a suspension's grace period: late outcomes of abandoned steps are not recorded. */
-  detached = false;
-  /** Steps in `waiting` (a registered wait): they hold no concurrency slot. */
-  private waitingSteps = 0;
-  /** Set once every unfinished step waits: the run is leaving memory (status `waiting`). */
-  parking = false;
   /** Told once the run has left memory for its waits (status `waiting` committed). */
   onParked: ((run: ExecutionRun) => void) | undefined;
-  private resolveResult!: (r: ExecutionResult) => void;
-  private ready: StepRun[] = [];
-  private readyHead = 0;
-  private running = 0;
-  /** Inside pump(): a step that finishes synchronously does not pump again (no recursion). */
-  private pumping = false;
-  /** Inside releaseDependents(): skips it causes are queued in `cascade`, not recursed into. */
-  private releasing = false;
-  private cascade: StepRun[] | undefined;
-  private unfinished = 0;
-  private finalizing = false;
-  private graceTimer: TimerHandle | undefined;
-  private globalTimer: TimerHandle | undefined;
-  private readonly maxConcurrent: number;
-  private startMono = 0;
-  /** The execution's span, when tracing is on (a registered SDK or an explicit tracer). */
-  span: Span | undefined;
-  readonly tracing: boolean;
-  private readonly traceParent: Context | undefined;
-  readonly depth: number;
-
-  constructor(
-    readonly rt: EngineRuntime,
-    readonly workflow: CompiledWorkflow,
-    readonly record: ExecutionRecord,
-    readonly redactor: Redactor,
-    readonly secretValues: readonly string[],
-    options: {
-      maxConcurrentSteps?: number;
-      journalSeq?: number;
-      previous?: readonly StepStateRecord[];
-      traceContext?: Context;
-      /** Sub-workflow nesting: 0 for a top-level execution. */
-      depth?: number;
-    },
-    /** What the operator grants this workflow: each step's agent config, the readable environment. */
-    readonly grants: WorkflowGrants,
-  ) {
-    this.depth = options.depth ?? 0;
-    this.recordWrite = { kind: 'execution', execution: record };
-    this.tracing = rt.tracingExplicit || globalTracingEnabled();
-    this.traceParent = options.traceContext;
-    this.maxConcurrent = Math.max(1, options.maxConcurrentSteps ?? workflow.maxConcurrentSteps);
-    this.journal = new Journal(
-      rt.clock,
-      rt.journalLimits,
-      redactor,
-      options.journalSeq ?? 0,
-      record.id,
-      workflow.id,
-    );
-    this.result = new Promise((r) => {
-      this.resolveResult = r;
-    });
-    const { steps, view } = stepRunsOf(workflow, record.id, options.previous);
-    this.scope = {
-      steps: view,
-      inputs: record.inputs,
-      variables: workflow.variables,
-      env: grants.env,
-      secrets: secretsFor(workflow, rt.env),
-    } as TemplateScope;
-    this.steps = steps;
-    this.positions = positionsOf(workflow);
-  }
-
-  /** A step's run state by id (one index per compiled workflow, not a map per execution). */
-  stepRun(id: string): StepRun | undefined {
-    const i = this.positions.get(id);
-    return i === undefined ? undefined : this.steps[i];
-  }
-
-  // ---- journal + events -------------------------------------------------------------
-
-  log(type: string, stepId?: string, attempt?: number, data?: Record<string, unknown>, mono?: number): void {
-    // A detached run (process shutting down) must not write over the execution's next owner.
-    if (this.detached) return;
-    const entry = this.journal.entry(type, stepId, attempt, data, mono);
-    this.rt.batcher.addJournal(this.record.id, entry);
-    const trimBefore = this.journal.enforceCap();
-    if (trimBefore !== undefined) {
-      this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
-      if (!this.warnedJournalCap) {
-        this.warnedJournalCap = true;
-        this.log(EventType.journalDropped, undefined, undefined, {
-          maxExecutionBytes: this.rt.journalLimits.maxExecutionBytes,
-          dropped: this.journal.dropped,
-        });
-      }
-    }
-    // The entry's data, not the caller's: it is the redacted copy.
-    if (this.span !== undefined && SPAN_EVENTS.has(type))
-      addSpanEvent(
-        (stepId !== undefined ? this.stepRun(stepId)?.span : undefined) ?? this.span,
-        type,
-        stepId,
-        attempt,
-        entry.data as Record<string, unknown> | undefined,
-      );
-    if (this.rt.bus.hasSubscribers || this.rt.observers.length > 0) {
-      const event = entry;
-      if (this.rt.bus.hasSubscribers) this.rt.bus.publish(event);
-      const observers = this.rt.observers;
-      for (let i = 0; i < observers.length; i++) {
-        try {
-          observers[i]!.onEvent?.(event);
-        } catch {
-          // observers must not break executions
-        }
-      }
-    }
-  }
-
-  /**
-   * Queues the step's record for the next commit. The batch holds the record itself and is
-   * serialised when it is written, so saving twice in one batch writes the latest state once.
-   */
-  saveStep(sr: StepRun): void {
-    if (this.detached) return;
-    const batcher = this.rt.batcher;
-    if (sr.savedEpoch === batcher.epoch) return;
-    sr.savedEpoch = batcher.epoch;
-    batcher.add(sr.write);
-  }
-
-  /** An error as stored in step and execution records: serialised, with secrets redacted. */
-  errorRecord(error: unknown): SerializedError {
-    const e = serializeError(error);
-    return this.redactor.active ? (this.redactor.redact(e) as SerializedError) : e;
-  }
-
-  saveExecution(): void {
-    this.record.updatedAt = this.rt.clock.now();
-    const batcher = this.rt.batcher;
-    if (this.savedEpoch === batcher.epoch) return;
-    this.savedEpoch = batcher.epoch;
-    batcher.add(this.recordWrite);
-  }
 
   // ---- lifecycle ----------------------------------------------------------------------
 
@@ -484,148 +310,9 @@ export class ExecutionRun implements CommitWaiter<StepRun>, RunHost {
     else this.pump();
   }
 
-  // ---- stopping -----------------------------------------------------------------------
-
-  /** Stops the execution: no new step starts; running steps are aborted and given the grace period. */
-  halt(status: 'failed' | 'cancelled', error: Orchestr8Error, reason: string): void {
-    if (this.stop || this.finalizing) return;
-    if (this.redactor.active) reason = this.redactor.redact(reason) as string;
-    this.stop = { status, error, reason };
-    this.log(EventType.executionCancelling, undefined, undefined, {
-      status,
-      reason,
-      gracePeriodMs: this.workflow.gracePeriodMs,
-      error: serializeError(error),
-    });
-    const abortReason =
-      status === 'cancelled'
-        ? new CancelledError(reason)
-        : new CancelledError(`execution stopping: ${reason}`);
-    this.cancelToken.abort(abortReason);
-    // Steps that never started are cancelled now.
-    const verb = status === 'cancelled' ? 'cancelled' : 'failed';
-    for (const sr of this.steps) {
-      if (sr.terminal || sr.record.status !== 'pending') continue;
-      if (sr.compiled.fallbackOnly) continue;
-      // A pending step with attempts is one a resume put back after its process stopped: it
-      // had started, so "before the step started" would not be true.
-      this.cancelStep(
-        sr,
-        sr.compiled.wait !== undefined && sr.record.attempts > 0
-          ? `execution ${verb} while this step waited`
-          : sr.record.attempts > 0
-            ? `execution ${verb} while this step was interrupted (the process running it stopped); not run again`
-            : `execution ${verb} before the step started`,
-      );
-    }
-    if (this.running > 0) {
-      this.graceTimer = this.rt.clock.setTimeout(() => this.forceStop(), this.workflow.gracePeriodMs);
-    }
-    this.afterGrace();
-  }
-
-  /** Cancelled by a caller: graceful, or forced (no grace period). */
-  cancel(reason: string, force = false): void {
-    if (!this.stop) this.halt('cancelled', new CancelledError(reason), reason);
-    if (force) this.forceStop();
-  }
-
-  cancelStep(sr: StepRun, reason: string): void {
-    if (sr.record.status === 'waiting') this.waitingSteps--;
-    // A wait step's registered wait (this run's, or one it resumed with) goes with it.
-    const ws = this.rt.store.waits;
-    if (sr.compiled.wait !== undefined && sr.record.attempts > 0 && ws !== undefined)
-      void ws.deleteWait(`${this.record.id}/${sr.compiled.id}`).catch(() => {});
-    this.recordCancelled(sr, reason);
-    sr.terminal = true;
-    if (!sr.compiled.fallbackOnly) this.unfinished--;
-  }
-
-  /** Records a step as cancelled without settling it (the caller settles). */
-  recordCancelled(sr: StepRun, reason: string): void {
-    const rec = sr.record;
-    rec.status = 'cancelled';
-    rec.statusReason = reason;
-    rec.finishedAt = this.rt.clock.now();
-    this.log(EventType.stepCancelled, sr.compiled.id, rec.attempts || undefined, { reason });
-    this.saveStep(sr);
-    if (sr.span !== undefined) {
-      endSpan(sr.span, 'cancelled');
-      sr.span = undefined;
-    }
-  }
-
-  /** After the grace period: steps still running are recorded cancelled and abandoned. */
-  private forceStop(): void {
-    this.graceTimer = undefined;
-    for (const sr of this.steps) {
-      if (sr.terminal) continue;
-      if (sr.record.status === 'running' || sr.record.status === 'retrying') {
-        this.cancelStep(sr, 'did not stop within the grace period');
-      }
-    }
-    this.afterGrace(true);
-  }
-
-  private afterGrace(forced = false): void {
-    if (!this.stop || this.finalizing) return;
-    if (this.running > 0 && !forced) return;
-    for (const sr of this.steps) {
-      if (
-        !sr.terminal &&
-        !sr.compiled.fallbackOnly &&
-        sr.record.status !== 'running' &&
-        sr.record.status !== 'retrying'
-      ) {
-        this.cancelStep(sr, 'execution stopped');
-      }
-    }
-    void this.finalize();
-  }
-
-  isAbandoned(sr: StepRun): boolean {
-    return sr.terminal || this.detached;
-  }
-
-  /**
-   * For a graceful process shutdown: starts no new step, lets running steps finish within
-   * `graceMs`, then detaches. The execution stays `running` in the store and resumes on
-   * the next start; steps still running then run again (at-least-once).
-   */
-  suspend(graceMs: number): Promise<void> {
-    if (this.finalizing) return this.result.then(() => {});
-    if (this.suspended !== undefined) return this.suspendedPromise!;
-    this.suspendedPromise = new Promise<void>((resolve) => {
-      const timer = this.running > 0 ? this.rt.clock.setTimeout(() => this.detach(), graceMs) : undefined;
-      this.suspended = { resolve, timer };
-    });
-    this.log(EventType.executionSuspended, undefined, undefined, { graceMs, running: this.running });
-    this.checkSuspended();
-    return this.suspendedPromise;
-  }
-
-  private checkSuspended(): void {
-    if (this.suspended !== undefined && this.running === 0 && !this.detached) this.detach();
-  }
-
-  private detach(): void {
-    if (this.detached || !this.suspended) return;
-    this.detached = true;
-    if (this.span !== undefined) {
-      for (const sr of this.steps) if (sr.span !== undefined) endSpan(sr.span, 'suspended');
-      endSpan(this.span, 'suspended');
-    }
-    // Abandoned attempts and backoff sleeps stop; their outcomes are ignored.
-    this.cancelToken.abort(new CancelledError('engine shut down; the execution resumes on the next start'));
-    this.suspended.timer?.cancel();
-    this.graceTimer?.cancel();
-    this.globalTimer?.cancel();
-    this.suspended.resolve();
-  }
-
   // ---- completion ---------------------------------------------------------------------
 
-  private async finalize(): Promise<void> {
+  protected async finalize(): Promise<void> {
     if (this.finalizing || this.detached) return;
     this.finalizing = true;
     this.graceTimer?.cancel();
