@@ -260,6 +260,14 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO idempotency ("key", fingerprint, execution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT ("key") DO NOTHING`,
     ),
+    // A new claim, or one replacing an expired claim on the key, in one statement (no
+    // changes: a live claim holds the key). created_at is the transaction's now.
+    claimKey: prepare(
+      `INSERT INTO idempotency ("key", fingerprint, execution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT ("key") DO UPDATE SET fingerprint = excluded.fingerprint, execution_id = excluded.execution_id,
+         created_at = excluded.created_at, expires_at = excluded.expires_at
+       WHERE idempotency.expires_at <= excluded.created_at`,
+    ),
     getClaim: prepare('SELECT * FROM idempotency WHERE "key" = ?'),
     findLiveClaim: prepare('SELECT * FROM idempotency WHERE "key" = ? AND expires_at > ?'),
     getExecution: prepare(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE id = ?`),
@@ -493,10 +501,14 @@ function createSqliteStore(
   /** One new execution (and its claim), inside the caller's transaction. */
   const createOne = (execution: ExecutionRecord, claim?: IdempotencyClaim): CreateExecutionResult => {
     if (claim) {
-      const now = clock.now();
-      // An expired claim no longer holds its key: remove it so the insert below can win.
-      s.deleteExpiredClaim.run([claim.key, now]);
-      const inserted = s.insertClaim.run([claim.key, claim.fingerprint, execution.id, now, claim.expiresAt]);
+      // An expired claim no longer holds its key: the upsert replaces it.
+      const inserted = s.claimKey.run([
+        claim.key,
+        claim.fingerprint,
+        execution.id,
+        clock.now(),
+        claim.expiresAt,
+      ]);
       // The primary key decided: someone holds a live claim on this key.
       if (inserted.changes === 0)
         return { created: false, existing: toIdempotency(s.getClaim.get([claim.key]) as Row) };
