@@ -2,11 +2,11 @@
  * `pnpm bench`: every benchmark, printed as tables. Figures are medians (tinybench p50).
  * Run with `node --conditions=source --import tsx scripts/bench.ts [--quick] [--only engine,schema,transform,...]`.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEngineBench, runWideFanRss } from '../packages/core/bench/engine.bench.js';
+import { runEngineBench } from '../packages/core/bench/engine.bench.js';
+import { runWideFanRss, wideFanRssLine } from '../packages/core/bench/wide-fan-rss.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,32 +32,12 @@ console.log(
   `node ${process.version} · ${process.platform}/${process.arch} · ${(await import('node:os')).cpus().length} cpus`,
 );
 
-if (process.env.ORCHESTR8_BENCH_CHILD === 'wide-fan') {
-  const r = await runWideFanRss();
-  console.log(JSON.stringify(r));
-  process.exit(0);
-}
-if (process.env.ORCHESTR8_BENCH_CHILD?.startsWith('wide-fan-')) {
-  const { runWideFanRssBaseline } = await import('../packages/core/bench/long-lived.bench.js');
-  const kind = process.env.ORCHESTR8_BENCH_CHILD === 'wide-fan-async' ? 'async.auto' : 'plain';
-  console.log(JSON.stringify(await runWideFanRssBaseline(kind)));
-  process.exit(0);
-}
-
-/** Runs this script in a fresh process for one RSS measurement; its last line is JSON. */
-function benchChild(kind: string): { peakRssMb?: number; loadedRssMb?: number; error?: string } {
-  const child = spawnSync(
-    process.execPath,
-    ['--expose-gc', '--conditions=source', '--import', 'tsx', 'scripts/bench.ts'],
-    { env: { ...process.env, ORCHESTR8_BENCH_CHILD: kind }, encoding: 'utf8' },
-  );
-  const last = child.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(last);
-  } catch {
-    return { error: last || child.stderr };
-  }
-}
+/** W2 at 10,000: peak RSS, measured once for the engine and engine-long sections. */
+let wideFanLine: string | undefined;
+const wideFan = async () => {
+  wideFanLine ??= wideFanRssLine(await runWideFanRss());
+  return wideFanLine;
+};
 
 if (want('schema')) {
   const { runSchemaBench } = await import('../packages/schema/bench/load.bench.js');
@@ -87,12 +67,7 @@ if (want('engine')) {
       unknown
     >[],
   );
-  const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/bench.ts'], {
-    env: { ...process.env, ORCHESTR8_BENCH_CHILD: 'wide-fan' },
-    encoding: 'utf8',
-  });
-  const last = child.stdout.trim().split('\n').pop() ?? '';
-  console.log(`W2 at 10,000 parallel steps (fresh process, memory store): ${last || child.stderr}`);
+  console.log(await wideFan());
 }
 
 if (want('engine-long')) {
@@ -111,14 +86,7 @@ if (want('engine-long')) {
   table(
     (await runLongLivedBench({ timeMs, runs: quick ? 500 : 2000 })) as unknown as Record<string, unknown>[],
   );
-  const [o8, auto, plain] = ['wide-fan', 'wide-fan-async', 'wide-fan-plain'].map(benchChild);
-  const mb = (r: ReturnType<typeof benchChild> | undefined) =>
-    r?.peakRssMb !== undefined
-      ? `${r.peakRssMb.toFixed(0)} (+${(r.peakRssMb - (r.loadedRssMb ?? 0)).toFixed(0)} over the ${r.loadedRssMb?.toFixed(0)} loaded)`
-      : `error: ${r?.error}`;
-  console.log(
-    `W2 fan of 10,000, peak RSS MB (a fresh process each, node + tsx + the modules loaded): orchestr8 ${mb(o8)} (target < 120) · async.auto ${mb(auto)} · raw Promise DAG ${mb(plain)}`,
-  );
+  console.log(await wideFan());
   const acc = await runAccumulationBench(
     quick ? { accumulate: 20_000, block: 2_000 } : { accumulate: 100_000, block: 10_000 },
   );

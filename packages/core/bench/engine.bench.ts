@@ -1,7 +1,7 @@
-import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { Bench } from 'tinybench';
-import { type Agent, type AgentRegistry, createEngine, type Engine, type Store } from '../src/index.js';
-import { chain, diamond, fan, NOOP, plainSteps, runPlainDag } from './workloads.js';
+import { createEngine, type Engine, type Store } from '../src/index.js';
+import { compile, plainAgent, registry } from './setup.js';
+import { chain, diamond, fan, plainSteps, runPlainDag } from './workloads.js';
 
 export interface EngineBenchRow {
   workload: string;
@@ -13,21 +13,6 @@ export interface EngineBenchRow {
   /** the same figure for the plain Promise DAG, and engine/plain ratio */
   plain?: number;
   ratio?: number;
-}
-
-const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
-const registry: AgentRegistry = {
-  get: (id) => (id === NOOP ? noop : undefined),
-  has: (id) => id === NOOP,
-  list: () => [noop],
-};
-const plainAgent = (v: unknown) => Promise.resolve(v);
-
-function compile(doc: Record<string, unknown>): CompiledWorkflow {
-  const r = validateWorkflowObject(doc);
-  if (!r.ok || !r.workflow)
-    throw new Error(`bench workflow invalid: ${JSON.stringify(r.diagnostics.slice(0, 3))}`);
-  return r.workflow;
 }
 
 /**
@@ -162,29 +147,4 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
   await throughput(`W3 diamond x${runs} sequential`, 1);
   await throughput(`W4 diamond x${runs}, 100 in flight`, 100);
   return rows;
-}
-
-/** W2 at 10,000 parallel steps: peak RSS of the process (run it in a fresh process). */
-export async function runWideFanRss(
-  openStore?: () => Promise<Store>,
-): Promise<{ peakRssMb: number; loadedRssMb: number; ms: number }> {
-  const store = openStore ? await openStore() : undefined;
-  const engine = createEngine({ registry, ...(store ? { store } : {}) });
-  engine.events.subscribe(() => {});
-  const wf = compile(fan(10_000, 10_000));
-  // What the process holds before the run (node, tsx, the modules): the run's own cost is the rest.
-  (globalThis as { gc?: () => void }).gc?.();
-  const loaded = process.memoryUsage().rss;
-  let peak = loaded;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 5);
-  const t0 = performance.now();
-  const r = await engine.execute(wf);
-  const ms = performance.now() - t0;
-  clearInterval(timer);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  if (r.status !== 'completed') throw new Error(`wide fan: ${r.status}`);
-  await store?.close();
-  return { peakRssMb: peak / 1024 / 1024, loadedRssMb: loaded / 1024 / 1024, ms };
 }

@@ -3,11 +3,13 @@
  * default options, its own memory store, one event subscriber), many executions. Each figure
  * is printed beside async.auto and a hand-written Promise DAG measured in the same run.
  */
-import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import asyncLib from 'async';
 import { Bench } from 'tinybench';
-import { type Agent, type AgentRegistry, createEngine, type Engine } from '../src/index.js';
-import { chain, diamond, fan, NOOP, type PlainStep, plainSteps, runPlainDag } from './workloads.js';
+import { createEngine, type Engine } from '../src/index.js';
+import { compile, plainAgent, registry } from './setup.js';
+import { asyncAutoTasks, chain, diamond, fan, plainSteps, runPlainDag } from './workloads.js';
+
+export { asyncAutoTasks };
 
 export interface LongLivedRow {
   workload: string;
@@ -22,38 +24,11 @@ export interface LongLivedRow {
   target: string;
 }
 
-const noop: Agent = { id: NOOP, execute: (input: unknown) => input };
-const registry: AgentRegistry = {
-  get: (id) => (id === NOOP ? noop : undefined),
-  has: (id) => id === NOOP,
-  list: () => [noop],
-};
-const plainAgent = (v: unknown) => Promise.resolve(v);
-
-function compile(doc: Record<string, unknown>): CompiledWorkflow {
-  const r = validateWorkflowObject(doc);
-  if (!r.ok || !r.workflow) throw new Error(`bench workflow invalid: ${JSON.stringify(r.diagnostics)}`);
-  return r.workflow;
-}
-
 /** The engine as an embedding program holds it: defaults, and a subscriber (a live view, SSE). */
 export function longLivedEngine(): Engine {
   const engine = createEngine({ registry });
   engine.events.subscribe(() => {});
   return engine;
-}
-
-/** The same DAG as async.auto tasks: each an async function returning its upstream value. */
-export function asyncAutoTasks(steps: readonly PlainStep[]): Record<string, unknown> {
-  const tasks: Record<string, unknown> = {};
-  for (const s of steps) {
-    if (s.deps.length === 0) tasks[s.id] = async () => plainAgent({ v: 1 });
-    else {
-      const first = s.deps[0]!;
-      tasks[s.id] = [...s.deps, async (results: Record<string, unknown>) => plainAgent(results[first])];
-    }
-  }
-  return tasks;
 }
 
 const runAuto = (tasks: Record<string, unknown>) =>
@@ -244,22 +219,4 @@ export async function runAccumulationBench(options: LongLivedOptions = {}): Prom
     lastCpuMs,
     cpuRatio: lastCpuMs / firstCpuMs,
   };
-}
-
-/** Peak RSS of the process while a baseline runs W2 at 10,000 (run it in a fresh process). */
-export async function runWideFanRssBaseline(
-  kind: 'async.auto' | 'plain',
-): Promise<{ peakRssMb: number; loadedRssMb: number }> {
-  const ps = plainSteps(fan(10_000, 10_000));
-  (globalThis as { gc?: () => void }).gc?.();
-  const loaded = process.memoryUsage().rss;
-  let peak = loaded;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 5);
-  if (kind === 'plain') await runPlainDag(ps, plainAgent);
-  else await runAuto(asyncAutoTasks(ps));
-  clearInterval(timer);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { peakRssMb: peak / 1024 / 1024, loadedRssMb: loaded / 1024 / 1024 };
 }
