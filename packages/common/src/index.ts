@@ -1,6 +1,7 @@
 /**
  * @module @orchestr8/common
- * The error taxonomy and the injectable clock shared by every orchestr8 package.
+ * The error taxonomy, the injectable clock and the problem details (RFC 9457) of the HTTP
+ * surfaces, shared by every orchestr8 package.
  *
  * @example
  * import { RetryableError, systemClock } from '@orchestr8/common';
@@ -10,3 +11,4 @@
 export * from './clock.js';
 export * from './errors.js';
 export { safeJsonStringify } from './json.js';
+export * from './problem.js';

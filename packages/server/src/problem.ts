@@ -2,7 +2,13 @@
  * Problem details (RFC 9457). Every error response of the API is `application/problem+json`
  * with a stable `code`; the detail is written for people, and never carries a stack trace.
  */
-import { ErrorCode, isOrchestr8Error } from '@orchestr8/common';
+import {
+  ErrorCode,
+  isOrchestr8Error,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemInstance,
+} from '@orchestr8/common';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 
 /** Codes of HTTP problems, on top of the engine's `ErrorCode`s. Stable: never renamed. */
@@ -38,33 +44,7 @@ export const ProblemCode = {
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-export const PROBLEM_TYPE_BASE = 'https://orchestr8.dev/problems/';
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
+export { PROBLEM_TYPE_BASE, type Problem, problemBody } from '@orchestr8/common';
 
 /** Thrown (or passed to `next`) by handlers; the error handler turns it into a response. */
 export class HttpProblem extends Error {
@@ -80,22 +60,6 @@ export class HttpProblem extends Error {
   }
 }
 
-export function problemBody(
-  status: number,
-  code: string,
-  detail: string,
-  extensions: Record<string, unknown> = {},
-): Problem {
-  return {
-    type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-    code,
-    ...extensions,
-  };
-}
-
 export function sendProblem(
   res: Response,
   status: number,
@@ -107,9 +71,8 @@ export function sendProblem(
     res.end();
     return;
   }
-  const body = problemBody(status, code, detail, extensions);
-  if (res.req?.originalUrl) body.instance = res.req.originalUrl.split('?')[0];
-  res.status(status).type('application/problem+json').send(JSON.stringify(body));
+  const body = problemBody(status, code, detail, extensions, problemInstance(res.req?.originalUrl));
+  res.status(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
 /** Errors from express's body parser (`type` is set by body-parser / raw-body). */

@@ -12,6 +12,7 @@
  * web framework: plain Node request handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, problemBody, problemInstance } from '@orchestr8/common';
 import type { EventProblem } from './records.js';
 import { checkEvent, type StreamAction, type StreamEvent, sliceIndex } from './records.js';
 import { EventPublishError, type HostedStream, type StreamService } from './stream-service.js';
@@ -29,19 +30,8 @@ export interface StreamRouterOptions {
 
 type Next = (error?: unknown) => void;
 
-// The shape of the server's problems (packages/server problem.ts): this package answers on
-// plain Node responses and does not depend on the server, so the titles are mirrored here.
-const PROBLEM_BASE = 'https://orchestr8.dev/problems/';
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  503: 'Service Unavailable',
-};
-
+// Problems like the server's (the same helpers): this package answers on plain Node
+// responses and does not depend on the server.
 function problem(
   res: ServerResponse,
   status: number,
@@ -50,19 +40,8 @@ function problem(
   extra: Record<string, unknown> = {},
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'Content-Type': 'application/problem+json', ...headers });
-  const instance = (res.req?.url ?? '').split('?')[0];
-  res.end(
-    JSON.stringify({
-      type: `${PROBLEM_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
-      title: TITLES[status] ?? 'Error',
-      status,
-      detail,
-      code,
-      ...(instance ? { instance } : {}),
-      ...extra,
-    }),
-  );
+  res.writeHead(status, { 'Content-Type': PROBLEM_CONTENT_TYPE, ...headers });
+  res.end(JSON.stringify(problemBody(status, code, detail, extra, problemInstance(res.req?.url))));
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;

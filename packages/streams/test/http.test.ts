@@ -280,6 +280,33 @@ describe('streams over HTTP (real server on loopback)', () => {
     });
   });
 
+  it("answers problems in the server's shape, field for field and in the server's order", async () => {
+    const { url } = await serve();
+    // The server's own 422 (an invalid document to execute) beside the stream's (an invalid event).
+    const server = await fetch(`${url}/workflows/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ workflow: { version: '1.0.0' } }),
+    });
+    const stream = await fetch(`${url}/streams/match/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ ...goal('bad', 1), kind: 'nope' }),
+    });
+    expect([server.status, stream.status]).toEqual([422, 422]);
+    expect(stream.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const [a, b] = [(await server.json()) as any, (await stream.json()) as any];
+    // The document's 422 also lists warnings; an event has none.
+    expect(Object.keys(b)).toEqual(Object.keys(a).filter((k) => k !== 'warnings'));
+    expect(Object.keys(b)).toEqual(['type', 'title', 'status', 'detail', 'code', 'errors', 'instance']);
+    expect(b).toMatchObject({
+      type: a.type,
+      title: a.title,
+      code: 'VALIDATION',
+      instance: '/streams/match/events',
+    });
+  });
+
   it('refuses an event further ahead of the clock than the future skew (default 5 minutes)', async () => {
     const { url, transport } = await serve();
     const r = await post(url, ndjson(goal('soon', 4 * 60_000), goal('far', 5 * 60_000 + 1)));

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { PROBLEM_CONTENT_TYPE, problemBody, problemInstance } from '@orchestr8/common';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Outcome } from './flow-control.js';
 import type { Scheduler } from './scheduler.js';
@@ -20,21 +21,12 @@ export interface TriggerRouterOptions {
   apiKeys?: readonly string[];
 }
 
-const PROBLEM_BASE = 'https://orchestr8.dev/problems/';
-
+/** A problem answer, as the server's (the same helpers; this package does not depend on it). */
 function problem(res: Response, status: number, code: string, detail: string): void {
   res
     .status(status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `${PROBLEM_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
-        title: code,
-        status,
-        detail,
-        code,
-      }),
-    );
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(status, code, detail, {}, problemInstance(res.req.originalUrl))));
 }
 
 function readBody(req: Request, limit: number): Promise<Buffer | 'too_large'> {

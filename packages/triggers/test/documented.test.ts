@@ -94,7 +94,18 @@ describe('as documented', () => {
         body: '{}',
       });
     try {
-      expect((await send('/hooks/wf/nope', 'k1')).status).toBe(404);
+      const unknown = await send('/hooks/wf/nope', 'k1');
+      expect(unknown.status).toBe(404);
+      // Problems in the server's shape: title from the status, the path as instance.
+      expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await unknown.json()).toEqual({
+        type: 'https://orchestr8.dev/problems/not-found',
+        title: 'Not Found',
+        status: 404,
+        detail: expect.any(String),
+        code: 'NOT_FOUND',
+        instance: '/hooks/wf/nope',
+      });
       expect((await send('/hooks/wf/hook')).status).toBe(401);
       expect((await send('/hooks/wf/hook', 'k1')).status).toBe(202);
       expect((await send('/hooks/wf/hook', 'k1')).status).toBe(429);
