@@ -3,15 +3,9 @@
  * (same rule, same messages), over real processes of the built CLI in a temp project.
  * Waits are bounded polls; no timing is asserted.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENTS, assertBuilt, cli, executionIdFrom, useTempRoot } from './fixtures/harness.js';
-
-const tempRoot = useTempRoot('local-server-detection');
-const dir = tempRoot();
-const stateFile = join(dir, '.orchestr8', 'server.json');
-let url = '';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AGENTS, cli, executionIdFrom } from './fixtures/harness.js';
+import { useProjectServer } from './fixtures/project-server.js';
 
 const HELLO = `version: "1.0.0"
 metadata:
@@ -35,27 +29,18 @@ const LONG = {
   steps: [{ id: 'nap', agent: '@orchestr8/sleep', input: { ms: 600_000 } }],
 };
 
-beforeAll(async () => {
-  assertBuilt();
-  writeFileSync(join(dir, 'hello.yaml'), HELLO);
-  writeFileSync(join(dir, 'foreign.yaml'), FOREIGN);
-  const r = await cli(['server', 'start', '--port', '0'], { cwd: dir });
-  if (r.code !== 0) throw new Error(`server start failed: ${r.stderr}`);
-  url = /orchestr8 server running at (http:\/\/\S+)/.exec(r.stdout)![1]!;
-}, 120_000);
-
-afterAll(async () => {
-  if (!existsSync(stateFile)) return;
-  const r = await cli(['server', 'stop'], { cwd: dir });
-  if (r.code !== 0)
-    try {
-      process.kill((JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-}, 60_000);
+const server = useProjectServer('local-server-detection', {
+  'hello.yaml': HELLO,
+  'foreign.yaml': FOREIGN,
+});
+const { dir } = server;
 
 describe('commands that find the local server', { timeout: 120_000 }, () => {
+  let url = '';
+  beforeAll(() => {
+    url = server.url();
+  });
+
   it('list reads the executions from the server and says so; --local and --store read the store here', async () => {
     const run = await cli(['run', 'hello.yaml'], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);

@@ -3,31 +3,11 @@
  * triggers) find the project's server of `orchestr8 server start`, as run, list and cancel
  * do; and each says its own exit codes. Real processes of the built CLI in a temp project.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, cli, useTempRoot } from './fixtures/harness.js';
+import { describe, expect, it } from 'vitest';
+import { cli } from './fixtures/harness.js';
+import { useProjectServer } from './fixtures/project-server.js';
 
-const tempRoot = useTempRoot('server-only-commands');
-const dir = tempRoot();
-const stateFile = join(dir, '.orchestr8', 'server.json');
-
-beforeAll(async () => {
-  assertBuilt();
-  const r = await cli(['server', 'start', '--port', '0'], { cwd: dir });
-  if (r.code !== 0) throw new Error(`server start failed: ${r.stderr}`);
-}, 120_000);
-
-afterAll(async () => {
-  if (!existsSync(stateFile)) return;
-  const r = await cli(['server', 'stop'], { cwd: dir });
-  if (r.code !== 0)
-    try {
-      process.kill((JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-}, 60_000);
+const { dir } = useProjectServer('server-only-commands');
 
 describe('server-only commands and the project server', { timeout: 120_000 }, () => {
   it('approvals, send-event, signal and triggers reach the project server without --server', async () => {
