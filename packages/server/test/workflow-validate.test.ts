@@ -69,6 +69,60 @@ describe('POST /workflows/validate', () => {
     );
   });
 
+  it('takes the document as "workflow", the name execute uses, as well as "document"', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'named' },
+      steps: [{ id: 'a', agent: '@orchestr8/echo' }],
+    };
+    const res = await post(`${t.url}/workflows/validate`, { workflow: doc });
+    expect(res.status).toBe(200);
+    const byWorkflow = await res.json();
+    expect(byWorkflow).toMatchObject({ valid: true, workflow: { id: 'named', steps: 1 } });
+    expect(await validate(doc)).toEqual(byWorkflow);
+    // YAML text too, with line and column.
+    const text = await post(`${t.url}/workflows/validate`, {
+      workflow: 'version: 1.0.0\nmetadata: { id: t }\nsteps:\n  - id: a\n    agent: "@no/such"\n',
+    });
+    const diagnostics = ((await text.json()) as { diagnostics: Record<string, unknown>[] }).diagnostics;
+    expect(diagnostics.find((d) => d.pointer === '/steps/0/agent')).toMatchObject({ line: 5 });
+  });
+
+  it('refuses both "workflow" and "document", or neither, with a 400 naming the field', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'twice' },
+      steps: [{ id: 'a', agent: '@orchestr8/echo' }],
+    };
+    const both = await post(`${t.url}/workflows/validate`, { workflow: doc, document: doc });
+    expect(both.status).toBe(400);
+    const twice = await problemOf(both);
+    expect(twice).toMatchObject({
+      code: 'BAD_REQUEST',
+      detail: '"document" must not be given with "workflow": give the document once, in either',
+      errors: [{ pointer: '/document', message: expect.stringContaining('"workflow"') }],
+    });
+    const neither = await post(`${t.url}/workflows/validate`, {});
+    expect(neither.status).toBe(400);
+    expect((await problemOf(neither)).detail).toBe(
+      '"workflow" (or "document") is required: {"workflow": <YAML or JSON text, or an object>} (or "document" in place of "workflow")',
+    );
+    const wrongType = await problemOf(await post(`${t.url}/workflows/validate`, { workflow: 5 }));
+    expect(wrongType.errors[0]).toMatchObject({
+      pointer: '/workflow',
+      message: 'must be a string or an object',
+    });
+  });
+
+  it('describes both names in /openapi.json', async () => {
+    const spec = (await (await fetch(`${t.url}/openapi.json`)).json()) as Record<string, any>;
+    const body = spec.paths['/workflows/validate'].post.requestBody.content['application/json'].schema;
+    const schema = body.$ref ? spec.components.schemas[body.$ref.split('/').pop()] : body;
+    expect(Object.keys(schema.properties).sort()).toEqual(['document', 'workflow']);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.description).toBe('Exactly one of `workflow` and `document`.');
+  });
+
   it('refuses a malformed request with 400', async () => {
     const res = await post(`${t.url}/workflows/validate`, { doc: 'x' });
     expect(res.status).toBe(400);

@@ -46,6 +46,10 @@ export const WorkflowList = component(
 const WorkflowIdParams = z.object({ id: z.string() });
 const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
 
+const ValidatedDocument = z.union([z.string(), anObject()], { error: 'must be a string or an object' });
+const BODY_SHAPE = '{"workflow": <YAML or JSON text, or an object>} (or "document" in place of "workflow")';
+const DOCUMENT_REQUIRED = `"workflow" (or "document") is required: ${BODY_SHAPE}`;
+
 export const validateWorkflow = defineRoute({
   method: 'post',
   path: '/workflows/validate',
@@ -53,18 +57,32 @@ export const validateWorkflow = defineRoute({
   summary: 'Validate a workflow document without storing or running it',
   tags,
   description:
-    'The diagnostics `orchestr8 validate` gives (codes, JSON pointers, and 1-based line and column when `document` ' +
+    'The diagnostics `orchestr8 validate` gives (codes, JSON pointers, and 1-based line and column when the document ' +
     "is YAML or JSON text), the agents checked against this server's registry, plus a CAPABILITY_DENIED diagnostic " +
-    'for each thing the document asks beyond what this host grants. An invalid document is a 200 with `valid: false`.',
+    'for each thing the document asks beyond what this host grants. An invalid document is a 200 with `valid: false`. ' +
+    'The document goes in `workflow`, as for POST /workflows/execute, or in `document`: exactly one of the two.',
   body: {
-    schema: z.strictObject({
-      document: z
-        .union([z.string(), anObject()], { error: 'must be a string or an object' })
-        .describe('The document: YAML or JSON text (diagnostics then carry line and column), or an object'),
-    }),
+    schema: z
+      .strictObject({
+        workflow: ValidatedDocument.optional().describe(
+          'The document, named as in POST /workflows/execute: YAML or JSON text (diagnostics then carry line and column), or an object',
+        ),
+        document: ValidatedDocument.optional().describe('The same as `workflow` (its first name)'),
+      })
+      .superRefine((b, ctx) => {
+        if (b.workflow !== undefined && b.document !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['document'],
+            message: 'must not be given with "workflow": give the document once, in either',
+          });
+        else if (b.workflow === undefined && b.document === undefined)
+          ctx.addIssue({ code: 'custom', path: [], message: DOCUMENT_REQUIRED });
+      })
+      .describe('Exactly one of `workflow` and `document`.'),
     required: true,
-    missing: 'a JSON body is required: {"document": <YAML or JSON text, or an object>}',
-    notObject: 'a JSON body is required: {"document": <YAML or JSON text, or an object>}',
+    missing: `a JSON body is required: ${BODY_SHAPE}`,
+    notObject: `a JSON body is required: ${BODY_SHAPE}`,
   },
   responses: {
     '200': json(

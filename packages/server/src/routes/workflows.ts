@@ -45,7 +45,10 @@ export function workflowRoutes(ctx: ServerContext): RouteDef[] {
   // Requests are parsed by their contracts (contracts/workflows.ts) before these handlers run.
   return [
     // Before `/workflows/:id`: a fixed path wins over the parametric one for its method.
-    route(validateWorkflow, ({ body }, _req, res) => validateDocument(ctx, body.document, res)),
+    route(validateWorkflow, ({ body }, _req, res) =>
+      // The contract let exactly one through.
+      validateDocument(ctx, (body.workflow ?? body.document)!, res),
+    ),
     route(listWorkflows, (_input, req, res) => list(ctx, req, res)),
     route(getWorkflow, (input, req, res) => get(ctx, input, req, res)),
     route(listWorkflowVersions, (_input, req, res) => versions(ctx, req, res)),
