@@ -5,55 +5,12 @@
  * the executions' own start and finish times never show more than 2 of one key at once.
  * Bounded polls; no timing is asserted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, listedTrigger, startServe, until, useTempRoot } from './served.js';
 
-const BIN = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
-let dir: string;
-let child: ChildProcess | undefined;
-
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
-  dir = mkdtempSync(join(tmpdir(), 'o8-triggers-flow-'));
-});
-afterAll(() => {
-  if (child?.exitCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function serve(store: string): Promise<string> {
-  child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', '--store', store], {
-    env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child!.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child!.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const dir = useTempRoot('triggers-flow')();
+beforeAll(assertBuilt);
 
 interface Summary {
   correlationId: string;
@@ -65,7 +22,8 @@ interface Summary {
 
 describe('flow control through orchestr8 serve', () => {
   it('1,000 events with 10 keys and a per-key limit of 2 all run, never more than 2 per key at once', async () => {
-    const url = await serve(`sqlite:${join(dir, 'flow.db')}`);
+    const served = await startServe(['--store', `sqlite:${join(dir, 'flow.db')}`]);
+    const { url } = served;
     const doc = {
       version: '1.0.0',
       metadata: { id: 'per-key' },
@@ -84,10 +42,7 @@ describe('flow control through orchestr8 serve', () => {
       body: JSON.stringify(doc),
     });
     expect(put.status).toBeLessThan(300);
-    await until('the trigger', async () => {
-      const r = (await (await fetch(`${url}/triggers`)).json()) as { items: { name: string }[] };
-      return r.items.some((t) => t.name === 'jobs') ? true : undefined;
-    });
+    await listedTrigger(url, 'the trigger', (t) => t.name === 'jobs');
 
     const N = 1000;
     let next = 0;
@@ -105,11 +60,15 @@ describe('flow control through orchestr8 serve', () => {
     };
     await Promise.all(Array.from({ length: 50 }, send));
 
-    const done = await until('1,000 completed executions', async () => {
-      const r = await fetch(`${url}/executions?workflowId=per-key&status=completed&limit=1000`);
-      const { items } = (await r.json()) as { items: Summary[] };
-      return items.length === N ? items : undefined;
-    });
+    const done = await until(
+      '1,000 completed executions',
+      async () => {
+        const r = await fetch(`${url}/executions?workflowId=per-key&status=completed&limit=1000`);
+        const { items } = (await r.json()) as { items: Summary[] };
+        return items.length === N ? items : undefined;
+      },
+      120_000,
+    );
     const byKey = new Map<string, Summary[]>();
     for (const e of done) {
       const key = /^trigger:jobs#(k\d)-\d+$/.exec(e.correlationId)![1]!;
@@ -134,6 +93,6 @@ describe('flow control through orchestr8 serve', () => {
       most.push(peak);
     }
     expect(Math.max(...most)).toBe(2);
-    child!.kill('SIGTERM');
+    await served.stop();
   });
 });

@@ -5,56 +5,22 @@
  * occurrences due meanwhile (within the tolerance), so none is lost. Bounded polls; no timing
  * is asserted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgServer, startPostgres } from '../../../store-postgres/test/pg-server.js';
+import { assertBuilt, startServe, until } from './served.js';
 
-const BIN = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
 let pg: PgServer;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
+  assertBuilt();
   pg = await startPostgres();
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await pg?.stop();
 });
 
-function serve(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--port', '0', '--log-level', 'warn', '--store', store, '--trigger-lease', '2s'],
-    { env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Two serve on one store: a short trigger lease, so the survivor takes over within the test. */
+const serve = (store: string) => startServe(['--store', store, '--trigger-lease', '2s']);
 
 async function fireTimes(url: string): Promise<number[]> {
   const r = await fetch(`${url}/executions?trigger=tick&limit=1000`);

@@ -3,67 +3,13 @@
  * schedules, catches up after downtime as its policy says, and refuses bad webhooks.
  * Waits are bounded polls; no timing is asserted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, listedTrigger, startServe as serve, until, useTempRoot } from './served.js';
 
-const BIN = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
-let dir: string;
-
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (pnpm build)`);
-  dir = mkdtempSync(join(tmpdir(), 'o8-triggers-e2e-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
-    env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m)
-        resolve({
-          child,
-          url: m[1]!,
-          stop: async () => {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const dir = useTempRoot('triggers-e2e')();
+beforeAll(assertBuilt);
 
 const put = (url: string, doc: unknown) =>
   fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
@@ -87,12 +33,8 @@ const workflow = (id: string, triggers: unknown[], extra: Record<string, unknown
   ...extra,
 });
 
-async function activeTrigger(url: string, workflowId: string) {
-  return until(`the triggers of ${workflowId}`, async () => {
-    const r = (await (await fetch(`${url}/triggers`)).json()) as { items: { workflowId: string }[] };
-    return r.items.find((t) => t.workflowId === workflowId);
-  });
-}
+const activeTrigger = (url: string, workflowId: string) =>
+  listedTrigger(url, `the triggers of ${workflowId}`, (t) => t.workflowId === workflowId);
 
 describe('orchestr8 serve with triggers', () => {
   it('fires a registered schedule on SQLite, and the executions say which occurrence started them', async () => {

@@ -1,0 +1,55 @@
+/**
+ * What the triggers end-to-end tests share: `orchestr8 serve` of the built CLI started through
+ * the CLI tests' harness (packages/cli/test/fixtures/harness.ts), killed after the file's
+ * tests if a test left it running; bounded polls for state.
+ */
+import { afterAll } from 'vitest';
+import { type Served, serve } from '../../../cli/test/fixtures/harness.js';
+
+export { assertBuilt, type Served, useTempRoot } from '../../../cli/test/fixtures/harness.js';
+
+const started: Served[] = [];
+afterAll(() => {
+  for (const s of started) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+});
+
+/** `orchestr8 serve --port 0 --log-level warn <args>` with no API keys, once it listens. */
+export async function startServe(args: readonly string[], env: Record<string, string> = {}): Promise<Served> {
+  const s = await serve(['--port', '0', '--log-level', 'warn', ...args], {
+    env: { ORCHESTR8_API_KEYS: '', ...env },
+  });
+  started.push(s);
+  return s;
+}
+
+/** Polls `fn` every 100 ms until it returns something other than undefined; throws naming `what` after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ListedTrigger {
+  name: string;
+  workflowId: string;
+}
+
+/** The first trigger `GET /triggers` lists that `match` accepts, once the scheduler has registered it. */
+export function listedTrigger(
+  url: string,
+  what: string,
+  match: (t: ListedTrigger) => boolean,
+): Promise<ListedTrigger> {
+  return until(what, async () => {
+    const r = (await (await fetch(`${url}/triggers`)).json()) as { items: ListedTrigger[] };
+    return r.items.find(match);
+  });
+}
