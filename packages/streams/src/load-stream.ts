@@ -124,7 +124,7 @@ function checkCrewWorkflow(doc: Record<string, unknown>, at: string, under: stri
 }
 
 /** Node runs a timer of more than 2^31-1 ms (24.8 days) at once: slices and crew timeouts are timers. */
-const MAX_TIMER_MS = 2_147_483_647;
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Durations the pattern lets through but the processor cannot time: under 1 ms, over 24.8 days. */
 function timerProblems(doc: StreamDocument): DocumentProblem[] {

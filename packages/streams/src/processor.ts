@@ -14,12 +14,13 @@ import {
   serializeError,
   systemClock,
   type TimerHandle,
+  ValidationError,
 } from '@orchestr8/common';
 import type { Engine } from '@orchestr8/core';
 import type { ContextValues } from './context-merge.js';
 import { compileCrews, type WorkflowResolver } from './crews.js';
 import { DEFAULT_HEARTBEAT_MS, defaultProcessorId, type ProcessorHeartbeat } from './heartbeat.js';
-import type { CompiledStream } from './load-stream.js';
+import { type CompiledStream, MAX_TIMER_MS } from './load-stream.js';
 import { checkEvent, compareEvents, type StreamEvent, sliceBounds, sliceIndex } from './records.js';
 import {
   createSliceRunner,
@@ -35,7 +36,7 @@ export interface StreamProcessorOptions {
   engine: Engine;
   transport: StreamTransport;
   clock?: Clock;
-  /** How long after a slice ends its late events are still taken (default 0 ms). */
+  /** How long after a slice ends its late events are still taken (default 0 ms; at most 2^31-1 ms). */
   graceMs?: number;
   resolveWorkflow?: WorkflowResolver;
   /** Prefix of the crews' idempotency keys (default "stream"). */
@@ -98,6 +99,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const { stream, engine, transport } = options;
   const clock = options.clock ?? systemClock;
   const graceMs = options.graceMs ?? 0;
+  // The limit of every stream duration (slice, crew timeout): a timer's, 2^31-1 ms.
+  if (!(graceMs >= 0 && graceMs <= MAX_TIMER_MS))
+    throw new ValidationError(`graceMs must be from 0 to 2147483647 ms (24 days), got ${graceMs}`);
   let runner: SliceRunner | undefined;
   let context: ContextValues = structuredClone(stream.initialContext);
   let committed = -1;
@@ -233,6 +237,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const current = sliceIndex(now - graceMs, stream);
     close(current - 1);
     const next = sliceBounds(current, stream).end + graceMs;
+    // At most one slice length away (the grace only shifts when slices close): a timer Node can time.
     timer = clock.setTimeout(schedule, Math.max(1, next - now), { unref: true });
   }
 

@@ -11,7 +11,7 @@ import {
   serializeError,
   TimeoutError,
 } from '@orchestr8/common';
-import type { Engine } from '@orchestr8/core';
+import { type Engine, TERMINAL_EXECUTION_STATUSES } from '@orchestr8/core';
 import type { CompiledWorkflow } from '@orchestr8/schema';
 import { type ContextValues, type ContextWrite, checkContextWrite, mergeWrites } from './context-merge.js';
 import type { CompiledCrew, CompiledStream } from './load-stream.js';
@@ -122,13 +122,9 @@ export function createSliceRunner(options: SliceRunnerOptions) {
   async function execute(crew: CompiledCrew, group: SliceGroup, inputs: unknown) {
     const workflow = workflows.get(crew.id)!;
     const abort = new AbortController();
-    const timer = clock.setTimeout(
-      () =>
-        abort.abort(
-          new TimeoutError(`crew "${crew.id}" ran longer than its timeout of ${crew.timeoutMs} ms`),
-        ),
-      crew.timeoutMs,
-    );
+    const overTime = () =>
+      new TimeoutError(`crew "${crew.id}" ran longer than its timeout of ${crew.timeoutMs} ms`);
+    let timer = clock.setTimeout(() => abort.abort(overTime()), crew.timeoutMs);
     try {
       let result: CrewResult;
       if (options.executeCrew)
@@ -148,8 +144,19 @@ export function createSliceRunner(options: SliceRunnerOptions) {
         // The slice was begun by a processor that died (durable store): its crew execution
         // was left running; resume it here rather than wait for a result that never comes.
         if (!handle.created) {
+          timer.cancel();
+          const left = await timeLeft(crew, handle.id);
+          if (left !== undefined && left > 0) timer = clock.setTimeout(() => abort.abort(overTime()), left);
+          else if (left !== undefined) {
+            // Over its timeout already: a recorded cancel request halts it before any step runs.
+            abort.abort(overTime());
+            await engine.store.requestCancel(handle.id, overTime().message, clock.now());
+          }
           const resumed = await engine.resume(handle.id);
-          abort.signal.addEventListener('abort', () => void resumed.cancel(), { once: true });
+          const stop = () => resumed.cancel((abort.signal.reason as Error).message);
+          // The timeout may have passed while the execution was being loaded.
+          if (abort.signal.aborted) stop();
+          else abort.signal.addEventListener('abort', stop, { once: true });
           handle = resumed;
         }
         result = await handle.result;
@@ -171,6 +178,16 @@ export function createSliceRunner(options: SliceRunnerOptions) {
     } finally {
       timer.cancel();
     }
+  }
+
+  /**
+   * What is left of a crew's timeout for its execution a dead processor began: the timeout runs
+   * from the execution's creation, not from its resumption (undefined: it has finished).
+   */
+  async function timeLeft(crew: CompiledCrew, executionId: string): Promise<number | undefined> {
+    const record = await engine.store.getExecution(executionId);
+    if (!record || TERMINAL_EXECUTION_STATUSES.has(record.status)) return undefined;
+    return record.createdAt + crew.timeoutMs - clock.now();
   }
 
   /** The crew's result as actions and writes, or why it cannot be used. */

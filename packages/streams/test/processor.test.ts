@@ -175,6 +175,55 @@ describe('the stream processor (fake clock)', () => {
     expect(processor.context()).toEqual({ count: 2 });
   });
 
+  it('refuses a grace Node cannot time (over 2^31-1 ms, negative, not a number), naming graceMs', () => {
+    const stream = compiled(doc(crew('c', ['tick'], '@test/count')));
+    for (const graceMs of [2_147_483_648, -1, Number.NaN])
+      expect(() =>
+        createStreamProcessor({ stream, engine: testEngine(), transport: createMemoryTransport(), graceMs }),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'VALIDATION',
+          message: `graceMs must be from 0 to 2147483647 ms (24 days), got ${graceMs}`,
+        }),
+      );
+  });
+
+  it('takes the longest grace (24 days) with a 20-day slice: the slice closes once its end plus the grace has passed, and no timer is longer than Node can time', async () => {
+    const days = 86_400_000;
+    const stream = compiled(
+      doc(crew('c', ['tick'], '@test/count')).replace('slice: 100ms', `slice: ${20 * days}`),
+    );
+    const fake = createFakeClock(T0);
+    const delays: number[] = [];
+    const clock: FakeClock = {
+      ...fake,
+      setTimeout: (fn, ms, o) => {
+        delays.push(ms);
+        return fake.setTimeout(fn, ms, o);
+      },
+    };
+    const grace = 2_147_483_647;
+    const transport = createMemoryTransport();
+    const processor = createStreamProcessor({
+      stream,
+      engine: testEngine(fake),
+      transport,
+      clock,
+      graceMs: grace,
+      heartbeatMs: 0, // else 5 s beats through 45 days
+    });
+    running.push(processor);
+    await processor.start();
+    await transport.publishEvent(ev('a', 10));
+    // The slice's end plus its grace is ~44.9 days away: longer than one timer can wait.
+    await fake.advance(20 * days + grace - 1);
+    expect(processor.status().closedSlice).toBe(-1);
+    await fake.advance(1);
+    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    expect(delays.length).toBeGreaterThan(0);
+    expect(delays.filter((ms) => ms > 2_147_483_647)).toEqual([]);
+  });
+
   describe('backlog: when slices close while a slice is still running', () => {
     async function backlog(policy: string) {
       const stream = compiled(
