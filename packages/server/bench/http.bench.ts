@@ -11,12 +11,13 @@
  * baseline's (the first: the median of the rounds' ratios; target at least 0.9), `cpuVsBare`
  * the baseline's server CPU per request over its own, which other load disturbs less.
  */
-import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { cannon, type LoadOptions, type LoadRequest, type Measured, measure, median } from './load.js';
+import { type BenchServer, sourceExecArgv, startServe } from './serve-process.js';
 
 export interface HttpBenchOptions {
   /** Seconds per measured run. Default 4. */
@@ -32,23 +33,9 @@ const ONE_STEP = {
   steps: [{ id: 'echo', agent: '@orchestr8/echo', input: { n: 1 } }],
 };
 
-interface BenchServer {
-  url: string;
-  /** CPU time (user + system) the server process has used so far, in µs. */
-  cpuUs: () => Promise<number>;
-  stop: () => Promise<void>;
-}
-
 function startServer(dbPath: string, script = './http-server.ts'): Promise<BenchServer> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [dbPath], {
-    execArgv: [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      ...(process.env.ORCHESTR8_BENCH_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCHESTR8_BENCH_PROF}`]
-        : []),
-    ],
+    execArgv: sourceExecArgv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -74,90 +61,6 @@ function startServer(dbPath: string, script = './http-server.ts'): Promise<Bench
   });
 }
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-
-/** CPU time of a process from /proc (clock ticks of 10 ms), in µs. */
-function procCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/** `orchestr8 serve` itself, as users start it (its defaults; warnings only in the log). */
-function startServe(dbPath: string): Promise<BenchServer> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      ...(process.env.ORCHESTR8_BENCH_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCHESTR8_BENCH_PROF}`]
-        : []),
-      BIN,
-      'serve',
-      '--port',
-      '0',
-      '--log-level',
-      'warn',
-      '--store',
-      `sqlite:${dbPath}`,
-    ],
-    { env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      child.stdout!.removeAllListeners('data');
-      child.stdout!.resume();
-      child.removeAllListeners('exit');
-      resolve({
-        url: m[1]!,
-        cpuUs: async () => procCpuUs(child.pid!),
-        stop: () =>
-          new Promise<void>((r) => {
-            if (child.exitCode !== null) return r();
-            child.once('exit', () => r());
-            child.kill('SIGTERM');
-          }),
-      });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
-  });
-}
-
-function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-}
-
-interface Measured {
-  execPerSec: number;
-  serverCpuUsPerExec: number;
-  result: autocannon.Result;
-}
-
-async function measure(server: BenchServer, opts: autocannon.Options): Promise<Measured> {
-  const cpuBefore = await server.cpuUs();
-  const result = await cannon(opts);
-  const cpuUs = (await server.cpuUs()) - cpuBefore;
-  return {
-    execPerSec: result.requests.average,
-    serverCpuUsPerExec: cpuUs / Math.max(1, result['2xx']),
-    result,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Record<string, unknown>[]> {
   const duration = options.durationSec ?? 4;
   const rounds = options.rounds ?? 5;
@@ -166,7 +69,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
   const rows: Record<string, unknown>[] = [];
   const headers = { 'content-type': 'application/json', prefer: 'wait=5' };
   const byId = JSON.stringify({ workflowId: ONE_STEP.metadata.id });
-  const load = (url: string, body: string, seconds: number): autocannon.Options => ({
+  const load = (url: string, body: string, seconds: number): LoadOptions => ({
     url: `${url}/workflows/execute`,
     method: 'POST',
     headers,
@@ -175,8 +78,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     duration: seconds,
   });
   const row = (scenario: string, m: Measured[], bare: { rate: number; cpu: number }) => {
-    const rate = median(m.map((x) => x.execPerSec));
-    const cpu = median(m.map((x) => x.serverCpuUsPerExec));
+    const rate = median(m.map((x) => x.perSec));
+    const cpu = median(m.map((x) => x.serverCpuUsPer));
     const last = m[m.length - 1]!.result;
     return {
       scenario,
@@ -200,7 +103,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
   // Both in their own processes, on their own database files, idle while the other is measured.
   const bare = await startServer(join(dir, 'bare.db'), './baseline-server.ts');
   const server = await startServer(join(dir, 'bench.db'));
-  const cli = await startServe(join(dir, 'serve.db'));
+  const cli = await startServe(['--store', `sqlite:${join(dir, 'serve.db')}`]);
   try {
     for (const s of [server, cli]) {
       const put = await fetch(`${s.url}/workflows/${ONE_STEP.metadata.id}`, {
@@ -223,20 +126,20 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
       serveRuns.push(await measure(cli, load(cli.url, byId, duration)));
     }
     const baseline = {
-      rate: median(bareRuns.map((x) => x.execPerSec)),
-      cpu: median(bareRuns.map((x) => x.serverCpuUsPerExec)),
+      rate: median(bareRuns.map((x) => x.perSec)),
+      cpu: median(bareRuns.map((x) => x.serverCpuUsPer)),
     };
     rows.push(row('BASELINE: bare express handler, same rows in one SQLite transaction', bareRuns, baseline));
     const scenario = row('execute 1-step by workflowId, Prefer: wait', byIdRuns, baseline);
     // The ratio of each round (run next to each other), whose median is steadier than a ratio of medians.
-    scenario.vsBare = median(byIdRuns.map((x, k) => x.execPerSec / bareRuns[k]!.execPerSec));
+    scenario.vsBare = median(byIdRuns.map((x, k) => x.perSec / bareRuns[k]!.perSec));
     rows.push(scenario);
     const served = row(
       'orchestr8 serve (the CLI, defaults, --log-level warn): execute 1-step by workflowId, Prefer: wait',
       serveRuns,
       baseline,
     );
-    served.vsBare = median(serveRuns.map((x, k) => x.execPerSec / bareRuns[k]!.execPerSec));
+    served.vsBare = median(serveRuns.map((x, k) => x.perSec / bareRuns[k]!.perSec));
     rows.push(served);
 
     let seq = 0;
@@ -252,7 +155,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
       ...load(server.url, byId, duration),
       requests: [
         {
-          setupRequest: (req: autocannon.Request) => ({
+          setupRequest: (req: LoadRequest) => ({
             ...req,
             headers: { ...headers, 'idempotency-key': `bench-${process.pid}-${seq++}` },
           }),

@@ -4,16 +4,16 @@
  * its own process, as in production):
  * - `POST /events` with 50 connections, each event starting an execution of a 1-step
  *   workflow through an event trigger: events accepted per second and latency percentiles
- *   (a bounded loopback client: keep-alive connections, a fixed duration);
+ *   (autocannon: keep-alive connections, a fixed duration);
  * - 1,000 workflows whose schedules are all due at the same second: how long after that
  *   second the last execution was created, and was seen by a client.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cannon, type LoadRequest } from '../../server/bench/load.js';
+import { startServe } from '../../server/bench/serve-process.js';
 
 export interface TriggersBenchOptions {
   /** Seconds of the events scenario. Default 10. */
@@ -23,61 +23,8 @@ export interface TriggersBenchOptions {
   schedules?: number;
 }
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-
-interface Serve {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function serve(store: string): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      ...(process.env.ORCHESTR8_BENCH_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCHESTR8_BENCH_PROF}`]
-        : []),
-      BIN,
-      'serve',
-      '--port',
-      '0',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '0',
-      '--store',
-      store,
-    ],
-    { env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m)
-        resolve({
-          url: m[1]!,
-          child,
-          stop: () =>
-            new Promise<void>((r) => {
-              if (child.exitCode !== null) return r();
-              child.once('exit', () => r());
-              child.kill('SIGTERM');
-            }),
-        });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
-  });
-}
+/** serve with no rate limit: the load is one client sending as fast as it can. */
+const serve = (store: string) => startServe(['--rate-limit', '0', '--store', store]);
 
 async function put(url: string, doc: { metadata: { id: string } }): Promise<void> {
   const r = await fetch(`${url}/workflows/${doc.metadata.id}`, {
@@ -99,78 +46,6 @@ async function activeTriggers(url: string, n: number, timeoutMs = 120_000): Prom
   }
 }
 
-/** CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-/** `connections` keep-alive loops, each sending one request after the other for `durationMs`. */
-async function load(
-  url: string,
-  body: (i: number) => string,
-  connections: number,
-  durationMs: number,
-): Promise<{ ok: number; failed: number; latencies: number[]; elapsedMs: number; started: number }> {
-  const target = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const latencies: number[] = [];
-  let ok = 0;
-  let failed = 0;
-  let started = 0;
-  let seq = 0;
-  const t0 = performance.now();
-  const end = t0 + durationMs;
-  const one = (payload: string) =>
-    new Promise<void>((resolve) => {
-      const t = performance.now();
-      const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            latencies.push(performance.now() - t);
-            if (res.statusCode !== undefined && res.statusCode < 300) {
-              ok++;
-              // Each accepted event says what its triggers did.
-              const text = Buffer.concat(chunks).toString('utf8');
-              if (text.includes('"status":"started"')) started++;
-            } else failed++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        failed++;
-        resolve();
-      });
-      req.end(payload);
-    });
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < end) await one(body(seq++));
-    }),
-  );
-  const elapsedMs = performance.now() - t0;
-  agent.destroy();
-  return { ok, failed, latencies: latencies.sort((a, b) => a - b), elapsedMs, started };
-}
-
 async function eventsScenario(dir: string, connections: number, durationSec: number) {
   const server = await serve(`sqlite:${join(dir, 'events.db')}`);
   try {
@@ -181,23 +56,45 @@ async function eventsScenario(dir: string, connections: number, durationSec: num
       triggers: [{ name: 'on-tick', event: { name: 'bench.tick' } }],
     } as { metadata: { id: string } });
     await activeTriggers(server.url, 1);
-    const body = (i: number) => JSON.stringify({ name: 'bench.tick', id: `e-${i}`, data: { n: i } });
+    let seq = 0;
+    let started = 0;
+    // A new event id per request; each accepted event's answer says what its triggers did.
+    const events = (first: number): LoadRequest => ({
+      setupRequest: (req) => {
+        const n = seq++;
+        return { ...req, body: JSON.stringify({ name: 'bench.tick', id: `e-${first + n}`, data: { n } }) };
+      },
+      onResponse: (status, body) => {
+        if (status < 300 && body.includes('"status":"started"')) started++;
+      },
+    });
+    const load = (first: number, seconds: number) =>
+      cannon({
+        url: `${server.url}/events`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        connections,
+        duration: seconds,
+        requests: [events(first)],
+      });
     // Warm-up: JIT, caches, SQLite pages.
-    await load(`${server.url}/events`, (i) => body(1e9 + i), connections, 2000);
-    const cpuBefore = cpuMs(server.child.pid);
-    const r = await load(`${server.url}/events`, body, connections, durationSec * 1000);
-    const cpu = cpuMs(server.child.pid) - cpuBefore;
+    await load(1e9, 2);
+    started = 0;
+    const cpuBefore = await server.cpuUs();
+    const r = await load(0, durationSec);
+    const cpuMs = ((await server.cpuUs()) - cpuBefore) / 1000;
+    const ok = r['2xx'];
     return {
       scenario: `POST /events -> event trigger -> 1-step execution, SQLite, ${connections} connections`,
-      eventsPerSec: r.ok / (r.elapsedMs / 1000),
-      executionsStarted: r.started,
+      eventsPerSec: ok / r.duration,
+      executionsStarted: started,
       // Noise-resistant on a busy machine: the server's CPU per event, and the rate one core gives at that cost.
-      serverCpuMsPerEvent: cpu / Math.max(1, r.ok),
-      cpuBoundEventsPerSec: (1000 * r.ok) / Math.max(1, cpu),
-      p50Ms: percentile(r.latencies, 50),
-      p99Ms: percentile(r.latencies, 99),
-      maxMs: r.latencies[r.latencies.length - 1] ?? 0,
-      failed: r.failed,
+      serverCpuMsPerEvent: cpuMs / Math.max(1, ok),
+      cpuBoundEventsPerSec: (1000 * ok) / Math.max(1, cpuMs),
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      maxMs: r.latency.max,
+      failed: r.non2xx + r.errors + r.timeouts,
       loadavg: loadavg()[0],
     };
   } finally {
