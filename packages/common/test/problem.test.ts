@@ -10,6 +10,7 @@ describe('problem details', () => {
   it('titles a problem with the reason phrase of its status, or Error for one not listed', () => {
     expect(problemTitle(422)).toBe('Unprocessable Content');
     expect(problemTitle(413)).toBe('Content Too Large');
+    expect(problemTitle(502)).toBe('Bad Gateway');
     expect(problemTitle(418)).toBe('Error');
   });
 

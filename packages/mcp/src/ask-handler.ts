@@ -6,7 +6,14 @@
  * 403 CAPABILITY_DENIED with the problems); a failing LLM is a 502 naming its code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, ensureError, ValidationError } from '@orchestr8/common';
+import {
+  ErrorCode,
+  ensureError,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemInstance,
+  ValidationError,
+} from '@orchestr8/common';
 import type { Agent, Engine } from '@orchestr8/core';
 import { type PlanPrompt, plannerAgent, planText, planWorkflow } from './planner.js';
 
@@ -45,6 +52,16 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
   res.end(text);
 }
 
+/** A problem answer in the server's shape (the shared helpers; this package does not depend on it). */
+function problem(res: ServerResponse, status: number, code: string, detail: string): void {
+  send(
+    res,
+    status,
+    problemBody(status, code, detail, {}, problemInstance(res.req?.url)),
+    PROBLEM_CONTENT_TYPE,
+  );
+}
+
 export function createAskHandler(
   options: AskHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
@@ -55,12 +72,7 @@ export function createAskHandler(
     if ((q === -1 ? url : url.slice(0, q)) !== '/ask') return next();
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return send(
-        res,
-        405,
-        { status: 405, code: 'METHOD_NOT_ALLOWED', detail: `${req.method} is not allowed; use POST` },
-        'application/problem+json',
-      );
+      return problem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use POST`);
     }
     void (async () => {
       const body = await readJson(req, limit);
@@ -110,12 +122,7 @@ export function createAskHandler(
         )
           throw err;
         // The LLM failed (no provider or key, its endpoint refused or timed out): the host's problem.
-        return send(
-          res,
-          502,
-          { status: 502, title: 'Bad Gateway', code: err.code, detail: `planning failed: ${err.message}` },
-          'application/problem+json',
-        );
+        return problem(res, 502, err.code, `planning failed: ${err.message}`);
       }
       const out: Record<string, unknown> = {
         plan: plan.workflow.document,

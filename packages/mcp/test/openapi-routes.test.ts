@@ -69,7 +69,19 @@ describe('the mcp handlers and the OpenAPI document', () => {
       expect(((await ask.json()) as { plan: { metadata: { id: string } } }).plan.metadata.id).toBe('x');
       // Other methods on these paths are refused; other paths are not theirs.
       expect((await fetch(`${listener.url}/mcp`)).status).toBe(405);
-      expect((await fetch(`${listener.url}/ask`)).status).toBe(405);
+      const get = await fetch(`${listener.url}/ask?x=1`);
+      expect(get.status).toBe(405);
+      expect(get.headers.get('allow')).toBe('POST');
+      expect(get.headers.get('content-type')).toBe('application/problem+json');
+      // In the server's shape, like every other problem of the API.
+      expect(await get.json()).toEqual({
+        type: 'https://orchestr8.dev/problems/method-not-allowed',
+        title: 'Method Not Allowed',
+        status: 405,
+        detail: 'GET is not allowed; use POST',
+        code: 'METHOD_NOT_ALLOWED',
+        instance: '/ask',
+      });
       expect((await fetch(`${listener.url}/mcpx`, { method: 'POST' })).status).toBe(404);
     } finally {
       await listener.close({ graceMs: 0 });
