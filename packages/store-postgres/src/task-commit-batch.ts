@@ -237,17 +237,20 @@ async function writeBatch(
   );
   const tasks = (self: boolean) =>
     writing.flatMap((w) =>
-      w.plan.tasks.filter((t) => !!t.self === self).map((t) => [w.locked.execution.id, t.stepId, t.queue]),
+      w.plan.tasks
+        .filter((t) => !!t.self === self)
+        .map((t) => [w.locked.execution.id, t.stepId, t.queue, w.locked.execution.createdAt]),
     );
   const ready = tasks(false);
   if (ready.length > 0) {
     add(
       't',
       (f) =>
-        `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
-         SELECT e, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[]) AS x(e, s, q)
+        `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
+         SELECT e, s, q, 'ready', ${NOW}, ${NOW}, r
+         FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[], $${f + 3}::int8[]) AS x(e, s, q, r)
          ON CONFLICT (execution_id, step_id) DO NOTHING`,
-      toColumns(3, ready),
+      toColumns(4, ready),
     );
   }
   const self = tasks(true);
@@ -255,11 +258,11 @@ async function writeBatch(
     add(
       'l',
       (f) =>
-        `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at)
-         SELECT e, s, q, 'leased', 1, $1, ${NOW} + $2::bigint, ${NOW}, ${NOW}
-         FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[]) AS x(e, s, q)
+        `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at, rank)
+         SELECT e, s, q, 'leased', 1, $1, ${NOW} + $2::bigint, ${NOW}, ${NOW}, r
+         FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[], $${f + 3}::int8[]) AS x(e, s, q, r)
          ON CONFLICT (execution_id, step_id) DO NOTHING`,
-      toColumns(3, self),
+      toColumns(4, self),
     );
   }
   const finished = writing.filter((w) => w.plan.finished);

@@ -472,10 +472,10 @@ export class Committer {
       add(
         't',
         (f) =>
-          `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
-           SELECT $1, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
+          `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
+           SELECT $1, s, q, 'ready', ${NOW}, ${NOW}, $${f + 2}::int8 FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
            ON CONFLICT (execution_id, step_id) DO NOTHING`,
-        [ready.map((t) => t.stepId), ready.map((t) => t.queue)],
+        [ready.map((t) => t.stepId), ready.map((t) => t.queue), execution.createdAt],
       );
     }
     if (self.length > 0) {
@@ -483,12 +483,12 @@ export class Committer {
         'l',
         (f) => {
           leaseParam = f + 3;
-          return `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at)
-           SELECT $1, s, q, 'leased', 1, $${f + 2}, ${NOW} + $${f + 3}, ${NOW}, ${NOW}
+          return `INSERT INTO tasks (execution_id, step_id, queue, status, claims, lease_owner, lease_expires_at, available_at, created_at, rank)
+           SELECT $1, s, q, 'leased', 1, $${f + 2}, ${NOW} + $${f + 3}, ${NOW}, ${NOW}, $${f + 4}::int8
            FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)
            ON CONFLICT (execution_id, step_id) DO NOTHING`;
         },
-        [self.map((t) => t.stepId), self.map((t) => t.queue), owner ?? null, leaseMs],
+        [self.map((t) => t.stepId), self.map((t) => t.queue), owner ?? null, leaseMs, execution.createdAt],
       );
     }
     const fin = plan.finished;

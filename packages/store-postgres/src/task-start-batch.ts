@@ -120,15 +120,16 @@ function startStatement(items: readonly StartItem[]): [string, unknown[], string
     add('s', (f) => unnestInsert('steps', STEP_COLUMNS, f, ''), toColumns(STEP_COLUMNS.length, steps));
   }
   const ready = items.flatMap((it) =>
-    it.plan.tasks.filter((t) => !t.self).map((t) => [it.record.id, t.stepId, t.queue]),
+    it.plan.tasks.filter((t) => !t.self).map((t) => [it.record.id, t.stepId, t.queue, it.record.createdAt]),
   );
   if (ready.length > 0) {
     add(
       't',
       (f) =>
-        `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
-         SELECT e, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[]) AS x(e, s, q)`,
-      toColumns(3, ready),
+        `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
+         SELECT e, s, q, 'ready', ${NOW}, ${NOW}, r
+         FROM unnest($${f}::text[], $${f + 1}::text[], $${f + 2}::text[], $${f + 3}::int8[]) AS x(e, s, q, r)`,
+      toColumns(4, ready),
     );
   }
   return [`WITH ${parts.join(', ')} SELECT 1`, values, name];

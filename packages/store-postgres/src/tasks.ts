@@ -176,7 +176,7 @@ export class TaskQueue {
            VALUES (${EXECUTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, true, $${cols + 1}, $${cols + 2}))`,
       ];
       let name = 'o8_start';
-      const add = (flag: string, sql: (first: number) => string, arrays: unknown[][]) => {
+      const add = (flag: string, sql: (first: number) => string, arrays: unknown[]) => {
         name += flag;
         parts.push(`${flag} AS (${sql(values.length + 1)})`);
         values.push(...arrays);
@@ -203,9 +203,9 @@ export class TaskQueue {
         add(
           't',
           (f) =>
-            `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at)
-             SELECT $1, s, q, 'ready', ${NOW}, ${NOW} FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)`,
-          [ready.map((t) => t.stepId), ready.map((t) => t.queue)],
+            `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
+             SELECT $1, s, q, 'ready', ${NOW}, ${NOW}, $${f + 2}::int8 FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)`,
+          [ready.map((t) => t.stepId), ready.map((t) => t.queue), record.createdAt],
         );
       }
       return tx.query(`WITH ${parts.join(', ')} SELECT 1`, values, name);
@@ -266,7 +266,7 @@ export class TaskQueue {
       `WITH picked AS (
          SELECT execution_id, step_id FROM tasks
          WHERE status = 'ready' AND queue = ANY($2::text[]) AND available_at <= ${NOW}
-         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+         ORDER BY rank, id LIMIT $3 FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,
            claims = t.claims + 1

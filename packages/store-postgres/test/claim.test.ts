@@ -97,4 +97,52 @@ describe('a claim', () => {
       await store.close();
     }
   });
+
+  it('takes the ready tasks of older executions first: the next steps of executions under way go before new ones', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      const at = (id: string, createdAt: number): ExecutionRecord => ({ ...execution(id, {}), createdAt });
+      const root = (stepId: string): CommitPlan => ({
+        steps: [],
+        journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+        tasks: [{ stepId, queue: 'default', self: false }],
+        dropTasks: [],
+      });
+      // Queued in this order; created in another.
+      await q.start(at('middle', now - 2000), undefined, root('a'), undefined);
+      await q.start(at('old', now - 3000), undefined, root('a'), undefined);
+      await q.start(at('new', now - 1000), undefined, root('a'), undefined);
+      const [first] = await q.claim('w1', ['default'], 1, 60_000);
+      expect(first?.executionId).toBe('old');
+
+      // The oldest execution's next step, released by its commit after the others were
+      // queued, goes before them.
+      const [committed] = await q.commitMany(
+        [
+          {
+            known: first!.state,
+            stepIds: ['a'],
+            decide: (): CommitPlan => ({
+              steps: [{ ...first!.steps[0]!, status: 'completed', output: {}, finishedAt: now }],
+              journal: [{ seq: 0, ts: now, elapsedMs: 2, type: 'step.completed', stepId: 'a' }],
+              tasks: [{ stepId: 'b', queue: 'default', self: false }],
+              dropTasks: [],
+            }),
+          },
+        ],
+        'w1',
+        60_000,
+      );
+      expect(committed?.status).toBe('committed');
+      const order = [];
+      for (let i = 0; i < 3; i++) {
+        const [t] = await q.claim('w1', ['default'], 1, 60_000);
+        order.push(`${t?.executionId}/${t?.stepId}`);
+      }
+      expect(order).toEqual(['old/b', 'middle/a', 'new/a']);
+    } finally {
+      await store.close();
+    }
+  });
 });

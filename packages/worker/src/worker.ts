@@ -198,9 +198,17 @@ class WorkerProcess implements Worker {
   private readonly waits: WorkerWaits;
   /** Every step this worker holds a lease on: running, committing, or waiting for a slot. */
   private readonly active = new Map<string, Running>();
-  /** Leased steps waiting for one of the `concurrency` slots. */
+  /** Claimed steps waiting for one of the `concurrency` slots. */
   private readonly waiting: Running[] = [];
+  /**
+   * Steps a commit here released, waiting for a slot: they go before claimed ones, so an
+   * execution under way finishes before new ones start (a dependent's start waits on the
+   * steps ahead of it, not on every root claimed meanwhile).
+   */
+  private readonly released: Running[] = [];
   private runningSteps = 0;
+  /** Outcomes given to `commit` and not committed yet. */
+  private uncommitted = 0;
   /** Outcomes waiting for the next round of commits, by execution. */
   private readonly pendingCommits = new Map<string, PendingCommit[]>();
   /** Executions with a commit in flight. */
@@ -323,7 +331,11 @@ class WorkerProcess implements Worker {
       this.fillAgain = true;
       return;
     }
-    const free = this.concurrency - this.unfinished();
+    // Steps that ran and wait for their commit count too, beyond twice the concurrency: a
+    // worker whose commits fall behind takes no new work (what it would take would wait in
+    // the same rounds); the queue holds it, for this worker later or for another one.
+    const backlog = Math.max(0, this.uncommitted - 2 * this.concurrency);
+    const free = this.concurrency - this.unfinished() - backlog;
     if (free <= 0) return;
     this.filling = true;
     this.fillAgain = false;
@@ -421,9 +433,9 @@ class WorkerProcess implements Worker {
     if (this.active.get(k) === entry) this.active.delete(k);
   }
 
-  private begin(entry: Running): void {
+  private begin(entry: Running, released = false): void {
     if (this.runningSteps < this.concurrency) this.run(entry);
-    else this.waiting.push(entry);
+    else (released ? this.released : this.waiting).push(entry);
   }
 
   /**
@@ -438,7 +450,7 @@ class WorkerProcess implements Worker {
       if (freed) return;
       freed = true;
       this.runningSteps--;
-      const next = this.waiting.shift();
+      const next = this.released.shift() ?? this.waiting.shift();
       if (next) this.run(next);
       else this.fill();
     };
@@ -512,7 +524,8 @@ class WorkerProcess implements Worker {
    */
   private commit(entry: Running, workflow: CompiledWorkflow, outcome: StepTaskOutcome): Promise<void> {
     const id = entry.claimed.executionId;
-    return new Promise((resolve, reject) => {
+    this.uncommitted++;
+    return new Promise<void>((resolve, reject) => {
       let list = this.pendingCommits.get(id);
       if (!list) {
         list = [];
@@ -520,6 +533,8 @@ class WorkerProcess implements Worker {
       }
       list.push({ entry, workflow, outcome, resolve, reject });
       this.flushCommits();
+    }).finally(() => {
+      this.uncommitted--;
     });
   }
 
@@ -769,7 +784,7 @@ class WorkerProcess implements Worker {
     const steps = [...known.values()];
     for (const e of entries) {
       e.claimed.steps = steps;
-      this.begin(e);
+      this.begin(e, true);
     }
   }
 
@@ -1010,7 +1025,8 @@ class WorkerProcess implements Worker {
     const deadline = Date.now() + (options.graceMs ?? 5000);
     // Steps waiting for a slot go back to the queue; the heartbeat keeps the leases of
     // steps still finishing.
-    for (const e of this.waiting.splice(0)) this.active.delete(key(e.claimed.executionId, e.claimed.stepId));
+    for (const e of [...this.released.splice(0), ...this.waiting.splice(0)])
+      this.active.delete(key(e.claimed.executionId, e.claimed.stepId));
     while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
     clearInterval(this.heartbeatTimer);
     for (const e of this.active.values()) {
