@@ -14,8 +14,11 @@ import { type Proc, spawnFixture } from './processes.js';
 
 const WORKER = 'packages/worker/test/fixtures/worker-process.ts';
 const API = 'packages/worker/test/fixtures/api-process.ts';
-// Short enough to keep the SIGKILL test quick, long enough for a loaded 2-core CI machine.
-const LEASE_MS = 4000;
+// A heartbeat every third of it. At load 15-20 on a 2-core CI machine a heartbeat can come
+// seconds late: with 4 s (2.7 s of slack) a live worker once lost a step it was running to
+// another worker, which ran it again. 15 s leaves 10 s of slack, and only the SIGKILL test
+// waits for a lease to run out.
+const LEASE_MS = 15_000;
 
 let server: PgServer;
 let store: PostgresStore;
@@ -199,7 +202,8 @@ describe('3 workers and 2 API instances', () => {
       metadata: { id: 'mp-slow', name: 'slow' },
       steps: [
         { id: 'a', agent: '@test/work', input: { v: 1 } },
-        { id: 'slow', agent: '@test/work', input: { v: 2, ms: 1200 }, dependencies: ['a'] },
+        // Long enough to be seen running under a lease on a loaded machine.
+        { id: 'slow', agent: '@test/work', input: { v: 2, ms: 3000 }, dependencies: ['a'] },
         { id: 'z', agent: '@test/work', input: { v: '${steps.slow.output.v}' }, dependencies: ['slow'] },
       ],
     };
@@ -229,7 +233,7 @@ describe('3 workers and 2 API instances', () => {
         if (both.length > 0) return { owner, victim: proc, held: both };
       }
       return undefined;
-    });
+    }, 30_000);
     const { owner, victim, held } = found;
     // `orchestr8 workers` / GET /workers show the lease.
     const view = await listWorkers(store);
@@ -238,7 +242,8 @@ describe('3 workers and 2 API instances', () => {
 
     await victim.kill();
     const killedAt = Date.now();
-    await until(async () => (await completed(ids)) === ids.length, 20_000);
+    // Its leases run out at least two thirds of a lease after its last heartbeat.
+    await until(async () => (await completed(ids)) === ids.length, LEASE_MS + 45_000);
     expect(Date.now() - killedAt).toBeGreaterThan(LEASE_MS / 2);
 
     const ran = calls();
@@ -254,7 +259,7 @@ describe('3 workers and 2 API instances', () => {
     expect([...done.values()].every((n) => n === 1)).toBe(true);
     expect(done.size).toBe(ids.length * 3);
     workers.shift();
-  });
+  }, 120_000);
 
   it('lose no accepted execution when an API instance is SIGKILLed mid-request', async () => {
     const doc = diamond('@test/work', 'mp-crash');
