@@ -256,15 +256,29 @@ function checkStreams(raw: unknown, dir: string, bad: (msg: string) => UsageErro
   }
   if (c.grace !== undefined) {
     try {
-      if (typeof c.grace !== 'string' && typeof c.grace !== 'number') throw new Error();
-      out.graceMs = parseDuration(c.grace);
-    } catch {
-      throw bad(`streams.grace must be a duration such as "200ms" or "1s", got ${JSON.stringify(c.grace)}`);
+      out.graceMs = streamGraceMs('streams.grace', c.grace);
+    } catch (e) {
+      throw bad((e as Error).message);
     }
-    // It delays a timer, which Node runs at once beyond 2^31-1 ms.
-    if (out.graceMs > 2_147_483_647) throw bad('streams.grace must be at most 24 days');
   }
   return out;
+}
+
+/**
+ * A stream's grace (`streams.grace`, `--stream-grace`) in ms: a duration of at most 24 days
+ * (2^31-1 ms), the limit of every stream duration. Throws a message naming `name`.
+ */
+export function streamGraceMs(name: string, value: unknown): number {
+  let ms: number;
+  try {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error();
+    ms = parseDuration(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+  } catch {
+    throw new Error(`${name} must be a duration such as "200ms" or "1s", got ${JSON.stringify(value)}`);
+  }
+  if (ms > 2_147_483_647)
+    throw new Error(`${name} must be at most 24 days (2147483647 ms), got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 const CAPABILITY_KEYS = new Set(['env', 'egress', 'agents', 'maxWorkflowDepth']);

@@ -107,6 +107,23 @@ describe('serve with streams in the config', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('streams.grace must be a duration such as "200ms" or "1s", got "soon"');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    // Longer than the longest timer, like a slice or a crew timeout: refused, by key and by flag.
+    const long = await cli(['serve', '--port', '0'], {
+      cwd: project({ files: ['./streams/match.stream.yaml'], grace: '25d' }).sub,
+    });
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain('streams.grace must be at most 24 days (2147483647 ms), got "25d"');
+    for (const [value, message] of [
+      ['25d', '--stream-grace must be at most 24 days (2147483647 ms), got "25d"'],
+      ['soon', '--stream-grace must be a duration such as "200ms" or "1s", got "soon"'],
+    ]) {
+      const flag = await cli(['serve', '--port', '0', '--stream', DOC, '--stream-grace', value!], {
+        cwd: project({}).sub,
+      });
+      expect(flag.code).toBe(2);
+      expect(flag.stderr).toContain(message);
+      expect(flag.stderr).not.toMatch(/\n\s+at /);
+    }
 
     const files = await cli(['serve', '--port', '0'], {
       cwd: project({ files: './streams/match.stream.yaml' }).sub,

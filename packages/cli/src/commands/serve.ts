@@ -5,7 +5,7 @@ import { SQLITE_SCHEMA_VERSION, type SqliteStore } from '@orchestr8/store-sqlite
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
 import type { Command } from 'commander';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
-import { configuredStore, loadProjectConfig } from '../config.js';
+import { configuredStore, loadProjectConfig, streamGraceMs } from '../config.js';
 import { buildRegistry, collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
@@ -119,7 +119,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--stream-grace <duration>',
-      "with --stream: how long after a slice ends its late events are still taken (network delay of producers; default: the config's streams.grace, else 0ms)",
+      "with --stream: how long after a slice ends its late events are still taken (network delay of producers; at most 24 days; default: the config's streams.grace, else 0ms)",
     )
     .option(...logLevelOption('info'))
     .option(...LOG_FORMAT_OPTION)
@@ -167,9 +167,11 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
   let graceMs: number;
   let idempotencyTtlMs: number;
   let allowedHosts: string[];
+  let streamGrace: number | undefined;
   try {
     graceMs = parseDuration(/^\d+$/.test(opts.grace) ? Number(opts.grace) : opts.grace);
     idempotencyTtlMs = parseDuration(opts.idempotencyTtl);
+    if (opts.streamGrace !== undefined) streamGrace = streamGraceMs('--stream-grace', opts.streamGrace);
     allowedHosts = parseAllowedHosts(opts.allowedHosts ?? process.env.ORCHESTR8_ALLOWED_HOSTS);
   } catch (e) {
     return failUsage((e as Error).message);
@@ -256,10 +258,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
             files: streamFiles,
             engine,
             ...(streamNats ? { nats: streamNats } : {}),
-            graceMs:
-              opts.streamGrace !== undefined
-                ? parseDuration(opts.streamGrace)
-                : (config.streams.graceMs ?? 0),
+            graceMs: streamGrace ?? config.streams.graceMs ?? 0,
             registry: metrics.registry,
             bodyLimit: parseByteSize(opts.bodyLimit),
             onError: (line) => logger.warn({ stream: true }, line),
