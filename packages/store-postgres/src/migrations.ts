@@ -251,7 +251,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'ready tasks of older executions first',
+    name: 'ready tasks of older executions first; no index of leases by owner',
     sql: `
       -- The creation time (epoch ms) of a ready task's execution: workers take the ready
       -- tasks of older executions first, so the next steps of executions under way go before
@@ -260,6 +260,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN rank BIGINT NOT NULL DEFAULT 0;
       CREATE INDEX tasks_ready_by_rank ON tasks (queue, rank, id) WHERE status = 'ready';
       DROP INDEX tasks_ready;
+      -- Leased tasks are few (at most twice the concurrency of each worker): the queries by
+      -- owner scan tasks_leased, and a lease taken or moved writes one index entry less.
+      DROP INDEX tasks_by_owner;
     `,
   },
 ];

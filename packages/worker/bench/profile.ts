@@ -79,7 +79,11 @@ async function drive(engine: Engine, wf: CompiledWorkflow, n: number, inFlight: 
 
 const server = await startPostgres({
   durable: true,
-  settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'],
+  settings: [
+    'shared_preload_libraries=pg_stat_statements',
+    'pg_stat_statements.track=all',
+    'pg_stat_statements.track_planning=on',
+  ],
 });
 const dir = mkdtempSync(join(tmpdir(), 'o8-profile-'));
 const url = server.freshSchemaUrl();
@@ -168,7 +172,7 @@ await new Promise((r) => setTimeout(r, 300));
     );
 }
 const top = await admin.query(
-  `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+  `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(total_plan_time::numeric, 1) AS plan_ms, plans, round(mean_exec_time::numeric, 3) AS mean_ms,
      rows, wal_records, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
    FROM public.pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 25`,
 );
