@@ -145,4 +145,35 @@ describe('a claim', () => {
       await store.close();
     }
   });
+
+  it('takes only from the queues it serves, oldest execution first across them', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      const start = (id: string, createdAt: number, queue: string) =>
+        q.start(
+          { ...execution(id, {}), createdAt },
+          undefined,
+          {
+            steps: [],
+            journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+            tasks: [{ stepId: 'a', queue, self: false }],
+            dropTasks: [],
+          },
+          undefined,
+        );
+      await start('g2', now - 2000, 'gpu');
+      await start('d3', now - 3000, 'default');
+      await start('c1', now - 4000, 'cpu');
+      await start('g1', now - 1000, 'gpu');
+      await start('d1', now - 500, 'default');
+      const ids = (ts: { executionId: string }[]) => ts.map((t) => t.executionId).sort();
+      expect(ids(await q.claim('w1', ['gpu', 'default'], 3, 60_000))).toEqual(['d3', 'g1', 'g2']);
+      expect(ids(await q.claim('w2', ['default'], 10, 60_000))).toEqual(['d1']);
+      expect(ids(await q.claim('w2', ['default', 'gpu'], 10, 60_000))).toEqual([]);
+      expect(ids(await q.claim('w3', ['cpu'], 10, 60_000))).toEqual(['c1']);
+    } finally {
+      await store.close();
+    }
+  });
 });
