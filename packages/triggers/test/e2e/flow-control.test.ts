@@ -20,7 +20,7 @@ interface Summary {
   finishedAt?: number;
 }
 
-describe('flow control through orchestr8 serve', () => {
+describe('flow control through orchestr8 serve', { timeout: 180_000 }, () => {
   it('1,000 events with 10 keys and a per-key limit of 2 all run, never more than 2 per key at once', async () => {
     const served = await startServe(['--store', `sqlite:${join(dir, 'flow.db')}`]);
     const { url } = served;

@@ -28,7 +28,7 @@ async function fireTimes(url: string): Promise<number[]> {
   return items.map((e) => Date.parse(e.correlationId.slice('trigger:tick@'.length))).sort((a, b) => a - b);
 }
 
-describe('two orchestr8 serve on one PostgreSQL', () => {
+describe('two orchestr8 serve on one PostgreSQL', { timeout: 120_000 }, () => {
   it('fire each occurrence once, and the other takes over when the leader is SIGKILLed', async () => {
     const store = pg.freshSchemaUrl();
     const a = await serve(store);

@@ -36,7 +36,7 @@ const workflow = (id: string, triggers: unknown[], extra: Record<string, unknown
 const activeTrigger = (url: string, workflowId: string) =>
   listedTrigger(url, `the triggers of ${workflowId}`, (t) => t.workflowId === workflowId);
 
-describe('orchestr8 serve with triggers', () => {
+describe('orchestr8 serve with triggers', { timeout: 120_000 }, () => {
   it('fires a registered schedule on SQLite, and the executions say which occurrence started them', async () => {
     const s = await serve(['--store', `sqlite:${join(dir, 'a.db')}`]);
     try {

@@ -1,9 +1,9 @@
 /**
  * What the triggers end-to-end tests share: `orchestr8 serve` of the built CLI started through
  * the CLI tests' harness (packages/cli/test/fixtures/harness.ts), killed after the file's
- * tests if a test left it running; bounded polls for state.
+ * tests if a test left it running; bounded polls for state (vitest's waitFor).
  */
-import { afterAll } from 'vitest';
+import { afterAll, vi } from 'vitest';
 import { type Served, serve } from '../../../cli/test/fixtures/harness.js';
 
 export { assertBuilt, type Served, useTempRoot } from '../../../cli/test/fixtures/harness.js';
@@ -22,19 +22,16 @@ export async function startServe(args: readonly string[], env: Record<string, st
   return s;
 }
 
-/** Polls `fn` every 100 ms until it returns something other than undefined; throws naming `what` after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** What `fn` returns once it returns something other than undefined (polled every 100 ms, bounded). */
+export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const v = await fn();
+      if (v === undefined) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      return v;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
 }
 
 export interface ListedTrigger {
