@@ -195,7 +195,7 @@ export function idempotencyKeyFor(run: RunHost, sr: StepRun, item: ItemInfo | un
   if (key === undefined) {
     if (c.policies.idempotencyKey !== undefined) {
       key = String(renderValue(c.policies.idempotencyKey, item?.scope ?? run.scope));
-    } else key = `${run.record.id}:${c.id}`;
+    } else key = run.stepKeyPrefix + c.id;
     if (item === undefined) sr.record.idempotencyKey = key;
   }
   return item === undefined ? key : `${key}:${item.index}`;

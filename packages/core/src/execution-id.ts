@@ -25,8 +25,17 @@ export function newExecutionId(now: number): string {
     lastMs = ms;
     counter = 0;
   }
-  const time = ms.toString(16).padStart(12, '0').slice(-12);
   // The random parts of a v4 UUID (its variant bits included), the time and counter in front.
   const r = randomUUID();
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${counter.toString(16).padStart(3, '0')}${r.slice(18)}`;
+  // One flat string (join), not a tree of concatenations: a store that keeps the id keeps
+  // one object, not five.
+  return [hex(Math.floor(ms / 0x10000), 8), hex(ms % 0x10000, 4), `7${hex(counter, 3)}${r.slice(18)}`].join(
+    '-',
+  );
+}
+
+/** `n` in lowercase hex, zero-padded (or cut, keeping the low digits) to `digits`. */
+function hex(n: number, digits: number): string {
+  const s = n.toString(16);
+  return s.length === digits ? s : s.length > digits ? s.slice(-digits) : s.padStart(digits, '0');
 }

@@ -61,6 +61,7 @@ export abstract class ExecutionState {
   readonly tracing: boolean;
   protected readonly traceParent: Context | undefined;
   readonly depth: number;
+  readonly stepKeyPrefix: string;
 
   constructor(
     readonly rt: EngineRuntime,
@@ -80,6 +81,8 @@ export abstract class ExecutionState {
     readonly grants: WorkflowGrants,
   ) {
     this.depth = options.depth ?? 0;
+    // Flat (join), so each step's key is one concatenation onto it, not two.
+    this.stepKeyPrefix = [record.id, ''].join(':');
     this.recordWrite = { kind: 'execution', execution: record };
     this.tracing = rt.tracingExplicit || globalTracingEnabled();
     this.traceParent = options.traceContext;

@@ -14,7 +14,7 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
-import { createMemoryWaits } from './memory-waits.js';
+import { createMemoryWaits, type ExecutionTable } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
 import type {
   CreateExecutionResult,
@@ -70,17 +70,26 @@ interface CancelRequest {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * What the store holds of one execution, in one object: one Map entry per execution instead
+ * of one in each of several maps (a set and a delete each, per execution, with its id hashed).
+ */
+interface Slot {
+  execution: ExecutionRecord;
+  steps: StepTable | undefined;
+  journal: JournalTable | undefined;
+  /** Counted among the finished (queued in `finishedOrder`). */
+  finished: boolean;
+  /** The idempotency keys that named it (bounded stores only). */
+  claims: string[] | undefined;
+}
+
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
-  const executions = new Map<string, ExecutionRecord>();
-  // Map iteration order is insertion order, which is the order getSteps promises.
-  const steps = new Map<string, StepTable>();
-  // Sorted by seq; appends (the common case) are a push.
-  const journals = new Map<string, JournalEntry[]>();
+  // Map iteration order is insertion order: the order listExecutions scans.
+  const slots = new Map<string, Slot>();
   const definitions = new Map<string, Map<string, DefinitionRecord>>();
   const idempotency = new Map<string, IdempotencyRecord>();
-  // The claim keys naming each execution, so the retention bound forgets them together.
-  const claimsOf = new Map<string, string[]>();
   const circuits = new Map<string, CircuitStateRecord>();
   const cancelRequests = new Map<string, CancelRequest>();
   let closed = false;
@@ -88,30 +97,32 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const maxEntries = options.maxFinishedJournalEntries ?? DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES;
   const bounded = maxFinished !== Number.POSITIVE_INFINITY || maxEntries !== Number.POSITIVE_INFINITY;
   // Ids in the order their executions finished (a write with a terminal status); the oldest
-  // are forgotten past either bound. `finished` holds the ids queued, `finishedEntries` the
-  // journal entries they hold now (entries written after the finish count too).
+  // are forgotten past either bound. `finishedEntries`: the journal entries the finished
+  // hold now (entries written after the finish count too).
   let finishedOrder: string[] = [];
   let finishedHead = 0;
-  const finished = new Set<string>();
   let finishedEntries = 0;
 
-  const noteFinished = (e: ExecutionRecord) => {
-    if (!bounded || !TERMINAL_EXECUTION_STATUSES.has(e.status) || finished.has(e.id)) return;
-    finished.add(e.id);
-    finishedEntries += journals.get(e.id)?.length ?? 0;
+  const noteFinished = (slot: Slot) => {
+    const e = slot.execution;
+    if (!bounded || slot.finished || !TERMINAL_EXECUTION_STATUSES.has(e.status)) return;
+    slot.finished = true;
+    finishedEntries += slot.journal?.length ?? 0;
     finishedOrder.push(e.id);
     while (
       finishedOrder.length - finishedHead > maxFinished ||
       (finishedEntries > maxEntries && finishedOrder.length - finishedHead > 1)
     ) {
       const id = finishedOrder[finishedHead++]!;
-      const old = executions.get(id);
-      if (old !== undefined && TERMINAL_EXECUTION_STATUSES.has(old.status)) {
-        forget(id);
-        forgetClaims(id);
-      } else if (finished.delete(id)) {
+      const old = slots.get(id);
+      if (old === undefined || !old.finished) continue;
+      if (TERMINAL_EXECUTION_STATUSES.has(old.execution.status)) {
+        forgetClaims(id, old);
+        forget(id, old);
+      } else {
         // Written again as not finished (never by the engine): no longer counted.
-        finishedEntries -= journals.get(id)?.length ?? 0;
+        old.finished = false;
+        finishedEntries -= old.journal?.length ?? 0;
       }
     }
     if (finishedHead > 1024 && finishedHead * 2 > finishedOrder.length) {
@@ -120,27 +131,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     }
   };
 
-  const forget = (id: string) => {
-    if (finished.delete(id)) finishedEntries -= journals.get(id)?.length ?? 0;
-    executions.delete(id);
-    steps.delete(id);
-    journals.delete(id);
-    cancelRequests.delete(id);
+  const forget = (id: string, slot: Slot) => {
+    if (slot.finished) finishedEntries -= slot.journal?.length ?? 0;
+    slots.delete(id);
+    if (cancelRequests.size > 0) cancelRequests.delete(id);
   };
 
-  const putClaim = (c: IdempotencyClaim, executionId: string) => {
-    idempotency.set(c.key, claimRecord(c, executionId, clock.now()));
+  const putClaim = (c: IdempotencyClaim, slot: Slot) => {
+    idempotency.set(c.key, claimRecord(c, slot.execution.id, clock.now()));
     if (!bounded) return;
-    const keys = claimsOf.get(executionId);
-    if (keys === undefined) claimsOf.set(executionId, [c.key]);
-    else keys.push(c.key);
+    if (slot.claims === undefined) slot.claims = [c.key];
+    else slot.claims.push(c.key);
   };
 
   /** Drops the claims still naming `executionId` (a key may since name another execution). */
-  const forgetClaims = (executionId: string) => {
-    const keys = claimsOf.get(executionId);
+  const forgetClaims = (executionId: string, slot: Slot) => {
+    const keys = slot.claims;
     if (keys === undefined) return;
-    claimsOf.delete(executionId);
+    slot.claims = undefined;
     for (const key of keys) if (idempotency.get(key)?.executionId === executionId) idempotency.delete(key);
   };
 
@@ -148,13 +156,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     if (closed) throw new Orchestr8Error(ErrorCode.STORE, 'memory store is closed');
   };
 
-  /** Checks the whole batch before applying any of it, so a bad batch changes nothing. */
-  const validate = (batch: readonly StoreWrite[]) => {
+  /**
+   * Checks the whole batch before applying any of it, so a bad batch changes nothing. True
+   * when the batch creates an execution (its other writes may come before it).
+   */
+  const validate = (batch: readonly StoreWrite[]): boolean => {
     let created: Set<string> | undefined;
+    let known: string | undefined;
     for (const w of batch) {
       switch (w.kind) {
         case 'execution':
-          if (!executions.has(w.execution.id)) {
+          if (!slots.has(w.execution.id)) {
             created ??= new Set();
             created.add(w.execution.id);
           }
@@ -162,12 +174,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         case 'step':
         case 'journal': {
           const id = w.kind === 'step' ? w.step.executionId : w.executionId;
-          if (!executions.has(id) && !created?.has(id)) {
+          // Consecutive writes are mostly of one execution: looked up once.
+          if (id === known) break;
+          if (!slots.has(id) && !created?.has(id)) {
             throw new Orchestr8Error(
               ErrorCode.NOT_FOUND,
               `cannot write ${w.kind}: execution ${id} does not exist`,
             );
           }
+          known = id;
           break;
         }
         case 'journalTrim':
@@ -180,53 +195,89 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           );
       }
     }
+    return created !== undefined;
   };
 
-  const apply = (w: StoreWrite) => {
-    switch (w.kind) {
-      case 'execution':
-        executions.set(w.execution.id, w.execution);
-        noteFinished(w.execution);
-        break;
-      case 'step': {
-        let table = steps.get(w.step.executionId);
-        if (!table) {
-          table = new StepTable();
-          steps.set(w.step.executionId, table);
-        }
-        table.put(w.step);
-        break;
-      }
-      case 'journal': {
-        let journal = journals.get(w.executionId);
-        if (!journal) {
-          journal = [];
-          journals.set(w.executionId, journal);
-        }
-        const before = journal.length;
-        for (const entry of w.entries) appendJournal(journal, entry);
-        if (finished.has(w.executionId)) finishedEntries += journal.length - before;
-        break;
-      }
-      case 'journalTrim': {
-        const journal = journals.get(w.executionId);
-        if (journal) {
-          const keepFrom = firstIndexAfter(journal, w.beforeSeq - 1);
-          if (keepFrom > 0) journal.splice(0, keepFrom);
-          if (keepFrom > 0 && finished.has(w.executionId)) finishedEntries -= keepFrom;
-        }
-        break;
-      }
-      case 'circuit':
-        circuits.set(w.circuit.key, w.circuit);
-        break;
+  const putExecution = (e: ExecutionRecord): Slot => {
+    let slot = slots.get(e.id);
+    if (slot === undefined) {
+      slot = { execution: e, steps: undefined, journal: undefined, finished: false, claims: undefined };
+      slots.set(e.id, slot);
+    } else slot.execution = e;
+    noteFinished(slot);
+    return slot;
+  };
+
+  /** Applies a validated batch. */
+  const applyAll = (batch: readonly StoreWrite[], creates: boolean) => {
+    if (creates) {
+      // The executions first: a batch may carry an execution's steps before its record.
+      for (const w of batch) if (w.kind === 'execution') putExecution(w.execution);
     }
+    let lastId: string | undefined;
+    let last: Slot | undefined;
+    for (const w of batch) {
+      switch (w.kind) {
+        case 'execution':
+          if (!creates) putExecution(w.execution);
+          break;
+        case 'step': {
+          const id = w.step.executionId;
+          const slot = id === lastId ? last : slots.get(id);
+          lastId = id;
+          last = slot;
+          // Forgotten by the retention bound within this very batch.
+          if (slot === undefined) break;
+          if (slot.steps === undefined) slot.steps = new StepTable();
+          slot.steps.put(w.step);
+          break;
+        }
+        case 'journal': {
+          const id = w.executionId;
+          const slot = id === lastId ? last : slots.get(id);
+          lastId = id;
+          last = slot;
+          if (slot === undefined) break;
+          if (slot.journal === undefined) slot.journal = new JournalTable();
+          const journal = slot.journal;
+          const before = journal.length;
+          const entries = w.entries;
+          for (let i = 0; i < entries.length; i++) journal.put(entries[i]!);
+          if (slot.finished) finishedEntries += journal.length - before;
+          break;
+        }
+        case 'journalTrim': {
+          const slot = slots.get(w.executionId);
+          const journal = slot?.journal;
+          if (journal) {
+            const dropped = journal.trimBefore(w.beforeSeq);
+            if (slot!.finished) finishedEntries -= dropped;
+          }
+          break;
+        }
+        case 'circuit':
+          circuits.set(w.circuit.key, w.circuit);
+          break;
+      }
+    }
+  };
+
+  /** The executions as memory-waits sees them. */
+  const executionTable: ExecutionTable = {
+    get: (id) => slots.get(id)?.execution,
+    set: (id, e) => {
+      const slot = slots.get(id);
+      if (slot !== undefined) slot.execution = e;
+    },
+    *values() {
+      for (const slot of slots.values()) yield slot.execution;
+    },
   };
 
   const store: Store = {
     kind: 'memory',
     waits: createMemoryWaits(
-      executions,
+      executionTable,
       () => assertOpen(),
       (id) => cancelRequests.has(id),
     ),
@@ -235,8 +286,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     write(batch) {
       try {
         assertOpen();
-        validate(batch);
-        for (const w of batch) apply(w);
+        applyAll(batch, validate(batch));
       } catch (e) {
         return Promise.reject(e);
       }
@@ -250,20 +300,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (existing && existing.expiresAt > clock.now())
           return { created: false, existing: { ...existing } };
       }
-      if (executions.has(execution.id)) {
+      if (slots.has(execution.id)) {
         throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`);
       }
       // Single-threaded: nothing can interleave between the check above and these sets,
       // which is what a unique constraint gives the SQL stores.
-      if (claim) putClaim(claim, execution.id);
-      executions.set(execution.id, execution);
-      noteFinished(execution);
+      const slot = putExecution(execution);
+      if (claim) putClaim(claim, slot);
       return { created: true, execution: { ...execution } };
     },
 
     async getExecution(id) {
       assertOpen();
-      const execution = executions.get(id);
+      const execution = slots.get(id)?.execution;
       return execution && { ...execution };
     },
 
@@ -282,7 +331,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
             ? [query.correlationIdPrefix]
             : query.correlationIdPrefix;
       const matches: ExecutionRecord[] = [];
-      for (const e of executions.values()) {
+      for (const slot of slots.values()) {
+        const e = slot.execution;
         if (statuses && !statuses.has(e.status)) continue;
         if (query.workflowId !== undefined && e.workflowId !== query.workflowId) continue;
         if (prefixes && !prefixes.some((p) => (e.correlationId ?? '').startsWith(p))) continue;
@@ -302,19 +352,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
     async getSteps(executionId) {
       assertOpen();
-      const table = steps.get(executionId);
+      const table = slots.get(executionId)?.steps;
       return table ? table.records.map((s) => ({ ...s })) : [];
     },
 
     async readJournal(executionId, options = {}) {
       assertOpen();
-      const journal = journals.get(executionId);
+      const journal = slots.get(executionId)?.journal;
       if (!journal) return [];
-      const start = options.afterSeq === undefined ? 0 : firstIndexAfter(journal, options.afterSeq);
+      const start = options.afterSeq === undefined ? 0 : journal.firstIndexAfter(options.afterSeq);
       const end =
         options.limit === undefined ? journal.length : Math.min(journal.length, start + options.limit);
       const out: JournalEntry[] = [];
-      for (let i = start; i < end; i++) out.push(journalCopy(journal[i]!));
+      for (let i = start; i < end; i++) out.push(journal.entry(i));
       return out;
     },
 
@@ -378,20 +428,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         if (existing && existing.expiresAt > clock.now())
           return { reopened: false, existing: { ...existing } };
       }
-      const current = executions.get(executionId);
-      if (!current) return { reopened: false };
+      const slot = slots.get(executionId);
+      if (!slot) return { reopened: false };
+      const current = slot.execution;
       if (!statuses.includes(current.status)) return { reopened: false, status: current.status };
-      validate(batch);
+      const creates = validate(batch);
       // Single-threaded: nothing interleaves between the checks and the writes.
-      if (claim) putClaim(claim, executionId);
+      if (claim) putClaim(claim, slot);
       cancelRequests.delete(executionId);
-      for (const w of batch) apply(w);
+      applyAll(batch, creates);
       return { reopened: true };
     },
 
     async requestCancel(executionId, reason, at) {
       assertOpen();
-      const execution = executions.get(executionId);
+      const execution = slots.get(executionId)?.execution;
       if (!execution) return 'not_found';
       if (TERMINAL_EXECUTION_STATUSES.has(execution.status)) return 'finished';
       // The first request stands: its reason and time are what the running process acts on.
@@ -405,7 +456,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const out: CancelRequest[] = [];
       for (const id of new Set(executionIds)) {
         const request = cancelRequests.get(id);
-        const execution = executions.get(id);
+        const execution = slots.get(id)?.execution;
         if (request && execution && !TERMINAL_EXECUTION_STATUSES.has(execution.status))
           out.push({ ...request });
       }
@@ -415,13 +466,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async prune({ finishedBefore, now }) {
       assertOpen();
       let pruned = 0;
-      for (const e of executions.values()) {
+      for (const [id, slot] of slots) {
+        const e = slot.execution;
         if (!TERMINAL_EXECUTION_STATUSES.has(e.status)) continue;
         if ((e.finishedAt ?? e.updatedAt) >= finishedBefore) continue;
         // Deleting the current entry while iterating a Map is safe. Its claims stay until they
         // expire, as in the SQL stores.
-        forget(e.id);
-        claimsOf.delete(e.id);
+        forget(id, slot);
         pruned++;
       }
       let keys = 0;
@@ -479,28 +530,61 @@ function claimRecord(claim: IdempotencyClaim, executionId: string, now: number):
   };
 }
 
-/** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
-function appendJournal(journal: JournalEntry[], entry: JournalEntry): void {
-  const last = journal[journal.length - 1];
-  if (!last || entry.seq > last.seq) {
-    journal.push(entry);
-    return;
-  }
-  const i = firstIndexAfter(journal, entry.seq - 1);
-  if (journal[i]?.seq === entry.seq) journal[i] = entry;
-  else journal.splice(i, 0, entry);
-}
+/**
+ * One execution's journal: the entries as the engine wrote them (sorted by seq; an append is a
+ * push). Kept as they are: V8 allocates these long-lived objects in the old generation, where
+ * the young generation's collections need not copy them (packing them into arrays of numbers
+ * and references was tried: more allocation, and more copying).
+ */
+class JournalTable {
+  readonly entries: JournalEntry[] = [];
 
-/** Index of the first entry with seq > afterSeq (binary search; the journal is sorted). */
-function firstIndexAfter(journal: readonly JournalEntry[], afterSeq: number): number {
-  let lo = 0;
-  let hi = journal.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (journal[mid]!.seq > afterSeq) hi = mid;
-    else lo = mid + 1;
+  get length(): number {
+    return this.entries.length;
   }
-  return lo;
+
+  /** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
+  put(entry: JournalEntry): void {
+    const journal = this.entries;
+    const last = journal[journal.length - 1];
+    if (!last || entry.seq > last.seq) {
+      journal.push(entry);
+      return;
+    }
+    const i = this.firstIndexAfter(entry.seq - 1);
+    if (journal[i]?.seq === entry.seq) journal[i] = entry;
+    else journal.splice(i, 0, entry);
+  }
+
+  /** Index of the first entry with seq > afterSeq (binary search). */
+  firstIndexAfter(afterSeq: number): number {
+    const journal = this.entries;
+    let lo = 0;
+    let hi = journal.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (journal[mid]!.seq > afterSeq) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Drops the entries before `beforeSeq`; returns how many. */
+  trimBefore(beforeSeq: number): number {
+    const k = this.firstIndexAfter(beforeSeq - 1);
+    if (k > 0) this.entries.splice(0, k);
+    return k;
+  }
+
+  /** Entry `i`, with exactly the JournalEntry fields (the engine's also carry event ids). */
+  entry(i: number): JournalEntry {
+    const e = this.entries[i]!;
+    const out: JournalEntry = { seq: e.seq, ts: e.ts, elapsedMs: e.elapsedMs, type: e.type };
+    if (e.stepId !== undefined) out.stepId = e.stepId;
+    if (e.attempt !== undefined) out.attempt = e.attempt;
+    if (e.data !== undefined) out.data = e.data;
+    return out;
+  }
 }
 
 /** Strictly after the cursor in newest-first order. */
@@ -582,13 +666,4 @@ export function latestDefinition(versions: readonly DefinitionRecord[]): Definit
     if (d > 0) best = i;
   }
   return best === undefined ? undefined : versions[best];
-}
-
-/** A copy with exactly the JournalEntry fields (the engine's entries also carry event ids). */
-function journalCopy(e: JournalEntry): JournalEntry {
-  const out: JournalEntry = { seq: e.seq, ts: e.ts, elapsedMs: e.elapsedMs, type: e.type };
-  if (e.stepId !== undefined) out.stepId = e.stepId;
-  if (e.attempt !== undefined) out.attempt = e.attempt;
-  if (e.data !== undefined) out.data = e.data;
-  return out;
 }

@@ -12,8 +12,15 @@ interface NameIndex {
  * The memory store's waits and event inbox. Records are copied in and out (unlike the
  * executions on the hot path): waits are few and written rarely.
  */
+/** The memory store's executions, as the waits read and write them. */
+export interface ExecutionTable {
+  get(id: string): ExecutionRecord | undefined;
+  set(id: string, execution: ExecutionRecord): void;
+  values(): Iterable<ExecutionRecord>;
+}
+
 export function createMemoryWaits(
-  executions: Map<string, ExecutionRecord>,
+  executions: ExecutionTable,
   assertOpen: () => void,
   cancelRequested: (executionId: string) => boolean,
 ): WaitStore {

@@ -49,6 +49,8 @@ export interface RunHost {
   readonly cancelToken: CancelToken;
   readonly grants: WorkflowGrants;
   readonly depth: number;
+  /** `<executionId>:`, the start of each step's default idempotency key. */
+  readonly stepKeyPrefix: string;
   readonly stop: Stop | undefined;
   /** The execution's span, when tracing is on. */
   readonly span: Span | undefined;

@@ -51,6 +51,78 @@ describe('memory store', () => {
     );
   });
 
+  it('reads back each journal entry as written, its data with its fields in their order', async () => {
+    const store = createMemoryStore();
+    const e = execution();
+    await store.createExecution(e);
+    class Payload {
+      constructor(
+        readonly agent: string,
+        readonly input: unknown,
+      ) {}
+    }
+    const written = [
+      entry(1, { data: { agent: 'a', input: { v: 1 } }, stepId: 's', attempt: 1 }),
+      entry(2, {
+        type: 'step.completed',
+        stepId: 's',
+        attempt: 1,
+        data: { output: { v: 1 }, durationMs: 0.25 },
+      }),
+      entry(3, { data: { agent: 'a', input: undefined }, stepId: 't' }),
+      // Other shapes of the same types are kept as they are.
+      entry(4, { data: { input: 1, agent: 'a' } }),
+      entry(5, { data: { agent: 'a', input: 1, fallbackFor: 's' } }),
+      entry(6, { type: 'step.completed', data: { output: 1, durationMs: 2, aliasFor: 'f' } }),
+      entry(7, { type: 'step.completed', data: { output: 1, durationMs: -1 } }),
+      entry(8, { type: 'step.completed', data: { durationMs: 2, output: 1 } }),
+      entry(9, { data: new Payload('a', 1) }),
+      entry(10, { type: 'execution.completed', data: { durationMs: 3, outputs: { z: 1 } } }),
+      entry(11, { type: 'step.completed', data: { output: undefined, durationMs: 0 } }),
+      entry(12, { type: 'other' }),
+    ];
+    await store.write([{ kind: 'journal', executionId: e.id, entries: written }]);
+    const read = await store.readJournal(e.id);
+    expect(read).toEqual(written);
+    expect(read.map((j) => JSON.stringify(j.data))).toEqual(written.map((j) => JSON.stringify(j.data)));
+    expect(read[8]!.data).toBeInstanceOf(Payload);
+    // Written again with the same seq, in another form: replaced.
+    const again = entry(2, { type: 'step.failed', stepId: 's', data: { error: { code: 'X' } } });
+    await store.write([{ kind: 'journal', executionId: e.id, entries: [again] }]);
+    expect((await store.readJournal(e.id, { afterSeq: 1, limit: 1 }))[0]).toEqual(again);
+    expect(await store.readJournal(e.id)).toHaveLength(12);
+  });
+
+  it("keeps an engine's journal as its subscribers saw it", async () => {
+    const engine = createEngine({ registry: registryOf(agent('echo', (input) => input)) });
+    const seen: unknown[] = [];
+    engine.events.subscribe((ev) => {
+      const { executionId: _e, workflowId: _w, ...rest } = ev;
+      seen.push(JSON.parse(JSON.stringify(rest)));
+    });
+    const wf = compile({
+      version: '1.0.0',
+      metadata: { id: 'journal-forms', name: 'journal-forms' },
+      steps: [
+        { id: 'a', agent: 'echo', input: { v: '${inputs.n}' } },
+        { id: 'b', agent: 'echo', input: { v: '${steps.a.output.v}' }, dependencies: ['a'] },
+      ],
+    });
+    const r = await engine.execute(wf, { inputs: { n: 7 } });
+    await engine.events.flush();
+    const journal = await engine.store.readJournal(r.executionId);
+    expect(journal.map((j) => j.type)).toEqual([
+      'execution.started',
+      'step.started',
+      'step.completed',
+      'step.started',
+      'step.completed',
+      'execution.completed',
+    ]);
+    expect(JSON.parse(JSON.stringify(journal))).toEqual(seen);
+    await engine.close();
+  });
+
   it('forgets the oldest finished executions beyond maxFinishedExecutions, never a running one', async () => {
     const gate = deferred<void>();
     const wait = agent('@t/wait', async () => {
