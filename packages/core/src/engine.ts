@@ -295,11 +295,8 @@ export function createEngine(options: EngineOptions): Engine {
       record,
       redactor,
       values,
-      {
-        ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
-        ...(opts.traceContext !== undefined ? { traceContext: opts.traceContext } : {}),
-        ...(opts.depth !== undefined ? { depth: opts.depth } : {}),
-      },
+      // Read field by field (absent ones are undefined): no spread objects per execution.
+      { maxConcurrentSteps: opts.maxConcurrentSteps, traceContext: opts.traceContext, depth: opts.depth },
       grants,
     );
     return launch(run, false, opts.signal);

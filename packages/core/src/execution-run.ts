@@ -32,7 +32,8 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
   /** Starts (or resumes) scheduling. The execution record must already be stored. */
   begin(resumed: boolean, cancelReason?: string): void {
     const rt = this.rt;
-    this.startMono = rt.clock.monotonic();
+    // The journal's start (taken when the run was made, just before): one clock read fewer.
+    this.startMono = this.journal.startMono;
     if (this.record.status !== 'running') {
       this.record.status = 'running';
       this.record.startedAt ??= rt.clock.now();
@@ -47,26 +48,27 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
         resumed,
       });
     }
-    this.log(resumed ? EventType.executionResumed : EventType.executionStarted, undefined, undefined, {
-      workflowId: this.workflow.id,
-      workflowVersion: this.workflow.version,
-      inputs: this.record.inputs,
-    });
-    const globalTimeout = () => {
-      this.log(EventType.timeoutExceeded, undefined, undefined, { timeoutMs: this.workflow.globalTimeoutMs });
-      this.halt(
-        'failed',
-        new TimeoutError(`workflow exceeded its global timeout of ${this.workflow.globalTimeoutMs} ms`),
-        'global timeout exceeded',
-      );
-    };
+    this.log(
+      resumed ? EventType.executionResumed : EventType.executionStarted,
+      undefined,
+      undefined,
+      {
+        workflowId: this.workflow.id,
+        workflowVersion: this.workflow.version,
+        inputs: this.record.inputs,
+      },
+      this.startMono,
+    );
     // A resumed execution already past its deadline (it waited through it) stops before any step runs.
     let overdue = false;
     if (this.workflow.globalTimeoutMs !== undefined) {
       const elapsed = resumed && this.record.startedAt ? rt.clock.now() - this.record.startedAt : 0;
       overdue = resumed && elapsed >= this.workflow.globalTimeoutMs;
       if (!overdue)
-        this.globalTimer = rt.clock.setTimeout(globalTimeout, this.workflow.globalTimeoutMs - elapsed);
+        this.globalTimer = rt.clock.setTimeout(
+          () => this.globalTimeout(),
+          this.workflow.globalTimeoutMs - elapsed,
+        );
     }
     for (const sr of this.steps) {
       if (sr.compiled.fallbackOnly) continue;
@@ -85,7 +87,7 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
       return;
     }
     if (overdue) {
-      globalTimeout();
+      this.globalTimeout();
       return;
     }
     for (const sr of this.steps) {
@@ -93,6 +95,16 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
     }
     if (this.unfinished === 0) void this.finalize();
     else this.pump();
+  }
+
+  /** A method, not a closure made by every begin(): most workflows have no global timeout. */
+  private globalTimeout(): void {
+    this.log(EventType.timeoutExceeded, undefined, undefined, { timeoutMs: this.workflow.globalTimeoutMs });
+    this.halt(
+      'failed',
+      new TimeoutError(`workflow exceeded its global timeout of ${this.workflow.globalTimeoutMs} ms`),
+      'global timeout exceeded',
+    );
   }
 
   /** Decides what a step whose dependencies are all terminal does: run, or skip with the reason. */
@@ -349,7 +361,8 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
       }
     }
     rec.status = status;
-    rec.finishedAt = rt.clock.now();
+    const now = rt.clock.now();
+    rec.finishedAt = now;
     if (status === 'completed') {
       rec.result = outputs;
       rec.statusReason ??= 'all steps finished';
@@ -363,12 +376,13 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
         : status === 'failed'
           ? EventType.executionFailed
           : EventType.executionCancelled;
-    const data: Record<string, unknown> = { durationMs: round(rt.clock.monotonic() - this.startMono) };
+    const mono = rt.clock.monotonic();
+    const data: Record<string, unknown> = { durationMs: round(mono - this.startMono) };
     if (status === 'completed') data.outputs = outputs;
     else data.error = rec.error;
     if (this.journal.dropped > 0) data.journalDropped = this.journal.dropped;
-    this.log(type, undefined, undefined, data);
-    this.saveExecution();
+    this.log(type, undefined, undefined, data, mono);
+    this.saveExecution(now);
     if (this.span !== undefined) {
       for (const sr of this.steps)
         if (sr.span !== undefined) endSpan(sr.span, sr.record.status, sr.record.error);

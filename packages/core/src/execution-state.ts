@@ -175,8 +175,8 @@ export abstract class ExecutionState {
     return this.redactor.active ? (this.redactor.redact(e) as SerializedError) : e;
   }
 
-  saveExecution(): void {
-    this.record.updatedAt = this.rt.clock.now();
+  saveExecution(now: number = this.rt.clock.now()): void {
+    this.record.updatedAt = now;
     const batcher = this.rt.batcher;
     if (this.savedEpoch === batcher.epoch) return;
     this.savedEpoch = batcher.epoch;

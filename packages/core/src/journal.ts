@@ -37,7 +37,8 @@ export class Journal {
   private sizes: number[] = [];
   private sizesHead = 0;
   private firstSeq: number;
-  private readonly startMono: number;
+  /** The monotonic reading entries' `elapsedMs` count from. */
+  readonly startMono: number;
 
   constructor(
     private readonly clock: Clock,

@@ -13,7 +13,9 @@ export function stepRunsOf(
   executionId: string,
   previous: readonly StepStateRecord[] | undefined,
 ): { steps: StepRun[]; view: Record<string, StepStateRecord> } {
-  const view: Record<string, StepStateRecord> = {};
+  // A copy of an object with every step id already in it: filling it stores into existing
+  // properties instead of adding ten and growing the object each time.
+  const view: Record<string, StepStateRecord> = { ...viewTemplate(workflow) };
   const byId = previous ? new Map(previous.map((s) => [s.stepId, s])) : undefined;
   const steps: StepRun[] = new Array(workflow.steps.length);
   for (let i = 0; i < workflow.steps.length; i++) {
@@ -61,6 +63,19 @@ export function stepRunsOf(
     view[c.id] = rec;
   }
   return { steps, view };
+}
+
+const viewTemplates = new WeakMap<CompiledWorkflow, Record<string, undefined>>();
+
+/** An object with a property per step id, in document order (what `steps` in templates lists). */
+function viewTemplate(workflow: CompiledWorkflow): Record<string, StepStateRecord> {
+  let t = viewTemplates.get(workflow);
+  if (t === undefined) {
+    t = {};
+    for (const c of workflow.steps) t[c.id] = undefined;
+    viewTemplates.set(workflow, t);
+  }
+  return t as unknown as Record<string, StepStateRecord>;
 }
 
 const positions = new WeakMap<CompiledWorkflow, Map<string, number>>();

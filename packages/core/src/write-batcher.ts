@@ -9,6 +9,8 @@ export interface CommitWaiter<T> {
 
 interface Batch {
   writes: StoreWrite[];
+  /** The batch's journal write of the execution that last journalled, to append to. */
+  journal: { kind: 'journal'; executionId: string; entries: JournalEntry[] } | undefined;
   promise: Promise<void> | undefined;
   resolve: (() => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
@@ -17,7 +19,14 @@ interface Batch {
 }
 
 function newBatch(): Batch {
-  return { writes: [], promise: undefined, resolve: undefined, reject: undefined, waiters: undefined };
+  return {
+    writes: [],
+    journal: undefined,
+    promise: undefined,
+    resolve: undefined,
+    reject: undefined,
+    waiters: undefined,
+  };
 }
 
 const RESOLVED = Promise.resolve();
@@ -61,18 +70,26 @@ export class WriteBatcher {
   ) {}
 
   add(write: StoreWrite): void {
-    this.current.writes.push(write);
+    const b = this.current;
+    b.writes.push(write);
+    // Entries journalled after a trim go in a write after it.
+    if (write.kind === 'journalTrim') b.journal = undefined;
     this.schedule();
   }
 
-  /** Appends a journal entry, coalescing with the previous journal write of the same execution. */
+  /**
+   * Appends a journal entry to the batch's journal write of the same execution when it was
+   * the last to journal (a step's entries and its record alternate: one write for them, not
+   * one per entry). Entries of one execution stay in order; tables are written together.
+   */
   addJournal(executionId: string, entry: JournalEntry): void {
-    const writes = this.current.writes;
-    const last = writes[writes.length - 1];
-    if (last !== undefined && last.kind === 'journal' && last.executionId === executionId) {
-      (last.entries as JournalEntry[]).push(entry);
-    } else {
-      writes.push({ kind: 'journal', executionId, entries: [entry] });
+    const b = this.current;
+    const j = b.journal;
+    if (j !== undefined && j.executionId === executionId) j.entries.push(entry);
+    else {
+      const w = { kind: 'journal' as const, executionId, entries: [entry] };
+      b.writes.push(w);
+      b.journal = w;
     }
     this.schedule();
   }
