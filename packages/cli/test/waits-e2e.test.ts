@@ -4,8 +4,13 @@
  * a timer survives a SIGKILL of `serve` and fires once after the restart; 1,000 executions wait
  * for their correlated events sent over HTTP and each wakes exactly once; an approval with an
  * invalid form is refused (422) and a valid one continues. Bounded polls; no timing is asserted.
+ *
+ * The CLI runs asynchronously (never spawnSync): a test that blocks its event loop while a
+ * CLI process runs keeps its idle keep-alive socket past the client's expiry (the server's
+ * 5 s less 2 s), and its next request can cross the server's close of that socket ("other
+ * side closed"). Every test has a timeout sized for a loaded 2-core machine.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +44,10 @@ function serve(store: string): Promise<{ url: string; proc: ChildProcess }> {
   let err = '';
   proc.stderr!.on('data', (d) => {
     err += d;
+  });
+  // Only the tests SIGKILL it: any other end is a crash, and its stderr says why.
+  proc.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL') console.error(`serve exited unexpectedly (${signal ?? code}): ${err}`);
   });
   return new Promise((resolve, reject) => {
     proc.stdout!.on('data', (d) => {
@@ -82,6 +91,31 @@ async function inPool<T, R>(
   return out;
 }
 
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (against `server` when given); resolves when it exits. */
+function cli(args: readonly string[], server?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args, ...(server ? ['--server', server] : [])],
+      { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+      (error, stdout, stderr) =>
+        resolve({ status: error ? ((error.code as number | undefined) ?? null) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Asserts a CLI exit status, showing its output when it differs. */
+function exits(r: CliResult, status: number): CliResult {
+  expect(r.status, `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(status);
+  return r;
+}
+
 const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, any>>;
@@ -98,15 +132,17 @@ const statusIs = (url: string, id: string, ...statuses: string[]) =>
     return statuses.includes(e.status) ? e : undefined;
   });
 
-async function journalTypes(url: string, id: string): Promise<string[]> {
+async function journal(url: string, id: string): Promise<{ type: string; data?: Record<string, any> }[]> {
   const text = await (await fetch(`${url}/executions/${id}/journal?limit=1000`)).text();
   return text
     .split('\n')
     .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { type: string }).type);
+    .map((l) => JSON.parse(l));
 }
 
-describe('waits through orchestr8 serve on SQLite', () => {
+const journalTypes = async (url: string, id: string) => (await journal(url, id)).map((e) => e.type);
+
+describe('waits through orchestr8 serve on SQLite', { timeout: 240_000 }, () => {
   it('a timer survives a SIGKILL of serve and fires once after the restart', async () => {
     const store = `sqlite:${join(dir, 'timer.db')}`;
     const first = await serve(store);
@@ -119,8 +155,11 @@ describe('waits through orchestr8 serve on SQLite', () => {
       ],
     });
     await statusIs(first.url, id, 'waiting');
+    const waiting = (await journal(first.url, id)).find((e) => e.type === 'step.waiting');
+    const dueAt = Date.parse(waiting!.data!.dueAt);
     await kill(first.proc);
-    await new Promise((r) => setTimeout(r, 1500)); // the timer falls due while nothing runs
+    // The timer falls due while nothing runs.
+    await until('the timer to fall due', async () => (Date.now() > dueAt ? true : undefined));
     const second = await serve(store);
     const done = await statusIs(second.url, id, 'completed', 'failed');
     expect(done.status).toBe('completed');
@@ -181,7 +220,7 @@ describe('waits through orchestr8 serve on SQLite', () => {
     );
     expect(woken.filter((c) => c !== 1)).toEqual([]);
     await kill(proc);
-  }, 240_000);
+  });
 
   it('an approval with an invalid form is refused (422) and a valid one continues; the CLI lists and approves', async () => {
     const { url, proc } = await serve(`sqlite:${join(dir, 'approval.db')}`);
@@ -201,13 +240,7 @@ describe('waits through orchestr8 serve on SQLite', () => {
       ],
     });
     await statusIs(url, id, 'waiting');
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [BIN, ...args, '--server', url], {
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      });
-    const list = cli('approvals');
-    expect(list.status).toBe(0);
+    const list = exits(await cli(['approvals'], url), 0);
     expect(list.stdout).toContain(`${id} ok  Refund?`);
     const bad = await post(`${url}/executions/${id}/steps/ok/approve`, {
       by: 'ann',
@@ -215,12 +248,10 @@ describe('waits through orchestr8 serve on SQLite', () => {
     });
     expect(bad.status).toBe(422);
     expect(((await bad.json()) as { detail: string }).detail).toContain('/amount');
-    const refused = cli('approve', id, 'ok', '--by', 'ann', '--data', '{}');
-    expect(refused.status).toBe(2);
+    const refused = exits(await cli(['approve', id, 'ok', '--by', 'ann', '--data', '{}'], url), 2);
     expect(refused.stderr).toContain("'amount'");
-    const good = cli('approve', id, 'ok', '--by', 'ann', '--data', '{"amount": 5}');
+    const good = exits(await cli(['approve', id, 'ok', '--by', 'ann', '--data', '{"amount": 5}'], url), 0);
     expect(good.stderr).toBe('');
-    expect(good.status).toBe(0);
     const done = await statusIs(url, id, 'completed', 'failed');
     expect(done.steps.ok.output).toEqual({ approved: true, by: 'ann', data: { amount: 5 } });
     await kill(proc);
@@ -238,38 +269,25 @@ describe('waits through orchestr8 serve on SQLite', () => {
       ],
     });
     await statusIs(url, id, 'waiting');
-    // Not spawnSync: the test's own keep-alive connection must see the server close it meanwhile.
-    const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [BIN, ...args, '--server', url],
-          { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
-          (error, stdout, stderr) => resolve({ status: error ? (error.code as number) : 0, stdout, stderr }),
-        );
-      });
-    const approve = () => cli('approve', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1', '--json');
-    const first = await approve();
+    const approve = () =>
+      cli(['approve', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1', '--json'], url);
+    const first = exits(await approve(), 0);
     expect(first.stderr).toBe('');
-    expect(first.status).toBe(0);
     // A retry with the key: the first answer (without it, 409 already decided).
-    const again = await approve();
-    expect(again.status).toBe(0);
+    const again = exits(await approve(), 0);
     expect(JSON.parse(again.stdout)).toEqual(JSON.parse(first.stdout));
-    const other = await cli('reject', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1');
-    expect(other.status).toBe(2);
+    const other = exits(await cli(['reject', id, 'ok', '--by', 'ann', '--idempotency-key', 'a-1'], url), 2);
     expect(other.stderr).toContain('Idempotency-Key was already used');
-    const empty = await cli('approve', id, 'ok', '--idempotency-key', ' ');
-    expect(empty.status).toBe(2);
+    const empty = exits(await cli(['approve', id, 'ok', '--idempotency-key', ' '], url), 2);
     expect(empty.stderr).toContain('--idempotency-key must not be empty');
 
-    const send = () => cli('send-event', 'paid', '--idempotency-key', 'e-1');
+    const send = async () => exits(await cli(['send-event', 'paid', '--idempotency-key', 'e-1'], url), 0);
     expect((await send()).stdout).toBe('event paid e-1 delivered: woke 1 wait\n');
     // A retry with the key gets the first answer, as signals and decisions do (it wakes nothing more: see the journal below).
     expect((await send()).stdout).toBe('event paid e-1 delivered: woke 1 wait\n');
-    const signal = () => cli('signal', id, 'poke', '--idempotency-key', 's-1', '--json');
+    const signal = async () =>
+      exits(await cli(['signal', id, 'poke', '--idempotency-key', 's-1', '--json'], url), 0);
     const s1 = await signal();
-    expect(s1.status).toBe(0);
     expect(JSON.parse(s1.stdout)).toMatchObject({ accepted: true, woken: 1 });
     expect(JSON.parse((await signal()).stdout)).toEqual(JSON.parse(s1.stdout));
 
@@ -278,9 +296,9 @@ describe('waits through orchestr8 serve on SQLite', () => {
     expect(types.filter((t) => t === 'step.woken')).toHaveLength(2);
     expect(types.filter((t) => t === 'approval.decided')).toHaveLength(1);
     await kill(proc);
-  }, 180_000);
+  });
 
-  it('orchestr8 run of a workflow that waits keeps waiting until its timer fires', () => {
+  it('orchestr8 run of a workflow that waits keeps waiting until its timer fires', async () => {
     const file = join(dir, 'nap.yaml');
     writeFileSync(
       file,
@@ -288,15 +306,7 @@ describe('waits through orchestr8 serve on SQLite', () => {
         '\n',
       ),
     );
-    const r = spawnSync(
-      process.execPath,
-      [BIN, 'run', file, '--store', `sqlite:${join(dir, 'run.db')}`, '--json'],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      },
-    );
-    expect(r.status).toBe(0);
+    const r = exits(await cli(['run', file, '--store', `sqlite:${join(dir, 'run.db')}`, '--json']), 0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       status: 'completed',
       steps: { nap: { status: 'completed' } },
@@ -322,8 +332,12 @@ describe('waits through orchestr8 serve on SQLite', () => {
     });
     children.push(run);
     let stdout = '';
+    let stderr = '';
     run.stdout!.on('data', (d) => {
       stdout += d;
+    });
+    run.stderr!.on('data', (d) => {
+      stderr += d;
     });
     const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
     const { url, proc } = await serve(store);
@@ -334,7 +348,7 @@ describe('waits through orchestr8 serve on SQLite', () => {
     expect(await (await post(`${url}/events`, { name: 'go', payload: { n: 1 } })).json()).toMatchObject({
       woken: 1,
     });
-    expect(await exited).toBe(0);
+    expect(await exited, stderr).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({
       status: 'completed',
       steps: { go: { output: { payload: { n: 1 } } } },
@@ -365,23 +379,17 @@ describe('waits through orchestr8 serve on SQLite', () => {
       stderr += d;
     });
     const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
-    const waiting = () => {
-      const r = spawnSync(
-        process.execPath,
-        [BIN, 'list', '--status', 'waiting', '--json', '--store', store],
-        {
-          encoding: 'utf8',
-        },
-      );
-      return r.status === 0 ? (JSON.parse(r.stdout) as { id: string }[]) : [];
-    };
+    const waiting = async () =>
+      JSON.parse(exits(await cli(['list', '--status', 'waiting', '--json', '--store', store]), 0).stdout) as {
+        id: string;
+      }[];
     const [record] = await until('the execution to wait', async () => {
-      const items = waiting();
+      const items = await waiting();
       return items.length === 1 ? items : undefined;
     });
     run.kill('SIGINT');
-    expect(await exited).toBe(130);
+    expect(await exited, stderr).toBe(130);
     expect(stderr).toContain(`execution ${record!.id} is waiting and stays durable`);
-    expect(waiting().map((e) => e.id)).toEqual([record!.id]);
+    expect((await waiting()).map((e) => e.id)).toEqual([record!.id]);
   });
 });
