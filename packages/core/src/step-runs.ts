@@ -15,7 +15,9 @@ export function stepRunsOf(
 ): { steps: StepRun[]; view: Record<string, StepStateRecord> } {
   // A copy of an object with every step id already in it: filling it stores into existing
   // properties instead of adding ten and growing the object each time.
-  const view: Record<string, StepStateRecord> = { ...viewTemplate(workflow) };
+  // (Up to 64 steps: a larger object is a hash table, which a copy does not make cheaper.)
+  const view: Record<string, StepStateRecord> =
+    workflow.steps.length <= 64 ? { ...viewTemplate(workflow) } : {};
   const byId = previous ? new Map(previous.map((s) => [s.stepId, s])) : undefined;
   const steps: StepRun[] = new Array(workflow.steps.length);
   for (let i = 0; i < workflow.steps.length; i++) {
