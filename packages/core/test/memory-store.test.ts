@@ -156,6 +156,25 @@ describe('memory store', () => {
     expect(page.items.map((e) => e.id).sort()).toEqual([ids[3], ids[4], slow.id].sort());
   });
 
+  it('after a prune, still forgets the oldest finished executions beyond the bound, and only those', async () => {
+    const store = createMemoryStore({ maxFinishedExecutions: 2 });
+    const finish = async (finishedAt: number) => {
+      const e = execution({ createdAt: finishedAt });
+      await store.createExecution(e);
+      await store.write([{ kind: 'execution', execution: { ...e, status: 'completed', finishedAt } }]);
+      return e.id;
+    };
+    const a = await finish(1_000);
+    const b = await finish(2_000);
+    expect((await store.prune({ finishedBefore: 1_500, now: 3_000 })).executions).toBe(1);
+    const c = await finish(3_000);
+    expect(await store.getExecution(b)).toBeDefined();
+    const d = await finish(4_000);
+    expect(await store.getExecution(a)).toBeUndefined();
+    expect(await store.getExecution(b)).toBeUndefined();
+    expect((await store.listExecutions({})).items.map((e) => e.id).sort()).toEqual([c, d].sort());
+  });
+
   it('keeps the 1,000 most recent finished executions by default', async () => {
     const store = createMemoryStore();
     const ids: string[] = [];
