@@ -100,7 +100,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   // oldest are forgotten past either bound. `finishedEntries`: the journal entries the
   // finished hold now (entries written after the finish count too). Slots, not ids: no
   // lookup in a large Map (a cache miss) per execution forgotten.
-  let finishedOrder: Slot[] = [];
+  let finishedOrder: (Slot | undefined)[] = [];
   let finishedHead = 0;
   let finishedEntries = 0;
 
@@ -114,7 +114,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       finishedOrder.length - finishedHead > maxFinished ||
       (finishedEntries > maxEntries && finishedOrder.length - finishedHead > 1)
     ) {
-      const old = finishedOrder[finishedHead++]!;
+      const old = finishedOrder[finishedHead]!;
+      // Not kept reachable (with its execution's data) until the queue is compacted.
+      finishedOrder[finishedHead++] = undefined;
       // Forgotten already (pruned), or no longer counted.
       if (!old.finished) continue;
       if (TERMINAL_EXECUTION_STATUSES.has(old.execution.status)) {
