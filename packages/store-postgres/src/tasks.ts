@@ -249,7 +249,9 @@ export class TaskQueue {
   }
 
   /**
-   * Leases up to `limit` ready tasks of the given queues, oldest first. Tasks of one
+   * Leases up to `limit` ready tasks of the given queues, those of older executions first,
+   * and of at most `options.executions` executions (default: no other bound): a worker can
+   * take many steps of a wide fan at once without starting as many new executions. Tasks of one
    * execution (a fan's steps, say) share what is read of it: its record and its steps'
    * statuses come once, with its first task, not once per task (a claim of k tasks of an
    * execution of n steps reads and sends n statuses, not k·n).
@@ -259,21 +261,31 @@ export class TaskQueue {
     queues: readonly string[],
     limit: number,
     leaseMs: number,
+    options: { executions?: number } = {},
   ): Promise<ClaimedTask[]> {
-    if (limit <= 0 || queues.length === 0) return [];
+    const executions = Math.min(limit, options.executions ?? limit);
+    if (limit <= 0 || executions <= 0 || queues.length === 0) return [];
     const r = await this.store.query(
       'claim tasks',
       // One index scan per queue, in (rank, id) order, stopping at the limit: a condition
       // queue = ANY(...) cannot use the index's order and sorts every ready task instead
       // (22 ms per claim with 20,000 queued, against 0.06 ms).
-      `WITH picked AS (
-         SELECT p.execution_id, p.step_id FROM unnest($2::text[]) AS q(name)
+      // Of those, the tasks of the first $6 executions (rows locked and not taken are free
+      // again when the statement ends).
+      `WITH candidates AS (
+         SELECT p.execution_id, p.step_id, p.rank, p.id FROM unnest($2::text[]) AS q(name)
          CROSS JOIN LATERAL (
            SELECT execution_id, step_id, rank, id FROM tasks
            WHERE status = 'ready' AND queue = q.name AND available_at <= ${NOW}
            ORDER BY rank, id LIMIT $3 FOR UPDATE SKIP LOCKED
          ) p
          ORDER BY p.rank, p.id LIMIT $3
+       ), picked AS (
+         SELECT execution_id, step_id FROM (
+           SELECT c.execution_id, c.step_id,
+             dense_rank() OVER (ORDER BY c.rank, c.execution_id) AS nth_execution
+           FROM candidates c
+         ) x WHERE nth_execution <= $6
        ), claimed AS (
          UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,
            claims = t.claims + 1
@@ -304,7 +316,7 @@ export class TaskQueue {
        JOIN started s ON s.execution_id = c.execution_id AND s.step_id = c.step_id
        LEFT JOIN states x ON x.execution_id = c.execution_id
        ORDER BY c.execution_id, c.nth`,
-      [owner, queues, limit, leaseMs, Date.now()],
+      [owner, queues, limit, leaseMs, Date.now(), executions],
       'o8_claim_ranked',
     );
     const states = new Map<string, ExecutionState>();

@@ -176,4 +176,46 @@ describe('a claim', () => {
       await store.close();
     }
   });
+
+  it('takes many steps of few executions when bounded by executions: a fan at once, no more new executions', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      const start = (id: string, createdAt: number, width: number) =>
+        q.start(
+          { ...execution(id, {}), createdAt },
+          undefined,
+          {
+            steps: [],
+            journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+            tasks: Array.from({ length: width }, (_, i) => ({
+              stepId: `p${i}`,
+              queue: 'default',
+              self: false,
+            })),
+            dropTasks: [],
+          },
+          undefined,
+        );
+      await start('fan', now - 3000, 5);
+      await start('one', now - 2000, 1);
+      await start('two', now - 1000, 1);
+      const names = (ts: { executionId: string; stepId: string }[]) =>
+        ts.map((t) => `${t.executionId}/${t.stepId}`).sort();
+      expect(names(await q.claim('w1', ['default'], 4, 60_000, { executions: 1 }))).toEqual([
+        'fan/p0',
+        'fan/p1',
+        'fan/p2',
+        'fan/p3',
+      ]);
+      expect(names(await q.claim('w1', ['default'], 8, 60_000, { executions: 2 }))).toEqual([
+        'fan/p4',
+        'one/p0',
+      ]);
+      // The tasks it looked at and did not take are anyone's.
+      expect(names(await q.claim('w2', ['default'], 8, 60_000))).toEqual(['two/p0']);
+    } finally {
+      await store.close();
+    }
+  });
 });

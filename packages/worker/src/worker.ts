@@ -343,7 +343,7 @@ class WorkerProcess implements Worker {
       ({ entries, claimed }) => {
         this.filling = false;
         for (const e of entries) this.begin(e);
-        if (claimed === free || this.fillAgain) this.fill();
+        if (claimed >= free || this.fillAgain) this.fill();
       },
       (error: unknown) => {
         this.filling = false;
@@ -353,7 +353,7 @@ class WorkerProcess implements Worker {
   }
 
   /**
-   * Leases up to `n` ready steps and loads the step states each needs. The steps are
+   * Leases ready steps of up to `n` executions and loads the step states each needs. The steps are
    * tracked (their leases extended by heartbeats) from the moment the claim returns, not
    * only once they start: loading a workflow may take long on a loaded machine, and a lease
    * that lapses meanwhile would hand the step to a second worker.
@@ -362,7 +362,12 @@ class WorkerProcess implements Worker {
     const queue = this.coordinator.queue;
     this.claims++;
     const sentAt = Date.now();
-    const tasks = await queue.claim(this.id, this.queues, n, this.leaseMs);
+    // Up to `n` executions' steps, and more steps of those (a fan's) up to twice the
+    // concurrency: the extra wait here for a slot, leased, and start as slots free, without
+    // a claim's round trip in between.
+    const tasks = await queue.claim(this.id, this.queues, n + this.concurrency, this.leaseMs, {
+      executions: n,
+    });
     const entries: Running[] = [];
     for (const t of tasks) {
       const entry = this.track(t, sentAt + this.leaseMs);
