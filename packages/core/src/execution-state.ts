@@ -13,13 +13,17 @@ import { positionsOf, secretsFor, stepRunsOf } from './step-runs.js';
 import type { StoreWrite } from './store.js';
 import { addSpanEvent, globalTracingEnabled, SPAN_EVENTS } from './tracing.js';
 import type { ExecutionRecord, StepStateRecord } from './types.js';
+import type { JournalWriter } from './write-batcher.js';
 
 /**
  * The state of one execution in memory: its records, its steps' run state, its journal, and
  * how they are saved (group commit) and published. The scheduling (execution-run.ts) and
  * the stopping (execution-stop.ts) build on it.
  */
-export abstract class ExecutionState {
+export abstract class ExecutionState implements JournalWriter {
+  /** This execution's journal write in the open batch (see JournalWriter). */
+  journalWrite: JournalWriter['journalWrite'] = undefined;
+  journalEpoch = 0;
   readonly steps: StepRun[];
   /** Step id -> index in `steps` (shared by every run of the compiled workflow). */
   protected readonly positions: ReadonlyMap<string, number>;
@@ -122,10 +126,12 @@ export abstract class ExecutionState {
     // A detached run (process shutting down) must not write over the execution's next owner.
     if (this.detached) return;
     const entry = this.journal.entry(type, stepId, attempt, data, mono);
-    this.rt.batcher.addJournal(this.record.id, entry);
+    this.rt.batcher.addJournal(this.record.id, entry, this);
     const trimBefore = this.journal.enforceCap();
     if (trimBefore !== undefined) {
       this.rt.batcher.add({ kind: 'journalTrim', executionId: this.record.id, beforeSeq: trimBefore });
+      // Later entries go in a write after the trim.
+      this.journalWrite = undefined;
       if (!this.warnedJournalCap) {
         this.warnedJournalCap = true;
         this.log(EventType.journalDropped, undefined, undefined, {

@@ -7,10 +7,23 @@ export interface CommitWaiter<T> {
   commitFailed(arg: T, error: unknown): void;
 }
 
+type JournalWrite = { kind: 'journal'; executionId: string; entries: JournalEntry[] };
+
+/**
+ * A writer's journal write in the current batch, kept by the writer (an execution): its next
+ * entries go in the same write while the batch is open, however many other executions
+ * journal in between (100 in flight: one write per execution and wave, not one per entry).
+ */
+export interface JournalWriter {
+  journalWrite: JournalWrite | undefined;
+  /** The batch (epoch) `journalWrite` belongs to. */
+  journalEpoch: number;
+}
+
 interface Batch {
   writes: StoreWrite[];
   /** The batch's journal write of the execution that last journalled, to append to. */
-  journal: { kind: 'journal'; executionId: string; entries: JournalEntry[] } | undefined;
+  journal: JournalWrite | undefined;
   promise: Promise<void> | undefined;
   resolve: (() => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
@@ -82,14 +95,23 @@ export class WriteBatcher {
    * the last to journal (a step's entries and its record alternate: one write for them, not
    * one per entry). Entries of one execution stay in order; tables are written together.
    */
-  addJournal(executionId: string, entry: JournalEntry): void {
+  addJournal(executionId: string, entry: JournalEntry, writer?: JournalWriter): void {
+    if (writer !== undefined && writer.journalEpoch === this.epoch && writer.journalWrite !== undefined) {
+      // Its write is in this open batch, which is scheduled already.
+      writer.journalWrite.entries.push(entry);
+      return;
+    }
     const b = this.current;
-    const j = b.journal;
-    if (j !== undefined && j.executionId === executionId) j.entries.push(entry);
+    let w = b.journal;
+    if (w !== undefined && w.executionId === executionId) w.entries.push(entry);
     else {
-      const w = { kind: 'journal' as const, executionId, entries: [entry] };
+      w = { kind: 'journal', executionId, entries: [entry] };
       b.writes.push(w);
       b.journal = w;
+    }
+    if (writer !== undefined) {
+      writer.journalWrite = w;
+      writer.journalEpoch = this.epoch;
     }
     this.schedule();
   }

@@ -156,6 +156,47 @@ describe('memory store', () => {
     expect(page.items.map((e) => e.id).sort()).toEqual([ids[3], ids[4], slow.id].sort());
   });
 
+  it('keeps each journal whole and in order while many executions journal in the same turns', async () => {
+    const engine = createEngine({ registry: registryOf(agent('echo', (input) => input)) });
+    const wf = compile({
+      version: '1.0.0',
+      metadata: { id: 'interleaved', name: 'interleaved' },
+      steps: [
+        { id: 'a', agent: 'echo', input: { v: '${inputs.n}' } },
+        { id: 'b', agent: 'echo', input: { v: '${steps.a.output.v}' }, dependencies: ['a'] },
+        { id: 'c', agent: 'echo', input: { v: '${steps.a.output.v}' }, dependencies: ['a'] },
+      ],
+    });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => engine.execute(wf, { inputs: { n } })),
+    );
+    for (const [n, r] of results.entries()) {
+      expect(r.outputs).toEqual({ b: { v: n }, c: { v: n } });
+      const journal = await engine.store.readJournal(r.executionId);
+      expect(journal.map((j) => j.seq)).toEqual(journal.map((_, i) => i + 1));
+      expect(journal.map((j) => `${j.type}${j.stepId ? ` ${j.stepId}` : ''}`)).toEqual([
+        'execution.started',
+        'step.started a',
+        'step.completed a',
+        'step.started b',
+        'step.completed b',
+        'step.started c',
+        'step.completed c',
+        'execution.completed',
+      ]);
+      expect(
+        journal
+          .filter((j) => j.stepId !== undefined)
+          .map(
+            (j) =>
+              (j.data as { input?: { v: number } }).input?.v ??
+              (j.data as { output: { v: number } }).output.v,
+          ),
+      ).toEqual(Array(6).fill(n));
+    }
+    await engine.close();
+  });
+
   it('after a prune, still forgets the oldest finished executions beyond the bound, and only those', async () => {
     const store = createMemoryStore({ maxFinishedExecutions: 2 });
     const finish = async (finishedAt: number) => {
