@@ -14,6 +14,8 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { latestDefinition } from './definition-versions.js';
+import { JournalTable, StepTable } from './memory-tables.js';
 import { createMemoryWaits, type ExecutionTable } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
 import type {
@@ -30,7 +32,6 @@ import {
   type ExecutionRecord,
   type IdempotencyRecord,
   type JournalEntry,
-  type StepStateRecord,
   TERMINAL_EXECUTION_STATUSES,
 } from './types.js';
 
@@ -59,6 +60,8 @@ export interface MemoryStoreOptions {
 // A long-lived engine on its own memory store holds this much, not more: 10,000 small
 // executions took some 80 MB of heap (and each retained object is one the garbage
 // collector copies out of the young generation), for results nobody reads back.
+export { latestDefinition };
+
 export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
 export const DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES = 100_000;
 
@@ -498,34 +501,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   return store;
 }
 
-/**
- * The steps of one execution in the order they were first written. A scan finds a step in a
- * small execution (cheaper than a Map per execution); a Map index is built past 32 steps.
- */
-class StepTable {
-  readonly records: StepStateRecord[] = [];
-  private index: Map<string, number> | undefined;
-
-  put(step: StepStateRecord): void {
-    const records = this.records;
-    const i = this.find(step.stepId);
-    if (i >= 0) {
-      records[i] = step;
-      return;
-    }
-    records.push(step);
-    if (this.index !== undefined) this.index.set(step.stepId, records.length - 1);
-    else if (records.length > 32) this.index = new Map(records.map((r, j) => [r.stepId, j]));
-  }
-
-  private find(stepId: string): number {
-    if (this.index !== undefined) return this.index.get(stepId) ?? -1;
-    const records = this.records;
-    for (let i = records.length - 1; i >= 0; i--) if (records[i]!.stepId === stepId) return i;
-    return -1;
-  }
-}
-
 function claimRecord(claim: IdempotencyClaim, executionId: string, now: number): IdempotencyRecord {
   return {
     key: claim.key,
@@ -534,63 +509,6 @@ function claimRecord(claim: IdempotencyClaim, executionId: string, now: number):
     createdAt: now,
     expiresAt: claim.expiresAt,
   };
-}
-
-/**
- * One execution's journal: the entries as the engine wrote them (sorted by seq; an append is a
- * push). Kept as they are: V8 allocates these long-lived objects in the old generation, where
- * the young generation's collections need not copy them (packing them into arrays of numbers
- * and references was tried: more allocation, and more copying).
- */
-class JournalTable {
-  readonly entries: JournalEntry[] = [];
-
-  get length(): number {
-    return this.entries.length;
-  }
-
-  /** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
-  put(entry: JournalEntry): void {
-    const journal = this.entries;
-    const last = journal[journal.length - 1];
-    if (!last || entry.seq > last.seq) {
-      journal.push(entry);
-      return;
-    }
-    const i = this.firstIndexAfter(entry.seq - 1);
-    if (journal[i]?.seq === entry.seq) journal[i] = entry;
-    else journal.splice(i, 0, entry);
-  }
-
-  /** Index of the first entry with seq > afterSeq (binary search). */
-  firstIndexAfter(afterSeq: number): number {
-    const journal = this.entries;
-    let lo = 0;
-    let hi = journal.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (journal[mid]!.seq > afterSeq) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  /** Drops the entries before `beforeSeq`; returns how many. */
-  trimBefore(beforeSeq: number): number {
-    const k = this.firstIndexAfter(beforeSeq - 1);
-    if (k > 0) this.entries.splice(0, k);
-    return k;
-  }
-
-  /** Entry `i`, with exactly the JournalEntry fields (the engine's also carry event ids). */
-  entry(i: number): JournalEntry {
-    const e = this.entries[i]!;
-    const out: JournalEntry = { seq: e.seq, ts: e.ts, elapsedMs: e.elapsedMs, type: e.type };
-    if (e.stepId !== undefined) out.stepId = e.stepId;
-    if (e.attempt !== undefined) out.attempt = e.attempt;
-    if (e.data !== undefined) out.data = e.data;
-    return out;
-  }
 }
 
 /** Strictly after the cursor in newest-first order. */
@@ -617,59 +535,4 @@ function definitionConflict(wanted: DefinitionRecord, existing: DefinitionRecord
       `(hash ${existing.hash}, not ${wanted.hash}); bump the version to change it`,
     { details: { id: wanted.id, version: wanted.version, existingHash: existing.hash, hash: wanted.hash } },
   );
-}
-
-// --- "latest version" ------------------------------------------------------------------
-// Kept in step with packages/store-sqlite/src/versions.ts: both stores must agree.
-
-type SemVer = { core: number[]; pre: string[] };
-
-const SEMVER = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
-
-function parseVersion(version: string): SemVer | undefined {
-  const m = SEMVER.exec(version);
-  if (!m) return undefined;
-  return { core: [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)], pre: m[4] ? m[4].split('.') : [] };
-}
-
-function compareSemVer(a: SemVer, b: SemVer): number {
-  for (let i = 0; i < 3; i++) {
-    const d = a.core[i]! - b.core[i]!;
-    if (d !== 0) return d;
-  }
-  // A release ranks above its prereleases.
-  if (a.pre.length === 0 || b.pre.length === 0) return b.pre.length - a.pre.length;
-  for (let i = 0; i < Math.min(a.pre.length, b.pre.length); i++) {
-    const x = a.pre[i]!;
-    const y = b.pre[i]!;
-    const xn = /^\d+$/.test(x);
-    const yn = /^\d+$/.test(y);
-    const d = xn && yn ? Number(x) - Number(y) : xn ? -1 : yn ? 1 : compareStrings(x, y);
-    if (d !== 0) return d;
-  }
-  return a.pre.length - b.pre.length;
-}
-
-/**
- * The newest definition: the highest semantic version when every version of the workflow
- * parses as one (`1`, `1.2`, `v1.2.3`, `2.0.0-rc.1`), otherwise the most recently stored.
- */
-export function latestDefinition(versions: readonly DefinitionRecord[]): DefinitionRecord | undefined {
-  const parsed = versions.map((d) => parseVersion(d.version));
-  const allSemVer = parsed.every((p) => p !== undefined);
-  let best: number | undefined;
-  for (let i = 0; i < versions.length; i++) {
-    if (best === undefined) {
-      best = i;
-      continue;
-    }
-    const a = versions[i]!;
-    const b = versions[best]!;
-    const d =
-      (allSemVer ? compareSemVer(parsed[i]!, parsed[best]!) : 0) ||
-      a.createdAt - b.createdAt ||
-      compareStrings(a.version, b.version);
-    if (d > 0) best = i;
-  }
-  return best === undefined ? undefined : versions[best];
 }
