@@ -101,17 +101,7 @@ export interface RerunOptions extends OperationKey {
   maxConcurrentSteps?: number;
 }
 
-/**
- * An engine. Its waits API is the wait service's, declared once there (wait-service.ts):
- * - `sendEvent` delivers an event to every waiting step whose wait matches it (name and
- *   `match`), and keeps it in the inbox for waits that register within the look-back window;
- *   the same name and id delivered again does nothing (`accepted: false`);
- * - `signal` sends an event to one execution only: its waits for an event of this name see it;
- * - `decide` approves or rejects an approval step; the form data is validated against the
- *   step's form schema (a ValidationError naming the field); a step decided twice is a
- *   CONFLICT, unless both carry the same `idempotencyKey` (the repeat gets the first answer);
- * - `approvals` lists the pending approvals (waits of kind approval), oldest first.
- */
+/** An engine. Its waits API (sendEvent, signal, decide, approvals) is the wait service's, declared and documented once there (wait-service.ts). */
 export interface Engine extends Pick<WaitService, 'sendEvent' | 'signal' | 'decide' | 'approvals'> {
   readonly store: Store;
   readonly events: EventBus;

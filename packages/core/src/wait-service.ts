@@ -77,7 +77,13 @@ export interface WaitService {
   /** Loads due waits (late timers fire at once, in due order) and schedules the next one. */
   start(): void;
   registered(wait: WaitRecord): void;
+  /**
+   * Delivers an event to every waiting step whose wait matches it (name and `match`), and keeps
+   * it in the inbox for waits that register within the look-back window; the same name and id
+   * delivered again does nothing (`accepted: false`).
+   */
   sendEvent(event: EventInput): Promise<EventDelivery>;
+  /** Sends an event to one execution only: its waits for an event of this name see it. */
   signal(
     executionId: string,
     name: string,
@@ -85,7 +91,13 @@ export interface WaitService {
     id?: string,
     options?: SignalOptions,
   ): Promise<EventDelivery>;
+  /**
+   * Approves or rejects an approval step; the form data is validated against the step's form
+   * schema (a ValidationError naming the field); a step decided twice is a CONFLICT, unless both
+   * carry the same `idempotencyKey` (the repeat gets the first answer).
+   */
   decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
+  /** The pending approvals (waits of kind approval), oldest first. */
   approvals(): Promise<WaitRecord[]>;
   /** After a run left memory: resumes it at once if one of its waits was woken meanwhile. */
   parked(executionId: string): void;
