@@ -376,7 +376,9 @@ describe('the console in a browser, against orchestr8 serve on SQLite', () => {
     await waitForExecutionStatus('completed');
     // Counted through locators: a string predicate polled in the page is eval, which the console's CSP refuses.
     await expect
-      .poll(() => page.locator('[data-testid="dag"] rect[data-status="completed"]').count(), { timeout: 20_000 })
+      .poll(() => page.locator('[data-testid="dag"] rect[data-status="completed"]').count(), {
+        timeout: 20_000,
+      })
       .toBe(250);
     await page.click('[data-testid="dag"] rect[data-step="s0"]', { force: true });
     await page.waitForSelector('#step-title:has-text("s0")');
