@@ -1,8 +1,8 @@
 import type { DefinitionRecord } from './types.js';
 
 /**
- * The "latest version" of a workflow among its stored definitions, for the memory store.
- * Kept in step with packages/store-sqlite/src/versions.ts: both stores must agree.
+ * The "latest version" of a workflow among its stored definitions: one rule for every store
+ * (memory, SQLite and PostgreSQL use this function; the contract suite checks they agree).
  */
 
 type SemVer = { core: number[]; pre: string[] };

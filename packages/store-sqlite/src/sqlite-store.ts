@@ -7,6 +7,7 @@ import {
   type ExecutionQuery,
   type ExecutionRecord,
   type IdempotencyClaim,
+  latestDefinition,
   type Page,
   paging,
   type Store,
@@ -46,7 +47,6 @@ import {
 } from './sqlite-operations.js';
 import { createSqliteWaits } from './sqlite-waits.js';
 import { DEFAULT_SQLITE_PATH } from './store-url.js';
-import { latestDefinition } from './versions.js';
 
 export interface SqliteStoreOptions {
   /** Database file; its directory is created. `:memory:` gives a private in-memory database. Default {@link DEFAULT_SQLITE_PATH}. */
