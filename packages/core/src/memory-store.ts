@@ -57,11 +57,11 @@ export interface MemoryStoreOptions {
   maxFinishedJournalEntries?: number;
 }
 
+export { latestDefinition };
+
 // A long-lived engine on its own memory store holds this much, not more: 10,000 small
 // executions took some 80 MB of heap (and each retained object is one the garbage
 // collector copies out of the young generation), for results nobody reads back.
-export { latestDefinition };
-
 export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
 export const DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES = 100_000;
 
@@ -315,7 +315,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       // Single-threaded: nothing can interleave between the check above and these sets,
       // which is what a unique constraint gives the SQL stores.
       const slot = putExecution(execution);
-      if (claim) putClaim(claim, slot);
+      // A record created finished may be forgotten at once by the retention bound: then its
+      // claim must not outlive it (a key naming a missing execution).
+      if (claim && slots.get(execution.id) === slot) putClaim(claim, slot);
       return { created: true, execution: { ...execution } };
     },
 

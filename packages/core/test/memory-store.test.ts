@@ -21,6 +21,18 @@ describe('memory store', () => {
     expect(record?.createdAt).toBe(10_500);
   });
 
+  it('does not keep the claim of an execution the retention bound forgets as it is created', async () => {
+    const clock = createFakeClock(10_000);
+    const store = createMemoryStore({ clock, maxFinishedExecutions: 0 });
+    const claim = { key: 'k', fingerprint: 'f', expiresAt: 20_000 };
+    const done = execution({ status: 'completed', finishedAt: 10_000 });
+    expect((await store.createExecution(done, claim)).created).toBe(true);
+    expect(await store.getExecution(done.id)).toBeUndefined();
+    // The key names no missing execution: the next request with it starts one.
+    expect(await store.findIdempotency('k', clock.now())).toBeUndefined();
+    expect((await store.createExecution(execution(), claim)).created).toBe(true);
+  });
+
   it('keeps the references it is given rather than copying on write', async () => {
     const store = createMemoryStore();
     const e = execution();
