@@ -256,7 +256,8 @@ export const MIGRATIONS: readonly Migration[] = [
       -- The creation time (epoch ms) of a ready task's execution: workers take the ready
       -- tasks of older executions first, so the next steps of executions under way go before
       -- the first steps of executions that started later (they waited in the queue behind
-      -- them). 0 (first of all) for tasks of executions taken up again (woken, adopted).
+      -- them). 0 (first of all) for tasks of woken waits and for tasks written by processes
+      -- that predate this migration; adopted executions' tasks get their creation time.
       ALTER TABLE tasks ADD COLUMN rank BIGINT NOT NULL DEFAULT 0;
       CREATE INDEX tasks_ready_by_rank ON tasks (queue, rank, id) WHERE status = 'ready';
       DROP INDEX tasks_ready;

@@ -174,6 +174,8 @@ function commitWaits(
 const key = (executionId: string, stepId: string) => `${executionId}\u0000${stepId}`;
 /** Rounds of commits in flight at once (see `flushCommits`). */
 const MAX_ROUNDS = 2;
+/** A step holding its slot less than this on average lets the worker claim ahead. */
+const SHORT_STEP_MS = 25;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -207,6 +209,12 @@ class WorkerProcess implements Worker {
    */
   private readonly released: Running[] = [];
   private runningSteps = 0;
+  /**
+   * How long a step holds a slot, on average (recent steps weigh more); undefined before the
+   * first. Claiming ahead (more steps than free slots) pays only for short steps: steps that
+   * take long (an LLM call) would sit leased here while another worker has nothing to do.
+   */
+  private slotMs: number | undefined;
   /** Outcomes given to `commit` and not committed yet. */
   private uncommitted = 0;
   /** Outcomes waiting for the next round of commits, by execution. */
@@ -362,10 +370,11 @@ class WorkerProcess implements Worker {
     const queue = this.coordinator.queue;
     this.claims++;
     const sentAt = Date.now();
-    // Up to `n` executions' steps, and more steps of those (a fan's) up to twice the
-    // concurrency: the extra wait here for a slot, leased, and start as slots free, without
-    // a claim's round trip in between.
-    const tasks = await queue.claim(this.id, this.queues, n + this.concurrency, this.leaseMs, {
+    // Up to `n` executions' steps, and, when steps are short, more steps of those (a fan's)
+    // up to twice the concurrency: the extra wait here for a slot, leased, and start as
+    // slots free, without a claim's round trip in between.
+    const ahead = this.claimsAhead() ? this.concurrency : 0;
+    const tasks = await queue.claim(this.id, this.queues, n + ahead, this.leaseMs, {
       executions: n,
     });
     const entries: Running[] = [];
@@ -438,6 +447,11 @@ class WorkerProcess implements Worker {
     if (this.active.get(k) === entry) this.active.delete(k);
   }
 
+  /** Whether steps here are short enough to lease more of them than there are free slots. */
+  private claimsAhead(): boolean {
+    return this.slotMs !== undefined && this.slotMs < SHORT_STEP_MS;
+  }
+
   private begin(entry: Running, released = false): void {
     if (this.runningSteps < this.concurrency) this.run(entry);
     else (released ? this.released : this.waiting).push(entry);
@@ -451,10 +465,13 @@ class WorkerProcess implements Worker {
   private run(entry: Running): void {
     this.runningSteps++;
     let freed = false;
+    const started = performance.now();
     const free = () => {
       if (freed) return;
       freed = true;
       this.runningSteps--;
+      const ms = performance.now() - started;
+      this.slotMs = this.slotMs === undefined ? ms : this.slotMs * 0.8 + ms * 0.2;
       const next = this.released.shift() ?? this.waiting.shift();
       if (next) this.run(next);
       else this.fill();
@@ -598,10 +615,10 @@ class WorkerProcess implements Worker {
 
   /** Steps released by a commit that this worker takes itself, out of one budget per round. */
   private selfBudget(): (c: CompiledStep) => boolean {
-    // Released steps stay on this worker up to twice its
-    // concurrency in all (the extra wait here, leased): an execution's steps on one worker
-    // commit without contending with another's.
-    let slots = this.stopping ? 0 : 2 * this.concurrency - this.unfinished();
+    // Released steps stay on this worker up to its concurrency in all, twice that when steps
+    // are short (the extra wait here, leased): an execution's steps on one worker commit
+    // without contending with another's.
+    let slots = this.stopping ? 0 : (this.claimsAhead() ? 2 : 1) * this.concurrency - this.unfinished();
     return (c) => {
       if (slots <= 0 || !this.queueSet.has(queueOf(c))) return false;
       slots--;
