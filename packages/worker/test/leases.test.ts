@@ -170,3 +170,34 @@ describe('leases', () => {
     expect(journal.filter((e) => e.type === 'step.completed')).toHaveLength(1);
   });
 });
+
+describe('slow steps', () => {
+  // A worker leases no more steps than it has free slots while its steps take long, so a
+  // second worker is not left idle while the first holds steps it cannot start yet.
+  it('run on both workers when one worker has too few slots for all of them, also once steps are known to be slow', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    const ranOn = new Map<string, string>();
+    const slow = (worker: string) =>
+      agent('slow', async (_input, ctx) => {
+        ranOn.set(`${ctx.executionId} ${ctx.stepId}`, worker);
+        await sleep(1000);
+        return { ok: true };
+      });
+    // An API instance: it starts executions, runs nothing.
+    engine = await createDistributedEngine({ store, registry: registryOf(slow('api')) });
+    const options = { concurrency: 2, pollMs: 50, sweepMs: 100 };
+    workers.push(await startWorker({ store, registry: registryOf(slow('w1')), id: 'w1', ...options }));
+    workers.push(await startWorker({ store, registry: registryOf(slow('w2')), id: 'w2', ...options }));
+    const four = compile({
+      steps: ['a', 'b', 'c', 'd'].map((id) => ({ id, agent: 'slow', input: {} })),
+    });
+    // The second execution starts after both workers have timed slow steps.
+    for (let round = 0; round < 2; round++) {
+      const h = await engine.start(four);
+      const r = await h.result;
+      expect(r.status).toBe('completed');
+      const on = ['a', 'b', 'c', 'd'].map((s) => ranOn.get(`${h.id} ${s}`));
+      expect(new Set(on), `round ${round}: steps ran on ${on.join(', ')}`).toEqual(new Set(['w1', 'w2']));
+    }
+  }, 60_000);
+});
