@@ -6,32 +6,20 @@
  * - 100 consoles (clients of `GET /events`) on one server while 100 executions run: the
  *   server's CPU time, peak memory and wall time, against the same load with no clients.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { type ServeProcess, startServe } from '../../server/bench/serve-process.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/fixtures/browser.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '../../cli/dist/bin.js');
 const AGENTS = join(here, '../test/fixtures/agents.mjs');
 
-interface Served {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function serve(dir: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
+function serve(dir: string): Promise<ServeProcess> {
+  return startServe(
     [
-      BIN,
-      'serve',
-      '--port',
-      '0',
       '--store',
       `sqlite:${join(dir, 'o8.db')}`,
       '--agents',
@@ -41,30 +29,8 @@ function serve(dir: string): Promise<Served> {
       '--rate-limit',
       '0',
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    { built: true, cwd: dir },
   );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m)
-        resolve({
-          url: m[1]!,
-          child,
-          stop: () =>
-            new Promise((r) => {
-              child.once('exit', () => r());
-              child.kill('SIGTERM');
-            }),
-        });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
 }
 
 const median = (xs: number[]) => {
@@ -106,7 +72,7 @@ function bigWorkflow(latchFile: string, n = 1000) {
 }
 
 export async function runConsoleBench(options: { quick?: boolean } = {}): Promise<Record<string, unknown>[]> {
-  if (!existsSync(BIN) || !existsSync(join(here, '../dist/app/index.html')))
+  if (!existsSync(join(here, '../../cli/dist/bin.js')) || !existsSync(join(here, '../dist/app/index.html')))
     throw new Error('build first: pnpm turbo run build');
   const rows: Record<string, unknown>[] = [];
   // The layout alone (dagre, in this process): what the page computes once per definition.

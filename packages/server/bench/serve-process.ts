@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
+const BUILT_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 
 /** Node options for a child that runs TypeScript sources (and is profiled when asked). */
 export function sourceExecArgv(): string[] {
@@ -43,13 +44,21 @@ export interface ServeProcess extends BenchServer {
   child: ChildProcess;
 }
 
-/** `orchestr8 serve --port 0 --log-level warn <args>` with no API keys; resolves once it listens. */
-export function startServe(args: readonly string[]): Promise<ServeProcess> {
-  const child = spawn(
-    process.execPath,
-    [...sourceExecArgv(), BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args],
-    { env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/**
+ * `orchestr8 serve --port 0 --log-level warn <args>` with no API keys (a later `--log-level`
+ * in `args` wins); resolves once it listens. `built`: the built CLI (dist) instead of the
+ * sources, as a user runs it; `cwd`: the project directory it serves.
+ */
+export function startServe(
+  args: readonly string[],
+  options: { built?: boolean; cwd?: string } = {},
+): Promise<ServeProcess> {
+  const bin = options.built ? [BUILT_BIN] : [...sourceExecArgv(), BIN];
+  const child = spawn(process.execPath, [...bin, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => {
