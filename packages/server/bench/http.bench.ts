@@ -10,6 +10,8 @@
  * scenario so both see the same machine. Each scenario's `vsBare` is its rate over the
  * baseline's (the first: the median of the rounds' ratios; target at least 0.9), `cpuVsBare`
  * the baseline's server CPU per request over its own, which other load disturbs less.
+ * The Idempotency-Key row runs in the same rounds beside a control that builds a header per
+ * request the same way, so `cpuVsControl` is the key's own cost.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +24,10 @@ import { type BenchServer, sourceExecArgv, startServe } from './serve-process.js
 export interface HttpBenchOptions {
   /** Seconds per measured run. Default 4. */
   durationSec?: number;
-  /** Alternating rounds of the baseline, `execute by workflowId` and the same on `orchestr8 serve`. Default 5. */
+  /**
+   * Alternating rounds of the baseline, `execute by workflowId`, the same on `orchestr8 serve`, and
+   * with an Idempotency-Key beside a control taking the same client path. Default 5.
+   */
   rounds?: number;
   connections?: number;
 }
@@ -120,10 +125,28 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     const bareRuns: Measured[] = [];
     const byIdRuns: Measured[] = [];
     const serveRuns: Measured[] = [];
+    // Idempotency-Key costs, measured against a control that takes the same client path
+    // (headers built per request), so the client's own cost is the same on both sides.
+    const controlRuns: Measured[] = [];
+    const keyedRuns: Measured[] = [];
+    let seq = 0;
+    const perRequest = (url: string, header: string): LoadOptions => ({
+      ...load(url, byId, duration),
+      requests: [
+        {
+          setupRequest: (req: LoadRequest) => ({
+            ...req,
+            headers: { ...headers, [header]: `bench-${process.pid}-${seq++}` },
+          }),
+        },
+      ],
+    });
     for (let i = 0; i < rounds; i++) {
       bareRuns.push(await measure(bare, load(bare.url, byId, duration)));
       byIdRuns.push(await measure(server, load(server.url, byId, duration)));
       serveRuns.push(await measure(cli, load(cli.url, byId, duration)));
+      controlRuns.push(await measure(server, perRequest(server.url, 'x-bench-request')));
+      keyedRuns.push(await measure(server, perRequest(server.url, 'idempotency-key')));
     }
     const baseline = {
       rate: median(bareRuns.map((x) => x.perSec)),
@@ -142,7 +165,6 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
     served.vsBare = median(serveRuns.map((x, k) => x.perSec / bareRuns[k]!.perSec));
     rows.push(served);
 
-    let seq = 0;
     const inline = JSON.stringify({ workflow: ONE_STEP });
     rows.push(
       row(
@@ -151,18 +173,20 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
         baseline,
       ),
     );
-    const keyed = await measure(server, {
-      ...load(server.url, byId, duration),
-      requests: [
-        {
-          setupRequest: (req: LoadRequest) => ({
-            ...req,
-            headers: { ...headers, 'idempotency-key': `bench-${process.pid}-${seq++}` },
-          }),
-        },
-      ],
+    const control = row(
+      'CONTROL: execute 1-step by workflowId, Prefer: wait, a header built per request',
+      controlRuns,
+      baseline,
+    );
+    control.vsBare = median(controlRuns.map((x, k) => x.perSec / bareRuns[k]!.perSec));
+    rows.push(control);
+    const keyed = row('execute 1-step by workflowId, Prefer: wait, Idempotency-Key', keyedRuns, baseline);
+    keyed.vsBare = median(keyedRuns.map((x, k) => x.perSec / bareRuns[k]!.perSec));
+    rows.push({
+      ...keyed,
+      // Server CPU per request with a key over the control's, round by round (1 = a key costs nothing).
+      cpuVsControl: median(keyedRuns.map((x, k) => x.serverCpuUsPer / controlRuns[k]!.serverCpuUsPer)),
     });
-    rows.push(row('execute 1-step by workflowId, Prefer: wait, Idempotency-Key', [keyed], baseline));
   } finally {
     await Promise.all([bare.stop(), server.stop(), cli.stop()]);
     rmSync(dir, { recursive: true, force: true });
