@@ -13,13 +13,13 @@ const BUILT_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url
 
 /** Node options for a child that runs TypeScript sources (and is profiled when asked). */
 export function sourceExecArgv(): string[] {
+  return ['--conditions=source', '--import', 'tsx', ...profileArgv()];
+}
+
+/** `--cpu-prof` into ORCHESTR8_BENCH_PROF=<dir> when it is set. */
+function profileArgv(): string[] {
   const prof = process.env.ORCHESTR8_BENCH_PROF;
-  return [
-    '--conditions=source',
-    '--import',
-    'tsx',
-    ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
-  ];
+  return prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
 }
 
 /** CPU time (user + system) a process has used so far, in µs (Linux /proc, 10 ms ticks; NaN elsewhere). */
@@ -53,7 +53,7 @@ export function startServe(
   args: readonly string[],
   options: { built?: boolean; cwd?: string } = {},
 ): Promise<ServeProcess> {
-  const bin = options.built ? [BUILT_BIN] : [...sourceExecArgv(), BIN];
+  const bin = options.built ? [...profileArgv(), BUILT_BIN] : [...sourceExecArgv(), BIN];
   const child = spawn(process.execPath, [...bin, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },

@@ -5,12 +5,12 @@
  * `step.woken` journal entry), for correlated events sent one at a time while N wait.
  * The store is read directly (read-only) to count statuses and read journal times.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'libsql';
+import { startServe } from '../../server/bench/serve-process.js';
 
 export interface WaitsBenchOptions {
   /** Executions waiting at once. Default 10,000. */
@@ -26,52 +26,8 @@ export interface WaitsBenchOptions {
 
 const BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 
-interface Serve {
-  url: string;
-  proc: ChildProcess;
-}
-
-function serve(store: string): Promise<Serve> {
-  // ORCHESTR8_BENCH_PROF=<dir>: a CPU profile of serve, written when it stops.
-  const prof = process.env.ORCHESTR8_BENCH_PROF;
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
-      BIN,
-      'serve',
-      '--port',
-      '0',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '0',
-      '--store',
-      store,
-    ],
-    {
-      env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /orchestr8 listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1]!, proc });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening`)));
-  });
-}
-
-function stop(s: Serve): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.proc.exitCode !== null) return resolve();
-    s.proc.once('exit', () => resolve());
-    s.proc.kill('SIGTERM');
-  });
-}
+/** `orchestr8 serve` (the built CLI, as a user runs it) on `store`, without the rate limit. */
+const serve = (store: string) => startServe(['--rate-limit', '0', '--store', store], { built: true });
 
 /** Peak and current resident set of a process, in MB (Linux /proc). */
 function memoryOf(pid: number): { peakMb: number; rssMb: number } {
@@ -170,23 +126,23 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
           ],
         });
         await sleep(500);
-        const idle = memoryOf(s.proc.pid!);
+        const idle = memoryOf(s.child.pid!);
         // serve trims its heap after an idle look (every 10 s): the steady figures come after it.
         await sleep(settleMs);
-        const idleSettled = memoryOf(s.proc.pid!);
+        const idleSettled = memoryOf(s.child.pid!);
         const t0 = performance.now();
         await startMany(s.url, 'bench-wake-all', n, () => ({}));
         await until(`${n} waiting`, () => db.count('bench-wake-all', 'waiting') === n);
         const parkSec = (performance.now() - t0) / 1000;
-        const parked = memoryOf(s.proc.pid!);
+        const parked = memoryOf(s.child.pid!);
         await sleep(settleMs);
-        const parkedSettled = memoryOf(s.proc.pid!);
+        const parkedSettled = memoryOf(s.child.pid!);
         const t1 = performance.now();
         const d = await call(`${s.url}/events`, 'POST', { name: 'go', id: 'go-1' });
         const answeredMs = performance.now() - t1;
         await until(`${n} completed`, () => db.count('bench-wake-all', 'completed') === n);
         const allDoneMs = performance.now() - t1;
-        const after = memoryOf(s.proc.pid!);
+        const after = memoryOf(s.child.pid!);
         rows.push({
           scenario: `${n} waiting, one event wakes all`,
           'start+park s': parkSec.toFixed(1),
@@ -204,7 +160,7 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
         });
       } finally {
         db.close();
-        await stop(s);
+        await s.stop();
       }
     }
     // 2. Correlated events, one at a time, while n executions wait (each its own order id).
@@ -227,7 +183,7 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
         });
         const ids = await startMany(s.url, 'bench-orders', n, (i) => ({ orderId: `o${i}` }));
         await until(`${n} waiting`, () => db.count('bench-orders', 'waiting') === n);
-        const parked = memoryOf(s.proc.pid!);
+        const parked = memoryOf(s.child.pid!);
         const latencies: number[] = [];
         const answers: number[] = [];
         // Spread over the range; one at a time, so each is measured alone.
@@ -256,12 +212,12 @@ export async function runWaitsBench(o: WaitsBenchOptions = {}): Promise<Record<s
           'event to woken step median ms': median(latencies),
           'p95 ms': pct(latencies, 95),
           'serve RSS while waiting MB': parked.rssMb,
-          'serve peak RSS MB': memoryOf(s.proc.pid!).peakMb,
+          'serve peak RSS MB': memoryOf(s.child.pid!).peakMb,
           load: load(),
         });
       } finally {
         db.close();
-        await stop(s);
+        await s.stop();
       }
     }
   } finally {
