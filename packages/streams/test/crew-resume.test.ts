@@ -1,7 +1,8 @@
 /**
  * A crew execution a dead processor left running is resumed by its successor, and its crew
  * timeout still runs from the execution's creation: the successor gives it only what is left
- * (none when it is over: it is cancelled before any step runs), and a crew that finished
+ * (none when it is over: it is cancelled before any step runs; when it runs out while the
+ * execution is being loaded, it is cancelled as soon as it is loaded), and a crew that finished
  * before the crash keeps its result whatever the time.
  */
 import { builtinAgents, createAgentRegistry, defineAgent } from '@orchestr8/agent-base';
@@ -70,9 +71,32 @@ async function deadProcessor() {
   return { clock, store, calls, slow };
 }
 
+/**
+ * The store as the successor sees it: while `hold` is set, loading an execution's journal
+ * (which only a resume does) waits for it, so a test can move time on mid-resume.
+ */
+function slowToLoad(store: Store) {
+  const ctl: { hold?: Promise<void>; loading?: () => void } = {};
+  const wrapped = new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === 'readJournal')
+        return async (...args: Parameters<Store['readJournal']>) => {
+          if (ctl.hold) {
+            ctl.loading?.();
+            await ctl.hold;
+          }
+          return target.readJournal(...args);
+        };
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store: wrapped, ctl };
+}
+
 /** Runs the slice on a successor engine; `settled()` says whether its outcome is in. */
-async function successor(dead: Awaited<ReturnType<typeof deadProcessor>>) {
-  const engine = engineOn(dead.store, dead.clock, dead.calls, 'successor');
+async function successor(dead: Awaited<ReturnType<typeof deadProcessor>>, store: Store = dead.store) {
+  const engine = engineOn(store, dead.clock, dead.calls, 'successor');
   const run = await runnerOn(engine, dead.clock);
   let outcome: SliceOutcome | undefined;
   const done = run(group, {}).then((o) => {
@@ -118,6 +142,39 @@ describe('a crew execution resumed after its processor died', () => {
       executionId: dead.slow,
     });
     expect((await dead.store.getExecution(dead.slow))!.status).toBe('cancelled');
+  });
+
+  it('whose timeout passes while its execution is being loaded is cancelled once it is loaded', async () => {
+    const dead = await deadProcessor();
+    await dead.clock.advance(900); // 100 ms of the crew's 1 s left: no cancel request is recorded
+    const slow = slowToLoad(dead.store);
+    let release!: () => void;
+    slow.ctl.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const loading = new Promise<void>((r) => {
+      slow.ctl.loading = r;
+    });
+    const next = await successor(dead, slow.store);
+    await loading;
+    await dead.clock.advance(200); // the timeout passes mid-load: nothing to cancel yet
+    expect(next.settled()).toBe(false);
+    slow.ctl.hold = undefined;
+    release();
+    for (let i = 0; i < 50 && !next.settled(); i++) await dead.clock.advance(0);
+    // Nothing else would stop it: its step hangs and the store holds no cancel request.
+    expect(next.settled()).toBe(true);
+    const outcome = await next.done;
+    expect(outcome.errors.map((e) => [e.crew, e.error.code, e.error.message])).toEqual([
+      ['slow', 'TIMEOUT', 'crew "slow" ran longer than its timeout of 1000 ms'],
+    ]);
+    expect(outcome.crews.find((c) => c.crew === 'slow')).toMatchObject({
+      status: 'failed',
+      executionId: dead.slow,
+    });
+    const record = (await dead.store.getExecution(dead.slow))!;
+    expect(record.status).toBe('cancelled');
+    expect(record.statusReason).toContain('ran longer than its timeout of 1000 ms');
   });
 
   it('a crew that finished before the crash keeps its result, however long ago that was', async () => {
