@@ -13,5 +13,6 @@
  * }
  */
 export { LATEST_SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './migrations.js';
-export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite-open.js';
+export type { SqliteStore } from './sqlite-store.js';
 export { DEFAULT_SQLITE_PATH, parseStoreUrl, type StoreUrl } from './store-url.js';
