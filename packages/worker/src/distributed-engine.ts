@@ -27,7 +27,8 @@ import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import { Coordinator } from './coordinator.js';
 import { ExecutionWatcher } from './watcher.js';
-import { startWorker, type Worker, type WorkerOptions } from './worker.js';
+import { startWorker } from './worker.js';
+import type { Worker, WorkerOptions } from './worker-options.js';
 
 export interface DistributedEngineOptions {
   store: PostgresStore;

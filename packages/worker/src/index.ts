@@ -25,5 +25,6 @@ export {
   type DistributedEngineOptions,
 } from './distributed-engine.js';
 export { ExecutionWatcher } from './watcher.js';
-export { DEFAULT_QUEUE, startWorker, type Worker, type WorkerOptions } from './worker.js';
+export { startWorker } from './worker.js';
+export { DEFAULT_QUEUE, type Worker, type WorkerOptions } from './worker-options.js';
 export { DEFAULT_STALE_MS, listWorkers, type WorkersView, workersRoute } from './workers-route.js';
