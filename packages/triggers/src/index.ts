@@ -43,16 +43,14 @@ export { createTriggerRouter, type TriggerRouterOptions, triggerEventHook } from
 export {
   createScheduler,
   type EmittedEvent,
-  parseTriggerCorrelationId,
   type Scheduler,
   type SchedulerLogger,
   type SchedulerOptions,
   type TriggerInfo,
-  triggerCorrelationId,
-  verifySignature,
-  verifyStripeSignature,
   type WebhookRequest,
   type WebhookResult,
 } from './scheduler.js';
 export { openSqliteTriggerStore } from './sqlite-trigger-store.js';
+export { parseTriggerCorrelationId, triggerCorrelationId } from './trigger-correlation.js';
 export { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
+export { verifySignature, verifyStripeSignature } from './webhook-signature.js';

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock, type TimerHandle } from '@orchestr8/common';
 import type { Engine } from '@orchestr8/core';
 import {
@@ -9,7 +9,10 @@ import {
 } from '@orchestr8/schema';
 import { type Calendar, calendarOf } from './calendar.js';
 import { FlowControl, type Outcome, type Prepared, type TriggerContext } from './flow-control.js';
+import { registeredWorkflows } from './registered-workflows.js';
+import { triggerCorrelationId } from './trigger-correlation.js';
 import { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
+import { header, verifySignature, verifyStripeSignature } from './webhook-signature.js';
 
 export interface SchedulerLogger {
   info(data: Record<string, unknown>, message: string): void;
@@ -127,68 +130,6 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const CATCH_UP_SCAN_LIMIT = 100_000;
 
 const iso = (t: number) => new Date(t).toISOString();
-
-/** The correlation id of an execution a trigger started: `trigger:<name>@<ISO fire time>` or `trigger:<name>#<id>`. */
-export function triggerCorrelationId(name: string, at: { time?: number; id?: string }): string {
-  return at.id !== undefined ? `trigger:${name}#${at.id}` : `trigger:${name}@${iso(at.time ?? 0)}`;
-}
-
-/** What a correlation id says about the trigger that started an execution, if one did. */
-export function parseTriggerCorrelationId(
-  correlationId: string | undefined,
-): { trigger: string; fireTime?: string; id?: string } | undefined {
-  const m = /^trigger:([A-Za-z0-9_-]+)(?:@(.+)|#(.+))$/.exec(correlationId ?? '');
-  if (!m) return undefined;
-  return m[2] !== undefined ? { trigger: m[1]!, fireTime: m[2] } : { trigger: m[1]!, id: m[3]! };
-}
-
-function header(headers: WebhookRequest['headers'], name: string): string | undefined {
-  const v = headers[name.toLowerCase()];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Whether `signature` (hex, optionally "sha256=") is the HMAC-SHA256 of the body with the secret. */
-export function verifySignature(secret: string, body: Buffer, signature: string | undefined): boolean {
-  if (!signature) return false;
-  const hex = signature.startsWith('sha256=') ? signature.slice(7) : signature;
-  return sameHmac(createHmac('sha256', secret).update(body).digest(), hex);
-}
-
-function sameHmac(expected: Buffer, hex: string): boolean {
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return false;
-  return timingSafeEqual(expected, Buffer.from(hex, 'hex'));
-}
-
-/**
- * Stripe's scheme: `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, each v1 the HMAC-SHA256 of
- * `<t>.<body>`; valid when one v1 matches and t is within `toleranceMs` of `now` (a replay of
- * an old delivery is refused even with its genuine signature). Why, when not valid.
- */
-export function verifyStripeSignature(
-  secret: string,
-  body: Buffer,
-  header: string | undefined,
-  now: number,
-  toleranceMs: number,
-): { ok: true } | { ok: false; reason: string } {
-  if (!header) return { ok: false, reason: 'is missing' };
-  let t: string | undefined;
-  const v1: string[] = [];
-  for (const part of header.split(',')) {
-    const eq = part.indexOf('=');
-    const k = part.slice(0, eq).trim();
-    const v = part.slice(eq + 1).trim();
-    if (k === 't') t = v;
-    else if (k === 'v1') v1.push(v);
-  }
-  if (t === undefined || !/^\d{1,12}$/.test(t) || v1.length === 0)
-    return { ok: false, reason: 'is not of the form t=<timestamp>,v1=<signature>' };
-  const expected = createHmac('sha256', secret).update(`${t}.`).update(body).digest();
-  if (!v1.some((sig) => sameHmac(expected, sig))) return { ok: false, reason: 'does not match the body' };
-  if (Math.abs(now - Number(t) * 1000) > toleranceMs)
-    return { ok: false, reason: `has a timestamp more than ${Math.round(toleranceMs / 1000)} s from now` };
-  return { ok: true };
-}
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const engine = options.engine;
@@ -729,35 +670,4 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return out;
     },
   };
-}
-
-/** The newest registered version of each workflow that declares triggers (compiled once per hash). */
-async function registeredWorkflows(
-  engine: Engine,
-  cache: ReadonlyMap<string, CompiledWorkflow>,
-): Promise<{ workflows: CompiledWorkflow[]; compiled: Map<string, CompiledWorkflow> }> {
-  const defs = await engine.store.listDefinitions();
-  const ids = [...new Set(defs.filter((d) => hasTriggers(d.document)).map((d) => d.id))];
-  const workflows: CompiledWorkflow[] = [];
-  const compiled = new Map<string, CompiledWorkflow>();
-  for (const id of ids) {
-    const newest = await engine.store.getDefinition(id);
-    if (!newest || !hasTriggers(newest.document)) continue;
-    let w = cache.get(newest.hash);
-    if (!w)
-      try {
-        w = engine.compile(newest.document);
-      } catch {
-        // A registered version that no longer compiles here (e.g. an agent missing) stays inactive.
-        continue;
-      }
-    compiled.set(newest.hash, w);
-    workflows.push(w);
-  }
-  return { workflows, compiled };
-}
-
-function hasTriggers(doc: unknown): boolean {
-  const t = (doc as { triggers?: unknown } | null)?.triggers;
-  return Array.isArray(t) && t.length > 0;
 }
