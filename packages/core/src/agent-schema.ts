@@ -1,14 +1,28 @@
+import { createRequire } from 'node:module';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-
-// ajv-formats is CommonJS: under NodeNext its default import is the module object.
-const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule.default }).default;
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
+import type addFormatsModule from 'ajv-formats';
 
 type Check = (value: unknown) => string | undefined;
 
-const ajv = new Ajv2020({ allErrors: false, strict: false, useDefaults: false });
-addFormats(ajv);
+let instance: Ajv2020 | undefined;
+
+/**
+ * The ajv instance for agents' JSON Schemas, made on the first one: a program whose agents
+ * declare no schema (or zod ones) never loads ajv's full format set. ajv is CommonJS, so it
+ * loads synchronously.
+ */
+function ajv(): Ajv2020 {
+  if (!instance) {
+    const require = createRequire(import.meta.url);
+    const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 };
+    const addFormats = (require('ajv-formats') as { default: typeof addFormatsModule.default }).default;
+    instance = new Ajv({ allErrors: false, strict: false, useDefaults: false });
+    addFormats(instance);
+  }
+  return instance;
+}
+
 const cache = new WeakMap<object, Check>();
 
 interface ZodLike {
@@ -30,9 +44,9 @@ function compile(schema: object): Check {
   }
   let fn: ValidateFunction;
   try {
-    fn = ajv.compile(schema);
+    fn = ajv().compile(schema);
     // ajv's own cache holds schemas strongly; ours is a WeakMap, so drop theirs.
-    ajv.removeSchema(schema);
+    ajv().removeSchema(schema);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return () => `the schema itself is invalid: ${message}`;
