@@ -5,8 +5,8 @@
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
-import { createDistributedEngine, type DistributedEngine } from '../src/index.js';
-import { agent, compile, diamond, registryOf } from './helpers.js';
+import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
+import { agent, compile, diamond, registryOf, sleep } from './helpers.js';
 
 let server: PgServer;
 beforeAll(async () => {
@@ -18,7 +18,10 @@ afterAll(async () => {
 
 let store: PostgresStore;
 let engine: DistributedEngine;
+let workers: Worker[] = [];
 afterEach(async () => {
+  for (const w of workers) await w.stop({ graceMs: 100 });
+  workers = [];
   await engine?.shutdown({ graceMs: 100 });
   await store?.close();
 });
@@ -48,4 +51,56 @@ describe('commits', () => {
     // 300 results in fewer transactions than executions' commits one by one would take.
     expect(worker.stats().rounds).toBeLessThan(worker.stepsDone / 2);
   });
+
+  it('of steps of one execution on two workers at once: each step once, the join once with every input, the journal in order without gaps', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    const fan = Array.from({ length: 40 }, (_, i) => `f${i + 1}`);
+    // Steps short enough to commit often, long enough that one worker cannot hold them all:
+    // both workers commit steps of the same executions, and their commits race.
+    const work = agent('@test/work', async (input: { v?: unknown }) => {
+      await sleep(2);
+      return { v: input.v ?? null };
+    });
+    // An API instance: it starts executions, runs nothing.
+    engine = await createDistributedEngine({ store, registry: registryOf(work) });
+    for (const id of ['w1', 'w2'])
+      workers.push(await startWorker({ store, registry: registryOf(work), id, concurrency: 4, pollMs: 50 }));
+    const wf = compile({
+      steps: [
+        { id: 'a', agent: '@test/work', input: { v: '${inputs.n}' } },
+        ...fan.map((id, i) => ({ id, agent: '@test/work', input: { v: i }, dependencies: ['a'] })),
+        {
+          id: 'z',
+          agent: '@test/work',
+          input: { v: fan.map((id) => `\${steps.${id}.output.v}`) },
+          dependencies: fan,
+        },
+      ],
+      outputs: { v: '${steps.z.output.v}', n: '${steps.a.output.v}' },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, n) => engine.execute(wf, { inputs: { n } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 'completed'));
+    expect(results.map((r) => r.outputs)).toEqual(results.map((_, n) => ({ n, v: fan.map((_, i) => i) })));
+    for (const r of results) {
+      const journal = await store.readJournal(r.executionId);
+      expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1));
+      const completed = journal.filter((e) => e.type === 'step.completed').map((e) => e.stepId!);
+      expect([...completed].sort()).toEqual(['a', ...fan, 'z'].sort());
+      // The join started once, after every step it joins completed.
+      const started = journal.filter((e) => e.type === 'step.started' && e.stepId === 'z');
+      expect(started).toHaveLength(1);
+      const lastFan = Math.max(
+        ...journal
+          .filter((e) => e.type === 'step.completed' && e.stepId !== 'z' && e.stepId !== 'a')
+          .map((e) => e.seq),
+      );
+      expect(started[0]!.seq).toBeGreaterThan(lastFan);
+      expect(journal.at(-1)!.type).toBe('execution.completed');
+    }
+    // Both workers ran steps of these executions.
+    expect(workers.map((w) => w.stepsDone > 0)).toEqual([true, true]);
+    expect(workers[0]!.stepsDone + workers[1]!.stepsDone).toBe(4 * (fan.length + 2));
+  }, 60_000);
 });
