@@ -1,13 +1,14 @@
 /**
- * Writes schema/workflow.schema.json (the published JSON Schema) from the zod model.
+ * Writes schema/workflow.schema.json (the published JSON Schema) from the zod model, and the
+ * package's copy of it (packages/schema/workflow.schema.json, what the validator reads).
  * Run: pnpm --filter @orchestr8/schema generate:schema
  * A test fails when the committed file differs from what this produces.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildWorkflowJsonSchema } from '../src/json-schema.js';
+import { buildWorkflowJsonSchema } from '../src/json-schema-build.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const target = resolve(root, 'schema/workflow.schema.json');
@@ -18,4 +19,6 @@ const biome = spawnSync('pnpm', ['exec', 'biome', 'format', '--write', target], 
   stdio: 'inherit',
 });
 if (biome.status !== 0) console.warn('biome format failed; the schema was written unformatted');
-console.log(`wrote ${target}`);
+const copy = resolve(root, 'packages/schema/workflow.schema.json');
+copyFileSync(target, copy);
+console.log(`wrote ${target} and ${copy}`);

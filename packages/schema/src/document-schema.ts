@@ -2,6 +2,14 @@
 import { z } from 'zod';
 import { COMPOSITIONS, DEFAULTS } from './defaults.js';
 import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
+import {
+  AGENT_ID_PATTERN,
+  ENV_NAME_PATTERN,
+  QUEUE_PATTERN,
+  SEMVER_PATTERN,
+  STEP_ID_PATTERN,
+  WORKFLOW_ID_PATTERN,
+} from './patterns.js';
 
 /**
  * The workflow document model in zod. This is the single source of the TypeScript types
@@ -11,13 +19,14 @@ import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
  * applies the same DEFAULTS.
  */
 
-export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const SEMVER_PATTERN =
-  /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
-export const AGENT_ID_PATTERN = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
-export const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-export const QUEUE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+export {
+  AGENT_ID_PATTERN,
+  ENV_NAME_PATTERN,
+  QUEUE_PATTERN,
+  SEMVER_PATTERN,
+  STEP_ID_PATTERN,
+  WORKFLOW_ID_PATTERN,
+} from './patterns.js';
 
 const TEMPLATE_HELP =
   'Strings may contain templates: ${steps.<id>.output.<path>}, ${steps.<id>.status}, ${steps.<id>.error.code}, ' +

@@ -1,6 +1,6 @@
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
-import { compileExpression as filtrexCompile } from 'filtrex';
 import { DiagnosticCode } from './diagnostics.js';
+import { filtrexModule } from './lazy-modules.js';
 import { lookupPath, type PathSegment, segmentOf } from './path.js';
 import { shapeRef, type TemplateRef, type TemplateScope } from './template.js';
 
@@ -263,7 +263,7 @@ export function compileExpression(source: string): CompiledExpression {
   const parseError = (): ExpressionError => {
     // Compile the text as written, so that the error shows the user's own columns.
     try {
-      filtrexCompile(rewritten, { customProp, constants: CONSTANTS });
+      filtrexModule().compileExpression(rewritten, { customProp, constants: CONSTANTS });
     } catch (e) {
       const detail = describeParseError(e instanceof Error ? e.message : String(e));
       return new ExpressionError(`expression "${body}" does not parse${detail}`, DiagnosticCode.EXPRESSION);
@@ -282,7 +282,9 @@ export function compileExpression(source: string): CompiledExpression {
   let fn = compiledCache.get(shape.shape);
   if (!fn) {
     try {
-      fn = filtrexCompile(shape.shape, { customProp, constants: CONSTANTS }) as (data: unknown) => unknown;
+      fn = filtrexModule().compileExpression(shape.shape, { customProp, constants: CONSTANTS }) as (
+        data: unknown,
+      ) => unknown;
     } catch {
       throw parseError();
     }

@@ -44,29 +44,25 @@ export {
   loadDocument,
   loadDocumentFile,
 } from './document-loader.js';
-export {
-  AGENT_ID_PATTERN,
-  type AgentRefDocument,
-  type CircuitBreakerPolicyDocument,
-  CircuitBreakerPolicySchema,
-  type DurationDocument,
-  type RetryPolicyDocument,
-  RetryPolicySchema,
-  type StepDocument,
-  StepDocumentSchema,
-  type StepPoliciesDocument,
-  type TriggerDocument,
-  TriggerDocumentSchema,
-  type WaitDocument,
-  type WaitEventDocument,
-  type WorkflowDocument,
-  WorkflowDocumentSchema,
-  type WorkflowPoliciesDocument,
+// Types only: the zod schemas themselves are in '@orchestr8/schema/zod' (zod.ts), so that
+// importing this entry does not load zod.
+export type {
+  AgentRefDocument,
+  CircuitBreakerPolicyDocument,
+  DurationDocument,
+  RetryPolicyDocument,
+  StepDocument,
+  StepPoliciesDocument,
+  TriggerDocument,
+  WaitDocument,
+  WaitEventDocument,
+  WorkflowDocument,
+  WorkflowPoliciesDocument,
 } from './document-schema.js';
 export { DURATION_PATTERN, POSITIVE_DURATION_PATTERN, parseDuration } from './duration.js';
 export { type CompiledExpression, compileExpression, ExpressionError } from './expression.js';
 export { validateAndDefaultInputs, validateInputs } from './inputs.js';
-export { buildWorkflowJsonSchema, getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from './json-schema.js';
+export { getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from './json-schema.js';
 export {
   type AgentOptions,
   type LoadOptions,
@@ -77,6 +73,7 @@ export {
 } from './load.js';
 export { LIMITS } from './parse.js';
 export { FORBIDDEN_KEYS, lookupPath, type PathSegment } from './path.js';
+export { AGENT_ID_PATTERN } from './patterns.js';
 // Spelling suggestions ("did you mean"), for documents of other packages (streams).
 export { closest } from './suggest.js';
 export {

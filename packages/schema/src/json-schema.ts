@@ -1,30 +1,19 @@
-import { z } from 'zod';
-import { WorkflowDocumentSchema } from './document-schema.js';
+import { createRequire } from 'node:module';
 
 /** The stable `$id` of the published schema (major version 1 of the format). */
 export const WORKFLOW_SCHEMA_ID = 'https://orchestr8.dev/schema/workflow/v1.json';
 
-/** Builds the JSON Schema from the zod model (what the generator script writes to disk). */
-export function buildWorkflowJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(WorkflowDocumentSchema, {
-    target: 'draft-2020-12',
-    io: 'input',
-    // zod's safe-integer bounds stay (maximum 9007199254740991 on integers): zod enforces
-    // them, and the published schema must accept exactly what zod accepts.
-    unrepresentable: 'throw',
-  }) as Record<string, unknown>;
-  const { $schema, ...rest } = generated;
-  return { $schema, $id: WORKFLOW_SCHEMA_ID, ...rest };
-}
-
-let cached: Record<string, unknown> | undefined;
+let cached: object | undefined;
 
 /**
- * The published JSON Schema object: identical to `schema/workflow.schema.json` (a test
- * fails when the committed file is stale). Built once; do not mutate it.
+ * The published JSON Schema object: the package's copy of `schema/workflow.schema.json`,
+ * which is generated from the zod model (tests fail when either copy is stale). Read on first
+ * use rather than built from the model, so validating a document never loads zod. Do not
+ * mutate it.
  */
 export function getWorkflowJsonSchema(): object {
-  cached ??= deepFreeze(buildWorkflowJsonSchema());
+  // A JSON require: synchronous, and no warning (JSON modules are experimental in Node 20).
+  cached ??= deepFreeze(createRequire(import.meta.url)('../workflow.schema.json') as object);
   return cached;
 }
 

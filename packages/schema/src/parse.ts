@@ -1,14 +1,4 @@
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Node as YamlNode,
-} from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import {
   DiagnosticCode,
   error,
@@ -17,6 +7,7 @@ import {
   toPointer,
 } from './diagnostics.js';
 import { locateJson, type NodeOffsets, scanJson } from './json-scan.js';
+import { yamlModule } from './lazy-modules.js';
 import { yamlErrorDiagnostics } from './yaml-errors.js';
 import { DECLINED, parseYamlFast } from './yaml-fast.js';
 
@@ -111,12 +102,14 @@ export function parseJsonText(text: string): ParsedText {
 }
 
 function keyText(key: unknown): string {
+  const { isScalar } = yamlModule();
   if (isScalar(key)) return String(key.value);
   return String(key);
 }
 
 /** Walks the YAML node tree (not through aliases): duplicate keys and excessive nesting. */
 function checkYamlNodes(root: YamlNode | null, diagnostics: PendingDiagnostic[]): boolean {
+  const { isMap, isSeq } = yamlModule();
   const path: (string | number)[] = [];
   const visit = (node: unknown, depth: number): boolean => {
     if (isMap(node)) {
@@ -181,6 +174,7 @@ export function exceedsDepth(value: unknown, maxDepth: number): boolean {
 }
 
 function locateYaml(doc: Document, wanted: ReadonlySet<string>): Map<string, NodeOffsets> {
+  const { isAlias, isMap, isPair, isSeq } = yamlModule();
   const found = new Map<string, NodeOffsets>();
   const visit = (raw: unknown, ptr: string, keyOffset: number | undefined, hops: number): void => {
     let node = raw;
@@ -284,6 +278,7 @@ export function parseYamlText(text: string): ParsedText {
 
 /** The `yaml` package's parse: every syntax problem, duplicate key and limit, with positions. */
 export function parseYamlWithPositions(text: string): ParsedText {
+  const { LineCounter, parseDocument } = yamlModule();
   const diagnostics: PendingDiagnostic[] = [];
   const lineCounter = new LineCounter();
   const position = (offset: number) => {

@@ -7,6 +7,8 @@ import {
   listNames,
   type PendingDiagnostic,
 } from './diagnostics.js';
+import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
+import { getWorkflowJsonSchema } from './json-schema.js';
 import {
   AGENT_ID_PATTERN,
   ENV_NAME_PATTERN,
@@ -14,9 +16,7 @@ import {
   SEMVER_PATTERN,
   STEP_ID_PATTERN,
   WORKFLOW_ID_PATTERN,
-} from './document-schema.js';
-import { DURATION_PATTERN, POSITIVE_DURATION_PATTERN } from './duration.js';
-import { getWorkflowJsonSchema } from './json-schema.js';
+} from './patterns.js';
 import { closest } from './suggest.js';
 
 // ajv-formats is CommonJS: under NodeNext its default import is the module object.

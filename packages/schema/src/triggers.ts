@@ -1,10 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
-import { Cron } from 'croner';
 import type { CompiledFlowControl, CompiledTrigger } from './compiled.js';
 import { DiagnosticCode, error, listNames, type PendingDiagnostic, toPointer } from './diagnostics.js';
 import type { FlowControlDocument, TriggerDocument, WorkflowDocument } from './document-schema.js';
 import { parseDuration } from './duration.js';
 import { type CompiledExpression, compileExpression, ExpressionError } from './expression.js';
+import { cronerModule } from './lazy-modules.js';
 import { lookupPath } from './path.js';
 import { type CompiledValue, compileValueWith, type TemplateRef } from './template.js';
 
@@ -40,6 +40,7 @@ export function cronProblem(expression: string, timezone?: string): string | und
   if (fields !== 5 && fields !== 6)
     return `expected 5 fields (minute hour day month weekday) or 6 (seconds first), found ${fields}`;
   try {
+    const { Cron } = cronerModule();
     const c = new Cron(expression, { paused: true, mode: '5-or-6-parts', ...(timezone ? { timezone } : {}) });
     c.stop();
     return undefined;

@@ -1,14 +1,6 @@
-import {
-  type Document,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  type LineCounter,
-  type YAMLError,
-  type Node as YamlNode,
-} from 'yaml';
+import type { Document, LineCounter, YAMLError, Node as YamlNode } from 'yaml';
 import { DiagnosticCode, error, escapePointerSegment, type PendingDiagnostic } from './diagnostics.js';
+import { yamlModule } from './lazy-modules.js';
 
 /**
  * YAML syntax errors as diagnostics, one per mistake, where the mistake is. The yaml
@@ -56,6 +48,7 @@ function innermost(
   pick: (node: YamlNode) => boolean,
   within: (node: YamlNode) => boolean,
 ): YamlNode | undefined {
+  const { isMap, isSeq } = yamlModule();
   let found: YamlNode | undefined;
   let node = root as YamlNode | null | undefined;
   while (node) {
@@ -77,6 +70,7 @@ function innermost(
 
 /** Where the mistake is, and what to say about it. */
 function locate(e: YAMLError, doc: Document, text: string): Located {
+  const { isMap, isScalar, isSeq } = yamlModule();
   const offset = e.pos[0];
   const message = firstLine(e.message);
   const hint = HINTS[e.code];
@@ -132,6 +126,7 @@ function locate(e: YAMLError, doc: Document, text: string): Located {
  * malformed key names no member; or that member, when the key is known to be sound.
  */
 function pointerAt(doc: Document, offset: number, onKey: 'mapping' | 'member' = 'mapping'): string {
+  const { isMap, isPair, isScalar, isSeq } = yamlModule();
   let pointer = '';
   let node = doc.contents as YamlNode | null;
   const holds = (n: YamlNode | null | undefined): n is YamlNode =>

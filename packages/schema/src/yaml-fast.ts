@@ -17,7 +17,8 @@
  * Declining is always safe (it only costs time); the tests compare both parses on every
  * fixture and on a list of unusual documents.
  */
-import jsyaml from 'js-yaml';
+import type * as JsYaml from 'js-yaml';
+import { jsYamlModule } from './lazy-modules.js';
 
 /** What the fast parse returns when it declines the document. */
 export const DECLINED: unique symbol = Symbol('declined');
@@ -58,35 +59,41 @@ let resolved: unknown;
 /** How many nulls the current parse made (the walk that restores them runs only if any). */
 let nulls = 0;
 
+let core: JsYaml.Schema | undefined;
+
 /**
  * One implicit type for all of the core schema, so a plain string (most scalars) costs one
  * first-character test. Its tag is private: an explicit `!!int` is an unknown tag, declined.
+ * Built with js-yaml, on the first YAML parse.
  */
-const CORE = new jsyaml.Schema({
-  implicit: [
-    new jsyaml.Type('tag:orchestr8.dev,2026:core-scalar', {
-      kind: 'scalar',
-      resolve: (s: string | null) => {
-        // js-yaml gives an empty plain scalar as null before asking the types.
-        if (s === null) {
-          resolved = NULL;
-          nulls++;
-          return true;
-        }
-        if (s.length > 0 && !MAYBE_NOT_STRING[s.charCodeAt(0)]) return false;
-        for (const [test, make] of CORE_RULES) {
-          if (test.test(s)) {
-            resolved = make(s);
-            if (resolved === NULL) nulls++;
+function coreSchema(jsyaml: typeof JsYaml): JsYaml.Schema {
+  core ??= new jsyaml.Schema({
+    implicit: [
+      new jsyaml.Type('tag:orchestr8.dev,2026:core-scalar', {
+        kind: 'scalar',
+        resolve: (s: string | null) => {
+          // js-yaml gives an empty plain scalar as null before asking the types.
+          if (s === null) {
+            resolved = NULL;
+            nulls++;
             return true;
           }
-        }
-        return false;
-      },
-      construct: () => resolved,
-    }),
-  ],
-});
+          if (s.length > 0 && !MAYBE_NOT_STRING[s.charCodeAt(0)]) return false;
+          for (const [test, make] of CORE_RULES) {
+            if (test.test(s)) {
+              resolved = make(s);
+              if (resolved === NULL) nulls++;
+              return true;
+            }
+          }
+          return false;
+        },
+        construct: () => resolved,
+      }),
+    ],
+  });
+  return core;
+}
 
 /**
  * Constructs the fast parse does not take: a directive line; a tag at the start of a token
@@ -163,7 +170,11 @@ export function parseYamlFast(text: string, maxDepth = 64): unknown {
   try {
     // js-yaml 4.3's maxDepth (not in its types) counts scalars as a level too: it only stops
     // absurd nesting early, before its recursion goes deep.
-    const options: jsyaml.LoadOptions & { maxDepth: number } = { schema: CORE, maxDepth: maxDepth + 2 };
+    const jsyaml = jsYamlModule();
+    const options: JsYaml.LoadOptions & { maxDepth: number } = {
+      schema: coreSchema(jsyaml),
+      maxDepth: maxDepth + 2,
+    };
     value = jsyaml.load(text, options);
   } catch {
     return DECLINED;

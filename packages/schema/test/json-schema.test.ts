@@ -3,14 +3,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  buildWorkflowJsonSchema,
-  DEFAULTS,
-  getWorkflowJsonSchema,
-  WORKFLOW_SCHEMA_ID,
-  WorkflowDocumentSchema,
-} from '../src/index.js';
+import { DEFAULTS, getWorkflowJsonSchema, WORKFLOW_SCHEMA_ID } from '../src/index.js';
 import { validateAgainstSchema } from '../src/schema-validator.js';
+import { buildWorkflowJsonSchema, WorkflowDocumentSchema } from '../src/zod.js';
 
 const root = join(import.meta.dirname, '../../..');
 const committed = JSON.parse(readFileSync(join(root, 'schema/workflow.schema.json'), 'utf8'));
@@ -28,6 +23,11 @@ describe('the published JSON Schema', () => {
   it('is up to date with the zod model (run `pnpm --filter @orchestr8/schema generate:schema`)', () => {
     expect(committed).toEqual(buildWorkflowJsonSchema());
     expect(getWorkflowJsonSchema()).toEqual(committed);
+  });
+
+  it('is the same file in the package, which the validator reads (generate:schema writes both)', () => {
+    const packaged = readFileSync(join(root, 'packages/schema/workflow.schema.json'), 'utf8');
+    expect(packaged).toBe(readFileSync(join(root, 'schema/workflow.schema.json'), 'utf8'));
   });
 
   it('is JSON Schema 2020-12 with a stable $id', () => {
