@@ -117,5 +117,6 @@ export type {
   EventDelivery,
   SliceCommit,
   SliceRecord,
+  StreamClaim,
   StreamTransport,
 } from './transport.js';

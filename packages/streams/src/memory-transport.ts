@@ -20,6 +20,7 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
   const sliceIds = new Set<number>();
   const errors: StreamErrorRecord[] = [];
   let context: ContextState | undefined;
+  let holder: { owner: string; until: number } | undefined;
   const beats = new Map<string, ProcessorHeartbeat>();
   const consumers = new Set<(seq: number) => void>();
   const actionSubscribers = new Set<(a: StreamAction) => void>();
@@ -70,6 +71,11 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
     },
     async loadContext() {
       return context && structuredClone(context);
+    },
+    async claim({ owner, until, now }) {
+      if (holder && holder.owner !== owner && holder.until > now) return false;
+      holder = { owner, until };
+      return true;
     },
     async subscribeActions(handler) {
       actionSubscribers.add(handler);

@@ -10,6 +10,8 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
@@ -21,7 +23,14 @@ import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/c
 import { type ProcessorHeartbeat, type ProcessorView, viewHeartbeats } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
-import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
+import type {
+  Consumption,
+  ContextState,
+  EventDelivery,
+  SliceRecord,
+  StreamClaim,
+  StreamTransport,
+} from './transport.js';
 
 export interface NatsTransportOptions {
   /** The stream id (names the JetStream streams, subjects and KV bucket). */
@@ -56,10 +65,38 @@ export function natsNames(streamId: string) {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CONTEXT_KEY = 'context';
+const CLAIM_KEY = 'claim';
 const HEARTBEAT_PREFIX = 'heartbeat.';
 /** A processor id as a KV key token (keys allow letters, digits, "-", "_", "=", "/"). */
 const heartbeatKey = (processor: string) =>
   `${HEARTBEAT_PREFIX}${Buffer.from(processor).toString('base64url')}`;
+
+/** Another writer changed the key since it was read (a compare-and-set lost). */
+function lostRace(e: unknown): boolean {
+  return (
+    e instanceof JetStreamApiError &&
+    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/** The stream's claim in its KV bucket, set by revision: of two claimants, one write wins. */
+async function claimIn(kv: KV, { owner, until, now }: StreamClaim): Promise<boolean> {
+  const value = encoder.encode(JSON.stringify({ owner, until }));
+  const entry = await kv.get(CLAIM_KEY);
+  try {
+    if (entry?.operation !== 'PUT' || entry.length === 0) await kv.create(CLAIM_KEY, value);
+    else {
+      const held = entry.json<{ owner: string; until: number }>();
+      if (held.owner !== owner && held.until > now) return false;
+      await kv.update(CLAIM_KEY, value, entry.revision);
+    }
+    return true;
+  } catch (e) {
+    if (lostRace(e)) return false;
+    throw e;
+  }
+}
 
 async function readBeats(kv: KV): Promise<ProcessorHeartbeat[]> {
   const beats: ProcessorHeartbeat[] = [];
@@ -104,13 +141,15 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       await jsm.streams.add({ name: s.stream, subjects: [s.subject] });
     }
   }
+  let ackWaitNanos: number;
   try {
-    await jsm.consumers.info(names.events.stream, durable);
+    ackWaitNanos = (await jsm.consumers.info(names.events.stream, durable)).config.ack_wait ?? 30e9;
   } catch {
+    ackWaitNanos = nanos(options.ackWaitMs ?? 30_000);
     await jsm.consumers.add(names.events.stream, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(options.ackWaitMs ?? 30_000),
+      ack_wait: ackWaitNanos,
       // Events stay unacknowledged until their slice commits: never stall on a busy slice.
       max_ack_pending: 1_000_000,
       deliver_policy: DeliverPolicy.All,
@@ -229,6 +268,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
       return entry.json<ContextState>();
     },
+    claim: (request) => claimIn(kv, request),
+    claimMs: Math.max(3, Math.round(ackWaitNanos / 1e6)),
     async subscribeActions(handler) {
       const consumer = await js.consumers.get(names.actions.stream, { deliver_policy: DeliverPolicy.New });
       const messages = await consumer.consume();

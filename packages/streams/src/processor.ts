@@ -4,8 +4,11 @@
  * backlog policy when closed slices wait, runs each slice and commits it through the
  * transport. Events are acknowledged only after their slice is committed, so a restart
  * re-delivers exactly what was not applied; the committed context says which slices were.
+ * Only the processor holding the stream's claim (renewed while it lives) takes events and
+ * commits: a second processor on the same stream waits as a standby until the claim is free.
  */
 
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Clock,
@@ -49,10 +52,20 @@ export interface StreamProcessorOptions {
   processorId?: string;
   /** How often a heartbeat is written through the transport (default 5 s; 0: never). */
   heartbeatMs?: number;
+  /**
+   * How long the stream's claim lasts unless renewed (renewed every third of it): a processor
+   * that died (or stalled this long) gives the stream up to a standby after it. Default: the
+   * transport's (NATS: its ack wait), else 30 s.
+   */
+  claimMs?: number;
 }
+
+export const DEFAULT_CLAIM_MS = 30_000;
 
 export interface StreamStatus {
   stream: string;
+  /** True while this processor holds the stream; false for a standby (another one holds it). */
+  active: boolean;
   /** The last slice applied to the context (-1: none). */
   committedSlice: number;
   /** The last slice closed: an event for it or an earlier one is late (-1: none). */
@@ -102,6 +115,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   // The limit of every stream duration (slice, crew timeout): a timer's, 2^31-1 ms.
   if (!(graceMs >= 0 && graceMs <= MAX_TIMER_MS))
     throw new ValidationError(`graceMs must be from 0 to 2147483647 ms (24 days), got ${graceMs}`);
+  const claimMs = options.claimMs ?? transport.claimMs ?? DEFAULT_CLAIM_MS;
+  if (!(Number.isInteger(claimMs) && claimMs >= 3 && claimMs <= MAX_TIMER_MS))
+    throw new ValidationError(`claimMs must be an integer from 3 to 2147483647 ms, got ${claimMs}`);
   let runner: SliceRunner | undefined;
   let context: ContextValues = structuredClone(stream.initialContext);
   let committed = -1;
@@ -122,8 +138,17 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
   let startedAt = 0;
+  // Unique per processor instance: two processors with one id (one host) must not share a claim.
+  const owner = `${processorId}#${process.pid}#${randomUUID().slice(0, 8)}`;
+  let active = false;
+  /** Counts takeovers: a slice begun before this processor stood down and took over again is stale. */
+  let term = 0;
+  /** When this processor's claim runs out, by its clock (0: it holds none). */
+  let heldUntil = 0;
+  let claimTimer: TimerHandle | undefined;
   const stats: StreamStatus = {
     stream: stream.id,
+    active: false,
     committedSlice: -1,
     closedSlice: -1,
     backlog: 0,
@@ -271,7 +296,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       }
       if (from.length > 1) stats.slicesMerged += from.length - 1;
       running = from[0]!.index;
+      const began = term;
       const outcome = await runner!(group, context);
+      // A processor that stalled past its claim may have been replaced: it must not commit.
+      if (began !== term || !(await holds()))
+        throw new Orchestr8Error(
+          ErrorCode.CONFLICT,
+          `another processor took stream "${stream.id}" over: slice ${group.index} was not committed here`,
+        );
       const record: SliceRecord = {
         stream: stream.id,
         index: group.index,
@@ -335,6 +367,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   function status(): StreamStatus {
     return {
       ...stats,
+      active,
       committedSlice: committed,
       closedSlice: closedUpTo,
       backlog: ready.length,
@@ -368,6 +401,96 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     beatTimer = clock.setTimeout(beatLoop, heartbeatMs, { unref: true });
   }
 
+  async function claim(): Promise<boolean> {
+    const now = clock.now();
+    const ok = await transport.claim({ owner, until: now + claimMs, now });
+    heldUntil = ok ? now + claimMs : 0;
+    return ok;
+  }
+
+  /** Whether this processor still holds the stream: by its own claim's time, else by renewing it. */
+  async function holds(): Promise<boolean> {
+    if (!active) return false;
+    if (clock.now() < heldUntil) return true;
+    if (await claim()) return true;
+    standDown();
+    return false;
+  }
+
+  /** Takes the stream over: from the committed context, with the events not yet acknowledged. */
+  async function activate(): Promise<void> {
+    active = true;
+    term++;
+    context = structuredClone(stream.initialContext);
+    committed = committedAtStart = closedUpTo = -1;
+    open.clear();
+    ready.length = 0;
+    delivered = 0;
+    const saved = await transport.loadContext();
+    if (saved) {
+      context = saved.values;
+      committed = saved.slice;
+      committedAtStart = saved.slice;
+      closedUpTo = saved.slice;
+    }
+    stats.committedSlice = committed;
+    catchingUp = true;
+    startBacklog = Number.POSITIVE_INFINITY;
+    const taken = await transport.consume((d) => {
+      onDelivery(d);
+      afterDelivery(d);
+    });
+    if (!active || stopped) {
+      await taken.stop();
+      return;
+    }
+    consumption = taken;
+    startBacklog = taken.backlog;
+    if (catchingUp && delivered >= startBacklog) {
+      catchingUp = false;
+      schedule();
+    }
+  }
+
+  /**
+   * Another processor holds the stream now: stop taking events and drop the open slices
+   * unacknowledged (the holder gets them again); the slice in progress is not committed.
+   */
+  function standDown(): void {
+    active = false;
+    heldUntil = 0;
+    timer?.cancel();
+    const taken = consumption;
+    consumption = undefined;
+    void taken?.stop().catch(() => {});
+    open.clear();
+    ready.length = 0;
+    stats.backlog = 0;
+  }
+
+  /** Renews the claim (or, as a standby, tries to take it) every third of its length. */
+  function claimLoop(): void {
+    claimTimer = undefined;
+    if (stopped) return;
+    claim()
+      .then(
+        async (ok) => {
+          if (ok && !active && !stopped)
+            await activate().catch((e) => {
+              standDown();
+              throw e;
+            });
+          else if (!ok && active) standDown();
+        },
+        // Transport unreachable: tried again next time; the commit check catches a lapsed claim.
+        () => {},
+      )
+      .catch((e) => report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) }))
+      .finally(() => {
+        if (!stopped) claimTimer = clock.setTimeout(claimLoop, Math.floor(claimMs / 3), { unref: true });
+      });
+  }
+
   return {
     async start() {
       startedAt = clock.now();
@@ -379,25 +502,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         clock,
         keyPrefix: options.keyPrefix ?? 'stream',
       });
-      const saved = await transport.loadContext();
-      if (saved) {
-        context = saved.values;
-        committed = saved.slice;
-        committedAtStart = saved.slice;
-        closedUpTo = saved.slice;
-        stats.committedSlice = committed;
-      }
-      catchingUp = true;
-      startBacklog = Number.POSITIVE_INFINITY;
-      consumption = await transport.consume((d) => {
-        onDelivery(d);
-        afterDelivery(d);
-      });
-      startBacklog = consumption.backlog;
-      if (catchingUp && delivered >= startBacklog) {
-        catchingUp = false;
-        schedule();
-      }
+      // A standby starts too: it takes the stream over once the holder's claim runs out.
+      if (await claim()) await activate();
+      claimTimer = clock.setTimeout(claimLoop, Math.floor(claimMs / 3), { unref: true });
       beatLoop();
     },
     async flush() {
@@ -413,8 +520,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       stopped = true;
       timer?.cancel();
       beatTimer?.cancel();
+      claimTimer?.cancel();
       await consumption?.stop();
       await working?.catch(() => {});
+      // Released: a standby need not wait for the claim to run out.
+      if (active) await transport.claim({ owner, until: 0, now: clock.now() }).catch(() => {});
       if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
     },
     status,

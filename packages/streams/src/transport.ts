@@ -46,6 +46,12 @@ export interface Consumption {
   stop(): Promise<void>;
 }
 
+export interface StreamClaim {
+  owner: string;
+  until: number;
+  now: number;
+}
+
 export interface SliceCommit {
   record: SliceRecord;
   actions: StreamAction[];
@@ -68,6 +74,18 @@ export interface StreamTransport {
   publishError(error: StreamErrorRecord): Promise<void>;
   /** The last committed context, if any. */
   loadContext(): Promise<ContextState | undefined>;
+  /**
+   * Claims the stream for `owner` until `until` (epoch ms): the claim's holder is the one
+   * processor that takes events and commits slices. True when nobody holds it, `owner` does
+   * (renewed; `until` 0 releases it), or the holder's claim ran out before `now`; false while
+   * another owner's claim holds. Compare-and-set: of processors claiming at once, one wins.
+   */
+  claim(request: StreamClaim): Promise<boolean>;
+  /**
+   * How long a claim lasts by default (a processor's `claimMs` wins). NATS: the consumer's ack
+   * wait, so a dead processor's stream and the events it held come back together.
+   */
+  readonly claimMs?: number;
   /** Calls `handler` with each action published from now on, unless its time to live ran out. */
   subscribeActions(handler: (action: StreamAction) => void): Promise<Consumption>;
   /** The logs, for replay. */

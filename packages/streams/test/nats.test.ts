@@ -106,6 +106,8 @@ describe('NATS JetStream (a real nats-server)', () => {
     const stream = matchStream('m2');
     const log = events('m2', 200);
     const first = await createNatsTransport({ streamId: 'm2', servers: nats.url, ackWaitMs: 1000 });
+    // Processors claim the stream for as long as the consumer's ack wait by default.
+    expect(first.claimMs).toBe(1000);
     // Dies after committing slices but before acknowledging any event.
     const dying: StreamTransport = {
       ...first,
@@ -171,6 +173,65 @@ describe('NATS JetStream (a real nats-server)', () => {
     await sub.stop();
     await transport.close();
   });
+
+  it('the stream claim is a compare-and-set in the KV bucket: of processors claiming at once one wins; its holder renews it; a lapsed or released claim is taken', async () => {
+    const one = await createNatsTransport({ streamId: 'm5', servers: nats.url });
+    const two = await createNatsTransport({ streamId: 'm5', servers: nats.url });
+    const now = 1_000;
+    const won = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? one : two).claim({ owner: `p${i}`, until: now + 100, now }),
+      ),
+    );
+    expect(won.filter(Boolean)).toHaveLength(1);
+    const holder = `p${won.indexOf(true)}`;
+    expect(await one.claim({ owner: 'other', until: now + 200, now: now + 50 })).toBe(false);
+    expect(await two.claim({ owner: holder, until: now + 300, now: now + 50 })).toBe(true);
+    expect(await one.claim({ owner: 'other', until: now + 400, now: now + 299 })).toBe(false);
+    expect(await one.claim({ owner: 'other', until: now + 400, now: now + 300 })).toBe(true);
+    expect(await two.claim({ owner: holder, until: now + 500, now: now + 301 })).toBe(false);
+    expect(await one.claim({ owner: 'other', until: 0, now: now + 302 })).toBe(true);
+    expect(await two.claim({ owner: holder, until: now + 500, now: now + 303 })).toBe(true);
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).open('o8s_m5');
+    expect((await kv.get('claim'))!.json()).toEqual({ owner: holder, until: now + 500 });
+    await nc.close();
+    await one.close();
+    await two.close();
+  });
+
+  it('a second processor on the stream is a standby: it takes no event while the first lives, and takes over from the committed context when the first stops', async () => {
+    const stream = matchStream('m6');
+    const log = events('m6', 60);
+    const first = await createNatsTransport({ streamId: 'm6', servers: nats.url });
+    const second = await createNatsTransport({ streamId: 'm6', servers: nats.url });
+    for (const e of log) await first.publishEvent(e);
+    const options = { stream, heartbeatMs: 0, claimMs: 600 };
+    const a = createStreamProcessor({ ...options, engine: testEngine(), transport: first });
+    await a.start();
+    const b = createStreamProcessor({ ...options, engine: testEngine(), transport: second });
+    await b.start();
+    await until(() => a.status().committedSlice === 2, 'slices 0-2 by the first', 60_000);
+    // Several renewals later the standby still holds nothing.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(b.status()).toMatchObject({ active: false, eventsIn: 0, committedSlice: -1 });
+    await a.stop();
+    await until(() => b.status().active, 'the standby takes over', 30_000);
+    expect(b.status().committedSlice).toBe(2);
+    // An event of the current slice: the new holder processes it.
+    const now = { id: 'now', ts: Date.now(), kind: 'card', stream: 'm6', payload: {} };
+    await second.publishEvent(now);
+    const slice = Math.floor((now.ts - EPOCH) / 100);
+    await until(() => b.status().committedSlice === slice, 'the current slice by the second', 60_000);
+    await b.stop();
+    const expected = await runEvents({ stream, engine: testEngine(), events: [...log, now] });
+    expect(b.context()).toEqual(expected.context);
+    const actions = await second.readActions();
+    expect(strip(actions)).toEqual(strip(expected.actions));
+    expect((await second.readSlices()).map((s) => s.index)).toEqual([0, 1, 2, slice]);
+    await first.close();
+    await second.close();
+  }, 120_000);
 
   it('refuses a server without JetStream or none at all, with a clear error', async () => {
     await expect(createNatsTransport({ streamId: 'x', servers: 'nats://127.0.0.1:1' })).rejects.toMatchObject(

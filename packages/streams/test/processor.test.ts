@@ -211,6 +211,7 @@ describe('the stream processor (fake clock)', () => {
       clock,
       graceMs: grace,
       heartbeatMs: 0, // else 5 s beats through 45 days
+      claimMs: 2_147_483_647, // and claim renewals every 10 s
     });
     running.push(processor);
     await processor.start();

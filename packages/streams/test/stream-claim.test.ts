@@ -1,0 +1,167 @@
+/**
+ * One processor at a time holds a stream: a second one on the same transport waits as a
+ * standby (runs no crew, commits nothing) until the holder's claim is released or runs out.
+ * A holder that stalled past its claim finds it taken when it wakes and commits nothing, so a
+ * slice is never committed by two processors and a live holder's crews are never resumed by
+ * another.
+ */
+import { type Clock, createFakeClock, type FakeClock } from '@orchestr8/common';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMemoryTransport,
+  createStreamProcessor,
+  type StreamErrorRecord,
+  type StreamProcessor,
+  type StreamTransport,
+} from '../src/index.js';
+import { compiled, crew, gates, testEngine, until } from './helpers.js';
+
+const T0 = 1_700_000_000_000;
+const CLAIM_MS = 3_000;
+const stream = compiled(`version: "1.0.0"
+id: match
+slice: 100ms
+epoch: ${T0}
+events: { goal: {}, tick: {} }
+crews:
+${crew('slow', ['goal'], '@test/gate', { name: 'slow' }, [], '\n    timeout: 1h')}${crew('count', ['tick'], '@test/count')}`);
+const ev = (id: string, at: number, kind = 'tick') => ({
+  id,
+  ts: T0 + at,
+  kind,
+  stream: 'match',
+  payload: {},
+});
+
+let running: StreamProcessor[] = [];
+afterEach(async () => {
+  for (const p of running) await p.stop();
+  running = [];
+  gates.clear();
+});
+
+/** The transport as one processor sees it: its commits are listed under its name. */
+function seenBy(transport: StreamTransport, name: string, commits: string[]): StreamTransport {
+  return {
+    ...transport,
+    commit: async (c) => {
+      commits.push(`${name}:${c.record.index}`);
+      await transport.commit(c);
+    },
+  };
+}
+
+async function processor(transport: StreamTransport, clock: Clock, engineClock: FakeClock) {
+  const errors: StreamErrorRecord[] = [];
+  const p = createStreamProcessor({
+    stream,
+    engine: testEngine(engineClock),
+    transport,
+    clock,
+    claimMs: CLAIM_MS,
+    heartbeatMs: 0,
+    onError: (e) => errors.push(e),
+  });
+  running.push(p);
+  await p.start();
+  return { p, errors };
+}
+
+describe('the stream claim: one processor at a time', () => {
+  it('a second processor waits as a standby while the first lives, runs no crew, and takes over when the first stops', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    const commits: string[] = [];
+    let release!: () => void;
+    gates.set(
+      'slow',
+      new Promise<void>((r) => {
+        release = r;
+      }),
+    );
+    const a = await processor(seenBy(transport, 'a', commits), clock, clock);
+    const b = await processor(seenBy(transport, 'b', commits), clock, clock);
+    expect([a.p.status().active, b.p.status().active]).toEqual([true, false]);
+    await transport.publishEvent(ev('g1', 10, 'goal'));
+    // Slice 0 closes and its crew hangs far longer than the claim lasts: the holder renews it.
+    await clock.advance(5 * CLAIM_MS);
+    expect(a.p.status()).toMatchObject({ active: true, committedSlice: -1 });
+    expect(b.p.status()).toMatchObject({ active: false, committedSlice: -1, eventsIn: 0 });
+    release();
+    await until(() => a.p.status().committedSlice === 0, 'slice 0 committed by a');
+    expect((await transport.readActions()).map((x) => x.id)).toEqual(['match:0:slow:0']);
+
+    await a.p.stop();
+    await transport.publishEvent(ev('t1', 5 * CLAIM_MS + 10));
+    // Released: the standby takes over at its next try, from the committed context.
+    await clock.advance(CLAIM_MS / 3);
+    await until(() => b.p.status().active, 'b takes over');
+    await clock.advance(200);
+    await until(() => b.p.status().committedSlice === 150, 'slice 150 committed by b');
+    expect(commits).toEqual(['a:0', 'b:150']);
+    expect((await transport.readSlices()).map((s) => s.index)).toEqual([0, 150]);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it('a holder that stalled past its claim is replaced, and on waking commits nothing: each slice is committed once', async () => {
+    // The wall clock both see; the stalled processor's timers run only when the test says so.
+    const wall = createFakeClock(T0);
+    const stalled = createFakeClock(T0);
+    const aClock: Clock = {
+      now: () => wall.now(),
+      monotonic: () => stalled.monotonic(),
+      setTimeout: (fn, ms, o) => stalled.setTimeout(fn, ms, o),
+      sleep: (ms, signal) => stalled.sleep(ms, signal),
+    };
+    const transport = createMemoryTransport({ clock: wall });
+    const commits: string[] = [];
+    const a = await processor(seenBy(transport, 'a', commits), aClock, stalled);
+    await transport.publishEvent(ev('t1', 10));
+    await wall.advance(100);
+    await stalled.advance(100);
+    await until(() => a.p.status().committedSlice === 0, 'slice 0 committed by a');
+
+    // a stalls (no timer of its runs) with slice 1's event taken, not yet acknowledged.
+    await transport.publishEvent(ev('t2', 150));
+    const b = await processor(seenBy(transport, 'b', commits), wall, wall);
+    expect(b.p.status().active).toBe(false);
+    await wall.advance(CLAIM_MS);
+    await until(() => b.p.status().active, 'b takes over once a’s claim ran out');
+    await until(() => b.p.status().committedSlice === 1, 'slice 1 committed by b');
+
+    // a wakes: slice 1 closes, its crew runs, and the commit finds the stream taken.
+    await stalled.advance(CLAIM_MS + 100);
+    await until(() => !a.p.status().active, 'a stands down');
+    await until(() => a.errors.length > 0, 'a reports the slice it did not commit');
+    expect(commits).toEqual(['a:0', 'b:1']);
+    // The event a held unacknowledged went to b.
+    expect((await transport.readSlices()).map((s) => [s.index, s.eventIds])).toEqual([
+      [0, ['t1']],
+      [1, ['t2']],
+    ]);
+    expect((await transport.loadContext())!.slice).toBe(1);
+    expect(b.p.context()).toEqual({ count: 1 });
+    expect(a.p.status().committedSlice).toBe(0);
+    expect(a.errors).toEqual([
+      expect.objectContaining({
+        kind: 'commit-failed',
+        error: expect.objectContaining({
+          code: 'CONFLICT',
+          message: 'another processor took stream "match" over: slice 1 was not committed here',
+        }),
+      }),
+    ]);
+  });
+
+  it('refuses a claim length it cannot renew or time, naming claimMs', () => {
+    for (const claimMs of [0, 2, 1.5, -1, Number.NaN, 2_147_483_648])
+      expect(() =>
+        createStreamProcessor({ stream, engine: testEngine(), transport: createMemoryTransport(), claimMs }),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'VALIDATION',
+          message: `claimMs must be an integer from 3 to 2147483647 ms, got ${claimMs}`,
+        }),
+      );
+  });
+});
