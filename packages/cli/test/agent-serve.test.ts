@@ -101,9 +101,32 @@ describe('orchestr8 agent serve', () => {
     expect(busy.status).toBe(503);
     expect(await busy.json()).toMatchObject({ code: 'HTTP_5XX', retryable: true, detail: 'upstream busy' });
 
+    // The problem document every orchestr8 HTTP surface answers (RFC 9457), path as instance.
     const missing = await execute('@acme/nope', { input: {} });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ code: 'AGENT_NOT_FOUND', retryable: false });
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    expect(await missing.json()).toEqual({
+      type: 'https://orchestr8.dev/problems/agent-not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no agent "@acme/nope" here (serving: @acme/flaky, @acme/hang, @acme/upper)',
+      code: 'AGENT_NOT_FOUND',
+      retryable: false,
+      instance: '/agents/%40acme%2Fnope/execute',
+    });
+
+    const wrongMethod = await fetch(`${url}/health?probe=1`, { method: 'POST' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(await wrongMethod.json()).toEqual({
+      type: 'https://orchestr8.dev/problems/method-not-allowed',
+      title: 'Method Not Allowed',
+      status: 405,
+      detail: 'use GET',
+      code: 'METHOD_NOT_ALLOWED',
+      retryable: false,
+      instance: '/health',
+    });
   });
 
   it('aborts the agent when the caller disconnects', async () => {

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CancelledError, ErrorCode, ensureError, TerminalError } from '@orchestr8/common';
+import {
+  CancelledError,
+  ErrorCode,
+  ensureError,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemInstance,
+  TerminalError,
+} from '@orchestr8/common';
 import {
   type Agent,
   type AgentContext,
@@ -28,7 +36,7 @@ import { failUsage, reportError } from '../fail.js';
  * object that runs in-process.
  *
  * - `POST /agents/<id>/execute` `{input, context: {executionId, stepId, attempt, idempotencyKey, config, item?, index?}}`
- *   -> `200 {output}`, or `application/problem+json` `{type, title, status, detail, code, retryable, retryAfterMs?}`
+ *   -> `200 {output}`, or `application/problem+json` `{type, title, status, detail, code, retryable, retryAfterMs?, details?, instance}`
  * - `GET /agents` -> `{agents: [{id, version, description, inputSchema, outputSchema}]}`; `GET /agents/<id>`: one
  * - `GET /health` -> `{status: "ok", agents: <n>}`
  *
@@ -44,7 +52,6 @@ interface AgentServeOptions extends CapabilityFlags {
 }
 
 const BODY_LIMIT = 10 * 1024 * 1024;
-const PROBLEM_BASE = 'https://orchestr8.dev/problems/';
 
 export function registerAgentCommand(program: Command): void {
   const agent = program.command('agent').description('work with agents: serve them over HTTP');
@@ -374,16 +381,6 @@ function json(res: ServerResponse, status: number, body: unknown, type = 'applic
   res.end(text);
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Content Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
 function problem(
   res: ServerResponse,
   status: number,
@@ -395,20 +392,16 @@ function problem(
 ): void {
   if (retryAfterMs !== undefined && !res.headersSent)
     res.setHeader('retry-after', Math.ceil(retryAfterMs / 1000));
+  const extensions = {
+    retryable,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(details !== undefined ? { details } : {}),
+  };
   json(
     res,
     status,
-    {
-      type: `${PROBLEM_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
-      title: TITLES[status] ?? 'Error',
-      status,
-      detail,
-      code,
-      retryable,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      ...(details !== undefined ? { details } : {}),
-    },
-    'application/problem+json',
+    problemBody(status, code, detail, extensions, problemInstance(res.req?.url)),
+    PROBLEM_CONTENT_TYPE,
   );
 }
 
