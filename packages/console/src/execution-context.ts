@@ -6,7 +6,7 @@
  */
 import { createViewRedaction, type Store } from '@orchestr8/core';
 import { type Request, type RequestHandler, type Response, Router } from 'express';
-import { CONSOLE_PREFIX } from './static-app.js';
+import { CONSOLE_PREFIX, problem } from './static-app.js';
 
 export type ConsoleStore = Pick<Store, 'getExecution' | 'getDefinitionByHash'>;
 
@@ -23,18 +23,7 @@ export interface ExecutionContextView {
 }
 
 function notFound(res: Response, id: string): void {
-  res
-    .status(404)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: 'about:blank',
-        title: 'NOT_FOUND',
-        status: 404,
-        detail: `no execution "${id.slice(0, 200)}"`,
-        code: 'NOT_FOUND',
-      }),
-    );
+  problem(res, 404, 'NOT_FOUND', `no execution "${id.slice(0, 200)}"`);
 }
 
 export function executionContextRouter(store: ConsoleStore): RequestHandler {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
+import { PROBLEM_CONTENT_TYPE, problemBody, problemInstance } from '@orchestr8/common';
 import type { Request, RequestHandler, Response } from 'express';
 
 /** Where the page's client routes live; the API never uses this prefix. */
@@ -40,11 +41,12 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-function problem(res: Response, status: number, code: string, detail: string): void {
+/** A problem answer (RFC 9457) like every other route's, the request path as its instance. */
+export function problem(res: Response, status: number, code: string, detail: string): void {
   res
     .status(status)
-    .type('application/problem+json')
-    .send(JSON.stringify({ type: 'about:blank', title: code, status, detail, code }));
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(status, code, detail, {}, problemInstance(res.req.originalUrl))));
 }
 
 export function staticApp(appDir: string): RequestHandler {

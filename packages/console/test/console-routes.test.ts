@@ -88,7 +88,17 @@ describe('the console routes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    expect((await fetch(`${base}/console/assets/missing.js`)).status).toBe(404);
+    const missing = await fetch(`${base}/console/assets/missing.js?v=2`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await missing.json()).toEqual({
+      type: 'https://orchestr8.dev/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no console asset "missing.js"',
+      code: 'NOT_FOUND',
+      instance: '/console/assets/missing.js',
+    });
     for (const p of ['/console/assets/..%2F..%2Fsecret.txt', '/console/assets/%2e%2e/%2e%2e/secret.txt']) {
       const r = await fetch(`${base}${p}`);
       // The URL parser may resolve the dots itself (then the path is elsewhere): either way, no file.
@@ -113,7 +123,15 @@ describe('the console routes', () => {
       headers: { authorization: 'Bearer k' },
     });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ code: 'NOT_FOUND', detail: 'no execution "nope"' });
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await missing.json()).toEqual({
+      type: 'https://orchestr8.dev/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no execution "nope"',
+      code: 'NOT_FOUND',
+      instance: '/console/api/executions/nope',
+    });
   });
 
   it('says how to build the console when it is not built', async () => {
@@ -124,9 +142,13 @@ describe('the console routes', () => {
     try {
       const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({
-        code: 'CONSOLE_NOT_BUILT',
+      expect(await res.json()).toEqual({
+        type: 'https://orchestr8.dev/problems/console-not-built',
+        title: 'Service Unavailable',
+        status: 503,
         detail: expect.stringContaining('pnpm build'),
+        code: 'CONSOLE_NOT_BUILT',
+        instance: '/',
       });
     } finally {
       s.close();
