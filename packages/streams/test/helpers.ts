@@ -124,14 +124,10 @@ export function crew(
 `;
 }
 
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * `expect.poll` options for a state reached asynchronously: `what` names it in the failure,
+ * and the timeout is generous for a loaded CI machine.
+ */
+export function waiting(what: string, timeout = 15_000) {
+  return { message: `waiting for ${what}`, timeout, interval: 10 };
 }

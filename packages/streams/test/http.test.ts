@@ -12,7 +12,7 @@ import {
   type StreamAction,
   type StreamService,
 } from '../src/index.js';
-import { compiled, crew, testEngine, until } from './helpers.js';
+import { compiled, crew, testEngine, waiting } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
 const KEY = 'test-key-123';
@@ -136,9 +136,9 @@ describe('streams over HTTP (real server on loopback)', () => {
       ndjson(goal('g1', 10), goal('g2', 20, 'bo'), { ...goal('t1', 30), kind: 'tick', payload: {} }),
     );
     expect(r).toEqual({ status: 202, body: { accepted: 3, duplicates: 0, late: 0 } });
-    await until(async () => (await transport.readEvents()).length === 3, 'events logged');
+    await expect.poll(async () => (await transport.readEvents()).length, waiting('events logged')).toBe(3);
     await clock.advance(100);
-    await until(() => frames.length === 3, 'three actions over SSE');
+    await expect.poll(() => frames.length, waiting('three actions over SSE')).toBe(3);
     expect(frames.map((f) => [f.event, f.id])).toEqual([
       ['action', 'match:0:scorer:0'],
       ['action', 'match:0:scorer:1'],
@@ -238,7 +238,9 @@ describe('streams over HTTP (real server on loopback)', () => {
   it('leaves out an event whose slice is already closed, counts it as late and reports it', async () => {
     const { url, clock, service, transport } = await serve();
     await clock.advance(250); // slices 0 and 1 close
-    await until(() => service.get('match')!.processor.status().closedSlice === 1, 'slice 1 closed');
+    await expect
+      .poll(() => service.get('match')!.processor.status().closedSlice, waiting('slice 1 closed'))
+      .toBe(1);
     const r = await post(url, ndjson(goal('late', 150), goal('fine', 260)));
     expect(r).toEqual({ status: 202, body: { accepted: 1, duplicates: 0, late: 1, lateIds: ['late'] } });
     expect((await transport.readEvents()).map((e: any) => e.id)).toEqual(['fine']);
@@ -360,7 +362,7 @@ describe('streams over HTTP (real server on loopback)', () => {
     expect(host.processor.status().lagMs).toBe(0);
     await post(url, ndjson(goal('g1', 5_010)));
     await clock.advance(100);
-    await until(() => host.processor.status().committedSlice === 50, 'slice 50 committed');
+    await expect.poll(() => host.processor.status().committedSlice, waiting('slice 50 committed')).toBe(50);
     await clock.advance(20_000);
     expect(host.processor.status()).toMatchObject({ backlog: 0, lagMs: 0 });
     const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
@@ -372,7 +374,9 @@ describe('streams over HTTP (real server on loopback)', () => {
     await clock.advance(110); // slice 0 ended 10 ms ago: still open for 20 ms
     expect((await post(url, ndjson(goal('g1', 50)))).body).toEqual({ accepted: 1, duplicates: 0, late: 0 });
     await clock.advance(25);
-    await until(() => service.get('match')!.processor.status().closedSlice === 0, 'slice 0 closed');
+    await expect
+      .poll(() => service.get('match')!.processor.status().closedSlice, waiting('slice 0 closed'))
+      .toBe(0);
     expect((await post(url, ndjson(goal('g2', 60)))).body).toMatchObject({ accepted: 0, late: 1 });
   });
 
@@ -381,17 +385,17 @@ describe('streams over HTTP (real server on loopback)', () => {
     const first = await readActions(url);
     await post(url, ndjson(goal('g1', 10)));
     await clock.advance(100);
-    await until(() => first.length === 2, 'slice 0 actions');
+    await expect.poll(() => first.length, waiting('slice 0 actions')).toBe(2);
     await post(url, ndjson(goal('g2', 110, 'bo')));
     await clock.advance(100);
-    await until(() => first.length === 4, 'slice 1 actions');
+    await expect.poll(() => first.length, waiting('slice 1 actions')).toBe(4);
     const resumed = await readActions(url, first[1]!.id);
-    await until(() => resumed.length === 2, 'resumed actions');
+    await expect.poll(() => resumed.length, waiting('resumed actions')).toBe(2);
     expect(resumed.map((f) => f.id)).toEqual(['match:1:scorer:0', 'match:1:counter:0']);
     // And it goes on live.
     await post(url, ndjson(goal('g3', 210)));
     await clock.advance(100);
-    await until(() => resumed.length === 4, 'live after resume');
+    await expect.poll(() => resumed.length, waiting('live after resume')).toBe(4);
     expect(resumed.map((f) => f.id).slice(2)).toEqual(['match:2:scorer:0', 'match:2:counter:0']);
   });
 
@@ -426,7 +430,7 @@ describe('streams over HTTP (real server on loopback)', () => {
     await post(url, ndjson(goal('g1', 10), goal('g2', 20)));
     await clock.advance(100);
     const status = async () => (await (await fetch(`${url}/streams/match`, { headers: auth })).json()) as any;
-    await until(async () => (await status()).committedSlice === 0, 'slice 0 committed');
+    await expect.poll(async () => (await status()).committedSlice, waiting('slice 0 committed')).toBe(0);
     const s = await status();
     expect(s).toMatchObject({ stream: 'match', eventsIn: 2, actionsOut: 3, slicesProcessed: 1 });
     expect(s.processors).toEqual([
@@ -451,7 +455,9 @@ describe('streams over HTTP (real server on loopback)', () => {
     const { url, transport, service } = await serve();
     // Straight into the log, past the HTTP checks: the processor refuses it.
     await transport.publishEvent({ ...goal('bad', 10), kind: 'nope' });
-    await until(() => service.get('match')!.processor.status().invalidEvents === 1, 'refused');
+    await expect
+      .poll(() => service.get('match')!.processor.status().invalidEvents, waiting('refused'))
+      .toBe(1);
     const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
     expect(metrics).toContain(
       'orchestr8_stream_events_refused_total{stream="match",reason="invalid-event"} 1',
@@ -484,10 +490,10 @@ describe('the stream service', () => {
     // "a" was forgotten (only the last two ids are kept): taken again; "c" is still known.
     expect(await host.accept([e('a', 1), e('c', 3)])).toEqual({ accepted: 1, duplicates: 1 });
     await clock.advance(100);
-    await until(() => host.processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => host.processor.status().committedSlice, waiting('slice 0')).toBe(0);
     await host.accept([e('d', 110)]);
     await clock.advance(100);
-    await until(() => host.processor.status().committedSlice === 1, 'slice 1');
+    await expect.poll(() => host.processor.status().committedSlice, waiting('slice 1')).toBe(1);
     // Six actions were published (slice 0: three goals and a count); the buffer keeps the last three.
     expect(host.actionsAfter('match:0:counter:0').map((a) => a.id)).toEqual([
       'match:1:scorer:0',

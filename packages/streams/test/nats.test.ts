@@ -10,7 +10,7 @@ import {
   type StreamAction,
   type StreamTransport,
 } from '../src/index.js';
-import { compiled, crew, testEngine, until } from './helpers.js';
+import { compiled, crew, testEngine, waiting } from './helpers.js';
 import { type NatsServer, startNats } from './nats-server.js';
 
 let nats: NatsServer;
@@ -70,7 +70,7 @@ describe('NATS JetStream (a real nats-server)', () => {
     for (const e of log) await transport.publishEvent(e);
     const processor = createStreamProcessor({ stream, engine: testEngine(), transport });
     await processor.start();
-    await until(() => processor.status().committedSlice === 49, 'the 50 slices', 60_000);
+    await expect.poll(() => processor.status().committedSlice, waiting('the 50 slices', 60_000)).toBe(49);
     await processor.stop();
 
     const viaFile = await runEvents({ stream, engine: testEngine(), events: log });
@@ -116,7 +116,7 @@ describe('NATS JetStream (a real nats-server)', () => {
     for (const e of log.slice(0, 100)) await first.publishEvent(e);
     const a = createStreamProcessor({ stream, engine: testEngine(), transport: dying });
     await a.start();
-    await until(() => a.status().committedSlice === 4, 'slices 0-4', 60_000);
+    await expect.poll(() => a.status().committedSlice, waiting('slices 0-4', 60_000)).toBe(4);
     await a.stop();
     await first.close();
 
@@ -125,7 +125,7 @@ describe('NATS JetStream (a real nats-server)', () => {
     const b = createStreamProcessor({ stream, engine: testEngine(), transport: second });
     await b.start();
     expect(b.status().committedSlice).toBe(4);
-    await until(() => b.status().committedSlice === 9, 'slices 5-9', 60_000);
+    await expect.poll(() => b.status().committedSlice, waiting('slices 5-9', 60_000)).toBe(9);
     await b.stop();
 
     const expected = await runEvents({ stream, engine: testEngine(), events: log });
@@ -167,7 +167,7 @@ describe('NATS JetStream (a real nats-server)', () => {
       actions: [action('fresh', now), action('stale', now - 5000)],
       context: { slice: 0, values: {} },
     });
-    await until(() => seen.length === 1, 'the fresh action');
+    await expect.poll(() => seen.length, waiting('the fresh action')).toBe(1);
     expect(seen).toEqual(['fresh']);
     expect((await transport.readActions()).map((a) => a.id)).toEqual(['fresh', 'stale']);
     await sub.stop();
@@ -211,18 +211,20 @@ describe('NATS JetStream (a real nats-server)', () => {
     await a.start();
     const b = createStreamProcessor({ ...options, engine: testEngine(), transport: second });
     await b.start();
-    await until(() => a.status().committedSlice === 2, 'slices 0-2 by the first', 60_000);
+    await expect.poll(() => a.status().committedSlice, waiting('slices 0-2 by the first', 60_000)).toBe(2);
     // Several renewals later the standby still holds nothing.
     await new Promise((r) => setTimeout(r, 700));
     expect(b.status()).toMatchObject({ active: false, eventsIn: 0, committedSlice: -1 });
     await a.stop();
-    await until(() => b.status().active, 'the standby takes over', 30_000);
+    await expect.poll(() => b.status().active, waiting('the standby takes over', 30_000)).toBe(true);
     expect(b.status().committedSlice).toBe(2);
     // An event of the current slice: the new holder processes it.
     const now = { id: 'now', ts: Date.now(), kind: 'card', stream: 'm6', payload: {} };
     await second.publishEvent(now);
     const slice = Math.floor((now.ts - EPOCH) / 100);
-    await until(() => b.status().committedSlice === slice, 'the current slice by the second', 60_000);
+    await expect
+      .poll(() => b.status().committedSlice, waiting('the current slice by the second', 60_000))
+      .toBe(slice);
     await b.stop();
     const expected = await runEvents({ stream, engine: testEngine(), events: [...log, now] });
     expect(b.context()).toEqual(expected.context);

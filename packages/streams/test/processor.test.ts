@@ -9,7 +9,7 @@ import {
   type StreamTransport,
   viewHeartbeats,
 } from '../src/index.js';
-import { compiled, crew, gates, testEngine, until } from './helpers.js';
+import { compiled, crew, gates, testEngine, waiting } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -85,7 +85,7 @@ describe('the stream processor (fake clock)', () => {
     await clock.advance(99);
     expect(processor.status().committedSlice).toBe(-1);
     await clock.advance(1);
-    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 0')).toBe(0);
     const actions = await transport.readActions();
     // Events in a slice are ordered by timestamp, not arrival; actions in crew order.
     expect(actions.map((a) => [a.id, a.kind, a.payload])).toEqual([
@@ -107,7 +107,7 @@ describe('the stream processor (fake clock)', () => {
     });
     expect(processor.context()).toEqual({ score: 5, scorers: ['ada', 'bo'], last: 'bo', count: 3, cards: 1 });
     await clock.advance(100);
-    await until(() => processor.status().committedSlice === 1, 'slice 1');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 1')).toBe(1);
     expect(processor.context()).toMatchObject({
       score: 6,
       scorers: ['ada', 'bo'],
@@ -133,9 +133,9 @@ describe('the stream processor (fake clock)', () => {
       payload: { team: 'x' },
     });
     await clock.advance(100);
-    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 0')).toBe(0);
     await transport.publishEvent(ev('late', 20));
-    await until(() => errors.length === 2, 'two errors');
+    await expect.poll(() => errors.length, waiting('two errors')).toBe(2);
     expect(errors).toEqual([
       expect.objectContaining({
         kind: 'invalid-event',
@@ -171,7 +171,7 @@ describe('the stream processor (fake clock)', () => {
     await transport.publishEvent(ev('straggler', 90));
     expect(processor.status().committedSlice).toBe(-1);
     await clock.advance(10);
-    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 0')).toBe(0);
     expect(processor.context()).toEqual({ count: 2 });
   });
 
@@ -220,7 +220,7 @@ describe('the stream processor (fake clock)', () => {
     await fake.advance(20 * days + grace - 1);
     expect(processor.status().closedSlice).toBe(-1);
     await fake.advance(1);
-    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 0')).toBe(0);
     expect(delays.length).toBeGreaterThan(0);
     expect(delays.filter((ms) => ms > 2_147_483_647)).toEqual([]);
   });
@@ -242,7 +242,7 @@ describe('the stream processor (fake clock)', () => {
       await clock.advance(300); // slices 1, 2 and 3 close meanwhile
       expect(processor.status().backlog).toBe(3);
       release();
-      await until(() => processor.status().committedSlice === 3, 'slice 3');
+      await expect.poll(() => processor.status().committedSlice, waiting('slice 3')).toBe(3);
       return { slices: await transport.readSlices(), processor, errors, transport };
     }
 
@@ -302,7 +302,7 @@ describe('the stream processor (fake clock)', () => {
     await transport.publishEvent(ev('a', 10));
     await clock.advance(100);
     await clock.advance(60);
-    await until(() => processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => processor.status().committedSlice, waiting('slice 0')).toBe(0);
     expect(errors.map((e: any) => [e.kind, e.crew, e.error.code])).toEqual([
       ['crew-failed', 'stuck', 'TIMEOUT'],
       ['crew-skipped', 'after', 'CANCELLED'],
@@ -331,7 +331,7 @@ describe('the stream processor (fake clock)', () => {
       await transport.publishEvent({ ...ev(`t${i}`, 0), ts: new Date(T0 + i * 50 + 10).toISOString() });
     await clock.advance(10_000); // the processor starts long after these slices ended
     const { processor, errors } = await setup(stream, transport, clock);
-    await until(() => processor.status().committedSlice === 2, 'slices 0-2');
+    await expect.poll(() => processor.status().committedSlice, waiting('slices 0-2')).toBe(2);
     expect(errors).toEqual([]);
     expect((await transport.readSlices()).map((r) => r.eventIds)).toEqual([
       ['t0', 't1'],
@@ -356,14 +356,14 @@ describe('the stream processor (fake clock)', () => {
     await transport.publishEvent(goal('g1', 10, 'home', 2, 'ada'));
     await transport.publishEvent(goal('g2', 110, 'home', 5, 'bo'));
     await clock.advance(100);
-    await until(() => first.processor.status().committedSlice === 0, 'slice 0');
+    await expect.poll(() => first.processor.status().committedSlice, waiting('slice 0')).toBe(0);
     await first.processor.stop();
     expect(transport.acked.size).toBe(0);
 
     const second = await setup(stream, transport, clock);
     expect(second.processor.context()).toEqual({ score: 2, scorers: ['ada'], last: 'ada' });
     await clock.advance(100);
-    await until(() => second.processor.status().committedSlice === 1, 'slice 1');
+    await expect.poll(() => second.processor.status().committedSlice, waiting('slice 1')).toBe(1);
     expect(second.processor.context()).toEqual({ score: 7, scorers: ['ada', 'bo'], last: 'bo' });
     expect((await transport.readActions()).map((a) => a.id)).toEqual([
       'match:0:scorer:0',
@@ -388,7 +388,9 @@ describe('processor heartbeats (fake clock)', () => {
     });
     running.push(processor);
     await processor.start();
-    await until(async () => (await transport.readHeartbeats()).length === 1, 'first heartbeat');
+    await expect
+      .poll(async () => (await transport.readHeartbeats()).length, waiting('first heartbeat'))
+      .toBe(1);
     expect((await transport.readHeartbeats())[0]).toMatchObject({
       processor: 'p1',
       stream: 'match',
@@ -400,10 +402,12 @@ describe('processor heartbeats (fake clock)', () => {
     });
     await transport.publishEvent(goal('g1', 10, 'home', 1, 'ada'));
     await clock.advance(1000);
-    await until(
-      async () => (await transport.readHeartbeats())[0]!.committedSlice === 0,
-      'a heartbeat after slice 0',
-    );
+    await expect
+      .poll(
+        async () => (await transport.readHeartbeats())[0]!.committedSlice,
+        waiting('a heartbeat after slice 0'),
+      )
+      .toBe(0);
     const beat = (await transport.readHeartbeats())[0]!;
     expect(beat.at).toBe(T0 + 1000);
     // Seen from later: fresh within three intervals, stale past them.

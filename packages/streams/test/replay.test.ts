@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryTransport, createStreamProcessor, replayStream, runEvents } from '../src/index.js';
-import { compiled, crew, testEngine, until } from './helpers.js';
+import { compiled, crew, testEngine, waiting } from './helpers.js';
 
 const EPOCH = 1_000_000;
 const doc = (scorer = '@test/score') => `version: "1.0.0"
@@ -41,7 +41,7 @@ describe('replay', () => {
     for (const e of log) await transport.publishEvent(e);
     const processor = createStreamProcessor({ stream, engine: testEngine(), transport });
     await processor.start();
-    await until(() => processor.status().committedSlice === 10, 'every slice');
+    await expect.poll(() => processor.status().committedSlice, waiting('every slice')).toBe(10);
     await processor.stop();
     const report = await replayStream({
       stream,

@@ -14,7 +14,7 @@ import {
   type StreamProcessor,
   type StreamTransport,
 } from '../src/index.js';
-import { compiled, crew, gates, testEngine, until } from './helpers.js';
+import { compiled, crew, gates, testEngine, waiting } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
 const CLAIM_MS = 3_000;
@@ -88,16 +88,16 @@ describe('the stream claim: one processor at a time', () => {
     expect(a.p.status()).toMatchObject({ active: true, committedSlice: -1 });
     expect(b.p.status()).toMatchObject({ active: false, committedSlice: -1, eventsIn: 0 });
     release();
-    await until(() => a.p.status().committedSlice === 0, 'slice 0 committed by a');
+    await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed by a')).toBe(0);
     expect((await transport.readActions()).map((x) => x.id)).toEqual(['match:0:slow:0']);
 
     await a.p.stop();
     await transport.publishEvent(ev('t1', 5 * CLAIM_MS + 10));
     // Released: the standby takes over at its next try, from the committed context.
     await clock.advance(CLAIM_MS / 3);
-    await until(() => b.p.status().active, 'b takes over');
+    await expect.poll(() => b.p.status().active, waiting('b takes over')).toBe(true);
     await clock.advance(200);
-    await until(() => b.p.status().committedSlice === 150, 'slice 150 committed by b');
+    await expect.poll(() => b.p.status().committedSlice, waiting('slice 150 committed by b')).toBe(150);
     expect(commits).toEqual(['a:0', 'b:150']);
     expect((await transport.readSlices()).map((s) => s.index)).toEqual([0, 150]);
     expect([...a.errors, ...b.errors]).toEqual([]);
@@ -119,20 +119,20 @@ describe('the stream claim: one processor at a time', () => {
     await transport.publishEvent(ev('t1', 10));
     await wall.advance(100);
     await stalled.advance(100);
-    await until(() => a.p.status().committedSlice === 0, 'slice 0 committed by a');
+    await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed by a')).toBe(0);
 
     // a stalls (no timer of its runs) with slice 1's event taken, not yet acknowledged.
     await transport.publishEvent(ev('t2', 150));
     const b = await processor(seenBy(transport, 'b', commits), wall, wall);
     expect(b.p.status().active).toBe(false);
     await wall.advance(CLAIM_MS);
-    await until(() => b.p.status().active, 'b takes over once a’s claim ran out');
-    await until(() => b.p.status().committedSlice === 1, 'slice 1 committed by b');
+    await expect.poll(() => b.p.status().active, waiting('b takes over once a’s claim ran out')).toBe(true);
+    await expect.poll(() => b.p.status().committedSlice, waiting('slice 1 committed by b')).toBe(1);
 
     // a wakes: slice 1 closes, its crew runs, and the commit finds the stream taken.
     await stalled.advance(CLAIM_MS + 100);
-    await until(() => !a.p.status().active, 'a stands down');
-    await until(() => a.errors.length > 0, 'a reports the slice it did not commit');
+    await expect.poll(() => a.p.status().active, waiting('a stands down')).toBe(false);
+    await expect.poll(() => a.errors.length, waiting('a reports the slice it did not commit')).toBe(1);
     expect(commits).toEqual(['a:0', 'b:1']);
     // The event a held unacknowledged went to b.
     expect((await transport.readSlices()).map((s) => [s.index, s.eventIds])).toEqual([
