@@ -4,6 +4,7 @@ import {
   type CompiledStep,
   type CompiledWorkflow,
   hashDocument,
+  type ResolvedStepPolicies,
   resolveStepPolicies,
   WAIT_AGENT_ID,
   workflowPolicyBase,
@@ -57,6 +58,10 @@ function inScope(id: string, scopes: readonly string[], known: ReadonlySet<strin
 
 /** What an absent `input` means: an empty object (shared, so frozen). */
 const EMPTY_INPUT = Object.freeze({});
+// Shared by every step without agent config, dependencies or dependents: a compiled workflow
+// is read-only, and a 10,000-step fan would otherwise hold 10,000 empty objects and arrays.
+const NO_CONFIG = Object.freeze({}) as Record<string, unknown>;
+const NO_STEPS: readonly string[] = Object.freeze([]);
 
 interface RefContext {
   /** The reading step, or undefined for workflow outputs. */
@@ -160,7 +165,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
 
   // Dependencies and the graph.
   const deps: number[][] = new Array(n);
-  const depIds: string[][] = new Array(n);
+  const depIds: (readonly string[])[] = new Array(n);
   // Duplicates are dropped in linear time: known steps by a mark per step (the reader's
   // index), unknown ids by a set made only when there are some.
   const listedBy = new Int32Array(n).fill(-1);
@@ -193,7 +198,9 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
       } else idx.push(d);
     }
     deps[i] = idx;
-    depIds[i] = ids;
+    // As written when nothing was dropped (the document's own array); else an exact-size copy
+    // (an array grown by push keeps room for 16).
+    depIds[i] = ids.length === 0 ? NO_STEPS : ids.length === list.length ? list : ids.slice();
   }
   const graph = buildGraph(deps);
   for (const cycle of graph.cycles) {
@@ -406,8 +413,17 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
   // Per-step values.
   const policyBase = workflowPolicyBase(doc);
   const compiled: CompiledStep[] = new Array(n);
-  const dependents: string[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < n; i++) for (const d of deps[i]!) dependents[d]!.push(steps[i]!.id);
+  // Exact-size lists, filled in document order.
+  const dependentCount = new Int32Array(n);
+  for (let i = 0; i < n; i++) for (const d of deps[i]!) dependentCount[d]!++;
+  const dependents: (readonly string[])[] = new Array(n);
+  const filled = new Int32Array(n);
+  for (let i = 0; i < n; i++)
+    dependents[i] = dependentCount[i] === 0 ? NO_STEPS : new Array(dependentCount[i]);
+  for (let i = 0; i < n; i++)
+    for (const d of deps[i]!) (dependents[d] as string[])[filled[d]!++] = steps[i]!.id;
+  // One frozen policies object for every step that sets none of its own.
+  let sharedPolicies: ResolvedStepPolicies | undefined;
 
   for (let i = 0; i < n; i++) {
     const step = steps[i]!;
@@ -483,14 +499,17 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
       index: i,
       document: step,
       agentId: agent.id,
-      agentConfig: agent.config ?? {},
+      agentConfig: agent.config ?? NO_CONFIG,
       input,
       dependencies: depIds[i]!,
       dependents: dependents[i]!,
       onError: step.onError ?? DEFAULTS.onError,
       trigger: step.trigger ?? DEFAULTS.trigger,
       fallbackOnly: fallbackOwner.has(i),
-      policies: resolveStepPolicies(policyBase, step, idempotencyKey),
+      policies:
+        step.policies === undefined && idempotencyKey === undefined
+          ? (sharedPolicies ??= Object.freeze(resolveStepPolicies(policyBase, step, undefined)))
+          : resolveStepPolicies(policyBase, step, idempotencyKey),
     };
     if (step.name !== undefined) c.name = step.name;
     if (agent.version !== undefined) c.agentVersion = agent.version;
@@ -520,16 +539,11 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
   const stepById = new Map<string, CompiledStep>();
   for (const c of compiled) stepById.set(c.id, c);
   const timeout = doc.policies?.timeout?.global;
-  let hash: string | undefined;
   const workflow: CompiledWorkflow = {
     document: doc,
     id: doc.metadata.id,
     version: doc.version,
-    // Computed on first read (validation alone never needs it), then kept.
-    get hash() {
-      hash ??= hashDocument(doc);
-      return hash;
-    },
+    hash: '',
     steps: compiled,
     stepById,
     topologicalOrder: graph.order.map((i) => steps[i]!.id),
@@ -543,10 +557,28 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
         : parseDuration(doc.policies.cancellation.gracePeriodMs),
     triggers,
   };
+  defineLazyHash(workflow, doc);
   if (outputs) workflow.outputs = outputs;
   if (executeFlow) workflow.executeFlow = executeFlow;
   if (timeout !== undefined) workflow.globalTimeoutMs = parseDuration(timeout);
   return { diagnostics, workflow, ...uncheckedAgents };
+}
+
+/**
+ * `hash`, computed on first read (validation alone never needs it), then kept. Defined out
+ * here: a getter made inside analyzeWorkflow would keep that function's whole scope (the
+ * id index, the dependency lists: ~300 bytes per step of a 10,000-step fan) alive with the workflow.
+ */
+function defineLazyHash(workflow: CompiledWorkflow, doc: WorkflowDocument): void {
+  let hash: string | undefined;
+  Object.defineProperty(workflow, 'hash', {
+    get: () => {
+      hash ??= hashDocument(doc);
+      return hash;
+    },
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /**
