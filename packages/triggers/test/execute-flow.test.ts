@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { createEngine } from '@orchestr8/core';
 import { createServer, type Listener } from '@orchestr8/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createExecuteGate } from '../src/index.js';
 import { gateAgent, registryOf } from './helpers.js';
 
@@ -45,33 +45,32 @@ async function start(flow: Record<string, unknown>) {
   return { gate, execute, answered, workflow, queued: () => executeGate.stats().queued };
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** `expect.poll` options: `what` names the state in the failure; generous for a loaded machine. */
+const waitingFor = (what: string) => ({ message: `waiting for ${what}`, timeout: 15_000, interval: 10 });
 
 describe('policies.flow on POST /workflows/execute', () => {
   it('holds a request over the per-key concurrency limit until a slot frees, in arrival order', async () => {
     const { gate, execute, answered } = await start({ concurrency: { limit: 2, key: '${inputs.key}' } });
     const a = [1, 2, 3, 4].map((n) => execute({ key: 'a', n }));
-    await until('two of key a running', () => gate.open === 2);
+    await expect.poll(() => gate.open, waitingFor('two of key a running')).toBe(2);
     const b = execute({ key: 'b', n: 9 });
-    await until('key b running beside them', () => gate.open === 3);
+    await expect.poll(() => gate.open, waitingFor('key b running beside them')).toBe(3);
     expect((await b).status).toBe(202);
-    await until('three answers', () => answered.length === 3);
+    await expect.poll(() => answered.length, waitingFor('three answers')).toBe(3);
     // Requests 3 and 4 of key a wait: not answered, not started.
     expect(answered.sort()).toEqual([1, 2, 9]);
     expect(gate.calls).toHaveLength(3);
     gate.release();
-    await until('the first waiting request starts', () => gate.calls.length === 4);
+    await expect.poll(() => gate.calls.length, waitingFor('the first waiting request starts')).toBe(4);
     expect((gate.calls[3] as { n: number }).n).toBe(3);
-    while (gate.calls.length < 5 || gate.open > 0) {
-      gate.releaseAll();
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Release whatever runs until all five have run and none is left running.
+    await vi.waitFor(
+      () => {
+        gate.releaseAll();
+        expect([gate.calls.length, gate.open]).toEqual([5, 0]);
+      },
+      { timeout: 15_000, interval: 5 },
+    );
     const responses = await Promise.all(a);
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202]);
     const ids = await Promise.all(
@@ -84,7 +83,7 @@ describe('policies.flow on POST /workflows/execute', () => {
   it('answers 429 when more requests wait than maxQueue', async () => {
     const { gate, execute } = await start({ concurrency: { limit: 1, maxQueue: 1 } });
     const first = execute({ key: 'x', n: 1 });
-    await until('the first running', () => gate.open === 1);
+    await expect.poll(() => gate.open, waitingFor('the first running')).toBe(1);
     const second = execute({ key: 'x', n: 2 });
     // The second waits; a third finds the queue full.
     let third = await execute({ key: 'x', n: 3 });
@@ -94,7 +93,7 @@ describe('policies.flow on POST /workflows/execute', () => {
     expect(problem).toMatchObject({ code: 'RATE_LIMITED', reason: 'queue_full' });
     expect(problem.detail).toContain('maxQueue');
     gate.releaseAll();
-    await until('the second started', () => gate.calls.length === 2);
+    await expect.poll(() => gate.calls.length, waitingFor('the second started')).toBe(2);
     gate.releaseAll();
     expect((await first).status).toBe(202);
     expect((await second).status).toBe(202);
@@ -118,7 +117,7 @@ describe('policies.flow on POST /workflows/execute', () => {
   it('starts nothing for a waiting request whose client went away', async () => {
     const { gate, execute, workflow: doc, queued: waiting } = await start({ concurrency: { limit: 1 } });
     const first = execute({ key: 'x', n: 1 });
-    await until('the first running', () => gate.open === 1);
+    await expect.poll(() => gate.open, waitingFor('the first running')).toBe(1);
     // A client of its own connection that sends a request, then closes the socket unanswered.
     const url = new URL(listener!.url);
     const body = JSON.stringify({ workflow: doc, inputs: { key: 'x', n: 2 } });
@@ -132,13 +131,13 @@ describe('policies.flow on POST /workflows/execute', () => {
     });
     leaving.on('error', () => {});
     leaving.end(body);
-    await until('the request waiting', () => waiting() === 1);
+    await expect.poll(() => waiting(), waitingFor('the request waiting')).toBe(1);
     leaving.destroy();
     // The server notices, and the request leaves the queue.
-    await until('the request gone from the queue', () => waiting() === 0);
+    await expect.poll(() => waiting(), waitingFor('the request gone from the queue')).toBe(0);
     const third = execute({ key: 'x', n: 3 });
     gate.release();
-    await until('the next request started', () => gate.calls.length === 2);
+    await expect.poll(() => gate.calls.length, waitingFor('the next request started')).toBe(2);
     gate.releaseAll();
     expect((await first).status).toBe(202);
     expect((await third).status).toBe(202);
