@@ -30,8 +30,13 @@ import { TaskWaits, WorkerWaits } from './task-waits.js';
 import { ExecutionWatcher } from './watcher.js';
 import { DEFAULT_QUEUE, type Worker, type WorkerOptions } from './worker-options.js';
 
-/** A step holding its slot less than this on average lets the worker claim ahead. */
+/**
+ * A step holding its slot less than this on average lets the worker claim ahead; and steps
+ * its commits release stay here as long as they start within about this long.
+ */
 const SHORT_STEP_MS = 25;
+/** Released steps held here at most, in multiples of the concurrency. */
+const MAX_HELD = 8;
 
 const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -422,15 +427,25 @@ class WorkerProcess implements Worker {
 
   /** Steps released by a commit that this worker takes itself, out of one budget per round. */
   private selfBudget(): (c: CompiledStep) => boolean {
-    // Released steps stay on this worker up to its concurrency in all, twice that when steps
-    // are short (the extra wait here, leased): an execution's steps on one worker commit
-    // without contending with another's.
-    let slots = this.stopping ? 0 : (this.claimsAhead() ? 2 : 1) * this.concurrency - this.unfinished();
+    let slots = this.stopping ? 0 : this.holdLimit() - this.unfinished();
     return (c) => {
       if (slots <= 0 || !this.queueSet.has(queueOf(c))) return false;
       slots--;
       return true;
     };
+  }
+
+  /**
+   * How many steps not finished running this worker holds at most when its commits release
+   * more: its concurrency, and when steps are short, as many more as start within about
+   * SHORT_STEP_MS (up to MAX_HELD times the concurrency). An execution's steps kept on one
+   * worker commit without contending with another worker's commits of it, and start without
+   * a claim; steps that take long go to the queue for whichever worker is free.
+   */
+  private holdLimit(): number {
+    if (!this.claimsAhead() || this.slotMs === undefined) return this.concurrency;
+    const ahead = Math.floor((this.concurrency * SHORT_STEP_MS) / Math.max(this.slotMs, 0.001));
+    return this.concurrency + Math.max(this.concurrency, Math.min((MAX_HELD - 1) * this.concurrency, ahead));
   }
 
   // ---- stopping --------------------------------------------------------------------------

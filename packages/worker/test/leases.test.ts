@@ -201,3 +201,39 @@ describe('slow steps', () => {
     }
   }, 60_000);
 });
+
+describe('short steps', () => {
+  // The counterpart of slow steps: a worker whose steps are short keeps the steps its commit
+  // releases (more than its slots, as many as start soon), so an execution's steps commit on
+  // one worker instead of contending with another worker's commits of the same execution.
+  it('released by a commit stay on the worker that committed it, beyond twice its slots', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    const ranOn = new Map<string, string>();
+    const quick = (worker: string) =>
+      agent('quick', async (input: { i?: number }, ctx) => {
+        ranOn.set(`${ctx.executionId} ${ctx.stepId}`, worker);
+        await sleep(3);
+        return { i: input.i ?? 0 };
+      });
+    engine = await createDistributedEngine({ store, registry: registryOf(quick('api')) });
+    const options = { concurrency: 2, pollMs: 50, sweepMs: 100 };
+    workers.push(await startWorker({ store, registry: registryOf(quick('w1')), id: 'w1', ...options }));
+    workers.push(await startWorker({ store, registry: registryOf(quick('w2')), id: 'w2', ...options }));
+    // A root releasing 5 steps: more than twice each worker's slots.
+    const fan = ['b1', 'b2', 'b3', 'b4', 'b5'];
+    const wf = compile({
+      steps: [
+        { id: 'a', agent: 'quick', input: {} },
+        ...fan.map((id, i) => ({ id, agent: 'quick', input: { i }, dependencies: ['a'] })),
+      ],
+    });
+    // Both workers time a few steps first: only then are their steps known to be short.
+    for (let n = 0; n < 4; n++) expect((await engine.execute(wf)).status).toBe('completed');
+    for (let n = 0; n < 3; n++) {
+      const r = await engine.execute(wf);
+      expect(r.status).toBe('completed');
+      const on = ['a', ...fan].map((s) => ranOn.get(`${r.executionId} ${s}`));
+      expect(new Set(on), `execution ${n}: steps ran on ${on.join(', ')}`).toEqual(new Set([on[0]]));
+    }
+  }, 60_000);
+});
