@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { assertBuilt, cli, startCli, useTempRoot } from './fixtures/harness.js';
 
 const AGENTS = `
@@ -133,12 +133,12 @@ describe('orchestr8 agent serve', () => {
     const file = join(dir, 'hang.log');
     const controller = new AbortController();
     const call = execute('@acme/hang', { input: { file } }, controller.signal).catch(() => 'aborted');
-    for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(existsSync(file)).toBe(true), { timeout: 15_000, interval: 10 });
     controller.abort();
     expect(await call).toBe('aborted');
-    for (let i = 0; i < 200 && !readFileSync(file, 'utf8').includes('aborted'); i++)
-      await new Promise((r) => setTimeout(r, 10));
-    expect(readFileSync(file, 'utf8')).toBe('started\naborted\n');
+    await expect
+      .poll(() => readFileSync(file, 'utf8'), { timeout: 15_000, interval: 10 })
+      .toBe('started\naborted\n');
   });
 
   it('serves a workflow step that names the agent by URL, the same as in-process', async () => {

@@ -13,7 +13,7 @@ import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llmPlanner } from '../src/commands/ask.js';
-import { useTempRoot } from './fixtures/harness.js';
+import { until, useTempRoot } from './fixtures/harness.js';
 
 const ANTHROPIC = 'https://api.anthropic.com/v1/messages';
 const KEY = 'ask-key';
@@ -119,13 +119,12 @@ describe('POST /ask', () => {
       const run = await post(listener.url, { request: 'list python files and count them', run: true });
       expect(run.status).toBe(202);
       const { execution } = (await run.json()) as { execution: { executionId: string; location: string } };
-      let result: { status: string; outputs?: unknown } = { status: 'running' };
-      for (let i = 0; i < 100 && !['completed', 'failed'].includes(result.status); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        result = (await (
+      const result = await until('the execution to finish', async () => {
+        const r = (await (
           await fetch(`${listener.url}${execution.location}`, { headers: { authorization: `Bearer ${KEY}` } })
-        ).json()) as typeof result;
-      }
+        ).json()) as { status: string; outputs?: unknown };
+        return ['completed', 'failed'].includes(r.status) ? r : undefined;
+      });
       expect(result).toMatchObject({ status: 'completed', outputs: { count: 2 } });
     } finally {
       await listener.close({ graceMs: 0 });

@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   HEAP_TRIM_BACKOFF_LOOKS,
   type HeapTrimHooks,
@@ -102,13 +102,8 @@ describe('the idle trim', () => {
       const before = getHeapStatistics().used_heap_size;
       junk = undefined;
       expect(junk).toBeUndefined();
-      // A look collects only after an idle interval: let the loop idle, up to ~5 s on a loaded machine.
-      let collected = false;
-      for (let i = 0; i < 50 && !collected; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        collected = trim.check();
-      }
-      expect(collected).toBe(true);
+      // A look collects only after an idle interval: let the loop idle, up to 10 s on a loaded machine.
+      await vi.waitFor(() => expect(trim.check()).toBe(true), { timeout: 10_000, interval: 100 });
       expect(getHeapStatistics().used_heap_size).toBeLessThan(before);
       expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
     } finally {

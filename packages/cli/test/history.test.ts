@@ -218,7 +218,7 @@ describe('orchestr8 list / inspect / journal through the binary', () => {
     running.child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    while (!/^execution \S+ · /m.test(stderr)) await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => stderr, { timeout: 30_000, interval: 10 }).toMatch(/^execution \S+ · /m);
     const id = executionIdFrom(stderr);
     const follow = await cli(['journal', id, '--follow', '--ndjson', ...store], {
       cwd: dir,

@@ -88,9 +88,9 @@ steps:
     input: { message: "ship" }
 `;
   const handle = await engine.start(loadWorkflow(doc).workflow!, {});
-  for (let i = 0; i < 500 && (await s.getExecution(handle.id))?.status !== 'waiting'; i++)
-    await new Promise((r) => setTimeout(r, 20));
-  expect((await s.getExecution(handle.id))?.status).toBe('waiting');
+  await expect
+    .poll(async () => (await s.getExecution(handle.id))?.status, { timeout: 15_000, interval: 20 })
+    .toBe('waiting');
   await engine.close();
   await s.close();
   return { id: handle.id, path };

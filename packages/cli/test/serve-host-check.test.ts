@@ -148,8 +148,7 @@ describe('orchestr8 serve: a client that disconnects mid-request', () => {
       });
       // A later request's line means the server is done with the first one.
       await fetch(new URL('/healthz', s.url), { headers: { 'x-request-id': 'after' } });
-      for (let i = 0; i < 500 && !s.stderr().includes('"after"'); i++)
-        await new Promise((r) => setTimeout(r, 10));
+      await expect.poll(() => s.stderr(), { timeout: 15_000, interval: 10 }).toContain('"after"');
       const lines = s
         .stderr()
         .split('\n')

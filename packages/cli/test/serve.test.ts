@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from './fixtures/harness.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 let dir: string;
@@ -107,17 +108,14 @@ describe('orchestr8 serve', () => {
     const second = await serve(['--port', '0', '--store', store]);
     try {
       expect(second.stderr()).toContain('resumed 1 execution');
-      let status = '';
-      let body: Record<string, any> = {};
-      for (let i = 0; i < 600 && !['completed', 'failed', 'cancelled'].includes(status); i++) {
-        body = (await (await fetch(`${second.url}/executions/${started.executionId}`)).json()) as Record<
+      const body = await until('the resumed execution to finish', async () => {
+        const b = (await (await fetch(`${second.url}/executions/${started.executionId}`)).json()) as Record<
           string,
           any
         >;
-        status = body.status;
-        if (status === 'running') await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(status).toBe('completed');
+        return ['completed', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
+      });
+      expect(body.status).toBe('completed');
       expect(body.outputs).toEqual({ nap: 'rested' });
     } finally {
       second.child.kill('SIGTERM');

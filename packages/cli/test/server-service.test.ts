@@ -7,7 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENTS, assertBuilt, cli, executionIdFrom, startCli, useTempRoot } from './fixtures/harness.js';
+import {
+  AGENTS,
+  assertBuilt,
+  cli,
+  executionIdFrom,
+  startCli,
+  until,
+  useTempRoot,
+} from './fixtures/harness.js';
 
 const tempRoot = useTempRoot('server-service');
 const projects: string[] = [];
@@ -37,16 +45,6 @@ const state = (dir: string) =>
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', '']);
   return r.pid!;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + 15_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(() => assertBuilt());

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
 import {
   assertBuilt,
@@ -14,6 +14,17 @@ import {
 } from './fixtures/harness.js';
 
 const FIX = join(import.meta.dirname, 'fixtures/streams');
+
+/** The URL `serve` prints once it listens, from its stdout so far. */
+const listening = (out: () => string) =>
+  vi.waitFor(
+    () => {
+      const m = /listening on (http:\S+)/.exec(out());
+      if (!m) throw new Error(`serve is not listening yet: ${out()}`);
+      return m[1]!;
+    },
+    { timeout: 60_000, interval: 50 },
+  );
 const DOC = join(FIX, 'match.stream.yaml');
 const EVENTS = join(FIX, 'events.ndjson');
 const tmp = useTempRoot('o8-stream-');
@@ -234,10 +245,7 @@ describe('orchestr8 stream', () => {
     });
     let out = '';
     serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const up = Date.now() + 60_000;
-    while (!/listening on (http:\S+)/.test(out) && Date.now() < up)
-      await new Promise((r) => setTimeout(r, 50));
-    const url = /listening on (http:\S+)/.exec(out)![1]!;
+    const url = await listening(() => out);
     const abort = new AbortController();
     const sse = await fetch(`${url}/streams/match/actions`, { signal: abort.signal });
     expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -261,9 +269,9 @@ describe('orchestr8 stream', () => {
     });
     expect(post.status).toBe(202);
     expect(await post.json()).toEqual({ accepted: 2, duplicates: 0, late: 0 });
-    const seen = Date.now() + 30_000;
-    while ((frames.match(/^event: action$/gm) ?? []).length < 2 && Date.now() < seen)
-      await new Promise((r) => setTimeout(r, 50));
+    await expect
+      .poll(() => (frames.match(/^event: action$/gm) ?? []).length, { timeout: 30_000, interval: 50 })
+      .toBeGreaterThanOrEqual(2);
     abort.abort();
     const data = frames
       .split('\n')
@@ -330,9 +338,9 @@ describe('orchestr8 stream', () => {
       const run = startCli(['stream', 'run', DOC, '--nats', nats.url], { timeoutMs: 60_000 });
       let out = '';
       run.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      const deadline = Date.now() + 45_000;
-      while (out.split('\n').filter(Boolean).length < 5 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      await expect
+        .poll(() => out.split('\n').filter(Boolean).length, { timeout: 45_000, interval: 50 })
+        .toBeGreaterThanOrEqual(5);
       run.child.kill('SIGINT');
       const done = await run.done;
       expect(done.code).toBe(0);
@@ -380,10 +388,7 @@ describe('orchestr8 stream', () => {
       });
       let out = '';
       serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      const up = Date.now() + 60_000;
-      while (!/listening on (http:\S+)/.test(out) && Date.now() < up)
-        await new Promise((r) => setTimeout(r, 50));
-      const url = /listening on (http:\S+)/.exec(out)![1]!;
+      const url = await listening(() => out);
       const ts = Date.now() + 600;
       const post = await fetch(`${url}/streams/match/events`, {
         method: 'POST',
@@ -397,14 +402,15 @@ describe('orchestr8 stream', () => {
         consumer: 'reader',
       });
       try {
-        const done = Date.now() + 30_000;
-        while (
-          !(await transport.readActions()).some(
-            (a) => a.id.endsWith(':scorer:0') && (a.payload as any).team === 'home' && a.ts > ts - 1000,
-          ) &&
-          Date.now() < done
-        )
-          await new Promise((r) => setTimeout(r, 100));
+        await expect
+          .poll(
+            async () =>
+              (await transport.readActions()).some(
+                (a) => a.id.endsWith(':scorer:0') && (a.payload as any).team === 'home' && a.ts > ts - 1000,
+              ),
+            { timeout: 30_000, interval: 100 },
+          )
+          .toBe(true);
         expect((await transport.readEvents()).map((e: any) => e.id)).toContain('n1');
         const context = (await transport.loadContext())!;
         expect(context.values.scorers).toContain('cy');
@@ -444,9 +450,9 @@ describe('orchestr8 stream', () => {
       const first = startCli(args, { env, timeoutMs: 60_000 });
       let printed = '';
       first.child.stdout!.on('data', (d: Buffer) => (printed += d.toString()));
-      const deadline = Date.now() + 45_000;
-      while (printed.split('\n').filter(Boolean).length < 5 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await expect
+        .poll(() => printed.split('\n').filter(Boolean).length, { timeout: 45_000, interval: 20 })
+        .toBeGreaterThanOrEqual(5);
       first.child.kill('SIGKILL');
       expect((await first.done).signal).toBe('SIGKILL');
       const before = (await transport.loadContext())!;
@@ -454,12 +460,14 @@ describe('orchestr8 stream', () => {
       expect(before.slice).toBeLessThan(19);
       // The dead processor's heartbeat goes stale after three silent intervals.
       const tally = join(FIX, 'tally.stream.yaml');
-      let stale = await cli(['stream', 'status', tally, '--nats', nats.url]);
-      const staleBy = Date.now() + 20_000;
-      while (!stale.stdout.includes('STALE') && Date.now() < staleBy) {
-        await new Promise((r) => setTimeout(r, 200));
-        stale = await cli(['stream', 'status', tally, '--nats', nats.url]);
-      }
+      const stale = await vi.waitFor(
+        async () => {
+          const r = await cli(['stream', 'status', tally, '--nats', nats.url]);
+          expect(r.stdout).toContain('STALE');
+          return r;
+        },
+        { timeout: 20_000, interval: 200 },
+      );
       expect(stale.stdout).toMatch(
         new RegExp(
           `^processor \\S+ \\(pid ${first.child.pid}\\): STALE: no heartbeat for [\\d.]+ (ms|s) \\(every 200 ms expected\\); at slice \\d+`,
@@ -469,9 +477,9 @@ describe('orchestr8 stream', () => {
       expect(stale.code).toBe(1);
 
       const second = startCli(args, { env, timeoutMs: 90_000 });
-      const until = Date.now() + 60_000;
-      while ((await transport.loadContext())!.slice < 19 && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 50));
+      await expect
+        .poll(async () => (await transport.loadContext())!.slice, { timeout: 60_000, interval: 50 })
+        .toBeGreaterThanOrEqual(19);
       second.child.kill('SIGINT');
       expect((await second.done).code).toBe(0);
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, cli, type Served, serve, useTempRoot } from './fixtures/harness.js';
+import { assertBuilt, cli, type Served, serve, until, useTempRoot } from './fixtures/harness.js';
 
 const tempRoot = useTempRoot('triggers-cli');
 let s: Served;
@@ -25,16 +25,6 @@ async function put(doc: { metadata: { id: string } }) {
     body: JSON.stringify(doc),
   });
   expect(r.status).toBeLessThan(300);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function executions(workflowId: string): Promise<{ executionId: string; correlationId?: string }[]> {

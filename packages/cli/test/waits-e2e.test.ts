@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until as poll } from './fixtures/harness.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 let dir: string;
@@ -64,16 +65,6 @@ function kill(proc: ChildProcess): Promise<void> {
     proc.once('exit', () => resolve());
     proc.kill('SIGKILL');
   });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Runs `fn` over `items`, at most `width` at a time (a loaded CI machine, one serve). */
@@ -125,6 +116,9 @@ async function start(url: string, workflow: unknown, inputs: unknown = {}): Prom
   expect(res.status).toBe(202);
   return ((await res.json()) as { executionId: string }).executionId;
 }
+
+/** Waits of these tests: a served process on a loaded machine may take its time. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => poll(what, fn, 120_000);
 
 const statusIs = (url: string, id: string, ...statuses: string[]) =>
   until(`${id} to be ${statuses.join('/')}`, async () => {

@@ -3,10 +3,10 @@
  * the CLI tests' harness (packages/cli/test/fixtures/harness.ts), killed after the file's
  * tests if a test left it running; bounded polls for state (vitest's waitFor).
  */
-import { afterAll, vi } from 'vitest';
-import { type Served, serve } from '../../../cli/test/fixtures/harness.js';
+import { afterAll } from 'vitest';
+import { type Served, serve, until } from '../../../cli/test/fixtures/harness.js';
 
-export { assertBuilt, type Served, useTempRoot } from '../../../cli/test/fixtures/harness.js';
+export { assertBuilt, type Served, until, useTempRoot } from '../../../cli/test/fixtures/harness.js';
 
 const started: Served[] = [];
 afterAll(() => {
@@ -20,18 +20,6 @@ export async function startServe(args: readonly string[], env: Record<string, st
   });
   started.push(s);
   return s;
-}
-
-/** What `fn` returns once it returns something other than undefined (polled every 100 ms, bounded). */
-export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  return vi.waitFor(
-    async () => {
-      const v = await fn();
-      if (v === undefined) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      return v;
-    },
-    { timeout: timeoutMs, interval: 100 },
-  );
 }
 
 export interface ListedTrigger {
