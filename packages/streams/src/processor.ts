@@ -8,7 +8,6 @@
  * commits: a second processor on the same stream waits as a standby until the claim is free.
  */
 
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Clock,
@@ -32,6 +31,7 @@ import {
   type SliceRunner,
   type StreamErrorRecord,
 } from './slice-runner.js';
+import { createClaimKeeper, DEFAULT_CLAIM_MS } from './stream-claim.js';
 import type { Consumption, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
 
 export interface StreamProcessorOptions {
@@ -59,8 +59,6 @@ export interface StreamProcessorOptions {
    */
   claimMs?: number;
 }
-
-export const DEFAULT_CLAIM_MS = 30_000;
 
 export interface StreamStatus {
   stream: string;
@@ -138,14 +136,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
   let startedAt = 0;
-  // Unique per processor instance: two processors with one id (one host) must not share a claim.
-  const owner = `${processorId}#${process.pid}#${randomUUID().slice(0, 8)}`;
-  let active = false;
   /** Counts takeovers: a slice begun before this processor stood down and took over again is stale. */
   let term = 0;
-  /** When this processor's claim runs out, by its clock (0: it holds none). */
-  let heldUntil = 0;
-  let claimTimer: TimerHandle | undefined;
   const stats: StreamStatus = {
     stream: stream.id,
     active: false,
@@ -299,7 +291,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       const began = term;
       const outcome = await runner!(group, context);
       // A processor that stalled past its claim may have been replaced: it must not commit.
-      if (began !== term || !(await holds()))
+      if (began !== term || !(await claims.holds()))
         throw new Orchestr8Error(
           ErrorCode.CONFLICT,
           `another processor took stream "${stream.id}" over: slice ${group.index} was not committed here`,
@@ -367,7 +359,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   function status(): StreamStatus {
     return {
       ...stats,
-      active,
+      active: claims.active,
       committedSlice: committed,
       closedSlice: closedUpTo,
       backlog: ready.length,
@@ -401,25 +393,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     beatTimer = clock.setTimeout(beatLoop, heartbeatMs, { unref: true });
   }
 
-  async function claim(): Promise<boolean> {
-    const now = clock.now();
-    const ok = await transport.claim({ owner, until: now + claimMs, now });
-    heldUntil = ok ? now + claimMs : 0;
-    return ok;
-  }
-
-  /** Whether this processor still holds the stream: by its own claim's time, else by renewing it. */
-  async function holds(): Promise<boolean> {
-    if (!active) return false;
-    if (clock.now() < heldUntil) return true;
-    if (await claim()) return true;
-    standDown();
-    return false;
-  }
-
   /** Takes the stream over: from the committed context, with the events not yet acknowledged. */
   async function activate(): Promise<void> {
-    active = true;
     term++;
     context = structuredClone(stream.initialContext);
     committed = committedAtStart = closedUpTo = -1;
@@ -440,7 +415,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       onDelivery(d);
       afterDelivery(d);
     });
-    if (!active || stopped) {
+    if (!claims.active || stopped) {
       await taken.stop();
       return;
     }
@@ -457,8 +432,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
    * unacknowledged (the holder gets them again); the slice in progress is not committed.
    */
   function standDown(): void {
-    active = false;
-    heldUntil = 0;
     timer?.cancel();
     const taken = consumption;
     consumption = undefined;
@@ -468,28 +441,15 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stats.backlog = 0;
   }
 
-  /** Renews the claim (or, as a standby, tries to take it) every third of its length. */
-  function claimLoop(): void {
-    claimTimer = undefined;
-    if (stopped) return;
-    claim()
-      .then(
-        async (ok) => {
-          if (ok && !active && !stopped)
-            await activate().catch((e) => {
-              standDown();
-              throw e;
-            });
-          else if (!ok && active) standDown();
-        },
-        // Transport unreachable: tried again next time; the commit check catches a lapsed claim.
-        () => {},
-      )
-      .catch((e) => report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) }))
-      .finally(() => {
-        if (!stopped) claimTimer = clock.setTimeout(claimLoop, Math.floor(claimMs / 3), { unref: true });
-      });
-  }
+  const claims = createClaimKeeper({
+    transport,
+    clock,
+    processorId,
+    claimMs,
+    onGained: activate,
+    onLost: standDown,
+    onError: (e) => report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) }),
+  });
 
   return {
     async start() {
@@ -503,8 +463,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         keyPrefix: options.keyPrefix ?? 'stream',
       });
       // A standby starts too: it takes the stream over once the holder's claim runs out.
-      if (await claim()) await activate();
-      claimTimer = clock.setTimeout(claimLoop, Math.floor(claimMs / 3), { unref: true });
+      await claims.start();
       beatLoop();
     },
     async flush() {
@@ -520,11 +479,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       stopped = true;
       timer?.cancel();
       beatTimer?.cancel();
-      claimTimer?.cancel();
       await consumption?.stop();
       await working?.catch(() => {});
-      // Released: a standby need not wait for the claim to run out.
-      if (active) await transport.claim({ owner, until: 0, now: clock.now() }).catch(() => {});
+      await claims.stop();
       if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
     },
     status,
