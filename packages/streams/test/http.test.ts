@@ -432,7 +432,13 @@ describe('streams over HTTP (real server on loopback)', () => {
     const status = async () => (await (await fetch(`${url}/streams/match`, { headers: auth })).json()) as any;
     await expect.poll(async () => (await status()).committedSlice, waiting('slice 0 committed')).toBe(0);
     const s = await status();
-    expect(s).toMatchObject({ stream: 'match', eventsIn: 2, actionsOut: 3, slicesProcessed: 1 });
+    expect(s).toMatchObject({
+      stream: 'match',
+      active: true,
+      eventsIn: 2,
+      actionsOut: 3,
+      slicesProcessed: 1,
+    });
     expect(s.processors).toEqual([
       expect.objectContaining({ processor: 'http-test', stream: 'match', state: 'running', stale: false }),
     ]);
