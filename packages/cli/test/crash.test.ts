@@ -279,8 +279,9 @@ describe('crash recovery through the CLI (SIGKILL, then orchestr8 resume)', () =
     const store = ['--store', `sqlite:${db}`];
     const run = startCli(['run', workflow, '--agents', AGENTS, ...store], { env });
     // Attempt 1 fails at once; kill during the 400 ms wait before attempt 2.
-    while (!readFileSync(side, { encoding: 'utf8', flag: 'a+' }).includes('attempt flaky 1\n'))
-      await sleep(2);
+    await expect
+      .poll(() => readFileSync(side, { encoding: 'utf8', flag: 'a+' }), { timeout: 30_000, interval: 2 })
+      .toContain('attempt flaky 1\n');
     await sleep(150);
     run.child.kill('SIGKILL');
     const id = executionIdFrom((await run.done).stderr);

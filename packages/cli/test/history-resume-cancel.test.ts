@@ -15,7 +15,6 @@ import {
   readSide,
   recordExecution,
   type StepSpec,
-  sleep,
   startCli,
   useTempRoot,
   writeWorkflow,
@@ -136,7 +135,12 @@ describe('orchestr8 resume through the binary', () => {
       cwd: e.dir,
       env: { ORCHESTR8_TEST_SIDE_FILE: e.side },
     });
-    while (!readSide(e.side).some((l) => l.kind === 'start' && l.stepId === 'q')) await sleep(10);
+    await expect
+      .poll(() => readSide(e.side).some((l) => l.kind === 'start' && l.stepId === 'q'), {
+        timeout: 30_000,
+        interval: 10,
+      })
+      .toBe(true);
     resumed.child.kill('SIGINT');
     const r = await resumed.done;
     expect(r.code, r.stderr).toBe(130);
@@ -212,7 +216,7 @@ describe('orchestr8 cancel through the binary', () => {
     run.child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    while (!/^execution \S+ · /m.test(stderr)) await sleep(10);
+    await expect.poll(() => stderr, { timeout: 30_000, interval: 10 }).toMatch(/^execution \S+ · /m);
     const id = executionIdFrom(stderr);
     const cancel = await e.cli(['cancel', id, '--wait', '--timeout', '20s', '--reason', 'from elsewhere']);
     const ran = await run.done;
