@@ -21,6 +21,8 @@ export interface WideFanRss {
   sampledPeakRssMb: number;
   heapUsedMb: number;
   ms: number;
+  /** orchestr8 only: RSS once the document is validated and compiled, before the run (MB). */
+  compiledRssMb?: number;
 }
 
 export type WideFanResult = WideFanRss | { error: string };
@@ -119,7 +121,9 @@ export function wideFanRssLine(r: WideFanRssReport): string {
   const fig = (x: WideFanResult) =>
     'error' in x
       ? `error: ${x.error}`
-      : `peak ${x.maxRssMb.toFixed(0)} (sampled ${x.sampledPeakRssMb.toFixed(0)}), loaded ${x.loadedRssMb.toFixed(0)}`;
+      : `peak ${x.maxRssMb.toFixed(0)} (sampled ${x.sampledPeakRssMb.toFixed(0)}), loaded ${x.loadedRssMb.toFixed(0)}${
+          x.compiledRssMb === undefined ? '' : `, compiled ${x.compiledRssMb.toFixed(0)}`
+        }`;
   const o8 = r.orchestr8;
   const ratio = (base: WideFanResult) =>
     'error' in o8 || 'error' in base ? 'n/a' : (o8.maxRssMb / base.maxRssMb).toFixed(2);

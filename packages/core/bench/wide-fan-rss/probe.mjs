@@ -3,7 +3,8 @@
  * (packages/core/bench/wide-fan-rss.ts). Loaded RSS is taken once the library is imported: what
  * a program holds before it runs anything. The peak is both a 5 ms sample of RSS (it misses the
  * stretches in which the run never yields) and the kernel's high-water mark,
- * process.resourceUsage().maxRSS (KiB), which misses nothing.
+ * process.resourceUsage().maxRSS (KiB), which misses nothing. `run` may return an object of
+ * further figures, printed with these.
  */
 export async function measure(run) {
   const mb = (bytes) => bytes / 1024 / 1024;
@@ -13,7 +14,8 @@ export async function measure(run) {
     sampled = Math.max(sampled, process.memoryUsage.rss());
   }, 5);
   const t0 = performance.now();
-  await run();
+  // A run may add figures of its own (orchestr8: RSS once the document is compiled).
+  const extra = (await run()) ?? {};
   const ms = performance.now() - t0;
   clearInterval(timer);
   sampled = Math.max(sampled, process.memoryUsage.rss());
@@ -25,6 +27,7 @@ export async function measure(run) {
       maxRssMb: process.resourceUsage().maxRSS / 1024,
       heapUsedMb: mb(heap.heapUsed),
       ms,
+      ...extra,
     }),
   );
 }
