@@ -24,6 +24,7 @@ import { diamond, fan, NOOP } from '../../core/bench/workloads.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
+import { cpuOf, serverCpu } from './cpu.js';
 
 export interface DistributedBenchRow {
   workload: string;
@@ -40,6 +41,11 @@ export interface DistributedBenchRow {
   xSqlite?: number;
   /** Steps per second over those of one worker, same workload, same run. */
   xOneWorker?: number;
+  /**
+   * CPU per step, µs: for PostgreSQL the API process, the workers and the server together
+   * (Linux only); for SQLite the one process. Load moves it less than steps per second.
+   */
+  cpuUsPerStep?: number;
 }
 
 /** W3's diamond with agents that wait `ms` (on I/O, say) before answering. */
@@ -154,6 +160,7 @@ export async function runDistributedBench(
   // figures taken at about the same time.
   const local = options.sqlite === false ? undefined : await openLocal(join(dir, 'bench.db'));
   const localW3: number[] = [];
+  const localW3Cpu: number[] = [];
   try {
     if (local) await drive(local.engine, w3, 20, 10);
     for (const count of options.workerCounts ?? [1, 2]) {
@@ -206,7 +213,17 @@ export async function runDistributedBench(
         });
 
         writeFileSync(times, '');
+        const cpu = () => {
+          const self = process.cpuUsage();
+          return (
+            (self.user + self.system) / 1e6 +
+            workers.reduce((sum, w) => sum + cpuOf(w.child.pid!), 0) +
+            serverCpu(join(server.dir, 'data'))
+          );
+        };
+        const cpuBefore = cpu();
         const parMs = await drive(engine, w3, w3Runs, 100);
+        const cpuUsPerStep = ((cpu() - cpuBefore) * 1e6) / (w3Runs * w3.steps.length);
         await new Promise((r) => setTimeout(r, 300));
         const parLat = latencies(times, w3);
         const parRow: DistributedBenchRow = {
@@ -217,10 +234,14 @@ export async function runDistributedBench(
           stepsPerSec: Math.round(((w3Runs * w3.steps.length) / parMs) * 1000),
           depToStartP50Ms: quantile(parLat, 0.5),
           depToStartP95Ms: quantile(parLat, 0.95),
+          ...(process.platform === 'linux' ? { cpuUsPerStep } : {}),
         };
         rows.push(parRow);
         if (local) {
+          const localCpu = process.cpuUsage();
           const localMs = await drive(local.engine, w3, w3Runs, 100);
+          const used = process.cpuUsage(localCpu);
+          localW3Cpu.push((used.user + used.system) / (w3Runs * w3.steps.length));
           const localSteps = ((w3Runs * w3.steps.length) / localMs) * 1000;
           localW3.push(localSteps);
           parRow.xSqlite = parRow.stepsPerSec! / localSteps;
@@ -274,6 +295,7 @@ export async function runDistributedBench(
         workers: '-',
         execPerSec: steps / w3.steps.length,
         stepsPerSec: Math.round(steps),
+        cpuUsPerStep: quantile(localW3Cpu, 0.5),
       });
     }
   } finally {
@@ -304,11 +326,17 @@ export function distributedSummary(rows: readonly DistributedBenchRow[]): string
   const w4 = rows.filter((r) => r.store === 'postgres' && /100 in flight$/.test(r.workload));
   const w2 = rows.filter((r) => r.store === 'postgres' && r.workload.startsWith('W2'));
   const f = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+  const sqliteCpu = rows.find(
+    (r) => r.store !== 'postgres' && /100 in flight$/.test(r.workload),
+  )?.cpuUsPerStep;
   const out: string[] = [];
   for (const r of w4) {
     out.push(
       `W3 x100 in flight, ${r.workers} worker(s): ${r.stepsPerSec} steps/s = ${f(r.xSqlite, 3)} of SQLite in-process (target >= 0.3); ` +
-        `dependency-to-start p50 ${f(r.depToStartP50Ms, 1)} ms, p95 ${f(r.depToStartP95Ms, 1)} ms (target p95 < 20 ms)`,
+        `dependency-to-start p50 ${f(r.depToStartP50Ms, 1)} ms, p95 ${f(r.depToStartP95Ms, 1)} ms (target p95 < 20 ms)` +
+        (r.cpuUsPerStep !== undefined && sqliteCpu !== undefined
+          ? `; CPU ${f(r.cpuUsPerStep, 0)} µs/step (API + workers + PostgreSQL) = ${f(r.cpuUsPerStep / sqliteCpu, 1)}x SQLite in-process`
+          : ''),
     );
   }
   for (const r of [...w2, ...w4].filter((x) => x.xOneWorker !== undefined)) {

@@ -7,7 +7,7 @@
  *
  * Open the .cpuprofile files in Chrome DevTools (Performance) or speedscope.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentRegistry, Engine } from '@orchestr8/core';
@@ -17,6 +17,7 @@ import { diamond, fan } from '../../core/bench/workloads.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
+import { cpuOf, serverCpu } from './cpu.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const workerCount = Number(arg('workers') ?? 1);
@@ -24,30 +25,6 @@ const runs = Number(arg('runs') ?? 600);
 const profDir = arg('cpu-prof');
 /** `fan`: W2, one execution of 300 parallel steps at a time (one execution's commits contend). */
 const workload = arg('workload') ?? 'diamond';
-
-const TICK = 100; // USER_HZ on Linux
-/** utime + stime of a process, in seconds. */
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch {
-    return 0;
-  }
-}
-/** CPU seconds of every process whose command line names `needle`. */
-function cpuOfAll(match: (cmd: string) => boolean): number {
-  let sum = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (match(readFileSync(`/proc/${p}/cmdline`, 'utf8'))) sum += cpuOf(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
 
 function compile(doc: Record<string, unknown>): CompiledWorkflow {
   const r = validateWorkflowObject(doc);
@@ -114,11 +91,10 @@ await admin.query('SELECT public.pg_stat_statements_reset()');
 marks.clear();
 await new Promise((r) => setTimeout(r, 300));
 writeFileSync(times, '');
-const isPg = (cmd: string) => cmd.startsWith('postgres:') || cmd.includes('/postgres\u0000-D');
 const before = {
   self: process.cpuUsage(),
   workers: workers.map((w) => cpuOf(w.child.pid!)),
-  pg: cpuOfAll(isPg),
+  pg: serverCpu(join(server.dir, 'data')),
 };
 const measured = workload === 'fan' ? compile(fan(300, 1000)) : w3;
 const inFlight = workload === 'fan' ? 1 : 100;
@@ -126,7 +102,7 @@ const ms = await drive(engine, measured, runs, inFlight);
 const after = {
   self: process.cpuUsage(before.self),
   workers: workers.map((w) => cpuOf(w.child.pid!)),
-  pg: cpuOfAll(isPg),
+  pg: serverCpu(join(server.dir, 'data')),
 };
 const steps = runs * measured.steps.length;
 console.log(
@@ -137,7 +113,7 @@ console.log(`CPU  api process: ${per((after.self.user + after.self.system) / 1e6
 for (let i = 0; i < workers.length; i++) {
   console.log(`CPU  worker ${i + 1}: ${per(after.workers[i]! - before.workers[i]!)}`);
 }
-console.log(`CPU  postgres (all backends): ${per(after.pg - before.pg)}`);
+console.log(`CPU  postgres (this server's processes): ${per(after.pg - before.pg)}`);
 await new Promise((r) => setTimeout(r, 300));
 {
   const started = new Map<string, number>();
