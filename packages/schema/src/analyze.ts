@@ -62,6 +62,7 @@ const EMPTY_INPUT = Object.freeze({});
 // is read-only, and a 10,000-step fan would otherwise hold 10,000 empty objects and arrays.
 const NO_CONFIG = Object.freeze({}) as Record<string, unknown>;
 const NO_STEPS: readonly string[] = Object.freeze([]);
+const NO_INDICES: readonly number[] = Object.freeze([]);
 
 interface RefContext {
   /** The reading step, or undefined for workflow outputs. */
@@ -164,15 +165,23 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
   }
 
   // Dependencies and the graph.
-  const deps: number[][] = new Array(n);
+  const deps: (readonly number[])[] = new Array(n);
   const depIds: (readonly string[])[] = new Array(n);
   // Duplicates are dropped in linear time: known steps by a mark per step (the reader's
   // index), unknown ids by a set made only when there are some.
   const listedBy = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
-    const list = steps[i]!.dependencies ?? [];
-    const idx: number[] = [];
-    const ids: string[] = [];
+    const list = steps[i]!.dependencies;
+    if (list === undefined || list.length === 0) {
+      deps[i] = NO_INDICES;
+      depIds[i] = NO_STEPS;
+      continue;
+    }
+    // Exact-size lists (an array grown by push keeps room for 16), trimmed at the end.
+    const idx = new Array<number>(list.length);
+    const ids = new Array<string>(list.length);
+    let ni = 0;
+    let nids = 0;
     let unknown: Set<string> | undefined;
     for (let k = 0; k < list.length; k++) {
       const id = list[k]!;
@@ -185,7 +194,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
         if (unknown.has(id)) continue;
         unknown.add(id);
       }
-      ids.push(id);
+      ids[nids++] = id;
       if (d === undefined) {
         report(
           error(
@@ -195,12 +204,13 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
             { hint: unknownStepHint(id) },
           ),
         );
-      } else idx.push(d);
+      } else idx[ni++] = d;
     }
+    idx.length = ni;
+    ids.length = nids;
     deps[i] = idx;
-    // As written when nothing was dropped (the document's own array); else an exact-size copy
-    // (an array grown by push keeps room for 16).
-    depIds[i] = ids.length === 0 ? NO_STEPS : ids.length === list.length ? list : ids.slice();
+    // As written when nothing was dropped: the document's own array.
+    depIds[i] = nids === 0 ? NO_STEPS : nids === list.length ? list : ids;
   }
   const graph = buildGraph(deps);
   for (const cycle of graph.cycles) {
@@ -484,15 +494,19 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
         );
     }
 
-    const wait = compileStepWait(step, base, {
-      report,
-      compileAt: (value, at, what) => compileAt(value, at, { step: i, itemAllowed: false, what }),
-      checkRefs: (expr, at) => {
-        for (const ref of expr.refs)
-          if (ref.root !== 'event')
-            checkRef(ref, () => at, { step: i, itemAllowed: false, what: 'wait match' });
-      },
-    });
+    // Only steps that wait, or lack an agent (reported there), need the helpers' closures.
+    const wait =
+      step.wait === undefined && step.agent !== undefined
+        ? undefined
+        : compileStepWait(step, base, {
+            report,
+            compileAt: (value, at, what) => compileAt(value, at, { step: i, itemAllowed: false, what }),
+            checkRefs: (expr, at) => {
+              for (const ref of expr.refs)
+                if (ref.root !== 'event')
+                  checkRef(ref, () => at, { step: i, itemAllowed: false, what: 'wait match' });
+            },
+          });
     const agent = agentOf(step);
     const c: CompiledStep = {
       id: step.id,

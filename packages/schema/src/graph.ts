@@ -54,11 +54,11 @@ export function buildGraph(deps: readonly (readonly number[])[]): StepGraph {
   const { pre, size } = preorder(parent, order);
   const treeAncestor = (x: number, y: number) => pre[x]! <= pre[y]! && pre[y]! < pre[x]! + size[x]!;
 
-  // Direct dependencies, for steps with many (a join of thousands): one set for the graph.
-  const edges = new Set<number>();
-  for (let i = 0; i < n; i++) if (deps[i]!.length > 8) for (const d of deps[i]!) edges.add(i * n + d);
-  const isDependency = (x: number, y: number) =>
-    deps[y]!.length > 8 ? edges.has(y * n + x) : deps[y]!.includes(x);
+  // Direct dependencies, for steps with many (a join of thousands): a set per such step, of
+  // small integers (one set keyed by y * n + x would box each key above 2^31 as a heap number).
+  const many = new Map<number, Set<number>>();
+  for (let i = 0; i < n; i++) if (deps[i]!.length > 8) many.set(i, new Set(deps[i]));
+  const isDependency = (x: number, y: number) => many.get(y)?.has(x) ?? deps[y]!.includes(x);
 
   const memo = new Map<number, boolean>();
   const seen = new Int32Array(n);
