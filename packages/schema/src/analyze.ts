@@ -508,6 +508,11 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
             },
           });
     const agent = agentOf(step);
+    let policies: ResolvedStepPolicies;
+    if (step.policies === undefined && idempotencyKey === undefined) {
+      sharedPolicies ??= Object.freeze(resolveStepPolicies(policyBase, step, undefined));
+      policies = sharedPolicies;
+    } else policies = resolveStepPolicies(policyBase, step, idempotencyKey);
     const c: CompiledStep = {
       id: step.id,
       index: i,
@@ -520,10 +525,7 @@ export function analyzeWorkflow(doc: WorkflowDocument, options: AnalyzeOptions =
       onError: step.onError ?? DEFAULTS.onError,
       trigger: step.trigger ?? DEFAULTS.trigger,
       fallbackOnly: fallbackOwner.has(i),
-      policies:
-        step.policies === undefined && idempotencyKey === undefined
-          ? (sharedPolicies ??= Object.freeze(resolveStepPolicies(policyBase, step, undefined)))
-          : resolveStepPolicies(policyBase, step, idempotencyKey),
+      policies,
     };
     if (step.name !== undefined) c.name = step.name;
     if (agent.version !== undefined) c.agentVersion = agent.version;
