@@ -380,6 +380,31 @@ describe('orchestr8 stream', () => {
       expect(replay.code).toBe(0);
     }, 90_000);
 
+    it('run --nats: a second processor on the same stream says it is a standby, and takes over when the first stops', async () => {
+      // A short ack wait: the claim lasts that long, and a standby retries every third of it.
+      const args = ['stream', 'run', DOC, '--nats', nats.url, '--ack-wait', '3s'];
+      const first = startCli(args, { timeoutMs: 60_000 });
+      let firstErr = '';
+      first.child.stderr!.on('data', (d: Buffer) => (firstErr += d.toString()));
+      await expect
+        .poll(() => firstErr, { timeout: 45_000, interval: 50 })
+        .toContain('stream match: processing events from');
+      const second = startCli(args, { timeoutMs: 60_000 });
+      let secondErr = '';
+      second.child.stderr!.on('data', (d: Buffer) => (secondErr += d.toString()));
+      await expect
+        .poll(() => secondErr, { timeout: 45_000, interval: 50 })
+        .toContain('stream match: standby, another processor holds the stream');
+      expect(secondErr).not.toContain('processing events from');
+      first.child.kill('SIGINT');
+      expect((await first.done).code).toBe(0);
+      await expect
+        .poll(() => secondErr, { timeout: 45_000, interval: 50 })
+        .toContain('stream match: processing events from');
+      second.child.kill('SIGINT');
+      expect((await second.done).code).toBe(0);
+    }, 120_000);
+
     it('serve --stream --stream-nats: events POSTed over HTTP are logged on JetStream and processed into its actions and KV context', async () => {
       const project = tmp();
       const serve = startCli(['serve', '--port', '0', '--stream', DOC, '--stream-nats', nats.url], {

@@ -263,11 +263,25 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     onError: (e) => err(errorLine(e)),
   });
   await processor.start();
-  err(`stream ${stream.id}: processing events from ${opts.nats} (Ctrl-C to stop)\n`);
+  // One processor holds a stream at a time: say whether this one does, and when that changes.
+  const holding = (active: boolean) =>
+    active
+      ? `stream ${stream.id}: processing events from ${opts.nats} (Ctrl-C to stop)\n`
+      : `stream ${stream.id}: standby, another processor holds the stream; this one takes it over when that one stops or its claim runs out (Ctrl-C to stop)\n`;
+  let active = processor.status().active;
+  err(holding(active));
+  const watch = setInterval(() => {
+    const now = processor.status().active;
+    if (now === active) return;
+    active = now;
+    err(holding(active));
+  }, 500);
+  watch.unref();
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  clearInterval(watch);
   await processor.stop();
   await transport.close();
   await host.close();
