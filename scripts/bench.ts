@@ -75,7 +75,7 @@ if (want('engine-long')) {
     '../packages/core/bench/long-lived.bench.js'
   );
   console.log(
-    '\n## engine-long: ONE long-lived engine (createEngine once, defaults, memory store, a subscriber), many executions; async.auto and a raw Promise DAG in the same run, each library in processes of its own, alternated; ratios are medians of the rounds\' ratios',
+    "\n## engine-long: ONE long-lived engine (createEngine once, defaults, memory store, a subscriber), many executions; async.auto and a raw Promise DAG in the same run, each library in processes of its own, alternated; ratios are medians of the rounds' ratios",
   );
   console.log(
     `load: ${(await import('node:os'))
@@ -84,7 +84,11 @@ if (want('engine-long')) {
       .join(' ')}`,
   );
   table(
-    (await runLongLivedBench({ timeMs, runs: quick ? 500 : 2000, rounds: quick ? 2 : 3 })) as unknown as Record<string, unknown>[],
+    (await runLongLivedBench({
+      timeMs,
+      runs: quick ? 500 : 2000,
+      rounds: quick ? 2 : 3,
+    })) as unknown as Record<string, unknown>[],
   );
   console.log(await wideFan());
   const acc = await runAccumulationBench(
