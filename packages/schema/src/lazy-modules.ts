@@ -12,30 +12,20 @@ import type * as Yaml from 'yaml';
  */
 const require = createRequire(import.meta.url);
 
-let yaml: typeof Yaml | undefined;
+/** A loader of module `id` that requires it on its first call and hands back the same module after. */
+function lazy<T>(id: string): () => T {
+  let loaded: T | undefined;
+  return () => {
+    loaded ??= require(id) as T;
+    return loaded;
+  };
+}
+
 /** The `yaml` package: the position-keeping parse, used when a YAML document has a problem to report. */
-export function yamlModule(): typeof Yaml {
-  yaml ??= require('yaml') as typeof Yaml;
-  return yaml;
-}
-
-let jsYaml: typeof JsYaml | undefined;
+export const yamlModule = lazy<typeof Yaml>('yaml');
 /** js-yaml: the fast YAML parse (yaml-fast.ts). */
-export function jsYamlModule(): typeof JsYaml {
-  jsYaml ??= require('js-yaml') as typeof JsYaml;
-  return jsYaml;
-}
-
-let filtrex: typeof Filtrex | undefined;
+export const jsYamlModule = lazy<typeof JsYaml>('js-yaml');
 /** filtrex: compiles conditions (expression.ts). */
-export function filtrexModule(): typeof Filtrex {
-  filtrex ??= require('filtrex') as typeof Filtrex;
-  return filtrex;
-}
-
-let croner: typeof Croner | undefined;
+export const filtrexModule = lazy<typeof Filtrex>('filtrex');
 /** croner: checks cron expressions of schedule triggers (triggers.ts). */
-export function cronerModule(): typeof Croner {
-  croner ??= require('croner') as typeof Croner;
-  return croner;
-}
+export const cronerModule = lazy<typeof Croner>('croner');
