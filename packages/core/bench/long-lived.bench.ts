@@ -121,44 +121,23 @@ export async function measureLibrary(
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
   };
-  const flush = async () => {
-    await engine?.events.flush();
-  };
+  // Each measured call ends when the subscriber has had every event of its executions.
+  const measure = (label: string, fn: () => Promise<void>) =>
+    median(
+      label,
+      async () => {
+        await fn();
+        await engine?.events.flush();
+      },
+      timeMs,
+    );
   const w = runner(diamond());
-  const W3 = await median(
-    'W3',
-    async () => {
-      await inFlightRuns(1, w);
-      await flush();
-    },
-    timeMs,
-  );
-  const W4 = await median(
-    'W4',
-    async () => {
-      await inFlightRuns(100, w);
-      await flush();
-    },
-    timeMs,
-  );
+  const W3 = await measure('W3', () => inFlightRuns(1, w));
+  const W4 = await measure('W4', () => inFlightRuns(100, w));
   const w1 = runner(chain(1000));
-  const W1 = await median(
-    'W1',
-    async () => {
-      await w1(0);
-      await flush();
-    },
-    timeMs,
-  );
+  const W1 = await measure('W1', () => w1(0));
   const w2 = runner(fan(1000));
-  const W2 = await median(
-    'W2',
-    async () => {
-      await w2(0);
-      await flush();
-    },
-    timeMs,
-  );
+  const W2 = await measure('W2', () => w2(0));
   await engine?.close();
   return { W1, W2, W3, W4 };
 }
@@ -194,7 +173,12 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   };
   for (let r = 0; r < rounds; r++)
     for (const library of LIBRARIES) results[library].push(await measureInChild(library, timeMs, runs));
-  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  // The median; of an even count, the mean of the two middle values (2 rounds with --quick).
+  const mid = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const h = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
+  };
   const of = (library: Library, k: keyof LibraryTimings, f: 'wall' | 'cpu') =>
     results[library].map((t) => t[k][f]);
   const rows: LongLivedRow[] = [];
