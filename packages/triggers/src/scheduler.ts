@@ -10,7 +10,7 @@ import {
 import { type Calendar, calendarOf } from './calendar.js';
 import { FlowControl, type Outcome, type Prepared, type TriggerContext } from './flow-control.js';
 import { registeredWorkflows } from './registered-workflows.js';
-import { triggerCorrelationId } from './trigger-correlation.js';
+import { iso, triggerCorrelationId } from './trigger-correlation.js';
 import { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
 import { header, verifySignature, verifyStripeSignature } from './webhook-signature.js';
 
@@ -128,8 +128,6 @@ interface Active {
 const LEASE = 'scheduler';
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const CATCH_UP_SCAN_LIMIT = 100_000;
-
-const iso = (t: number) => new Date(t).toISOString();
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const engine = options.engine;

@@ -1,6 +1,7 @@
 /** The correlation ids of executions triggers start: which trigger, and which fire or delivery. */
 
-const iso = (t: number) => new Date(t).toISOString();
+/** A time as ISO 8601 (UTC). */
+export const iso = (t: number) => new Date(t).toISOString();
 
 /** The correlation id of an execution a trigger started: `trigger:<name>@<ISO fire time>` or `trigger:<name>#<id>`. */
 export function triggerCorrelationId(name: string, at: { time?: number; id?: string }): string {
