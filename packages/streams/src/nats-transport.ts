@@ -80,7 +80,11 @@ function lostRace(e: unknown): boolean {
   );
 }
 
-/** The stream's claim in its KV bucket, set by revision: of two claimants, one write wins. */
+/**
+ * The stream's claim in its KV bucket, set by revision: of two claimants, one write wins.
+ * A write lost to a concurrent one is read again: lost to the same owner (two renewals at
+ * once), the claim is still this owner's.
+ */
 async function claimIn(kv: KV, { owner, until, now }: StreamClaim): Promise<boolean> {
   const value = encoder.encode(JSON.stringify({ owner, until }));
   const entry = await kv.get(CLAIM_KEY);
@@ -93,8 +97,12 @@ async function claimIn(kv: KV, { owner, until, now }: StreamClaim): Promise<bool
     }
     return true;
   } catch (e) {
-    if (lostRace(e)) return false;
-    throw e;
+    if (!lostRace(e)) throw e;
+    const entry = await kv.get(CLAIM_KEY);
+    if (entry?.operation !== 'PUT' || entry.length === 0) return false;
+    const held = entry.json<{ owner: string; until: number }>();
+    // Lost to this owner's own write with the same effect (held, or released): done.
+    return held.owner === owner && held.until > now === until > now;
   }
 }
 

@@ -200,6 +200,18 @@ describe('NATS JetStream (a real nats-server)', () => {
     await two.close();
   });
 
+  it('two renewals of the claim by its holder at once both hold: the one whose write lost reads the claim again and finds it its own', async () => {
+    const transport = await createNatsTransport({ streamId: 'm7', servers: nats.url });
+    expect(await transport.claim({ owner: 'me', until: 10_000, now: 0 })).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      const renewals = [0, 1].map(() => transport.claim({ owner: 'me', until: 20_000 + i, now: 100 }));
+      expect(await Promise.all(renewals)).toEqual([true, true]);
+    }
+    // Another owner still loses to the live claim.
+    expect(await transport.claim({ owner: 'other', until: 30_000, now: 200 })).toBe(false);
+    await transport.close();
+  });
+
   it('a second processor on the stream is a standby: it takes no event while the first lives, and takes over from the committed context when the first stops', async () => {
     const stream = matchStream('m6');
     const log = events('m6', 60);
