@@ -22,14 +22,17 @@ export interface ProcessorHeartbeat {
   /** Closed slices waiting to be processed. */
   backlog: number;
   lagMs: number;
-  /** `stopped` once the processor stopped cleanly: never reported stale. */
-  state: 'running' | 'stopped';
+  /**
+   * `running` while it holds the stream, `standby` while another processor does, `stopped`
+   * once it stopped cleanly (never reported stale).
+   */
+  state: 'running' | 'standby' | 'stopped';
 }
 
 export interface ProcessorView extends ProcessorHeartbeat {
   /** Milliseconds since the heartbeat was written. */
   ageMs: number;
-  /** Running, yet silent for more than `STALE_INTERVALS` intervals: probably dead. */
+  /** Running or standby, yet silent for more than `STALE_INTERVALS` intervals: probably dead. */
   stale: boolean;
 }
 
@@ -47,7 +50,7 @@ export function viewHeartbeats(beats: readonly ProcessorHeartbeat[], now: number
   return beats
     .map((b) => {
       const ageMs = Math.max(0, now - b.at);
-      return { ...b, ageMs, stale: b.state === 'running' && ageMs > STALE_INTERVALS * b.intervalMs };
+      return { ...b, ageMs, stale: b.state !== 'stopped' && ageMs > STALE_INTERVALS * b.intervalMs };
     })
     .sort((a, b) => b.at - a.at || (a.processor < b.processor ? -1 : 1));
 }

@@ -115,6 +115,7 @@ export type {
   Consumption,
   ContextState,
   EventDelivery,
+  HeldContext,
   SliceCommit,
   SliceRecord,
   StreamClaim,

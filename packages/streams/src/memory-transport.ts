@@ -3,7 +3,14 @@ import { type Clock, systemClock } from '@orchestr8/common';
 import type { ProcessorHeartbeat } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
-import type { Consumption, ContextState, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
+import {
+  type Consumption,
+  type ContextState,
+  type EventDelivery,
+  type SliceRecord,
+  type StreamTransport,
+  takenOver,
+} from './transport.js';
 
 export interface MemoryTransport extends StreamTransport {
   /** The log positions of the acknowledged events (what a restarted processor will not see again). */
@@ -20,6 +27,8 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
   const sliceIds = new Set<number>();
   const errors: StreamErrorRecord[] = [];
   let context: ContextState | undefined;
+  /** Bumped by each takeover and commit: a commit naming an older one is refused. */
+  let revision = 0;
   let holder: { owner: string; until: number } | undefined;
   const beats = new Map<string, ProcessorHeartbeat>();
   const consumers = new Set<(seq: number) => void>();
@@ -52,7 +61,8 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
       };
       return c;
     },
-    async commit({ record, actions: list, context: next }) {
+    async commit({ record, actions: list, context: next, revision: expected }) {
+      if (expected !== revision) throw takenOver(record);
       for (const a of list) {
         if (actionIds.has(a.id)) continue;
         actionIds.add(a.id);
@@ -65,12 +75,16 @@ export function createMemoryTransport(options: { clock?: Clock } = {}): MemoryTr
         slices.push(record);
       }
       context = structuredClone(next);
+      return ++revision;
     },
     async publishError(error) {
       errors.push(error);
     },
     async loadContext() {
       return context && structuredClone(context);
+    },
+    async takeContext() {
+      return { state: context && structuredClone(context), revision: ++revision };
     },
     async claim({ owner, until, now }) {
       if (holder && holder.owner !== owner && holder.until > now) return false;

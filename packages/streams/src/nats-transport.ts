@@ -17,19 +17,20 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
 import { type ProcessorHeartbeat, type ProcessorView, viewHeartbeats } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
-import type {
-  Consumption,
-  ContextState,
-  EventDelivery,
-  SliceRecord,
-  StreamClaim,
-  StreamTransport,
+import {
+  type Consumption,
+  type ContextState,
+  type EventDelivery,
+  type SliceRecord,
+  type StreamClaim,
+  type StreamTransport,
+  takenOver,
 } from './transport.js';
 
 export interface NatsTransportOptions {
@@ -66,6 +67,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CONTEXT_KEY = 'context';
 const CLAIM_KEY = 'claim';
+/** Stored as the context by a processor that takes a stream over before any slice was committed. */
+const NO_CONTEXT: ContextState = { slice: -1, values: {} };
 const HEARTBEAT_PREFIX = 'heartbeat.';
 /** A processor id as a KV key token (keys allow letters, digits, "-", "_", "=", "/"). */
 const heartbeatKey = (processor: string) =>
@@ -104,6 +107,13 @@ async function claimIn(kv: KV, { owner, until, now }: StreamClaim): Promise<bool
     // Lost to this owner's own write with the same effect (held, or released): done.
     return held.owner === owner && held.until > now === until > now;
   }
+}
+
+/** The committed context in a KV entry (none: no entry, or a takeover's marker before any commit). */
+function readContext(entry: KvEntry | null): ContextState | undefined {
+  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
+  const state = entry.json<ContextState>();
+  return state.slice < 0 ? undefined : state;
 }
 
 async function readBeats(kv: KV): Promise<ProcessorHeartbeat[]> {
@@ -191,7 +201,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
   function pump(
     messages: ConsumerMessages,
-    each: (m: { data: Uint8Array; ack(): void; working(): void; info: { pending: number } }) => void,
+    each: (m: {
+      data: Uint8Array;
+      ack(): void;
+      nak(): void;
+      working(): void;
+      info: { pending: number };
+    }) => void,
     backlog = 0,
   ) {
     running.add(messages);
@@ -223,7 +239,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const messages = await consumer.consume({ max_messages: 1000 });
       // Events wait unacknowledged until their slice commits: tell the server they are being
       // worked on, so it does not deliver them again while this processor lives.
-      const held = new Set<{ working(): void }>();
+      const held = new Set<{ working(): void; nak(): void }>();
       const ackWaitMs = (info.config.ack_wait ?? 30e9) / 1e6;
       const keepAlive = setInterval(
         () => {
@@ -252,12 +268,18 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         backlog: c.backlog,
         stop: async () => {
           clearInterval(keepAlive);
+          // What was taken and not committed goes back at once, not after the ack wait: to
+          // the processor that takes the stream over (or this one's next consumption).
+          for (const m of held) m.nak();
           held.clear();
           await c.stop();
         },
       };
     },
-    async commit({ record, actions, context }) {
+    async commit({ record, actions, context, revision }) {
+      // Another processor took the stream over: publish nothing (its commits would be
+      // refused below, but its actions would be out).
+      if ((await kv.get(CONTEXT_KEY))?.revision !== revision) throw takenOver(record);
       await Promise.all(
         actions.map((a) =>
           js.publish(names.actions.subject, encoder.encode(JSON.stringify(a)), { msgID: a.id }),
@@ -266,15 +288,37 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       await js.publish(names.slices.subject, encoder.encode(JSON.stringify(record)), {
         msgID: `slice:${record.index}`,
       });
-      await kv.put(CONTEXT_KEY, encoder.encode(JSON.stringify(context)));
+      try {
+        return await kv.update(CONTEXT_KEY, encoder.encode(JSON.stringify(context)), revision);
+      } catch (e) {
+        if (lostRace(e)) throw takenOver(record);
+        throw e;
+      }
     },
     async publishError(error) {
       await js.publish(names.errors.subject, encoder.encode(JSON.stringify(error)));
     },
     async loadContext() {
+      return readContext(await kv.get(CONTEXT_KEY));
+    },
+    async takeContext() {
       const entry = await kv.get(CONTEXT_KEY);
-      if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-      return entry.json<ContextState>();
+      const state = readContext(entry);
+      const value = encoder.encode(JSON.stringify(state ?? NO_CONTEXT));
+      try {
+        const revision =
+          entry?.operation === 'PUT' && entry.length > 0
+            ? await kv.update(CONTEXT_KEY, value, entry.revision)
+            : await kv.create(CONTEXT_KEY, value);
+        return { state, revision };
+      } catch (e) {
+        if (lostRace(e))
+          throw new Orchestr8Error(
+            ErrorCode.CONFLICT,
+            `another processor took stream "${options.streamId}" over at the same moment`,
+          );
+        throw e;
+      }
     },
     claim: (request) => claimIn(kv, request),
     claimMs: Math.max(3, Math.round(ackWaitNanos / 1e6)),
@@ -372,7 +416,7 @@ export async function natsStreamStatus(options: {
     }
     const kv = await new Kvm(js).open(names.bucket);
     const entry = await kv.get(CONTEXT_KEY);
-    const committed = entry?.operation === 'PUT' && entry.length > 0 ? entry.json<ContextState>().slice : -1;
+    const committed = readContext(entry)?.slice ?? -1;
     const recent = options.recent ?? 100;
     const records: SliceRecord[] = [];
     if (slices.messages > 0) {

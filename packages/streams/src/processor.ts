@@ -32,7 +32,13 @@ import {
   type StreamErrorRecord,
 } from './slice-runner.js';
 import { createClaimKeeper, DEFAULT_CLAIM_MS } from './stream-claim.js';
-import type { Consumption, EventDelivery, SliceRecord, StreamTransport } from './transport.js';
+import {
+  type Consumption,
+  type EventDelivery,
+  type SliceRecord,
+  type StreamTransport,
+  takenOver,
+} from './transport.js';
 
 export interface StreamProcessorOptions {
   stream: CompiledStream;
@@ -119,6 +125,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let runner: SliceRunner | undefined;
   let context: ContextValues = structuredClone(stream.initialContext);
   let committed = -1;
+  /** The context's revision as this processor took or last committed it: commits are conditional on it. */
+  let revision = 0;
   let committedAtStart = -1;
   let closedUpTo = -1;
   const open = new Map<number, OpenSlice>();
@@ -136,7 +144,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
   let startedAt = 0;
-  /** Counts takeovers: a slice begun before this processor stood down and took over again is stale. */
+  /** Counts takeovers and stand-downs: a slice begun in an earlier term is not committed. */
   let term = 0;
   const stats: StreamStatus = {
     stream: stream.id,
@@ -291,11 +299,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       const began = term;
       const outcome = await runner!(group, context);
       // A processor that stalled past its claim may have been replaced: it must not commit.
+      // (The commit is conditional too: this check only spares a doomed one.)
       if (began !== term || !(await claims.holds()))
-        throw new Orchestr8Error(
-          ErrorCode.CONFLICT,
-          `another processor took stream "${stream.id}" over: slice ${group.index} was not committed here`,
-        );
+        throw takenOver({ stream: stream.id, index: group.index });
       const record: SliceRecord = {
         stream: stream.id,
         index: group.index,
@@ -306,10 +312,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         crews: outcome.crews,
         durationMs: outcome.durationMs,
       };
-      await transport.commit({
+      revision = await transport.commit({
         record,
         actions: outcome.actions,
         context: { slice: group.index, values: outcome.context },
+        revision,
       });
       context = outcome.context;
       committed = group.index;
@@ -342,8 +349,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       if (ready.length > 0 && !stopped) kick();
     });
     working.catch((e) => {
-      // A commit that fails (transport down) leaves the events unacknowledged: a restart redoes the slice.
       report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) });
+      // The slice was not committed (stream taken over, or the transport failed): its events
+      // are still unacknowledged. Stand down; a processor still holding the claim takes the
+      // stream over again at its next renewal, from the committed context, and redoes them.
+      if (!stopped) claims.restart();
     });
   }
 
@@ -389,19 +399,22 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   function beatLoop(): void {
     if (stopped || heartbeatMs <= 0) return;
-    void beat('running');
+    void beat(claims.active ? 'running' : 'standby');
     beatTimer = clock.setTimeout(beatLoop, heartbeatMs, { unref: true });
   }
 
   /** Takes the stream over: from the committed context, with the events not yet acknowledged. */
   async function activate(): Promise<void> {
-    term++;
+    const mine = ++term;
     context = structuredClone(stream.initialContext);
     committed = committedAtStart = closedUpTo = -1;
     open.clear();
     ready.length = 0;
     delivered = 0;
-    const saved = await transport.loadContext();
+    // Taken under a new revision: a commit of the processor that held the stream before is refused.
+    const held = await transport.takeContext();
+    revision = held.revision;
+    const saved = held.state;
     if (saved) {
       context = saved.values;
       committed = saved.slice;
@@ -415,7 +428,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       onDelivery(d);
       afterDelivery(d);
     });
-    if (!claims.active || stopped) {
+    // Stood down (or stopped) while taking over: hand the events back.
+    if (term !== mine || stopped) {
       await taken.stop();
       return;
     }
@@ -432,6 +446,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
    * unacknowledged (the holder gets them again); the slice in progress is not committed.
    */
   function standDown(): void {
+    term++;
     timer?.cancel();
     const taken = consumption;
     consumption = undefined;
@@ -479,8 +494,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       stopped = true;
       timer?.cancel();
       beatTimer?.cancel();
-      await consumption?.stop();
       await working?.catch(() => {});
+      // After the slices in progress: events of open slices go back to the log at once.
+      await consumption?.stop();
       await claims.stop();
       if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
     },

@@ -2,6 +2,7 @@
  * Where events come from and where actions, slice records, errors and the context go.
  * The processor knows only this interface; memory and NATS JetStream implement it.
  */
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { ContextValues } from './context-merge.js';
 import type { ProcessorHeartbeat } from './heartbeat.js';
 import type { StreamAction } from './records.js';
@@ -56,6 +57,16 @@ export interface SliceCommit {
   record: SliceRecord;
   actions: StreamAction[];
   context: ContextState;
+  /** The context's revision this processor last took or committed (`takeContext`, `commit`). */
+  revision: number;
+}
+
+/** The committed context as a new holder takes it over. */
+export interface HeldContext {
+  /** The last committed context (undefined: none yet). */
+  state: ContextState | undefined;
+  /** The revision a commit names: it is refused once another processor took the context over. */
+  revision: number;
 }
 
 export interface StreamTransport {
@@ -68,12 +79,21 @@ export interface StreamTransport {
   consume(handler: (delivery: EventDelivery) => void): Promise<Consumption>;
   /**
    * Publishes a slice's actions and record, then stores its context: a slice committed
-   * twice (after a crash) publishes nothing twice.
+   * twice (after a crash) publishes nothing twice. Conditional: when the context's revision
+   * is no longer `commit.revision` (another processor took it over since), the context is
+   * not written and the commit fails with `CONFLICT`, having published nothing (memory) or,
+   * on NATS, nothing unless the takeover came while it was publishing. Returns the new revision.
    */
-  commit(commit: SliceCommit): Promise<void>;
+  commit(commit: SliceCommit): Promise<number>;
   publishError(error: StreamErrorRecord): Promise<void>;
   /** The last committed context, if any. */
   loadContext(): Promise<ContextState | undefined>;
+  /**
+   * The last committed context, written again under a new revision: every commit naming an
+   * earlier revision (a processor that held the stream before) is refused from now on.
+   * Fails with `CONFLICT` when another processor took it over at the same moment.
+   */
+  takeContext(): Promise<HeldContext>;
   /**
    * Claims the stream for `owner` until `until` (epoch ms): the claim's holder is the one
    * processor that takes events and commits slices. True when nobody holds it, `owner` does
@@ -98,4 +118,12 @@ export interface StreamTransport {
   /** The latest heartbeat of every processor that wrote one. */
   readHeartbeats(): Promise<ProcessorHeartbeat[]>;
   close(): Promise<void>;
+}
+
+/** A commit refused because another processor took the stream (and its context) over. */
+export function takenOver(slice: { stream: string; index: number }): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.CONFLICT,
+    `another processor took stream "${slice.stream}" over: slice ${slice.index} was not committed here`,
+  );
 }

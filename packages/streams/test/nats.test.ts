@@ -166,6 +166,7 @@ describe('NATS JetStream (a real nats-server)', () => {
       },
       actions: [action('fresh', now), action('stale', now - 5000)],
       context: { slice: 0, values: {} },
+      revision: (await transport.takeContext()).revision,
     });
     await expect.poll(() => seen.length, waiting('the fresh action')).toBe(1);
     expect(seen).toEqual(['fresh']);
@@ -243,6 +244,83 @@ describe('NATS JetStream (a real nats-server)', () => {
     const actions = await second.readActions();
     expect(strip(actions)).toEqual(strip(expected.actions));
     expect((await second.readSlices()).map((s) => s.index)).toEqual([0, 1, 2, slice]);
+    await first.close();
+    await second.close();
+  }, 120_000);
+
+  it('a commit is conditional on the context revision its processor took or last wrote: once another took the context over, it is refused and publishes nothing', async () => {
+    const one = await createNatsTransport({ streamId: 'm8', servers: nats.url });
+    const two = await createNatsTransport({ streamId: 'm8', servers: nats.url });
+    const commit = (index: number, revision: number) => ({
+      record: {
+        stream: 'm8',
+        index,
+        slices: [index],
+        skipped: [],
+        eventIds: [],
+        actionIds: [`m8:${index}:c:0`],
+        crews: [],
+        durationMs: 0,
+      },
+      actions: [
+        {
+          id: `m8:${index}:c:0`,
+          ts: 0,
+          kind: 'k',
+          stream: 'm8',
+          payload: null,
+          ttlMs: 1000,
+          slice: index,
+          crew: 'c',
+        },
+      ],
+      context: { slice: index, values: { n: index } },
+      revision,
+    });
+    // Nothing committed yet: taken over with no context.
+    const first = await one.takeContext();
+    expect(first.state).toBeUndefined();
+    expect(await one.loadContext()).toBeUndefined();
+    const afterZero = await one.commit(commit(0, first.revision));
+    const afterOne = await one.commit(commit(1, afterZero));
+    // A second processor takes the stream over: it finds slice 1's context.
+    const second = await two.takeContext();
+    expect(second.state).toEqual({ slice: 1, values: { n: 1 } });
+    await expect(one.commit(commit(2, afterOne))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: 'another processor took stream "m8" over: slice 2 was not committed here',
+    });
+    await two.commit(commit(2, second.revision));
+    // The first one's stale commit of an older slice cannot take the context back either.
+    await expect(one.commit(commit(1, afterZero))).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await one.loadContext()).toEqual({ slice: 2, values: { n: 2 } });
+    expect((await one.readSlices()).map((s) => s.index)).toEqual([0, 1, 2]);
+    expect((await one.readActions()).map((a) => a.id)).toEqual(['m8:0:c:0', 'm8:1:c:0', 'm8:2:c:0']);
+    await one.close();
+    await two.close();
+  });
+
+  it('a processor that stops hands the events of its open slices back at once: the standby taking over gets them without waiting for the ack wait', async () => {
+    const stream = matchStream('m9');
+    // Redelivery after the ack wait would come far later than this test waits.
+    const first = await createNatsTransport({ streamId: 'm9', servers: nats.url, ackWaitMs: 120_000 });
+    const second = await createNatsTransport({ streamId: 'm9', servers: nats.url });
+    const options = { stream, heartbeatMs: 0, claimMs: 600 };
+    const a = createStreamProcessor({ ...options, engine: testEngine(), transport: first });
+    await a.start();
+    const b = createStreamProcessor({ ...options, engine: testEngine(), transport: second });
+    await b.start();
+    // A slice that ends only in a minute: its event stays in an open slice, unacknowledged.
+    const later = { id: 'later', ts: Date.now() + 60_000, kind: 'card', stream: 'm9', payload: {} };
+    await first.publishEvent(later);
+    await expect.poll(() => a.status().eventsIn, waiting('the first takes the event', 30_000)).toBe(1);
+    await a.stop();
+    await expect.poll(() => b.status().active, waiting('the standby takes over', 30_000)).toBe(true);
+    await expect.poll(() => b.status().eventsIn, waiting('the event comes to the standby', 30_000)).toBe(1);
+    await b.flush();
+    expect(b.status().committedSlice).toBe(Math.floor((later.ts - EPOCH) / 100));
+    expect((await second.readSlices()).map((s) => s.eventIds)).toEqual([['later']]);
+    await b.stop();
     await first.close();
     await second.close();
   }, 120_000);

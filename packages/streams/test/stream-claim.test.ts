@@ -23,6 +23,8 @@ id: match
 slice: 100ms
 epoch: ${T0}
 events: { goal: {}, tick: {} }
+context:
+  keys: { count: counter }
 crews:
 ${crew('slow', ['goal'], '@test/gate', { name: 'slow' }, [], '\n    timeout: 1h')}${crew('count', ['tick'], '@test/count')}`);
 const ev = (id: string, at: number, kind = 'tick') => ({
@@ -40,13 +42,14 @@ afterEach(async () => {
   gates.clear();
 });
 
-/** The transport as one processor sees it: its commits are listed under its name. */
+/** The transport as one processor sees it: the commits it made are listed under its name. */
 function seenBy(transport: StreamTransport, name: string, commits: string[]): StreamTransport {
   return {
     ...transport,
     commit: async (c) => {
+      const revision = await transport.commit(c);
       commits.push(`${name}:${c.record.index}`);
-      await transport.commit(c);
+      return revision;
     },
   };
 }
@@ -140,7 +143,7 @@ describe('the stream claim: one processor at a time', () => {
       [1, ['t2']],
     ]);
     expect((await transport.loadContext())!.slice).toBe(1);
-    expect(b.p.context()).toEqual({ count: 1 });
+    expect(b.p.context()).toEqual({ count: 2 });
     expect(a.p.status().committedSlice).toBe(0);
     expect(a.errors).toEqual([
       expect.objectContaining({
@@ -151,6 +154,139 @@ describe('the stream claim: one processor at a time', () => {
         }),
       }),
     ]);
+  });
+
+  it('a holder that passed its claim check and then stalled has its commit refused once another took over: no slice committed twice, the context never goes back', async () => {
+    const wall = createFakeClock(T0);
+    const stalled = createFakeClock(T0);
+    const aClock: Clock = {
+      now: () => wall.now(),
+      monotonic: () => stalled.monotonic(),
+      setTimeout: (fn, ms, o) => stalled.setTimeout(fn, ms, o),
+      sleep: (ms, signal) => stalled.sleep(ms, signal),
+    };
+    const transport = createMemoryTransport({ clock: wall });
+    const commits: string[] = [];
+    // a's commit of slice 1 hangs after its claim check, until the test lets it go on.
+    let inCommit = false;
+    let resume!: () => void;
+    const hanging: StreamTransport = {
+      ...transport,
+      commit: async (c) => {
+        if (c.record.index === 1) {
+          inCommit = true;
+          await new Promise<void>((r) => {
+            resume = r;
+          });
+        }
+        return seenBy(transport, 'a', commits).commit(c);
+      },
+    };
+    const a = await processor(hanging, aClock, stalled);
+    await transport.publishEvent(ev('t1', 10));
+    await wall.advance(100);
+    await stalled.advance(100);
+    await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed by a')).toBe(0);
+    await transport.publishEvent(ev('t2', 150));
+    await wall.advance(100);
+    await stalled.advance(100);
+    await expect.poll(() => inCommit, waiting('a in its commit of slice 1')).toBe(true);
+
+    const b = await processor(seenBy(transport, 'b', commits), wall, wall);
+    await wall.advance(CLAIM_MS);
+    await expect.poll(() => b.p.status().committedSlice, waiting('slice 1 committed by b')).toBe(1);
+    await transport.publishEvent(ev('t3', CLAIM_MS + 250));
+    await wall.advance(200);
+    await expect.poll(() => b.p.status().committedSlice, waiting('a later slice by b')).toBeGreaterThan(1);
+    const latest = b.p.status().committedSlice;
+
+    resume();
+    await expect.poll(() => a.errors.length, waiting('a reports the refused commit')).toBe(1);
+    expect(a.errors[0]).toMatchObject({
+      kind: 'commit-failed',
+      error: {
+        code: 'CONFLICT',
+        message: 'another processor took stream "match" over: slice 1 was not committed here',
+      },
+    });
+    expect(commits).toEqual(['a:0', 'b:1', `b:${latest}`]);
+    expect((await transport.readSlices()).map((s) => s.index)).toEqual([0, 1, latest]);
+    expect(await transport.loadContext()).toEqual({ slice: latest, values: { count: 3 } });
+
+    // A processor started after b stops resumes from b's context: every event counted once.
+    await b.p.stop();
+    await a.p.stop();
+    const c = await processor(transport, wall, wall);
+    await expect.poll(() => c.p.status().active, waiting('c takes over')).toBe(true);
+    expect(c.p.status().committedSlice).toBe(latest);
+    expect(c.p.context()).toEqual({ count: 3 });
+  });
+
+  it('a failed claim renewal at commit time loses no slice: the processor takes the stream over again from the committed context', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    let broken = false;
+    const failing: StreamTransport = {
+      ...transport,
+      claim: async (c) => {
+        if (broken) throw new Error('KV timeout');
+        return transport.claim(c);
+      },
+    };
+    const a = await processor(failing, clock, clock);
+    let release!: () => void;
+    gates.set(
+      'slow',
+      new Promise<void>((r) => {
+        release = r;
+      }),
+    );
+    await transport.publishEvent(ev('g', 10, 'goal'));
+    await transport.publishEvent(ev('t1', 20));
+    // Slice 0 closes; its slow crew hangs while renewals fail until less than a third of the claim is left.
+    await clock.advance(100);
+    broken = true;
+    await clock.advance((2 * CLAIM_MS) / 3);
+    expect(a.p.status().active).toBe(true);
+    release();
+    await expect.poll(() => a.errors.length, waiting('the failed commit is reported')).toBe(1);
+    expect(a.errors[0]).toMatchObject({ kind: 'commit-failed', error: { message: 'KV timeout' } });
+    broken = false;
+    await clock.advance(CLAIM_MS);
+    await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed after all')).toBe(0);
+    await transport.publishEvent(ev('t2', clock.now() - T0 + 10));
+    await clock.advance(200);
+    await expect.poll(() => a.p.context(), waiting('both ticks counted')).toEqual({ count: 2 });
+    expect((await transport.readSlices()).map((s) => s.eventIds)).toEqual([['g', 't1'], ['t2']]);
+    expect(transport.acked.size).toBe(3);
+  });
+
+  it('a holder that cannot renew its claim (transport errors) stands down when the claim runs out by its clock, and the standby takes over', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    let broken = false;
+    const failing: StreamTransport = {
+      ...transport,
+      claim: async (c) => {
+        if (broken) throw new Error('KV down');
+        return transport.claim(c);
+      },
+    };
+    const a = await processor(failing, clock, clock);
+    const b = await processor(transport, clock, clock);
+    broken = true;
+    // Renewals fail: a is still the holder until its claim runs out...
+    await clock.advance(CLAIM_MS - 1);
+    expect([a.p.status().active, b.p.status().active]).toEqual([true, false]);
+    // ...then it stands down, and b takes the stream over.
+    await clock.advance(1);
+    await expect.poll(() => a.p.status().active, waiting('a stands down')).toBe(false);
+    await expect.poll(() => b.p.status().active, waiting('b takes over')).toBe(true);
+    await transport.publishEvent(ev('t1', clock.now() - T0 + 10));
+    await clock.advance(200);
+    await expect.poll(() => b.p.status().committedSlice, waiting('b commits the event')).toBeGreaterThan(-1);
+    expect(a.p.status().eventsIn).toBe(0);
+    expect(b.p.context()).toEqual({ count: 1 });
   });
 
   it('refuses a claim length it cannot renew or time, naming claimMs', () => {
