@@ -13,6 +13,7 @@ import {
   type StreamErrorRecord,
   type StreamProcessor,
   type StreamTransport,
+  viewHeartbeats,
 } from '../src/index.js';
 import { compiled, crew, gates, testEngine, waiting } from './helpers.js';
 
@@ -287,6 +288,59 @@ describe('the stream claim: one processor at a time', () => {
     await expect.poll(() => b.p.status().committedSlice, waiting('b commits the event')).toBeGreaterThan(-1);
     expect(a.p.status().eventsIn).toBe(0);
     expect(b.p.context()).toEqual({ count: 1 });
+  });
+
+  it('a standby says so in its heartbeats, is reported stale when it goes silent like a holder, and says running once it holds the stream', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    const start = async (processorId: string) => {
+      const p = createStreamProcessor({
+        stream,
+        engine: testEngine(clock),
+        transport,
+        clock,
+        claimMs: CLAIM_MS,
+        processorId,
+        heartbeatMs: 1000,
+      });
+      running.push(p);
+      await p.start();
+      return p;
+    };
+    const a = await start('a');
+    await start('b');
+    const states = async () =>
+      Object.fromEntries((await transport.readHeartbeats()).map((h) => [h.processor, h.state]));
+    await expect.poll(states, waiting('both heartbeats')).toEqual({ a: 'running', b: 'standby' });
+    const standby = (await transport.readHeartbeats()).find((h) => h.processor === 'b')!;
+    expect(viewHeartbeats([standby], standby.at + 3001)[0]!.stale).toBe(true);
+    await a.stop();
+    await clock.advance(CLAIM_MS / 3);
+    await clock.advance(1000);
+    await expect.poll(states, waiting('b running, a stopped')).toEqual({ a: 'stopped', b: 'running' });
+  });
+
+  it('a processor whose takeover failed still releases the claim when it stops: a standby need not wait for it to run out', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    let consumeFails = true;
+    const failing: StreamTransport = {
+      ...transport,
+      consume: async (handler) => {
+        if (consumeFails) throw new Error('consumer unavailable');
+        return transport.consume(handler);
+      },
+    };
+    const a = await processor(failing, clock, clock).catch((e: Error) => e);
+    expect(a).toMatchObject({ message: 'consumer unavailable' });
+    const stuck = running.pop()!;
+    const b = await processor(transport, clock, clock);
+    expect(b.p.status().active).toBe(false);
+    await stuck.stop();
+    // Released: b takes the stream at its next try, long before a's claim would have run out.
+    await clock.advance(CLAIM_MS / 3);
+    await expect.poll(() => b.p.status().active, waiting('b takes over')).toBe(true);
+    consumeFails = false;
   });
 
   it('refuses a claim length it cannot renew or time, naming claimMs', () => {
