@@ -553,6 +553,32 @@ export class TaskQueue {
     }
   }
 
+  /**
+   * Gives back tasks `owner` leased and has not started: they are ready again at once (and
+   * idle workers notified), for whichever worker claims them first, without waiting for the
+   * lease to lapse. Tasks no longer leased by `owner` are left alone. How many went back.
+   */
+  async release(owner: string, tasks: readonly { executionId: string; stepId: string }[]): Promise<number> {
+    if (tasks.length === 0) return 0;
+    const r = await this.store.query(
+      'give back leased tasks',
+      `WITH r AS (
+         UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
+         WHERE (execution_id, step_id) IN (
+           SELECT t.execution_id, t.step_id FROM tasks t
+           JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
+           WHERE t.status = 'leased' AND t.lease_owner = $1
+           ORDER BY t.execution_id, t.step_id FOR UPDATE OF t)
+         RETURNING queue
+       )
+       SELECT queue FROM r`,
+      [owner, tasks.map((t) => t.executionId), tasks.map((t) => t.stepId)],
+      'o8_release',
+    );
+    for (const q of new Set(r.rows.map((row) => row.queue as string))) this.store.notify(Channel.tasks, q);
+    return r.rows.length;
+  }
+
   /** Returns expired leases to the queue (their workers are gone). How many. */
   async reclaimExpired(): Promise<number> {
     const r = await this.store.query(

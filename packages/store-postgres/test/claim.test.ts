@@ -5,7 +5,7 @@
  */
 import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgresStore, TaskQueue } from '../src/index.js';
+import { Channel, openPostgresStore, TaskQueue } from '../src/index.js';
 import { type PgServer, startPostgres } from './pg-server.js';
 
 let server: PgServer;
@@ -17,6 +17,14 @@ afterAll(async () => {
 });
 
 const now = Date.now();
+
+async function until(done: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const execution = (id: string, inputs: unknown): ExecutionRecord => ({
   id,
   workflowId: 'wf',
@@ -214,6 +222,50 @@ describe('a claim', () => {
       ]);
       // The tasks it looked at and did not take are anyone's.
       expect(names(await q.claim('w2', ['default'], 8, 60_000))).toEqual(['two/p0']);
+    } finally {
+      await store.close();
+    }
+  });
+  it('given back by its worker are ready for another worker at once, and that worker is woken; others are left alone', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      await q.start(
+        execution('e1', {}),
+        undefined,
+        {
+          steps: [],
+          journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+          tasks: Array.from({ length: 4 }, (_, i) => ({ stepId: `p${i}`, queue: 'default', self: false })),
+          dropTasks: [],
+        },
+        undefined,
+      );
+      const names = (ts: { executionId: string; stepId: string }[]) =>
+        ts.map((t) => `${t.executionId}/${t.stepId}`).sort();
+      expect(names(await q.claim('w1', ['default'], 10, 60_000))).toHaveLength(4);
+      expect(await q.claim('w2', ['default'], 10, 60_000)).toEqual([]);
+      const woken: string[] = [];
+      const unlisten = await store.listen(Channel.tasks, (queue) => woken.push(queue));
+      try {
+        // Not w2's to give back.
+        expect(await q.release('w2', [{ executionId: 'e1', stepId: 'p0' }])).toBe(0);
+        const back = [
+          { executionId: 'e1', stepId: 'p0' },
+          { executionId: 'e1', stepId: 'p1' },
+          { executionId: 'e1', stepId: 'nope' },
+        ];
+        expect(await q.release('w1', back)).toBe(2);
+        await until(() => woken.includes('default'));
+      } finally {
+        unlisten();
+      }
+      // Long before w1's 60 s leases would lapse.
+      expect(names(await q.claim('w2', ['default'], 10, 60_000))).toEqual(['e1/p0', 'e1/p1']);
+      // w1 learns at its next heartbeat that it no longer holds them.
+      const held = ['p0', 'p1', 'p2', 'p3'].map((stepId) => ({ executionId: 'e1', stepId }));
+      const beat = await q.heartbeat('w1', held, [], 60_000);
+      expect(names(beat.lost)).toEqual(['e1/p0', 'e1/p1']);
     } finally {
       await store.close();
     }

@@ -29,6 +29,8 @@ export interface Running {
    * heartbeat that granted it was sent, plus the lease.
    */
   leaseUntil: number;
+  /** When it began to wait for a slot (performance.now()), if it did. */
+  heldAt: number | undefined;
 }
 
 export interface PendingCommit {

@@ -66,9 +66,10 @@ export interface Worker {
   readonly runner: StepTaskRunner;
   /**
    * How its commits went (one round trip, two, or under locks), how many claims it made and
-   * how many rounds of commits (each one statement for many executions).
+   * how many rounds of commits (each one statement for many executions), and how many steps
+   * it held for a slot and gave back to the queue unstarted.
    */
-  stats(): CommitStats & { claims: number; rounds: number };
+  stats(): CommitStats & { claims: number; rounds: number; givenBack: number };
   /**
    * Stops taking steps, lets running ones finish within `graceMs` (default 5000), then
    * returns the steps still running to the queue (another worker runs them again) and

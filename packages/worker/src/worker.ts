@@ -83,6 +83,9 @@ class WorkerProcess implements Worker {
   private readonly upkeep: LeaseUpkeep;
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private giveBackTimer: NodeJS.Timeout | undefined;
+  /** Held steps given back to the queue unstarted. */
+  private givenBack = 0;
   private readonly unlisten: (() => void)[] = [];
   private watcher: ExecutionWatcher | undefined;
   private filling = false;
@@ -170,8 +173,13 @@ class WorkerProcess implements Worker {
     return this.commits.stepsDone;
   }
 
-  stats(): CommitStats & { claims: number; rounds: number } {
-    return { ...this.coordinator.queue.stats, claims: this.claims, rounds: this.commits.rounds };
+  stats(): CommitStats & { claims: number; rounds: number; givenBack: number } {
+    return {
+      ...this.coordinator.queue.stats,
+      claims: this.claims,
+      rounds: this.commits.rounds,
+      givenBack: this.givenBack,
+    };
   }
 
   private async startWatcher(): Promise<ExecutionWatcher> {
@@ -240,6 +248,12 @@ class WorkerProcess implements Worker {
     this.claim(free).then(
       ({ entries, claimed }) => {
         this.filling = false;
+        // A claim that returns once the worker stops (its tasks given back to the queue
+        // meanwhile, perhaps before this claim leased them): its steps go back too.
+        if (this.stopping) {
+          this.toQueue(entries);
+          return;
+        }
         for (const e of entries) this.begin(e);
         if (claimed >= free || this.fillAgain) this.fill();
       },
@@ -327,6 +341,7 @@ class WorkerProcess implements Worker {
       finished: false,
       waits: undefined,
       leaseUntil,
+      heldAt: undefined,
     };
     this.active.set(k, entry);
     return entry;
@@ -343,8 +358,62 @@ class WorkerProcess implements Worker {
   }
 
   private begin(entry: Running, released = false): void {
-    if (this.runningSteps < this.concurrency) this.run(entry);
-    else (released ? this.released : this.waiting).push(entry);
+    if (this.runningSteps < this.concurrency) {
+      this.run(entry);
+      return;
+    }
+    entry.heldAt = performance.now();
+    (released ? this.released : this.waiting).push(entry);
+    this.giveBackLater();
+  }
+
+  /**
+   * Held steps (leased, waiting for a slot) are kept only as long as steps start soon: one
+   * that has not started within SHORT_STEP_MS goes back to the queue, at once ready for
+   * another worker. Shortness is judged from past steps; the steps this checks may be slow.
+   */
+  private giveBackLater(): void {
+    if (this.giveBackTimer || this.stopping) return;
+    const oldest = Math.min(this.released[0]?.heldAt ?? Infinity, this.waiting[0]?.heldAt ?? Infinity);
+    if (oldest === Infinity) return;
+    const wait = Math.max(1, oldest + SHORT_STEP_MS - performance.now());
+    this.giveBackTimer = setTimeout(() => {
+      this.giveBackTimer = undefined;
+      const due = performance.now() - SHORT_STEP_MS;
+      this.giveBack((e) => (e.heldAt ?? 0) <= due);
+      this.giveBackLater();
+    }, wait);
+    this.giveBackTimer.unref();
+  }
+
+  /** Returns the held steps `which` picks to the queue (they are held in order, oldest first). */
+  private giveBack(which: (e: Running) => boolean): void {
+    const back: Running[] = [];
+    for (const held of [this.released, this.waiting]) {
+      let n = 0;
+      while (n < held.length && which(held[n]!)) n++;
+      back.push(...held.splice(0, n));
+    }
+    this.givenBack += back.length;
+    this.toQueue(back);
+  }
+
+  /** Steps leased here and not started, back to the queue at once, ready for any worker. */
+  private toQueue(back: readonly Running[]): void {
+    if (back.length === 0) return;
+    for (const e of back) {
+      e.abandoned = true;
+      this.untrack(e);
+    }
+    for (const id of new Set(back.map((e) => e.claimed.executionId)))
+      if (![...this.active.values()].some((e) => e.claimed.executionId === id)) this.memory.forgetRecords(id);
+    // Should this fail, the leases lapse and a sweep returns the steps to the queue.
+    this.coordinator.queue
+      .release(
+        this.id,
+        back.map((e) => ({ executionId: e.claimed.executionId, stepId: e.claimed.stepId })),
+      )
+      .catch((error: unknown) => this.report('giving back held steps failed', error));
   }
 
   /**
@@ -365,6 +434,8 @@ class WorkerProcess implements Worker {
       const next = this.released.shift() ?? this.waiting.shift();
       if (next) this.run(next);
       else this.fill();
+      // Steps turned out slow: those still held would wait a step's time or more here.
+      if (!this.claimsAhead()) this.giveBack(() => true);
     };
     void this.execute(entry, free).finally(free);
   }
@@ -455,6 +526,7 @@ class WorkerProcess implements Worker {
     this.stopping = true;
     this.waits.close();
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.giveBackTimer);
     for (const u of this.unlisten) u();
     const deadline = Date.now() + (options.graceMs ?? 5000);
     // Steps waiting for a slot go back to the queue; the heartbeat keeps the leases of
