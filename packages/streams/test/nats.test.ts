@@ -251,20 +251,21 @@ describe('NATS JetStream (a real nats-server)', () => {
   it('a commit is conditional on the context revision its processor took or last wrote: once another took the context over, it is refused and publishes nothing', async () => {
     const one = await createNatsTransport({ streamId: 'm8', servers: nats.url });
     const two = await createNatsTransport({ streamId: 'm8', servers: nats.url });
-    const commit = (index: number, revision: number) => ({
+    // Each writer's action and record differ, to tell whose were published.
+    const commit = (index: number, revision: number, by = 'one') => ({
       record: {
         stream: 'm8',
         index,
         slices: [index],
         skipped: [],
-        eventIds: [],
-        actionIds: [`m8:${index}:c:0`],
+        eventIds: [by],
+        actionIds: [`m8:${index}:${by}`],
         crews: [],
         durationMs: 0,
       },
       actions: [
         {
-          id: `m8:${index}:c:0`,
+          id: `m8:${index}:${by}`,
           ts: 0,
           kind: 'k',
           stream: 'm8',
@@ -274,7 +275,7 @@ describe('NATS JetStream (a real nats-server)', () => {
           crew: 'c',
         },
       ],
-      context: { slice: index, values: { n: index } },
+      context: { slice: index, values: { n: index, by } },
       revision,
     });
     // Nothing committed yet: taken over with no context.
@@ -285,17 +286,21 @@ describe('NATS JetStream (a real nats-server)', () => {
     const afterOne = await one.commit(commit(1, afterZero));
     // A second processor takes the stream over: it finds slice 1's context.
     const second = await two.takeContext();
-    expect(second.state).toEqual({ slice: 1, values: { n: 1 } });
+    expect(second.state).toEqual({ slice: 1, values: { n: 1, by: 'one' } });
     await expect(one.commit(commit(2, afterOne))).rejects.toMatchObject({
       code: 'CONFLICT',
       message: 'another processor took stream "m8" over: slice 2 was not committed here',
     });
-    await two.commit(commit(2, second.revision));
+    await two.commit(commit(2, second.revision, 'two'));
     // The first one's stale commit of an older slice cannot take the context back either.
     await expect(one.commit(commit(1, afterZero))).rejects.toMatchObject({ code: 'CONFLICT' });
-    expect(await one.loadContext()).toEqual({ slice: 2, values: { n: 2 } });
-    expect((await one.readSlices()).map((s) => s.index)).toEqual([0, 1, 2]);
-    expect((await one.readActions()).map((a) => a.id)).toEqual(['m8:0:c:0', 'm8:1:c:0', 'm8:2:c:0']);
+    expect(await one.loadContext()).toEqual({ slice: 2, values: { n: 2, by: 'two' } });
+    expect((await one.readSlices()).map((s) => [s.index, s.eventIds])).toEqual([
+      [0, ['one']],
+      [1, ['one']],
+      [2, ['two']],
+    ]);
+    expect((await one.readActions()).map((a) => a.id)).toEqual(['m8:0:one', 'm8:1:one', 'm8:2:two']);
     await one.close();
     await two.close();
   });

@@ -262,6 +262,31 @@ describe('the stream claim: one processor at a time', () => {
     expect(transport.acked.size).toBe(3);
   });
 
+  it('a commit that fails (transport error) loses no slice: the processor takes the stream over again from the committed context and commits it', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    let failures = 1;
+    const failing: StreamTransport = {
+      ...transport,
+      commit: async (c) => {
+        if (failures-- > 0) throw new Error('publish timed out');
+        return transport.commit(c);
+      },
+    };
+    const a = await processor(failing, clock, clock);
+    await transport.publishEvent(ev('t1', 10));
+    await clock.advance(100);
+    await expect.poll(() => a.errors.length, waiting('the failed commit is reported')).toBe(1);
+    expect(a.errors[0]).toMatchObject({ kind: 'commit-failed', error: { message: 'publish timed out' } });
+    expect(transport.acked.size).toBe(0);
+    await clock.advance(CLAIM_MS / 3);
+    await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed after all')).toBe(0);
+    expect(a.p.status().active).toBe(true);
+    expect((await transport.readSlices()).map((s) => s.eventIds)).toEqual([['t1']]);
+    expect(a.p.context()).toEqual({ count: 1 });
+    expect(transport.acked.size).toBe(1);
+  });
+
   it('a holder that cannot renew its claim (transport errors) stands down when the claim runs out by its clock, and the standby takes over', async () => {
     const clock = createFakeClock(T0);
     const transport = createMemoryTransport({ clock });
