@@ -6,6 +6,8 @@
  * re-delivers exactly what was not applied; the committed context says which slices were.
  * Only the processor holding the stream's claim (renewed while it lives) takes events and
  * commits: a second processor on the same stream waits as a standby until the claim is free.
+ * Commits are conditional on the context revision the processor took over, so one replaced
+ * after its claim check (it stalled) commits nothing.
  */
 
 import { hostname } from 'node:os';
@@ -103,7 +105,10 @@ export interface StreamProcessor {
   start(): Promise<void>;
   /** Closes every slice that holds events now, due or not, and waits until all are committed. */
   flush(): Promise<void>;
-  /** Stops taking events and waits for the slice in progress; open slices stay unacknowledged. */
+  /**
+   * Closes no more slices, waits for those in progress, then stops taking events and releases
+   * the stream: open slices stay unacknowledged (NATS hands them back to the log at once).
+   */
   stop(): Promise<void>;
   status(): StreamStatus;
   /** Counts events refused before they reached the transport (e.g. over HTTP) in the status. */
