@@ -382,20 +382,36 @@ describe('orchestr8 stream', () => {
 
     it('run --nats: a second processor on the same stream says it is a standby, and takes over when the first stops', async () => {
       // A short ack wait: the claim lasts that long, and a standby retries every third of it.
-      const args = ['stream', 'run', DOC, '--nats', nats.url, '--ack-wait', '3s'];
-      const first = startCli(args, { timeoutMs: 60_000 });
+      const args = ['stream', 'run', DOC, '--nats', nats.url, '--ack-wait', '3s', '--processor-id'];
+      const first = startCli([...args, 'first'], { timeoutMs: 60_000 });
       let firstErr = '';
       first.child.stderr!.on('data', (d: Buffer) => (firstErr += d.toString()));
       await expect
         .poll(() => firstErr, { timeout: 45_000, interval: 50 })
         .toContain('stream match: processing events from');
-      const second = startCli(args, { timeoutMs: 60_000 });
+      const second = startCli([...args, 'second'], { timeoutMs: 60_000 });
       let secondErr = '';
       second.child.stderr!.on('data', (d: Buffer) => (secondErr += d.toString()));
       await expect
         .poll(() => secondErr, { timeout: 45_000, interval: 50 })
         .toContain('stream match: standby, another processor holds the stream');
       expect(secondErr).not.toContain('processing events from');
+      // stream status tells the holder from the standby by their heartbeats.
+      await vi.waitFor(
+        async () => {
+          const status = await cli(['stream', 'status', DOC, '--nats', nats.url]);
+          expect(status.stdout).toMatch(
+            new RegExp(`^processor first \\(pid ${first.child.pid}\\): running, heartbeat`, 'm'),
+          );
+          expect(status.stdout).toMatch(
+            new RegExp(
+              `^processor second \\(pid ${second.child.pid}\\): standby \\(another processor holds the stream\\)`,
+              'm',
+            ),
+          );
+        },
+        { timeout: 45_000, interval: 500 },
+      );
       first.child.kill('SIGINT');
       expect((await first.done).code).toBe(0);
       await expect

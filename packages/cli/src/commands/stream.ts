@@ -184,6 +184,7 @@ interface RunOptions extends EngineFlags {
   nats?: string;
   ackWait?: string;
   heartbeat?: string;
+  processorId?: string;
   slicesOut?: string;
 }
 
@@ -257,6 +258,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     transport,
     resolveWorkflow,
     ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    ...(opts.processorId !== undefined ? { processorId: opts.processorId } : {}),
     onSlice: (outcome) => {
       for (const a of outcome.actions) out(`${JSON.stringify(a)}\n`);
     },
@@ -431,7 +433,9 @@ function printProcessors(processors: readonly ProcessorView[]): number {
       ? `STALE: no heartbeat for ${formatAge(p.ageMs)} (every ${formatAge(p.intervalMs)} expected)`
       : p.state === 'stopped'
         ? `stopped ${formatAge(p.ageMs)} ago`
-        : `running, heartbeat ${formatAge(p.ageMs)} ago`;
+        : p.state === 'standby'
+          ? `standby (another processor holds the stream), heartbeat ${formatAge(p.ageMs)} ago`
+          : `running, heartbeat ${formatAge(p.ageMs)} ago`;
     out(
       `processor ${p.processor} (pid ${p.pid}): ${state}; at slice ${p.committedSlice}, backlog ${p.backlog} slices, lag ${Math.round(p.lagMs)} ms\n`,
     );
@@ -528,6 +532,10 @@ export function registerStreamCommand(program: Command): void {
     .option(
       '--heartbeat <duration>',
       'with --nats: how often the processor writes its heartbeat (slice position, backlog, lag) for stream status (default 5s; 0: never)',
+    )
+    .option(
+      '--processor-id <id>',
+      "with --nats: this processor's name in heartbeats and stream status (default: the host name, so a restarted processor replaces its predecessor's entry; give each processor on one host its own)",
     )
     .option(
       '--slices-out <file>',
