@@ -84,6 +84,8 @@ class WorkerProcess implements Worker {
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private giveBackTimer: NodeJS.Timeout | undefined;
+  /** When steps started in the last SHORT_STEP_MS (performance.now()): how fast they start. */
+  private readonly starts: number[] = [];
   /** Held steps given back to the queue unstarted. */
   private givenBack = 0;
   private readonly unlisten: (() => void)[] = [];
@@ -369,30 +371,36 @@ class WorkerProcess implements Worker {
 
   /**
    * Held steps (leased, waiting for a slot) are kept only as long as steps start soon: one
-   * that has not started within SHORT_STEP_MS goes back to the queue, at once ready for
-   * another worker. Shortness is judged from past steps; the steps this checks may be slow.
+   * that has waited SHORT_STEP_MS goes back to the queue, at once ready for another worker,
+   * unless as many steps started here in the last SHORT_STEP_MS as are ahead of it.
+   * Shortness is judged from past steps; the steps holding the slots may be slow.
    */
   private giveBackLater(): void {
     if (this.giveBackTimer || this.stopping) return;
     const oldest = Math.min(this.released[0]?.heldAt ?? Infinity, this.waiting[0]?.heldAt ?? Infinity);
     if (oldest === Infinity) return;
-    const wait = Math.max(1, oldest + SHORT_STEP_MS - performance.now());
+    // Not sooner than a fifth of it: held steps that stay are looked at again, not polled.
+    const wait = Math.max(SHORT_STEP_MS / 5, oldest + SHORT_STEP_MS - performance.now());
     this.giveBackTimer = setTimeout(() => {
       this.giveBackTimer = undefined;
+      // As many as started in the last SHORT_STEP_MS are likely to start in the next: those
+      // stay (on a loaded machine short steps start late, yet they do start); the others go.
       const due = performance.now() - SHORT_STEP_MS;
-      this.giveBack((e) => (e.heldAt ?? 0) <= due);
+      while (this.starts.length > 0 && this.starts[0]! <= due) this.starts.shift();
+      let stay = this.starts.length;
+      this.giveBack((e) => stay-- <= 0 && (e.heldAt ?? 0) <= due);
       this.giveBackLater();
     }, wait);
     this.giveBackTimer.unref();
   }
 
-  /** Returns the held steps `which` picks to the queue (they are held in order, oldest first). */
+  /** Returns the held steps `which` picks to the queue, asked in the order they would start. */
   private giveBack(which: (e: Running) => boolean): void {
     const back: Running[] = [];
     for (const held of [this.released, this.waiting]) {
-      let n = 0;
-      while (n < held.length && which(held[n]!)) n++;
-      back.push(...held.splice(0, n));
+      const kept: Running[] = [];
+      for (const e of held) (which(e) ? back : kept).push(e);
+      held.splice(0, held.length, ...kept);
     }
     this.givenBack += back.length;
     this.toQueue(back);
@@ -423,6 +431,9 @@ class WorkerProcess implements Worker {
    */
   private run(entry: Running): void {
     this.runningSteps++;
+    const now = performance.now();
+    this.starts.push(now);
+    while (this.starts[0]! <= now - SHORT_STEP_MS) this.starts.shift();
     let freed = false;
     const started = performance.now();
     const free = () => {
