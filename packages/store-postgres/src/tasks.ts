@@ -290,7 +290,7 @@ export class TaskQueue {
          UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,
            claims = t.claims + 1
          FROM picked WHERE t.execution_id = picked.execution_id AND t.step_id = picked.step_id
-         RETURNING t.execution_id, t.step_id, t.queue, t.claims, t.lease_expires_at
+         RETURNING t.execution_id, t.step_id, t.queue, t.claims, t.lease_expires_at, t.rank, t.id
        ), started AS (
          INSERT INTO steps (execution_id, step_id, status, attempts, started_at)
          SELECT execution_id, step_id, 'running', 0, $5 FROM claimed
@@ -304,7 +304,10 @@ export class TaskQueue {
          FROM steps st WHERE st.execution_id IN (SELECT execution_id FROM claimed)
          GROUP BY st.execution_id
        ), rows AS (
-         SELECT c.*, row_number() OVER (PARTITION BY c.execution_id ORDER BY c.step_id) AS nth FROM claimed c
+         SELECT c.*, row_number() OVER (PARTITION BY c.execution_id ORDER BY c.step_id) AS nth,
+           min(c.rank) OVER (PARTITION BY c.execution_id) AS first_rank,
+           min(c.id) OVER (PARTITION BY c.execution_id) AS first_id
+         FROM claimed c
        )
        SELECT c.execution_id AS task_execution_id, c.step_id AS task_step_id, c.queue AS task_queue,
          c.claims AS task_claims, c.lease_expires_at AS task_lease_expires_at, e.stop AS exec_stop,
@@ -315,7 +318,9 @@ export class TaskQueue {
        FROM rows c JOIN executions e ON e.id = c.execution_id
        JOIN started s ON s.execution_id = c.execution_id AND s.step_id = c.step_id
        LEFT JOIN states x ON x.execution_id = c.execution_id
-       ORDER BY c.execution_id, c.nth`,
+       -- In the order they were picked (the worker starts them in this order: e.g. woken
+       -- timers in due order), each execution's rows together, its first row first.
+       ORDER BY c.first_rank, c.first_id, c.execution_id, c.nth`,
       [owner, queues, limit, leaseMs, Date.now(), executions],
       'o8_claim_ranked',
     );

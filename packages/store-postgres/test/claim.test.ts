@@ -154,6 +154,28 @@ describe('a claim', () => {
     }
   });
 
+  it('hands the tasks it takes in the order it picked them (oldest execution first), not by execution id', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      const at = (id: string, createdAt: number): ExecutionRecord => ({ ...execution(id, {}), createdAt });
+      const root = (stepId: string): CommitPlan => ({
+        steps: [],
+        journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+        tasks: [{ stepId, queue: 'default', self: false }],
+        dropTasks: [],
+      });
+      // Ids in the opposite order of creation.
+      await q.start(at('a', now - 1000), undefined, root('s'), undefined);
+      await q.start(at('b', now - 2000), undefined, root('s'), undefined);
+      await q.start(at('c', now - 3000), undefined, root('s'), undefined);
+      const claimed = await q.claim('w1', ['default'], 3, 60_000);
+      expect(claimed.map((t) => t.executionId)).toEqual(['c', 'b', 'a']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('takes only from the queues it serves, oldest execution first across them', async () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
