@@ -37,6 +37,16 @@ const execution = (id: string, inputs: unknown): ExecutionRecord => ({
   updatedAt: now,
 });
 
+/** An execution created at `createdAt`. */
+const at = (id: string, createdAt: number): ExecutionRecord => ({ ...execution(id, {}), createdAt });
+/** The start of an execution: its first step's task on the default queue. */
+const root = (stepId: string): CommitPlan => ({
+  steps: [],
+  journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
+  tasks: [{ stepId, queue: 'default', self: false }],
+  dropTasks: [],
+});
+
 describe('a claim', () => {
   it('gives every task of an execution the execution, its journal counter and the status of each of its steps', async () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
@@ -110,13 +120,6 @@ describe('a claim', () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
       const q = new TaskQueue(store);
-      const at = (id: string, createdAt: number): ExecutionRecord => ({ ...execution(id, {}), createdAt });
-      const root = (stepId: string): CommitPlan => ({
-        steps: [],
-        journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
-        tasks: [{ stepId, queue: 'default', self: false }],
-        dropTasks: [],
-      });
       // Queued in this order; created in another.
       await q.start(at('middle', now - 2000), undefined, root('a'), undefined);
       await q.start(at('old', now - 3000), undefined, root('a'), undefined);
@@ -158,13 +161,6 @@ describe('a claim', () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
       const q = new TaskQueue(store);
-      const at = (id: string, createdAt: number): ExecutionRecord => ({ ...execution(id, {}), createdAt });
-      const root = (stepId: string): CommitPlan => ({
-        steps: [],
-        journal: [{ seq: 0, ts: now, elapsedMs: 0, type: 'execution.started' }],
-        tasks: [{ stepId, queue: 'default', self: false }],
-        dropTasks: [],
-      });
       // Ids in the opposite order of creation.
       await q.start(at('a', now - 1000), undefined, root('s'), undefined);
       await q.start(at('b', now - 2000), undefined, root('s'), undefined);

@@ -36,6 +36,22 @@ const ev = (id: string, at: number, kind = 'tick') => ({
   payload: {},
 });
 
+/**
+ * The wall clock every processor sees, and a clock for one processor that reads that wall
+ * time but whose timers run only when the test advances `stalled`: a processor that stalls.
+ */
+function stallableClocks(): { wall: FakeClock; stalled: FakeClock; aClock: Clock } {
+  const wall = createFakeClock(T0);
+  const stalled = createFakeClock(T0);
+  const aClock: Clock = {
+    now: () => wall.now(),
+    monotonic: () => stalled.monotonic(),
+    setTimeout: (fn, ms, o) => stalled.setTimeout(fn, ms, o),
+    sleep: (ms, signal) => stalled.sleep(ms, signal),
+  };
+  return { wall, stalled, aClock };
+}
+
 let running: StreamProcessor[] = [];
 afterEach(async () => {
   for (const p of running) await p.stop();
@@ -109,14 +125,7 @@ describe('the stream claim: one processor at a time', () => {
 
   it('a holder that stalled past its claim is replaced, and on waking commits nothing: each slice is committed once', async () => {
     // The wall clock both see; the stalled processor's timers run only when the test says so.
-    const wall = createFakeClock(T0);
-    const stalled = createFakeClock(T0);
-    const aClock: Clock = {
-      now: () => wall.now(),
-      monotonic: () => stalled.monotonic(),
-      setTimeout: (fn, ms, o) => stalled.setTimeout(fn, ms, o),
-      sleep: (ms, signal) => stalled.sleep(ms, signal),
-    };
+    const { wall, stalled, aClock } = stallableClocks();
     const transport = createMemoryTransport({ clock: wall });
     const commits: string[] = [];
     const a = await processor(seenBy(transport, 'a', commits), aClock, stalled);
@@ -158,14 +167,7 @@ describe('the stream claim: one processor at a time', () => {
   });
 
   it('a holder that passed its claim check and then stalled has its commit refused once another took over: no slice committed twice, the context never goes back', async () => {
-    const wall = createFakeClock(T0);
-    const stalled = createFakeClock(T0);
-    const aClock: Clock = {
-      now: () => wall.now(),
-      monotonic: () => stalled.monotonic(),
-      setTimeout: (fn, ms, o) => stalled.setTimeout(fn, ms, o),
-      sleep: (ms, signal) => stalled.sleep(ms, signal),
-    };
+    const { wall, stalled, aClock } = stallableClocks();
     const transport = createMemoryTransport({ clock: wall });
     const commits: string[] = [];
     // a's commit of slice 1 hangs after its claim check, until the test lets it go on.
