@@ -6,11 +6,8 @@
  */
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
-  type Agent,
-  type AgentLogger,
   type AgentRegistry,
   buildResult,
-  type Capabilities,
   createWaitService,
   createWorkflowCompiler,
   DEFAULT_EVENT_LOOK_BACK_MS,
@@ -18,7 +15,6 @@ import {
   type EngineObserver,
   type ExecutionHandle,
   type ExecutionResult,
-  type JournalLimits,
   type StartOptions,
   StepTaskRunner,
   TERMINAL_EXECUTION_STATUSES,
@@ -30,22 +26,17 @@ import { ExecutionWatcher } from './watcher.js';
 import { startWorker } from './worker.js';
 import type { Worker, WorkerOptions } from './worker-options.js';
 
-export interface DistributedEngineOptions {
+/** The API side's engine: what it shares with a worker's options means the same there. */
+export interface DistributedEngineOptions
+  extends Pick<WorkerOptions, 'env' | 'secretEnv' | 'journal' | 'logger' | 'remoteAgent' | 'capabilities'> {
   store: PostgresStore;
   registry: AgentRegistry;
-  env?: Readonly<Record<string, string | undefined>>;
-  secretEnv?: readonly string[];
-  journal?: Partial<JournalLimits>;
-  logger?: AgentLogger;
-  remoteAgent?: (url: string, agentId: string) => Agent | undefined;
   /** Told of the journal entries of the steps the in-process worker runs (e.g. for metrics). */
   observers?: readonly EngineObserver[];
   /** Also run a worker in this process (e.g. `orchestr8 serve --worker`). */
   worker?: boolean | Omit<WorkerOptions, 'store' | 'registry'>;
   /** How often waiters re-check the database besides notifications (default 1 s). */
   pollMs?: number;
-  /** What documents may reach on this host (see EngineOptions.capabilities). */
-  capabilities?: Capabilities;
   /** How long the event inbox keeps events for waits that register later, in ms (default 5 minutes). */
   eventLookBackMs?: number;
 }
