@@ -254,7 +254,7 @@ async function serveCommand(opts: ServeOptions): Promise<number> {
     const streamNats = opts.streamNats ?? config.streams.nats;
     const streams =
       streamFiles.length > 0
-        ? await (await import('./stream.js')).hostStreams({
+        ? await (await import('./stream-host.js')).hostStreams({
             files: streamFiles,
             engine,
             ...(streamNats ? { nats: streamNats } : {}),
