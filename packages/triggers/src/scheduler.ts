@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '@orchestr8/common';
-import type { Engine } from '@orchestr8/core';
+import { systemClock, type TimerHandle } from '@orchestr8/common';
 import {
   type CompiledTrigger,
   type CompiledWorkflow,
@@ -10,108 +9,20 @@ import {
 import { type Calendar, calendarOf } from './calendar.js';
 import { FlowControl, type Outcome, type Prepared, type TriggerContext } from './flow-control.js';
 import { registeredWorkflows } from './registered-workflows.js';
+import type { Scheduler, SchedulerOptions, TriggerInfo } from './scheduler-api.js';
 import { iso, triggerCorrelationId } from './trigger-correlation.js';
-import { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
-import { header, verifySignature, verifyStripeSignature } from './webhook-signature.js';
+import { createMemoryTriggerStore, type TriggerState } from './trigger-store.js';
+import { deliveryIdOf, signatureRefusal, webhookContext } from './webhook-request.js';
 
-export interface SchedulerLogger {
-  info(data: Record<string, unknown>, message: string): void;
-  warn(data: Record<string, unknown>, message: string): void;
-}
-
-export interface SchedulerOptions {
-  engine: Engine;
-  /** Trigger state; default in memory. */
-  store?: TriggerStore;
-  clock?: Clock;
-  /**
-   * The workflows whose triggers are active. Default: the newest registered version of each
-   * workflow in the engine's store that declares triggers, re-read every `syncIntervalMs`.
-   */
-  workflows?: () => Promise<CompiledWorkflow[]>;
-  /** How often registered workflows are re-read and the lease renewed. Default 2000 ms. */
-  syncIntervalMs?: number;
-  /** An occurrence seen later than this after its time counts as missed (catch-up decides). Default 10 s. */
-  toleranceMs?: number;
-  /** Leader lease: one scheduler among those sharing a store fires occurrences. Default 15 s. */
-  leaseTtlMs?: number;
-  /** This scheduler's lease owner id. Default random. */
-  owner?: string;
-  /** Where signing secrets are read from. Default process.env. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** The operator's grant: whether documents may read this environment variable. Default: none. */
-  allowEnv?: (name: string) => boolean;
-  /** How long a schedule occurrence's idempotency key and a webhook delivery id are remembered. Default 7 days. */
-  dedupeTtlMs?: number;
-  logger?: SchedulerLogger;
-}
-
-export interface TriggerInfo {
-  workflowId: string;
-  workflowVersion: string;
-  name: string;
-  kind: CompiledTrigger['kind'];
-  paused: boolean;
-  /** Schedules: the cron expression, or the interval as written in ms (`every`). */
-  schedule?: { cron?: string; everyMs?: number; timezone: string; overlap: string; catchUp: string };
-  /** Epoch ms of the next occurrence (schedules). */
-  nextFireAt?: number;
-  lastFireAt?: number;
-  event?: string;
-  /** Webhooks: whether requests must carry a signature. */
-  signed?: boolean;
-  running: number;
-  queued: number;
-  dropped: number;
-}
-
-export interface WebhookRequest {
-  rawBody: Buffer;
-  headers: Record<string, string | string[] | undefined>;
-  query?: Record<string, string>;
-}
-
-export type WebhookResult =
-  | { status: 404; reason: string }
-  | { status: 401; reason: string }
-  | { status: 503; reason: string }
-  | { status: 200; duplicate: true; deliveryId: string }
-  | { status: 202; outcome: Outcome; deliveryId?: string };
-
-export interface EmittedEvent {
-  name: string;
-  id?: string;
-  data?: unknown;
-}
-
-export interface Scheduler {
-  /** Reads the active workflows, then keeps firing until `stop`. */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Re-reads the active workflows now (a version was just registered). */
-  sync(): Promise<void>;
-  /** Fires what is due now (the timer calls it; tests may too). False when another scheduler leads. */
-  tick(): Promise<boolean>;
-  /** Registers a workflow's triggers directly (embedding; replaces an earlier version). */
-  activate(workflow: CompiledWorkflow): void;
-  list(): Promise<TriggerInfo[]>;
-  pause(workflowId: string, name: string): Promise<void>;
-  resume(workflowId: string, name: string): Promise<void>;
-  /** Fires a trigger now, as if it had fired (flow control applies, the overlap policy does not). */
-  runNow(workflowId: string, name: string): Promise<Outcome>;
-  /** Fires each occurrence of a schedule in [from, to], oldest first, with the overlap policy applied. */
-  backfill(
-    workflowId: string,
-    name: string,
-    from: number,
-    to: number,
-  ): Promise<{ time: number; outcome: Outcome }[]>;
-  webhook(workflowId: string, name: string, request: WebhookRequest): Promise<WebhookResult>;
-  /** Starts executions for the event triggers matching the event. */
-  emit(event: EmittedEvent): Promise<{ workflowId: string; trigger: string; outcome: Outcome }[]>;
-  /** Whether this scheduler holds the lease. */
-  readonly leader: boolean;
-}
+export type {
+  EmittedEvent,
+  Scheduler,
+  SchedulerLogger,
+  SchedulerOptions,
+  TriggerInfo,
+  WebhookRequest,
+  WebhookResult,
+} from './scheduler-api.js';
 
 interface Active {
   workflow: CompiledWorkflow;
@@ -588,55 +499,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const a = find(workflowId, name);
       if (a?.trigger.kind !== 'webhook')
         return { status: 404, reason: `no webhook "${name}" on workflow "${workflowId}"` };
-      const sig = a.trigger.webhook?.signature;
-      if (sig) {
-        const secret = allowEnv(sig.env) ? env[sig.env] : undefined;
-        if (!secret)
-          return {
-            status: 503,
-            reason: `the signing secret of webhook "${name}" is not available: the operator must grant and set ${sig.env}`,
-          };
-        const given = header(req.headers, sig.header);
-        if (sig.scheme === 'stripe') {
-          const v = verifyStripeSignature(secret, req.rawBody, given, clock.now(), sig.toleranceMs);
-          if (!v.ok) return { status: 401, reason: `the ${sig.header} signature ${v.reason}` };
-        } else if (!verifySignature(secret, req.rawBody, given))
-          return { status: 401, reason: `the ${sig.header} signature does not match the body` };
-      }
+      const refusal = signatureRefusal(
+        a.trigger,
+        req,
+        (variable) => (allowEnv(variable) ? env[variable] : undefined),
+        clock.now(),
+      );
+      if (refusal) return refusal;
       const st = await store.get(a.key);
       if (st?.paused) return { status: 503, reason: `trigger "${name}" is paused` };
-      const deliveryId =
-        (a.trigger.webhook?.dedupeHeader ? header(req.headers, a.trigger.webhook.dedupeHeader) : undefined) ??
-        header(req.headers, 'idempotency-key');
+      const deliveryId = deliveryIdOf(a.trigger, req);
       const now = clock.now();
       if (
         deliveryId !== undefined &&
         !(await store.claimDelivery(`${a.key}:${deliveryId}`, now, dedupeTtlMs))
       )
         return { status: 200, duplicate: true, deliveryId };
-      const text = req.rawBody.toString('utf8');
-      let body: unknown = text;
-      const type = header(req.headers, 'content-type') ?? '';
-      if (/json/i.test(type) && text.length > 0) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers))
-        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-      const ctx: TriggerContext = {
-        name,
-        kind: 'webhook',
-        time: iso(now),
-        timestamp: now,
-        body,
-        headers,
-        query: req.query ?? {},
-      };
-      if (deliveryId !== undefined) ctx.deliveryId = deliveryId;
+      const ctx = webhookContext(name, req, now, deliveryId);
       const outcome = await a.flow.submit(ctx);
       return { status: 202, outcome, ...(deliveryId !== undefined ? { deliveryId } : {}) };
     },

@@ -1,0 +1,75 @@
+/**
+ * What the scheduler does with a webhook request before flow control: the signature check
+ * (a refusal, or nothing) and the trigger context a document's templates see.
+ */
+import type { CompiledTrigger } from '@orchestr8/schema';
+import type { TriggerContext } from './flow-control.js';
+import type { WebhookRequest, WebhookResult } from './scheduler-api.js';
+import { iso } from './trigger-correlation.js';
+import { header, verifySignature, verifyStripeSignature } from './webhook-signature.js';
+
+/**
+ * Why a request is refused for its signature (503 when the operator has not granted and set
+ * the secret, 401 when it does not match), or undefined when it passes or none is required.
+ */
+export function signatureRefusal(
+  trigger: CompiledTrigger,
+  request: WebhookRequest,
+  secretOf: (env: string) => string | undefined,
+  now: number,
+): WebhookResult | undefined {
+  const sig = trigger.webhook?.signature;
+  if (!sig) return undefined;
+  const secret = secretOf(sig.env);
+  if (!secret)
+    return {
+      status: 503,
+      reason: `the signing secret of webhook "${trigger.name}" is not available: the operator must grant and set ${sig.env}`,
+    };
+  const given = header(request.headers, sig.header);
+  if (sig.scheme === 'stripe') {
+    const v = verifyStripeSignature(secret, request.rawBody, given, now, sig.toleranceMs);
+    if (!v.ok) return { status: 401, reason: `the ${sig.header} signature ${v.reason}` };
+  } else if (!verifySignature(secret, request.rawBody, given))
+    return { status: 401, reason: `the ${sig.header} signature does not match the body` };
+  return undefined;
+}
+
+/** The delivery id that makes a redelivery a duplicate: the trigger's dedupe header, else Idempotency-Key. */
+export function deliveryIdOf(trigger: CompiledTrigger, request: WebhookRequest): string | undefined {
+  const dedupe = trigger.webhook?.dedupeHeader;
+  return (dedupe ? header(request.headers, dedupe) : undefined) ?? header(request.headers, 'idempotency-key');
+}
+
+/** The `trigger` a webhook's templates see: the body (parsed when JSON), headers in lower case, query. */
+export function webhookContext(
+  name: string,
+  request: WebhookRequest,
+  now: number,
+  deliveryId: string | undefined,
+): TriggerContext {
+  const text = request.rawBody.toString('utf8');
+  let body: unknown = text;
+  const type = header(request.headers, 'content-type') ?? '';
+  if (/json/i.test(type) && text.length > 0) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(request.headers))
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  const ctx: TriggerContext = {
+    name,
+    kind: 'webhook',
+    time: iso(now),
+    timestamp: now,
+    body,
+    headers,
+    query: request.query ?? {},
+  };
+  if (deliveryId !== undefined) ctx.deliveryId = deliveryId;
+  return ctx;
+}
