@@ -50,9 +50,21 @@ const CORE_RULES: [RegExp, (s: string) => unknown][] = [
   [/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/, Number.parseFloat],
   [/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/, Number.parseFloat],
 ];
-/** First characters of the plain scalars that may resolve to something other than a string. */
-const MAYBE_NOT_STRING: boolean[] = [];
-for (const c of '~nNtTfF0123456789+-.') MAYBE_NOT_STRING[c.charCodeAt(0)] = true;
+/**
+ * The rules a plain scalar can match, by its first character (in CORE_RULES order): a key
+ * like `name` or `timeout` is tried against the null or boolean rule only, not all eight.
+ * A character with no entry starts a string.
+ */
+const RULES_BY_FIRST: (typeof CORE_RULES)[] = [];
+for (const [first, rules] of [
+  ['~nN', [0]],
+  ['tTfF', [1]],
+  ['0123456789', [2, 3, 4, 6, 7]],
+  ['+-', [3, 5, 6, 7]],
+  ['.', [5, 6, 7]],
+] as const) {
+  for (const c of first) RULES_BY_FIRST[c.charCodeAt(0)] = rules.map((i) => CORE_RULES[i]!);
+}
 
 /** Set by a resolution, taken by the construction that js-yaml calls right after it. */
 let resolved: unknown;
@@ -78,8 +90,11 @@ function coreSchema(jsyaml: typeof JsYaml): JsYaml.Schema {
             nulls++;
             return true;
           }
-          if (s.length > 0 && !MAYBE_NOT_STRING[s.charCodeAt(0)]) return false;
-          for (const [test, make] of CORE_RULES) {
+          // The empty scalar is null (the first rule).
+          const rules = s.length === 0 ? CORE_RULES : RULES_BY_FIRST[s.charCodeAt(0)];
+          if (rules === undefined) return false;
+          for (let i = 0; i < rules.length; i++) {
+            const [test, make] = rules[i]!;
             if (test.test(s)) {
               resolved = make(s);
               if (resolved === NULL) nulls++;
@@ -108,6 +123,22 @@ const UNUSUAL =
 /** `yaml` refuses implicit keys over 1024 characters; js-yaml takes them. Lines that long decline. */
 const MAX_LINE = 1024;
 
+const NEWLINE = 1;
+const HASH = 2;
+const QUOTE = 3;
+const OPEN = 4;
+const CLOSE = 5;
+/** What spansLines does at each ASCII character (0: nothing). */
+const SCAN_KIND = new Uint8Array(128);
+SCAN_KIND[10] = NEWLINE;
+SCAN_KIND[35] = HASH;
+SCAN_KIND[34] = SCAN_KIND[39] = QUOTE;
+SCAN_KIND[91] = SCAN_KIND[123] = OPEN;
+SCAN_KIND[93] = SCAN_KIND[125] = CLOSE;
+/** Characters after which a quote opens a scalar and `#` a comment: space, tab, newline, `[{,:-`. */
+const AFTER = new Uint8Array(128);
+for (const c of ' \t\n[{,:-') AFTER[c.charCodeAt(0)] = 1;
+
 /**
  * Whether a line is longer than `MAX_LINE`, or a quoted scalar or a flow collection goes on
  * past the end of its line: `yaml` holds their continuation lines to the indentation rules,
@@ -120,43 +151,47 @@ const MAX_LINE = 1024;
 function spansLines(text: string): boolean {
   let flow = 0;
   let lineStart = 0;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c === 10) {
+    // Most characters are none of the few below: one table read each.
+    const kind = c < 128 ? SCAN_KIND[c]! : 0;
+    if (kind === 0) continue;
+    if (kind === NEWLINE) {
       if (flow > 0 || i - lineStart > MAX_LINE) return true;
       lineStart = i + 1;
       continue;
     }
-    const prev = i > 0 ? text.charCodeAt(i - 1) : 10;
-    const afterSpace =
-      prev === 32 ||
-      prev === 9 ||
-      prev === 10 ||
-      prev === 91 ||
-      prev === 123 ||
-      prev === 44 ||
-      prev === 58 ||
-      prev === 45;
-    if (c === 35 && afterSpace) {
-      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 10) i++;
-    } else if ((c === 34 || c === 39) && afterSpace) {
-      for (i++; i < text.length; i++) {
-        const q = text.charCodeAt(i);
-        if (q === 10) return true;
-        if (c === 34 && q === 92) i++;
-        else if (q === c) {
-          if (c === 39 && text.charCodeAt(i + 1) === 39) i++;
-          else break;
-        }
-      }
-      if (text.charCodeAt(i + 1) === 35) return true;
-    } else if (c === 91 || c === 123) flow++;
-    else if ((c === 93 || c === 125) && flow > 0) {
-      flow--;
-      if (text.charCodeAt(i + 1) === 35) return true;
+    if (kind === OPEN) {
+      flow++;
+      continue;
     }
+    if (kind === CLOSE) {
+      if (flow > 0) {
+        flow--;
+        if (text.charCodeAt(i + 1) === 35) return true;
+      }
+      continue;
+    }
+    // `#` or a quote: they count only after a space, an indicator or a line start.
+    const prev = i > 0 ? text.charCodeAt(i - 1) : 10;
+    if (prev >= 128 || !AFTER[prev]) continue;
+    if (kind === HASH) {
+      while (i + 1 < n && text.charCodeAt(i + 1) !== 10) i++;
+      continue;
+    }
+    for (i++; i < n; i++) {
+      const q = text.charCodeAt(i);
+      if (q === 10) return true;
+      if (c === 34 && q === 92) i++;
+      else if (q === c) {
+        if (c === 39 && text.charCodeAt(i + 1) === 39) i++;
+        else break;
+      }
+    }
+    if (text.charCodeAt(i + 1) === 35) return true;
   }
-  return flow > 0 || text.length - lineStart > MAX_LINE;
+  return flow > 0 || n - lineStart > MAX_LINE;
 }
 
 /**
