@@ -202,29 +202,53 @@ export function parseYamlFast(text: string, maxDepth = 64): unknown {
   if (UNUSUAL.test(text) || spansLines(text)) return DECLINED;
   let value: unknown;
   nulls = 0;
+  depthLimit = maxDepth;
+  tooDeep = false;
   try {
     // js-yaml 4.3's maxDepth (not in its types) counts scalars as a level too: it only stops
-    // absurd nesting early, before its recursion goes deep.
+    // absurd nesting early, before its recursion goes deep; the listener finds the exact depth.
     const jsyaml = jsYamlModule();
     const options: JsYaml.LoadOptions & { maxDepth: number } = {
       schema: coreSchema(jsyaml),
       maxDepth: maxDepth + 2,
+      listener: onNode as unknown as JsYaml.LoadOptions['listener'],
     };
     value = jsyaml.load(text, options);
   } catch {
     return DECLINED;
   }
   // An empty stream: js-yaml says undefined, `yaml` null; the other parse answers.
-  if (value === undefined) return DECLINED;
-  return finish(value, maxDepth, nulls > 0);
+  if (value === undefined || tooDeep) return DECLINED;
+  // No null was made (most documents): the value is final, no walk over it.
+  return nulls > 0 ? finish(value, maxDepth) : value;
+}
+
+/** The deepest level a collection may sit at in the current parse (the root at 1). */
+let depthLimit = 0;
+/** Set when a collection of the current parse sits deeper than `depthLimit`. */
+let tooDeep = false;
+
+/**
+ * Called by js-yaml as each node opens and closes; at `close`, `state.depth` is the node's
+ * level (the root at 1, its values at 2) and `state.kind` its kind. Cheaper than a walk over
+ * the finished value.
+ */
+function onNode(event: string, state: { depth: number; kind: string | null }): void {
+  if (
+    event === 'close' &&
+    state.depth > depthLimit &&
+    (state.kind === 'mapping' || state.kind === 'sequence')
+  )
+    tooDeep = true;
 }
 
 /**
- * Replaces the null markers with null (when the parse made any), and declines a document
- * with a null key or nesting deeper than `maxDepth` (the `yaml` parse reports it, with its
- * position). Without aliases the value is a tree, so a plain walk with depths suffices.
+ * Replaces the null markers with null, and declines a document with a null key (the `yaml`
+ * parse reports it, with its position) or nesting deeper than `maxDepth` (onNode has said so
+ * already; kept as a second check). Without aliases the value is a tree, so a plain walk
+ * with depths suffices.
  */
-function finish(root: unknown, maxDepth: number, restore: boolean): unknown {
+function finish(root: unknown, maxDepth: number): unknown {
   if (root === NULL) return null;
   if (typeof root !== 'object' || root === null) return root;
   const nodes: object[] = [root];
@@ -248,7 +272,7 @@ function finish(root: unknown, maxDepth: number, restore: boolean): unknown {
     const record = node as Record<string, unknown>;
     for (const k in record) {
       const v = record[k];
-      if (restore && k === NULL_KEY) return DECLINED;
+      if (k === NULL_KEY) return DECLINED;
       if (typeof v !== 'object' || v === null) continue;
       if (v === NULL) record[k] = null;
       else {

@@ -164,6 +164,36 @@ describe('the fast YAML parse', () => {
     expect(parseYamlFast(text)).toBe(DECLINED);
   });
 
+  /** Documents whose deepest collection is at `depth` (the root at 1), in each style of nesting. */
+  const nested: [string, (depth: number) => string][] = [
+    ['flow sequences', (d) => `a: ${'['.repeat(d - 1)}1${']'.repeat(d - 1)}\n`],
+    ['flow mappings', (d) => `a: ${'{b: '.repeat(d - 1)}1${'}'.repeat(d - 1)}\n`],
+    ['an empty flow sequence innermost', (d) => `a: ${'['.repeat(d - 1)}${']'.repeat(d - 1)}\n`],
+    ['an empty flow mapping innermost', (d) => `a: ${'['.repeat(d - 2)}{}${']'.repeat(d - 2)}\n`],
+    [
+      'block mappings',
+      (d) => `${Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`,
+    ],
+    ['compact block sequences', (d) => `${'- '.repeat(d)}1\n`],
+    [
+      "sequences at their key's indentation",
+      (d) =>
+        `${Array.from({ length: d }, (_, i) => (i % 2 === 0 ? `${' '.repeat(i)}k${i}:` : `${' '.repeat(i - 1)}- `)).join('\n')} 1\n`,
+    ],
+    [
+      'block mappings with a null beside',
+      (d) => `n:\n${Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} ~\n`,
+    ],
+  ];
+
+  it.each(nested)('takes %s 64 levels deep as the yaml parse reads them, and declines 65', (_style, make) => {
+    const atLimit = make(64);
+    expect(slowValue(atLimit).refused, atLimit).toBeUndefined();
+    expect(expectAgreement(atLimit)).toBe('fast');
+    expect(parseYamlFast(make(65))).toBe(DECLINED);
+    expect(slowValue(make(65)).refused).toBe(true);
+  });
+
   it('reads anchors and aliases, and `<<` as an ordinary key (YAML 1.2 has no merge)', () => {
     const parsed = parseYamlText('base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n');
     expect(parsed.fatal).toBe(false);
