@@ -364,7 +364,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async getSteps(executionId) {
       assertOpen();
       const table = slots.get(executionId)?.steps;
-      return table ? table.records.map((s) => ({ ...s })) : [];
+      return table ? table.copies() : [];
     },
 
     async readJournal(executionId, options = {}) {

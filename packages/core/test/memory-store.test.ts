@@ -44,6 +44,30 @@ describe('memory store', () => {
     expect((await store.getSteps(e.id))[0]!.status).toBe('completed');
   });
 
+  it('keeps steps and journal entries in order past the room its tables start with', async () => {
+    const store = createMemoryStore();
+    const e = execution();
+    await store.createExecution(e);
+    // 40 steps and 60 entries (more than a table starts with room for); every third
+    // entry arrives late, then a trim, then more steps and entries.
+    const late: number[] = [];
+    for (let seq = 1; seq <= 60; seq++) {
+      if (seq % 3 === 0) late.push(seq);
+      else await store.write([{ kind: 'journal', executionId: e.id, entries: [entry(seq)] }]);
+    }
+    for (let i = 0; i < 40; i++) await store.write([{ kind: 'step', step: step(e.id, `s${i}`) }]);
+    await store.write([{ kind: 'journal', executionId: e.id, entries: late.map((s) => entry(s)) }]);
+    await store.write([{ kind: 'step', step: step(e.id, 's7', { status: 'completed' }) }]);
+    expect((await store.readJournal(e.id)).map((j) => j.seq)).toEqual(range(1, 60));
+    await store.write([{ kind: 'journalTrim', executionId: e.id, beforeSeq: 35 }]);
+    await store.write([{ kind: 'journal', executionId: e.id, entries: [entry(61), entry(62)] }]);
+    expect((await store.readJournal(e.id)).map((j) => j.seq)).toEqual(range(35, 62));
+    expect((await store.readJournal(e.id, { afterSeq: 59 })).map((j) => j.seq)).toEqual([60, 61, 62]);
+    const steps = await store.getSteps(e.id);
+    expect(steps.map((s) => s.stepId)).toEqual(range(0, 39).map((i) => `s${i}`));
+    expect(steps.filter((s) => s.status === 'completed').map((s) => s.stepId)).toEqual(['s7']);
+  });
+
   it('keeps every journal entry of many small write turns, in seq order', async () => {
     const store = createMemoryStore();
     const e = execution();
@@ -351,3 +375,7 @@ describe('memory store', () => {
 });
 
 defineOperationsContract('memory', async () => ({ store: createMemoryStore() }));
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
