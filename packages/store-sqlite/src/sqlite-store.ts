@@ -162,6 +162,8 @@ export function createSqliteStore(
     createExecutions(items) {
       if (items.length === 1) {
         // Alone in its transaction: no savepoint needed (two native calls fewer per execution).
+        // Still a transaction, not an autocommit INSERT: one that fails on another connection's
+        // lock keeps its read snapshot in libsql, and the next BEGIN IMMEDIATE gets SQLITE_BUSY_SNAPSHOT.
         const { execution, claim } = items[0]!;
         return run('create executions', (): PromiseSettledResult<CreateExecutionResult>[] => {
           try {
