@@ -12,6 +12,7 @@ import {
   type Store,
 } from '@orchestr8/core';
 import type pg from 'pg';
+import { encodeParams } from './array-param.js';
 import { segmentBatch, segmentStatements } from './batch.js';
 import { type ConnectionSettings, createPool, parseConnection } from './connection.js';
 import type { Database, Tx } from './database.js';
@@ -127,7 +128,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       .query({
         name: 'o8_notify',
         text: 'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS x(c, p)',
-        values: [batch.channels, batch.payloads],
+        values: encodeParams([batch.channels, batch.payloads]),
       })
       .catch(() => {});
   };
@@ -146,7 +147,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     if (closed) throw closedError();
     try {
       return await pool.query<R>(
-        name ? { name, text, values: values ?? [] } : { text, values: values ?? [] },
+        name ? { name, text, values: encodeParams(values) } : { text, values: encodeParams(values) },
       );
     } catch (error) {
       throw toStoreError(error, where, action);
@@ -165,7 +166,9 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       let broken = false;
       const tx: Tx = {
         query: <R extends Row = Row>(text: string, values?: unknown[], name?: string) =>
-          client.query<R>(name ? { name, text, values: values ?? [] } : { text, values: values ?? [] }),
+          client.query<R>(
+            name ? { name, text, values: encodeParams(values) } : { text, values: encodeParams(values) },
+          ),
       };
       try {
         await client.query('BEGIN');
@@ -237,7 +240,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       try {
         if (statements.length === 1) {
           const s = statements[0]!;
-          await pool.query({ name: s.name, text: s.text, values: s.values });
+          await pool.query({ name: s.name, text: s.text, values: encodeParams(s.values) });
           return;
         }
         await transaction('write a batch', async (tx) => {
