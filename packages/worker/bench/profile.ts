@@ -6,6 +6,13 @@
  *   node --conditions=source --import tsx packages/worker/bench/profile.ts [--workers=1] [--runs=600] [--cpu-prof=DIR]
  *
  * Open the .cpuprofile files in Chrome DevTools (Performance) or speedscope.
+ *
+ * More detail, by environment variable: O8_PROFILE_TABLES=1 prints row counts written per
+ * table (inserts, updates, HOT updates, deletes); O8_PROFILE_WAITS=1 samples what the
+ * active backends wait on (CPU, WAL sync, locks) every 5 ms; O8_PROFILE_SQL runs SQL on the
+ * fresh schema before the workers start (e.g. to try a storage setting); O8_PROFILE_SETTINGS
+ * adds server settings, `;`-separated (e.g. auto_explain's, with logging_collector=on and a
+ * log_directory the postgres user can write).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +67,8 @@ const server = await startPostgres({
     'shared_preload_libraries=pg_stat_statements',
     'pg_stat_statements.track=all',
     'pg_stat_statements.track_planning=on',
+    // e.g. O8_PROFILE_SETTINGS='shared_preload_libraries=pg_stat_statements,auto_explain;auto_explain.log_min_duration=5'
+    ...(process.env.O8_PROFILE_SETTINGS?.split(';') ?? []),
   ],
 });
 const dir = mkdtempSync(join(tmpdir(), 'o8-profile-'));
@@ -70,6 +79,7 @@ const admin = {
   end: async () => {},
 };
 await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public');
+if (process.env.O8_PROFILE_SQL) await admin.query(process.env.O8_PROFILE_SQL);
 if (profDir) process.env.ORCHESTR8_CHILD_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir}`;
 const times = join(dir, 'times.log');
 writeFileSync(times, '');
@@ -87,7 +97,7 @@ const registry: AgentRegistry = { get: () => undefined, has: () => false, list: 
 const engine = await createDistributedEngine({ store, registry, pollMs: 200 });
 const w3 = compile(diamond(1000));
 await drive(engine, w3, 50, 20);
-await admin.query('SELECT public.pg_stat_statements_reset()');
+await admin.query('SELECT public.pg_stat_statements_reset(), pg_stat_reset()');
 marks.clear();
 await new Promise((r) => setTimeout(r, 300));
 writeFileSync(times, '');
@@ -98,7 +108,26 @@ const before = {
 };
 const measured = workload === 'fan' ? compile(fan(300, 1000)) : w3;
 const inFlight = workload === 'fan' ? 1 : 100;
+// O8_PROFILE_WAITS=1: what PostgreSQL's active backends wait on, sampled every 5 ms.
+const waits = new Map<string, number>();
+let sampling = !!process.env.O8_PROFILE_WAITS;
+const sampler = (async () => {
+  while (sampling) {
+    const r = await admin.query(
+      `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, left(regexp_replace(query, '\\s+', ' ', 'g'), 40) AS q
+       FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+    );
+    for (const row of r.rows) {
+      const k = `${row.w} ${row.q}`;
+      waits.set(k, (waits.get(k) ?? 0) + 1);
+    }
+    await new Promise((res) => setTimeout(res, 5));
+  }
+})();
 const ms = await drive(engine, measured, runs, inFlight);
+sampling = false;
+await sampler;
+if (waits.size > 0) console.table([...waits].sort((a, b) => b[1] - a[1]).slice(0, 15));
 const after = {
   self: process.cpuUsage(before.self),
   workers: workers.map((w) => cpuOf(w.child.pid!)),
@@ -153,6 +182,12 @@ const top = await admin.query(
    FROM public.pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 25`,
 );
 console.table(top.rows);
+if (process.env.O8_PROFILE_TABLES) {
+  const tables = await admin.query(
+    `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
+  );
+  console.table(tables.rows);
+}
 const wal = await admin.query('SELECT wal_records, wal_bytes, wal_sync, wal_write FROM pg_stat_wal');
 console.log('pg_stat_wal (since start):', wal.rows[0]);
 await engine.shutdown();
