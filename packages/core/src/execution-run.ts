@@ -6,6 +6,7 @@ import { StoppableExecution } from './execution-stop.js';
 import { decideStep } from './readiness.js';
 import type { RunHost, StepRun } from './run-host.js';
 import { runStep } from './step-runner.js';
+import { graphOf, type StepGraph } from './step-runs.js';
 import { endSpan, startExecutionSpan } from './tracing.js';
 import type { ExecutionStatus, StepStateRecord } from './types.js';
 import { registerDeadline } from './wait-deadline.js';
@@ -26,6 +27,13 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
   onFinished: ((run: ExecutionRun) => void) | undefined;
   /** Told once the run has left memory for its waits (status `waiting` committed). */
   onParked: ((run: ExecutionRun) => void) | undefined;
+  private stepGraph: StepGraph | undefined;
+
+  /** The workflow's steps by position (made on first use: a worker's one-step run never schedules). */
+  private get graph(): StepGraph {
+    if (this.stepGraph === undefined) this.stepGraph = graphOf(this.workflow);
+    return this.stepGraph;
+  }
 
   // ---- lifecycle ----------------------------------------------------------------------
 
@@ -75,10 +83,14 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
       if (!sr.terminal) this.unfinished++;
     }
     // Release steps whose dependencies are all terminal already (roots, or after a resume).
-    for (const sr of this.steps) {
+    const steps = this.steps;
+    const dependencies = this.graph.dependencies;
+    for (let i = 0; i < steps.length; i++) {
+      const sr = steps[i]!;
       if (sr.terminal || sr.compiled.fallbackOnly) continue;
+      const deps = dependencies[i]!;
       let waiting = 0;
-      for (const d of sr.compiled.dependencies) if (!this.stepRun(d)!.terminal) waiting++;
+      for (let j = 0; j < deps.length; j++) if (!steps[deps[j]!]!.terminal) waiting++;
       sr.waiting = waiting;
     }
     if (cancelReason !== undefined) {
@@ -111,10 +123,11 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
   private release(sr: StepRun): void {
     if (this.stop) return;
     // The common case, decided without decideStep's callbacks: every dependency completed.
-    const deps = sr.compiled.dependencies;
+    const deps = this.graph.dependencies[sr.index]!;
+    const steps = this.steps;
     let allCompleted = true;
     for (let i = 0; i < deps.length; i++) {
-      if (this.stepRun(deps[i]!)!.record.status !== 'completed') {
+      if (steps[deps[i]!]!.record.status !== 'completed') {
         allCompleted = false;
         break;
       }
@@ -238,9 +251,10 @@ export class ExecutionRun extends StoppableExecution implements CommitWaiter<Ste
 
   private releaseOne(sr: StepRun): void {
     if (this.stop) return;
-    const dependents = sr.compiled.dependents;
+    const dependents = this.graph.dependents[sr.index]!;
+    const steps = this.steps;
     for (let i = 0; i < dependents.length; i++) {
-      const d = this.stepRun(dependents[i]!)!;
+      const d = steps[dependents[i]!]!;
       if (d.terminal || d.compiled.fallbackOnly) continue;
       if (--d.waiting === 0) this.release(d);
     }

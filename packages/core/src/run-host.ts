@@ -15,6 +15,8 @@ import type { ExecutionRecord, StepStateRecord } from './types.js';
 /** Mutable per-step state of a run. `record` is the persisted shape, mutated in place. */
 export interface StepRun {
   readonly compiled: CompiledStep;
+  /** Its position in `workflow.steps` (and in the run's `steps`). */
+  readonly index: number;
   readonly record: StepStateRecord;
   /** Dependencies not yet in a terminal state. */
   waiting: number;
