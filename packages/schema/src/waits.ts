@@ -14,7 +14,7 @@ import { type CompiledValue, collectRefs } from './template.js';
 
 export const WAIT_KINDS = ['timer', 'until', 'event', 'any', 'all', 'approval'] as const;
 
-/** What analyze.ts lends this module: its template compiler and reference checks for the step. */
+/** What compile-steps.ts lends this module: its template compiler and reference checks for the step. */
 export interface WaitHelpers {
   report: (d: PendingDiagnostic) => void;
   /** Compiles a value read by the step (its upstream steps, inputs, variables, ...). */
