@@ -23,8 +23,10 @@ export function stepRunsOf(
   for (let i = 0; i < workflow.steps.length; i++) {
     const c = workflow.steps[i]!;
     const prev = byId?.get(c.id);
+    // A fresh record is pending: only a stored one can be terminal.
+    const terminal = prev !== undefined && TERMINAL.has(prev.status);
     let rec: StepStateRecord;
-    if (prev && TERMINAL.has(prev.status)) rec = prev;
+    if (terminal) rec = prev;
     else {
       // Steps that were running when the process died run again, keeping their attempt count.
       // The fields a run sets later are in the literal (undefined until then), so V8 keeps them in
@@ -51,13 +53,13 @@ export function stepRunsOf(
       index: i,
       record: rec,
       waiting: c.dependencies.length,
-      terminal: TERMINAL.has(rec.status),
+      terminal,
       startMono: 0,
       span: undefined,
       savedEpoch: 0,
       write: { kind: 'step', step: rec },
       resumeFrom:
-        prev === undefined || TERMINAL.has(prev.status)
+        prev === undefined || terminal
           ? 0
           : prev.status === 'retrying'
             ? prev.attempts
