@@ -273,7 +273,9 @@ export class TaskQueue {
       // Of those, the tasks of the first $6 executions (rows locked and not taken are free
       // again when the statement ends).
       `WITH candidates AS (
-         SELECT p.execution_id, p.step_id, p.rank, p.id FROM unnest($2::text[]) AS q(name)
+         SELECT p.execution_id, p.step_id, p.rank, p.id,
+           row_number() OVER (ORDER BY p.rank, p.id) AS pick
+         FROM unnest($2::text[]) AS q(name)
          CROSS JOIN LATERAL (
            SELECT execution_id, step_id, rank, id FROM tasks
            WHERE status = 'ready' AND queue = q.name AND available_at <= ${NOW}
@@ -281,10 +283,15 @@ export class TaskQueue {
          ) p
          ORDER BY p.rank, p.id LIMIT $3
        ), picked AS (
+         -- Executions counted in the order of their first task picked, not by id: among
+         -- tasks of equal rank (woken waits' are all 0) the first queued go first.
          SELECT execution_id, step_id FROM (
-           SELECT c.execution_id, c.step_id,
-             dense_rank() OVER (ORDER BY c.rank, c.execution_id) AS nth_execution
-           FROM candidates c
+           SELECT y.execution_id, y.step_id, dense_rank() OVER (ORDER BY y.first_pick) AS nth_execution
+           FROM (
+             SELECT c.execution_id, c.step_id,
+               min(c.pick) OVER (PARTITION BY c.execution_id) AS first_pick
+             FROM candidates c
+           ) y
          ) x WHERE nth_execution <= $6
        ), claimed AS (
          UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,

@@ -172,6 +172,26 @@ describe('a claim', () => {
     }
   });
 
+  it('bounded by executions, takes those whose tasks were queued first among equals, not the lowest execution id', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      // Equal rank (as woken waits' tasks all are), queued in the opposite order of their ids.
+      await q.start(at('z', now - 1000), undefined, root('s'), undefined);
+      await q.start(at('m', now - 1000), undefined, root('s'), undefined);
+      await q.start(at('a', now - 1000), undefined, root('s'), undefined);
+      const order = [];
+      for (let i = 0; i < 3; i++) {
+        const claimed = await q.claim('w1', ['default'], 3, 60_000, { executions: 1 });
+        expect(claimed).toHaveLength(1);
+        order.push(claimed[0]!.executionId);
+      }
+      expect(order).toEqual(['z', 'm', 'a']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('takes only from the queues it serves, oldest execution first across them', async () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
