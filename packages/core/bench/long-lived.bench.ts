@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import asyncLib from 'async';
 import { Bench } from 'tinybench';
-import { createEngine, type Engine } from '../src/index.js';
+import { createEngine, createMemoryStore, type Engine } from '../src/index.js';
 import { compile, plainAgent, registry } from './setup.js';
 import { asyncAutoTasks, chain, diamond, fan, plainSteps, runPlainDag } from './workloads.js';
 
@@ -27,9 +27,16 @@ export interface LongLivedRow {
   target: string;
 }
 
-/** The engine as an embedding program holds it: defaults, and a subscriber (a live view, SSE). */
-export function longLivedEngine(): Engine {
-  const engine = createEngine({ registry });
+/**
+ * The engine as an embedding program holds it: defaults, and a subscriber (a live view, SSE).
+ * `keepNone`: its memory store keeps no finished execution (the default keeps 1,000), to show
+ * what that retention costs.
+ */
+export function longLivedEngine(keepNone = false): Engine {
+  const engine = createEngine({
+    registry,
+    ...(keepNone ? { store: createMemoryStore({ maxFinishedExecutions: 0 }) } : {}),
+  });
   engine.events.subscribe(() => {});
   return engine;
 }
@@ -77,8 +84,13 @@ export interface LongLivedOptions {
   block?: number;
 }
 
-export type Library = 'orchestr8' | 'async.auto' | 'raw Promise DAG';
-const LIBRARIES: readonly Library[] = ['orchestr8', 'async.auto', 'raw Promise DAG'];
+export type Library = 'orchestr8' | 'orchestr8, keeping none' | 'async.auto' | 'raw Promise DAG';
+const LIBRARIES: readonly Library[] = [
+  'orchestr8',
+  'orchestr8, keeping none',
+  'async.auto',
+  'raw Promise DAG',
+];
 type Timing = { wall: number; cpu: number };
 /** One library's medians in one process: W1/W2 ms per execution, W3/W4 ms per `runs` executions. */
 export type LibraryTimings = Record<'W1' | 'W2' | 'W3' | 'W4', Timing>;
@@ -97,7 +109,9 @@ export async function measureLibrary(
   timeMs: number,
   runs: number,
 ): Promise<LibraryTimings> {
-  const engine = library === 'orchestr8' ? longLivedEngine() : undefined;
+  const engine = library.startsWith('orchestr8')
+    ? longLivedEngine(library === 'orchestr8, keeping none')
+    : undefined;
   const runner = (doc: Record<string, unknown>): ((n: number) => Promise<void>) => {
     if (engine) {
       const wf = compile(doc);
@@ -168,6 +182,7 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   // Rounds alternate the libraries, so all see the same machine; a ratio per round, then medians.
   const results: Record<Library, LibraryTimings[]> = {
     orchestr8: [],
+    'orchestr8, keeping none': [],
     'async.auto': [],
     'raw Promise DAG': [],
   };
@@ -197,14 +212,14 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
       target: '< 15 (× raw Promise DAG)',
     });
   };
-  const throughput = (label: string, k: 'W3' | 'W4') => {
+  const throughput = (label: string, k: 'W3' | 'W4', engine: Library = 'orchestr8') => {
     const perSec = (library: Library) => (runs / mid(of(library, k, 'wall'))) * 1000;
     const perRound = (f: 'wall' | 'cpu') =>
-      mid(of('async.auto', k, f).map((x, i) => x / of('orchestr8', k, f)[i]!));
+      mid(of('async.auto', k, f).map((x, i) => x / of(engine, k, f)[i]!));
     rows.push({
       workload: label,
       unit: 'executions/s',
-      orchestr8: perSec('orchestr8'),
+      orchestr8: perSec(engine),
       'async.auto': perSec('async.auto'),
       'raw Promise DAG': perSec('raw Promise DAG'),
       ratio: perRound('wall'),
@@ -216,6 +231,10 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   perStep('W2 fan of 1,000 (unbounded)', 'W2', 1002);
   throughput('W3 10-step DAG, sequential', 'W3');
   throughput('W4 10-step DAG, 100 in flight', 'W4');
+  // Not the default: what the memory store's retention of finished executions costs.
+  const none = ', memory store keeping no finished execution';
+  throughput(`W3 10-step DAG, sequential${none}`, 'W3', 'orchestr8, keeping none');
+  throughput(`W4 10-step DAG, 100 in flight${none}`, 'W4', 'orchestr8, keeping none');
   return rows;
 }
 

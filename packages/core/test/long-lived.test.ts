@@ -67,4 +67,27 @@ describe('one engine for the life of the process', () => {
     await engine.close();
     await store.close();
   });
+
+  it('with a store that keeps no finished execution, still resolves each with its result and hands subscribers every event', async () => {
+    const store = createMemoryStore({ maxFinishedExecutions: 0 });
+    const { engine } = testEngine([echo], { store });
+    const seen: string[] = [];
+    engine.events.subscribe((e) => {
+      if (e.type === 'execution.completed') seen.push(e.executionId);
+    });
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const r = await engine.execute(diamond, { inputs: { n } });
+      expect(r.status).toBe('completed');
+      expect(r.steps.z?.output).toEqual({ v: n });
+      ids.push(r.executionId);
+    }
+    await engine.events.flush();
+    expect(seen).toEqual(ids);
+    // Nothing is kept once finished.
+    expect(await engine.getResult(ids[2]!)).toBeUndefined();
+    expect((await store.listExecutions({ limit: 100 })).items).toEqual([]);
+    await engine.close();
+    await store.close();
+  });
 });
