@@ -18,7 +18,12 @@ export class StepTable {
   /** The first `length` places hold records; the rest are empty. */
   // biome-ignore format: sixteen places, one line
   private readonly places: (StepStateRecord | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
-  length = 0;
+  private count = 0;
+
+  /** How many places hold records (the store reads it; only the table writes it). */
+  get length(): number {
+    return this.count;
+  }
   private index: Map<string, number> | undefined;
 
   put(step: StepStateRecord): void {
@@ -28,27 +33,27 @@ export class StepTable {
       places[i] = step;
       return;
     }
-    const at = this.length++;
+    const at = this.count++;
     if (at < places.length) places[at] = step;
     else places.push(step);
     if (this.index !== undefined) this.index.set(step.stepId, at);
-    else if (this.length > 32) {
+    else if (this.count > 32) {
       this.index = new Map();
-      for (let j = 0; j < this.length; j++) this.index.set(places[j]!.stepId, j);
+      for (let j = 0; j < this.count; j++) this.index.set(places[j]!.stepId, j);
     }
   }
 
   /** Shallow copies of the records, in the order they were first written. */
   copies(): StepStateRecord[] {
-    const out: StepStateRecord[] = new Array(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = { ...this.places[i]! };
+    const out: StepStateRecord[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = { ...this.places[i]! };
     return out;
   }
 
   private find(stepId: string): number {
     if (this.index !== undefined) return this.index.get(stepId) ?? -1;
     const places = this.places;
-    for (let i = this.length - 1; i >= 0; i--) if (places[i]!.stepId === stepId) return i;
+    for (let i = this.count - 1; i >= 0; i--) if (places[i]!.stepId === stepId) return i;
     return -1;
   }
 }
@@ -66,16 +71,21 @@ export class JournalTable {
     undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined,
     undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined,
   ];
-  length = 0;
+  private count = 0;
+
+  /** How many places hold records (the store reads it; only the table writes it). */
+  get length(): number {
+    return this.count;
+  }
 
   /** Inserts by seq, replacing an entry with the same seq (upsert by primary key). */
   put(entry: JournalEntry): void {
     const places = this.places;
-    const n = this.length;
+    const n = this.count;
     if (n === 0 || entry.seq > places[n - 1]!.seq) {
       if (n < places.length) places[n] = entry;
       else places.push(entry);
-      this.length = n + 1;
+      this.count = n + 1;
       return;
     }
     const i = this.firstIndexAfter(entry.seq - 1);
@@ -84,7 +94,7 @@ export class JournalTable {
       // Rare (a store written out of order): the empty places go, the entries stay in order.
       places.length = n;
       places.splice(i, 0, entry);
-      this.length = n + 1;
+      this.count = n + 1;
     }
   }
 
@@ -92,7 +102,7 @@ export class JournalTable {
   firstIndexAfter(afterSeq: number): number {
     const places = this.places;
     let lo = 0;
-    let hi = this.length;
+    let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (places[mid]!.seq > afterSeq) hi = mid;
@@ -106,9 +116,9 @@ export class JournalTable {
     const k = this.firstIndexAfter(beforeSeq - 1);
     if (k > 0) {
       const places = this.places;
-      places.length = this.length;
+      places.length = this.count;
       places.splice(0, k);
-      this.length -= k;
+      this.count -= k;
     }
     return k;
   }
