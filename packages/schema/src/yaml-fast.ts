@@ -68,7 +68,7 @@ for (const [first, rules] of [
 
 /** Set by a resolution, taken by the construction that js-yaml calls right after it. */
 let resolved: unknown;
-/** How many nulls the current parse made (the walk that restores them runs only if any). */
+/** How many nulls the current parse made (the walk that restores them runs only if any, or when deep). */
 let nulls = 0;
 
 let core: JsYaml.Schema | undefined;
@@ -119,6 +119,14 @@ function coreSchema(jsyaml: typeof JsYaml): JsYaml.Schema {
  */
 const UNUSUAL =
   /^%|(?:^|[\s[{,])(?:![^\s=]|!(?=[\s,\]}]|$)|&[^\s,[\]{}]|\?(?=\s|$))|<<|[\]}](?<!\$\{[^{}\n]*\})[ \t]*:(?=\s|$)/m;
+
+/**
+ * Where js-yaml and `yaml` read the same text differently, or only one refuses it: an empty
+ * key in a flow collection (`{: b}`: js-yaml's key is "null", `yaml`'s ""); a carriage return
+ * not followed by a line feed (a line break to `yaml`); a line starting with a tab (`yaml`
+ * refuses tabs as indentation). Declined.
+ */
+const DIVERGENT = /[[{,][ \t]*:(?=[\s,\]}]|$)|\r(?!\n)|^\t/m;
 
 /** `yaml` refuses implicit keys over 1024 characters; js-yaml takes them. Lines that long decline. */
 const MAX_LINE = 1024;
@@ -199,11 +207,12 @@ function spansLines(text: string): boolean {
  * deeper than `maxDepth` (objects and arrays, the root at depth 1) is declined.
  */
 export function parseYamlFast(text: string, maxDepth = 64): unknown {
-  if (UNUSUAL.test(text) || spansLines(text)) return DECLINED;
+  if (UNUSUAL.test(text) || DIVERGENT.test(text) || spansLines(text)) return DECLINED;
   let value: unknown;
   nulls = 0;
   depthLimit = maxDepth;
   tooDeep = false;
+  deepest = 0;
   try {
     // js-yaml 4.3's maxDepth (not in its types) counts scalars as a level too: it only stops
     // absurd nesting early, before its recursion goes deep; the listener finds the exact depth.
@@ -219,14 +228,18 @@ export function parseYamlFast(text: string, maxDepth = 64): unknown {
   }
   // An empty stream: js-yaml says undefined, `yaml` null; the other parse answers.
   if (value === undefined || tooDeep) return DECLINED;
-  // No null was made (most documents): the value is final, no walk over it.
-  return nulls > 0 ? finish(value, maxDepth) : value;
+  // No null was made and nothing deep (most documents): the value is final, no walk over it.
+  // The listener may count as little as half the real depth (a one-pair mapping in a flow
+  // sequence, `[k: v]`, opens no node of its own): past half the limit, the walk decides.
+  return nulls > 0 || deepest * 2 > maxDepth ? finish(value, maxDepth) : value;
 }
 
 /** The deepest level a collection may sit at in the current parse (the root at 1). */
 let depthLimit = 0;
 /** Set when a collection of the current parse sits deeper than `depthLimit`. */
 let tooDeep = false;
+/** The deepest level of a collection the listener saw in the current parse. */
+let deepest = 0;
 
 /**
  * Called by js-yaml as each node opens and closes; at `close`, `state.depth` is the node's
@@ -234,19 +247,16 @@ let tooDeep = false;
  * the finished value.
  */
 function onNode(event: string, state: { depth: number; kind: string | null }): void {
-  if (
-    event === 'close' &&
-    state.depth > depthLimit &&
-    (state.kind === 'mapping' || state.kind === 'sequence')
-  )
-    tooDeep = true;
+  if (event !== 'close' || (state.kind !== 'mapping' && state.kind !== 'sequence')) return;
+  if (state.depth > deepest) deepest = state.depth;
+  if (state.depth > depthLimit) tooDeep = true;
 }
 
 /**
  * Replaces the null markers with null, and declines a document with a null key (the `yaml`
- * parse reports it, with its position) or nesting deeper than `maxDepth` (onNode has said so
- * already; kept as a second check). Without aliases the value is a tree, so a plain walk
- * with depths suffices.
+ * parse reports it, with its position) or nesting deeper than `maxDepth` (onNode may count
+ * less than the real depth, see parseYamlFast). Without aliases the value is a tree, so a
+ * plain walk with depths suffices.
  */
 function finish(root: unknown, maxDepth: number): unknown {
   if (root === NULL) return null;

@@ -160,6 +160,12 @@ describe('the fast YAML parse', () => {
     ['a control character', 'a: "\u0001"\n'],
     ['an empty document', ''],
     ['nesting deeper than 64 levels', `a: ${'['.repeat(65)}1${']'.repeat(65)}\n`],
+    ['an empty key in a flow mapping', 'a: {: b}\n'],
+    ['an empty key in a flow sequence', 'a: [: b]\n'],
+    ['an empty key after others', 'a: {b: 1, : 2}\n'],
+    ['a lone carriage return as a line break', 'a: 1\rb: 2\n'],
+    ['a line that is only a tab', 'a:\n\t\n'],
+    ['a document starting with a tab', '\ton\n'],
   ])('declines %s: the yaml parse decides', (_what, text) => {
     expect(parseYamlFast(text)).toBe(DECLINED);
   });
@@ -175,6 +181,14 @@ describe('the fast YAML parse', () => {
       (d) => `${Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`,
     ],
     ['compact block sequences', (d) => `${'- '.repeat(d)}1\n`],
+    [
+      // js-yaml opens no node of its own for the one-pair mapping `[k: v]`.
+      'one-pair mappings in flow sequences',
+      (d) => {
+        const n = Math.floor((d - 1) / 2);
+        return `a: ${'[k: '.repeat(n)}${d % 2 === 0 ? '[1]' : '1'}${']'.repeat(n)}\n`;
+      },
+    ],
     [
       "sequences at their key's indentation",
       (d) =>
