@@ -285,10 +285,10 @@ export class TaskQueue {
        ), picked AS (
          -- Executions counted in the order of their first task picked, not by id: among
          -- tasks of equal rank (woken waits' are all 0) the first queued go first.
-         SELECT execution_id, step_id FROM (
-           SELECT y.execution_id, y.step_id, dense_rank() OVER (ORDER BY y.first_pick) AS nth_execution
+         SELECT execution_id, step_id, pick, first_pick FROM (
+           SELECT y.*, dense_rank() OVER (ORDER BY y.first_pick) AS nth_execution
            FROM (
-             SELECT c.execution_id, c.step_id,
+             SELECT c.execution_id, c.step_id, c.pick,
                min(c.pick) OVER (PARTITION BY c.execution_id) AS first_pick
              FROM candidates c
            ) y
@@ -297,7 +297,8 @@ export class TaskQueue {
          UPDATE tasks t SET status = 'leased', lease_owner = $1, lease_expires_at = ${NOW} + $4,
            claims = t.claims + 1
          FROM picked WHERE t.execution_id = picked.execution_id AND t.step_id = picked.step_id
-         RETURNING t.execution_id, t.step_id, t.queue, t.claims, t.lease_expires_at, t.rank, t.id
+         RETURNING t.execution_id, t.step_id, t.queue, t.claims, t.lease_expires_at, picked.pick,
+           picked.first_pick
        ), started AS (
          INSERT INTO steps (execution_id, step_id, status, attempts, started_at)
          SELECT execution_id, step_id, 'running', 0, $5 FROM claimed
@@ -311,9 +312,7 @@ export class TaskQueue {
          FROM steps st WHERE st.execution_id IN (SELECT execution_id FROM claimed)
          GROUP BY st.execution_id
        ), rows AS (
-         SELECT c.*, row_number() OVER (PARTITION BY c.execution_id ORDER BY c.step_id) AS nth,
-           min(c.rank) OVER (PARTITION BY c.execution_id) AS first_rank,
-           min(c.id) OVER (PARTITION BY c.execution_id) AS first_id
+         SELECT c.*, row_number() OVER (PARTITION BY c.execution_id ORDER BY c.pick) AS nth
          FROM claimed c
        )
        SELECT c.execution_id AS task_execution_id, c.step_id AS task_step_id, c.queue AS task_queue,
@@ -327,7 +326,7 @@ export class TaskQueue {
        LEFT JOIN states x ON x.execution_id = c.execution_id
        -- In the order they were picked (the worker starts them in this order: e.g. woken
        -- timers in due order), each execution's rows together, its first row first.
-       ORDER BY c.first_rank, c.first_id, c.execution_id, c.nth`,
+       ORDER BY c.first_pick, c.nth`,
       [owner, queues, limit, leaseMs, Date.now(), executions],
       'o8_claim_ranked',
     );

@@ -192,6 +192,27 @@ describe('a claim', () => {
     }
   });
 
+  it('hands the tasks of an execution after those of executions picked before it, though it has an older task', async () => {
+    const store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    try {
+      const q = new TaskQueue(store);
+      await q.start(at('a', now - 1000), undefined, root('s'), undefined);
+      await q.start(at('b', now - 2000), undefined, root('s'), undefined);
+      // A woken wait's task for a (rank 0, as all are), queued after b's; b's woken too.
+      await store.query(
+        'queue a woken task',
+        `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
+         VALUES ('a', 'w', 'default', 'ready', 0, 0, 0)`,
+      );
+      await store.query('rank b first', `UPDATE tasks SET rank = 0 WHERE execution_id = 'b'`);
+      // Picked: b/s (rank 0), a/w (rank 0, queued later), a/s; b was picked first.
+      const claimed = await q.claim('w1', ['default'], 3, 60_000);
+      expect(claimed.map((t) => `${t.executionId}/${t.stepId}`)).toEqual(['b/s', 'a/w', 'a/s']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('takes only from the queues it serves, oldest execution first across them', async () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
