@@ -384,18 +384,14 @@ describe('orchestr8 stream', () => {
       // A short ack wait: the claim lasts that long, and a standby retries every third of it.
       const args = ['stream', 'run', DOC, '--nats', nats.url, '--ack-wait', '3s', '--processor-id'];
       const first = startCli([...args, 'first'], { timeoutMs: 60_000 });
-      let firstErr = '';
-      first.child.stderr!.on('data', (d: Buffer) => (firstErr += d.toString()));
       await expect
-        .poll(() => firstErr, { timeout: 45_000, interval: 50 })
+        .poll(() => first.output().stderr, { timeout: 45_000, interval: 50 })
         .toContain('stream match: processing events from');
       const second = startCli([...args, 'second'], { timeoutMs: 60_000 });
-      let secondErr = '';
-      second.child.stderr!.on('data', (d: Buffer) => (secondErr += d.toString()));
       await expect
-        .poll(() => secondErr, { timeout: 45_000, interval: 50 })
+        .poll(() => second.output().stderr, { timeout: 45_000, interval: 50 })
         .toContain('stream match: standby, another processor holds the stream');
-      expect(secondErr).not.toContain('processing events from');
+      expect(second.output().stderr).not.toContain('processing events from');
       // stream status tells the holder from the standby by their heartbeats.
       await vi.waitFor(
         async () => {
@@ -415,7 +411,7 @@ describe('orchestr8 stream', () => {
       first.child.kill('SIGINT');
       expect((await first.done).code).toBe(0);
       await expect
-        .poll(() => secondErr, { timeout: 45_000, interval: 50 })
+        .poll(() => second.output().stderr, { timeout: 45_000, interval: 50 })
         .toContain('stream match: processing events from');
       second.child.kill('SIGINT');
       expect((await second.done).code).toBe(0);
@@ -427,9 +423,7 @@ describe('orchestr8 stream', () => {
         cwd: project,
         timeoutMs: 120_000,
       });
-      let out = '';
-      serve.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      const url = await listening(() => out);
+      const url = await listening(() => serve.output().stdout);
       const ts = Date.now() + 600;
       const post = await fetch(`${url}/streams/match/events`, {
         method: 'POST',

@@ -71,6 +71,22 @@ function seenBy(transport: StreamTransport, name: string, commits: string[]): St
   };
 }
 
+/**
+ * The transport as one processor sees it, with claims (takes and renewals) that throw
+ * `message` while `failing.on` is set: a key-value store that times out or is down.
+ */
+function failingClaims(transport: StreamTransport, message: string) {
+  const failing = { on: false };
+  const seen: StreamTransport = {
+    ...transport,
+    claim: async (c) => {
+      if (failing.on) throw new Error(message);
+      return transport.claim(c);
+    },
+  };
+  return { transport: seen, failing };
+}
+
 async function processor(transport: StreamTransport, clock: Clock, engineClock: FakeClock) {
   const errors: StreamErrorRecord[] = [];
   const p = createStreamProcessor({
@@ -228,14 +244,7 @@ describe('the stream claim: one processor at a time', () => {
   it('a failed claim renewal at commit time loses no slice: the processor takes the stream over again from the committed context', async () => {
     const clock = createFakeClock(T0);
     const transport = createMemoryTransport({ clock });
-    let broken = false;
-    const failing: StreamTransport = {
-      ...transport,
-      claim: async (c) => {
-        if (broken) throw new Error('KV timeout');
-        return transport.claim(c);
-      },
-    };
+    const { transport: failing, failing: broken } = failingClaims(transport, 'KV timeout');
     const a = await processor(failing, clock, clock);
     let release!: () => void;
     gates.set(
@@ -248,13 +257,13 @@ describe('the stream claim: one processor at a time', () => {
     await transport.publishEvent(ev('t1', 20));
     // Slice 0 closes; its slow crew hangs while renewals fail until less than a third of the claim is left.
     await clock.advance(100);
-    broken = true;
+    broken.on = true;
     await clock.advance((2 * CLAIM_MS) / 3);
     expect(a.p.status().active).toBe(true);
     release();
     await expect.poll(() => a.errors.length, waiting('the failed commit is reported')).toBe(1);
     expect(a.errors[0]).toMatchObject({ kind: 'commit-failed', error: { message: 'KV timeout' } });
-    broken = false;
+    broken.on = false;
     await clock.advance(CLAIM_MS);
     await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed after all')).toBe(0);
     await transport.publishEvent(ev('t2', clock.now() - T0 + 10));
@@ -292,17 +301,10 @@ describe('the stream claim: one processor at a time', () => {
   it('a holder that cannot renew its claim (transport errors) stands down when the claim runs out by its clock, and the standby takes over', async () => {
     const clock = createFakeClock(T0);
     const transport = createMemoryTransport({ clock });
-    let broken = false;
-    const failing: StreamTransport = {
-      ...transport,
-      claim: async (c) => {
-        if (broken) throw new Error('KV down');
-        return transport.claim(c);
-      },
-    };
+    const { transport: failing, failing: broken } = failingClaims(transport, 'KV down');
     const a = await processor(failing, clock, clock);
     const b = await processor(transport, clock, clock);
-    broken = true;
+    broken.on = true;
     // Renewals fail: a is still the holder until its claim runs out...
     await clock.advance(CLAIM_MS - 1);
     expect([a.p.status().active, b.p.status().active]).toEqual([true, false]);
