@@ -12,6 +12,7 @@ import { assertSameRequest, checkedInputs, newExecution, storeDefinition } from 
 import { buildResult, ExecutionRun } from './execution-run.js';
 import { grantWorkflow, type WorkflowGrants } from './grants.js';
 import { DEFAULT_JOURNAL_LIMITS } from './journal.js';
+import { LiveMap } from './live-map.js';
 import { createMemoryStore } from './memory-store.js';
 import { createParkedResults } from './parked-results.js';
 import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
@@ -129,7 +130,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
   };
   const compiler = createWorkflowCompiler(options.registry);
-  const runs = new Map<string, ExecutionRun>();
+  // Not a plain Map: a finished run must not outlive it in the Map's old hash tables (live-map.ts).
+  const runs = new LiveMap<string, ExecutionRun>();
   // The result promises of runs that left memory for their waits (a resolver each, not the run).
   const parkedResults = createParkedResults({ store, getResult: (id) => engine.getResult(id), logger });
   const lookBackMs = options.eventLookBackMs ?? DEFAULT_EVENT_LOOK_BACK_MS;

@@ -143,6 +143,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     // Its place in finishedOrder, if any, is skipped from now on.
     slot.finished = false;
     slots.delete(id);
+    // Emptied, not just dropped: an earlier hash table of `slots` that reached the old
+    // generation can keep the slot reachable until a full collection (see LiveMap), and its
+    // journal and steps would be copied and promoted instead of dying young.
+    slot.journal = undefined;
+    slot.steps = undefined;
     if (cancelRequests.size > 0) cancelRequests.delete(id);
   };
 
