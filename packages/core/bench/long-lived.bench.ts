@@ -30,13 +30,13 @@ export interface LongLivedRow {
 
 /**
  * The engine as an embedding program holds it: defaults, and a subscriber (a live view, SSE).
- * `keepNone`: its memory store keeps no finished execution (the default keeps 1,000), to show
- * what that retention costs.
+ * `keep`: how many finished executions its memory store keeps (the default keeps 1,000), to
+ * show what that retention costs.
  */
-export function longLivedEngine(keepNone = false): Engine {
+export function longLivedEngine(keep?: number): Engine {
   const engine = createEngine({
     registry,
-    ...(keepNone ? { store: createMemoryStore({ maxFinishedExecutions: 0 }) } : {}),
+    ...(keep === undefined ? {} : { store: createMemoryStore({ maxFinishedExecutions: keep }) }),
   });
   engine.events.subscribe(() => {});
   return engine;
@@ -88,18 +88,29 @@ export interface LongLivedOptions {
 export type Library =
   | 'orchestr8'
   | 'orchestr8, keeping none'
+  | 'orchestr8, keeping 100'
   | 'async.auto'
   | 'async.auto + events'
   | 'raw Promise DAG';
 const LIBRARIES: readonly Library[] = [
   'orchestr8',
   'orchestr8, keeping none',
+  'orchestr8, keeping 100',
   'async.auto',
   'async.auto + events',
   'raw Promise DAG',
 ];
 /** Libraries measured on W3/W4 only. */
-const W3_W4_ONLY: ReadonlySet<Library> = new Set(['orchestr8, keeping none', 'async.auto + events']);
+const W3_W4_ONLY: ReadonlySet<Library> = new Set([
+  'orchestr8, keeping none',
+  'orchestr8, keeping 100',
+  'async.auto + events',
+]);
+/** The memory store's retention per orchestr8 library (undefined: the default). */
+const KEEP: Partial<Record<Library, number>> = {
+  'orchestr8, keeping none': 0,
+  'orchestr8, keeping 100': 100,
+};
 type Timing = { wall: number; cpu: number };
 /**
  * One library's medians in one process: W1/W2 ms per execution, W3/W4 ms per `runs` executions
@@ -121,9 +132,7 @@ export async function measureLibrary(
   timeMs: number,
   runs: number,
 ): Promise<LibraryTimings> {
-  const engine = library.startsWith('orchestr8')
-    ? longLivedEngine(library === 'orchestr8, keeping none')
-    : undefined;
+  const engine = library.startsWith('orchestr8') ? longLivedEngine(KEEP[library]) : undefined;
   // async.auto doing what the event contract asks (event-floor.ts); its bus is flushed like the engine's.
   let floorBus: { flush(): Promise<void> } | undefined;
   const runner = (doc: Record<string, unknown>): ((n: number) => Promise<void>) => {
@@ -207,6 +216,7 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   const results: Record<Library, LibraryTimings[]> = {
     orchestr8: [],
     'orchestr8, keeping none': [],
+    'orchestr8, keeping 100': [],
     'async.auto': [],
     'async.auto + events': [],
     'raw Promise DAG': [],
@@ -265,6 +275,9 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   const none = ', memory store keeping no finished execution';
   throughput(`W3 10-step DAG, sequential${none}`, 'W3', 'orchestr8, keeping none');
   throughput(`W4 10-step DAG, 100 in flight${none}`, 'W4', 'orchestr8, keeping none');
+  const hundred = ', memory store keeping the 100 most recent finished executions';
+  throughput(`W3 10-step DAG, sequential${hundred}`, 'W3', 'orchestr8, keeping 100');
+  throughput(`W4 10-step DAG, 100 in flight${hundred}`, 'W4', 'orchestr8, keeping 100');
   // Not an engine: async.auto plus the 22 journal entries, kept and published (event-floor.ts):
   // what only the event contract costs, written plainly.
   const floor = ', async.auto + only the event contract, written plainly (22 entries kept and published)';
