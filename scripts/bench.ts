@@ -91,6 +91,11 @@ if (want('engine-long')) {
     })) as unknown as Record<string, unknown>[],
   );
   console.log(await wideFan());
+  const { runMapChurnBench } = await import('../packages/core/bench/map-churn.js');
+  const churn = await runMapChurnBench();
+  console.log(
+    `Map churn, 100 live ~2.5 KB objects, bytes per step surviving a young collection: plain Map ${churn.Map.toFixed(0)}, LiveMap ${churn.LiveMap.toFixed(0)} (why the engine keeps running executions in a LiveMap)`,
+  );
   const acc = await runAccumulationBench(
     quick ? { accumulate: 20_000, block: 2_000 } : { accumulate: 100_000, block: 10_000 },
   );
