@@ -234,6 +234,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       switch (w.kind) {
         case 'execution':
           if (!creates) putExecution(w.execution);
+          // It may have forgotten a slot (retention) or made one: look the next one up again.
+          lastId = undefined;
           break;
         case 'step': {
           const id = w.step.executionId;

@@ -192,6 +192,26 @@ describe('memory store', () => {
     expect(page.items.map((e) => e.id).sort()).toEqual([ids[3], ids[4], slow.id].sort());
   });
 
+  it('lands the writes that follow, in one batch, an execution forgotten and written again', async () => {
+    const store = createMemoryStore({ maxFinishedExecutions: 1 });
+    const a = execution();
+    const b = execution();
+    await store.createExecution(a);
+    await store.createExecution(b);
+    await store.write([{ kind: 'execution', execution: { ...a, status: 'completed' } }]);
+    await store.write([
+      { kind: 'journal', executionId: a.id, entries: [entry(1)] },
+      // B finishing forgets A (one finished kept); A is then written again, running.
+      { kind: 'execution', execution: { ...b, status: 'completed' } },
+      { kind: 'execution', execution: { ...a, status: 'running' } },
+      { kind: 'journal', executionId: a.id, entries: [entry(2)] },
+      { kind: 'step', step: step(a.id, 's') },
+    ]);
+    expect((await store.getExecution(a.id))?.status).toBe('running');
+    expect((await store.readJournal(a.id)).map((e) => e.seq)).toEqual([2]);
+    expect((await store.getSteps(a.id)).map((s) => s.stepId)).toEqual(['s']);
+  });
+
   it('keeps each journal whole and in order while many executions journal in the same turns', async () => {
     const engine = createEngine({ registry: registryOf(agent('echo', (input) => input)) });
     const wf = compile({
