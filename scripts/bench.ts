@@ -92,9 +92,9 @@ if (want('engine-long')) {
   );
   console.log(await wideFan());
   const { runMapChurnBench } = await import('../packages/core/bench/map-churn.js');
-  const churn = await runMapChurnBench();
+  const churn = await runMapChurnBench(100, 100_000, quick ? 1 : 3);
   console.log(
-    `Map churn, 100 live ~2.5 KB objects, bytes per step surviving a young collection: plain Map ${churn.Map.toFixed(0)}, LiveMap ${churn.LiveMap.toFixed(0)} (why the engine keeps running executions in a LiveMap)`,
+    `Map churn, 100 live ~2.5 KB objects, bytes per step surviving a young collection (fresh processes): plain Map ${churn.Map.toFixed(0)}, LiveMap ${churn.LiveMap.toFixed(0)} (why the engine keeps running executions in a LiveMap)`,
   );
   const acc = await runAccumulationBench(
     quick ? { accumulate: 20_000, block: 2_000 } : { accumulate: 100_000, block: 10_000 },

@@ -1,11 +1,11 @@
 /**
  * A Map for objects that come and go (the engine's running executions), whose entries let go
- * of their values when deleted. V8 leaves a Map's earlier hash tables (replaced as entries
- * come and go) holding the entries they had; such a table that reached the old generation
- * keeps those objects reachable to young-generation collections until the next full one, so
- * finished executions were copied and promoted instead of dying young. Here the tables hold
- * a box per entry, emptied on delete: garbage can keep only the empty box. The "Map churn"
- * line of `pnpm bench --only=engine-long` measures both.
+ * of their values when deleted. V8 (our reading) leaves a Map's earlier hash tables, replaced
+ * as entries come and go, holding the entries they had; such a table that reached the old
+ * generation keeps those objects reachable to young-generation collections until the next
+ * full one, so finished executions were copied and promoted instead of dying young. Here the
+ * tables hold a box per entry, emptied on delete: garbage can keep only the empty box. The
+ * "Map churn" line of `pnpm bench --only=engine-long` measures both.
  */
 export class LiveMap<K, V> implements ReadonlyMap<K, V> {
   private readonly boxes = new Map<K, { value: V | undefined }>();
