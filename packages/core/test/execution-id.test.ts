@@ -25,4 +25,20 @@ describe('execution ids', () => {
     const b = newExecutionId(Date.UTC(2027, 6, 1));
     expect(b > a).toBe(true);
   });
+
+  it('carry 62 random bits: every digit turns up at every random place, every variant too', () => {
+    const at = Date.UTC(2029, 0, 1);
+    const seen = new Map<number, Set<string>>();
+    for (let i = 0; i < 4000; i++) {
+      const id = newExecutionId(at + i);
+      for (let p = 19; p < 36; p++) {
+        if (p === 23) continue;
+        const s = seen.get(p) ?? new Set<string>();
+        seen.set(p, s);
+        s.add(id[p]!);
+      }
+    }
+    expect([...seen.get(19)!].sort()).toEqual(['8', '9', 'a', 'b']);
+    for (let p = 20; p < 36; p++) if (p !== 23) expect(seen.get(p)!.size).toBe(16);
+  });
 });
