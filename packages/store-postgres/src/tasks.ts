@@ -14,7 +14,7 @@
  * agree on expiry. NOTIFY wakes idle workers (`tasks`), API instances following an
  * execution (`exec`), and workers running steps of an execution that stops (`stop`).
  */
-import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
+import { ErrorCode } from '@orchestr8/common';
 import type {
   CancelRequest,
   CommitPlan,
@@ -25,28 +25,23 @@ import type {
   StepStateRecord,
   StopRecord,
 } from '@orchestr8/core';
-import type { Tx } from './database.js';
-import { pgCode, SqlState } from './errors.js';
-import { claimKey, type PostgresStore } from './postgres-store.js';
+import type { PostgresStore } from './postgres-store.js';
 import {
   EXECUTION_COLUMNS,
-  EXECUTION_SELECT,
-  executionParams,
   JOURNAL_COLUMNS,
   journalParams,
   json,
   type Row,
   STEP_COLUMNS,
   STEP_SELECT,
-  stepParams,
-  toColumns,
   toExecution,
   toStep,
-  unnestInsert,
 } from './rows.js';
 import { claimTasks } from './task-claim.js';
 import { Committer } from './task-commit.js';
 import type { BatchItem } from './task-commit-batch.js';
+import { extendLeases, reclaimExpiredLeases, releaseTasks } from './task-leases.js';
+import { startExecution } from './task-start.js';
 import { StartBatcher } from './task-start-batch.js';
 import {
   Channel,
@@ -62,6 +57,13 @@ import {
   type RunningStep,
   type WorkerInfo,
 } from './task-types.js';
+import {
+  beatWorker,
+  deleteDeadWorkers,
+  readWorkers,
+  registerWorker,
+  unregisterWorker,
+} from './worker-registry.js';
 
 export class TaskQueue {
   private readonly committer: Committer;
@@ -160,92 +162,13 @@ export class TaskQueue {
    * Creates a distributed execution: the execution (and its idempotency claim), its first
    * journal entries and the tasks of its root steps, in one transaction.
    */
-  async start(
+  start(
     execution: ExecutionRecord,
     claim: IdempotencyClaim | undefined,
     plan: CommitPlan,
     deadlineAt: number | undefined,
   ): Promise<CreateExecutionResult> {
-    const record = plan.finished ?? execution;
-    const journal = plan.journal.map((e, i) => ({ ...e, seq: i + 1 }));
-    const write = (tx: Tx) => {
-      const values: unknown[] = [...executionParams(record), journal.length, deadlineAt ?? null];
-      const cols = EXECUTION_COLUMNS.length;
-      const parts: string[] = [
-        `e AS (INSERT INTO executions (${EXECUTION_SELECT}, distributed, journal_seq, deadline_at)
-           VALUES (${EXECUTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, true, $${cols + 1}, $${cols + 2}))`,
-      ];
-      let name = 'o8_start';
-      const add = (flag: string, sql: (first: number) => string, arrays: unknown[]) => {
-        name += flag;
-        parts.push(`${flag} AS (${sql(values.length + 1)})`);
-        values.push(...arrays);
-      };
-      if (journal.length > 0) {
-        add(
-          'j',
-          (f) => unnestInsert('journal', JOURNAL_COLUMNS, f, ''),
-          toColumns(
-            JOURNAL_COLUMNS.length,
-            journal.map((e) => journalParams(record.id, e)),
-          ),
-        );
-      }
-      if (plan.steps.length > 0) {
-        add(
-          's',
-          (f) => unnestInsert('steps', STEP_COLUMNS, f, ''),
-          toColumns(STEP_COLUMNS.length, plan.steps.map(stepParams)),
-        );
-      }
-      const ready = plan.tasks.filter((t) => !t.self);
-      if (ready.length > 0) {
-        add(
-          't',
-          (f) =>
-            `INSERT INTO tasks (execution_id, step_id, queue, status, available_at, created_at, rank)
-             SELECT $1, s, q, 'ready', ${NOW}, ${NOW}, $${f + 2}::int8 FROM unnest($${f}::text[], $${f + 1}::text[]) AS x(s, q)`,
-          [ready.map((t) => t.stepId), ready.map((t) => t.queue), record.createdAt],
-        );
-      }
-      return tx.query(`WITH ${parts.join(', ')} SELECT 1`, values, name);
-    };
-    const notify = () => {
-      for (const q of new Set(plan.tasks.filter((t) => !t.self).map((t) => t.queue))) {
-        this.store.notify(Channel.tasks, q);
-      }
-      this.store.notify(
-        Channel.exec,
-        JSON.stringify([record.id, 1, journal.length, plan.finished ? 1 : 0, record.workflowId]),
-      );
-    };
-    try {
-      if (!claim) {
-        // One statement (atomic without an explicit transaction), shared with the executions
-        // that start at the same time.
-        await this.starts.start({ record, journal, plan, deadlineAt }, () =>
-          write({
-            query: (text, values, name) => this.store.query('start an execution', text, values, name),
-          }),
-        );
-        notify();
-        return { created: true, execution: record };
-      }
-      const result = await this.store.transaction('start an execution', async (tx) => {
-        const existing = await claimKey(tx, claim, execution.id, Date.now());
-        if (existing) return { created: false as const, existing };
-        await write(tx);
-        return { created: true as const, execution: record };
-      });
-      if (result.created) notify();
-      return result;
-    } catch (error) {
-      const cause = (error as { cause?: unknown }).cause;
-      if (pgCode(cause) === SqlState.uniqueViolation) {
-        throw new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`, { cause });
-      }
-      throw error;
-    }
+    return startExecution(this.store, this.starts, execution, claim, plan, deadlineAt);
   }
 
   /**
@@ -345,53 +268,12 @@ export class TaskQueue {
     progress: readonly RunningStep[],
     leaseMs: number,
   ): Promise<HeartbeatResult> {
-    const w = await this.store.query(
-      'heartbeat',
-      `UPDATE workers SET heartbeat_at = ${NOW}, steps_done = $2 WHERE id = $1`,
-      [owner, this.stepsDone],
-      'o8_worker_beat',
-    );
-    const known = (w.rowCount ?? 0) > 0;
+    const known = await beatWorker(this.store, owner, this.stepsDone);
     if (!known && this.registered) await this.register(this.registered);
     const result: HeartbeatResult = { lost: [], stops: new Map(), cancels: [], known };
     if (leases.length === 0) return result;
     const ids = leases.map((r) => r.executionId);
-    const extended = await this.store.query(
-      'extend leases',
-      `WITH l AS (
-         SELECT t.execution_id, t.step_id FROM tasks t
-         JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
-         WHERE t.status = 'leased' AND t.lease_owner = $1
-         ORDER BY t.execution_id, t.step_id FOR UPDATE OF t
-       )
-       UPDATE tasks t SET lease_expires_at = ${NOW} + $4 FROM l
-       WHERE t.execution_id = l.execution_id AND t.step_id = l.step_id
-       RETURNING t.execution_id, t.step_id`,
-      [owner, ids, leases.map((r) => r.stepId), leaseMs],
-      'o8_extend',
-    );
-    const held = new Set(extended.rows.map((r) => `${r.execution_id}\u0000${r.step_id}`));
-    for (const r of leases) {
-      if (!held.has(`${r.executionId}\u0000${r.stepId}`))
-        result.lost.push({ executionId: r.executionId, stepId: r.stepId });
-    }
-    const moved = progress.filter((r) => held.has(`${r.executionId}\u0000${r.stepId}`));
-    if (moved.length > 0) {
-      await this.store.query(
-        'record step progress',
-        `UPDATE steps SET status = x.status, attempts = x.attempts
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]) AS x(e, s, status, attempts)
-         WHERE steps.execution_id = x.e AND steps.step_id = x.s AND steps.status IN ('running', 'retrying')
-           AND (steps.status, steps.attempts) IS DISTINCT FROM (x.status, x.attempts)`,
-        [
-          moved.map((r) => r.executionId),
-          moved.map((r) => r.stepId),
-          moved.map((r) => (r.status === 'retrying' ? 'retrying' : 'running')),
-          moved.map((r) => r.attempts),
-        ],
-        'o8_progress',
-      );
-    }
+    result.lost = await extendLeases(this.store, owner, leases, progress, leaseMs);
     const stops = await this.stops(ids);
     for (const [id, s] of stops) result.stops.set(id, s);
     result.cancels = await this.store.pendingCancels(ids.filter((id) => !stops.has(id)));
@@ -472,44 +354,13 @@ export class TaskQueue {
    * idle workers notified), for whichever worker claims them first, without waiting for the
    * lease to lapse. Tasks no longer leased by `owner` are left alone. How many went back.
    */
-  async release(owner: string, tasks: readonly { executionId: string; stepId: string }[]): Promise<number> {
-    if (tasks.length === 0) return 0;
-    const r = await this.store.query(
-      'give back leased tasks',
-      `WITH r AS (
-         UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
-         WHERE (execution_id, step_id) IN (
-           SELECT t.execution_id, t.step_id FROM tasks t
-           JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
-           WHERE t.status = 'leased' AND t.lease_owner = $1
-           ORDER BY t.execution_id, t.step_id FOR UPDATE OF t)
-         RETURNING queue
-       )
-       SELECT queue FROM r`,
-      [owner, tasks.map((t) => t.executionId), tasks.map((t) => t.stepId)],
-      'o8_release',
-    );
-    for (const q of new Set(r.rows.map((row) => row.queue as string))) this.store.notify(Channel.tasks, q);
-    return r.rows.length;
+  release(owner: string, tasks: readonly { executionId: string; stepId: string }[]): Promise<number> {
+    return releaseTasks(this.store, owner, tasks);
   }
 
   /** Returns expired leases to the queue (their workers are gone). How many. */
-  async reclaimExpired(): Promise<number> {
-    const r = await this.store.query(
-      'reclaim expired leases',
-      `WITH r AS (
-         UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
-         WHERE (execution_id, step_id) IN (
-           SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_expires_at < ${NOW}
-           ORDER BY execution_id, step_id FOR UPDATE SKIP LOCKED)
-         RETURNING queue
-       )
-       SELECT queue FROM r`,
-      [],
-      'o8_reclaim',
-    );
-    for (const q of new Set(r.rows.map((row) => row.queue as string))) this.store.notify(Channel.tasks, q);
-    return r.rows.length;
+  reclaimExpired(): Promise<number> {
+    return reclaimExpiredLeases(this.store);
   }
 
   /** Distributed executions with a cancel request not acted on yet. */
@@ -555,89 +406,22 @@ export class TaskQueue {
 
   async register(info: Omit<WorkerInfo, 'heartbeatAt' | 'running' | 'stepsDone'>): Promise<void> {
     this.registered = info;
-    await this.store.query(
-      'register a worker',
-      `INSERT INTO workers (id, host, pid, queues, concurrency, agents, started_at, heartbeat_at, running, steps_done)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, ${NOW}, '[]', $8)
-       ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at`,
-      [
-        info.id,
-        info.host,
-        info.pid,
-        JSON.stringify(info.queues),
-        info.concurrency,
-        JSON.stringify(info.agents),
-        info.startedAt,
-        this.stepsDone,
-      ],
-    );
+    await registerWorker(this.store, info, this.stepsDone);
   }
 
   /** Removes a worker that stops, returning the tasks it still holds to the queue. */
-  async unregister(id: string): Promise<void> {
-    const queues = await this.store.transaction('unregister a worker', async (tx) => {
-      const r = await tx.query(
-        `UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
-         WHERE (execution_id, step_id) IN (
-           SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_owner = $1
-           ORDER BY execution_id, step_id FOR UPDATE)
-         RETURNING queue`,
-        [id],
-      );
-      await tx.query('DELETE FROM workers WHERE id = $1', [id]);
-      return new Set(r.rows.map((row) => row.queue as string));
-    });
-    for (const q of queues) this.store.notify(Channel.tasks, q);
+  unregister(id: string): Promise<void> {
+    return unregisterWorker(this.store, id);
   }
 
   /** Workers whose last heartbeat is at most `staleMs` old, with the steps they hold. */
-  async listWorkers(staleMs: number): Promise<WorkerInfo[]> {
-    const r = await this.store.query(
-      'list workers',
-      `SELECT * FROM workers WHERE heartbeat_at > ${NOW} - $1 ORDER BY started_at, id`,
-      [staleMs],
-    );
-    const ids = r.rows.map((row) => row.id as string);
-    const leases = await this.store.query(
-      'list leases',
-      `SELECT lease_owner, execution_id, step_id, lease_expires_at, claims FROM tasks
-       WHERE status = 'leased' AND lease_owner = ANY($1::text[]) ORDER BY lease_expires_at`,
-      [ids],
-    );
-    const byOwner = new Map<string, WorkerInfo['running']>();
-    for (const l of leases.rows) {
-      const list = byOwner.get(l.lease_owner as string) ?? [];
-      list.push({
-        executionId: l.execution_id as string,
-        stepId: l.step_id as string,
-        leaseExpiresAt: l.lease_expires_at as number,
-        claims: l.claims as number,
-      });
-      byOwner.set(l.lease_owner as string, list);
-    }
-    return r.rows.map((row: Row) => ({
-      id: row.id as string,
-      host: row.host as string,
-      pid: row.pid as number,
-      queues: JSON.parse(row.queues as string) as string[],
-      concurrency: row.concurrency as number,
-      agents: JSON.parse(row.agents as string) as string[],
-      startedAt: row.started_at as number,
-      heartbeatAt: row.heartbeat_at as number,
-      stepsDone: row.steps_done as number,
-      running: byOwner.get(row.id as string) ?? [],
-    }));
+  listWorkers(staleMs: number): Promise<WorkerInfo[]> {
+    return readWorkers(this.store, staleMs);
   }
 
   /** Deletes workers silent for longer than `staleMs` (their leases expire on their own). */
-  async forgetDeadWorkers(staleMs: number): Promise<number> {
-    const r = await this.store.query(
-      'forget dead workers',
-      `DELETE FROM workers WHERE heartbeat_at < ${NOW} - $1`,
-      [staleMs],
-      'o8_forget_workers',
-    );
-    return r.rowCount ?? 0;
+  forgetDeadWorkers(staleMs: number): Promise<number> {
+    return deleteDeadWorkers(this.store, staleMs);
   }
 
   /** The ready and leased tasks, by queue (for monitoring). */
