@@ -116,4 +116,62 @@ describe('following an execution stream', () => {
     expect(ended).toBe(2);
     f.close();
   });
+
+  it('asks again for entries a restart dropped before they were delivered', async () => {
+    // The console restarts the stream after an action (a cancel); the execution's last entries
+    // can arrive on the old stream within the batch window, just before the restart.
+    const asked: (string | undefined)[] = [];
+    const got: JournalEntryLike[] = [];
+    let received!: () => void;
+    const bothRead = new Promise<void>((r) => {
+      received = r;
+    });
+    const enc = new TextEncoder();
+    const f = followExecution({
+      open: async (last, signal) => {
+        asked.push(last);
+        if (asked.length > 1)
+          return new Response(
+            stream([frame(1, 'step.started'), frame(2, 'step.cancelled'), frame(3, 'execution.cancelled')]),
+          );
+        const frames = [frame(1, 'step.started'), frame(2, 'step.cancelled')];
+        let i = 0;
+        // Two frames, then open until aborted, as a live stream is.
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            pull(c) {
+              const fr = frames[i++];
+              if (fr !== undefined) return void c.enqueue(enc.encode(fr));
+              received();
+              return new Promise<void>((resolve) =>
+                signal.addEventListener('abort', () => {
+                  c.error(new DOMException('aborted', 'AbortError'));
+                  resolve();
+                }),
+              );
+            },
+          }),
+        );
+      },
+      onEntries: (es) => got.push(...es),
+      isTerminal: (t) => t === 'execution.cancelled',
+      sleep: async () => {},
+      // Longer than the test: nothing of the first stream is delivered before the restart.
+      batchMs: 60_000,
+    });
+    await bothRead;
+    const ended = new Promise<void>((r) => {
+      const poll = setInterval(() => {
+        if (got.some((e) => e.type === 'execution.cancelled')) {
+          clearInterval(poll);
+          r();
+        }
+      }, 5);
+    });
+    f.restart();
+    await ended;
+    f.close();
+    expect(asked).toEqual([undefined, undefined]);
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
 });

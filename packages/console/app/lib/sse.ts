@@ -1,7 +1,7 @@
 /**
  * Follows an execution's event stream with `fetch` (EventSource cannot send an API key).
  * It resumes where it stopped: every reconnect sends `Last-Event-ID` with the last sequence
- * number seen, after a back-off that doubles up to `maxDelayMs`. The server ends the stream
+ * number delivered, after a back-off that doubles up to `maxDelayMs`. The server ends the stream
  * once the execution is terminal; `restart()` (after a retry, say) follows it again from there.
  */
 import { parseSse } from '@orchestr8/client';
@@ -63,18 +63,22 @@ export function followExecution(options: FollowOptions): Follower {
         delay = 500;
         let batch: JournalEntryLike[] = [];
         let timer: ReturnType<typeof setTimeout> | undefined;
+        // `lastSeq` counts what was handed to onEntries only: a batch an abort (restart,
+        // close) drops is asked for again by the next stream, not skipped.
+        let seen = lastSeq;
         const flush = () => {
           timer = undefined;
           if (batch.length === 0 || signal.aborted) return;
           const out = batch;
           batch = [];
+          lastSeq = out[out.length - 1]!.seq;
           options.onEntries(out);
         };
         for await (const m of parseSse<JournalEntryLike>(res.body)) {
           if (signal.aborted) break;
           const e = m.data;
-          if (typeof e !== 'object' || e === null || typeof e.seq !== 'number' || e.seq <= lastSeq) continue;
-          lastSeq = e.seq;
+          if (typeof e !== 'object' || e === null || typeof e.seq !== 'number' || e.seq <= seen) continue;
+          seen = e.seq;
           batch.push(e);
           if (options.isTerminal(e.type)) ended = true;
           if (batchMs <= 0) flush();
