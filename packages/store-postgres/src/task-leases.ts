@@ -63,6 +63,7 @@ export async function extendLeases(
  * Gives back tasks `owner` leased and has not started: they are ready again at once (and
  * idle workers notified), for whichever worker claims them first, without waiting for the
  * lease to lapse. Tasks no longer leased by `owner` are left alone. How many went back.
+ * Their claim is not counted: they never started (`claims` tells of holders lost).
  */
 export async function releaseTasks(
   store: PostgresStore,
@@ -73,7 +74,8 @@ export async function releaseTasks(
   const r = await store.query(
     'give back leased tasks',
     `WITH r AS (
-       UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
+       UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL,
+         claims = greatest(claims - 1, 0)
        WHERE (execution_id, step_id) IN (
          SELECT t.execution_id, t.step_id FROM tasks t
          JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s

@@ -285,7 +285,7 @@ describe('a claim', () => {
       await store.close();
     }
   });
-  it('given back by its worker are ready for another worker at once, and that worker is woken; others are left alone', async () => {
+  it('given back by its worker are ready for another worker at once (not counted as claimed), and that worker is woken; others are left alone', async () => {
     const store = await openPostgresStore({ url: server.freshSchemaUrl() });
     try {
       const q = new TaskQueue(store);
@@ -320,7 +320,11 @@ describe('a claim', () => {
         unlisten();
       }
       // Long before w1's 60 s leases would lapse.
-      expect(names(await q.claim('w2', ['default'], 10, 60_000))).toEqual(['e1/p0', 'e1/p1']);
+      const again = await q.claim('w2', ['default'], 10, 60_000);
+      expect(names(again)).toEqual(['e1/p0', 'e1/p1']);
+      // A step given back never started: w2's is its first claim (`orchestr8 workers` shows
+      // "claim 2" only for a step whose earlier holder lost it).
+      expect(again.map((t) => t.claims)).toEqual([1, 1]);
       // w1 learns at its next heartbeat that it no longer holds them.
       const held = ['p0', 'p1', 'p2', 'p3'].map((stepId) => ({ executionId: 'e1', stepId }));
       const beat = await q.heartbeat('w1', held, [], 60_000);
