@@ -22,21 +22,16 @@ import { runChild } from './child-workflows.js';
 import { CommitRounds } from './commit-rounds.js';
 import { Coordinator } from './coordinator.js';
 import { ExecutionMemory } from './execution-memory.js';
+import { GiveBack } from './give-back.js';
+import { holdLimit } from './hold-budget.js';
 import { LeaseUpkeep } from './lease-upkeep.js';
 import { key, type Running } from './leased-steps.js';
-import { ProgressJournal } from './progress-journal.js';
-import { stepReads } from './step-reads.js';
-import { TaskWaits, WorkerWaits } from './task-waits.js';
+import { type ClaimHost, claimSteps } from './step-claims.js';
+import { executeStep, type RunHost } from './step-runs.js';
+import { StepSlots } from './step-slots.js';
+import { WorkerWaits } from './task-waits.js';
 import { ExecutionWatcher } from './watcher.js';
 import { DEFAULT_QUEUE, type Worker, type WorkerOptions } from './worker-options.js';
-
-/**
- * A step holding its slot less than this on average lets the worker claim ahead; and steps
- * its commits release stay here as long as they start within about this long.
- */
-const SHORT_STEP_MS = 25;
-/** Released steps held here at most, in multiples of the concurrency. */
-const MAX_HELD = 8;
 
 const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -62,32 +57,17 @@ class WorkerProcess implements Worker {
   private readonly waits: WorkerWaits;
   /** Every step this worker holds a lease on: running, committing, or waiting for a slot. */
   private readonly active = new Map<string, Running>();
-  /** Claimed steps waiting for one of the `concurrency` slots. */
-  private readonly waiting: Running[] = [];
-  /**
-   * Steps a commit here released, waiting for a slot: they go before claimed ones, so an
-   * execution under way finishes before new ones start (a dependent's start waits on the
-   * steps ahead of it, not on every root claimed meanwhile).
-   */
-  private readonly released: Running[] = [];
-  private runningSteps = 0;
-  /**
-   * How long a step holds a slot, on average (recent steps weigh more); undefined before the
-   * first. Claiming ahead (more steps than free slots) pays only for short steps: steps that
-   * take long (an LLM call) would sit leased here while another worker has nothing to do.
-   */
-  private slotMs: number | undefined;
   /** What this worker remembers of the executions it claims and commits. */
   private readonly memory = new ExecutionMemory();
   private readonly commits: CommitRounds;
   private readonly upkeep: LeaseUpkeep;
+  /** The `concurrency` slots, and the steps leased here waiting for one. */
+  private readonly slots: StepSlots;
+  private readonly giveBacks: GiveBack;
+  private readonly claimHost: ClaimHost;
+  private readonly runHost: RunHost;
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private giveBackTimer: NodeJS.Timeout | undefined;
-  /** When steps started in the last SHORT_STEP_MS (performance.now()): how fast they start. */
-  private readonly starts: number[] = [];
-  /** Held steps given back to the queue unstarted. */
-  private givenBack = 0;
   private readonly unlisten: (() => void)[] = [];
   private watcher: ExecutionWatcher | undefined;
   private filling = false;
@@ -164,10 +144,38 @@ class WorkerProcess implements Worker {
       },
       this.memory,
     );
+    this.slots = new StepSlots({
+      concurrency: this.concurrency,
+      execute: (entry, free) => this.execute(entry, free),
+      fill: () => this.fill(),
+      giveBack: (which) => this.giveBack(which),
+      giveBackLater: () => this.giveBackLater(),
+    });
+    const held = { ...host, memory: this.memory, untrack: (entry: Running) => this.untrack(entry) };
+    this.giveBacks = new GiveBack({
+      ...held,
+      released: this.slots.released,
+      waiting: this.slots.waiting,
+      starts: this.slots.starts,
+    });
+    this.claimHost = {
+      ...held,
+      queues: this.queues,
+      concurrency: this.concurrency,
+      claimsAhead: () => this.claimsAhead(),
+      track: (claimed, leaseUntil) => this.track(claimed, leaseUntil),
+    };
+    this.runHost = {
+      ...held,
+      store: this.store,
+      runner: this.runner,
+      progressMs: this.progressMs,
+      commit: (entry, workflow, outcome) => this.commits.commit(entry, workflow, outcome),
+    };
   }
 
   get running(): number {
-    return this.runningSteps;
+    return this.slots.runningSteps;
   }
 
   /** Steps whose results this worker committed. */
@@ -180,7 +188,7 @@ class WorkerProcess implements Worker {
       ...this.coordinator.queue.stats,
       claims: this.claims,
       rounds: this.commits.rounds,
-      givenBack: this.givenBack,
+      givenBack: this.giveBacks.givenBack,
     };
   }
 
@@ -266,62 +274,10 @@ class WorkerProcess implements Worker {
     );
   }
 
-  /**
-   * Leases ready steps of up to `n` executions and loads the step states each needs. The steps are
-   * tracked (their leases extended by heartbeats) from the moment the claim returns, not
-   * only once they start: loading a workflow may take long on a loaded machine, and a lease
-   * that lapses meanwhile would hand the step to a second worker.
-   */
-  private async claim(n: number): Promise<{ entries: Running[]; claimed: number }> {
-    const queue = this.coordinator.queue;
+  /** Leases ready steps of up to `n` executions (see `claimSteps`). */
+  private claim(n: number): Promise<{ entries: Running[]; claimed: number }> {
     this.claims++;
-    const sentAt = Date.now();
-    // Up to `n` executions' steps, and, when steps are short, more steps of those (a fan's)
-    // up to twice the concurrency: the extra wait here for a slot, leased, and start as
-    // slots free, without a claim's round trip in between.
-    const ahead = this.claimsAhead() ? this.concurrency : 0;
-    const tasks = await queue.claim(this.id, this.queues, n + ahead, this.leaseMs, {
-      executions: n,
-    });
-    const entries: Running[] = [];
-    for (const t of tasks) {
-      const entry = this.track(t, sentAt + this.leaseMs);
-      if (entry) entries.push(entry);
-    }
-    if (entries.length === 0) return { entries, claimed: tasks.length };
-    try {
-      for (const e of entries) if (!e.claimed.stop) this.memory.remember(e.claimed.state);
-      const workflows = await Promise.all(
-        entries.map((e) =>
-          this.coordinator.workflows.get(e.claimed.execution.definitionHash).catch(() => undefined),
-        ),
-      );
-      // The claim returned each step's own state; those of the steps it reads come from the
-      // finished records known here, or one read.
-      const wanted = entries.map((e, i) => {
-        const t = e.claimed;
-        const records = this.memory.recordsOf(t.executionId);
-        const reads = workflows[i] ? stepReads(workflows[i], t.stepId).filter((id) => id !== t.stepId) : [];
-        const known = reads.flatMap((id) => records?.get(id) ?? []);
-        t.steps = [...t.steps, ...known];
-        const knownIds = new Set(known.map((s) => s.stepId));
-        return { executionId: t.executionId, stepIds: reads.filter((id) => !knownIds.has(id)) };
-      });
-      if (wanted.some((w) => w.stepIds.length > 0)) {
-        const steps = await queue.stepsOf(wanted.filter((w) => w.stepIds.length > 0));
-        entries.forEach(({ claimed: t }, i) => {
-          const want = new Set(wanted[i]!.stepIds);
-          const read = (steps.get(t.executionId) ?? []).filter((s) => want.has(s.stepId));
-          t.steps = [...t.steps, ...read];
-          this.memory.keepRecords(t.executionId, read);
-        });
-      }
-    } catch (error) {
-      // Left to their leases.
-      for (const e of entries) this.untrack(e);
-      throw error;
-    }
-    return { entries, claimed: tasks.length };
+    return claimSteps(this.claimHost, n);
   }
 
   /**
@@ -354,101 +310,25 @@ class WorkerProcess implements Worker {
     if (this.active.get(k) === entry) this.active.delete(k);
   }
 
-  /** Whether steps here are short enough to lease more of them than there are free slots. */
   private claimsAhead(): boolean {
-    return this.slotMs !== undefined && this.slotMs < SHORT_STEP_MS;
+    return this.slots.claimsAhead();
   }
 
   private begin(entry: Running, released = false): void {
-    if (this.runningSteps < this.concurrency) {
-      this.run(entry);
-      return;
-    }
-    entry.heldAt = performance.now();
-    (released ? this.released : this.waiting).push(entry);
-    this.giveBackLater();
+    this.slots.begin(entry, released);
   }
 
-  /**
-   * Held steps (leased, waiting for a slot) are kept only as long as steps start soon: one
-   * that has waited SHORT_STEP_MS goes back to the queue, at once ready for another worker,
-   * unless as many steps started here in the last SHORT_STEP_MS as are ahead of it.
-   * Shortness is judged from past steps; the steps holding the slots may be slow.
-   */
+  /** Gives back, in a while, the held steps that do not start soon (see `GiveBack`). */
   private giveBackLater(): void {
-    if (this.giveBackTimer || this.stopping) return;
-    const oldest = Math.min(this.released[0]?.heldAt ?? Infinity, this.waiting[0]?.heldAt ?? Infinity);
-    if (oldest === Infinity) return;
-    // Not sooner than a fifth of it: held steps that stay are looked at again, not polled.
-    const wait = Math.max(SHORT_STEP_MS / 5, oldest + SHORT_STEP_MS - performance.now());
-    this.giveBackTimer = setTimeout(() => {
-      this.giveBackTimer = undefined;
-      // As many as started in the last SHORT_STEP_MS are likely to start in the next: those
-      // stay (on a loaded machine short steps start late, yet they do start); the others go.
-      const due = performance.now() - SHORT_STEP_MS;
-      while (this.starts.length > 0 && this.starts[0]! <= due) this.starts.shift();
-      let stay = this.starts.length;
-      this.giveBack((e) => stay-- <= 0 && (e.heldAt ?? 0) <= due);
-      this.giveBackLater();
-    }, wait);
-    this.giveBackTimer.unref();
+    this.giveBacks.giveBackLater();
   }
 
-  /** Returns the held steps `which` picks to the queue, asked in the order they would start. */
   private giveBack(which: (e: Running) => boolean): void {
-    const back: Running[] = [];
-    for (const held of [this.released, this.waiting]) {
-      const kept: Running[] = [];
-      for (const e of held) (which(e) ? back : kept).push(e);
-      held.splice(0, held.length, ...kept);
-    }
-    this.givenBack += back.length;
-    this.toQueue(back);
+    this.giveBacks.giveBack(which);
   }
 
-  /** Steps leased here and not started, back to the queue at once, ready for any worker. */
   private toQueue(back: readonly Running[]): void {
-    if (back.length === 0) return;
-    for (const e of back) {
-      e.abandoned = true;
-      this.untrack(e);
-    }
-    for (const id of new Set(back.map((e) => e.claimed.executionId)))
-      if (![...this.active.values()].some((e) => e.claimed.executionId === id)) this.memory.forgetRecords(id);
-    // Should this fail, the leases lapse and a sweep returns the steps to the queue.
-    this.coordinator.queue
-      .release(
-        this.id,
-        back.map((e) => ({ executionId: e.claimed.executionId, stepId: e.claimed.stepId })),
-      )
-      .catch((error: unknown) => this.report('giving back held steps failed', error));
-  }
-
-  /**
-   * Runs a step in one of the `concurrency` slots. The slot frees when its agent returns,
-   * not when its result is committed: a commit waits for a flush of the WAL, and the next
-   * step should not wait for it too.
-   */
-  private run(entry: Running): void {
-    this.runningSteps++;
-    const now = performance.now();
-    this.starts.push(now);
-    while (this.starts[0]! <= now - SHORT_STEP_MS) this.starts.shift();
-    let freed = false;
-    const started = performance.now();
-    const free = () => {
-      if (freed) return;
-      freed = true;
-      this.runningSteps--;
-      const ms = performance.now() - started;
-      this.slotMs = this.slotMs === undefined ? ms : this.slotMs * 0.8 + ms * 0.2;
-      const next = this.released.shift() ?? this.waiting.shift();
-      if (next) this.run(next);
-      else this.fill();
-      // Steps turned out slow: those still held would wait a step's time or more here.
-      if (!this.claimsAhead()) this.giveBack(() => true);
-    };
-    void this.execute(entry, free).finally(free);
+    this.giveBacks.toQueue(back);
   }
 
   /** Leased steps not finished running (those committing are not counted). */
@@ -458,53 +338,8 @@ class WorkerProcess implements Worker {
     return n;
   }
 
-  private async execute(entry: Running, free: () => void): Promise<void> {
-    const t = entry.claimed;
-    try {
-      const workflow = await this.coordinator.workflows.get(t.execution.definitionHash);
-      if (workflow.stepById.get(t.stepId)?.wait !== undefined) entry.waits = new TaskWaits(this.store.waits);
-      const task = this.runner.prepare(
-        workflow,
-        t.execution,
-        t.steps,
-        t.stepId,
-        stepReads(workflow, t.stepId),
-        entry.waits,
-      );
-      entry.task = task;
-      if (entry.stop) {
-        const cancelled = await task.cancelled(entry.stop.reason);
-        entry.finished = true;
-        free();
-        await this.commits.commit(entry, workflow, cancelled);
-        return;
-      }
-      // Fenced: an agent is not called under a lease that may have lapsed (heartbeats were
-      // late): another worker may hold the step by now. Left to the lease, the step runs once.
-      if (entry.abandoned) return;
-      if (Date.now() >= entry.leaseUntil) {
-        this.report(
-          `step ${t.stepId} of execution ${t.executionId} not started: its lease may have lapsed`,
-          new Orchestr8Error(ErrorCode.CANCELLED, 'lease lapsed before the step started'),
-        );
-        return;
-      }
-      const progress = new ProgressJournal(this.coordinator, t, task, this.progressMs, (e) =>
-        this.report('publishing the progress of a step failed', e),
-      );
-      const outcome = await task.run();
-      entry.finished = true;
-      free();
-      const flushed = await progress.stop();
-      if (flushed > 0) outcome.journal = outcome.journal.slice(flushed);
-      if (!entry.abandoned) await this.commits.commit(entry, workflow, outcome);
-    } catch (error) {
-      // Left to its lease: once it expires the step runs again (here or elsewhere).
-      this.report(`step ${t.stepId} of execution ${t.executionId} could not be run`, error);
-    } finally {
-      this.untrack(entry);
-      this.fill();
-    }
+  private execute(entry: Running, free: () => void): Promise<void> {
+    return executeStep(this.runHost, entry, free);
   }
 
   /** Steps released by a commit that this worker takes itself, out of one budget per round. */
@@ -517,17 +352,9 @@ class WorkerProcess implements Worker {
     };
   }
 
-  /**
-   * How many steps not finished running this worker holds at most when its commits release
-   * more: its concurrency, and when steps are short, as many more as start within about
-   * SHORT_STEP_MS (up to MAX_HELD times the concurrency). An execution's steps kept on one
-   * worker commit without contending with another worker's commits of it, and start without
-   * a claim; steps that take long go to the queue for whichever worker is free.
-   */
+  /** How many steps not finished running this worker holds at most (see `holdLimit`). */
   private holdLimit(): number {
-    if (!this.claimsAhead() || this.slotMs === undefined) return this.concurrency;
-    const ahead = Math.floor((this.concurrency * SHORT_STEP_MS) / Math.max(this.slotMs, 0.001));
-    return this.concurrency + Math.max(this.concurrency, Math.min((MAX_HELD - 1) * this.concurrency, ahead));
+    return holdLimit(this.concurrency, this.slots.slotMs);
   }
 
   // ---- stopping --------------------------------------------------------------------------
@@ -537,12 +364,12 @@ class WorkerProcess implements Worker {
     this.stopping = true;
     this.waits.close();
     for (const t of this.timers) clearInterval(t);
-    clearTimeout(this.giveBackTimer);
+    this.giveBacks.stop();
     for (const u of this.unlisten) u();
     const deadline = Date.now() + (options.graceMs ?? 5000);
     // Steps waiting for a slot go back to the queue; the heartbeat keeps the leases of
     // steps still finishing.
-    for (const e of [...this.released.splice(0), ...this.waiting.splice(0)])
+    for (const e of [...this.slots.released.splice(0), ...this.slots.waiting.splice(0)])
       this.active.delete(key(e.claimed.executionId, e.claimed.stepId));
     while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
     clearInterval(this.heartbeatTimer);
