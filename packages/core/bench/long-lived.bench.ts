@@ -4,12 +4,11 @@
  * is printed beside async.auto and a hand-written Promise DAG measured in the same run, each
  * library in processes of its own, alternated (see measureLibrary).
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import asyncLib from 'async';
 import { Bench } from 'tinybench';
 import { createEngine, createMemoryStore, type Engine } from '../src/index.js';
 import { eventContractRunner } from './event-floor.js';
+import { childSide, inChild } from './in-child.js';
 import { compile, plainAgent, registry } from './setup.js';
 import { asyncAutoTasks, chain, diamond, fan, plainSteps, runPlainDag } from './workloads.js';
 
@@ -26,6 +25,8 @@ export interface LongLivedRow {
   /** The same ratio over CPU time instead of wall time (steadier on a loaded machine). */
   'cpu ratio': number;
   target: string;
+  /** W3/W4: the orchestr8 process's peak resident memory after W3 and W4 (median of the rounds). */
+  'peak RSS MB'?: number;
 }
 
 /**
@@ -89,6 +90,7 @@ export type Library =
   | 'orchestr8'
   | 'orchestr8, keeping none'
   | 'orchestr8, keeping 100'
+  | 'orchestr8, young generation 64 MB'
   | 'async.auto'
   | 'async.auto + events'
   | 'raw Promise DAG';
@@ -96,6 +98,7 @@ const LIBRARIES: readonly Library[] = [
   'orchestr8',
   'orchestr8, keeping none',
   'orchestr8, keeping 100',
+  'orchestr8, young generation 64 MB',
   'async.auto',
   'async.auto + events',
   'raw Promise DAG',
@@ -104,6 +107,7 @@ const LIBRARIES: readonly Library[] = [
 const W3_W4_ONLY: ReadonlySet<Library> = new Set([
   'orchestr8, keeping none',
   'orchestr8, keeping 100',
+  'orchestr8, young generation 64 MB',
   'async.auto + events',
 ]);
 /** The memory store's retention per orchestr8 library (undefined: the default). */
@@ -111,12 +115,24 @@ const KEEP: Partial<Record<Library, number>> = {
   'orchestr8, keeping none': 0,
   'orchestr8, keeping 100': 100,
 };
+/**
+ * Node flags per library. The defaults otherwise, with V8's young generation given up to 64 MB
+ * per semi-space (default 16): what finished executions the store keeps then mostly dies in
+ * it instead of being copied and promoted, at the cost of memory (see `rssMb`).
+ */
+const FLAGS: Partial<Record<Library, string[]>> = {
+  'orchestr8, young generation 64 MB': ['--max-semi-space-size=64'],
+};
 type Timing = { wall: number; cpu: number };
 /**
  * One library's medians in one process: W1/W2 ms per execution, W3/W4 ms per `runs` executions
  * (W1/W2 absent for the libraries in W3_W4_ONLY).
  */
-export type LibraryTimings = Record<'W3' | 'W4', Timing> & Partial<Record<'W1' | 'W2', Timing>>;
+export type LibraryTimings = Record<'W3' | 'W4', Timing> &
+  Partial<Record<'W1' | 'W2', Timing>> & {
+    /** The process's peak resident memory after W3 and W4 (before W1/W2), in MB. */
+    rssMb: number;
+  };
 
 /**
  * One library's four workloads, in this process: W3 and W4 first (the 10-step DAGs the
@@ -177,36 +193,27 @@ export async function measureLibrary(
   const w = runner(diamond());
   const W3 = await measure('W3', () => inFlightRuns(1, w));
   const W4 = await measure('W4', () => inFlightRuns(100, w));
+  const rssMb = process.resourceUsage().maxRSS / 1024;
   if (W3_W4_ONLY.has(library)) {
     await engine?.close();
-    return { W3, W4 };
+    return { W3, W4, rssMb };
   }
   const w1 = runner(chain(1000));
   const W1 = await measure('W1', () => w1(0));
   const w2 = runner(fan(1000));
   const W2 = await measure('W2', () => w2(0));
   await engine?.close();
-  return { W1, W2, W3, W4 };
+  return { W1, W2, W3, W4, rssMb };
 }
 
 /** measureLibrary in a child process of its own (this file under tsx, as `pnpm bench` runs). */
-function measureInChild(library: Library, timeMs: number, runs: number): Promise<LibraryTimings> {
-  const child = fork(
-    fileURLToPath(import.meta.url),
+const measureInChild = (library: Library, timeMs: number, runs: number) =>
+  inChild<LibraryTimings>(
+    import.meta.url,
     ['--measure-library', library, String(timeMs), String(runs)],
-    {
-      execArgv: ['--expose-gc', '--conditions=source', '--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
+    `measuring ${library}`,
+    FLAGS[library],
   );
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m as LibraryTimings));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`measuring ${library} failed: exit ${code}`));
-    });
-  });
-}
 
 export async function runLongLivedBench(options: LongLivedOptions = {}): Promise<LongLivedRow[]> {
   const timeMs = options.timeMs ?? 2000;
@@ -217,6 +224,7 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
     orchestr8: [],
     'orchestr8, keeping none': [],
     'orchestr8, keeping 100': [],
+    'orchestr8, young generation 64 MB': [],
     'async.auto': [],
     'async.auto + events': [],
     'raw Promise DAG': [],
@@ -229,7 +237,7 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
     const h = sorted.length >> 1;
     return sorted.length % 2 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
   };
-  const of = (library: Library, k: keyof LibraryTimings, f: 'wall' | 'cpu') =>
+  const of = (library: Library, k: 'W1' | 'W2' | 'W3' | 'W4', f: 'wall' | 'cpu') =>
     results[library].map((t) => t[k]![f]);
   const rows: LongLivedRow[] = [];
   const perStep = (label: string, k: 'W1' | 'W2', steps: number) => {
@@ -265,6 +273,7 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
       ratio: perRound('wall'),
       'cpu ratio': perRound('cpu'),
       target,
+      'peak RSS MB': mid(results[engine].map((t) => t.rssMb)),
     });
   };
   perStep('W1 chain of 1,000', 'W1', 1000);
@@ -278,6 +287,10 @@ export async function runLongLivedBench(options: LongLivedOptions = {}): Promise
   const hundred = ', memory store keeping the 100 most recent finished executions';
   throughput(`W3 10-step DAG, sequential${hundred}`, 'W3', 'orchestr8, keeping 100');
   throughput(`W4 10-step DAG, 100 in flight${hundred}`, 'W4', 'orchestr8, keeping 100');
+  // Not the default: the same defaults with a larger young generation (a Node flag).
+  const young = ', defaults, node --max-semi-space-size=64';
+  throughput(`W3 10-step DAG, sequential${young}`, 'W3', 'orchestr8, young generation 64 MB');
+  throughput(`W4 10-step DAG, 100 in flight${young}`, 'W4', 'orchestr8, young generation 64 MB');
   // Not an engine: async.auto plus the 22 journal entries, kept and published (event-floor.ts):
   // what only the event contract costs, written plainly.
   const floor = ', async.auto + only the event contract, written plainly (22 entries kept and published)';
@@ -346,8 +359,6 @@ export async function runAccumulationBench(options: LongLivedOptions = {}): Prom
 }
 
 // The child side of measureInChild.
-if (process.argv[2] === '--measure-library' && process.send) {
-  const [library, timeMs, runs] = process.argv.slice(3);
-  const timings = await measureLibrary(library as Library, Number(timeMs), Number(runs));
-  process.send(timings, () => process.exit(0));
-}
+await childSide('--measure-library', ([library, timeMs, runs]) =>
+  measureLibrary(library as Library, Number(timeMs), Number(runs)),
+);

@@ -5,10 +5,9 @@
  * one put `live` steps earlier; the sampling heap profiler counts the bytes that survived a
  * young collection (objects the young collection freed are left out).
  */
-import { fork } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
-import { fileURLToPath } from 'node:url';
 import { LiveMap } from '../src/live-map.js';
+import { childSide, inChild } from './in-child.js';
 
 type Payload = { list: { i: number; s: { v: number } }[] };
 
@@ -65,18 +64,12 @@ export async function runMapChurnBench(
   const runs: Record<Kind, number[]> = { Map: [], LiveMap: [] };
   for (let r = 0; r < rounds; r++)
     for (const kind of ['Map', 'LiveMap'] as const) {
-      const child = fork(fileURLToPath(import.meta.url), ['--map-churn', kind, String(live), String(steps)], {
-        execArgv: ['--conditions=source', '--import', 'tsx'],
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
       runs[kind].push(
-        await new Promise<number>((resolve, reject) => {
-          child.once('message', (m) => resolve(m as number));
-          child.once('error', reject);
-          child.once('exit', (code) => {
-            if (code !== 0) reject(new Error(`map churn (${kind}) failed: exit ${code}`));
-          });
-        }),
+        await inChild<number>(
+          import.meta.url,
+          ['--map-churn', kind, String(live), String(steps)],
+          `map churn (${kind})`,
+        ),
       );
     }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -84,8 +77,6 @@ export async function runMapChurnBench(
 }
 
 // The child side of runMapChurnBench.
-if (process.argv[2] === '--map-churn' && process.send) {
-  const [kind, live, steps] = process.argv.slice(3);
-  const bytes = await measureChurn(kind as Kind, Number(live), Number(steps));
-  process.send(bytes, () => process.exit(0));
-}
+await childSide('--map-churn', ([kind, live, steps]) =>
+  measureChurn(kind as Kind, Number(live), Number(steps)),
+);
