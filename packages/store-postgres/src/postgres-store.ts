@@ -1,16 +1,5 @@
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
-import {
-  type CancelRequest,
-  type CreateExecutionResult,
-  type DefinitionRecord,
-  type ExecutionQuery,
-  type ExecutionRecord,
-  type IdempotencyClaim,
-  latestDefinition,
-  type Page,
-  paging,
-  type Store,
-} from '@orchestr8/core';
+import type { Store } from '@orchestr8/core';
 import type pg from 'pg';
 import { encodeParams } from './array-param.js';
 import { segmentBatch, segmentStatements } from './batch.js';
@@ -19,23 +8,17 @@ import type { Database, Tx } from './database.js';
 import { pgCode, SqlState, toStoreError } from './errors.js';
 import { Listener } from './listener.js';
 import { checkSchema, LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
-import { correlationPrefixWhere, listRangeWhere, reopenInTransaction } from './postgres-operations.js';
+import { cancelMethods } from './postgres-cancel.js';
+import { definitionMethods } from './postgres-definitions.js';
+import { idempotencyMethods } from './postgres-idempotency.js';
+import { reopenInTransaction } from './postgres-operations.js';
+import { pruneMethods } from './postgres-prune.js';
+import { readMethods } from './postgres-reads.js';
 import { PostgresWaits } from './postgres-waits.js';
-import {
-  EXECUTION_COLUMNS,
-  EXECUTION_SELECT,
-  executionParams,
-  JOURNAL_SELECT,
-  json,
-  type Row,
-  STEP_SELECT,
-  toCircuit,
-  toDefinition,
-  toExecution,
-  toIdempotency,
-  toJournalEntry,
-  toStep,
-} from './rows.js';
+import type { Row } from './rows.js';
+
+// Claiming an idempotency key moved to postgres-idempotency.ts; exported here as before.
+export { claimKey } from './postgres-idempotency.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; `?schema=name` puts the tables in that schema. */
@@ -73,9 +56,6 @@ export interface PostgresStore extends Store, Database {
   /** The PostgreSQL channel name for a channel of this schema. */
   channel(name: string): string;
 }
-
-const TERMINAL = "('completed', 'failed', 'cancelled')";
-const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * Opens an orchestr8 store on PostgreSQL: a connection pool, migrated on open. Every
@@ -203,6 +183,8 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     );
   };
 
+  // What the method groups need of the store (notify goes through the store, as it did).
+  const db: Database = { query, transaction, notify: (channel, payload) => store.notify(channel, payload) };
   let waits: PostgresWaits | undefined;
   const store: PostgresStore = {
     kind: 'postgres',
@@ -215,13 +197,11 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     transaction,
     query,
     channel: (name) => `${settings.schema}.${name}`,
-
-    async isDistributed(executionId) {
-      const r = await query('read an execution', 'SELECT distributed FROM executions WHERE id = $1', [
-        executionId,
-      ]);
-      return r.rows[0]?.distributed === true;
-    },
+    ...readMethods(db),
+    ...definitionMethods(db),
+    ...idempotencyMethods(db, clock),
+    ...cancelMethods(db),
+    ...pruneMethods(db),
 
     notify(channel, payload) {
       if (closed) return;
@@ -252,190 +232,6 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       }
     },
 
-    async createExecution(
-      execution: ExecutionRecord,
-      claim?: IdempotencyClaim,
-    ): Promise<CreateExecutionResult> {
-      const insert = `INSERT INTO executions (${EXECUTION_SELECT}) VALUES (${EXECUTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
-      const conflict = (error: unknown) =>
-        pgCode(error) === SqlState.uniqueViolation
-          ? new Orchestr8Error(ErrorCode.CONFLICT, `execution ${execution.id} already exists`, {
-              cause: error,
-            })
-          : undefined;
-      if (!claim) {
-        try {
-          await query('create an execution', insert, executionParams(execution), 'o8_insert_execution');
-        } catch (error) {
-          throw conflict((error as { cause?: unknown }).cause) ?? error;
-        }
-        return { created: true, execution: { ...execution } };
-      }
-      try {
-        return await transaction('create an execution', async (tx) => {
-          const existing = await claimKey(tx, claim, execution.id, clock.now());
-          if (existing) return { created: false, existing };
-          await tx.query(insert, executionParams(execution), 'o8_insert_execution');
-          return { created: true, execution: { ...execution } };
-        });
-      } catch (error) {
-        throw conflict((error as { cause?: unknown }).cause) ?? error;
-      }
-    },
-
-    async getExecution(id) {
-      const r = await query(
-        'read an execution',
-        `SELECT ${EXECUTION_SELECT} FROM executions WHERE id = $1`,
-        [id],
-        'o8_get_execution',
-      );
-      return r.rows[0] && toExecution(r.rows[0]);
-    },
-
-    async listExecutions(q: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
-      const limit = paging.pageSize(q.limit);
-      const statuses =
-        q.status === undefined ? [] : [...new Set(typeof q.status === 'string' ? [q.status] : q.status)];
-      if (q.status !== undefined && statuses.length === 0) return { items: [] };
-      const cursor = q.cursor === undefined ? undefined : paging.decodeCursor(q.cursor);
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (statuses.length > 0) {
-        values.push(statuses);
-        where.push(`status = ANY($${values.length}::text[])`);
-      }
-      if (q.workflowId !== undefined) {
-        values.push(q.workflowId);
-        where.push(`workflow_id = $${values.length}`);
-      }
-      if (q.correlationIdPrefix !== undefined) {
-        const p = q.correlationIdPrefix;
-        const prefixes = typeof p === 'string' ? [p] : [...p];
-        if (prefixes.length === 0) return { items: [] };
-        where.push(correlationPrefixWhere(prefixes, values));
-      }
-      const range = listRangeWhere(q, values);
-      where.push(...range.where);
-      if (cursor) {
-        values.push(cursor.createdAt, cursor.id);
-        where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
-      }
-      values.push(limit + 1);
-      const name = `o8_list_${statuses.length > 0 ? 's' : ''}${q.workflowId !== undefined ? 'w' : ''}${q.correlationIdPrefix !== undefined ? `p${typeof q.correlationIdPrefix === 'string' ? 1 : q.correlationIdPrefix.length}` : ''}${range.shape}${cursor ? 'c' : ''}`;
-      const r = await query(
-        'list executions',
-        `SELECT ${EXECUTION_SELECT} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
-        values,
-        name,
-      );
-      const items = r.rows.slice(0, limit).map(toExecution);
-      const last = items[items.length - 1];
-      return r.rows.length > limit && last ? { items, nextCursor: paging.encodeCursor(last) } : { items };
-    },
-
-    async getSteps(executionId) {
-      const r = await query(
-        'read steps',
-        `SELECT ${STEP_SELECT} FROM steps WHERE execution_id = $1 ORDER BY ord`,
-        [executionId],
-        'o8_get_steps',
-      );
-      return r.rows.map(toStep);
-    },
-
-    async readJournal(executionId, options = {}) {
-      const r = await query(
-        'read the journal',
-        `SELECT ${JOURNAL_SELECT} FROM journal WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-        [executionId, options.afterSeq ?? Number.MIN_SAFE_INTEGER, options.limit ?? null],
-        'o8_read_journal',
-      );
-      return r.rows.map(toJournalEntry);
-    },
-
-    async putDefinition(definition: DefinitionRecord) {
-      const inserted = await query(
-        'store a definition',
-        `INSERT INTO definitions (id, version, hash, document, created_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id, version) DO NOTHING RETURNING id`,
-        [
-          definition.id,
-          definition.version,
-          definition.hash,
-          json(definition.document) ?? 'null',
-          definition.createdAt,
-        ],
-      );
-      if (inserted.rowCount === 1) return { ...definition };
-      const found = await query(
-        'read a definition',
-        'SELECT * FROM definitions WHERE id = $1 AND version = $2',
-        [definition.id, definition.version],
-      );
-      const existing = toDefinition(found.rows[0]!);
-      if (existing.hash !== definition.hash) {
-        throw new Orchestr8Error(
-          ErrorCode.CONFLICT,
-          `workflow ${definition.id} version ${definition.version} is already stored with a different document ` +
-            `(hash ${existing.hash}, not ${definition.hash}); bump the version to change it`,
-          {
-            details: {
-              id: definition.id,
-              version: definition.version,
-              existingHash: existing.hash,
-              hash: definition.hash,
-            },
-          },
-        );
-      }
-      return existing;
-    },
-
-    async getDefinition(id, version) {
-      if (version !== undefined) {
-        const r = await query(
-          'read a definition',
-          'SELECT * FROM definitions WHERE id = $1 AND version = $2',
-          [id, version],
-        );
-        return r.rows[0] && toDefinition(r.rows[0]);
-      }
-      const r = await query('read a definition', 'SELECT * FROM definitions WHERE id = $1', [id]);
-      return latestDefinition(r.rows.map(toDefinition));
-    },
-
-    async getDefinitionByHash(hash) {
-      const r = await query(
-        'read a definition',
-        'SELECT * FROM definitions WHERE hash = $1 ORDER BY id, created_at, version LIMIT 1',
-        [hash],
-        'o8_definition_by_hash',
-      );
-      return r.rows[0] && toDefinition(r.rows[0]);
-    },
-
-    async listDefinitions() {
-      const r = await query('list definitions', 'SELECT * FROM definitions ORDER BY id, created_at, version');
-      return r.rows.map(toDefinition);
-    },
-
-    async findIdempotency(key, now) {
-      const r = await query(
-        'read an idempotency key',
-        'SELECT * FROM idempotency WHERE "key" = $1 AND expires_at > $2',
-        [key, now],
-        'o8_find_idempotency',
-      );
-      return r.rows[0] && toIdempotency(r.rows[0]);
-    },
-
-    async loadCircuits() {
-      const r = await query('load circuits', 'SELECT * FROM circuits ORDER BY "key"');
-      return r.rows.map(toCircuit);
-    },
-
     async reopenExecution(executionId, statuses, batch, claim) {
       if (closed) throw closedError();
       try {
@@ -446,58 +242,6 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
         const cause = (error as { cause?: unknown }).cause ?? error;
         throw notFoundFor(cause) ?? notFoundFor(error) ?? error;
       }
-    },
-
-    async requestCancel(executionId, reason, at) {
-      return transaction('request a cancellation', async (tx) => {
-        // The row lock orders this against a concurrent finish of the execution.
-        const r = await tx.query<{ status: string }>(
-          'SELECT status FROM executions WHERE id = $1 FOR NO KEY UPDATE',
-          [executionId],
-        );
-        const row = r.rows[0];
-        if (!row) return 'not_found' as const;
-        if (TERMINAL_STATUSES.has(row.status)) return 'finished' as const;
-        await tx.query(
-          `INSERT INTO cancel_requests (execution_id, reason, requested_at) VALUES ($1, $2, $3)
-           ON CONFLICT (execution_id) DO NOTHING`,
-          [executionId, reason, at],
-        );
-        return 'requested' as const;
-      }).then((r) => {
-        if (r === 'requested') store.notify('cancel', executionId);
-        return r;
-      });
-    },
-
-    async pendingCancels(executionIds): Promise<CancelRequest[]> {
-      if (executionIds.length === 0) return [];
-      const r = await query(
-        'read cancel requests',
-        `SELECT c.execution_id, c.reason, c.requested_at FROM cancel_requests c
-         JOIN executions e ON e.id = c.execution_id
-         WHERE c.execution_id = ANY($1::text[]) AND e.status NOT IN ${TERMINAL}`,
-        [[...new Set(executionIds)]],
-        'o8_pending_cancels',
-      );
-      return r.rows.map((row) => ({
-        executionId: row.execution_id as string,
-        reason: row.reason as string,
-        requestedAt: row.requested_at as number,
-      }));
-    },
-
-    async prune({ finishedBefore, now }) {
-      return transaction('prune', async (tx) => {
-        // Steps, journal entries, tasks, waits and cancel requests go with their execution (ON DELETE CASCADE).
-        const executions = await tx.query(
-          `DELETE FROM executions WHERE status IN ${TERMINAL} AND coalesce(finished_at, updated_at) < $1`,
-          [finishedBefore],
-        );
-        const keys = await tx.query('DELETE FROM idempotency WHERE expires_at <= $1', [now]);
-        await tx.query('DELETE FROM wait_answers WHERE expires_at <= $1', [now]);
-        return { executions: executions.rowCount ?? 0, idempotencyKeys: keys.rowCount ?? 0 };
-      });
     },
 
     async schemaVersion() {
@@ -524,33 +268,4 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
     },
   };
   return store;
-}
-
-/**
- * Claims an idempotency key for `executionId` inside a transaction. The primary key
- * decides between concurrent claimants (on any number of API instances): the loser's
- * insert waits for the winner's transaction and then does nothing. Returns the live
- * record that holds the key, or undefined when this claim now holds it.
- */
-export async function claimKey(
-  tx: Tx,
-  claim: IdempotencyClaim,
-  executionId: string,
-  now: number,
-): Promise<ReturnType<typeof toIdempotency> | undefined> {
-  // An expired claim no longer holds its key: remove it so the insert below can win.
-  await tx.query(
-    'DELETE FROM idempotency WHERE "key" = $1 AND expires_at <= $2',
-    [claim.key, now],
-    'o8_expire_claim',
-  );
-  const inserted = await tx.query(
-    `INSERT INTO idempotency ("key", fingerprint, execution_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT ("key") DO NOTHING RETURNING "key"`,
-    [claim.key, claim.fingerprint, executionId, now, claim.expiresAt],
-    'o8_insert_claim',
-  );
-  if (inserted.rowCount === 1) return undefined;
-  const r = await tx.query('SELECT * FROM idempotency WHERE "key" = $1', [claim.key], 'o8_get_claim');
-  return toIdempotency(r.rows[0]!);
 }
