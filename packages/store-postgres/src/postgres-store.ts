@@ -16,6 +16,7 @@ import { pruneMethods } from './postgres-prune.js';
 import { readMethods } from './postgres-reads.js';
 import { PostgresWaits } from './postgres-waits.js';
 import type { Row } from './rows.js';
+import { startStatisticsUpkeep } from './statistics-upkeep.js';
 
 // Claiming an idempotency key moved to postgres-idempotency.ts; exported here as before.
 export { claimKey } from './postgres-idempotency.js';
@@ -31,6 +32,13 @@ export interface PostgresStoreOptions {
   clock?: Clock;
   /** Apply pending migrations on open (default true). When false, an old schema is refused. */
   migrate?: boolean;
+  /**
+   * How often (ms) the store looks whether a table of its own has grown enough since
+   * PostgreSQL last analyzed it (never, or to more than twice the rows) and analyzes it
+   * then, so that the statements' plans keep using the indexes while a fresh database fills
+   * up faster than autovacuum looks (see statistics-upkeep.ts). Default 5,000; 0: never.
+   */
+  statisticsUpkeepMs?: number;
 }
 
 export interface PostgresStore extends Store, Database {
@@ -89,10 +97,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => {});
     throw toStoreError(error, settings.where, 'open the database');
   }
-  return createPostgresStore(pool, settings, clock);
+  return createPostgresStore(pool, settings, clock, options.statisticsUpkeepMs ?? 5000);
 }
 
-function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock: Clock): PostgresStore {
+function createPostgresStore(
+  pool: pg.Pool,
+  settings: ConnectionSettings,
+  clock: Clock,
+  statisticsUpkeepMs: number,
+): PostgresStore {
   const { where } = settings;
   let closed = false;
   let listener: Listener | undefined;
@@ -185,6 +198,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
 
   // What the method groups need of the store (notify goes through the store, as it did).
   const db: Database = { query, transaction, notify: (channel, payload) => store.notify(channel, payload) };
+  const statistics = startStatisticsUpkeep(db, settings.schema, statisticsUpkeepMs);
   let waits: PostgresWaits | undefined;
   const store: PostgresStore = {
     kind: 'postgres',
@@ -262,6 +276,7 @@ function createPostgresStore(pool: pg.Pool, settings: ConnectionSettings, clock:
       if (closed) return;
       flushNotifications();
       closed = true;
+      await statistics.stop();
       await sending;
       await listener?.close();
       await pool.end();
