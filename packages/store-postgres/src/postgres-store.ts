@@ -72,6 +72,13 @@ export interface PostgresStore extends Store, Database {
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const settings = parseConnection(options.url, options.schema);
+  const statisticsUpkeepMs = options.statisticsUpkeepMs ?? 5000;
+  // setTimeout takes up to 2^31 - 1 ms (and turns anything else into 1 ms).
+  if (!Number.isInteger(statisticsUpkeepMs) || statisticsUpkeepMs < 0 || statisticsUpkeepMs > 2 ** 31 - 1)
+    throw new Orchestr8Error(
+      ErrorCode.VALIDATION,
+      `statisticsUpkeepMs must be a whole number of milliseconds from 0 (never) to 2147483647, got ${String(statisticsUpkeepMs)}`,
+    );
   const clock = options.clock ?? systemClock;
   const pool = createPool(settings, options.poolSize ?? 10);
   try {
@@ -97,7 +104,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => {});
     throw toStoreError(error, settings.where, 'open the database');
   }
-  return createPostgresStore(pool, settings, clock, options.statisticsUpkeepMs ?? 5000);
+  return createPostgresStore(pool, settings, clock, statisticsUpkeepMs);
 }
 
 function createPostgresStore(

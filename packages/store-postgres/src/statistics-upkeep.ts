@@ -10,12 +10,15 @@
  * the worker profile (W3, 100 in flight, 1 worker), PostgreSQL's CPU per step rose from
  * about 300 µs over 1,000 executions to 560 µs over 10,000.
  *
- * What: every `intervalMs`, one look at the tables' live row counts; a table that has at
- * least `MIN_ROWS` rows and was never analyzed, or has more than doubled since it was, is
- * analyzed (sampled: bounded cost whatever its size). Doubling keeps it to a few analyses
- * per process as a table grows (each one makes every connection plan its statements again);
- * past the first minutes autovacuum's own thresholds take over. Whichever process looks
- * first analyzes; the others then find the table analyzed.
+ * What: every `intervalMs` (give or take a quarter, so that processes started together do
+ * not look together), one look at the tables' live row counts; a table that has at least
+ * `MIN_ROWS` rows and was never analyzed, or has more than doubled since it was, is analyzed
+ * (sampled: bounded cost whatever its size). Doubling keeps it to a few analyses as a table
+ * grows (each one makes every connection plan its statements again); past the first minutes
+ * autovacuum's own thresholds take over. Whichever process looks first analyzes; one that
+ * finds the table being analyzed (or locked, e.g. by a migration) skips it rather than wait,
+ * and the others then find it analyzed. Tables the connecting role does not own are left to
+ * autovacuum (PostgreSQL would skip them with a warning at every look).
  */
 import type { Database } from './database.js';
 
@@ -25,7 +28,7 @@ const TABLES = ['executions', 'steps', 'journal', 'tasks', 'waits'] as const;
 export const MIN_ROWS = 1000;
 
 export interface StatisticsUpkeep {
-  /** One look (and the analyses it decides); the tables it analyzed. */
+  /** One look, and the analyses it decides; the tables it asked PostgreSQL to analyze. */
   check(): Promise<string[]>;
   /** No more looks; resolves when the one in progress, if any, has ended. */
   stop(): Promise<void>;
@@ -52,6 +55,7 @@ export function startStatisticsUpkeep(
        JOIN pg_stat_user_tables s ON s.relid = c.oid
        WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND s.n_live_tup >= $3
          AND (c.reltuples < 0 OR s.n_live_tup > 2 * c.reltuples)
+         AND pg_has_role(c.relowner, 'USAGE')
        ORDER BY c.relname`,
       [schema, TABLES, MIN_ROWS],
       'o8_statistics_look',
@@ -60,19 +64,20 @@ export function startStatisticsUpkeep(
     for (const { relname } of r.rows) {
       if (stopped) break;
       // Names from TABLES and the validated schema name (lower-case letters, digits, "_").
-      await db.query('analyze a table', `ANALYZE "${schema}"."${relname}"`);
+      await db.query('analyze a table', `ANALYZE (SKIP_LOCKED) "${schema}"."${relname}"`);
       analyzed.push(relname);
     }
     return analyzed;
   };
+  const later = () => {
+    if (!stopped) timer = setTimeout(tick, intervalMs * (0.75 + Math.random() / 2)).unref();
+  };
   const tick = () => {
     running = check()
       .catch(() => {})
-      .then(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs).unref();
-      });
+      .then(later);
   };
-  if (intervalMs > 0) timer = setTimeout(tick, intervalMs).unref();
+  if (intervalMs > 0) later();
   return {
     check,
     async stop() {
