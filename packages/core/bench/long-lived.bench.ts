@@ -4,6 +4,7 @@
  * is printed beside async.auto and a hand-written Promise DAG measured in the same run, each
  * library in processes of its own, alternated (see measureLibrary).
  */
+import { readFileSync } from 'node:fs';
 import asyncLib from 'async';
 import { Bench } from 'tinybench';
 import { createEngine, createMemoryStore, type Engine } from '../src/index.js';
@@ -125,12 +126,25 @@ const FLAGS: Partial<Record<Library, string[]>> = {
 };
 type Timing = { wall: number; cpu: number };
 /**
+ * This process's own peak resident memory, in MB. Not `resourceUsage().maxRSS`: on Linux a
+ * child started from a larger parent reports the parent's peak until it exceeds it.
+ */
+function peakRssMb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+/**
  * One library's medians in one process: W1/W2 ms per execution, W3/W4 ms per `runs` executions
  * (W1/W2 absent for the libraries in W3_W4_ONLY).
  */
 export type LibraryTimings = Record<'W3' | 'W4', Timing> &
   Partial<Record<'W1' | 'W2', Timing>> & {
-    /** The process's peak resident memory after W3 and W4 (before W1/W2), in MB. */
+    /** The process's own peak resident memory after W3 and W4 (before W1/W2), in MB (see peakRssMb). */
     rssMb: number;
   };
 
@@ -193,7 +207,7 @@ export async function measureLibrary(
   const w = runner(diamond());
   const W3 = await measure('W3', () => inFlightRuns(1, w));
   const W4 = await measure('W4', () => inFlightRuns(100, w));
-  const rssMb = process.resourceUsage().maxRSS / 1024;
+  const rssMb = peakRssMb();
   if (W3_W4_ONLY.has(library)) {
     await engine?.close();
     return { W3, W4, rssMb };

@@ -138,6 +138,8 @@ function createPostgresStore(
       details: { database: where },
     });
 
+  // Statements run, for the statistics upkeep (it looks only after activity).
+  let ran = 0;
   const query = async <R extends Row = Row>(
     action: string,
     text: string,
@@ -145,6 +147,7 @@ function createPostgresStore(
     name?: string,
   ): Promise<pg.QueryResult<R>> => {
     if (closed) throw closedError();
+    ran++;
     try {
       return await pool.query<R>(
         name ? { name, text, values: encodeParams(values) } : { text, values: encodeParams(values) },
@@ -156,6 +159,7 @@ function createPostgresStore(
 
   const transaction = async <T>(action: string, fn: (tx: Tx) => Promise<T>): Promise<T> => {
     if (closed) throw closedError();
+    ran++;
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient;
       try {
@@ -205,7 +209,7 @@ function createPostgresStore(
 
   // What the method groups need of the store (notify goes through the store, as it did).
   const db: Database = { query, transaction, notify: (channel, payload) => store.notify(channel, payload) };
-  const statistics = startStatisticsUpkeep(db, settings.schema, statisticsUpkeepMs);
+  const statistics = startStatisticsUpkeep(db, settings.schema, statisticsUpkeepMs, () => ran);
   let waits: PostgresWaits | undefined;
   const store: PostgresStore = {
     kind: 'postgres',
@@ -237,6 +241,7 @@ function createPostgresStore(
     async write(batch) {
       if (closed) throw closedError();
       if (batch.length === 0) return;
+      ran++;
       const statements = segmentBatch(batch).flatMap(segmentStatements);
       try {
         if (statements.length === 1) {

@@ -35,18 +35,23 @@ export interface StatisticsUpkeep {
 }
 
 /**
- * Looks every `intervalMs` (0: never; `check` still works). A failed look (the database
- * unreachable for a moment) is not reported: the store's own operations report that, and
- * the next look tries again.
+ * Looks every `intervalMs` (0: never; `check` still works), but only when the store ran
+ * statements since its last look (`activity`: how many it has run): an idle store borrows
+ * no connection, so its pool drains and a program that leaves it open can still exit. A
+ * failed look (the database unreachable for a moment) is not reported: the store's own
+ * operations report that, and the next look tries again.
  */
 export function startStatisticsUpkeep(
   db: Pick<Database, 'query'>,
   schema: string,
   intervalMs: number,
+  activity: () => number = () => Number.NaN,
 ): StatisticsUpkeep {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
+  // What `activity` said after the last look (its own statements included).
+  let seen = activity();
   const check = async (): Promise<string[]> => {
     const r = await db.query<{ relname: string }>(
       'look at table statistics',
@@ -73,9 +78,14 @@ export function startStatisticsUpkeep(
     if (!stopped) timer = setTimeout(tick, intervalMs * (0.75 + Math.random() / 2)).unref();
   };
   const tick = () => {
+    // NaN (no activity count given) never equals itself: then every tick looks.
+    if (activity() === seen) return later();
     running = check()
       .catch(() => {})
-      .then(later);
+      .then(() => {
+        seen = activity();
+        later();
+      });
   };
   if (intervalMs > 0) later();
   return {

@@ -46,7 +46,7 @@ export interface ClaimedTask {
   executionId: string;
   stepId: string;
   queue: string;
-  /** How many times this task was leased (above 1: a previous worker lost it). */
+  /** How many times this task was leased and not given back unstarted (above 1: a previous worker lost it). */
   claims: number;
   leaseExpiresAt: number;
   execution: ExecutionRecord;

@@ -162,6 +162,26 @@ describe("the store's statistics upkeep", () => {
     }
   });
 
+  it('does not look while its store is idle, so its pool drains and a program that leaves it open can exit', async () => {
+    const idle = await openPostgresStore({ url: server.freshSchemaUrl(), statisticsUpkeepMs: 50 });
+    const url = new URL(server.url());
+    url.searchParams.set('schema', idle.schema);
+    const writer = await openPostgresStore({ url: url.toString(), statisticsUpkeepMs: 0 });
+    try {
+      await fill(writer, 1, 3000);
+      await counted(writer, 3000);
+      // Ten intervals and more, with the table due for an analysis: the idle store leaves it.
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await analyses(writer)).toBe(0);
+      // One statement of its own, and it looks again.
+      await idle.listExecutions({ limit: 1 });
+      await expect.poll(() => analyses(writer), { timeout: 10_000, interval: 50 }).toBe(1);
+    } finally {
+      await writer.close();
+      await idle.close();
+    }
+  });
+
   it('does nothing with statisticsUpkeepMs 0', async () => {
     const opened = Date.now();
     const store = await openPostgresStore({ url: server.freshSchemaUrl(), statisticsUpkeepMs: 0 });
