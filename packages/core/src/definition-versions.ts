@@ -1,3 +1,4 @@
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { DefinitionRecord } from './types.js';
 
 /**
@@ -59,4 +60,14 @@ export function latestDefinition(versions: readonly DefinitionRecord[]): Definit
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Storing `wanted` where a different document is stored under its id and version: every store refuses it so. */
+export function definitionConflict(wanted: DefinitionRecord, existing: DefinitionRecord): Orchestr8Error {
+  return new Orchestr8Error(
+    ErrorCode.CONFLICT,
+    `workflow ${wanted.id} version ${wanted.version} is already stored with a different document ` +
+      `(hash ${existing.hash}, not ${wanted.hash}); bump the version to change it`,
+    { details: { id: wanted.id, version: wanted.version, existingHash: existing.hash, hash: wanted.hash } },
+  );
 }

@@ -68,6 +68,7 @@ export {
   createMemoryStore,
   DEFAULT_MAX_FINISHED_EXECUTIONS,
   DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES,
+  definitionConflict,
   latestDefinition,
   type MemoryStoreOptions,
 } from './memory-store.js';

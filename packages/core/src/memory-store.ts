@@ -14,7 +14,7 @@
  * idempotency keys are unique among unexpired claims.
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
-import { latestDefinition } from './definition-versions.js';
+import { definitionConflict, latestDefinition } from './definition-versions.js';
 import { JournalTable, StepTable } from './memory-tables.js';
 import { createMemoryWaits, type ExecutionTable } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
@@ -57,7 +57,7 @@ export interface MemoryStoreOptions {
   maxFinishedJournalEntries?: number;
 }
 
-export { latestDefinition };
+export { definitionConflict, latestDefinition };
 
 // A long-lived engine on its own memory store holds this much, not more: 10,000 small
 // executions took some 80 MB of heap (and each retained object is one the garbage
@@ -535,13 +535,4 @@ function compareStrings(a: string, b: string): number {
 
 function compareDefinitionsOldestFirst(a: DefinitionRecord, b: DefinitionRecord): number {
   return compareStrings(a.id, b.id) || a.createdAt - b.createdAt || compareStrings(a.version, b.version);
-}
-
-function definitionConflict(wanted: DefinitionRecord, existing: DefinitionRecord): Orchestr8Error {
-  return new Orchestr8Error(
-    ErrorCode.CONFLICT,
-    `workflow ${wanted.id} version ${wanted.version} is already stored with a different document ` +
-      `(hash ${existing.hash}, not ${wanted.hash}); bump the version to change it`,
-    { details: { id: wanted.id, version: wanted.version, existingHash: existing.hash, hash: wanted.hash } },
-  );
 }

@@ -641,7 +641,20 @@ export function defineStoreContract(
       it('rejects the same id and version with another hash as CONFLICT and keeps the original', async () => {
         const d = definition();
         await store.putDefinition(d);
-        await expectCode(store.putDefinition({ ...d, hash: 'h-2', document: { changed: true } }), 'CONFLICT');
+        const error = await rejection(
+          store.putDefinition({ ...d, hash: 'h-2', document: { changed: true } }),
+        );
+        expect(hasCode(error, 'CONFLICT'), `expected CONFLICT, got ${String(error)}`).toBe(true);
+        // The same answer from every store: which document is stored, and what to do.
+        expect((error as { details?: unknown }).details).toEqual({
+          id: 'wf',
+          version: '1.0.0',
+          existingHash: d.hash,
+          hash: 'h-2',
+        });
+        expect(String((error as Error).message)).toMatch(
+          /already stored with a different document .*bump the version/,
+        );
         expect(await store.getDefinition('wf', '1.0.0')).toEqual(d);
       });
 

@@ -2,8 +2,7 @@
  * The store's workflow definitions: storing one (a version is immutable: a different
  * document under the same version is refused), reading by id and version, by hash, listing.
  */
-import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
-import { type DefinitionRecord, latestDefinition, type Store } from '@orchestr8/core';
+import { type DefinitionRecord, definitionConflict, latestDefinition, type Store } from '@orchestr8/core';
 import type { Database } from './database.js';
 import { json, toDefinition } from './rows.js';
 
@@ -33,21 +32,7 @@ export function definitionMethods(
         [definition.id, definition.version],
       );
       const existing = toDefinition(found.rows[0]!);
-      if (existing.hash !== definition.hash) {
-        throw new Orchestr8Error(
-          ErrorCode.CONFLICT,
-          `workflow ${definition.id} version ${definition.version} is already stored with a different document ` +
-            `(hash ${existing.hash}, not ${definition.hash}); bump the version to change it`,
-          {
-            details: {
-              id: definition.id,
-              version: definition.version,
-              existingHash: existing.hash,
-              hash: definition.hash,
-            },
-          },
-        );
-      }
+      if (existing.hash !== definition.hash) throw definitionConflict(definition, existing);
       return existing;
     },
 

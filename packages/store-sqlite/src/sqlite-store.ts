@@ -2,6 +2,7 @@ import { type Clock, ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
   type CreateExecutionResult,
   type DefinitionRecord,
+  definitionConflict,
   type ExecutionQuery,
   type ExecutionRecord,
   type IdempotencyClaim,
@@ -264,21 +265,7 @@ export function createSqliteStore(
           ]);
           if (inserted.changes === 1) return { ...definition };
           const existing = toDefinition(s.getDefinition.get([definition.id, definition.version]) as Row);
-          if (existing.hash !== definition.hash) {
-            throw new Orchestr8Error(
-              ErrorCode.CONFLICT,
-              `workflow ${definition.id} version ${definition.version} is already stored with a different document ` +
-                `(hash ${existing.hash}, not ${definition.hash}); bump the version to change it`,
-              {
-                details: {
-                  id: definition.id,
-                  version: definition.version,
-                  existingHash: existing.hash,
-                  hash: definition.hash,
-                },
-              },
-            );
-          }
+          if (existing.hash !== definition.hash) throw definitionConflict(definition, existing);
           return existing;
         }),
       );
