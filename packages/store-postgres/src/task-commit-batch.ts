@@ -31,6 +31,7 @@ import {
   type CommitStats,
   type ExecutionState,
   type LockedExecution,
+  leasedAt,
   NOW,
 } from './task-types.js';
 
@@ -226,11 +227,7 @@ async function writeBatch(
   add(
     'm',
     (f) =>
-      `DELETE FROM tasks t USING (
-         SELECT k.execution_id, k.step_id FROM tasks k
-         JOIN unnest($${f}::text[], $${f + 1}::text[]) AS x(e, s) ON k.execution_id = x.e AND k.step_id = x.s
-         WHERE k.status = 'leased' AND k.lease_owner = $1
-         ORDER BY k.execution_id, k.step_id FOR UPDATE OF k) h
+      `DELETE FROM tasks t USING (${leasedAt('$1', `$${f}`, `$${f + 1}`)}) h
        WHERE t.execution_id = h.execution_id AND t.step_id = h.step_id
        RETURNING 1`,
     [held.map((h) => h[0]), held.map((h) => h[1])],

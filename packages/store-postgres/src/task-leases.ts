@@ -4,7 +4,7 @@
  * the queue. Lease times come from the database clock.
  */
 import type { PostgresStore } from './postgres-store.js';
-import { Channel, NOW, type RunningStep } from './task-types.js';
+import { Channel, leasedAt, NOW, type RunningStep } from './task-types.js';
 
 /**
  * Extends the leases of the given running steps (`owner`'s) and records the progress of
@@ -22,12 +22,7 @@ export async function extendLeases(
   const ids = leases.map((r) => r.executionId);
   const extended = await store.query(
     'extend leases',
-    `WITH l AS (
-       SELECT t.execution_id, t.step_id FROM tasks t
-       JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
-       WHERE t.status = 'leased' AND t.lease_owner = $1
-       ORDER BY t.execution_id, t.step_id FOR UPDATE OF t
-     )
+    `WITH l AS (${leasedAt('$1', '$2', '$3')})
      UPDATE tasks t SET lease_expires_at = ${NOW} + $4 FROM l
      WHERE t.execution_id = l.execution_id AND t.step_id = l.step_id
      RETURNING t.execution_id, t.step_id`,
@@ -76,11 +71,7 @@ export async function releaseTasks(
     `WITH r AS (
        UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL,
          claims = greatest(claims - 1, 0)
-       WHERE (execution_id, step_id) IN (
-         SELECT t.execution_id, t.step_id FROM tasks t
-         JOIN unnest($2::text[], $3::text[]) AS x(e, s) ON t.execution_id = x.e AND t.step_id = x.s
-         WHERE t.status = 'leased' AND t.lease_owner = $1
-         ORDER BY t.execution_id, t.step_id FOR UPDATE OF t)
+       WHERE (execution_id, step_id) IN (${leasedAt('$1', '$2', '$3')})
        RETURNING queue
      )
      SELECT queue FROM r`,
@@ -98,7 +89,7 @@ export async function reclaimExpiredLeases(store: PostgresStore): Promise<number
     `WITH r AS (
        UPDATE tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL
        WHERE (execution_id, step_id) IN (
-         SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_expires_at < ${NOW}
+         SELECT execution_id, step_id FROM tasks WHERE status = 'leased' AND lease_expires_at < (SELECT ${NOW})
          ORDER BY execution_id, step_id FOR UPDATE SKIP LOCKED)
        RETURNING queue
      )

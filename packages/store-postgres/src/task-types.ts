@@ -16,6 +16,23 @@ import { STEP_COLUMNS } from './rows.js';
 /** The database clock in epoch ms. */
 export const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
+/**
+ * The tasks at the keys in array parameters `e` and `s` that `owner` (a parameter) leases,
+ * looked up key by key through the primary key and locked in key order (as every statement
+ * locking several tasks does). Joined to the keys instead, the planner read the whole
+ * `tasks_leased` index: it keeps the entries of deleted tasks until vacuum, thousands per
+ * statement under load, and a bitmap scan never marks them dead.
+ */
+export function leasedAt(owner: string, e: string, s: string): string {
+  return `SELECT k.execution_id, k.step_id
+    FROM (SELECT u.e, u.s FROM unnest(${e}::text[], ${s}::text[]) AS u(e, s)
+          ORDER BY u.e COLLATE "C", u.s COLLATE "C") x
+    CROSS JOIN LATERAL (
+      SELECT t.execution_id, t.step_id FROM tasks t
+      WHERE t.execution_id = x.e AND t.step_id = x.s AND t.status = 'leased' AND t.lease_owner = ${owner}
+      FOR UPDATE OF t) k`;
+}
+
 export const Channel = {
   /** A queue got ready tasks: payload is the queue name. */
   tasks: 'tasks',

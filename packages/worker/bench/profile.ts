@@ -187,6 +187,10 @@ if (process.env.O8_PROFILE_TABLES) {
     `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
   );
   console.table(tables.rows);
+  const indexes = await admin.query(
+    `SELECT relname, indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes ORDER BY relname, indexrelname`,
+  );
+  console.table(indexes.rows);
 }
 const wal = await admin.query('SELECT wal_records, wal_bytes, wal_sync, wal_write FROM pg_stat_wal');
 console.log('pg_stat_wal (since start):', wal.rows[0]);
