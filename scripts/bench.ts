@@ -163,7 +163,9 @@ if (want('postgres')) {
   console.log(
     '\n## distributed on PostgreSQL (durable), worker processes vs the in-process engine on SQLite',
   );
-  const rows = await runDistributedBench(quick ? { w3Runs: 100, w3Sequential: 20, fanWidth: 300 } : {});
+  const rows = await runDistributedBench(
+    quick ? { w3Runs: 1_000, ioRuns: 100, w3Sequential: 20, fanWidth: 300 } : {},
+  );
   table(rows as unknown as Record<string, unknown>[]);
   for (const line of distributedSummary(rows)) console.log(line);
 }

@@ -25,6 +25,7 @@ import { startPostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
 import { cpuOf, serverCpu } from './cpu.js';
+import { rawPostgresW3 } from './raw-postgres.js';
 
 export interface DistributedBenchRow {
   workload: string;
@@ -61,8 +62,14 @@ function slowDiamond(ms: number): Record<string, unknown> {
 export interface DistributedBenchOptions {
   /** Worker process counts to measure (default [1, 2]). */
   workerCounts?: number[];
-  /** Executions in the W3 runs (default 200 in flight, 50 sequential). */
+  /**
+   * Executions in the W3 runs (default 3,000 in flight, 50 sequential). Long enough for the
+   * steady state: the first few hundred also pay for PostgreSQL planning each statement per
+   * connection and for tables too small to have statistics.
+   */
   w3Runs?: number;
+  /** Executions in the W3 run whose agents wait (default 200). */
+  ioRuns?: number;
   w3Sequential?: number;
   fanWidth?: number;
   /** Steps each worker runs at once (default 16). */
@@ -151,7 +158,8 @@ export async function runDistributedBench(
   const fanWidth = options.fanWidth ?? 1000;
   const w2 = compile(fan(fanWidth, 1000));
   const w3 = compile(diamond(1000));
-  const w3Runs = options.w3Runs ?? 200;
+  const w3Runs = options.w3Runs ?? 3_000;
+  const ioRuns = options.ioRuns ?? 200;
   const w3Seq = options.w3Sequential ?? 50;
   const server = await startPostgres({ durable: true });
   const dir = mkdtempSync(join(tmpdir(), 'orchestr8-dist-bench-'));
@@ -249,13 +257,13 @@ export async function runDistributedBench(
         const ioMs = options.ioMs ?? 20;
         if (ioMs > 0) {
           const io = compile(slowDiamond(ioMs));
-          const ioMsTotal = await drive(engine, io, w3Runs, 100);
+          const ioMsTotal = await drive(engine, io, ioRuns, 100);
           rows.push({
-            workload: `W3 diamond x${w3Runs}, 100 in flight, agents wait ${ioMs} ms`,
+            workload: `W3 diamond x${ioRuns}, 100 in flight, agents wait ${ioMs} ms`,
             store: 'postgres',
             workers: count,
-            execPerSec: (w3Runs / ioMsTotal) * 1000,
-            stepsPerSec: Math.round(((w3Runs * io.steps.length) / ioMsTotal) * 1000),
+            execPerSec: (ioRuns / ioMsTotal) * 1000,
+            stepsPerSec: Math.round(((ioRuns * io.steps.length) / ioMsTotal) * 1000),
           });
         }
       } finally {
@@ -270,11 +278,34 @@ export async function runDistributedBench(
       }
     }
 
+    // The floor: the same rows written by one connection, 100 executions a statement.
+    {
+      const store = await openPostgresStore({ url: server.freshSchemaUrl(), poolSize: 2 });
+      try {
+        await rawPostgresW3(store, 200);
+        const cpuBefore = process.cpuUsage();
+        const pgBefore = serverCpu(join(server.dir, 'data'));
+        const raw = await rawPostgresW3(store, w3Runs);
+        const self = process.cpuUsage(cpuBefore);
+        const cpuS = (self.user + self.system) / 1e6 + serverCpu(join(server.dir, 'data')) - pgBefore;
+        rows.push({
+          workload: `W3 diamond x${w3Runs}, 100 in flight`,
+          store: RAW,
+          workers: '-',
+          execPerSec: (w3Runs / raw.ms) * 1000,
+          stepsPerSec: Math.round((raw.steps / raw.ms) * 1000),
+          ...(process.platform === 'linux' ? { cpuUsPerStep: (cpuS * 1e6) / raw.steps } : {}),
+        });
+      } finally {
+        await store.close();
+      }
+    }
+
     if (local) {
       const { engine } = local;
       const fanMs: number[] = [];
       for (let i = 0; i < 3; i++) fanMs.push(await drive(engine, w2, 1, 1));
-      const label = 'sqlite (in-process)';
+      const label = SQLITE;
       rows.push({
         workload: `W2 fan ${fanWidth}`,
         store: label,
@@ -310,14 +341,18 @@ export async function runDistributedBench(
   return rows;
 }
 
+const SQLITE = 'sqlite (in-process)';
+const RAW = 'postgres: raw writes, no engine';
+
 /** Each PostgreSQL row's steps/s against SQLite in-process and against one worker, same workload. */
 function addRatios(rows: DistributedBenchRow[]): void {
   for (const r of rows) {
-    if (r.store !== 'postgres' || r.stepsPerSec === undefined) continue;
-    const sqlite = rows.find((o) => o.store !== 'postgres' && o.workload === r.workload)?.stepsPerSec;
+    if (r.store === SQLITE || r.stepsPerSec === undefined) continue;
+    const sqlite = rows.find((o) => o.store === SQLITE && o.workload === r.workload)?.stepsPerSec;
     if (sqlite && r.xSqlite === undefined) r.xSqlite = r.stepsPerSec / sqlite;
     const one = rows.find((o) => o.store === 'postgres' && o.workers === 1 && o.workload === r.workload);
-    if (one?.stepsPerSec && r.workers !== 1) r.xOneWorker = r.stepsPerSec / one.stepsPerSec;
+    if (one?.stepsPerSec && r.store === 'postgres' && r.workers !== 1)
+      r.xOneWorker = r.stepsPerSec / one.stepsPerSec;
   }
 }
 
@@ -326,9 +361,8 @@ export function distributedSummary(rows: readonly DistributedBenchRow[]): string
   const w4 = rows.filter((r) => r.store === 'postgres' && /100 in flight$/.test(r.workload));
   const w2 = rows.filter((r) => r.store === 'postgres' && r.workload.startsWith('W2'));
   const f = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-  const sqliteCpu = rows.find(
-    (r) => r.store !== 'postgres' && /100 in flight$/.test(r.workload),
-  )?.cpuUsPerStep;
+  const sqliteCpu = rows.find((r) => r.store === SQLITE && /100 in flight$/.test(r.workload))?.cpuUsPerStep;
+  const raw = rows.find((r) => r.store === RAW);
   const out: string[] = [];
   for (const r of w4) {
     out.push(
@@ -339,6 +373,14 @@ export function distributedSummary(rows: readonly DistributedBenchRow[]): string
           : ''),
     );
   }
+  if (raw)
+    out.push(
+      `The same rows written by one connection, 100 executions a statement, no engine: ${raw.stepsPerSec} steps/s = ${f(raw.xSqlite, 3)} of SQLite in-process` +
+        (raw.cpuUsPerStep !== undefined
+          ? `; CPU ${f(raw.cpuUsPerStep, 0)} µs/step (this process + PostgreSQL)`
+          : '') +
+        ' (a floor for what PostgreSQL allows with this schema)',
+    );
   for (const r of [...w2, ...w4].filter((x) => x.xOneWorker !== undefined)) {
     out.push(`${r.workload}: 2 workers / 1 worker = ${f(r.xOneWorker)} (target >= 1)`);
   }
