@@ -377,9 +377,8 @@ export function distributedSummary(rows: readonly DistributedBenchRow[]): string
     out.push(
       `The same rows written by one connection, 100 executions a statement, no engine: ${raw.stepsPerSec} steps/s = ${f(raw.xSqlite, 3)} of SQLite in-process` +
         (raw.cpuUsPerStep !== undefined
-          ? `; CPU ${f(raw.cpuUsPerStep, 0)} µs/step (this process + PostgreSQL)`
-          : '') +
-        ' (a floor for what PostgreSQL allows with this schema)',
+          ? `; CPU ${f(raw.cpuUsPerStep, 0)} µs/step (this process + PostgreSQL): what a step's rows cost at least in this schema`
+          : ''),
     );
   for (const r of [...w2, ...w4].filter((x) => x.xOneWorker !== undefined)) {
     out.push(`${r.workload}: 2 workers / 1 worker = ${f(r.xOneWorker)} (target >= 1)`);
