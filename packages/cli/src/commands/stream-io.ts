@@ -29,6 +29,9 @@ export async function loadOrReport(file: string): Promise<CompiledStream | undef
   return r.stream;
 }
 
+/** The close() of each engineFor host not closed yet (see closeOpenEngines). */
+const openEngines = new Set<() => Promise<void>>();
+
 /**
  * The crews' engine on the project's store (SQLite by default, like `run`): each slice's
  * crews are durable executions, listed by `orchestr8 list` and the console.
@@ -39,15 +42,30 @@ export async function engineFor(
   const config = await loadProjectConfig();
   const registry = await buildRegistry(flags.agents, config);
   const store = await openStore(configuredStore(flags.store, config));
-  const engine = createEngine({ registry, store, capabilities: capabilitiesFor(config, flags) });
-  return {
-    engine,
-    store,
-    async close() {
-      await engine.close();
-      await store.close();
-    },
+  let engine: Engine;
+  try {
+    engine = createEngine({ registry, store, capabilities: capabilitiesFor(config, flags) });
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+  const close = async () => {
+    openEngines.delete(close);
+    await engine.close();
+    await store.close();
   };
+  openEngines.add(close);
+  return { engine, store, close };
+}
+
+/**
+ * Closes the engines (and their stores) a command opened and left open because it failed
+ * early (a missing --events file, NATS unreachable, ...): an open PostgreSQL pool or the
+ * engine's timers would keep the process from exiting. A command that succeeds has closed
+ * its engine itself. Errors while closing are ignored: the command's own error is reported.
+ */
+export async function closeOpenEngines(): Promise<void> {
+  for (const close of [...openEngines]) await close().catch(() => {});
 }
 
 /** A crew's `workflow: <id>`: <id>.yaml|.yml|.json next to the stream document, or in ./workflows. */

@@ -1,0 +1,47 @@
+/**
+ * `stream run` that fails after opening its PostgreSQL store closes it: the process exits
+ * with the command's error and exit code at once, instead of lingering on the open pool
+ * (and the engine's timers) long after the error was printed.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { assertBuilt, cli, useTempRoot } from './fixtures/harness.js';
+
+const DOC = join(import.meta.dirname, 'fixtures/streams/match.stream.yaml');
+const tmp = useTempRoot('o8-stream-store-close-');
+/** Far below the pool's 30 s idle timeout: the command's store must be closed, not left to time out. */
+const EXIT_WITHIN_MS = 10_000;
+
+let server: PgServer;
+let work: string;
+beforeAll(async () => {
+  assertBuilt();
+  work = tmp();
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('orchestr8 stream run with a PostgreSQL store that fails early', () => {
+  it('a missing --events file: exit 2 with the error, within 10 s', async () => {
+    const missing = join(work, 'missing.ndjson');
+    const r = await cli(['stream', 'run', DOC, '--events', missing, '--store', server.freshSchemaUrl()], {
+      cwd: work,
+      timeoutMs: EXIT_WITHIN_MS,
+    });
+    expect(r.stderr).toBe(`error: no such file: ${missing}\n`);
+    expect(r.code).toBe(2);
+  }, 30_000);
+
+  it('NATS unreachable: exit 1 with the connection error, within 10 s', async () => {
+    const nats = `nats://127.0.0.1:${await freePort()}`;
+    const r = await cli(['stream', 'run', DOC, '--nats', nats, '--store', server.freshSchemaUrl()], {
+      cwd: work,
+      timeoutMs: EXIT_WITHIN_MS,
+    });
+    expect(r.stderr).toContain(`error NETWORK: cannot connect to NATS at ${nats}`);
+    expect(r.code).toBe(1);
+  }, 30_000);
+});
