@@ -3,9 +3,11 @@
  * with the command's error and exit code at once, instead of lingering on the open pool
  * (and the engine's timers) long after the error was printed.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
 import { assertBuilt, cli, useTempRoot } from './fixtures/harness.js';
 
 const DOC = join(import.meta.dirname, 'fixtures/streams/match.stream.yaml');
@@ -14,14 +16,15 @@ const tmp = useTempRoot('o8-stream-store-close-');
 const EXIT_WITHIN_MS = 10_000;
 
 let server: PgServer;
+let nats: NatsServer;
 let work: string;
 beforeAll(async () => {
   assertBuilt();
   work = tmp();
-  server = await startPostgres();
+  [server, nats] = await Promise.all([startPostgres(), startNats()]);
 });
 afterAll(async () => {
-  await server?.stop();
+  await Promise.all([server?.stop(), nats?.stop()]);
 });
 
 describe('orchestr8 stream run with a PostgreSQL store that fails early', () => {
@@ -42,6 +45,20 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
       timeoutMs: EXIT_WITHIN_MS,
     });
     expect(r.stderr).toContain(`error NETWORK: cannot connect to NATS at ${nats}`);
+    expect(r.code).toBe(1);
+  }, 30_000);
+
+  it('a crew whose workflow does not exist, on NATS: exit 1 with the error, within 10 s (the NATS connection closed too)', async () => {
+    const doc = join(work, 'no-workflow.stream.yaml');
+    writeFileSync(
+      doc,
+      'version: "1.0.0"\nid: noworkflow\nslice: 500ms\nepoch: "2026-01-01T00:00:00Z"\nevents:\n  goal: {}\ncrews:\n  - id: scorer\n    on: [goal]\n    workflow: nosuchflow\n',
+    );
+    const r = await cli(['stream', 'run', doc, '--nats', nats.url, '--store', server.freshSchemaUrl()], {
+      cwd: work,
+      timeoutMs: EXIT_WITHIN_MS,
+    });
+    expect(r.stderr).toContain('error NOT_FOUND: crew "scorer": no workflow "nosuchflow"');
     expect(r.code).toBe(1);
   }, 30_000);
 });

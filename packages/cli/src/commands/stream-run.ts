@@ -80,7 +80,14 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     },
     onError: (e) => err(errorLine(e)),
   });
-  await processor.start();
+  try {
+    await processor.start();
+  } catch (e) {
+    // The transport connected: close it too, or its connection keeps the process alive.
+    await processor.stop().catch(() => {});
+    await transport.close().catch(() => {});
+    throw e;
+  }
   // One processor holds a stream at a time: say whether this one does, and when that changes.
   const holding = (active: boolean) =>
     active
