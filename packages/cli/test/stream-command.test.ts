@@ -68,6 +68,36 @@ describe('orchestr8 stream', () => {
     expect(missing.stderr).toMatch(/E_READ cannot read .*nope\.yaml: no such file/);
   });
 
+  it('validate and run: a crew workflow named by id is looked for as run looks for it, and one not found is reported at the crew (exit 1)', async () => {
+    const dir = tmp();
+    const doc = join(dir, 'named.stream.yaml');
+    writeFileSync(
+      doc,
+      'version: "1.0.0"\nid: named\nslice: 500ms\nevents:\n  goal: {}\ncrews:\n  - id: scorer\n    on: [goal]\n    workflow: scoring\n',
+    );
+    const r = await cli(['stream', 'validate', doc]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${doc}:9:15 error E_CREW_WORKFLOW crew "scorer": no workflow "scoring" (at /crews/0/workflow)`,
+    );
+    // run refuses it the same way, before reading any event (an unusable document: exit 2).
+    const run = await cli(['stream', 'run', doc, '--events', EVENTS]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('E_CREW_WORKFLOW crew "scorer": no workflow "scoring"');
+    // serve --stream refuses it before listening.
+    const served = await cli(['serve', '--port', '0', '--stream', doc]);
+    expect(served.code).toBe(2);
+    expect(served.stderr).toContain(`${doc}:9:15 error E_CREW_WORKFLOW crew "scorer": no workflow "scoring"`);
+    // Next to the document (or in ./workflows), it is found.
+    writeFileSync(
+      join(dir, 'scoring.yaml'),
+      'version: "1.0.0"\nmetadata: { id: scoring }\nsteps:\n  - id: s\n    agent: "@orchestr8/echo"\n    input: { actions: [] }\n',
+    );
+    const ok = await cli(['stream', 'validate', doc]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+  });
+
   it('help: --store says once where executions are recorded; status says --nats or --server is required', async () => {
     const flat = (t: string) => t.replace(/\s+/g, ' ');
     const run = flat((await cli(['stream', 'run', '--help'])).stdout);

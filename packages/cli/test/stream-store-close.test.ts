@@ -48,17 +48,22 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
     expect(r.code).toBe(1);
   }, 30_000);
 
-  it('a crew whose workflow does not exist, on NATS: exit 1 with the error, within 10 s (the NATS connection closed too)', async () => {
-    const doc = join(work, 'no-workflow.stream.yaml');
+  it('a crew whose workflow is invalid, on NATS: exit 2 with the error, within 10 s (the NATS connection closed too)', async () => {
+    // The workflow file exists (the document loads), so the processor fails as it starts,
+    // after the transport connected.
+    writeFileSync(join(work, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+    const doc = join(work, 'broken-crew.stream.yaml');
     writeFileSync(
       doc,
-      'version: "1.0.0"\nid: noworkflow\nslice: 500ms\nepoch: "2026-01-01T00:00:00Z"\nevents:\n  goal: {}\ncrews:\n  - id: scorer\n    on: [goal]\n    workflow: nosuchflow\n',
+      'version: "1.0.0"\nid: brokencrew\nslice: 500ms\nevents:\n  goal: {}\ncrews:\n  - id: scorer\n    on: [goal]\n    workflow: broken\n',
     );
     const r = await cli(['stream', 'run', doc, '--nats', nats.url, '--store', server.freshSchemaUrl()], {
       cwd: work,
       timeoutMs: EXIT_WITHIN_MS,
     });
-    expect(r.stderr).toContain('error NOT_FOUND: crew "scorer": no workflow "nosuchflow"');
-    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'error VALIDATION: workflow is invalid: 3:8 error E_SCHEMA must be array (at /steps)',
+    );
+    expect(r.code).toBe(2);
   }, 30_000);
 });

@@ -43,6 +43,7 @@ export {
   loadStreamFile,
   StreamDiagnosticCode,
   type StreamLimits,
+  type StreamLoadOptions,
   type StreamLoadResult,
   validateStreamObject,
 } from './load-stream.js';

@@ -324,6 +324,36 @@ function check(value: unknown): DocumentProblem[] {
   return semantics(value as StreamDocument);
 }
 
+export interface StreamLoadOptions {
+  /**
+   * Whether a workflow a crew names by id (`workflow: <id>`) can be found, as the host will
+   * resolve it: one that cannot is reported at its crew, with its position, instead of
+   * failing when the stream starts.
+   */
+  workflowExists?: (id: string) => boolean;
+}
+
+/** `check`, and with `workflowExists`, the crews' workflows named by id. */
+function checkWith(exists: StreamLoadOptions['workflowExists']): (value: unknown) => DocumentProblem[] {
+  if (!exists) return check;
+  return (value) => {
+    const out = check(value);
+    if (out.some((p) => p.severity === 'error')) return out;
+    (value as StreamDocument).crews.forEach((c, i) => {
+      if (typeof c.workflow === 'string' && !exists(c.workflow))
+        out.push(
+          problem(
+            StreamDiagnosticCode.CREW_WORKFLOW,
+            `/crews/${i}/workflow`,
+            `crew "${c.id}": no workflow "${c.workflow}"`,
+            `a crew's workflow is <id>.yaml, .yml or .json next to the stream document or in ./workflows`,
+          ),
+        );
+    });
+    return out;
+  };
+}
+
 function compile(doc: StreamDocument): CompiledStream {
   const sliceMs = parseDuration(doc.slice);
   const epochMs = typeof doc.epoch === 'string' ? Date.parse(doc.epoch) : (doc.epoch ?? 0);
@@ -391,13 +421,20 @@ function toResult(r: DocumentLoadResult): StreamLoadResult {
 }
 
 /** Loads a stream document from JSON or YAML text. Never throws: every problem is a diagnostic. */
-export function loadStream(text: string, options: { filename?: string } = {}): StreamLoadResult {
-  return toResult(loadDocument(text, { ...options, check }));
+export function loadStream(
+  text: string,
+  options: { filename?: string } & StreamLoadOptions = {},
+): StreamLoadResult {
+  const { workflowExists, ...rest } = options;
+  return toResult(loadDocument(text, { ...rest, check: checkWith(workflowExists) }));
 }
 
 /** Reads and loads a stream document file. */
-export async function loadStreamFile(path: string): Promise<StreamLoadResult> {
-  return toResult(await loadDocumentFile(path, { check }));
+export async function loadStreamFile(
+  path: string,
+  options: StreamLoadOptions = {},
+): Promise<StreamLoadResult> {
+  return toResult(await loadDocumentFile(path, { check: checkWith(options.workflowExists) }));
 }
 
 /** Validates and compiles a stream document that arrived already parsed (pointers, no positions). */

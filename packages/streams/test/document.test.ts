@@ -173,6 +173,33 @@ crews:
     expect(codes).toEqual(expect.arrayContaining(['E_CREW_WORKFLOW', 'E_PAYLOAD_SCHEMA', 'E_CONTEXT']));
   });
 
+  it('with workflowExists, reports a crew workflow named by id that cannot be found, at its position', () => {
+    const doc = valid.replace(
+      '    steps:\n      - id: echo\n        agent: "@orchestr8/echo"\n        input: { actions: [] }',
+      '    workflow: nosuchflow',
+    );
+    expect(loadStream(doc).ok).toBe(true);
+    const asked: string[] = [];
+    const r = loadStream(doc, {
+      workflowExists: (id) => {
+        asked.push(id);
+        return id !== 'nosuchflow';
+      },
+    });
+    expect(r.ok).toBe(false);
+    expect(r.diagnostics).toEqual([
+      expect.objectContaining({
+        code: 'E_CREW_WORKFLOW',
+        pointer: '/crews/0/workflow',
+        message: 'crew "scorer": no workflow "nosuchflow"',
+        line: 21,
+        column: 15,
+      }),
+    ]);
+    expect(asked).toContain('nosuchflow');
+    expect(loadStream(doc, { workflowExists: () => true }).ok).toBe(true);
+  });
+
   it('reports malformed YAML and JSON like workflows do', () => {
     expect(loadStream('id: [unclosed').diagnostics[0]!.code).toBe('E_PARSE');
     expect(loadStream('{"id": 1,}', { filename: 's.json' }).diagnostics[0]).toMatchObject({

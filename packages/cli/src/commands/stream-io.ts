@@ -24,7 +24,7 @@ export function err(s: string): void {
 }
 
 export async function loadOrReport(file: string): Promise<CompiledStream | undefined> {
-  const r = await loadStreamFile(file);
+  const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
   for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
   return r.stream;
 }
@@ -79,6 +79,12 @@ export function resolverFor(docFile: string) {
       }
     return undefined;
   };
+}
+
+/** Whether a crew's `workflow: <id>` resolves for the stream document `docFile` (see resolverFor). */
+export function workflowsOf(docFile: string): (id: string) => boolean {
+  const resolve = resolverFor(docFile);
+  return (id) => resolve(id) !== undefined;
 }
 
 /** NDJSON lines as values, and the lines that are not JSON (with their line numbers). */

@@ -13,7 +13,7 @@ import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
 import { STORE_OPTION_HELP } from '../open-store.js';
-import { closeOpenEngines, err, out } from './stream-io.js';
+import { closeOpenEngines, err, out, workflowsOf } from './stream-io.js';
 import { replayCommand } from './stream-replay.js';
 import { runCommand } from './stream-run.js';
 import { statusCommand } from './stream-status.js';
@@ -25,7 +25,7 @@ async function validateCommand(files: string[], opts: { json?: boolean }): Promi
   }
   const results: { file: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
   for (const file of files) {
-    const r = await loadStreamFile(file);
+    const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
     results.push({ file, valid: r.ok, diagnostics: r.diagnostics });
   }
   if (opts.json) out(`${JSON.stringify(results, null, 2)}\n`);
