@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -84,6 +84,22 @@ describe('orchestr8 stream', () => {
     const run = await cli(['stream', 'run', doc, '--events', EVENTS]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('E_CREW_WORKFLOW crew "scorer": no workflow "scoring"');
+    // So does replay (an empty recording: the document is refused before it is read).
+    const empty = join(dir, 'empty.ndjson');
+    writeFileSync(empty, '');
+    const replay = await cli(['stream', 'replay', doc, '--events', empty, '--actions', empty]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain(`${doc}:9:15 error E_CREW_WORKFLOW crew "scorer": no workflow "scoring"`);
+    // status never runs crews: it does not look for them (here it goes on to the server).
+    const status = await cli(['stream', 'status', doc, '--server', 'http://127.0.0.1:9']);
+    expect(status.stderr).not.toContain('E_CREW_WORKFLOW');
+    expect(status.stderr).toContain('error NETWORK: cannot reach http://127.0.0.1:9');
+    // A directory of that name is not a workflow: reported the same way, not a crash.
+    mkdirSync(join(dir, 'scoring.yaml'));
+    const dirNamed = await cli(['stream', 'validate', doc]);
+    expect(dirNamed.code).toBe(1);
+    expect(dirNamed.stderr).toContain('E_CREW_WORKFLOW crew "scorer": no workflow "scoring"');
+    rmSync(join(dir, 'scoring.yaml'), { recursive: true });
     // serve --stream refuses it before listening.
     const served = await cli(['serve', '--port', '0', '--stream', doc]);
     expect(served.code).toBe(2);

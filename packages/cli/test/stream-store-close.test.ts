@@ -66,4 +66,23 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
     );
     expect(r.code).toBe(2);
   }, 30_000);
+
+  it('stream replay whose crew workflow is invalid: exit 2 with the error, within 10 s', async () => {
+    writeFileSync(join(work, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+    const doc = join(work, 'broken-replay.stream.yaml');
+    writeFileSync(
+      doc,
+      'version: "1.0.0"\nid: brokenreplay\nslice: 500ms\nevents:\n  goal: {}\ncrews:\n  - id: scorer\n    on: [goal]\n    workflow: broken\n',
+    );
+    const empty = join(work, 'empty.ndjson');
+    writeFileSync(empty, '');
+    const r = await cli(
+      ['stream', 'replay', doc, '--events', empty, '--actions', empty, '--store', server.freshSchemaUrl()],
+      { cwd: work, timeoutMs: EXIT_WITHIN_MS },
+    );
+    expect(r.stderr).toContain(
+      'error VALIDATION: workflow is invalid: 3:8 error E_SCHEMA must be array (at /steps)',
+    );
+    expect(r.code).toBe(2);
+  }, 30_000);
 });

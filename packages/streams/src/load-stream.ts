@@ -333,6 +333,15 @@ export interface StreamLoadOptions {
   workflowExists?: (id: string) => boolean;
 }
 
+/** `exists(id)`; a lookup that throws counts as not found (loading never throws). */
+function found(exists: (id: string) => boolean, id: string): boolean {
+  try {
+    return exists(id);
+  } catch {
+    return false;
+  }
+}
+
 /** `check`, and with `workflowExists`, the crews' workflows named by id. */
 function checkWith(exists: StreamLoadOptions['workflowExists']): (value: unknown) => DocumentProblem[] {
   if (!exists) return check;
@@ -340,13 +349,13 @@ function checkWith(exists: StreamLoadOptions['workflowExists']): (value: unknown
     const out = check(value);
     if (out.some((p) => p.severity === 'error')) return out;
     (value as StreamDocument).crews.forEach((c, i) => {
-      if (typeof c.workflow === 'string' && !exists(c.workflow))
+      if (typeof c.workflow === 'string' && !found(exists, c.workflow))
         out.push(
           problem(
             StreamDiagnosticCode.CREW_WORKFLOW,
             `/crews/${i}/workflow`,
             `crew "${c.id}": no workflow "${c.workflow}"`,
-            `a crew's workflow is <id>.yaml, .yml or .json next to the stream document or in ./workflows`,
+            'the orchestr8 CLI looks for <id>.yaml, .yml or .json next to the stream document, then in ./workflows',
           ),
         );
     });

@@ -149,6 +149,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
   let startedAt = 0;
+  /** start() finished: the processor claims and beats. */
+  let started = false;
   /** Counts takeovers and stand-downs: a slice begun in an earlier term is not committed. */
   let term = 0;
   const stats: StreamStatus = {
@@ -484,6 +486,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       });
       // A standby starts too: it takes the stream over once the holder's claim runs out.
       await claims.start();
+      started = true;
       beatLoop();
     },
     async flush() {
@@ -503,7 +506,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       // After the slices in progress: events of open slices go back to the log at once.
       await consumption?.stop();
       await claims.stop();
-      if (heartbeatMs > 0 && startedAt > 0) await beat('stopped');
+      // Only one that started says it stopped: a failed start may share its id (the host
+      // name by default) with a live processor, whose heartbeat it would overwrite.
+      if (heartbeatMs > 0 && started) await beat('stopped');
     },
     status,
     countRefused(kind, count) {

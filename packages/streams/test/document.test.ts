@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadStream, STREAM_JSON_SCHEMA, validateStreamObject } from '../src/index.js';
+import { loadStream, loadStreamFile, STREAM_JSON_SCHEMA, validateStreamObject } from '../src/index.js';
 
 const valid = `version: "1.0.0"
 id: match
@@ -173,7 +175,7 @@ crews:
     expect(codes).toEqual(expect.arrayContaining(['E_CREW_WORKFLOW', 'E_PAYLOAD_SCHEMA', 'E_CONTEXT']));
   });
 
-  it('with workflowExists, reports a crew workflow named by id that cannot be found, at its position', () => {
+  it('with workflowExists, reports a crew workflow named by id that cannot be found, at its position', async () => {
     const doc = valid.replace(
       '    steps:\n      - id: echo\n        agent: "@orchestr8/echo"\n        input: { actions: [] }',
       '    workflow: nosuchflow',
@@ -198,6 +200,19 @@ crews:
     ]);
     expect(asked).toContain('nosuchflow');
     expect(loadStream(doc, { workflowExists: () => true }).ok).toBe(true);
+    // A lookup that throws is a workflow not found: loading never throws.
+    const thrown = loadStream(doc, {
+      workflowExists: () => {
+        throw new Error('EACCES');
+      },
+    });
+    expect(thrown.diagnostics.map((d) => d.pointer)).toEqual(['/crews/0/workflow']);
+    // loadStreamFile takes the same option.
+    const file = join(mkdtempSync(join(tmpdir(), 'o8-stream-doc-')), 'named.stream.yaml');
+    writeFileSync(file, doc);
+    const fromFile = await loadStreamFile(file, { workflowExists: () => false });
+    expect(fromFile.diagnostics[0]).toMatchObject({ code: 'E_CREW_WORKFLOW', file, line: 21, column: 15 });
+    expect((await loadStreamFile(file)).ok).toBe(true);
   });
 
   it('reports malformed YAML and JSON like workflows do', () => {

@@ -418,4 +418,35 @@ describe('processor heartbeats (fake clock)', () => {
     expect(last.state).toBe('stopped');
     expect(viewHeartbeats([last], T0 + 60_000)[0]!.stale).toBe(false);
   });
+
+  it('one whose start failed does not overwrite a live processor of the same id with "stopped"', async () => {
+    const clock = createFakeClock(T0);
+    const transport = createMemoryTransport({ clock });
+    const live = createStreamProcessor({
+      stream: compiled(doc(crew('scorer', ['goal'], '@test/score'))),
+      engine: testEngine(clock),
+      transport,
+      clock,
+      processorId: 'host-a',
+      heartbeatMs: 1000,
+    });
+    running.push(live);
+    await live.start();
+    await expect
+      .poll(async () => (await transport.readHeartbeats()).length, waiting('first heartbeat'))
+      .toBe(1);
+    // Same id (the host name by default), a crew whose workflow cannot be found: start fails.
+    const failed = createStreamProcessor({
+      stream: compiled(doc('  - id: c\n    on: [goal]\n    workflow: nowhere\n')),
+      engine: testEngine(clock),
+      transport,
+      clock,
+      processorId: 'host-a',
+      heartbeatMs: 1000,
+      resolveWorkflow: () => undefined,
+    });
+    await expect(failed.start()).rejects.toThrow('no workflow "nowhere"');
+    await failed.stop();
+    expect((await transport.readHeartbeats())[0]).toMatchObject({ processor: 'host-a', state: 'running' });
+  });
 });

@@ -27,6 +27,8 @@ export async function rawPostgresW3(
   round = 100,
 ): Promise<RawPostgresResult> {
   const q = (name: string, text: string, values: unknown[]) => store.query('raw bench', text, values, name);
+  if (executions % round !== 0)
+    throw new Error(`raw bench: ${executions} executions is not a multiple of ${round}`);
   const owner = 'raw-bench';
   const t0 = performance.now();
   for (let r = 0; r < executions / round; r++) {

@@ -1,5 +1,5 @@
 /** What the `stream` commands share: output, reading documents and NDJSON, the crews' engine. */
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createEngine, type Engine, type Store } from '@orchestr8/core';
@@ -23,14 +23,18 @@ export function err(s: string): void {
   process.stderr.write(s);
 }
 
-export async function loadOrReport(file: string): Promise<CompiledStream | undefined> {
-  const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
+/**
+ * Loads a stream document, printing its problems. `crews: false` for commands that never run
+ * its crews (status): their workflows need not be found from here.
+ */
+export async function loadOrReport(
+  file: string,
+  options: { crews?: boolean } = {},
+): Promise<CompiledStream | undefined> {
+  const r = await loadStreamFile(file, options.crews === false ? {} : { workflowExists: workflowsOf(file) });
   for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
   return r.stream;
 }
-
-/** The close() of each engineFor host not closed yet (see closeOpenEngines). */
-const openEngines = new Set<() => Promise<void>>();
 
 /**
  * The crews' engine on the project's store (SQLite by default, like `run`): each slice's
@@ -49,42 +53,48 @@ export async function engineFor(
     await store.close().catch(() => {});
     throw e;
   }
-  const close = async () => {
-    openEngines.delete(close);
-    await engine.close();
-    await store.close();
-  };
-  openEngines.add(close);
+  // Idempotent: run and replay close in a finally, and some paths close earlier.
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      try {
+        await engine.close();
+      } finally {
+        await store.close();
+      }
+    })());
   return { engine, store, close };
 }
 
-/**
- * Closes the engines (and their stores) a command opened and left open because it failed
- * early (a missing --events file, NATS unreachable, ...): an open PostgreSQL pool or the
- * engine's timers would keep the process from exiting. A command that succeeds has closed
- * its engine itself. Errors while closing are ignored: the command's own error is reported.
- */
-export async function closeOpenEngines(): Promise<void> {
-  for (const close of [...openEngines]) await close().catch(() => {});
+/** A crew workflow id the CLI looks up as a file name (no path, not hidden). */
+const WORKFLOW_ID = /^[A-Za-z0-9_.-]+$/;
+
+/** The file of a crew's `workflow: <id>`: <id>.yaml|.yml|.json next to the stream document, or in ./workflows. */
+function workflowFile(docFile: string, id: string): string | undefined {
+  if (!WORKFLOW_ID.test(id) || id.startsWith('.')) return undefined;
+  for (const dir of [dirname(resolve(docFile)), resolve('workflows')])
+    for (const ext of ['.yaml', '.yml', '.json']) {
+      const file = join(dir, `${id}${ext}`);
+      try {
+        if (statSync(file).isFile()) return file;
+      } catch {
+        // not there
+      }
+    }
+  return undefined;
 }
 
-/** A crew's `workflow: <id>`: <id>.yaml|.yml|.json next to the stream document, or in ./workflows. */
+/** A crew's workflow, read from its file (see workflowFile). */
 export function resolverFor(docFile: string) {
   return (id: string): string | undefined => {
-    if (!/^[A-Za-z0-9_.-]+$/.test(id) || id.startsWith('.')) return undefined;
-    for (const dir of [dirname(resolve(docFile)), resolve('workflows')])
-      for (const ext of ['.yaml', '.yml', '.json']) {
-        const file = join(dir, `${id}${ext}`);
-        if (existsSync(file)) return readFileSync(file, 'utf8');
-      }
-    return undefined;
+    const file = workflowFile(docFile, id);
+    return file === undefined ? undefined : readFileSync(file, 'utf8');
   };
 }
 
-/** Whether a crew's `workflow: <id>` resolves for the stream document `docFile` (see resolverFor). */
+/** Whether a crew's `workflow: <id>` has a file for the stream document `docFile` (see workflowFile). */
 export function workflowsOf(docFile: string): (id: string) => boolean {
-  const resolve = resolverFor(docFile);
-  return (id) => resolve(id) !== undefined;
+  return (id) => workflowFile(docFile, id) !== undefined;
 }
 
 /** NDJSON lines as values, and the lines that are not JSON (with their line numbers). */

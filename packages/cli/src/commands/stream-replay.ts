@@ -94,28 +94,35 @@ export async function replayCommand(file: string, opts: ReplayCommandOptions): P
       '--recorded-outputs needs the slice records (--slices <file>, or --nats): they name each crew execution',
     );
   const host = await engineFor(opts);
-  const { engine } = host;
-  const report = await replayStream({
-    stream,
-    engine,
-    resolveWorkflow: resolverFor(file),
-    ...(opts.recordedOutputs && slices ? { executeCrew: recordedCrews(host.store, slices) } : {}),
-    events,
-    actions,
-    ...(slices ? { slices } : {}),
-    ...(from !== undefined ? { from } : {}),
-    ...(to !== undefined ? { to } : {}),
-  });
-  await host.close();
-  if (opts.json)
-    out(
-      `${JSON.stringify({ ok: report.ok, slicesCompared: report.slicesCompared, actionsCompared: report.actionsCompared, mismatches: report.mismatches, context: report.context }, null, 2)}\n`,
-    );
-  else {
-    for (const m of report.mismatches) out(`slice ${m.slice}: ${m.message}\n`);
-    out(
-      `${report.ok ? 'replay matches' : 'replay differs'}: ${report.slicesCompared} slices, ${report.actionsCompared} recorded actions, ${report.mismatches.length} mismatches\n`,
-    );
+  // Closed on every path, a failed one included (close is idempotent).
+  try {
+    const { engine } = host;
+    const report = await replayStream({
+      stream,
+      engine,
+      resolveWorkflow: resolverFor(file),
+      ...(opts.recordedOutputs && slices ? { executeCrew: recordedCrews(host.store, slices) } : {}),
+      events,
+      actions,
+      ...(slices ? { slices } : {}),
+      ...(from !== undefined ? { from } : {}),
+      ...(to !== undefined ? { to } : {}),
+    });
+    await host.close();
+    if (opts.json)
+      out(
+        `${JSON.stringify({ ok: report.ok, slicesCompared: report.slicesCompared, actionsCompared: report.actionsCompared, mismatches: report.mismatches, context: report.context }, null, 2)}\n`,
+      );
+    else {
+      for (const m of report.mismatches) out(`slice ${m.slice}: ${m.message}\n`);
+      out(
+        `${report.ok ? 'replay matches' : 'replay differs'}: ${report.slicesCompared} slices, ${report.actionsCompared} recorded actions, ${report.mismatches.length} mismatches\n`,
+      );
+    }
+    return report.ok ? ExitCode.ok : ExitCode.failed;
+  } finally {
+    // A close error after the command's own is not reported over it; on success paths
+    // the command awaited close itself and saw it.
+    await host.close().catch(() => {});
   }
-  return report.ok ? ExitCode.ok : ExitCode.failed;
 }

@@ -15,7 +15,7 @@ export interface StatusOptions {
 export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
   if ((opts.nats === undefined) === (opts.server === undefined))
     throw new UsageError('stream status needs exactly one of --nats <url> and --server <url>');
-  const stream = await loadOrReport(file);
+  const stream = await loadOrReport(file, { crews: false });
   if (!stream) return ExitCode.usage;
   if (opts.server !== undefined) return serverStatus(stream.id, opts);
   const s = await natsStreamStatus({ stream, servers: opts.nats! });

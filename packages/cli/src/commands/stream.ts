@@ -13,7 +13,7 @@ import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
 import { STORE_OPTION_HELP } from '../open-store.js';
-import { closeOpenEngines, err, out, workflowsOf } from './stream-io.js';
+import { err, out, workflowsOf } from './stream-io.js';
 import { replayCommand } from './stream-replay.js';
 import { runCommand } from './stream-run.js';
 import { statusCommand } from './stream-status.js';
@@ -47,9 +47,6 @@ function guarded<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
       process.exitCode = await fn(...args);
     } catch (e) {
       process.exitCode = reportError(e);
-    } finally {
-      // Every path that opened the store closes it, a failed one included.
-      await closeOpenEngines();
     }
   };
 }
