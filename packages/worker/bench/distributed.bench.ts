@@ -366,7 +366,7 @@ export function distributedSummary(rows: readonly DistributedBenchRow[]): string
   const out: string[] = [];
   for (const r of w4) {
     out.push(
-      `W3 x100 in flight, ${r.workers} worker(s): ${r.stepsPerSec} steps/s = ${f(r.xSqlite, 3)} of SQLite in-process (target >= 0.3); ` +
+      `${r.workload}, ${r.workers} worker(s): ${r.stepsPerSec} steps/s = ${f(r.xSqlite, 3)} of SQLite in-process (target >= 0.3); ` +
         `dependency-to-start p50 ${f(r.depToStartP50Ms, 1)} ms, p95 ${f(r.depToStartP95Ms, 1)} ms (target p95 < 20 ms)` +
         (r.cpuUsPerStep !== undefined && sqliteCpu !== undefined
           ? `; CPU ${f(r.cpuUsPerStep, 0)} µs/step (API + workers + PostgreSQL) = ${f(r.cpuUsPerStep / sqliteCpu, 1)}x SQLite in-process`
