@@ -100,6 +100,23 @@ describe('orchestr8 stream', () => {
     expect(dirNamed.code).toBe(1);
     expect(dirNamed.stderr).toContain('E_CREW_WORKFLOW crew "scorer": no workflow "scoring"');
     rmSync(join(dir, 'scoring.yaml'), { recursive: true });
+    // A workflow file with errors: reported with its own file, line and column.
+    const broken = join(dir, 'broken.stream.yaml');
+    writeFileSync(
+      broken,
+      readFileSync(doc, 'utf8')
+        .replace('id: named', 'id: brokenflow')
+        .replace('workflow: scoring', 'workflow: broken'),
+    );
+    writeFileSync(join(dir, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+    const invalid = await cli(['stream', 'validate', broken]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toBe(`${join(dir, 'broken.yaml')}:3:8 error E_SCHEMA must be array (at /steps)\n`);
+    const runInvalid = await cli(['stream', 'run', broken, '--events', EVENTS]);
+    expect(runInvalid.code).toBe(2);
+    expect(runInvalid.stderr).toBe(
+      `${join(dir, 'broken.yaml')}:3:8 error E_SCHEMA must be array (at /steps)\n`,
+    );
     // serve --stream refuses it before listening.
     const served = await cli(['serve', '--port', '0', '--stream', doc]);
     expect(served.code).toBe(2);

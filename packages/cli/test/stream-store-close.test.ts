@@ -14,6 +14,11 @@ const DOC = join(import.meta.dirname, 'fixtures/streams/match.stream.yaml');
 const tmp = useTempRoot('o8-stream-store-close-');
 /** Far below the pool's 30 s idle timeout: the command's store must be closed, not left to time out. */
 const EXIT_WITHIN_MS = 10_000;
+/**
+ * A crew workflow that loads (the document checks pass) but does not compile on the engine:
+ * its agent is not registered. The stream fails as it starts, after opening what it uses.
+ */
+const BROKEN = 'version: "1.0.0"\nmetadata: { id: broken }\nsteps:\n  - id: s\n    agent: "@nope/missing"\n';
 
 let server: PgServer;
 let nats: NatsServer;
@@ -48,10 +53,9 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
     expect(r.code).toBe(1);
   }, 30_000);
 
-  it('a crew whose workflow is invalid, on NATS: exit 2 with the error, within 10 s (the NATS connection closed too)', async () => {
-    // The workflow file exists (the document loads), so the processor fails as it starts,
-    // after the transport connected.
-    writeFileSync(join(work, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+  it('a crew whose workflow does not compile, on NATS: exit 2 with the error, within 10 s (the NATS connection closed too)', async () => {
+    // The processor fails as it starts, after the transport connected.
+    writeFileSync(join(work, 'broken.yaml'), BROKEN);
     const doc = join(work, 'broken-crew.stream.yaml');
     writeFileSync(
       doc,
@@ -62,13 +66,13 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
       timeoutMs: EXIT_WITHIN_MS,
     });
     expect(r.stderr).toContain(
-      'error VALIDATION: workflow is invalid: 3:8 error E_SCHEMA must be array (at /steps)',
+      'error VALIDATION: workflow is invalid: 5:12 error E_UNKNOWN_AGENT step "s" uses agent "@nope/missing", which is not registered',
     );
     expect(r.code).toBe(2);
   }, 30_000);
 
-  it('stream replay whose crew workflow is invalid: exit 2 with the error, within 10 s', async () => {
-    writeFileSync(join(work, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+  it('stream replay whose crew workflow does not compile: exit 2 with the error, within 10 s', async () => {
+    writeFileSync(join(work, 'broken.yaml'), BROKEN);
     const doc = join(work, 'broken-replay.stream.yaml');
     writeFileSync(
       doc,
@@ -81,7 +85,7 @@ describe('orchestr8 stream run with a PostgreSQL store that fails early', () => 
       { cwd: work, timeoutMs: EXIT_WITHIN_MS },
     );
     expect(r.stderr).toContain(
-      'error VALIDATION: workflow is invalid: 3:8 error E_SCHEMA must be array (at /steps)',
+      'error VALIDATION: workflow is invalid: 5:12 error E_UNKNOWN_AGENT step "s" uses agent "@nope/missing", which is not registered',
     );
     expect(r.code).toBe(2);
   }, 30_000);

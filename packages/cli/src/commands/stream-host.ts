@@ -8,10 +8,9 @@ import {
   createStreamMetrics,
   createStreamRouter,
   createStreamService,
-  loadStreamFile,
   type StreamService,
 } from '@orchestr8/streams';
-import { errorLine, resolverFor, workflowsOf } from './stream-io.js';
+import { errorLine, loadWithCrews, resolverFor } from './stream-io.js';
 
 /**
  * Streams hosted by `orchestr8 serve --stream`: a processor per document on serve's engine
@@ -31,8 +30,9 @@ export async function hostStreams(options: {
   // Every document is checked before any transport opens: a bad one leaves nothing open.
   const documents = new Map<string, { stream: CompiledStream; file: string }>();
   for (const file of options.files) {
-    const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
-    if (!r.stream) return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
+    const r = await loadWithCrews(file);
+    if (!r.ok || !r.stream)
+      return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
     // One stream id is one event log and one route.
     const other = documents.get(r.stream.id);
     if (other !== undefined)

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createEngine, type Engine, type Store } from '@orchestr8/core';
-import { formatDiagnostic, parseDuration } from '@orchestr8/schema';
+import { type Diagnostic, formatDiagnostic, loadWorkflowFile, parseDuration } from '@orchestr8/schema';
 import { type CompiledStream, loadStreamFile, type StreamErrorRecord } from '@orchestr8/streams';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
@@ -31,9 +31,27 @@ export async function loadOrReport(
   file: string,
   options: { crews?: boolean } = {},
 ): Promise<CompiledStream | undefined> {
-  const r = await loadStreamFile(file, options.crews === false ? {} : { workflowExists: workflowsOf(file) });
+  if (options.crews === false) {
+    const r = await loadStreamFile(file);
+    for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
+    return r.stream;
+  }
+  const r = await loadWithCrews(file);
   for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
-  return r.stream;
+  return r.ok ? r.stream : undefined;
+}
+
+/**
+ * A stream document with the crews' workflows as run finds them: one not found, or a file
+ * with errors, makes it not ok (validate, run, replay and serve --stream load it so).
+ */
+export async function loadWithCrews(
+  file: string,
+): Promise<{ ok: boolean; stream?: CompiledStream; diagnostics: Diagnostic[] }> {
+  const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
+  if (!r.stream) return r;
+  const more = await crewWorkflowProblems(r.stream, file);
+  return more.length === 0 ? r : { ok: false, stream: r.stream, diagnostics: [...r.diagnostics, ...more] };
 }
 
 /**
@@ -90,6 +108,35 @@ export function resolverFor(docFile: string) {
     const file = workflowFile(docFile, id);
     return file === undefined ? undefined : readFileSync(file, 'utf8');
   };
+}
+
+/**
+ * The errors of the workflow files `stream`'s crews name by id, each with its own file, line
+ * and column (crews' steps and inline workflows are checked with the stream document): a
+ * broken one is reported as the document loads, not when the stream starts on it.
+ */
+export async function crewWorkflowProblems(stream: CompiledStream, docFile: string): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const crew of stream.crews) {
+    if (!('id' in crew.workflow)) continue;
+    const file = workflowFile(docFile, crew.workflow.id);
+    if (file === undefined || seen.has(file)) continue;
+    seen.add(file);
+    try {
+      out.push(...(await loadWorkflowFile(file)).diagnostics.filter((d) => d.severity === 'error'));
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      out.push({
+        code: 'E_READ',
+        severity: 'error',
+        message: `cannot read ${file}: ${message}`,
+        pointer: '',
+        file,
+      });
+    }
+  }
+  return out;
 }
 
 /** Whether a crew's `workflow: <id>` has a file for the stream document `docFile` (see workflowFile). */

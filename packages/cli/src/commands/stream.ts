@@ -6,14 +6,13 @@
  * `status` (stream-status.ts).
  */
 import { type Diagnostic, formatDiagnostic } from '@orchestr8/schema';
-import { loadStreamFile } from '@orchestr8/streams';
 import type { Command } from 'commander';
 import { capabilityOptions } from '../capabilities.js';
 import { collect } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { reportError } from '../fail.js';
 import { STORE_OPTION_HELP } from '../open-store.js';
-import { err, out, workflowsOf } from './stream-io.js';
+import { err, loadWithCrews, out } from './stream-io.js';
 import { replayCommand } from './stream-replay.js';
 import { runCommand } from './stream-run.js';
 import { statusCommand } from './stream-status.js';
@@ -25,7 +24,7 @@ async function validateCommand(files: string[], opts: { json?: boolean }): Promi
   }
   const results: { file: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
   for (const file of files) {
-    const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
+    const r = await loadWithCrews(file);
     results.push({ file, valid: r.ok, diagnostics: r.diagnostics });
   }
   if (opts.json) out(`${JSON.stringify(results, null, 2)}\n`);
