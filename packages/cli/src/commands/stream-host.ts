@@ -31,8 +31,7 @@ export async function hostStreams(options: {
   const documents = new Map<string, { stream: CompiledStream; file: string }>();
   for (const file of options.files) {
     const r = await loadWithCrews(file);
-    if (!r.ok || !r.stream)
-      return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
+    if (!r.stream) return `--stream ${file}: ${r.diagnostics.map((d) => formatDiagnostic(d)).join('\n')}`;
     // One stream id is one event log and one route.
     const other = documents.get(r.stream.id);
     if (other !== undefined)

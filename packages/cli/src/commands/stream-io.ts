@@ -4,7 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createEngine, type Engine, type Store } from '@orchestr8/core';
 import { type Diagnostic, formatDiagnostic, loadWorkflowFile, parseDuration } from '@orchestr8/schema';
-import { type CompiledStream, loadStreamFile, type StreamErrorRecord } from '@orchestr8/streams';
+import {
+  type CompiledStream,
+  loadStreamFile,
+  type StreamErrorRecord,
+  type StreamLoadResult,
+} from '@orchestr8/streams';
 import { type CapabilityFlags, capabilitiesFor } from '../capabilities.js';
 import { configuredStore, loadProjectConfig } from '../config.js';
 import { buildRegistry } from '../context.js';
@@ -31,27 +36,20 @@ export async function loadOrReport(
   file: string,
   options: { crews?: boolean } = {},
 ): Promise<CompiledStream | undefined> {
-  if (options.crews === false) {
-    const r = await loadStreamFile(file);
-    for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
-    return r.stream;
-  }
-  const r = await loadWithCrews(file);
+  const r = options.crews === false ? await loadStreamFile(file) : await loadWithCrews(file);
   for (const d of r.diagnostics) err(`${formatDiagnostic(d)}\n`);
-  return r.ok ? r.stream : undefined;
+  return r.stream;
 }
 
 /**
  * A stream document with the crews' workflows as run finds them: one not found, or a file
  * with errors, makes it not ok (validate, run, replay and serve --stream load it so).
  */
-export async function loadWithCrews(
-  file: string,
-): Promise<{ ok: boolean; stream?: CompiledStream; diagnostics: Diagnostic[] }> {
+export async function loadWithCrews(file: string): Promise<StreamLoadResult> {
   const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
   if (!r.stream) return r;
   const more = await crewWorkflowProblems(r.stream, file);
-  return more.length === 0 ? r : { ok: false, stream: r.stream, diagnostics: [...r.diagnostics, ...more] };
+  return more.length === 0 ? r : { ok: false, diagnostics: [...r.diagnostics, ...more] };
 }
 
 /**
@@ -115,7 +113,7 @@ export function resolverFor(docFile: string) {
  * and column (crews' steps and inline workflows are checked with the stream document): a
  * broken one is reported as the document loads, not when the stream starts on it.
  */
-export async function crewWorkflowProblems(stream: CompiledStream, docFile: string): Promise<Diagnostic[]> {
+async function crewWorkflowProblems(stream: CompiledStream, docFile: string): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const crew of stream.crews) {
@@ -140,7 +138,7 @@ export async function crewWorkflowProblems(stream: CompiledStream, docFile: stri
 }
 
 /** Whether a crew's `workflow: <id>` has a file for the stream document `docFile` (see workflowFile). */
-export function workflowsOf(docFile: string): (id: string) => boolean {
+function workflowsOf(docFile: string): (id: string) => boolean {
   return (id) => workflowFile(docFile, id) !== undefined;
 }
 
