@@ -1,6 +1,9 @@
 /**
  * `pnpm bench`: every benchmark, printed as tables. Figures are medians (tinybench p50).
- * Run with `node --conditions=source --import tsx scripts/bench.ts [--quick] [--only engine,schema,transform,...]`.
+ * `pnpm bench [--quick] [--only=engine,schema,transform,...]` builds the packages, then runs
+ * `node --expose-gc --import tsx scripts/bench.ts`: tsx loads the bench files, and the packages
+ * load from their builds (dist), the code users run. Add `--conditions=source` to that node
+ * command to measure the sources instead (children inherit it, see core/bench/in-child.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,7 +133,7 @@ if (want('sqlite-long')) {
 }
 
 if (want('sqlite')) {
-  const { openSqliteStore } = await import('../packages/store-sqlite/src/index.js');
+  const { openSqliteStore } = await import('../packages/store-sqlite/bench/store.bench.js');
   const dir = mkdtempSync(join(tmpdir(), 'o8-bench-'));
   let n = 0;
   try {

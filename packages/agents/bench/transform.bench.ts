@@ -4,12 +4,12 @@
  * evaluation, which is kept here only for comparison. Each sample runs BATCH steps, one after
  * another or all at once; figures are µs per step (median sample / BATCH, and the median
  * absolute deviation as the noise).
- * Run alone: `node --conditions=source --import tsx packages/agents/bench/transform.bench.ts`.
+ * Run alone: `node --import tsx packages/agents/bench/transform.bench.ts`.
  */
 import { pathToFileURL } from 'node:url';
+import { closeIsolation, transformAgent } from '@orchestr8/agents';
 import jsonata from 'jsonata';
 import { Bench } from 'tinybench';
-import { closeIsolation, transformAgent } from '../src/index.js';
 import { contextFor } from '../test/helpers.js';
 
 const BATCH = 8;

@@ -1,5 +1,5 @@
+import { createEngine, type Engine, type Store } from '@orchestr8/core';
 import { Bench } from 'tinybench';
-import { createEngine, type Engine, type Store } from '../src/index.js';
 import { compile, plainAgent, registry } from './setup.js';
 import { chain, diamond, fan, plainSteps, runPlainDag } from './workloads.js';
 

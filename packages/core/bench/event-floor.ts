@@ -8,8 +8,9 @@
  * Its ratio to plain async.auto shows, in the same run, how much of async.auto's speed that
  * contract alone leaves.
  */
+
+import { type EngineEvent, EventBus } from '@orchestr8/core';
 import asyncLib from 'async';
-import { type EngineEvent, EventBus } from '../src/index.js';
 import { NOOP, type PlainStep } from './workloads.js';
 
 interface Run {

@@ -1,11 +1,29 @@
 /**
  * A measurement in a child process of its own: what V8 does (inline caches, the young
  * generation's size, which allocation sites it pretenures) depends on what the process ran
- * before, and a user's process runs one thing. The module forks itself under tsx, as
- * `pnpm bench` runs; its child side answers `childSide`'s call with one message.
+ * before, and a user's process runs one thing. The module forks itself under tsx, with this
+ * process's export conditions (see `conditionsArgv`); its child side answers `childSide`'s
+ * call with one message.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * This process's `--conditions` flags, for the children it starts. `pnpm bench` has none: the
+ * packages load from their builds (dist), the code users run; `--conditions=source` measures
+ * the TypeScript sources under tsx instead, which adds a `__name` call wherever a function is
+ * created (tsx keeps function names), a cost the built code does not have.
+ */
+export function conditionsArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--conditions=') || a.startsWith('-C=')) out.push(a);
+    else if ((a === '--conditions' || a === '-C') && argv[i + 1] !== undefined) out.push(a, argv[++i]!);
+  }
+  return out;
+}
 
 /** Forks `moduleUrl` with `args`; resolves with the message its child side sends. */
 export function inChild<T>(
@@ -16,7 +34,7 @@ export function inChild<T>(
   flags: readonly string[] = [],
 ): Promise<T> {
   const child = fork(fileURLToPath(moduleUrl), [...args], {
-    execArgv: [...flags, '--expose-gc', '--conditions=source', '--import', 'tsx'],
+    execArgv: [...flags, '--expose-gc', ...conditionsArgv(), '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {

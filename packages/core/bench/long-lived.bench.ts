@@ -5,9 +5,9 @@
  * library in processes of its own, alternated (see measureLibrary).
  */
 import { readFileSync } from 'node:fs';
+import { createEngine, createMemoryStore, type Engine } from '@orchestr8/core';
 import asyncLib from 'async';
 import { Bench } from 'tinybench';
-import { createEngine, createMemoryStore, type Engine } from '../src/index.js';
 import { eventContractRunner } from './event-floor.js';
 import { childSide, inChild } from './in-child.js';
 import { compile, plainAgent, registry } from './setup.js';

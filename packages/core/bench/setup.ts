@@ -1,6 +1,7 @@
 /** What every engine benchmark sets up: the no-op agent and its registry, and compiling a document. */
+
+import type { Agent, AgentRegistry } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
-import type { Agent, AgentRegistry } from '../src/index.js';
 import { NOOP } from './workloads.js';
 
 const noop: Agent = { id: NOOP, execute: (input: unknown) => input };

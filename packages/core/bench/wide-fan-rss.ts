@@ -62,7 +62,7 @@ function runChild(file: string): Promise<WideFanResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(here, 'wide-fan-rss', file)], {
       cwd: root,
-      // Not the parent's NODE_OPTIONS (pnpm bench's --conditions=source would load src via tsx).
+      // Not the parent's NODE_OPTIONS (a --conditions=source there would load src via tsx).
       env: { ...process.env, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 180_000,

@@ -10,9 +10,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
 import { createEngine } from '@orchestr8/core';
+import { createMcpHttpHandler, createMcpService } from '@orchestr8/mcp';
 import { createServer } from '@orchestr8/server';
 import { openSqliteStore } from '@orchestr8/store-sqlite';
-import { createMcpHttpHandler, createMcpService } from '../src/index.js';
 
 const ONE_STEP = {
   version: '1.0.0',

@@ -3,14 +3,14 @@
  * packages/core/bench/workloads.ts `diamond()`), run sequentially, with no OpenTelemetry SDK
  * (the API's no-op, which the engine skips entirely), with metrics and log observers, and
  * with an SDK registered exporting to memory through a batch processor.
- * Standalone: `node --conditions=source --import tsx packages/observability/bench/tracing.bench.ts`.
+ * Standalone: `node --import tsx packages/observability/bench/tracing.bench.ts`.
  */
 import { pathToFileURL } from 'node:url';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { type Agent, type AgentRegistry, createEngine, type Engine } from '@orchestr8/core';
+import { createLogger, createLogObserver, createMetrics, startTracing } from '@orchestr8/observability';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { Bench } from 'tinybench';
-import { createLogger, createLogObserver, createMetrics, startTracing } from '../src/index.js';
 
 export interface TracingBenchRow {
   mode: string;

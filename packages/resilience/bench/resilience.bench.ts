@@ -1,12 +1,12 @@
 /**
  * Overhead of `execute` per call, on the success path (the engine's hot path). Each sample
  * awaits BATCH sequential calls; medianNs is the median sample divided by BATCH.
- * Run alone: `node --conditions=source --import tsx packages/resilience/bench/resilience.bench.ts`.
+ * Run alone: `node --import tsx packages/resilience/bench/resilience.bench.ts`.
  */
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_RETRYABLE_CODES } from '@orchestr8/common';
+import { type AttemptContext, createResilience, type ResilienceOptions } from '@orchestr8/resilience';
 import { Bench } from 'tinybench';
-import { type AttemptContext, createResilience, type ResilienceOptions } from '../src/index.js';
 
 const BATCH = 100;
 

@@ -5,8 +5,8 @@
  */
 import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
 import { createEngine } from '@orchestr8/core';
+import { createServer } from '@orchestr8/server';
 import { openSqliteStore } from '@orchestr8/store-sqlite';
-import { createServer } from '../src/index.js';
 
 const path = process.argv[2];
 if (!path || !process.send) throw new Error('usage: forked with a database path');

@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cannon, type LoadOptions, type LoadRequest, type Measured, measure, median } from './load.js';
-import { type BenchServer, sourceExecArgv, startServe } from './serve-process.js';
+import { type BenchServer, childExecArgv, startServe } from './serve-process.js';
 
 export interface HttpBenchOptions {
   /** Seconds per measured run. Default 4. */
@@ -40,7 +40,7 @@ const ONE_STEP = {
 
 function startServer(dbPath: string, script = './http-server.ts'): Promise<BenchServer> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [dbPath], {
-    execArgv: sourceExecArgv(),
+    execArgv: childExecArgv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -202,7 +202,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Reco
   return rows;
 }
 
-// `node --conditions=source --import tsx packages/server/bench/http.bench.ts` runs it alone.
+// `node --import tsx packages/server/bench/http.bench.ts` runs it alone.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const quick = process.argv.includes('--quick');
   console.table(await runHttpBench(quick ? { durationSec: 2, rounds: 3 } : {}));

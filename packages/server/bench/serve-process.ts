@@ -1,20 +1,26 @@
 /**
  * `orchestr8 serve` for the benchmarks that load it over HTTP (this package's http.bench.ts,
- * packages/triggers/bench): the CLI from source under tsx, as `pnpm bench` runs everything,
- * in its own process; its URL from the `orchestr8 listening on <url>` line; its CPU time from
+ * packages/triggers/bench): the built CLI (dist), or its sources under tsx when this process
+ * runs with `--conditions=source` (see conditionsArgv), in its own process; its URL from the `orchestr8 listening on <url>` line; its CPU time from
  * /proc. ORCHESTR8_BENCH_PROF=<dir> writes a CPU profile of each child when it stops.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { conditionsArgv } from '../../core/bench/in-child.js';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 const BUILT_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 
-/** Node options for a child that runs TypeScript sources (and is profiled when asked). */
-export function sourceExecArgv(): string[] {
-  return ['--conditions=source', '--import', 'tsx', ...profileArgv()];
+/**
+ * Node options for a child that runs a TypeScript file (and is profiled when asked): under
+ * tsx, with this process's export conditions (the packages' builds unless `--conditions=source`).
+ */
+export function childExecArgv(): string[] {
+  return [...conditionsArgv(), '--import', 'tsx', ...profileArgv()];
 }
+
+const fromSource = () => conditionsArgv().includes('--conditions=source');
 
 /** `--cpu-prof` into ORCHESTR8_BENCH_PROF=<dir> when it is set. */
 function profileArgv(): string[] {
@@ -46,14 +52,14 @@ export interface ServeProcess extends BenchServer {
 
 /**
  * `orchestr8 serve --port 0 --log-level warn <args>` with no API keys (a later `--log-level`
- * in `args` wins); resolves once it listens. `built`: the built CLI (dist) instead of the
- * sources, as a user runs it; `cwd`: the project directory it serves.
+ * in `args` wins); resolves once it listens. `built`: the built CLI (dist) even when this
+ * process runs from source; `cwd`: the project directory it serves.
  */
 export function startServe(
   args: readonly string[],
   options: { built?: boolean; cwd?: string } = {},
 ): Promise<ServeProcess> {
-  const bin = options.built ? [...profileArgv(), BUILT_BIN] : [...sourceExecArgv(), BIN];
+  const bin = options.built || !fromSource() ? [...profileArgv(), BUILT_BIN] : [...childExecArgv(), BIN];
   const child = spawn(process.execPath, [...bin, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: '1', ORCHESTR8_API_KEYS: '' },

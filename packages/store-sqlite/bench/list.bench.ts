@@ -3,7 +3,7 @@
  * page, each filter (status, workflow, trigger, time range, id prefix), a page deep in the
  * cursor chain, and the reruns of one execution.
  *
- *   node --conditions=source --import tsx packages/store-sqlite/bench/list.bench.ts
+ *   node --import tsx packages/store-sqlite/bench/list.bench.ts
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ExecutionQuery, ExecutionRecord, StoreWrite } from '@orchestr8/core';
+import { openSqliteStore } from '@orchestr8/store-sqlite';
 import { Bench } from 'tinybench';
-import { openSqliteStore } from '../src/index.js';
 import type { StoreBenchResult } from './store.bench.js';
 
 const STATUSES = ['completed', 'completed', 'completed', 'failed', 'cancelled', 'running'] as const;

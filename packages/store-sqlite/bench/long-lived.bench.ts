@@ -6,7 +6,7 @@
  *   itself allows on this machine;
  * - async.auto running the same DAGs with no store at all.
  *
- *   node --expose-gc --conditions=source --import tsx packages/store-sqlite/bench/long-lived.bench.ts [--quick]
+ *   node --expose-gc --import tsx packages/store-sqlite/bench/long-lived.bench.ts [--quick]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Agent, type AgentRegistry, createEngine } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
+import { openSqliteStore } from '@orchestr8/store-sqlite';
 import { auto } from 'async';
 import Database from 'libsql';
 import { diamond, fan, NOOP } from '../../core/bench/workloads.js';
-import { openSqliteStore } from '../src/index.js';
 import { EXECUTION_COLUMNS, JOURNAL_COLUMNS, STEP_COLUMNS } from '../src/rows.js';
 
 export interface LongLivedRow {

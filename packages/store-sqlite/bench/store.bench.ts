@@ -2,15 +2,18 @@
  * Store write benchmarks: one `write()` per engine scheduler turn (group commit), on a real
  * file in WAL mode with synchronous=NORMAL (the default) and FULL.
  *
- *   node --conditions=source --import tsx packages/store-sqlite/bench/store.bench.ts
+ *   node --import tsx packages/store-sqlite/bench/store.bench.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ExecutionRecord, JournalEntry, StepStateRecord, StoreWrite } from '@orchestr8/core';
+import { openSqliteStore, type SqliteStore } from '@orchestr8/store-sqlite';
 import { Bench } from 'tinybench';
-import { openSqliteStore, type SqliteStore } from '../src/index.js';
+
+/** For scripts/bench.ts's SQLite engine rows: the store as this package resolves it (dist, or src under --conditions=source). */
+export { openSqliteStore };
 
 export interface StoreBenchResult {
   name: string;

@@ -18,7 +18,7 @@ import {
   loadStream,
   runEvents,
   type StreamTransport,
-} from '../src/index.js';
+} from '@orchestr8/streams';
 import { startNats } from '../test/nats-server.js';
 
 const noopCrew = (id: string) => `  - id: ${id}

@@ -174,7 +174,7 @@ export async function runTriggersBench(
   }
 }
 
-// `node --conditions=source --import tsx packages/triggers/bench/triggers.bench.ts [--quick]` runs it alone.
+// `node --import tsx packages/triggers/bench/triggers.bench.ts [--quick]` runs it alone.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const quick = process.argv.includes('--quick');
   const n = process.argv.find((a) => a.startsWith('--schedules='));

@@ -7,7 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import type { Agent, AgentRegistry } from '@orchestr8/core';
 import { openPostgresStore } from '@orchestr8/store-postgres';
-import { startWorker } from '../src/index.js';
+import { startWorker } from '@orchestr8/worker';
 
 const times = process.env.ORCHESTR8_BENCH_TIMES!;
 const now = () => performance.timeOrigin + performance.now();

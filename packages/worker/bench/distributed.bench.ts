@@ -3,7 +3,7 @@
  * commit each with what it releases; this process starts executions through the
  * distributed engine (as an API instance does) and waits for their results.
  *
- *   node --conditions=source --import tsx packages/worker/bench/distributed.bench.ts
+ *   node --import tsx packages/worker/bench/distributed.bench.ts
  *
  * Figures: W2 (fan of 1000) in durable steps per second, W3 (10-step diamond) in executions
  * per second one at a time and 100 in flight, with 1 and 2 worker processes, against the
@@ -20,9 +20,10 @@ import { type Agent, type AgentRegistry, createEngine, type Engine } from '@orch
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore } from '@orchestr8/store-postgres';
 import { openSqliteStore } from '@orchestr8/store-sqlite';
+import { createDistributedEngine } from '@orchestr8/worker';
+import { conditionsArgv } from '../../core/bench/in-child.js';
 import { diamond, fan, NOOP } from '../../core/bench/workloads.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
-import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
 import { cpuOf, serverCpu } from './cpu.js';
 import { rawPostgresW3 } from './raw-postgres.js';
@@ -178,11 +179,15 @@ export async function runDistributedBench(
       writeFileSync(times, '');
       const workers = await Promise.all(
         Array.from({ length: count }, () =>
-          spawnFixture(WORKER, {
-            ORCHESTR8_STORE: url,
-            ORCHESTR8_BENCH_TIMES: times,
-            WORKER_CONCURRENCY: String(options.concurrency ?? 16),
-          }),
+          spawnFixture(
+            WORKER,
+            {
+              ORCHESTR8_STORE: url,
+              ORCHESTR8_BENCH_TIMES: times,
+              WORKER_CONCURRENCY: String(options.concurrency ?? 16),
+            },
+            conditionsArgv(),
+          ),
         ),
       );
       const registry: AgentRegistry = { get: () => undefined, has: () => false, list: () => [] };

@@ -3,7 +3,7 @@
  * process, each worker, PostgreSQL's backends), PostgreSQL's statements by total time
  * (pg_stat_statements), and optionally a CPU profile of each worker.
  *
- *   node --conditions=source --import tsx packages/worker/bench/profile.ts [--workers=1] [--runs=600] [--cpu-prof=DIR]
+ *   node --import tsx packages/worker/bench/profile.ts [--workers=1] [--runs=600] [--cpu-prof=DIR]
  *
  * Open the .cpuprofile files in Chrome DevTools (Performance) or speedscope.
  *
@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import type { AgentRegistry, Engine } from '@orchestr8/core';
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore } from '@orchestr8/store-postgres';
+import { createDistributedEngine } from '@orchestr8/worker';
+import { conditionsArgv } from '../../core/bench/in-child.js';
 import { diamond, fan } from '../../core/bench/workloads.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
-import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
 import { cpuOf, serverCpu } from './cpu.js';
 
@@ -85,12 +86,16 @@ const times = join(dir, 'times.log');
 writeFileSync(times, '');
 const workers = await Promise.all(
   Array.from({ length: workerCount }, () =>
-    spawnFixture('packages/worker/bench/bench-worker.ts', {
-      ORCHESTR8_STORE: url,
-      ORCHESTR8_BENCH_TIMES: times,
-      WORKER_CONCURRENCY: process.env.WC ?? '16',
-      ORCHESTR8_BENCH_STATS: '1',
-    }),
+    spawnFixture(
+      'packages/worker/bench/bench-worker.ts',
+      {
+        ORCHESTR8_STORE: url,
+        ORCHESTR8_BENCH_TIMES: times,
+        WORKER_CONCURRENCY: process.env.WC ?? '16',
+        ORCHESTR8_BENCH_STATS: '1',
+      },
+      conditionsArgv(),
+    ),
   ),
 );
 const registry: AgentRegistry = { get: () => undefined, has: () => false, list: () => [] };

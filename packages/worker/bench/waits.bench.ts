@@ -3,7 +3,7 @@
  * (`match: event.payload.k == inputs.k`), then one event each wakes them. This process is
  * the API instance (the distributed engine); two worker processes run the steps.
  *
- *   node --conditions=source --import tsx packages/worker/bench/waits.bench.ts
+ *   node --import tsx packages/worker/bench/waits.bench.ts
  *
  * Figures: how long N executions take to start and park (`waiting`, no task left); the
  * latency from `sendEvent` being called to the step after the wait starting on a worker
@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore } from '@orchestr8/store-postgres';
+import { createDistributedEngine } from '@orchestr8/worker';
+import { conditionsArgv } from '../../core/bench/in-child.js';
 import { startPostgres } from '../../store-postgres/test/pg-server.js';
-import { createDistributedEngine } from '../src/index.js';
 import { spawnFixture } from '../test/processes.js';
 
 const WORKER = 'packages/worker/bench/bench-worker.ts';
@@ -50,12 +51,16 @@ export async function runWaitsBench(options: { executions?: number; sequential?:
   });
   const workers = await Promise.all(
     [1, 2].map((i) =>
-      spawnFixture(WORKER, {
-        ORCHESTR8_STORE: url,
-        ORCHESTR8_BENCH_TIMES: times,
-        WORKER_ID: `bench-${i}`,
-        WORKER_CONCURRENCY: '16',
-      }),
+      spawnFixture(
+        WORKER,
+        {
+          ORCHESTR8_STORE: url,
+          ORCHESTR8_BENCH_TIMES: times,
+          WORKER_ID: `bench-${i}`,
+          WORKER_CONCURRENCY: '16',
+        },
+        conditionsArgv(),
+      ),
     ),
   );
   const rows: WaitsBenchRow[] = [];

@@ -13,11 +13,19 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-/** Runs a TypeScript fixture from source in a new Node process and waits for its READY line. */
-export async function spawnFixture(file: string, env: Record<string, string>): Promise<Proc> {
+/**
+ * Runs a TypeScript fixture under tsx in a new Node process and waits for its READY line. The
+ * packages it imports load from source (tests need no build) unless `conditions` says
+ * otherwise (benchmarks pass their own: none, the packages' builds).
+ */
+export async function spawnFixture(
+  file: string,
+  env: Record<string, string>,
+  conditions: readonly string[] = ['--conditions=source'],
+): Promise<Proc> {
   // e.g. ORCHESTR8_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the children.
   const extra = (process.env.ORCHESTR8_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--conditions=source', '--import', 'tsx', file], {
+  const child = spawn(process.execPath, [...extra, ...conditions, '--import', 'tsx', file], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
