@@ -1,3 +1,4 @@
+import { relative, sep } from 'node:path';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
@@ -37,6 +38,54 @@ const outputSchema = {
   properties: { executionId: { type: 'string' }, status: { type: 'string' }, outputs: {} },
 } as const;
 
+/** Workflow documents: the only files the agent reads. */
+const DOCUMENT_FILE = /\.(ya?ml|json)$/i;
+/** Diagnostics of an invalid child file the step's error carries (a bounded, readable few). */
+const MAX_REPORTED = 5;
+const MAX_REPORTED_CHARS = 300;
+
+const clip = (s: string) => (s.length > MAX_REPORTED_CHARS ? `${s.slice(0, MAX_REPORTED_CHARS)}…` : s);
+
+/**
+ * Loads a child workflow file from inside the operator's root. The agent loads workflow
+ * documents, not files: only `.yaml`, `.yml` and `.json`, and none under a hidden directory
+ * or hidden itself (`.orchestr8/`, where the default store lives, `.git/`, `.env.json`),
+ * since an invalid file's diagnostics quote its text back to the caller. Those are few and
+ * clipped, for the same reason.
+ */
+async function loadChildFile(config: Readonly<Record<string, unknown>>, path: string): Promise<unknown> {
+  const root = await projectRoot(config, 'workflow');
+  const file = await resolveInside(root, path, 'workflow', 'path');
+  if (file.isDirectory) throw new ValidationError(`workflow: path "${path}" is a directory`);
+  const hidden = relative(root, file.path)
+    .split(sep)
+    .some((segment) => segment.startsWith('.'));
+  if (hidden || !DOCUMENT_FILE.test(file.path)) {
+    throw new ValidationError(
+      `workflow: path "${path}" is not a workflow file: it loads .yaml, .yml or .json files, outside hidden directories`,
+    );
+  }
+  const loaded = await loadWorkflowFile(file.path);
+  if (loaded.ok && loaded.document !== undefined) return loaded.document;
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  throw new ValidationError(
+    `workflow: ${path} is not a valid workflow${first ? `: ${clip(formatDiagnostic(first))}` : ''}`,
+    {
+      details: {
+        errors: errors.length,
+        first: errors.slice(0, MAX_REPORTED).map((d) => ({
+          code: d.code,
+          line: d.line,
+          column: d.column,
+          message: clip(d.message),
+          pointer: clip(d.pointer),
+        })),
+      },
+    },
+  );
+}
+
 /**
  * Runs another workflow as a child execution of this step (linked in the store and the
  * journal; a retry or a crash re-run finds the same child). A child that does not complete
@@ -45,7 +94,8 @@ const outputSchema = {
 export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
   id: '@orchestr8/workflow',
   version: '1.0.0',
-  description: 'Runs a sub-workflow (inline or from a file in the project) and returns its outputs.',
+  description:
+    'Runs a sub-workflow (inline, or from a .yaml, .yml or .json file in the project, not hidden) and returns its outputs.',
   inputSchema,
   outputSchema,
   // Files load from inside the operator's root (default: the working directory) only.
@@ -63,19 +113,7 @@ export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
         throw new ValidationError('workflow: workflow must be a document object');
       document = input.workflow;
     } else {
-      const root = await projectRoot(ctx.config, 'workflow');
-      const file = await resolveInside(root, input.path!, 'workflow', 'path');
-      if (file.isDirectory) throw new ValidationError(`workflow: path "${input.path}" is a directory`);
-      const loaded = await loadWorkflowFile(file.path);
-      if (!loaded.ok || loaded.document === undefined) {
-        const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-        const first = errors[0];
-        throw new ValidationError(
-          `workflow: ${input.path} is not a valid workflow${first ? `: ${formatDiagnostic(first)}` : ''}`,
-          { details: errors },
-        );
-      }
-      document = loaded.document;
+      document = await loadChildFile(ctx.config, input.path!);
     }
     const result = await ctx.runWorkflow(document, { inputs: input.inputs ?? {} });
     if (result.status === 'completed') {

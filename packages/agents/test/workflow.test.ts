@@ -1,4 +1,4 @@
-import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { echoAgent, failAgent, helloWorldAgent } from '@orchestr8/agent-base';
@@ -7,6 +7,7 @@ import { workflowAgent } from '../src/index.js';
 import { compile, dataOf, entries, journal, run, testEngine } from './helpers.js';
 
 let root: string;
+const SECRET = 'sk-live-7f3a9c';
 let outside: string;
 
 const CHILD_YAML = `version: "1.0.0"
@@ -31,6 +32,18 @@ beforeAll(() => {
   writeFileSync(join(root, 'child.yaml'), CHILD_YAML);
   writeFileSync(join(root, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: []\n');
   writeFileSync(join(outside, 'child.yaml'), CHILD_YAML);
+  // Files in the root a document must not read through the agent: the default store, secrets.
+  mkdirSync(join(root, '.orchestr8'));
+  writeFileSync(join(root, '.orchestr8', 'orchestr8.db'), `SQLite format 3\0${SECRET}: ${SECRET}\n`);
+  writeFileSync(join(root, '.orchestr8', 'child.yaml'), CHILD_YAML);
+  writeFileSync(join(root, '.env.json'), JSON.stringify({ TOKEN: SECRET }));
+  writeFileSync(join(root, 'notes.txt'), `${SECRET}: 1\n`);
+  writeFileSync(join(root, 'CHILD.YML'), CHILD_YAML);
+  // A YAML file that is no workflow, with long keys: its diagnostics would quote them.
+  writeFileSync(
+    join(root, 'config.yaml'),
+    Array.from({ length: 200 }, (_, i) => `${SECRET}${'x'.repeat(2000)}${i}: 1`).join('\n'),
+  );
   symlinkSync(join(outside, 'child.yaml'), join(root, 'linked.yaml'));
 });
 afterAll(() => {
@@ -89,6 +102,32 @@ describe('@orchestr8/workflow', () => {
       expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
       expect(r.steps.sub!.error!.message).toMatch(/outside the project root/);
     }
+  });
+
+  it('loads only workflow documents: no other extension, nothing hidden, and none of their text comes back', async () => {
+    const { engine, clock } = testEngine(agents, GRANT);
+    for (const path of ['.orchestr8/orchestr8.db', '.orchestr8/child.yaml', '.env.json', 'notes.txt']) {
+      const r = await run(engine, clock, parentOf({ path }));
+      expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
+      expect(r.steps.sub!.error!.message, path).toContain('is not a workflow file');
+      expect(JSON.stringify(r.steps.sub!.error), path).not.toContain(SECRET);
+    }
+    // The extension is matched whatever its case.
+    const upper = await run(engine, clock, parentOf({ path: 'CHILD.YML', inputs: { name: 'Ada' } }));
+    expect(upper.status).toBe('completed');
+  });
+
+  it("reports a few clipped diagnostics of an invalid file, not the file's text", async () => {
+    const { engine, clock } = testEngine(agents, GRANT);
+    const r = await run(engine, clock, parentOf({ path: 'config.yaml' }));
+    const error = r.steps.sub!.error!;
+    expect(error).toMatchObject({ code: 'VALIDATION' });
+    expect(error.message).toContain('config.yaml is not a valid workflow');
+    const details = error.details as { errors: number; first: { message: string; pointer: string }[] };
+    expect(details.errors).toBeGreaterThan(5);
+    expect(details.first).toHaveLength(5);
+    // 200 keys of 2 KB each: what comes back is a few hundred characters per field, at most.
+    expect(JSON.stringify(error).length).toBeLessThan(4_000);
   });
 
   it('fails with VALIDATION naming the problem when the file is not a valid workflow', async () => {

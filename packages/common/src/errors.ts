@@ -177,12 +177,63 @@ export function ensureError(
   return new Orchestr8Error(fallbackCode, `non-error thrown: ${text}`);
 }
 
+/**
+ * Bounds of a serialized error, in UTF-8 bytes. A serialized error is data: it is stored with
+ * its step and execution, listed, logged and answered to API callers, and an agent's error
+ * may carry anything (a parser quoting its whole input). A longer message is cut and ends in
+ * `… [truncated]`; larger details are replaced by a `[truncated]` preview, as journal fields are.
+ */
+export const MAX_ERROR_MESSAGE_BYTES = 8 * 1024;
+export const MAX_ERROR_DETAILS_BYTES = 16 * 1024;
+const PREVIEW_BYTES = 1024;
+const CUT_MARK = '… [truncated]';
+
+let encoder: TextEncoder | undefined;
+/** `s` cut to at most `max` UTF-8 bytes, at a character boundary; `s` itself when it fits. */
+function cutToBytes(s: string, max: number): string {
+  // A UTF-16 code unit takes at most 3 bytes: most strings need no encoding to know they fit.
+  if (s.length * 3 <= max) return s;
+  encoder ??= new TextEncoder();
+  const bytes = encoder.encode(s);
+  if (bytes.length <= max) return s;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+function boundedMessage(message: string): string {
+  const cut = cutToBytes(message, MAX_ERROR_MESSAGE_BYTES);
+  return cut === message ? message : cutToBytes(message, MAX_ERROR_MESSAGE_BYTES - 16) + CUT_MARK;
+}
+
+function boundedDetails(details: unknown): unknown {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(details);
+  } catch {
+    return details;
+  }
+  if (json === undefined || cutToBytes(json, MAX_ERROR_DETAILS_BYTES) === json) return details;
+  encoder ??= new TextEncoder();
+  return {
+    '[truncated]': true,
+    originalBytes: encoder.encode(json).length,
+    preview: cutToBytes(json, PREVIEW_BYTES),
+  };
+}
+
+/** The error as data (see MAX_ERROR_MESSAGE_BYTES for its bounds); its causes to a depth of 5. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
   const e = ensureError(error);
-  const out: SerializedError = { name: e.name, code: e.code, message: e.message, retryable: e.retryable };
+  const out: SerializedError = {
+    name: e.name,
+    code: e.code,
+    message: boundedMessage(e.message),
+    retryable: e.retryable,
+  };
   if (e.attempts !== undefined) out.attempts = e.attempts;
   if (e.retryAfterMs !== undefined) out.retryAfterMs = e.retryAfterMs;
-  if (e.details !== undefined) out.details = e.details;
+  if (e.details !== undefined) out.details = boundedDetails(e.details);
   if (e.cause !== undefined && depth < 5) out.cause = serializeError(e.cause, depth + 1);
   return out;
 }

@@ -213,6 +213,22 @@ describe('step outcomes', () => {
     expect(retries.map((e) => (e.data as { delayMs: number }).delayMs)).toEqual([50, 100]);
   });
 
+  it("bounds a failed step's error as stored and read back, however large the agent's error", async () => {
+    const huge = agent('@t/huge', () => {
+      throw new TerminalError(`bad input: ${'x'.repeat(1_000_000)}`, { details: { echo: 'y'.repeat(1_000_000) } });
+    });
+    const { engine } = testEngine([huge]);
+    const r = await engine.execute(compile({ steps: [{ id: 'h', agent: '@t/huge', input: {} }] }));
+    expect(r.status).toBe('failed');
+    const stored = await engine.store.getSteps(r.executionId);
+    for (const error of [r.steps.h!.error, stored.find((s) => s.stepId === 'h')!.error, r.error]) {
+      expect(error).toMatchObject({ code: 'TERMINAL' });
+      expect(JSON.stringify(error).length).toBeLessThan(64 * 1024);
+    }
+    expect(r.steps.h!.error!.message.startsWith('bad input: xxx')).toBe(true);
+    expect(r.steps.h!.error!.details).toMatchObject({ '[truncated]': true, originalBytes: 1_000_011 });
+  });
+
   it('does not retry a terminal error', async () => {
     let calls = 0;
     const bad = agent('@t/bad', () => {
