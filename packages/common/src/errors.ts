@@ -188,7 +188,7 @@ export const MAX_ERROR_DETAILS_BYTES = 16 * 1024;
 const PREVIEW_BYTES = 1024;
 const CUT_MARK = '… [truncated]';
 
-let encoder: TextEncoder | undefined;
+let encoder: { encode(input: string): Uint8Array } | undefined;
 /** `s` cut to at most `max` UTF-8 bytes, at a character boundary; `s` itself when it fits. */
 function cutToBytes(s: string, max: number): string {
   // A UTF-16 code unit takes at most 3 bytes: most strings need no encoding to know they fit.
