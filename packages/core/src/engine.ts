@@ -272,6 +272,8 @@ export function createEngine(options: EngineOptions): Engine {
     opts: StartOptions,
   ): Promise<ExecutionRun | ExecutionHandle> {
     assertOpen();
+    // Plain JavaScript callers pass a document (or its text) here as easily as to compile().
+    if (!(workflow?.stepById instanceof Map)) throw notCompiled(workflow);
     if (store.waits === undefined && workflow.steps.some((s) => s.wait !== undefined)) {
       throw new Orchestr8Error(
         ErrorCode.VALIDATION,
@@ -303,6 +305,19 @@ export function createEngine(options: EngineOptions): Engine {
     );
     return launch(run, false, opts.signal);
   }
+
+  const notCompiled = (value: unknown) =>
+    new Orchestr8Error(
+      ErrorCode.VALIDATION,
+      `start() and execute() take a compiled workflow, not ${
+        typeof value === 'string'
+          ? 'document text'
+          : value === null || typeof value !== 'object'
+            ? String(value)
+            : 'a document'
+      }: pass engine.compile(document) or await engine.compileFile(path)`,
+      { retryable: false },
+    );
 
   const engine: Engine = {
     store,

@@ -119,21 +119,7 @@ function beginStep(run: RunHost, sr: StepRun): StepCall | undefined {
   );
   run.saveStep(sr);
   if (agent === undefined) {
-    const known = run.rt.registry
-      .list()
-      .map((a) => a.id)
-      .join(', ');
-    fail(
-      run,
-      sr,
-      new Orchestr8Error(
-        ErrorCode.AGENT_NOT_FOUND,
-        `no agent "${c.agentId}" is registered (known: ${known})`,
-        {
-          retryable: false,
-        },
-      ),
-    );
+    fail(run, sr, agentNotFound(run, c, true));
     return undefined;
   }
   return new StepCall(run, sr, agent, input, undefined);
@@ -341,11 +327,7 @@ async function runFallback(
   });
   run.saveStep(fb);
   try {
-    if (fbAgent === undefined) {
-      throw new Orchestr8Error(ErrorCode.AGENT_NOT_FOUND, `no agent "${fb.compiled.agentId}" is registered`, {
-        retryable: false,
-      });
-    }
+    if (fbAgent === undefined) throw agentNotFound(run, fb.compiled, false);
     let output = await runAgent(new StepCall(run, fb, fbAgent, input, undefined));
     output = applyCapture(fb.compiled, output);
     if (fb.compiled.outputSchema !== undefined)
@@ -379,6 +361,20 @@ async function runFallback(
     run.halt('failed', combined, `step "${c.id}" and its fallback "${fb.compiled.id}" failed`);
     return sr;
   }
+}
+
+/**
+ * AGENT_NOT_FOUND, saying which versions are registered when the id is but none satisfies
+ * the step's range (not "no agent X is registered" beside a list that names X).
+ */
+function agentNotFound(run: RunHost, c: CompiledStep, listKnown: boolean): Orchestr8Error {
+  const all = run.rt.registry.list();
+  const versions = all.filter((a) => a.id === c.agentId).map((a) => a.version ?? '(no version)');
+  const message =
+    c.agentUrl === undefined && c.agentVersion !== undefined && versions.length > 0
+      ? `agent "${c.agentId}" is registered at version ${versions.join(', ')}, which does not satisfy "${c.agentVersion}"`
+      : `no agent "${c.agentId}" is registered${listKnown ? ` (known: ${all.map((a) => a.id).join(', ')})` : ''}`;
+  return new Orchestr8Error(ErrorCode.AGENT_NOT_FOUND, message, { retryable: false });
 }
 
 function resolveAgent(run: RunHost, c: CompiledStep): Agent | undefined {

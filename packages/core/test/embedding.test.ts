@@ -70,3 +70,30 @@ describe('engine.close', () => {
     await expect(engine.start(oneStep)).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 });
+
+describe('engine.start and engine.execute', () => {
+  it('refuse a document or its text with VALIDATION that says to compile it first', async () => {
+    const { engine } = testEngine([agent('@t/echo', (input) => input)]);
+    const document = {
+      version: '1.0.0',
+      metadata: { id: 'raw' },
+      steps: [{ id: 'a', agent: '@t/echo', input: {} }],
+    };
+    for (const [given, named] of [
+      [document, 'a document'],
+      ['version: "1.0.0"', 'document text'],
+      [undefined, 'undefined'],
+    ] as const) {
+      for (const call of [() => engine.execute(given as never), () => engine.start(given as never)]) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, named).toMatchObject({ code: 'VALIDATION', retryable: false });
+        expect((error as Error).message).toContain(`not ${named}: pass engine.compile(document)`);
+      }
+    }
+    // The compiled form of the same document runs.
+    expect((await engine.execute(engine.compile(document))).status).toBe('completed');
+  });
+});

@@ -215,7 +215,9 @@ describe('step outcomes', () => {
 
   it("bounds a failed step's error as stored and read back, however large the agent's error", async () => {
     const huge = agent('@t/huge', () => {
-      throw new TerminalError(`bad input: ${'x'.repeat(1_000_000)}`, { details: { echo: 'y'.repeat(1_000_000) } });
+      throw new TerminalError(`bad input: ${'x'.repeat(1_000_000)}`, {
+        details: { echo: 'y'.repeat(1_000_000) },
+      });
     });
     const { engine } = testEngine([huge]);
     const r = await engine.execute(compile({ steps: [{ id: 'h', agent: '@t/huge', input: {} }] }));
@@ -324,6 +326,25 @@ describe('step outcomes', () => {
     const { engine } = testEngine([echo]);
     const r = await engine.execute(wf);
     expect(r.steps.a!.error!.code).toBe('AGENT_NOT_FOUND');
+    expect(r.steps.a!.error!.message).toBe('no agent "@t/missing" is registered (known: @t/echo)');
+  });
+
+  it("says which versions are registered when none satisfies the step's range", async () => {
+    const wf = compile({ steps: [{ id: 'a', agent: { id: '@t/echo', version: '^2.0.0' }, input: {} }] });
+    const v14 = { ...echo, version: '1.4.0' };
+    // A registry that matches ranges as @orchestr8/agent-base's does: 1.4.0 is not ^2.0.0.
+    const registry = {
+      get: (id: string, range?: string) =>
+        id === v14.id && (range === undefined || range === '^1') ? v14 : undefined,
+      has: (id: string) => id === v14.id,
+      list: () => [v14],
+    };
+    const { engine } = testEngine([], { registry });
+    const r = await engine.execute(wf);
+    expect(r.steps.a!.error).toMatchObject({
+      code: 'AGENT_NOT_FOUND',
+      message: 'agent "@t/echo" is registered at version 1.4.0, which does not satisfy "^2.0.0"',
+    });
   });
 
   it('fails a step with VALIDATION when the agent output breaks its schema', async () => {

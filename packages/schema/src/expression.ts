@@ -251,6 +251,17 @@ function describeParseError(message: string): string {
   return `: ${lines[0] ?? message}`;
 }
 
+/** What to write instead, when a condition that does not parse looks like JavaScript or is partly wrapped in `${ }`. */
+function syntaxHint(body: string): string {
+  const code = body.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  if (code.includes('${')) return '; write the condition without ${ }, or wrap the whole of it in one';
+  const instead: string[] = [];
+  if (/===|!==/.test(code)) instead.push('== and != for === and !==');
+  if (/&&|\|\|/.test(code)) instead.push('and / or for && / ||');
+  if (/!(?!=)/.test(code.replace(/!==?/g, ''))) instead.push('not for !');
+  return instead.length > 0 ? `; conditions are not JavaScript: write ${instead.join(', ')}` : '';
+}
+
 /**
  * Compiles a condition once. Throws an ExpressionError (an Orchestr8Error with code
  * EXPRESSION; `diagnosticCode` E_EXPRESSION or E_FORBIDDEN_PATH) when it does not parse or
@@ -266,9 +277,15 @@ export function compileExpression(source: string): CompiledExpression {
       filtrexModule().compileExpression(rewritten, { customProp, constants: CONSTANTS });
     } catch (e) {
       const detail = describeParseError(e instanceof Error ? e.message : String(e));
-      return new ExpressionError(`expression "${body}" does not parse${detail}`, DiagnosticCode.EXPRESSION);
+      return new ExpressionError(
+        `expression "${body}" does not parse${detail}${syntaxHint(body)}`,
+        DiagnosticCode.EXPRESSION,
+      );
     }
-    return new ExpressionError(`expression "${body}" does not parse`, DiagnosticCode.EXPRESSION);
+    return new ExpressionError(
+      `expression "${body}" does not parse${syntaxHint(body)}`,
+      DiagnosticCode.EXPRESSION,
+    );
   };
   let shape: Shape | undefined;
   try {

@@ -114,6 +114,19 @@ describe('condition expressions', () => {
     }
   });
 
+  it('say what to write instead of JavaScript operators and of a partial ${ } wrap', () => {
+    const message = (src: string) => thrown(() => compileExpression(src)).message;
+    expect(message('steps.a.output.x === 1')).toContain('write == and != for === and !==');
+    expect(message('inputs.a == 1 && !inputs.b')).toContain('write and / or for && / ||, not for !');
+    expect(message('inputs.a || inputs.b')).toContain('and / or for && / ||');
+    expect(message('${inputs.limit} == 1')).toContain('without ${ }, or wrap the whole of it in one');
+    // Operators inside strings are text; a plain mistake gets no JavaScript hint.
+    expect(message('inputs.mode == "a && b" ==')).not.toContain('JavaScript');
+    expect(message('inputs.count > > 1')).not.toContain('JavaScript');
+    // The forms they suggest parse.
+    expect(run('inputs.limit == 2 and not (inputs.limit != 2)')).toBe(true);
+  });
+
   it('refuse the regex operator (unbounded time) and the deprecated % and ?: forms', () => {
     expect(() => compileExpression('inputs.mode ~= "d.*"')).toThrow(/~= is not allowed/);
     expect(() => compileExpression('inputs.limit % 2 == 0')).toThrow(/use "mod"/);

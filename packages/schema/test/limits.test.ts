@@ -43,6 +43,15 @@ describe('limits on untrusted documents', () => {
       const r = loadWorkflow(text, { format: 'yaml' });
       expect(r.diagnostics[0]?.code).toBe('E_TOO_DEEP');
     }
+    // Where: 1-based, on the line the nesting crosses the limit (here after five lines).
+    const late = loadWorkflow(
+      `version: "1.0.0"\nmetadata:\n  id: deep\nsteps:\n  - id: a\n    input: ${'['.repeat(5_000)}`,
+      {
+        format: 'yaml',
+      },
+    );
+    expect(late.diagnostics[0]).toMatchObject({ code: 'E_TOO_DEEP', line: 6 });
+    expect(late.diagnostics[0]!.column).toBeGreaterThan(11);
   });
 
   it('refuses a cyclic object given to validateWorkflowObject', () => {
