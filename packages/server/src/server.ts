@@ -184,7 +184,8 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   for (const r of options.routers ?? []) if (!r.public) app.use(r.handler);
   app.use(jsonBody(bodyLimit));
 
-  // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`.
+  // Order matters: `/workflows/execute` is registered (with its 405) before `/workflows/:id`:
+  // `execute` and `validate` are reserved workflow ids, so those paths answer only POST.
   const table: RouteDef[] = [
     ...healthRoutes(ctx),
     ...metricsRoutes(ctx),
@@ -199,24 +200,10 @@ export function createServer(options: ServerOptions): Orchestr8Server {
   for (const r of table) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
   for (const [path, routes] of byPath) {
     for (const r of routes) app[r.method](path, r.handler);
-    // A fixed path that a parametric one also matches (`/workflows/execute` and `/workflows/:id`):
-    // the methods only the parametric path has go on to it (a workflow may be called "execute").
-    const shadowed = new Set(
-      table.filter((r) => r.path !== path && shadows(r.path, path)).map((r) => r.method as string),
-    );
     const allow = [
-      ...new Set(
-        [...routes.map((r) => r.method as string), ...shadowed].flatMap((m) =>
-          m === 'get' ? ['GET', 'HEAD'] : [m.toUpperCase()],
-        ),
-      ),
+      ...new Set(routes.flatMap((r) => (r.method === 'get' ? ['GET', 'HEAD'] : [r.method.toUpperCase()]))),
     ].join(', ');
     app.all(path, (req, res, next) => {
-      const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
-      if (shadowed.has(method)) {
-        next();
-        return;
-      }
       res.setHeader('Allow', allow);
       if (req.method === 'OPTIONS') {
         res.status(204).end();
@@ -333,12 +320,4 @@ async function closeServer(server: Server, ctx: ServerContext, graceMs: number):
   server.closeAllConnections();
   await closed;
   ctx.feed.close();
-}
-
-/** Whether the parametric route path `pattern` (e.g. `/workflows/:id`) also matches the fixed `path`. */
-function shadows(pattern: string, path: string): boolean {
-  if (!pattern.includes(':') || path.includes(':')) return false;
-  const a = pattern.split('/');
-  const b = path.split('/');
-  return a.length === b.length && a.every((seg, i) => seg.startsWith(':') || seg === b[i]);
 }

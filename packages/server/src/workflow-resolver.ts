@@ -12,6 +12,7 @@ import {
   loadWorkflow,
   validateWorkflowObject,
 } from '@orchestr8/schema';
+import { isReservedWorkflowId, RESERVED_WORKFLOW_IDS } from './contracts/workflows.js';
 import { HttpProblem, ProblemCode } from './problem.js';
 
 export interface Resolved {
@@ -102,6 +103,29 @@ export class WorkflowResolver {
     if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     return hit;
   }
+}
+
+/** The diagnostic of a document whose metadata.id is reserved (see `RESERVED_WORKFLOW_IDS`), if it is. */
+export function reservedIdDiagnostic(id: string): Diagnostic | undefined {
+  if (!isReservedWorkflowId(id)) return undefined;
+  return {
+    code: 'E_REQUEST',
+    severity: 'error',
+    pointer: '/metadata/id',
+    message: `"${id}" is a reserved workflow id (${RESERVED_WORKFLOW_IDS.map((r) => `/workflows/${r}`).join(' and ')} are routes of the API): choose another metadata.id`,
+  } as Diagnostic;
+}
+
+/** 422 for a document registered over HTTP under a reserved id: it could never be read or run by id. */
+export function refuseReservedId(id: string): void {
+  const d = reservedIdDiagnostic(id);
+  if (d)
+    throw new HttpProblem(
+      422,
+      ProblemCode.VALIDATION,
+      `the document's metadata.id "${id}" is reserved: ${RESERVED_WORKFLOW_IDS.map((r) => `"${r}"`).join(' and ')} name routes, not workflows`,
+      { errors: [d] },
+    );
 }
 
 function unwrap(loaded: LoadResult, message: string): Resolved {

@@ -22,26 +22,67 @@ describe('workflow definitions', () => {
     expect(again.headers.get('etag')).toBe(etag);
   });
 
-  it('registers and reads a workflow whose id is "execute", while POST /workflows/execute still runs workflows', async () => {
-    const put1 = await put(`${t.url}/workflows/execute`, {
-      ...oneStep('execute', { n: 1 }),
-      version: '1.0.0',
-    });
-    expect(put1.status).toBe(201);
-    const got = await fetch(`${t.url}/workflows/execute`);
-    expect(got.status).toBe(200);
-    expect(await got.json()).toMatchObject({ id: 'execute', version: '1.0.0' });
-    const run = await fetch(`${t.url}/workflows/execute?wait=5`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ workflowId: 'execute', inputs: {} }),
-    });
-    expect(run.status).toBe(200);
-    expect(await run.json()).toMatchObject({ status: 'completed' });
-    const patch = await fetch(`${t.url}/workflows/execute`, { method: 'PATCH' });
-    expect(patch.status).toBe(405);
-    expect(patch.headers.get('allow')).toContain('POST');
-    expect(patch.headers.get('allow')).toContain('GET');
+  it('reserves the ids "execute" and "validate": their paths answer only POST, and such documents are refused', async () => {
+    for (const name of ['execute', 'validate', 'Execute']) {
+      for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH']) {
+        const res = await fetch(`${t.url}/workflows/${name}`, {
+          method,
+          ...(method === 'PUT'
+            ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(oneStep(name)) }
+            : {}),
+        });
+        expect(res.status, `${method} /workflows/${name}`).toBe(405);
+        expect(res.headers.get('allow')).toBe('POST');
+        if (method !== 'HEAD') expect((await problemOf(res)).code).toBe('METHOD_NOT_ALLOWED');
+      }
+      const options = await fetch(`${t.url}/workflows/${name}`, { method: 'OPTIONS' });
+      expect(options.status).toBe(204);
+      expect(options.headers.get('allow')).toBe('POST');
+    }
+    // Percent-encoded, the id reaches PUT /workflows/{id}, whose {id} rule refuses it.
+    const encoded = await problemOf(await put(`${t.url}/workflows/%65xecute`, oneStep('execute')));
+    expect(encoded).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(encoded.detail).toContain('reserved');
+    // Registered wherever HTTP registers a document: PUT under another id, and an inline execute.
+    for (const id of ['execute', 'validate']) {
+      const viaPut = await problemOf(await put(`${t.url}/workflows/other`, oneStep(id)));
+      expect(viaPut).toMatchObject({ status: 422, code: 'VALIDATION' });
+      expect(viaPut.detail).toContain(`"${id}" is reserved`);
+      expect(viaPut.errors).toEqual([expect.objectContaining({ pointer: '/metadata/id' })]);
+      const viaExecute = await problemOf(
+        await fetch(`${t.url}/workflows/execute`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ workflow: oneStep(id) }),
+        }),
+      );
+      expect(viaExecute).toMatchObject({ status: 422, code: 'VALIDATION' });
+      expect(viaExecute.errors).toEqual([expect.objectContaining({ pointer: '/metadata/id' })]);
+      expect(viaExecute.errors[0].message).toContain(`"${id}" is a reserved workflow id`);
+      const verdict = (await (
+        await fetch(`${t.url}/workflows/validate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ document: oneStep(id) }),
+        })
+      ).json()) as Record<string, any>;
+      expect(verdict.valid).toBe(false);
+      expect(verdict.diagnostics).toEqual([expect.objectContaining({ pointer: '/metadata/id' })]);
+    }
+    expect(await t.store.listDefinitions()).not.toContainEqual(expect.objectContaining({ id: 'execute' }));
+  });
+
+  it('refuses a {id} that is not a workflow id, by the rule of metadata.id, before reading the document', async () => {
+    for (const id of ['..%2F..%2Fetc', '-dash', 'a'.repeat(256), 'a%20b']) {
+      const p = await problemOf(await put(`${t.url}/workflows/${id}`, oneStep('greet')));
+      expect(p, id).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+      expect(p.detail).toContain(
+        'path parameter "id" must be a workflow id matching ^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+      );
+      expect(p.errors).toEqual([expect.objectContaining({ pointer: '/params/id' })]);
+    }
+    const longest = 'a'.repeat(255);
+    expect((await put(`${t.url}/workflows/${longest}`, oneStep(longest))).status).toBe(201);
   });
 
   it('registers a YAML document sent as application/yaml, and reports YAML mistakes with line and column', async () => {

@@ -1,10 +1,12 @@
 /** Workflow definitions: register a version, read, list, and validate a document. */
+import { WorkflowDocumentSchema } from '@orchestr8/schema/zod';
 import { z } from 'zod';
 import { anObject, IfNoneMatch, WorkflowDocument } from './common.js';
 import {
   component,
   Diagnostic,
   defineRoute,
+  documented,
   header,
   json,
   problem,
@@ -44,6 +46,41 @@ export const WorkflowList = component(
 );
 
 const WorkflowIdParams = z.object({ id: z.string() });
+
+/**
+ * `/workflows/execute` and `/workflows/validate` are routes, so no workflow is registered over
+ * HTTP under these ids (in any letter case: routing ignores case); they answer only POST.
+ */
+export const RESERVED_WORKFLOW_IDS: readonly string[] = ['execute', 'validate'];
+export const isReservedWorkflowId = (id: string): boolean => RESERVED_WORKFLOW_IDS.includes(id.toLowerCase());
+
+/** The longest workflow id a URL may name (the document schema sets no bound). */
+export const WORKFLOW_ID_MAX_LENGTH = 255;
+/** The document schema's rule for metadata.id: a URL id is checked by the same one. */
+const documentId = WorkflowDocumentSchema.shape.metadata.shape.id;
+const ID_PATTERN = String((z.toJSONSchema(documentId) as { pattern?: unknown }).pattern);
+const ID_RULE = `must be a workflow id matching ${ID_PATTERN} (letters, digits, "_", "." and "-") of at most ${WORKFLOW_ID_MAX_LENGTH} characters`;
+
+/** The {id} of PUT: a valid workflow id, not a reserved one (400 naming the rule). */
+const RegisteredIdParams = z.object({
+  id: documented(
+    z.string().superRefine((id, ctx) => {
+      if (id.length > WORKFLOW_ID_MAX_LENGTH || !documentId.safeParse(id).success)
+        ctx.addIssue({ code: 'custom', message: ID_RULE });
+      else if (isReservedWorkflowId(id))
+        ctx.addIssue({
+          code: 'custom',
+          message: `must not be "${id}": ${RESERVED_WORKFLOW_IDS.map((r) => `"${r}"`).join(' and ')} are reserved (they are routes)`,
+        });
+    }),
+    {
+      type: 'string',
+      pattern: ID_PATTERN,
+      maxLength: WORKFLOW_ID_MAX_LENGTH,
+      description: `The workflow id (metadata.id). Not ${RESERVED_WORKFLOW_IDS.map((r) => `"${r}"`).join(' or ')}, in any letter case.`,
+    },
+  ),
+});
 const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
 
 const ValidatedDocument = z.union([z.string(), anObject()], { error: 'must be a string or an object' });
@@ -170,8 +207,11 @@ export const putWorkflow = defineRoute({
     "newest version's; `If-Match` with another ETag is 412, as is `If-None-Match: *` when the workflow exists. " +
     'Re-registering identical content is 200, also content `orchestr8 run` stored as `<version>+sha.<hash>` ' +
     '(an edited document run without a version bump): the response names that version. The same version with ' +
-    'content never stored is 409, whose detail says what is stored and the version to bump to.',
-  params: WorkflowIdParams,
+    'content never stored is 409, whose detail says what is stored and the version to bump to. An {id} that is not ' +
+    `a workflow id (${ID_PATTERN}, at most ${WORKFLOW_ID_MAX_LENGTH} characters) is 400; the ids ` +
+    `${RESERVED_WORKFLOW_IDS.map((r) => `"${r}"`).join(' and ')} are reserved (PUT /workflows/execute is 405), and a document whose ` +
+    'metadata.id is one of them is 422, here and in POST /workflows/execute.',
+  params: RegisteredIdParams,
   headers: [
     { name: 'If-Match', schema: z.string() },
     { name: 'If-None-Match', description: '`*`: only when none exists yet', schema: z.string() },
@@ -190,14 +230,14 @@ export const putWorkflow = defineRoute({
       ETag: newest,
     }),
     '201': json('Registered', WorkflowVersion, { ETag: newest, Location: header('The version') }),
-    '400': problem('Malformed request'),
+    '400': problem('Malformed request, or {id} is not a workflow id'),
     '409': problem(
       'This version exists with other content (CONFLICT; `workflowVersion`, `storedHash` and `hash` say which)',
     ),
     '412': problem('If-Match / If-None-Match failed'),
     '413': shared('PayloadTooLarge'),
     '415': shared('UnsupportedMediaType'),
-    '422': problem('The document is invalid, or its metadata.id is not {id}'),
+    '422': problem('The document is invalid, its metadata.id is not {id}, or is a reserved id'),
   },
 });
 

@@ -28,6 +28,7 @@ import { badRequest, sendJson, sendTagged, waitMs } from '../http.js';
 import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
+import { refuseReservedId } from '../workflow-resolver.js';
 import { executionLinks } from './execution-view.js';
 
 /** Requests are parsed by their contracts (contracts/executions.ts) before these handlers run. */
@@ -92,6 +93,8 @@ async function execute(
     body.workflow !== undefined
       ? ctx.resolver.inline(body.workflow)
       : await ctx.resolver.registered(body.workflowId!, body.version);
+  // An inline document is registered as it starts: not under an id that names a route.
+  if (body.workflow !== undefined) refuseReservedId(resolved.workflow.id);
   const opts: StartOptions = { inputs: body.inputs ?? {} };
   const traceContext = incomingTraceContext(req);
   if (traceContext !== undefined) opts.traceContext = traceContext;

@@ -9,6 +9,7 @@ import type { CapabilityProblem } from '@orchestr8/core';
 import { type Diagnostic, loadWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { Response } from 'express';
 import type { ServerContext } from '../context.js';
+import { reservedIdDiagnostic } from '../workflow-resolver.js';
 
 /** `doc` passed the route's contract (contracts/workflows.ts): text or an object. */
 export async function validateDocument(
@@ -24,6 +25,9 @@ export async function validateDocument(
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const workflow = loaded.ok ? loaded.workflow : undefined;
   if (workflow) {
+    // What PUT and POST /workflows/execute would refuse: a reserved metadata.id.
+    const reserved = reservedIdDiagnostic(workflow.id);
+    if (reserved) diagnostics.push(reserved);
     try {
       ctx.engine.authorize(workflow);
     } catch (e) {

@@ -21,6 +21,7 @@ import {
 } from '../contracts/workflows.js';
 import { noneMatch } from '../http.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
+import { refuseReservedId } from '../workflow-resolver.js';
 import { validateDocument } from './workflow-validate.js';
 
 export function workflowRoutes(ctx: ServerContext): RouteDef[] {
@@ -79,6 +80,7 @@ async function put(
   const id = params.id;
   // YAML (application/yaml) arrives as text; the loader checks its size, depth and aliases.
   const { workflow } = ctx.resolver.inline(body as unknown);
+  refuseReservedId(workflow.id);
   // A document that asks for more than this host grants is refused now, not at its first run.
   ctx.engine.authorize(workflow);
   if (workflow.id !== id) {
