@@ -9,6 +9,7 @@
  */
 import type { RequestHandler } from 'express';
 import { type AllowedHosts, parseHost } from './allowed-hosts.js';
+import { singleHeader } from './http.js';
 import { HttpProblem, ProblemCode } from './problem.js';
 
 const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
@@ -35,7 +36,8 @@ export function hostGuard(hosts: AllowedHosts, corsOrigins: readonly string[] | 
   const anyCors = corsOrigins === '*' || corsOrigins.includes('*');
   const cors = new Set(corsOrigins === '*' ? [] : corsOrigins);
   return (req, _res, next) => {
-    const host = req.headers.host;
+    // Node keeps the first of two Hosts; a proxy may act on another (RFC 9112 3.2: 400).
+    const host = singleHeader(req, 'host', 'Host');
     if (host !== undefined && !hosts.allows(host)) {
       const name = parseHost(host)?.name;
       return next(

@@ -3,6 +3,7 @@
  * and bodies are parsed by the routes' contracts (contracts/validate.ts).
  */
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { HttpProblem, ProblemCode } from './problem.js';
 
@@ -20,6 +21,31 @@ export function badRequest(detail: string, errors: { pointer: string; message: s
       (e): RequestError => ({ code: 'E_REQUEST', severity: 'error', message: e.message, pointer: e.pointer }),
     ),
   });
+}
+
+/** How many times the request carries the header `name` (lower case), as sent. */
+export function headerCount(req: IncomingMessage, name: string): number {
+  let n = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n++;
+  return n;
+}
+
+/**
+ * A single-valued header: Node joins repeats of most headers with ", " (and keeps only the
+ * first `Host`), which would make two values one. Given more than once, a 400 naming it.
+ */
+export function singleHeader(
+  req: IncomingMessage,
+  name: string,
+  shownAs: string,
+  code: string = ProblemCode.BAD_REQUEST,
+): string | undefined {
+  const value = req.headers[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) || headerCount(req, name) > 1)
+    throw new HttpProblem(400, code, `${shownAs} must be given once`);
+  return value;
 }
 
 /** A weak validator for a JSON representation: equal bodies, equal tags. */

@@ -4,7 +4,9 @@
  * concurrent requests creates the execution.
  */
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { canonicalJson } from '@orchestr8/schema';
+import { singleHeader } from './http.js';
 import { HttpProblem, ProblemCode } from './problem.js';
 
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
@@ -31,6 +33,16 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     );
   }
   return key;
+}
+
+/**
+ * The key of a request (see `parseIdempotencyKey`). Sent twice, it is a 400: Node would join
+ * the two into one key (`a1, a2`) that a later single header of that text would replay.
+ */
+export function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+  return parseIdempotencyKey(
+    singleHeader(req, 'idempotency-key', 'Idempotency-Key', ProblemCode.IDEMPOTENCY_KEY_INVALID),
+  );
 }
 
 /** The inside of an sf-string: only `\"` and `\\` are escapes; a lone backslash or quote is malformed. */

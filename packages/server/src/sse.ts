@@ -5,6 +5,7 @@
 import { safeJsonStringify } from '@orchestr8/common';
 import type { Request, Response } from 'express';
 import type { Lifecycle } from './context.js';
+import { singleHeader } from './http.js';
 
 export interface SseStream {
   /** Resolves when the frame is written or buffered below the high-water mark. */
@@ -85,7 +86,7 @@ export function openSse(req: Request, res: Response, lifecycle: Lifecycle, keepA
 
 /** `Last-Event-ID` header, or `?lastEventId=` for clients that cannot set headers. */
 export function lastEventId(req: Request): string | undefined {
-  const h = req.headers['last-event-id'];
+  const h = singleHeader(req, 'last-event-id', 'Last-Event-ID');
   if (typeof h === 'string' && h.trim() !== '') return h.trim();
   const q = req.query.lastEventId;
   return typeof q === 'string' && q.trim() !== '' ? q.trim() : undefined;

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gate,
@@ -152,5 +153,90 @@ describe('Idempotency-Key', () => {
     } finally {
       await keyed.stop();
     }
+  });
+});
+
+/** A request with repeated headers, as sent (fetch would join them into one line). */
+function rawRequest(
+  method: string,
+  path: string,
+  headers: [string, string][],
+  body?: string,
+): Promise<{ status: number; body: Record<string, any> }> {
+  const { hostname, port } = new URL(t.url);
+  return new Promise((resolve, reject) => {
+    // Array headers are sent as given: no Host is added (Node's server requires one).
+    const lines: [string, string][] = headers.some(([n]) => n === 'Host')
+      ? [...headers]
+      : [['Host', `${hostname}:${port}`], ...headers];
+    if (body !== undefined)
+      lines.push(['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(body))]);
+    const req = request({ host: hostname, port, method, path, headers: lines.flat() }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : {} }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('headers given more than once', () => {
+  it('refuses two Idempotency-Key headers with 400 naming the header, on every route that reads it', async () => {
+    const twice: [string, string][] = [
+      ['Idempotency-Key', 'a1'],
+      ['Idempotency-Key', 'a2'],
+    ];
+    const execute = await rawRequest(
+      'POST',
+      '/workflows/execute',
+      twice,
+      JSON.stringify({ workflow: oneStep('twice') }),
+    );
+    expect(execute.status).toBe(400);
+    expect(execute.body).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_INVALID',
+      detail: 'Idempotency-Key must be given once',
+    });
+    // Nothing ran under the joined key: a single "a1, a2" is a new request, not a replay.
+    const single = await rawRequest(
+      'POST',
+      '/workflows/execute',
+      [['Idempotency-Key', 'a1, a2']],
+      JSON.stringify({ workflow: oneStep('twice') }),
+    );
+    expect(single.status).toBe(202);
+    for (const path of [
+      '/events',
+      '/executions/x/signals/s',
+      '/executions/x/retry',
+      '/executions/x/steps/s/approve',
+    ]) {
+      const r = await rawRequest(
+        'POST',
+        path,
+        twice,
+        JSON.stringify(path === '/events' ? { name: 'n' } : {}),
+      );
+      expect(r.status, path).toBe(400);
+      expect(r.body.detail, path).toBe('Idempotency-Key must be given once');
+    }
+  });
+
+  it('refuses two Host headers and two Last-Event-ID headers with 400', async () => {
+    const host = await rawRequest('GET', '/executions', [
+      ['Host', 'localhost'],
+      ['Host', 'evil.example'],
+    ]);
+    expect(host.status).toBe(400);
+    expect(host.body).toMatchObject({ code: 'BAD_REQUEST', detail: 'Host must be given once' });
+    const last = await rawRequest('GET', '/executions/x/events', [
+      ['Last-Event-ID', '1'],
+      ['Last-Event-ID', '2'],
+    ]);
+    expect(last.status).toBe(400);
+    expect(last.body.detail).toBe('Last-Event-ID must be given once');
   });
 });

@@ -25,7 +25,7 @@ import {
 } from '../contracts/executions.js';
 import { route } from '../contracts/route.js';
 import { badRequest, sendJson, sendTagged, waitMs } from '../http.js';
-import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
+import { idempotencyKeyOf, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 import { redactorForExecution, redactorForWorkflow } from '../redacted-views.js';
 import { refuseReservedId } from '../workflow-resolver.js';
@@ -87,7 +87,7 @@ async function execute(
   req: Request,
   res: Response,
 ): Promise<void> {
-  const key = parseIdempotencyKey(req.headers['idempotency-key']);
+  const key = idempotencyKeyOf(req);
   const wait = waitMs(req, ctx.maxWaitSeconds, query.wait);
   const resolved =
     body.workflow !== undefined

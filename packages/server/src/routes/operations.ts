@@ -13,7 +13,7 @@ import type { RouteDef, ServerContext } from '../context.js';
 import type { RequestInput } from '../contracts/contract.js';
 import { rerunExecution, resumeExecution, retryExecution } from '../contracts/operations.js';
 import { route } from '../contracts/route.js';
-import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
+import { idempotencyKeyOf, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
 /** Requests are parsed by their contracts (contracts/operations.ts) before these handlers run. */
@@ -69,7 +69,7 @@ async function resume(ctx: ServerContext, req: Request, res: Response): Promise<
 
 /** The engine's idempotency options for a request with an `Idempotency-Key`. */
 function keyOf(ctx: ServerContext, req: Request, res: Response, path: string, body: unknown): OperationKey {
-  const key = parseIdempotencyKey(req.headers['idempotency-key']);
+  const key = idempotencyKeyOf(req);
   if (key === undefined) return {};
   return {
     idempotencyKey: scopedKey(key, principalOf(res)),

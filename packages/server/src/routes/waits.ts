@@ -14,7 +14,7 @@ import type { RouteDef, ServerContext } from '../context.js';
 import type { RequestInput } from '../contracts/contract.js';
 import { route } from '../contracts/route.js';
 import { approveStep, emitEvent, listApprovals, rejectStep, signalExecution } from '../contracts/waits.js';
-import { parseIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency.js';
+import { idempotencyKeyOf, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
 /** Also told of every event `POST /events` accepts, e.g. to start event triggers. */
@@ -43,7 +43,7 @@ async function sendEvent(
   onEvent?: EventHook,
 ): Promise<void> {
   const name = b.name;
-  const given = parseIdempotencyKey(req.headers['idempotency-key']);
+  const given = idempotencyKeyOf(req);
   const id = b.id ?? given;
   // `data` is what event triggers have called the payload.
   const payload = b.payload !== undefined ? b.payload : (b.data ?? null);
@@ -106,7 +106,7 @@ async function signal(
   req: Request,
   res: Response,
 ): Promise<void> {
-  const given = b?.id ?? parseIdempotencyKey(req.headers['idempotency-key']);
+  const given = b?.id ?? idempotencyKeyOf(req);
   const id = given === undefined ? undefined : scopedKey(given, principalOf(res));
   const payload = b?.payload ?? null;
   const delivery = await keyed(id, () =>
@@ -144,7 +144,7 @@ async function decide(
   const { by, comment } = b;
   const executionId = String(req.params.id);
   const stepId = String(req.params.step);
-  const given = parseIdempotencyKey(req.headers['idempotency-key']);
+  const given = idempotencyKeyOf(req);
   const key = given === undefined ? undefined : scopedKey(given, principalOf(res));
   const result = await keyed(key, () =>
     ctx.engine.decide(executionId, stepId, {
