@@ -36,7 +36,8 @@ export type Outcome =
   | { status: 'started'; executionId: string; created: boolean }
   | { status: 'queued' | 'debounced' | 'batched' }
   | { status: 'dropped'; reason: 'rate_limited' | 'queue_full' | 'skipped'; retryAfterMs?: number }
-  | { status: 'failed'; error: string };
+  /** `code`: the error's own code when it carries one (e.g. EXPRESSION for a template without a value). */
+  | { status: 'failed'; error: string; code?: string };
 
 export interface Started {
   executionId: string;
@@ -51,7 +52,11 @@ export interface FlowControlOptions {
   /** Renders the inputs and keys of a firing; throws when they cannot be rendered. */
   prepare(ctx: TriggerContext): Prepared;
   start(ctx: TriggerContext, prepared: Prepared): Promise<Started>;
-  /** Called for outcomes decided later (debounce, batch, queue). */
+  /**
+   * Called for outcomes decided later (debounce, batch, queue), and for every `failed` one,
+   * also when `submit` returns it: a firing that could not start is reported here, not only
+   * to its caller.
+   */
   onOutcome?(ctx: TriggerContext, outcome: Outcome): void;
 }
 
@@ -59,15 +64,30 @@ export interface FlowStats {
   running: number;
   queued: number;
   dropped: number;
+  /** Firings that started no execution because of an error (inputs or keys not rendered, the start threw). */
+  failed: number;
 }
+
+const failure = (e: unknown): Outcome => {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return {
+    status: 'failed',
+    error: (e as Error)?.message ?? String(e),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
+};
 
 export class FlowControl {
   private readonly running = new Map<string, number>();
   private readonly queues = new Map<string, { ctx: TriggerContext; prepared: Prepared }[]>();
+  /** Start times per rate key, oldest first (see `admit`). */
   private readonly windows = new Map<string, number[]>();
+  /** Queued firings per rate key: each holds a slot of its window until it starts or leaves. */
+  private readonly reserved = new Map<string, number>();
   private readonly debounces = new Map<string, { ctx: TriggerContext; timer: TimerHandle }>();
   private readonly batches = new Map<string, { items: TriggerContext[]; timer: TimerHandle }>();
   dropped = 0;
+  failed = 0;
 
   constructor(private readonly o: FlowControlOptions) {}
 
@@ -81,7 +101,7 @@ export class FlowControl {
     let queued = 0;
     for (const n of this.running.values()) running += n;
     for (const q of this.queues.values()) queued += q.length;
-    return { running, queued, dropped: this.dropped };
+    return { running, queued, dropped: this.dropped, failed: this.failed };
   }
 
   /** Executions of this trigger running per concurrency key (for tests and listings). */
@@ -94,8 +114,9 @@ export class FlowControl {
     for (const [key, q] of this.queues) {
       const i = q.findIndex((e) => e.ctx === ctx);
       if (i < 0) continue;
-      q.splice(i, 1);
+      const [e] = q.splice(i, 1);
       if (q.length === 0) this.queues.delete(key);
+      this.unreserve(e!.prepared.rateKey);
       return true;
     }
     return false;
@@ -108,16 +129,30 @@ export class FlowControl {
     this.debounces.clear();
     this.batches.clear();
     this.queues.clear();
+    this.reserved.clear();
   }
 
   async submit(ctx: TriggerContext): Promise<Outcome> {
+    const outcome = await this.submitNow(ctx);
+    // Decided now, told to the caller, and reported like the outcomes decided later.
+    if (outcome.status === 'failed') this.report(ctx, outcome);
+    return outcome;
+  }
+
+  /** An outcome decided after `submit` returned, or a failure: counted and passed to `onOutcome`. */
+  private report(ctx: TriggerContext, outcome: Outcome): void {
+    if (outcome.status === 'failed') this.failed++;
+    this.o.onOutcome?.(ctx, outcome);
+  }
+
+  private async submitNow(ctx: TriggerContext): Promise<Outcome> {
     const flow = this.o.flow;
     let prepared: Prepared;
     try {
       // A batched firing is prepared as a batch of one, for its key (the batch is prepared again).
       prepared = this.o.prepare(flow?.batch ? { ...ctx, batch: [ctx] } : ctx);
     } catch (e) {
-      return { status: 'failed', error: (e as Error).message };
+      return failure(e);
     }
     const group = prepared.concurrencyKey || prepared.rateKey;
     if (flow?.debounceMs !== undefined) {
@@ -159,29 +194,32 @@ export class FlowControl {
     try {
       outcome = await this.admit(ctx, this.o.prepare(ctx));
     } catch (e) {
-      outcome = { status: 'failed', error: (e as Error).message };
+      outcome = failure(e);
     }
-    this.o.onOutcome?.(ctx, outcome);
+    this.report(ctx, outcome);
   }
 
   private async admit(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
     const flow = this.o.flow;
+    // The rate limit counts executions *started* per window (as documented): a start takes a
+    // slot of its window when it happens (`run`), a queued firing counts when it leaves the
+    // queue, once. Until then it holds a reservation, so that the firings it was admitted
+    // beside cannot fill the window it will start in: starts in the window plus reservations
+    // never exceed the limit. A firing refused (queue full) or whose start fails takes nothing.
     if (flow?.rateLimit) {
       const now = this.o.clock.now();
       const since = now - flow.rateLimit.perMs;
       const w = (this.windows.get(prepared.rateKey) ?? []).filter((t) => t > since);
-      if (w.length >= flow.rateLimit.limit) {
-        this.windows.set(prepared.rateKey, w);
+      this.windows.set(prepared.rateKey, w);
+      if (w.length + (this.reserved.get(prepared.rateKey) ?? 0) >= flow.rateLimit.limit) {
         this.dropped++;
-        // The oldest start in the window leaves it first.
+        // The oldest start in the window leaves it first (a full window of reservations: a window).
         return {
           status: 'dropped',
           reason: 'rate_limited',
-          retryAfterMs: w[0]! + flow.rateLimit.perMs - now,
+          retryAfterMs: w.length > 0 ? w[0]! + flow.rateLimit.perMs - now : flow.rateLimit.perMs,
         };
       }
-      w.push(now);
-      this.windows.set(prepared.rateKey, w);
     }
     if (flow?.concurrency) {
       const key = prepared.concurrencyKey;
@@ -193,22 +231,42 @@ export class FlowControl {
         }
         q.push({ ctx, prepared });
         this.queues.set(key, q);
+        this.reserved.set(prepared.rateKey, (this.reserved.get(prepared.rateKey) ?? 0) + 1);
         return { status: 'queued' };
       }
     }
     return this.run(ctx, prepared);
   }
 
+  private unreserve(rateKey: string): void {
+    const n = (this.reserved.get(rateKey) ?? 1) - 1;
+    if (n > 0) this.reserved.set(rateKey, n);
+    else this.reserved.delete(rateKey);
+  }
+
   private async run(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
     const key = prepared.concurrencyKey;
     const limited = this.o.flow?.concurrency !== undefined;
     if (limited) this.running.set(key, (this.running.get(key) ?? 0) + 1);
+    // Taken before the start is awaited: firings admitted meanwhile see it.
+    const at = this.o.flow?.rateLimit ? this.o.clock.now() : undefined;
+    if (at !== undefined) {
+      const w = this.windows.get(prepared.rateKey) ?? [];
+      w.push(at);
+      this.windows.set(prepared.rateKey, w);
+    }
     let started: Started;
     try {
       started = await this.o.start(ctx, prepared);
     } catch (e) {
+      // No execution started: its slot of the window is given back.
+      if (at !== undefined) {
+        const w = this.windows.get(prepared.rateKey);
+        const i = w?.lastIndexOf(at) ?? -1;
+        if (i >= 0) w!.splice(i, 1);
+      }
       if (limited) this.release(key);
-      return { status: 'failed', error: (e as Error).message };
+      return failure(e);
     }
     if (limited) void started.done.finally(() => this.release(key));
     return { status: 'started', executionId: started.executionId, created: started.created };
@@ -221,6 +279,8 @@ export class FlowControl {
     const q = this.queues.get(key);
     const next = q?.shift();
     if (q && q.length === 0) this.queues.delete(key);
-    if (next) void this.run(next.ctx, next.prepared).then((outcome) => this.o.onOutcome?.(next.ctx, outcome));
+    if (!next) return;
+    this.unreserve(next.prepared.rateKey);
+    void this.run(next.ctx, next.prepared).then((outcome) => this.report(next.ctx, outcome));
   }
 }

@@ -22,11 +22,19 @@ export interface TriggerRouterOptions {
 }
 
 /** A problem answer, as the server's (the same helpers; this package does not depend on it). */
-function problem(res: Response, status: number, code: string, detail: string): void {
+function problem(
+  res: Response,
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): void {
   res
     .status(status)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problemBody(status, code, detail, {}, problemInstance(res.req.originalUrl))));
+    .send(
+      JSON.stringify(problemBody(status, code, detail, extensions, problemInstance(res.req.originalUrl))),
+    );
 }
 
 function readBody(req: Request, limit: number): Promise<Buffer | 'too_large'> {
@@ -46,7 +54,7 @@ function readBody(req: Request, limit: number): Promise<Buffer | 'too_large'> {
 
 const digest = (k: string) => createHash('sha256').update(k).digest();
 
-const statusOf = (o: Outcome): number => (o.status === 'failed' ? 422 : o.status === 'dropped' ? 429 : 202);
+const statusOf = (o: Outcome): number => (o.status === 'dropped' ? 429 : 202);
 
 export function createTriggerRouter(
   options: TriggerRouterOptions,
@@ -81,6 +89,15 @@ export function createTriggerRouter(
       if (r.status === 401) return problem(res, 401, 'SIGNATURE_INVALID', r.reason);
       if (r.status === 503) return problem(res, 503, 'TRIGGER_UNAVAILABLE', r.reason);
       if (r.status === 200) return void res.status(200).json({ duplicate: true, deliveryId: r.deliveryId });
+      if (r.outcome.status === 'failed')
+        // Nothing started (inputs or keys not rendered, or the start failed): a problem like any error.
+        return problem(
+          res,
+          422,
+          r.outcome.code ?? 'VALIDATION',
+          r.outcome.error,
+          r.deliveryId ? { deliveryId: r.deliveryId } : {},
+        );
       res
         .status(statusOf(r.outcome))
         .json({ ...r.outcome, ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}) });

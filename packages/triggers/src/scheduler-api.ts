@@ -53,7 +53,10 @@ export interface TriggerInfo {
   signed?: boolean;
   running: number;
   queued: number;
+  /** Firings dropped by flow control (rate limit, full queue) in this process. */
   dropped: number;
+  /** Firings that started nothing because of an error (inputs or keys not rendered, the start failed) in this process. */
+  failed: number;
 }
 
 export interface WebhookRequest {

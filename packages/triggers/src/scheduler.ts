@@ -174,6 +174,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           running: Math.max(stats.running, a.live.size),
           queued: stats.queued,
           dropped: stats.dropped,
+          failed: stats.failed,
         };
         const sch = a.trigger.schedule;
         if (sch)
@@ -223,14 +224,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (refusal) return refusal;
       const st = await store.get(a.key);
       if (st?.paused) return { status: 503, reason: `trigger "${name}" is paused` };
-      const deliveryId = deliveryIdOf(a.trigger, req);
       const now = clock.now();
-      if (
-        deliveryId !== undefined &&
-        !(await store.claimDelivery(`${a.key}:${deliveryId}`, now, dedupeTtlMs))
-      )
-        return { status: 200, duplicate: true, deliveryId };
-      const ctx = webhookContext(name, req, now, deliveryId);
+      const ctx = webhookContext(name, req, now, undefined);
+      const deliveryId = deliveryIdOf(a.trigger, req, ctx.body);
+      if (deliveryId !== undefined) {
+        if (!(await store.claimDelivery(`${a.key}:${deliveryId}`, now, dedupeTtlMs)))
+          return { status: 200, duplicate: true, deliveryId };
+        ctx.deliveryId = deliveryId;
+      }
       const outcome = await a.flow.submit(ctx);
       return { status: 202, outcome, ...(deliveryId !== undefined ? { deliveryId } : {}) };
     },

@@ -143,10 +143,18 @@ export const activeOf = (
     clock,
     prepare: (ctx) => prepare(a, ctx),
     start: (ctx, p) => startExecution(sc, a, ctx, p),
+    // Outcomes decided after the firing was answered, and every failed firing (see FlowControl).
     onOutcome: (ctx, outcome) => {
       if (outcome.status === 'failed' || outcome.status === 'dropped')
         logger?.warn(
-          { workflowId: workflow.id, trigger: trigger.name, time: ctx.time, ...outcome },
+          {
+            workflowId: workflow.id,
+            trigger: trigger.name,
+            time: ctx.time,
+            ...(ctx.event ? { eventId: ctx.event.id } : {}),
+            ...(ctx.deliveryId !== undefined ? { deliveryId: ctx.deliveryId } : {}),
+            ...outcome,
+          },
           'trigger firing not started',
         );
     },

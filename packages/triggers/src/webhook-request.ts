@@ -6,7 +6,7 @@ import type { CompiledTrigger } from '@orchestr8/schema';
 import type { TriggerContext } from './flow-control.js';
 import type { WebhookRequest, WebhookResult } from './scheduler-api.js';
 import { iso } from './trigger-correlation.js';
-import { header, verifySignature, verifyStripeSignature } from './webhook-signature.js';
+import { checkSignature, header, verifyStripeSignature } from './webhook-signature.js';
 
 /**
  * Why a request is refused for its signature (503 when the operator has not granted and set
@@ -30,15 +30,38 @@ export function signatureRefusal(
   if (sig.scheme === 'stripe') {
     const v = verifyStripeSignature(secret, request.rawBody, given, now, sig.toleranceMs);
     if (!v.ok) return { status: 401, reason: `the ${sig.header} signature ${v.reason}` };
-  } else if (!verifySignature(secret, request.rawBody, given))
-    return { status: 401, reason: `the ${sig.header} signature does not match the body` };
+  } else {
+    const v = checkSignature(secret, request.rawBody, given);
+    if (!v.ok) return { status: 401, reason: `the ${sig.header} signature ${v.reason}` };
+  }
   return undefined;
 }
 
-/** The delivery id that makes a redelivery a duplicate: the trigger's dedupe header, else Idempotency-Key. */
-export function deliveryIdOf(trigger: CompiledTrigger, request: WebhookRequest): string | undefined {
+/**
+ * The delivery id that makes a redelivery a duplicate: the trigger's dedupe header, else
+ * Idempotency-Key, else, for a Stripe-signed webhook, the event's `id` in the body (Stripe sends
+ * no delivery header; a delivery it retries, or one replayed within the tolerance, carries the
+ * same event id, and the signature vouches for the body). `body` is the parsed body (`webhookContext`).
+ */
+export function deliveryIdOf(
+  trigger: CompiledTrigger,
+  request: WebhookRequest,
+  body?: unknown,
+): string | undefined {
   const dedupe = trigger.webhook?.dedupeHeader;
-  return (dedupe ? header(request.headers, dedupe) : undefined) ?? header(request.headers, 'idempotency-key');
+  const given =
+    (dedupe ? header(request.headers, dedupe) : undefined) ?? header(request.headers, 'idempotency-key');
+  if (given !== undefined || trigger.webhook?.signature?.scheme !== 'stripe') return given;
+  let event = body;
+  if (typeof event === 'string') {
+    try {
+      event = JSON.parse(event);
+    } catch {
+      return undefined;
+    }
+  }
+  const id = (event as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
 }
 
 /** The `trigger` a webhook's templates see: the body (parsed when JSON), headers in lower case, query. */

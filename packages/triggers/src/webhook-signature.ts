@@ -1,6 +1,8 @@
 /** Webhook signatures: a plain HMAC-SHA256 of the body, and Stripe's timestamped scheme. */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
+
 /** A request header's first value (`headers` keyed in lower case, as node gives them). */
 export function header(
   headers: Record<string, string | string[] | undefined>,
@@ -12,13 +14,25 @@ export function header(
 
 /** Whether `signature` (hex, optionally "sha256=") is the HMAC-SHA256 of the body with the secret. */
 export function verifySignature(secret: string, body: Buffer, signature: string | undefined): boolean {
-  if (!signature) return false;
+  return checkSignature(secret, body, signature).ok;
+}
+
+/** `verifySignature` with why, when not valid (as `verifyStripeSignature` says it). */
+export function checkSignature(
+  secret: string,
+  body: Buffer,
+  signature: string | undefined,
+): { ok: true } | { ok: false; reason: string } {
+  if (!signature) return { ok: false, reason: 'is missing' };
   const hex = signature.startsWith('sha256=') ? signature.slice(7) : signature;
-  return sameHmac(createHmac('sha256', secret).update(body).digest(), hex);
+  if (!HEX_SHA256.test(hex)) return { ok: false, reason: 'is not of the form [sha256=]<64 hex digits>' };
+  return sameHmac(createHmac('sha256', secret).update(body).digest(), hex)
+    ? { ok: true }
+    : { ok: false, reason: 'does not match the body' };
 }
 
 function sameHmac(expected: Buffer, hex: string): boolean {
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return false;
+  if (!HEX_SHA256.test(hex)) return false;
   return timingSafeEqual(expected, Buffer.from(hex, 'hex'));
 }
 

@@ -117,4 +117,42 @@ describe('as documented', () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it('a webhook whose inputs do not render answers 422 with a problem, and starts nothing', async () => {
+    const { engine, scheduler } = setup(T0, { auto: true });
+    scheduler.activate(
+      compile({
+        steps: [step()],
+        triggers: [
+          { name: 'hook', webhook: { dedupeHeader: 'X-Delivery' }, inputs: { key: '${trigger.body.id}' } },
+        ],
+      }),
+    );
+    const app = express();
+    for (const r of createTriggerRouter({ scheduler })) app.use(r.handler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const res = await fetch(`${url}/hooks/wf/hook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-delivery': 'd-1' },
+        body: '{}',
+      });
+      expect(res.status).toBe(422);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toEqual({
+        type: 'https://orchestr8.dev/problems/expression',
+        title: 'Unprocessable Content',
+        status: 422,
+        detail: expect.stringMatching(/template \$\{trigger\.body\.id\} has no value/),
+        code: 'EXPRESSION',
+        deliveryId: 'd-1',
+        instance: '/hooks/wf/hook',
+      });
+      expect((await engine.store.listExecutions({})).items).toEqual([]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

@@ -5,11 +5,12 @@
  * answered when its execution starts; over the rate limit or the queue, 429.
  */
 import { request } from 'node:http';
-import { createEngine } from '@orchestr8/core';
+import { createFakeClock } from '@orchestr8/common';
+import { createEngine, type ExecutionHandle, type ExecutionResult } from '@orchestr8/core';
 import { createServer, type Listener } from '@orchestr8/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createExecuteGate } from '../src/index.js';
-import { gateAgent, registryOf } from './helpers.js';
+import { compile, gateAgent, registryOf, settle } from './helpers.js';
 
 let listener: Listener | undefined;
 afterEach(async () => {
@@ -165,5 +166,77 @@ describe('policies.flow on POST /workflows/execute', () => {
       );
     }
     expect(() => engine.compile(bad({ debounce: '5s' }))).toThrow(/debounce/);
+  });
+});
+
+describe('the rate limit of policies.flow counts executions started', () => {
+  const T0 = Date.parse('2025-01-01T00:00:00Z');
+  /** A gate over a fake clock; each start's execution ends when the test calls `finish(n)`. */
+  function gateWith(flow: Record<string, unknown>) {
+    const clock = createFakeClock(T0);
+    const executeGate = createExecuteGate({ clock });
+    const workflow = compile({ policies: { flow }, steps: [{ id: 'a', agent: '@test/gate' }] });
+    const ends = new Map<number, () => void>();
+    const started: number[] = [];
+    const handleOf = (n: number): ExecutionHandle => ({
+      id: `e${n}`,
+      created: true,
+      result: new Promise<ExecutionResult>((r) => ends.set(n, () => r({} as ExecutionResult))),
+      cancel: () => {},
+    });
+    const send = (n: number, fail = false) =>
+      executeGate({ workflow, inputs: {} }, async () => {
+        if (fail) throw new Error(`start ${n} failed`);
+        started.push(n);
+        return handleOf(n);
+      });
+    const finish = async (n: number) => {
+      ends.get(n)!();
+      await settle();
+    };
+    /** What a request that is answered at once gets: started, or the reason it was refused. */
+    const answer = async (n: number) => {
+      const r = await send(n);
+      return 'refused' in r ? r.refused : 'started';
+    };
+    return { clock, send, finish, answer, started };
+  }
+
+  it('a request refused for a full queue takes no slot; a queued one counts once, when it starts', async () => {
+    const { clock, send, finish, answer, started } = gateWith({
+      concurrency: { limit: 1, maxQueue: 1 },
+      rateLimit: { limit: 3, per: '1m' },
+    });
+    expect(await answer(1)).toBe('started');
+    const second = send(2);
+    await settle();
+    // 1 started, 2 waits: 3 and 4 find the queue full (4 used to be rate_limited: 3 had taken a slot).
+    expect(await answer(3)).toBe('queue_full');
+    expect(await answer(4)).toBe('queue_full');
+    await clock.advance(30_000);
+    await finish(1);
+    expect(await second).toMatchObject({ id: 'e2' });
+    // Two started in the window (1 at 0 s, 2 at 30 s): 5 may wait, and holds the third slot.
+    const fifth = send(5);
+    await settle();
+    const over = await send(6);
+    expect(over).toMatchObject({ refused: 'rate_limited', retryAfterMs: 30_000 });
+    await finish(2);
+    expect(await fifth).toMatchObject({ id: 'e5' });
+    expect(await answer(7)).toBe('rate_limited');
+    // 1's start (0 s) leaves the window; 2 and 5 (30 s) are still in it: one more may start.
+    await clock.advance(31_000);
+    await finish(5);
+    expect(await answer(8)).toBe('started');
+    expect(await answer(9)).toBe('rate_limited');
+    expect(started).toEqual([1, 2, 5, 8]);
+  });
+
+  it('a start that fails gives its slot back', async () => {
+    const { send, answer, started } = gateWith({ rateLimit: { limit: 1, per: '1m' } });
+    await expect(send(1, true)).rejects.toThrow('start 1 failed');
+    expect(await answer(2)).toBe('started');
+    expect(await answer(3)).toBe('rate_limited');
+    expect(started).toEqual([2]);
   });
 });

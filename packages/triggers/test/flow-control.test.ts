@@ -81,6 +81,31 @@ describe('flow control', () => {
     expect(gate.calls).toHaveLength(4);
   });
 
+  it('a firing whose inputs do not render is logged and counted as failed, not only answered', async () => {
+    const { engine, scheduler, warnings } = setup(T0, { auto: true });
+    scheduler.activate(
+      compile({
+        steps: [step()],
+        triggers: [
+          { name: 'on-order', event: { name: 'order' }, inputs: { key: '${trigger.event.data.id}' } },
+        ],
+      }),
+    );
+    const [r] = await scheduler.emit({ name: 'order', id: 'evt-9', data: {} });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^trigger firing not started /);
+    expect(JSON.parse(warnings[0]!.slice('trigger firing not started '.length))).toMatchObject({
+      workflowId: 'wf',
+      trigger: 'on-order',
+      eventId: 'evt-9',
+      status: 'failed',
+      error: expect.stringMatching(/template \$\{trigger\.event\.data\.id\} has no value/),
+    });
+    expect((await scheduler.list())[0]).toMatchObject({ dropped: 0, failed: 1 });
+    expect(r!.outcome).toMatchObject({ status: 'failed', code: 'EXPRESSION' });
+    expect((await engine.store.listExecutions({})).items).toEqual([]);
+  });
+
   it('an event condition decides which events start an execution', async () => {
     const { scheduler, gate } = setup(T0, { auto: true });
     scheduler.activate(
@@ -143,6 +168,21 @@ describe('a webhook', () => {
     expect((await engine.store.listExecutions({})).items).toEqual([]);
   });
 
+  it('says which: a signature header that is missing, malformed, or does not match', async () => {
+    const { scheduler } = setup(T0, { auto: true, ...granted });
+    scheduler.activate(hook({ signature: { secret: 'hook' } }));
+    const rawBody = Buffer.from('{"id":"1"}');
+    const reason = async (headers: Record<string, string>) =>
+      ((await scheduler.webhook('wf', 'gh', { rawBody, headers })) as { reason: string }).reason;
+    expect(await reason({})).toBe('the X-Hub-Signature-256 signature is missing');
+    expect(await reason({ 'x-hub-signature-256': 'sha256=abc' })).toBe(
+      'the X-Hub-Signature-256 signature is not of the form [sha256=]<64 hex digits>',
+    );
+    expect(await reason({ 'x-hub-signature-256': sign('{"id":"2"}') })).toBe(
+      'the X-Hub-Signature-256 signature does not match the body',
+    );
+  });
+
   it('whose secret the operator did not grant answers 503 and starts nothing', async () => {
     const { scheduler } = setup(T0, { auto: true, env: { HOOK_SECRET: 's3cret' } });
     scheduler.activate(hook({ signature: { secret: 'hook' } }));
@@ -194,6 +234,36 @@ describe('a webhook', () => {
       expect(r).toMatchObject({ status: 202, outcome: { status: 'started' } });
       await settle();
       expect((await engine.store.listExecutions({})).items).toHaveLength(1);
+    });
+
+    it("de-duplicates a delivery sent again by its event's id, as a delivery id", async () => {
+      const { engine, scheduler } = setup(T0, { auto: true, ...granted });
+      scheduler.activate(hook({ signature: { secret: 'hook', scheme: 'stripe' } }));
+      const t = seconds(T0) - 10;
+      const deliver = (body: string) =>
+        scheduler.webhook('wf', 'gh', {
+          rawBody: Buffer.from(body),
+          headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${stripe(t, body)}` },
+        });
+      const body = '{"id":"evt_3","type":"charge.succeeded"}';
+      expect(await deliver(body)).toMatchObject({
+        status: 202,
+        outcome: { status: 'started' },
+        deliveryId: 'evt_3',
+      });
+      // The same genuine delivery again, within the tolerance.
+      expect(await deliver(body)).toEqual({ status: 200, duplicate: true, deliveryId: 'evt_3' });
+      expect((await deliver('{"id":"evt_4"}')).status).toBe(202);
+      // Without a string id in the body there is nothing to de-duplicate by.
+      expect(await deliver('{"id":5}')).toEqual({
+        status: 202,
+        outcome: expect.objectContaining({ status: 'started' }),
+      });
+      expect((await deliver('{"id":5}')).status).toBe(202);
+      await settle();
+      const items = (await engine.store.listExecutions({})).items;
+      expect(items).toHaveLength(4);
+      expect(items.map((e) => e.correlationId)).toContain('trigger:gh#evt_3');
     });
 
     it('refuses a replay older than the tolerance, a wrong signature and a malformed header; nothing starts', async () => {
