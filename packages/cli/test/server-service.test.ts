@@ -212,6 +212,15 @@ describe('orchestr8 server', () => {
     expect(again.stderr).toContain('no server running');
   });
 
+  it('restart with nothing running starts nothing (the options it ran with, --api-keys among them, are gone)', async () => {
+    const r = await cli(['server', 'restart'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nothing to restart');
+    expect(r.stderr).toContain('orchestr8 server start');
+    expect(existsSync(stateFile(dir))).toBe(false);
+    expect((await cli(['server', 'status'], { cwd: dir })).code).toBe(3);
+  });
+
   it('run without a server runs in this process, silently', async () => {
     const r = await cli(['run', 'hello.yaml'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);

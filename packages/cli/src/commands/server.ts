@@ -400,8 +400,15 @@ async function restartCommand(opts: { timeout: string; wait: string }): Promise<
     const dir = await projectDir();
     const stopped = await stopServer(dir, timeoutMs);
     if (stopped.code !== 0) return stopped.code;
-    const argv = stopped.state?.argv ?? ['serve', '--state-file', serverStateFile(dir)];
-    return await launch(dir, argv, waitMs);
+    // Only a running server's own options are known. Starting one with the defaults instead
+    // would drop what the operator gave (--api-keys: an open API), so nothing runs then.
+    if (stopped.state?.argv === undefined) {
+      process.stderr.write(
+        'error: nothing to restart: restart starts the server with the options it runs with; start it with `orchestr8 server start [options]`\n',
+      );
+      return 1;
+    }
+    return await launch(dir, stopped.state.argv, waitMs);
   } catch (e) {
     if (e instanceof Error && /^--\w+ must be/.test(e.message)) return failUsage(e.message);
     return reportError(e);
