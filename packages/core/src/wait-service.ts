@@ -350,12 +350,25 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
   ): Promise<DecisionResult> => {
     const ws = waitsOf();
     const w = await ws.getWait(waitId(executionId, stepId));
-    if (w === undefined || w.kind !== 'approval')
+    if (w === undefined || w.kind !== 'approval') {
+      // A step that has finished (decided, timed out, cancelled) is a conflict, not a missing
+      // step: a client retrying a decision learns how it ended.
+      const step =
+        w === undefined ? (await store.getSteps(executionId)).find((s) => s.stepId === stepId) : undefined;
+      if (step !== undefined && step.status !== 'pending' && step.status !== 'running')
+        throw new Orchestr8Error(
+          ErrorCode.CONFLICT,
+          `step "${stepId}" of execution "${executionId}" no longer waits for a decision: it is ${step.status}${
+            step.error?.code !== undefined ? ` (${step.error.code})` : ''
+          }`,
+          { retryable: false, details: { status: step.status } },
+        );
       throw new Orchestr8Error(
         ErrorCode.NOT_FOUND,
         `step "${stepId}" of execution "${executionId}" is not waiting for a decision`,
         { retryable: false },
       );
+    }
     if (w.state !== 'pending')
       throw new Orchestr8Error(ErrorCode.CONFLICT, `step "${stepId}" was already decided`, {
         retryable: false,

@@ -272,7 +272,13 @@ describe('approvals', () => {
     expect(r.steps.ok!.output).toEqual({ approved: true, by: 'ann', data: { amount: 12 } });
     const decided = (await store.readJournal(h.id)).find((e) => e.type === 'approval.decided');
     expect(decided!.data).toMatchObject({ decision: 'approved', by: 'ann', data: { amount: 12 } });
+    // Decided and moved on: a second decision is a conflict that says how the step ended.
     await expect(engine.decide(h.id, 'ok', { decision: 'reject', by: 'bob' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: `step "ok" of execution "${h.id}" no longer waits for a decision: it is completed`,
+    });
+    // A step that does not exist is still not found.
+    await expect(engine.decide(h.id, 'nope', { decision: 'reject', by: 'bob' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
   });
