@@ -114,9 +114,29 @@ export function checkDepth(value: unknown, max: number): void {
   while (stack.length > 0) {
     const [v, d] = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
-    if (d >= max) throw badRequest(`the request body is nested deeper than ${max} levels`);
+    if (d >= max) {
+      const at = pointerTo(value, v);
+      throw badRequest(`the request body is nested deeper than ${max} levels (at "${at}")`, [
+        { pointer: at, message: `is nested deeper than ${max} levels` },
+      ]);
+    }
     for (const child of Array.isArray(v) ? v : Object.values(v)) {
       if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
     }
   }
+}
+
+/** The JSON pointer of `target` in `root` (found again only on the error path: the walk above keeps no paths). */
+function pointerTo(root: unknown, target: unknown): string {
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (v === target) return at;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v)) {
+      if (typeof child === 'object' && child !== null)
+        stack.push([child, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`]);
+    }
+  }
+  return '';
 }

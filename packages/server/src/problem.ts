@@ -22,6 +22,10 @@ export const ProblemCode = {
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** The request line or headers are over Node's limit (431; 16 KiB unless --max-http-header-size). */
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  /** The request line and headers came too slowly (408). */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   RATE_LIMITED: 'RATE_LIMITED',
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The `Host` header names this server by a name it does not answer to (see `--allowed-hosts`). */
@@ -44,7 +48,7 @@ export const ProblemCode = {
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 
-export { PROBLEM_TYPE_BASE, type Problem, problemBody } from '@orchestr8/common';
+export { PROBLEM_TYPE_BASE, type Problem, problemBody, problemInstance } from '@orchestr8/common';
 
 /** Thrown (or passed to `next`) by handlers; the error handler turns it into a response. */
 export class HttpProblem extends Error {
@@ -119,7 +123,12 @@ export function toProblem(error: unknown): { problem: HttpProblem; internal: boo
   // http-errors from express itself (a malformed percent-encoding in the path, say).
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500 && !isOrchestr8Error(error)) {
-    return { problem: new HttpProblem(400, ProblemCode.BAD_REQUEST, 'malformed request'), internal: false };
+    // The router's decoding of a path parameter: "Failed to decode param '<raw>'".
+    const param = error instanceof URIError ? /^Failed to decode param '(.*)'$/s.exec(error.message) : null;
+    const detail = param
+      ? `the path has a malformed percent-encoding in ${JSON.stringify(param[1]!.slice(0, 200))}: a % must be followed by two hex digits, and the bytes must be UTF-8`
+      : 'malformed request';
+    return { problem: new HttpProblem(400, ProblemCode.BAD_REQUEST, detail), internal: false };
   }
   if (isOrchestr8Error(error)) {
     switch (error.code) {

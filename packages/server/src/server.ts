@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { maxHeaderSize, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import type { AgentRegistry, Engine, Store } from '@orchestr8/core';
@@ -23,6 +23,7 @@ import {
   HttpProblem,
   ProblemCode,
   problemBody,
+  problemInstance,
   type ServerLogger,
   silentLogger,
 } from './problem.js';
@@ -258,12 +259,7 @@ function listen(
     // Malformed HTTP (bad header characters, oversized headers) still gets a problem, not a bare 400.
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable || error.code === 'ECONNRESET') return socket.destroy();
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify(problemBody(status, ProblemCode.BAD_REQUEST, 'malformed HTTP request'));
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-          `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      socket.end(clientErrorResponse(error, maxHeaderSize));
     });
     server.once('error', reject);
     server.once('listening', () => {
@@ -320,4 +316,49 @@ async function closeServer(server: Server, ctx: ServerContext, graceMs: number):
   server.closeAllConnections();
   await closed;
   ctx.feed.close();
+}
+
+const CLIENT_ERROR_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+/** The longest request path shown as a problem's `instance` (an oversized request line has none). */
+const MAX_INSTANCE_LENGTH = 2048;
+
+/**
+ * The whole HTTP response to a request Node's parser refused (no express request exists):
+ * 431 for a request line or headers over the limit, 408 when they came too slowly, else 400.
+ */
+function clientErrorResponse(
+  error: NodeJS.ErrnoException & { reason?: unknown; rawPacket?: unknown },
+  headerLimit: number,
+): string {
+  let status = 400;
+  let code: string = ProblemCode.BAD_REQUEST;
+  let detail = `malformed HTTP request${typeof error.reason === 'string' && error.reason !== '' ? `: ${error.reason.toLowerCase()}` : ''}`;
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    code = ProblemCode.HEADERS_TOO_LARGE;
+    detail = `the request line or headers exceed ${headerLimit} bytes`;
+  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT') {
+    status = 408;
+    code = ProblemCode.REQUEST_TIMEOUT;
+    detail = 'the request was not received in time';
+  }
+  const title = CLIENT_ERROR_TITLES[status]!;
+  // The path of the request line, when the parser got that far and it is of a sensible length.
+  const line = Buffer.isBuffer(error.rawPacket)
+    ? /^[A-Z]+ (\/[^ \r\n]*) HTTP\/1\.[01]\r?\n/.exec(
+        error.rawPacket.subarray(0, MAX_INSTANCE_LENGTH + 32).toString('latin1'),
+      )
+    : null;
+  const target = line?.[1];
+  const instance =
+    target !== undefined && target.length <= MAX_INSTANCE_LENGTH ? problemInstance(target) : undefined;
+  const body = JSON.stringify({ ...problemBody(status, code, detail, {}, instance), title });
+  return (
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

@@ -117,6 +117,12 @@ describe('GET /executions/:id', () => {
       expect([400, 404]).toContain(p.status);
     }
   });
+
+  it('says a path with a malformed percent-encoding is one', async () => {
+    const p = await problemOf(await fetch(`${t.url}/executions/%E0%A4%A`));
+    expect(p).toMatchObject({ status: 400, code: 'BAD_REQUEST', instance: '/executions/%E0%A4%A' });
+    expect(p.detail).toContain('malformed percent-encoding in "%E0%A4%A"');
+  });
 });
 
 describe('GET /executions/:id/journal', () => {

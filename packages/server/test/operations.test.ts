@@ -233,7 +233,16 @@ describe('POST /executions/:id/rerun', () => {
     const done = await run(pipeline('p3'));
     const unknown = await post(`${url}/executions/${done.executionId}/rerun`, { fromStep: 'nope' });
     expect(unknown.status).toBe(422);
-    expect((await problemOf(unknown)).detail).toContain('no step "nope"');
+    const unknownProblem = await problemOf(unknown);
+    expect(unknownProblem.detail).toContain('no step "nope"');
+    expect(unknownProblem.errors).toEqual([
+      expect.objectContaining({
+        code: 'E_UNKNOWN_STEP',
+        pointer: '/fromStep',
+        message: expect.stringContaining('no step "nope"'),
+        hint: 'one of: extract, load, notify',
+      }),
+    ]);
     const badInputs = await post(`${url}/executions/${done.executionId}/rerun`, {
       fromStep: 'load',
       inputs: { region: 7 },

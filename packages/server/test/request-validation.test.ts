@@ -68,9 +68,11 @@ describe('request validation by contract', () => {
     const nested = await problemOf(
       await post(`${t.url}/workflows/execute`, { workflowId: 'x', inputs: deep }),
     );
+    const at = `/inputs${'/a'.repeat(127)}`;
     expect(nested).toMatchObject({
       status: 400,
-      detail: 'the request body is nested deeper than 128 levels',
+      detail: `the request body is nested deeper than 128 levels (at "${at}")`,
+      errors: [expect.objectContaining({ pointer: at })],
     });
   });
 

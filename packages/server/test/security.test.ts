@@ -120,6 +120,38 @@ describe('hostile and broken requests', () => {
     }
   });
 
+  it('answers an oversized request line or headers with 431 and a problem that says so', async () => {
+    const t = await startServer();
+    const bodyOf = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+    try {
+      const line = await raw(t.url, `GET /executions/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(line).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      expect(bodyOf(line)).toEqual({
+        type: 'https://orchestr8.dev/problems/headers-too-large',
+        title: 'Request Header Fields Too Large',
+        status: 431,
+        detail: 'the request line or headers exceed 16384 bytes',
+        code: 'HEADERS_TOO_LARGE',
+      });
+      const headers = await raw(
+        t.url,
+        `GET /executions?x=1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+      );
+      expect(bodyOf(headers)).toMatchObject({ status: 431, instance: '/executions' });
+      const bad = await raw(t.url, 'GET /executions HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n');
+      expect(bad).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(bodyOf(bad)).toMatchObject({
+        title: 'Bad Request',
+        status: 400,
+        code: 'BAD_REQUEST',
+        detail: 'malformed HTTP request: invalid header token',
+        instance: '/executions',
+      });
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('answers an unexpected failure with a 500 problem that shows no stack and no internals', async () => {
     const { createEngine } = await import('@orchestr8/core');
     const reg = registry();

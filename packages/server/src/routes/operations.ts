@@ -98,8 +98,23 @@ function problemOf(e: unknown, id: string, keyed: boolean, conflictCode: string)
   }
   if (hasCode(e, ErrorCode.VALIDATION)) {
     const details = (e as { details?: unknown }).details;
-    return new HttpProblem(422, ProblemCode.VALIDATION, (e as Error).message, {
-      errors: Array.isArray(details) ? details : [],
+    const message = (e as Error).message;
+    // A `fromStep` that is no step (or a fallback): the engine names it and the workflow's steps.
+    const step = details as { fromStep?: unknown; steps?: unknown } | undefined;
+    const fromStep =
+      !Array.isArray(details) && typeof step?.fromStep === 'string'
+        ? [
+            {
+              code: 'E_UNKNOWN_STEP',
+              severity: 'error',
+              pointer: '/fromStep',
+              message,
+              ...(Array.isArray(step.steps) ? { hint: `one of: ${step.steps.join(', ')}` } : {}),
+            },
+          ]
+        : undefined;
+    return new HttpProblem(422, ProblemCode.VALIDATION, message, {
+      errors: Array.isArray(details) ? details : (fromStep ?? []),
     });
   }
   return e;
