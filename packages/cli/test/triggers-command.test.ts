@@ -50,15 +50,40 @@ beforeAll(async () => {
     ]),
   );
   await put(workflow('hooked', [{ name: 'push', event: { name: 'repo.push' } }]));
+  await put({
+    ...workflow('orders', [
+      { name: 'big', event: { name: 'order.created' }, inputs: { orderId: '${trigger.event.data.id}' } },
+    ]),
+    inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+  });
   await until('the triggers to be active', async () => {
     const r = await run(['list', '--json']);
     const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: unknown[] }).items : [];
-    return items.length >= 3 ? true : undefined;
+    return items.length >= 4 ? true : undefined;
   });
 });
 
 afterAll(async () => {
   await s?.stop();
+});
+
+describe('orchestr8 send-event and the event triggers it fires', () => {
+  it('prints what each trigger did, and exits 1 when a firing failed to start its workflow', async () => {
+    const send = (payload: unknown) =>
+      cli(['send-event', 'order.created', '--payload', JSON.stringify(payload), '--server', s.url], {
+        env: auth,
+      });
+    const ok = await send({ id: 'o-1' });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/trigger orders\/big: started \S+/);
+    // No data.id: the trigger's inputs do not render, and nothing starts.
+    const bad = await send({ amount: 5 });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('delivered');
+    expect(bad.stderr).toContain(
+      'trigger orders/big: failed: template ${trigger.event.data.id} has no value',
+    );
+  });
 });
 
 describe('orchestr8 triggers', () => {

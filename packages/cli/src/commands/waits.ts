@@ -25,8 +25,9 @@ const TALKS_TO =
 const EXIT_HELP = {
   event:
     'Exit codes: 0 delivered (or delivered before: nothing woken), 1 the server is unreachable or failed,\n' +
-    '2 usage (bad --server or --payload JSON; the server refused the API key or the request, e.g.\n' +
-    'an --idempotency-key already used for a different event).',
+    'or an event trigger it matched failed to start its workflow, 2 usage (bad --server or --payload\n' +
+    'JSON; the server refused the API key or the request, e.g. an --idempotency-key already used for a\n' +
+    'different event).',
   signal:
     'Exit codes: 0 delivered (or delivered before: nothing woken), 1 no such execution, or the server is\n' +
     'unreachable, 2 usage (bad --server or --payload JSON; the server refused the API key or the request,\n' +
@@ -101,6 +102,13 @@ function printDelivery(what: string, d: { id: string; accepted: boolean; woken: 
   );
 }
 
+/** One event trigger an event matched, as POST /events answers it (with @orchestr8/triggers). */
+interface TriggerFiring {
+  workflowId: string;
+  trigger: string;
+  outcome?: { status?: string; executionId?: string; reason?: string; error?: string };
+}
+
 interface EventOpts extends RemoteOptions {
   id?: string;
   payload?: string;
@@ -127,10 +135,21 @@ export function registerWaitCommands(program: Command): void {
         name,
         ...(opts.id !== undefined ? { id: opts.id } : {}),
         ...(payload !== undefined ? { payload } : {}),
-      })) as { id: string; accepted: boolean; woken: number };
+      })) as { id: string; accepted: boolean; woken: number; triggers?: TriggerFiring[] };
       if (opts.json) printJson(d);
       else printDelivery(`event ${name}`, d);
-      return ExitCode.ok;
+      // Event triggers it matched: a firing that failed is not an accepted event's success.
+      let failed = false;
+      for (const t of d.triggers ?? []) {
+        const o = t.outcome ?? {};
+        failed ||= o.status === 'failed';
+        if (opts.json) continue;
+        const line = `  trigger ${t.workflowId}/${t.trigger}: ${o.status ?? 'unknown'}${
+          o.executionId !== undefined ? ` ${o.executionId}` : ''
+        }${o.reason !== undefined ? ` (${o.reason})` : ''}${o.error !== undefined ? `: ${o.error}` : ''}\n`;
+        (o.status === 'failed' || o.status === 'dropped' ? process.stderr : process.stdout).write(line);
+      }
+      return failed ? ExitCode.failed : ExitCode.ok;
     });
   });
 
