@@ -87,6 +87,9 @@ export function inputHint(d: Diagnostic): string | undefined {
   if (key === undefined) return undefined;
   if (d.message.startsWith('unknown input'))
     return `the workflow declares no input "${key}": check its spelling, or leave it out`;
+  // --input zip=02134 or name=true parse as JSON: a string that looks like JSON is quoted.
+  if (/^must be string\b/.test(d.message))
+    return `--input parses a value as JSON when it can: pass the text as a JSON string, --input '${key}="<value>"'`;
   return `pass it as --input ${key}=<value> (a value that parses as JSON, like 42 or true, is passed as such)`;
 }
 

@@ -72,6 +72,10 @@ describe('inputs the workflow refuses', () => {
         '',
       ].join('\n'),
     );
+    // --input runKey=42 parses as the number 42: the hint shows how to pass the text.
+    expect(inputsErrorText(refusal({ runKey: 42 }))).toContain(
+      `hint: --input parses a value as JSON when it can: pass the text as a JSON string, --input 'runKey="<value>"'`,
+    );
     expect(inputsErrorText(new Error('something else'))).toBeUndefined();
   });
 });
