@@ -44,6 +44,10 @@ export function openApiDocument(contracts: readonly RouteContract[] = []): Json 
   const generated = generatePaths(
     byOperation([...serverContracts, ...triggerContracts, ...mcpContracts, ...streamContracts, ...contracts]),
   );
+  // Node's parser answers any path so, before routing.
+  for (const ops of Object.values(generated.paths))
+    for (const op of Object.values(ops))
+      (op.responses as Json)['431'] ??= { $ref: '#/components/responses/HeadersTooLarge' };
   return {
     openapi: '3.1.0',
     info: {
@@ -111,6 +115,9 @@ export function openApiDocument(contracts: readonly RouteContract[] = []): Json 
         ),
         UnsupportedMediaType: problem(
           'UNSUPPORTED_MEDIA_TYPE: bodies must be application/json (PUT /workflows/{id} also takes application/yaml or text/yaml)',
+        ),
+        HeadersTooLarge: problem(
+          'HEADERS_TOO_LARGE: the request line or headers exceed the limit (16 KiB unless --max-http-header-size); the connection then closes',
         ),
         Internal: problem('INTERNAL: never with a stack trace'),
       },

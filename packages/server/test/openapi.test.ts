@@ -169,3 +169,80 @@ describe('routing', () => {
     expect(res.headers.get('allow')).toBe('GET, HEAD');
   });
 });
+
+describe('problems in the OpenAPI document', () => {
+  const operations = () =>
+    Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([m]) => METHODS.includes(m))
+        .map(([m, op]) => ({ name: `${m.toUpperCase()} ${path}`, op })),
+    );
+
+  it('documents 413 and 415 for every built-in route that reads a body, and 431 for every route', () => {
+    const withBody = operations().filter(({ op }) => op.requestBody && !op['x-orchestr8-router']);
+    expect(withBody.length).toBeGreaterThan(10);
+    for (const { name, op } of withBody) {
+      expect(op.responses['413'], name).toEqual({ $ref: '#/components/responses/PayloadTooLarge' });
+      expect(op.responses['415'], name).toEqual({ $ref: '#/components/responses/UnsupportedMediaType' });
+    }
+    for (const { name, op } of operations())
+      expect(op.responses['431'], name).toEqual({ $ref: '#/components/responses/HeadersTooLarge' });
+  });
+
+  it('documents HOST_NOT_ALLOWED and ORIGIN_NOT_ALLOWED in every 403, and CAPABILITY_DENIED where documents are checked', () => {
+    for (const { name, op } of operations()) {
+      const ref = op.responses['403']?.$ref as string | undefined;
+      const text: string = ref
+        ? doc.components.responses[ref.split('/').pop()!].description
+        : op.responses['403'].description;
+      expect(text, name).toContain('HOST_NOT_ALLOWED');
+      expect(text, name).toContain('ORIGIN_NOT_ALLOWED');
+    }
+    for (const path of ['/workflows/execute', '/workflows/{id}']) {
+      const op = doc.paths[path][path === '/workflows/execute' ? 'post' : 'put'];
+      expect(op.responses['403'].description).toContain('CAPABILITY_DENIED');
+      expect(op.responses['403'].description).toContain('`problems`');
+    }
+  });
+
+  it('lists every problem code, and every field the server adds to a problem', async () => {
+    const { ProblemCode } = await import('../src/problem.js');
+    const problem = doc.components.schemas.Problem;
+    expect(problem.properties.code.examples).toEqual(
+      expect.arrayContaining([...Object.values(ProblemCode), 'SIGNATURE_INVALID']),
+    );
+    for (const field of [
+      'errors',
+      'warnings',
+      'problems',
+      'executionId',
+      'executionStatus',
+      'host',
+      'origin',
+      'currentEtag',
+      'workflowVersion',
+      'storedHash',
+      'hash',
+      'reason',
+    ])
+      expect(problem.properties, field).toHaveProperty(field);
+  });
+
+  it('answers 415 where it documents it: validate, events, signals, approvals and retry', async () => {
+    for (const path of [
+      '/workflows/validate',
+      '/events',
+      '/executions/x/signals/s',
+      '/executions/x/steps/s/approve',
+      '/executions/x/steps/s/reject',
+      '/executions/x/retry',
+    ]) {
+      const res = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'x',
+      });
+      expect((await problemOf(res)).status, path).toBe(415);
+    }
+  });
+});

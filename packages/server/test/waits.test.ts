@@ -103,8 +103,9 @@ describe('waits over HTTP', () => {
     const done = await waitTerminal(t.url, id);
     expect(done.status).toBe('completed');
     expect(done.steps.ok.output).toEqual({ approved: true, by: 'ann', data: { amount: 10 } });
+    // The step finished: a conflict naming how it ended (core's wait service), not a missing step.
     const twice = await post(`${t.url}/executions/${id}/steps/ok/reject`, { by: 'bob' });
-    expect(twice.status).toBe(404);
+    expect(twice.status).toBe(409);
   });
 
   it('a decision by someone not among the approvers is 403', async () => {
@@ -149,7 +150,7 @@ describe('waits over HTTP', () => {
     expect(other.status).toBe(422);
     expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
     const unkeyed = await post(url, { by: 'ann', data: { n: 1 } });
-    expect(unkeyed.status).toBe(404);
+    expect(unkeyed.status).toBe(409);
   });
 
   it('an event repeated with its Idempotency-Key gets the first answer; another event under the key is 422, not lost', async () => {

@@ -5,6 +5,7 @@
  * (`ServerOptions.routers`) declare theirs with the same helpers.
  */
 import { z } from 'zod';
+import { ProblemCode } from '../problem.js';
 
 export type ContractMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -124,6 +125,16 @@ export const Diagnostic = component(
     ),
 );
 
+export const CapabilityProblem = component(
+  'CapabilityProblem',
+  z.object({
+    stepId: z.string().optional().describe('The step that asks (absent for document-level asks).'),
+    capability: z.string().describe('What is asked for, e.g. `env`, `@orchestr8/shell.allow`.'),
+    message: z.string(),
+    grant: z.string().describe('How the operator grants it.'),
+  }),
+);
+
 export const Problem = component(
   'Problem',
   z
@@ -133,28 +144,8 @@ export const Problem = component(
       status: z.number().int(),
       detail: z.string(),
       code: z.string().meta({
-        examples: [
-          'BAD_REQUEST',
-          'INVALID_JSON',
-          'VALIDATION',
-          'NOT_FOUND',
-          'METHOD_NOT_ALLOWED',
-          'UNSUPPORTED_MEDIA_TYPE',
-          'PAYLOAD_TOO_LARGE',
-          'RATE_LIMITED',
-          'UNAUTHORIZED',
-          'HOST_NOT_ALLOWED',
-          'ORIGIN_NOT_ALLOWED',
-          'PRECONDITION_FAILED',
-          'CONFLICT',
-          'EXECUTION_FINISHED',
-          'IDEMPOTENCY_KEY_INVALID',
-          'IDEMPOTENCY_KEY_REUSED',
-          'SHUTTING_DOWN',
-          'NOT_READY',
-          'STORE',
-          'INTERNAL',
-        ],
+        // Every code the server answers with, and SIGNATURE_INVALID of the triggers' webhooks.
+        examples: [...new Set([...Object.values(ProblemCode), 'SIGNATURE_INVALID'])],
       }),
       instance: z.string().optional(),
       errors: z
@@ -162,6 +153,33 @@ export const Problem = component(
         .optional()
         .describe('Every problem found (validation and request-shape errors).'),
       warnings: z.array(Diagnostic).optional(),
+      problems: z
+        .array(CapabilityProblem)
+        .optional()
+        .describe('CAPABILITY_DENIED (403): each thing the document asks beyond what this server grants.'),
+      executionId: z.string().optional().describe('409 of an operation on an execution: which one.'),
+      executionStatus: z
+        .string()
+        .optional()
+        .describe(
+          'EXECUTION_FINISHED, EXECUTION_NOT_RETRYABLE, EXECUTION_NOT_FINISHED and CONFLICT (409): the status it has.',
+        ),
+      host: z.string().optional().describe('HOST_NOT_ALLOWED (403): the Host header refused.'),
+      origin: z.string().optional().describe('ORIGIN_NOT_ALLOWED (403): the Origin header refused.'),
+      currentEtag: z.string().optional().describe('PRECONDITION_FAILED (412): the current ETag.'),
+      workflowVersion: z
+        .string()
+        .optional()
+        .describe('CONFLICT of PUT /workflows/{id} (409): the version stored with other content.'),
+      storedHash: z
+        .string()
+        .optional()
+        .describe('CONFLICT of PUT /workflows/{id} (409): the stored content hash.'),
+      hash: z.string().optional().describe('CONFLICT of PUT /workflows/{id} (409): the content hash sent.'),
+      reason: z
+        .string()
+        .optional()
+        .describe("RATE_LIMITED by the document's policies.flow (429): `rate_limited` or `queue_full`."),
     })
     .describe('RFC 9457 problem details. `code` is stable and machine-readable; `detail` is for people.'),
 );
@@ -181,6 +199,12 @@ export const problem = (description: string): ResponseSpec => ({
   description,
   content: { 'application/problem+json': Problem },
 });
+/** A 403 of a route that refuses for its own reason too: the Host and Origin checks apply to every route. */
+export const forbidden = (own: string): ResponseSpec =>
+  problem(
+    `${own}; or HOST_NOT_ALLOWED: the Host is not one this server answers to (\`host\`); or ORIGIN_NOT_ALLOWED: ` +
+      'a browser request from another origin (`origin`)',
+  );
 export const shared = (name: string): ResponseSpec => ({ description: name, component: name });
 export const empty = (description: string): ResponseSpec => ({ description });
 export const header = (description: string, schema: Schema = z.string()) => ({ description, schema });

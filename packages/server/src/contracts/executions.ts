@@ -15,6 +15,7 @@ import {
 import {
   component,
   defineRoute,
+  forbidden,
   header,
   json,
   problem,
@@ -242,6 +243,10 @@ const statusList = queryList(
   z.enum(EXECUTION_STATUSES, { error: `must be one of ${EXECUTION_STATUSES.join(', ')}` }),
 );
 
+/** The 403 of a route that checks a document against what this server grants (execute, PUT). */
+export const CAPABILITY_DENIED =
+  'CAPABILITY_DENIED: the document asks for more than this server grants; `problems` lists each ask and how it is granted';
+
 const started = { Location: location, 'Idempotent-Replayed': idempotentReplayed };
 
 export const execute = defineRoute({
@@ -284,6 +289,7 @@ export const execute = defineRoute({
     '200': json('Finished within the wait', Execution, started),
     '202': json('Accepted: the execution runs; follow Location', Execution, started),
     '400': problem('Malformed request: INVALID_JSON, BAD_REQUEST (with `errors`), IDEMPOTENCY_KEY_INVALID'),
+    '403': forbidden(CAPABILITY_DENIED),
     '404': problem('The workflowId (or version) is not registered'),
     '413': shared('PayloadTooLarge'),
     '415': shared('UnsupportedMediaType'),

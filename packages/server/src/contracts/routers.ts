@@ -6,7 +6,7 @@
  * these. A router that passes its own contracts (`ExtraRouter.contracts`) replaces these.
  */
 import { z } from 'zod';
-import { defineRoute, json, problem, shared } from './contract.js';
+import { defineRoute, forbidden, json, problem, shared } from './contract.js';
 
 const triggerTags = ['Triggers'];
 const router = 'triggers';
@@ -253,7 +253,9 @@ export const ask = defineRoute({
           .optional(),
       }),
     ),
-    '403': problem('The plan asks for more than the operator grants (CAPABILITY_DENIED, with problems)'),
+    '403': forbidden(
+      'CAPABILITY_DENIED: the plan asks for more than the operator grants (`problems` lists each ask)',
+    ),
     '422': problem('A bad body, or no valid plan after the repairs (VALIDATION, with errors)'),
     '502': problem('The LLM could not be asked (no provider or key, or its endpoint failed)'),
   },

@@ -1,7 +1,7 @@
 /** Waits and events: send an event, signal an execution, list and decide approvals, follow events. */
 import { z } from 'zod';
 import { ExecutionIdParams, IdempotencyKey, idempotentReplayed, LastEventId } from './common.js';
-import { component, defineRoute, json, problem, queryString, shared } from './contract.js';
+import { component, defineRoute, forbidden, json, problem, queryString, shared } from './contract.js';
 
 const tags = ['Waits and events'];
 const nonEmpty = 'must be a non-empty string';
@@ -137,9 +137,9 @@ const StepParams = z.object({ id: z.string(), step: z.string() });
 const decisionResponses = (conflict422: string) => ({
   '202': json('Decided', DecisionAccepted),
   '400': problem('Malformed body'),
-  '403': problem('`by` is not among the step approvers (CAPABILITY_DENIED)'),
+  '403': forbidden('CAPABILITY_DENIED: `by` is not among the step approvers'),
   '404': problem('The step is not waiting for a decision'),
-  '409': problem('Already decided'),
+  '409': problem('Already decided, or the step no longer waits: the detail names its status (CONFLICT)'),
   '422': problem(conflict422),
 });
 

@@ -7,12 +7,14 @@ import {
   Diagnostic,
   defineRoute,
   documented,
+  forbidden,
   header,
   json,
   problem,
   queryString,
   shared,
 } from './contract.js';
+import { CAPABILITY_DENIED } from './executions.js';
 
 const tags = ['Workflows'];
 
@@ -231,6 +233,7 @@ export const putWorkflow = defineRoute({
     }),
     '201': json('Registered', WorkflowVersion, { ETag: newest, Location: header('The version') }),
     '400': problem('Malformed request, or {id} is not a workflow id'),
+    '403': forbidden(CAPABILITY_DENIED),
     '409': problem(
       'This version exists with other content (CONFLICT; `workflowVersion`, `storedHash` and `hash` say which)',
     ),
