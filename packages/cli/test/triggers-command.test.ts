@@ -50,12 +50,13 @@ beforeAll(async () => {
     ]),
   );
   await put(workflow('hooked', [{ name: 'push', event: { name: 'repo.push' } }]));
-  await put({
+  const orders = {
     ...workflow('orders', [
       { name: 'big', event: { name: 'order.created' }, inputs: { orderId: '${trigger.event.data.id}' } },
     ]),
     inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
-  });
+  };
+  await put(orders);
   await until('the triggers to be active', async () => {
     const r = await run(['list', '--json']);
     const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: unknown[] }).items : [];
