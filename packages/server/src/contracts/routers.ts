@@ -19,6 +19,10 @@ const Outcome = z
     created: z.boolean().optional(),
     reason: z.enum(['rate_limited', 'queue_full', 'skipped']).optional(),
     error: z.string().optional(),
+    code: z
+      .string()
+      .optional()
+      .describe('With `failed`: the error code, when the error carries one (e.g. EXPRESSION)'),
   })
   .describe(
     'What a firing led to: `started` (an execution; `created: false` when its idempotency key matched an earlier one), ' +
@@ -107,6 +111,13 @@ export const listTriggers = defineRoute({
             running: z.number().int().optional(),
             queued: z.number().int().optional(),
             dropped: z.number().int().optional(),
+            failed: z
+              .number()
+              .int()
+              .optional()
+              .describe(
+                'Firings that started nothing because of an error (inputs or keys not rendered, the start failed), in this process',
+              ),
           }),
         ),
       }),
