@@ -42,10 +42,12 @@ describe('orchestr8 init', () => {
     expect(readFileSync(join(project, 'agents/shout.ts'), 'utf8')).toContain("id: '@acme-research/shout'");
   });
 
-  it('refuses to overwrite an existing project', async () => {
+  it('refuses to scaffold an orchestr8 project again, without steering to a destructive flag', async () => {
     const r = await cli(['init', project]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('already has package.json');
+    expect(r.stderr).toContain('already has orchestr8.config.ts');
+    expect(r.stderr).not.toContain('package.json');
+    expect(r.stderr).not.toContain('--force');
   });
 
   it('runs the workflow from a subdirectory, with the config’s agents and store', async () => {
@@ -86,6 +88,87 @@ describe('orchestr8 init', () => {
     const r = await cli(['validate', doc], { cwd: project });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('did you mean "@acme-research/shout"?');
+  });
+});
+
+describe('orchestr8 init in an existing project', () => {
+  // What `npm init -y` writes, with a dependency, a script and a version of the project's own.
+  const PACKAGE = {
+    name: 'my-app',
+    version: '3.2.1',
+    description: '',
+    main: 'index.js',
+    scripts: { test: 'echo "Error: no test specified" && exit 1', build: 'tsc' },
+    dependencies: { lodash: '^4.17.21' },
+  };
+  const OWN = {
+    'README.md': '# mine\n',
+    'tsconfig.json': '{"compilerOptions":{}}\n',
+    '.gitignore': 'dist/\n',
+  };
+
+  function existingProject(pkg: object): string {
+    const dir = join(tempRoot(), 'existing');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    for (const [f, text] of Object.entries(OWN)) writeFileSync(join(dir, f), text);
+    return dir;
+  }
+
+  it('merges package.json (every field kept, type not flipped), keeps README, tsconfig and .gitignore, and runs', async () => {
+    const dir = existingProject(PACKAGE);
+    const r = await cli(['init', '.'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    expect(pkg).toEqual({
+      ...PACKAGE,
+      scripts: {
+        ...PACKAGE.scripts,
+        start: 'orchestr8 run workflows/hello.yaml',
+        validate: 'orchestr8 validate workflows/hello.yaml',
+      },
+    });
+    for (const [f, text] of Object.entries(OWN)) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(text);
+    expect(r.stdout).toMatch(/merged +package\.json: added scripts start, validate; kept your scripts test/);
+    expect(r.stdout).toMatch(/kept +tsconfig\.json, README\.md, \.gitignore/);
+    // Not ESM: the config and agents are .mts, which can use the CLI's @orchestr8/* packages.
+    expect(r.stdout).toContain('package.json has no "type": "module"');
+    expect(existsSync(join(dir, 'orchestr8.config.mts'))).toBe(true);
+    expect(existsSync(join(dir, 'agents/shout.mts'))).toBe(true);
+    expect(existsSync(join(dir, 'orchestr8.config.ts'))).toBe(false);
+    const run = await cli(['run', 'workflows/hello.yaml', '--input', 'name=Ada', '--json'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).outputs).toEqual({ greeting: 'HELLO, ADA!' });
+    const test = await cli(['test'], { cwd: dir });
+    expect(test.stdout).toMatch(/tests 3 passed, 3 total/);
+
+    // Again: refused, and --force rewrites only init's own files.
+    const again = await cli(['init', '.'], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).not.toContain('--force');
+    const before = readFileSync(join(dir, 'package.json'), 'utf8');
+    writeFileSync(join(dir, 'workflows/hello.yaml'), 'edited\n');
+    const forced = await cli(['init', '.', '--force'], { cwd: dir });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toBe(before);
+    for (const [f, text] of Object.entries(OWN)) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(text);
+    expect(readFileSync(join(dir, 'workflows/hello.yaml'), 'utf8')).toContain('id: hello');
+    expect(forced.stdout).toMatch(/overwritten +orchestr8\.config\.mts, .*workflows\/hello\.yaml/);
+  }, 60_000);
+
+  it('keeps an ESM project’s fields and writes .ts agents', async () => {
+    const dir = existingProject({ ...PACKAGE, type: 'module', scripts: { start: 'node index.js' } });
+    const r = await cli(['init', '.'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    expect(pkg.type).toBe('module');
+    expect(pkg.version).toBe('3.2.1');
+    expect(pkg.dependencies).toEqual(PACKAGE.dependencies);
+    expect(pkg.scripts.start).toBe('node index.js');
+    expect(pkg.scripts.test).toBe('orchestr8 test');
+    expect(r.stdout).not.toContain('"type": "module"');
+    expect(existsSync(join(dir, 'agents/shout.ts'))).toBe(true);
+    expect(readFileSync(join(dir, 'agents/shout.ts'), 'utf8')).toContain("id: '@my-app/shout'");
   });
 });
 
@@ -140,6 +223,28 @@ describe('the next steps init prints', () => {
     expect(r.output).toMatch(/tests 3 passed, 3 total/);
     expect(r.output).toContain('created agent @new-project/word-count');
   }, 60_000);
+
+  it('start with npx orchestr8 when npx put orchestr8 on the PATH (npm_command=exec, node_modules/.bin)', async () => {
+    const dir = tempRoot();
+    // Where npx puts the bin: node_modules/.bin of its cache (or of the project), first on the PATH.
+    const bin = join(dir, '_npx/node_modules/.bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(join(REPO, 'packages/cli/bin/orchestr8.js'), join(bin, 'orchestr8'));
+    const env = {
+      PATH: `${bin}${delimiter}${process.env.PATH}`,
+      npm_command: 'exec',
+      npm_lifecycle_event: 'npx',
+    };
+    const init = await cli(['init', 'my-app'], { cwd: dir, env });
+    expect(init.code, init.stderr).toBe(0);
+    expect(nextSteps(init.stdout)).toEqual([
+      'cd my-app',
+      'npx orchestr8 run workflows/hello.yaml --input name=Ada',
+      'npx orchestr8 test',
+      'npx orchestr8 create agent word-count',
+    ]);
+    expect(init.stdout).not.toContain('not on your PATH');
+  });
 
   it('call this CLI by its path when orchestr8 is not on the PATH, and say how to put it there', async () => {
     const dir = tempRoot();

@@ -4,12 +4,19 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { CONFIG_FILE_NAMES } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { failUsage, reportError } from '../fail.js';
 
 interface InitOptions {
   force?: boolean;
 }
+
+/**
+ * Files a project has of its own: init creates them when missing and never overwrites them
+ * (package.json gets the orchestr8 scripts it lacks, nothing else changes).
+ */
+const PROJECT_FILES = new Set(['package.json', 'tsconfig.json', 'README.md', '.gitignore']);
 
 /**
  * `orchestr8 init [dir]`: a project that runs and passes its tests at once: a config, a
@@ -20,40 +27,103 @@ export function registerInitCommand(program: Command): void {
     .command('init')
     .description('create an orchestr8 project: config, a workflow, an agent, and tests that pass')
     .argument('[dir]', 'the project directory (created if needed)', '.')
-    .option('-f, --force', 'overwrite files that already exist')
+    .option(
+      '-f, --force',
+      'overwrite the orchestr8 files init writes (config, sample workflow and agent); never package.json, README.md, tsconfig.json or .gitignore',
+    )
     .addHelpText(
       'after',
-      '\nThen, in <dir>: orchestr8 run workflows/hello.yaml, orchestr8 test. Nothing to install: the CLI\nprovides the @orchestr8/* packages the project imports.\nExit codes: 0 created, 2 files exist (use --force) or usage.',
+      '\nThen, in <dir>: orchestr8 run workflows/hello.yaml, orchestr8 test. Nothing to install: the CLI\nprovides the @orchestr8/* packages the project imports. In an existing project, init adds its\nscripts to package.json and keeps every other field and file of yours.\nExit codes: 0 created, 2 orchestr8 files exist already or usage.',
     )
     .action(async (dir: string, opts: InitOptions) => {
       process.exitCode = await initCommand(dir, opts);
     });
 }
 
+interface PackageJson {
+  file: string;
+  text: string;
+  json: Record<string, unknown>;
+}
+
 async function initCommand(dir: string, opts: InitOptions): Promise<number> {
   try {
     const root = resolve(dir);
-    const name = packageName(basename(root));
+    const shown = relative(process.cwd(), root) || '.';
+    const pkg = readPackageJson(join(root, 'package.json'));
+    if (typeof pkg === 'string') return failUsage(pkg);
+    const pkgName = pkg?.json.name;
+    const name = typeof pkgName === 'string' && pkgName !== '' ? pkgName : packageName(basename(root));
     const scope = scopeOf(name);
-    const files = scaffold(name, scope);
-    const existing = Object.keys(files).filter((f) => existsSync(join(root, f)));
-    if (existing.length > 0 && !opts.force) {
+    // Node loads .ts and .js as ES modules only under "type": "module"; only ES modules can use
+    // the CLI's own @orchestr8/* packages (config.ts), so a project without it gets .mts files.
+    const esm = pkg === undefined || pkg.json.type === 'module';
+    const files = scaffold(name, scope, esm ? 'ts' : 'mts');
+    const owned = Object.keys(files).filter((f) => !PROJECT_FILES.has(f));
+    const taken = owned.filter((f) => existsSync(join(root, f)));
+    // Another config name would be found before (or instead of) the one init writes.
+    const otherConfigs = CONFIG_FILE_NAMES.filter((f) => !(f in files) && existsSync(join(root, f)));
+    if (otherConfigs.length > 0 || (taken.length > 0 && !opts.force)) {
+      const found = [...otherConfigs, ...taken];
       return failUsage(
-        `${root} already has ${existing.join(', ')}; nothing was written (use --force to overwrite)`,
+        `${root} already has ${found.join(', ')}, so it is an orchestr8 project already; nothing was written` +
+          ' (to start again, move these files away first)',
       );
     }
-    await writeFiles(root, files);
-    const shown = relative(process.cwd(), root) || '.';
-    const cmd = cliCommand();
+
+    const created: string[] = [];
+    const overwritten: string[] = [];
+    const kept: string[] = [];
+    const toWrite: Record<string, string> = {};
+    for (const [file, text] of Object.entries(files)) {
+      const exists = existsSync(join(root, file));
+      if (PROJECT_FILES.has(file) && exists) {
+        if (file !== 'package.json') kept.push(file);
+        continue;
+      }
+      toWrite[file] = text;
+      (exists ? overwritten : created).push(file);
+    }
+    const merge = pkg ? mergePackageJson(pkg) : undefined;
+    await writeFiles(root, toWrite);
+    if (pkg && merge?.text !== undefined) await writeFile(pkg.file, merge.text);
+
     const out = process.stdout;
-    out.write(`created an orchestr8 project in ${shown}: ${Object.keys(files).join(', ')}\n\nnext:\n`);
+    out.write(`${pkg ? 'added orchestr8 to the project' : 'created an orchestr8 project'} in ${shown}:\n`);
+    if (created.length > 0) out.write(`  created      ${created.join(', ')}\n`);
+    if (overwritten.length > 0) out.write(`  overwritten  ${overwritten.join(', ')} (--force)\n`);
+    if (merge)
+      out.write(
+        `  ${merge.text !== undefined ? 'merged ' : 'kept   '}      package.json: ${merge.summary}\n`,
+      );
+    if (kept.length > 0) out.write(`  kept         ${kept.join(', ')} (yours, unchanged)\n`);
+    if (pkg && !esm) {
+      const type =
+        pkg.json.type === undefined
+          ? 'has no "type": "module"'
+          : `says "type": ${JSON.stringify(pkg.json.type)}`;
+      out.write(
+        `\nnote: package.json ${type}, so Node loads .ts and .js files here as CommonJS, and CommonJS\n` +
+          "modules cannot use the orchestr8 CLI's own @orchestr8/* packages. init wrote the config and the\n" +
+          'agents as .mts (ES modules): write agent modules as .mts too (orchestr8 create agent does), or add\n' +
+          '"type": "module" to package.json yourself if the rest of the project allows it.\n',
+      );
+    }
+    if (
+      kept.includes('.gitignore') &&
+      !/^\/?\.orchestr8\/?\s*$/m.test(readFileSync(join(root, '.gitignore'), 'utf8'))
+    )
+      out.write('\nnote: add .orchestr8/ (the local store) to your .gitignore\n');
+
+    const cmd = cliCommand();
+    out.write('\nnext:\n');
     // Each line runs as printed: nothing to install (the CLI provides @orchestr8/* to the
     // project's config and agents), and the command is one that reaches this CLI.
     if (shown !== '.') out.write(`  cd ${shellQuote(shown)}\n`);
     out.write(`  ${cmd} run workflows/hello.yaml --input name=Ada\n`);
     out.write(`  ${cmd} test\n`);
     out.write(`  ${cmd} create agent word-count    # another agent, with its test\n`);
-    if (cmd !== 'orchestr8')
+    if (cmd.startsWith('node '))
       out.write(
         '\n(orchestr8 is not on your PATH: `pnpm install:global` in the orchestr8 repository puts it there)\n',
       );
@@ -62,6 +132,63 @@ async function initCommand(dir: string, opts: InitOptions): Promise<number> {
     return reportError(e);
   }
 }
+
+/** The directory's package.json; undefined when there is none, a message when it is not a JSON object. */
+function readPackageJson(file: string): PackageJson | string | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return `${file} is not valid JSON (${(e as Error).message}); nothing was written`;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return `${file} does not hold a JSON object; nothing was written`;
+  return { file, text, json: json as Record<string, unknown> };
+}
+
+/**
+ * An existing package.json with the orchestr8 scripts it lacks: every field it has stays as it
+ * is (its "type" too). `text` is undefined when there is nothing to add.
+ */
+function mergePackageJson(pkg: PackageJson): { text?: string; summary: string } {
+  const json = structuredClone(pkg.json);
+  const added: string[] = [];
+  const keptScripts: string[] = [];
+  let note = '';
+  if (json.scripts === undefined) json.scripts = {};
+  const scripts = json.scripts;
+  if (typeof scripts !== 'object' || scripts === null || Array.isArray(scripts)) {
+    note = '"scripts" is not an object, left as it is';
+  } else {
+    const own = scripts as Record<string, unknown>;
+    for (const [k, v] of Object.entries(SCRIPTS)) {
+      if (k in own) keptScripts.push(k);
+      else {
+        own[k] = v;
+        added.push(k);
+      }
+    }
+  }
+  const parts = [
+    ...(added.length > 0 ? [`added scripts ${added.join(', ')}`] : []),
+    ...(keptScripts.length > 0 ? [`kept your scripts ${keptScripts.join(', ')}`] : []),
+    ...(note ? [note] : []),
+    'every other field unchanged',
+  ];
+  if (added.length === 0) return { summary: parts.join('; ') };
+  const indent = /^[ \t]+(?=")/m.exec(pkg.text)?.[0] ?? '  ';
+  const eol = pkg.text.includes('\r\n') ? '\r\n' : '\n';
+  const body = JSON.stringify(json, null, indent).replace(/\n/g, eol);
+  return { text: `${body}${/\n$/.test(pkg.text) || pkg.text === '' ? eol : ''}`, summary: parts.join('; ') };
+}
+
+const SCRIPTS = {
+  start: 'orchestr8 run workflows/hello.yaml',
+  test: 'orchestr8 test',
+  validate: 'orchestr8 validate workflows/hello.yaml',
+};
 
 export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [file, text] of Object.entries(files)) {
@@ -73,7 +200,8 @@ export async function writeFiles(root: string, files: Record<string, string>): P
 
 /**
  * How to call this CLI from anywhere: `orchestr8` when that name on the PATH is this CLI
- * (installed with npm, or linked), else `node <this CLI's bin>`.
+ * (installed with npm, or linked), `npx orchestr8` when it is there only because npm put it
+ * there for this command, else `node <this CLI's bin>`.
  */
 export function cliCommand(): string {
   const self = [
@@ -85,10 +213,24 @@ export function cliCommand(): string {
     const found = join(dir, process.platform === 'win32' ? 'orchestr8.cmd' : 'orchestr8');
     if (!existsSync(found)) continue;
     // The first `orchestr8` on the PATH is the one a shell runs: this CLI, or another one.
-    if (self.includes(realOrSelf(found))) return 'orchestr8';
-    break;
+    if (!self.includes(realOrSelf(found))) break;
+    return viaNpm(dir) ? 'npx orchestr8' : 'orchestr8';
   }
   return `node ${shellQuote(self[0]!)}`;
+}
+
+/**
+ * Whether `dir` is on the PATH only for this command: `npx` and `npm exec` (npm_command=exec,
+ * npm_lifecycle_event=npx) and npm scripts (npm_lifecycle_event=<script>) put node_modules/.bin
+ * directories (the project's, or npx's cache) in front of the PATH of the command they run; a
+ * login shell does not have them, so `orchestr8` there is "command not found". Both signals are
+ * needed: the npm variables alone may be inherited by a command run from a script while the CLI
+ * is installed globally, and the directory alone may be on a PATH someone set up by hand.
+ */
+function viaNpm(dir: string): boolean {
+  const env = process.env;
+  const npm = env.npm_command !== undefined || env.npm_lifecycle_event !== undefined;
+  return npm && /(^|[\\/])node_modules[\\/]\.bin[\\/]?$/.test(dir);
 }
 
 function realOrSelf(path: string): string {
@@ -194,8 +336,10 @@ expect:
   return { module, test };
 }
 
-function scaffold(name: string, scope: string): Record<string, string> {
+/** The files of a new project; its config and agents as `.mts` in a project that is not ESM. */
+function scaffold(name: string, scope: string, ext: 'ts' | 'mts'): Record<string, string> {
   const shoutId = `@${scope}/shout`;
+  const config = `orchestr8.config.${ext}`;
   return {
     'package.json': `${JSON.stringify(
       {
@@ -203,21 +347,17 @@ function scaffold(name: string, scope: string): Record<string, string> {
         version: '0.1.0',
         private: true,
         type: 'module',
-        scripts: {
-          start: 'orchestr8 run workflows/hello.yaml',
-          test: 'orchestr8 test',
-          validate: 'orchestr8 validate workflows/hello.yaml',
-        },
+        scripts: SCRIPTS,
       },
       null,
       2,
     )}\n`,
-    'orchestr8.config.ts': `import { defineConfig } from '@orchestr8/cli/config';
+    [config]: `import { defineConfig } from '@orchestr8/cli/config';
 
 /** Found by every orchestr8 command run in this directory or below it. */
 export default defineConfig({
   // Modules exporting agents made with defineAgent (paths relative to this file).
-  agents: ['./agents/index.ts'],
+  agents: ['./agents/index.${ext}'],
   // Where every orchestr8 command here records and reads executions: sqlite:<path> or memory
   // (--store and ORCHESTR8_STORE win).
   store: 'sqlite:./.orchestr8/orchestr8.db',
@@ -230,10 +370,10 @@ export default defineConfig({
   // },
 });
 `,
-    'agents/index.ts': `// Every agent of the project; orchestr8.config.ts loads this module.
-export { shout } from './shout.js';
+    [`agents/index.${ext}`]: `// Every agent of the project; ${config} loads this module.
+export { shout } from './shout.${ext === 'ts' ? 'js' : 'mjs'}';
 `,
-    'agents/shout.ts': `import { defineAgent } from '@orchestr8/agent-base';
+    [`agents/shout.${ext}`]: `import { defineAgent } from '@orchestr8/agent-base';
 
 export interface ShoutInput {
   text: string;
@@ -331,7 +471,7 @@ tests:
           noEmit: true,
           skipLibCheck: true,
         },
-        include: ['agents', 'orchestr8.config.ts'],
+        include: ['agents', config],
       },
       null,
       2,
@@ -342,7 +482,7 @@ An [orchestr8](https://github.com/orchestr8) project.
 
 | path | what |
 | --- | --- |
-| \`orchestr8.config.ts\` | the agent modules and the store every \`orchestr8\` command here uses |
+| \`${config}\` | the agent modules and the store every \`orchestr8\` command here uses |
 | \`agents/\` | this project's agents (\`defineAgent\`), each with a \`*.test.yaml\` |
 | \`workflows/\` | workflow documents and their tests |
 
@@ -353,7 +493,7 @@ orchestr8 create agent word-count                     # add an agent and its tes
 orchestr8 agent serve                                 # serve the agents over HTTP (POST /agents/<id>/execute)
 \`\`\`
 
-There is nothing to install: the \`@orchestr8/*\` imports of \`orchestr8.config.ts\` and \`agents/\`
+There is nothing to install: the \`@orchestr8/*\` imports of \`${config}\` and \`agents/\`
 resolve to the orchestr8 CLI's own packages (the \`orchestr8\` command comes from
 \`pnpm install:global\` in the orchestr8 repository).
 

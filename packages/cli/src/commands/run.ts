@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { serializeError } from '@orchestr8/common';
+import { serializeError, ValidationError } from '@orchestr8/common';
 import {
   createEngine,
   type Engine,
@@ -116,6 +116,7 @@ export function registerRunCommand(program: Command): void {
 
 async function runCommand(file: string, opts: RunOptions): Promise<number> {
   let store: Store | undefined;
+  let opened: Engine | undefined;
   let telemetry: Telemetry | undefined;
   try {
     const stderr = new AboveView(process.stderr);
@@ -134,7 +135,13 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     if (!loaded.ok || !loaded.workflow) {
       for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
-      process.stderr.write(`${file}: ${errors} error${errors === 1 ? '' : 's'}; nothing was run\n`);
+      const summary = `${file}: ${errors} error${errors === 1 ? '' : 's'}; nothing was run`;
+      // Under --json, one object on stdout as for invalid inputs: {error: {code: VALIDATION, details}}.
+      if (opts.json) {
+        const error = serializeError(new ValidationError(summary, { details: loaded.diagnostics }));
+        process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+      }
+      process.stderr.write(`${summary}\n`);
       return ExitCode.usage;
     }
     const workflow = loaded.workflow;
@@ -143,12 +150,14 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     const spec = configuredStore(opts.store, config);
     telemetry = await setupTelemetry(logger, { exportTimeoutMs: 3000 });
     store = await openStore(spec);
+    // Stopped before its store on every way out (finally below): its wait scanner reads the store.
     const engine = createEngine({
       ...engineLogging(logger, registry, { liveView: live }),
       store,
       remoteAgent: remoteAgentFor,
       capabilities: capabilitiesFor(config, opts),
     });
+    opened = engine;
     const view = live ? new ProgressView(workflow, process.stderr, opts.verbose) : undefined;
     stderr.view = view;
     const sub = view ? engine.events.subscribe(view.onEvent, { capacity: 10_000 }) : undefined;
@@ -214,6 +223,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   } catch (e) {
     return reportError(e, opts.json ? { json: true, error: serializeError(e) } : undefined);
   } finally {
+    await opened?.close().catch(() => {});
     await store?.close().catch(() => {});
     await telemetry?.shutdown();
   }
