@@ -128,6 +128,14 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
       );
       return (r.rowCount ?? 0) > 0;
     },
+    async releaseDelivery(key, now, ttlMs) {
+      await run('release a webhook delivery', (tx) =>
+        tx.query(`DELETE FROM ${q('trigger_deliveries')} WHERE "key" = $1 AND expires_at = $2`, [
+          key,
+          now + ttlMs,
+        ]),
+      );
+    },
     // The pool belongs to the PostgresStore, which the host closes.
     async close() {},
   };

@@ -227,13 +227,33 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const now = clock.now();
       const ctx = webhookContext(name, req, now, undefined);
       const deliveryId = deliveryIdOf(a.trigger, req, ctx.body);
-      if (deliveryId !== undefined) {
-        if (!(await store.claimDelivery(`${a.key}:${deliveryId}`, now, dedupeTtlMs)))
-          return { status: 200, duplicate: true, deliveryId };
-        ctx.deliveryId = deliveryId;
+      if (deliveryId === undefined) return { status: 202, outcome: await a.flow.submit(ctx) };
+      // Claimed before the firing runs: the same delivery arriving meanwhile is a duplicate.
+      const claim = `${a.key}:${deliveryId}`;
+      if (!(await store.claimDelivery(claim, now, dedupeTtlMs)))
+        return { status: 200, duplicate: true, deliveryId };
+      ctx.deliveryId = deliveryId;
+      // A delivery not accepted (answered 429 or 422, or an error) gives its claim back once it
+      // is decided, so that the sender's retry is processed as new, not answered duplicate.
+      const release = async () => {
+        try {
+          await store.releaseDelivery?.(claim, now, dedupeTtlMs);
+        } catch (e) {
+          logger?.warn(
+            { workflowId: a.workflow.id, trigger: name, deliveryId, error: (e as Error).message },
+            'could not release a webhook delivery that was not accepted; its retries are duplicates until it expires',
+          );
+        }
+      };
+      let outcome: Outcome;
+      try {
+        outcome = await a.flow.submit(ctx);
+      } catch (e) {
+        await release();
+        throw e;
       }
-      const outcome = await a.flow.submit(ctx);
-      return { status: 202, outcome, ...(deliveryId !== undefined ? { deliveryId } : {}) };
+      if (outcome.status === 'dropped' || outcome.status === 'failed') await release();
+      return { status: 202, outcome, deliveryId };
     },
     emit: (event) => emitEvent(sc, event),
   };

@@ -51,6 +51,7 @@ export function openSqliteTriggerStore(path: string, options: { busyTimeoutMs?: 
     `INSERT INTO trigger_deliveries ("key", expires_at) VALUES (?, ?)
      ON CONFLICT ("key") DO UPDATE SET expires_at = excluded.expires_at WHERE trigger_deliveries.expires_at <= ?`,
   );
+  const unclaimStmt = db.prepare('DELETE FROM trigger_deliveries WHERE "key" = ? AND expires_at = ?');
   const pruneDeliveries = db.prepare('DELETE FROM trigger_deliveries WHERE expires_at <= ?');
   let claims = 0;
 
@@ -113,6 +114,9 @@ export function openSqliteTriggerStore(path: string, options: { busyTimeoutMs?: 
       if (++claims % 1000 === 0) pruneDeliveries.run([now]);
       const r = deliveryStmt.run([key, now + ttlMs, now]) as { changes: number };
       return r.changes > 0;
+    },
+    async releaseDelivery(key, now, ttlMs) {
+      unclaimStmt.run([key, now + ttlMs]);
     },
     async close() {
       db.close();

@@ -28,6 +28,13 @@ export interface TriggerStore {
   releaseLease(name: string, owner: string): Promise<void>;
   /** Records a delivery id; false when it was recorded before and has not expired. Atomic. */
   claimDelivery(key: string, now: number, ttlMs: number): Promise<boolean>;
+  /**
+   * Undoes `claimDelivery(key, now, ttlMs)`: deletes that claim, so that the delivery can be
+   * claimed again (it was not accepted: dropped or failed, and its sender retries). Deletes
+   * only the claim that call made (same key and expiry), not a later claim of the same key.
+   * Optional: a store without it keeps the claim until it expires.
+   */
+  releaseDelivery?(key: string, now: number, ttlMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +72,9 @@ export function createMemoryTriggerStore(): TriggerStore {
       deliveries.set(key, now + ttlMs);
       if (deliveries.size > 100_000) for (const [k, exp] of deliveries) if (exp <= now) deliveries.delete(k);
       return true;
+    },
+    async releaseDelivery(key, now, ttlMs) {
+      if (deliveries.get(key) === now + ttlMs) deliveries.delete(key);
     },
     async close() {},
   };

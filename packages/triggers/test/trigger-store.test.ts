@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import {
   openSqliteTriggerStore,
   type TriggerStore,
 } from '../src/index.js';
+import { compile, settle, setup, step } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o8-trigger-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +70,143 @@ describe.each(stores)('the %s trigger store', (_name, open) => {
     expect(await s.claimDelivery('d', 50, 100)).toBe(false);
     expect(await s.claimDelivery('d', 100, 100)).toBe(true);
     await s.close();
+  });
+
+  it('releases exactly the claim made, so that the delivery can be claimed again', async () => {
+    const s = await open();
+    expect(await s.claimDelivery('wf/h:d', 0, 100)).toBe(true);
+    expect(await s.claimDelivery('wf/h:e', 0, 100)).toBe(true);
+    await s.releaseDelivery?.('wf/h:d', 0, 100);
+    expect(await s.claimDelivery('wf/h:d', 10, 100)).toBe(true);
+    // The other delivery keeps its claim.
+    expect(await s.claimDelivery('wf/h:e', 10, 100)).toBe(false);
+    // Releasing a claim that expired and was taken again since leaves the new claim alone.
+    expect(await s.claimDelivery('wf/h:e', 100, 100)).toBe(true);
+    await s.releaseDelivery?.('wf/h:e', 0, 100);
+    expect(await s.claimDelivery('wf/h:e', 150, 100)).toBe(false);
+    // Releasing what was never claimed does nothing.
+    await s.releaseDelivery?.('wf/h:none', 0, 100);
+    expect(await s.claimDelivery('wf/h:none', 0, 100)).toBe(true);
+    await s.close();
+  });
+
+  describe('under a scheduler, a webhook delivery sent again', () => {
+    const T0 = Date.parse('2025-01-01T00:00:00Z');
+    const hook = (flow?: Record<string, unknown>) =>
+      compile({
+        steps: [step()],
+        triggers: [
+          {
+            name: 'gh',
+            webhook: { dedupeHeader: 'X-GitHub-Delivery' },
+            inputs: { key: '${trigger.body.id}' },
+            ...(flow ? { flow } : {}),
+          },
+        ],
+      });
+    const delivery = (id: string, body = '{"id":"7"}') => ({
+      rawBody: Buffer.from(body),
+      headers: { 'content-type': 'application/json', 'x-github-delivery': id },
+    });
+
+    it('after a 429 (rate limited) is processed again, and starts once the window has passed', async () => {
+      const store = await open();
+      const { clock, engine, scheduler } = setup(T0, { auto: true, store });
+      scheduler.activate(hook({ rateLimit: { limit: 1, per: '1m' } }));
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1'))).toMatchObject({
+        status: 202,
+        outcome: { status: 'started' },
+      });
+      const dropped = {
+        status: 202,
+        outcome: { status: 'dropped', reason: 'rate_limited' },
+        deliveryId: 'd-2',
+      };
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-2'))).toMatchObject(dropped);
+      // The sender's retry within the window: dropped again, not a duplicate.
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-2'))).toMatchObject(dropped);
+      await clock.advance(60_000);
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-2'))).toMatchObject({
+        status: 202,
+        outcome: { status: 'started' },
+        deliveryId: 'd-2',
+      });
+      // Accepted deliveries stay answered as duplicates and start nothing.
+      for (const id of ['d-1', 'd-2'])
+        expect(await scheduler.webhook('wf', 'gh', delivery(id))).toEqual({
+          status: 200,
+          duplicate: true,
+          deliveryId: id,
+        });
+      await settle();
+      expect((await engine.store.listExecutions({})).items).toHaveLength(2);
+      await store.close();
+    });
+
+    it('after a 422 (inputs not rendered) is processed again, and starts when it renders', async () => {
+      const store = await open();
+      const { engine, scheduler } = setup(T0, { auto: true, store });
+      scheduler.activate(hook());
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1', '{}'))).toMatchObject({
+        status: 202,
+        outcome: { status: 'failed', code: 'EXPRESSION' },
+        deliveryId: 'd-1',
+      });
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1'))).toMatchObject({
+        status: 202,
+        outcome: { status: 'started' },
+        deliveryId: 'd-1',
+      });
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1'))).toEqual({
+        status: 200,
+        duplicate: true,
+        deliveryId: 'd-1',
+      });
+      await settle();
+      expect((await engine.store.listExecutions({})).items.map((e) => e.inputs)).toEqual([{ key: '7' }]);
+      await store.close();
+    });
+
+    it('while the first is still in flight is a duplicate, even when the first is then refused', async () => {
+      const inner = await open();
+      let unblock = () => {};
+      const blocked = new Promise<void>((r) => {
+        unblock = r;
+      });
+      let releasing = () => {};
+      const releaseStarted = new Promise<void>((r) => {
+        releasing = r;
+      });
+      // The first delivery's answer waits in the release, after its firing was refused.
+      const store: TriggerStore = {
+        ...inner,
+        async releaseDelivery(key, now, ttlMs) {
+          releasing();
+          await blocked;
+          await inner.releaseDelivery?.(key, now, ttlMs);
+        },
+      };
+      const { engine, scheduler } = setup(T0, { auto: true, store });
+      scheduler.activate(hook());
+      const first = scheduler.webhook('wf', 'gh', delivery('d-1', '{}'));
+      // (A scheduler that never releases answers the first at once.)
+      await Promise.race([releaseStarted, first]);
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1'))).toEqual({
+        status: 200,
+        duplicate: true,
+        deliveryId: 'd-1',
+      });
+      unblock();
+      expect(await first).toMatchObject({ status: 202, outcome: { status: 'failed' } });
+      // Answered 422: the retry is processed.
+      expect(await scheduler.webhook('wf', 'gh', delivery('d-1'))).toMatchObject({
+        status: 202,
+        outcome: { status: 'started' },
+      });
+      await settle();
+      expect((await engine.store.listExecutions({})).items).toHaveLength(1);
+      await inner.close();
+    });
   });
 });
 
