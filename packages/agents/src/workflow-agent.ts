@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
@@ -57,7 +58,10 @@ async function loadChildFile(config: Readonly<Record<string, unknown>>, path: st
   const root = await projectRoot(config, 'workflow');
   const file = await resolveInside(root, path, 'workflow', 'path');
   if (file.isDirectory) throw new ValidationError(`workflow: path "${path}" is a directory`);
-  const hidden = relative(root, file.path)
+  // Hidden relative to the operator's root, not to the root a document narrowed to: a step's
+  // `root: .orchestr8` (or a root that is itself a hidden file) must not make its files plain.
+  const limit = typeof config.rootLimit === 'string' ? await realpath(config.rootLimit) : root;
+  const hidden = relative(limit, file.path)
     .split(sep)
     .some((segment) => segment.startsWith('.'));
   if (hidden || !DOCUMENT_FILE.test(file.path)) {

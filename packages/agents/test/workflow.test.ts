@@ -112,6 +112,19 @@ describe('@orchestr8/workflow', () => {
       expect(r.steps.sub!.error!.message, path).toContain('is not a workflow file');
       expect(JSON.stringify(r.steps.sub!.error), path).not.toContain(SECRET);
     }
+    // Nor through a step's own root: narrowed into a hidden directory, or onto a hidden file.
+    for (const [config, path] of [
+      [{ root: join(root, '.orchestr8') }, 'child.yaml'],
+      [{ root: join(root, '.env.json') }, '.'],
+    ] as const) {
+      const wf = compile({
+        steps: [{ id: 'sub', agent: { id: '@orchestr8/workflow', config }, input: { path } }],
+      });
+      const r = await run(engine, clock, wf);
+      expect(r.steps.sub!.error, config.root).toMatchObject({ code: 'VALIDATION' });
+      expect(r.steps.sub!.error!.message, config.root).toContain('is not a workflow file');
+      expect(JSON.stringify(r.steps.sub!.error), config.root).not.toContain(SECRET);
+    }
     // The extension is matched whatever its case.
     const upper = await run(engine, clock, parentOf({ path: 'CHILD.YML', inputs: { name: 'Ada' } }));
     expect(upper.status).toBe('completed');
