@@ -38,10 +38,12 @@ export function signatureRefusal(
 }
 
 /**
- * The delivery id that makes a redelivery a duplicate: the trigger's dedupe header, else
- * Idempotency-Key, else, for a Stripe-signed webhook, the event's `id` in the body (Stripe sends
- * no delivery header; a delivery it retries, or one replayed within the tolerance, carries the
- * same event id, and the signature vouches for the body). `body` is the parsed body (`webhookContext`).
+ * The delivery id that makes a redelivery a duplicate: the trigger's dedupe header; else, for a
+ * Stripe-signed webhook, the event's `id` in the body (Stripe sends no delivery header; a
+ * delivery it retries, or one replayed within the tolerance, carries the same event id, and the
+ * signature vouches for the body, which no header is); else Idempotency-Key. A signed id comes
+ * before the unsigned header: a replayed delivery with a fresh Idempotency-Key is still a
+ * duplicate. `body` is the parsed body (`webhookContext`).
  */
 export function deliveryIdOf(
   trigger: CompiledTrigger,
@@ -49,9 +51,14 @@ export function deliveryIdOf(
   body?: unknown,
 ): string | undefined {
   const dedupe = trigger.webhook?.dedupeHeader;
-  const given =
-    (dedupe ? header(request.headers, dedupe) : undefined) ?? header(request.headers, 'idempotency-key');
-  if (given !== undefined || trigger.webhook?.signature?.scheme !== 'stripe') return given;
+  const configured = dedupe ? header(request.headers, dedupe) : undefined;
+  if (configured !== undefined) return configured;
+  const key = header(request.headers, 'idempotency-key');
+  if (trigger.webhook?.signature?.scheme !== 'stripe') return key;
+  return signedEventId(body) ?? key;
+}
+
+function signedEventId(body: unknown): string | undefined {
   let event = body;
   if (typeof event === 'string') {
     try {

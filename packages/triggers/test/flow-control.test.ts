@@ -240,10 +240,14 @@ describe('a webhook', () => {
       const { engine, scheduler } = setup(T0, { auto: true, ...granted });
       scheduler.activate(hook({ signature: { secret: 'hook', scheme: 'stripe' } }));
       const t = seconds(T0) - 10;
-      const deliver = (body: string) =>
+      const deliver = (body: string, extra: Record<string, string> = {}) =>
         scheduler.webhook('wf', 'gh', {
           rawBody: Buffer.from(body),
-          headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${stripe(t, body)}` },
+          headers: {
+            'content-type': 'application/json',
+            'stripe-signature': `t=${t},v1=${stripe(t, body)}`,
+            ...extra,
+          },
         });
       const body = '{"id":"evt_3","type":"charge.succeeded"}';
       expect(await deliver(body)).toMatchObject({
@@ -253,6 +257,12 @@ describe('a webhook', () => {
       });
       // The same genuine delivery again, within the tolerance.
       expect(await deliver(body)).toEqual({ status: 200, duplicate: true, deliveryId: 'evt_3' });
+      // Replayed with a fresh Idempotency-Key (unsigned): the signed event id still decides.
+      expect(await deliver(body, { 'idempotency-key': 'fresh-1' })).toEqual({
+        status: 200,
+        duplicate: true,
+        deliveryId: 'evt_3',
+      });
       expect((await deliver('{"id":"evt_4"}')).status).toBe(202);
       // Without a string id in the body there is nothing to de-duplicate by.
       expect(await deliver('{"id":5}')).toEqual({
