@@ -58,7 +58,7 @@ export const FlowControlSchema = z
           .number()
           .int()
           .min(1)
-          .meta({ description: 'Executions started per window and key, at most.' }),
+          .meta({ description: 'Firings admitted (started, or queued to start) per window and key, at most.' }),
         per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
         key: z
           .string()
@@ -106,7 +106,7 @@ export const ExecuteFlowSchema = z
           .number()
           .int()
           .min(1)
-          .meta({ description: 'Executions started per window and key, at most.' }),
+          .meta({ description: 'Firings admitted (started, or queued to start) per window and key, at most.' }),
         per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
         key: z.string().min(1).optional().meta({
           description: 'A template naming the key (absent: one key): ${inputs.<path>}, ${variables.<path>}.',

@@ -79,11 +79,10 @@ const failure = (e: unknown): Outcome => {
 
 export class FlowControl {
   private readonly running = new Map<string, number>();
-  private readonly queues = new Map<string, { ctx: TriggerContext; prepared: Prepared }[]>();
-  /** Start times per rate key, oldest first (see `admit`). */
+  /** `slot`: the time the firing took in its rate window when it was admitted (see `admit`). */
+  private readonly queues = new Map<string, { ctx: TriggerContext; prepared: Prepared; slot?: number }[]>();
+  /** Admission times per rate key, oldest first (see `admit`). */
   private readonly windows = new Map<string, number[]>();
-  /** Queued firings per rate key: each holds a slot of its window until it starts or leaves. */
-  private readonly reserved = new Map<string, number>();
   private readonly debounces = new Map<string, { ctx: TriggerContext; timer: TimerHandle }>();
   private readonly batches = new Map<string, { items: TriggerContext[]; timer: TimerHandle }>();
   dropped = 0;
@@ -116,7 +115,7 @@ export class FlowControl {
       if (i < 0) continue;
       const [e] = q.splice(i, 1);
       if (q.length === 0) this.queues.delete(key);
-      this.unreserve(e!.prepared.rateKey);
+      this.giveBack(e!.prepared.rateKey, e!.slot);
       return true;
     }
     return false;
@@ -129,7 +128,6 @@ export class FlowControl {
     this.debounces.clear();
     this.batches.clear();
     this.queues.clear();
-    this.reserved.clear();
   }
 
   async submit(ctx: TriggerContext): Promise<Outcome> {
@@ -201,70 +199,64 @@ export class FlowControl {
 
   private async admit(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
     const flow = this.o.flow;
-    // The rate limit counts executions *started* per window (as documented): a start takes a
-    // slot of its window when it happens (`run`), a queued firing counts when it leaves the
-    // queue, once. Until then it holds a reservation, so that the firings it was admitted
-    // beside cannot fill the window it will start in: starts in the window plus reservations
-    // never exceed the limit. A firing refused (queue full) or whose start fails takes nothing.
+    // The rate limit counts firings admitted per window: started, or queued to start (a queued
+    // one took its slot when admitted and takes no other when it starts, so a slow queue
+    // cannot hold slots past their window). A firing refused (queue full), withdrawn from its
+    // queue, or whose start fails gives its slot back.
+    let slot: number | undefined;
     if (flow?.rateLimit) {
       const now = this.o.clock.now();
       const since = now - flow.rateLimit.perMs;
       const w = (this.windows.get(prepared.rateKey) ?? []).filter((t) => t > since);
       this.windows.set(prepared.rateKey, w);
-      if (w.length + (this.reserved.get(prepared.rateKey) ?? 0) >= flow.rateLimit.limit) {
+      if (w.length >= flow.rateLimit.limit) {
         this.dropped++;
-        // The oldest start in the window leaves it first (a full window of reservations: a window).
+        // The oldest admission in the window leaves it first.
         return {
           status: 'dropped',
           reason: 'rate_limited',
-          retryAfterMs: w.length > 0 ? w[0]! + flow.rateLimit.perMs - now : flow.rateLimit.perMs,
+          retryAfterMs: w[0]! + flow.rateLimit.perMs - now,
         };
       }
+      // Taken before the start is awaited: firings admitted meanwhile see it.
+      w.push(now);
+      slot = now;
     }
     if (flow?.concurrency) {
       const key = prepared.concurrencyKey;
       if ((this.running.get(key) ?? 0) >= flow.concurrency.limit) {
         const q = this.queues.get(key) ?? [];
         if (q.length >= flow.concurrency.maxQueue) {
+          this.giveBack(prepared.rateKey, slot);
           this.dropped++;
           return { status: 'dropped', reason: 'queue_full' };
         }
-        q.push({ ctx, prepared });
+        q.push({ ctx, prepared, ...(slot !== undefined ? { slot } : {}) });
         this.queues.set(key, q);
-        this.reserved.set(prepared.rateKey, (this.reserved.get(prepared.rateKey) ?? 0) + 1);
         return { status: 'queued' };
       }
     }
-    return this.run(ctx, prepared);
+    return this.run(ctx, prepared, slot);
   }
 
-  private unreserve(rateKey: string): void {
-    const n = (this.reserved.get(rateKey) ?? 1) - 1;
-    if (n > 0) this.reserved.set(rateKey, n);
-    else this.reserved.delete(rateKey);
+  /** Takes a firing's slot out of its rate window (it started nothing). */
+  private giveBack(rateKey: string, slot: number | undefined): void {
+    if (slot === undefined) return;
+    const w = this.windows.get(rateKey);
+    const i = w?.lastIndexOf(slot) ?? -1;
+    if (i >= 0) w!.splice(i, 1);
   }
 
-  private async run(ctx: TriggerContext, prepared: Prepared): Promise<Outcome> {
+  private async run(ctx: TriggerContext, prepared: Prepared, slot: number | undefined): Promise<Outcome> {
     const key = prepared.concurrencyKey;
     const limited = this.o.flow?.concurrency !== undefined;
     if (limited) this.running.set(key, (this.running.get(key) ?? 0) + 1);
-    // Taken before the start is awaited: firings admitted meanwhile see it.
-    const at = this.o.flow?.rateLimit ? this.o.clock.now() : undefined;
-    if (at !== undefined) {
-      const w = this.windows.get(prepared.rateKey) ?? [];
-      w.push(at);
-      this.windows.set(prepared.rateKey, w);
-    }
     let started: Started;
     try {
       started = await this.o.start(ctx, prepared);
     } catch (e) {
       // No execution started: its slot of the window is given back.
-      if (at !== undefined) {
-        const w = this.windows.get(prepared.rateKey);
-        const i = w?.lastIndexOf(at) ?? -1;
-        if (i >= 0) w!.splice(i, 1);
-      }
+      this.giveBack(prepared.rateKey, slot);
       if (limited) this.release(key);
       return failure(e);
     }
@@ -280,7 +272,6 @@ export class FlowControl {
     const next = q?.shift();
     if (q && q.length === 0) this.queues.delete(key);
     if (!next) return;
-    this.unreserve(next.prepared.rateKey);
-    void this.run(next.ctx, next.prepared).then((outcome) => this.report(next.ctx, outcome));
+    void this.run(next.ctx, next.prepared, next.slot).then((outcome) => this.report(next.ctx, outcome));
   }
 }

@@ -202,7 +202,7 @@ describe('the rate limit of policies.flow counts executions started', () => {
     return { clock, send, finish, answer, started };
   }
 
-  it('a request refused for a full queue takes no slot; a queued one counts once, when it starts', async () => {
+  it('a request refused for a full queue takes no slot; a queued one counts once, when admitted', async () => {
     const { clock, send, finish, answer, started } = gateWith({
       concurrency: { limit: 1, maxQueue: 1 },
       rateLimit: { limit: 3, per: '1m' },
@@ -210,26 +210,52 @@ describe('the rate limit of policies.flow counts executions started', () => {
     expect(await answer(1)).toBe('started');
     const second = send(2);
     await settle();
-    // 1 started, 2 waits: 3 and 4 find the queue full (4 used to be rate_limited: 3 had taken a slot).
+    // 1 started, 2 waits (both took a slot at 0 s): 3 and 4 find the queue full and take none
+    // (4 used to be rate_limited: 3 had taken a slot).
     expect(await answer(3)).toBe('queue_full');
     expect(await answer(4)).toBe('queue_full');
     await clock.advance(30_000);
     await finish(1);
+    // 2 starts on the slot it took when it queued.
     expect(await second).toMatchObject({ id: 'e2' });
-    // Two started in the window (1 at 0 s, 2 at 30 s): 5 may wait, and holds the third slot.
     const fifth = send(5);
     await settle();
+    // 1, 2 (0 s) and 5 (30 s) fill the window; the first slots leave it at 60 s.
     const over = await send(6);
     expect(over).toMatchObject({ refused: 'rate_limited', retryAfterMs: 30_000 });
     await finish(2);
     expect(await fifth).toMatchObject({ id: 'e5' });
     expect(await answer(7)).toBe('rate_limited');
-    // 1's start (0 s) leaves the window; 2 and 5 (30 s) are still in it: one more may start.
+    // A slot leaves its window however long its firing waited in the queue: at 61 s only 5's is left.
     await clock.advance(31_000);
     await finish(5);
     expect(await answer(8)).toBe('started');
-    expect(await answer(9)).toBe('rate_limited');
-    expect(started).toEqual([1, 2, 5, 8]);
+    const ninth = send(9);
+    await settle();
+    expect(await answer(10)).toBe('rate_limited');
+    await finish(8);
+    expect(await ninth).toMatchObject({ id: 'e9' });
+    expect(started).toEqual([1, 2, 5, 8, 9]);
+  });
+
+  it('a slot taken by a queued firing leaves the window with time, not when the firing starts', async () => {
+    const { clock, send, finish, answer, started } = gateWith({
+      concurrency: { limit: 1, maxQueue: 10 },
+      rateLimit: { limit: 2, per: '1s' },
+    });
+    expect(await answer(1)).toBe('started');
+    const queued = [send(2)];
+    await settle();
+    // One execution runs for minutes; firings keep queueing as their windows pass, never refused
+    // for slots that queued firings took long ago.
+    for (let n = 3; n <= 5; n++) {
+      await clock.advance(60_000);
+      queued.push(send(n));
+      await settle();
+    }
+    for (const n of [1, 2, 3, 4]) await finish(n);
+    await Promise.all(queued);
+    expect(started).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('a start that fails gives its slot back', async () => {
