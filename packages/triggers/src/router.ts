@@ -89,6 +89,10 @@ export function createTriggerRouter(
       if (r.status === 401) return problem(res, 401, 'SIGNATURE_INVALID', r.reason);
       if (r.status === 503) return problem(res, 503, 'TRIGGER_UNAVAILABLE', r.reason);
       if (r.status === 200) return void res.status(200).json({ duplicate: true, deliveryId: r.deliveryId });
+      if (r.status === 409) {
+        res.setHeader('Retry-After', '1');
+        return problem(res, 409, 'CONFLICT', r.reason, { deliveryId: r.deliveryId });
+      }
       if (r.outcome.status === 'failed')
         // Nothing started (inputs or keys not rendered, or the start failed): a problem like any error.
         return problem(

@@ -70,6 +70,8 @@ export type WebhookResult =
   | { status: 401; reason: string }
   | { status: 503; reason: string }
   | { status: 200; duplicate: true; deliveryId: string }
+  /** The same delivery is being processed here: retry (it may yet be refused and given back). */
+  | { status: 409; reason: string; deliveryId: string }
   | { status: 202; outcome: Outcome; deliveryId?: string };
 
 export interface EmittedEvent {

@@ -40,6 +40,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const env = options.env ?? process.env;
   const allowEnv = options.allowEnv ?? (() => false);
   const dedupeTtlMs = options.dedupeTtlMs ?? 7 * 24 * 60 * 60 * 1000;
+  /** Webhook delivery claims this process took and has not decided yet. */
+  const deliveriesInFlight = new Set<string>();
   const logger = options.logger;
   /** Compiled registered versions by hash: a sync compiles only what changed. */
   let compiled = new Map<string, CompiledWorkflow>();
@@ -230,8 +232,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (deliveryId === undefined) return { status: 202, outcome: await a.flow.submit(ctx) };
       // Claimed before the firing runs: the same delivery arriving meanwhile is a duplicate.
       const claim = `${a.key}:${deliveryId}`;
-      if (!(await store.claimDelivery(claim, now, dedupeTtlMs)))
+      if (!(await store.claimDelivery(claim, now, dedupeTtlMs))) {
+        // Still being decided here: not a duplicate yet (the first may end 429/422 and give its
+        // claim back), so the sender is told to retry rather than that it succeeded.
+        if (deliveriesInFlight.has(claim))
+          return {
+            status: 409,
+            reason: `delivery ${deliveryId} is still being processed; retry it`,
+            deliveryId,
+          };
         return { status: 200, duplicate: true, deliveryId };
+      }
+      deliveriesInFlight.add(claim);
       ctx.deliveryId = deliveryId;
       // A delivery not accepted (answered 429 or 422, or an error) gives its claim back once it
       // is decided, so that the sender's retry is processed as new, not answered duplicate.
@@ -248,11 +260,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       let outcome: Outcome;
       try {
         outcome = await a.flow.submit(ctx);
+        if (outcome.status === 'dropped' || outcome.status === 'failed') await release();
       } catch (e) {
         await release();
         throw e;
+      } finally {
+        // Decided (and given back if not accepted): from now on a duplicate is a duplicate.
+        deliveriesInFlight.delete(claim);
       }
-      if (outcome.status === 'dropped' || outcome.status === 'failed') await release();
       return { status: 202, outcome, deliveryId };
     },
     emit: (event) => emitEvent(sc, event),

@@ -45,7 +45,9 @@ export const deliverWebhook = defineRoute({
     '(default `X-Hub-Signature-256`, as GitHub sends); an unsigned one needs an API key when the server has keys. ' +
     'The body (JSON when the content type says so, else text), headers and query are `${trigger.body}`, ' +
     '`${trigger.headers}` and `${trigger.query}`; without an input mapping the body is the inputs. A delivery id ' +
-    '(the `dedupeHeader`, else `Idempotency-Key`) is remembered for 7 days: a replay answers 200 and starts nothing. ' +
+    '(the `dedupeHeader`, else for the `stripe` scheme the event `id` in the signed body, else `Idempotency-Key`) is ' +
+    'remembered for 7 days: a replay answers 200 and starts nothing; a replay while the first is still being ' +
+    'processed answers 409 (retry it); a delivery answered 429 or 422 is not remembered. ' +
     'Executions carry the correlation id `trigger:<name>#<delivery id>` (or `@<arrival time>` without one).',
   security: [{}, { bearer: [] }, { apiKey: [] }],
   params: TriggerParams,
@@ -64,6 +66,9 @@ export const deliverWebhook = defineRoute({
       'SIGNATURE_INVALID: the signature does not match the body; or UNAUTHORIZED: an unsigned webhook without an API key',
     ),
     '404': problem('No webhook trigger of that name on that workflow (NOT_FOUND)'),
+    '409': problem(
+      'CONFLICT: the same delivery is still being processed; retry it (Retry-After), as it may yet be refused',
+    ),
     '413': shared('PayloadTooLarge'),
     '422': problem('The firing failed (its inputs could not be rendered, or the start failed)'),
     '429': problem('The firing was dropped by its rate limit or a full queue'),
