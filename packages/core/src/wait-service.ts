@@ -342,6 +342,9 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
     return { id: event.id, accepted, woken };
   };
 
+  /** A step in one of these can no longer be decided: deciding it is a conflict, not a 404. */
+  const FINISHED_STEP: ReadonlySet<string> = new Set(['completed', 'failed', 'skipped', 'cancelled']);
+
   const decideNow = async (
     executionId: string,
     stepId: string,
@@ -355,7 +358,7 @@ export function createWaitService(o: WaitServiceOptions): WaitService {
       // step: a client retrying a decision learns how it ended.
       const step =
         w === undefined ? (await store.getSteps(executionId)).find((s) => s.stepId === stepId) : undefined;
-      if (step !== undefined && step.status !== 'pending' && step.status !== 'running')
+      if (step !== undefined && FINISHED_STEP.has(step.status))
         throw new Orchestr8Error(
           ErrorCode.CONFLICT,
           `step "${stepId}" of execution "${executionId}" no longer waits for a decision: it is ${step.status}${
