@@ -264,6 +264,32 @@ describe('a stale pid file', () => {
   });
 });
 
+describe('restart after a crash', () => {
+  it('starts the server again with the options the crashed one ran with (its stale file says them)', async () => {
+    const dir = project();
+    const started = await cli(['server', 'start', '--port', '0', '--api-keys', 'k-crash'], { cwd: dir });
+    expect(started.code, started.stderr).toBe(0);
+    process.kill(state(dir).pid, 'SIGKILL');
+    await until('the process to be gone', async () => {
+      try {
+        process.kill(state(dir).pid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    const r = await cli(['server', 'restart'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('removed a stale pid file');
+    try {
+      // The API keys came back with it: the API is not open.
+      expect((await fetch(`${state(dir).url}/executions`)).status).toBe(401);
+    } finally {
+      await cli(['server', 'stop'], { cwd: dir });
+    }
+  });
+});
+
 describe('a server that requires an API key', () => {
   it('is used by run only when ORCHESTR8_API_KEY is set', async () => {
     const dir = project();

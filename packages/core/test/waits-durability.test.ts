@@ -131,12 +131,12 @@ describe('idempotent decisions and signals', () => {
     expect(await engine.decide(h.id, 'ok', d)).toEqual(first);
     const decided = (await store.readJournal(h.id)).filter((e) => e.type === 'approval.decided');
     expect(decided).toHaveLength(1);
-    // The same key for another decision is refused; without a key the repeat is NOT_FOUND.
+    // The same key for another decision is refused; without a key the repeat is a CONFLICT (the step finished).
     await expect(
       engine.decide(h.id, 'ok', { ...d, decision: 'reject', comment: 'no' }),
     ).rejects.toMatchObject({ code: 'CONFLICT', details: { idempotencyKeyReused: true } });
     await expect(engine.decide(h.id, 'ok', { decision: 'approve', data: { n: 1 } })).rejects.toMatchObject({
-      code: 'NOT_FOUND',
+      code: 'CONFLICT',
     });
     await engine.close();
   });

@@ -354,7 +354,9 @@ async function stopServer(dir: string, timeoutMs: number): Promise<{ code: numbe
   const found = findAndClean(dir);
   if (!found.running) {
     process.stderr.write(`no server running for this project${found.cleaned ? `; ${found.cleaned}` : ''}\n`);
-    return { code: 0 };
+    // A crashed server's stale file still says what it ran with: `restart` starts it so again.
+    const crashed = found.stale?.state;
+    return crashed?.argv !== undefined ? { code: 0, state: crashed } : { code: 0 };
   }
   const { state, file } = found;
   process.stderr.write(
