@@ -22,7 +22,7 @@ export const ProblemCode = {
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  /** The request line or headers are over Node's limit (431; 16 KiB unless --max-http-header-size). */
+  /** The request line or headers are over Node's limit (431; 16 KiB unless Node runs with --max-http-header-size). */
   HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
   /** The request line and headers came too slowly (408). */
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',

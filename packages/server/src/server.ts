@@ -337,13 +337,12 @@ function clientErrorResponse(
   let status = 400;
   let code: string = ProblemCode.BAD_REQUEST;
   let detail = `malformed HTTP request${typeof error.reason === 'string' && error.reason !== '' ? `: ${error.reason.toLowerCase()}` : ''}`;
+  // [status, code] pairs, written so that the docs generator reads each code's status here.
   if (error.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431;
-    code = ProblemCode.HEADERS_TOO_LARGE;
+    [status, code] = [431, ProblemCode.HEADERS_TOO_LARGE];
     detail = `the request line or headers exceed ${headerLimit} bytes`;
   } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT') {
-    status = 408;
-    code = ProblemCode.REQUEST_TIMEOUT;
+    [status, code] = [408, ProblemCode.REQUEST_TIMEOUT];
     detail = 'the request was not received in time';
   }
   const title = CLIENT_ERROR_TITLES[status]!;
