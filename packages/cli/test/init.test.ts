@@ -115,6 +115,35 @@ describe('orchestr8 init in an existing project', () => {
     return dir;
   }
 
+  it('reads a package.json that starts with a byte-order mark, as npm does, and keeps the mark', async () => {
+    const dir = join(tempRoot(), 'bom');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'package.json'),
+      `\uFEFF${JSON.stringify({ name: 'bom-app', version: '1.0.0' }, null, 2)}\n`,
+    );
+    const r = await cli(['init', '.'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(join(dir, 'package.json'), 'utf8');
+    expect(text.startsWith('\uFEFF{')).toBe(true);
+    expect(JSON.parse(text.slice(1))).toMatchObject({
+      name: 'bom-app',
+      version: '1.0.0',
+      scripts: { test: 'orchestr8 test' },
+    });
+  });
+
+  it('refuses a package.json that is not JSON, and writes nothing', async () => {
+    const dir = join(tempRoot(), 'broken-pkg');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "name": "x", }\n');
+    const r = await cli(['init', '.'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is not valid JSON');
+    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toBe('{ "name": "x", }\n');
+    expect(existsSync(join(dir, 'workflows'))).toBe(false);
+  });
+
   it('merges package.json (every field kept, type not flipped), keeps README, tsconfig and .gitignore, and runs', async () => {
     const dir = existingProject(PACKAGE);
     const r = await cli(['init', '.'], { cwd: dir });

@@ -139,7 +139,8 @@ function readPackageJson(file: string): PackageJson | string | undefined {
   const text = readFileSync(file, 'utf8');
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // npm and Node read a package.json that starts with a byte-order mark; so does this.
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
     return `${file} is not valid JSON (${(e as Error).message}); nothing was written`;
   }
@@ -181,7 +182,11 @@ function mergePackageJson(pkg: PackageJson): { text?: string; summary: string } 
   const indent = /^[ \t]+(?=")/m.exec(pkg.text)?.[0] ?? '  ';
   const eol = pkg.text.includes('\r\n') ? '\r\n' : '\n';
   const body = JSON.stringify(json, null, indent).replace(/\n/g, eol);
-  return { text: `${body}${/\n$/.test(pkg.text) || pkg.text === '' ? eol : ''}`, summary: parts.join('; ') };
+  const bom = pkg.text.startsWith('\uFEFF') ? '\uFEFF' : '';
+  return {
+    text: `${bom}${body}${/\n$/.test(pkg.text) || pkg.text === '' ? eol : ''}`,
+    summary: parts.join('; '),
+  };
 }
 
 const SCRIPTS = {
