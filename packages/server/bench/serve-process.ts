@@ -20,7 +20,11 @@ export function childExecArgv(): string[] {
   return [...conditionsArgv(), '--import', 'tsx', ...profileArgv()];
 }
 
-const fromSource = () => conditionsArgv().includes('--conditions=source');
+const fromSource = () =>
+  conditionsArgv().some(
+    (a, i, all) =>
+      a === '--conditions=source' || a === '-C=source' || (a.startsWith('-') && all[i + 1] === 'source'),
+  );
 
 /** `--cpu-prof` into ORCHESTR8_BENCH_PROF=<dir> when it is set. */
 function profileArgv(): string[] {
