@@ -87,6 +87,26 @@ describe('orchestr8 send-event and the event triggers it fires', () => {
   });
 });
 
+describe('a webhook trigger whose signing secret the operator has not granted', () => {
+  it('is refused when the workflow is registered: 403 CAPABILITY_DENIED, nothing registered', async () => {
+    const doc = {
+      ...workflow('unsigned-secret', [{ name: 'gh', webhook: { signature: { secret: 'hook' } } }]),
+      context: { secretRefs: { hook: { env: 'O8_TEST_NOT_GRANTED_SECRET' } } },
+    };
+    const r = await fetch(`${s.url}/workflows/unsigned-secret`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(doc),
+    });
+    expect(r.status).toBe(403);
+    const body = (await r.json()) as { code: string; detail: string };
+    expect(body.code).toBe('CAPABILITY_DENIED');
+    expect(body.detail).toContain('O8_TEST_NOT_GRANTED_SECRET');
+    const listed = await run(['list', '--json', '--workflow', 'unsigned-secret']);
+    expect((JSON.parse(listed.stdout) as { items: unknown[] }).items).toEqual([]);
+  });
+});
+
 describe('orchestr8 triggers', () => {
   it('list prints each trigger with its kind, schedule and next fire time in its timezone and in UTC', async () => {
     const r = await run(['list']);

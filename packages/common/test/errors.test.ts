@@ -43,10 +43,13 @@ describe('error taxonomy', () => {
   });
 
   it('bounds what an error carries as data: a long message is cut, large details become a preview', () => {
-    const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v)).length;
+    const bytes = (v: unknown) =>
+      new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v)).length;
     // Multibyte text counts its UTF-8 bytes, and the cut never splits a character.
     const message = `parse error at ${'é€😀'.repeat(20_000)}`;
-    const details = { diagnostics: Array.from({ length: 50 }, (_, i) => ({ pointer: `/${'k'.repeat(10_000)}${i}` })) };
+    const details = {
+      diagnostics: Array.from({ length: 50 }, (_, i) => ({ pointer: `/${'k'.repeat(10_000)}${i}` })),
+    };
     const data = serializeError(new Orchestr8Error(ErrorCode.VALIDATION, message, { details }));
     expect(bytes(data.message)).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_BYTES);
     expect(data.message.startsWith('parse error at é€😀')).toBe(true);
@@ -54,13 +57,19 @@ describe('error taxonomy', () => {
     expect(data.message).not.toContain('\uFFFD');
     expect(bytes(data.details)).toBeLessThanOrEqual(MAX_ERROR_DETAILS_BYTES);
     expect(data.details).toMatchObject({ '[truncated]': true, originalBytes: bytes(details) });
-    expect((data.details as { preview: string }).preview.startsWith('{"diagnostics":[{"pointer":"/kkk')).toBe(true);
+    expect((data.details as { preview: string }).preview.startsWith('{"diagnostics":[{"pointer":"/kkk')).toBe(
+      true,
+    );
     // So does each cause, and the bounded form round-trips unchanged.
-    const wrapped = serializeError(new Orchestr8Error(ErrorCode.AGENT_FAILED, 'outer', { cause: new Error(message) }));
+    const wrapped = serializeError(
+      new Orchestr8Error(ErrorCode.AGENT_FAILED, 'outer', { cause: new Error(message) }),
+    );
     expect(bytes(wrapped.cause!.message)).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_BYTES);
     expect(serializeError(deserializeError(data))).toEqual(data);
     // What fits is kept as it is.
-    const small = serializeError(new Orchestr8Error(ErrorCode.VALIDATION, 'bad', { details: { at: '/steps' } }));
+    const small = serializeError(
+      new Orchestr8Error(ErrorCode.VALIDATION, 'bad', { details: { at: '/steps' } }),
+    );
     expect(small).toMatchObject({ message: 'bad', details: { at: '/steps' } });
   });
 });

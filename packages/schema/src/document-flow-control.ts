@@ -54,11 +54,9 @@ export const FlowControlSchema = z
       }),
     rateLimit: z
       .strictObject({
-        limit: z
-          .number()
-          .int()
-          .min(1)
-          .meta({ description: 'Firings admitted (started, or queued to start) per window and key, at most.' }),
+        limit: z.number().int().min(1).meta({
+          description: 'Firings admitted (started, or queued to start) per window and key, at most.',
+        }),
         per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
         key: z
           .string()
@@ -102,11 +100,9 @@ export const ExecuteFlowSchema = z
       .meta({ description: 'A concurrency limit per key, with queueing.' }),
     rateLimit: z
       .strictObject({
-        limit: z
-          .number()
-          .int()
-          .min(1)
-          .meta({ description: 'Firings admitted (started, or queued to start) per window and key, at most.' }),
+        limit: z.number().int().min(1).meta({
+          description: 'Firings admitted (started, or queued to start) per window and key, at most.',
+        }),
         per: PositiveDuration.meta({ description: 'The window, e.g. "1m".', examples: ['1m'] }),
         key: z.string().min(1).optional().meta({
           description: 'A template naming the key (absent: one key): ${inputs.<path>}, ${variables.<path>}.',

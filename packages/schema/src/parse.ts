@@ -276,17 +276,6 @@ export function parseYamlText(text: string): ParsedText {
   return parseYamlWithPositions(text);
 }
 
-/** 1-based line and column of an offset, counted in the text (when no parse has counted them). */
-const textPosition = (text: string) => (offset: number) => {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return { line, column: offset - start + 1 };
-};
-
 /** The `yaml` package's parse: every syntax problem, duplicate key and limit, with positions. */
 export function parseYamlWithPositions(text: string): ParsedText {
   const { LineCounter, parseDocument } = yamlModule();
@@ -309,7 +298,7 @@ export function parseYamlWithPositions(text: string): ParsedText {
       diagnostics,
       fatal: true,
       locate: () => new Map(),
-      position: textPosition(text),
+      position: linePositions(text),
     };
   }
   let doc: Document;
