@@ -77,6 +77,8 @@ describe('orchestr8 serve with triggers', { timeout: 120_000 }, () => {
     await s.stop();
     const down = Date.now();
     await new Promise((r) => setTimeout(r, 4500));
+    // Nothing ran between `down` and `up`: every occurrence of that span was missed.
+    const up = Date.now();
     s = await serve(args);
     try {
       await activeTrigger(s.url, 'catch-up');
@@ -85,11 +87,14 @@ describe('orchestr8 serve with triggers', { timeout: 120_000 }, () => {
         fire: Date.parse(e.correlationId!.slice('trigger:tick@'.length)),
         created: e.createdAt,
       }));
-      // Started more than the tolerance after its time: a caught-up occurrence of the downtime.
-      const caughtUp = runs.filter((r) => r.fire > down && r.created - r.fire > 1000);
-      expect(caughtUp).toHaveLength(1);
-      // The downtime (4.5 s, every second) held at least three occurrences; the earlier ones did not run.
-      expect(runs.filter((r) => r.fire > down && r.fire < caughtUp[0]!.fire)).toEqual([]);
+      // The downtime (4.5 s, every second) held at least three occurrences, of which "last" runs
+      // one at most (none of them when the latest missed one fell after `up`, while the server
+      // was starting). Told apart by their times, not by how late they started: on a loaded
+      // machine a regular tick can start more than the tolerance late too.
+      const missed = runs.filter((r) => r.fire > down + 500 && r.fire < up);
+      expect(missed.length).toBeLessThanOrEqual(1);
+      // The latest missed occurrence ran, late (more than the tolerance after its time).
+      expect(runs.some((r) => r.fire > down + 500 && r.created - r.fire > 1000)).toBe(true);
     } finally {
       await s.stop();
     }
