@@ -8,6 +8,18 @@ import { ValidationError } from '@orchestr8/common';
  * `config.rootLimit`, the real root must stay inside it (no symlink out of it).
  */
 export async function projectRoot(config: Readonly<Record<string, unknown>>, agent: string): Promise<string> {
+  return (await projectRoots(config, agent)).root;
+}
+
+/**
+ * `projectRoot`, and the operator's real root beside it (`config.rootLimit` with symlinks
+ * resolved, or the project root when the grant sets none): checks relative to what the
+ * operator granted, not to a root a document narrowed to, read it from here.
+ */
+export async function projectRoots(
+  config: Readonly<Record<string, unknown>>,
+  agent: string,
+): Promise<{ root: string; limit: string }> {
   const configured = config.root;
   if (configured !== undefined && typeof configured !== 'string') {
     throw new ValidationError(`${agent}: config.root must be a string path`);
@@ -29,8 +41,9 @@ export async function projectRoot(config: Readonly<Record<string, unknown>>, age
     if (!inside(limit, real)) {
       throw new ValidationError(`${agent}: the root ${root} leads outside the operator's root ${limit}`);
     }
+    return { root: real, limit };
   }
-  return real;
+  return { root: real, limit: real };
 }
 
 function inside(root: string, path: string): boolean {

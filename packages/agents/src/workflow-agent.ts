@@ -1,11 +1,10 @@
-import { realpath } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import { narrowRoot } from './agent-grants.js';
 import { isRecord } from './http-util.js';
-import { projectRoot, resolveInside } from './project-path.js';
+import { projectRoots, resolveInside } from './project-path.js';
 
 export interface WorkflowInput {
   /** An inline workflow document. */
@@ -55,12 +54,11 @@ const clip = (s: string) => (s.length > MAX_REPORTED_CHARS ? `${s.slice(0, MAX_R
  * clipped, for the same reason.
  */
 async function loadChildFile(config: Readonly<Record<string, unknown>>, path: string): Promise<unknown> {
-  const root = await projectRoot(config, 'workflow');
+  const { root, limit } = await projectRoots(config, 'workflow');
   const file = await resolveInside(root, path, 'workflow', 'path');
   if (file.isDirectory) throw new ValidationError(`workflow: path "${path}" is a directory`);
   // Hidden relative to the operator's root, not to the root a document narrowed to: a step's
   // `root: .orchestr8` (or a root that is itself a hidden file) must not make its files plain.
-  const limit = typeof config.rootLimit === 'string' ? await realpath(config.rootLimit) : root;
   const hidden = relative(limit, file.path)
     .split(sep)
     .some((segment) => segment.startsWith('.'));
