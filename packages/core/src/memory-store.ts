@@ -15,6 +15,8 @@
  */
 import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
 import { definitionConflict, latestDefinition } from './definition-versions.js';
+import { DefinitionTable } from './memory-definitions.js';
+import { FinishedRetention, type Slot } from './memory-retention.js';
 import { JournalTable, StepTable } from './memory-tables.js';
 import { createMemoryWaits, type ExecutionTable } from './memory-waits.js';
 import { decodeCursor, type ExecutionCursor, encodeCursor, pageSize } from './paging.js';
@@ -28,7 +30,6 @@ import type {
 } from './store.js';
 import {
   type CircuitStateRecord,
-  type DefinitionRecord,
   type ExecutionRecord,
   type IdempotencyRecord,
   type JournalEntry,
@@ -73,75 +74,28 @@ interface CancelRequest {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/**
- * What the store holds of one execution, in one object: one Map entry per execution instead
- * of one in each of several maps (a set and a delete each, per execution, with its id hashed).
- */
-interface Slot {
-  execution: ExecutionRecord;
-  steps: StepTable | undefined;
-  journal: JournalTable | undefined;
-  /** Counted among the finished (queued in `finishedOrder`). */
-  finished: boolean;
-  /** The idempotency keys that named it (bounded stores only). */
-  claims: string[] | undefined;
-}
-
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
   // Map iteration order is insertion order: the order listExecutions scans.
   const slots = new Map<string, Slot>();
-  const definitions = new Map<string, Map<string, DefinitionRecord>>();
+  const definitions = new DefinitionTable();
   const idempotency = new Map<string, IdempotencyRecord>();
   const circuits = new Map<string, CircuitStateRecord>();
   const cancelRequests = new Map<string, CancelRequest>();
   let closed = false;
-  const maxFinished = options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS;
-  const maxEntries = options.maxFinishedJournalEntries ?? DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES;
-  const bounded = maxFinished !== Number.POSITIVE_INFINITY || maxEntries !== Number.POSITIVE_INFINITY;
-  // The slots in the order their executions finished (a write with a terminal status); the
-  // oldest are forgotten past either bound. `finishedEntries`: the journal entries the
-  // finished hold now (entries written after the finish count too). Slots, not ids: no
-  // lookup in a large Map (a cache miss) per execution forgotten.
-  let finishedOrder: (Slot | undefined)[] = [];
-  let finishedHead = 0;
-  let finishedEntries = 0;
-
-  const noteFinished = (slot: Slot) => {
-    const e = slot.execution;
-    if (!bounded || slot.finished || !TERMINAL_EXECUTION_STATUSES.has(e.status)) return;
-    slot.finished = true;
-    finishedEntries += slot.journal?.length ?? 0;
-    finishedOrder.push(slot);
-    while (
-      finishedOrder.length - finishedHead > maxFinished ||
-      (finishedEntries > maxEntries && finishedOrder.length - finishedHead > 1)
-    ) {
-      const old = finishedOrder[finishedHead]!;
-      // Not kept reachable (with its execution's data) until the queue is compacted.
-      finishedOrder[finishedHead++] = undefined;
-      // Forgotten already (pruned), or no longer counted.
-      if (!old.finished) continue;
-      if (TERMINAL_EXECUTION_STATUSES.has(old.execution.status)) {
-        const id = old.execution.id;
-        forgetClaims(id, old);
-        forget(id, old);
-      } else {
-        // Written again as not finished (never by the engine): no longer counted.
-        old.finished = false;
-        finishedEntries -= old.journal?.length ?? 0;
-      }
-    }
-    if (finishedHead > 1024 && finishedHead * 2 > finishedOrder.length) {
-      finishedOrder = finishedOrder.slice(finishedHead);
-      finishedHead = 0;
-    }
-  };
+  const retention = new FinishedRetention(
+    options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
+    options.maxFinishedJournalEntries ?? DEFAULT_MAX_FINISHED_JOURNAL_ENTRIES,
+    (old) => {
+      const id = old.execution.id;
+      forgetClaims(id, old);
+      forget(id, old);
+    },
+  );
 
   const forget = (id: string, slot: Slot) => {
-    if (slot.finished) finishedEntries -= slot.journal?.length ?? 0;
-    // Its place in finishedOrder, if any, is skipped from now on.
-    slot.finished = false;
+    // Its place in the retention queue, if any, is skipped from now on.
+    retention.unlink(slot);
     slots.delete(id);
     // Emptied, not just dropped: an earlier hash table of `slots` that reached the old
     // generation can keep the slot reachable until a full collection (see LiveMap), and its
@@ -153,7 +107,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
   const putClaim = (c: IdempotencyClaim, slot: Slot) => {
     idempotency.set(c.key, claimRecord(c, slot.execution.id, clock.now()));
-    if (!bounded) return;
+    if (!retention.bounded) return;
     if (slot.claims === undefined) slot.claims = [c.key];
     else slot.claims.push(c.key);
   };
@@ -218,7 +172,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       slot = { execution: e, steps: undefined, journal: undefined, finished: false, claims: undefined };
       slots.set(e.id, slot);
     } else slot.execution = e;
-    noteFinished(slot);
+    retention.noteWritten(slot);
     return slot;
   };
 
@@ -259,7 +213,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           const before = journal.length;
           const entries = w.entries;
           for (let i = 0; i < entries.length; i++) journal.put(entries[i]!);
-          if (slot.finished) finishedEntries += journal.length - before;
+          retention.journalChanged(slot, journal.length - before);
           break;
         }
         case 'journalTrim': {
@@ -267,7 +221,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           const journal = slot?.journal;
           if (journal) {
             const dropped = journal.trimBefore(w.beforeSeq);
-            if (slot!.finished) finishedEntries -= dropped;
+            retention.journalChanged(slot!, -dropped);
           }
           break;
         }
@@ -388,44 +342,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
     async putDefinition(definition) {
       assertOpen();
-      let versions = definitions.get(definition.id);
-      const existing = versions?.get(definition.version);
-      if (existing) {
-        if (existing.hash !== definition.hash) throw definitionConflict(definition, existing);
-        return { ...existing };
-      }
-      if (!versions) {
-        versions = new Map();
-        definitions.set(definition.id, versions);
-      }
-      versions.set(definition.version, definition);
-      return { ...definition };
+      return definitions.put(definition);
     },
 
     async getDefinition(id, version) {
       assertOpen();
-      const versions = definitions.get(id);
-      if (!versions) return undefined;
-      const found = version === undefined ? latestDefinition([...versions.values()]) : versions.get(version);
-      return found && { ...found };
+      return definitions.get(id, version);
     },
 
     async getDefinitionByHash(hash) {
       assertOpen();
-      let first: DefinitionRecord | undefined;
-      for (const versions of definitions.values()) {
-        for (const d of versions.values()) {
-          if (d.hash === hash && (!first || compareDefinitionsOldestFirst(d, first) < 0)) first = d;
-        }
-      }
-      return first && { ...first };
+      return definitions.byHash(hash);
     },
 
     async listDefinitions() {
       assertOpen();
-      const all: DefinitionRecord[] = [];
-      for (const versions of definitions.values()) for (const d of versions.values()) all.push({ ...d });
-      return all.sort(compareDefinitionsOldestFirst);
+      return definitions.list();
     },
 
     async findIdempotency(key, now) {
@@ -531,8 +463,4 @@ function newestFirst(a: ExecutionRecord, b: ExecutionRecord): number {
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function compareDefinitionsOldestFirst(a: DefinitionRecord, b: DefinitionRecord): number {
-  return compareStrings(a.id, b.id) || a.createdAt - b.createdAt || compareStrings(a.version, b.version);
 }
