@@ -52,5 +52,10 @@ export {
 } from './scheduler.js';
 export { openSqliteTriggerStore } from './sqlite-trigger-store.js';
 export { parseTriggerCorrelationId, triggerCorrelationId } from './trigger-correlation.js';
-export { createMemoryTriggerStore, type TriggerState, type TriggerStore } from './trigger-store.js';
+export {
+  createMemoryTriggerStore,
+  type DeliveryClaim,
+  type TriggerState,
+  type TriggerStore,
+} from './trigger-store.js';
 export { verifySignature, verifyStripeSignature } from './webhook-signature.js';

@@ -1,4 +1,4 @@
-import type { TriggerState, TriggerStore } from './trigger-store.js';
+import type { DeliveryClaim, TriggerState, TriggerStore } from './trigger-store.js';
 
 /**
  * What the PostgreSQL trigger store needs of `@orchestr8/store-postgres`'s PostgresStore:
@@ -24,7 +24,9 @@ export interface PostgresTx {
  * starting at once do not race. The leader lease is a row taken or renewed in one statement:
  * of several schedulers sharing the database one fires; when it dies, another takes over once
  * its lease expires (the scheduler's `leaseTtlMs`). Lease times come from each scheduler's
- * clock, so the hosts' clocks must agree to well within the lease.
+ * clock, so the hosts' clocks must agree to well within the lease. A webhook delivery is
+ * claimed as `pending` while it is decided, so every process answers its copies 409 meanwhile;
+ * the column came after the table, and is added to one made before (its claims accepted).
  */
 export async function createPostgresTriggerStore(store: PostgresTransactional): Promise<TriggerStore> {
   const q = (name: string) => `"${store.schema.replace(/"/g, '""')}".${name}`;
@@ -49,8 +51,12 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
     await tx.query(`
       CREATE TABLE IF NOT EXISTS ${q('trigger_deliveries')} (
         "key" TEXT NOT NULL PRIMARY KEY,
-        expires_at BIGINT NOT NULL
+        expires_at BIGINT NOT NULL,
+        pending BOOLEAN NOT NULL DEFAULT FALSE
       )`);
+    await tx.query(
+      `ALTER TABLE ${q('trigger_deliveries')} ADD COLUMN IF NOT EXISTS pending BOOLEAN NOT NULL DEFAULT FALSE`,
+    );
   });
 
   const row = (r: Record<string, unknown>): TriggerState => {
@@ -64,6 +70,16 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
     return s;
   };
   let claims = 0;
+  const prune = async (now: number) => {
+    if (++claims % 1000 === 0)
+      await run('prune webhook deliveries', (tx) =>
+        tx.query(`DELETE FROM ${q('trigger_deliveries')} WHERE expires_at <= $1`, [now]),
+      );
+  };
+  /** Takes the claim when the key is free or its claim has expired; a row back when taken. */
+  const claimSql = `INSERT INTO ${q('trigger_deliveries')} ("key", expires_at, pending) VALUES ($1, $2, $4)
+    ON CONFLICT ("key") DO UPDATE SET expires_at = excluded.expires_at, pending = excluded.pending
+    WHERE ${q('trigger_deliveries')}.expires_at <= $3`;
 
   const putMany = async (states: readonly TriggerState[]): Promise<void> => {
     if (states.length === 0) return;
@@ -114,19 +130,30 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
       );
     },
     async claimDelivery(key, now, ttlMs) {
-      if (++claims % 1000 === 0)
-        await run('prune webhook deliveries', (tx) =>
-          tx.query(`DELETE FROM ${q('trigger_deliveries')} WHERE expires_at <= $1`, [now]),
-        );
+      await prune(now);
       const r = await run('claim a webhook delivery', (tx) =>
-        tx.query(
-          `INSERT INTO ${q('trigger_deliveries')} ("key", expires_at) VALUES ($1, $2)
-           ON CONFLICT ("key") DO UPDATE SET expires_at = excluded.expires_at
-           WHERE ${q('trigger_deliveries')}.expires_at <= $3`,
-          [key, now + ttlMs, now],
-        ),
+        tx.query(claimSql, [key, now + ttlMs, now, false]),
       );
       return (r.rowCount ?? 0) > 0;
+    },
+    async claimPendingDelivery(key, now, pendingMs) {
+      await prune(now);
+      return run('claim a webhook delivery', async (tx): Promise<DeliveryClaim> => {
+        const r = await tx.query(claimSql, [key, now + pendingMs, now, true]);
+        if ((r.rowCount ?? 0) > 0) return 'claimed';
+        // Read committed: this statement sees the claim that blocked the insert, if it still exists.
+        const held = await tx.query(`SELECT pending FROM ${q('trigger_deliveries')} WHERE "key" = $1`, [key]);
+        return held.rows[0]?.pending === false ? 'duplicate' : 'pending';
+      });
+    },
+    async settleDelivery(key, now, pendingMs, ttlMs) {
+      await run('settle a webhook delivery', (tx) =>
+        tx.query(
+          `UPDATE ${q('trigger_deliveries')} SET expires_at = $2, pending = FALSE
+           WHERE "key" = $1 AND expires_at = $3 AND pending`,
+          [key, now + ttlMs, now + pendingMs],
+        ),
+      );
     },
     async releaseDelivery(key, now, ttlMs) {
       await run('release a webhook delivery', (tx) =>

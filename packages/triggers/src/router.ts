@@ -54,7 +54,11 @@ function readBody(req: Request, limit: number): Promise<Buffer | 'too_large'> {
 
 const digest = (k: string) => createHash('sha256').update(k).digest();
 
-const statusOf = (o: Outcome): number => (o.status === 'dropped' ? 429 : 202);
+const droppedDetail: Record<Extract<Outcome, { status: 'dropped' }>['reason'], string> = {
+  rate_limited: "the firing was dropped: over the trigger's rate limit",
+  queue_full: "the firing was dropped: the trigger's queue is full",
+  skipped: "the firing was skipped by the trigger's overlap policy",
+};
 
 export function createTriggerRouter(
   options: TriggerRouterOptions,
@@ -102,9 +106,19 @@ export function createTriggerRouter(
           r.outcome.error,
           r.deliveryId ? { deliveryId: r.deliveryId } : {},
         );
-      res
-        .status(statusOf(r.outcome))
-        .json({ ...r.outcome, ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}) });
+      const delivered = r.deliveryId ? { deliveryId: r.deliveryId } : {};
+      if (r.outcome.status === 'dropped') {
+        // As POST /workflows/execute over its policies.flow: a problem, with the reason kept.
+        const { reason, retryAfterMs } = r.outcome;
+        if (retryAfterMs !== undefined)
+          res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+        return problem(res, 429, 'RATE_LIMITED', droppedDetail[reason], {
+          reason,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+          ...delivered,
+        });
+      }
+      res.status(202).json({ ...r.outcome, ...delivered });
     } catch (e) {
       next(e);
     }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock } from '@orchestr8/common';
 import type { CompiledWorkflow } from '@orchestr8/schema';
+import { deliveryClaims } from './delivery-claims.js';
 import { emitEvent } from './event-triggers.js';
 import type { Outcome } from './flow-control.js';
 import { registeredWorkflows } from './registered-workflows.js';
@@ -40,8 +41,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const env = options.env ?? process.env;
   const allowEnv = options.allowEnv ?? (() => false);
   const dedupeTtlMs = options.dedupeTtlMs ?? 7 * 24 * 60 * 60 * 1000;
-  /** Webhook delivery claims this process took and has not decided yet. */
-  const deliveriesInFlight = new Set<string>();
+  const deliveries = deliveryClaims(store, { ttlMs: dedupeTtlMs });
   const logger = options.logger;
   /** Compiled registered versions by hash: a sync compiles only what changed. */
   let compiled = new Map<string, CompiledWorkflow>();
@@ -230,44 +230,41 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const ctx = webhookContext(name, req, now, undefined);
       const deliveryId = deliveryIdOf(a.trigger, req, ctx.body);
       if (deliveryId === undefined) return { status: 202, outcome: await a.flow.submit(ctx) };
-      // Claimed before the firing runs: the same delivery arriving meanwhile is a duplicate.
+      // Claimed (pending) before the firing runs: the same delivery arriving meanwhile, at this
+      // process or another on the same store, is told to retry rather than that it succeeded,
+      // since the first may yet end 429/422 and give its claim back.
       const claim = `${a.key}:${deliveryId}`;
-      if (!(await store.claimDelivery(claim, now, dedupeTtlMs))) {
-        // Still being decided here: not a duplicate yet (the first may end 429/422 and give its
-        // claim back), so the sender is told to retry rather than that it succeeded.
-        if (deliveriesInFlight.has(claim))
-          return {
-            status: 409,
-            reason: `delivery ${deliveryId} is still being processed; retry it`,
-            deliveryId,
-          };
-        return { status: 200, duplicate: true, deliveryId };
-      }
-      deliveriesInFlight.add(claim);
+      const claimed = await deliveries.claim(claim, now);
+      if (claimed === 'pending')
+        return {
+          status: 409,
+          reason: `delivery ${deliveryId} is still being processed; retry it`,
+          deliveryId,
+        };
+      if (claimed === 'duplicate') return { status: 200, duplicate: true, deliveryId };
       ctx.deliveryId = deliveryId;
-      // A delivery not accepted (answered 429 or 422, or an error) gives its claim back once it
-      // is decided, so that the sender's retry is processed as new, not answered duplicate.
-      const release = async () => {
+      // Accepted, the claim is kept (later copies are duplicates); not accepted (answered 429 or
+      // 422, or an error), it is given back, so that the sender's retry is processed as new.
+      const decide = async (accepted: boolean) => {
         try {
-          await store.releaseDelivery?.(claim, now, dedupeTtlMs);
+          await (accepted ? deliveries.settle(claim, now) : deliveries.release(claim, now));
         } catch (e) {
           logger?.warn(
             { workflowId: a.workflow.id, trigger: name, deliveryId, error: (e as Error).message },
-            'could not release a webhook delivery that was not accepted; its retries are duplicates until it expires',
+            accepted
+              ? 'could not mark a webhook delivery accepted; its retries are answered 409 until its claim expires, then processed again (its idempotency key starts nothing twice)'
+              : 'could not release a webhook delivery that was not accepted; its retries are not processed until its claim expires',
           );
         }
       };
       let outcome: Outcome;
       try {
         outcome = await a.flow.submit(ctx);
-        if (outcome.status === 'dropped' || outcome.status === 'failed') await release();
       } catch (e) {
-        await release();
+        await decide(false);
         throw e;
-      } finally {
-        // Decided (and given back if not accepted): from now on a duplicate is a duplicate.
-        deliveriesInFlight.delete(claim);
       }
+      await decide(outcome.status !== 'dropped' && outcome.status !== 'failed');
       return { status: 202, outcome, deliveryId };
     },
     emit: (event) => emitEvent(sc, event),

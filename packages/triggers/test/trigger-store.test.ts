@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPostgresStore } from '@orchestr8/store-postgres';
+import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
 import {
@@ -90,6 +91,65 @@ describe.each(stores)('the %s trigger store', (_name, open) => {
     await s.close();
   });
 
+  /** The pending-claim methods, which every store here has (they are optional for others). */
+  const pendingClaims = (s: TriggerStore) => {
+    const { claimPendingDelivery, settleDelivery, releaseDelivery } = s;
+    if (!claimPendingDelivery || !settleDelivery || !releaseDelivery)
+      throw new Error('this store has no pending delivery claims');
+    return {
+      claim: (key: string, now: number, pendingMs: number) =>
+        claimPendingDelivery.call(s, key, now, pendingMs),
+      settle: (key: string, now: number, pendingMs: number, ttlMs: number) =>
+        settleDelivery.call(s, key, now, pendingMs, ttlMs),
+      release: (key: string, now: number, pendingMs: number) => releaseDelivery.call(s, key, now, pendingMs),
+    };
+  };
+
+  it('keeps a delivery pending until it is settled (then a duplicate until it expires) or released (then claimable)', async () => {
+    const s = await open();
+    const c = pendingClaims(s);
+    expect(await c.claim('wf/h:d', 0, 60)).toBe('claimed');
+    expect(await c.claim('wf/h:d', 10, 60)).toBe('pending');
+    expect(await s.claimDelivery('wf/h:d', 10, 1000)).toBe(false);
+    await c.settle('wf/h:d', 0, 60, 1000);
+    // Settled: kept for its TTL, past its pending lease.
+    expect(await c.claim('wf/h:d', 20, 60)).toBe('duplicate');
+    expect(await c.claim('wf/h:d', 999, 60)).toBe('duplicate');
+    expect(await s.claimDelivery('wf/h:d', 999, 1000)).toBe(false);
+    expect(await c.claim('wf/h:d', 1000, 60)).toBe('claimed');
+
+    expect(await c.claim('wf/h:e', 0, 60)).toBe('claimed');
+    await c.release('wf/h:e', 0, 60);
+    expect(await c.claim('wf/h:e', 1, 60)).toBe('claimed');
+    expect(await c.claim('wf/h:e', 2, 60)).toBe('pending');
+    // A claim accepted at once (claimDelivery) is a duplicate to a pending claim.
+    expect(await s.claimDelivery('wf/h:f', 0, 1000)).toBe(true);
+    expect(await c.claim('wf/h:f', 1, 60)).toBe('duplicate');
+    await s.close();
+  });
+
+  it('lets a pending claim be taken over once its lease expired, and its old owner neither settle nor release the new one', async () => {
+    const s = await open();
+    const c = pendingClaims(s);
+    expect(await c.claim('wf/h:d', 0, 60)).toBe('claimed');
+    expect(await c.claim('wf/h:d', 59, 60)).toBe('pending');
+    // Its process died: the retry after the lease is processed as new.
+    expect(await c.claim('wf/h:d', 60, 60)).toBe('claimed');
+    await c.settle('wf/h:d', 0, 60, 1000);
+    expect(await c.claim('wf/h:d', 61, 60)).toBe('pending');
+    await c.release('wf/h:d', 0, 60);
+    expect(await c.claim('wf/h:d', 62, 60)).toBe('pending');
+    // The new owner's decision holds.
+    await c.settle('wf/h:d', 60, 60, 1000);
+    expect(await c.claim('wf/h:d', 200, 60)).toBe('duplicate');
+    // Settling twice, or releasing a settled claim with its pending token, changes nothing.
+    await c.settle('wf/h:d', 60, 60, 5000);
+    await c.release('wf/h:d', 60, 60);
+    expect(await c.claim('wf/h:d', 1059, 60)).toBe('duplicate');
+    expect(await c.claim('wf/h:d', 1060, 60)).toBe('claimed');
+    await s.close();
+  });
+
   describe('under a scheduler, a webhook delivery sent again', () => {
     const T0 = Date.parse('2025-01-01T00:00:00Z');
     const hook = (flow?: Record<string, unknown>) =>
@@ -167,8 +227,19 @@ describe.each(stores)('the %s trigger store', (_name, open) => {
       await store.close();
     });
 
-    it('while the first is still in flight is told to retry (409), not that it succeeded; refused, the retry runs', async () => {
-      const inner = await open();
+    it.each([
+      [
+        'while the first is still in flight is told to retry (409), not that it succeeded; refused, the retry runs',
+        false,
+      ],
+      [
+        'on a store without pending claims (written before them), is told 409 by the scheduler deciding the first',
+        true,
+      ],
+    ])('%s', async (_title, legacy) => {
+      const opened = await open();
+      const { claimPendingDelivery: _c, settleDelivery: _s, ...older } = opened;
+      const inner: TriggerStore = legacy ? older : opened;
       let unblock = () => {};
       const blocked = new Promise<void>((r) => {
         unblock = r;
@@ -228,6 +299,51 @@ describe('the postgres trigger store shared by several schedulers', () => {
       expect((await many[4]!.get('wf/a'))?.paused).toBe(true);
     } finally {
       await Promise.all(many.map((s) => s.close()));
+    }
+  });
+});
+
+describe('a trigger store made by a version without pending delivery claims', () => {
+  /** The delivery table as that version created it, with one accepted claim until 1000. */
+  const OLD_DELIVERIES = (table: string) =>
+    `CREATE TABLE ${table} ("key" TEXT NOT NULL PRIMARY KEY, expires_at BIGINT NOT NULL)`;
+
+  const check = async (s: TriggerStore) => {
+    // The claim made before counts as accepted; new claims can be pending.
+    expect(await s.claimPendingDelivery?.('wf/h:old', 10, 60)).toBe('duplicate');
+    expect(await s.claimPendingDelivery?.('wf/h:old', 1000, 60)).toBe('claimed');
+    expect(await s.claimPendingDelivery?.('wf/h:old', 1001, 60)).toBe('pending');
+    await s.settleDelivery?.('wf/h:old', 1000, 60, 5000);
+    expect(await s.claimPendingDelivery?.('wf/h:old', 1100, 60)).toBe('duplicate');
+  };
+
+  it('gets the column on open (SQLite), its claims accepted, and opens again', async () => {
+    const path = join(dir, `old-${Math.random()}.db`);
+    const db = new Database(path);
+    db.exec(OLD_DELIVERIES('trigger_deliveries'));
+    db.prepare('INSERT INTO trigger_deliveries ("key", expires_at) VALUES (?, ?)').run(['wf/h:old', 1000]);
+    db.close();
+    const s = openSqliteTriggerStore(path);
+    await check(s);
+    await s.close();
+    const again = openSqliteTriggerStore(path);
+    expect(await again.claimPendingDelivery?.('wf/h:old', 1200, 60)).toBe('duplicate');
+    await again.close();
+  });
+
+  it('gets the column on open (PostgreSQL), its claims accepted, and opens again', async () => {
+    const pg = await openPostgresStore({ url: pgServer.freshSchemaUrl() });
+    try {
+      const table = `"${pg.schema}".trigger_deliveries`;
+      await pg.transaction('the old delivery table', async (tx) => {
+        await tx.query(OLD_DELIVERIES(table));
+        await tx.query(`INSERT INTO ${table} ("key", expires_at) VALUES ($1, $2)`, ['wf/h:old', 1000]);
+      });
+      await check(await createPostgresTriggerStore(pg));
+      const again = await createPostgresTriggerStore(pg);
+      expect(await again.claimPendingDelivery?.('wf/h:old', 1200, 60)).toBe('duplicate');
+    } finally {
+      await pg.close();
     }
   });
 });
