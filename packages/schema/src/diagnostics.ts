@@ -44,7 +44,7 @@ export const DiagnosticCode = {
   UNKNOWN_INPUT: 'E_UNKNOWN_INPUT',
   /** A condition does not parse or names something unknown. */
   EXPRESSION: 'E_EXPRESSION',
-  /** A `${...}` template does not parse. */
+  /** A `${...}` template does not parse, or reads what does not exist there: `trigger.*` outside a document's triggers, or a field the trigger's kind does not carry. */
   TEMPLATE: 'E_TEMPLATE',
   /** A path uses `__proto__`, `constructor` or `prototype`. */
   FORBIDDEN_PATH: 'E_FORBIDDEN_PATH',
@@ -63,7 +63,7 @@ export const DiagnosticCode = {
    * come inside a `VALIDATION` error; over HTTP, a 422 problem lists them under `errors`.
    */
   INPUTS: 'E_INPUTS',
-  /** A trigger that cannot work: a bad cron expression or timezone, not exactly one of schedule/webhook/event, a duplicate name, an unknown signing secret. */
+  /** A trigger that cannot work: a bad cron expression or timezone, a cron expression no date matches (`0 0 31 2 *`), not exactly one of schedule/webhook/event, a duplicate name, an unknown signing secret. */
   TRIGGER: 'E_TRIGGER',
   /** A wait that cannot work: a step with both or neither of agent and wait, not exactly one kind of wait, a time that is not ISO-8601, a wait in a forEach step, or `event.*` read outside a wait's match. */
   WAIT: 'E_WAIT',

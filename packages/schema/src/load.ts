@@ -19,7 +19,8 @@ import {
   type ParsedText,
   parseText,
 } from './parse.js';
-import { validateAgainstSchema, withoutUnknownFields } from './schema-validator.js';
+import { validateAgainstSchema } from './schema-validator.js';
+import { wellFormedPart } from './well-formed-part.js';
 
 export interface LoadResult {
   /** False when any diagnostic is an error. */
@@ -66,7 +67,11 @@ function analyzeOptions(agents: AgentOptions): AnalyzeOptions {
   return o;
 }
 
-/** Version, then schema, then semantics: each stage runs only on what the previous accepted. */
+/**
+ * Version, then schema, then semantics. With schema problems, the semantics are checked on the
+ * well-formed part of the document (well-formed-part.ts), without what may follow from the parts
+ * left out (consequences.ts); when its shape is wrong, on nothing.
+ */
 function validateValue(value: unknown, agents: AgentOptions): Validated {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const version = (value as { version?: unknown }).version;
@@ -88,13 +93,16 @@ function validateValue(value: unknown, agents: AgentOptions): Validated {
   }
   const schemaProblems = validateAgainstSchema(value);
   if (schemaProblems.length > 0) {
-    // Unknown fields only: check the rest too, so one run reports every problem.
-    const cleaned = withoutUnknownFields(value);
-    if (cleaned === undefined) return { diagnostics: schemaProblems };
-    const doc = cleaned.value as WorkflowDocument;
+    // Check the well-formed rest too, so one run reports every problem.
+    const part = wellFormedPart(value);
+    if (part === undefined) return { diagnostics: schemaProblems };
+    const doc = part.value as WorkflowDocument;
     const rest = analyzeWorkflow(doc, analyzeOptions(agents));
     return {
-      diagnostics: [...schemaProblems, ...withoutConsequences(cleaned.removed, rest.diagnostics, doc)],
+      diagnostics: [
+        ...schemaProblems,
+        ...withoutConsequences(part.unknown, rest.diagnostics, doc, part.pruned),
+      ],
       ...(rest.uncheckedAgents ? { uncheckedAgents: rest.uncheckedAgents } : {}),
     };
   }

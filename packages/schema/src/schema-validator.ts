@@ -79,28 +79,10 @@ export function validateAgainstSchema(value: unknown): PendingDiagnostic[] {
   return condense(validate.errors ?? []).map(toDiagnostic);
 }
 
-/**
- * When every schema problem is an unknown field, the value with those fields removed (a
- * copy), and their pointers, so semantic checks can still run and report everything at
- * once, like a compiler.
- */
-export function withoutUnknownFields(value: unknown): { value: unknown; removed: string[] } | undefined {
+/** The schema problems of a value, condensed (one per problem), as ajv describes them. */
+export function schemaErrors(value: unknown): ErrorObject[] {
   const validate = getWorkflowValidator();
-  if (validate(value)) return { value, removed: [] };
-  const errors = condense(validate.errors ?? []);
-  if (errors.length === 0 || errors.some((e) => e.keyword !== 'additionalProperties')) return undefined;
-  const copy = structuredClone(value) as Record<string, unknown>;
-  const removed: string[] = [];
-  for (const e of errors) {
-    let node: unknown = copy;
-    for (const seg of e.instancePath.split('/').slice(1)) {
-      node = (node as Record<string, unknown>)[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
-    }
-    const name = (e.params as { additionalProperty: string }).additionalProperty;
-    delete (node as Record<string, unknown>)[name];
-    removed.push(`${e.instancePath}/${escapePointerSegment(name)}`);
-  }
-  return validate(copy) ? { value: copy, removed } : undefined;
+  return validate(value) ? [] : condense(validate.errors ?? []);
 }
 
 function typesOf(e: ErrorObject): string[] {

@@ -7,12 +7,14 @@ import { type CompiledExpression, compileExpression, ExpressionError } from './e
 import { cronerModule } from './lazy-modules.js';
 import { lookupPath } from './path.js';
 import { type CompiledValue, compileValueWith, type TemplateRef } from './template.js';
+import { type TriggerKind, unknownTriggerField } from './trigger-fields.js';
 
 /**
  * Semantic checks and compilation of a document's `triggers`: a cron expression croner
  * accepts, an IANA timezone the runtime knows, exactly one kind per trigger, unique names,
  * a signing secret that names a `context.secretRefs` entry, and templates and conditions
- * that read only `trigger.*` and `variables.*` (flow-control keys also `inputs.*`).
+ * that read only `trigger.*` fields the trigger's kind has (trigger-fields.ts) and `variables.*`
+ * (flow-control keys also `inputs.*`).
  */
 
 export const DEFAULT_SIGNATURE_HEADER = 'X-Hub-Signature-256';
@@ -49,16 +51,46 @@ export function cronProblem(expression: string, timezone?: string): string | und
   }
 }
 
+/** From here croner looks for a cron expression's first run; a leap year, though croner looks years ahead. */
+const NEVER_FIRES_FROM = new Date(Date.UTC(2000, 0, 1));
+
+/**
+ * Whether a cron expression croner accepts never matches a date (`0 0 31 2 *`, February 31st).
+ * One that matches only in leap years (`0 0 29 2 *`) fires.
+ */
+export function cronNeverFires(expression: string, timezone?: string): boolean {
+  try {
+    const { Cron } = cronerModule();
+    const c = new Cron(expression, { paused: true, mode: '5-or-6-parts', ...(timezone ? { timezone } : {}) });
+    const next = c.nextRun(NEVER_FIRES_FROM);
+    c.stop();
+    return next === null || next === undefined;
+  } catch {
+    return false;
+  }
+}
+
 interface Ctx {
   report: (d: PendingDiagnostic) => void;
   variables: Record<string, unknown>;
   secretRefs: Readonly<Record<string, string>>;
   /** False for `policies.flow`: a request to POST /workflows/execute has no trigger. */
   noTrigger?: boolean;
+  /** The kind of the trigger being compiled: which `trigger.*` fields exist. */
+  kind?: TriggerKind;
+  /** Whether `trigger.batch` exists (the trigger batches, and the reader is not a condition). */
+  batched?: boolean;
 }
 
 function checkRef(ref: TemplateRef, at: string, what: string, allowInputs: boolean, ctx: Ctx): void {
-  if (ref.root === 'trigger' && !ctx.noTrigger) return;
+  if (ref.root === 'trigger' && !ctx.noTrigger) {
+    const unknown = ctx.kind && unknownTriggerField(ref.path, ctx.kind, ctx.batched ?? false);
+    if (unknown)
+      ctx.report(
+        error(DiagnosticCode.TEMPLATE, at, `${what} reads ${unknown.message}`, { hint: unknown.hint }),
+      );
+    return;
+  }
   if (ref.root === 'inputs' && allowInputs) return;
   if (ref.root === 'variables') {
     if (!ref.hasDefault && ref.path.length > 0 && lookupPath(ctx.variables, ref.path) === undefined)
@@ -133,11 +165,11 @@ function compileFlow(
   return out;
 }
 
-function compileOne(t: TriggerDocument, base: string, ctx: Ctx): CompiledTrigger | undefined {
+function compileOne(t: TriggerDocument, base: string, docCtx: Ctx): CompiledTrigger | undefined {
   const what = `trigger "${t.name}"`;
   const kinds = (['schedule', 'webhook', 'event'] as const).filter((k) => t[k] !== undefined);
   if (kinds.length !== 1) {
-    ctx.report(
+    docCtx.report(
       error(
         DiagnosticCode.TRIGGER,
         base,
@@ -152,6 +184,7 @@ function compileOne(t: TriggerDocument, base: string, ctx: Ctx): CompiledTrigger
   const kind = kinds[0]!;
   const out: CompiledTrigger = { name: t.name, kind };
   let ok = true;
+  const ctx: Ctx = { ...docCtx, kind, batched: t.flow?.batch !== undefined };
   if (t.schedule) {
     const s = t.schedule;
     const timezone = s.timezone ?? 'UTC';
@@ -174,7 +207,19 @@ function compileOne(t: TriggerDocument, base: string, ctx: Ctx): CompiledTrigger
       );
     } else if (s.cron !== undefined) {
       const problem = cronProblem(s.cron);
-      if (problem) {
+      if (!problem && cronNeverFires(s.cron, isKnownTimezone(timezone) ? timezone : undefined)) {
+        ok = false;
+        ctx.report(
+          error(
+            DiagnosticCode.TRIGGER,
+            `${base}/schedule/cron`,
+            `cron "${s.cron}" never fires (no date matches it)`,
+            {
+              hint: 'its months lack its day of the month: April, June, September and November have 30 days, February 29',
+            },
+          ),
+        );
+      } else if (problem) {
         ok = false;
         ctx.report(
           error(
@@ -241,7 +286,9 @@ function compileOne(t: TriggerDocument, base: string, ctx: Ctx): CompiledTrigger
       const at = `${base}/event/condition`;
       try {
         const expr: CompiledExpression = compileExpression(t.event.condition);
-        for (const ref of expr.refs) checkRef(ref, at, `the condition of ${what}`, false, ctx);
+        // A condition decides on one firing: it never sees a batch.
+        const one = { ...ctx, batched: false };
+        for (const ref of expr.refs) checkRef(ref, at, `the condition of ${what}`, false, one);
         out.event.condition = expr;
       } catch (e) {
         if (!(e instanceof ExpressionError)) throw e;

@@ -177,3 +177,134 @@ describe('triggers in a document', () => {
     expect(codes(r)).toEqual(['E_TRIGGER /triggers/0/flow/batch']);
   });
 });
+
+describe('a schedule that can never fire', () => {
+  const yaml = (cron: string, timezone?: string) =>
+    [
+      'version: 1.0.0',
+      'metadata: { id: t }',
+      'steps: [{ id: a, agent: "@orchestr8/echo" }]',
+      'triggers:',
+      '  - name: nightly',
+      '    schedule:',
+      ...(timezone ? [`      timezone: ${timezone}`] : []),
+      `      cron: "${cron}"`,
+    ].join('\n');
+
+  it('a cron expression no date matches (February 31st) is an error at the cron field, with its line', () => {
+    const r = loadWorkflow(yaml('0 0 31 2 *'));
+    expect(r.ok).toBe(false);
+    expect(r.diagnostics.map((d) => [d.code, d.pointer, d.line, d.column, d.message])).toEqual([
+      ['E_TRIGGER', '/triggers/0/schedule/cron', 7, 13, 'cron "0 0 31 2 *" never fires (no date matches it)'],
+    ]);
+  });
+
+  it('February 30th and April 31st never fire either, in any timezone', () => {
+    const r = loadWorkflow(yaml('0 0 30 2 *', 'Europe/Berlin'));
+    expect(r.diagnostics.map((d) => [d.code, d.pointer, d.line, d.column, d.message])).toEqual([
+      ['E_TRIGGER', '/triggers/0/schedule/cron', 8, 13, 'cron "0 0 30 2 *" never fires (no date matches it)'],
+    ]);
+    expect(codes(validateWorkflowObject(doc([{ name: 'x', schedule: { cron: '0 0 0 31 4 *' } }])))).toEqual([
+      'E_TRIGGER /triggers/0/schedule/cron',
+    ]);
+  });
+
+  it('an expression that fires only in leap years (February 29th) is valid', () => {
+    expect(loadWorkflow(yaml('0 0 29 2 *')).diagnostics).toEqual([]);
+    expect(loadWorkflow(yaml('0 0 29 2 *', 'America/New_York')).diagnostics).toEqual([]);
+    expect(loadWorkflow(yaml('0 0 L 2 *')).diagnostics).toEqual([]);
+  });
+});
+
+describe('trigger.* reads only what the trigger carries', () => {
+  const table = (r: { diagnostics: Diagnostic[] }) =>
+    r.diagnostics.map((d) => [d.code, d.pointer, d.line, d.column, d.message, d.hint]);
+
+  it('an unknown field of trigger in inputs is an error at the template, naming the fields of the kind', () => {
+    const text = [
+      'version: 1.0.0',
+      'metadata: { id: t }',
+      'steps: [{ id: a, agent: "@orchestr8/echo" }]',
+      'triggers:',
+      '  - name: gh',
+      '    webhook: {}',
+      '    inputs:',
+      '      ok: "${trigger.body.id}"',
+      '      id: "${trigger.nope}"',
+      '      repo: "repo ${trigger.bdy.repository}"',
+    ].join('\n');
+    expect(table(loadWorkflow(text))).toEqual([
+      [
+        'E_TEMPLATE',
+        '/triggers/0/inputs/id',
+        9,
+        11,
+        'the inputs of trigger "gh" reads trigger.nope, which a webhook trigger does not have (it has name, kind, time, timestamp, body, headers, query, deliveryId)',
+        undefined,
+      ],
+      [
+        'E_TEMPLATE',
+        '/triggers/0/inputs/repo',
+        10,
+        13,
+        'the inputs of trigger "gh" reads trigger.bdy, which a webhook trigger does not have (it has name, kind, time, timestamp, body, headers, query, deliveryId)',
+        'did you mean trigger.body?',
+      ],
+    ]);
+  });
+
+  it('the fields depend on the kind: a schedule has no body, an event has event.name|id|data', () => {
+    const text = [
+      'version: 1.0.0',
+      'metadata: { id: t }',
+      'steps: [{ id: a, agent: "@orchestr8/echo" }]',
+      'triggers:',
+      '  - name: nightly',
+      '    schedule: { cron: "0 2 * * *" }',
+      '    inputs: { day: "${trigger.time}", id: "${trigger.body.id ?? 0}" }',
+      '  - name: orders',
+      '    event: { name: order.created, condition: "trigger.event.dta.amount > 1" }',
+      '    inputs: { id: "${trigger.event.data.id}", at: "${trigger.timestamp}" }',
+    ].join('\n');
+    expect(table(loadWorkflow(text))).toEqual([
+      [
+        'E_TEMPLATE',
+        '/triggers/0/inputs/id',
+        7,
+        43,
+        'the inputs of trigger "nightly" reads trigger.body, which a schedule trigger does not have (it has name, kind, time, timestamp)',
+        undefined,
+      ],
+      [
+        'E_TEMPLATE',
+        '/triggers/1/event/condition',
+        9,
+        46,
+        'the condition of trigger "orders" reads trigger.event.dta, which trigger.event does not have (it has name, id, data)',
+        'did you mean trigger.event.data?',
+      ],
+    ]);
+  });
+
+  it('trigger.batch exists only when the trigger batches, and in its inputs and keys, not its condition', () => {
+    const batching = {
+      name: 'x',
+      event: { name: 'e' },
+      flow: { batch: { maxMs: '1s' }, concurrency: { limit: 1, key: '${trigger.batch[0].name}' } },
+      inputs: { items: '${trigger.batch}' },
+    };
+    expect(codes(validateWorkflowObject(doc([batching])))).toEqual([]);
+    expect(
+      codes(
+        validateWorkflowObject(
+          doc([{ ...batching, event: { name: 'e', condition: 'trigger.batch != null' } }]),
+        ),
+      ),
+    ).toEqual(['E_TEMPLATE /triggers/0/event/condition']);
+    const r = validateWorkflowObject(
+      doc([{ name: 'x', webhook: {}, inputs: { items: '${trigger.batch}' } }]),
+    );
+    expect(codes(r)).toEqual(['E_TEMPLATE /triggers/0/inputs/items']);
+    expect(r.diagnostics[0]!.hint).toBe('trigger.batch exists only with flow.batch, and not in a condition');
+  });
+});
