@@ -60,6 +60,14 @@ export interface FlowControlOptions {
   onOutcome?(ctx: TriggerContext, outcome: Outcome): void;
 }
 
+/** What `close` discarded: firings that will not start (flow control lives in memory). */
+export interface Discarded {
+  queued: number;
+  debounced: number;
+  /** Firings in batches being collected. */
+  batched: number;
+}
+
 export interface FlowStats {
   running: number;
   queued: number;
@@ -88,11 +96,20 @@ export class FlowControl {
   dropped = 0;
   failed = 0;
 
-  constructor(private readonly o: FlowControlOptions) {}
+  constructor(private o: FlowControlOptions) {}
 
   /** A new version's limits; what runs and waits now is kept and counted against them. */
   update(flow: CompiledFlowControl | undefined): void {
     this.o.flow = flow;
+  }
+
+  /**
+   * A new version of the trigger: its limits, and how firings are prepared and started from
+   * now on. What runs and waits is kept: running executions still count against the limit,
+   * and queued, debounced and batched firings start with the new version when their turn comes.
+   */
+  retarget(options: FlowControlOptions): void {
+    this.o = options;
   }
 
   stats(): FlowStats {
@@ -121,13 +138,21 @@ export class FlowControl {
     return false;
   }
 
-  /** Ends pending timers (debounce, batch) without starting anything. */
-  close(): void {
+  /** Ends pending timers (debounce, batch) without starting anything; says what it discarded. */
+  close(): Discarded {
+    let queued = 0;
+    let batched = 0;
+    for (const q of this.queues.values()) queued += q.length;
     for (const d of this.debounces.values()) d.timer.cancel();
-    for (const b of this.batches.values()) b.timer.cancel();
+    for (const b of this.batches.values()) {
+      b.timer.cancel();
+      batched += b.items.length;
+    }
+    const debounced = this.debounces.size;
     this.debounces.clear();
     this.batches.clear();
     this.queues.clear();
+    return { queued, debounced, batched };
   }
 
   async submit(ctx: TriggerContext): Promise<Outcome> {

@@ -5,6 +5,7 @@
 import type { TimerHandle } from '@orchestr8/common';
 import { nextDue, tickSchedules } from './schedule-firing.js';
 import type { SchedulerContext } from './scheduler-context.js';
+import { closeFlow } from './trigger-runs.js';
 
 const LEASE = 'scheduler';
 
@@ -82,7 +83,7 @@ export function createSchedulerLoop(sc: SchedulerContext, options: SchedulerLoop
       running = false;
       timer?.cancel();
       await ticking;
-      for (const a of active.values()) a.flow.close();
+      for (const a of active.values()) closeFlow(sc, a, 'the scheduler stopped');
       if (leader) await store.releaseLease(LEASE, owner);
       leader = false;
     },

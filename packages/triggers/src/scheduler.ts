@@ -16,7 +16,7 @@ import type { Scheduler, SchedulerOptions, TriggerInfo } from './scheduler-api.j
 import type { Active, SchedulerContext } from './scheduler-context.js';
 import { createSchedulerLoop } from './scheduler-loop.js';
 import { iso } from './trigger-correlation.js';
-import { activeOf, createExecutionRecorder } from './trigger-runs.js';
+import { activeOf, closeFlow, createExecutionRecorder } from './trigger-runs.js';
 import { createMemoryTriggerStore, type TriggerState } from './trigger-store.js';
 import { deliveryIdOf, signatureRefusal, webhookContext } from './webhook-request.js';
 
@@ -73,14 +73,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const apply = (workflow: CompiledWorkflow) => {
     for (const [key, a] of active)
       if (a.workflow.id === workflow.id && !workflow.triggers.some((t) => t.name === a.trigger.name)) {
-        a.flow.close();
+        closeFlow(sc, a, `the trigger is not in version ${workflow.version} of the workflow`);
         active.delete(key);
       }
     for (const trigger of workflow.triggers) {
       const key = `${workflow.id}/${trigger.name}`;
       const prev = active.get(key);
       if (prev && prev.workflow.hash === workflow.hash) continue;
-      prev?.flow.close();
+      // Its flow control carries over (see activeOf): nothing running or waiting is lost.
       active.set(key, activeOf(sc, workflow, trigger, prev));
     }
   };
@@ -106,7 +106,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const ids = new Set(byId.keys());
     for (const [key, a] of active)
       if (!ids.has(a.workflow.id)) {
-        a.flow.close();
+        closeFlow(sc, a, 'the workflow is no longer registered');
         active.delete(key);
       }
     for (const w of workflows) apply(w);

@@ -11,7 +11,7 @@ import {
   type TemplateScope,
 } from '@orchestr8/schema';
 import { calendarOf } from './calendar.js';
-import { FlowControl, type Prepared, type TriggerContext } from './flow-control.js';
+import { FlowControl, type FlowControlOptions, type Prepared, type TriggerContext } from './flow-control.js';
 import { fireOccurrence } from './schedule-firing.js';
 import type { Active, SchedulerContext } from './scheduler-context.js';
 import { triggerCorrelationId } from './trigger-correlation.js';
@@ -138,7 +138,7 @@ export const activeOf = (
     flow: undefined as unknown as FlowControl,
   };
   if (trigger.schedule) a.calendar = calendarOf(trigger.schedule);
-  a.flow = new FlowControl({
+  const options: FlowControlOptions = {
     flow: trigger.flow,
     clock,
     prepare: (ctx) => prepare(a, ctx),
@@ -158,6 +158,25 @@ export const activeOf = (
           'trigger firing not started',
         );
     },
-  });
+  };
+  // A new version of the same trigger keeps its flow control: what runs still counts against
+  // the limits, and what waits (queued, debounced, batched) starts with the new version.
+  if (previous) {
+    previous.flow.retarget(options);
+    a.flow = previous.flow;
+  } else a.flow = new FlowControl(options);
   return a;
+};
+
+/**
+ * Closes a trigger's flow control (the trigger was removed, or the scheduler stops) and warns
+ * when that discarded firings: pending flow control lives in memory (documented).
+ */
+export const closeFlow = (sc: Pick<SchedulerContext, 'logger'>, a: Active, why: string): void => {
+  const d = a.flow.close();
+  if (d.queued + d.debounced + d.batched === 0) return;
+  sc.logger?.warn(
+    { workflowId: a.workflow.id, trigger: a.trigger.name, ...d },
+    `pending trigger firings discarded (${why}): queued, debounced and batched firings are kept in memory and start nothing now`,
+  );
 };

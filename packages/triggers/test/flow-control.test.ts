@@ -81,6 +81,61 @@ describe('flow control', () => {
     expect(gate.calls).toHaveLength(4);
   });
 
+  it('a new version of the workflow keeps what its trigger runs and queues: the limit still holds, nothing queued is lost', async () => {
+    const { scheduler, gate, warnings } = setup(T0);
+    const flow = { concurrency: { limit: 1 } };
+    scheduler.activate(onEvent(flow));
+    const first = await scheduler.emit({ name: 'order', data: { key: 'k', n: 1 } });
+    const second = await scheduler.emit({ name: 'order', data: { key: 'k', n: 2 } });
+    expect([first[0]!.outcome.status, second[0]!.outcome.status]).toEqual(['started', 'queued']);
+    // Registered again as a new version while one execution runs and one firing waits.
+    const v2 = compile({
+      version: '1.0.1',
+      steps: [step()],
+      triggers: [{ name: 'on-order', event: { name: 'order' }, flow }],
+    });
+    expect(v2.hash).not.toBe(onEvent(flow).hash);
+    scheduler.activate(v2);
+    const third = await scheduler.emit({ name: 'order', data: { key: 'k', n: 3 } });
+    expect(third[0]!.outcome.status).toBe('queued');
+    await vi.waitFor(
+      async () => {
+        gate.release();
+        await settle();
+        expect([gate.calls.length, gate.open]).toEqual([3, 0]);
+      },
+      { timeout: 15_000, interval: 1 },
+    );
+    expect(gate.maxOpenByKey.get('k')).toBe(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it('stopping, or a version without the trigger, warns how many waiting firings it discarded', async () => {
+    const { scheduler, gate, warnings } = setup(T0);
+    scheduler.activate(onEvent({ concurrency: { limit: 1 } }));
+    for (let i = 0; i < 3; i++) await scheduler.emit({ name: 'order', data: {} });
+    scheduler.activate(compile({ version: '1.1.0', steps: [step()] }));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^pending trigger firings discarded \(the trigger is not in version 1\.1\.0 of the workflow\)/,
+    );
+    expect(JSON.parse(warnings[0]!.slice(warnings[0]!.indexOf('{')))).toEqual({
+      workflowId: 'wf',
+      trigger: 'on-order',
+      queued: 2,
+      debounced: 0,
+      batched: 0,
+    });
+    gate.releaseAll();
+    const batching = setup(T0);
+    batching.scheduler.activate(onEvent({ batch: { maxMs: '1m', maxEvents: 10 } }));
+    for (let i = 0; i < 4; i++) await batching.scheduler.emit({ name: 'order', data: { n: i } });
+    await batching.scheduler.stop();
+    expect(batching.warnings).toHaveLength(1);
+    expect(batching.warnings[0]).toMatch(/^pending trigger firings discarded \(the scheduler stopped\)/);
+    expect(batching.warnings[0]).toContain('"batched":4');
+  });
+
   it('a firing whose inputs do not render is logged and counted as failed, not only answered', async () => {
     const { engine, scheduler, warnings } = setup(T0, { auto: true });
     scheduler.activate(
