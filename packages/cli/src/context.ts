@@ -1,6 +1,6 @@
 import { builtinAgents, createAgentRegistry, type MutableAgentRegistry } from '@orchestr8/agent-base';
 import { createRemoteAgent, standardAgents } from '@orchestr8/agents';
-import type { Agent } from '@orchestr8/core';
+import type { Agent, AgentRegistry } from '@orchestr8/core';
 import { allowBundledImports, loadProjectConfig, type ProjectConfig } from './config.js';
 import { loadAgentModule } from './load-agents.js';
 
@@ -38,13 +38,17 @@ export interface KnownAgents {
  * The agent ids a document may use, for `validate`: the built-in and standard agents, plus
  * the project config's and `--agents` modules'. Without a config or modules, other agents
  * may exist that this process cannot see, so only the `@orchestr8` scope is complete.
+ * With the registry they come from, whose versions `validate` checks steps' ranges against.
  */
-export async function knownAgentIds(modules: readonly string[] = []): Promise<KnownAgents> {
+export async function knownAgentIds(
+  modules: readonly string[] = [],
+): Promise<{ known: KnownAgents; registry: AgentRegistry }> {
   const config = await loadProjectConfig();
-  const knownAgents = (await buildRegistry(modules, config)).list().map((a) => a.id);
+  const registry = await buildRegistry(modules, config);
+  const knownAgents = registry.list().map((a) => a.id);
   if (config.file === undefined && modules.length === 0)
-    return { knownAgents, knownAgentScopes: ['@orchestr8'] };
-  return { knownAgents };
+    return { known: { knownAgents, knownAgentScopes: ['@orchestr8'] }, registry };
+  return { known: { knownAgents }, registry };
 }
 
 /** The engine's `remoteAgent`: steps with `agent.url` call an `orchestr8 agent serve` service. */

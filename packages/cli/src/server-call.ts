@@ -22,6 +22,8 @@ export async function callServer(
   path: string,
   body?: unknown,
   extraHeaders?: Readonly<Record<string, string>>,
+  /** Told the response headers of an answer (not of a refusal), e.g. Idempotent-Replayed. */
+  onHeaders?: (headers: Headers) => void,
 ): Promise<unknown> {
   const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
@@ -52,6 +54,7 @@ export async function callServer(
       p?.detail ?? (text.slice(0, 200) || res.statusText),
     );
   }
+  onHeaders?.(res.headers);
   return parsed;
 }
 
@@ -84,9 +87,10 @@ export function callServerAt(
   path: string,
   body?: unknown,
   headers?: Readonly<Record<string, string>>,
+  onHeaders?: (headers: Headers) => void,
 ): Promise<unknown> {
   const base = serverBaseUrl(opts.server ?? '');
   if (base === undefined)
     throw new RemoteError(-1, 'USAGE', `--server must be an http(s) URL, got "${opts.server}"`);
-  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body, headers);
+  return callServer(base, opts.apiKey || defaultApiKey(), method, path, body, headers, onHeaders);
 }

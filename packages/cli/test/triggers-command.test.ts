@@ -87,6 +87,30 @@ describe('orchestr8 send-event and the event triggers it fires', () => {
   });
 });
 
+describe('orchestr8 send-event --idempotency-key', () => {
+  it('says when the answer is the replay of the first one for that key', async () => {
+    const send = () =>
+      cli(['send-event', 'ping.replay', '--idempotency-key', 'k-replay-1', '--server', s.url], { env: auth });
+    const first = await send();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('event ping.replay k-replay-1 delivered: woke 0 waits\n');
+    const again = await send();
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(
+      'event ping.replay k-replay-1 delivered: woke 0 waits\n' +
+        '(replayed: the server already handled key "k-replay-1"; this is its first answer)\n',
+    );
+    // --json keeps stdout the server's answer; the note goes to stderr.
+    const json = await cli(
+      ['send-event', 'ping.replay', '--idempotency-key', 'k-replay-1', '--json', '--server', s.url],
+      { env: auth },
+    );
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: 'k-replay-1', accepted: true, woken: 0 });
+    expect(json.stderr).toContain('(replayed: the server already handled key "k-replay-1"');
+  }, 60_000);
+});
+
 describe('a webhook trigger whose signing secret the operator has not granted', () => {
   it('is refused when the workflow is registered: 403 CAPABILITY_DENIED, nothing registered', async () => {
     const doc = {
@@ -122,6 +146,44 @@ describe('orchestr8 triggers', () => {
     expect(hourly).toMatch(/T\d\d:00:00Z/);
     expect(r.stdout.split('\n').find((l) => /\bpush\b/.test(l))).toContain('event repo.push');
   });
+
+  it('list shows how many firings failed and were dropped, as --json counts them', async () => {
+    const counted = {
+      ...workflow('counted', [
+        { name: 'broken', event: { name: 'tick.broken' }, inputs: { orderId: '${trigger.event.data.id}' } },
+        { name: 'limited', event: { name: 'tick.limited' }, flow: { rateLimit: { limit: 1, per: '1h' } } },
+      ]),
+      inputs: { type: 'object', properties: { orderId: { type: 'string' } } },
+    };
+    await put(counted);
+    await until('the counted triggers to be active', async () => {
+      const r = await run(['list', '--json', '--workflow', 'counted']);
+      return r.code === 0 && (JSON.parse(r.stdout) as { items: unknown[] }).items.length === 2
+        ? true
+        : undefined;
+    });
+    const send = (name: string) => cli(['send-event', name, '--server', s.url], { env: auth });
+    expect((await send('tick.broken')).stderr).toContain('trigger counted/broken: failed');
+    expect((await send('tick.limited')).code).toBe(0);
+    expect((await send('tick.limited')).stderr).toContain('trigger counted/limited: dropped (rate_limited)');
+
+    const r = await run(['list', '--workflow', 'counted']);
+    expect(r.code).toBe(0);
+    const [header, ...rows] = r.stdout.trimEnd().split('\n');
+    const cells = (line: string) => line.trim().split(/\s{2,}/);
+    expect(cells(header!).slice(-4)).toEqual(['RUNNING', 'QUEUED', 'FAILED', 'DROPPED']);
+    const row = (name: string) => cells(rows.find((l) => cells(l)[1] === name)!);
+    // FAILED and DROPPED, the last two columns.
+    expect(row('broken').slice(-2)).toEqual(['1', '0']);
+    expect(row('limited').slice(-2)).toEqual(['0', '1']);
+    const { items } = JSON.parse((await run(['list', '--json', '--workflow', 'counted'])).stdout) as {
+      items: { name: string; failed: number; dropped: number }[];
+    };
+    expect(items.map((i) => [i.name, i.failed, i.dropped])).toEqual([
+      ['broken', 1, 0],
+      ['limited', 0, 1],
+    ]);
+  }, 60_000);
 
   it('list --json gives the server items, and --workflow narrows them', async () => {
     const r = await run(['list', '--json', '--workflow', 'nightly']);

@@ -173,6 +173,61 @@ describe('orchestr8 validate outside a project (the built binary, no orchestr8.c
     expect(r.stdout).not.toContain('note:');
   });
 
+  it('with --agents, refuses a step whose version range no registered version satisfies, naming the versions', async () => {
+    assertBuilt();
+    const module = file(
+      'versioned-agents.mjs',
+      [
+        "export const v1 = { id: '@acme/v', version: '1.2.0', execute: async () => ({}) };",
+        "export const v2 = { id: '@acme/v', version: '2.0.0', execute: async () => ({}) };",
+        '',
+      ].join('\n'),
+    );
+    const doc = file(
+      'ranges.yaml',
+      [
+        'version: "1.0.0"',
+        'metadata: { id: ranges }',
+        'steps:',
+        '  - id: old',
+        '    agent: { id: "@acme/v", version: "^1" }',
+        '  - id: future',
+        '    agent:',
+        '      id: "@acme/v"',
+        '      version: "^3"',
+        // A remote agent's version is its service's business: not checked here.
+        '  - id: far',
+        '    agent: { id: "@acme/v", version: "^3", url: "http://127.0.0.1:9" }',
+        '',
+      ].join('\n'),
+    );
+    const r = await cli(['validate', '--agents', module, doc], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout.split('\n')).toEqual([
+      `${doc}:9:16 error E_UNKNOWN_AGENT step "future" uses agent "@acme/v" at "^3", but it is registered at version 1.2.0, 2.0.0, which does not satisfy "^3" (at /steps/1/agent/version)`,
+      '  hint: registered versions of "@acme/v": 1.2.0, 2.0.0; change the range, or register a version that satisfies it',
+      '1 file, 1 invalid, 1 error',
+      '',
+    ]);
+    const json = await cli(['validate', '--json', '--agents', module, doc], { cwd: dir });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject([
+      {
+        file: doc,
+        valid: false,
+        diagnostics: [
+          {
+            code: 'E_UNKNOWN_AGENT',
+            pointer: '/steps/1/agent/version',
+            line: 9,
+            column: 16,
+            severity: 'error',
+          },
+        ],
+      },
+    ]);
+  });
+
   it('lists unchecked ids per file with --json', async () => {
     assertBuilt();
     const doc = file('custom-json.yaml', steps('@acme/thing'));

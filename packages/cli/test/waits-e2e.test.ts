@@ -277,8 +277,12 @@ describe('waits through orchestr8 serve on SQLite', { timeout: 240_000 }, () => 
 
     const send = async () => exits(await cli(['send-event', 'paid', '--idempotency-key', 'e-1'], url), 0);
     expect((await send()).stdout).toBe('event paid e-1 delivered: woke 1 wait\n');
-    // A retry with the key gets the first answer, as signals and decisions do (it wakes nothing more: see the journal below).
-    expect((await send()).stdout).toBe('event paid e-1 delivered: woke 1 wait\n');
+    // A retry with the key gets the first answer, as signals and decisions do (it wakes nothing more: see the journal
+    // below), and says it is a replay.
+    expect((await send()).stdout).toBe(
+      'event paid e-1 delivered: woke 1 wait\n' +
+        '(replayed: the server already handled key "e-1"; this is its first answer)\n',
+    );
     const signal = async () =>
       exits(await cli(['signal', id, 'poke', '--idempotency-key', 's-1', '--json'], url), 0);
     const s1 = await signal();

@@ -34,6 +34,102 @@ export interface RunRemoteOptions {
   store?: string;
   /** Told the execution's id once the server has started it (`run --open` opens its console page). */
   onStarted?: (executionId: string) => Promise<void>;
+  /**
+   * How long to keep trying a server that stopped answering while the execution is followed,
+   * in ms. Default: $ORCHESTR8_RECONNECT_TIMEOUT (seconds), else 60 s.
+   */
+  reconnectTimeoutMs?: number;
+}
+
+/** How long `run` keeps trying a server it lost before it gives up (overridden by $ORCHESTR8_RECONNECT_TIMEOUT). */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
+const MAX_BACKOFF_MS = 5_000;
+
+/** $ORCHESTR8_RECONNECT_TIMEOUT (seconds, > 0) in ms; a string saying what is wrong with it. */
+function reconnectTimeoutFromEnv(): number | string {
+  const raw = process.env.ORCHESTR8_RECONNECT_TIMEOUT?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_RECONNECT_TIMEOUT_MS;
+  const seconds = Number(raw);
+  return Number.isFinite(seconds) && seconds > 0
+    ? Math.round(seconds * 1000)
+    : `$ORCHESTR8_RECONNECT_TIMEOUT must be a number of seconds above 0, got "${raw}"`;
+}
+
+/** The server stayed unreachable for the whole reconnect timeout. */
+class ServerLost extends Error {}
+
+/** Why a call did not reach the server, as the network said it (ECONNREFUSED ...), not "fetch failed". */
+function unreachableReason(e: unknown): string {
+  let deepest: unknown = e;
+  while ((deepest as { cause?: unknown } | undefined)?.cause instanceof Error)
+    deepest = (deepest as Error).cause;
+  const message = deepest instanceof Error ? deepest.message : String(deepest);
+  const code = (deepest as { code?: unknown }).code;
+  // A failed connection to every address of a name (AggregateError) has a code but no message.
+  if (typeof code !== 'string' || message.includes(code)) return message || 'no answer';
+  return message ? `${code}: ${message}` : code;
+}
+
+/**
+ * An outage of the server while an execution is followed: said once on stderr when it begins
+ * (and once when the server answers again); after `boundMs` without an answer, ServerLost.
+ */
+class Outage {
+  private since: number | undefined;
+  private tries = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly boundMs: number,
+    private readonly say: (text: string) => void,
+  ) {}
+
+  /** The server answered. */
+  answered(): void {
+    if (this.since !== undefined) this.say(`the server at ${this.url} answers again; following on\n`);
+    this.since = undefined;
+    this.tries = 0;
+  }
+
+  /** A call did not reach the server: how long to wait before the next one (growing, up to 5 s). */
+  failed(e: unknown): number {
+    const now = Date.now();
+    const reason = unreachableReason(e);
+    if (this.since === undefined) {
+      this.since = now;
+      this.say(
+        `cannot reach the server at ${this.url} (${reason}); retrying for up to ${seconds(this.boundMs)}\n`,
+      );
+    } else if (now - this.since >= this.boundMs) {
+      throw new ServerLost(
+        `no answer from the server at ${this.url} for ${seconds(this.boundMs)} (${reason})`,
+      );
+    }
+    this.tries++;
+    const left = this.since + this.boundMs - now;
+    return Math.max(0, Math.min(250 * 2 ** (this.tries - 1), MAX_BACKOFF_MS, left));
+  }
+}
+
+const seconds = (ms: number) => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+
+/** A server that could not be reached or could not answer now: worth trying again. */
+function transient(e: unknown): boolean {
+  return e instanceof Orchestr8ClientError && (e.status === 0 || e.status >= 500 || e.status === 429);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -48,6 +144,8 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
       return failUsage(`--concurrency must be a positive integer, got "${opts.concurrency}"`);
     }
   }
+  const reconnectTimeoutMs = opts.reconnectTimeoutMs ?? reconnectTimeoutFromEnv();
+  if (typeof reconnectTimeoutMs === 'string') return failUsage(reconnectTimeoutMs);
   let baseUrl: string;
   try {
     const u = new URL(opts.server);
@@ -112,8 +210,18 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     };
     process.on('SIGINT', onSigint);
     let result: Execution;
+    const say = (text: string) => (view ? view.print(text) : process.stderr.write(text));
     try {
-      result = await follow(client, id, view, abort.signal);
+      result = await follow(client, id, view, abort.signal, new Outage(baseUrl, reconnectTimeoutMs, say));
+    } catch (e) {
+      if (!(e instanceof ServerLost)) throw e;
+      view?.stop();
+      process.stderr.write(
+        `error: ${e.message}; stopped following execution ${id}\n` +
+          `  it may still be running there: once the server is back, see it with \`orchestr8 console ${id} --url ${baseUrl}\`, ` +
+          `\`orchestr8 list --server ${baseUrl}\` or GET ${baseUrl}/executions/${id}\n`,
+      );
+      return ExitCode.failed;
     } finally {
       process.off('SIGINT', onSigint);
       view?.stop();
@@ -150,18 +258,35 @@ function printDiagnostics(file: string, diagnostics: readonly Diagnostic[]): num
 /**
  * Follows the event stream until the terminal event, then reads the final state. When the
  * stream breaks (server restart, network), it reconnects with Last-Event-ID a few times,
- * then falls back to polling.
+ * then falls back to polling. While the server cannot be reached, `outage` says so once and
+ * spaces the tries out, and gives up (ServerLost) after its bound.
  */
 async function follow(
   client: ReturnType<typeof createClient>,
   id: string,
   view: ProgressView | undefined,
   signal: AbortSignal,
+  outage: Outage,
 ): Promise<Execution> {
   let lastEventId: string | undefined;
   let terminal = false;
   let failures = 0;
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Until the server answers GET /executions/:id again (the stream cannot tell it connected). */
+  const reachAgain = async (cause: unknown): Promise<void> => {
+    let last = cause;
+    while (!signal.aborted) {
+      await sleep(outage.failed(last), signal);
+      try {
+        await client.getExecution(id, { signal });
+        outage.answered();
+        return;
+      } catch (e) {
+        if (signal.aborted) return;
+        if (!transient(e)) throw e;
+        last = e;
+      }
+    }
+  };
   while (!terminal && !signal.aborted && failures < 5) {
     try {
       for await (const m of client.events(id, {
@@ -177,19 +302,21 @@ async function follow(
       if (signal.aborted) break;
       if (e instanceof Orchestr8ClientError && e.status >= 400 && e.status < 500 && e.status !== 429) throw e;
       failures++;
-      await sleep(250 * failures);
+      // Not reached at all: wait for it to answer; a stream that broke off is reconnected.
+      if (transient(e)) await reachAgain(e);
+      else await sleep(250 * failures, signal);
     }
   }
   for (;;) {
     try {
       const current = await client.getExecution(id);
+      outage.answered();
       if (TERMINAL.has(current.status) || signal.aborted) return current;
+      await sleep(500, signal);
     } catch (e) {
-      const transient =
-        e instanceof Orchestr8ClientError && (e.status === 0 || e.status >= 500 || e.status === 429);
-      if (!transient || signal.aborted) throw e;
+      if (!transient(e) || signal.aborted) throw e;
+      await sleep(outage.failed(e), signal);
     }
-    await sleep(500);
   }
 }
 

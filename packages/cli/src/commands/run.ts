@@ -78,7 +78,11 @@ export function registerRunCommand(program: Command): void {
     .option(...LOG_FORMAT_OPTION)
     .addHelpText(
       'after',
-      '\nExit codes: 0 completed, 1 failed, 2 invalid document or usage, 130 cancelled (Ctrl-C; a second Ctrl-C forces).',
+      '\nOn a server (--server, or the local server): when the server stops answering, run says so once on stderr and\n' +
+        'tries again, less and less often, for up to 60 s ($ORCHESTR8_RECONNECT_TIMEOUT, in seconds); then it exits 1,\n' +
+        'naming the execution, which may still run there (orchestr8 console <id>, orchestr8 list --server <url>).\n' +
+        'Exit codes: 0 completed, 1 failed (or the server did not answer again), 2 invalid document or usage,\n' +
+        '130 cancelled (Ctrl-C; a second Ctrl-C forces).',
     )
     .action(async (file: string, opts: RunOptions) => {
       if (opts.server !== undefined && opts.local) {

@@ -105,6 +105,9 @@ function nextOf(t: TriggerInfo): string {
   return tz === 'UTC' ? utc : `${formatInZone(t.nextFireAt, tz)} (${utc})`;
 }
 
+/** A counter; `-` from a server too old to send it. */
+const count = (n: number | undefined) => (n === undefined ? '-' : String(n));
+
 function printList(items: TriggerInfo[]): void {
   const out = process.stdout;
   const s = styleFor(out);
@@ -112,7 +115,19 @@ function printList(items: TriggerInfo[]): void {
     out.write('no active triggers (register a workflow that declares triggers: PUT /workflows/<id>)\n');
     return;
   }
-  const header = ['WORKFLOW', 'NAME', 'KIND', 'SCHEDULE', 'NEXT', 'PAUSED', 'RUNNING', 'QUEUED'];
+  // FAILED and DROPPED: firings since the server started that started nothing (an error; flow control).
+  const header = [
+    'WORKFLOW',
+    'NAME',
+    'KIND',
+    'SCHEDULE',
+    'NEXT',
+    'PAUSED',
+    'RUNNING',
+    'QUEUED',
+    'FAILED',
+    'DROPPED',
+  ];
   const rows = items.map((t) => [
     `${t.workflowId}@${t.workflowVersion}`,
     t.name,
@@ -122,6 +137,8 @@ function printList(items: TriggerInfo[]): void {
     t.paused ? 'yes' : 'no',
     String(t.running),
     String(t.queued),
+    count(t.failed),
+    count(t.dropped),
   ]);
   const lines = tableLines(header, rows);
   out.write(`${s.bold(lines[0]!)}\n`);
@@ -170,7 +187,9 @@ export function registerTriggersCommand(program: Command): void {
   remoteOptions(
     triggers
       .command('list')
-      .description('the active triggers: kind, schedule, next fire time (its timezone and UTC), paused')
+      .description(
+        'the active triggers: kind, schedule, next fire time (its timezone and UTC), paused, and their firings running, queued, failed and dropped',
+      )
       .option('--workflow <id>', 'only this workflow'),
     true,
   ).action(async (opts: RemoteOptions & { workflow?: string }) => {

@@ -1,4 +1,14 @@
-import { type AgentOptions, type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
+import type { AgentRegistry } from '@orchestr8/core';
+import {
+  type AgentOptions,
+  type Diagnostic,
+  DiagnosticCode,
+  type DocumentProblem,
+  formatDiagnostic,
+  loadDocumentFile,
+  loadWorkflowFile,
+  type WorkflowDocument,
+} from '@orchestr8/schema';
 import type { Command, OutputConfiguration } from 'commander';
 import { collect, type KnownAgents, knownAgentIds } from '../context.js';
 
@@ -32,7 +42,7 @@ export function registerValidateCommand(program: Command): void {
     .option('--json', 'print [{file, valid, diagnostics}] as JSON on stdout')
     .option(
       '-a, --agents <module>',
-      'also check agent ids against the built-in agents and this module (repeatable; a project config does the same)',
+      'also check agent ids, and version ranges (agent.version), against the built-in agents and this module (repeatable; a project config does the same)',
       collect,
       [],
     )
@@ -74,9 +84,60 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-async function validateOne(file: string, agents: AgentOptions): Promise<ValidateFileResult> {
+/**
+ * Steps whose agent is registered here, but at no version that satisfies the step's range
+ * (`agent: {id, version}`): the engine would fail them with AGENT_NOT_FOUND. The registry's
+ * own `get(id, range)` decides, as it does at run time.
+ */
+function agentVersionProblems(doc: WorkflowDocument, registry: AgentRegistry): DocumentProblem[] {
+  const problems: DocumentProblem[] = [];
+  doc.steps.forEach((step, i) => {
+    const agent = step.agent;
+    // Remote agents (url) are resolved by their service; unknown ids are E_UNKNOWN_AGENT already.
+    if (typeof agent !== 'object' || agent.version === undefined || agent.url !== undefined) return;
+    if (!registry.has(agent.id) || registry.get(agent.id, agent.version) !== undefined) return;
+    const versions = registry
+      .list()
+      .filter((a) => a.id === agent.id)
+      .map((a) => a.version ?? '(no version)');
+    problems.push({
+      code: DiagnosticCode.UNKNOWN_AGENT,
+      severity: 'error',
+      message: `step "${step.id}" uses agent "${agent.id}" at "${agent.version}", but it is registered at version ${versions.join(', ')}, which does not satisfy "${agent.version}"`,
+      pointer: `/steps/${i}/agent/version`,
+      hint: `registered versions of "${agent.id}": ${versions.join(', ')}; change the range, or register a version that satisfies it`,
+    });
+  });
+  return problems;
+}
+
+/** Compiler order: by position, those without one after. */
+function byPosition(a: Diagnostic, b: Diagnostic): number {
+  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0);
+}
+
+async function validateOne(
+  file: string,
+  agents: AgentOptions,
+  registry: AgentRegistry | undefined,
+): Promise<ValidateFileResult> {
   try {
     const r = await loadWorkflowFile(file, agents);
+    const document = r.document;
+    if (
+      registry !== undefined &&
+      document !== undefined &&
+      agentVersionProblems(document, registry).length > 0
+    ) {
+      // Read again for the positions (file:line:col) of the ranges no registered version satisfies.
+      const located = await loadDocumentFile(file, {
+        check: (value) => agentVersionProblems(value as WorkflowDocument, registry),
+      });
+      // Only the problems found here: its parse diagnostics (if any) are already in r's.
+      const found = located.diagnostics.filter((d) => d.pointer.endsWith('/agent/version'));
+      r.diagnostics = [...r.diagnostics, ...found].sort(byPosition);
+      r.ok &&= found.length === 0;
+    }
     const result: ValidateFileResult = { file, valid: r.ok, diagnostics: r.diagnostics };
     if (r.uncheckedAgents) result.uncheckedAgents = r.uncheckedAgents;
     return result;
@@ -112,6 +173,8 @@ async function validateFiles(
   // Agent ids are checked against the built-in and standard agents, and those of the
   // project config and --agents modules; without either, only the @orchestr8 scope.
   let agents: KnownAgents;
+  // Only when this process loads the agents (a running local server reports ids, not versions).
+  let registry: AgentRegistry | undefined;
   try {
     // While the project's server runs, `run` sends documents there: check against its agents.
     const { detectLocalServer } = await import('../local-server.js');
@@ -120,12 +183,13 @@ async function validateFiles(
       localFlags: opts.agents.length > 0 ? ['--agents'] : [],
       what: 'checking agents',
     });
-    agents = server?.state ? { knownAgents: server.state.agents } : await knownAgentIds(opts.agents);
+    if (server?.state) agents = { knownAgents: server.state.agents };
+    else ({ known: agents, registry } = await knownAgentIds(opts.agents));
   } catch (e) {
     writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.usage;
   }
-  const results = await Promise.all(files.map((f) => validateOne(f, agents)));
+  const results = await Promise.all(files.map((f) => validateOne(f, agents, registry)));
   const unreadable = results.some((r) => r.diagnostics.some((d) => d.code === 'E_READ'));
   const invalid = results.filter((r) => !r.valid).length;
 

@@ -40,7 +40,13 @@ const EXIT_HELP = {
     'or JSON; the server refused the API key, the request or the form data).',
 };
 
-async function request(opts: RemoteOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+async function request(
+  opts: RemoteOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  onHeaders?: (headers: Headers) => void,
+): Promise<unknown> {
   const key = opts.idempotencyKey;
   if (key !== undefined && key.trim() === '')
     throw new RemoteError(-1, 'USAGE', '--idempotency-key must not be empty');
@@ -51,7 +57,13 @@ async function request(opts: RemoteOptions, method: string, path: string, body?:
     path,
     body,
     key === undefined ? undefined : { 'idempotency-key': key },
+    onHeaders,
   );
+}
+
+/** Said when the server answered an Idempotency-Key it had seen with its first answer again. */
+function replayNote(key: string | undefined): string {
+  return `(replayed: the server already handled key ${JSON.stringify(key ?? '')}; this is its first answer)\n`;
 }
 
 /** `--idempotency-key`, sent as the Idempotency-Key header. */
@@ -131,11 +143,21 @@ export function registerWaitCommands(program: Command): void {
   ).action(async (name: string, opts: EventOpts) => {
     process.exitCode = await remote(opts, async () => {
       const payload = parseJson('--payload', opts.payload);
-      const d = (await request(opts, 'POST', '/events', {
-        name,
-        ...(opts.id !== undefined ? { id: opts.id } : {}),
-        ...(payload !== undefined ? { payload } : {}),
-      })) as { id: string; accepted: boolean; woken: number; triggers?: TriggerFiring[] };
+      let replayed = false;
+      const d = (await request(
+        opts,
+        'POST',
+        '/events',
+        {
+          name,
+          ...(opts.id !== undefined ? { id: opts.id } : {}),
+          ...(payload !== undefined ? { payload } : {}),
+        },
+        (h) => {
+          replayed = h.get('idempotent-replayed') === 'true';
+        },
+      )) as { id: string; accepted: boolean; woken: number; triggers?: TriggerFiring[] };
+      // The JSON stays the server's answer; the note goes to stderr beside it.
       if (opts.json) printJson(d);
       else printDelivery(`event ${name}`, d);
       // Event triggers it matched: a firing that failed is not an accepted event's success.
@@ -149,6 +171,7 @@ export function registerWaitCommands(program: Command): void {
         }${o.reason !== undefined ? ` (${o.reason})` : ''}${o.error !== undefined ? `: ${o.error}` : ''}\n`;
         (o.status === 'failed' || o.status === 'dropped' ? process.stderr : process.stdout).write(line);
       }
+      if (replayed) (opts.json ? process.stderr : process.stdout).write(replayNote(opts.idempotencyKey));
       return failed ? ExitCode.failed : ExitCode.ok;
     });
   });

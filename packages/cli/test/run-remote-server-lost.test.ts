@@ -1,0 +1,177 @@
+/**
+ * `orchestr8 run --server <url>` when the server stops while the execution is followed:
+ * `runRemote` against a real server on loopback that is closed mid-run (and, in one test,
+ * listens again on the same port). The reconnect bound is an option here, so no test waits
+ * for the 60 s default; messages and exit codes are asserted, never durations.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
+import { type Agent, createEngine, type Engine } from '@orchestr8/core';
+import { createServer, type Listener } from '@orchestr8/server';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runRemote } from '../src/commands/run-remote.js';
+
+const API_KEY = 'lost-key';
+let dir: string;
+let engine: Engine;
+let registry: ReturnType<typeof createAgentRegistry>;
+/** The step running on the server: resolved when it starts; `release` lets it finish. */
+let stepStarted: Promise<void>;
+let onStepStart: () => void;
+const releases: (() => void)[] = [];
+
+const block: Agent = {
+  id: '@test/block',
+  execute(_input, ctx) {
+    onStepStart();
+    return new Promise((resolve, reject) => {
+      releases.push(() => resolve({ done: true }));
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+    });
+  },
+};
+
+function expectStep(): void {
+  stepStarted = new Promise((r) => {
+    onStepStart = r;
+  });
+}
+
+const listeners: Listener[] = [];
+const serve = async (port = 0) => {
+  const l = await createServer({ engine, registry, apiKeys: [API_KEY] }).listen(port);
+  listeners.push(l);
+  return l;
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'o8-run-remote-lost-'));
+  registry = createAgentRegistry([...builtinAgents, block]);
+  engine = createEngine({ registry });
+});
+afterAll(async () => {
+  for (const r of releases) r();
+  await Promise.all(listeners.map((l) => l.close({ graceMs: 0 }).catch(() => {})));
+  await engine.shutdown({ graceMs: 100 });
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+
+function capture() {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  return { out: () => out, err: () => err };
+}
+
+function workflow(): string {
+  const path = join(dir, 'hold.yaml');
+  writeFileSync(
+    path,
+    [
+      'version: "1.0.0"',
+      'metadata:',
+      '  id: remote-hold',
+      'steps:',
+      '  - id: hold',
+      '    agent: "@test/block"',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+/** Resolves once `check` holds, polling every 20 ms (bounded by the test's timeout). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('runRemote when the server stops', () => {
+  it('says once that it cannot reach the server, then exits 1 naming the execution when it does not come back', async () => {
+    expectStep();
+    const listener = await serve();
+    const url = listener.url.replace(/\/+$/, '');
+    let id = '';
+    const io = capture();
+    const code = await runRemote(workflow(), {
+      server: url,
+      apiKey: API_KEY,
+      quiet: true,
+      reconnectTimeoutMs: 300,
+      onStarted: async (executionId) => {
+        id = executionId;
+        // Mid-run: once the step runs on the server, the server goes away for good.
+        void stepStarted.then(() => listener.close({ graceMs: 0 }));
+      },
+    });
+    vi.restoreAllMocks();
+    const err = io.err();
+    expect(code, err).toBe(1);
+    expect(id).not.toBe('');
+    expect(err.match(/cannot reach the server/g), err).toHaveLength(1);
+    expect(err).toMatch(
+      new RegExp(`cannot reach the server at ${url} \\(.+\\); retrying for up to 0\\.3 s\\n`),
+    );
+    expect(err).toContain(`error: no answer from the server at ${url} for 0.3 s (`);
+    expect(err).toContain(`stopped following execution ${id}\n`);
+    expect(err).toContain(`orchestr8 console ${id} --url ${url}`);
+    expect(err).toContain(`GET ${url}/executions/${id}`);
+    expect(io.out()).toBe('');
+  }, 30_000);
+
+  it('follows on when the server answers again within the bound, and the run completes (exit 0)', async () => {
+    expectStep();
+    const first = await serve();
+    const url = first.url.replace(/\/+$/, '');
+    const io = capture();
+    const running = runRemote(workflow(), {
+      server: url,
+      apiKey: API_KEY,
+      quiet: true,
+      // Generous: the server is back long before; nothing here depends on how long it takes.
+      reconnectTimeoutMs: 120_000,
+      onStarted: async () => {
+        void stepStarted.then(() => first.close({ graceMs: 0 }));
+      },
+    });
+    await until(() => io.err().includes('cannot reach the server'));
+    await serve(first.port);
+    await until(() => io.err().includes('answers again'));
+    for (const r of releases.splice(0)) r();
+    const code = await running;
+    vi.restoreAllMocks();
+    const err = io.err();
+    expect(code, err).toBe(0);
+    expect(err.match(/cannot reach the server/g), err).toHaveLength(1);
+    expect(err).toContain(`the server at ${url} answers again; following on\n`);
+    expect(err).not.toContain('error:');
+    expect(io.out()).toContain('completed');
+  }, 30_000);
+
+  it('refuses an $ORCHESTR8_RECONNECT_TIMEOUT that is not a number of seconds (exit 2)', async () => {
+    vi.stubEnv('ORCHESTR8_RECONNECT_TIMEOUT', 'soon');
+    const io = capture();
+    // Refused before the file is read or the server called.
+    const code = await runRemote(join(tmpdir(), 'never-read.yaml'), {
+      server: 'http://127.0.0.1:9',
+      quiet: true,
+    });
+    vi.restoreAllMocks();
+    expect(code).toBe(2);
+    expect(io.err()).toContain(
+      '$ORCHESTR8_RECONNECT_TIMEOUT must be a number of seconds above 0, got "soon"',
+    );
+  });
+});
