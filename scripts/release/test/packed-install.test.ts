@@ -7,7 +7,7 @@
  * One pack and one install serve every assertion below.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { mapLimit } from 'async';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { minVersion, satisfies } from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PackedPackage as Packed, packAll, publicPackages, REPO } from '../pack.mjs';
 
@@ -213,6 +214,50 @@ describe('installed from the tarballs with npm, outside the workspace', () => {
       }
     }
     expect(undeclared).toEqual([]);
+  });
+
+  it('need no Node.js newer than the one they promise: no installed package has an engines.node leaving it out', () => {
+    // What npm resolves from the published ranges (the newest in range), which the lockfile
+    // check (dependency-engines.test.ts) does not see; npm only warns (EBADENGINE).
+    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+    const node = minVersion(root.engines.node)!.version;
+    const excluded: string[] = [];
+    let seen = 0;
+    const walk = (modules: string) => {
+      let names: string[];
+      try {
+        names = readdirSync(modules);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        if (name.startsWith('.')) continue;
+        if (name.startsWith('@')) {
+          for (const scoped of readdirSync(join(modules, name))) visit(join(modules, name, scoped));
+        } else visit(join(modules, name));
+      }
+    };
+    const visit = (dir: string) => {
+      let manifest: { name?: string; version?: string; engines?: { node?: unknown } };
+      try {
+        manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      } catch {
+        return;
+      }
+      seen++;
+      const range = manifest.engines?.node;
+      if (typeof range === 'string' && !satisfies(node, range)) {
+        excluded.push(
+          `${manifest.name}@${manifest.version} requires node ${range} (${dir.slice(consumer.length + 1)})`,
+        );
+      }
+      walk(join(dir, 'node_modules'));
+    };
+    walk(join(consumer, 'node_modules'));
+    expect(seen).toBeGreaterThan(100);
+    expect(excluded).toEqual([]);
   });
 
   it('imports every published entry point, with or without a source condition', async () => {
