@@ -8,7 +8,7 @@
  * - `docs-site/reference/agents.md` from builtinAgents and standardAgents;
  * - `docs-site/reference/events.md` from EventType;
  * - `docs-site/reference/metrics.md` from createMetrics() of @orchestr8/observability;
- * - `docs-site/public/{workflow.schema.json,openapi.json}` for download.
+ * - `docs-site/public/{workflow.schema.json,stream.schema.json,openapi.json}` for download.
  *
  * Every source must exist and be non-empty: a missing piece fails the generation, never
  * an empty page. Run with `node --conditions=source --import tsx scripts/docs/generate.ts`
@@ -50,7 +50,11 @@ import { collectSchemaFields, workflowSchemaPage } from './pages/workflow-schema
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Generated files live here (and only generated files: anything else here is stale). */
 export const REFERENCE_DIR = 'docs-site/reference';
-export const PUBLIC_FILES = ['docs-site/public/workflow.schema.json', 'docs-site/public/openapi.json'];
+export const PUBLIC_FILES = [
+  'docs-site/public/workflow.schema.json',
+  'docs-site/public/openapi.json',
+  'docs-site/public/stream.schema.json',
+];
 
 export interface GeneratedFile {
   /** Relative to the repository root. */
@@ -273,6 +277,8 @@ export async function generateReference(): Promise<{ files: GeneratedFile[]; cov
   pages.push({ path: `${REFERENCE_DIR}/index.md`, content: indexPage(coverage) });
   pages.push({ path: PUBLIC_FILES[0]!, content: schemaText });
   pages.push({ path: PUBLIC_FILES[1]!, content: biomeJson(PUBLIC_FILES[1]!, openapi) });
+  // Written by @orchestr8/streams' generate:schema, which also ships it in that package.
+  pages.push({ path: PUBLIC_FILES[2]!, content: readFileSync(src('schema/stream.schema.json'), 'utf8') });
   return { files: pages, coverage };
 }
 
@@ -317,7 +323,7 @@ function indexPage(c: Coverage): string {
       ],
     ),
     '',
-    'Downloads: the workflow JSON Schema, [`workflow.schema.json`](/workflow.schema.json), and the OpenAPI document, [`openapi.json`](/openapi.json).',
+    'Downloads: the workflow JSON Schema, [`workflow.schema.json`](/workflow.schema.json), the stream JSON Schema, [`stream.schema.json`](/stream.schema.json), and the OpenAPI document, [`openapi.json`](/openapi.json).',
   ].join('\n')}\n`;
 }
 

@@ -1,10 +1,11 @@
 /**
- * Writes schema/stream.schema.json (the published JSON Schema of stream documents).
+ * Writes schema/stream.schema.json (the published JSON Schema of stream documents) and the
+ * package's copy of it (packages/streams/stream.schema.json, shipped in the npm package).
  * Run: pnpm --filter @orchestr8/streams generate:schema
- * A test fails when the committed file differs from what this produces.
+ * A test fails when either committed file differs from what this produces.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STREAM_JSON_SCHEMA } from '../src/stream-schema.js';
@@ -17,4 +18,6 @@ const biome = spawnSync('pnpm', ['exec', 'biome', 'format', '--write', target], 
   stdio: 'inherit',
 });
 if (biome.status !== 0) console.warn('biome format failed; the schema was written unformatted');
-console.log(`wrote ${target}`);
+const copy = resolve(root, 'packages/streams/stream.schema.json');
+copyFileSync(target, copy);
+console.log(`wrote ${target} and ${copy}`);

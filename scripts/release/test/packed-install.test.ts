@@ -123,8 +123,16 @@ describe('packed packages', () => {
         }
       }
       // Nothing but the build, the bin launcher and what npm always adds; the schema package
-      // also ships the generated JSON Schema its validator reads at run time.
-      const shipped = p.name === '@orchestr8/schema' ? /^workflow\.schema\.json$/ : /^$/;
+      // also ships the generated JSON Schema its validator reads at run time, and streams the
+      // JSON Schema of stream documents (for editors: docs-site/concepts/streams.md).
+      const shipped =
+        p.name === '@orchestr8/schema'
+          ? /^workflow\.schema\.json$/
+          : p.name === '@orchestr8/streams'
+            ? /^stream\.schema\.json$/
+            : /^$/;
+      if (p.name === '@orchestr8/schema') expect(files, p.name).toContain('workflow.schema.json');
+      if (p.name === '@orchestr8/streams') expect(files, p.name).toContain('stream.schema.json');
       for (const f of files)
         expect(
           /^(dist\/|bin\/|package\.json$|LICENSE$|README\.md$)/.test(f) || shipped.test(f),
