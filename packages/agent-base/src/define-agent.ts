@@ -15,6 +15,12 @@ export interface AgentDefinition<I, O> {
     operator: Readonly<Record<string, unknown>>,
     capabilities: ResolvedCapabilities,
   ): Readonly<Record<string, unknown>>;
+  /** See `Agent.grantInput`: refuses literal input values the granted config does not cover. */
+  grantInput?(
+    input: unknown,
+    config: Readonly<Record<string, unknown>>,
+    capabilities: ResolvedCapabilities,
+  ): void;
   execute(input: I, ctx: AgentContext): Promise<O> | O;
 }
 

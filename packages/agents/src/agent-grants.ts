@@ -6,6 +6,14 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { GrantDenied } from '@orchestr8/core';
 
+/**
+ * A step input's value as written, when it is a plain string: no `${...}` template, so its
+ * value is known before the run (`grantInput` checks those); undefined otherwise.
+ */
+export function literalString(value: unknown): string | undefined {
+  return typeof value === 'string' && !value.includes('${') ? value : undefined;
+}
+
 /** Where the operator grants the agent's capabilities, for error messages. */
 export function grantHint(agentId: string, field: string, flag?: string): string {
   const where = `capabilities.agents["${agentId}"].${field} in orchestr8.config`;

@@ -199,6 +199,29 @@ function refusal(policy: Policy, host: string, address: string): TerminalError |
   );
 }
 
+/**
+ * Why a URL whose host is written as an IP address (or `localhost`) may not be reached under
+ * `allow`, without the hint, or undefined. Host names are checked when they are resolved, at
+ * connection time; this lets a literal address be refused before a run.
+ */
+export function literalAddressRefusal(allow: readonly string[], url: string): string | undefined {
+  let host: string;
+  try {
+    host = normalHost(new URL(url).hostname);
+  } catch {
+    return undefined;
+  }
+  const policy = parsePolicy(allow);
+  if (allow.includes('*')) return undefined;
+  if (host === 'localhost') {
+    if (vouched(policy, host) || admitted(policy, '127.0.0.1') || admitted(policy, '::1')) return undefined;
+    return `connecting to ${host} is refused: it is a loopback name, and documents reach only public addresses unless the operator allows more`;
+  }
+  if (familyOf(host) === undefined) return undefined;
+  const refused = refusal(policy, host, host);
+  return refused?.message.replace(`: ${EGRESS_GRANT}`, '');
+}
+
 const systemResolver: EgressResolver = (hostname, options) =>
   dns.lookup(hostname, {
     all: true,

@@ -1,7 +1,9 @@
 import { context, propagation } from '@opentelemetry/api';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, RetryableError, TerminalError, ValidationError } from '@orchestr8/common';
-import { egressDispatcher } from './egress.js';
+import { GrantDenied } from '@orchestr8/core';
+import { literalString } from './agent-grants.js';
+import { EGRESS_GRANT, egressDispatcher, literalAddressRefusal } from './egress.js';
 import {
   discardBody,
   excerpt,
@@ -132,6 +134,12 @@ export const httpAgent = defineAgent<HttpInput, HttpOutput>({
   inputSchema,
   outputSchema,
   secretFields: HTTP_SECRET_FIELDS,
+  // A literal URL to a private or loopback address is refused before the execution is recorded.
+  grantInput(input, _config, capabilities) {
+    const url = literalString(isRecord(input) ? input.url : undefined);
+    const refused = url === undefined ? undefined : literalAddressRefusal(capabilities.egress.allow, url);
+    if (refused !== undefined) throw new GrantDenied('egress', refused, EGRESS_GRANT);
+  },
   target(input) {
     try {
       return new URL(input.url).host;

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { defineAgent } from '@orchestr8/agent-base';
 import { TerminalError, TimeoutError, ValidationError } from '@orchestr8/common';
-import { grantHint, narrowList, narrowRoot, stringList } from './agent-grants.js';
+import { GrantDenied } from '@orchestr8/core';
+import { grantHint, literalString, narrowList, narrowRoot, stringList } from './agent-grants.js';
 import { abortError, isRecord } from './http-util.js';
 import { projectRoot, resolveInside } from './project-path.js';
 
@@ -103,6 +104,14 @@ export const shellAgent = defineAgent<ShellInput, ShellOutput>({
       ...narrowRoot(requested, operator, SHELL_ID),
     };
     return config;
+  },
+  // A program written as a literal is refused before the execution is recorded.
+  grantInput(input, config) {
+    const command = isRecord(input) ? input.command : undefined;
+    const program = literalString(Array.isArray(command) ? command[0] : undefined);
+    if (program === undefined || program === '') return;
+    const refused = allowRefusal(program, config);
+    if (refused !== undefined) throw new GrantDenied(`${SHELL_ID}.allow`, refused, ALLOW_HINT);
   },
   async execute(input, ctx) {
     const config = ctx.config;
@@ -217,16 +226,25 @@ export function shellAllowlist(config: Readonly<Record<string, unknown>>): Set<s
  * `/tmp/git` or `./git`; a path is allowed only when the path itself is listed.
  */
 function checkAllowed(program: string, config: Readonly<Record<string, unknown>>): void {
-  const allowed =
-    config.allow === undefined ? shellAllowlist(config) : new Set(stringList(config.allow, 'allow'));
-  if (allowed.has('*') || allowed.has(program)) return;
-  const how = ALLOW_HINT;
-  throw new TerminalError(
-    allowed.size === 0
-      ? `shell: no command is allowed, so "${program}" cannot run; ${how}`
-      : `shell: "${program}" is not on the allowlist (${[...allowed].join(', ')}); ${how}`,
-    { code: 'SHELL_NOT_ALLOWED', details: { command: program, allowed: [...allowed] } },
-  );
+  const refused = allowRefusal(program, config);
+  if (refused === undefined) return;
+  throw new TerminalError(`${refused}; ${ALLOW_HINT}`, {
+    code: 'SHELL_NOT_ALLOWED',
+    details: { command: program, allowed: [...allowedPrograms(config)] },
+  });
+}
+
+function allowedPrograms(config: Readonly<Record<string, unknown>>): Set<string> {
+  return config.allow === undefined ? shellAllowlist(config) : new Set(stringList(config.allow, 'allow'));
+}
+
+/** Why `program` may not run under `config` (without the hint), or undefined when it may. */
+function allowRefusal(program: string, config: Readonly<Record<string, unknown>>): string | undefined {
+  const allowed = allowedPrograms(config);
+  if (allowed.has('*') || allowed.has(program)) return undefined;
+  return allowed.size === 0
+    ? `shell: no command is allowed, so "${program}" cannot run`
+    : `shell: "${program}" is not on the allowlist (${[...allowed].join(', ')})`;
 }
 
 function buildEnv(extra: ShellInput['env'], passEnv: unknown): Record<string, string> {

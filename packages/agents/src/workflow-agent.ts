@@ -1,8 +1,9 @@
-import { relative, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { defineAgent } from '@orchestr8/agent-base';
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import { GrantDenied } from '@orchestr8/core';
 import { formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
-import { narrowRoot } from './agent-grants.js';
+import { grantHint, literalString, narrowRoot } from './agent-grants.js';
 import { isRecord } from './http-util.js';
 import { projectRoots, resolveInside } from './project-path.js';
 
@@ -105,6 +106,28 @@ export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
     ...requested,
     ...narrowRoot(requested, operator, '@orchestr8/workflow'),
   }),
+  // A literal path that leaves the root, or is not a workflow file, is refused before the
+  // execution is recorded (as written; links are followed when the file is loaded).
+  grantInput(input, config) {
+    const path = literalString(isRecord(input) ? input.path : undefined);
+    if (path === undefined || typeof config.root !== 'string') return;
+    const limit = typeof config.rootLimit === 'string' ? config.rootLimit : config.root;
+    const rel = relative(limit, resolve(config.root, path));
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      throw new GrantDenied(
+        '@orchestr8/workflow.root',
+        `workflow: path "${path}" is outside the project root ${limit}`,
+        grantHint('@orchestr8/workflow', 'root'),
+      );
+    }
+    if (rel.split(sep).some((segment) => segment.startsWith('.')) || !DOCUMENT_FILE.test(path)) {
+      throw new GrantDenied(
+        '@orchestr8/workflow.path',
+        `workflow: path "${path}" is not a workflow file: it loads .yaml, .yml or .json files, outside hidden directories`,
+        'no setting grants it',
+      );
+    }
+  },
   async execute(input, ctx) {
     const hasInline = input.workflow !== undefined;
     const hasPath = input.path !== undefined;

@@ -39,11 +39,12 @@ describe('egress control of the http agent', () => {
   it('refuses a loopback server by default: EGRESS_DENIED, never retried, and no request reaches it', async () => {
     const server = await okServer();
     const wf = compile({
-      steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: `${server.url}/admin?token=x` } }],
+      inputs: { type: 'object', properties: { url: { type: 'string' } } },
+      steps: [{ id: 'call', agent: '@orchestr8/http', input: { url: '${inputs.url}' } }],
       policies: { resilience: { retry } },
     });
     const { engine, clock } = testEngine([httpAgent]);
-    const r = await run(engine, clock, wf);
+    const r = await run(engine, clock, wf, { url: `${server.url}/admin?token=x` });
     expect(r.status).toBe('failed');
     expect(r.steps.call!.attempts).toBe(1);
     const error = r.steps.call!.error!;
@@ -54,6 +55,37 @@ describe('egress control of the http agent', () => {
       'add it to capabilities.egress.allow in orchestr8.config, or --allow-egress <host|cidr>',
     );
     expect(error.message).not.toMatch(/\n\s+at /);
+    expect(server.connections).toBe(0);
+  });
+
+  it('refuses a URL written with a loopback or private address before anything is recorded', async () => {
+    const server = await okServer();
+    const port = new URL(server.url).port;
+    for (const url of [
+      `${server.url}/admin`,
+      `http://localhost:${port}/`,
+      'http://[::1]/',
+      'http://169.254.169.254/latest',
+    ]) {
+      const wf = compile({ steps: [{ id: 'call', agent: '@orchestr8/http', input: { url } }] });
+      const { engine } = testEngine([httpAgent]);
+      const e = await caught(() => engine.start(wf));
+      expect(e, url).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+      expect(e.message, url).toMatch(/^step "call": connecting to \S+ is refused: /);
+      expect(e.message, url).toContain('--allow-egress <host|cidr>');
+      expect((await engine.store.listExecutions({ limit: 10 })).items, url).toHaveLength(0);
+    }
+    // Granted, or a public address, or a name (checked when it resolves): not refused early.
+    const granted = testEngine([httpAgent], {
+      capabilities: { egress: { allow: ['127.0.0.1', 'localhost'] } },
+    });
+    for (const url of [server.url, `http://localhost:${port}/`])
+      granted.engine.authorize(
+        compile({ steps: [{ id: 'call', agent: '@orchestr8/http', input: { url } }] }),
+      );
+    const open = testEngine([httpAgent]);
+    for (const url of ['https://93.184.216.34/', 'https://example.com/', '${inputs.url}'])
+      open.engine.authorize(compile({ steps: [{ id: 'call', agent: '@orchestr8/http', input: { url } }] }));
     expect(server.connections).toBe(0);
   });
 

@@ -217,19 +217,50 @@ describe('@orchestr8/shell', () => {
   });
 
   it("lets a document narrow the operator's allowlist, not use what it left out", async () => {
+    const narrowed = (program: string) =>
+      compile({
+        inputs: { type: 'object', properties: { program: { type: 'string' } } },
+        steps: [
+          {
+            id: 'narrow',
+            agent: { id: '@orchestr8/shell', config: { allow: ['echo'] } },
+            input: { command: [program, '-e', '1'] },
+          },
+        ],
+      });
+    const { engine, clock } = testEngine([shellAgent], operator({ allow: ['node', 'echo'], root }));
+    // The program rendered at run time: refused when the step runs.
+    const r = await run(engine, clock, narrowed('${inputs.program}'), { program: 'node' });
+    expect(r.status).toBe('failed');
+    expect(r.steps.narrow!.error).toMatchObject({ code: 'SHELL_NOT_ALLOWED' });
+    // Written as a literal: refused before anything is recorded.
+    const e = await caught(() => engine.start(narrowed('node')));
+    expect(e).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+    expect(e.message).toContain('step "narrow": shell: "node" is not on the allowlist (echo)');
+    expect((await engine.store.listExecutions({ limit: 10 })).items).toHaveLength(1);
+  });
+
+  it('refuses a literal program the operator did not grant before anything runs or is recorded', async () => {
+    const marker = join(root, 'pwned-literal');
     const wf = compile({
       steps: [
+        { id: 'ok', agent: '@orchestr8/shell', input: { command: ['node', '-e', '1'] } },
         {
-          id: 'narrow',
-          agent: { id: '@orchestr8/shell', config: { allow: ['echo'] } },
-          input: { command: ['node', '-e', '1'] },
+          id: 'rm',
+          agent: '@orchestr8/shell',
+          input: { command: ['touch', marker] },
+          dependencies: ['ok'],
         },
       ],
     });
-    const { engine, clock } = testEngine([shellAgent], operator({ allow: ['node', 'echo'], root }));
-    const r = await run(engine, clock, wf);
-    expect(r.status).toBe('failed');
-    expect(r.steps.narrow!.error).toMatchObject({ code: 'SHELL_NOT_ALLOWED' });
+    const { engine } = testEngine([shellAgent], operator({ allow: ['node'], root }));
+    const e = await caught(() => engine.start(wf));
+    expect(e).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+    expect(e.message).toContain('step "rm": shell: "touch" is not on the allowlist (node)');
+    expect(e.message).toContain('capabilities.agents["@orchestr8/shell"].allow');
+    expect((await engine.store.listExecutions({ limit: 10 })).items).toHaveLength(0);
+    expect(() => engine.authorize(wf)).toThrow(/"touch" is not on the allowlist/);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("refuses a document root outside the operator's, and passEnv or a * it was not granted", async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { echoAgent, failAgent, helloWorldAgent } from '@orchestr8/agent-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowAgent } from '../src/index.js';
-import { compile, dataOf, entries, journal, run, testEngine } from './helpers.js';
+import { caught, compile, dataOf, entries, journal, run, testEngine } from './helpers.js';
 
 let root: string;
 const SECRET = 'sk-live-7f3a9c';
@@ -97,33 +97,52 @@ describe('@orchestr8/workflow', () => {
 
   it('refuses a path outside the project, by .. or through a symlink', async () => {
     const { engine, clock } = testEngine(agents, GRANT);
+    // Rendered at run time (a template): the agent refuses it when it runs.
     for (const path of ['../child.yaml', join(outside, 'child.yaml'), 'linked.yaml']) {
-      const r = await run(engine, clock, parentOf({ path }));
+      const r = await run(engine, clock, parentOf({ path: '${inputs.path}' }), { path });
       expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
       expect(r.steps.sub!.error!.message).toMatch(/outside the project root/);
     }
+    // Written as a literal that leaves the root: refused before anything is recorded.
+    for (const path of ['../child.yaml', join(outside, 'child.yaml')]) {
+      const e = await caught(() => engine.start(parentOf({ path })));
+      expect(e, path).toMatchObject({ code: 'CAPABILITY_DENIED', retryable: false });
+      expect(e.message).toContain(`step "sub": workflow: path "${path}" is outside the project root`);
+    }
+    // A symlink is followed only when the file is loaded: as written, linked.yaml is inside.
+    const linked = await run(engine, clock, parentOf({ path: 'linked.yaml' }));
+    expect(linked.steps.sub!.error!.message).toMatch(/outside the project root/);
+    expect((await engine.store.listExecutions({ limit: 100 })).items).toHaveLength(4);
   });
 
   it('loads only workflow documents: no other extension, nothing hidden, and none of their text comes back', async () => {
     const { engine, clock } = testEngine(agents, GRANT);
     for (const path of ['.orchestr8/orchestr8.db', '.orchestr8/child.yaml', '.env.json', 'notes.txt']) {
-      const r = await run(engine, clock, parentOf({ path }));
+      const r = await run(engine, clock, parentOf({ path: '${inputs.path}' }), { path });
       expect(r.steps.sub!.error, path).toMatchObject({ code: 'VALIDATION', retryable: false });
       expect(r.steps.sub!.error!.message, path).toContain('is not a workflow file');
       expect(JSON.stringify(r.steps.sub!.error), path).not.toContain(SECRET);
+      // Written as a literal: refused before anything is recorded.
+      const e = await caught(() => engine.start(parentOf({ path })));
+      expect(e, path).toMatchObject({ code: 'CAPABILITY_DENIED' });
+      expect(e.message, path).toContain('is not a workflow file');
     }
     // Nor through a step's own root: narrowed into a hidden directory, or onto a hidden file.
     for (const [config, path] of [
       [{ root: join(root, '.orchestr8') }, 'child.yaml'],
       [{ root: join(root, '.env.json') }, '.'],
     ] as const) {
-      const wf = compile({
-        steps: [{ id: 'sub', agent: { id: '@orchestr8/workflow', config }, input: { path } }],
-      });
-      const r = await run(engine, clock, wf);
+      const wf = (input: string) =>
+        compile({
+          steps: [{ id: 'sub', agent: { id: '@orchestr8/workflow', config }, input: { path: input } }],
+        });
+      const r = await run(engine, clock, wf('${inputs.path}'), { path });
       expect(r.steps.sub!.error, config.root).toMatchObject({ code: 'VALIDATION' });
       expect(r.steps.sub!.error!.message, config.root).toContain('is not a workflow file');
       expect(JSON.stringify(r.steps.sub!.error), config.root).not.toContain(SECRET);
+      const e = await caught(() => engine.start(wf(path)));
+      expect(e, config.root).toMatchObject({ code: 'CAPABILITY_DENIED' });
+      expect(e.message, config.root).toContain('is not a workflow file');
     }
     // The extension is matched whatever its case.
     const upper = await run(engine, clock, parentOf({ path: 'CHILD.YML', inputs: { name: 'Ada' } }));

@@ -87,11 +87,23 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
       expect(r.body.problems[0]).toMatchObject({ stepId: 'own' });
       expect(r.body.problems[0].grant).toContain('capabilities.agents["@orchestr8/shell"]');
     }
-    // Without any config the operator allows nothing either: the step fails, nothing runs.
+    // Without any config the operator allows nothing either: a program written in the document
+    // is refused before anything is recorded; one that comes from the inputs fails its step.
     const plain = await execute(s, shellWrites(marker, {}));
-    expect(plain.status).toBe(200);
-    expect(plain.body.status).toBe('failed');
-    expect(plain.body.steps.own.error.code).toBe('SHELL_NOT_ALLOWED');
+    expect(plain.status).toBe(403);
+    expect(plain.body).toMatchObject({ code: 'CAPABILITY_DENIED' });
+    expect(plain.body.problems[0]).toMatchObject({ stepId: 'own', capability: '@orchestr8/shell.allow' });
+    expect(plain.body.problems[0].message).toContain('shell: no command is allowed, so "node" cannot run');
+    const fromInputs = await execute(
+      s,
+      doc([{ id: 'own', agent: '@orchestr8/shell', input: { command: ['${inputs.program}', '-e', '1'] } }], {
+        inputs: { type: 'object', properties: { program: { type: 'string' } } },
+      }),
+      { program: 'node' },
+    );
+    expect(fromInputs.status).toBe(200);
+    expect(fromInputs.body.status).toBe('failed');
+    expect(fromInputs.body.steps.own.error.code).toBe('SHELL_NOT_ALLOWED');
     expect(existsSync(marker)).toBe(false);
     // Refused documents left no execution behind.
     expect((await get(s, '/executions?limit=100')).items).toHaveLength(1);
@@ -187,7 +199,19 @@ describe('a document sent to orchestr8 serve by an API caller', () => {
         `http://localhost:${port}/`,
         'http://169.254.169.254/latest/',
       ]) {
-        const r = await execute(s, doc([{ id: 'fetch', agent: '@orchestr8/http', input: { url } }]));
+        // Written in the document: refused before anything is recorded.
+        const literal = await execute(s, doc([{ id: 'fetch', agent: '@orchestr8/http', input: { url } }]));
+        expect(literal.status).toBe(403);
+        expect(literal.body).toMatchObject({ code: 'CAPABILITY_DENIED' });
+        expect(literal.body.problems[0]).toMatchObject({ stepId: 'fetch', capability: 'egress' });
+        // From the inputs: refused when the step connects.
+        const r = await execute(
+          s,
+          doc([{ id: 'fetch', agent: '@orchestr8/http', input: { url: '${inputs.url}' } }], {
+            inputs: { type: 'object', properties: { url: { type: 'string' } } },
+          }),
+          { url },
+        );
         expect(r.status).toBe(200);
         expect(r.body.status).toBe('failed');
         expect(r.body.steps.fetch.error.code).toBe('EGRESS_DENIED');

@@ -67,6 +67,18 @@ export interface Agent<I = any, O = any> {
     operator: Readonly<Record<string, unknown>>,
     capabilities: ResolvedCapabilities,
   ): Readonly<Record<string, unknown>>;
+  /**
+   * Checks a step's input as written in the document (templates are strings containing `${`,
+   * left unchecked) against the config `grant` returned: throws `GrantDenied` for a literal
+   * value the grant does not cover (a program not allowed, a private address, a path outside
+   * the root), so the execution is refused before anything is recorded. The agent checks the
+   * rendered input again when it runs; this only moves the refusal of what is knowable earlier.
+   */
+  grantInput?(
+    input: unknown,
+    config: Readonly<Record<string, unknown>>,
+    capabilities: ResolvedCapabilities,
+  ): void;
   /** The circuit-breaker target for this input (e.g. a URL host); the agent id alone when absent. */
   target?(input: I, config: Readonly<Record<string, unknown>>): string | undefined;
   execute(input: I, ctx: AgentContext): Promise<O> | O;

@@ -1,6 +1,7 @@
 /**
  * Checking a compiled workflow against the operator's capabilities, once per workflow: the
- * environment it reads, and each step's `agent.config` narrowed by its agent's `grant`.
+ * environment it reads, each step's `agent.config` narrowed by its agent's `grant`, and the
+ * literal parts of each step's input checked by its agent's `grantInput`.
  * The result is cached on the compiled workflow, so a long-lived engine pays for it once.
  */
 import type { CompiledWorkflow } from '@orchestr8/schema';
@@ -45,10 +46,16 @@ export function grantWorkflow(
   for (const step of workflow.steps) {
     if (step.agentUrl !== undefined) continue;
     const agent = registry.get(step.agentId, step.agentVersion);
-    if (agent?.grant === undefined) continue;
+    if (agent === undefined || (agent.grant === undefined && agent.grantInput === undefined)) continue;
     const operator = caps.agents[agent.id] ?? {};
     try {
-      configs.set(step.id, agent.grant(step.agentConfig, operator, caps));
+      let config = step.agentConfig;
+      if (agent.grant !== undefined) {
+        config = agent.grant(step.agentConfig, operator, caps);
+        configs.set(step.id, config);
+      }
+      // What the step's input says as written (programs, addresses, paths), against that grant.
+      agent.grantInput?.(step.document.input ?? {}, config, caps);
     } catch (e) {
       if (!(e instanceof GrantDenied)) throw e;
       problems.push({ stepId: step.id, capability: e.capability, message: e.message, grant: e.grant });

@@ -126,7 +126,7 @@ export function planPrompt(
       'A step has id, agent (an agent id, or {id, config}), input, and dependencies (ids of the steps it reads).',
       'A step reads earlier outputs with templates such as "${steps.<id>.output.<field>}" and inputs with "${inputs.<name>}"; a string that is one template keeps the value type.',
       'Every step a template reads must be listed in dependencies.',
-      'A step that runs a program (@orchestr8/shell) names the programs it needs in agent.config.allow, e.g. {"id": "@orchestr8/shell", "config": {"allow": ["find"]}}; command is an array of arguments, no shell syntax.',
+      'A step that runs a program (@orchestr8/shell) names the programs it needs in agent.config.allow, e.g. {"id": "@orchestr8/shell", "config": {"allow": ["find"]}}; command is an array of arguments, no shell syntax. Write the program (command[0]), URLs and file paths out literally, never as templates: they are checked against what the operator grants before the plan runs.',
       'Never ask for secrets, environment variables or network addresses the request does not name.',
     ],
     instructions: previous
