@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useRef } from 'react';
+import { type ReactNode, useEffect, useId, useRef } from 'react';
 import { statusStyle, statusVar } from '../lib/status.js';
 
 export function StatusBadge({ status }: { status: string | undefined }) {
@@ -52,6 +52,8 @@ export function ConfirmDialog(props: {
   children: ReactNode;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Its own id: a page holds several dialogs, and each must be announced by its own title.
+  const titleId = useId();
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -59,8 +61,8 @@ export function ConfirmDialog(props: {
     if (!props.open && d.open) d.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} onClose={props.onClose} aria-labelledby="dialog-title">
-      <h3 id="dialog-title">{props.title}</h3>
+    <dialog ref={ref} onClose={props.onClose} aria-labelledby={titleId}>
+      <h3 id={titleId}>{props.title}</h3>
       {props.children}
       <div className="row" style={{ justifyContent: 'flex-end', marginTop: 12 }}>
         <button type="button" onClick={props.onClose}>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ConfirmDialog, ErrorText } from '../components/common.js';
 import { enc } from '../lib/api.js';
 import { navigate } from '../lib/router.js';
@@ -11,12 +11,25 @@ interface Plan {
   changedInputs?: string[];
 }
 
+/** The plan the server gave for exactly this step and this inputs text. */
+interface PlanFor {
+  step: string;
+  text: string;
+  plan: Plan;
+}
+
 type Dialog = 'cancel' | 'resume' | 'retry' | 'rerun' | undefined;
+
+/** How long the inputs must stay unchanged before the plan is asked for again. */
+const REPLAN_AFTER_MS = 500;
 
 /**
  * Cancel (while it runs), Retry (once failed: the failed steps again in the same execution,
  * completed outputs kept) and Rerun from a step (a new execution reusing what is upstream of
  * the step), each behind a confirmation; a rerun's plan is asked of the server first.
+ * A rerun starts only with the step and inputs its plan was made for: editing either hides the
+ * plan and disables the confirmation until the plan for the new values is shown (asked again
+ * after a pause in typing, or at once with Update plan).
  */
 export function Actions(props: {
   executionId: string;
@@ -32,19 +45,23 @@ export function Actions(props: {
   const [error, setError] = useState<unknown>();
   const [fromStep, setFromStep] = useState('');
   const [inputsText, setInputsText] = useState('');
-  const [plan, setPlan] = useState<Plan>();
+  const [planned, setPlanned] = useState<PlanFor>();
+  // Only the newest plan request may set the plan: an older answer is for other values.
+  const planRequest = useRef(0);
+  const replanTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(replanTimer.current), []);
   const id = props.executionId;
   const running = props.status === 'running' || props.status === 'queued' || props.status === 'waiting';
   const finished = props.status === 'completed' || props.status === 'failed' || props.status === 'cancelled';
 
   const open = (d: Dialog) => {
     setError(undefined);
-    setPlan(undefined);
+    setPlanned(undefined);
     if (d === 'rerun') {
       const step = props.selectedStep ?? props.stepIds[0] ?? '';
       setFromStep(step);
       setInputsText(JSON.stringify(props.inputs ?? {}, null, 2));
-      void loadPlan(step, JSON.stringify(props.inputs ?? {}));
+      void loadPlan(step, JSON.stringify(props.inputs ?? {}, null, 2));
     }
     setDialog(d);
   };
@@ -60,7 +77,9 @@ export function Actions(props: {
     }
   };
   const loadPlan = async (step: string, text: string) => {
-    setPlan(undefined);
+    clearTimeout(replanTimer.current);
+    const request = ++planRequest.current;
+    setPlanned(undefined);
     setError(undefined);
     const inputs = parsedInputs(text);
     if (!inputs || !step) return;
@@ -70,11 +89,21 @@ export function Actions(props: {
         inputs,
         dryRun: true,
       });
-      setPlan(r.plan);
+      if (request === planRequest.current) setPlanned({ step, text, plan: r.plan });
     } catch (e) {
-      setError(e);
+      if (request === planRequest.current) setError(e);
     }
   };
+  /** The inputs changed: the plan shown is no longer theirs; ask again once typing pauses. */
+  const replanSoon = (step: string, text: string) => {
+    clearTimeout(replanTimer.current);
+    planRequest.current++;
+    setPlanned(undefined);
+    setError(undefined);
+    replanTimer.current = setTimeout(() => void loadPlan(step, text), REPLAN_AFTER_MS);
+  };
+  // The plan shown, if it is for exactly what Start rerun would send.
+  const plan = planned && planned.step === fromStep && planned.text === inputsText ? planned : undefined;
   const run = async (fn: () => Promise<void>) => {
     setBusy(true);
     setError(undefined);
@@ -165,13 +194,19 @@ export function Actions(props: {
         open={dialog === 'rerun'}
         confirmLabel="Start rerun"
         busy={busy || plan === undefined}
-        onClose={() => setDialog(undefined)}
+        onClose={() => {
+          clearTimeout(replanTimer.current);
+          planRequest.current++;
+          setDialog(undefined);
+        }}
         onConfirm={() =>
           run(async () => {
-            const inputs = parsedInputs(inputsText);
+            // What the plan shown was made for, nothing else.
+            if (!plan) throw { code: 'VALIDATION', message: 'the plan is not up to date' };
+            const inputs = parsedInputs(plan.text);
             if (!inputs) throw { code: 'VALIDATION', message: 'the inputs are not a JSON object' };
             const r = await api.post<{ executionId: string }>(`/executions/${enc(id)}/rerun`, {
-              fromStep,
+              fromStep: plan.step,
               inputs,
             });
             navigate(href.execution(r.executionId));
@@ -197,7 +232,14 @@ export function Actions(props: {
         </label>
         <label className="field">
           Inputs (JSON)
-          <textarea rows={5} value={inputsText} onChange={(e) => setInputsText(e.target.value)} />
+          <textarea
+            rows={5}
+            value={inputsText}
+            onChange={(e) => {
+              setInputsText(e.target.value);
+              replanSoon(fromStep, e.target.value);
+            }}
+          />
         </label>
         <button type="button" onClick={() => loadPlan(fromStep, inputsText)}>
           Update plan
@@ -205,20 +247,26 @@ export function Actions(props: {
         {plan ? (
           <div data-testid="rerun-plan">
             <p>
-              <strong>Runs again:</strong> <span data-plan="rerun">{plan.rerun.join(', ') || 'nothing'}</span>
+              <strong>Runs again:</strong>{' '}
+              <span data-plan="rerun">{plan.plan.rerun.join(', ') || 'nothing'}</span>
             </p>
             <p>
-              <strong>Reused:</strong> <span data-plan="reused">{plan.reused.join(', ') || 'nothing'}</span>
+              <strong>Reused:</strong>{' '}
+              <span data-plan="reused">{plan.plan.reused.join(', ') || 'nothing'}</span>
             </p>
-            {plan.changedInputs && plan.changedInputs.length > 0 ? (
+            {plan.plan.changedInputs && plan.plan.changedInputs.length > 0 ? (
               <p>
                 <strong>Inputs changed:</strong>{' '}
-                <span data-plan="changed">{plan.changedInputs.join(', ')}</span> (the steps that read them run
-                again)
+                <span data-plan="changed">{plan.plan.changedInputs.join(', ')}</span> (the steps that read
+                them run again)
               </p>
             ) : null}
           </div>
-        ) : null}
+        ) : error ? null : (
+          <p className="muted" data-testid="rerun-plan-pending" aria-live="polite">
+            Planning… (the rerun can start once the plan for these inputs is shown)
+          </p>
+        )}
         <ErrorText error={error} />
       </ConfirmDialog>
     </div>

