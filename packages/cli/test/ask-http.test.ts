@@ -145,7 +145,7 @@ describe('POST /ask', () => {
     }
   });
 
-  it('a bad body or no valid plan is 422 naming where; a failing LLM is 502 with its code', async () => {
+  it('a bad body or no valid plan is 422 naming where; a failing LLM is 502 PLANNER_FAILED with its code in cause', async () => {
     const listener = await serveAsk({});
     try {
       const bad = await post(listener.url, { request: '' });
@@ -160,7 +160,10 @@ describe('POST /ask', () => {
       answer(null, 401);
       const down = await post(listener.url, { request: 'anything' });
       expect(down.status).toBe(502);
-      expect(((await down.json()) as { detail: string }).detail).toMatch(/^planning failed: /);
+      const failed = (await down.json()) as { detail: string; code: string; cause: { code: string } };
+      expect(failed.detail).toMatch(/^planning failed: /);
+      expect(failed.code).toBe('PLANNER_FAILED');
+      expect(typeof failed.cause.code).toBe('string');
     } finally {
       await listener.close({ graceMs: 0 });
     }

@@ -3,7 +3,9 @@
  * host's agents and LLM, validated and checked against the operator's capabilities as any
  * document; the answer is the plan, and with `run: true` the execution it started. Errors
  * are orchestr8 errors for the host's error handler (422 VALIDATION with the last errors,
- * 403 CAPABILITY_DENIED with the problems); a failing LLM is a 502 naming its code.
+ * 403 CAPABILITY_DENIED with the problems); a body over the limit is 413 PAYLOAD_TOO_LARGE
+ * and one that is not JSON 400 INVALID_JSON, as on the server's routes; a failing LLM is a
+ * 502 PLANNER_FAILED with the error's own code in `cause`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -31,18 +33,27 @@ export interface AskHandlerOptions {
 type Next = (err?: unknown) => void;
 const REQUEST_KEYS = new Set(['request', 'run', 'inputs']);
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/** The body as JSON, or the problem to answer (status, code, detail) when it cannot be read. */
+async function readJson(
+  req: IncomingMessage,
+  limit: number,
+): Promise<{ body: unknown } | { status: number; code: string; detail: string }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new ValidationError(`the request body is larger than ${limit} bytes`);
+    if (size > limit)
+      return {
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        detail: `the request body is larger than ${limit} bytes`,
+      };
     chunks.push(chunk as Buffer);
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
   } catch (e) {
-    throw new ValidationError(`the body is not JSON: ${(e as Error).message}`);
+    return { status: 400, code: 'INVALID_JSON', detail: `the body is not JSON: ${(e as Error).message}` };
   }
 }
 
@@ -53,11 +64,17 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
 }
 
 /** A problem answer in the server's shape (the shared helpers; this package does not depend on it). */
-function problem(res: ServerResponse, status: number, code: string, detail: string): void {
+function problem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): void {
   send(
     res,
     status,
-    problemBody(status, code, detail, {}, problemInstance(res.req?.url)),
+    problemBody(status, code, detail, extra, problemInstance(res.req?.url)),
     PROBLEM_CONTENT_TYPE,
   );
 }
@@ -75,7 +92,9 @@ export function createAskHandler(
       return problem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use POST`);
     }
     void (async () => {
-      const body = await readJson(req, limit);
+      const read = await readJson(req, limit);
+      if (!('body' in read)) return problem(res, read.status, read.code, read.detail);
+      const body = read.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         throw new ValidationError('the body must be a JSON object {"request": "..."}', {
           details: [{ pointer: '', message: 'must be an object' }],
@@ -121,8 +140,11 @@ export function createAskHandler(
           (err.code === ErrorCode.VALIDATION && /^no valid workflow/.test(err.message))
         )
           throw err;
-        // The LLM failed (no provider or key, its endpoint refused or timed out): the host's problem.
-        return problem(res, 502, err.code, `planning failed: ${err.message}`);
+        // The LLM failed (no provider or key, its endpoint refused or timed out): the host's
+        // problem, not the request's, whatever the error's own code (kept in `cause`).
+        return problem(res, 502, 'PLANNER_FAILED', `planning failed: ${err.message}`, {
+          cause: { code: err.code },
+        });
       }
       const out: Record<string, unknown> = {
         plan: plan.workflow.document,

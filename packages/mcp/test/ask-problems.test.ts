@@ -32,13 +32,23 @@ it('answers 502 with a problem naming the error code when the LLM fails', async 
     expect(res.status).toBe(502);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(await res.json()).toEqual({
-      type: 'https://orchestr8.dev/problems/internal',
+      type: 'https://orchestr8.dev/problems/planner-failed',
       title: 'Bad Gateway',
       status: 502,
       detail: 'planning failed: llm: no provider',
-      code: 'INTERNAL',
+      code: 'PLANNER_FAILED',
+      cause: { code: 'INTERNAL' },
       instance: '/ask',
     });
+    // A body it could not read: the server's own answers, not VALIDATION.
+    const post = (body: string) =>
+      fetch(`${listener.url}/ask`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const notJson = await post('{"request": ');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ status: 400, code: 'INVALID_JSON' });
+    const big = await post(JSON.stringify({ request: 'x'.repeat(70_000) }));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
   } finally {
     await listener.close({ graceMs: 0 });
     await engine.close();

@@ -41,6 +41,8 @@ export const ProblemCode = {
   EXECUTION_NOT_FINISHED: 'EXECUTION_NOT_FINISHED',
   IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** `POST /ask` (`serve --ask`): the LLM could not be asked (no provider or key, its endpoint failed or timed out), 502; `cause.code` is that error's own code. */
+  PLANNER_FAILED: 'PLANNER_FAILED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   NOT_READY: 'NOT_READY',
   STORE: ErrorCode.STORE,

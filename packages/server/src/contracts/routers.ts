@@ -272,8 +272,12 @@ export const ask = defineRoute({
     '403': forbidden(
       'CAPABILITY_DENIED: the plan asks for more than the operator grants (`problems` lists each ask)',
     ),
+    '400': problem('INVALID_JSON: the body is not JSON'),
+    '413': shared('PayloadTooLarge'),
     '422': problem('A bad body, or no valid plan after the repairs (VALIDATION, with errors)'),
-    '502': problem('The LLM could not be asked (no provider or key, or its endpoint failed)'),
+    '502': problem(
+      "PLANNER_FAILED: the LLM could not be asked (no provider or key, or its endpoint failed); `cause.code` is the error's own code",
+    ),
   },
 });
 
