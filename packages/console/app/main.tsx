@@ -23,7 +23,8 @@ const WorkflowPage = lazy(() =>
 
 const keys = localKeyStore(window.localStorage);
 
-function KeyPrompt({ onSaved }: { onSaved: () => void }) {
+/** Asks for the key; `refused` when the server turned down the key that was sent. */
+function KeyPrompt({ onSaved, refused }: { onSaved: () => void; refused: boolean }) {
   const [key, setKey] = useState('');
   return (
     <form
@@ -40,6 +41,11 @@ function KeyPrompt({ onSaved }: { onSaved: () => void }) {
         This server requires an API key. It is kept in this browser (localStorage) and sent with every
         request.
       </p>
+      {refused ? (
+        <p className="error" role="alert" data-testid="key-refused">
+          The server refused the key this browser sent (401 Unauthorized): check it and enter it again.
+        </p>
+      ) : null}
       <label className="field">
         API key
         <input
@@ -68,10 +74,20 @@ const NAV: [string, string, string[]][] = [
 function App() {
   const { pathname } = useLocation();
   const [needKey, setNeedKey] = useState(false);
+  const [keyRefused, setKeyRefused] = useState(false);
   const [epoch, setEpoch] = useState(0);
   // A new client after a key is saved: every page reloads with it.
   // biome-ignore lint/correctness/useExhaustiveDependencies: epoch renews the client on purpose
-  const api = useMemo(() => createApi(keys, { onUnauthorized: () => setNeedKey(true) }), [epoch]);
+  const api = useMemo(
+    () =>
+      createApi(keys, {
+        onUnauthorized: ({ sentKey }) => {
+          setKeyRefused(sentKey);
+          setNeedKey(true);
+        },
+      }),
+    [epoch],
+  );
   const route = parseRoute(pathname);
   let page: ReactElement;
   switch (route.page) {
@@ -137,6 +153,7 @@ function App() {
         <main id="main" key={epoch}>
           {needKey ? (
             <KeyPrompt
+              refused={keyRefused}
               onSaved={() => {
                 setNeedKey(false);
                 setEpoch((n) => n + 1);

@@ -155,3 +155,71 @@ describe('operations on an execution', () => {
     expect(new Set(ids).size).toBe(4);
   }, 60_000);
 });
+
+describe('approvals', () => {
+  it('asks before rejecting, naming the execution and the step; cancelling it leaves the step waiting', async () => {
+    const started = await api<{ executionId: string }>('/workflows/execute', {
+      method: 'POST',
+      body: JSON.stringify({
+        workflow: {
+          version: '1.0.0',
+          metadata: { id: 'console-ops-approval' },
+          steps: [{ id: 'sign-off', wait: { approval: { title: 'Ship it?' } } }],
+        },
+      }),
+    });
+    const id = started.body.executionId;
+    await page.goto(`${server.url}/console/approvals`);
+    const card = page.locator('form[aria-label="Approval Ship it?"]');
+    await card.waitFor({ timeout: 20_000 });
+    await card.locator('button:has-text("Reject")').click();
+    const name = `Reject step sign-off of execution ${id.slice(0, 8)}?`;
+    const dialog = page.getByRole('dialog', { name });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain(id);
+    // Cancel: nothing was decided.
+    await dialog.locator('button:has-text("Cancel")').click();
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    expect((await api<{ items: unknown[] }>('/approvals')).body.items).toHaveLength(1);
+    await card.locator('button:has-text("Reject")').click();
+    await dialog.locator('button.danger:has-text("Reject")').click();
+    await expect
+      .poll(async () => (await api<{ status: string }>(`/executions/${id}`)).body.status, { timeout: 20_000 })
+      .toBe('failed');
+    await page.waitForSelector('text=Nothing waits for a decision.', { timeout: 20_000 });
+  }, 60_000);
+});
+
+describe('when the server refuses or does not answer', () => {
+  it('says that the server refused the key when the key prompt comes back', async () => {
+    await page.goto(`${keyed.url}/`);
+    await page.waitForSelector('input[type="password"]');
+    // First time: nothing was refused yet.
+    expect(await page.locator('[data-testid="key-refused"]').count()).toBe(0);
+    await page.fill('input[type="password"]', 'not-the-key');
+    await page.click('button:has-text("Save")');
+    await page.waitForSelector('[data-testid="key-refused"]');
+    expect(await page.textContent('[data-testid="key-refused"]')).toContain('refused');
+    expect(await page.textContent('[data-testid="key-refused"]')).toContain('401');
+    await page.fill('input[type="password"]', KEY);
+    await page.click('button:has-text("Save")');
+    await page.waitForSelector('table[aria-label="Executions"]');
+    expect(await page.locator('[data-testid="key-refused"]').count()).toBe(0);
+  }, 60_000);
+
+  it('says the server does not answer, with its address, instead of "no executions" or "nothing waits"', async () => {
+    // The API's calls fail as they do when nothing listens; the page itself still loads.
+    await page.route(
+      (u) => u.pathname === '/executions' || u.pathname === '/approvals',
+      (r) => r.abort('connectionrefused'),
+    );
+    await page.goto(`${server.url}/`);
+    const alert = page.locator('[role="alert"]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain(`the orchestr8 server at ${server.url} does not answer`);
+    expect(await page.locator('text=No executions match.').count()).toBe(0);
+    await page.click('nav a:has-text("Approvals")');
+    await page.locator('[role="alert"]:has-text("does not answer")').waitFor();
+    expect(await page.locator('text=Nothing waits for a decision.').count()).toBe(0);
+  }, 60_000);
+});

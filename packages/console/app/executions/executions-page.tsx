@@ -186,7 +186,10 @@ export function ExecutionsPage() {
           ))}
         </tbody>
       </table>
-      {!list.loading && items.length === 0 ? <p className="muted">No executions match.</p> : null}
+      {/* Without an answer from the server, nothing is known to match or not. */}
+      {!list.loading && !list.error && items.length === 0 ? (
+        <p className="muted">No executions match.</p>
+      ) : null}
       <div className="row" style={{ marginTop: 8 }}>
         <button
           type="button"

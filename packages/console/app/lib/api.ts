@@ -1,6 +1,7 @@
 /**
  * Calls to the server this page came from. With API keys on, the key entered once is kept in
  * this browser's localStorage and sent as `Authorization: Bearer`; a 401 asks for it again.
+ * When the server does not answer at all, the error says so and names its address.
  */
 export const API_KEY_STORAGE = 'orchestr8.apiKey';
 
@@ -53,21 +54,46 @@ async function problemOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, detail, p);
 }
 
+/** The error of a request no server answered (refused, reset, no network): code UNREACHABLE, status 0. */
+export function unreachable(origin: string | undefined): ApiError {
+  // The browser's own message ("Failed to fetch") says nothing more, so it is not repeated.
+  return new ApiError(
+    0,
+    'UNREACHABLE',
+    `the orchestr8 server ${origin ? `at ${origin} ` : ''}does not answer (is it running?)`,
+  );
+}
+
 export function createApi(
   keys: KeyStore,
-  options: { fetch?: typeof fetch; onUnauthorized?: () => void } = {},
+  options: {
+    fetch?: typeof fetch;
+    /** Called on a 401; `sentKey` says whether a key was sent (and so refused) or none was. */
+    onUnauthorized?: (info: { sentKey: boolean }) => void;
+    /** The server's address, named when it does not answer (the page's origin by default). */
+    origin?: string;
+  } = {},
 ): Api {
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const origin = options.origin ?? globalThis.location?.origin;
   const raw = async (path: string, init: RequestInit = {}): Promise<Response> => {
-    const res = await doFetch(path, {
-      ...init,
-      headers: {
-        accept: 'application/json',
-        ...authHeaders(keys),
-        ...(init.headers as Record<string, string>),
-      },
-    });
-    if (res.status === 401) options.onUnauthorized?.();
+    const auth = authHeaders(keys);
+    let res: Response;
+    try {
+      res = await doFetch(path, {
+        ...init,
+        headers: {
+          accept: 'application/json',
+          ...auth,
+          ...(init.headers as Record<string, string>),
+        },
+      });
+    } catch (e) {
+      // An abort is the caller's own doing; anything else means no answer from the server.
+      if ((e as Error)?.name === 'AbortError') throw e;
+      throw unreachable(origin);
+    }
+    if (res.status === 401) options.onUnauthorized?.({ sentKey: auth.authorization !== undefined });
     if (res.status >= 400) throw await problemOf(res);
     return res;
   };

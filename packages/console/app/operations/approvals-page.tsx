@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ErrorText, Time } from '../components/common.js';
+import { ConfirmDialog, ErrorText, Time } from '../components/common.js';
 import { enc } from '../lib/api.js';
 import { Link } from '../lib/router.js';
 import { href } from '../lib/routes.js';
@@ -28,69 +28,107 @@ function ApprovalCard({ a, onDone }: { a: Approval; onDone: () => void }) {
   const [comment, setComment] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>();
+  const [confirmReject, setConfirmReject] = useState(false);
+  const [busy, setBusy] = useState(false);
   const decide = async (decision: 'approve' | 'reject') => {
     setError(undefined);
     const r = readForm(fields, values);
     if (decision === 'approve' && !r.ok) return setErrors(r.errors);
     setErrors({});
+    setBusy(true);
     try {
       await api.post(`/executions/${enc(a.executionId)}/steps/${enc(a.stepId)}/${decision}`, {
         ...(by ? { by } : {}),
         ...(comment ? { comment } : {}),
         ...(decision === 'approve' && r.ok && fields.length > 0 ? { data: r.inputs } : {}),
       });
+      setConfirmReject(false);
       onDone();
     } catch (e) {
       setError(e);
+    } finally {
+      setBusy(false);
     }
   };
   return (
-    <form
-      className="panel"
-      style={{ marginBottom: 12 }}
-      aria-label={`Approval ${a.title ?? a.stepId}`}
-      onSubmit={(e) => e.preventDefault()}
-    >
-      <h3 style={{ marginTop: 0 }}>{a.title ?? a.stepId}</h3>
-      {a.description ? <p>{a.description}</p> : null}
-      <p className="muted">
-        <Link href={href.execution(a.executionId)}>{a.executionId.slice(0, 8)}</Link> · {a.workflowId} /{' '}
-        {a.stepId} · since <Time ms={Date.parse(a.createdAt)} />
-        {a.dueAt ? (
-          <>
-            {' '}
-            · due <Time ms={Date.parse(a.dueAt)} />
-          </>
-        ) : null}
-        {a.approvers ? ` · approvers: ${a.approvers.join(', ')}` : ''}
-      </p>
-      {fields.map((f) => (
-        <label className="field" key={f.name}>
-          {f.label}
-          {f.required ? ' *' : ''}
-          <input
-            value={values[f.name]}
-            onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-          />
-          {errors[f.name] ? <span className="field-error">{errors[f.name]}</span> : null}
+    <>
+      <form
+        className="panel"
+        style={{ marginBottom: 12 }}
+        aria-label={`Approval ${a.title ?? a.stepId}`}
+        onSubmit={(e) => e.preventDefault()}
+      >
+        <h3 style={{ marginTop: 0 }}>{a.title ?? a.stepId}</h3>
+        {a.description ? <p>{a.description}</p> : null}
+        <p className="muted">
+          <Link href={href.execution(a.executionId)}>{a.executionId.slice(0, 8)}</Link> · {a.workflowId} /{' '}
+          {a.stepId} · since <Time ms={Date.parse(a.createdAt)} />
+          {a.dueAt ? (
+            <>
+              {' '}
+              · due <Time ms={Date.parse(a.dueAt)} />
+            </>
+          ) : null}
+          {a.approvers ? ` · approvers: ${a.approvers.join(', ')}` : ''}
+        </p>
+        {fields.map((f) => (
+          <label className="field" key={f.name}>
+            {f.label}
+            {f.required ? ' *' : ''}
+            <input
+              value={values[f.name]}
+              onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
+            />
+            {errors[f.name] ? <span className="field-error">{errors[f.name]}</span> : null}
+          </label>
+        ))}
+        <label className="field">
+          By <input value={by} onChange={(e) => setBy(e.target.value)} />
         </label>
-      ))}
-      <label className="field">
-        By <input value={by} onChange={(e) => setBy(e.target.value)} />
-      </label>
-      <label className="field">
-        Comment <input value={comment} onChange={(e) => setComment(e.target.value)} />
-      </label>
-      <ErrorText error={error} />
-      <div className="row">
-        <button type="button" className="primary" onClick={() => decide('approve')}>
-          Approve
-        </button>
-        <button type="button" className="danger" onClick={() => decide('reject')}>
-          Reject
-        </button>
-      </div>
-    </form>
+        <label className="field">
+          Comment <input value={comment} onChange={(e) => setComment(e.target.value)} />
+        </label>
+        <ErrorText error={error} />
+        <div className="row">
+          <button type="button" className="primary" onClick={() => decide('approve')}>
+            Approve
+          </button>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => {
+              setError(undefined);
+              setConfirmReject(true);
+            }}
+          >
+            Reject
+          </button>
+        </div>
+      </form>
+      {/* Approving does what the step waits for; rejecting fails it, so it is confirmed first. */}
+      <ConfirmDialog
+        title={`Reject step ${a.stepId} of execution ${a.executionId.slice(0, 8)}?`}
+        open={confirmReject}
+        confirmLabel="Reject"
+        danger
+        busy={busy}
+        onClose={() => setConfirmReject(false)}
+        onConfirm={() => decide('reject')}
+      >
+        <p>
+          Step <code>{a.stepId}</code> of execution <code>{a.executionId}</code> ({a.workflowId}) fails with
+          the error <code>REJECTED</code>, and the execution fails with it unless the workflow handles that
+          failure. This cannot be undone.
+        </p>
+        {by || comment ? (
+          <p className="muted">
+            {by ? `By ${by}. ` : ''}
+            {comment ? `Comment: ${comment}` : ''}
+          </p>
+        ) : null}
+        <ErrorText error={error} />
+      </ConfirmDialog>
+    </>
   );
 }
 
@@ -100,7 +138,9 @@ export function ApprovalsPage() {
     <section aria-labelledby="approvals-title">
       <h2 id="approvals-title">Approvals</h2>
       <ErrorText error={list.error} />
-      {list.data?.items.length === 0 ? <p className="muted">Nothing waits for a decision.</p> : null}
+      {!list.error && list.data?.items.length === 0 ? (
+        <p className="muted">Nothing waits for a decision.</p>
+      ) : null}
       {list.data?.items.map((a) => (
         <ApprovalCard key={`${a.executionId}/${a.stepId}`} a={a} onDone={list.reload} />
       ))}
