@@ -223,3 +223,39 @@ describe('when the server refuses or does not answer', () => {
     expect(await page.locator('text=Nothing waits for a decision.').count()).toBe(0);
   }, 60_000);
 });
+
+describe('schedules', () => {
+  it('labels the catch-up mark "Handled up to" and links the last execution the trigger started', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'console-ops-scheduled' },
+      steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
+      triggers: [{ name: 'hourly', schedule: { cron: '0 * * * *', timezone: 'UTC' } }],
+    };
+    expect(
+      (await api('/workflows/console-ops-scheduled', { method: 'PUT', body: JSON.stringify(doc) })).status,
+    ).toBe(201);
+    await page.goto(`${server.url}/console/schedules`);
+    const table = page.locator('table[aria-label="Triggers"]');
+    const row = table.locator('tr:has-text("console-ops-scheduled")');
+    await row.waitFor({ timeout: 20_000 });
+    const headers = await table.locator('th').allTextContents();
+    expect(headers).toContain('Handled up to');
+    expect(headers).toContain('Last execution');
+    expect(headers).not.toContain('Last fire');
+    expect(await table.locator('th span[title]').getAttribute('title')).toContain(
+      'Trigger now does not move it',
+    );
+    await row.locator('text=none yet').waitFor();
+    await row.locator('button:has-text("Trigger now")').click();
+    const link = row.locator('[data-testid="last-started"] a').first();
+    await link.waitFor({ timeout: 20_000 });
+    const items = (
+      await api<{ items: { executionId: string }[] }>('/executions?workflowId=console-ops-scheduled')
+    ).body.items;
+    expect(items).toHaveLength(1);
+    expect(await link.textContent()).toBe(items[0]!.executionId.slice(0, 8));
+    await link.click();
+    await page.waitForURL(new RegExp(`/console/executions/${items[0]!.executionId}$`));
+  }, 60_000);
+});

@@ -30,7 +30,8 @@ export const STATUS_STYLES: Readonly<Record<AnyStatus, StatusStyle>> = {
   queued: { light: '#d0d4da', dark: '#4a5058', label: 'queued', mark: '○' },
   running: { light: '#7cb8f5', dark: '#2f6fb5', label: 'running', mark: '▶' },
   retrying: { light: '#f7c56b', dark: '#a8741a', label: 'retrying', mark: '↻' },
-  waiting: { light: '#c8b5f0', dark: '#6a4fb0', label: 'waiting', mark: '⏸' },
+  // ‖ rather than ⏸ (U+23F8), which DejaVu and Liberation, Debian's stock fonts, do not have.
+  waiting: { light: '#c8b5f0', dark: '#6a4fb0', label: 'waiting', mark: '‖' },
   completed: { light: '#8fd19e', dark: '#2e7d43', label: 'completed', mark: '✓' },
   failed: { light: '#f28b82', dark: '#b3362c', label: 'failed', mark: '✕' },
   skipped: { light: '#eceff3', dark: '#2f343a', label: 'skipped', mark: '–' },
