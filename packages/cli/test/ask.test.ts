@@ -245,6 +245,17 @@ describe('orchestr8 ask', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('refuses the offline mock provider, which cannot plan, as a usage error', async () => {
+    const { config } = project(true);
+    const seen = provider(COUNT_PY);
+    const r = await ask(config, 'count things', '--provider', 'mock', '--yes');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the mock provider cannot plan');
+    expect(r.stderr).toContain('--provider anthropic or openai');
+    expect(seen).toHaveLength(0);
+    expect(r.stdout).toBe('');
+  });
+
   it('a plan that needs a program the operator did not grant is refused before anything runs', async () => {
     const { config } = project(false);
     provider(COUNT_PY);

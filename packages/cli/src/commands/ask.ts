@@ -36,10 +36,7 @@ export function registerAskCommand(program: Command): void {
       "plan a workflow from a sentence with an LLM and the project's agents, validate it, show it, and run it once confirmed",
     )
     .argument('<request>', 'what the workflow should do, e.g. "list python files and count them"')
-    .option(
-      '--provider <name>',
-      'the LLM provider: anthropic, openai or mock (default: $ORCHESTR8_LLM_PROVIDER)',
-    )
+    .option('--provider <name>', 'the LLM provider: anthropic or openai (default: $ORCHESTR8_LLM_PROVIDER)')
     .option('--model <model>', "the provider's model (default: the provider's default)")
     .option(
       '--max-repairs <n>',
@@ -125,6 +122,12 @@ async function askCommand(request: string, opts: AskOptions): Promise<number> {
   const maxRepairs = Number(opts.maxRepairs);
   if (!/^\d+$/.test(opts.maxRepairs) || maxRepairs > 10)
     return failUsage(`--max-repairs must be an integer from 0 to 10, got "${opts.maxRepairs}"`);
+  const provider = opts.provider ?? process.env.ORCHESTR8_LLM_PROVIDER;
+  // The llm agent's offline `mock` makes up data that fits a schema: never a workflow that works.
+  if (provider?.trim().toLowerCase() === 'mock')
+    return failUsage(
+      'the mock provider cannot plan: it makes up data that fits a schema, not a workflow that does what you ask; use --provider anthropic or openai',
+    );
   if (request.trim() === '')
     return failUsage(
       'say what the workflow should do, e.g. orchestr8 ask "list python files and count them"',
