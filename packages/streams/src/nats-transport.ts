@@ -19,14 +19,14 @@ import {
 } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
-import { type Clock, ErrorCode, Orchestr8Error, systemClock } from '@orchestr8/common';
+import { type Clock, ErrorCode, Orchestr8Error, serializeError, systemClock } from '@orchestr8/common';
+import type { ExtendedConsumption, ExtendedDelivery } from './delivery-extras.js';
 import { type ProcessorHeartbeat, type ProcessorView, viewHeartbeats } from './heartbeat.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
 import {
   type Consumption,
   type ContextState,
-  type EventDelivery,
   type SliceRecord,
   type StreamClaim,
   type StreamTransport,
@@ -49,6 +49,50 @@ export interface NatsTransportOptions {
    */
   ackWaitMs?: number;
   clock?: Clock;
+  /**
+   * Told of the transport's own failures that no caller awaits: a consumption of events or
+   * actions that failed (it is started again) or an event its handler threw on (acknowledged,
+   * and sent to the error sink). Default: a process warning (`process.emitWarning`).
+   */
+  onError?: (error: Orchestr8Error) => void;
+}
+
+/** How long a consumption that failed waits before it is started again (doubling to 30 s). */
+const RECONSUME_MS = 1000;
+/**
+ * After the ack wait, how long a takeover still waits for the events a dead processor held
+ * (they are delivered again once their ack wait ran out, on the server's timer).
+ */
+const REDELIVERY_MARGIN_MS = 2000;
+
+/** A NATS failure as a retryable `NETWORK` error (the server unreachable, a request timed out), naming what failed. */
+function natsFailure(what: string, e: unknown): Orchestr8Error {
+  if (e instanceof Orchestr8Error) return e;
+  return new Orchestr8Error(
+    ErrorCode.NETWORK,
+    `NATS: ${what} failed: ${(e as Error)?.message ?? String(e)}`,
+    {
+      cause: e,
+    },
+  );
+}
+
+/** Sends a message that may be lost (it is sent again, or its loss is recovered from). */
+function quietly(send: () => void): void {
+  try {
+    send();
+  } catch {
+    // the connection is closed
+  }
+}
+
+/** Runs a NATS call, its failure as a `NETWORK` error. */
+async function nats<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    throw natsFailure(what, e);
+  }
 }
 
 /** Subjects and names a stream uses on NATS. */
@@ -174,7 +218,12 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     });
   }
   const kv: KV = await new Kvm(js).create(names.bucket, { history: 1 });
-  const running = new Set<ConsumerMessages>();
+  /** The consumptions not stopped, each by its current messages (replaced when it is started again). */
+  const running = new Set<{ messages: ConsumerMessages }>();
+  let closed = false;
+  const warn =
+    options.onError ??
+    ((e: Orchestr8Error) => process.emitWarning(e.message, { type: 'Orchestr8StreamWarning', code: e.code }));
 
   async function readAll<T>(s: { stream: string }): Promise<T[]> {
     const count = (await jsm.streams.info(s.stream)).state.messages;
@@ -199,110 +248,254 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     }
   }
 
+  type Message = ConsumerMessages extends AsyncIterable<infer M> ? M : never;
+
+  /**
+   * Feeds each message to `each`, one failing message at a time: a message `each` throws on is
+   * given to `failed` and the loop goes on. A loop that ends without `stop` (the consumer
+   * failed, the connection closed) is reported and started again with fresh `messages`.
+   */
   function pump(
+    what: string,
+    start: () => Promise<ConsumerMessages>,
     messages: ConsumerMessages,
-    each: (m: {
-      data: Uint8Array;
-      ack(): void;
-      nak(): void;
-      working(): void;
-      info: { pending: number };
-    }) => void,
-    backlog = 0,
-  ) {
-    running.add(messages);
-    void (async () => {
-      for await (const m of messages) each(m);
-    })().catch(() => {});
-    const c: Consumption = {
-      backlog,
+    each: (m: Message) => void,
+    failed: (m: Message, error: unknown) => void,
+  ): { stop(): Promise<void> } {
+    const current = { messages };
+    let stopped = false;
+    let delay = RECONSUME_MS;
+    running.add(current);
+    const loop = async (): Promise<void> => {
+      for await (const m of current.messages) {
+        delay = RECONSUME_MS;
+        try {
+          each(m);
+        } catch (e) {
+          failed(m, e);
+        }
+      }
+    };
+    const again = (error: unknown): void => {
+      if (stopped || closed) return;
+      const why = error === undefined ? '' : `: ${(error as Error)?.message ?? String(error)}`;
+      if (nc.isClosed()) {
+        // Nothing to consume from again: said once; the claim and heartbeats fail from now on too.
+        warn(new Orchestr8Error(ErrorCode.NETWORK, `NATS: ${what} stopped, the connection is closed${why}`));
+        return;
+      }
+      const e = new Orchestr8Error(
+        ErrorCode.NETWORK,
+        `NATS: ${what} stopped${why}; consuming again in ${delay} ms`,
+        error === undefined ? {} : { cause: error },
+      );
+      warn(e);
+      publishErrorRecord({ stream: options.streamId, kind: 'commit-failed', error: serializeError(e) });
+      const wait = delay;
+      delay = Math.min(30_000, delay * 2);
+      const retry = setTimeout(() => {
+        if (stopped || closed) return;
+        start().then(
+          (next) => {
+            if (stopped || closed) {
+              void next.close().catch(() => {});
+              return;
+            }
+            current.messages = next;
+            loop().then(() => again(undefined), again);
+          },
+          (e) => again(e),
+        );
+      }, wait);
+      retry.unref();
+    };
+    loop().then(() => again(undefined), again);
+    return {
       stop: async () => {
-        running.delete(messages);
-        await messages.close().catch(() => {});
+        stopped = true;
+        running.delete(current);
+        await current.messages.close().catch(() => {});
       },
     };
-    return c;
+  }
+
+  /** Sends an error record to the sink, best effort (the sink may be what is down). */
+  function publishErrorRecord(error: StreamErrorRecord): void {
+    js.publish(names.errors.subject, encoder.encode(JSON.stringify(error))).catch(() => {});
   }
 
   return {
     async publishEvent(event) {
       const id = (event as { id?: unknown } | null)?.id;
-      await js.publish(
-        names.events.subject,
-        encoder.encode(JSON.stringify(event)),
-        typeof id === 'string' ? { msgID: id } : {},
+      await nats(`publishing event ${typeof id === 'string' ? `"${id}"` : ''}`.trimEnd(), () =>
+        js.publish(
+          names.events.subject,
+          encoder.encode(JSON.stringify(event)),
+          typeof id === 'string' ? { msgID: id } : {},
+        ),
       );
     },
     async consume(handler) {
-      const consumer = await js.consumers.get(names.events.stream, durable);
-      const info = await consumer.info();
-      const messages = await consumer.consume({ max_messages: 1000 });
+      const consumer = await nats('opening the event consumer', () =>
+        js.consumers.get(names.events.stream, durable),
+      );
+      const info = await nats('reading the event consumer', () => consumer.info());
+      // What waits: events never delivered (up to the stream's last one now), and events
+      // delivered and not acknowledged, held by a processor that died: NATS delivers those
+      // again only when their ack wait runs out, while new events keep coming.
+      const lastSeq =
+        info.num_pending === 0
+          ? 0
+          : (await nats('reading the event stream', () => jsm.streams.info(names.events.stream))).state
+              .last_seq;
+      const heldElsewhere = info.num_ack_pending;
+      const start = () => consumer.consume({ max_messages: 1000 });
+      const messages = await nats('consuming events', start);
       // Events wait unacknowledged until their slice commits: tell the server they are being
       // worked on, so it does not deliver them again while this processor lives.
-      const held = new Set<{ working(): void; nak(): void }>();
+      const held = new Set<Message>();
       const ackWaitMs = (info.config.ack_wait ?? 30e9) / 1e6;
       const keepAlive = setInterval(
         () => {
-          for (const m of held) m.working();
+          for (const m of held) quietly(() => m.working());
         },
         Math.max(100, ackWaitMs / 3),
       );
       keepAlive.unref();
+      let readToLast = lastSeq === 0;
+      let redelivered = 0;
+      let caughtUp: () => void = () => {};
+      const settled = new Promise<void>((resolve) => {
+        caughtUp = resolve;
+      });
+      // Held events that never come back (acknowledged after all, by a processor that was
+      // dying as this one looked) stop waiting once they would have come.
+      let gaveUp = false;
+      const deadline = setTimeout(() => {
+        gaveUp = true;
+        check();
+      }, ackWaitMs + REDELIVERY_MARGIN_MS);
+      deadline.unref();
+      // Or the consumer says so: no event is waiting for its acknowledgement but those this one holds.
+      let othersHoldNone = false;
+      const poll = setInterval(
+        () => {
+          consumer.info().then(
+            (now) => {
+              const mine = new Set([...held].map((m) => m.info.streamSequence)).size;
+              if (now.num_ack_pending <= mine) othersHoldNone = true;
+              check();
+            },
+            () => {},
+          );
+        },
+        Math.max(200, Math.min(1000, ackWaitMs / 5)),
+      );
+      poll.unref();
+      let settledYet = false;
+      function check(): void {
+        if (settledYet || !readToLast || !(gaveUp || othersHoldNone || redelivered >= heldElsewhere)) return;
+        settledYet = true;
+        clearTimeout(deadline);
+        clearInterval(poll);
+        caughtUp();
+      }
+      check();
+      // An acknowledgement that cannot be sent (the connection closed) is not the caller's
+      // failure: the event comes again after the ack wait, and is known as a redelivery.
+      const ack = (m: Message) => {
+        held.delete(m);
+        quietly(() => m.ack());
+      };
       const c = pump(
+        'the event consumer',
+        start,
         messages,
         (m) => {
           held.add(m);
-          const delivery: EventDelivery = {
+          if (m.info.streamSequence >= lastSeq || m.info.pending === 0) readToLast = true;
+          if (m.info.redelivered) redelivered++;
+          const delivery: ExtendedDelivery = {
             event: parse(m.data),
-            ack: () => {
-              held.delete(m);
-              m.ack();
-            },
+            ack: () => ack(m),
             pending: m.info.pending,
+            bytes: m.data.length,
           };
-          handler(delivery);
+          try {
+            handler(delivery);
+          } finally {
+            check();
+          }
         },
-        info.num_pending + info.num_ack_pending,
+        (m, e) => {
+          // The handler failed on this event: refused, so that it does not stall the stream.
+          const error = new Orchestr8Error(
+            ErrorCode.VALIDATION,
+            `event at stream sequence ${m.info.streamSequence} could not be handled: ${(e as Error)?.message ?? String(e)}`,
+            { cause: e },
+          );
+          warn(error);
+          publishErrorRecord({
+            stream: options.streamId,
+            kind: 'invalid-event',
+            error: serializeError(error),
+          });
+          ack(m);
+        },
       );
-      return {
-        backlog: c.backlog,
+      const consumption: ExtendedConsumption = {
+        backlog: info.num_pending + info.num_ack_pending,
+        caughtUp: settled,
         stop: async () => {
           clearInterval(keepAlive);
+          clearTimeout(deadline);
+          clearInterval(poll);
+          // Pull no more first: a message handed back while this consumption still pulls may
+          // be delivered to it again, and wait out the ack wait.
+          await c.stop();
           // What was taken and not committed goes back at once, not after the ack wait: to
           // the processor that takes the stream over (or this one's next consumption).
-          for (const m of held) m.nak();
+          for (const m of held) quietly(() => m.nak());
           held.clear();
-          await c.stop();
         },
       };
+      return consumption;
     },
     async commit({ record, actions, context, revision }) {
+      const slice = `slice ${record.index}`;
       // Another processor took the stream over: publish nothing (its commits would be
       // refused below, but its actions would be out).
-      if ((await kv.get(CONTEXT_KEY))?.revision !== revision) throw takenOver(record);
-      await Promise.all(
-        actions.map((a) =>
-          js.publish(names.actions.subject, encoder.encode(JSON.stringify(a)), { msgID: a.id }),
+      const entry = await nats(`reading the context to commit ${slice}`, () => kv.get(CONTEXT_KEY));
+      if (entry?.revision !== revision) throw takenOver(record);
+      await nats(`publishing the actions of ${slice}`, () =>
+        Promise.all(
+          actions.map((a) =>
+            js.publish(names.actions.subject, encoder.encode(JSON.stringify(a)), { msgID: a.id }),
+          ),
         ),
       );
-      await js.publish(names.slices.subject, encoder.encode(JSON.stringify(record)), {
-        msgID: `slice:${record.index}`,
-      });
+      await nats(`publishing the record of ${slice}`, () =>
+        js.publish(names.slices.subject, encoder.encode(JSON.stringify(record)), {
+          msgID: `slice:${record.index}`,
+        }),
+      );
       try {
         return await kv.update(CONTEXT_KEY, encoder.encode(JSON.stringify(context)), revision);
       } catch (e) {
         if (lostRace(e)) throw takenOver(record);
-        throw e;
+        throw natsFailure(`writing the context of ${slice}`, e);
       }
     },
     async publishError(error) {
-      await js.publish(names.errors.subject, encoder.encode(JSON.stringify(error)));
+      await nats('publishing an error record', () =>
+        js.publish(names.errors.subject, encoder.encode(JSON.stringify(error))),
+      );
     },
     async loadContext() {
-      return readContext(await kv.get(CONTEXT_KEY));
+      return readContext(await nats('reading the context', () => kv.get(CONTEXT_KEY)));
     },
     async takeContext() {
-      const entry = await kv.get(CONTEXT_KEY);
+      const entry = await nats('reading the context', () => kv.get(CONTEXT_KEY));
       const state = readContext(entry);
       const value = encoder.encode(JSON.stringify(state ?? NO_CONTEXT));
       try {
@@ -317,29 +510,51 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             ErrorCode.CONFLICT,
             `another processor took stream "${options.streamId}" over at the same moment`,
           );
-        throw e;
+        throw natsFailure('taking the context over', e);
       }
     },
-    claim: (request) => claimIn(kv, request),
+    claim: (request) => nats('claiming the stream', () => claimIn(kv, request)),
     claimMs: Math.max(3, Math.round(ackWaitNanos / 1e6)),
     async subscribeActions(handler) {
-      const consumer = await js.consumers.get(names.actions.stream, { deliver_policy: DeliverPolicy.New });
-      const messages = await consumer.consume();
-      return pump(messages, (m) => {
-        const action = parse(m.data) as StreamAction;
-        if (!isExpired(action, clock.now())) handler(action);
-      });
+      const consumer = await nats('opening an action consumer', () =>
+        js.consumers.get(names.actions.stream, { deliver_policy: DeliverPolicy.New }),
+      );
+      const start = () => consumer.consume();
+      const messages = await nats('consuming actions', start);
+      const c = pump(
+        'an action consumer',
+        start,
+        messages,
+        (m) => {
+          const action = parse(m.data) as StreamAction;
+          if (!isExpired(action, clock.now())) handler(action);
+        },
+        // A subscriber that throws misses that action, not the ones after it.
+        (_m, e) =>
+          warn(
+            new Orchestr8Error(
+              ErrorCode.INTERNAL,
+              `an action subscriber of stream "${options.streamId}" failed: ${(e as Error)?.message ?? String(e)}`,
+              { cause: e },
+            ),
+          ),
+      );
+      const consumption: Consumption = { backlog: 0, stop: c.stop };
+      return consumption;
     },
     readEvents: () => readAll<unknown>(names.events),
     readActions: () => readAll<StreamAction>(names.actions),
     readSlices: () => readAll<SliceRecord>(names.slices),
     readErrors: () => readAll<StreamErrorRecord>(names.errors),
     async heartbeat(beat) {
-      await kv.put(heartbeatKey(beat.processor), encoder.encode(JSON.stringify(beat)));
+      await nats('writing a heartbeat', () =>
+        kv.put(heartbeatKey(beat.processor), encoder.encode(JSON.stringify(beat))),
+      );
     },
     readHeartbeats: () => readBeats(kv),
     async close() {
-      for (const m of [...running]) await m.close().catch(() => {});
+      closed = true;
+      for (const c of [...running]) await c.messages.close().catch(() => {});
       running.clear();
       if (owns) await nc.drain().catch(() => nc.close());
     },

@@ -23,6 +23,7 @@ import {
 import type { Engine } from '@orchestr8/core';
 import type { ContextValues } from './context-merge.js';
 import { compileCrews, type WorkflowResolver } from './crews.js';
+import type { ExtendedConsumption, ExtendedDelivery } from './delivery-extras.js';
 import { DEFAULT_HEARTBEAT_MS, defaultProcessorId, type ProcessorHeartbeat } from './heartbeat.js';
 import { type CompiledStream, MAX_TIMER_MS } from './load-stream.js';
 import { checkEvent, compareEvents, type StreamEvent, sliceBounds, sliceIndex } from './records.js';
@@ -41,6 +42,9 @@ import {
   type StreamTransport,
   takenOver,
 } from './transport.js';
+
+/** How many ids of committed events a processor remembers to tell a redelivery from a late event. */
+const MAX_APPLIED_IDS = 100_000;
 
 export interface StreamProcessorOptions {
   stream: CompiledStream;
@@ -93,6 +97,11 @@ export interface StreamStatus {
   crewFailures: number;
   /** Per crew: runs and total duration. */
   crews: Record<string, { runs: number; failures: number; totalMs: number; lastMs: number }>;
+  /**
+   * Why a processor that held the stream is not active, when it stood down on its own: its
+   * commit failed (e.g. NATS unreachable). Unset while active, and for a standby that never held it.
+   */
+  standbyReason?: string;
 }
 
 interface OpenSlice {
@@ -145,6 +154,12 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let catchingUp = false;
   let startBacklog = 0;
   let delivered = 0;
+  /** Slices taken out of `ready` and being run: a redelivery of one of their events is not late. */
+  let inFlight: OpenSlice[] = [];
+  /** The ids of the events of slices committed since the takeover, newest slices last (bounded). */
+  const applied = new Map<number, Set<string>>();
+  let appliedIds = 0;
+  let standbyReason: string | undefined;
   const processorId = options.processorId ?? defaultProcessorId();
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
@@ -192,8 +207,27 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       ),
     });
 
-  function onDelivery(d: EventDelivery): void {
-    const checked = checkEvent(d.event, stream);
+  /** An event that cannot be handled (a bug, a value no check foresaw) is refused, not left to stall the stream. */
+  function onDelivery(d: ExtendedDelivery): void {
+    try {
+      take(d);
+    } catch (e) {
+      stats.invalidEvents++;
+      let id: unknown;
+      try {
+        id = (d.event as { id?: unknown } | null)?.id;
+      } catch {}
+      refuse(
+        'invalid-event',
+        `the event could not be handled: ${(e as Error)?.message ?? String(e)}`,
+        typeof id === 'string' ? id : undefined,
+      );
+      d.ack();
+    }
+  }
+
+  function take(d: ExtendedDelivery): void {
+    const checked = checkEvent(d.event, stream, d.bytes === undefined ? {} : { bytes: d.bytes });
     const rawId = (d.event as { id?: unknown } | null)?.id;
     if (!checked.event) {
       stats.invalidEvents++;
@@ -214,6 +248,16 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       return;
     }
     if (index <= closedUpTo) {
+      // Delivered again (its acknowledgement was lost, or it was not acknowledged in time): not late.
+      if (applied.get(index)?.has(event.id)) {
+        d.ack();
+        return;
+      }
+      const pending = inFlight.find((s) => s.index === index) ?? ready.find((s) => s.index === index);
+      if (pending?.events.has(event.id)) {
+        pending.deliveries.push(d); // acknowledged with its slice
+        return;
+      }
       stats.lateEvents++;
       refuse('late-event', `event arrived after its slice ${index} was closed`, event.id, index);
       d.ack();
@@ -274,7 +318,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   }
 
   /** The next group to process, by the backlog policy. */
-  function take(): { group: SliceGroup; from: OpenSlice[]; skipped: OpenSlice[] } {
+  function nextGroup(): { group: SliceGroup; from: OpenSlice[]; skipped: OpenSlice[] } {
     let from = [ready.shift()!];
     let skipped: OpenSlice[] = [];
     if (ready.length > 0 && stream.backlog === 'latest') {
@@ -290,7 +334,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   async function work(): Promise<void> {
     while (ready.length > 0) {
-      const { group, from, skipped } = take();
+      const { group, from, skipped } = nextGroup();
+      inFlight = [...skipped, ...from];
       stats.backlog = ready.length;
       for (const s of skipped) {
         stats.slicesSkipped++;
@@ -328,7 +373,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       context = outcome.context;
       committed = group.index;
       running = undefined;
-      for (const s of [...skipped, ...from]) for (const d of s.deliveries) d.ack();
+      inFlight = [];
+      for (const s of [...skipped, ...from]) {
+        remember(s);
+        for (const d of s.deliveries) d.ack();
+      }
       stats.committedSlice = committed;
       stats.slicesProcessed++;
       stats.actionsOut += outcome.actions.length;
@@ -348,18 +397,49 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
   }
 
+  /** The ids of a committed slice's events, so that a redelivery of one is not taken for a late event. */
+  function remember(s: OpenSlice): void {
+    applied.set(s.index, new Set(s.events.keys()));
+    appliedIds += s.events.size;
+    for (const [index, ids] of applied) {
+      if (appliedIds <= MAX_APPLIED_IDS || applied.size === 1) break;
+      applied.delete(index);
+      appliedIds -= ids.size;
+    }
+  }
+
   function kick(): void {
     if (working || !runner) return;
+    let failed: number | undefined;
     working = work().finally(() => {
+      failed = running;
       working = undefined;
       running = undefined;
+      inFlight = [];
       if (ready.length > 0 && !stopped) kick();
     });
     working.catch((e) => {
-      report({ stream: stream.id, kind: 'commit-failed', error: serializeError(e) });
       // The slice was not committed (stream taken over, or the transport failed): its events
       // are still unacknowledged. Stand down; a processor still holding the claim takes the
       // stream over again at its next renewal, from the committed context, and redoes them.
+      const conflict = e instanceof Orchestr8Error && e.code === ErrorCode.CONFLICT;
+      const at = failed === undefined ? 'a slice' : `slice ${failed}`;
+      if (!stopped && !conflict)
+        standbyReason = `stood down: its commit of ${at} failed (${(e as Error)?.message ?? String(e)}); it takes the stream over again from the committed context at its next claim renewal`;
+      report({
+        stream: stream.id,
+        kind: 'commit-failed',
+        ...(failed === undefined ? {} : { slice: failed }),
+        error: serializeError(
+          conflict || stopped
+            ? e
+            : new Orchestr8Error(
+                e instanceof Orchestr8Error ? e.code : ErrorCode.INTERNAL,
+                `${at} was not committed: ${(e as Error)?.message ?? String(e)}; this processor stands down and takes the stream over again from the committed context at its next claim renewal`,
+                { cause: e, ...(e instanceof Orchestr8Error ? { retryable: e.retryable } : {}) },
+              ),
+        ),
+      });
       if (!stopped) claims.restart();
     });
   }
@@ -382,6 +462,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       backlog: ready.length,
       lagMs: lagMs(clock.now()),
       crews: structuredClone(stats.crews),
+      ...(standbyReason !== undefined && !claims.active ? { standbyReason } : {}),
     };
   }
 
@@ -417,6 +498,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     committed = committedAtStart = closedUpTo = -1;
     open.clear();
     ready.length = 0;
+    inFlight = [];
+    applied.clear();
+    appliedIds = 0;
     delivered = 0;
     // Taken under a new revision: a commit of the processor that held the stream before is refused.
     const held = await transport.takeContext();
@@ -431,7 +515,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stats.committedSlice = committed;
     catchingUp = true;
     startBacklog = Number.POSITIVE_INFINITY;
-    const taken = await transport.consume((d) => {
+    const taken: ExtendedConsumption = await transport.consume((d) => {
       onDelivery(d);
       afterDelivery(d);
     });
@@ -441,6 +525,16 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       return;
     }
     consumption = taken;
+    standbyReason = undefined;
+    if (taken.caughtUp) {
+      // The transport knows when the waiting events (a dead processor's among them) are in.
+      void taken.caughtUp.then(() => {
+        if (term !== mine || stopped || !catchingUp) return;
+        catchingUp = false;
+        schedule();
+      });
+      return;
+    }
     startBacklog = taken.backlog;
     if (catchingUp && delivered >= startBacklog) {
       catchingUp = false;

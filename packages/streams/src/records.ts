@@ -36,10 +36,43 @@ export interface EventProblem {
 
 const EVENT_FIELDS = new Set(['id', 'ts', 'kind', 'stream', 'payload']);
 
-/** Bytes of a value as JSON (UTF-8). */
+/**
+ * How deep objects and arrays may nest in an event, the event object itself counting as one
+ * level. Deeper events are refused before anything walks them recursively: serialising a
+ * value ~5,000 levels deep overflows the stack, well under `maxEventBytes`.
+ */
+export const MAX_EVENT_DEPTH = 64;
+
+/** Bytes of a value as JSON (UTF-8). Recursive: check `jsonDepth` first on untrusted values. */
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }
+
+/**
+ * How deep objects and arrays nest in a value (a scalar: 0, `[]` and `{}`: 1, `[[]]`: 2),
+ * walked without recursion. Stops once past `limit`, returning `limit + 1` and the pointer of
+ * a value that deep.
+ */
+export function jsonDepth(
+  value: unknown,
+  limit = Number.POSITIVE_INFINITY,
+): { depth: number; pointer: string } {
+  let deepest = { depth: 0, pointer: '' };
+  const stack: { value: unknown; depth: number; pointer: string }[] = [{ value, depth: 1, pointer: '' }];
+  while (stack.length > 0) {
+    const at = stack.pop()!;
+    if (typeof at.value !== 'object' || at.value === null) continue;
+    if (at.depth > deepest.depth) deepest = { depth: at.depth, pointer: at.pointer };
+    if (at.depth > limit) return deepest;
+    const entries = Array.isArray(at.value) ? at.value.entries() : Object.entries(at.value);
+    for (const [k, v] of entries)
+      if (typeof v === 'object' && v !== null)
+        stack.push({ value: v, depth: at.depth + 1, pointer: `${at.pointer}/${escapePointer(String(k))}` });
+  }
+  return deepest;
+}
+
+const escapePointer = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 
 /** The slice an instant falls in: floor((ts - epoch) / slice). */
 export function sliceIndex(ts: number, stream: Pick<CompiledStream, 'epochMs' | 'sliceMs'>): number {
@@ -53,12 +86,14 @@ export function sliceBounds(index: number, stream: Pick<CompiledStream, 'epochMs
 }
 
 /**
- * Checks one incoming event against the stream: shape, patterns, its kind's payload
- * schema and the size cap. Returns the normalised event or the problems.
+ * Checks one incoming event against the stream: shape, nesting depth, patterns, its kind's
+ * payload schema and the size cap. Returns the normalised event or the problems. `bytes`:
+ * the event's size as received, when the caller has it (else it is measured as JSON).
  */
 export function checkEvent(
   value: unknown,
   stream: CompiledStream,
+  options: { bytes?: number } = {},
 ): { event: StreamEvent; problems?: undefined } | { event?: undefined; problems: EventProblem[] } {
   const problems: EventProblem[] = [];
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -66,6 +101,14 @@ export function checkEvent(
       problems: [{ pointer: '', message: 'an event must be an object {id, ts, kind, stream, payload}' }],
     };
   const e = value as Record<string, unknown>;
+  // First: the payload schema check and the size measure below walk the value recursively.
+  const nesting = jsonDepth(value, MAX_EVENT_DEPTH);
+  const tooDeep = nesting.depth > MAX_EVENT_DEPTH;
+  if (tooDeep)
+    problems.push({
+      pointer: nesting.pointer,
+      message: `the event nests objects and arrays more than ${MAX_EVENT_DEPTH} levels deep (itself one level); the limit is ${MAX_EVENT_DEPTH}`,
+    });
   for (const k of Object.keys(e))
     if (!EVENT_FIELDS.has(k)) problems.push({ pointer: `/${k}`, message: `unknown field "${k}"` });
   if (e.id === undefined) problems.push({ pointer: '/id', message: 'id is required' });
@@ -92,13 +135,13 @@ export function checkEvent(
     });
   else if (!stream.kinds.has(e.kind))
     problems.push({ pointer: '/kind', message: `unknown event kind "${e.kind}"` });
-  else {
+  else if (!tooDeep) {
     const check = stream.kinds.get(e.kind);
     if (check)
       for (const p of check(e.payload))
         problems.push({ pointer: p.pointer, message: `payload ${p.message}` });
   }
-  const bytes = jsonBytes(value);
+  const bytes = options.bytes ?? (tooDeep ? 0 : jsonBytes(value));
   if (bytes > stream.limits.maxEventBytes)
     problems.push({
       pointer: '',

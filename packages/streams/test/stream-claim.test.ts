@@ -262,7 +262,19 @@ describe('the stream claim: one processor at a time', () => {
     expect(a.p.status().active).toBe(true);
     release();
     await expect.poll(() => a.errors.length, waiting('the failed commit is reported')).toBe(1);
-    expect(a.errors[0]).toMatchObject({ kind: 'commit-failed', error: { message: 'KV timeout' } });
+    // It says it stood down, and why: not that another processor holds the stream.
+    expect(a.errors[0]).toMatchObject({
+      kind: 'commit-failed',
+      slice: 0,
+      error: {
+        message:
+          'slice 0 was not committed: KV timeout; this processor stands down and takes the stream over again from the committed context at its next claim renewal',
+      },
+    });
+    expect(a.p.status()).toMatchObject({
+      active: false,
+      standbyReason: expect.stringMatching(/^stood down: its commit of slice 0 failed \(KV timeout\)/),
+    });
     broken.on = false;
     await clock.advance(CLAIM_MS);
     await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed after all')).toBe(0);
@@ -288,7 +300,14 @@ describe('the stream claim: one processor at a time', () => {
     await transport.publishEvent(ev('t1', 10));
     await clock.advance(100);
     await expect.poll(() => a.errors.length, waiting('the failed commit is reported')).toBe(1);
-    expect(a.errors[0]).toMatchObject({ kind: 'commit-failed', error: { message: 'publish timed out' } });
+    expect(a.errors[0]).toMatchObject({
+      kind: 'commit-failed',
+      error: {
+        message: expect.stringMatching(
+          /^slice 0 was not committed: publish timed out; this processor stands down/,
+        ),
+      },
+    });
     expect(transport.acked.size).toBe(0);
     await clock.advance(CLAIM_MS / 3);
     await expect.poll(() => a.p.status().committedSlice, waiting('slice 0 committed after all')).toBe(0);
