@@ -268,6 +268,27 @@ describe('installed from the tarballs with npm, outside the workspace', () => {
     expect(excluded).toEqual([]);
   });
 
+  it('ship source maps that carry their sources (src/ is not published)', async () => {
+    const incomplete: string[] = [];
+    let maps = 0;
+    for (const p of packed) {
+      const dist = join(consumer, 'node_modules', p.name, 'dist');
+      for (const f of (await readdir(dist, { recursive: true })).filter((f) => f.endsWith('.js.map'))) {
+        maps++;
+        const map = JSON.parse(readFileSync(join(dist, f), 'utf8')) as {
+          sources: string[];
+          sourcesContent?: (string | null)[];
+        };
+        const content = map.sourcesContent ?? [];
+        if (content.length !== map.sources.length || content.some((c) => typeof c !== 'string')) {
+          incomplete.push(`${p.name} dist/${f}`);
+        }
+      }
+    }
+    expect(maps).toBeGreaterThan(100);
+    expect(incomplete).toEqual([]);
+  });
+
   it('imports every published entry point, with or without a source condition', async () => {
     const entries = packed
       .flatMap((p) => {
