@@ -106,11 +106,13 @@ describe('packed packages', () => {
     expect(packed.length).toBeGreaterThanOrEqual(15);
   });
 
-  it('carry the publish fields, the LICENSE, and no workspace: range', async () => {
+  it('carry the publish fields, the LICENSE, a README, and no workspace: range', async () => {
     for (const p of packed) {
       const { manifest, files } = await readPackedManifest(p.tarball);
       expect(manifest.license, p.name).toBe('MIT');
       expect(files, p.name).toContain('LICENSE');
+      // The package's page on npm.
+      expect(files, p.name).toContain('README.md');
       expect(manifest.engines?.node, p.name).toBe('>=20.11');
       expect(manifest.repository, p.name).toMatchObject({
         type: 'git',
