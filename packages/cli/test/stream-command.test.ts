@@ -129,7 +129,8 @@ describe('orchestr8 stream', () => {
     const ok = await cli(['stream', 'validate', doc]);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
-  });
+    // Eight CLI runs: over the default 20 s on a loaded machine.
+  }, 90_000);
 
   it('help: --store says once where executions are recorded; status says --nats or --server is required', async () => {
     const flat = (t: string) => t.replace(/\s+/g, ' ');
@@ -167,7 +168,7 @@ describe('orchestr8 stream', () => {
     );
     expect(r.stderr).toMatch(/invalid-event \(.*events\.ndjson:6: not JSON/);
     expect(r.stderr).toContain(
-      'stream match: 6 events read, 4 accepted, 2 refused; 2 slices, 5 actions, 0 crew errors',
+      'stream match: 6 events read, 4 accepted, 2 refused, 0 duplicates; 2 slices, 5 actions, 0 crew errors',
     );
 
     const recorded = join(tmp(), 'actions.ndjson');
@@ -200,6 +201,89 @@ describe('orchestr8 stream', () => {
       [1, 'action match:1:scorer:0 differs'],
     ]);
   }, 90_000);
+
+  it('run --events: an id already taken in its slice is dropped, reported and counted; in another slice it is another event, and the recording replays', async () => {
+    const dir = tmp();
+    const goal = (id: string, ms: number, player: string) =>
+      `${JSON.stringify({ id, ts: `2026-01-01T00:00:00.${String(ms).padStart(3, '0')}Z`, kind: 'goal', stream: 'match', payload: { team: 'home', player } })}\n`;
+    const events = join(dir, 'events.ndjson');
+    // Slices are 500ms: e1 twice in slice 0 (the second dropped), then once in slice 1.
+    writeFileSync(
+      events,
+      goal('e1', 100, 'ada') + goal('e2', 200, 'bo') + goal('e1', 300, 'cy') + goal('e1', 700, 'di'),
+    );
+    const slices = join(dir, 'slices.ndjson');
+    const r = await cli(['stream', 'run', DOC, '--events', events, '--slices-out', slices]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'duplicate-event (slice 0, event e1): CONFLICT slice 0 already holds an event "e1" (a different one): the first is kept, this one dropped',
+    );
+    expect(r.stderr).toContain(
+      'stream match: 4 events read, 3 accepted, 0 refused, 1 duplicate; 2 slices, 5 actions, 0 crew errors',
+    );
+    expect(lines(readFileSync(slices, 'utf8')).map((x) => x.eventIds)).toEqual([['e1', 'e2'], ['e1']]);
+    const actions = join(dir, 'actions.ndjson');
+    writeFileSync(actions, r.stdout);
+    for (const withSlices of [['--slices', slices], []]) {
+      const replay = await cli([
+        'stream',
+        'replay',
+        DOC,
+        '--events',
+        events,
+        '--actions',
+        actions,
+        ...withSlices,
+      ]);
+      expect(replay.stdout).toContain('replay matches: 2 slices, 5 recorded actions, 0 mismatches');
+      expect(replay.code).toBe(0);
+    }
+  }, 90_000);
+
+  it('replay: --from not before --to is a usage error (exit 2); a range with no slice compares nothing (exit 1)', async () => {
+    const replay = (...range: string[]) =>
+      cli(['stream', 'replay', DOC, '--events', join(FIX, 'events.ndjson'), '--actions', empty, ...range]);
+    const empty = join(tmp(), 'none.ndjson');
+    writeFileSync(empty, '');
+    const reversed = await replay('--from', '2027-01-01', '--to', '2026-01-01');
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toContain(
+      'error: --from (2027-01-01) must be before --to (2026-01-01): no slice starts in that range',
+    );
+    expect((await replay('--from', '1000', '--to', '1000')).code).toBe(2);
+    const later = await replay('--from', '2030-01-01T00:00:00Z', '--to', '2030-01-02T00:00:00Z');
+    expect(later.stdout).toBe('replay compared nothing: 0 slices, 0 recorded actions, 0 mismatches\n');
+    expect(later.stderr).toContain(
+      'stream replay: no slice to compare: no slice of the recording starts in the range (--from 2030-01-01T00:00:00Z --to 2030-01-02T00:00:00Z)',
+    );
+    expect(later.code).toBe(1);
+    const json = await replay('--from', '2030-01-01T00:00:00Z', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, slicesCompared: 0 });
+    expect(json.code).toBe(1);
+    const nothing = await cli(['stream', 'replay', DOC, '--events', empty, '--actions', empty]);
+    expect(nothing.stderr).toContain(
+      'stream replay: no slice to compare: the event log holds no valid event',
+    );
+    expect(nothing.code).toBe(1);
+  }, 90_000);
+
+  it("validate: a crew workflow not found, and the errors of one found, are reported with the document's other problems", async () => {
+    const dir = tmp();
+    const doc = join(dir, 'many.stream.yaml');
+    writeFileSync(
+      doc,
+      'version: "1.0.0"\nid: many\nslice: 500ms\nevents:\n  goal: {}\ncrews:\n  - id: a\n    on: [goal]\n    workflow: nope\n  - id: b\n    on: [gaol]\n    dependsOn: [aa]\n    workflow: broken\n',
+    );
+    writeFileSync(join(dir, 'broken.yaml'), 'version: "1.0.0"\nmetadata: { id: broken }\nsteps: 3\n');
+    const r = await cli(['stream', 'validate', doc]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => / error /.test(l))).toEqual([
+      `${doc}:9:15 error E_CREW_WORKFLOW crew "a": no workflow "nope" (at /crews/0/workflow)`,
+      `${doc}:11:10 error E_UNKNOWN_KIND event kind "gaol" is not declared in events (at /crews/1/on/0)`,
+      `${doc}:12:17 error E_UNKNOWN_CREW no crew "aa" (at /crews/1/dependsOn/0)`,
+      `${join(dir, 'broken.yaml')}:3:8 error E_SCHEMA must be array (at /steps)`,
+    ]);
+  });
 
   it('run --events - reads the events from stdin', async () => {
     const child = spawn(process.execPath, [BIN, 'stream', 'run', DOC, '--events', '-'], {

@@ -342,22 +342,31 @@ function found(exists: (id: string) => boolean, id: string): boolean {
   }
 }
 
-/** `check`, and with `workflowExists`, the crews' workflows named by id. */
+/**
+ * `check`, and with `workflowExists`, the crews' workflows named by id: checked whenever a
+ * crew's `workflow` is a string, whatever else is wrong with the document, so every problem
+ * is reported in one run (the loader sorts them by position).
+ */
 function checkWith(exists: StreamLoadOptions['workflowExists']): (value: unknown) => DocumentProblem[] {
   if (!exists) return check;
   return (value) => {
     const out = check(value);
-    if (out.some((p) => p.severity === 'error')) return out;
-    (value as StreamDocument).crews.forEach((c, i) => {
-      if (typeof c.workflow === 'string' && !found(exists, c.workflow))
-        out.push(
-          problem(
-            StreamDiagnosticCode.CREW_WORKFLOW,
-            `/crews/${i}/workflow`,
-            `crew "${c.id}": no workflow "${c.workflow}"`,
-            'the orchestr8 CLI looks for <id>.yaml, .yml or .json next to the stream document, then in ./workflows',
-          ),
-        );
+    const crews = (value as { crews?: unknown } | null)?.crews;
+    if (!Array.isArray(crews)) return out;
+    crews.forEach((c: unknown, i) => {
+      const { id, workflow } = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+      const at = `/crews/${i}/workflow`;
+      // A malformed id has its schema problem there already.
+      if (typeof workflow !== 'string' || out.some((p) => p.pointer === at)) return;
+      if (found(exists, workflow)) return;
+      out.push(
+        problem(
+          StreamDiagnosticCode.CREW_WORKFLOW,
+          at,
+          `${typeof id === 'string' ? `crew "${id}"` : `crew ${i}`}: no workflow "${workflow}"`,
+          'the orchestr8 CLI looks for <id>.yaml, .yml or .json next to the stream document, then in ./workflows',
+        ),
+      );
     });
     return out;
   };

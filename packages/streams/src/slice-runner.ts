@@ -23,6 +23,8 @@ export interface StreamErrorRecord {
   kind:
     | 'invalid-event'
     | 'late-event'
+    /** An id already taken in its slice, dropped (reported by file runs; live drops them silently). */
+    | 'duplicate-event'
     | 'too-many-events'
     | 'crew-failed'
     | 'crew-skipped'

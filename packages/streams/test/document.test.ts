@@ -215,6 +215,37 @@ crews:
     expect((await loadStreamFile(file)).ok).toBe(true);
   });
 
+  it('with workflowExists, reports a crew workflow not found together with every other problem, by position', () => {
+    const doc = valid
+      .replace('slice: 500ms', 'slise: 500ms')
+      .replace(
+        '    steps:\n      - id: echo\n        agent: "@orchestr8/echo"\n        input: { actions: [] }',
+        '    workflow: nosuchflow',
+      )
+      .replace('dependsOn: [scorer]', 'dependsOn: [scorrer]')
+      .replace('score: 0', 'score: "zero"');
+    // Schema problems: the semantic checks (the initial value) wait; references and crew workflows do not.
+    const r = loadStream(doc, { workflowExists: (id) => id !== 'nosuchflow' });
+    expect(r.diagnostics.map((d) => [d.line, d.code, d.message])).toEqual([
+      [1, 'E_SCHEMA', 'missing required field "slice"'],
+      [3, 'E_SCHEMA', 'unknown field "slise"'],
+      [21, 'E_CREW_WORKFLOW', 'crew "scorer": no workflow "nosuchflow"'],
+      [24, 'E_UNKNOWN_CREW', 'no crew "scorrer"'],
+    ]);
+    // Semantic problems (a mistyped initial value) come with it when the schema is satisfied.
+    const semantic = loadStream(doc.replace('slise: 500ms', 'slice: 500ms'), {
+      workflowExists: (id) => id !== 'nosuchflow',
+    });
+    expect(semantic.diagnostics.map((d) => [d.line, d.code])).toEqual([
+      [16, 'E_CONTEXT'],
+      [21, 'E_CREW_WORKFLOW'],
+      [24, 'E_UNKNOWN_CREW'],
+    ]);
+    // Crews that are not even a list: nothing to look up, no crash.
+    const broken = loadStream(valid.replace(/crews:[\s\S]*$/, 'crews: 3\n'), { workflowExists: () => false });
+    expect(broken.diagnostics.map((d) => d.code)).toEqual(['E_SCHEMA']);
+  });
+
   it('reports malformed YAML and JSON like workflows do', () => {
     expect(loadStream('id: [unclosed').diagnostics[0]!.code).toBe('E_PARSE');
     expect(loadStream('{"id": 1,}', { filename: 's.json' }).diagnostics[0]).toMatchObject({

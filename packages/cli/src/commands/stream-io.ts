@@ -46,9 +46,17 @@ export async function loadOrReport(
  * with errors, makes it not ok (validate, run, replay and serve --stream load it so).
  */
 export async function loadWithCrews(file: string): Promise<StreamLoadResult> {
-  const r = await loadStreamFile(file, { workflowExists: workflowsOf(file) });
-  if (!r.stream) return r;
-  const more = await crewWorkflowProblems(r.stream, file);
+  // The ids the loader looked up, in crew order: their files are checked even when the
+  // stream document has problems of its own, so every problem shows in one run.
+  const named: string[] = [];
+  const exists = workflowsOf(file);
+  const r = await loadStreamFile(file, {
+    workflowExists: (id) => {
+      named.push(id);
+      return exists(id);
+    },
+  });
+  const more = await crewWorkflowProblems(named, file);
   return more.length === 0 ? r : { ok: false, diagnostics: [...r.diagnostics, ...more] };
 }
 
@@ -109,16 +117,15 @@ export function resolverFor(docFile: string) {
 }
 
 /**
- * The errors of the workflow files `stream`'s crews name by id, each with its own file, line
+ * The errors of the workflow files the crews name by id (`ids`), each with its own file, line
  * and column (crews' steps and inline workflows are checked with the stream document): a
  * broken one is reported as the document loads, not when the stream starts on it.
  */
-async function crewWorkflowProblems(stream: CompiledStream, docFile: string): Promise<Diagnostic[]> {
+async function crewWorkflowProblems(ids: readonly string[], docFile: string): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const crew of stream.crews) {
-    if (!('id' in crew.workflow)) continue;
-    const file = workflowFile(docFile, crew.workflow.id);
+  for (const id of ids) {
+    const file = workflowFile(docFile, id);
     if (file === undefined || seen.has(file)) continue;
     seen.add(file);
     try {

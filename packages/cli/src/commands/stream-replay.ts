@@ -18,6 +18,7 @@ import { UsageError } from '../inputs.js';
 import {
   type EngineFlags,
   engineFor,
+  err,
   loadOrReport,
   out,
   parseTime,
@@ -64,6 +65,10 @@ export async function replayCommand(file: string, opts: ReplayCommandOptions): P
     throw new UsageError('stream replay needs both --events <file> and --actions <file>');
   const from = parseTime(opts.from, '--from');
   const to = parseTime(opts.to, '--to');
+  if (from !== undefined && to !== undefined && from >= to)
+    throw new UsageError(
+      `--from (${opts.from}) must be before --to (${opts.to}): no slice starts in that range`,
+    );
   const stream = await loadOrReport(file);
   if (!stream) return ExitCode.usage;
   let events: unknown[];
@@ -109,14 +114,21 @@ export async function replayCommand(file: string, opts: ReplayCommandOptions): P
       ...(to !== undefined ? { to } : {}),
     });
     await host.close();
+    // Matching nothing proves nothing: no slice to compare is a failure, said on stderr.
+    const nothing = report.slicesCompared === 0 && report.mismatches.length === 0;
+    if (nothing)
+      err(
+        `stream replay: no slice to compare: ${from !== undefined || to !== undefined ? `no slice of the recording starts in the range (--from ${opts.from ?? '-'} --to ${opts.to ?? '-'})` : slices ? 'there is no slice record' : 'the event log holds no valid event'}\n`,
+      );
     if (opts.json)
       out(
         `${JSON.stringify({ ok: report.ok, slicesCompared: report.slicesCompared, actionsCompared: report.actionsCompared, mismatches: report.mismatches, context: report.context }, null, 2)}\n`,
       );
     else {
       for (const m of report.mismatches) out(`slice ${m.slice}: ${m.message}\n`);
+      const verdict = report.ok ? 'replay matches' : nothing ? 'replay compared nothing' : 'replay differs';
       out(
-        `${report.ok ? 'replay matches' : 'replay differs'}: ${report.slicesCompared} slices, ${report.actionsCompared} recorded actions, ${report.mismatches.length} mismatches\n`,
+        `${verdict}: ${report.slicesCompared} slices, ${report.actionsCompared} recorded actions, ${report.mismatches.length} mismatches\n`,
       );
     }
     return report.ok ? ExitCode.ok : ExitCode.failed;

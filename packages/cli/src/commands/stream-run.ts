@@ -56,9 +56,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       await host.close();
       const read = events.length + bad.length;
       const refused = bad.length + result.errors.filter((e) => REFUSALS.has(e.kind)).length;
-      const crewErrors = result.errors.length + bad.length - refused;
+      const duplicates = result.errors.filter((e) => e.kind === 'duplicate-event').length;
+      const crewErrors = result.errors.length + bad.length - refused - duplicates;
       err(
-        `stream ${stream.id}: ${plural(read, 'event')} read, ${read - refused} accepted, ${refused} refused; ${plural(result.records.length, 'slice')}, ${plural(result.actions.length, 'action')}, ${plural(crewErrors, 'crew error')}\n`,
+        `stream ${stream.id}: ${plural(read, 'event')} read, ${read - refused - duplicates} accepted, ${refused} refused, ${plural(duplicates, 'duplicate')}; ${plural(result.records.length, 'slice')}, ${plural(result.actions.length, 'action')}, ${plural(crewErrors, 'crew error')}\n`,
       );
       return ExitCode.ok;
     }

@@ -94,7 +94,9 @@ export function registerStreamCommand(program: Command): void {
     .option('--store <url>', storeHelp("where the crews' executions are recorded"))
     .addHelpText(
       'after',
-      '\nErrors (invalid events, failed crews) go to stderr, one per line.\nExit codes: 0 processed, 2 invalid document or usage error.',
+      '\nErrors (invalid events, failed crews) go to stderr, one per line. An event id already taken in\n' +
+        'its slice is dropped (duplicate-event; the first is kept), as the live processor does; the\n' +
+        'same id in another slice is another event.\nExit codes: 0 processed, 2 invalid document or usage error.',
     )
     .action(guarded(runCommand));
   capabilityOptions(run);
@@ -131,7 +133,7 @@ export function registerStreamCommand(program: Command): void {
     )
     .option('--nats <url>', 'read the recorded events, actions and slice records from NATS JetStream')
     .option('--from <time>', 'only slices starting at or after this time (ISO-8601 or epoch ms)')
-    .option('--to <time>', 'only slices starting before this time (ISO-8601 or epoch ms)')
+    .option('--to <time>', 'only slices starting before this time (ISO-8601 or epoch ms; after --from)')
     .option('--json', 'print the report as JSON')
     .option(
       '--recorded-outputs',
@@ -141,7 +143,8 @@ export function registerStreamCommand(program: Command): void {
     .option('--store <url>', storeHelp("where the crews' executions are (and the replay's are recorded)"))
     .addHelpText(
       'after',
-      '\nExit codes: 0 the actions match, 1 they differ, 2 invalid document or usage error.',
+      '\nExit codes: 0 the actions match, 1 they differ or no slice was compared (none in the\n' +
+        '--from/--to range, or no event), 2 invalid document or usage error (such as --from not before --to).',
     )
     .action(guarded(replayCommand));
   capabilityOptions(replay);
