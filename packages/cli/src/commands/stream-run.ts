@@ -93,10 +93,14 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       throw e;
     }
     // One processor holds a stream at a time: say whether this one does, and when that changes.
-    const holding = (active: boolean) =>
-      active
-        ? `stream ${stream.id}: processing events from ${opts.nats} (Ctrl-C to stop)\n`
+    // Standby because of its own failed commit (standbyReason) is not "another holds it".
+    const holding = (active: boolean) => {
+      if (active) return `stream ${stream.id}: processing events from ${opts.nats} (Ctrl-C to stop)\n`;
+      const reason = processor.status().standbyReason;
+      return reason !== undefined
+        ? `stream ${stream.id}: standby, this processor ${reason} (Ctrl-C to stop)\n`
         : `stream ${stream.id}: standby, another processor holds the stream; this one takes it over when that one stops or its claim runs out (Ctrl-C to stop)\n`;
+    };
     let active = processor.status().active;
     err(holding(active));
     const watch = setInterval(() => {
