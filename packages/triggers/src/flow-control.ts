@@ -110,6 +110,32 @@ export class FlowControl {
    */
   retarget(options: FlowControlOptions): void {
     this.o = options;
+    // Queued firings are prepared again by the new version (its inputs and keys), then as
+    // many start as its limits allow now (none, a higher limit: all or more of them).
+    const waiting = [...this.queues.values()].flat();
+    this.queues.clear();
+    for (const e of waiting) {
+      let prepared: Prepared;
+      try {
+        prepared = options.prepare(e.ctx);
+      } catch (err) {
+        this.giveBack(e.prepared.rateKey, e.slot);
+        this.report(e.ctx, failure(err));
+        continue;
+      }
+      const q = this.queues.get(prepared.concurrencyKey) ?? [];
+      q.push({ ctx: e.ctx, prepared, ...(e.slot !== undefined ? { slot: e.slot } : {}) });
+      this.queues.set(prepared.concurrencyKey, q);
+    }
+    for (const [key, q] of this.queues) {
+      const limit = options.flow?.concurrency?.limit ?? Number.POSITIVE_INFINITY;
+      // run() counts the start at once, before it awaits: the loop sees each one.
+      while (q.length > 0 && (this.running.get(key) ?? 0) < limit) {
+        const next = q.shift()!;
+        void this.run(next.ctx, next.prepared, next.slot).then((outcome) => this.report(next.ctx, outcome));
+      }
+      if (q.length === 0) this.queues.delete(key);
+    }
   }
 
   stats(): FlowStats {

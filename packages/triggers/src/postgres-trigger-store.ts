@@ -54,9 +54,17 @@ export async function createPostgresTriggerStore(store: PostgresTransactional): 
         expires_at BIGINT NOT NULL,
         pending BOOLEAN NOT NULL DEFAULT FALSE
       )`);
-    await tx.query(
-      `ALTER TABLE ${q('trigger_deliveries')} ADD COLUMN IF NOT EXISTS pending BOOLEAN NOT NULL DEFAULT FALSE`,
+    // Only when missing: ALTER needs the table's owner (IF NOT EXISTS or not) and an
+    // exclusive lock, which a role with only DML rights, or the other processes, should not.
+    const has = await tx.query(
+      `SELECT 1 FROM information_schema.columns
+        WHERE table_schema = $1 AND table_name = 'trigger_deliveries' AND column_name = 'pending'`,
+      [store.schema],
     );
+    if (has.rows.length === 0)
+      await tx.query(
+        `ALTER TABLE ${q('trigger_deliveries')} ADD COLUMN IF NOT EXISTS pending BOOLEAN NOT NULL DEFAULT FALSE`,
+      );
   });
 
   const row = (r: Record<string, unknown>): TriggerState => {

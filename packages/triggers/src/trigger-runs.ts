@@ -79,10 +79,13 @@ const startExecution = async (sc: SchedulerContext, a: Active, ctx: TriggerConte
   );
   void done.then(() => {
     a.live.delete(id);
-    if (a.buffered !== undefined && a.live.size === 0) {
-      const t = a.buffered;
-      a.buffered = undefined;
-      void fireOccurrence(sc, a, t, true);
+    // The trigger's current version (`live` is shared across versions): an occurrence may
+    // have been buffered there since this execution started.
+    const cur = sc.active.get(a.key) ?? a;
+    if (cur.buffered !== undefined && cur.live.size === 0) {
+      const t = cur.buffered;
+      cur.buffered = undefined;
+      void fireOccurrence(sc, cur, t, true);
     }
   });
   // Only a schedule's overlap policy reads it (after a restart): events and webhooks, the
@@ -136,6 +139,7 @@ export const activeOf = (
     key,
     live: previous?.live ?? new Set(),
     flow: undefined as unknown as FlowControl,
+    ...(previous?.buffered !== undefined ? { buffered: previous.buffered } : {}),
   };
   if (trigger.schedule) a.calendar = calendarOf(trigger.schedule);
   const options: FlowControlOptions = {

@@ -110,6 +110,30 @@ describe('flow control', () => {
     expect(warnings).toEqual([]);
   });
 
+  it("queued firings start with the new version's inputs, and all at once when it drops the limit", async () => {
+    const { scheduler, gate, warnings } = setup(T0);
+    const version = (v: string, inputs: Record<string, unknown>, flow?: Record<string, unknown>) =>
+      compile({
+        version: v,
+        steps: [step()],
+        triggers: [{ name: 'on-order', event: { name: 'order' }, inputs, ...(flow ? { flow } : {}) }],
+      });
+    scheduler.activate(version('1.0.0', { key: 'old' }, { concurrency: { limit: 1 } }));
+    const statuses = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push((await scheduler.emit({ name: 'order', data: {} }))[0]!.outcome.status);
+    expect(statuses).toEqual(['started', 'queued', 'queued']);
+    await settle();
+    // No flow control in the new version: both waiting firings start now, as it renders them.
+    scheduler.activate(version('1.1.0', { key: 'new' }));
+    await settle();
+    expect(gate.calls).toEqual([{ key: 'old' }, { key: 'new' }, { key: 'new' }]);
+    expect((await scheduler.list())[0]).toMatchObject({ queued: 0 });
+    gate.releaseAll();
+    await settle();
+    expect(warnings).toEqual([]);
+  });
+
   it('stopping, or a version without the trigger, warns how many waiting firings it discarded', async () => {
     const { scheduler, gate, warnings } = setup(T0);
     scheduler.activate(onEvent({ concurrency: { limit: 1 } }));

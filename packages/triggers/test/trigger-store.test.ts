@@ -12,6 +12,7 @@ import {
   openSqliteTriggerStore,
   type TriggerStore,
 } from '../src/index.js';
+import type { PostgresTransactional } from '../src/postgres-trigger-store.js';
 import { compile, settle, setup, step } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o8-trigger-store-'));
@@ -329,6 +330,33 @@ describe('a trigger store made by a version without pending delivery claims', ()
     const again = openSqliteTriggerStore(path);
     expect(await again.claimPendingDelivery?.('wf/h:old', 1200, 60)).toBe('duplicate');
     await again.close();
+  });
+
+  it('opens (PostgreSQL) for a role that may read and write its tables but does not own them', async () => {
+    const pg = await openPostgresStore({ url: pgServer.freshSchemaUrl() });
+    try {
+      await createPostgresTriggerStore(pg);
+      const role = `o8_dml_${Math.random().toString(36).slice(2, 10)}`;
+      await pg.transaction('a role with DML rights only', async (tx) => {
+        await tx.query(`CREATE ROLE ${role}`);
+        await tx.query(`GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO ${role}`);
+        await tx.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${pg.schema}" TO ${role}`,
+        );
+      });
+      const asRole: PostgresTransactional = {
+        schema: pg.schema,
+        transaction: (action, fn) =>
+          pg.transaction(action, async (tx) => {
+            await tx.query(`SET LOCAL ROLE ${role}`);
+            return fn(tx);
+          }),
+      };
+      const s = await createPostgresTriggerStore(asRole);
+      expect(await s.claimPendingDelivery?.('wf/h:new', 1, 60)).toBe('claimed');
+    } finally {
+      await pg.close();
+    }
   });
 
   it('gets the column on open (PostgreSQL), its claims accepted, and opens again', async () => {
