@@ -106,8 +106,9 @@ export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
     ...requested,
     ...narrowRoot(requested, operator, '@orchestr8/workflow'),
   }),
-  // A literal path that leaves the root, or is not a workflow file, is refused before the
-  // execution is recorded (as written; links are followed when the file is loaded).
+  // A literal path that leaves the root is refused before the execution is recorded. As
+  // written only: links are followed, and hidden names and extensions judged on the real
+  // path, when the file is loaded.
   grantInput(input, config) {
     const path = literalString(isRecord(input) ? input.path : undefined);
     if (path === undefined || typeof config.root !== 'string') return;
@@ -118,13 +119,6 @@ export const workflowAgent = defineAgent<WorkflowInput, WorkflowOutput>({
         '@orchestr8/workflow.root',
         `workflow: path "${path}" is outside the project root ${limit}`,
         grantHint('@orchestr8/workflow', 'root'),
-      );
-    }
-    if (rel.split(sep).some((segment) => segment.startsWith('.')) || !DOCUMENT_FILE.test(path)) {
-      throw new GrantDenied(
-        '@orchestr8/workflow.path',
-        `workflow: path "${path}" is not a workflow file: it loads .yaml, .yml or .json files, outside hidden directories`,
-        'no setting grants it',
       );
     }
   },

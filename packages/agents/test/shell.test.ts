@@ -240,6 +240,39 @@ describe('@orchestr8/shell', () => {
     expect((await engine.store.listExecutions({ limit: 10 })).items).toHaveLength(1);
   });
 
+  it('leaves a literal program to run time in a step that may not run: a condition, a step after it, a handled failure', async () => {
+    const wf = compile({
+      inputs: { type: 'object', properties: { os: { type: 'string' } } },
+      steps: [
+        { id: 'linux', agent: '@orchestr8/shell', input: { command: ['node', '-e', '1'] } },
+        {
+          id: 'mac',
+          agent: '@orchestr8/shell',
+          condition: { if: 'inputs.os == "mac"' },
+          input: { command: ['brew', 'list'] },
+        },
+        {
+          id: 'after-mac',
+          agent: '@orchestr8/shell',
+          dependencies: ['mac'],
+          input: { command: ['brew', 'doctor'] },
+        },
+        {
+          id: 'try',
+          agent: '@orchestr8/shell',
+          input: { command: ['docker', 'ps'] },
+          onError: 'continue',
+        },
+      ],
+    });
+    const { engine, clock } = testEngine([shellAgent], operator({ allow: ['node'], root }));
+    engine.authorize(wf);
+    const r = await run(engine, clock, wf, { os: 'linux' });
+    expect(r.steps.linux!.status).toBe('completed');
+    expect(r.steps.mac!.status).toBe('skipped');
+    expect(r.steps.try!.error).toMatchObject({ code: 'SHELL_NOT_ALLOWED' });
+  });
+
   it('refuses a literal program the operator did not grant before anything runs or is recorded', async () => {
     const marker = join(root, 'pwned-literal');
     const wf = compile({

@@ -43,6 +43,7 @@ export function grantWorkflow(
     if (!envReadable(caps, name)) problems.push(envProblem(name, `context.secretRefs.${secret}`));
   }
   const configs = new Map<string, Readonly<Record<string, unknown>>>();
+  const sure = runsWheneverTheExecutionDoes(workflow);
   for (const step of workflow.steps) {
     if (step.agentUrl !== undefined) continue;
     const agent = registry.get(step.agentId, step.agentVersion);
@@ -54,8 +55,10 @@ export function grantWorkflow(
         config = agent.grant(step.agentConfig, operator, caps);
         configs.set(step.id, config);
       }
-      // What the step's input says as written (programs, addresses, paths), against that grant.
-      agent.grantInput?.(step.document.input ?? {}, config, caps);
+      // What the step's input says as written (programs, addresses, paths), against that grant;
+      // only for a step that surely runs: one that may be skipped or whose failure is handled
+      // is checked when it runs, so a document valid today is not refused for a branch.
+      if (sure.has(step.id)) agent.grantInput?.(step.document.input ?? {}, config, caps);
     } catch (e) {
       if (!(e instanceof GrantDenied)) throw e;
       problems.push({ stepId: step.id, capability: e.capability, message: e.message, grant: e.grant });
@@ -63,6 +66,31 @@ export function grantWorkflow(
   }
   if (problems.length > 0) throw new CapabilityError(problems);
   return { configs, env: readable };
+}
+
+/**
+ * The steps that run whenever the execution runs to its end: no condition, not only a
+ * fallback, failures not handled (`onError: fail`), and every dependency such a step too
+ * (unless the step runs after skipped dependencies as well, `trigger: all_done`).
+ */
+function runsWheneverTheExecutionDoes(workflow: CompiledWorkflow): Set<string> {
+  const byId = new Map(workflow.steps.map((s) => [s.id, s]));
+  const memo = new Map<string, boolean>();
+  const sure = (id: string): boolean => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    memo.set(id, false); // a cycle (never in a valid workflow) is not sure
+    const s = byId.get(id);
+    const result =
+      s !== undefined &&
+      s.condition === undefined &&
+      !s.fallbackOnly &&
+      s.onError === 'fail' &&
+      (s.trigger === 'all_done' || s.dependencies.every(sure));
+    memo.set(id, result);
+    return result;
+  };
+  return new Set(workflow.steps.filter((s) => sure(s.id)).map((s) => s.id));
 }
 
 function envProblem(name: string, where: string): CapabilityProblem {
