@@ -61,6 +61,29 @@ describe('a schedule', () => {
     await scheduler.stop();
   });
 
+  it("overlap bufferOne across a new version: the occurrence buffered runs when the old version's run ends", async () => {
+    const { clock, scheduler, gate } = setup(T0);
+    scheduler.activate(everyMinute({ overlap: 'bufferOne' }));
+    await scheduler.start();
+    await advance(clock, MIN);
+    expect(gate.calls).toHaveLength(1);
+    // A new version while the first run goes on; the next occurrence is buffered by it.
+    scheduler.activate(
+      compile({
+        version: '1.1.0',
+        steps: [step()],
+        triggers: [{ name: 'tick', schedule: { cron: '* * * * *', overlap: 'bufferOne' } }],
+      }),
+    );
+    await advance(clock, MIN);
+    expect(gate.calls).toHaveLength(1);
+    gate.release();
+    await settle();
+    await settle();
+    expect(gate.calls).toHaveLength(2);
+    await scheduler.stop();
+  });
+
   it('overlap allowAll: runs alongside', async () => {
     const { clock, scheduler, gate } = setup(T0);
     scheduler.activate(everyMinute({ overlap: 'allowAll' }));
