@@ -48,13 +48,9 @@ export {
   validateStreamObject,
 } from './load-stream.js';
 export { createMemoryTransport, type MemoryTransport } from './memory-transport.js';
-export {
-  createNatsTransport,
-  type NatsStreamStatus,
-  type NatsTransportOptions,
-  natsNames,
-  natsStreamStatus,
-} from './nats-transport.js';
+export { natsNames } from './nats-kv.js';
+export { type NatsStreamStatus, natsStreamStatus } from './nats-status.js';
+export { createNatsTransport, type NatsTransportOptions } from './nats-transport.js';
 export {
   createStreamProcessor,
   type StreamProcessor,

@@ -10,28 +10,33 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type Clock, ErrorCode, Orchestr8Error, serializeError, systemClock } from '@orchestr8/common';
 import type { ExtendedConsumption, ExtendedDelivery } from './delivery-extras.js';
-import { type ProcessorHeartbeat, type ProcessorView, viewHeartbeats } from './heartbeat.js';
+import {
+  CONTEXT_KEY,
+  claimIn,
+  decoder,
+  encoder,
+  heartbeatKey,
+  lostRace,
+  NO_CONTEXT,
+  nats,
+  natsFailure,
+  natsNames,
+  quietly,
+  readBeats,
+  readContext,
+} from './nats-kv.js';
 import { isExpired, type StreamAction } from './records.js';
 import type { StreamErrorRecord } from './slice-runner.js';
-import {
-  type Consumption,
-  type ContextState,
-  type SliceRecord,
-  type StreamClaim,
-  type StreamTransport,
-  takenOver,
-} from './transport.js';
+import { type Consumption, type SliceRecord, type StreamTransport, takenOver } from './transport.js';
 
 export interface NatsTransportOptions {
   /** The stream id (names the JetStream streams, subjects and KV bucket). */
@@ -64,110 +69,6 @@ const RECONSUME_MS = 1000;
  * (they are delivered again once their ack wait ran out, on the server's timer).
  */
 const REDELIVERY_MARGIN_MS = 2000;
-
-/** A NATS failure as a retryable `NETWORK` error (the server unreachable, a request timed out), naming what failed. */
-function natsFailure(what: string, e: unknown): Orchestr8Error {
-  if (e instanceof Orchestr8Error) return e;
-  return new Orchestr8Error(
-    ErrorCode.NETWORK,
-    `NATS: ${what} failed: ${(e as Error)?.message ?? String(e)}`,
-    {
-      cause: e,
-    },
-  );
-}
-
-/** Sends a message that may be lost (it is sent again, or its loss is recovered from). */
-function quietly(send: () => void): void {
-  try {
-    send();
-  } catch {
-    // the connection is closed
-  }
-}
-
-/** Runs a NATS call, its failure as a `NETWORK` error. */
-async function nats<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (e) {
-    throw natsFailure(what, e);
-  }
-}
-
-/** Subjects and names a stream uses on NATS. */
-export function natsNames(streamId: string) {
-  const base = `o8s_${streamId}`;
-  return {
-    events: { stream: `${base}_events`, subject: `o8s.${streamId}.events` },
-    actions: { stream: `${base}_actions`, subject: `o8s.${streamId}.actions` },
-    slices: { stream: `${base}_slices`, subject: `o8s.${streamId}.slices` },
-    errors: { stream: `${base}_errors`, subject: `o8s.${streamId}.errors` },
-    bucket: base,
-  };
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const CONTEXT_KEY = 'context';
-const CLAIM_KEY = 'claim';
-/** Stored as the context by a processor that takes a stream over before any slice was committed. */
-const NO_CONTEXT: ContextState = { slice: -1, values: {} };
-const HEARTBEAT_PREFIX = 'heartbeat.';
-/** A processor id as a KV key token (keys allow letters, digits, "-", "_", "=", "/"). */
-const heartbeatKey = (processor: string) =>
-  `${HEARTBEAT_PREFIX}${Buffer.from(processor).toString('base64url')}`;
-
-/** Another writer changed the key since it was read (a compare-and-set lost). */
-function lostRace(e: unknown): boolean {
-  return (
-    e instanceof JetStreamApiError &&
-    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
-
-/**
- * The stream's claim in its KV bucket, set by revision: of two claimants, one write wins.
- * A write lost to a concurrent one is read again: lost to the same owner (two renewals at
- * once), the claim is still this owner's.
- */
-async function claimIn(kv: KV, { owner, until, now }: StreamClaim): Promise<boolean> {
-  const value = encoder.encode(JSON.stringify({ owner, until }));
-  const entry = await kv.get(CLAIM_KEY);
-  try {
-    if (entry?.operation !== 'PUT' || entry.length === 0) await kv.create(CLAIM_KEY, value);
-    else {
-      const held = entry.json<{ owner: string; until: number }>();
-      if (held.owner !== owner && held.until > now) return false;
-      await kv.update(CLAIM_KEY, value, entry.revision);
-    }
-    return true;
-  } catch (e) {
-    if (!lostRace(e)) throw e;
-    const entry = await kv.get(CLAIM_KEY);
-    if (entry?.operation !== 'PUT' || entry.length === 0) return false;
-    const held = entry.json<{ owner: string; until: number }>();
-    // Lost to this owner's own write with the same effect (held, or released): done.
-    return held.owner === owner && held.until > now === until > now;
-  }
-}
-
-/** The committed context in a KV entry (none: no entry, or a takeover's marker before any commit). */
-function readContext(entry: KvEntry | null): ContextState | undefined {
-  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-  const state = entry.json<ContextState>();
-  return state.slice < 0 ? undefined : state;
-}
-
-async function readBeats(kv: KV): Promise<ProcessorHeartbeat[]> {
-  const beats: ProcessorHeartbeat[] = [];
-  for await (const key of await kv.keys(`${HEARTBEAT_PREFIX}>`)) {
-    const entry = await kv.get(key);
-    if (entry?.operation === 'PUT' && entry.length > 0) beats.push(entry.json<ProcessorHeartbeat>());
-  }
-  return beats;
-}
 
 export async function createNatsTransport(options: NatsTransportOptions): Promise<StreamTransport> {
   const clock = options.clock ?? systemClock;
@@ -559,123 +460,4 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (owns) await nc.drain().catch(() => nc.close());
     },
   };
-}
-
-export interface NatsStreamStatus {
-  stream: string;
-  /** The last slice applied to the context (-1: none). */
-  committedSlice: number;
-  /** How far the end of the last committed slice is behind the clock, in ms. */
-  lagMs: number;
-  /** Events in the log not yet acknowledged by the processor's durable consumer. */
-  backlog: number;
-  events: number;
-  actions: number;
-  errors: number;
-  /** Per crew, over the last `recent` slice records: runs, failures, median and last duration. */
-  crews: Record<string, { runs: number; failures: number; medianMs: number; lastMs: number }>;
-  recent: number;
-  /** Every processor that wrote a heartbeat, newest first; `stale` when it went silent. */
-  processors: ProcessorView[];
-}
-
-/**
- * What a stream looks like on NATS, for operators: the committed slice and its lag, the
- * consumer's backlog, and per-crew timings from the latest slice records.
- */
-export async function natsStreamStatus(options: {
-  stream: { id: string; epochMs: number; sliceMs: number };
-  servers: string | string[];
-  consumer?: string;
-  clock?: Clock;
-  /** How many of the latest slice records to read (default 100). */
-  recent?: number;
-}): Promise<NatsStreamStatus> {
-  const clock = options.clock ?? systemClock;
-  const names = natsNames(options.stream.id);
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers: options.servers });
-  } catch (e) {
-    throw new Orchestr8Error(
-      ErrorCode.NETWORK,
-      `cannot connect to NATS at ${String(options.servers)}: ${(e as Error).message}`,
-      { cause: e },
-    );
-  }
-  try {
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
-    const count = async (name: string) => {
-      try {
-        return (await jsm.streams.info(name)).state;
-      } catch {
-        throw new Orchestr8Error(
-          ErrorCode.NOT_FOUND,
-          `stream "${options.stream.id}" has no ${name} on NATS: has it run there?`,
-        );
-      }
-    };
-    const [events, actions, errors, slices] = await Promise.all([
-      count(names.events.stream),
-      count(names.actions.stream),
-      count(names.errors.stream),
-      count(names.slices.stream),
-    ]);
-    let backlog = events.messages;
-    try {
-      const c = await jsm.consumers.info(names.events.stream, options.consumer ?? 'processor');
-      backlog = c.num_pending + c.num_ack_pending;
-    } catch {
-      // no processor has started yet: everything is waiting
-    }
-    const kv = await new Kvm(js).open(names.bucket);
-    const entry = await kv.get(CONTEXT_KEY);
-    const committed = readContext(entry)?.slice ?? -1;
-    const recent = options.recent ?? 100;
-    const records: SliceRecord[] = [];
-    if (slices.messages > 0) {
-      const consumer = await js.consumers.get(names.slices.stream, {
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: Math.max(slices.first_seq, slices.last_seq - recent + 1),
-      });
-      const messages = await consumer.consume();
-      for await (const m of messages) {
-        records.push(JSON.parse(decoder.decode(m.data)) as SliceRecord);
-        if (m.info.pending === 0) break;
-      }
-      await messages.close();
-    }
-    const crews: NatsStreamStatus['crews'] = {};
-    const durations = new Map<string, number[]>();
-    for (const r of records)
-      for (const run of r.crews) {
-        if (run.status === 'skipped') continue;
-        crews[run.crew] ??= { runs: 0, failures: 0, medianMs: 0, lastMs: 0 };
-        const c = crews[run.crew]!;
-        c.runs++;
-        if (run.status === 'failed') c.failures++;
-        c.lastMs = run.durationMs;
-        durations.set(run.crew, [...(durations.get(run.crew) ?? []), run.durationMs]);
-      }
-    for (const [id, list] of durations) {
-      const sorted = list.sort((a, b) => a - b);
-      crews[id]!.medianMs = sorted[Math.floor(sorted.length / 2)]!;
-    }
-    const end = options.stream.epochMs + (committed + 1) * options.stream.sliceMs;
-    return {
-      stream: options.stream.id,
-      committedSlice: committed,
-      lagMs: committed < 0 ? 0 : Math.max(0, clock.now() - end),
-      backlog,
-      events: events.messages,
-      actions: actions.messages,
-      errors: errors.messages,
-      crews,
-      recent: records.length,
-      processors: viewHeartbeats(await readBeats(kv), clock.now()),
-    };
-  } finally {
-    await nc.close();
-  }
 }
