@@ -219,6 +219,22 @@ describe('MCP over streamable HTTP, behind the server auth', () => {
     expect((await s.host.store.listExecutions({ workflowId: 'sneaky', limit: 10 })).items).toEqual([]);
   });
 
+  it('a program written in the document and not granted is refused by validate and start, and nothing runs', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'literal' },
+      steps: [{ id: 'wipe', agent: '@orchestr8/shell', input: { command: ['rm', '-rf', '/tmp/nothing'] } }],
+    };
+    const checked = await client.callTool({ name: 'orchestr8_validate', arguments: { document: doc } });
+    expect(checked.isError).toBe(true);
+    expect(text(checked)).toContain('CAPABILITY_DENIED');
+    expect(text(checked)).toContain('"rm"');
+    const r = await client.callTool({ name: 'orchestr8_start_execution', arguments: { document: doc } });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^CAPABILITY_DENIED: .*nothing was run\n {2}step "wipe": shell: /);
+    expect((await s.host.store.listExecutions({ workflowId: 'literal', limit: 10 })).items).toEqual([]);
+  });
+
   it('serves workflow documents and journals as resources', async () => {
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toEqual(expect.arrayContaining(['orchestr8://workflows/greet']));
