@@ -98,9 +98,13 @@ export class FlowControl {
 
   constructor(private o: FlowControlOptions) {}
 
-  /** A new version's limits; what runs and waits now is kept and counted against them. */
+  /**
+   * A new version's limits; what runs and waits now is kept and counted against them, and
+   * as many waiting firings start as the new limits allow now.
+   */
   update(flow: CompiledFlowControl | undefined): void {
     this.o.flow = flow;
+    this.drain();
   }
 
   /**
@@ -127,8 +131,17 @@ export class FlowControl {
       q.push({ ctx: e.ctx, prepared, ...(e.slot !== undefined ? { slot: e.slot } : {}) });
       this.queues.set(prepared.concurrencyKey, q);
     }
+    this.drain();
+  }
+
+  /**
+   * Starts waiting firings while their key is under the limit: after new limits, a higher
+   * one or none (a firing started without a limit releases no other when it ends, so the
+   * queue would otherwise wait for good).
+   */
+  private drain(): void {
+    const limit = this.o.flow?.concurrency?.limit ?? Number.POSITIVE_INFINITY;
     for (const [key, q] of this.queues) {
-      const limit = options.flow?.concurrency?.limit ?? Number.POSITIVE_INFINITY;
       // run() counts the start at once, before it awaits: the loop sees each one.
       while (q.length > 0 && (this.running.get(key) ?? 0) < limit) {
         const next = q.shift()!;

@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
 import { createHmac } from 'node:crypto';
+import { createFakeClock } from '@orchestr8/common';
 import { describe, expect, it, vi } from 'vitest';
+import { FlowControl } from '../src/index.js';
 import { compile, settle, setup, step } from './helpers.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -132,6 +134,33 @@ describe('flow control', () => {
     gate.releaseAll();
     await settle();
     expect(warnings).toEqual([]);
+  });
+
+  it('new limits (POST /workflows/execute flow) start the waiting firings they allow: all when the limit goes', async () => {
+    const started: string[] = [];
+    const flow = new FlowControl({
+      flow: { concurrency: { limit: 1, maxQueue: 10 } } as never,
+      clock: createFakeClock(T0),
+      prepare: () => ({ inputs: {}, concurrencyKey: '', rateKey: '' }),
+      start: async (ctx) => {
+        started.push(ctx.name);
+        return { executionId: ctx.name, created: true, done: new Promise(() => {}) };
+      },
+    });
+    const fire = (name: string) => flow.submit({ name, kind: 'manual', time: '', timestamp: T0 });
+    expect((await Promise.all(['a', 'b', 'c', 'd'].map(fire))).map((o) => o.status)).toEqual([
+      'started',
+      'queued',
+      'queued',
+      'queued',
+    ]);
+    flow.update({ concurrency: { limit: 2, maxQueue: 10 } } as never);
+    await settle();
+    expect(started).toEqual(['a', 'b']);
+    flow.update(undefined);
+    await settle();
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+    expect(flow.stats().queued).toBe(0);
   });
 
   it('stopping, or a version without the trigger, warns how many waiting firings it discarded', async () => {
