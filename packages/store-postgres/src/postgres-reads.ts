@@ -5,7 +5,6 @@
 import { type ExecutionQuery, type ExecutionRecord, type Page, paging, type Store } from '@orchestr8/core';
 import type { Database } from './database.js';
 import { correlationPrefixWhere, listRangeWhere } from './postgres-operations.js';
-import type { PostgresStore } from './postgres-store.js';
 import {
   EXECUTION_SELECT,
   JOURNAL_SELECT,
@@ -17,10 +16,13 @@ import {
 } from './rows.js';
 
 /** The read methods of the store, on `db`. */
-export function readMethods(
-  db: Pick<Database, 'query'>,
-): Pick<Store, 'getExecution' | 'listExecutions' | 'getSteps' | 'readJournal' | 'loadCircuits'> &
-  Pick<PostgresStore, 'isDistributed'> {
+export function readMethods(db: Pick<Database, 'query'>): Pick<
+  Store,
+  'getExecution' | 'listExecutions' | 'getSteps' | 'readJournal' | 'loadCircuits'
+> & {
+  // Typed here, not picked from PostgresStore, so this file does not import the store's.
+  isDistributed(executionId: string): Promise<boolean>;
+} {
   const { query } = db;
   return {
     async isDistributed(executionId) {
