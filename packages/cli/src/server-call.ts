@@ -15,6 +15,19 @@ export class RemoteError extends Error {
   }
 }
 
+/** How long one call waits for the server's whole answer (a hung server must not hang the command). */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+/** $ORCHESTR8_HTTP_TIMEOUT (seconds, > 0) in ms, else 30 s; a string saying what is wrong with it. */
+export function httpTimeoutFromEnv(): number | string {
+  const raw = process.env.ORCHESTR8_HTTP_TIMEOUT?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_HTTP_TIMEOUT_MS;
+  const seconds = Number(raw);
+  return Number.isFinite(seconds) && seconds > 0 && seconds <= 2_147_483
+    ? Math.round(seconds * 1000)
+    : `$ORCHESTR8_HTTP_TIMEOUT must be a number of seconds above 0, got "${raw}"`;
+}
+
 export async function callServer(
   base: string,
   apiKey: string | undefined,
@@ -28,18 +41,25 @@ export async function callServer(
   const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  const limitMs = httpTimeoutFromEnv();
+  if (typeof limitMs === 'string') throw new RemoteError(-1, 'USAGE', limitMs);
+  const timer = AbortSignal.timeout(limitMs);
   let res: Response;
+  let text: string;
   try {
     res = await fetch(`${base}${path}`, {
       method,
       headers,
+      signal: timer,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
+    text = await res.text();
   } catch (e) {
+    if (timer.aborted)
+      throw new RemoteError(0, 'TIMEOUT', `no answer from ${base} within ${limitMs / 1000} s`);
     const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
     throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
   }
-  const text = await res.text();
   let parsed: unknown;
   try {
     parsed = text.length > 0 ? JSON.parse(text) : {};

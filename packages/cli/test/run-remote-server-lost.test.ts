@@ -5,6 +5,7 @@
  * for the 60 s default; messages and exit codes are asserted, never durations.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
@@ -12,6 +13,7 @@ import { type Agent, createEngine, type Engine } from '@orchestr8/core';
 import { createServer, type Listener } from '@orchestr8/server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRemote } from '../src/commands/run-remote.js';
+import { callServerAt } from '../src/server-call.js';
 
 const API_KEY = 'lost-key';
 let dir: string;
@@ -160,8 +162,11 @@ describe('runRemote when the server stops', () => {
     expect(io.out()).toContain('completed');
   }, 30_000);
 
-  it('refuses an $ORCHESTR8_RECONNECT_TIMEOUT that is not a number of seconds (exit 2)', async () => {
-    vi.stubEnv('ORCHESTR8_RECONNECT_TIMEOUT', 'soon');
+  it.each([
+    ['ORCHESTR8_RECONNECT_TIMEOUT', 'soon'],
+    ['ORCHESTR8_HTTP_TIMEOUT', '-1'],
+  ])('refuses an $%s that is not a number of seconds (exit 2)', async (name, value) => {
+    vi.stubEnv(name, value);
     const io = capture();
     // Refused before the file is read or the server called.
     const code = await runRemote(join(tmpdir(), 'never-read.yaml'), {
@@ -170,8 +175,96 @@ describe('runRemote when the server stops', () => {
     });
     vi.restoreAllMocks();
     expect(code).toBe(2);
-    expect(io.err()).toContain(
-      '$ORCHESTR8_RECONNECT_TIMEOUT must be a number of seconds above 0, got "soon"',
+    expect(io.err()).toContain(`$${name} must be a number of seconds above 0, got "${value}"`);
+  });
+
+  it('a server that hangs (connections open, nothing sent) is lost like one that went away: exit 1, naming the execution', async () => {
+    expectStep();
+    const listener = await serve();
+    const proxy = await freezingProxy(listener.port);
+    vi.stubEnv('ORCHESTR8_HTTP_TIMEOUT', '0.3');
+    let id = '';
+    const io = capture();
+    const code = await runRemote(workflow(), {
+      server: proxy.url,
+      apiKey: API_KEY,
+      quiet: true,
+      reconnectTimeoutMs: 300,
+      idleTimeoutMs: 300,
+      onStarted: async (executionId) => {
+        id = executionId;
+        // Mid-run the server stops answering without closing anything (a stopped process, a
+        // network that drops packets): only a time limit tells.
+        void stepStarted.then(() => proxy.freeze());
+      },
+    });
+    vi.restoreAllMocks();
+    await proxy.close();
+    const err = io.err();
+    expect(code, err).toBe(1);
+    expect(err.match(/cannot reach the server/g), err).toHaveLength(1);
+    expect(err).toMatch(
+      new RegExp(`cannot reach the server at ${proxy.url} \\(no (data|answer) within 0\\.3 s\\); retrying`),
     );
+    expect(err).toContain(
+      `error: no answer from the server at ${proxy.url} for 0.3 s (no answer within 0.3 s)`,
+    );
+    expect(err).toContain(`stopped following execution ${id}\n`);
+  }, 30_000);
+
+  it("a command's call to a server that never answers fails with TIMEOUT after $ORCHESTR8_HTTP_TIMEOUT", async () => {
+    const proxy = await freezingProxy(9);
+    proxy.freeze();
+    vi.stubEnv('ORCHESTR8_HTTP_TIMEOUT', '0.3');
+    const e = await callServerAt({ server: proxy.url }, 'GET', '/triggers').then(
+      () => undefined,
+      (err: unknown) => err as { status: number; code: string; message: string },
+    );
+    await proxy.close();
+    expect(e).toMatchObject({
+      status: 0,
+      code: 'TIMEOUT',
+      message: `no answer from ${proxy.url} within 0.3 s`,
+    });
   });
 });
+
+/**
+ * A TCP proxy to the server on `port` that can freeze: from then on it forwards nothing either
+ * way and accepts new connections without answering, while every connection stays open.
+ */
+async function freezingProxy(port: number) {
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  };
+  const server = createTcpServer((client) => {
+    track(client);
+    if (frozen) return;
+    const upstream = connect(port, '127.0.0.1');
+    track(upstream);
+    client.on('data', (d) => {
+      if (!frozen) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!frozen) client.write(d);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    freeze: () => {
+      frozen = true;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -20,7 +20,19 @@ export interface ClientOptions {
   apiKey?: string;
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * How long one call may wait for the server's whole answer, in ms; a call that waits longer
+   * fails with status 0 and code `TIMEOUT` (a server that accepted the connection and hangs,
+   * a network that dropped it silently). `execute` with `wait` gets `wait` on top. 0: no limit.
+   * Default 30,000.
+   */
+  timeoutMs?: number;
 }
+
+/** The default of `ClientOptions.timeoutMs`. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The default of `EventsOptions.idleTimeoutMs`: three of the server's keep-alives (every 15 s). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 
 /** Any failed call: an HTTP problem (status >= 400), or a network failure (status 0, code NETWORK). */
 export class Orchestr8ClientError extends Error {
@@ -65,6 +77,12 @@ export interface EventsOptions {
   /** Resume after this event id. */
   lastEventId?: string;
   signal?: AbortSignal;
+  /**
+   * The stream fails with status 0 and code `TIMEOUT` when nothing arrives for this long, in ms,
+   * not even the server's keep-alive comment (sent every 15 s unless the server was set up
+   * otherwise: keep this above its interval). 0: wait for ever. Default 45,000.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface Orchestr8Client {
@@ -110,24 +128,44 @@ export function createClient(options: ClientOptions): Orchestr8Client {
   const base = options.baseUrl.replace(/\/+$/, '');
   const doFetch = options.fetch ?? globalThis.fetch;
   const auth: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+  const timeoutMs = checkedMs('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const timedOut = (ms: number, what: string) =>
+    new Orchestr8ClientError(0, 'TIMEOUT', `no ${what} from ${base} within ${seconds(ms)}`);
 
+  /**
+   * One call. Unless `streamed`, the whole answer is read within the time limit (a server can
+   * hang after its headers as well as before them); a streamed call's limit is the caller's.
+   */
   async function request(
     method: string,
     path: string,
-    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined } = {},
+    init: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      signal?: AbortSignal | undefined;
+      extraMs?: number;
+      streamed?: boolean;
+    } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', ...auth, ...init.headers };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    const limit = init.streamed || timeoutMs === 0 ? 0 : timeoutMs + (init.extraMs ?? 0);
+    const timer = limit > 0 ? AbortSignal.timeout(limit) : undefined;
+    const signal = timer && init.signal ? AbortSignal.any([init.signal, timer]) : (timer ?? init.signal);
     try {
-      res = await doFetch(`${base}${path}`, {
+      const res = await doFetch(`${base}${path}`, {
         method,
         headers,
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
+        ...(signal ? { signal } : {}),
       });
+      if (res.status >= 400) throw await problemError(res);
+      if (init.streamed) return res;
+      const body = NO_BODY.has(res.status) ? null : await res.arrayBuffer();
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     } catch (e) {
-      if ((e as { name?: string }).name === 'AbortError') throw e;
+      if (timer?.aborted && !init.signal?.aborted) throw timedOut(limit, 'answer');
+      if (e instanceof Orchestr8ClientError || (e as { name?: string }).name === 'AbortError') throw e;
       throw new Orchestr8ClientError(
         0,
         'NETWORK',
@@ -136,20 +174,51 @@ export function createClient(options: ClientOptions): Orchestr8Client {
         { cause: e },
       );
     }
-    if (res.status >= 400) throw await problemError(res);
-    return res;
   }
 
+  /** An event stream: its headers within `timeoutMs`, then something at least every `idleTimeoutMs`. */
   async function* stream<T>(path: string, opts: EventsOptions): AsyncGenerator<SseMessage<T>> {
-    const res = await request('GET', path, {
-      headers: {
-        accept: 'text/event-stream',
-        ...(opts.lastEventId !== undefined ? { 'last-event-id': opts.lastEventId } : {}),
-      },
-      signal: opts.signal,
-    });
-    if (!res.body) return;
-    yield* parseSse<T>(res.body);
+    const idleMs = checkedMs('idleTimeoutMs', opts.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(opts.signal?.reason);
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let silent: { ms: number; what: string } | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (ms: number, what: string) => {
+      clearTimeout(timer);
+      if (ms > 0)
+        timer = setTimeout(() => {
+          silent = { ms, what };
+          abort.abort();
+        }, ms);
+    };
+    try {
+      arm(timeoutMs, 'answer');
+      const res = await request('GET', path, {
+        headers: {
+          accept: 'text/event-stream',
+          ...(opts.lastEventId !== undefined ? { 'last-event-id': opts.lastEventId } : {}),
+        },
+        signal: abort.signal,
+        streamed: true,
+      });
+      if (!res.body) return;
+      const data = () => arm(idleMs, 'data');
+      data();
+      for await (const m of parseSse<T>(res.body, data)) {
+        // The time the caller spends on a message is not the server's silence.
+        clearTimeout(timer);
+        yield m;
+        data();
+      }
+    } catch (e) {
+      if (silent) throw timedOut(silent.ms, silent.what);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   return {
@@ -157,7 +226,12 @@ export function createClient(options: ClientOptions): Orchestr8Client {
       const headers: Record<string, string> = {};
       if (opts.idempotencyKey !== undefined) headers['idempotency-key'] = opts.idempotencyKey;
       if (opts.wait !== undefined && opts.wait > 0) headers.prefer = `wait=${Math.ceil(opts.wait)}`;
-      const res = await request('POST', '/workflows/execute', { body, headers, signal: opts.signal });
+      const res = await request('POST', '/workflows/execute', {
+        body,
+        headers,
+        signal: opts.signal,
+        extraMs: opts.wait !== undefined && opts.wait > 0 ? Math.ceil(opts.wait) * 1000 : 0,
+      });
       return {
         execution: (await res.json()) as Execution,
         finished: res.status === 200,
@@ -232,6 +306,19 @@ export function createClient(options: ClientOptions): Orchestr8Client {
       return ((await (await request('GET', '/workflows')).json()) as { items: WorkflowListItem[] }).items;
     },
   };
+}
+
+/** Statuses whose answer has no body (a Response built with one throws). */
+const NO_BODY = new Set([101, 204, 205, 304]);
+
+const seconds = (ms: number) => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+
+/** A time limit in ms: `fallback` when unset; a negative or non-number one is a caller's mistake. */
+function checkedMs(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0) || value > 2_147_483_647)
+    throw new RangeError(`${name} must be a number of milliseconds from 0 to 2147483647, got ${value}`);
+  return value;
 }
 
 async function problemError(res: Response): Promise<Orchestr8ClientError> {

@@ -14,6 +14,8 @@
 export {
   type ClientOptions,
   createClient,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
   type EventsOptions,
   type ExecuteOptions,
   type ExecuteResponse,

@@ -9,7 +9,11 @@ export interface SseMessage<T = unknown> {
   data: T;
 }
 
-export async function* parseSse<T>(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage<T>> {
+/** `onChunk` is told of every chunk that arrives, keep-alive comments included. */
+export async function* parseSse<T>(
+  body: ReadableStream<Uint8Array>,
+  onChunk?: () => void,
+): AsyncGenerator<SseMessage<T>> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   let id: string | undefined;
@@ -19,6 +23,7 @@ export async function* parseSse<T>(body: ReadableStream<Uint8Array>): AsyncGener
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
+      onChunk?.();
       buffer += value;
       let nl = buffer.search(/\r\n|\r|\n/);
       while (nl >= 0) {

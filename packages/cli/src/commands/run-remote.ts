@@ -13,7 +13,7 @@ import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
-import { defaultApiKey } from '../server-call.js';
+import { defaultApiKey, httpTimeoutFromEnv } from '../server-call.js';
 
 export interface RunRemoteOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8088. */
@@ -39,6 +39,8 @@ export interface RunRemoteOptions {
    * in ms. Default: $ORCHESTR8_RECONNECT_TIMEOUT (seconds), else 60 s.
    */
   reconnectTimeoutMs?: number;
+  /** How long the event stream may stay silent, in ms (default 45 s: three of the server's keep-alives). */
+  idleTimeoutMs?: number;
 }
 
 /** How long `run` keeps trying a server it lost before it gives up (overridden by $ORCHESTR8_RECONNECT_TIMEOUT). */
@@ -94,7 +96,11 @@ class Outage {
   /** A call did not reach the server: how long to wait before the next one (growing, up to 5 s). */
   failed(e: unknown): number {
     const now = Date.now();
-    const reason = unreachableReason(e);
+    // A time limit's message names the server, which the sentences below already do.
+    const reason =
+      e instanceof Orchestr8ClientError && e.code === 'TIMEOUT'
+        ? e.message.replace(` from ${this.url}`, '')
+        : unreachableReason(e);
     if (this.since === undefined) {
       this.since = now;
       this.say(
@@ -146,6 +152,8 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
   }
   const reconnectTimeoutMs = opts.reconnectTimeoutMs ?? reconnectTimeoutFromEnv();
   if (typeof reconnectTimeoutMs === 'string') return failUsage(reconnectTimeoutMs);
+  const timeoutMs = httpTimeoutFromEnv();
+  if (typeof timeoutMs === 'string') return failUsage(timeoutMs);
   let baseUrl: string;
   try {
     const u = new URL(opts.server);
@@ -170,7 +178,9 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     const text = await readFile(file, 'utf8');
     const inputs = await collectInputs(opts.inputs, opts.input ?? []);
     const apiKey = opts.apiKey || defaultApiKey();
-    const client = createClient({ baseUrl, ...(apiKey ? { apiKey } : {}) });
+    // A server that stops answering (hung, or the network dropped the connection silently) fails
+    // a call after $ORCHESTR8_HTTP_TIMEOUT and a stream after three missed keep-alives.
+    const client = createClient({ baseUrl, timeoutMs, ...(apiKey ? { apiKey } : {}) });
 
     let started: Awaited<ReturnType<typeof client.execute>>;
     try {
@@ -212,7 +222,14 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     let result: Execution;
     const say = (text: string) => (view ? view.print(text) : process.stderr.write(text));
     try {
-      result = await follow(client, id, view, abort.signal, new Outage(baseUrl, reconnectTimeoutMs, say));
+      result = await follow(
+        client,
+        id,
+        view,
+        abort.signal,
+        new Outage(baseUrl, reconnectTimeoutMs, say),
+        opts.idleTimeoutMs,
+      );
     } catch (e) {
       if (!(e instanceof ServerLost)) throw e;
       view?.stop();
@@ -267,6 +284,7 @@ async function follow(
   view: ProgressView | undefined,
   signal: AbortSignal,
   outage: Outage,
+  idleTimeoutMs: number | undefined,
 ): Promise<Execution> {
   let lastEventId: string | undefined;
   let terminal = false;
@@ -291,6 +309,7 @@ async function follow(
     try {
       for await (const m of client.events(id, {
         signal,
+        ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
         ...(lastEventId !== undefined ? { lastEventId } : {}),
       })) {
         lastEventId = m.id;

@@ -78,7 +78,8 @@ export function registerRunCommand(program: Command): void {
     .option(...LOG_FORMAT_OPTION)
     .addHelpText(
       'after',
-      '\nOn a server (--server, or the local server): when the server stops answering, run says so once on stderr and\n' +
+      '\nOn a server (--server, or the local server): when the server stops answering (no answer to a call within\n' +
+        '30 s, $ORCHESTR8_HTTP_TIMEOUT in seconds, or nothing on the event stream for 45 s), run says so once on stderr and\n' +
         'tries again, less and less often, for up to 60 s ($ORCHESTR8_RECONNECT_TIMEOUT, in seconds); then it exits 1,\n' +
         'naming the execution, which may still run there (orchestr8 console <id>, orchestr8 list --server <url>).\n' +
         'Exit codes: 0 completed, 1 failed (or the server did not answer again), 2 invalid document or usage,\n' +
