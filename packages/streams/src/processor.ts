@@ -8,9 +8,10 @@
  * commits: a second processor on the same stream waits as a standby until the claim is free.
  * Commits are conditional on the context revision the processor took over, so one replaced
  * after its claim check (it stalled) commits nothing.
+ * Slices and their events are kept in slice-book.ts, the counters and heartbeats in
+ * processor-status.ts, the errors go through error-sink.ts.
  */
 
-import { hostname } from 'node:os';
 import {
   type Clock,
   ErrorCode,
@@ -23,13 +24,15 @@ import {
 import type { Engine } from '@orchestr8/core';
 import type { ContextValues } from './context-merge.js';
 import { compileCrews, type WorkflowResolver } from './crews.js';
-import type { ExtendedConsumption, ExtendedDelivery } from './delivery-extras.js';
-import { DEFAULT_HEARTBEAT_MS, defaultProcessorId, type ProcessorHeartbeat } from './heartbeat.js';
+import type { ExtendedConsumption } from './delivery-extras.js';
+import { createErrorSink } from './error-sink.js';
+import { DEFAULT_HEARTBEAT_MS, defaultProcessorId } from './heartbeat.js';
 import { type CompiledStream, MAX_TIMER_MS } from './load-stream.js';
-import { checkEvent, compareEvents, type StreamEvent, sliceBounds, sliceIndex } from './records.js';
+import { countSlice, createHeartbeatWriter, newStatus, type StreamStatus } from './processor-status.js';
+import { sliceBounds, sliceIndex } from './records.js';
+import { createSliceBook } from './slice-book.js';
 import {
   createSliceRunner,
-  type SliceGroup,
   type SliceOutcome,
   type SliceRunner,
   type StreamErrorRecord,
@@ -43,8 +46,7 @@ import {
   takenOver,
 } from './transport.js';
 
-/** How many ids of committed events a processor remembers to tell a redelivery from a late event. */
-const MAX_APPLIED_IDS = 100_000;
+export type { StreamStatus } from './processor-status.js';
 
 export interface StreamProcessorOptions {
   stream: CompiledStream;
@@ -70,44 +72,6 @@ export interface StreamProcessorOptions {
    * transport's (NATS: its ack wait), else 30 s.
    */
   claimMs?: number;
-}
-
-export interface StreamStatus {
-  stream: string;
-  /** True while this processor holds the stream; false for a standby (another one holds it). */
-  active: boolean;
-  /** The last slice applied to the context (-1: none). */
-  committedSlice: number;
-  /** The last slice closed: an event for it or an earlier one is late (-1: none). */
-  closedSlice: number;
-  /** Closed slices waiting to be processed. */
-  backlog: number;
-  /**
-   * How far the end of the oldest slice holding events not yet committed is behind the
-   * clock, in ms; 0 when no such slice has ended (an idle stream has no lag).
-   */
-  lagMs: number;
-  eventsIn: number;
-  actionsOut: number;
-  invalidEvents: number;
-  lateEvents: number;
-  slicesProcessed: number;
-  slicesSkipped: number;
-  slicesMerged: number;
-  crewFailures: number;
-  /** Per crew: runs and total duration. */
-  crews: Record<string, { runs: number; failures: number; totalMs: number; lastMs: number }>;
-  /**
-   * Why a processor that held the stream is not active, when it stood down on its own: its
-   * commit failed (e.g. NATS unreachable). Unset while active, and for a standby that never held it.
-   */
-  standbyReason?: string;
-}
-
-interface OpenSlice {
-  index: number;
-  events: Map<string, StreamEvent>;
-  deliveries: EventDelivery[];
 }
 
 export interface StreamProcessor {
@@ -141,10 +105,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let committed = -1;
   /** The context's revision as this processor took or last committed it: commits are conditional on it. */
   let revision = 0;
-  let committedAtStart = -1;
-  let closedUpTo = -1;
-  const open = new Map<number, OpenSlice>();
-  const ready: OpenSlice[] = [];
   let consumption: Consumption | undefined;
   let timer: TimerHandle | undefined;
   let working: Promise<void> | undefined;
@@ -154,134 +114,19 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let catchingUp = false;
   let startBacklog = 0;
   let delivered = 0;
-  /** Slices taken out of `ready` and being run: a redelivery of one of their events is not late. */
-  let inFlight: OpenSlice[] = [];
-  /** The ids of the events of slices committed since the takeover, newest slices last (bounded). */
-  const applied = new Map<number, Set<string>>();
-  let appliedIds = 0;
   let standbyReason: string | undefined;
   const processorId = options.processorId ?? defaultProcessorId();
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let beatTimer: TimerHandle | undefined;
-  let startedAt = 0;
   /** start() finished: the processor claims and beats. */
   let started = false;
   /** Counts takeovers and stand-downs: a slice begun in an earlier term is not committed. */
   let term = 0;
-  const stats: StreamStatus = {
-    stream: stream.id,
-    active: false,
-    committedSlice: -1,
-    closedSlice: -1,
-    backlog: 0,
-    lagMs: 0,
-    eventsIn: 0,
-    actionsOut: 0,
-    invalidEvents: 0,
-    lateEvents: 0,
-    slicesProcessed: 0,
-    slicesSkipped: 0,
-    slicesMerged: 0,
-    crewFailures: 0,
-    crews: Object.fromEntries(
-      stream.crews.map((c) => [c.id, { runs: 0, failures: 0, totalMs: 0, lastMs: 0 }]),
-    ),
-  };
-
-  const report = (error: StreamErrorRecord) => {
-    options.onError?.(error);
-    // The sink is best effort: an unreachable sink must not stop the stream.
-    transport.publishError(error).catch(() => {});
-  };
-  const refuse = (kind: StreamErrorRecord['kind'], message: string, eventId?: string, slice?: number) =>
-    report({
-      stream: stream.id,
-      kind,
-      ...(slice === undefined ? {} : { slice }),
-      ...(eventId === undefined ? {} : { eventId }),
-      error: serializeError(
-        new Orchestr8Error(
-          kind === 'too-many-events' ? ErrorCode.LIMIT_EXCEEDED : ErrorCode.VALIDATION,
-          message,
-        ),
-      ),
-    });
-
-  /** An event that cannot be handled (a bug, a value no check foresaw) is refused, not left to stall the stream. */
-  function onDelivery(d: ExtendedDelivery): void {
-    try {
-      take(d);
-    } catch (e) {
-      stats.invalidEvents++;
-      let id: unknown;
-      try {
-        id = (d.event as { id?: unknown } | null)?.id;
-      } catch {}
-      refuse(
-        'invalid-event',
-        `the event could not be handled: ${(e as Error)?.message ?? String(e)}`,
-        typeof id === 'string' ? id : undefined,
-      );
-      d.ack();
-    }
-  }
-
-  function take(d: ExtendedDelivery): void {
-    const checked = checkEvent(d.event, stream, d.bytes === undefined ? {} : { bytes: d.bytes });
-    const rawId = (d.event as { id?: unknown } | null)?.id;
-    if (!checked.event) {
-      stats.invalidEvents++;
-      refuse(
-        'invalid-event',
-        checked.problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '),
-        typeof rawId === 'string' ? rawId : undefined,
-      );
-      d.ack();
-      return;
-    }
-    const event = checked.event;
-    const index = sliceIndex(event.ts, stream);
-    if (index <= committedAtStart) {
-      // Its slice was committed before this processor started: a redelivery of an event
-      // applied (or refused) before a restart. Its effect is in the committed context.
-      d.ack();
-      return;
-    }
-    if (index <= closedUpTo) {
-      // Delivered again (its acknowledgement was lost, or it was not acknowledged in time): not late.
-      if (applied.get(index)?.has(event.id)) {
-        d.ack();
-        return;
-      }
-      const pending = inFlight.find((s) => s.index === index) ?? ready.find((s) => s.index === index);
-      if (pending?.events.has(event.id)) {
-        pending.deliveries.push(d); // acknowledged with its slice
-        return;
-      }
-      stats.lateEvents++;
-      refuse('late-event', `event arrived after its slice ${index} was closed`, event.id, index);
-      d.ack();
-      return;
-    }
-    let slice = open.get(index);
-    if (!slice) {
-      slice = { index, events: new Map(), deliveries: [] };
-      open.set(index, slice);
-    }
-    slice.deliveries.push(d);
-    if (slice.events.has(event.id)) return; // a redelivery or a producer's duplicate
-    if (slice.events.size >= stream.limits.maxEventsPerSlice) {
-      refuse(
-        'too-many-events',
-        `slice ${index} already holds ${stream.limits.maxEventsPerSlice} events`,
-        event.id,
-        index,
-      );
-      return;
-    }
-    stats.eventsIn++;
-    slice.events.set(event.id, event);
-  }
+  const stats = newStatus(stream);
+  const { report, refuse } = createErrorSink(options);
+  // kick is declared below (hoisted): the book calls it when it closes slices.
+  const book = createSliceBook({ stream, stats, refuse, kick });
+  const { open, ready, onDelivery, close, nextGroup, remember, setInFlight } = book;
 
   /**
    * No slice closes until the backlog found at start has been read: it may hold events a
@@ -295,18 +140,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
   }
 
-  function close(upTo: number): void {
-    if (upTo <= closedUpTo) return;
-    closedUpTo = upTo;
-    const due = [...open.values()].filter((s) => s.index <= upTo).sort((a, b) => a.index - b.index);
-    for (const s of due) {
-      open.delete(s.index);
-      ready.push(s);
-    }
-    stats.backlog = ready.length;
-    kick();
-  }
-
   function schedule(): void {
     if (stopped || catchingUp) return;
     const now = clock.now();
@@ -317,25 +150,10 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     timer = clock.setTimeout(schedule, Math.max(1, next - now), { unref: true });
   }
 
-  /** The next group to process, by the backlog policy. */
-  function nextGroup(): { group: SliceGroup; from: OpenSlice[]; skipped: OpenSlice[] } {
-    let from = [ready.shift()!];
-    let skipped: OpenSlice[] = [];
-    if (ready.length > 0 && stream.backlog === 'latest') {
-      skipped = from.concat(ready.splice(0, ready.length - 1));
-      from = [ready.shift()!];
-    } else if (ready.length > 0 && stream.backlog === 'merge') {
-      from = from.concat(ready.splice(0));
-    }
-    const events = from.flatMap((s) => [...s.events.values()]).sort(compareEvents);
-    const last = from[from.length - 1]!;
-    return { group: { index: last.index, slices: from.map((s) => s.index), events }, from, skipped };
-  }
-
   async function work(): Promise<void> {
     while (ready.length > 0) {
       const { group, from, skipped } = nextGroup();
-      inFlight = [...skipped, ...from];
+      setInFlight([...skipped, ...from]);
       stats.backlog = ready.length;
       for (const s of skipped) {
         stats.slicesSkipped++;
@@ -373,38 +191,15 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       context = outcome.context;
       committed = group.index;
       running = undefined;
-      inFlight = [];
+      setInFlight([]);
       for (const s of [...skipped, ...from]) {
         remember(s);
         for (const d of s.deliveries) d.ack();
       }
       stats.committedSlice = committed;
-      stats.slicesProcessed++;
-      stats.actionsOut += outcome.actions.length;
-      for (const run of outcome.crews) {
-        if (run.status === 'skipped') continue;
-        const c = stats.crews[run.crew]!;
-        c.runs++;
-        c.totalMs += run.durationMs;
-        c.lastMs = run.durationMs;
-        if (run.status === 'failed') {
-          c.failures++;
-          stats.crewFailures++;
-        }
-      }
+      countSlice(stats, outcome);
       for (const e of outcome.errors) report(e);
       options.onSlice?.(outcome, record);
-    }
-  }
-
-  /** The ids of a committed slice's events, so that a redelivery of one is not taken for a late event. */
-  function remember(s: OpenSlice): void {
-    applied.set(s.index, new Set(s.events.keys()));
-    appliedIds += s.events.size;
-    for (const [index, ids] of applied) {
-      if (appliedIds <= MAX_APPLIED_IDS || applied.size === 1) break;
-      applied.delete(index);
-      appliedIds -= ids.size;
     }
   }
 
@@ -415,7 +210,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       failed = running;
       working = undefined;
       running = undefined;
-      inFlight = [];
+      setInFlight([]);
       if (ready.length > 0 && !stopped) kick();
     });
     working.catch((e) => {
@@ -458,7 +253,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       ...stats,
       active: claims.active,
       committedSlice: committed,
-      closedSlice: closedUpTo,
+      closedSlice: book.closedUpTo,
       backlog: ready.length,
       lagMs: lagMs(clock.now()),
       crews: structuredClone(stats.crews),
@@ -466,24 +261,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     };
   }
 
-  function beat(state: ProcessorHeartbeat['state']): Promise<void> {
-    const s = status();
-    return transport
-      .heartbeat({
-        processor: processorId,
-        stream: stream.id,
-        host: hostname(),
-        pid: process.pid,
-        startedAt,
-        at: clock.now(),
-        intervalMs: heartbeatMs,
-        committedSlice: s.committedSlice,
-        backlog: s.backlog,
-        lagMs: s.lagMs,
-        state,
-      })
-      .catch(() => {}); // best effort: a missed heartbeat shows as one, later
-  }
+  const { markStart, beat } = createHeartbeatWriter({
+    transport,
+    stream,
+    clock,
+    processorId,
+    heartbeatMs,
+    status,
+  });
 
   function beatLoop(): void {
     if (stopped || heartbeatMs <= 0) return;
@@ -495,12 +280,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   async function activate(): Promise<void> {
     const mine = ++term;
     context = structuredClone(stream.initialContext);
-    committed = committedAtStart = closedUpTo = -1;
-    open.clear();
-    ready.length = 0;
-    inFlight = [];
-    applied.clear();
-    appliedIds = 0;
+    committed = -1;
+    book.reset();
     delivered = 0;
     // Taken under a new revision: a commit of the processor that held the stream before is refused.
     const held = await transport.takeContext();
@@ -509,8 +290,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     if (saved) {
       context = saved.values;
       committed = saved.slice;
-      committedAtStart = saved.slice;
-      closedUpTo = saved.slice;
+      book.resume(saved);
     }
     stats.committedSlice = committed;
     catchingUp = true;
@@ -569,7 +349,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   return {
     async start() {
-      startedAt = clock.now();
+      markStart();
       const workflows = await compileCrews(stream, engine, options.resolveWorkflow);
       runner = createSliceRunner({
         stream,
