@@ -1,27 +1,17 @@
-import { trace } from '@opentelemetry/api';
-import { ErrorCode, Orchestr8Error, systemClock, type TimerHandle } from '@orchestr8/common';
-import { createResilience, type Resilience } from '@orchestr8/resilience';
-import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
-import { resolveCapabilities } from './capabilities.js';
-import { CircuitLog } from './circuit-log.js';
+import { ErrorCode, Orchestr8Error, type TimerHandle } from '@orchestr8/common';
+import type { CompiledWorkflow } from '@orchestr8/schema';
 import type { Engine, EngineOptions, ExecutionHandle, StartOptions } from './engine-api.js';
+import { createAuthorization } from './engine-authorization.js';
 import { createOperations, handleOf } from './engine-operations.js';
-import { EventBus } from './events.js';
-import { createExecutionCreator } from './execution-creator.js';
+import { createRecovery } from './engine-recovery.js';
+import { createRuntime } from './engine-runtime.js';
 import { assertSameRequest, checkedInputs, newExecution, storeDefinition } from './execution-request.js';
 import { buildResult, ExecutionRun } from './execution-run.js';
-import { grantWorkflow, type WorkflowGrants } from './grants.js';
-import { DEFAULT_JOURNAL_LIMITS } from './journal.js';
 import { LiveMap } from './live-map.js';
-import { createMemoryStore } from './memory-store.js';
 import { createParkedResults } from './parked-results.js';
-import { createRedactor, noRedaction, type Redactor, secretValuesOf } from './redaction.js';
-import { type EngineRuntime, silentLogger } from './runtime.js';
-import { type ExecutionRecord, TERMINAL_EXECUTION_STATUSES } from './types.js';
 import { createWaitService } from './wait-service.js';
 import { DEFAULT_EVENT_LOOK_BACK_MS } from './waits.js';
-import { compiledOrThrow, createWorkflowCompiler } from './workflow-compiler.js';
-import { WriteBatcher } from './write-batcher.js';
+import { createWorkflowCompiler } from './workflow-compiler.js';
 
 export type {
   Engine,
@@ -35,100 +25,21 @@ export type {
 } from './engine-api.js';
 
 export function createEngine(options: EngineOptions): Engine {
-  const clock = options.clock ?? systemClock;
-  const ownsStore = options.store === undefined;
-  const store = options.store ?? createMemoryStore({ clock });
-  const resilience: Resilience = createResilience({
+  // Option defaults, the runtime (engine-runtime.ts); grants, secrets (engine-authorization.ts).
+  const {
     clock,
-    ...(options.random ? { random: options.random } : {}),
-    ...(options.breakers ? { breakers: options.breakers } : {}),
-  });
-  // Group commit: in memory a commit is free, so commit per microtask wave; a durable store
-  // commits once per event-loop turn, so a wave of completing steps shares a transaction.
-  const batcher = new WriteBatcher(store, store.kind === 'memory' ? 'microtask' : 'macrotask');
-  // New executions too: those started in one turn share a transaction (durable stores).
-  const createExecution = createExecutionCreator(store);
-  const storeObservers = (options.observers ?? []).filter((o) => o.onStoreWrite);
-  if (storeObservers.length > 0) {
-    batcher.onFlush = (ms, writes) => {
-      for (const o of storeObservers) {
-        try {
-          o.onStoreWrite!(ms, writes);
-        } catch {
-          // observers must not break executions
-        }
-      }
-    };
-  }
-  const bus = new EventBus();
-  const logger = options.logger ?? silentLogger;
-  bus.onDrop = (capacity) =>
-    logger.warn(
-      `an event subscriber fell behind by more than its capacity (${capacity}) while its handler's promise was pending: ` +
-        "the oldest events are being dropped (see the subscription's `dropped`; raise `capacity` or handle events faster)",
-      { capacity },
-    );
-  const env = options.env ?? process.env;
-  const capabilities = resolveCapabilities(options.capabilities);
-  const grantsCache = new WeakMap<CompiledWorkflow, WorkflowGrants>();
-  const grantsFor = (workflow: CompiledWorkflow): WorkflowGrants => {
-    let g = grantsCache.get(workflow);
-    if (g === undefined) {
-      g = grantWorkflow(workflow, options.registry, capabilities, env);
-      grantsCache.set(workflow, g);
-    }
-    return g;
-  };
-  const rt: EngineRuntime = {
+    ownsStore,
     store,
-    batcher,
-    bus,
-    clock,
-    registry: options.registry,
     resilience,
-    journalLimits: { ...DEFAULT_JOURNAL_LIMITS, ...options.journal },
+    batcher,
+    createExecution,
+    bus,
+    logger,
     env,
     capabilities,
-    tracer: options.tracer ?? trace.getTracer('orchestr8'),
-    tracingExplicit: options.tracer !== undefined,
-    logger,
-    circuitLog: new CircuitLog(),
-    observers: options.observers ?? [],
-    remoteAgent: options.remoteAgent,
-    runChild: async (req) => {
-      if (req.depth > capabilities.maxWorkflowDepth) {
-        throw new Orchestr8Error(
-          ErrorCode.LIMIT_EXCEEDED,
-          `sub-workflows nest ${req.depth} deep, beyond the limit of ${capabilities.maxWorkflowDepth} ` +
-            '(a workflow that calls itself?); the operator sets the limit with capabilities.maxWorkflowDepth',
-          { retryable: false, details: { depth: req.depth, limit: capabilities.maxWorkflowDepth } },
-        );
-      }
-      const child = compiledOrThrow(
-        validateWorkflowObject(req.document, { knownAgents: options.registry.list().map((a) => a.id) }),
-        'sub-workflow',
-      );
-      const startChild = (idempotencyKey: string) =>
-        engine.start(child, {
-          inputs: req.inputs ?? {},
-          parentExecutionId: req.parentExecutionId,
-          parentStepId: req.parentStepId,
-          idempotencyKey,
-          signal: req.signal,
-          depth: req.depth,
-        });
-      let handle = await startChild(req.idempotencyKey);
-      if (!handle.created) {
-        // Found again (a retry, or a re-run after a crash): reuse a child that is running
-        // or completed; a failed or cancelled one is not worth waiting for: retry it fresh.
-        const previous = await handle.result;
-        if (previous.status === 'failed' || previous.status === 'cancelled') {
-          handle = await startChild(`${req.idempotencyKey}#${req.attempt}`);
-        }
-      }
-      return { id: handle.id, result: handle.result };
-    },
-  };
+    rt,
+  } = createRuntime(options, () => engine);
+  const { grantsFor, redactorFor } = createAuthorization(options, capabilities, env);
   const compiler = createWorkflowCompiler(options.registry);
   // Not a plain Map: a finished run must not outlive it in the Map's old hash tables (live-map.ts).
   const runs = new LiveMap<string, ExecutionRun>();
@@ -189,17 +100,6 @@ export function createEngine(options: EngineOptions): Engine {
     );
     return circuitsLoaded;
   };
-
-  const NO_SECRETS = { redactor: noRedaction, values: [] as string[] };
-  function redactorFor(workflow: CompiledWorkflow): { redactor: Redactor; values: string[] } {
-    // The common case, on the hot path: nothing to redact, nothing to allocate.
-    if (options.secretEnv === undefined && isEmpty(workflow.secretRefs)) return NO_SECRETS;
-    // context.secretRefs (name -> environment variable) and secretEnv; the same rule as the
-    // views of stored executions (redactorForDefinition), so what is hidden here is hidden there.
-    const values = secretValuesOf(workflow.secretRefs, env, options.secretEnv);
-    if (values.length === 0) return NO_SECRETS;
-    return { redactor: createRedactor(values), values };
-  }
 
   async function ensureDefinition(workflow: CompiledWorkflow): Promise<string> {
     const known = savedDefinitions.get(workflow.hash);
@@ -319,6 +219,23 @@ export function createEngine(options: EngineOptions): Engine {
       { retryable: false },
     );
 
+  // Resume, resumeAll and what they read back from the store (engine-recovery.ts).
+  const recovery = createRecovery({
+    store,
+    rt,
+    runs,
+    capabilities,
+    savedDefinitions,
+    loadCircuits,
+    grantsFor,
+    redactorFor,
+    launch,
+    existingHandle,
+    assertOpen,
+    self: () => engine,
+  });
+  const { storedWorkflow, requireRecord } = recovery;
+
   const engine: Engine = {
     store,
     events: bus,
@@ -347,40 +264,7 @@ export function createEngine(options: EngineOptions): Engine {
       return true;
     },
 
-    async resume(executionId, opts = {}) {
-      assertOpen();
-      const live = runs.get(executionId);
-      if (live) return handleOf(live, false);
-      const record = await store.getExecution(executionId);
-      if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
-      if (TERMINAL_EXECUTION_STATUSES.has(record.status)) return existingHandle(executionId);
-      const workflow = await storedWorkflow(record);
-      await loadCircuits();
-      const [steps, journal] = await Promise.all([
-        store.getSteps(executionId),
-        store.readJournal(executionId),
-      ]);
-      const lastSeq = journal.length > 0 ? journal[journal.length - 1]!.seq : 0;
-      const [request] = await store.pendingCancels([executionId]);
-      // The operator's grants may have changed since it started: they apply to what runs now.
-      const grants = grantsFor(workflow);
-      const { redactor, values } = redactorFor(workflow);
-      const run = new ExecutionRun(
-        rt,
-        workflow,
-        record,
-        redactor,
-        values,
-        {
-          journalSeq: lastSeq,
-          previous: steps,
-          depth: await depthOf(record),
-          ...(opts.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: opts.maxConcurrentSteps } : {}),
-        },
-        grants,
-      );
-      return handleOf(launch(run, true, undefined, request?.reason), true);
-    },
+    resume: recovery.resume,
 
     retry: (executionId, opts = {}) => retry(executionId, opts),
 
@@ -390,20 +274,7 @@ export function createEngine(options: EngineOptions): Engine {
 
     rerun: (executionId, opts) => rerun(executionId, opts),
 
-    async resumeAll() {
-      const handles: ExecutionHandle[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.listExecutions({
-          status: ['running', 'queued'],
-          limit: 100,
-          ...(cursor ? { cursor } : {}),
-        });
-        for (const e of page.items) if (!runs.has(e.id)) handles.push(await engine.resume(e.id));
-        cursor = page.nextCursor;
-      } while (cursor);
-      return handles;
-    },
+    resumeAll: recovery.resumeAll,
 
     async getResult(executionId) {
       const run = runs.get(executionId);
@@ -455,28 +326,6 @@ export function createEngine(options: EngineOptions): Engine {
     (engine as unknown as Record<symbol, unknown>)[Symbol.asyncDispose] = () => engine.close();
   }
 
-  /** The definition an execution was started with, compiled again. */
-  async function storedWorkflow(record: ExecutionRecord): Promise<CompiledWorkflow> {
-    const def = await store.getDefinitionByHash(record.definitionHash);
-    if (!def) {
-      throw new Orchestr8Error(
-        ErrorCode.NOT_FOUND,
-        `the definition of execution "${record.id}" is missing from the store`,
-      );
-    }
-    const loaded = validateWorkflowObject(def.document);
-    if (!loaded.ok || !loaded.workflow) {
-      throw new Orchestr8Error(
-        ErrorCode.VALIDATION,
-        `the stored definition of execution "${record.id}" no longer validates`,
-        { details: loaded.diagnostics },
-      );
-    }
-    // The stored definition is the one that started it; keep its content hash as the key.
-    savedDefinitions.set(loaded.workflow.hash, def.version);
-    return loaded.workflow;
-  }
-
   const { retry, rerun, prepareRerun } = createOperations({
     store,
     clock,
@@ -493,23 +342,6 @@ export function createEngine(options: EngineOptions): Engine {
     assertOpen,
   });
 
-  async function requireRecord(executionId: string): Promise<ExecutionRecord> {
-    const record = await store.getExecution(executionId);
-    if (!record) throw new Orchestr8Error(ErrorCode.NOT_FOUND, `no execution "${executionId}"`);
-    return record;
-  }
-
-  /** A resumed execution's nesting depth: its chain of parents in the store. */
-  async function depthOf(record: ExecutionRecord): Promise<number> {
-    let depth = 0;
-    let parent = record.parentExecutionId;
-    while (parent !== undefined && depth <= capabilities.maxWorkflowDepth) {
-      depth++;
-      parent = (await store.getExecution(parent))?.parentExecutionId;
-    }
-    return depth;
-  }
-
   function existingHandle(executionId: string): ExecutionHandle {
     const live = runs.get(executionId);
     if (live) return handleOf(live, false);
@@ -525,12 +357,6 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   return engine;
-}
-
-function isEmpty(o: object | undefined): boolean {
-  if (o === undefined) return true;
-  for (const _ in o) return false;
-  return true;
 }
 
 function abortReason(signal: AbortSignal): string {
