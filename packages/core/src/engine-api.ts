@@ -101,7 +101,7 @@ export interface RerunOptions extends OperationKey {
   maxConcurrentSteps?: number;
 }
 
-/** An engine. Its waits API (sendEvent, signal, decide, approvals) is the wait service's, declared and documented once there (wait-service.ts). */
+/** An engine. Its waits API (sendEvent, signal, decide, approvals) is the wait service's, declared and documented once there (wait-service-api.ts). */
 export interface Engine extends Pick<WaitService, 'sendEvent' | 'signal' | 'decide' | 'approvals'> {
   readonly store: Store;
   readonly events: EventBus;
