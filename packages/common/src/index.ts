@@ -12,3 +12,4 @@ export * from './clock.js';
 export * from './errors.js';
 export { safeJsonStringify } from './json.js';
 export * from './problem.js';
+export { sendProblem } from './send-problem.js';

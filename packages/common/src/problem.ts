@@ -1,7 +1,8 @@
 /**
  * Problem details (RFC 9457): the body of every error answer of orchestr8's HTTP surfaces
  * (the server, and the streams and triggers routers it mounts), built here so that they
- * all answer alike without depending on one another. Writing the answer is each surface's.
+ * all answer alike without depending on one another. Writing the answer on a plain Node
+ * response is send-problem.ts's `sendProblem`; the express surfaces write their own.
  */
 
 /** Where problem types live: `type` is this plus the code in kebab case. */

@@ -8,14 +8,7 @@
  * 502 PLANNER_FAILED with the error's own code in `cause`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  ErrorCode,
-  ensureError,
-  PROBLEM_CONTENT_TYPE,
-  problemBody,
-  problemInstance,
-  ValidationError,
-} from '@orchestr8/common';
+import { ErrorCode, ensureError, sendProblem, ValidationError } from '@orchestr8/common';
 import type { Agent, Engine } from '@orchestr8/core';
 import { type PlanPrompt, plannerAgent, planText, planWorkflow } from './planner.js';
 
@@ -57,26 +50,10 @@ async function readJson(
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-/** A problem answer in the server's shape (the shared helpers; this package does not depend on it). */
-function problem(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  detail: string,
-  extra: Record<string, unknown> = {},
-): void {
-  send(
-    res,
-    status,
-    problemBody(status, code, detail, extra, problemInstance(res.req?.url)),
-    PROBLEM_CONTENT_TYPE,
-  );
 }
 
 export function createAskHandler(
@@ -89,11 +66,11 @@ export function createAskHandler(
     if ((q === -1 ? url : url.slice(0, q)) !== '/ask') return next();
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return problem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use POST`);
+      return sendProblem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use POST`);
     }
     void (async () => {
       const read = await readJson(req, limit);
-      if (!('body' in read)) return problem(res, read.status, read.code, read.detail);
+      if (!('body' in read)) return sendProblem(res, read.status, read.code, read.detail);
       const body = read.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         throw new ValidationError('the body must be a JSON object {"request": "..."}', {
@@ -142,7 +119,7 @@ export function createAskHandler(
           throw err;
         // The LLM failed (no provider or key, its endpoint refused or timed out): the host's
         // problem, not the request's, whatever the error's own code (kept in `cause`).
-        return problem(res, 502, 'PLANNER_FAILED', `planning failed: ${err.message}`, {
+        return sendProblem(res, 502, 'PLANNER_FAILED', `planning failed: ${err.message}`, {
           cause: { code: err.code },
         });
       }

@@ -12,7 +12,7 @@
  * web framework: plain Node request handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PROBLEM_CONTENT_TYPE, problemBody, problemInstance } from '@orchestr8/common';
+import { sendProblem } from '@orchestr8/common';
 import type { EventProblem } from './records.js';
 import { checkEvent, type StreamAction, type StreamEvent, sliceIndex } from './records.js';
 import { EventPublishError, type HostedStream, type StreamService } from './stream-service.js';
@@ -29,20 +29,6 @@ export interface StreamRouterOptions {
 }
 
 type Next = (error?: unknown) => void;
-
-// Problems like the server's (the same helpers): this package answers on plain Node
-// responses and does not depend on the server.
-function problem(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  detail: string,
-  extra: Record<string, unknown> = {},
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, { 'Content-Type': PROBLEM_CONTENT_TYPE, ...headers });
-  res.end(JSON.stringify(problemBody(status, code, detail, extra, problemInstance(res.req?.url))));
-}
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -118,10 +104,10 @@ export function createStreamRouter(
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const body = await readBody(req, limit);
     if (body === 'too_large')
-      return problem(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`);
+      return sendProblem(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`);
     const parsed = parseEvents(body.toString('utf8'), type);
     if (parsed === 'unsupported')
-      return problem(
+      return sendProblem(
         res,
         415,
         'UNSUPPORTED_MEDIA_TYPE',
@@ -132,12 +118,14 @@ export function createStreamRouter(
       const detail = ndjson
         ? `${plural(parsed.problems.length, 'line of the body is', 'lines of the body are')} not JSON; nothing was accepted`
         : `${parsed.problems[0]!.message}; nothing was accepted`;
-      return problem(res, 422, 'VALIDATION', detail, { errors: parsed.problems });
+      return sendProblem(res, 422, 'VALIDATION', detail, { errors: parsed.problems });
     }
     if (parsed.values.length === 0)
-      return problem(res, 422, 'VALIDATION', 'the body holds no event; nothing was accepted', { errors: [] });
+      return sendProblem(res, 422, 'VALIDATION', 'the body holds no event; nothing was accepted', {
+        errors: [],
+      });
     if (parsed.values.length > maxEvents)
-      return problem(
+      return sendProblem(
         res,
         413,
         'PAYLOAD_TOO_LARGE',
@@ -178,7 +166,7 @@ export function createStreamRouter(
     if (errors.length > 0) {
       const invalid = new Set(errors.map((e) => e.index)).size;
       host.refuseInvalid(invalid);
-      return problem(
+      return sendProblem(
         res,
         422,
         'VALIDATION',
@@ -192,7 +180,7 @@ export function createStreamRouter(
     } catch (e) {
       if (!(e instanceof EventPublishError)) throw e;
       // Nothing from the failed event on was logged or remembered: the whole request may be retried.
-      return problem(
+      return sendProblem(
         res,
         503,
         'RETRYABLE',
@@ -254,7 +242,7 @@ export function createStreamRouter(
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/streams') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
-        return problem(
+        return sendProblem(
           res,
           405,
           'METHOD_NOT_ALLOWED',
@@ -271,11 +259,11 @@ export function createStreamRouter(
     try {
       id = decodeURIComponent(m[1]!);
     } catch {
-      return problem(res, 400, 'BAD_REQUEST', 'malformed stream id in the path');
+      return sendProblem(res, 400, 'BAD_REQUEST', 'malformed stream id in the path');
     }
     const allowed = m[2] === 'events' ? 'POST' : 'GET';
     if (req.method !== allowed && !(allowed === 'GET' && req.method === 'HEAD'))
-      return problem(
+      return sendProblem(
         res,
         405,
         'METHOD_NOT_ALLOWED',
@@ -284,7 +272,7 @@ export function createStreamRouter(
         { Allow: allowed },
       );
     const host = service.get(id);
-    if (!host) return problem(res, 404, 'NOT_FOUND', `no stream "${id}" is served here`);
+    if (!host) return sendProblem(res, 404, 'NOT_FOUND', `no stream "${id}" is served here`);
     if (m[2] === 'events') return postEvents(host, req, res);
     if (m[2] === 'actions') return streamActions(host, req, res);
     json(res, 200, await host.status());

@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  CancelledError,
-  ErrorCode,
-  ensureError,
-  PROBLEM_CONTENT_TYPE,
-  problemBody,
-  problemInstance,
-  TerminalError,
-} from '@orchestr8/common';
+import { CancelledError, ErrorCode, ensureError, sendProblem, TerminalError } from '@orchestr8/common';
 import {
   type Agent,
   type AgentContext,
@@ -374,10 +366,10 @@ async function readJson(req: IncomingMessage): Promise<Body> {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+function json(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -392,17 +384,11 @@ function problem(
 ): void {
   if (retryAfterMs !== undefined && !res.headersSent)
     res.setHeader('retry-after', Math.ceil(retryAfterMs / 1000));
-  const extensions = {
+  sendProblem(res, status, code, detail, {
     retryable,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(details !== undefined ? { details } : {}),
-  };
-  json(
-    res,
-    status,
-    problemBody(status, code, detail, extensions, problemInstance(res.req?.url)),
-    PROBLEM_CONTENT_TYPE,
-  );
+  });
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {
