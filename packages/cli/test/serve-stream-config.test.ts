@@ -6,8 +6,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useNats } from '../../streams/test/nats-server.js';
 import { assertBuilt, cli, serve, useTempRoot } from './fixtures/harness.js';
 
 const DOC = join(import.meta.dirname, 'fixtures/streams/match.stream.yaml');
@@ -72,13 +72,7 @@ describe('serve with streams in the config', () => {
   }, 120_000);
 
   describe('on NATS JetStream', () => {
-    let nats: NatsServer;
-    beforeAll(async () => {
-      nats = await startNats();
-    });
-    afterAll(async () => {
-      await nats?.stop();
-    });
+    const nats = useNats();
 
     it('logs the events of a config stream on the JetStream of streams.nats', async () => {
       const { sub } = project({ files: ['./streams/match.stream.yaml'], nats: nats.url, grace: '30s' });

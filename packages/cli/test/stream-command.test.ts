@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type NatsServer, startNats } from '../../streams/test/nats-server.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { useNats } from '../../streams/test/nats-server.js';
 import {
   assertBuilt,
   BIN,
@@ -468,13 +468,7 @@ describe('orchestr8 stream', () => {
   });
 
   describe('on NATS JetStream', () => {
-    let nats: NatsServer;
-    beforeAll(async () => {
-      nats = await startNats();
-    });
-    afterAll(async () => {
-      await nats?.stop();
-    });
+    const nats = useNats();
 
     it('run --nats processes live events until Ctrl-C; replay --nats reproduces its actions', async () => {
       const transport = await createNatsTransport({ streamId: 'match', servers: nats.url });

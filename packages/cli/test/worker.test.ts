@@ -9,8 +9,8 @@ import { builtinAgents, createAgentRegistry } from '@orchestr8/agent-base';
 import { validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import { openStore } from '../src/open-store.js';
 import { assertBuilt, cli, executionIdFrom, REPO, useTempRoot } from './fixtures/harness.js';
 
@@ -19,13 +19,7 @@ const FIXTURE = join(REPO, 'packages/cli/test/fixtures/worker-cli.ts');
 const TSX = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const tempDir = useTempRoot('worker');
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 interface Run {
   child: ChildProcess;

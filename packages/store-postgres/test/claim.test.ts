@@ -4,17 +4,11 @@
  * Tasks of one execution share what is read of it; each must still get all of it.
  */
 import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Channel, openPostgresStore, TaskQueue } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const now = Date.now();
 

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll } from 'vitest';
 import { defineOperationsContract } from '../../core/test/operations-contract.js';
 import { defineStoreContract } from '../../core/test/store-contract.js';
 import { openPostgresStore } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 // A fresh schema per test: as isolated as a new database, and much quicker to make.
 defineStoreContract(

@@ -4,17 +4,11 @@
  */
 import { hasCode } from '@orchestr8/common';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 /** Polls until `done()` holds (a notification travels through the server asynchronously). */
 async function until(done: () => boolean, what: string, ms = 15_000): Promise<void> {

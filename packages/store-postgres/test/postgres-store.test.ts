@@ -5,18 +5,12 @@
  */
 import { hasCode } from '@orchestr8/common';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execution } from '../../core/test/store-contract.js';
 import { MIGRATIONS, openPostgresStore, POSTGRES_SCHEMA_VERSION } from '../src/index.js';
-import { freePort, type PgServer, startPostgres } from './pg-server.js';
+import { freePort, usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 async function rejection(p: Promise<unknown>): Promise<any> {
   try {

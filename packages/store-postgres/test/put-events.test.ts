@@ -4,17 +4,11 @@
  * to them, and every event is kept once.
  */
 import type { WaitEvent } from '@orchestr8/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openPostgresStore } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const event = (id: string, receivedAt: number, n = 0): WaitEvent => ({
   name: 'paid',

@@ -5,18 +5,12 @@
  * once a minute. The store analyzes its tables as they grow (statistics-upkeep.ts).
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
 import { MIN_ROWS, startStatisticsUpkeep } from '../src/statistics-upkeep.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 /**
  * Inserts executions `from`..`to` (ids e00000001, ...) in one transaction, and has its

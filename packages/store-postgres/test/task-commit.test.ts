@@ -5,17 +5,11 @@
  * back uncommitted for the worker to commit on its own, while the others still commit.
  */
 import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore, TaskQueue } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 let store: PostgresStore | undefined;
 afterEach(async () => {

@@ -5,17 +5,11 @@
  */
 import { type Agent, createEngine, type Engine, type JournalEntry } from '@orchestr8/core';
 import { validateWorkflowObject } from '@orchestr8/schema';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
-import { type PgServer, startPostgres } from './pg-server.js';
+import { usePostgres } from './pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const calls = new Map<string, number>();
 const after: Agent = {

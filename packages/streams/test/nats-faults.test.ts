@@ -1,18 +1,12 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Orchestr8Error } from '@orchestr8/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNatsTransport, createStreamProcessor, type StreamErrorRecord } from '../src/index.js';
 import { compiled, crew, testEngine, waiting } from './helpers.js';
-import { type NatsServer, startNats } from './nats-server.js';
+import { useNats } from './nats-server.js';
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNats();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+const nats = useNats();
 
 const EPOCH = Date.now() - 60_000;
 

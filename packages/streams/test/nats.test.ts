@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createNatsTransport,
   createStreamProcessor,
@@ -11,15 +11,9 @@ import {
   type StreamTransport,
 } from '../src/index.js';
 import { compiled, crew, testEngine, waiting } from './helpers.js';
-import { type NatsServer, startNats } from './nats-server.js';
+import { useNats } from './nats-server.js';
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNats();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+const nats = useNats();
 
 // Slices in the past: every slice is due as soon as the processor looks at the clock.
 const EPOCH = Date.now() - 60_000;

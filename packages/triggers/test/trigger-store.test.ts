@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPostgresStore } from '@orchestr8/store-postgres';
 import Database from 'libsql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import {
   createMemoryTriggerStore,
   createPostgresTriggerStore,
@@ -18,13 +18,7 @@ import { compile, settle, setup, step } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'o8-trigger-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let pgServer: PgServer;
-beforeAll(async () => {
-  pgServer = await startPostgres();
-});
-afterAll(async () => {
-  await pgServer?.stop();
-});
+const pgServer = usePostgres();
 
 /** A trigger store on its own PostgresStore (a fresh schema), closing both. */
 async function openPg(url = pgServer.freshSchemaUrl()): Promise<TriggerStore> {

@@ -15,8 +15,8 @@ import { createFakeClock, type FakeClock } from '@orchestr8/common';
 import { createEngine, type Engine } from '@orchestr8/core';
 import { openPostgresStore } from '@orchestr8/store-postgres';
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import {
   createPostgresTriggerStore,
   createScheduler,
@@ -29,13 +29,7 @@ import { compile, gateAgent, registryOf, step } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'o8-webhook-in-flight-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let pgServer: PgServer;
-beforeAll(async () => {
-  pgServer = await startPostgres();
-});
-afterAll(async () => {
-  await pgServer?.stop();
-});
+const pgServer = usePostgres();
 
 /** Opens connections to one shared trigger store: each call a new one (another process's). */
 type SharedStore = () => Promise<{ open(): Promise<TriggerStore>; close(): Promise<void> }>;

@@ -1,17 +1,11 @@
 import { createEngine, createMemoryStore, type ExecutionResult } from '@orchestr8/core';
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine, type DistributedEngine, workersRoute } from '../src/index.js';
 import { agent, compile, diamond, registryOf, sleep } from './helpers.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const echo = agent('echo', (input) => input);
 let flaky = 0;

@@ -4,18 +4,12 @@
  * it is already running a second time when the step's lapsed lease comes back to it.
  */
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
 import { agent, compile, registryOf, sleep, until } from './helpers.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 let store: PostgresStore;
 let engine: DistributedEngine | undefined;

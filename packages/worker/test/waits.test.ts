@@ -5,18 +5,12 @@
  */
 import { createEngine, type JournalEntry } from '@orchestr8/core';
 import { openPostgresStore, type PostgresStore, TaskQueue } from '@orchestr8/store-postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PgServer, startPostgres } from '../../store-postgres/test/pg-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../store-postgres/test/pg-server.js';
 import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
 import { agent, compile, registryOf, until } from './helpers.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const calls = new Map<string, number>();
 const registry = registryOf(
