@@ -24,7 +24,7 @@ export function httpTimeoutFromEnv(): number | string {
   if (raw === undefined || raw === '') return DEFAULT_HTTP_TIMEOUT_MS;
   const seconds = Number(raw);
   return Number.isFinite(seconds) && seconds > 0 && seconds <= 2_147_483
-    ? Math.round(seconds * 1000)
+    ? Math.max(1, Math.round(seconds * 1000)) // never 0, which the client reads as "no limit"
     : `$ORCHESTR8_HTTP_TIMEOUT must be a number of seconds above 0, got "${raw}"`;
 }
 

@@ -149,7 +149,9 @@ export function createClient(options: ClientOptions): Orchestr8Client {
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', ...auth, ...init.headers };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const limit = init.streamed || timeoutMs === 0 ? 0 : timeoutMs + (init.extraMs ?? 0);
+    // Capped at what a Node timer can hold: past it, a timer fires at once.
+    const limit =
+      init.streamed || timeoutMs === 0 ? 0 : Math.min(timeoutMs + (init.extraMs ?? 0), MAX_TIMER_MS);
     const timer = limit > 0 ? AbortSignal.timeout(limit) : undefined;
     const signal = timer && init.signal ? AbortSignal.any([init.signal, timer]) : (timer ?? init.signal);
     try {
@@ -162,7 +164,8 @@ export function createClient(options: ClientOptions): Orchestr8Client {
       if (res.status >= 400) throw await problemError(res);
       if (init.streamed) return res;
       const body = NO_BODY.has(res.status) ? null : await res.arrayBuffer();
-      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      // No statusText: a reason phrase beyond Latin-1 (which fetch accepts) would make this throw.
+      return new Response(body, { status: res.status, headers: res.headers });
     } catch (e) {
       if (timer?.aborted && !init.signal?.aborted) throw timedOut(limit, 'answer');
       if (e instanceof Orchestr8ClientError || (e as { name?: string }).name === 'AbortError') throw e;
@@ -308,6 +311,9 @@ export function createClient(options: ClientOptions): Orchestr8Client {
   };
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Statuses whose answer has no body (a Response built with one throws). */
 const NO_BODY = new Set([101, 204, 205, 304]);
 
@@ -316,7 +322,7 @@ const seconds = (ms: number) => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toF
 /** A time limit in ms: `fallback` when unset; a negative or non-number one is a caller's mistake. */
 function checkedMs(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0) || value > 2_147_483_647)
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
     throw new RangeError(`${name} must be a number of milliseconds from 0 to 2147483647, got ${value}`);
   return value;
 }

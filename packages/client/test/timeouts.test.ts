@@ -82,6 +82,36 @@ describe('client time limits', () => {
     expect(waited.finished).toBe(true);
   });
 
+  it('a long limit plus a long wait is still a limit, not an immediate TIMEOUT', async () => {
+    const base = await http((_url, res) => {
+      setTimeout(() => res.end(JSON.stringify(execution)), 200);
+    });
+    const client = createClient({ baseUrl: base, timeoutMs: 2_147_483_647 });
+    const r = await client.execute({ workflowId: 'w' }, { wait: 5 });
+    expect(r.execution.executionId).toBe('e1');
+  });
+
+  it('an answer whose reason phrase is beyond Latin-1 is read, not reported as a network failure', async () => {
+    const base = await listen(
+      createTcpServer((socket) => {
+        socket.once('data', () => {
+          const body = JSON.stringify(execution);
+          socket.end(
+            Buffer.concat([
+              Buffer.from('HTTP/1.1 200 '),
+              Buffer.from('Très bien ✓', 'utf8'),
+              Buffer.from(
+                `\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+              ),
+            ]),
+          );
+        });
+      }),
+    );
+    const got = await createClient({ baseUrl: base }).getExecution('e1');
+    expect(got.executionId).toBe('e1');
+  });
+
   it('timeoutMs 0 waits as long as the server takes', async () => {
     const base = await http((_url, res) => {
       setTimeout(() => res.end(JSON.stringify(execution)), 400);
