@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useNats } from '../../streams/test/nats-server.js';
+import { useNats } from '../../streams/test/use-nats.js';
 import { assertBuilt, cli, serve, useTempRoot } from './fixtures/harness.js';
 
 const DOC = join(import.meta.dirname, 'fixtures/streams/match.stream.yaml');

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNatsTransport } from '@orchestr8/streams';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { useNats } from '../../streams/test/nats-server.js';
+import { useNats } from '../../streams/test/use-nats.js';
 import {
   assertBuilt,
   BIN,

@@ -10,7 +10,7 @@ import { validateWorkflowObject } from '@orchestr8/schema';
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { createDistributedEngine, listWorkers } from '@orchestr8/worker';
 import { describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import { openStore } from '../src/open-store.js';
 import { assertBuilt, cli, executionIdFrom, REPO, useTempRoot } from './fixtures/harness.js';
 

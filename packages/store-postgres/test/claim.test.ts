@@ -6,7 +6,7 @@
 import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
 import { describe, expect, it } from 'vitest';
 import { Channel, openPostgresStore, TaskQueue } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

@@ -1,7 +1,7 @@
 import { defineOperationsContract } from '../../core/test/operations-contract.js';
 import { defineStoreContract } from '../../core/test/store-contract.js';
 import { openPostgresStore } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

@@ -6,7 +6,7 @@ import { hasCode } from '@orchestr8/common';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

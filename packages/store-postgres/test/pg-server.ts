@@ -13,7 +13,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 
 export interface PgServer {
   readonly port: number;
@@ -161,42 +160,5 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       live.delete(child);
       rmSync(dir, { recursive: true, force: true });
     },
-  };
-}
-
-/** The server `usePostgres` starts: its properties read the running server when used; the hooks stop it. */
-export type PgHandle = Omit<PgServer, 'stop'>;
-
-/**
- * Starts a server in a `beforeAll` and stops it in an `afterAll`, both registered where this
- * is called (the file, or the `describe` block it is called in), for the tests that follow:
- *
- *     const server = usePostgres();
- *     it('...', async () => { await openPostgresStore({ url: server.freshSchemaUrl() }); });
- *
- * Reading the handle before the `beforeAll` ran (at module level, or in a hook registered
- * before this call) throws.
- */
-export function usePostgres(options?: StartPostgresOptions): PgHandle {
-  let server: PgServer | undefined;
-  beforeAll(async () => {
-    server = await startPostgres(options);
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  const started = (): PgServer => {
-    if (!server) throw new Error('usePostgres: the server is read before its beforeAll started it');
-    return server;
-  };
-  return {
-    get port() {
-      return started().port;
-    },
-    get dir() {
-      return started().dir;
-    },
-    url: (database) => started().url(database),
-    freshSchemaUrl: () => started().freshSchemaUrl(),
   };
 }

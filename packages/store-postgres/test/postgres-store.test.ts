@@ -8,7 +8,8 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { execution } from '../../core/test/store-contract.js';
 import { MIGRATIONS, openPostgresStore, POSTGRES_SCHEMA_VERSION } from '../src/index.js';
-import { freePort, usePostgres } from './pg-server.js';
+import { freePort } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

@@ -6,7 +6,7 @@
 import type { WaitEvent } from '@orchestr8/core';
 import { expect, it } from 'vitest';
 import { openPostgresStore } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

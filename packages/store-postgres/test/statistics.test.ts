@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
 import { MIN_ROWS, startStatisticsUpkeep } from '../src/statistics-upkeep.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

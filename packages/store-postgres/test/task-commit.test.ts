@@ -7,7 +7,7 @@
 import type { CommitPlan, ExecutionRecord } from '@orchestr8/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore, TaskQueue } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

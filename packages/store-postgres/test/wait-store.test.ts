@@ -1,6 +1,6 @@
 import { defineWaitStoreContract } from '../../core/test/wait-store-contract.js';
 import { openPostgresStore } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

@@ -7,7 +7,7 @@ import { type Agent, createEngine, type Engine, type JournalEntry } from '@orche
 import { validateWorkflowObject } from '@orchestr8/schema';
 import { afterEach, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/index.js';
-import { usePostgres } from './pg-server.js';
+import { usePostgres } from './use-postgres.js';
 
 const server = usePostgres();
 

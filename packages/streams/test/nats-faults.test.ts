@@ -4,7 +4,7 @@ import type { Orchestr8Error } from '@orchestr8/common';
 import { describe, expect, it } from 'vitest';
 import { createNatsTransport, createStreamProcessor, type StreamErrorRecord } from '../src/index.js';
 import { compiled, crew, testEngine, waiting } from './helpers.js';
-import { useNats } from './nats-server.js';
+import { useNats } from './use-nats.js';
 
 const nats = useNats();
 

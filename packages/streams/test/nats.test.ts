@@ -11,7 +11,7 @@ import {
   type StreamTransport,
 } from '../src/index.js';
 import { compiled, crew, testEngine, waiting } from './helpers.js';
-import { useNats } from './nats-server.js';
+import { useNats } from './use-nats.js';
 
 const nats = useNats();
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openPostgresStore } from '@orchestr8/store-postgres';
 import Database from 'libsql';
 import { afterAll, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import {
   createMemoryTriggerStore,
   createPostgresTriggerStore,

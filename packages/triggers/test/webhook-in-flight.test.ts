@@ -16,7 +16,7 @@ import { createEngine, type Engine } from '@orchestr8/core';
 import { openPostgresStore } from '@orchestr8/store-postgres';
 import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import {
   createPostgresTriggerStore,
   createScheduler,

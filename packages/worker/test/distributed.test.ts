@@ -1,7 +1,7 @@
 import { createEngine, createMemoryStore, type ExecutionResult } from '@orchestr8/core';
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import { createDistributedEngine, type DistributedEngine, workersRoute } from '../src/index.js';
 import { agent, compile, diamond, registryOf, sleep } from './helpers.js';
 

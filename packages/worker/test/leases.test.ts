@@ -5,7 +5,7 @@
  */
 import { openPostgresStore, type PostgresStore } from '@orchestr8/store-postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
 import { agent, compile, registryOf, sleep, until } from './helpers.js';
 

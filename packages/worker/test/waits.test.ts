@@ -6,7 +6,7 @@
 import { createEngine, type JournalEntry } from '@orchestr8/core';
 import { openPostgresStore, type PostgresStore, TaskQueue } from '@orchestr8/store-postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../store-postgres/test/pg-server.js';
+import { usePostgres } from '../../store-postgres/test/use-postgres.js';
 import { createDistributedEngine, type DistributedEngine, startWorker, type Worker } from '../src/index.js';
 import { agent, compile, registryOf, until } from './helpers.js';
 
