@@ -269,4 +269,65 @@ describe('schedules', () => {
     await link.click();
     await page.waitForURL(new RegExp(`/console/executions/${items[0]!.executionId}$`));
   }, 60_000);
+
+  it('shows 50 triggers at a time, with a filter, and looks up the last execution of those shown only', async () => {
+    const names = Array.from({ length: 55 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'console-ops-many' },
+      steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
+      triggers: names.map((name) => ({ name, schedule: { cron: '0 0 1 1 *', timezone: 'UTC' } })),
+    };
+    expect(
+      (await api('/workflows/console-ops-many', { method: 'PUT', body: JSON.stringify(doc) })).status,
+    ).toBe(201);
+    // The scheduler takes up a new version's triggers on its own turn.
+    const listed = async () => (await api<{ items: { workflowId: string }[] }>('/triggers')).body.items;
+    await expect
+      .poll(async () => (await listed()).filter((t) => t.workflowId === 'console-ops-many').length, {
+        timeout: 20_000,
+      })
+      .toBe(55);
+    const total = (await listed()).length;
+    // Every lookup of a trigger's last execution the page makes, by trigger.
+    const lookedUp = new Set<string>();
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.endsWith('/executions') && url.searchParams.has('trigger'))
+        lookedUp.add(`${url.searchParams.get('workflowId')}/${url.searchParams.get('trigger')}`);
+    });
+    await page.goto(`${server.url}/console/schedules`);
+    const table = page.locator('table[aria-label="Triggers"]');
+    const range = page.locator('[data-testid="trigger-range"]');
+    await expect.poll(() => range.textContent(), { timeout: 20_000 }).toBe(`1–50 of ${total}`);
+    const rows = table.locator('tbody tr');
+    expect(await rows.count()).toBe(50);
+    // Once every row shown has its answer, the lookups made are exactly those rows'.
+    await expect
+      .poll(
+        () => table.locator('tbody tr:has-text("none yet"), tbody tr [data-testid="last-started"]').count(),
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(50);
+    const shown = async () =>
+      new Set(
+        (await rows.evaluateAll((trs) =>
+          trs.map((tr) => `${tr.children[0]!.textContent}/${tr.children[1]!.textContent}`),
+        )) as string[],
+      );
+    expect(lookedUp).toEqual(await shown());
+
+    await page.click('button:has-text("Next")');
+    await expect.poll(() => range.textContent()).toBe(`51–${total} of ${total}`);
+    expect(await rows.count()).toBe(total - 50);
+    expect(await page.locator('button:has-text("Next")').isDisabled()).toBe(true);
+
+    await page.fill('input[aria-label="Filter triggers"]', 't0');
+    await expect.poll(() => range.textContent()).toBe('1–9 of 9');
+    expect([...(await shown())].sort()).toEqual(names.slice(0, 9).map((n) => `console-ops-many/${n}`));
+    await page.fill('input[aria-label="Filter triggers"]', 'no such trigger');
+    await page.locator('text=No trigger matches the filter.').waitFor();
+  }, 60_000);
 });

@@ -61,11 +61,34 @@ function LastStarted({ t, refresh }: { t: TriggerInfo; refresh: number }) {
   );
 }
 
+/**
+ * Triggers shown at once. Each row looks up its last execution every 5 s, so a deployment
+ * with a thousand schedules must not have them all on screen: that was a thousand requests
+ * per poll from one browser tab, past the server's default rate limit for a remote client.
+ */
+const TRIGGERS_PER_PAGE = 50;
+
+/** Whether `t` matches the filter text (workflow, trigger name, kind, cron or event name). */
+function matches(t: TriggerInfo, text: string): boolean {
+  const q = text.trim().toLowerCase();
+  if (q === '') return true;
+  return [t.workflowId, t.name, t.kind, t.schedule?.cron ?? '', t.event ?? ''].some((f) =>
+    f.toLowerCase().includes(q),
+  );
+}
+
 export function SchedulesPage() {
   const list = useGet<{ items: TriggerInfo[] }>('/triggers', { pollMs: 5000 });
   const api = useApi();
   const [error, setError] = useState<unknown>();
   const [refresh, setRefresh] = useState(0);
+  const [filter, setFilter] = useState('');
+  const [page, setPage] = useState(0);
+  const matching = (list.data?.items ?? []).filter((t) => matches(t, filter));
+  const pages = Math.max(1, Math.ceil(matching.length / TRIGGERS_PER_PAGE));
+  // A trigger removed by a new version can shrink the list under the page shown.
+  const at = Math.min(page, pages - 1);
+  const rows = matching.slice(at * TRIGGERS_PER_PAGE, (at + 1) * TRIGGERS_PER_PAGE);
   const act = async (t: TriggerInfo, op: 'pause' | 'resume' | 'run') => {
     setError(undefined);
     try {
@@ -80,6 +103,37 @@ export function SchedulesPage() {
     <section aria-labelledby="schedules-title">
       <h2 id="schedules-title">Schedules and triggers</h2>
       <ErrorText error={list.error ?? error} />
+      <div className="row" style={{ marginBottom: 8 }}>
+        <label>
+          Filter{' '}
+          <input
+            type="search"
+            aria-label="Filter triggers"
+            value={filter}
+            onChange={(e) => {
+              setFilter(e.target.value);
+              setPage(0);
+            }}
+            placeholder="workflow, trigger, kind, cron or event"
+            size={32}
+          />
+        </label>
+        {matching.length > 0 ? (
+          <span className="muted" data-testid="trigger-range">
+            {at * TRIGGERS_PER_PAGE + 1}–{at * TRIGGERS_PER_PAGE + rows.length} of {matching.length}
+          </span>
+        ) : null}
+        {pages > 1 ? (
+          <>
+            <button type="button" disabled={at === 0} onClick={() => setPage(at - 1)}>
+              Previous
+            </button>
+            <button type="button" disabled={at >= pages - 1} onClick={() => setPage(at + 1)}>
+              Next
+            </button>
+          </>
+        ) : null}
+      </div>
       <table aria-label="Triggers">
         <thead>
           <tr>
@@ -96,7 +150,7 @@ export function SchedulesPage() {
           </tr>
         </thead>
         <tbody>
-          {list.data?.items.map((t) => (
+          {rows.map((t) => (
             <tr key={`${t.workflowId}/${t.name}`}>
               <td>{t.workflowId}</td>
               <td className="mono">{t.name}</td>
@@ -135,6 +189,9 @@ export function SchedulesPage() {
       </table>
       {!list.error && list.data?.items.length === 0 ? (
         <p className="muted">No triggers: add `triggers` to a registered workflow.</p>
+      ) : null}
+      {!list.error && (list.data?.items.length ?? 0) > 0 && matching.length === 0 ? (
+        <p className="muted">No trigger matches the filter.</p>
       ) : null}
       <p className="muted" data-testid="handled-up-to">
         <strong>Handled up to</strong>: {HANDLED_UP_TO} <strong>Last execution</strong> is the newest
