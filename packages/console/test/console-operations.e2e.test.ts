@@ -235,6 +235,29 @@ describe('when the server refuses or does not answer', () => {
   }, 60_000);
 });
 
+/** A workflow with 55 schedule triggers, registered once; resolves when the scheduler lists them all. */
+async function manyTriggers(): Promise<{ names: string[]; total: number }> {
+  const names = Array.from({ length: 55 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
+  const doc = {
+    version: '1.0.0',
+    metadata: { id: 'console-ops-many' },
+    steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
+    triggers: names.map((name) => ({ name, schedule: { cron: '0 0 1 1 *', timezone: 'UTC' } })),
+  };
+  expect(
+    (await api('/workflows/console-ops-many', { method: 'PUT', body: JSON.stringify(doc) })).status,
+  ).toBeOneOf([200, 201]); // 200: registered by an earlier test, the same document
+  // The scheduler takes up a new version's triggers on its own turn.
+  const listed = async () => (await api<{ items: { workflowId: string }[] }>('/triggers')).body.items;
+  await expect
+    .poll(async () => (await listed()).filter((t) => t.workflowId === 'console-ops-many').length, {
+      timeout: 20_000,
+    })
+    .toBe(55);
+  const total = (await listed()).length;
+  return { names, total };
+}
+
 describe('schedules', () => {
   it('labels the catch-up mark "Handled up to" and links the last execution the trigger started', async () => {
     const doc = {
@@ -271,24 +294,7 @@ describe('schedules', () => {
   }, 60_000);
 
   it('shows 50 triggers at a time, with a filter, and looks up the last execution of those shown only', async () => {
-    const names = Array.from({ length: 55 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
-    const doc = {
-      version: '1.0.0',
-      metadata: { id: 'console-ops-many' },
-      steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
-      triggers: names.map((name) => ({ name, schedule: { cron: '0 0 1 1 *', timezone: 'UTC' } })),
-    };
-    expect(
-      (await api('/workflows/console-ops-many', { method: 'PUT', body: JSON.stringify(doc) })).status,
-    ).toBe(201);
-    // The scheduler takes up a new version's triggers on its own turn.
-    const listed = async () => (await api<{ items: { workflowId: string }[] }>('/triggers')).body.items;
-    await expect
-      .poll(async () => (await listed()).filter((t) => t.workflowId === 'console-ops-many').length, {
-        timeout: 20_000,
-      })
-      .toBe(55);
-    const total = (await listed()).length;
+    const { names, total } = await manyTriggers();
     // Every lookup of a trigger's last execution the page makes, by trigger.
     const lookedUp = new Set<string>();
     page.on('request', (r) => {
@@ -299,7 +305,7 @@ describe('schedules', () => {
     await page.goto(`${server.url}/console/schedules`);
     const table = page.locator('table[aria-label="Triggers"]');
     const range = page.locator('[data-testid="trigger-range"]');
-    await expect.poll(() => range.textContent(), { timeout: 20_000 }).toBe(`1–50 of ${total}`);
+    await expect.poll(() => range.textContent(), { timeout: 20_000 }).toBe(`triggers 1–50 of ${total}`);
     const rows = table.locator('tbody tr');
     expect(await rows.count()).toBe(50);
     // Once every row shown has its answer, the lookups made are exactly those rows'.
@@ -319,15 +325,71 @@ describe('schedules', () => {
       );
     expect(lookedUp).toEqual(await shown());
 
-    await page.click('button:has-text("Next")');
-    await expect.poll(() => range.textContent()).toBe(`51–${total} of ${total}`);
+    // By keyboard: Next goes disabled on the last page, and the focus moves to Previous.
+    await page.focus('button:has-text("Next")');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => range.textContent()).toBe(`triggers 51–${total} of ${total}`);
     expect(await rows.count()).toBe(total - 50);
     expect(await page.locator('button:has-text("Next")').isDisabled()).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Previous');
 
     await page.fill('input[aria-label="Filter triggers"]', 't0');
-    await expect.poll(() => range.textContent()).toBe('1–9 of 9');
+    await expect.poll(() => range.textContent()).toBe(`triggers 1–9 of 9 matching (${total} in all)`);
     expect([...(await shown())].sort()).toEqual(names.slice(0, 9).map((n) => `console-ops-many/${n}`));
     await page.fill('input[aria-label="Filter triggers"]', 'no such trigger');
     await page.locator('text=No trigger matches the filter.').waitFor();
+    expect(await range.textContent()).toBe(`no trigger of ${total}`);
+  }, 60_000);
+
+  it('shows an answer slower than its poll (the next poll waits for it); acting on a trigger looks again for its row only', async () => {
+    // The page's clock is held: its polls come only when the test moves the time on.
+    await manyTriggers();
+    await page.clock.install();
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let listCalls = 0;
+    await page.route('**/triggers', async (route) => {
+      listCalls++;
+      if (listCalls === 1) await held;
+      await route.continue();
+    });
+    const lookups = new Map<string, number>();
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (!url.pathname.endsWith('/executions') || !url.searchParams.has('trigger')) return;
+      const key = `${url.searchParams.get('workflowId')}/${url.searchParams.get('trigger')}`;
+      lookups.set(key, (lookups.get(key) ?? 0) + 1);
+    });
+    await page.goto(`${server.url}/console/schedules`);
+    await expect.poll(() => listCalls).toBe(1);
+    // Two polls' worth of time while the first answer is out: no request is made over it.
+    await page.clock.runFor(12_000);
+    release();
+    const range = page.locator('[data-testid="trigger-range"]');
+    await expect.poll(() => range.textContent(), { timeout: 20_000 }).toMatch(/^triggers 1–50 of \d+$/);
+    expect(listCalls).toBe(1);
+
+    const table = page.locator('table[aria-label="Triggers"]');
+    const answered = () =>
+      table.locator('tbody tr:has-text("none yet"), tbody tr [data-testid="last-started"]').count();
+    await expect.poll(answered, { timeout: 20_000 }).toBe(50);
+    expect(new Set(lookups.values())).toEqual(new Set([1]));
+
+    const row = table.locator('tbody tr:has-text("t01")');
+    await row.locator('button:has-text("Pause")').click();
+    await row.locator('button:has-text("Resume")').waitFor({ timeout: 20_000 });
+    await expect.poll(() => lookups.get('console-ops-many/t01')).toBe(2);
+    expect([...lookups].filter(([k, n]) => k !== 'console-ops-many/t01' && n !== 1)).toEqual([]);
+
+    // Rows shown after an action look once, not twice.
+    lookups.clear();
+    await page.click('button:has-text("Next")');
+    await expect.poll(() => range.textContent()).toMatch(/^triggers 51–/);
+    const shownNow = await table.locator('tbody tr').count();
+    await expect.poll(answered, { timeout: 20_000 }).toBe(shownNow);
+    expect([...lookups.values()]).toEqual(Array.from({ length: shownNow }, () => 1));
+    await api('/triggers/console-ops-many/t01/resume', { method: 'POST', body: '{}' });
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ErrorText, StatusBadge, Time } from '../components/common.js';
 import { enc } from '../lib/api.js';
 import { emptyFilters, filtersToQuery } from '../lib/filters.js';
@@ -40,9 +40,13 @@ function LastStarted({ t, refresh }: { t: TriggerInfo; refresh: number }) {
   const q = new URLSearchParams({ workflowId: t.workflowId, trigger: t.name, limit: '1' });
   const last = useGet<{ items: Summary[] }>(`/executions?${q}`, { pollMs: 5000 });
   const { reload } = last;
-  // The page acted on the trigger (Trigger now): look again at once rather than at the next poll.
+  // The page acted on this trigger (Trigger now): look again at once rather than at the next
+  // poll. Only on a change: a row that mounts (paging, filtering) has just looked.
+  const seen = useRef(refresh);
   useEffect(() => {
-    if (refresh > 0) reload();
+    if (refresh === seen.current) return;
+    seen.current = refresh;
+    reload();
   }, [refresh, reload]);
   const e = last.data?.items[0];
   const all = href.executions(filtersToQuery({ ...emptyFilters(), workflow: t.workflowId, trigger: t.name }));
@@ -68,6 +72,8 @@ function LastStarted({ t, refresh }: { t: TriggerInfo; refresh: number }) {
  */
 const TRIGGERS_PER_PAGE = 50;
 
+const keyOf = (t: TriggerInfo) => `${t.workflowId}/${t.name}`;
+
 /** Whether `t` matches the filter text (workflow, trigger name, kind, cron or event name). */
 function matches(t: TriggerInfo, text: string): boolean {
   const q = text.trim().toLowerCase();
@@ -81,20 +87,31 @@ export function SchedulesPage() {
   const list = useGet<{ items: TriggerInfo[] }>('/triggers', { pollMs: 5000 });
   const api = useApi();
   const [error, setError] = useState<unknown>();
-  const [refresh, setRefresh] = useState(0);
+  // How many times the page acted on each trigger: only that row looks again at once.
+  const [acted, setActed] = useState<ReadonlyMap<string, number>>(new Map());
   const [filter, setFilter] = useState('');
+  const previous = useRef<HTMLButtonElement>(null);
+  const next = useRef<HTMLButtonElement>(null);
+  // A button pressed into its disabled state (Next on the last page) would drop the keyboard's
+  // focus to the page: once the page shows, the focus goes to the other one.
+  const refocus = useRef<typeof previous | null>(null);
   const [page, setPage] = useState(0);
   const matching = (list.data?.items ?? []).filter((t) => matches(t, filter));
   const pages = Math.max(1, Math.ceil(matching.length / TRIGGERS_PER_PAGE));
   // A trigger removed by a new version can shrink the list under the page shown.
   const at = Math.min(page, pages - 1);
   const rows = matching.slice(at * TRIGGERS_PER_PAGE, (at + 1) * TRIGGERS_PER_PAGE);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page shown changes
+  useEffect(() => {
+    refocus.current?.current?.focus();
+    refocus.current = null;
+  }, [at]);
   const act = async (t: TriggerInfo, op: 'pause' | 'resume' | 'run') => {
     setError(undefined);
     try {
       await api.post(`/triggers/${enc(t.workflowId)}/${enc(t.name)}/${op}`, {});
       list.reload();
-      setRefresh((n) => n + 1);
+      setActed((m) => new Map(m).set(keyOf(t), (m.get(keyOf(t)) ?? 0) + 1));
     } catch (e) {
       setError(e);
     }
@@ -115,78 +132,103 @@ export function SchedulesPage() {
               setPage(0);
             }}
             placeholder="workflow, trigger, kind, cron or event"
-            size={32}
+            size={38}
           />
         </label>
-        {matching.length > 0 ? (
+        {list.data && list.data.items.length > 0 ? (
           <span className="muted" data-testid="trigger-range">
-            {at * TRIGGERS_PER_PAGE + 1}–{at * TRIGGERS_PER_PAGE + rows.length} of {matching.length}
+            {matching.length === 0
+              ? `no trigger of ${list.data.items.length}`
+              : `triggers ${at * TRIGGERS_PER_PAGE + 1}–${at * TRIGGERS_PER_PAGE + rows.length} of ${matching.length}`}
+            {filter.trim() !== '' && matching.length > 0
+              ? ` matching (${list.data.items.length} in all)`
+              : ''}
           </span>
         ) : null}
         {pages > 1 ? (
           <>
-            <button type="button" disabled={at === 0} onClick={() => setPage(at - 1)}>
+            <button
+              type="button"
+              ref={previous}
+              disabled={at === 0}
+              onClick={() => {
+                setPage(at - 1);
+                if (at - 1 === 0) refocus.current = next;
+              }}
+            >
               Previous
             </button>
-            <button type="button" disabled={at >= pages - 1} onClick={() => setPage(at + 1)}>
+            <button
+              type="button"
+              ref={next}
+              disabled={at >= pages - 1}
+              onClick={() => {
+                setPage(at + 1);
+                if (at + 1 >= pages - 1) refocus.current = previous;
+              }}
+            >
               Next
             </button>
           </>
         ) : null}
       </div>
-      <table aria-label="Triggers">
-        <thead>
-          <tr>
-            <th>Workflow</th>
-            <th>Trigger</th>
-            <th>Kind</th>
-            <th>Next fire</th>
-            <th>
-              <span title={HANDLED_UP_TO}>Handled up to</span>
-            </th>
-            <th>Last execution</th>
-            <th>State</th>
-            <th>Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((t) => (
-            <tr key={`${t.workflowId}/${t.name}`}>
-              <td>{t.workflowId}</td>
-              <td className="mono">{t.name}</td>
-              <td>
-                {t.kind}
-                {t.schedule?.cron ? <div className="muted mono">{t.schedule.cron}</div> : null}
-                {t.event ? <div className="muted mono">{t.event}</div> : null}
-              </td>
-              <td>{t.paused ? <span className="muted">paused</span> : <Time ms={t.nextFireAt} />}</td>
-              <td>
-                <Time ms={t.lastFireAt} />
-              </td>
-              <td>
-                <LastStarted t={t} refresh={refresh} />
-              </td>
-              <td>
-                {t.paused ? 'paused' : 'active'} · {t.running} running, {t.queued} queued
-              </td>
-              <td className="row">
-                {t.paused ? (
-                  <button type="button" onClick={() => act(t, 'resume')}>
-                    Resume
-                  </button>
-                ) : (
-                  <button type="button" onClick={() => act(t, 'pause')}>
-                    Pause
-                  </button>
-                )}
-                <button type="button" onClick={() => act(t, 'run')}>
-                  Trigger now
-                </button>
-              </td>
+      <div style={{ overflowX: 'auto' }}>
+        <table aria-label="Triggers" className="triggers">
+          <thead>
+            <tr>
+              <th>Workflow</th>
+              <th>Trigger</th>
+              <th>Kind</th>
+              <th>Next fire</th>
+              <th>
+                <span title={HANDLED_UP_TO}>Handled up to</span>
+              </th>
+              <th>Last execution</th>
+              <th>State</th>
+              <th>Actions</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((t) => (
+              <tr key={keyOf(t)}>
+                <td>{t.workflowId}</td>
+                <td className="mono">{t.name}</td>
+                <td>
+                  {t.kind}
+                  {t.schedule?.cron ? <div className="muted mono">{t.schedule.cron}</div> : null}
+                  {t.event ? <div className="muted mono">{t.event}</div> : null}
+                </td>
+                <td>{t.paused ? <span className="muted">paused</span> : <Time ms={t.nextFireAt} />}</td>
+                <td>
+                  <Time ms={t.lastFireAt} />
+                </td>
+                <td>
+                  <LastStarted t={t} refresh={acted.get(keyOf(t)) ?? 0} />
+                </td>
+                <td>
+                  {t.paused ? 'paused' : 'active'} · {t.running} running, {t.queued} queued
+                </td>
+                <td>
+                  <div className="row">
+                    {t.paused ? (
+                      <button type="button" onClick={() => act(t, 'resume')}>
+                        Resume
+                      </button>
+                    ) : (
+                      <button type="button" onClick={() => act(t, 'pause')}>
+                        Pause
+                      </button>
+                    )}
+                    <button type="button" onClick={() => act(t, 'run')}>
+                      Trigger now
+                    </button>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {!list.error && list.data?.items.length === 0 ? (
         <p className="muted">No triggers: add `triggers` to a registered workflow.</p>
       ) : null}
