@@ -345,6 +345,7 @@ describe('schedules', () => {
     // The page's clock is held: its polls come only when the test moves the time on.
     await manyTriggers();
     await page.clock.install();
+    await page.clock.pauseAt(Date.now() + 1_000);
     let release: () => void = () => {};
     const held = new Promise<void>((r) => {
       release = r;
@@ -391,5 +392,30 @@ describe('schedules', () => {
     await expect.poll(answered, { timeout: 20_000 }).toBe(shownNow);
     expect([...lookups.values()]).toEqual(Array.from({ length: shownNow }, () => 1));
     await api('/triggers/console-ops-many/t01/resume', { method: 'POST', body: '{}' });
+  }, 60_000);
+
+  it('does not poll from a tab in the background, and refreshes when the tab is shown again', async () => {
+    await manyTriggers();
+    await page.clock.install();
+    // Time stands still in the page but for runFor: no poll comes on its own.
+    await page.clock.pauseAt(Date.now() + 1_000);
+    let listCalls = 0;
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/triggers') listCalls++;
+    });
+    await page.goto(`${server.url}/console/schedules`);
+    // Shown: the first answer is in, and the next poll is due 5 s after it.
+    await page.locator('[data-testid="trigger-range"]').waitFor({ timeout: 20_000 });
+    expect(listCalls).toBe(1);
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await setHidden(true);
+    await page.clock.runFor(30_000);
+    expect(listCalls).toBe(1);
+    await setHidden(false);
+    await expect.poll(() => listCalls).toBe(2);
   }, 60_000);
 });
