@@ -199,6 +199,35 @@ describe('approvals', () => {
       .toBe('failed');
     await page.waitForSelector('text=Nothing waits for a decision.', { timeout: 20_000 });
   }, 60_000);
+
+  it('shows 50 approvals at a time, with Previous and Next', async () => {
+    const ids: string[] = [];
+    for (let i = 1; i <= 55; i++) {
+      const started = await api<{ executionId: string }>('/workflows/execute', {
+        method: 'POST',
+        body: JSON.stringify({
+          workflow: {
+            version: '1.0.0',
+            metadata: { id: 'console-ops-many-approvals' },
+            steps: [{ id: 'sign-off', wait: { approval: { title: `Ship ${i}?` } } }],
+          },
+        }),
+      });
+      ids.push(started.body.executionId);
+    }
+    const pending = async () => (await api<{ items: unknown[] }>('/approvals')).body.items.length;
+    await expect.poll(pending, { timeout: 20_000 }).toBeGreaterThanOrEqual(55);
+    const total = await pending();
+    await page.goto(`${server.url}/console/approvals`);
+    const range = page.locator('[data-testid="approval-range"]');
+    await expect.poll(() => range.textContent(), { timeout: 20_000 }).toBe(`approvals 1–50 of ${total}`);
+    const cards = page.locator('form[aria-label^="Approval "]');
+    expect(await cards.count()).toBe(50);
+    await page.click('button:has-text("Next")');
+    await expect.poll(() => range.textContent()).toBe(`approvals 51–${total} of ${total}`);
+    expect(await cards.count()).toBe(total - 50);
+    for (const id of ids) await api(`/executions/${id}/cancel`, { method: 'POST', body: '{}' });
+  }, 60_000);
 });
 
 describe('when the server refuses or does not answer', () => {

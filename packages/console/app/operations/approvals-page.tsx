@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { ConfirmDialog, ErrorText, Time } from '../components/common.js';
+import { Pager, rangeText, usePages } from '../components/pager.js';
 import { enc } from '../lib/api.js';
 import { Link } from '../lib/router.js';
 import { href } from '../lib/routes.js';
@@ -132,8 +133,13 @@ function ApprovalCard({ a, onDone }: { a: Approval; onDone: () => void }) {
   );
 }
 
+/** Approvals shown at once: each is a form with its dialogs, and thousands may wait. */
+const APPROVALS_PER_PAGE = 50;
+
 export function ApprovalsPage() {
   const list = useGet<{ items: Approval[] }>('/approvals', { pollMs: 5000 });
+  const items = list.data?.items ?? [];
+  const { rows, at, first, pages, setPage } = usePages(items, APPROVALS_PER_PAGE);
   return (
     <section aria-labelledby="approvals-title">
       <h2 id="approvals-title">Approvals</h2>
@@ -141,7 +147,15 @@ export function ApprovalsPage() {
       {!list.error && list.data?.items.length === 0 ? (
         <p className="muted">Nothing waits for a decision.</p>
       ) : null}
-      {list.data?.items.map((a) => (
+      {items.length > APPROVALS_PER_PAGE ? (
+        <div className="row" style={{ marginBottom: 8 }}>
+          <span className="muted" data-testid="approval-range">
+            {rangeText('approval', first, rows.length, items.length, items.length)}
+          </span>
+          <Pager at={at} pages={pages} onPage={setPage} />
+        </div>
+      ) : null}
+      {rows.map((a) => (
         <ApprovalCard key={`${a.executionId}/${a.stepId}`} a={a} onDone={list.reload} />
       ))}
     </section>

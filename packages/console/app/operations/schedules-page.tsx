@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { ErrorText, StatusBadge, Time } from '../components/common.js';
+import { Pager, rangeText, usePages } from '../components/pager.js';
 import { enc } from '../lib/api.js';
 import { emptyFilters, filtersToQuery } from '../lib/filters.js';
 import { Link } from '../lib/router.js';
@@ -90,22 +91,8 @@ export function SchedulesPage() {
   // How many times the page acted on each trigger: only that row looks again at once.
   const [acted, setActed] = useState<ReadonlyMap<string, number>>(new Map());
   const [filter, setFilter] = useState('');
-  const previous = useRef<HTMLButtonElement>(null);
-  const next = useRef<HTMLButtonElement>(null);
-  // A button pressed into its disabled state (Next on the last page) would drop the keyboard's
-  // focus to the page: once the page shows, the focus goes to the other one.
-  const refocus = useRef<typeof previous | null>(null);
-  const [page, setPage] = useState(0);
   const matching = (list.data?.items ?? []).filter((t) => matches(t, filter));
-  const pages = Math.max(1, Math.ceil(matching.length / TRIGGERS_PER_PAGE));
-  // A trigger removed by a new version can shrink the list under the page shown.
-  const at = Math.min(page, pages - 1);
-  const rows = matching.slice(at * TRIGGERS_PER_PAGE, (at + 1) * TRIGGERS_PER_PAGE);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page shown changes
-  useEffect(() => {
-    refocus.current?.current?.focus();
-    refocus.current = null;
-  }, [at]);
+  const { rows, at, first, pages, setPage } = usePages(matching, TRIGGERS_PER_PAGE);
   const act = async (t: TriggerInfo, op: 'pause' | 'resume' | 'run') => {
     setError(undefined);
     try {
@@ -137,40 +124,10 @@ export function SchedulesPage() {
         </label>
         {list.data && list.data.items.length > 0 ? (
           <span className="muted" data-testid="trigger-range">
-            {matching.length === 0
-              ? `no trigger of ${list.data.items.length}`
-              : `triggers ${at * TRIGGERS_PER_PAGE + 1}–${at * TRIGGERS_PER_PAGE + rows.length} of ${matching.length}`}
-            {filter.trim() !== '' && matching.length > 0
-              ? ` matching (${list.data.items.length} in all)`
-              : ''}
+            {rangeText('trigger', first, rows.length, matching.length, list.data.items.length)}
           </span>
         ) : null}
-        {pages > 1 ? (
-          <>
-            <button
-              type="button"
-              ref={previous}
-              disabled={at === 0}
-              onClick={() => {
-                setPage(at - 1);
-                if (at - 1 === 0) refocus.current = next;
-              }}
-            >
-              Previous
-            </button>
-            <button
-              type="button"
-              ref={next}
-              disabled={at >= pages - 1}
-              onClick={() => {
-                setPage(at + 1);
-                if (at + 1 >= pages - 1) refocus.current = previous;
-              }}
-            >
-              Next
-            </button>
-          </>
-        ) : null}
+        <Pager at={at} pages={pages} onPage={setPage} />
       </div>
       <div style={{ overflowX: 'auto' }}>
         <table aria-label="Triggers" className="triggers">
