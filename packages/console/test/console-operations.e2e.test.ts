@@ -447,4 +447,28 @@ describe('schedules', () => {
     await setHidden(false);
     await expect.poll(() => listCalls).toBe(2);
   }, 60_000);
+
+  it('goes on after a request that never answers: it fails after 30 s, is said, and the next poll shows the list', async () => {
+    await manyTriggers();
+    await page.clock.install();
+    await page.clock.pauseAt(Date.now() + 1_000);
+    let listCalls = 0;
+    await page.route('**/triggers', async (route) => {
+      listCalls++;
+      // The second request is lost: no answer, no error, the connection left open.
+      if (listCalls === 2) return new Promise<void>(() => {});
+      await route.continue();
+    });
+    await page.goto(`${server.url}/console/schedules`);
+    const range = page.locator('[data-testid="trigger-range"]');
+    await range.waitFor({ timeout: 20_000 });
+    await page.clock.runFor(5_500);
+    await expect.poll(() => listCalls).toBe(2);
+    await page.clock.runFor(31_000);
+    await page.locator('text=did not answer within 30 s').waitFor({ timeout: 20_000 });
+    await page.clock.runFor(5_500);
+    await expect.poll(() => listCalls).toBe(3);
+    await page.locator('text=did not answer within 30 s').waitFor({ state: 'detached', timeout: 20_000 });
+    expect(await range.textContent()).toMatch(/^triggers 1–50 of \d+$/);
+  }, 60_000);
 });

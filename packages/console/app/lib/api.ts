@@ -29,8 +29,12 @@ export class ApiError extends Error {
   }
 }
 
+/** How long a GET may take before it fails with TIMEOUT: a lost request must not stop a page. */
+export const GET_TIMEOUT_MS = 30_000;
+
 export interface Api {
-  get<T>(path: string): Promise<T>;
+  /** Fails with status 0 and code TIMEOUT after `timeoutMs` (default 30 s) without the whole answer. */
+  get<T>(path: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<T>;
   post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   /** The raw response (journal pages are NDJSON; streams are read by sse.ts). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -99,8 +103,31 @@ export function createApi(
   };
   return {
     fetch: raw,
-    async get<T>(path: string) {
-      return (await (await raw(path)).json()) as T;
+    async get<T>(path: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+      // A timer of the page's own (not AbortSignal.timeout), so that tests can move it on.
+      const limit = opts.timeoutMs ?? GET_TIMEOUT_MS;
+      const abort = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort.abort();
+      }, limit);
+      const onAbort = () => abort.abort();
+      if (opts.signal?.aborted) abort.abort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return (await (await raw(path, { signal: abort.signal })).json()) as T;
+      } catch (e) {
+        if (!timedOut) throw e;
+        throw new ApiError(
+          0,
+          'TIMEOUT',
+          `the orchestr8 server ${origin ? `at ${origin} ` : ''}did not answer within ${limit / 1000} s`,
+        );
+      } finally {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      }
     },
     async post<T>(path: string, body?: unknown, headers: Record<string, string> = {}) {
       const res = await raw(path, {

@@ -34,6 +34,8 @@ export function useGet<T>(path: string | undefined, options: { pollMs?: number }
     let inFlight = false;
     let again = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // Aborted when the page leaves (or the path changes): its lookups free their connections.
+    const abort = new AbortController();
     const whenShown = () => {
       document.removeEventListener('visibilitychange', whenShown);
       if (!document.hidden) run();
@@ -56,7 +58,8 @@ export function useGet<T>(path: string | undefined, options: { pollMs?: number }
       inFlight = true;
       clearTimeout(timer);
       setState((s) => ({ ...s, loading: true }));
-      api.get<T>(path).then(
+      // A request that never answers fails after api.get's limit: the page goes on polling.
+      api.get<T>(path, { signal: abort.signal }).then(
         (data) => settle({ data, loading: false }),
         (error: Error) => settle((s) => ({ ...s, error, loading: false })),
       );
@@ -65,6 +68,7 @@ export function useGet<T>(path: string | undefined, options: { pollMs?: number }
     run();
     return () => {
       stopped = true;
+      abort.abort();
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', whenShown);
       load.current = undefined;
