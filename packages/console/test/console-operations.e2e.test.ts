@@ -472,3 +472,27 @@ describe('schedules', () => {
     expect(await range.textContent()).toMatch(/^triggers 1–50 of \d+$/);
   }, 60_000);
 });
+
+describe('workflows', () => {
+  it("offers the workflow's own versions without asking for every workflow", async () => {
+    for (const version of ['1.0.0', '1.1.0']) {
+      const doc = {
+        version,
+        metadata: { id: 'console-ops-versions' },
+        steps: [{ id: 'hi', agent: '@console/echo', input: { version } }],
+      };
+      expect(
+        (await api('/workflows/console-ops-versions', { method: 'PUT', body: JSON.stringify(doc) })).status,
+      ).toBe(201);
+    }
+    const paths: string[] = [];
+    page.on('request', (r) => paths.push(new URL(r.url()).pathname));
+    await page.goto(`${server.url}/console/workflows/console-ops-versions`);
+    const picker = page.locator('label:has-text("Version") select');
+    await expect
+      .poll(() => picker.locator('option').allTextContents(), { timeout: 20_000 })
+      .toEqual(['1.0.0', '1.1.0']);
+    expect(paths).toContain('/workflows/console-ops-versions/versions');
+    expect(paths).not.toContain('/workflows');
+  }, 60_000);
+});

@@ -112,8 +112,11 @@ function Diagnostics({ document }: { document: unknown }) {
 
 export function WorkflowPage({ id }: { id: string }) {
   const [version, setVersion] = useState<string>();
-  const list = useGet<{ items: { id: string; latestVersion?: string; versions: Version[] }[] }>('/workflows');
-  const versions = list.data?.items.find((w) => w.id === id)?.versions ?? [];
+  // This workflow's versions only: the whole list costs the server a read per workflow.
+  const list = useGet<{ id: string; latestVersion?: string; versions: Version[] }>(
+    `/workflows/${enc(id)}/versions`,
+  );
+  const versions = list.data?.versions ?? [];
   const def = useGet<Version & { document: Record<string, unknown> }>(
     `/workflows/${enc(id)}${version ? `?version=${enc(version)}` : ''}`,
   );
