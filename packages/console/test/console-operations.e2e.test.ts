@@ -496,3 +496,23 @@ describe('workflows', () => {
     expect(paths).not.toContain('/workflows');
   }, 60_000);
 });
+
+describe('executions list', () => {
+  it("filtered by workflow, follows only that workflow's events and still shows its new executions live", async () => {
+    const urls: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/events') urls.push(r.url());
+    });
+    await page.goto(`${server.url}/console/executions?workflow=console-ops-live`);
+    await expect.poll(() => urls.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(urls.map((u) => new URL(u).search)).toEqual(urls.map(() => '?workflowId=console-ops-live'));
+    const id = await execute({
+      version: '1.0.0',
+      metadata: { id: 'console-ops-live' },
+      steps: [{ id: 'hi', agent: '@console/echo', input: { hi: 1 } }],
+    });
+    await page
+      .locator(`table[aria-label="Executions"] a:has-text("${id.slice(0, 8)}")`)
+      .waitFor({ timeout: 20_000 });
+  }, 60_000);
+});

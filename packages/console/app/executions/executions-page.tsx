@@ -47,11 +47,14 @@ export function ExecutionsPage() {
   const list = useGet<{ items: Summary[]; nextCursor?: string }>(path);
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter starts at the first page
   useEffect(() => setCursors([]), [search]);
+  // Filtered by workflow, only that workflow's events (the server filters): a busy engine's
+  // other workflows need not cross the network to be dropped here.
+  const workflow = filters.workflow.trim();
   useEffect(
     () =>
       followAllEvents({
         open: (lastEventId, signal) =>
-          fetch('/events', {
+          fetch(workflow ? `/events?workflowId=${encodeURIComponent(workflow)}` : '/events', {
             signal,
             headers: {
               accept: 'text/event-stream',
@@ -61,7 +64,7 @@ export function ExecutionsPage() {
           }),
         onChange: list.reload,
       }),
-    [list.reload],
+    [list.reload, workflow],
   );
   const now = Date.now();
   const items = (list.data?.items ?? []).filter((i) => matchesLocally(i, filters, now));
