@@ -360,7 +360,7 @@ describe('schedules', () => {
     await expect.poll(() => range.textContent()).toBe(`triggers 51–${total} of ${total}`);
     expect(await rows.count()).toBe(total - 50);
     expect(await page.locator('button:has-text("Next")').isDisabled()).toBe(true);
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Previous');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Previous');
 
     await page.fill('input[aria-label="Filter triggers"]', 't0');
     await expect.poll(() => range.textContent()).toBe(`triggers 1–9 of 9 matching (${total} in all)`);
@@ -436,11 +436,12 @@ describe('schedules', () => {
     // Shown: the first answer is in, and the next poll is due 5 s after it.
     await page.locator('[data-testid="trigger-range"]').waitFor({ timeout: 20_000 });
     expect(listCalls).toBe(1);
+    // A page script (a string: this file is not compiled with the DOM's types).
     const setHidden = (hidden: boolean) =>
-      page.evaluate((h) => {
-        Object.defineProperty(document, 'hidden', { value: h, configurable: true });
-        document.dispatchEvent(new Event('visibilitychange'));
-      }, hidden);
+      page.evaluate(
+        `Object.defineProperty(document, 'hidden', { value: ${hidden}, configurable: true });` +
+          `document.dispatchEvent(new Event('visibilitychange'));`,
+      );
     await setHidden(true);
     await page.clock.runFor(30_000);
     expect(listCalls).toBe(1);
