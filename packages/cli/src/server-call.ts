@@ -4,6 +4,8 @@
  * RemoteError carrying the HTTP status and the problem's code and detail.
  */
 
+import { DEFAULT_TIMEOUT_MS } from '@orchestr8/client';
+
 /** status -1: usage (bad --server); 0: the server could not be reached; else the HTTP status. */
 export class RemoteError extends Error {
   constructor(
@@ -15,17 +17,25 @@ export class RemoteError extends Error {
   }
 }
 
-/** How long one call waits for the server's whole answer (a hung server must not hang the command). */
-export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
-
-/** $ORCHESTR8_HTTP_TIMEOUT (seconds, > 0) in ms, else 30 s; a string saying what is wrong with it. */
-export function httpTimeoutFromEnv(): number | string {
-  const raw = process.env.ORCHESTR8_HTTP_TIMEOUT?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_HTTP_TIMEOUT_MS;
+/**
+ * $NAME as a number of seconds above 0 (at most what a timer holds), in ms; `fallbackMs` when
+ * unset; a string saying what is wrong with it otherwise.
+ */
+export function secondsFromEnv(name: string, fallbackMs: number): number | string {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return fallbackMs;
   const seconds = Number(raw);
   return Number.isFinite(seconds) && seconds > 0 && seconds <= 2_147_483
     ? Math.max(1, Math.round(seconds * 1000)) // never 0, which the client reads as "no limit"
-    : `$ORCHESTR8_HTTP_TIMEOUT must be a number of seconds above 0, got "${raw}"`;
+    : `$${name} must be a number of seconds above 0 and at most 2147483, got "${raw}"`;
+}
+
+/**
+ * $ORCHESTR8_HTTP_TIMEOUT in ms, else the client's default (30 s): how long one call waits for
+ * the server's whole answer, so that a hung server does not hang the command.
+ */
+export function httpTimeoutFromEnv(): number | string {
+  return secondsFromEnv('ORCHESTR8_HTTP_TIMEOUT', DEFAULT_TIMEOUT_MS);
 }
 
 export async function callServer(

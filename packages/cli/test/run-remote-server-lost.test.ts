@@ -13,7 +13,7 @@ import { type Agent, createEngine, type Engine } from '@orchestr8/core';
 import { createServer, type Listener } from '@orchestr8/server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRemote } from '../src/commands/run-remote.js';
-import { callServerAt } from '../src/server-call.js';
+import { callServerAt, httpTimeoutFromEnv } from '../src/server-call.js';
 
 const API_KEY = 'lost-key';
 let dir: string;
@@ -162,9 +162,17 @@ describe('runRemote when the server stops', () => {
     expect(io.out()).toContain('completed');
   }, 30_000);
 
+  it('waits 30 s for an answer unless $ORCHESTR8_HTTP_TIMEOUT says otherwise', () => {
+    vi.stubEnv('ORCHESTR8_HTTP_TIMEOUT', '');
+    expect(httpTimeoutFromEnv()).toBe(30_000);
+    vi.stubEnv('ORCHESTR8_HTTP_TIMEOUT', '2.5');
+    expect(httpTimeoutFromEnv()).toBe(2_500);
+  });
+
   it.each([
     ['ORCHESTR8_RECONNECT_TIMEOUT', 'soon'],
     ['ORCHESTR8_HTTP_TIMEOUT', '-1'],
+    ['ORCHESTR8_HTTP_TIMEOUT', '3000000'],
   ])('refuses an $%s that is not a number of seconds (exit 2)', async (name, value) => {
     vi.stubEnv(name, value);
     const io = capture();
@@ -175,7 +183,9 @@ describe('runRemote when the server stops', () => {
     });
     vi.restoreAllMocks();
     expect(code).toBe(2);
-    expect(io.err()).toContain(`$${name} must be a number of seconds above 0, got "${value}"`);
+    expect(io.err()).toContain(
+      `$${name} must be a number of seconds above 0 and at most 2147483, got "${value}"`,
+    );
   });
 
   it('a server that hangs (connections open, nothing sent) is lost like one that went away: exit 1, naming the execution', async () => {

@@ -1,7 +1,12 @@
 import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, Orchestr8ClientError } from '../src/index.js';
+import {
+  createClient,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  Orchestr8ClientError,
+} from '../src/index.js';
 
 // Servers that misbehave the ways real ones do: accept and never answer, answer the headers and
 // stall, fall silent in the middle of an event stream. Real sockets over loopback.
@@ -42,6 +47,11 @@ async function failure(p: Promise<unknown>): Promise<Orchestr8ClientError> {
 const execution = { executionId: 'e1', workflowId: 'w', workflowVersion: '1.0.0', status: 'running' };
 
 describe('client time limits', () => {
+  it('default to the 30 s and 45 s the README and `orchestr8 run --help` state', () => {
+    expect(DEFAULT_TIMEOUT_MS).toBe(30_000);
+    expect(DEFAULT_IDLE_TIMEOUT_MS).toBe(45_000);
+  });
+
   it('a server that accepts the connection and never answers fails the call with TIMEOUT', async () => {
     const base = await listen(createTcpServer(() => {}));
     const client = createClient({ baseUrl: base, timeoutMs: 300 });

@@ -13,7 +13,7 @@ import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
-import { defaultApiKey, httpTimeoutFromEnv } from '../server-call.js';
+import { defaultApiKey, httpTimeoutFromEnv, secondsFromEnv } from '../server-call.js';
 
 export interface RunRemoteOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8088. */
@@ -47,15 +47,9 @@ export interface RunRemoteOptions {
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
 const MAX_BACKOFF_MS = 5_000;
 
-/** $ORCHESTR8_RECONNECT_TIMEOUT (seconds, > 0) in ms; a string saying what is wrong with it. */
-function reconnectTimeoutFromEnv(): number | string {
-  const raw = process.env.ORCHESTR8_RECONNECT_TIMEOUT?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_RECONNECT_TIMEOUT_MS;
-  const seconds = Number(raw);
-  return Number.isFinite(seconds) && seconds > 0
-    ? Math.round(seconds * 1000)
-    : `$ORCHESTR8_RECONNECT_TIMEOUT must be a number of seconds above 0, got "${raw}"`;
-}
+/** $ORCHESTR8_RECONNECT_TIMEOUT in ms, else 60 s; a string saying what is wrong with it. */
+const reconnectTimeoutFromEnv = () =>
+  secondsFromEnv('ORCHESTR8_RECONNECT_TIMEOUT', DEFAULT_RECONNECT_TIMEOUT_MS);
 
 /** The server stayed unreachable for the whole reconnect timeout. */
 class ServerLost extends Error {}

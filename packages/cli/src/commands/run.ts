@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from '@orchestr8/client';
 import { serializeError, ValidationError } from '@orchestr8/common';
 import {
   createEngine,
@@ -79,8 +80,8 @@ export function registerRunCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nOn a server (--server, or the local server): when the server stops answering (no answer to a call within\n' +
-        '30 s, $ORCHESTR8_HTTP_TIMEOUT in seconds, or nothing on the event stream for 45 s), run says so once on stderr and\n' +
-        'tries again, less and less often, for up to 60 s ($ORCHESTR8_RECONNECT_TIMEOUT, in seconds); then it exits 1,\n' +
+        `${DEFAULT_TIMEOUT_MS / 1000} s, $ORCHESTR8_HTTP_TIMEOUT in seconds, or nothing on the event stream for ${DEFAULT_IDLE_TIMEOUT_MS / 1000} s), run says so once on stderr and\n` +
+        `tries again, less and less often, for up to 60 s ($ORCHESTR8_RECONNECT_TIMEOUT, in seconds); then it exits 1,\n` +
         'naming the execution, which may still run there (orchestr8 console <id>, orchestr8 list --server <url>).\n' +
         'Exit codes: 0 completed, 1 failed (or the server did not answer again), 2 invalid document or usage,\n' +
         '130 cancelled (Ctrl-C; a second Ctrl-C forces).',
