@@ -5,6 +5,7 @@ import { enc } from '../lib/api.js';
 import { emptyFilters, filtersToQuery } from '../lib/filters.js';
 import { Link } from '../lib/router.js';
 import { href } from '../lib/routes.js';
+import { matchesTrigger } from '../lib/trigger-filter.js';
 import { useApi, useGet } from '../lib/use-api.js';
 
 interface TriggerInfo {
@@ -75,15 +76,6 @@ const TRIGGERS_PER_PAGE = 50;
 
 const keyOf = (t: TriggerInfo) => `${t.workflowId}/${t.name}`;
 
-/** Whether `t` matches the filter text (workflow, trigger name, kind, cron or event name). */
-function matches(t: TriggerInfo, text: string): boolean {
-  const q = text.trim().toLowerCase();
-  if (q === '') return true;
-  return [t.workflowId, t.name, t.kind, t.schedule?.cron ?? '', t.event ?? ''].some((f) =>
-    f.toLowerCase().includes(q),
-  );
-}
-
 export function SchedulesPage() {
   const list = useGet<{ items: TriggerInfo[] }>('/triggers', { pollMs: 5000 });
   const api = useApi();
@@ -91,7 +83,7 @@ export function SchedulesPage() {
   // How many times the page acted on each trigger: only that row looks again at once.
   const [acted, setActed] = useState<ReadonlyMap<string, number>>(new Map());
   const [filter, setFilter] = useState('');
-  const matching = (list.data?.items ?? []).filter((t) => matches(t, filter));
+  const matching = (list.data?.items ?? []).filter((t) => matchesTrigger(t, filter));
   const { rows, at, first, pages, setPage } = usePages(matching, TRIGGERS_PER_PAGE);
   const act = async (t: TriggerInfo, op: 'pause' | 'resume' | 'run') => {
     setError(undefined);
