@@ -5,7 +5,6 @@
  */
 import type { Coordinator } from './coordinator.js';
 import type { ExecutionMemory } from './execution-memory.js';
-import { SHORT_STEP_MS } from './hold-budget.js';
 import type { Running } from './leased-steps.js';
 
 /** What giving back held steps needs of the worker that holds them. */
@@ -13,13 +12,15 @@ export interface GiveBackHost {
   readonly id: string;
   readonly coordinator: Coordinator;
   readonly memory: ExecutionMemory;
+  /** How long a held step may wait to start (WorkerOptions.shortStepMs). */
+  readonly shortMs: number;
   /** Every step the worker holds a lease on. */
   readonly active: ReadonlyMap<string, Running>;
   /** Steps a commit on the worker released, waiting for a slot (they start first). */
   readonly released: Running[];
   /** Claimed steps waiting for a slot. */
   readonly waiting: Running[];
-  /** When steps started on the worker in the last SHORT_STEP_MS (performance.now()). */
+  /** When steps started on the worker in the last `shortMs` (performance.now()). */
   readonly starts: number[];
   stopping(): boolean;
   untrack(entry: Running): void;
@@ -35,8 +36,8 @@ export class GiveBack {
 
   /**
    * Held steps (leased, waiting for a slot) are kept only as long as steps start soon: one
-   * that has waited SHORT_STEP_MS goes back to the queue, at once ready for another worker,
-   * unless as many steps started here in the last SHORT_STEP_MS as are ahead of it.
+   * that has waited `shortMs` goes back to the queue, at once ready for another worker,
+   * unless as many steps started here in the last `shortMs` as are ahead of it.
    * Shortness is judged from past steps; the steps holding the slots may be slow.
    */
   giveBackLater(): void {
@@ -47,12 +48,13 @@ export class GiveBack {
     );
     if (oldest === Infinity) return;
     // Not sooner than a fifth of it: held steps that stay are looked at again, not polled.
-    const wait = Math.max(SHORT_STEP_MS / 5, oldest + SHORT_STEP_MS - performance.now());
+    const short = this.host.shortMs;
+    const wait = Math.max(short / 5, oldest + short - performance.now());
     this.giveBackTimer = setTimeout(() => {
       this.giveBackTimer = undefined;
-      // As many as started in the last SHORT_STEP_MS are likely to start in the next: those
+      // As many as started in the last `shortMs` are likely to start in the next: those
       // stay (on a loaded machine short steps start late, yet they do start); the others go.
-      const due = performance.now() - SHORT_STEP_MS;
+      const due = performance.now() - short;
       while (this.host.starts.length > 0 && this.host.starts[0]! <= due) this.host.starts.shift();
       let stay = this.host.starts.length;
       this.giveBack((e) => stay-- <= 0 && (e.heldAt ?? 0) <= due);

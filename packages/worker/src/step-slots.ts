@@ -3,12 +3,14 @@
  * (steps a commit here released first); how long steps hold their slots, on average, says
  * whether steps are short (see `hold-budget.ts`).
  */
-import { claimsAhead, SHORT_STEP_MS } from './hold-budget.js';
+import { claimsAhead } from './hold-budget.js';
 import type { Running } from './leased-steps.js';
 
 /** What the slots need of the worker that runs the steps. */
 export interface SlotHost {
   readonly concurrency: number;
+  /** Steps holding a slot less than this on average are short (WorkerOptions.shortStepMs). */
+  readonly shortMs: number;
   /** Runs a step; `free` frees its slot once its agent returns. */
   execute(entry: Running, free: () => void): Promise<void>;
   /** Looks for work (a slot is free and no step waits for one). */
@@ -35,14 +37,14 @@ export class StepSlots {
    * take long (an LLM call) would sit leased here while another worker has nothing to do.
    */
   slotMs: number | undefined;
-  /** When steps started in the last SHORT_STEP_MS (performance.now()): how fast they start. */
+  /** When steps started in the last `shortMs` (performance.now()): how fast they start. */
   readonly starts: number[] = [];
 
   constructor(private readonly host: SlotHost) {}
 
   /** Whether steps here are short enough to lease more of them than there are free slots. */
   claimsAhead(): boolean {
-    return claimsAhead(this.slotMs);
+    return claimsAhead(this.slotMs, this.host.shortMs);
   }
 
   begin(entry: Running, released = false): void {
@@ -64,7 +66,7 @@ export class StepSlots {
     this.runningSteps++;
     const now = performance.now();
     this.starts.push(now);
-    while (this.starts[0]! <= now - SHORT_STEP_MS) this.starts.shift();
+    while (this.starts[0]! <= now - this.host.shortMs) this.starts.shift();
     let freed = false;
     const started = performance.now();
     const free = () => {

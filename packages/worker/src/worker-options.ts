@@ -23,6 +23,13 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Default a third of the lease. */
   heartbeatMs?: number;
+  /**
+   * Steps that hold a slot less than this on average (ms) are short: the worker then leases
+   * more steps than it has free slots and keeps the steps its commits release, as long as
+   * they start within about this long; longer steps go to the queue for any worker. Default
+   * 25; at most 60000.
+   */
+  shortStepMs?: number;
   /** How often an idle worker looks for work it was not notified of (default 1 s). */
   pollMs?: number;
   /** How often expired leases, cancel requests and global timeouts are handled (default 1 s). */

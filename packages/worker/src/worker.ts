@@ -23,7 +23,7 @@ import { CommitRounds } from './commit-rounds.js';
 import { Coordinator } from './coordinator.js';
 import { ExecutionMemory } from './execution-memory.js';
 import { GiveBack } from './give-back.js';
-import { holdLimit } from './hold-budget.js';
+import { holdLimit, shortStepMs } from './hold-budget.js';
 import { LeaseUpkeep } from './lease-upkeep.js';
 import { key, type Running } from './leased-steps.js';
 import { type ClaimHost, claimSteps } from './step-claims.js';
@@ -48,6 +48,8 @@ class WorkerProcess implements Worker {
   private readonly coordinator: Coordinator;
   private readonly store: PostgresStore;
   private readonly concurrency: number;
+  /** Steps holding a slot less than this on average are short (see `hold-budget.ts`). */
+  private readonly shortMs: number;
   private readonly queues: readonly string[];
   private readonly queueSet: ReadonlySet<string>;
   private readonly leaseMs: number;
@@ -79,6 +81,7 @@ class WorkerProcess implements Worker {
     this.id = options.id ?? randomUUID();
     this.store = options.store;
     this.concurrency = Math.max(1, options.concurrency ?? 8);
+    this.shortMs = shortStepMs(options.shortStepMs);
     this.queues =
       options.queues && options.queues.length > 0 ? [...new Set(options.queues)] : [DEFAULT_QUEUE];
     this.queueSet = new Set(this.queues);
@@ -146,6 +149,7 @@ class WorkerProcess implements Worker {
     );
     this.slots = new StepSlots({
       concurrency: this.concurrency,
+      shortMs: this.shortMs,
       execute: (entry, free) => this.execute(entry, free),
       fill: () => this.fill(),
       giveBack: (which) => this.giveBack(which),
@@ -154,6 +158,7 @@ class WorkerProcess implements Worker {
     const held = { ...host, memory: this.memory, untrack: (entry: Running) => this.untrack(entry) };
     this.giveBacks = new GiveBack({
       ...held,
+      shortMs: this.shortMs,
       released: this.slots.released,
       waiting: this.slots.waiting,
       starts: this.slots.starts,
@@ -354,7 +359,7 @@ class WorkerProcess implements Worker {
 
   /** How many steps not finished running this worker holds at most (see `holdLimit`). */
   private holdLimit(): number {
-    return holdLimit(this.concurrency, this.slots.slotMs);
+    return holdLimit(this.concurrency, this.slots.slotMs, this.shortMs);
   }
 
   // ---- stopping --------------------------------------------------------------------------

@@ -198,7 +198,9 @@ describe('short steps', () => {
         return { i: input.i ?? 0 };
       });
     engine = await createDistributedEngine({ store, registry: registryOf(quick('api')) });
-    const options = { concurrency: 2, pollMs: 50, sweepMs: 100 };
+    // 3 ms steps are short by any measure; a loaded machine (a whole test run) can stretch
+    // them past the default 25 ms, which would rightly send them to the queue.
+    const options = { concurrency: 2, pollMs: 50, sweepMs: 100, shortStepMs: 1000 };
     workers.push(await startWorker({ store, registry: registryOf(quick('w1')), id: 'w1', ...options }));
     workers.push(await startWorker({ store, registry: registryOf(quick('w2')), id: 'w2', ...options }));
     // A root releasing 5 steps: more than twice each worker's slots.
@@ -217,6 +219,24 @@ describe('short steps', () => {
       const on = ['a', ...fan].map((s) => ranOn.get(`${r.executionId} ${s}`));
       expect(new Set(on), `execution ${n}: steps ran on ${on.join(', ')}`).toEqual(new Set([on[0]]));
     }
+  }, 60_000);
+});
+
+describe('shortStepMs', () => {
+  it('out of range is refused before the worker starts, naming the option and the value', async () => {
+    store = await openPostgresStore({ url: server.freshSchemaUrl() });
+    for (const bad of [0, -5, Number.NaN, 60_001]) {
+      await expect(
+        startWorker({ store, registry: registryOf(agent('a', async () => ({}))), shortStepMs: bad }),
+      ).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringContaining(`shortStepMs`) });
+    }
+    const w = await startWorker({
+      store,
+      registry: registryOf(agent('a', async () => ({}))),
+      shortStepMs: 60_000,
+    });
+    workers.push(w);
+    expect(w.running).toBe(0);
   }, 60_000);
 });
 
