@@ -498,6 +498,44 @@ describe('workflows', () => {
   }, 60_000);
 });
 
+describe('run form', () => {
+  it('clicked again after its answer was lost (30 s, said on the page) gets the execution the first click started, not a second', async () => {
+    const doc = {
+      version: '1.0.0',
+      metadata: { id: 'console-ops-once' },
+      inputs: { type: 'object', properties: { name: { type: 'string' } } },
+      steps: [{ id: 'hi', agent: '@console/echo', input: { name: '${inputs.name}' } }],
+    };
+    expect(
+      (await api('/workflows/console-ops-once', { method: 'PUT', body: JSON.stringify(doc) })).status,
+    ).toBe(201);
+    await page.clock.install();
+    let posts = 0;
+    let reachedServer = false;
+    await page.route('**/workflows/execute', async (route) => {
+      posts++;
+      if (posts > 1) return route.continue();
+      // The first request reaches the server, which starts the execution; its answer is lost.
+      await route.fetch();
+      reachedServer = true;
+      return new Promise<void>(() => {});
+    });
+    await page.goto(`${server.url}/console/workflows/console-ops-once`);
+    const form = page.locator('form[aria-label="Run form"]');
+    await form.locator('#input-name').fill('ada');
+    await form.locator('button[type="submit"]').click();
+    await expect.poll(() => reachedServer, { timeout: 20_000 }).toBe(true);
+    await page.clock.runFor(31_000);
+    await page.locator('text=did not answer within 30 s').waitFor({ timeout: 20_000 });
+    await page.locator('text=may have been done all the same').waitFor();
+    await form.locator('button[type="submit"]').click();
+    await page.waitForURL(/\/console\/executions\/[^/]+$/, { timeout: 20_000 });
+    const list = await api<{ items: { executionId: string }[] }>('/executions?workflowId=console-ops-once');
+    expect(posts).toBe(2);
+    expect(list.body.items.map((i) => i.executionId)).toEqual([page.url().split('/').pop()]);
+  }, 60_000);
+});
+
 describe('executions list', () => {
   it("filtered by workflow, follows only that workflow's events and still shows its new executions live", async () => {
     const urls: string[] = [];

@@ -10,7 +10,14 @@ export interface KeyStore {
   set(key: string | undefined): void;
 }
 
-export function localKeyStore(storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>): KeyStore {
+/** The part of the browser's Storage the key needs (written out: tests compile without the DOM's types). */
+interface KeyStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export function localKeyStore(storage: KeyStorage): KeyStore {
   return {
     get: () => storage.getItem(API_KEY_STORAGE) ?? undefined,
     set: (key) => (key ? storage.setItem(API_KEY_STORAGE, key) : storage.removeItem(API_KEY_STORAGE)),
@@ -29,13 +36,25 @@ export class ApiError extends Error {
   }
 }
 
-/** How long a GET may take before it fails with TIMEOUT: a lost request must not stop a page. */
-export const GET_TIMEOUT_MS = 30_000;
+/**
+ * How long a request may take before it fails with TIMEOUT: a lost request must not stop a
+ * page, nor leave an action's button busy for good.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface Api {
   /** Fails with status 0 and code TIMEOUT after `timeoutMs` (default 30 s) without the whole answer. */
   get<T>(path: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<T>;
-  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
+  /**
+   * Fails like `get` after `timeoutMs` (default 30 s); the error then says the action may have
+   * been done all the same (the server may have acted and its answer been lost).
+   */
+  post<T>(
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+    options?: { timeoutMs?: number },
+  ): Promise<T>;
   /** The raw response (journal pages are NDJSON; streams are read by sse.ts). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -78,8 +97,9 @@ export function createApi(
     origin?: string;
   } = {},
 ): Api {
-  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
-  const origin = options.origin ?? globalThis.location?.origin;
+  const doFetch =
+    options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => fetch(input, init));
+  const origin = options.origin ?? (globalThis as { location?: { origin: string } }).location?.origin;
   const raw = async (path: string, init: RequestInit = {}): Promise<Response> => {
     const auth = authHeaders(keys);
     let res: Response;
@@ -101,42 +121,64 @@ export function createApi(
     if (res.status >= 400) throw await problemOf(res);
     return res;
   };
+  /**
+   * `call` with a signal that aborts after `limit` ms (a timer of the page's own, not
+   * AbortSignal.timeout, so that tests can move it on) or when `signal` does; a call cut off
+   * by the limit fails with TIMEOUT, `afterwards` added to its message.
+   */
+  const limited = async <T>(
+    limit: number,
+    signal: AbortSignal | undefined,
+    afterwards: string,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> => {
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, limit);
+    const onAbort = () => abort.abort();
+    if (signal?.aborted) abort.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await call(abort.signal);
+    } catch (e) {
+      if (!timedOut) throw e;
+      throw new ApiError(
+        0,
+        'TIMEOUT',
+        `the orchestr8 server ${origin ? `at ${origin} ` : ''}did not answer within ${limit / 1000} s${afterwards}`,
+      );
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  };
   return {
     fetch: raw,
-    async get<T>(path: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
-      // A timer of the page's own (not AbortSignal.timeout), so that tests can move it on.
-      const limit = opts.timeoutMs ?? GET_TIMEOUT_MS;
-      const abort = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        abort.abort();
-      }, limit);
-      const onAbort = () => abort.abort();
-      if (opts.signal?.aborted) abort.abort();
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        return (await (await raw(path, { signal: abort.signal })).json()) as T;
-      } catch (e) {
-        if (!timedOut) throw e;
-        throw new ApiError(
-          0,
-          'TIMEOUT',
-          `the orchestr8 server ${origin ? `at ${origin} ` : ''}did not answer within ${limit / 1000} s`,
-        );
-      } finally {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-      }
-    },
-    async post<T>(path: string, body?: unknown, headers: Record<string, string> = {}) {
-      const res = await raw(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body ?? {}),
+    get<T>(path: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+      return limited(opts.timeoutMs ?? REQUEST_TIMEOUT_MS, opts.signal, '', async (signal) => {
+        return (await (await raw(path, { signal })).json()) as T;
       });
-      const text = await res.text();
-      return (text ? JSON.parse(text) : {}) as T;
+    },
+    post<T>(
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+      opts: { timeoutMs?: number } = {},
+    ) {
+      const afterwards = ': it may have been done all the same; look before trying again';
+      return limited(opts.timeoutMs ?? REQUEST_TIMEOUT_MS, undefined, afterwards, async (signal) => {
+        const res = await raw(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body ?? {}),
+          signal,
+        });
+        const text = await res.text();
+        return (text ? JSON.parse(text) : {}) as T;
+      });
     },
   };
 }

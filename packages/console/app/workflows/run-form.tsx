@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { ErrorText } from '../components/common.js';
 import { ApiError } from '../lib/api.js';
 import { navigate } from '../lib/router.js';
@@ -22,6 +22,9 @@ export function RunForm({
     Object.fromEntries(fields.map((f) => [f.name, initialValue(f)])),
   );
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // One Idempotency-Key per request body: Run clicked again after an answer was lost (a
+  // TIMEOUT) gets the execution the first click started, not a second one.
+  const sent = useRef<{ key: string; body: string }>(undefined);
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const submit = async () => {
@@ -34,10 +37,11 @@ export function RunForm({
     setErrors({});
     setBusy(true);
     try {
-      const res = await api.post<{ executionId: string }>('/workflows/execute', {
-        workflowId,
-        version,
-        inputs: r.inputs,
+      const body = { workflowId, version, inputs: r.inputs };
+      const text = JSON.stringify(body);
+      if (sent.current?.body !== text) sent.current = { key: idempotencyKey(), body: text };
+      const res = await api.post<{ executionId: string }>('/workflows/execute', body, {
+        'idempotency-key': sent.current.key,
       });
       navigate(href.execution(res.executionId));
     } catch (e) {
@@ -129,5 +133,13 @@ export function RunForm({
         Run
       </button>
     </form>
+  );
+}
+
+/** A random key (crypto.randomUUID needs a secure context: a console on plain http has none). */
+function idempotencyKey(): string {
+  return (
+    globalThis.crypto?.randomUUID?.() ??
+    `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
   );
 }
