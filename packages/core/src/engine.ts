@@ -289,7 +289,7 @@ export function createEngine(options: EngineOptions): Engine {
     sendEvent: (event) => waits.sendEvent(event),
     signal: (executionId, name, payload, id, opts) => waits.signal(executionId, name, payload, id, opts),
     decide: (executionId, stepId, decision) => waits.decide(executionId, stepId, decision),
-    approvals: () => waits.approvals(),
+    approvals: (query) => waits.approvals(query),
 
     stats() {
       let runningSteps = 0;

@@ -107,6 +107,7 @@ export {
 } from './view-redaction.js';
 export { correlationOf, eventKeyValue, waitIndexKeys } from './wait-correlation.js';
 export {
+  type ApprovalsQuery,
   createWaitService,
   type Decision,
   type DecisionResult,
@@ -117,6 +118,7 @@ export {
   type WaitServiceOptions,
 } from './wait-service.js';
 export {
+  compareWaits,
   DEFAULT_EVENT_LOOK_BACK_MS,
   eventView,
   offerRecentEvents,
@@ -124,6 +126,7 @@ export {
   type StoredAnswer,
   type WaitApproval,
   type WaitCorrelation,
+  type WaitCursor,
   type WaitEvent,
   type WaitIndexKey,
   type WaitKind,

@@ -1,6 +1,6 @@
 import type { ExecutionRecord } from './types.js';
 import { eventKeyValue, waitIndexKeys } from './wait-correlation.js';
-import type { StoredAnswer, WaitEvent, WaitRecord, WaitStore } from './waits.js';
+import { compareWaits, type StoredAnswer, type WaitEvent, type WaitRecord, type WaitStore } from './waits.js';
 
 /** Pending waits by event name: those without a key, and those with one by path and value. */
 interface NameIndex {
@@ -117,15 +117,19 @@ export function createMemoryWaits(
       return out.sort((a, b) => a.createdAt - b.createdAt).map(copy);
     },
     async listWaits(q = {}) {
-      const out: WaitRecord[] = [];
+      const { after } = q;
+      const matches: WaitRecord[] = [];
       for (const w of waits.values()) {
         if (q.kind !== undefined && w.kind !== q.kind) continue;
         if (q.executionId !== undefined && w.executionId !== q.executionId) continue;
         if (q.state !== undefined && w.state !== q.state) continue;
-        out.push(copy(w));
-        if (q.limit !== undefined && out.length >= q.limit) break;
+        if (after !== undefined && compareWaits(w, after) <= 0) continue;
+        matches.push(w);
       }
-      return out;
+      // Inserted about in createdAt order, so the sort has little to do; copies only of the page.
+      matches.sort(compareWaits);
+      const page = q.limit === undefined ? matches : matches.slice(0, q.limit);
+      return page.map(copy);
     },
     async claimWait(id, version, next) {
       assertOpen();

@@ -3,7 +3,6 @@
  * (the last item's createdAt and id, newest first).
  */
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
-import type { ExecutionRecord } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -22,7 +21,8 @@ export function pageSize(limit: number | undefined): number {
   return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
 }
 
-export function encodeCursor(e: ExecutionRecord): string {
+/** The cursor after `e`: an execution of a listing, or a wait (GET /approvals pages by the same position). */
+export function encodeCursor(e: ExecutionCursor): string {
   return Buffer.from(JSON.stringify([e.createdAt, e.id])).toString('base64url');
 }
 

@@ -136,8 +136,13 @@ export function createWaitApprovals(
       return result;
     },
 
-    async approvals() {
-      return waitsOf().listWaits({ kind: 'approval', state: 'pending' });
+    async approvals(q = {}) {
+      return waitsOf().listWaits({
+        kind: 'approval',
+        state: 'pending',
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.after !== undefined ? { after: q.after } : {}),
+      });
     },
   };
   return decisions;

@@ -6,7 +6,7 @@
 import type { Clock } from '@orchestr8/common';
 import type { AgentLogger } from './agent.js';
 import type { Store } from './store.js';
-import type { WaitRecord } from './waits.js';
+import type { WaitCursor, WaitRecord } from './waits.js';
 
 /** An event to deliver to waiting executions (and keep in the inbox for late waits). */
 export interface EventInput {
@@ -48,6 +48,12 @@ export interface DecisionResult {
   decision: 'approved' | 'rejected';
   by?: string;
   decidedAt: string;
+}
+
+/** A page of pending approvals: at most `limit`, after `after` (the last one of the previous page). */
+export interface ApprovalsQuery {
+  limit?: number;
+  after?: WaitCursor;
 }
 
 export interface SignalOptions {
@@ -98,8 +104,12 @@ export interface WaitService {
    * carry the same `idempotencyKey` (the repeat gets the first answer).
    */
   decide(executionId: string, stepId: string, decision: Decision): Promise<DecisionResult>;
-  /** The pending approvals (waits of kind approval), oldest first. */
-  approvals(): Promise<WaitRecord[]>;
+  /**
+   * The pending approvals (waits of kind approval), oldest first: all of them, or one page
+   * (at most `limit`, strictly after `after` in (createdAt, id) order; the next page is after
+   * this page's last one).
+   */
+  approvals(query?: ApprovalsQuery): Promise<WaitRecord[]>;
   /** After a run left memory: resumes it at once if one of its waits was woken meanwhile. */
   parked(executionId: string): void;
   close(): void;

@@ -12,6 +12,7 @@ import type { WaitService, WaitServiceOptions } from './wait-service-api.js';
 import { type WaitRecord, type WaitStore, waitId } from './waits.js';
 
 export type {
+  ApprovalsQuery,
   Decision,
   DecisionResult,
   EventDelivery,

@@ -106,11 +106,28 @@ export interface StoredAnswer {
   expiresAt: number;
 }
 
+/** A position in the (createdAt, id) order of waits: a page of a listing ends at one. */
+export interface WaitCursor {
+  createdAt: number;
+  id: string;
+}
+
+/**
+ * The order of `listWaits`: createdAt, then id (ids are compared as the SQL stores compare
+ * them, by code unit: the same as byte order for the ASCII ids waits have).
+ */
+export function compareWaits(a: WaitCursor, b: WaitCursor): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 export interface WaitQuery {
   kind?: WaitKind;
   executionId?: string;
   state?: WaitRecord['state'];
   limit?: number;
+  /** Only waits strictly after this one in (createdAt, id) order: the next page (keyset). */
+  after?: WaitCursor;
 }
 
 /**
@@ -131,6 +148,7 @@ export interface WaitStore {
    * event has at their path, and every wait without a key): the caller checks each anyway.
    */
   waitsForEvent(name: string, event?: WaitEvent): Promise<WaitRecord[]>;
+  /** The waits the query selects, in (createdAt, id) order (oldest first), at most `limit`. */
   listWaits(query?: WaitQuery): Promise<WaitRecord[]>;
   /**
    * Replaces a pending wait with `next` if its version is still `version` (one atomic

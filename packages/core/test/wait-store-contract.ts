@@ -99,13 +99,70 @@ export function defineWaitStoreContract(
         }),
       );
       await ws.putWait(wait(b.id, { stepId: 'z', createdAt: 3 }));
-      // The order is the interface's business only for approvals (oldest first).
+      // Compared as sets: the order has its own test below.
       const ids = (list: WaitRecord[]) => list.map((w) => w.id).sort();
       expect(ids(await ws.listWaits())).toEqual([`${a.id}/x`, `${a.id}/y`, `${b.id}/z`].sort());
       expect(ids(await ws.listWaits({ executionId: a.id }))).toEqual([`${a.id}/x`, `${a.id}/y`].sort());
       expect(ids(await ws.listWaits({ kind: 'approval', state: 'pending' }))).toEqual([`${a.id}/y`]);
       expect(ids(await ws.listWaits({ state: 'woken' }))).toEqual([]);
       expect(await ws.listWaits({ limit: 2 })).toHaveLength(2);
+    });
+
+    it('lists waits in (createdAt, id) order and pages them with limit and after, each once', async () => {
+      const e = await seed();
+      const other = await seed();
+      // Put in no particular order; two share createdAt 5 (the id breaks the tie); one is woken
+      // and one is another kind, which the query leaves out.
+      const approval = (stepId: string, createdAt: number): WaitRecord =>
+        wait(e.id, { stepId, kind: 'approval', events: undefined, approval: { title: stepId }, createdAt });
+      for (const [stepId, at] of [
+        ['d', 7],
+        ['b', 5],
+        ['f', 9],
+        ['a', 3],
+        ['c', 5],
+        ['e', 8],
+      ] as const)
+        await ws.putWait(approval(stepId, at));
+      await ws.putWait(wait(other.id, { stepId: 'event', createdAt: 4 }));
+      const woken = approval('woken', 6);
+      await ws.putWait(woken);
+      await ws.claimWait(woken.id, 0, {
+        ...woken,
+        state: 'woken',
+        version: 1,
+        outcome: { kind: 'approved', at: 7 },
+      });
+
+      const query = { kind: 'approval', state: 'pending' } as const;
+      expect((await ws.listWaits(query)).map((w) => w.stepId)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+      expect((await ws.listWaits()).map((w) => w.stepId)).toEqual([
+        'a',
+        'event',
+        'b',
+        'c',
+        'woken',
+        'd',
+        'e',
+        'f',
+      ]);
+      const pages: string[][] = [];
+      let after: { createdAt: number; id: string } | undefined;
+      // Bounded: a store that ignored `after` would give the first page forever.
+      for (let i = 0; i < 10; i++) {
+        const page = await ws.listWaits({ ...query, limit: 2, ...(after !== undefined ? { after } : {}) });
+        if (page.length === 0) break;
+        pages.push(page.map((w) => w.stepId));
+        const last = page[page.length - 1]!;
+        after = { createdAt: last.createdAt, id: last.id };
+      }
+      // The page boundary falls between b and c, which share createdAt 5: neither is lost or repeated.
+      expect(pages).toEqual([
+        ['a', 'b'],
+        ['c', 'd'],
+        ['e', 'f'],
+      ]);
+      expect(await ws.listWaits({ ...query, after: { createdAt: 9, id: `${e.id}/f` } })).toEqual([]);
     });
 
     it('lists woken waits before due ones, and no pending wait without a due time', async () => {

@@ -204,6 +204,12 @@ export class PostgresWaits implements WaitStore {
       where.push(`${col} = $${values.length}`);
       name += flag;
     }
+    if (q.after !== undefined) {
+      // Keyset: the next page starts strictly after the previous page's last wait.
+      values.push(q.after.createdAt, q.after.id);
+      where.push(`(created_at, id) > ($${values.length - 1}, $${values.length})`);
+      name += 'a';
+    }
     values.push(q.limit ?? null);
     const r = await this.store.query(
       'list waits',

@@ -116,6 +116,9 @@ export function createSqliteWaits(
             q.executionId ?? null,
             q.state ?? null,
             q.state ?? null,
+            q.after?.createdAt ?? null,
+            q.after?.createdAt ?? null,
+            q.after?.id ?? null,
             q.limit ?? -1,
           ]) as Row[]
         ).map(toWait),
@@ -229,7 +232,8 @@ function prepare(db: Database.Database) {
     pruneAnswers: db.prepare('DELETE FROM wait_answers WHERE expires_at <= ?'),
     list: db.prepare(
       `SELECT body FROM waits WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR execution_id = ?)
-       AND (? IS NULL OR state = ?) ORDER BY created_at, id LIMIT ?`,
+       AND (? IS NULL OR state = ?) AND (? IS NULL OR (created_at, id) > (?, ?))
+       ORDER BY created_at, id LIMIT ?`,
     ),
     claim: db.prepare(
       `UPDATE waits SET state = ?, due_at = ?, version = ?, body = ? WHERE id = ? AND version = ? AND state = 'pending'`,

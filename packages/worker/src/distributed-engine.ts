@@ -124,7 +124,7 @@ export async function createDistributedEngine(options: DistributedEngineOptions)
     sendEvent: (e) => waits.sendEvent(e),
     signal: (...a: Parameters<Engine['signal']>) => waits.signal(...a),
     decide: (...a: Parameters<Engine['decide']>) => waits.decide(...a),
-    approvals: () => waits.approvals(),
+    approvals: (query) => waits.approvals(query),
     // Retry and rerun run in one engine process for now (memory or SQLite store).
     retry: () => Promise.reject(operationUnsupported('retry')),
     planRerun: () => Promise.reject(operationUnsupported('rerun')),

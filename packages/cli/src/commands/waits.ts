@@ -33,8 +33,11 @@ const EXIT_HELP = {
     'unreachable, 2 usage (bad --server or --payload JSON; the server refused the API key or the request,\n' +
     'e.g. an --id or --idempotency-key already used for a different signal).',
   approvals:
+    'Lists every pending approval, oldest first: the server answers a page at a time (GET /approvals,\n' +
+    '1000 per request) and this follows its nextCursor to the end; --limit <n> stops after n (and\n' +
+    'says when more are pending).\n' +
     'Exit codes: 0 listed (also when none is pending), 1 the server is unreachable or failed,\n' +
-    '2 usage (bad --server; the server refused the API key).',
+    '2 usage (bad --server or --limit; the server refused the API key).',
   decision:
     'Exit codes: 0 done, 1 not found, already decided, or the server is unreachable, 2 usage (bad --server\n' +
     'or JSON; the server refused the API key, the request or the form data).',
@@ -59,6 +62,42 @@ async function request(
     key === undefined ? undefined : { 'idempotency-key': key },
     onHeaders,
   );
+}
+
+interface PendingApproval {
+  executionId: string;
+  stepId: string;
+  workflowId: string;
+  title: string;
+  approvers?: string[];
+  createdAt: string;
+}
+
+/** The server's largest page of GET /approvals. */
+const APPROVALS_PAGE = 1000;
+
+/**
+ * Pending approvals, oldest first, a page at a time (following `nextCursor`): all of them, or
+ * the first `limit`; `more` when the server has more after those.
+ */
+async function pendingApprovals(
+  opts: RemoteOptions,
+  limit: number | undefined,
+): Promise<{ items: PendingApproval[]; more: boolean }> {
+  const items: PendingApproval[] = [];
+  let cursor: string | undefined;
+  do {
+    const want = Math.min(APPROVALS_PAGE, limit === undefined ? APPROVALS_PAGE : limit - items.length);
+    const q = new URLSearchParams({ limit: String(want) });
+    if (cursor !== undefined) q.set('cursor', cursor);
+    const page = (await request(opts, 'GET', `/approvals?${q}`)) as {
+      items: PendingApproval[];
+      nextCursor?: string;
+    };
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && (limit === undefined || items.length < limit));
+  return { items, more: cursor !== undefined };
 }
 
 /** Said when the server answered an Idempotency-Key it had seen with its first answer again. */
@@ -198,27 +237,27 @@ export function registerWaitCommands(program: Command): void {
   });
 
   remoteCommand(
-    program.command('approvals').description('the steps waiting for a decision'),
+    program
+      .command('approvals')
+      .description('the steps waiting for a decision, oldest first')
+      .option('-n, --limit <n>', 'at most this many (default: all of them)'),
     EXIT_HELP.approvals,
-  ).action(async (opts: RemoteOptions) => {
+  ).action(async (opts: RemoteOptions & { limit?: string }) => {
     process.exitCode = await remote(opts, async () => {
-      const { items } = (await request(opts, 'GET', '/approvals')) as {
-        items: {
-          executionId: string;
-          stepId: string;
-          workflowId: string;
-          title: string;
-          approvers?: string[];
-          createdAt: string;
-        }[];
-      };
-      if (opts.json) printJson({ items });
+      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
+        throw new RemoteError(-1, 'USAGE', `--limit must be a positive integer, got "${opts.limit}"`);
+      const { items, more } = await pendingApprovals(opts, limit);
+      if (opts.json) printJson(more ? { items, more } : { items });
       else if (items.length === 0) process.stdout.write('no pending approvals\n');
-      else
+      else {
         for (const a of items)
           process.stdout.write(
             `${a.executionId} ${a.stepId}  ${a.title}  (${a.workflowId}, since ${a.createdAt}${a.approvers ? `, approvers: ${a.approvers.join(', ')}` : ''})\n`,
           );
+        if (more)
+          process.stdout.write(`(more pending: these are the oldest ${items.length}; raise --limit)\n`);
+      }
       return ExitCode.ok;
     });
   });

@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
 
 /**
- * Pages over a list the server sends whole (triggers, approvals). Each row of those pages may
- * poll or hold a dialog, so thousands of them must not be on screen at once.
+ * Pages over a list the server sends whole (triggers). Each row of those pages may poll or hold
+ * a dialog, so thousands of them must not be on screen at once. `Pager` also steps through the
+ * pages the server sends one at a time (approvals).
  */
 export function usePages<T>(items: readonly T[], perPage: number) {
   const [page, setPage] = useState(0);

@@ -1,6 +1,6 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { ConfirmDialog, ErrorText, Time } from '../components/common.js';
-import { Pager, rangeText, usePages } from '../components/pager.js';
+import { Pager } from '../components/pager.js';
 import { enc } from '../lib/api.js';
 import { Link } from '../lib/router.js';
 import { href } from '../lib/routes.js';
@@ -133,26 +133,50 @@ function ApprovalCard({ a, onDone }: { a: Approval; onDone: () => void }) {
   );
 }
 
-/** Approvals shown at once: each is a form with its dialogs, and thousands may wait. */
+/**
+ * Approvals asked for at once: each is a form with its dialogs, and thousands may wait. The
+ * server sends one page (oldest first); each poll reads only that page.
+ */
 const APPROVALS_PER_PAGE = 50;
 
+/** "approvals 51–100", and whether more wait after them. */
+function rangeOf(first: number, shown: number, more: boolean): string {
+  return `approvals ${first + 1}–${first + shown}${more ? ' (more waiting)' : ''}`;
+}
+
 export function ApprovalsPage() {
-  const list = useGet<{ items: Approval[] }>('/approvals', { pollMs: 5000 });
-  const items = list.data?.items ?? [];
-  const { rows, at, first, pages, setPage } = usePages(items, APPROVALS_PER_PAGE);
+  // Cursors of the pages before this one (a stack: Previous pops it), and this page's.
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const query = new URLSearchParams({ limit: String(APPROVALS_PER_PAGE), ...(cursor ? { cursor } : {}) });
+  const list = useGet<{ items: Approval[]; nextCursor?: string }>(`/approvals?${query}`, { pollMs: 5000 });
+  const rows = list.data?.items ?? [];
+  const next = list.data?.nextCursor;
+  const at = cursors.length;
+  // Every approval of a later page decided: back one page rather than an empty one.
+  const emptied = list.data !== undefined && rows.length === 0 && at > 0;
+  useEffect(() => {
+    if (emptied) setCursors((c) => c.slice(0, -1));
+  }, [emptied]);
   return (
     <section aria-labelledby="approvals-title">
       <h2 id="approvals-title">Approvals</h2>
       <ErrorText error={list.error} />
-      {!list.error && list.data?.items.length === 0 ? (
+      {!list.error && list.data?.items.length === 0 && at === 0 ? (
         <p className="muted">Nothing waits for a decision.</p>
       ) : null}
-      {items.length > APPROVALS_PER_PAGE ? (
+      {rows.length > 0 && (at > 0 || next !== undefined) ? (
         <div className="row" style={{ marginBottom: 8 }}>
           <span className="muted" data-testid="approval-range">
-            {rangeText('approval', first, rows.length, items.length, items.length)}
+            {rangeOf(at * APPROVALS_PER_PAGE, rows.length, next !== undefined)}
           </span>
-          <Pager at={at} pages={pages} onPage={setPage} />
+          <Pager
+            at={at}
+            pages={next !== undefined ? at + 2 : at + 1}
+            onPage={(p) =>
+              p < at ? setCursors(cursors.slice(0, p)) : next !== undefined && setCursors([...cursors, next])
+            }
+          />
         </div>
       ) : null}
       {rows.map((a) => (

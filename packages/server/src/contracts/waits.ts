@@ -1,7 +1,17 @@
 /** Waits and events: send an event, signal an execution, list and decide approvals, follow events. */
 import { z } from 'zod';
 import { ExecutionIdParams, IdempotencyKey, idempotentReplayed, LastEventId } from './common.js';
-import { component, defineRoute, forbidden, json, problem, queryString, shared } from './contract.js';
+import {
+  component,
+  defineRoute,
+  forbidden,
+  header,
+  json,
+  problem,
+  queryInt,
+  queryString,
+  shared,
+} from './contract.js';
 
 const tags = ['Waits and events'];
 const nonEmpty = 'must be a non-empty string';
@@ -36,6 +46,10 @@ export const ApprovalList = component(
         createdAt: z.iso.datetime(),
       }),
     ),
+    nextCursor: z
+      .string()
+      .optional()
+      .describe('Pass as `cursor` for the next page; absent on the last page.'),
   }),
 );
 
@@ -129,8 +143,20 @@ export const listApprovals = defineRoute({
   summary: 'Pending approvals',
   tags,
   description:
-    'Steps waiting for a decision (`wait.approval`), oldest first, with their rendered title and form schema.',
-  responses: { '200': json('Pending approvals', ApprovalList) },
+    'Steps waiting for a decision (`wait.approval`), oldest first, with their rendered title and form schema: one ' +
+    'page of at most `limit` (default 50). When there are more, the body has `nextCursor` and a `Link` header ' +
+    'names the next page (`rel="next"`); the cursor is a position (keyset), so an approval decided meanwhile ' +
+    'shifts nothing: each one still pending is listed once.',
+  query: z.object({
+    limit: queryInt(1, 1000).default(50),
+    cursor: queryString().optional().describe('nextCursor of the previous page'),
+  }),
+  responses: {
+    '200': json('A page of pending approvals', ApprovalList, {
+      Link: header('rel="next" when there are more'),
+    }),
+    '400': problem('Bad limit or cursor (the problem names it)'),
+  },
 });
 
 const StepParams = z.object({ id: z.string(), step: z.string() });

@@ -7,13 +7,14 @@
  * request is refused with 422 like execute's.
  */
 import { ErrorCode, hasCode } from '@orchestr8/common';
-import type { Decision, EventDelivery } from '@orchestr8/core';
+import { type Decision, type EventDelivery, paging, type WaitCursor } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
 import type { RequestInput } from '../contracts/contract.js';
 import { route } from '../contracts/route.js';
 import { approveStep, emitEvent, listApprovals, rejectStep, signalExecution } from '../contracts/waits.js';
+import { badRequest } from '../http.js';
 import { idempotencyKeyOf, requestFingerprint, scopedKey } from '../idempotency.js';
 import { HttpProblem, ProblemCode } from '../problem.js';
 
@@ -29,7 +30,7 @@ export function waitRoutes(ctx: ServerContext, onEvent?: EventHook): RouteDef[] 
   return [
     route(emitEvent, (input, req, res) => sendEvent(ctx, input, req, res, onEvent)),
     route(signalExecution, (input, req, res) => signal(ctx, input, req, res)),
-    route(listApprovals, (_input, _req, res) => approvals(ctx, res)),
+    route(listApprovals, (input, _req, res) => approvals(ctx, input, res)),
     route(approveStep, (input, req, res) => decide(ctx, input, req, res, 'approve')),
     route(rejectStep, (input, req, res) => decide(ctx, input, req, res, 'reject')),
   ];
@@ -118,8 +119,28 @@ async function signal(
   res.status(202).json(given === undefined ? delivery : { ...delivery, id: `${req.params.id}:${given}` });
 }
 
-async function approvals(ctx: ServerContext, res: Response): Promise<void> {
-  const items = (await ctx.engine.approvals()).map((w) => ({
+/** The position a `cursor` names (the cursor of GET /executions: base64url JSON of createdAt and id). */
+function afterOf(cursor: string | undefined): WaitCursor | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    return paging.decodeCursor(cursor);
+  } catch {
+    throw badRequest('the cursor is not valid', [
+      { pointer: '/query/cursor', message: 'is not a cursor from this API' },
+    ]);
+  }
+}
+
+async function approvals(
+  ctx: ServerContext,
+  { query: { limit, cursor } }: RequestInput<typeof listApprovals>,
+  res: Response,
+): Promise<void> {
+  const after = afterOf(cursor);
+  // One more than the page: whether there is a next page, without another query.
+  const found = await ctx.engine.approvals({ limit: limit + 1, ...(after !== undefined ? { after } : {}) });
+  const page = found.slice(0, limit);
+  const items = page.map((w) => ({
     executionId: w.executionId,
     stepId: w.stepId,
     workflowId: w.workflowId,
@@ -130,7 +151,14 @@ async function approvals(ctx: ServerContext, res: Response): Promise<void> {
     ...(w.dueAt !== undefined ? { dueAt: new Date(w.dueAt).toISOString() } : {}),
     createdAt: new Date(w.createdAt).toISOString(),
   }));
-  res.json({ items });
+  const out: { items: typeof items; nextCursor?: string } = { items };
+  const last = page[page.length - 1];
+  if (found.length > limit && last !== undefined) {
+    out.nextCursor = paging.encodeCursor(last);
+    const q = new URLSearchParams({ limit: String(limit), cursor: out.nextCursor });
+    res.setHeader('Link', `</approvals?${q}>; rel="next"`);
+  }
+  res.json(out);
 }
 
 async function decide(
