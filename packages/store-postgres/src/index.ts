@@ -27,6 +27,7 @@ export {
 export { PostgresWaits } from './postgres-waits.js';
 export type { BatchItem } from './task-commit-batch.js';
 export {
+  type BatchCommitResult,
   Channel,
   type ClaimedTask,
   type CommitResult,

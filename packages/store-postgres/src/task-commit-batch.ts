@@ -27,7 +27,7 @@ import {
   upsertClause,
 } from './rows.js';
 import {
-  type CommitResult,
+  type BatchCommitResult,
   type CommitStats,
   type ExecutionState,
   type LockedExecution,
@@ -51,6 +51,8 @@ export interface BatchItem {
 type Planned = { item: BatchItem; locked: LockedExecution; plan: CommitPlan };
 
 /** A plan the batch can write: the common case of a single guarded commit. */
+const CONTENDED = { status: 'contended' } as const;
+
 const common = (plan: CommitPlan | undefined): plan is CommitPlan =>
   plan !== undefined && !plan.stop && plan.dropTasks.length === 0 && plan.journal.length > 0;
 
@@ -66,7 +68,7 @@ export async function commitBatch(
   owner: string,
   leaseMs: number,
   notify: (locked: LockedExecution, plan: CommitPlan) => void,
-): Promise<(CommitResult | undefined)[]> {
+): Promise<BatchCommitResult[]> {
   const planned: (Planned | undefined)[] = items.map((item) => {
     const locked: LockedExecution = {
       execution: item.known.execution,
@@ -115,6 +117,7 @@ export async function commitBatch(
   let writing = planned.filter((p): p is Planned => p !== undefined);
   if (writing.length === 0) return items.map(() => undefined);
   let leaseExpiresAt: number | undefined;
+  const contended: boolean[] = [];
   for (let attempt = 1; leaseExpiresAt === undefined; attempt++) {
     try {
       leaseExpiresAt = await writeBatch(store, writing, owner, leaseMs);
@@ -133,15 +136,18 @@ export async function commitBatch(
       const still = await unchanged(store, writing, owner);
       for (let i = 0; i < planned.length; i++) {
         const p = planned[i];
-        if (p && !still.has(p)) planned[i] = undefined;
+        if (p && !still.has(p)) {
+          planned[i] = undefined;
+          contended[i] = true;
+        }
       }
       writing = writing.filter((w) => still.has(w));
-      if (writing.length === 0) return items.map(() => undefined);
+      if (writing.length === 0) return items.map((_, i) => (contended[i] ? CONTENDED : undefined));
     }
   }
   stats.remembered += writing.length;
-  return planned.map((p) => {
-    if (!p) return undefined;
+  return planned.map((p, i) => {
+    if (!p) return contended[i] ? CONTENDED : undefined;
     notify(p.locked, p.plan);
     return {
       status: 'committed' as const,

@@ -23,6 +23,7 @@ import { adoptExecution } from './task-adopt.js';
 import { type BatchItem, commitBatch } from './task-commit-batch.js';
 import { commitGuarded, commitOptimistically } from './task-commit-optimistic.js';
 import {
+  type BatchCommitResult,
   type CommitResult,
   type CommitStats,
   type CommitWaits,
@@ -49,13 +50,21 @@ export class Committer {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState; waits?: CommitWaits } = {},
+    options: {
+      leaseMs?: number;
+      withTasks?: boolean;
+      known?: ExecutionState;
+      waits?: CommitWaits;
+      /** Another worker's commit of the execution just won: take its lock at once. */
+      contended?: boolean;
+    } = {},
   ): Promise<CommitResult> {
     const leaseMs = options.leaseMs ?? 30_000;
     const waits = options.waits;
-    if (!options.withTasks && finishing) {
+    if (!options.withTasks && finishing && !options.contended) {
       // Cheapest first: the state the caller remembers (one round trip), then a fresh read
-      // (two), then under locks.
+      // (two), then under locks. Contended: another worker commits the execution now, and
+      // a read made without its lock would likely be stale again by the write.
       const remembered =
         options.known &&
         (await commitGuarded(this.store, this.stats, options.known, finishing, decide, leaseMs, waits));
@@ -183,11 +192,7 @@ export class Committer {
    * task-commit-batch.ts). Per item: its result, or undefined when the batch did not commit
    * it (commit it with `commit`).
    */
-  commitMany(
-    items: readonly BatchItem[],
-    owner: string,
-    leaseMs: number,
-  ): Promise<(CommitResult | undefined)[]> {
+  commitMany(items: readonly BatchItem[], owner: string, leaseMs: number): Promise<BatchCommitResult[]> {
     return commitBatch(this.store, this.stats, items, owner, leaseMs, (locked, plan) =>
       notifyPlan(this.store, locked.execution, locked.journalSeq, plan),
     );

@@ -125,6 +125,13 @@ export type CommitResult =
   /** The execution is gone or finished: the task was dropped, nothing else written. */
   | { status: 'gone' };
 
+/**
+ * Per item of a batch commit: its result; 'contended' when another worker committed the
+ * execution since it was planned (nothing written); undefined when the batch did not take
+ * it. The caller commits the last two on their own.
+ */
+export type BatchCommitResult = CommitResult | { status: 'contended' } | undefined;
+
 export interface WorkerInfo {
   id: string;
   host: string;

@@ -44,6 +44,7 @@ import { extendLeases, reclaimExpiredLeases, releaseTasks } from './task-leases.
 import { startExecution } from './task-start.js';
 import { StartBatcher } from './task-start-batch.js';
 import {
+  type BatchCommitResult,
   Channel,
   type ClaimedTask,
   type CommitResult,
@@ -88,7 +89,14 @@ export class TaskQueue {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: { leaseMs?: number; withTasks?: boolean; known?: ExecutionState; waits?: CommitWaits } = {},
+    options: {
+      leaseMs?: number;
+      withTasks?: boolean;
+      known?: ExecutionState;
+      waits?: CommitWaits;
+      /** Another worker's commit of the execution just won: take its lock at once. */
+      contended?: boolean;
+    } = {},
   ): Promise<CommitResult> {
     return this.committer.commit(executionId, finishing, decide, options);
   }
@@ -97,11 +105,7 @@ export class TaskQueue {
    * Commits the step results of many executions, each planned against the state the caller
    * remembers, in one statement: see `Committer.commitMany`.
    */
-  commitMany(
-    items: readonly BatchItem[],
-    owner: string,
-    leaseMs: number,
-  ): Promise<(CommitResult | undefined)[]> {
+  commitMany(items: readonly BatchItem[], owner: string, leaseMs: number): Promise<BatchCommitResult[]> {
     return this.committer.commitMany(items, owner, leaseMs);
   }
 

@@ -67,7 +67,8 @@ describe('a round of commits', () => {
       60_000,
     );
     const byId = new Map(claimed.map((t, i) => [t.executionId, results[i]]));
-    expect(byId.get('e1')).toBeUndefined();
+    // Contended: nothing written, and the worker is told why.
+    expect(byId.get('e1')).toEqual({ status: 'contended' });
     expect(byId.get('e2')?.status).toBe('committed');
 
     const types = async (id: string) => (await s.readJournal(id)).map((e) => `${e.seq}:${e.type}`);
@@ -81,5 +82,24 @@ describe('a round of commits', () => {
     // e1's task is still the worker's, to commit on its own; e2's is done.
     const tasks = await s.query('tasks', 'SELECT execution_id, status, lease_owner FROM tasks ORDER BY 1');
     expect(tasks.rows).toEqual([{ execution_id: 'e1', status: 'leased', lease_owner: 'w1' }]);
+
+    // Committed on its own as contended: under the execution's lock at once, with no
+    // optimistic read first (which another worker's commit would likely beat again).
+    const t1 = claimed.find((t) => t.executionId === 'e1')!;
+    const before = { ...q.stats };
+    const alone = await q.commit(
+      'e1',
+      { stepIds: ['a'], owner: 'w1' },
+      (): CommitPlan => ({
+        steps: [{ ...t1.steps[0]!, status: 'completed', output: { ok: 'e1' }, finishedAt: now }],
+        journal: [{ seq: 0, ts: now, elapsedMs: 3, type: 'step.completed', stepId: 'a' }],
+        tasks: [],
+        dropTasks: [],
+      }),
+      { known: t1.state, contended: true },
+    );
+    expect(alone.status).toBe('committed');
+    expect(q.stats).toEqual({ ...before, locked: before.locked + 1 });
+    expect(await types('e1')).toEqual(['1:execution.started', '2:step.retrying', '3:step.completed']);
   });
 });

@@ -7,7 +7,13 @@
 import type { Clock } from '@orchestr8/common';
 import { EventType, type StepStateRecord, type StepTaskOutcome } from '@orchestr8/core';
 import type { CompiledStep, CompiledWorkflow } from '@orchestr8/schema';
-import type { ClaimedTask, CommitResult, CommitWaits, ExecutionState } from '@orchestr8/store-postgres';
+import type {
+  BatchCommitResult,
+  ClaimedTask,
+  CommitResult,
+  CommitWaits,
+  ExecutionState,
+} from '@orchestr8/store-postgres';
 import type { Coordinator } from './coordinator.js';
 import type { ExecutionMemory } from './execution-memory.js';
 import { commitWaits, light, type PendingCommit, type Running } from './leased-steps.js';
@@ -115,9 +121,12 @@ export class CommitRounds {
     }
   }
 
-  /** Commits one execution's outcomes on their own (see `commitBatch`), then lets its next ones go. */
-  private commitAlone(executionId: string, batch: PendingCommit[]): void {
-    this.commitBatch(executionId, batch)
+  /**
+   * Commits one execution's outcomes on their own (see `commitBatch`), then lets its next ones
+   * go. `contended`: its commit in a round lost to another worker's commit of it.
+   */
+  private commitAlone(executionId: string, batch: PendingCommit[], contended = false): void {
+    this.commitBatch(executionId, batch, contended)
       .then(
         () => {
           for (const b of batch) b.resolve();
@@ -147,7 +156,7 @@ export class CommitRounds {
         full: () => this.memory.fullSteps(id, known.steps),
       };
     });
-    let results: (CommitResult | undefined)[];
+    let results: BatchCommitResult[];
     this.rounds++;
     const sentAt = Date.now();
     try {
@@ -161,7 +170,9 @@ export class CommitRounds {
       const result = results[i];
       if (result?.status !== 'committed') {
         this.memory.forgetState(id);
-        this.commitAlone(id, batch);
+        // Contended: another worker's commit of it won, and would likely beat a fresh
+        // optimistic read again.
+        this.commitAlone(id, batch, result?.status === 'contended');
         return;
       }
       const workflow = batch[0]!.workflow;
@@ -178,7 +189,7 @@ export class CommitRounds {
     });
   }
 
-  private async commitBatch(executionId: string, batch: PendingCommit[]): Promise<void> {
+  private async commitBatch(executionId: string, batch: PendingCommit[], contended: boolean): Promise<void> {
     const workflow = batch[0]!.workflow;
     const outcomes = batch.map((b) => b.outcome);
     const stepIds = batch.map((b) => b.entry.claimed.stepId);
@@ -205,6 +216,7 @@ export class CommitRounds {
               ? { known: this.memory.state(executionId)! }
               : {}),
             ...(waits ? { waits } : {}),
+            ...(contended && attempt === 1 ? { contended: true } : {}),
           },
         );
       } catch (error) {

@@ -25,6 +25,7 @@ import {
 import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema';
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import {
+  type BatchCommitResult,
   type CommitResult,
   type CommitWaits,
   type ExecutionState,
@@ -160,6 +161,8 @@ export class Coordinator {
       known?: ExecutionState;
       /** Waits the committed steps registered or took. */
       waits?: CommitWaits;
+      /** Another worker's commit of the execution just won: commit under its lock at once. */
+      contended?: boolean;
     } = {},
   ): Promise<CommitResult> {
     let wf = options.workflow;
@@ -189,6 +192,7 @@ export class Coordinator {
         ...(options.withTasks !== undefined ? { withTasks: options.withTasks } : {}),
         ...(options.known !== undefined ? { known: options.known } : {}),
         ...(options.waits !== undefined ? { waits: options.waits } : {}),
+        ...(options.contended ? { contended: true } : {}),
       },
     );
   }
@@ -211,7 +215,7 @@ export class Coordinator {
     }[],
     owner: string,
     leaseMs: number,
-  ): Promise<(CommitResult | undefined)[]> {
+  ): Promise<BatchCommitResult[]> {
     return this.queue.commitMany(
       items.map((it) => ({
         known: it.known,

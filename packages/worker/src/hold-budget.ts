@@ -12,8 +12,13 @@ import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
  * WorkerOptions.shortStepMs.
  */
 export const SHORT_STEP_MS = 25;
-/** Released steps held here at most, in multiples of the concurrency. */
-const MAX_HELD = 8;
+/**
+ * Released steps held here at most, in multiples of the concurrency. Large: the steps of a
+ * wide fan that a commit here leaves to the queue go to other workers, whose commits of the
+ * same execution then conflict with this one's (at 8, two workers ran a fan of 300 short
+ * steps at 0.69 of one worker's speed). Held steps that do not start soon go back anyway.
+ */
+const MAX_HELD = 32;
 
 /**
  * Whether steps here are short enough to lease more of them than there are free slots.

@@ -74,6 +74,14 @@ class WorkerProcess implements Worker {
   private watcher: ExecutionWatcher | undefined;
   private filling = false;
   private fillAgain = false;
+  /**
+   * Bumped by every sign of new work in the queue (a notification, the poll, reclaimed
+   * leases); `emptyAt` is its value when a claim last found nothing. While they are equal a
+   * freed slot does not claim: every ready task enters the queue with a notification, and
+   * an empty claim per finished step (on every worker) was most of a busy queue's claims.
+   */
+  private news = 0;
+  private emptyAt = -1;
   private stopping = false;
   private claims = 0;
 
@@ -134,7 +142,8 @@ class WorkerProcess implements Worker {
       fill: () => this.fill(),
       report: (message: string, error: unknown) => this.report(message, error),
     };
-    this.upkeep = new LeaseUpkeep(host);
+    // Leases it reclaimed put steps back in the queue.
+    this.upkeep = new LeaseUpkeep({ ...host, fill: () => this.fillNews() });
     this.commits = new CommitRounds(
       {
         ...host,
@@ -221,9 +230,9 @@ class WorkerProcess implements Worker {
       await this.store.listen(
         Channel.tasks,
         (q) => {
-          if (this.queueSet.has(q)) this.fill();
+          if (this.queueSet.has(q)) this.fillNews();
         },
-        () => this.fill(),
+        () => this.fillNews(),
       ),
       await this.store.listen(Channel.stop, (id) => this.upkeep.onStop(id)),
       await this.store.listen(Channel.cancel, () => void this.upkeep.sweep(true)),
@@ -239,12 +248,18 @@ class WorkerProcess implements Worker {
       this.options.heartbeatMs ?? Math.max(50, Math.floor(this.leaseMs / 3)),
     );
     this.heartbeatTimer.unref();
-    every(this.options.pollMs ?? 1000, () => this.fill());
+    every(this.options.pollMs ?? 1000, () => this.fillNews());
     every(this.options.sweepMs ?? 1000, () => void this.upkeep.sweep(false));
     this.fill();
   }
 
   // ---- claiming --------------------------------------------------------------------------
+
+  /** There may be new work in the queue: claim it if there is room. */
+  private fillNews(): void {
+    this.news++;
+    this.fill();
+  }
 
   private fill(): void {
     if (this.stopping) return;
@@ -252,6 +267,7 @@ class WorkerProcess implements Worker {
       this.fillAgain = true;
       return;
     }
+    if (this.emptyAt === this.news) return;
     // Steps that ran and wait for their commit count too, beyond twice the concurrency: a
     // worker whose commits fall behind takes no new work (what it would take would wait in
     // the same rounds); the queue holds it, for this worker later or for another one.
@@ -260,9 +276,11 @@ class WorkerProcess implements Worker {
     if (free <= 0) return;
     this.filling = true;
     this.fillAgain = false;
+    const news = this.news;
     this.claim(free).then(
       ({ entries, claimed }) => {
         this.filling = false;
+        if (claimed === 0) this.emptyAt = news;
         // A claim that returns once the worker stops (its tasks given back to the queue
         // meanwhile, perhaps before this claim leased them): its steps go back too.
         if (this.stopping) {
