@@ -30,6 +30,7 @@ export {
   type BatchCommitResult,
   Channel,
   type ClaimedTask,
+  type CommitOptions,
   type CommitResult,
   type CommitStats,
   type CommitWaits,

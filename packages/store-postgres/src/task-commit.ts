@@ -24,10 +24,9 @@ import { type BatchItem, commitBatch } from './task-commit-batch.js';
 import { commitGuarded, commitOptimistically } from './task-commit-optimistic.js';
 import {
   type BatchCommitResult,
+  type CommitOptions,
   type CommitResult,
   type CommitStats,
-  type CommitWaits,
-  type ExecutionState,
   LIGHT_STEP_SELECT,
   type LockedExecution,
   parseStop,
@@ -50,14 +49,7 @@ export class Committer {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: {
-      leaseMs?: number;
-      withTasks?: boolean;
-      known?: ExecutionState;
-      waits?: CommitWaits;
-      /** Another worker's commit of the execution just won: take its lock at once. */
-      contended?: boolean;
-    } = {},
+    options: CommitOptions = {},
   ): Promise<CommitResult> {
     const leaseMs = options.leaseMs ?? 30_000;
     const waits = options.waits;

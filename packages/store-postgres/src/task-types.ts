@@ -112,6 +112,18 @@ export interface LockedExecution {
   tasks: Map<string, TaskState>;
 }
 
+/** How a single commit goes (see `TaskQueue.commit`). */
+export interface CommitOptions {
+  leaseMs?: number;
+  /** The change may stop the execution: the plan needs to know which steps are running. */
+  withTasks?: boolean;
+  /** The state the caller remembers: the cheapest commit plans on it. */
+  known?: ExecutionState;
+  waits?: CommitWaits;
+  /** Another worker's commit of the execution just won: take its lock at once. */
+  contended?: boolean;
+}
+
 export type CommitResult =
   | {
       status: 'committed';

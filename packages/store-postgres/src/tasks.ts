@@ -47,10 +47,9 @@ import {
   type BatchCommitResult,
   Channel,
   type ClaimedTask,
+  type CommitOptions,
   type CommitResult,
   type CommitStats,
-  type CommitWaits,
-  type ExecutionState,
   type HeartbeatResult,
   type LockedExecution,
   NOW,
@@ -89,14 +88,7 @@ export class TaskQueue {
     executionId: string,
     finishing: { stepIds: readonly string[]; owner: string } | undefined,
     decide: (locked: LockedExecution) => CommitPlan | undefined,
-    options: {
-      leaseMs?: number;
-      withTasks?: boolean;
-      known?: ExecutionState;
-      waits?: CommitWaits;
-      /** Another worker's commit of the execution just won: take its lock at once. */
-      contended?: boolean;
-    } = {},
+    options: CommitOptions = {},
   ): Promise<CommitResult> {
     return this.committer.commit(executionId, finishing, decide, options);
   }
