@@ -44,6 +44,18 @@ describe('console api', () => {
     expect(e.message).toContain('may have been done all the same');
   });
 
+  it('fails a request that changes nothing (a validation, a dry run) after 30 s without saying it may have been done', async () => {
+    vi.useFakeTimers();
+    const api = createApi(keys, { fetch: silent, origin: 'http://127.0.0.1:8080' });
+    const check = api
+      .post('/workflows/validate', { document: {} }, {}, { changesNothing: true })
+      .catch((e: ApiError) => e);
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS);
+    const e = (await check) as ApiError;
+    expect(e).toMatchObject({ status: 0, code: 'TIMEOUT' });
+    expect(e.message).toBe('the orchestr8 server at http://127.0.0.1:8080 did not answer within 30 s');
+  });
+
   it('sends an action with its headers and returns its answer; a caller abort of a read is not a TIMEOUT', async () => {
     const seen: RequestInit[] = [];
     const answering: typeof fetch = async (_input, init) => {

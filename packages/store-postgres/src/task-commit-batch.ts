@@ -50,9 +50,10 @@ export interface BatchItem {
 
 type Planned = { item: BatchItem; locked: LockedExecution; plan: CommitPlan };
 
-/** A plan the batch can write: the common case of a single guarded commit. */
+/** An item whose execution changed since it was planned on: nothing was written for it. */
 const CONTENDED = { status: 'contended' } as const;
 
+/** A plan the batch can write: the common case of a single guarded commit. */
 const common = (plan: CommitPlan | undefined): plan is CommitPlan =>
   plan !== undefined && !plan.stop && plan.dropTasks.length === 0 && plan.journal.length > 0;
 
@@ -130,7 +131,7 @@ export async function commitBatch(
         code === SqlState.deadlockDetected;
       if (!conflict) throw error;
       stats.conflicts++;
-      if (attempt > 1) return items.map(() => undefined);
+      if (attempt > 1) return items.map((_, i) => (contended[i] ? CONTENDED : undefined));
       // Another worker committed some of these executions (or took a task back): the others
       // are still as planned on and go again together; the changed ones commit on their own.
       const still = await unchanged(store, writing, owner);

@@ -181,8 +181,9 @@ export class Committer {
 
   /**
    * Commits the step results of many executions in one guarded statement (see
-   * task-commit-batch.ts). Per item: its result, or undefined when the batch did not commit
-   * it (commit it with `commit`).
+   * task-commit-batch.ts). Per item: its result; 'contended' when its execution changed since
+   * it was planned on (another worker's commit, a lease taken back: commit it with `commit`
+   * and `contended`); undefined when the batch did not take it (commit it with `commit`).
    */
   commitMany(items: readonly BatchItem[], owner: string, leaseMs: number): Promise<BatchCommitResult[]> {
     return commitBatch(this.store, this.stats, items, owner, leaseMs, (locked, plan) =>

@@ -138,9 +138,9 @@ export type CommitResult =
   | { status: 'gone' };
 
 /**
- * Per item of a batch commit: its result; 'contended' when another worker committed the
- * execution since it was planned (nothing written); undefined when the batch did not take
- * it. The caller commits the last two on their own.
+ * Per item of a batch commit: its result; 'contended' when the execution changed since it
+ * was planned on (another worker committed it, or a lease was taken back; nothing written);
+ * undefined when the batch did not take it. The caller commits the last two on their own.
  */
 export type BatchCommitResult = CommitResult | { status: 'contended' } | undefined;
 

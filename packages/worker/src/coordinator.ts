@@ -26,8 +26,8 @@ import { type CompiledWorkflow, validateWorkflowObject } from '@orchestr8/schema
 import type { PostgresStore } from '@orchestr8/store-postgres';
 import {
   type BatchCommitResult,
+  type CommitOptions,
   type CommitResult,
-  type CommitWaits,
   type ExecutionState,
   type LockedExecution,
   TaskQueue,
@@ -154,18 +154,10 @@ export class Coordinator {
       locked: LockedExecution,
       workflow: CompiledWorkflow,
     ) => Omit<PlanInput, 'workflow' | 'execution' | 'stop' | 'steps' | 'tasks'> | undefined,
-    options: {
-      leaseMs?: number;
-      withTasks?: boolean;
-      workflow?: CompiledWorkflow;
-      known?: ExecutionState;
-      /** Waits the committed steps registered or took. */
-      waits?: CommitWaits;
-      /** Another worker's commit of the execution just won: commit under its lock at once. */
-      contended?: boolean;
-    } = {},
+    options: CommitOptions & { workflow?: CompiledWorkflow } = {},
   ): Promise<CommitResult> {
-    let wf = options.workflow;
+    const { workflow: given, ...commitOptions } = options;
+    let wf = given;
     if (!wf) {
       const rec = await this.store.getExecution(executionId);
       if (!rec) return { status: 'gone' };
@@ -187,13 +179,7 @@ export class Coordinator {
           ...extra,
         });
       },
-      {
-        ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-        ...(options.withTasks !== undefined ? { withTasks: options.withTasks } : {}),
-        ...(options.known !== undefined ? { known: options.known } : {}),
-        ...(options.waits !== undefined ? { waits: options.waits } : {}),
-        ...(options.contended ? { contended: true } : {}),
-      },
+      commitOptions,
     );
   }
 

@@ -76,12 +76,15 @@ class WorkerProcess implements Worker {
   private fillAgain = false;
   /**
    * Bumped by every sign of new work in the queue (a notification, the poll, reclaimed
-   * leases); `emptyAt` is its value when a claim last found nothing. While they are equal a
-   * freed slot does not claim: every ready task enters the queue with a notification, and
-   * an empty claim per finished step (on every worker) was most of a busy queue's claims.
+   * leases); `emptyAt` is its value when a claim last found nothing, at `emptySince`. While
+   * they are equal, for up to `shortMs`, a freed slot does not claim: every task put in the
+   * queue is announced, and an empty claim per finished step (on every worker) was most of
+   * a busy queue's claims. Not for longer: a ready task another claim had locked for a
+   * moment (and left) is announced by nothing.
    */
   private news = 0;
   private emptyAt = -1;
+  private emptySince = 0;
   private stopping = false;
   private claims = 0;
 
@@ -267,7 +270,7 @@ class WorkerProcess implements Worker {
       this.fillAgain = true;
       return;
     }
-    if (this.emptyAt === this.news) return;
+    if (this.emptyAt === this.news && performance.now() - this.emptySince < this.shortMs) return;
     // Steps that ran and wait for their commit count too, beyond twice the concurrency: a
     // worker whose commits fall behind takes no new work (what it would take would wait in
     // the same rounds); the queue holds it, for this worker later or for another one.
@@ -280,7 +283,10 @@ class WorkerProcess implements Worker {
     this.claim(free).then(
       ({ entries, claimed }) => {
         this.filling = false;
-        if (claimed === 0) this.emptyAt = news;
+        if (claimed === 0) {
+          this.emptyAt = news;
+          this.emptySince = performance.now();
+        }
         // A claim that returns once the worker stops (its tasks given back to the queue
         // meanwhile, perhaps before this claim leased them): its steps go back too.
         if (this.stopping) {

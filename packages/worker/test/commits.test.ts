@@ -104,12 +104,19 @@ describe('commits', () => {
 });
 
 describe('claims', () => {
-  it('are not made for every finished step once the queue was found empty: a chain of 30 steps on one worker takes a handful', async () => {
+  it('are not made for every finished step once the queue was found empty (for up to shortStepMs): a chain of 30 steps on one worker takes a handful', async () => {
     store = await openPostgresStore({ url: server.freshSchemaUrl() });
     const work = agent('@test/work', (input: { v?: unknown }) => ({ v: input.v ?? null }));
-    // An API instance (it runs nothing) and one worker whose poll does not come during the test.
+    // An API instance (it runs nothing) and one worker whose poll does not come during the
+    // test, and whose empty claim holds for a second (shortStepMs) however slow the machine.
     engine = await createDistributedEngine({ store, registry: registryOf(work) });
-    const w = await startWorker({ store, registry: registryOf(work), id: 'w1', pollMs: 60_000 });
+    const w = await startWorker({
+      store,
+      registry: registryOf(work),
+      id: 'w1',
+      pollMs: 60_000,
+      shortStepMs: 1000,
+    });
     workers.push(w);
     const chain = Array.from({ length: 30 }, (_, i) => ({
       id: `s${i}`,

@@ -84,11 +84,12 @@ export function Actions(props: {
     const inputs = parsedInputs(text);
     if (!inputs || !step) return;
     try {
-      const r = await api.post<{ plan: Plan }>(`/executions/${enc(id)}/rerun`, {
-        fromStep: step,
-        inputs,
-        dryRun: true,
-      });
+      const r = await api.post<{ plan: Plan }>(
+        `/executions/${enc(id)}/rerun`,
+        { fromStep: step, inputs, dryRun: true },
+        {},
+        { changesNothing: true },
+      );
       if (request === planRequest.current) setPlanned({ step, text, plan: r.plan });
     } catch (e) {
       if (request === planRequest.current) setError(e);

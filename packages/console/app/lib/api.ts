@@ -47,13 +47,14 @@ export interface Api {
   get<T>(path: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<T>;
   /**
    * Fails like `get` after `timeoutMs` (default 30 s); the error then says the action may have
-   * been done all the same (the server may have acted and its answer been lost).
+   * been done all the same (the server may have acted and its answer been lost), unless
+   * `changesNothing` (a validation, a dry run).
    */
   post<T>(
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-    options?: { timeoutMs?: number },
+    options?: { timeoutMs?: number; changesNothing?: boolean },
   ): Promise<T>;
   /** The raw response (journal pages are NDJSON; streams are read by sse.ts). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -166,9 +167,11 @@ export function createApi(
       path: string,
       body?: unknown,
       headers: Record<string, string> = {},
-      opts: { timeoutMs?: number } = {},
+      opts: { timeoutMs?: number; changesNothing?: boolean } = {},
     ) {
-      const afterwards = ': it may have been done all the same; look before trying again';
+      const afterwards = opts.changesNothing
+        ? ''
+        : ': it may have been done all the same; look before trying again';
       return limited(opts.timeoutMs ?? REQUEST_TIMEOUT_MS, undefined, afterwards, async (signal) => {
         const res = await raw(path, {
           method: 'POST',

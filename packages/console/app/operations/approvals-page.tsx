@@ -153,11 +153,13 @@ export function ApprovalsPage() {
   const rows = list.data?.items ?? [];
   const next = list.data?.nextCursor;
   const at = cursors.length;
-  // Every approval of a later page decided: back one page rather than an empty one.
-  const emptied = list.data !== undefined && rows.length === 0 && at > 0;
+  // Every approval of a later page decided: back one page rather than an empty one. Looked at
+  // with each answer (the data object is new with each), so that the page before, found
+  // emptied too, goes back again; the answer kept while the next page loads is not looked at.
+  const data = list.data;
   useEffect(() => {
-    if (emptied) setCursors((c) => c.slice(0, -1));
-  }, [emptied]);
+    if (data !== undefined && data.items.length === 0) setCursors((c) => (c.length > 0 ? c.slice(0, -1) : c));
+  }, [data]);
   return (
     <section aria-labelledby="approvals-title">
       <h2 id="approvals-title">Approvals</h2>
@@ -173,9 +175,12 @@ export function ApprovalsPage() {
           <Pager
             at={at}
             pages={next !== undefined ? at + 2 : at + 1}
-            onPage={(p) =>
-              p < at ? setCursors(cursors.slice(0, p)) : next !== undefined && setCursors([...cursors, next])
-            }
+            onPage={(p) => {
+              // While a page loads, `next` is still the cursor after the page before it.
+              if (list.loading) return;
+              if (p < at) setCursors(cursors.slice(0, p));
+              else if (next !== undefined) setCursors([...cursors, next]);
+            }}
           />
         </div>
       ) : null}

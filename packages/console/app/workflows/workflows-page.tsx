@@ -68,14 +68,21 @@ function Diagnostics({ document }: { document: unknown }) {
   useEffect(() => {
     let cancelled = false;
     // The server's own check (schema, semantics, this host's agents and capabilities).
-    api.post<{ valid: boolean; diagnostics?: Diagnostic[] }>('/workflows/validate', { document }).then(
-      (r) => !cancelled && setState({ valid: r.valid, diagnostics: r.diagnostics ?? [] }),
-      (e: unknown) => {
-        if (cancelled) return;
-        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setState('unavailable');
-        else setError(e);
-      },
-    );
+    api
+      .post<{ valid: boolean; diagnostics?: Diagnostic[] }>(
+        '/workflows/validate',
+        { document },
+        {},
+        { changesNothing: true },
+      )
+      .then(
+        (r) => !cancelled && setState({ valid: r.valid, diagnostics: r.diagnostics ?? [] }),
+        (e: unknown) => {
+          if (cancelled) return;
+          if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setState('unavailable');
+          else setError(e);
+        },
+      );
     return () => {
       cancelled = true;
     };
