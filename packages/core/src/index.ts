@@ -17,6 +17,7 @@
 export { AGENT_ID_PATTERN } from '@orchestr8/schema';
 export type { Agent, AgentContext, AgentLogger, AgentRegistry, ChildExecutionResult } from './agent.js';
 export { checkAgainstSchema } from './agent-schema.js';
+export { type ApprovalView, approvalPage, approvalView } from './approval-page.js';
 export {
   type Capabilities,
   CapabilityError,

@@ -7,6 +7,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import {
+  approvalPage,
   type Engine,
   type ExecutionHandle,
   type ExecutionResult,
@@ -317,23 +318,22 @@ export function genericTools(ctx: ToolContext): ToolDef[] {
       name: 'orchestr8_list_approvals',
       title: 'List pending approvals',
       description:
-        'Approval steps waiting for a decision, oldest first, with their form (a JSON Schema) if any.',
-      inputSchema: { type: 'object', additionalProperties: false, properties: {} },
+        'Approval steps waiting for a decision, oldest first, with their form (a JSON Schema) if any: up to `limit` (default 20), and `nextCursor` to pass as `cursor` while more are pending.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 200 },
+          cursor: { type: 'string' },
+        },
+      },
       annotations: { readOnlyHint: true },
-      async call() {
+      async call(args) {
         try {
-          const items = (await engine.approvals()).map((w) => ({
-            executionId: w.executionId,
-            stepId: w.stepId,
-            workflowId: w.workflowId,
-            title: w.approval?.title,
-            ...(w.approval?.description !== undefined ? { description: w.approval.description } : {}),
-            ...(w.approval?.form !== undefined ? { form: w.approval.form } : {}),
-            ...(w.approval?.approvers !== undefined ? { approvers: w.approval.approvers } : {}),
-            ...(w.dueAt !== undefined ? { dueAt: new Date(w.dueAt).toISOString() } : {}),
-            createdAt: new Date(w.createdAt).toISOString(),
-          }));
-          return ok({ items });
+          const cursor = typeof args.cursor === 'string' ? args.cursor : undefined;
+          return ok(
+            await approvalPage((q) => engine.approvals(q), (args.limit as number | undefined) ?? 20, cursor),
+          );
         } catch (e) {
           return fromError(e, 'cannot list approvals');
         }

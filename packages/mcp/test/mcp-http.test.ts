@@ -303,6 +303,56 @@ describe('MCP over streamable HTTP, behind the server auth', () => {
     expect(done).toMatchObject({ status: 'completed', outputs: { amount: 12 } });
   });
 
+  it('lists approvals a page at a time: limit, then nextCursor as cursor while more are pending; a bad cursor is a tool error', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = structured(
+        await client.callTool({
+          name: 'orchestr8_start_execution',
+          arguments: {
+            document: {
+              version: '1.0.0',
+              metadata: { id: 'mcp-paged-approvals' },
+              steps: [{ id: 'sign', wait: { approval: { title: `Sign ${i}?` } } }],
+            },
+            waitSeconds: 0,
+          },
+        }),
+      );
+      ids.push(started.executionId as string);
+    }
+    type Page = { items: { executionId: string; title: string }[]; nextCursor?: string };
+    const all = async () => {
+      const seen: Page['items'] = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 50; n++) {
+        const page = structured(
+          await client.callTool({
+            name: 'orchestr8_list_approvals',
+            arguments: { limit: 2, ...(cursor ? { cursor } : {}) },
+          }),
+        ) as Page;
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.items);
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
+      return seen.filter((a) => ids.includes(a.executionId));
+    };
+    let mine: Page['items'] = [];
+    for (let i = 0; i < 100 && mine.length < 5; i++) {
+      mine = await all();
+      if (mine.length < 5) await new Promise((r) => setTimeout(r, 50));
+    }
+    // Each once (the order is the wait store's, checked by its contract suite).
+    expect(mine.map((a) => a.title).sort()).toEqual(['Sign 0?', 'Sign 1?', 'Sign 2?', 'Sign 3?', 'Sign 4?']);
+    const bad = await client.callTool({ name: 'orchestr8_list_approvals', arguments: { cursor: 'nope' } });
+    expect(bad.isError).toBe(true);
+    expect(text(bad)).toContain('cursor');
+    for (const id of ids)
+      await client.callTool({ name: 'orchestr8_cancel_execution', arguments: { executionId: id } });
+  });
+
   it('refuses callers without an API key, from another Host, or from a foreign web page', async () => {
     const init = JSON.stringify({
       jsonrpc: '2.0',

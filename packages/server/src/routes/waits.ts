@@ -7,7 +7,7 @@
  * request is refused with 422 like execute's.
  */
 import { ErrorCode, hasCode } from '@orchestr8/common';
-import { type Decision, type EventDelivery, paging, type WaitCursor } from '@orchestr8/core';
+import { approvalPage, type Decision, type EventDelivery } from '@orchestr8/core';
 import type { Request, Response } from 'express';
 import { principalOf } from '../auth.js';
 import type { RouteDef, ServerContext } from '../context.js';
@@ -119,46 +119,25 @@ async function signal(
   res.status(202).json(given === undefined ? delivery : { ...delivery, id: `${req.params.id}:${given}` });
 }
 
-/** The position a `cursor` names (the cursor of GET /executions: base64url JSON of createdAt and id). */
-function afterOf(cursor: string | undefined): WaitCursor | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    return paging.decodeCursor(cursor);
-  } catch {
-    throw badRequest('the cursor is not valid', [
-      { pointer: '/query/cursor', message: 'is not a cursor from this API' },
-    ]);
-  }
-}
-
 async function approvals(
   ctx: ServerContext,
   { query: { limit, cursor } }: RequestInput<typeof listApprovals>,
   res: Response,
 ): Promise<void> {
-  const after = afterOf(cursor);
-  // One more than the page: whether there is a next page, without another query.
-  const found = await ctx.engine.approvals({ limit: limit + 1, ...(after !== undefined ? { after } : {}) });
-  const page = found.slice(0, limit);
-  const items = page.map((w) => ({
-    executionId: w.executionId,
-    stepId: w.stepId,
-    workflowId: w.workflowId,
-    title: w.approval?.title,
-    ...(w.approval?.description !== undefined ? { description: w.approval.description } : {}),
-    ...(w.approval?.form !== undefined ? { form: w.approval.form } : {}),
-    ...(w.approval?.approvers !== undefined ? { approvers: w.approval.approvers } : {}),
-    ...(w.dueAt !== undefined ? { dueAt: new Date(w.dueAt).toISOString() } : {}),
-    createdAt: new Date(w.createdAt).toISOString(),
-  }));
-  const out: { items: typeof items; nextCursor?: string } = { items };
-  const last = page[page.length - 1];
-  if (found.length > limit && last !== undefined) {
-    out.nextCursor = paging.encodeCursor(last);
-    const q = new URLSearchParams({ limit: String(limit), cursor: out.nextCursor });
+  let page: Awaited<ReturnType<typeof approvalPage>>;
+  try {
+    page = await approvalPage((q) => ctx.engine.approvals(q), limit, cursor);
+  } catch (e) {
+    if (!(hasCode(e, ErrorCode.VALIDATION) && cursor !== undefined)) throw e;
+    throw badRequest('the cursor is not valid', [
+      { pointer: '/query/cursor', message: 'is not a cursor from this API' },
+    ]);
+  }
+  if (page.nextCursor !== undefined) {
+    const q = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor });
     res.setHeader('Link', `</approvals?${q}>; rel="next"`);
   }
-  res.json(out);
+  res.json(page);
 }
 
 async function decide(
