@@ -210,6 +210,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX wait_events_by_received ON wait_events (received_at);
     `,
   },
+  {
+    version: 9,
+    name: 'paging the pending approvals',
+    sql: `
+      -- GET /approvals reads a page of pending approvals, oldest first, after a cursor: a
+      -- range of this index, not a scan and sort of every wait.
+      CREATE INDEX waits_pending_approvals ON waits (created_at, id)
+        WHERE kind = 'approval' AND state = 'pending';
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,7 @@
 import {
   eventKeyValue,
   type StoredAnswer,
+  type WaitCursor,
   type WaitEvent,
   type WaitRecord,
   type WaitStore,
@@ -9,6 +10,18 @@ import {
 import type Database from 'libsql';
 
 type Row = Record<string, unknown>;
+
+/**
+ * The pending approvals, oldest first: a range of index waits_pending_approvals (migration
+ * 9), named because without statistics the planner prefers waits_by_due and sorts.
+ */
+export const PENDING_APPROVALS_SQL = `SELECT body FROM waits INDEXED BY waits_pending_approvals
+  WHERE kind = 'approval' AND state = 'pending'
+  ORDER BY created_at, id LIMIT ?`;
+/** The same after a cursor's position. */
+export const PENDING_APPROVALS_AFTER_SQL = `SELECT body FROM waits INDEXED BY waits_pending_approvals
+  WHERE kind = 'approval' AND state = 'pending'
+  AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`;
 type Run = <T>(action: string, fn: () => T) => Promise<T>;
 type Transaction = <T>(fn: () => T) => T;
 
@@ -49,6 +62,11 @@ export function createSqliteWaits(
   };
   /** The distinct key paths of an event name (a loose index scan: one seek per path). */
   const pathsOf = (name: string): string[] => (s().paths.all([name]) as Row[]).map((r) => r.path as string);
+  const pendingApprovals = (after: WaitCursor | undefined, limit = -1): WaitRecord[] =>
+    (after === undefined
+      ? (s().approvals.all([limit]) as Row[])
+      : (s().approvalsAfter.all([after.createdAt, after.id, limit]) as Row[])
+    ).map(toWait);
   const candidates = (name: string, event: WaitEvent | undefined): WaitRecord[] => {
     if (event === undefined) return (s().forName.all([name]) as Row[]).map(toWait);
     // The common case for event triggers: no wait of this name at all (one index seek).
@@ -108,20 +126,22 @@ export function createSqliteWaits(
     waitsForEvent: (name, event) => run('read waits for an event', () => candidates(name, event)),
     listWaits: (q = {}) =>
       run('list waits', () =>
-        (
-          s().list.all([
-            q.kind ?? null,
-            q.kind ?? null,
-            q.executionId ?? null,
-            q.executionId ?? null,
-            q.state ?? null,
-            q.state ?? null,
-            q.after?.createdAt ?? null,
-            q.after?.createdAt ?? null,
-            q.after?.id ?? null,
-            q.limit ?? -1,
-          ]) as Row[]
-        ).map(toWait),
+        q.kind === 'approval' && q.state === 'pending' && q.executionId === undefined
+          ? pendingApprovals(q.after, q.limit)
+          : (
+              s().list.all([
+                q.kind ?? null,
+                q.kind ?? null,
+                q.executionId ?? null,
+                q.executionId ?? null,
+                q.state ?? null,
+                q.state ?? null,
+                q.after?.createdAt ?? null,
+                q.after?.createdAt ?? null,
+                q.after?.id ?? null,
+                q.limit ?? -1,
+              ]) as Row[]
+            ).map(toWait),
       ),
     claimWait: (id, version, next) =>
       run('claim a wait', () => {
@@ -235,6 +255,8 @@ function prepare(db: Database.Database) {
        AND (? IS NULL OR state = ?) AND (? IS NULL OR (created_at, id) > (?, ?))
        ORDER BY created_at, id LIMIT ?`,
     ),
+    approvals: db.prepare(PENDING_APPROVALS_SQL),
+    approvalsAfter: db.prepare(PENDING_APPROVALS_AFTER_SQL),
     claim: db.prepare(
       `UPDATE waits SET state = ?, due_at = ?, version = ?, body = ? WHERE id = ? AND version = ? AND state = 'pending'`,
     ),

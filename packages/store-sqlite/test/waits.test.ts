@@ -4,6 +4,7 @@ import { createEngine } from '@orchestr8/core';
 import { validateWorkflowObject } from '@orchestr8/schema';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../src/index.js';
+import { PENDING_APPROVALS_AFTER_SQL, PENDING_APPROVALS_SQL } from '../src/sqlite-waits.js';
 import { useTempDir } from './helpers.js';
 
 const tempDir = useTempDir();
@@ -141,6 +142,47 @@ describe('waits on SQLite', () => {
     expect((await handles[7]!.result).status).toBe('completed');
     expect((await free.result).status).toBe('completed');
     expect((await store.getExecution(handles[8]!.id))!.status).toBe('waiting');
+    await engine.close();
+    await store.close();
+  });
+
+  it('pending approvals are paged through their own index, among many other waits, oldest first from a cursor', async () => {
+    const path = join(tempDir(), 'o.db');
+    const clock = createFakeClock();
+    const store = await openSqliteStore({ path, clock });
+    const engine = createEngine({ registry, store, clock });
+    const approval = compile([{ id: 'ok', wait: { approval: { title: 'Ship?' } } }]);
+    const timer = compile([{ id: 't', wait: { timer: '1h' } }]);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      await engine.start(timer);
+      ids.push((await engine.start(approval)).id);
+      await clock.advance(1);
+    }
+    await settle();
+    const ws = store.waits!;
+    const first = await ws.listWaits({ kind: 'approval', state: 'pending', limit: 10 });
+    expect(first.map((w) => w.executionId)).toEqual(ids.slice(0, 10));
+    const last = first.at(-1)!;
+    const next = await ws.listWaits({
+      kind: 'approval',
+      state: 'pending',
+      limit: 100,
+      after: { createdAt: last.createdAt, id: last.id },
+    });
+    expect(next.map((w) => w.executionId)).toEqual(ids.slice(10));
+    // Both statements search the partial index; neither scans or sorts the waits.
+    const { default: Database } = await import('libsql');
+    const db = new Database(path, { readonly: true });
+    const plan = (sql: string, params: unknown[]) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[])
+        .map((r) => r.detail)
+        .join('\n');
+    for (const p of [plan(PENDING_APPROVALS_SQL, [10]), plan(PENDING_APPROVALS_AFTER_SQL, [0, '', 10])]) {
+      expect(p).toMatch(/waits_pending_approvals/);
+      expect(p).not.toMatch(/TEMP B-TREE/);
+    }
+    db.close();
     await engine.close();
     await store.close();
   });
