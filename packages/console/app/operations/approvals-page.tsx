@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ConfirmDialog, ErrorText, Time } from '../components/common.js';
 import { Pager } from '../components/pager.js';
 import { enc } from '../lib/api.js';
@@ -160,33 +160,44 @@ export function ApprovalsPage() {
   useEffect(() => {
     if (data !== undefined && data.items.length === 0) setCursors((c) => (c.length > 0 ? c.slice(0, -1) : c));
   }, [data]);
+  const paged = rows.length > 0 && (at > 0 || next !== undefined);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // `below`: the pager under the cards, which brings the next page's first card into view.
+  const pager = (below: boolean) => (
+    <Pager
+      at={at}
+      pages={next !== undefined ? at + 2 : at + 1}
+      onPage={(p) => {
+        // While a page loads, `next` is still the cursor after the page before it.
+        if (list.loading) return;
+        if (p < at) setCursors(cursors.slice(0, p));
+        else if (next !== undefined) setCursors([...cursors, next]);
+        if (below) heading.current?.scrollIntoView();
+      }}
+    />
+  );
   return (
     <section aria-labelledby="approvals-title">
-      <h2 id="approvals-title">Approvals</h2>
+      <h2 id="approvals-title" ref={heading}>
+        Approvals
+      </h2>
       <ErrorText error={list.error} />
       {!list.error && list.data?.items.length === 0 && at === 0 ? (
         <p className="muted">Nothing waits for a decision.</p>
       ) : null}
-      {rows.length > 0 && (at > 0 || next !== undefined) ? (
+      {paged ? (
         <div className="row" style={{ marginBottom: 8 }}>
           <span className="muted" data-testid="approval-range">
             {rangeOf(at * APPROVALS_PER_PAGE, rows.length, next !== undefined)}
           </span>
-          <Pager
-            at={at}
-            pages={next !== undefined ? at + 2 : at + 1}
-            onPage={(p) => {
-              // While a page loads, `next` is still the cursor after the page before it.
-              if (list.loading) return;
-              if (p < at) setCursors(cursors.slice(0, p));
-              else if (next !== undefined) setCursors([...cursors, next]);
-            }}
-          />
+          {pager(false)}
         </div>
       ) : null}
       {rows.map((a) => (
         <ApprovalCard key={`${a.executionId}/${a.stepId}`} a={a} onDone={list.reload} />
       ))}
+      {/* Again below the cards: fifty forms are more than a screen. */}
+      {paged ? <div className="row">{pager(true)}</div> : null}
     </section>
   );
 }
