@@ -4,6 +4,19 @@ import { DiagnosticCode, error, listNames, type PendingDiagnostic } from './diag
 import type { StepDocument } from './document-schema.js';
 import { closest } from './suggest.js';
 
+/**
+ * The agents of `@orchestr8/agents` (`standardAgents`), which the CLI and the server register
+ * and an embedding program registers only if it says so: a document naming one that is not
+ * registered is told where it comes from. (packages/agents/test checks this list.)
+ */
+export const STANDARD_AGENT_IDS: readonly string[] = [
+  '@orchestr8/http',
+  '@orchestr8/shell',
+  '@orchestr8/transform',
+  '@orchestr8/llm',
+  '@orchestr8/workflow',
+];
+
 /** Whether an agent id is (or looks like it was meant to be) in one of the scopes. */
 function inScope(id: string, scopes: readonly string[], known: ReadonlySet<string>): boolean {
   const slash = id.indexOf('/');
@@ -51,14 +64,18 @@ export function checkAgents(
       const bare = agent.id.startsWith('@')
         ? undefined
         : scopes?.find((sc) => known.has(`${sc}/${agent.id}`));
-      const guess = bare ? `${bare}/${agent.id}` : closest(agent.id, known);
+      const standard = STANDARD_AGENT_IDS.includes(agent.id);
+      const guess = standard ? undefined : bare ? `${bare}/${agent.id}` : closest(agent.id, known);
+      const from = standard
+        ? `"${agent.id}" is one of the standard agents of @orchestr8/agents: register them with createAgentRegistry([...builtinAgents, ...standardAgents]); `
+        : '';
       report(
         error(
           DiagnosticCode.UNKNOWN_AGENT,
           `${stepPtr(i)}/agent${typeof step.agent === 'string' ? '' : '/id'}`,
           `step "${step.id}" uses agent "${agent.id}", which is not registered`,
           {
-            hint: `${guess ? `did you mean "${guess}"? ` : ''}known agents: ${listNames([...knownAgents].sort(), 20)}`,
+            hint: `${from}${guess ? `did you mean "${guess}"? ` : ''}known agents: ${listNames([...knownAgents].sort(), 20)}`,
           },
         ),
       );

@@ -13,6 +13,7 @@
  * const input = renderValue(step.input, { steps: {}, inputs: { name: 'Ada' }, variables: {}, env: {} });
  */
 
+export { STANDARD_AGENT_IDS } from './agent-check.js';
 export { compileWorkflow } from './analyze.js';
 export {
   type CatchUpPolicy,

@@ -343,6 +343,21 @@ describe('installed from the tarballs with npm, outside the workspace', () => {
     expect(result.outputs).toEqual({ greeting: 'HELLO, ADA!' });
   }, 120_000);
 
+  it("runs the embedding guide's program as the guide says: its file and a main.ts beside it, with tsx", async () => {
+    const app = join(consumer, 'embed');
+    await execFileP('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'embedding.ts'), readFileSync(join(REPO, 'docs-site/snippets/embedding.ts')));
+    writeFileSync(
+      join(app, 'main.ts'),
+      "import { greetAll } from './embedding.js';\n\nconsole.log(await greetAll(['Ada', 'Grace'], { GREETING: 'hello' }));\n",
+    );
+    const ran = await run(join(REPO, 'node_modules/.bin/tsx'), ['main.ts'], app);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toContain("outputs: [ { text: 'HELLO, ADA!' }, { text: 'HELLO, GRACE!' } ]");
+    expect(ran.stdout.match(/'execution\.completed /g)).toHaveLength(2);
+    expect(ran.stdout).toContain('dropped: 0');
+  }, 60_000);
+
   it('orchestr8 serve answers with the console, its page and its assets from the package', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.NODE_OPTIONS;
