@@ -3,6 +3,7 @@
  * first answer to an idempotency key) and the list of pending `approvals`.
  */
 import { ErrorCode, Orchestr8Error, ValidationError } from '@orchestr8/common';
+import { closest } from '@orchestr8/schema';
 import { checkAgainstSchema } from './agent-schema.js';
 import { DAY_MS, fingerprintOf, keyReused } from './wait-answers.js';
 import type { Decision, DecisionResult, WaitService, WaitServiceOptions } from './wait-service-api.js';
@@ -41,10 +42,19 @@ export function createWaitApprovals(
           }`,
           { retryable: false, details: { status: step.status } },
         );
+      // Which of its steps do wait: a mistyped step id is named with the right one.
+      const waiting = (await ws.listWaits({ executionId, kind: 'approval', state: 'pending' })).map(
+        (x) => x.stepId,
+      );
+      const guess = closest(stepId, waiting);
       throw new Orchestr8Error(
         ErrorCode.NOT_FOUND,
-        `step "${stepId}" of execution "${executionId}" is not waiting for a decision`,
-        { retryable: false },
+        `step "${stepId}" of execution "${executionId}" is not waiting for a decision (${
+          waiting.length === 0
+            ? 'none of its steps is'
+            : `${guess !== undefined ? `did you mean "${guess}"? ` : ''}waiting: ${waiting.join(', ')}`
+        })`,
+        { retryable: false, details: { waiting } },
       );
     }
     if (w.state !== 'pending')
@@ -55,7 +65,7 @@ export function createWaitApprovals(
     if (approvers !== undefined && (d.by === undefined || !approvers.includes(d.by)))
       throw new Orchestr8Error(
         ErrorCode.CAPABILITY_DENIED,
-        `${d.by === undefined ? 'an anonymous decision' : `"${d.by}"`} may not decide step "${stepId}" (approvers: ${approvers.join(', ')})`,
+        `${d.by === undefined ? 'an anonymous decision (no "by" names who decides)' : `"${d.by}"`} may not decide step "${stepId}" (approvers: ${approvers.join(', ')})`,
         { retryable: false, details: { approvers } },
       );
     const data = d.data ?? {};

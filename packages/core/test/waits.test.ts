@@ -260,6 +260,19 @@ describe('approvals', () => {
     await expect(
       engine.decide(h.id, 'ok', { decision: 'approve', by: 'eve', data: { amount: 1 } }),
     ).rejects.toMatchObject({ code: 'CAPABILITY_DENIED' });
+    // Nobody named: the refusal says what is missing.
+    await expect(
+      engine.decide(h.id, 'ok', { decision: 'approve', data: { amount: 1 } }),
+    ).rejects.toMatchObject({
+      code: 'CAPABILITY_DENIED',
+      message: expect.stringContaining('no "by" names who decides'),
+    });
+    // A mistyped step: named with the step that waits.
+    await expect(engine.decide(h.id, 'okk', { decision: 'approve', by: 'ann' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: `step "okk" of execution "${h.id}" is not waiting for a decision (did you mean "ok"? waiting: ok)`,
+      details: { waiting: ['ok'] },
+    });
   });
 
   it('approve continues with {approved, by, data} and journals who decided', async () => {
@@ -280,6 +293,7 @@ describe('approvals', () => {
     // A step that does not exist is still not found.
     await expect(engine.decide(h.id, 'nope', { decision: 'reject', by: 'bob' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
+      message: `step "nope" of execution "${h.id}" is not waiting for a decision (none of its steps is)`,
     });
   });
 
