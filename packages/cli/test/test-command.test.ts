@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" in strings is orchestr8 template syntax, not a JS template
 /**
  * `orchestr8 test` through the built binary: discovery of *.test.yaml, ✓/✗ per test with a
  * diff, the summary line, --json, --filter, and the exit codes (0 passed, 1 failed, 2 invalid).
@@ -99,5 +100,62 @@ describe('orchestr8 test', () => {
     const none = await cli(['test', 'empty'], { cwd: dir });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no test files found');
+  });
+
+  it('fails a test whose mock no step uses, before the real agent makes a request', async () => {
+    writeFileSync(
+      join(dir, 'fetch-user.yaml'),
+      [
+        'version: "1.0.0"',
+        'metadata: { id: fetch-user }',
+        'steps:',
+        '  - id: fetch',
+        '    agent: "@orchestr8/http"',
+        '    input: { url: "http://fetch-user.invalid/users/1" }',
+        'outputs: { name: "${steps.fetch.output.body.name}" }',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'typo.test.yaml'),
+      [
+        'workflow: ./fetch-user.yaml',
+        'mocks:',
+        '  "@orchestr8/htp": { result: { status: 200, headers: {}, body: { name: Ada } } }',
+        'expect: { outputs: { name: Ada } }',
+        '',
+      ].join('\n'),
+    );
+    const r = await cli(['test', 'typo.test.yaml'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('typo.test.yaml');
+    expect(r.stdout).toContain(
+      'mocks["@orchestr8/htp"]: no step of workflow fetch-user uses agent "@orchestr8/htp" (did you mean "@orchestr8/http"?)',
+    );
+    expect(r.stdout).not.toContain('NETWORK');
+  });
+
+  it('shows the outputs the workflow produced when an expected key is misspelt, under the legend', async () => {
+    writeFileSync(
+      join(dir, 'misspelt.test.yaml'),
+      [
+        'workflow: ./flows/flow.yaml',
+        'inputs: { name: Ada }',
+        'mocks: { "@acme/fetch": { result: { rows: 1 } } }',
+        'expect: { outputs: { greting: "Hello, Ada" } }',
+        '',
+      ].join('\n'),
+    );
+    const r = await cli(['test', 'misspelt.test.yaml'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('outputs.greting: missing (expected "Hello, Ada"; did you mean "greeting"?)');
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    const legend = lines.indexOf('- expected  + actual');
+    const removed = lines.indexOf('-   "greting": "Hello, Ada"');
+    expect(legend).toBeGreaterThan(-1);
+    expect(removed).toBe(legend + 2);
+    expect(lines).toContain('+   "greeting": "Hello, Ada",');
+    expect(lines).toContain('+   "fetched": {');
+    expect(lines.findIndex((l) => l.startsWith('tests 1 failed'))).toBeGreaterThan(removed);
   });
 });

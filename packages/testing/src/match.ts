@@ -1,3 +1,5 @@
+import { closest } from '@orchestr8/schema';
+
 /** Where an actual value differs from what a test expects. */
 export interface Mismatch {
   /** Dotted path from the compared root, e.g. `outputs.report.items[0]`. */
@@ -27,7 +29,17 @@ function walk(actual: unknown, expected: unknown, path: string, out: Mismatch[])
     for (const [k, v] of Object.entries(expected)) {
       const p = join(path, k);
       if (!(k in actual) && v !== undefined) {
-        out.push({ path: p, expected: v, actual: undefined, message: `missing (expected ${short(v)})` });
+        const guess = closest(
+          k,
+          Object.keys(actual).filter((a) => !(a in expected)),
+        );
+        const hint = guess === undefined ? '' : `; did you mean ${short(guess)}?`;
+        out.push({
+          path: p,
+          expected: v,
+          actual: undefined,
+          message: `missing (expected ${short(v)}${hint})`,
+        });
       } else walk(actual[k], v, p, out);
     }
     return;
@@ -92,12 +104,16 @@ export function short(v: unknown, max = 80): string {
 
 /**
  * The part of `actual` that `expected` talks about (the keys it names, recursively), so a
- * diff of the two shows only what the test looks at.
+ * diff of the two shows only what the test looks at. An object lacking a key the test names
+ * is shown with all its keys: the one the test meant (often a misspelling away) is visible.
  */
 export function project(actual: unknown, expected: unknown): unknown {
   if (isPlainObject(expected) && isPlainObject(actual)) {
+    const names = Object.keys(expected);
+    const keys = names.every((k) => k in actual || expected[k] === undefined) ? names : Object.keys(actual);
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(expected)) if (k in actual) out[k] = project(actual[k], expected[k]);
+    for (const k of keys)
+      if (k in actual) out[k] = k in expected ? project(actual[k], expected[k]) : actual[k];
     return out;
   }
   if (Array.isArray(expected) && Array.isArray(actual) && expected.length === actual.length) {

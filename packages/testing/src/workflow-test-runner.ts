@@ -3,6 +3,7 @@ import type { Agent, Capabilities, ExecutionResult } from '@orchestr8/core';
 import { describeFact, type JournalView } from './journal-view.js';
 import { diffValues, type Mismatch, matchPartial, short } from './match.js';
 import { type MockAgent, mockAgent } from './mock-agent.js';
+import { unusedMocks } from './mock-use.js';
 import { createTestEngine } from './test-engine.js';
 import type { WorkflowTestCase, WorkflowTestExpectation } from './workflow-test-file.js';
 
@@ -68,6 +69,9 @@ export async function runWorkflowTest(
   } catch (e) {
     return outcome([{ path: 'workflow', message: ensureError(e).message }]);
   }
+  // A mock under an id no step calls means the real agent runs: refuse before running it.
+  const unused = unusedMocks(workflow, Object.keys(tc.mocks));
+  if (unused.length > 0) return outcome(unused);
   const timeoutMs = options.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((r) => {

@@ -135,3 +135,106 @@ describe('workflow test files', () => {
     ]);
   });
 });
+
+describe('mocks no step uses', () => {
+  it('fail the case before anything runs, naming the mock and the likely agent', async () => {
+    const calls: unknown[] = [];
+    const realFetch = defineAgent({
+      id: '@acme/fetch',
+      execute: (input) => {
+        calls.push(input);
+        return { name: 'real' };
+      },
+    });
+    const f = await casesOf(
+      'typo.test.yaml',
+      [
+        'workflow: ./fetch.yaml',
+        'inputs: { id: 7 }',
+        'mocks:',
+        '  "@acme/fetc": { result: { name: ada } }',
+        '  "@acme/other": { result: 1 }',
+      ].join('\n'),
+    );
+    const outcome = await runWorkflowTest(f.cases[0]!, { agents: [realFetch, upper] });
+    expect(calls).toEqual([]);
+    expect(outcome.result).toBeUndefined();
+    expect(outcome.failures).toEqual([
+      {
+        path: 'mocks["@acme/fetc"]',
+        message: 'no step of workflow fetch-flow uses agent "@acme/fetc" (did you mean "@acme/fetch"?)',
+      },
+      {
+        path: 'mocks["@acme/other"]',
+        message:
+          'no step of workflow fetch-flow uses agent "@acme/other" (it uses "@acme/fetch", "@acme/upper")',
+      },
+    ]);
+  });
+
+  it('count the agents of inline sub-workflows, and accept any mock when a child comes from a file', async () => {
+    const child = {
+      version: '1.0.0',
+      metadata: { id: 'child' },
+      steps: [{ id: 'inner', agent: { id: '@acme/inner' }, input: {} }],
+    };
+    const parent = (input: Record<string, unknown>) => ({
+      version: '1.0.0',
+      metadata: { id: 'parent' },
+      steps: [{ id: 'sub', agent: '@orchestr8/workflow', input }],
+    });
+    const inline = parseWorkflowTestDocument(
+      {
+        workflow: parent({ workflow: child }),
+        mocks: { '@acme/inner': { result: 'mocked' } },
+        expect: { steps: { sub: { status: 'completed' } }, calls: { '@acme/inner': 1 } },
+      },
+      join(dir, 'inline-child.test.yaml'),
+    );
+    expect((await runWorkflowTest(inline.cases[0]!)).failures).toEqual([]);
+
+    const typo = parseWorkflowTestDocument(
+      { workflow: parent({ workflow: child }), mocks: { '@acme/iner': { result: 'mocked' } } },
+      join(dir, 'inline-child-typo.test.yaml'),
+    );
+    expect((await runWorkflowTest(typo.cases[0]!)).failures[0]).toMatchObject({
+      path: 'mocks["@acme/iner"]',
+      message: expect.stringContaining('did you mean "@acme/inner"?'),
+    });
+
+    writeFileSync(join(dir, 'child.yaml'), JSON.stringify(child));
+    const fromFile = parseWorkflowTestDocument(
+      {
+        workflow: parent({ path: 'child.yaml' }),
+        mocks: { '@acme/inner': { result: 'mocked' } },
+        expect: { status: 'failed' },
+      },
+      join(dir, 'file-child.test.yaml'),
+    );
+    // The child's agents are not known before it runs: the mock is not refused.
+    const outcome = await runWorkflowTest(fromFile.cases[0]!);
+    expect(outcome.failures.map((x) => x.path)).not.toContain('mocks["@acme/inner"]');
+  });
+});
+
+describe('a failed partial match', () => {
+  it('shows the keys the actual value has, so a misspelt expected key is visible', async () => {
+    const f = await casesOf(
+      'misspelt.test.yaml',
+      [
+        'workflow: ./fetch.yaml',
+        'inputs: { id: 7 }',
+        'mocks: { "@acme/fetch": { result: { name: ada } } }',
+        'expect: { outputs: { nmae: ADA } }',
+      ].join('\n'),
+    );
+    const outcome = await runWorkflowTest(f.cases[0]!, { agents: [upper] });
+    expect(outcome.failures).toEqual([
+      {
+        path: 'outputs',
+        message: 'outputs.nmae: missing (expected "ADA"; did you mean "name"?)',
+        diff: '  {\n-   "nmae": "ADA"\n+   "name": "ADA"\n  }',
+      },
+    ]);
+  });
+});

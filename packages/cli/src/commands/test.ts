@@ -175,6 +175,8 @@ function printReport(
       for (const failure of o.failures) {
         out(`      ${s.red(failure.path)}: ${failure.message}`);
         if (failure.diff) {
+          // The legend heads the diff it explains (a report may hold several, far apart).
+          out(`        ${s.green('- expected')}  ${s.red('+ actual')}`);
           for (const line of failure.diff.split('\n')) {
             const colored = line.startsWith('- ')
               ? s.green(line)
@@ -198,7 +200,6 @@ function printReport(
   const filesPart = `${files.length} file${files.length === 1 ? '' : 's'}${invalid > 0 ? s.red(`, ${invalid} invalid`) : ''}`;
   out();
   out(`${s.bold('tests')} ${parts.join(', ')} ${s.dim(`(${filesPart}; ${formatDuration(elapsedMs)})`)}`);
-  if (failed > 0) out(s.dim('  - expected   + actual'));
 }
 
 function printJson(files: WorkflowTestFile[], outcomes: WorkflowTestOutcome[]): void {
