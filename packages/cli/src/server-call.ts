@@ -4,7 +4,7 @@
  * RemoteError carrying the HTTP status and the problem's code and detail.
  */
 
-import { DEFAULT_TIMEOUT_MS } from '@orchestr8/client';
+import { DEFAULT_TIMEOUT_MS, networkReason } from '@orchestr8/client';
 
 /** status -1: usage (bad --server); 0: the server could not be reached; else the HTTP status. */
 export class RemoteError extends Error {
@@ -15,6 +15,16 @@ export class RemoteError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * What to do about a server that refused the connection (nothing listens there), for the end
+ * of its error line: '' for any other error.
+ */
+export function notRunningHint(e: { code: string; message: string }): string {
+  return e.code === 'NETWORK' && e.message.includes('ECONNREFUSED')
+    ? ' (is it running? `orchestr8 serve` or `orchestr8 server start` starts one)'
+    : '';
 }
 
 /**
@@ -67,8 +77,9 @@ export async function callServer(
   } catch (e) {
     if (timer.aborted)
       throw new RemoteError(0, 'TIMEOUT', `no answer from ${base} within ${limitMs / 1000} s`);
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    throw new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${cause}`);
+    const error = new RemoteError(0, 'NETWORK', `cannot reach ${base}: ${networkReason(e)}`);
+    error.message += notRunningHint(error);
+    throw error;
   }
   let parsed: unknown;
   try {

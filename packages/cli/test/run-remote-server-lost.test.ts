@@ -239,6 +239,37 @@ describe('runRemote when the server stops', () => {
   });
 });
 
+describe('a server nothing listens on', () => {
+  /** A loopback port that was free a moment ago (listened on, then closed). */
+  const closedPort = () =>
+    new Promise<number>((resolve) => {
+      const s = createTcpServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+
+  it('run --server says the connection was refused (not "fetch failed") and how to start one; so does a command', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const io = capture();
+    const code = await runRemote(workflow(), { server: url, apiKey: API_KEY, quiet: true });
+    vi.restoreAllMocks();
+    expect(code).toBe(1);
+    const hint = '(is it running? `orchestr8 serve` or `orchestr8 server start` starts one)';
+    expect(io.err()).toBe(
+      `error NETWORK: cannot reach ${url}: connect ECONNREFUSED ${url.slice(7)} ${hint}\n`,
+    );
+    const e = await callServerAt({ server: url }, 'GET', '/triggers').then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string },
+    );
+    expect(e).toMatchObject({
+      code: 'NETWORK',
+      message: `cannot reach ${url}: connect ECONNREFUSED ${url.slice(7)} ${hint}`,
+    });
+  });
+});
+
 /**
  * A TCP proxy to the server on `port` that can freeze: from then on it forwards nothing either
  * way and accepts new connections without answering, while every connection stays open.

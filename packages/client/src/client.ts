@@ -1,3 +1,4 @@
+import { networkReason } from './network-reason.js';
 import { parseSse, type SseMessage } from './sse.js';
 import type {
   ExecuteBody,
@@ -169,13 +170,9 @@ export function createClient(options: ClientOptions): Orchestr8Client {
     } catch (e) {
       if (timer?.aborted && !init.signal?.aborted) throw timedOut(limit, 'answer');
       if (e instanceof Orchestr8ClientError || (e as { name?: string }).name === 'AbortError') throw e;
-      throw new Orchestr8ClientError(
-        0,
-        'NETWORK',
-        `cannot reach ${base}: ${(e as Error).message}`,
-        undefined,
-        { cause: e },
-      );
+      throw new Orchestr8ClientError(0, 'NETWORK', `cannot reach ${base}: ${networkReason(e)}`, undefined, {
+        cause: e,
+      });
     }
   }
 

@@ -22,5 +22,6 @@ export {
   type Orchestr8Client,
   Orchestr8ClientError,
 } from './client.js';
+export { networkReason } from './network-reason.js';
 export { parseSse, type SseMessage } from './sse.js';
 export type * from './types.js';

@@ -5,7 +5,13 @@
  * and followed over the execution's event stream with the same live view as a local run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { createClient, type Execution, type JournalEntry, Orchestr8ClientError } from '@orchestr8/client';
+import {
+  createClient,
+  type Execution,
+  type JournalEntry,
+  networkReason,
+  Orchestr8ClientError,
+} from '@orchestr8/client';
 import type { EngineEvent, ExecutionResult } from '@orchestr8/core';
 import { type Diagnostic, formatDiagnostic, loadWorkflowFile } from '@orchestr8/schema';
 import { ExitCode } from '../exit-codes.js';
@@ -13,7 +19,7 @@ import { failUsage, reportError } from '../fail.js';
 import { collectInputs } from '../inputs.js';
 import { ProgressView } from '../progress.js';
 import { printResult } from '../report.js';
-import { defaultApiKey, httpTimeoutFromEnv, secondsFromEnv } from '../server-call.js';
+import { defaultApiKey, httpTimeoutFromEnv, notRunningHint, secondsFromEnv } from '../server-call.js';
 
 export interface RunRemoteOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8088. */
@@ -54,18 +60,6 @@ const reconnectTimeoutFromEnv = () =>
 /** The server stayed unreachable for the whole reconnect timeout. */
 class ServerLost extends Error {}
 
-/** Why a call did not reach the server, as the network said it (ECONNREFUSED ...), not "fetch failed". */
-function unreachableReason(e: unknown): string {
-  let deepest: unknown = e;
-  while ((deepest as { cause?: unknown } | undefined)?.cause instanceof Error)
-    deepest = (deepest as Error).cause;
-  const message = deepest instanceof Error ? deepest.message : String(deepest);
-  const code = (deepest as { code?: unknown }).code;
-  // A failed connection to every address of a name (AggregateError) has a code but no message.
-  if (typeof code !== 'string' || message.includes(code)) return message || 'no answer';
-  return message ? `${code}: ${message}` : code;
-}
-
 /**
  * An outage of the server while an execution is followed: said once on stderr when it begins
  * (and once when the server answers again); after `boundMs` without an answer, ServerLost.
@@ -94,7 +88,7 @@ class Outage {
     const reason =
       e instanceof Orchestr8ClientError && e.code === 'TIMEOUT'
         ? e.message.replace(` from ${this.url}`, '')
-        : unreachableReason(e);
+        : networkReason(e);
     if (this.since === undefined) {
       this.since = now;
       this.say(
@@ -250,7 +244,7 @@ export async function runRemote(file: string, opts: RunRemoteOptions): Promise<n
     return ExitCode.failed;
   } catch (e) {
     if (e instanceof Orchestr8ClientError) {
-      process.stderr.write(`error ${e.code}: ${e.problem?.detail ?? e.message}\n`);
+      process.stderr.write(`error ${e.code}: ${e.problem?.detail ?? e.message}${notRunningHint(e)}\n`);
       return e.status === 400 || e.status === 401 || e.status === 413 || e.status === 415 || e.status === 422
         ? ExitCode.usage
         : ExitCode.failed;
