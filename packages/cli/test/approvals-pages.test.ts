@@ -8,6 +8,7 @@ import { createAgentRegistry } from '@orchestr8/agent-base';
 import { createEngine, createMemoryStore, type Engine, type Store } from '@orchestr8/core';
 import { createServer, type Listener } from '@orchestr8/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalWaits } from '../../server/test/fixtures/approval-waits.js';
 import { assertBuilt, cli } from './fixtures/harness.js';
 
 const COUNT = 2_500;
@@ -21,33 +22,10 @@ let pagesRead = 0;
 beforeAll(async () => {
   assertBuilt();
   store = createMemoryStore();
-  const start = Date.UTC(2030, 0, 1);
-  for (let i = 0; i < COUNT; i++) {
-    const executionId = `exec-${String(i).padStart(4, '0')}`;
-    // Two per millisecond: a page that ends at a tie loses and repeats nothing.
-    const createdAt = start + Math.floor(i / 2);
-    await store.createExecution({
-      id: executionId,
-      workflowId: 'paged',
-      workflowVersion: '1.0.0',
-      definitionHash: 'h',
-      status: 'waiting',
-      inputs: {},
-      createdAt,
-      updatedAt: createdAt,
-    });
-    await store.waits!.putWait({
-      id: `${executionId}/ok`,
-      executionId,
-      stepId: 'ok',
-      workflowId: 'paged',
-      kind: 'approval',
-      state: 'pending',
-      approval: { title: `approve ${i}?` },
-      version: 0,
-      createdAt,
-    });
-    seeded.push(`${executionId} ok`);
+  // Two per millisecond.
+  for (const w of await approvalWaits(store, COUNT, 2)) {
+    await store.waits!.putWait(w);
+    seeded.push(`${w.executionId} ${w.stepId}`);
   }
   engine = createEngine({ registry: createAgentRegistry([]), store });
   // Counts the pages the server reads for GET /approvals.

@@ -3,8 +3,8 @@
  * 50), `nextCursor` and a `Link: rel="next"` header while there are more, a 400 problem naming
  * a bad `limit` or `cursor`.
  */
-import type { WaitRecord } from '@orchestr8/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalWaits } from './fixtures/approval-waits.js';
 import { problemOf, startServer, type TestServer } from './helpers.js';
 
 let t: TestServer;
@@ -19,34 +19,9 @@ interface Page {
 beforeAll(async () => {
   t = await startServer();
   const waits = t.store.waits!;
-  const rows: WaitRecord[] = [];
-  for (let i = 0; i < 120; i++) {
-    const executionId = `exec-${String(i).padStart(3, '0')}`;
-    // Three approvals per millisecond: pages must not lose or repeat one at a tie.
-    const createdAt = Date.UTC(2030, 0, 1) + Math.floor(i / 3);
-    await t.store.createExecution({
-      id: executionId,
-      workflowId: 'paged',
-      workflowVersion: '1.0.0',
-      definitionHash: 'h',
-      status: 'waiting',
-      inputs: {},
-      createdAt,
-      updatedAt: createdAt,
-    });
-    rows.push({
-      id: `${executionId}/ok`,
-      executionId,
-      stepId: 'ok',
-      workflowId: 'paged',
-      kind: 'approval',
-      state: 'pending',
-      approval: { title: `approve ${i}?` },
-      version: 0,
-      createdAt,
-    });
-    seeded.push(`${executionId}/ok`);
-  }
+  // Three approvals per millisecond.
+  const rows = await approvalWaits(t.store, 120, 3);
+  seeded.push(...rows.map((w) => w.id));
   // Registered in another order than created: the listing's order is the store's, not insertion's.
   for (const w of [...rows].reverse()) await waits.putWait(w);
 });
