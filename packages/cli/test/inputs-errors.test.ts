@@ -57,6 +57,17 @@ describe('inputs the workflow refuses', () => {
     expect(r.stderr).toContain('hint: pass it: --input runKey=<value>');
     expect(r.stderr).not.toMatch(/^execution /m);
     expect(r.stdout).toBe('');
+    // A misspelt input is named with the one meant.
+    const typo = await cli(
+      ['run', file, '--store', 'memory', '--input', 'runKey=a', '--input', 'retires=2'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain(
+      'E_INPUTS unknown input "retires" (at /inputs/retires)\n  hint: did you mean "retries"?',
+    );
   });
 
   it('come with a hint on how to pass each input on the command line', () => {

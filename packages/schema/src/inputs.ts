@@ -2,6 +2,7 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { CompiledWorkflow } from './compiled.js';
 import { type Diagnostic, DiagnosticCode, escapePointerSegment } from './diagnostics.js';
 import { getUserSchemaAjv } from './schema-validator.js';
+import { closest } from './suggest.js';
 
 /** One ajv function per workflow, compiled on first use. */
 const validators = new WeakMap<CompiledWorkflow, ValidateFunction | null>();
@@ -48,15 +49,26 @@ export function validateAndDefaultInputs(
     const params = e.params as Record<string, unknown>;
     let pointer = `/inputs${e.instancePath}`;
     let message = e.message ?? 'is invalid';
+    let hint: string | undefined;
     if (e.keyword === 'required') message = `missing required input "${String(params.missingProperty)}"`;
     else if (e.keyword === 'additionalProperties') {
-      pointer += `/${escapePointerSegment(String(params.additionalProperty))}`;
-      message = `unknown input "${String(params.additionalProperty)}"`;
+      const name = String(params.additionalProperty);
+      pointer += `/${escapePointerSegment(name)}`;
+      message = `unknown input "${name}"`;
+      // A misspelt top-level input: named with the one meant.
+      const guess = e.instancePath === '' ? closest(name, declaredInputs(workflow)) : undefined;
+      if (guess !== undefined) hint = `did you mean "${guess}"?`;
     } else if (e.keyword === 'enum')
       message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    return { code: DiagnosticCode.INPUTS, severity: 'error', message, pointer };
+    return { code: DiagnosticCode.INPUTS, severity: 'error', message, pointer, ...(hint ? { hint } : {}) };
   });
   return { diagnostics, value };
+}
+
+/** The names the workflow's `inputs` schema declares at its top level. */
+function declaredInputs(workflow: CompiledWorkflow): string[] {
+  const properties = (workflow.document.inputs as { properties?: unknown } | undefined)?.properties;
+  return typeof properties === 'object' && properties !== null ? Object.keys(properties) : [];
 }
 
 /** The diagnostics of validateAndDefaultInputs, without the defaulted value. */

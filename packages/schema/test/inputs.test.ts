@@ -41,6 +41,17 @@ describe('execution inputs', () => {
     expect(validateInputs(workflow, { count: 1, 'a/b~c': 1 })).toMatchObject([
       { pointer: '/inputs/a~1b~0c', message: 'unknown input "a/b~c"' },
     ]);
+    // A misspelt input is named with the one meant; one like no declared input gets no guess.
+    expect(validateInputs(workflow, { count: 1, nmae: 'x' })).toEqual([
+      {
+        code: 'E_INPUTS',
+        severity: 'error',
+        pointer: '/inputs/nmae',
+        message: 'unknown input "nmae"',
+        hint: 'did you mean "name"?',
+      },
+    ]);
+    expect(validateInputs(workflow, { count: 1, extra: true })[0]?.hint).toBeUndefined();
   });
 
   it('accept anything when the workflow declares no inputs schema', () => {
