@@ -182,7 +182,18 @@ export function toDiagnostic(e: ErrorObject): PendingDiagnostic {
       return error(DiagnosticCode.SCHEMA, at, `missing required field "${params.missingProperty}"`);
     case 'type': {
       const types = typesOf(e);
-      return error(DiagnosticCode.SCHEMA, at, `must be ${types.join(' or ')}`);
+      // YAML reads `version: 1` or `flag: yes`... as a number or a boolean: say how to keep the text.
+      const value = e.data;
+      const unquoted =
+        types.includes('string') && (typeof value === 'number' || typeof value === 'boolean')
+          ? `quote it to give the text: "${String(value)}"`
+          : undefined;
+      return error(
+        DiagnosticCode.SCHEMA,
+        at,
+        `must be ${types.join(' or ')}`,
+        unquoted ? { hint: unquoted } : {},
+      );
     }
     case 'enum':
       return error(DiagnosticCode.SCHEMA, at, `must be one of ${quoteList(params.allowedValues ?? [])}`);

@@ -28,6 +28,30 @@ describe('reporting every problem at once', () => {
     );
   });
 
+  it('says how to keep a value text when YAML read it as a number or a boolean', () => {
+    const r = loadWorkflow(
+      'version: 1\nmetadata: { id: x, name: yes }\nsteps: [{ id: a, agent: "@orchestr8/echo" }]\n',
+    );
+    const at = (pointer: string) => r.diagnostics.find((d) => d.pointer === pointer);
+    expect(at('/version')).toMatchObject({
+      message: 'must be string',
+      hint: 'quote it to give the text: "1"',
+    });
+    // YAML 1.2 reads `yes` as text: only real numbers and booleans get the hint.
+    expect(at('/metadata/name')).toBeUndefined();
+    const flag = loadWorkflow(
+      'version: "1.0.0"\nmetadata: { id: x, name: true }\nsteps: [{ id: a, agent: "@orchestr8/echo" }]\n',
+    );
+    expect(flag.diagnostics.find((d) => d.pointer === '/metadata/name')).toMatchObject({
+      hint: 'quote it to give the text: "true"',
+    });
+    // A value of the wrong shape is not told to be quoted.
+    const shape = loadWorkflow(
+      'version: "1.0.0"\nmetadata: { id: x, name: [a] }\nsteps: [{ id: a, agent: "@orchestr8/echo" }]\n',
+    );
+    expect(shape.diagnostics.find((d) => d.pointer === '/metadata/name')?.hint).toBeUndefined();
+  });
+
   it('reports only the schema problems when the document shape itself is wrong', () => {
     const r = loadWorkflow('version: "1.0.0"\nmetadata: { id: x, name: x }\nsteps: 3\n');
     expect(r.diagnostics.map((d) => d.code)).toEqual(['E_SCHEMA']);

@@ -28,6 +28,7 @@ const expectations: Record<string, Expected> = {
     line: 6,
     column: 12,
     message: 'must be string or object',
+    hint: 'quote it to give the text: "42"',
   },
   'bad-capture.yaml': { code: 'E_TEMPLATE', pointer: '/steps/0/output/capture', line: 8, column: 16 },
   'bad-composition.yaml': {
