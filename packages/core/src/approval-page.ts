@@ -2,6 +2,7 @@
  * A page of pending approvals as the HTTP API (GET /approvals) and the MCP tool show them:
  * oldest first, from a cursor, with the cursor of the next page while more are pending.
  */
+import { ErrorCode, Orchestr8Error } from '@orchestr8/common';
 import { decodeCursor, encodeCursor } from './paging.js';
 import type { ApprovalsQuery } from './wait-service-api.js';
 import type { WaitRecord } from './waits.js';
@@ -36,14 +37,23 @@ export function approvalView(w: WaitRecord): ApprovalView {
 /**
  * Up to `limit` pending approvals after `cursor` (a `nextCursor` of the page before; the
  * cursor of GET /executions, base64url of createdAt and id), and `nextCursor` when more are
- * pending. A cursor that is not one of ours: VALIDATION.
+ * pending. A cursor that is not one of ours: VALIDATION with `details.parameter` 'cursor'
+ * (told apart from any other failure, before any read).
  */
 export async function approvalPage(
   approvals: (query: ApprovalsQuery) => Promise<WaitRecord[]>,
   limit: number,
   cursor?: string,
 ): Promise<{ items: ApprovalView[]; nextCursor?: string }> {
-  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  let after: ReturnType<typeof decodeCursor> | undefined;
+  try {
+    after = cursor === undefined ? undefined : decodeCursor(cursor);
+  } catch (e) {
+    throw new Orchestr8Error(ErrorCode.VALIDATION, (e as Error).message, {
+      retryable: false,
+      details: { parameter: 'cursor' },
+    });
+  }
   // One more than the page: whether there is a next page, without another query.
   const found = await approvals({ limit: limit + 1, ...(after !== undefined ? { after } : {}) });
   const page = found.slice(0, limit);

@@ -128,7 +128,8 @@ async function approvals(
   try {
     page = await approvalPage((q) => ctx.engine.approvals(q), limit, cursor);
   } catch (e) {
-    if (!(hasCode(e, ErrorCode.VALIDATION) && cursor !== undefined)) throw e;
+    const parameter = (e as { details?: { parameter?: unknown } }).details?.parameter;
+    if (!(hasCode(e, ErrorCode.VALIDATION) && parameter === 'cursor')) throw e;
     throw badRequest('the cursor is not valid', [
       { pointer: '/query/cursor', message: 'is not a cursor from this API' },
     ]);
